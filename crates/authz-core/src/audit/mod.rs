@@ -1,0 +1,16 @@
+//! The tamper-evident audit log (DESIGN §8).
+//!
+//! Writers append a record in the same transaction as the change it describes (§6.5); a sealer
+//! per tenant later assigns a gap-free sequence and `hash = SHA-256(prev_hash || canonical)` in
+//! commit order, and signs a checkpoint with an Ed25519 key that never enters the database.
+//! `verify` recomputes the chain and checks every checkpoint, so an altered, removed or
+//! truncated record is found even if the attacker recomputed the hashes.
+mod canonical;
+mod record;
+mod seal;
+mod verify;
+
+pub use canonical::{canonical_record, chain_hash, GENESIS_HASH};
+pub use record::{record, sanitize_parameters, AuditEvent, PLATFORM_CHAIN};
+pub use seal::{seal_all, seal_chain, signed_checkpoint_message};
+pub use verify::{verify_chain, VerifyReport};

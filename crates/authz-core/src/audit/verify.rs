@@ -1,0 +1,118 @@
+//! Recomputes a chain from its first record and checks every signed checkpoint against the
+//! recomputed hashes.
+use std::collections::BTreeMap;
+
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::canonical::{canonical_record, chain_hash, GENESIS_HASH};
+use super::seal::signed_checkpoint_message;
+use crate::db::Store;
+use crate::entities::{audit_checkpoints, audit_events};
+use crate::error::CoreResult;
+
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    pub records: i64,
+    pub unsealed: u64,
+    pub checkpoints: usize,
+    /// The first problem found, naming the record or checkpoint.
+    pub first_break: Option<String>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+const PAGE: u64 = 10_000;
+
+pub async fn verify_chain(store: &Store, chain: &str, key: &VerifyingKey) -> CoreResult<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let cps = audit_checkpoints::Entity::find()
+        .filter(audit_checkpoints::Column::TenantId.eq(chain))
+        .order_by_asc(audit_checkpoints::Column::Seq)
+        .all(&store.db)
+        .await?;
+    report.checkpoints = cps.len();
+    let mut cp_heads: BTreeMap<i64, &audit_checkpoints::Model> = BTreeMap::new();
+    for cp in &cps {
+        let msg = signed_checkpoint_message(&cp.tenant_id, cp.seq, &cp.head_hash, cp.created_at);
+        let sig_ok = hex::decode(&cp.signature)
+            .ok()
+            .and_then(|b| <[u8; 64]>::try_from(b).ok())
+            .map(|b| key.verify(msg.as_bytes(), &Signature::from_bytes(&b)).is_ok())
+            .unwrap_or(false);
+        if !sig_ok {
+            report.first_break = Some(format!("checkpoint at seq {}: signature does not verify", cp.seq));
+            return Ok(report);
+        }
+        cp_heads.insert(cp.seq, cp);
+    }
+
+    let mut expected_seq = 1i64;
+    let mut prev = GENESIS_HASH.to_string();
+    let mut last_id: Option<i64> = None;
+    loop {
+        let mut q = audit_events::Entity::find()
+            .filter(audit_events::Column::TenantId.eq(chain))
+            .filter(audit_events::Column::Seq.is_not_null())
+            .order_by_asc(audit_events::Column::Seq)
+            .limit(PAGE);
+        if let Some(s) = last_id {
+            q = q.filter(audit_events::Column::Seq.gt(s));
+        }
+        let rows = q.all(&store.db).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let seq = row.seq.unwrap_or_default();
+            if seq != expected_seq {
+                report.first_break = Some(format!(
+                    "record seq {expected_seq} is missing (next present record is seq {seq}, id {})",
+                    row.id
+                ));
+                return Ok(report);
+            }
+            if row.prev_hash.as_deref() != Some(prev.as_str()) {
+                report.first_break =
+                    Some(format!("record seq {seq} (id {}): prev_hash does not link to seq {}", row.id, seq - 1));
+                return Ok(report);
+            }
+            let hash = chain_hash(&prev, &canonical_record(row, seq));
+            if row.hash.as_deref() != Some(hash.as_str()) {
+                report.first_break =
+                    Some(format!("record seq {seq} (id {}): content does not match its hash (altered)", row.id));
+                return Ok(report);
+            }
+            if let Some(cp) = cp_heads.get(&seq) {
+                if cp.head_hash != hash {
+                    report.first_break = Some(format!(
+                        "checkpoint at seq {seq}: signed head hash differs from the recomputed chain \
+                         (a record at or before seq {seq} was altered and the chain recomputed)"
+                    ));
+                    return Ok(report);
+                }
+            }
+            prev = hash;
+            expected_seq += 1;
+        }
+        last_id = rows.last().and_then(|r| r.seq);
+    }
+    report.records = expected_seq - 1;
+    if let Some((&cp_seq, _)) = cp_heads.range((report.records + 1)..).next() {
+        report.first_break = Some(format!(
+            "checkpoint at seq {cp_seq} but the log ends at seq {}: records after it were removed (tail cut)",
+            report.records
+        ));
+        return Ok(report);
+    }
+    report.unsealed = audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(chain))
+        .filter(audit_events::Column::Seq.is_null())
+        .count(&store.db)
+        .await?;
+    Ok(report)
+}

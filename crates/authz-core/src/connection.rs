@@ -1,0 +1,127 @@
+//! A tenant's upstream identity-provider connections. Client secrets are sealed with the master
+//! key (DESIGN §6.2) and opened only when a sign-in needs them.
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+
+use crate::audit::{self, AuditEvent};
+use crate::clock::Clock;
+use crate::crypto::MasterKey;
+use crate::db::Store;
+use crate::entities::connections;
+use crate::error::{CoreError, CoreResult};
+use crate::tenant::TenantId;
+
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub id: String,
+    pub tenant: TenantId,
+    pub kind: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    sealed_secret: String,
+    pub enabled: bool,
+}
+
+impl Connection {
+    pub fn client_secret(&self, key: &MasterKey) -> CoreResult<String> {
+        String::from_utf8(key.open(&self.sealed_secret)?).map_err(|_| CoreError::Crypto("secret is not UTF-8".into()))
+    }
+}
+
+impl From<connections::Model> for Connection {
+    fn from(m: connections::Model) -> Self {
+        Connection {
+            id: m.id,
+            tenant: TenantId(m.tenant_id),
+            kind: m.kind,
+            name: m.name,
+            issuer: m.issuer,
+            client_id: m.client_id,
+            sealed_secret: m.client_secret_enc,
+            enabled: m.enabled,
+        }
+    }
+}
+
+pub struct NewOidcConnection<'a> {
+    pub name: &'a str,
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+}
+
+/// Stores an OIDC connection whose discovery document the caller has already validated.
+pub async fn add_oidc(
+    store: &Store,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    tenant: &TenantId,
+    new: NewOidcConnection<'_>,
+) -> CoreResult<Connection> {
+    if new.client_id.trim().is_empty() {
+        return Err(CoreError::invalid("client id must not be empty"));
+    }
+    if new.client_secret.is_empty() {
+        return Err(CoreError::invalid("client secret is empty"));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let model = connections::Model {
+        id: id.clone(),
+        tenant_id: tenant.0.clone(),
+        kind: "oidc".into(),
+        name: new.name.to_string(),
+        issuer: new.issuer.to_string(),
+        client_id: new.client_id.trim().to_string(),
+        client_secret_enc: key.seal(new.client_secret.as_bytes())?,
+        enabled: true,
+        created_at: clock.now_us(),
+    };
+    let txn = store.db.begin().await?;
+    connections::Entity::insert(connections::ActiveModel {
+        id: Set(model.id.clone()),
+        tenant_id: Set(model.tenant_id.clone()),
+        kind: Set(model.kind.clone()),
+        name: Set(model.name.clone()),
+        issuer: Set(model.issuer.clone()),
+        client_id: Set(model.client_id.clone()),
+        client_secret_enc: Set(model.client_secret_enc.clone()),
+        enabled: Set(true),
+        created_at: Set(model.created_at),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "connection.created")
+            .actor("operator")
+            .detail("connection_id", id.as_str())
+            .detail("kind", "oidc")
+            .detail("issuer", new.issuer),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model.into())
+}
+
+pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<Connection> {
+    connections::Entity::find_by_id(id.to_string())
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .one(conn)
+        .await?
+        .map(Connection::from)
+        .ok_or(CoreError::NotFound("connection"))
+}
+
+/// The enabled connections of a tenant, oldest first (the first is the default for sign-in).
+pub async fn list_enabled<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Connection>> {
+    Ok(connections::Entity::find()
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::Enabled.eq(true))
+        .order_by_asc(connections::Column::CreatedAt)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Connection::from)
+        .collect())
+}

@@ -1,0 +1,165 @@
+//! Secrets at rest (DESIGN §6.2): high-entropy values are stored as SHA-256 hashes, IdP secrets
+//! and private keys are sealed with AES-256-GCM under a master key that carries a key id, so a
+//! key can be rotated while old ciphertexts still open.
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{CoreError, CoreResult};
+
+/// A new opaque secret: 256 random bits, base64url (43 characters).
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// 128 random bits as hex, for identifiers that are not secrets.
+pub fn random_hex16() -> String {
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// SHA-256 hex of a high-entropy secret. Only ever used on values with >= 128 random bits,
+/// where a fast hash is the right tool (no dictionary to attack).
+pub fn sha256_hex(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// Constant-time comparison of two hashes.
+pub fn hashes_equal(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// PKCE S256 (RFC 7636 §4.2): BASE64URL(SHA256(verifier)).
+pub fn pkce_s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+#[derive(Clone)]
+pub struct MasterKey {
+    key_id: String,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MasterKey({})", self.key_id)
+    }
+}
+
+impl MasterKey {
+    /// Parses `GATEHOUSE_MASTER_KEY`: 64 hex characters, optionally prefixed by `keyid:`.
+    pub fn parse(text: &str) -> CoreResult<Self> {
+        let text = text.trim();
+        let (kid, hex_part) = match text.split_once(':') {
+            Some((k, h)) => (k.to_string(), h),
+            None => (String::new(), text),
+        };
+        let bytes = hex::decode(hex_part)
+            .map_err(|_| CoreError::Config("master key must be 64 hex characters".into()))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CoreError::Config("master key must be 32 bytes (64 hex characters)".into()))?;
+        let key_id = if kid.is_empty() {
+            // A key id derived from the key itself: stable across nodes, reveals nothing.
+            hex::encode(&Sha256::digest([b"gatehouse-kid".as_slice(), &key].concat())[..4])
+        } else {
+            kid
+        };
+        Ok(MasterKey { key_id, key })
+    }
+
+    pub fn generate() -> String {
+        let mut b = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut b);
+        hex::encode(b)
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// `v1.<kid>.<nonce>.<ciphertext>`; the key id is bound as associated data.
+    pub fn seal(&self, plaintext: &[u8]) -> CoreResult<String> {
+        let cipher = Aes256Gcm::new_from_slice(&self.key).map_err(|e| CoreError::Crypto(e.to_string()))?;
+        let mut nonce = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let ct = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                aes_gcm::aead::Payload { msg: plaintext, aad: self.key_id.as_bytes() },
+            )
+            .map_err(|_| CoreError::Crypto("encryption failed".into()))?;
+        Ok(format!(
+            "v1.{}.{}.{}",
+            self.key_id,
+            STANDARD_NO_PAD.encode(nonce),
+            STANDARD_NO_PAD.encode(ct)
+        ))
+    }
+
+    pub fn open(&self, sealed: &str) -> CoreResult<Vec<u8>> {
+        let parts: Vec<&str> = sealed.split('.').collect();
+        if parts.len() != 4 || parts[0] != "v1" {
+            return Err(CoreError::Crypto("unknown ciphertext format".into()));
+        }
+        if parts[1] != self.key_id {
+            return Err(CoreError::Crypto(format!(
+                "secret was sealed with master key {}, configured key is {}",
+                parts[1], self.key_id
+            )));
+        }
+        let nonce = STANDARD_NO_PAD.decode(parts[2]).map_err(|_| CoreError::Crypto("bad nonce".into()))?;
+        let ct = STANDARD_NO_PAD.decode(parts[3]).map_err(|_| CoreError::Crypto("bad ciphertext".into()))?;
+        if nonce.len() != 12 {
+            return Err(CoreError::Crypto("bad nonce".into()));
+        }
+        let cipher = Aes256Gcm::new_from_slice(&self.key).map_err(|e| CoreError::Crypto(e.to_string()))?;
+        cipher
+            .decrypt(Nonce::from_slice(&nonce), aes_gcm::aead::Payload { msg: &ct, aad: parts[1].as_bytes() })
+            .map_err(|_| CoreError::Crypto("secret does not open with the configured master key".into()))
+    }
+
+    /// The Ed25519 key that signs audit checkpoints, derived (HKDF-SHA256) from the master key so
+    /// it lives outside the database like the master key itself (DESIGN §8).
+    pub fn audit_signing_key(&self) -> ed25519_dalek::SigningKey {
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"gatehouse"), &self.key);
+        let mut seed = [0u8; 32];
+        hk.expand(b"audit checkpoint signing v1", &mut seed).expect("32 bytes is a valid HKDF length");
+        ed25519_dalek::SigningKey::from_bytes(&seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_roundtrip_and_wrong_key() {
+        let k = MasterKey::parse(&MasterKey::generate()).unwrap();
+        let sealed = k.seal(b"idp secret").unwrap();
+        assert!(!sealed.contains("idp secret"));
+        assert_eq!(k.open(&sealed).unwrap(), b"idp secret");
+        let other = MasterKey::parse(&MasterKey::generate()).unwrap();
+        assert!(other.open(&sealed).is_err());
+    }
+
+    #[test]
+    fn pkce_matches_rfc7636_appendix_b() {
+        assert_eq!(
+            pkce_s256("dBjftJeZ4CVP-mJ0Z_wPf7xuV1zwLUG3VpfD3DdkcT8"),
+            "E9Melhoa2OwvFrEXqpU8lDDLhS58JkHzRGOKPIqNDEo"
+        );
+    }
+
+    #[test]
+    fn master_key_rejects_short_keys() {
+        assert!(MasterKey::parse("abcd").is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! Connection and migrations. SQLite (a file in the data dir) is the embedded default;
+//! PostgreSQL is the production store shared by several stateless nodes.
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
+use std::time::Duration;
+
+use crate::error::{CoreError, CoreResult};
+
+/// Advisory-lock key that serialises migrations across nodes starting together.
+const MIGRATION_LOCK_KEY: i64 = 0x6761_7465_686f_7573; // "gatehous"
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub db: DatabaseConnection,
+}
+
+impl Store {
+    pub async fn connect(url: &str) -> CoreResult<Store> {
+        let mut opts = ConnectOptions::new(url.to_string());
+        let is_sqlite = url.starts_with("sqlite:");
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(if is_sqlite { 8 } else { 32 })
+            .min_connections(1);
+        let db = Database::connect(opts).await?;
+        if is_sqlite {
+            // WAL lets readers proceed during a write; busy_timeout makes concurrent writers wait
+            // instead of failing; foreign keys are off by default in SQLite.
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"] {
+                db.execute(Statement::from_string(DatabaseBackend::Sqlite, pragma)).await?;
+            }
+        }
+        Ok(Store { db })
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == DatabaseBackend::Postgres
+    }
+
+    /// Runs pending migrations. On PostgreSQL a session advisory lock on one dedicated connection
+    /// lets several nodes start at once: one migrates, the others wait and find nothing to do.
+    pub async fn migrate(url: &str) -> CoreResult<()> {
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.max_connections(1).min_connections(1).sqlx_logging(false);
+        let conn = Database::connect(opts).await?;
+        let pg = conn.get_database_backend() == DatabaseBackend::Postgres;
+        if pg {
+            conn.execute(Statement::from_string(
+                DatabaseBackend::Postgres,
+                format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"),
+            ))
+            .await?;
+        }
+        let result = Migrator::up(&conn, None).await;
+        if pg {
+            conn.execute(Statement::from_string(
+                DatabaseBackend::Postgres,
+                format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"),
+            ))
+            .await?;
+        }
+        conn.close().await?;
+        result.map_err(CoreError::from)
+    }
+
+    /// Readiness: the database answers and no migration is pending.
+    pub async fn ready(&self) -> CoreResult<()> {
+        let pending = Migrator::get_pending_migrations(&self.db).await?;
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(CoreError::Config(format!("{} migrations pending", pending.len())))
+        }
+    }
+
+    /// A fresh in-memory SQLite store, migrated; for tests.
+    pub async fn memory() -> CoreResult<Store> {
+        let mut opts = ConnectOptions::new("sqlite::memory:".to_string());
+        // One connection: every handle must see the same in-memory database.
+        opts.max_connections(1).min_connections(1).sqlx_logging(false);
+        let db = Database::connect(opts).await?;
+        Migrator::up(&db, None).await?;
+        Ok(Store { db })
+    }
+}
+
+/// Is a unique-constraint violation (both backends).
+pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    let s = err.to_string().to_ascii_lowercase();
+    s.contains("unique") || s.contains("duplicate key")
+}

@@ -1,0 +1,26 @@
+//! Gatehouse's domain, policy and storage. No HTTP here (STYLE §1): protocol crates call these
+//! functions; every function that touches tenant data takes the tenant as an argument (§6.1).
+pub mod audit;
+pub mod client;
+pub mod clock;
+pub mod connection;
+pub mod consent;
+pub mod crypto;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod grant;
+pub mod login;
+pub mod ratelimit;
+pub mod redirect;
+pub mod resource;
+pub mod scope;
+pub mod session;
+pub mod tenant;
+pub mod token;
+pub mod user;
+
+pub use clock::{Clock, SystemClock};
+pub use db::Store;
+pub use error::{CoreError, CoreResult};
+pub use tenant::TenantId;

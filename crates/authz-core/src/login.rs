@@ -1,0 +1,167 @@
+//! Login transactions: the server-side state of one authorization request while the user signs
+//! in upstream and consents. Stored in the database so any node can continue it; bound to the
+//! browser that started it by a second random value kept in a cookie (DESIGN §6.8).
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, MICROS};
+use crate::crypto::{hashes_equal, random_token, sha256_hex};
+use crate::entities::login_transactions;
+use crate::error::{CoreError, CoreResult};
+use crate::tenant::TenantId;
+
+/// Ten minutes to sign in and consent.
+pub const LOGIN_SECS: i64 = 600;
+
+/// A validated authorization request (RFC 6749 §4.1.1 + PKCE + RFC 8707).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub resource_id: String,
+    /// Requested scopes that are in the resource's catalogue.
+    pub scopes: Vec<String>,
+    pub login_hint: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoginTx {
+    pub id_hash: String,
+    pub request: AuthorizeRequest,
+    pub tenant: Option<TenantId>,
+    pub connection_id: Option<String>,
+    pub upstream_nonce: Option<String>,
+    pub upstream_verifier: Option<String>,
+    pub session_hash: Option<String>,
+}
+
+fn to_tx(m: login_transactions::Model) -> CoreResult<LoginTx> {
+    Ok(LoginTx {
+        request: serde_json::from_str(&m.request).map_err(|_| CoreError::invalid("corrupt login transaction"))?,
+        id_hash: m.id_hash,
+        tenant: m.tenant_id.map(TenantId),
+        connection_id: m.connection_id,
+        upstream_nonce: m.upstream_nonce,
+        upstream_verifier: m.upstream_verifier,
+        session_hash: m.session_hash,
+    })
+}
+
+/// Starts a transaction. Returns the public transaction handle (goes in URLs and forms).
+pub async fn start<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, browser: &str, req: &AuthorizeRequest) -> CoreResult<String> {
+    let handle = random_token();
+    let now = clock.now_us();
+    login_transactions::Entity::insert(login_transactions::ActiveModel {
+        id_hash: Set(sha256_hex(&handle)),
+        browser_hash: Set(sha256_hex(browser)),
+        request: Set(serde_json::to_string(req).unwrap_or_default()),
+        tenant_id: Set(None),
+        connection_id: Set(None),
+        upstream_state_hash: Set(None),
+        upstream_nonce: Set(None),
+        upstream_verifier: Set(None),
+        session_hash: Set(None),
+        created_at: Set(now),
+        expires_at: Set(now + LOGIN_SECS * MICROS),
+        consumed_at: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(handle)
+}
+
+/// Loads a live transaction, checking that the same browser presents it.
+pub async fn load<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, handle: &str, browser: Option<&str>) -> CoreResult<LoginTx> {
+    let m = login_transactions::Entity::find_by_id(sha256_hex(handle))
+        .one(conn)
+        .await?
+        .ok_or(CoreError::NotFound("sign-in request"))?;
+    check(&m, clock, browser)?;
+    to_tx(m)
+}
+
+fn check(m: &login_transactions::Model, clock: &dyn Clock, browser: Option<&str>) -> CoreResult<()> {
+    if m.consumed_at.is_some() || m.expires_at <= clock.now_us() {
+        return Err(CoreError::invalid("this sign-in request has expired or was already completed"));
+    }
+    match browser {
+        Some(b) if hashes_equal(&m.browser_hash, &sha256_hex(b)) => Ok(()),
+        _ => Err(CoreError::invalid("this sign-in request was started in another browser")),
+    }
+}
+
+/// Records the upstream leg: tenant, connection, and the state/nonce/PKCE verifier sent upstream.
+pub async fn set_upstream<C: ConnectionTrait>(
+    conn: &C,
+    tx: &LoginTx,
+    tenant: &TenantId,
+    connection_id: &str,
+    upstream_state: &str,
+    nonce: &str,
+    verifier: &str,
+) -> CoreResult<()> {
+    login_transactions::Entity::update_many()
+        .col_expr(login_transactions::Column::TenantId, Some(tenant.0.clone()).into())
+        .col_expr(login_transactions::Column::ConnectionId, Some(connection_id.to_string()).into())
+        .col_expr(login_transactions::Column::UpstreamStateHash, Some(sha256_hex(upstream_state)).into())
+        .col_expr(login_transactions::Column::UpstreamNonce, Some(nonce.to_string()).into())
+        .col_expr(login_transactions::Column::UpstreamVerifier, Some(verifier.to_string()).into())
+        .filter(login_transactions::Column::IdHash.eq(tx.id_hash.clone()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The transaction an upstream callback's `state` belongs to, checked against the browser.
+/// Clears the upstream state so a callback cannot be replayed.
+pub async fn take_by_upstream_state<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    state: &str,
+    browser: Option<&str>,
+) -> CoreResult<LoginTx> {
+    let state_hash = sha256_hex(state);
+    let m = login_transactions::Entity::find()
+        .filter(login_transactions::Column::UpstreamStateHash.eq(state_hash.clone()))
+        .one(conn)
+        .await?
+        .ok_or(CoreError::NotFound("sign-in request"))?;
+    check(&m, clock, browser)?;
+    let cleared = login_transactions::Entity::update_many()
+        .col_expr(login_transactions::Column::UpstreamStateHash, Option::<String>::None.into())
+        .filter(login_transactions::Column::IdHash.eq(m.id_hash.clone()))
+        .filter(login_transactions::Column::UpstreamStateHash.eq(state_hash))
+        .exec(conn)
+        .await?;
+    if cleared.rows_affected != 1 {
+        return Err(CoreError::invalid("this sign-in response was already used"));
+    }
+    to_tx(m)
+}
+
+pub async fn set_session<C: ConnectionTrait>(conn: &C, tx: &LoginTx, tenant: &TenantId, session_id: &str) -> CoreResult<()> {
+    login_transactions::Entity::update_many()
+        .col_expr(login_transactions::Column::TenantId, Some(tenant.0.clone()).into())
+        .col_expr(login_transactions::Column::SessionHash, Some(session_id.to_string()).into())
+        .filter(login_transactions::Column::IdHash.eq(tx.id_hash.clone()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks the transaction completed, exactly once (a conditional update: safe across nodes).
+pub async fn consume<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, tx: &LoginTx) -> CoreResult<()> {
+    let r = login_transactions::Entity::update_many()
+        .col_expr(login_transactions::Column::ConsumedAt, Some(clock.now_us()).into())
+        .filter(login_transactions::Column::IdHash.eq(tx.id_hash.clone()))
+        .filter(login_transactions::Column::ConsumedAt.is_null())
+        .exec(conn)
+        .await?;
+    if r.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(CoreError::invalid("this sign-in request was already completed"))
+    }
+}

@@ -1,0 +1,84 @@
+//! Gatehouse's own sign-in session, so a repeated authorization does not send the user upstream
+//! again while it lives. The cookie carries a random value; the store keeps its hash.
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::clock::{Clock, MICROS};
+use crate::crypto::{random_token, sha256_hex};
+use crate::entities::browser_sessions;
+use crate::error::CoreResult;
+use crate::tenant::TenantId;
+
+/// Sign-in sessions last 8 hours.
+pub const SESSION_SECS: i64 = 8 * 3600;
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// Public identifier (hash of the cookie value), carried into tokens and audit.
+    pub id: String,
+    pub tenant: TenantId,
+    pub user_id: String,
+    pub connection_id: String,
+    pub auth_time: i64,
+}
+
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+    connection_id: &str,
+    auth_time: i64,
+) -> CoreResult<(String, Session)> {
+    let secret = random_token();
+    let id = sha256_hex(&secret);
+    let now = clock.now_us();
+    browser_sessions::Entity::insert(browser_sessions::ActiveModel {
+        id_hash: Set(id.clone()),
+        tenant_id: Set(tenant.0.clone()),
+        user_id: Set(user_id.to_string()),
+        connection_id: Set(connection_id.to_string()),
+        auth_time: Set(auth_time),
+        created_at: Set(now),
+        expires_at: Set(now + SESSION_SECS * MICROS),
+        revoked_at: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok((
+        secret,
+        Session {
+            id,
+            tenant: tenant.clone(),
+            user_id: user_id.to_string(),
+            connection_id: connection_id.to_string(),
+            auth_time,
+        },
+    ))
+}
+
+/// The live session behind a cookie value, if any.
+pub async fn find_active<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, cookie: &str) -> CoreResult<Option<Session>> {
+    let m = browser_sessions::Entity::find_by_id(sha256_hex(cookie))
+        .filter(browser_sessions::Column::RevokedAt.is_null())
+        .filter(browser_sessions::Column::ExpiresAt.gt(clock.now_us()))
+        .one(conn)
+        .await?;
+    Ok(m.map(|m| Session {
+        id: m.id_hash,
+        tenant: TenantId(m.tenant_id),
+        user_id: m.user_id,
+        connection_id: m.connection_id,
+        auth_time: m.auth_time,
+    }))
+}
+
+pub async fn revoke_for_user<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, tenant: &TenantId, user_id: &str) -> CoreResult<u64> {
+    Ok(browser_sessions::Entity::update_many()
+        .col_expr(browser_sessions::Column::RevokedAt, Some(clock.now_us()).into())
+        .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(browser_sessions::Column::UserId.eq(user_id))
+        .filter(browser_sessions::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
+}

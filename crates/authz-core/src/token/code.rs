@@ -1,0 +1,192 @@
+//! Authorization codes: single use, at most 60 seconds, PKCE S256 (RFC 7636), bound to client,
+//! redirect URI and resource. A replayed code revokes everything issued from it (RFC 9700 §4.5).
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+use super::{issue, max_tier, revoke, IssuedTokens, TokenError};
+use crate::audit::{self, AuditEvent};
+use crate::client::{self, Client};
+use crate::clock::{Clock, MICROS};
+use crate::crypto::{hashes_equal, pkce_s256, random_token, sha256_hex};
+use crate::db::Store;
+use crate::entities::{auth_codes, grant_families};
+use crate::error::CoreResult;
+use crate::login::AuthorizeRequest;
+use crate::resource;
+use crate::scope::{CODE_SECS, REFRESH_ABSOLUTE_SECS};
+use crate::session::Session;
+
+/// Issues a code for an approved request, inside the caller's transaction.
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    session: &Session,
+    req: &AuthorizeRequest,
+    scopes: &[String],
+) -> CoreResult<String> {
+    let code = random_token();
+    let now = clock.now_us();
+    auth_codes::Entity::insert(auth_codes::ActiveModel {
+        code_hash: Set(sha256_hex(&code)),
+        tenant_id: Set(session.tenant.0.clone()),
+        family_id: Set(uuid::Uuid::new_v4().to_string()),
+        user_id: Set(session.user_id.clone()),
+        client_id: Set(req.client_id.clone()),
+        resource_id: Set(req.resource_id.clone()),
+        redirect_uri: Set(req.redirect_uri.clone()),
+        code_challenge: Set(req.code_challenge.clone()),
+        scopes: Set(scopes.join(" ")),
+        session_id: Set(session.id.clone()),
+        auth_time: Set(session.auth_time),
+        created_at: Set(now),
+        expires_at: Set(now + CODE_SECS * MICROS),
+        used_at: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    audit::record(
+        conn,
+        clock,
+        AuditEvent::new(Some(&session.tenant), "code.issued")
+            .user(session.user_id.clone())
+            .client(req.client_id.clone())
+            .session(session.id.clone())
+            .scope(scopes.join(" ")),
+    )
+    .await?;
+    Ok(code)
+}
+
+/// RFC 7636 §4.1: 43-128 characters of [A-Z a-z 0-9 - . _ ~].
+fn valid_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+pub struct CodeExchange<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+    pub resource: Option<&'a str>,
+}
+
+/// The `authorization_code` grant (RFC 6749 §4.1.3).
+pub async fn exchange(store: &Store, clock: &dyn Clock, client: &Client, ex: CodeExchange<'_>) -> Result<IssuedTokens, TokenError> {
+    let now = clock.now_us();
+    let txn = store.db.begin().await?;
+    let Some(c) = auth_codes::Entity::find_by_id(sha256_hex(ex.code)).one(&txn).await? else {
+        return Err(TokenError::grant("the authorization code is invalid"));
+    };
+    let tenant = crate::tenant::TenantId(c.tenant_id.clone());
+    // Single use, decided by a conditional update so two nodes cannot both redeem it.
+    let burned = auth_codes::Entity::update_many()
+        .col_expr(auth_codes::Column::UsedAt, Some(now).into())
+        .filter(auth_codes::Column::CodeHash.eq(c.code_hash.clone()))
+        .filter(auth_codes::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if burned.rows_affected != 1 {
+        let n = revoke::revoke_family(&txn, clock, &c.family_id).await?;
+        audit::record(
+            &txn,
+            clock,
+            AuditEvent::new(Some(&tenant), "code.replay_detected")
+                .result("denied")
+                .user(c.user_id.clone())
+                .client(c.client_id.clone())
+                .session(c.session_id.clone())
+                .detail("tokens_revoked", n),
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(TokenError::grant("the authorization code was already used; tokens issued from it are revoked"));
+    }
+    let fail = |msg: &str| {
+        AuditEvent::new(Some(&tenant), "code.rejected")
+            .result("denied")
+            .user(c.user_id.clone())
+            .client(client.client_id.clone())
+            .detail("reason", msg)
+    };
+    let check = (|| {
+        if c.client_id != client.client_id {
+            return Err(TokenError::grant("the authorization code was issued to another client"));
+        }
+        if c.expires_at <= now {
+            return Err(TokenError::grant("the authorization code has expired"));
+        }
+        if ex.redirect_uri != Some(c.redirect_uri.as_str()) {
+            return Err(TokenError::grant("redirect_uri does not match the authorization request"));
+        }
+        let Some(verifier) = ex.code_verifier else {
+            return Err(TokenError::new("invalid_request", "code_verifier is required (PKCE)"));
+        };
+        if !valid_verifier(verifier) {
+            return Err(TokenError::grant("code_verifier is malformed (RFC 7636 §4.1)"));
+        }
+        if !hashes_equal(&pkce_s256(verifier), &c.code_challenge) {
+            return Err(TokenError::grant("code_verifier does not match the code_challenge"));
+        }
+        Ok(())
+    })();
+    if let Err(e) = check {
+        audit::record(&txn, clock, fail(&e.description)).await?;
+        txn.commit().await?;
+        return Err(e);
+    }
+    let res = resource::get(&txn, &c.resource_id).await?;
+    if let Some(r) = ex.resource {
+        if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
+            audit::record(&txn, clock, fail("resource differs from the authorization request")).await?;
+            txn.commit().await?;
+            return Err(TokenError::new("invalid_target", "resource does not match the authorization request"));
+        }
+    }
+    let scopes = crate::scope::split(&c.scopes);
+    let catalogue = resource::catalogue(&txn, &c.resource_id).await?;
+    let tier = max_tier(&catalogue, &scopes);
+    let family = grant_families::Model {
+        id: c.family_id.clone(),
+        tenant_id: c.tenant_id.clone(),
+        user_id: c.user_id.clone(),
+        client_id: c.client_id.clone(),
+        resource_id: c.resource_id.clone(),
+        scopes: c.scopes.clone(),
+        session_id: c.session_id.clone(),
+        auth_time: c.auth_time,
+        created_at: now,
+        expires_at: now + REFRESH_ABSOLUTE_SECS * MICROS,
+        revoked_at: None,
+    };
+    grant_families::Entity::insert(grant_families::ActiveModel {
+        id: Set(family.id.clone()),
+        tenant_id: Set(family.tenant_id.clone()),
+        user_id: Set(family.user_id.clone()),
+        client_id: Set(family.client_id.clone()),
+        resource_id: Set(family.resource_id.clone()),
+        scopes: Set(family.scopes.clone()),
+        session_id: Set(family.session_id.clone()),
+        auth_time: Set(family.auth_time),
+        created_at: Set(family.created_at),
+        expires_at: Set(family.expires_at),
+        revoked_at: Set(None),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    let issued = issue(&txn, clock, &family, &scopes, tier, client.allows_refresh()).await?;
+    client::touch(&txn, clock, &client.client_id).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(&tenant), "token.issued")
+            .user(c.user_id.clone())
+            .client(client.client_id.clone())
+            .session(c.session_id.clone())
+            .resource(res.uri.clone())
+            .scope(issued.scope.clone())
+            .detail("grant_type", "authorization_code")
+            .detail("tier", tier.as_str())
+            .detail("refresh_token", issued.refresh_token.is_some()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(issued)
+}

@@ -1,0 +1,125 @@
+//! The `refresh_token` grant with rotation (RFC 9700 §4.14.2): every use returns a new refresh
+//! token; presenting a rotated-out one revokes the whole family and is recorded as reuse.
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+use super::{issue, max_tier, revoke, IssuedTokens, TokenError};
+use crate::audit::{self, AuditEvent};
+use crate::client::{self, Client};
+use crate::clock::{Clock, MICROS};
+use crate::crypto::sha256_hex;
+use crate::db::Store;
+use crate::entities::{grant_families, tokens};
+use crate::scope::Tier;
+use crate::tenant::TenantId;
+use crate::{grant, resource, user};
+
+/// Critical-tier scopes are re-minted on refresh only within this window after the upstream
+/// authentication (DESIGN §5).
+pub const STEP_UP_WINDOW_SECS: i64 = 15 * 60;
+
+pub struct RefreshRequest<'a> {
+    pub refresh_token: &'a str,
+    pub scope: Option<&'a str>,
+    pub resource: Option<&'a str>,
+}
+
+pub async fn refresh(store: &Store, clock: &dyn Clock, client: &Client, req: RefreshRequest<'_>) -> Result<IssuedTokens, TokenError> {
+    let now = clock.now_us();
+    let txn = store.db.begin().await?;
+    let Some(t) = tokens::Entity::find_by_id(sha256_hex(req.refresh_token))
+        .filter(tokens::Column::Kind.eq("refresh"))
+        .one(&txn)
+        .await?
+    else {
+        return Err(TokenError::grant("the refresh token is invalid"));
+    };
+    if t.client_id != client.client_id {
+        return Err(TokenError::grant("the refresh token was issued to another client"));
+    }
+    let tenant = TenantId(t.tenant_id.clone());
+    if t.revoked_at.is_some() {
+        return Err(TokenError::grant("the refresh token has been revoked"));
+    }
+    if t.expires_at <= now {
+        return Err(TokenError::grant("the refresh token has expired"));
+    }
+    let rotated = tokens::Entity::update_many()
+        .col_expr(tokens::Column::UsedAt, Some(now).into())
+        .filter(tokens::Column::TokenHash.eq(t.token_hash.clone()))
+        .filter(tokens::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if rotated.rows_affected != 1 {
+        let n = revoke::revoke_family(&txn, clock, &t.family_id).await?;
+        audit::record(
+            &txn,
+            clock,
+            AuditEvent::new(Some(&tenant), "refresh_token.reuse_detected")
+                .result("denied")
+                .user(t.user_id.clone())
+                .client(t.client_id.clone())
+                .session(t.session_id.clone())
+                .detail("tokens_revoked", n)
+                .detail("alert", true),
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::warn!(code = "TOKEN0002", tenant = %tenant.0, client_id = %t.client_id, "refresh token reuse detected; grant family revoked");
+        return Err(TokenError::grant("the refresh token was already used; the grant is revoked"));
+    }
+    let Some(family) = grant_families::Entity::find_by_id(t.family_id.clone()).one(&txn).await? else {
+        return Err(TokenError::grant("the grant no longer exists"));
+    };
+    if family.revoked_at.is_some() {
+        return Err(TokenError::grant("the grant has been revoked"));
+    }
+    let res = resource::get(&txn, &family.resource_id).await?;
+    if let Some(r) = req.resource {
+        if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
+            return Err(TokenError::new("invalid_target", "resource does not match the grant"));
+        }
+    }
+    let u = user::get(&txn, &tenant, &family.user_id).await.map_err(|_| TokenError::grant("the user no longer exists"))?;
+    if !u.active {
+        return Err(TokenError::grant("the user is deactivated"));
+    }
+    let family_scopes = crate::scope::split(&family.scopes);
+    let mut scopes = match req.scope {
+        Some(s) => {
+            let asked = crate::scope::split(s);
+            if let Some(extra) = asked.iter().find(|a| !family_scopes.contains(a) && *a != crate::scope::OFFLINE_ACCESS) {
+                return Err(TokenError::new("invalid_scope", format!("scope '{extra}' was not part of the original grant")));
+            }
+            asked.into_iter().filter(|a| a != crate::scope::OFFLINE_ACCESS).collect()
+        }
+        None => family_scopes,
+    };
+    // The org may have withdrawn a grant since: never re-mint a scope it no longer allows.
+    let granted = grant::granted_scopes(&txn, &tenant, &family.resource_id).await?;
+    let catalogue = resource::catalogue(&txn, &family.resource_id).await?;
+    let step_up_fresh = now - family.auth_time <= STEP_UP_WINDOW_SECS * MICROS;
+    scopes.retain(|s| {
+        granted.contains(s)
+            && catalogue.iter().find(|c| &c.name == s).map(|c| c.tier != Tier::Critical || step_up_fresh).unwrap_or(false)
+    });
+    if scopes.is_empty() {
+        return Err(TokenError::new("invalid_scope", "none of the grant's scopes is still allowed"));
+    }
+    let tier = max_tier(&catalogue, &scopes);
+    let issued = issue(&txn, clock, &family, &scopes, tier, true).await?;
+    client::touch(&txn, clock, &client.client_id).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(&tenant), "token.refreshed")
+            .user(family.user_id.clone())
+            .client(client.client_id.clone())
+            .session(family.session_id.clone())
+            .resource(res.uri)
+            .scope(issued.scope.clone())
+            .detail("tier", tier.as_str()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(issued)
+}

@@ -1,0 +1,160 @@
+//! Revocation (RFC 7009) and service-initiated revocation. A revoke is a committed UPDATE of the
+//! shared store, so every node refuses the token from the next lookup on (DESIGN §6.3).
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+
+use crate::audit::{self, AuditEvent};
+use crate::client::Client;
+use crate::clock::Clock;
+use crate::crypto::sha256_hex;
+use crate::db::Store;
+use crate::entities::{grant_families, tokens};
+use crate::error::CoreResult;
+use crate::session;
+use crate::tenant::TenantId;
+
+/// Revokes a grant family and every token in it. Returns the number of tokens revoked.
+pub async fn revoke_family<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, family_id: &str) -> CoreResult<u64> {
+    let now = clock.now_us();
+    grant_families::Entity::update_many()
+        .col_expr(grant_families::Column::RevokedAt, Some(now).into())
+        .filter(grant_families::Column::Id.eq(family_id))
+        .filter(grant_families::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(tokens::Entity::update_many()
+        .col_expr(tokens::Column::RevokedAt, Some(now).into())
+        .filter(tokens::Column::FamilyId.eq(family_id))
+        .filter(tokens::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// What kind of token a revocation hit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// Unknown, or not the caller's: RFC 7009 §2.2 answers 200 all the same.
+    Nothing,
+    Access,
+    /// A refresh token: its whole grant (and the access tokens issued from it) went with it.
+    Grant(u64),
+}
+
+/// RFC 7009 revocation by the client the token was issued to.
+pub async fn revoke_by_client(store: &Store, clock: &dyn Clock, client: &Client, token: &str) -> CoreResult<Revoked> {
+    revoke_token(store, clock, Some(client), token, "client").await
+}
+
+/// Service-initiated revocation of one token value (operator CLI).
+pub async fn revoke_by_operator(store: &Store, clock: &dyn Clock, token: &str) -> CoreResult<Revoked> {
+    revoke_token(store, clock, None, token, "operator").await
+}
+
+async fn revoke_token(store: &Store, clock: &dyn Clock, client: Option<&Client>, token: &str, actor: &str) -> CoreResult<Revoked> {
+    let txn = store.db.begin().await?;
+    let Some(t) = tokens::Entity::find_by_id(sha256_hex(token)).one(&txn).await? else {
+        return Ok(Revoked::Nothing);
+    };
+    if let Some(c) = client {
+        if c.client_id != t.client_id {
+            return Ok(Revoked::Nothing);
+        }
+    }
+    let tenant = TenantId(t.tenant_id.clone());
+    let outcome = if t.kind == "refresh" {
+        Revoked::Grant(revoke_family(&txn, clock, &t.family_id).await?)
+    } else {
+        tokens::Entity::update_many()
+            .col_expr(tokens::Column::RevokedAt, Some(clock.now_us()).into())
+            .filter(tokens::Column::TokenHash.eq(t.token_hash.clone()))
+            .filter(tokens::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        Revoked::Access
+    };
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(&tenant), "token.revoked")
+            .actor(actor)
+            .user(t.user_id.clone())
+            .client(t.client_id.clone())
+            .session(t.session_id.clone())
+            .scope(t.scopes.clone())
+            .detail("token_kind", t.kind.as_str()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+/// Revokes every grant, token and sign-in session of a user (operator CLI; SCIM deactivation).
+pub async fn revoke_user<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, tenant: &TenantId, user_id: &str, actor: &str) -> CoreResult<u64> {
+    let now = clock.now_us();
+    grant_families::Entity::update_many()
+        .col_expr(grant_families::Column::RevokedAt, Some(now).into())
+        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::UserId.eq(user_id))
+        .filter(grant_families::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    let n = tokens::Entity::update_many()
+        .col_expr(tokens::Column::RevokedAt, Some(now).into())
+        .filter(tokens::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tokens::Column::UserId.eq(user_id))
+        .filter(tokens::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected;
+    let s = session::revoke_for_user(conn, clock, tenant, user_id).await?;
+    audit::record(
+        conn,
+        clock,
+        AuditEvent::new(Some(tenant), "user.tokens_revoked")
+            .actor(actor)
+            .user(user_id.to_string())
+            .detail("tokens_revoked", n)
+            .detail("sessions_revoked", s),
+    )
+    .await?;
+    Ok(n)
+}
+
+/// Revokes every token of a client, in every tenant; each affected tenant's log records it.
+pub async fn revoke_client_tokens<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, client_id: &str) -> CoreResult<u64> {
+    let now = clock.now_us();
+    let tenants: Vec<String> = grant_families::Entity::find()
+        .select_only()
+        .column(grant_families::Column::TenantId)
+        .filter(grant_families::Column::ClientId.eq(client_id))
+        .filter(grant_families::Column::RevokedAt.is_null())
+        .distinct()
+        .into_tuple()
+        .all(conn)
+        .await?;
+    grant_families::Entity::update_many()
+        .col_expr(grant_families::Column::RevokedAt, Some(now).into())
+        .filter(grant_families::Column::ClientId.eq(client_id))
+        .filter(grant_families::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    let n = tokens::Entity::update_many()
+        .col_expr(tokens::Column::RevokedAt, Some(now).into())
+        .filter(tokens::Column::ClientId.eq(client_id))
+        .filter(tokens::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected;
+    for t in tenants {
+        audit::record(conn, clock, AuditEvent::new(Some(&TenantId(t)), "client.tokens_revoked").actor("operator").client(client_id.to_string())).await?;
+    }
+    Ok(n)
+}
+
+/// Operator revocation of all of a client's tokens, in one transaction.
+pub async fn revoke_client(store: &Store, clock: &dyn Clock, client_id: &str) -> CoreResult<u64> {
+    let txn = store.db.begin().await?;
+    let n = revoke_client_tokens(&txn, clock, client_id).await?;
+    txn.commit().await?;
+    Ok(n)
+}

@@ -1,0 +1,127 @@
+//! Users, keyed by (connection, upstream subject). Email is an attribute, never a key: accounts
+//! are not linked or looked up by email at sign-in (DESIGN §6.7).
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::clock::Clock;
+use crate::entities::users;
+use crate::error::{CoreError, CoreResult};
+use crate::tenant::TenantId;
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub tenant: TenantId,
+    pub connection_id: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub active: bool,
+}
+
+impl From<users::Model> for User {
+    fn from(m: users::Model) -> Self {
+        User {
+            id: m.id,
+            tenant: TenantId(m.tenant_id),
+            connection_id: m.connection_id,
+            subject: m.subject,
+            email: m.email,
+            name: m.name,
+            active: m.status == "active",
+        }
+    }
+}
+
+/// What an upstream IdP asserted about a person, normalised (the `FederatedIdentity` of DESIGN §2).
+#[derive(Clone, Debug)]
+pub struct FederatedIdentity {
+    pub connection_id: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub auth_time: Option<i64>,
+}
+
+/// Finds the user for (connection, subject) or creates it (just-in-time), refreshing profile
+/// attributes. Returns the user and whether it was created.
+pub async fn upsert_federated<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &FederatedIdentity,
+) -> CoreResult<(User, bool)> {
+    let now = clock.now_us();
+    let existing = users::Entity::find()
+        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::ConnectionId.eq(id.connection_id.clone()))
+        .filter(users::Column::Subject.eq(id.subject.clone()))
+        .one(conn)
+        .await?;
+    if let Some(m) = existing {
+        if m.status != "active" {
+            return Err(CoreError::invalid("this account is deactivated"));
+        }
+        users::Entity::update_many()
+            .col_expr(users::Column::Email, id.email.clone().into())
+            .col_expr(users::Column::EmailLower, id.email.as_ref().map(|e| e.to_lowercase()).into())
+            .col_expr(users::Column::Name, id.name.clone().into())
+            .col_expr(users::Column::LastLoginAt, Some(now).into())
+            .filter(users::Column::Id.eq(m.id.clone()))
+            .filter(users::Column::TenantId.eq(tenant.0.clone()))
+            .exec(conn)
+            .await?;
+        let mut u = User::from(m);
+        u.email = id.email.clone();
+        u.name = id.name.clone();
+        return Ok((u, false));
+    }
+    let m = users::Model {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.0.clone(),
+        connection_id: id.connection_id.clone(),
+        subject: id.subject.clone(),
+        email: id.email.clone(),
+        email_lower: id.email.as_ref().map(|e| e.to_lowercase()),
+        name: id.name.clone(),
+        status: "active".into(),
+        created_at: now,
+        last_login_at: Some(now),
+    };
+    users::Entity::insert(users::ActiveModel {
+        id: Set(m.id.clone()),
+        tenant_id: Set(m.tenant_id.clone()),
+        connection_id: Set(m.connection_id.clone()),
+        subject: Set(m.subject.clone()),
+        email: Set(m.email.clone()),
+        email_lower: Set(m.email_lower.clone()),
+        name: Set(m.name.clone()),
+        status: Set(m.status.clone()),
+        created_at: Set(now),
+        last_login_at: Set(Some(now)),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok((m.into(), true))
+}
+
+pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<User> {
+    users::Entity::find_by_id(id.to_string())
+        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .one(conn)
+        .await?
+        .map(User::from)
+        .ok_or(CoreError::NotFound("user"))
+}
+
+/// Operator look-up by email (for `token revoke --user`): may match several accounts of the
+/// tenant, one per connection.
+pub async fn find_by_email<C: ConnectionTrait>(conn: &C, tenant: &TenantId, email: &str) -> CoreResult<Vec<User>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::EmailLower.eq(email.trim().to_lowercase()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect())
+}
