@@ -28,6 +28,7 @@ pub struct AuthorizeRequest {
 
 #[derive(Clone, Debug)]
 pub struct LoginTx {
+    /// The transaction handle.
     pub id_hash: String,
     pub request: AuthorizeRequest,
     pub tenant: Option<TenantId>,
@@ -49,12 +50,13 @@ fn to_tx(m: login_transactions::Model) -> CoreResult<LoginTx> {
     })
 }
 
-/// Starts a transaction. Returns the public transaction handle (goes in URLs and forms).
+/// Starts a transaction. Returns its handle, which goes in URLs and forms: knowing it is not
+/// enough to continue the transaction, the browser-binding cookie must match too.
 pub async fn start<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, browser: &str, req: &AuthorizeRequest) -> CoreResult<String> {
     let handle = random_token();
     let now = clock.now_us();
     login_transactions::Entity::insert(login_transactions::ActiveModel {
-        id_hash: Set(sha256_hex(&handle)),
+        id_hash: Set(handle.clone()),
         browser_hash: Set(sha256_hex(browser)),
         request: Set(serde_json::to_string(req).unwrap_or_default()),
         tenant_id: Set(None),
@@ -74,7 +76,7 @@ pub async fn start<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, browser: &st
 
 /// Loads a live transaction, checking that the same browser presents it.
 pub async fn load<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, handle: &str, browser: Option<&str>) -> CoreResult<LoginTx> {
-    let m = login_transactions::Entity::find_by_id(sha256_hex(handle))
+    let m = login_transactions::Entity::find_by_id(handle.to_string())
         .one(conn)
         .await?
         .ok_or(CoreError::NotFound("sign-in request"))?;

@@ -58,7 +58,12 @@ pub async fn create<C: ConnectionTrait>(
 
 /// The live session behind a cookie value, if any.
 pub async fn find_active<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, cookie: &str) -> CoreResult<Option<Session>> {
-    let m = browser_sessions::Entity::find_by_id(sha256_hex(cookie))
+    find_by_id(conn, clock, &sha256_hex(cookie)).await
+}
+
+/// A live session by its public id (the hash of its cookie value).
+pub async fn find_by_id<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, id: &str) -> CoreResult<Option<Session>> {
+    let m = browser_sessions::Entity::find_by_id(id.to_string())
         .filter(browser_sessions::Column::RevokedAt.is_null())
         .filter(browser_sessions::Column::ExpiresAt.gt(clock.now_us()))
         .one(conn)

@@ -1,1 +1,64 @@
+//! The MCP-facing OAuth 2.1 authorization server over HTTP (DESIGN §3–§4). Handlers are thin:
+//! they extract, authenticate the caller, call one authz-core function and map the result to
+//! the protocol's own error format.
+mod audit_events;
+mod authorize;
+mod browser;
+mod callback;
+mod cimd;
+mod client_auth;
+mod consent;
+mod cors;
+mod error;
+mod health;
+mod introspect;
+mod login;
+mod metadata;
+mod pages;
+mod params;
+mod register;
+mod revoke;
+mod state;
+mod token;
 
+use actix_web::web;
+
+pub use cimd::CimdError;
+pub use pages::Templates;
+pub use state::{AppState, IssuerConfig};
+
+/// Largest request body any endpoint accepts (the ACS will raise its own limit).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Registers every route of the issuer.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_BODY)
+                .error_handler(|err, _| error::json_payload_error(err)),
+        )
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/static/gatehouse.css", web::get().to(pages::stylesheet))
+        .route("/.well-known/oauth-authorization-server", web::get().to(metadata::authorization_server))
+        .route("/.well-known/oauth-authorization-server/{tail:.*}", web::get().to(metadata::authorization_server))
+        .route("/oauth/register", web::post().to(register::register))
+        .route("/oauth/register/{client_id}", web::get().to(register::read))
+        .route("/oauth/register/{client_id}", web::put().to(register::update))
+        .route("/oauth/register/{client_id}", web::delete().to(register::delete))
+        .route("/oauth/authorize", web::get().to(authorize::get))
+        .route("/oauth/authorize", web::post().to(authorize::post))
+        .route("/login", web::get().to(login::page))
+        .route("/login", web::post().to(login::submit))
+        .route("/federation/oidc/{connection_id}/callback", web::get().to(callback::oidc))
+        .route("/consent", web::get().to(consent::page))
+        .route("/consent", web::post().to(consent::submit))
+        .route("/oauth/token", web::post().to(token::token))
+        .route("/oauth/introspect", web::post().to(introspect::introspect))
+        .route("/oauth/revoke", web::post().to(revoke::revoke))
+        .route("/audit/v1/events", web::post().to(audit_events::post));
+}
+
+pub use cors::Cors;
+pub use pages::SecurityHeaders;

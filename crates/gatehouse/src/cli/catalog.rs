@@ -1,0 +1,94 @@
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use authz_core::resource::{self, ResourceSpec};
+use clap::Subcommand;
+
+use super::Ctx;
+
+#[derive(Subcommand, Debug)]
+pub enum ResourceCmd {
+    /// Register a protected resource from a TOML file (see examples/crm-resource.toml).
+    Register {
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GrantCmd {
+    /// Grant scopes of a resource to every member of a tenant.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        resource: String,
+        /// Space-separated scope names.
+        #[arg(long)]
+        scopes: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCmd {
+    /// Pre-register an OAuth client.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A confidential client (gets a secret, printed once).
+        #[arg(long)]
+        confidential: bool,
+    },
+}
+
+pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
+    match cmd {
+        ResourceCmd::Register { file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let spec: ResourceSpec = toml::from_str(&text).with_context(|| format!("{} is not a valid resource file", file.display()))?;
+            let r = resource::register(&ctx.store, ctx.clock.as_ref(), spec).await?;
+            println!("resource: {}", r.resource.uri);
+            println!("resource_id: {}", r.resource.id);
+            println!("introspection_client_id: {}", r.introspection_client_id);
+            println!("introspection_client_secret: {}", r.introspection_client_secret);
+            eprintln!("note: the introspection secret is shown once; store it in the resource server's secret store");
+            Ok(())
+        }
+    }
+}
+
+pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
+    match cmd {
+        GrantCmd::Add { tenant, resource: uri, scopes } => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant).await.with_context(|| format!("tenant '{tenant}'"))?;
+            let Some(res) = resource::find_by_uri(&ctx.store.db, &uri).await? else {
+                bail!("resource '{uri}' is not registered");
+            };
+            let scopes = authz_core::scope::split(&scopes);
+            let added = authz_core::grant::add_for_everyone(&ctx.store, ctx.clock.as_ref(), &t.id, &res, &scopes).await?;
+            println!("tenant: {}", t.slug);
+            println!("resource: {}", res.uri);
+            println!("granted: {}", added.join(" "));
+            Ok(())
+        }
+    }
+}
+
+pub async fn client(ctx: &Ctx, cmd: ClientCmd) -> Result<()> {
+    match cmd {
+        ClientCmd::Add { name, redirect_uris, confidential } => {
+            let r = authz_core::client::add_preregistered(&ctx.store, ctx.clock.as_ref(), &ctx.cfg.redirect_policy(), &name, &redirect_uris, confidential)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("client_id: {}", r.client.client_id);
+            println!("token_endpoint_auth_method: {}", r.client.auth_method);
+            if let Some(s) = r.client_secret {
+                println!("client_secret: {s}");
+                eprintln!("note: the client secret is shown once");
+            }
+            Ok(())
+        }
+    }
+}

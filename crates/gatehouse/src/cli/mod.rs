@@ -1,0 +1,131 @@
+//! The operator CLI. Output is `key: value` lines on stdout so scripts can read it; errors go
+//! to stderr with a non-zero exit. Secrets are read from files or standard input, never from
+//! arguments (DESIGN §6.2).
+mod audit;
+mod catalog;
+mod tenant;
+mod token;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use authz_core::clock::{SharedClock, SystemClock};
+use authz_core::Store;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Global};
+
+#[derive(Parser, Debug)]
+#[command(name = "gatehouse", version, about = "Enterprise identity broker for MCP apps")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCmd),
+    /// Manage a tenant's identity-provider connections.
+    #[command(subcommand)]
+    Connection(tenant::ConnectionCmd),
+    /// Manage protected resources (MCP servers).
+    #[command(subcommand)]
+    Resource(catalog::ResourceCmd),
+    /// Manage org grants.
+    #[command(subcommand)]
+    Grant(catalog::GrantCmd),
+    /// Manage pre-registered OAuth clients.
+    #[command(subcommand)]
+    Client(catalog::ClientCmd),
+    /// Service-initiated token revocation.
+    #[command(subcommand)]
+    Token(token::TokenCmd),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GATEHOUSE_LISTEN")]
+    pub listen: Option<String>,
+    /// Public issuer URL (an origin: scheme, host, port).
+    #[arg(long, env = "GATEHOUSE_ISSUER")]
+    pub issuer: Option<String>,
+}
+
+/// What every command needs once configuration is loaded and the schema is current.
+pub struct Ctx {
+    pub cfg: Config,
+    pub store: Store,
+    pub clock: SharedClock,
+}
+
+impl Ctx {
+    pub async fn open(g: &Global) -> Result<Ctx> {
+        let cfg = Config::load(g)?;
+        Store::migrate(&cfg.database_url).await.context("database migration failed")?;
+        let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
+        Ok(Ctx { cfg, store, clock: Arc::new(SystemClock) })
+    }
+
+    /// Seals the audit records this command wrote, so the chain is current even when no
+    /// server is running.
+    pub async fn seal(&self) -> Result<()> {
+        let key = self.cfg.master_key()?.audit_signing_key();
+        authz_core::audit::seal_all(&self.store, &key, self.clock.as_ref()).await?;
+        Ok(())
+    }
+}
+
+/// Reads a secret from a file, or from standard input when the path is `-`.
+pub fn read_secret(path: &PathBuf) -> Result<String> {
+    let mut s = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut s).context("cannot read standard input")?;
+    } else {
+        s = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    let s = s.trim_end_matches(['\r', '\n']).to_string();
+    if s.is_empty() {
+        bail!("the secret is empty");
+    }
+    Ok(s)
+}
+
+pub async fn run(g: Global, cmd: Command) -> Result<()> {
+    if let Command::Migrate = cmd {
+        let cfg = Config::load(&g)?;
+        Store::migrate(&cfg.database_url).await.context("database migration failed")?;
+        println!("migrations: up to date");
+        return Ok(());
+    }
+    let ctx = Ctx::open(&g).await?;
+    let result = match cmd {
+        Command::Tenant(c) => tenant::tenant(&ctx, c).await,
+        Command::Connection(c) => tenant::connection(&ctx, c).await,
+        Command::Resource(c) => catalog::resource(&ctx, c).await,
+        Command::Grant(c) => catalog::grant(&ctx, c).await,
+        Command::Client(c) => catalog::client(&ctx, c).await,
+        Command::Token(c) => token::token(&ctx, c).await,
+        Command::Audit(c) => return audit::audit(&ctx, c).await,
+        Command::Serve(_) | Command::Migrate => unreachable_cmd(),
+    };
+    ctx.seal().await?;
+    result
+}
+
+fn unreachable_cmd() -> Result<()> {
+    bail!("this command is handled elsewhere")
+}

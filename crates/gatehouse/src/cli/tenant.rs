@@ -1,0 +1,86 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use authz_core::connection::{self, NewOidcConnection};
+use clap::Subcommand;
+
+use super::{read_secret, Ctx};
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCmd {
+    /// Create a tenant with one or more verified domains.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConnectionCmd {
+    /// Connect a tenant's OpenID Connect identity provider.
+    AddOidc {
+        #[arg(long)]
+        tenant: String,
+        /// The IdP's issuer URL; its discovery document is fetched and checked now.
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        /// File holding the client secret, or `-` for standard input.
+        #[arg(long)]
+        client_secret_file: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
+    match cmd {
+        TenantCmd::Create { slug, name, domains } => {
+            let t = authz_core::tenant::create(&ctx.store, ctx.clock.as_ref(), &slug, &name, &domains).await?;
+            println!("tenant_id: {}", t.id.0);
+            println!("slug: {}", t.slug);
+            for d in domains {
+                println!("domain: {}", d.trim().to_ascii_lowercase());
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
+    match cmd {
+        ConnectionCmd::AddOidc { tenant, issuer, client_id, client_secret_file, name } => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant).await.with_context(|| format!("tenant '{tenant}'"))?;
+            let secret = read_secret(&client_secret_file)?;
+            let issuer = issuer.trim().trim_end_matches('/').to_string();
+            // Fail now, not at the first user's sign-in: the discovery document must be
+            // reachable, safe to fetch and name this exact issuer.
+            let rp = oidc_federation::OidcRp::new(ctx.cfg.fetcher()?);
+            let meta = match rp.discover(&issuer, true).await {
+                Ok(m) => m,
+                Err(_) => rp.discover(&format!("{issuer}/"), true).await.map_err(|e| anyhow::anyhow!("{e}"))?,
+            };
+            let issuer = meta.issuer().as_str().to_string();
+            let key = ctx.cfg.master_key()?;
+            let c = connection::add_oidc(
+                &ctx.store,
+                ctx.clock.as_ref(),
+                &key,
+                &t.id,
+                NewOidcConnection { name: name.as_deref().unwrap_or("OIDC"), issuer: &issuer, client_id: &client_id, client_secret: &secret },
+            )
+            .await?;
+            let base = std::env::var("GATEHOUSE_ISSUER").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+            let base = crate::config::validate_issuer(&base)?;
+            println!("connection_id: {}", c.id);
+            println!("issuer: {}", c.issuer);
+            println!("redirect_uri: {base}/federation/oidc/{}/callback", c.id);
+            Ok(())
+        }
+    }
+}

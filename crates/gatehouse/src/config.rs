@@ -1,0 +1,155 @@
+//! Configuration from flags, environment and an optional TOML file (flags and environment win).
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use authz_core::crypto::MasterKey;
+use authz_core::redirect::RedirectPolicy;
+use safe_fetch::{FetchConfig, SafeFetcher};
+use serde::Deserialize;
+
+/// Options shared by every command.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// Data directory for the embedded SQLite database and generated key files.
+    #[arg(long, global = true, env = "GATEHOUSE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Optional TOML configuration file.
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub fetch_ca_file: Option<PathBuf>,
+    pub fetch_allow_cidrs: Option<Vec<String>>,
+    pub fetch_resolve: Option<Vec<String>>,
+    pub redirect_schemes: Option<Vec<String>>,
+}
+
+pub struct Config {
+    pub file: FileConfig,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub is_postgres: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    pub fn load(g: &Global) -> Result<Config> {
+        let file = match &g.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("config file {} is invalid", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = g.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./data"));
+        let url = env("DATABASE_URL").or_else(|| file.database_url.clone());
+        let (database_url, is_postgres) = match url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => (u, true),
+            Some(u) if u.starts_with("sqlite:") => (u, false),
+            Some(u) => bail!("DATABASE_URL must be a postgres:// or sqlite: URL (got '{}')", u.split(':').next().unwrap_or("")),
+            None => {
+                std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+                (format!("sqlite://{}?mode=rwc", data_dir.join("gatehouse.db").display()), false)
+            }
+        };
+        Ok(Config { file, data_dir, database_url, is_postgres })
+    }
+
+    /// The master key: `GATEHOUSE_MASTER_KEY`, or on SQLite a key file generated in the data
+    /// dir (mode 0600). On PostgreSQL the key must come from configuration so every node has
+    /// the same one (DESIGN §6.2).
+    pub fn master_key(&self) -> Result<MasterKey> {
+        if let Some(k) = env("GATEHOUSE_MASTER_KEY") {
+            return MasterKey::parse(&k).context("GATEHOUSE_MASTER_KEY is invalid");
+        }
+        if self.is_postgres {
+            bail!("GATEHOUSE_MASTER_KEY is required with PostgreSQL (64 hex characters, the same on every node; generate one with `openssl rand -hex 32`)");
+        }
+        let path = self.data_dir.join("master.key");
+        if !path.exists() {
+            std::fs::create_dir_all(&self.data_dir)?;
+            write_secret_file(&path, &MasterKey::generate())?;
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        MasterKey::parse(&text).with_context(|| format!("{} is invalid", path.display()))
+    }
+
+    pub fn fetcher(&self) -> Result<SafeFetcher> {
+        let ca = env("GATEHOUSE_FETCH_CA_FILE").map(PathBuf::from).or_else(|| self.file.fetch_ca_file.clone());
+        let extra_ca_pem = match ca {
+            Some(p) => Some(std::fs::read(&p).with_context(|| format!("cannot read CA file {}", p.display()))?),
+            None => None,
+        };
+        let allow = env("GATEHOUSE_FETCH_ALLOW_CIDRS").or_else(|| self.file.fetch_allow_cidrs.as_ref().map(|v| v.join(","))).unwrap_or_default();
+        let resolve = env("GATEHOUSE_FETCH_RESOLVE").or_else(|| self.file.fetch_resolve.as_ref().map(|v| v.join(","))).unwrap_or_default();
+        let (allow, resolve) = FetchConfig::parse_lists(&allow, &resolve)?;
+        Ok(SafeFetcher::new(&FetchConfig { extra_ca_pem, allow, resolve })?)
+    }
+
+    pub fn redirect_policy(&self) -> RedirectPolicy {
+        let schemes = env("GATEHOUSE_REDIRECT_SCHEMES")
+            .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+            .or_else(|| self.file.redirect_schemes.clone());
+        match schemes {
+            Some(custom_schemes) => RedirectPolicy { custom_schemes },
+            None => RedirectPolicy::default(),
+        }
+    }
+}
+
+fn write_secret_file(path: &Path, content: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    Ok(())
+}
+
+/// The issuer must be an origin (no path, query or fragment); plain http only on loopback.
+pub fn validate_issuer(raw: &str) -> Result<String> {
+    let u = url::Url::parse(raw).with_context(|| format!("issuer '{raw}' is not a URL"))?;
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+        bail!("issuer '{raw}' must be an origin such as https://auth.example.com (no path, query or fragment)");
+    }
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => bail!("issuer '{raw}' has no host"),
+    };
+    match u.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => bail!("issuer '{raw}' uses http on a non-loopback host; use https"),
+        s => bail!("issuer scheme '{s}' is not supported"),
+    }
+    Ok(u.as_str().trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn issuer_rules() {
+        assert_eq!(validate_issuer("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(validate_issuer("https://auth.example.com/").unwrap(), "https://auth.example.com");
+        assert!(validate_issuer("http://auth.example.com").is_err());
+        assert!(validate_issuer("https://auth.example.com/tenant").is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! `gatehouse serve`: the HTTP server plus the background jobs every node runs (the audit
+//! sealer, advisory-locked per chain; expiry of unused dynamic clients).
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::{Context, Result};
+use authz_core::clock::{SharedClock, SystemClock};
+use authz_core::Store;
+use issuer::{AppState, IssuerConfig};
+use tracing_actix_web::TracingLogger;
+
+use crate::cli::ServeArgs;
+use crate::config::{validate_issuer, Config, Global};
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).try_init();
+}
+
+pub fn run(g: Global, args: ServeArgs) -> Result<()> {
+    init_logging();
+    let cfg = Config::load(&g)?;
+    let listen = args.listen.or_else(|| cfg.file.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let issuer = validate_issuer(&args.issuer.or_else(|| cfg.file.issuer.clone()).unwrap_or_else(|| "http://127.0.0.1:8080".into()))?;
+    let master_key = cfg.master_key()?;
+    let fetcher = cfg.fetcher()?;
+    let redirect_policy = cfg.redirect_policy();
+    actix_web::rt::System::new().block_on(async move {
+        Store::migrate(&cfg.database_url).await.context("database migration failed")?;
+        let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
+        let clock: SharedClock = Arc::new(SystemClock);
+        let signing_key = master_key.audit_signing_key();
+        let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy }, master_key, fetcher);
+        background_jobs(store, clock, signing_key);
+        tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
+        let data = web::Data::new(state);
+        HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(issuer::Cors))
+                .wrap(issuer::SecurityHeaders())
+                .wrap(TracingLogger::default())
+                .configure(issuer::configure)
+        })
+        .shutdown_timeout(20)
+        .bind(&listen)
+        .with_context(|| format!("cannot listen on {listen}"))?
+        .run()
+        .await
+        .context("server error")
+    })
+}
+
+fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::SigningKey) {
+    let s = store.clone();
+    let c = clock.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            if let Err(e) = authz_core::audit::seal_all(&s, &key, c.as_ref()).await {
+                tracing::error!(code = "AUDIT0001", error = %e, "audit sealing failed");
+            }
+        }
+    });
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match authz_core::client::expire_unused(&store, clock.as_ref()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(clients = n, "expired unused dynamically registered clients"),
+                Err(e) => tracing::error!(code = "CLIENT0001", error = %e, "client expiry failed"),
+            }
+        }
+    });
+}

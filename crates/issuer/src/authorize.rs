@@ -1,0 +1,164 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1, DESIGN §4).
+//!
+//! Until the client and its redirect URI are validated, errors are pages (never a redirect to
+//! an unvalidated URI, RFC 9700 §4.11); after that, errors go back to the client with `state`
+//! and `iss` (RFC 9207) by 303.
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use authz_core::client::Client;
+use authz_core::login::{self, AuthorizeRequest};
+use authz_core::resource;
+use authz_core::scope::{self, Tier};
+use url::Url;
+
+use crate::browser;
+use crate::cimd::{self, CimdError};
+use crate::consent;
+use crate::pages::PageError;
+use crate::params::Params;
+use crate::state::AppState;
+
+pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let params = Params::parse(req.query_string().as_bytes()).map_err(|e| {
+        PageError::bad_request("Invalid sign-in request", e.description, "Go back to the application and try again.")
+    })?;
+    authorize(&state, &req, params).await
+}
+
+pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+    let params = Params::parse(&body).map_err(|e| {
+        PageError::bad_request("Invalid sign-in request", e.description, "Go back to the application and try again.")
+    })?;
+    authorize(&state, &req, params).await
+}
+
+/// A 303 to the client's (validated) redirect URI with `error`, `state` and `iss`.
+pub fn redirect_error(issuer: &str, redirect_uri: &str, state: Option<&str>, code: &str, description: &str) -> HttpResponse {
+    let mut u = match Url::parse(redirect_uri) {
+        Ok(u) => u,
+        Err(_) => return HttpResponse::BadRequest().finish(),
+    };
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("error", code);
+        q.append_pair("error_description", description);
+        if let Some(s) = state {
+            q.append_pair("state", s);
+        }
+        q.append_pair("iss", issuer);
+    }
+    HttpResponse::SeeOther().insert_header((header::LOCATION, u.to_string())).finish()
+}
+
+pub async fn resolve_client(state: &AppState, client_id: &str) -> Result<Client, PageError> {
+    if cimd::is_cimd_id(client_id) {
+        return cimd::resolve(state, client_id).await.map_err(|e| match e {
+            CimdError::Core(c) => PageError::internal(c),
+            other => PageError::bad_request(
+                "This application could not be identified",
+                other.to_string(),
+                "The application's client_id document is unusable. Tell the application's developer; there is nothing you can do here.",
+            ),
+        });
+    }
+    authz_core::client::get(&state.store.db, client_id).await.map_err(PageError::from)?.ok_or_else(|| {
+        PageError::bad_request(
+            "Unknown application",
+            format!("No application with client_id '{client_id}' is registered here."),
+            "Go back to the application and connect again; it may need to register anew.",
+        )
+    })
+}
+
+async fn authorize(state: &AppState, req: &HttpRequest, p: Params) -> Result<HttpResponse, PageError> {
+    let Some(client_id) = p.get("client_id") else {
+        return Err(PageError::bad_request("Invalid sign-in request", "The request has no client_id.", "Go back to the application and try again."));
+    };
+    let client = resolve_client(state, client_id).await?;
+    let redirect_uri = match p.get("redirect_uri") {
+        Some(r) => r.to_string(),
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => {
+            return Err(PageError::bad_request(
+                "Invalid sign-in request",
+                "The request has no redirect_uri and the application registered several.",
+                "Go back to the application and try again.",
+            ))
+        }
+    };
+    if !state.config.redirect_policy.matches(&client.redirect_uris, &redirect_uri) {
+        return Err(PageError::bad_request(
+            "Invalid redirect address",
+            format!("The address '{redirect_uri}' is not registered for {}.", client.client_name),
+            "This protects you from sending your sign-in to the wrong place. Tell the application's developer.",
+        ));
+    }
+    let iss = state.issuer();
+    let st = p.get("state");
+    let fail = |code: &str, desc: &str| Ok(redirect_error(iss, &redirect_uri, st, code, desc));
+
+    if p.get("response_type") != Some("code") {
+        return fail("unsupported_response_type", "response_type must be 'code'");
+    }
+    let Some(challenge) = p.get("code_challenge") else {
+        return fail("invalid_request", "code_challenge is required (PKCE with S256)");
+    };
+    if p.get("code_challenge_method") != Some("S256") {
+        return fail("invalid_request", "code_challenge_method must be S256; plain is not accepted");
+    }
+    if challenge.len() != 43 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return fail("invalid_request", "code_challenge must be a base64url SHA-256 value (43 characters)");
+    }
+    let Some(resource_uri) = p.get("resource") else {
+        return fail("invalid_target", "the resource parameter is required (RFC 8707)");
+    };
+    let res = match resource::find_by_uri(&state.store.db, resource_uri).await? {
+        Some(r) => r,
+        None => return fail("invalid_target", "the resource is not registered at this authorization server"),
+    };
+    let catalogue = resource::catalogue(&state.store.db, &res.id).await?;
+    let requested = scope::split(p.get("scope").unwrap_or(""));
+    let mut scopes: Vec<String> = requested.iter().filter(|s| catalogue.iter().any(|c| &c.name == *s)).cloned().collect();
+    if let Some(crit) = scopes.iter().find(|s| catalogue.iter().any(|c| &c.name == *s && c.tier == Tier::Critical)) {
+        return fail("invalid_scope", &format!("scope '{crit}' is critical-tier and needs step-up authentication, which is not available yet"));
+    }
+    if scopes.is_empty() {
+        // Nothing usable asked for: offer the resource's non-critical scopes; consent narrows
+        // them to what the organisation granted.
+        scopes = catalogue.iter().filter(|c| c.tier != Tier::Critical).map(|c| c.name.clone()).collect();
+    }
+    let areq = AuthorizeRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        state: st.map(str::to_string),
+        code_challenge: challenge.to_string(),
+        resource_id: res.id.clone(),
+        scopes,
+        login_hint: p.get("login_hint").map(str::to_string),
+    };
+    let (binding, new_cookie) = browser::binding(state, req);
+    let tx = login::start(&state.store.db, state.clock.as_ref(), &binding, &areq).await?;
+
+    // An existing Gatehouse session skips the upstream round trip.
+    let session = match req.cookie(browser::SESSION_COOKIE) {
+        Some(c) => authz_core::session::find_active(&state.store.db, state.clock.as_ref(), c.value()).await?,
+        None => None,
+    };
+    let hint_tenant = match &areq.login_hint {
+        Some(h) => authz_core::tenant::find_by_email_domain(&state.store.db, h).await?.map(|t| t.id),
+        None => None,
+    };
+    let mut resp = match session {
+        Some(s) if hint_tenant.as_ref().map(|t| t == &s.tenant).unwrap_or(true) => {
+            let txm = login::load(&state.store.db, state.clock.as_ref(), &tx, Some(&binding)).await?;
+            login::set_session(&state.store.db, &txm, &s.tenant, &s.id).await?;
+            HttpResponse::SeeOther().insert_header((header::LOCATION, consent::url(iss, &tx))).finish()
+        }
+        _ => HttpResponse::SeeOther().insert_header((header::LOCATION, format!("{iss}/login?tx={tx}"))).finish(),
+    };
+    if let Some(c) = new_cookie {
+        resp.add_cookie(&c).map_err(PageError::internal)?;
+    }
+    Ok(resp)
+}

@@ -1,0 +1,129 @@
+//! The upstream OIDC redirect URI. Validates `state` against the server-side login transaction
+//! and the browser binding, redeems the code, validates the ID token, then finds or creates the
+//! user by (connection, subject) and starts a Gatehouse session.
+use actix_web::http::{header, StatusCode};
+use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse};
+use authz_core::audit::{self, AuditEvent};
+use authz_core::session::SESSION_SECS;
+use authz_core::{connection, login, session, user};
+use oidc_federation::RpConfig;
+use sea_orm::TransactionTrait;
+
+use crate::browser;
+use crate::pages::PageError;
+use crate::params::{peer_ip, user_agent, Params};
+use crate::state::AppState;
+
+fn restart(msg: &str) -> PageError {
+    PageError::bad_request("Sign-in cannot continue", msg.to_string(), "Go back to the application and start signing in again.")
+}
+
+pub async fn oidc(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let connection_id = path.into_inner();
+    let p = Params::parse(req.query_string().as_bytes()).map_err(|_| restart("The identity provider's answer is malformed."))?;
+    let Some(upstream_state) = p.get("state") else {
+        return Err(restart("The identity provider's answer has no state."));
+    };
+    let clock = state.clock.as_ref();
+    let binding = browser::existing_binding(&req);
+    let tx = login::take_by_upstream_state(&state.store.db, clock, upstream_state, binding.as_deref())
+        .await
+        .map_err(|_| restart("This sign-in response is unknown, expired, already used, or belongs to another browser."))?;
+    let (Some(tenant), Some(tx_conn)) = (tx.tenant.clone(), tx.connection_id.clone()) else {
+        return Err(restart("This sign-in response does not match a sign-in in progress."));
+    };
+    if tx_conn != connection_id {
+        return Err(restart("This sign-in response arrived for a different connection."));
+    }
+    let conn = connection::get(&state.store.db, &tenant, &connection_id).await?;
+    if let Some(err) = p.get("error") {
+        let desc = p.get("error_description").unwrap_or("");
+        let txn = state.store.db.begin().await.map_err(PageError::internal)?;
+        audit::record(
+            &txn,
+            clock,
+            AuditEvent::new(Some(&tenant), "user.sign_in_failed")
+                .result("failure")
+                .source(Some(peer_ip(&req)), user_agent(&req))
+                .detail("connection_id", connection_id.as_str())
+                .detail("upstream_error", err),
+        )
+        .await?;
+        txn.commit().await.map_err(PageError::internal)?;
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Your identity provider did not sign you in",
+            format!("It answered: {err} {desc}"),
+            "If you expected access, ask your IT administrator to assign you to this application in your identity provider.",
+        ));
+    }
+    let Some(code) = p.get("code") else {
+        return Err(restart("The identity provider's answer has no code."));
+    };
+    let secret = conn.client_secret(&state.master_key).map_err(PageError::internal)?;
+    let redirect_uri = state.config.callback_uri(&conn.id);
+    let cfg = RpConfig {
+        connection_id: &conn.id,
+        issuer: &conn.issuer,
+        client_id: &conn.client_id,
+        client_secret: &secret,
+        redirect_uri: &redirect_uri,
+    };
+    let nonce = tx.upstream_nonce.clone().unwrap_or_default();
+    let verifier = tx.upstream_verifier.clone().unwrap_or_default();
+    let identity = match state.rp.finish(&cfg, code, &nonce, &verifier, clock.now_s()).await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(code = "LOGIN0003", tenant = %tenant.0, connection = %conn.id, error = %e, "upstream sign-in rejected");
+            let txn = state.store.db.begin().await.map_err(PageError::internal)?;
+            audit::record(
+                &txn,
+                clock,
+                AuditEvent::new(Some(&tenant), "user.sign_in_failed")
+                    .result("failure")
+                    .source(Some(peer_ip(&req)), user_agent(&req))
+                    .detail("connection_id", conn.id.as_str())
+                    .detail("reason", e.to_string()),
+            )
+            .await?;
+            txn.commit().await.map_err(PageError::internal)?;
+            return Err(PageError::new(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in could not be verified",
+                "Your identity provider's answer did not pass Gatehouse's checks.",
+                "Try again. If it keeps failing, tell your IT administrator the time it happened.",
+            ));
+        }
+    };
+    let now_s = clock.now_s();
+    let auth_time_us = identity.auth_time.filter(|t| *t <= now_s).unwrap_or(now_s) * authz_core::clock::MICROS;
+    let txn = state.store.db.begin().await.map_err(PageError::internal)?;
+    let (u, created) = match user::upsert_federated(&txn, clock, &tenant, &identity).await {
+        Ok(x) => x,
+        Err(authz_core::CoreError::Invalid(m)) => {
+            return Err(PageError::new(StatusCode::FORBIDDEN, "Access is not allowed", m, "Ask your IT administrator."));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (cookie_value, sess) = session::create(&txn, clock, &tenant, &u.id, &conn.id, auth_time_us).await?;
+    login::set_session(&txn, &tx, &tenant, &sess.id).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(&tenant), "user.signed_in")
+            .user(u.id.clone())
+            .session(sess.id.clone())
+            .source(Some(peer_ip(&req)), user_agent(&req))
+            .detail("connection_id", conn.id.as_str())
+            .detail("jit_created", created),
+    )
+    .await?;
+    txn.commit().await.map_err(PageError::internal)?;
+    let mut resp = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, crate::consent::url(state.issuer(), &tx.id_hash)))
+        .finish();
+    resp.add_cookie(&browser::cookie(&state, browser::SESSION_COOKIE, cookie_value, SESSION_SECS))
+        .map_err(PageError::internal)?;
+    Ok(resp)
+}

@@ -1,0 +1,70 @@
+//! Client ID Metadata Documents: a `client_id` that is an https URL names a JSON document
+//! describing the client. Fetched through the SSRF-safe fetcher, required to state its own URL
+//! as `client_id`, cached as its HTTP cache headers allow (bounded).
+use authz_core::client::{self, Client, ClientMetadata};
+use authz_core::clock::MICROS;
+
+use crate::state::AppState;
+
+/// Cache bounds for a fetched document.
+const MIN_CACHE_SECS: u64 = 60;
+const MAX_CACHE_SECS: u64 = 24 * 3600;
+const DEFAULT_CACHE_SECS: u64 = 3600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CimdError {
+    #[error("the client metadata document could not be fetched: {0}")]
+    Fetch(#[from] safe_fetch::FetchError),
+    #[error("the client metadata document is not valid JSON metadata: {0}")]
+    Json(String),
+    #[error("the document's client_id ({found}) differs from the URL it was fetched from ({url})")]
+    IdMismatch { url: String, found: String },
+    #[error("the client metadata document is invalid: {0}")]
+    Metadata(String),
+    #[error("the client metadata document must not declare a client secret: CIMD clients are public")]
+    Secret,
+    #[error("{0}")]
+    Core(#[from] authz_core::CoreError),
+}
+
+pub fn is_cimd_id(client_id: &str) -> bool {
+    client_id.starts_with("https://")
+}
+
+#[derive(serde::Deserialize)]
+struct Document {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    #[serde(flatten)]
+    meta: ClientMetadata,
+}
+
+/// Resolves a URL client id, from cache if fresh, else by fetching the document.
+pub async fn resolve(state: &AppState, url: &str) -> Result<Client, CimdError> {
+    let now = state.clock.now_us();
+    if let Some(c) = client::get(&state.store.db, url).await? {
+        if c.fetched_until.map(|t| t > now).unwrap_or(false) {
+            return Ok(c);
+        }
+    }
+    let fetched = state.fetcher.get(url, "application/json").await?;
+    let doc: Document = serde_json::from_slice(&fetched.body).map_err(|e| CimdError::Json(e.to_string()))?;
+    let found = doc.client_id.unwrap_or_default();
+    if found != url {
+        return Err(CimdError::IdMismatch { url: url.to_string(), found });
+    }
+    if doc.client_secret.is_some() {
+        return Err(CimdError::Secret);
+    }
+    if doc.meta.client_name.as_deref().map(str::trim).unwrap_or("").is_empty() {
+        return Err(CimdError::Metadata("client_name is required".into()));
+    }
+    let mut meta = doc.meta;
+    let method = meta.token_endpoint_auth_method.get_or_insert_with(|| "none".into());
+    if method != "none" {
+        return Err(CimdError::Metadata("token_endpoint_auth_method must be 'none'".into()));
+    }
+    let v = client::validate_metadata(&state.config.redirect_policy, &meta, "none").map_err(|e| CimdError::Metadata(e.to_string()))?;
+    let ttl = fetched.max_age.unwrap_or(DEFAULT_CACHE_SECS).clamp(MIN_CACHE_SECS, MAX_CACHE_SECS) as i64;
+    Ok(client::upsert_cimd(&state.store, state.clock.as_ref(), url, &v, now + ttl * MICROS).await?)
+}

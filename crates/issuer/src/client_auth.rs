@@ -1,0 +1,73 @@
+//! Client authentication at the token and revocation endpoints (RFC 6749 §2.3): HTTP Basic
+//! (`client_secret_basic`, with form-urlencoded id and secret), `client_secret_post`, or a
+//! public client identified by `client_id` alone (`none`). A `client_id` in the body alongside
+//! Basic is accepted when it names the same client (real SDKs send both).
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use authz_core::client::Client;
+
+use crate::error::OAuthError;
+use crate::params::Params;
+use crate::state::AppState;
+
+pub struct Credentials {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub basic: bool,
+}
+
+fn decode_component(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+/// HTTP Basic credentials, if an Authorization: Basic header is present.
+pub fn basic(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(h) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let h = h.to_str().map_err(|_| OAuthError::client("malformed Authorization header", true))?;
+    let Some(b64) = h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")) else {
+        return Err(OAuthError::client("unsupported Authorization scheme; use Basic", true));
+    };
+    let raw = STANDARD.decode(b64.trim()).map_err(|_| OAuthError::client("malformed Basic credentials", true))?;
+    let raw = String::from_utf8(raw).map_err(|_| OAuthError::client("malformed Basic credentials", true))?;
+    let (id, secret) = raw.split_once(':').ok_or_else(|| OAuthError::client("malformed Basic credentials", true))?;
+    Ok(Some((decode_component(id), decode_component(secret))))
+}
+
+pub fn credentials(req: &HttpRequest, p: &Params) -> Result<Credentials, OAuthError> {
+    let body_id = p.get("client_id");
+    if let Some((id, secret)) = basic(req)? {
+        if body_id.map(|b| b != id).unwrap_or(false) {
+            return Err(OAuthError::client("client_id in the body differs from the Basic credentials", true));
+        }
+        if p.get("client_secret").is_some() {
+            return Err(OAuthError::request("use one client authentication method, not two"));
+        }
+        return Ok(Credentials { client_id: id, secret: Some(secret), basic: true });
+    }
+    let Some(id) = body_id else {
+        return Err(OAuthError::client("client authentication is required", true));
+    };
+    Ok(Credentials { client_id: id.to_string(), secret: p.get("client_secret").map(str::to_string), basic: false })
+}
+
+/// Authenticates the calling client. Confidential clients must present their secret; public
+/// clients must not claim one.
+pub async fn authenticate(state: &AppState, req: &HttpRequest, p: &Params) -> Result<Client, OAuthError> {
+    let creds = credentials(req, p)?;
+    let client = authz_core::client::get(&state.store.db, &creds.client_id)
+        .await
+        .map_err(OAuthError::server)?
+        .ok_or_else(|| OAuthError::client("unknown client", creds.basic))?;
+    if client.is_confidential() {
+        match &creds.secret {
+            Some(s) if client.secret_matches(s) => Ok(client),
+            _ => Err(OAuthError::client("client authentication failed", creds.basic)),
+        }
+    } else if creds.secret.is_some() {
+        Err(OAuthError::client("this client is public and has no secret", creds.basic))
+    } else {
+        Ok(client)
+    }
+}

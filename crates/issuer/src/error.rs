@@ -1,0 +1,94 @@
+//! Error mapping, one per surface: OAuth JSON errors (RFC 6749 §5.2), redirect errors to a
+//! validated client redirect URI (§4.1.2.1 + RFC 9207 `iss`), and HTML pages for people.
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+/// An OAuth JSON error response.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub description: String,
+    /// `WWW-Authenticate` for 401 answers (RFC 6749 §5.2 `invalid_client`).
+    pub challenge: Option<&'static str>,
+}
+
+impl OAuthError {
+    pub fn new(code: &'static str, description: impl Into<String>) -> Self {
+        let status = match code {
+            "invalid_client" => StatusCode::UNAUTHORIZED,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            "slow_down" | "too_many_requests" => StatusCode::TOO_MANY_REQUESTS,
+            "invalid_token" => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        OAuthError { status, code, description: description.into(), challenge: None }
+    }
+    pub fn request(description: impl Into<String>) -> Self {
+        Self::new("invalid_request", description)
+    }
+    pub fn client(description: impl Into<String>, challenge: bool) -> Self {
+        let mut e = Self::new("invalid_client", description);
+        if challenge {
+            e.challenge = Some("Basic realm=\"gatehouse\"");
+        }
+        e
+    }
+    pub fn status(mut self, s: StatusCode) -> Self {
+        self.status = s;
+        self
+    }
+    pub fn server(err: impl std::fmt::Display) -> Self {
+        tracing::error!(code = "HTTP0500", error = %err, "internal error");
+        Self::new("server_error", "the server could not complete the request")
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        r.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(c) = self.challenge {
+            r.insert_header((header::WWW_AUTHENTICATE, c));
+        }
+        r.json(json!({"error": self.code, "error_description": self.description}))
+    }
+}
+
+impl From<authz_core::token::TokenError> for OAuthError {
+    fn from(e: authz_core::token::TokenError) -> Self {
+        OAuthError::new(e.code, e.description)
+    }
+}
+
+impl From<authz_core::CoreError> for OAuthError {
+    fn from(e: authz_core::CoreError) -> Self {
+        match e {
+            authz_core::CoreError::Invalid(m) => OAuthError::request(m),
+            authz_core::CoreError::NotFound(what) => OAuthError::request(format!("{what} not found")),
+            other => OAuthError::server(other),
+        }
+    }
+}
+
+/// Malformed or oversized JSON bodies answer 400/413 in OAuth form, never 500.
+pub fn json_payload_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
+    let status = match &err {
+        actix_web::error::JsonPayloadError::Overflow { .. } | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "invalid_request" } else { "invalid_client_metadata" };
+    OAuthError::new(code, format!("the request body is not acceptable JSON: {err}")).status(status).into()
+}

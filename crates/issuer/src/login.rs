@@ -1,0 +1,134 @@
+//! Home-realm discovery: the user gives a work email, the verified domain names the tenant,
+//! the tenant's connection takes the user upstream. Tenants are never chosen by URL.
+use actix_web::http::{header, StatusCode};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use authz_core::login::{self, LoginTx};
+use authz_core::{connection, resource, tenant};
+use minijinja::context;
+use oidc_federation::RpConfig;
+
+use crate::browser;
+use crate::pages::PageError;
+use crate::params::Params;
+use crate::state::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct TxQuery {
+    pub tx: Option<String>,
+}
+
+fn expired() -> PageError {
+    PageError::bad_request(
+        "Sign-in cannot continue",
+        "This sign-in link is missing, has expired, or belongs to another browser.",
+        "Go back to the application and start signing in again.",
+    )
+}
+
+async fn load_tx(state: &AppState, req: &HttpRequest, tx: Option<&str>) -> Result<LoginTx, PageError> {
+    let tx = tx.ok_or_else(expired)?;
+    let binding = browser::existing_binding(req);
+    login::load(&state.store.db, state.clock.as_ref(), tx, binding.as_deref()).await.map_err(|_| expired())
+}
+
+async fn render(state: &AppState, req: &HttpRequest, tx: &LoginTx, email: &str, error: Option<&str>, status: StatusCode) -> Result<HttpResponse, PageError> {
+    let client = authz_core::client::get(&state.store.db, &tx.request.client_id).await?.ok_or_else(expired)?;
+    let res = resource::get(&state.store.db, &tx.request.resource_id).await?;
+    let binding = browser::existing_binding(req).unwrap_or_default();
+    Ok(state.templates.page(
+        status,
+        "login.html",
+        context! {
+            tx => tx.id_hash,
+            csrf => browser::csrf(&binding, &tx.id_hash),
+            email => email,
+            error => error,
+            client_name => client.client_name,
+            client_unverified => client.kind != authz_core::client::ClientKind::Preregistered,
+            resource_name => res.display_name,
+        },
+    ))
+}
+
+pub async fn page(state: web::Data<AppState>, req: HttpRequest, q: web::Query<TxQuery>) -> Result<HttpResponse, PageError> {
+    let tx = load_tx(&state, &req, q.tx.as_deref()).await?;
+    if let Some(hint) = tx.request.login_hint.clone() {
+        if let Ok(resp) = go_upstream(&state, &tx, &hint).await {
+            return Ok(resp);
+        }
+        return render(&state, &req, &tx, &hint, None, StatusCode::OK).await;
+    }
+    render(&state, &req, &tx, "", None, StatusCode::OK).await
+}
+
+pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+    let p = Params::parse(&body).map_err(|_| expired())?;
+    let tx = load_tx(&state, &req, p.get("tx")).await?;
+    if !browser::csrf_ok(&req, &tx.id_hash, p.get("csrf")) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Sign-in cannot continue",
+            "The form could not be verified (it may have been sent from another site or an old tab).",
+            "Go back to the application and start signing in again.",
+        ));
+    }
+    let email = p.get("email").unwrap_or("").trim().to_string();
+    if !email.contains('@') || email.len() > 254 {
+        return render(&state, &req, &tx, &email, Some("Enter your full work email address, like name@company.com."), StatusCode::BAD_REQUEST).await;
+    }
+    match go_upstream(&state, &tx, &email).await {
+        Ok(resp) => Ok(resp),
+        Err(UpstreamError::Page(e)) => Err(e),
+        Err(UpstreamError::Form(msg)) => render(&state, &req, &tx, &email, Some(&msg), StatusCode::BAD_REQUEST).await,
+    }
+}
+
+enum UpstreamError {
+    /// Shown on the login form so the user can correct the address.
+    Form(String),
+    Page(PageError),
+}
+
+impl From<authz_core::CoreError> for UpstreamError {
+    fn from(e: authz_core::CoreError) -> Self {
+        UpstreamError::Page(e.into())
+    }
+}
+
+/// Finds the tenant for `email` and redirects to its connection's IdP.
+async fn go_upstream(state: &AppState, tx: &LoginTx, email: &str) -> Result<HttpResponse, UpstreamError> {
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    let Some(t) = tenant::find_by_email_domain(&state.store.db, email).await? else {
+        return Err(UpstreamError::Form(format!(
+            "No organisation signs in here with the domain '{domain}'. Check the address, or ask your IT administrator whether your organisation is set up."
+        )));
+    };
+    let conns = connection::list_enabled(&state.store.db, &t.id).await?;
+    let Some(conn) = conns.into_iter().find(|c| c.kind == "oidc") else {
+        return Err(UpstreamError::Form(format!(
+            "{} has no sign-in method configured yet. Ask your IT administrator to connect your identity provider.",
+            t.name
+        )));
+    };
+    let secret = conn.client_secret(&state.master_key).map_err(|e| UpstreamError::Page(PageError::internal(e)))?;
+    let redirect_uri = state.config.callback_uri(&conn.id);
+    let cfg = RpConfig {
+        connection_id: &conn.id,
+        issuer: &conn.issuer,
+        client_id: &conn.client_id,
+        client_secret: &secret,
+        redirect_uri: &redirect_uri,
+    };
+    let begin = state.rp.begin(&cfg, Some(email)).await.map_err(|e| {
+        tracing::warn!(code = "LOGIN0002", tenant = %t.id.0, connection = %conn.id, error = %e, "upstream sign-in could not start");
+        UpstreamError::Page(PageError::new(
+            StatusCode::BAD_GATEWAY,
+            "Your organisation's sign-in is unavailable",
+            format!("Gatehouse could not reach the identity provider of {}.", t.name),
+            "Try again in a few minutes. If it persists, tell your IT administrator (error OIDC0002).",
+        ))
+    })?;
+    login::set_upstream(&state.store.db, tx, &t.id, &conn.id, &begin.state, &begin.nonce, &begin.pkce_verifier).await?;
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, begin.url)).finish())
+}

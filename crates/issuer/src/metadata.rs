@@ -1,0 +1,33 @@
+//! RFC 8414 authorization server metadata. Lists only what is implemented (clients such as
+//! VS Code intersect `grant_types_supported` with their own).
+use actix_web::{http::header, web, HttpResponse};
+use serde_json::json;
+
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+    let iss = state.issuer();
+    let mut scopes = authz_core::resource::all_scope_names(&state.store.db).await.map_err(OAuthError::server)?;
+    scopes.push(authz_core::scope::OFFLINE_ACCESS.to_string());
+    let doc = json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/oauth/authorize"),
+        "token_endpoint": format!("{iss}/oauth/token"),
+        "registration_endpoint": format!("{iss}/oauth/register"),
+        "introspection_endpoint": format!("{iss}/oauth/introspect"),
+        "revocation_endpoint": format!("{iss}/oauth/revoke"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "client_id_metadata_document_supported": true,
+        "authorization_response_iss_parameter_supported": true,
+        "service_documentation": format!("{iss}/docs"),
+    });
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=300")).json(doc))
+}

@@ -1,0 +1,137 @@
+//! Server-rendered pages (templates in `web/`, embedded at build time) and the browser security
+//! headers of DESIGN §6.8.
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, ResponseError};
+use minijinja::Environment;
+use serde::Serialize;
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        for (name, src) in [
+            ("layout.html", include_str!("../../../web/templates/layout.html")),
+            ("login.html", include_str!("../../../web/templates/login.html")),
+            ("consent.html", include_str!("../../../web/templates/consent.html")),
+            ("error.html", include_str!("../../../web/templates/error.html")),
+        ] {
+            env.add_template(name, src).expect("embedded templates parse");
+        }
+        Templates { env }
+    }
+
+    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, minijinja::Error> {
+        self.env.get_template(name)?.render(ctx)
+    }
+
+    /// A rendered page, or a plain fallback if rendering failed (logged, never a 500 stack).
+    pub fn page(&self, status: StatusCode, name: &str, ctx: impl Serialize) -> HttpResponse {
+        match self.render(name, ctx) {
+            Ok(html) => HttpResponse::build(status)
+                .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .body(html),
+            Err(e) => {
+                tracing::error!(code = "PAGE0001", error = %e, template = name, "template rendering failed");
+                HttpResponse::InternalServerError().content_type("text/plain").body("The page could not be displayed.")
+            }
+        }
+    }
+}
+
+/// A page telling a person what went wrong and what to do next. Used wherever redirecting
+/// back to the client would be unsafe (unknown client, unvalidated redirect URI).
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub title: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, title: &str, message: impl Into<String>, hint: &str) -> Self {
+        PageError { status, title: title.into(), message: message.into(), hint: hint.into() }
+    }
+    pub fn bad_request(title: &str, message: impl Into<String>, hint: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, title, message, hint)
+    }
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(code = "PAGE0500", error = %err, "internal error on a browser page");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Gatehouse could not complete this step.",
+            "Try again in a moment. If it keeps happening, tell your administrator the time it happened.",
+        )
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.title, self.message)
+    }
+}
+
+thread_local! {
+    static ERROR_TEMPLATES: Templates = Templates::new();
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        ERROR_TEMPLATES.with(|t| {
+            t.page(
+                self.status,
+                "error.html",
+                minijinja::context! { title => self.title, message => self.message, hint => self.hint },
+            )
+        })
+    }
+}
+
+impl From<authz_core::CoreError> for PageError {
+    fn from(e: authz_core::CoreError) -> Self {
+        match e {
+            authz_core::CoreError::Invalid(m) => PageError::bad_request("Sign-in cannot continue", m, "Go back to the application and start signing in again."),
+            authz_core::CoreError::NotFound(what) => PageError::bad_request(
+                "Sign-in cannot continue",
+                format!("The {what} was not found or has expired."),
+                "Go back to the application and start signing in again.",
+            ),
+            other => PageError::internal(other),
+        }
+    }
+}
+
+/// Security headers on every response: no framing, a strict CSP, no sniffing, no referrer.
+#[allow(non_snake_case)]
+pub fn SecurityHeaders() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../../web/static/gatehouse.css"))
+}

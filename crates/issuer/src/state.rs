@@ -1,0 +1,55 @@
+use std::sync::Arc;
+
+use authz_core::clock::SharedClock;
+use authz_core::crypto::MasterKey;
+use authz_core::redirect::RedirectPolicy;
+use authz_core::Store;
+use oidc_federation::OidcRp;
+use safe_fetch::SafeFetcher;
+
+use crate::pages::Templates;
+
+#[derive(Clone, Debug)]
+pub struct IssuerConfig {
+    /// The issuer identifier: scheme, host, optional port, no path, no trailing slash.
+    pub issuer: String,
+    pub redirect_policy: RedirectPolicy,
+}
+
+impl IssuerConfig {
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+    pub fn callback_uri(&self, connection_id: &str) -> String {
+        format!("{}/federation/oidc/{connection_id}/callback", self.issuer)
+    }
+}
+
+/// Everything a handler needs; cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub config: Arc<IssuerConfig>,
+    pub master_key: Arc<MasterKey>,
+    pub fetcher: SafeFetcher,
+    pub rp: Arc<OidcRp>,
+    pub templates: Arc<Templates>,
+}
+
+impl AppState {
+    pub fn new(store: Store, clock: SharedClock, config: IssuerConfig, master_key: MasterKey, fetcher: SafeFetcher) -> Self {
+        AppState {
+            store,
+            clock,
+            config: Arc::new(config),
+            master_key: Arc::new(master_key),
+            rp: Arc::new(OidcRp::new(fetcher.clone())),
+            fetcher,
+            templates: Arc::new(Templates::new()),
+        }
+    }
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+}
