@@ -19,6 +19,8 @@ pub mod session;
 pub mod tenant;
 pub mod token;
 pub mod user;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use clock::{Clock, SystemClock};
 pub use db::Store;

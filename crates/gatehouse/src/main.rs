@@ -1,6 +1,7 @@
 //! The `gatehouse` binary: configuration, the operator CLI and the HTTP server.
 mod cli;
 mod config;
+mod logging;
 mod serve;
 
 use clap::Parser;

@@ -14,13 +14,8 @@ use tracing_actix_web::TracingLogger;
 use crate::cli::ServeArgs;
 use crate::config::{validate_issuer, Config, Global};
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).try_init();
-}
-
 pub fn run(g: Global, args: ServeArgs) -> Result<()> {
-    init_logging();
+    crate::logging::init();
     let cfg = Config::load(&g)?;
     let listen = args.listen.or_else(|| cfg.file.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
     let issuer = validate_issuer(&args.issuer.or_else(|| cfg.file.issuer.clone()).unwrap_or_else(|| "http://127.0.0.1:8080".into()))?;
@@ -41,7 +36,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
                 .app_data(data.clone())
                 .wrap(from_fn(issuer::Cors))
                 .wrap(issuer::SecurityHeaders())
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
                 .configure(issuer::configure)
         })
         .shutdown_timeout(20)

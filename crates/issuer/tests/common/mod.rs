@@ -1,0 +1,202 @@
+//! Test fixture: a real app over a fresh store (SQLite, or PostgreSQL with
+//! GATEHOUSE_TEST_DATABASE_URL), a fixed clock, a tenant with a signed-in user.
+#![allow(dead_code)]
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::Cookie;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{test, web, App};
+use authz_core::clock::FixedClock;
+use authz_core::connection::{self, NewOidcConnection};
+use authz_core::crypto::pkce_s256;
+use authz_core::redirect::RedirectPolicy;
+use authz_core::resource::{self, ResourceSpec};
+use authz_core::user::{self, FederatedIdentity};
+use authz_core::{grant, session, tenant, testkit, Store, TenantId};
+use issuer::{AppState, IssuerConfig};
+use safe_fetch::{FetchConfig, SafeFetcher};
+use serde_json::Value;
+
+pub const ISSUER: &str = "https://auth.example.test";
+pub const RES: &str = "https://crm.example.test/mcp";
+pub const RES2: &str = "https://other.example.test/mcp";
+pub const BROWSER: &str = "browser-binding-value-0123456789abcdefghijkl";
+pub const VERIFIER: &str = "verifier-0123456789-0123456789-0123456789-abcdef";
+pub const REDIRECT: &str = "http://127.0.0.1/callback";
+
+pub struct Tenant {
+    pub id: TenantId,
+    pub user_id: String,
+    pub session_cookie: String,
+}
+
+pub struct Fx {
+    pub store: Store,
+    pub clock: FixedClock,
+    pub state: AppState,
+    pub acme: Tenant,
+    pub rs: (String, String),
+    pub rs2: (String, String),
+}
+
+fn spec(uri: &str) -> ResourceSpec {
+    toml_spec(uri)
+}
+
+fn toml_spec(uri: &str) -> ResourceSpec {
+    let v = serde_json::json!({
+        "uri": uri,
+        "display_name": "Acme CRM",
+        "scopes": [
+            {"name": "crm:customers:read", "description": "Read customers", "tier": "routine"},
+            {"name": "crm:customers:export", "description": "Export customers", "tier": "sensitive"},
+            {"name": "crm:customers:delete", "description": "Delete customers", "tier": "sensitive"},
+            {"name": "crm:billing:write", "description": "Change billing", "tier": "critical"}
+        ],
+        "tools": [{"name": "list_customers", "scopes": ["crm:customers:read"]}]
+    });
+    serde_json::from_value(v).expect("spec")
+}
+
+pub async fn add_tenant(store: &Store, clock: &FixedClock, slug: &str, domain: &str, subject: &str) -> Tenant {
+    let t = tenant::create(store, clock, slug, slug, &[domain.to_string()]).await.expect("tenant");
+    let c = connection::add_oidc(
+        store,
+        clock,
+        &testkit::master_key(),
+        &t.id,
+        NewOidcConnection { name: "idp", issuer: "https://idp.example.test", client_id: "gh", client_secret: "s3cret" },
+    )
+    .await
+    .expect("connection");
+    let (u, _) = user::upsert_federated(
+        &store.db,
+        clock,
+        &t.id,
+        &FederatedIdentity {
+            connection_id: c.id.clone(),
+            subject: subject.into(),
+            email: Some(format!("{subject}@{domain}")),
+            name: None,
+            auth_time: None,
+        },
+    )
+    .await
+    .expect("user");
+    let (cookie, _) = session::create(&store.db, clock, &t.id, &u.id, &c.id, authz_core::clock::Clock::now_us(clock)).await.expect("session");
+    Tenant { id: t.id, user_id: u.id, session_cookie: cookie }
+}
+
+pub async fn fixture() -> Fx {
+    fixture_with_fetch("").await
+}
+
+/// `resolve` is a `GATEHOUSE_FETCH_RESOLVE`-style list of static DNS answers.
+pub async fn fixture_with_fetch(resolve: &str) -> Fx {
+    let store = testkit::store().await;
+    let clock = testkit::clock();
+    let r1 = resource::register(&store, &clock, spec(RES)).await.expect("resource");
+    let r2 = resource::register(&store, &clock, spec(RES2)).await.expect("resource 2");
+    let acme = add_tenant(&store, &clock, "acme", "acme.test", "alice").await;
+    let scopes = vec!["crm:customers:read".to_string(), "crm:customers:export".to_string()];
+    grant::add_for_everyone(&store, &clock, &acme.id, &r1.resource, &scopes).await.expect("grant");
+    grant::add_for_everyone(&store, &clock, &acme.id, &r2.resource, &scopes).await.expect("grant 2");
+    let (allow, resolve) = FetchConfig::parse_lists("", resolve).expect("fetch cfg");
+    let fetcher = SafeFetcher::new(&FetchConfig { extra_ca_pem: None, allow, resolve }).expect("fetcher");
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        IssuerConfig { issuer: ISSUER.into(), redirect_policy: RedirectPolicy::default() },
+        testkit::master_key(),
+        fetcher,
+    );
+    Fx {
+        store,
+        clock,
+        state,
+        acme,
+        rs: (r1.introspection_client_id, r1.introspection_client_secret),
+        rs2: (r2.introspection_client_id, r2.introspection_client_secret),
+    }
+}
+
+pub async fn app(
+    fx: &Fx,
+) -> impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+    test::init_service(
+        App::new()
+            .app_data(web::Data::new(fx.state.clone()))
+            .wrap(from_fn(issuer::Cors))
+            .wrap(issuer::SecurityHeaders())
+            .configure(issuer::configure),
+    )
+    .await
+}
+
+pub fn challenge() -> String {
+    pkce_s256(VERIFIER)
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+pub fn location<B>(r: &ServiceResponse<B>) -> String {
+    r.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+pub fn query_param(url: &str, key: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    u.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
+pub fn browser_cookies(session: Option<&str>) -> Vec<Cookie<'static>> {
+    let mut v = vec![Cookie::new("gh_browser", BROWSER)];
+    if let Some(s) = session {
+        v.push(Cookie::new("gh_session", s.to_string()));
+    }
+    v
+}
+
+pub fn authorize_url(client_id: &str, redirect: &str, extra: &[(&str, &str)]) -> String {
+    let ch = challenge();
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect),
+        ("code_challenge", ch.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "st-123"),
+        ("resource", RES),
+        ("scope", "crm:customers:read"),
+    ];
+    for (k, v) in extra {
+        pairs.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            pairs.push((k, v));
+        }
+    }
+    format!("/oauth/authorize?{}", form(&pairs))
+}
+
+pub async fn body_json<B: MessageBody>(r: ServiceResponse<B>) -> Value {
+    let b = test::read_body(r).await;
+    serde_json::from_slice(&b).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&b).into_owned()))
+}
+
+pub async fn body_text<B: MessageBody>(r: ServiceResponse<B>) -> String {
+    String::from_utf8_lossy(&test::read_body(r).await).into_owned()
+}
+
+/// Extracts `name="X" value="Y"` from a rendered form.
+pub fn hidden(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html.find(&needle).map(|i| i + needle.len()).expect("hidden field");
+    html[start..].split('"').next().unwrap().to_string()
+}
