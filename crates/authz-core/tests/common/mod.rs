@@ -1,0 +1,270 @@
+//! Shared fixture for authz-core integration tests: a store (SQLite, or PostgreSQL when
+//! `GATEHOUSE_TEST_DATABASE_URL` is set), a fixed clock, a registered resource with a routine,
+//! a sensitive and a critical scope, a public client, and tenants with a domain, an OIDC
+//! connection, org grants, a user and a sign-in session. Tokens are obtained through the real
+//! code → exchange path.
+#![allow(dead_code)]
+
+use authz_core::audit;
+use authz_core::client::{self, Client};
+use authz_core::clock::FixedClock;
+use authz_core::connection::{self, Connection, NewOidcConnection};
+use authz_core::crypto::{pkce_s256, MasterKey};
+use authz_core::entities::audit_events;
+use authz_core::grant;
+use authz_core::login::AuthorizeRequest;
+use authz_core::redirect::RedirectPolicy;
+use authz_core::resource::{self, Resource, ResourceSpec, ScopeSpec, ToolSpec};
+use authz_core::scope::Tier;
+use authz_core::session::{self, Session};
+use authz_core::tenant::{self, Tenant, TenantId};
+use authz_core::testkit;
+use authz_core::token::code::{self, CodeExchange};
+use authz_core::token::introspect::{self, Introspection};
+use authz_core::token::{IssuedTokens, TokenError};
+use authz_core::user::{self, FederatedIdentity, User};
+use authz_core::Store;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+
+pub const ISSUER: &str = "https://auth.gatehouse.test";
+pub const RESOURCE_URI: &str = "https://crm.example.com/mcp";
+pub const OTHER_RESOURCE_URI: &str = "https://wiki.example.com/mcp";
+pub const READ: &str = "crm:customers:read";
+pub const DELETE: &str = "crm:customers:delete";
+pub const SETTINGS: &str = "crm:settings:write";
+pub const REDIRECT: &str = "https://app.example.com/oauth/callback";
+/// RFC 7636 Appendix B verifier (43 characters).
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mJ0Z_wPf7xuV1zwLUG3VpfD3DdkcT8";
+
+pub fn s(v: &str) -> String {
+    v.to_string()
+}
+
+pub fn scopes(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// What is shared by every tenant: the store, clock, master key, resources and the client.
+pub struct World {
+    pub store: Store,
+    pub clock: FixedClock,
+    pub key: MasterKey,
+    pub resource: Resource,
+    pub rs_secret: String,
+    pub other_resource: Resource,
+    pub other_rs_secret: String,
+    pub client: Client,
+}
+
+/// One tenant with its domain, connection, grants, user and live session.
+pub struct TenantFx {
+    pub tenant: Tenant,
+    pub domain: String,
+    pub connection: Connection,
+    pub user: User,
+    pub session: Session,
+}
+
+impl TenantFx {
+    pub fn id(&self) -> &TenantId {
+        &self.tenant.id
+    }
+}
+
+pub fn crm_spec() -> ResourceSpec {
+    ResourceSpec {
+        uri: RESOURCE_URI.into(),
+        display_name: "Acme CRM".into(),
+        scopes: vec![
+            ScopeSpec { name: READ.into(), description: "Read customer records".into(), tier: Tier::Routine },
+            ScopeSpec { name: DELETE.into(), description: "Delete customer records".into(), tier: Tier::Sensitive },
+            ScopeSpec { name: SETTINGS.into(), description: "Change CRM settings".into(), tier: Tier::Critical },
+        ],
+        tools: vec![
+            ToolSpec { name: "list_customers".into(), scopes: vec![READ.into()] },
+            ToolSpec { name: "delete_customer".into(), scopes: vec![READ.into(), DELETE.into()] },
+        ],
+    }
+}
+
+impl World {
+    pub async fn new() -> World {
+        let store = testkit::store().await;
+        let clock = testkit::clock();
+        let key = testkit::master_key();
+        let reg = resource::register(&store, &clock, crm_spec()).await.expect("register CRM resource");
+        let other = resource::register(
+            &store,
+            &clock,
+            ResourceSpec {
+                uri: OTHER_RESOURCE_URI.into(),
+                display_name: "Wiki".into(),
+                scopes: vec![ScopeSpec { name: "wiki:read".into(), description: "Read pages".into(), tier: Tier::Routine }],
+                tools: vec![],
+            },
+        )
+        .await
+        .expect("register wiki resource");
+        // Resource servers authenticate with the credentials they were given at registration.
+        let resource = resource::authenticate(&store.db, &reg.introspection_client_id, &reg.introspection_client_secret)
+            .await
+            .unwrap()
+            .expect("CRM credentials authenticate");
+        let other_resource =
+            resource::authenticate(&store.db, &other.introspection_client_id, &other.introspection_client_secret)
+                .await
+                .unwrap()
+                .expect("wiki credentials authenticate");
+        let client = client::add_preregistered(&store, &clock, &RedirectPolicy::default(), "Test Agent", &[s(REDIRECT)], false)
+            .await
+            .expect("pre-register public client")
+            .client;
+        World {
+            store,
+            clock,
+            key,
+            resource,
+            rs_secret: reg.introspection_client_secret,
+            other_resource,
+            other_rs_secret: other.introspection_client_secret,
+            client,
+        }
+    }
+
+    /// A tenant owning `domain`, with an OIDC connection, `granted` scopes of the CRM granted to
+    /// everyone, a user `alice@<domain>` and a sign-in session.
+    pub async fn tenant(&self, slug: &str, domain: &str, granted: &[&str]) -> TenantFx {
+        let t = tenant::create(&self.store, &self.clock, slug, &format!("{slug} Inc"), &[s(domain)])
+            .await
+            .expect("create tenant");
+        let issuer = format!("https://idp.{domain}");
+        let conn = connection::add_oidc(
+            &self.store,
+            &self.clock,
+            &self.key,
+            &t.id,
+            NewOidcConnection { name: "OIDC", issuer: &issuer, client_id: "gatehouse", client_secret: "idp-secret" },
+        )
+        .await
+        .expect("add OIDC connection");
+        if !granted.is_empty() {
+            grant::add_for_everyone(&self.store, &self.clock, &t.id, &self.resource, &scopes(granted))
+                .await
+                .expect("grant scopes");
+        }
+        let email = format!("alice@{domain}");
+        let txn = self.store.db.begin().await.unwrap();
+        let (u, created) = user::upsert_federated(
+            &txn,
+            &self.clock,
+            &t.id,
+            &FederatedIdentity {
+                connection_id: conn.id.clone(),
+                subject: format!("sub-alice-{slug}"),
+                email: Some(email),
+                name: Some("Alice".into()),
+                auth_time: None,
+            },
+        )
+        .await
+        .expect("upsert user");
+        assert!(created);
+        let (_cookie, sess) = session::create(&txn, &self.clock, &t.id, &u.id, &conn.id, self.clock_now())
+            .await
+            .expect("create session");
+        txn.commit().await.unwrap();
+        TenantFx { tenant: t, domain: domain.to_string(), connection: conn, user: u, session: sess }
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use authz_core::Clock;
+        self.clock.now_us()
+    }
+
+    pub fn request(&self, client: &Client, resource: &Resource, scopes: &[String], verifier: &str) -> AuthorizeRequest {
+        AuthorizeRequest {
+            client_id: client.client_id.clone(),
+            redirect_uri: client.redirect_uris[0].clone(),
+            state: Some("st".into()),
+            code_challenge: pkce_s256(verifier),
+            resource_id: resource.id.clone(),
+            scopes: scopes.to_vec(),
+            login_hint: None,
+        }
+    }
+
+    /// Issues an authorization code for the tenant's session (what the consent page does).
+    pub async fn code_for(&self, t: &TenantFx, client: &Client, want: &[&str]) -> String {
+        let want = scopes(want);
+        let req = self.request(client, &self.resource, &want, VERIFIER);
+        let txn = self.store.db.begin().await.unwrap();
+        let c = code::create(&txn, &self.clock, &t.session, &req, &want).await.expect("create code");
+        txn.commit().await.unwrap();
+        c
+    }
+
+    /// Redeems a code as a well-behaved client would.
+    pub async fn exchange(&self, client: &Client, code: &str) -> Result<IssuedTokens, TokenError> {
+        code::exchange(
+            &self.store,
+            &self.clock,
+            client,
+            CodeExchange {
+                code,
+                redirect_uri: Some(client.redirect_uris[0].as_str()),
+                code_verifier: Some(VERIFIER),
+                resource: Some(RESOURCE_URI),
+            },
+        )
+        .await
+    }
+
+    /// Code + exchange with the shared public client.
+    pub async fn tokens(&self, t: &TenantFx, want: &[&str]) -> IssuedTokens {
+        let c = self.code_for(t, &self.client, want).await;
+        self.exchange(&self.client, &c).await.expect("exchange code")
+    }
+
+    /// Introspection as the CRM resource server.
+    pub async fn introspect(&self, token: &str) -> Introspection {
+        introspect::introspect(&self.store.db, &self.clock, ISSUER, &self.resource, token).await.expect("introspect")
+    }
+
+    pub async fn active(&self, token: &str) -> bool {
+        self.introspect(token).await.active
+    }
+
+    pub async fn audit_rows(&self, chain: &str) -> Vec<audit_events::Model> {
+        audit_rows(&self.store, chain).await
+    }
+}
+
+pub async fn audit_rows(store: &Store, chain: &str) -> Vec<audit_events::Model> {
+    audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(chain))
+        .order_by_asc(audit_events::Column::Id)
+        .all(&store.db)
+        .await
+        .unwrap()
+}
+
+/// Records one audit event in its own transaction.
+pub async fn record_one(store: &Store, clock: &FixedClock, tenant: &TenantId, action: &str, i: i64) {
+    let txn = store.db.begin().await.unwrap();
+    audit::record(&txn, clock, audit::AuditEvent::new(Some(tenant), action).user(format!("user-{i}")).detail("i", i))
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+}
+
+/// Removes the append-only triggers, as an attacker with owner access to the database could.
+pub async fn drop_audit_triggers(store: &Store) {
+    let stmts: &[&str] = if store.is_postgres() {
+        &["DROP TRIGGER audit_guard ON audit_events", "DROP TRIGGER audit_checkpoint_guard ON audit_checkpoints"]
+    } else {
+        &["DROP TRIGGER audit_no_delete", "DROP TRIGGER audit_seal_once", "DROP TRIGGER audit_checkpoint_no_update"]
+    };
+    for s in stmts {
+        store.db.execute_unprepared(s).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+}
