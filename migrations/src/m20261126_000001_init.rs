@@ -264,6 +264,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration("the initial schema is not reversible".into()))
+        Err(DbErr::Migration(
+            "the initial schema is not reversible".into(),
+        ))
     }
 }

@@ -1,7 +1,7 @@
 //! OAuth clients: pre-registered by the operator, registered dynamically (RFC 7591/7592), or
 //! identified by a Client ID Metadata Document URL (CIMD). Clients are platform-wide: a client
 //! registers before anyone knows which tenant its user belongs to.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -146,17 +146,30 @@ pub struct ValidMetadata {
     pub scope: Option<String>,
 }
 
-pub fn validate_metadata(policy: &RedirectPolicy, m: &ClientMetadata, default_auth: &str) -> Result<ValidMetadata, RegistrationError> {
+pub fn validate_metadata(
+    policy: &RedirectPolicy,
+    m: &ClientMetadata,
+    default_auth: &str,
+) -> Result<ValidMetadata, RegistrationError> {
     if m.redirect_uris.is_empty() {
-        return Err(RegistrationError::InvalidRedirectUri("redirect_uris is required".into()));
+        return Err(RegistrationError::InvalidRedirectUri(
+            "redirect_uris is required".into(),
+        ));
     }
     if m.redirect_uris.len() > 10 {
-        return Err(RegistrationError::InvalidRedirectUri("at most 10 redirect_uris".into()));
+        return Err(RegistrationError::InvalidRedirectUri(
+            "at most 10 redirect_uris".into(),
+        ));
     }
     for u in &m.redirect_uris {
-        policy.validate_registration(u).map_err(|e| RegistrationError::InvalidRedirectUri(e.to_string()))?;
+        policy
+            .validate_registration(u)
+            .map_err(|e| RegistrationError::InvalidRedirectUri(e.to_string()))?;
     }
-    let grant_types = m.grant_types.clone().unwrap_or_else(|| vec!["authorization_code".into()]);
+    let grant_types = m
+        .grant_types
+        .clone()
+        .unwrap_or_else(|| vec!["authorization_code".into()]);
     for g in &grant_types {
         if g != "authorization_code" && g != "refresh_token" {
             return Err(RegistrationError::InvalidMetadata(format!(
@@ -165,24 +178,48 @@ pub fn validate_metadata(policy: &RedirectPolicy, m: &ClientMetadata, default_au
         }
     }
     if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err(RegistrationError::InvalidMetadata("grant_types must include authorization_code".into()));
+        return Err(RegistrationError::InvalidMetadata(
+            "grant_types must include authorization_code".into(),
+        ));
     }
     if let Some(rt) = &m.response_types {
         if rt.iter().any(|r| r != "code") {
-            return Err(RegistrationError::InvalidMetadata("only response_type 'code' is supported".into()));
+            return Err(RegistrationError::InvalidMetadata(
+                "only response_type 'code' is supported".into(),
+            ));
         }
     }
-    let auth_method = m.token_endpoint_auth_method.clone().unwrap_or_else(|| default_auth.to_string());
+    let auth_method = m
+        .token_endpoint_auth_method
+        .clone()
+        .unwrap_or_else(|| default_auth.to_string());
     if !["none", "client_secret_basic", "client_secret_post"].contains(&auth_method.as_str()) {
         return Err(RegistrationError::InvalidMetadata(format!(
             "token_endpoint_auth_method '{auth_method}' is not supported"
         )));
     }
-    let client_name = m.client_name.clone().unwrap_or_default().trim().chars().take(100).collect::<String>();
-    let client_name = if client_name.is_empty() { "Unnamed client".to_string() } else { client_name };
+    let client_name = m
+        .client_name
+        .clone()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(100)
+        .collect::<String>();
+    let client_name = if client_name.is_empty() {
+        "Unnamed client".to_string()
+    } else {
+        client_name
+    };
     let mut redirect_uris = m.redirect_uris.clone();
     redirect_uris.dedup();
-    Ok(ValidMetadata { redirect_uris, client_name, grant_types, auth_method, scope: m.scope.clone() })
+    Ok(ValidMetadata {
+        redirect_uris,
+        client_name,
+        grant_types,
+        auth_method,
+        scope: m.scope.clone(),
+    })
 }
 
 fn fingerprint(v: &ValidMetadata) -> String {
@@ -236,11 +273,22 @@ pub async fn register_dynamic(
     let public = v.auth_method == "none";
     let fp = public.then(|| fingerprint(&v));
     if let Some(fp) = &fp {
-        if let Some(m) = clients::Entity::find().filter(clients::Column::Fingerprint.eq(fp.clone())).one(&store.db).await? {
-            return Ok(Registered { client: m.into(), client_secret: None, registration_access_token: None, reused: true });
+        if let Some(m) = clients::Entity::find()
+            .filter(clients::Column::Fingerprint.eq(fp.clone()))
+            .one(&store.db)
+            .await?
+        {
+            return Ok(Registered {
+                client: m.into(),
+                client_secret: None,
+                registration_access_token: None,
+                reused: true,
+            });
         }
     }
-    if ratelimit::hit(&store.db, clock, &format!("dcr:{source}"), 3600).await? > DCR_NEW_CLIENTS_PER_HOUR {
+    if ratelimit::hit(&store.db, clock, &format!("dcr:{source}"), 3600).await?
+        > DCR_NEW_CLIENTS_PER_HOUR
+    {
         return Err(RegistrationError::RateLimited);
     }
     let id = format!("dcr_{}", random_hex16());
@@ -255,14 +303,26 @@ pub async fn register_dynamic(
         row.registration_token_hash = Set(Some(sha256_hex(&t)));
         (Some(s), Some(t))
     };
-    let txn = store.db.begin().await?;
-    if let Err(e) = clients::Entity::insert(row).exec_without_returning(&txn).await {
+    let txn = store.begin().await?;
+    if let Err(e) = clients::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await
+    {
         drop(txn);
         if is_unique_violation(&e) {
             // A concurrent identical public registration won the race: return its client.
             if let Some(fp) = fp {
-                if let Some(m) = clients::Entity::find().filter(clients::Column::Fingerprint.eq(fp)).one(&store.db).await? {
-                    return Ok(Registered { client: m.into(), client_secret: None, registration_access_token: None, reused: true });
+                if let Some(m) = clients::Entity::find()
+                    .filter(clients::Column::Fingerprint.eq(fp))
+                    .one(&store.db)
+                    .await?
+                {
+                    return Ok(Registered {
+                        client: m.into(),
+                        client_secret: None,
+                        registration_access_token: None,
+                        reused: true,
+                    });
                 }
             }
         }
@@ -281,8 +341,15 @@ pub async fn register_dynamic(
     )
     .await?;
     txn.commit().await?;
-    let client = get(&store.db, &id).await?.ok_or(crate::error::CoreError::NotFound("client"))?;
-    Ok(Registered { client, client_secret: secret, registration_access_token: reg_token, reused: false })
+    let client = get(&store.db, &id)
+        .await?
+        .ok_or(crate::error::CoreError::NotFound("client"))?;
+    Ok(Registered {
+        client,
+        client_secret: secret,
+        registration_access_token: reg_token,
+        reused: false,
+    })
 }
 
 /// Operator pre-registration (`gatehouse client add`).
@@ -298,7 +365,14 @@ pub async fn add_preregistered(
         redirect_uris: redirect_uris.to_vec(),
         client_name: Some(name.to_string()),
         grant_types: Some(vec!["authorization_code".into(), "refresh_token".into()]),
-        token_endpoint_auth_method: Some(if confidential { "client_secret_basic" } else { "none" }.into()),
+        token_endpoint_auth_method: Some(
+            if confidential {
+                "client_secret_basic"
+            } else {
+                "none"
+            }
+            .into(),
+        ),
         ..Default::default()
     };
     let v = validate_metadata(policy, &meta, "none")?;
@@ -308,8 +382,10 @@ pub async fn add_preregistered(
     if let Some(s) = &secret {
         row.secret_hash = Set(Some(sha256_hex(s)));
     }
-    let txn = store.db.begin().await?;
-    clients::Entity::insert(row).exec_without_returning(&txn).await?;
+    let txn = store.begin().await?;
+    clients::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await?;
     audit::record(
         &txn,
         clock,
@@ -322,25 +398,53 @@ pub async fn add_preregistered(
     )
     .await?;
     txn.commit().await?;
-    let client = get(&store.db, &id).await?.ok_or(crate::error::CoreError::NotFound("client"))?;
-    Ok(Registered { client, client_secret: secret, registration_access_token: None, reused: false })
+    let client = get(&store.db, &id)
+        .await?
+        .ok_or(crate::error::CoreError::NotFound("client"))?;
+    Ok(Registered {
+        client,
+        client_secret: secret,
+        registration_access_token: None,
+        reused: false,
+    })
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, client_id: &str) -> CoreResult<Option<Client>> {
-    Ok(clients::Entity::find_by_id(client_id.to_string()).one(conn).await?.map(Client::from))
+    Ok(clients::Entity::find_by_id(client_id.to_string())
+        .one(conn)
+        .await?
+        .map(Client::from))
 }
 
 /// Stores (or refreshes) a client described by a fetched metadata document; `fetched_until` is
 /// when the cached copy must be fetched again.
-pub async fn upsert_cimd(store: &Store, clock: &dyn Clock, url: &str, v: &ValidMetadata, fetched_until: i64) -> CoreResult<Client> {
+pub async fn upsert_cimd(
+    store: &Store,
+    clock: &dyn Clock,
+    url: &str,
+    v: &ValidMetadata,
+    fetched_until: i64,
+) -> CoreResult<Client> {
     let now = clock.now_us();
-    let txn = store.db.begin().await?;
-    let existing = clients::Entity::find_by_id(url.to_string()).one(&txn).await?;
+    let txn = store.begin().await?;
+    let existing = clients::Entity::find_by_id(url.to_string())
+        .one(&txn)
+        .await?;
     if existing.is_some() {
         clients::Entity::update_many()
             .col_expr(clients::Column::ClientName, v.client_name.clone().into())
-            .col_expr(clients::Column::RedirectUris, serde_json::to_string(&v.redirect_uris).unwrap_or_default().into())
-            .col_expr(clients::Column::GrantTypes, serde_json::to_string(&v.grant_types).unwrap_or_default().into())
+            .col_expr(
+                clients::Column::RedirectUris,
+                serde_json::to_string(&v.redirect_uris)
+                    .unwrap_or_default()
+                    .into(),
+            )
+            .col_expr(
+                clients::Column::GrantTypes,
+                serde_json::to_string(&v.grant_types)
+                    .unwrap_or_default()
+                    .into(),
+            )
             .col_expr(clients::Column::AuthMethod, v.auth_method.clone().into())
             .col_expr(clients::Column::FetchedUntil, Some(fetched_until).into())
             .filter(clients::Column::ClientId.eq(url))
@@ -349,7 +453,9 @@ pub async fn upsert_cimd(store: &Store, clock: &dyn Clock, url: &str, v: &ValidM
     } else {
         let mut row = insert_model(url, ClientKind::Cimd, v, now);
         row.fetched_until = Set(Some(fetched_until));
-        clients::Entity::insert(row).exec_without_returning(&txn).await?;
+        clients::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await?;
         audit::record(
             &txn,
             clock,
@@ -362,13 +468,21 @@ pub async fn upsert_cimd(store: &Store, clock: &dyn Clock, url: &str, v: &ValidM
         .await?;
     }
     txn.commit().await?;
-    Ok(get(&store.db, url).await?.ok_or(crate::error::CoreError::NotFound("client"))?)
+    Ok(get(&store.db, url)
+        .await?
+        .ok_or(crate::error::CoreError::NotFound("client"))?)
 }
 
 /// RFC 7592: the client behind `client_id` if `token` is its registration access token. Shared
 /// public clients have no such token and cannot be managed (or deleted) this way.
-pub async fn authorize_management<C: ConnectionTrait>(conn: &C, client_id: &str, token: &str) -> CoreResult<Option<Client>> {
-    let Some(c) = get(conn, client_id).await? else { return Ok(None) };
+pub async fn authorize_management<C: ConnectionTrait>(
+    conn: &C,
+    client_id: &str,
+    token: &str,
+) -> CoreResult<Option<Client>> {
+    let Some(c) = get(conn, client_id).await? else {
+        return Ok(None);
+    };
     match &c.registration_token_hash {
         Some(h) if hashes_equal(h, &sha256_hex(token)) => Ok(Some(c)),
         _ => Ok(None),
@@ -376,37 +490,73 @@ pub async fn authorize_management<C: ConnectionTrait>(conn: &C, client_id: &str,
 }
 
 /// RFC 7592 §2.2 update: replaces the metadata (secret and id unchanged).
-pub async fn update_managed(store: &Store, clock: &dyn Clock, policy: &RedirectPolicy, client: &Client, meta: &ClientMetadata) -> Result<Client, RegistrationError> {
+pub async fn update_managed(
+    store: &Store,
+    clock: &dyn Clock,
+    policy: &RedirectPolicy,
+    client: &Client,
+    meta: &ClientMetadata,
+) -> Result<Client, RegistrationError> {
     let v = validate_metadata(policy, meta, &client.auth_method)?;
     if v.auth_method == "none" {
-        return Err(RegistrationError::InvalidMetadata("a confidential client cannot become public".into()));
+        return Err(RegistrationError::InvalidMetadata(
+            "a confidential client cannot become public".into(),
+        ));
     }
-    let txn = store.db.begin().await?;
+    let txn = store.begin().await?;
     clients::Entity::update_many()
         .col_expr(clients::Column::ClientName, v.client_name.clone().into())
-        .col_expr(clients::Column::RedirectUris, serde_json::to_string(&v.redirect_uris).unwrap_or_default().into())
-        .col_expr(clients::Column::GrantTypes, serde_json::to_string(&v.grant_types).unwrap_or_default().into())
+        .col_expr(
+            clients::Column::RedirectUris,
+            serde_json::to_string(&v.redirect_uris)
+                .unwrap_or_default()
+                .into(),
+        )
+        .col_expr(
+            clients::Column::GrantTypes,
+            serde_json::to_string(&v.grant_types)
+                .unwrap_or_default()
+                .into(),
+        )
         .col_expr(clients::Column::AuthMethod, v.auth_method.clone().into())
         .filter(clients::Column::ClientId.eq(client.client_id.clone()))
         .exec(&txn)
         .await?;
-    audit::record(&txn, clock, AuditEvent::new(None, "client.updated").client(client.client_id.clone())).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(None, "client.updated").client(client.client_id.clone()),
+    )
+    .await?;
     txn.commit().await?;
-    Ok(get(&store.db, &client.client_id).await?.ok_or(crate::error::CoreError::NotFound("client"))?)
+    Ok(get(&store.db, &client.client_id)
+        .await?
+        .ok_or(crate::error::CoreError::NotFound("client"))?)
 }
 
 /// RFC 7592 §2.3 delete: the client and every token it holds go.
 pub async fn delete_managed(store: &Store, clock: &dyn Clock, client: &Client) -> CoreResult<()> {
-    let txn = store.db.begin().await?;
+    let txn = store.begin().await?;
     crate::token::revoke::revoke_client_tokens(&txn, clock, &client.client_id).await?;
-    clients::Entity::delete_by_id(client.client_id.clone()).exec(&txn).await?;
-    audit::record(&txn, clock, AuditEvent::new(None, "client.deleted").client(client.client_id.clone())).await?;
+    clients::Entity::delete_by_id(client.client_id.clone())
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(None, "client.deleted").client(client.client_id.clone()),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
 
 /// Marks a client used (token issuance), which keeps it from expiring.
-pub async fn touch<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, client_id: &str) -> CoreResult<()> {
+pub async fn touch<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    client_id: &str,
+) -> CoreResult<()> {
     clients::Entity::update_many()
         .col_expr(clients::Column::LastUsedAt, clock.now_us().into())
         .filter(clients::Column::ClientId.eq(client_id))
@@ -430,14 +580,19 @@ pub async fn expire_unused(store: &Store, clock: &dyn Clock) -> CoreResult<u64> 
     if stale.is_empty() {
         return Ok(0);
     }
-    let txn = store.db.begin().await?;
+    let txn = store.begin().await?;
     let n = clients::Entity::delete_many()
         .filter(clients::Column::ClientId.is_in(stale.clone()))
         .filter(clients::Column::LastUsedAt.lt(cutoff))
         .exec(&txn)
         .await?
         .rows_affected;
-    audit::record(&txn, clock, AuditEvent::new(None, "client.expired").detail("clients", stale)).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(None, "client.expired").detail("clients", stale),
+    )
+    .await?;
     txn.commit().await?;
     Ok(n)
 }

@@ -1,6 +1,6 @@
 //! A tenant's upstream identity-provider connections. Client secrets are sealed with the master
 //! key (DESIGN §6.2) and opened only when a sign-in needs them.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
@@ -24,7 +24,8 @@ pub struct Connection {
 
 impl Connection {
     pub fn client_secret(&self, key: &MasterKey) -> CoreResult<String> {
-        String::from_utf8(key.open(&self.sealed_secret)?).map_err(|_| CoreError::Crypto("secret is not UTF-8".into()))
+        String::from_utf8(key.open(&self.sealed_secret)?)
+            .map_err(|_| CoreError::Crypto("secret is not UTF-8".into()))
     }
 }
 
@@ -76,7 +77,7 @@ pub async fn add_oidc(
         enabled: true,
         created_at: clock.now_us(),
     };
-    let txn = store.db.begin().await?;
+    let txn = store.begin().await?;
     connections::Entity::insert(connections::ActiveModel {
         id: Set(model.id.clone()),
         tenant_id: Set(model.tenant_id.clone()),
@@ -104,7 +105,11 @@ pub async fn add_oidc(
     Ok(model.into())
 }
 
-pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<Connection> {
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id: &str,
+) -> CoreResult<Connection> {
     connections::Entity::find_by_id(id.to_string())
         .filter(connections::Column::TenantId.eq(tenant.0.clone()))
         .one(conn)
@@ -114,7 +119,10 @@ pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> C
 }
 
 /// The enabled connections of a tenant, oldest first (the first is the default for sign-in).
-pub async fn list_enabled<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Connection>> {
+pub async fn list_enabled<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> CoreResult<Vec<Connection>> {
     Ok(connections::Entity::find()
         .filter(connections::Column::TenantId.eq(tenant.0.clone()))
         .filter(connections::Column::Enabled.eq(true))

@@ -22,14 +22,22 @@ pub async fn get<C: ConnectionTrait>(
     client_id: &str,
     resource_id: &str,
 ) -> CoreResult<Option<Consent>> {
-    let m = consents::Entity::find_by_id((tenant.0.clone(), user_id.to_string(), client_id.to_string(), resource_id.to_string()))
-        .one(conn)
-        .await?;
-    Ok(m.filter(|m| m.reconsent_at.map(|r| r > clock.now_us()).unwrap_or(true)).map(|m| Consent {
-        scopes: crate::scope::split(&m.scopes),
-        granted_at: m.granted_at,
-        reconsent_at: m.reconsent_at,
-    }))
+    let m = consents::Entity::find_by_id((
+        tenant.0.clone(),
+        user_id.to_string(),
+        client_id.to_string(),
+        resource_id.to_string(),
+    ))
+    .one(conn)
+    .await?;
+    Ok(
+        m.filter(|m| m.reconsent_at.map(|r| r > clock.now_us()).unwrap_or(true))
+            .map(|m| Consent {
+                scopes: crate::scope::split(&m.scopes),
+                granted_at: m.granted_at,
+                reconsent_at: m.reconsent_at,
+            }),
+    )
 }
 
 /// Records what the user approved; the re-consent date follows the most sensitive scope.
@@ -61,7 +69,11 @@ pub async fn remember<C: ConnectionTrait>(
             consents::Column::ClientId,
             consents::Column::ResourceId,
         ])
-        .update_columns([consents::Column::Scopes, consents::Column::GrantedAt, consents::Column::ReconsentAt])
+        .update_columns([
+            consents::Column::Scopes,
+            consents::Column::GrantedAt,
+            consents::Column::ReconsentAt,
+        ])
         .to_owned(),
     )
     .exec_without_returning(conn)
@@ -69,7 +81,11 @@ pub async fn remember<C: ConnectionTrait>(
     Ok(())
 }
 
-pub async fn forget_for_user<C: ConnectionTrait>(conn: &C, tenant: &TenantId, user_id: &str) -> CoreResult<u64> {
+pub async fn forget_for_user<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    user_id: &str,
+) -> CoreResult<u64> {
     Ok(consents::Entity::delete_many()
         .filter(consents::Column::TenantId.eq(tenant.0.clone()))
         .filter(consents::Column::UserId.eq(user_id))

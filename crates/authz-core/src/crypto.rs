@@ -63,9 +63,9 @@ impl MasterKey {
         };
         let bytes = hex::decode(hex_part)
             .map_err(|_| CoreError::Config("master key must be 64 hex characters".into()))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CoreError::Config("master key must be 32 bytes (64 hex characters)".into()))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| {
+            CoreError::Config("master key must be 32 bytes (64 hex characters)".into())
+        })?;
         let key_id = if kid.is_empty() {
             // A key id derived from the key itself: stable across nodes, reveals nothing.
             hex::encode(&Sha256::digest([b"gatehouse-kid".as_slice(), &key].concat())[..4])
@@ -87,13 +87,17 @@ impl MasterKey {
 
     /// `v1.<kid>.<nonce>.<ciphertext>`; the key id is bound as associated data.
     pub fn seal(&self, plaintext: &[u8]) -> CoreResult<String> {
-        let cipher = Aes256Gcm::new_from_slice(&self.key).map_err(|e| CoreError::Crypto(e.to_string()))?;
+        let cipher =
+            Aes256Gcm::new_from_slice(&self.key).map_err(|e| CoreError::Crypto(e.to_string()))?;
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
         let ct = cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
-                aes_gcm::aead::Payload { msg: plaintext, aad: self.key_id.as_bytes() },
+                aes_gcm::aead::Payload {
+                    msg: plaintext,
+                    aad: self.key_id.as_bytes(),
+                },
             )
             .map_err(|_| CoreError::Crypto("encryption failed".into()))?;
         Ok(format!(
@@ -115,15 +119,28 @@ impl MasterKey {
                 parts[1], self.key_id
             )));
         }
-        let nonce = STANDARD_NO_PAD.decode(parts[2]).map_err(|_| CoreError::Crypto("bad nonce".into()))?;
-        let ct = STANDARD_NO_PAD.decode(parts[3]).map_err(|_| CoreError::Crypto("bad ciphertext".into()))?;
+        let nonce = STANDARD_NO_PAD
+            .decode(parts[2])
+            .map_err(|_| CoreError::Crypto("bad nonce".into()))?;
+        let ct = STANDARD_NO_PAD
+            .decode(parts[3])
+            .map_err(|_| CoreError::Crypto("bad ciphertext".into()))?;
         if nonce.len() != 12 {
             return Err(CoreError::Crypto("bad nonce".into()));
         }
-        let cipher = Aes256Gcm::new_from_slice(&self.key).map_err(|e| CoreError::Crypto(e.to_string()))?;
+        let cipher =
+            Aes256Gcm::new_from_slice(&self.key).map_err(|e| CoreError::Crypto(e.to_string()))?;
         cipher
-            .decrypt(Nonce::from_slice(&nonce), aes_gcm::aead::Payload { msg: &ct, aad: parts[1].as_bytes() })
-            .map_err(|_| CoreError::Crypto("secret does not open with the configured master key".into()))
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                aes_gcm::aead::Payload {
+                    msg: &ct,
+                    aad: parts[1].as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                CoreError::Crypto("secret does not open with the configured master key".into())
+            })
     }
 
     /// The Ed25519 key that signs audit checkpoints, derived (HKDF-SHA256) from the master key so
@@ -131,7 +148,8 @@ impl MasterKey {
     pub fn audit_signing_key(&self) -> ed25519_dalek::SigningKey {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(b"gatehouse"), &self.key);
         let mut seed = [0u8; 32];
-        hk.expand(b"audit checkpoint signing v1", &mut seed).expect("32 bytes is a valid HKDF length");
+        hk.expand(b"audit checkpoint signing v1", &mut seed)
+            .expect("32 bytes is a valid HKDF length");
         ed25519_dalek::SigningKey::from_bytes(&seed)
     }
 }

@@ -1,8 +1,14 @@
 //! Connection and migrations. SQLite (a file in the data dir) is the embedded default;
 //! PostgreSQL is the production store shared by several stateless nodes.
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement,
+};
+use std::sync::Arc;
 use std::time::Duration;
+
+use sea_orm::{DatabaseTransaction, DbErr, ExecResult, QueryResult, TransactionTrait};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{CoreError, CoreResult};
 
@@ -12,6 +18,47 @@ const MIGRATION_LOCK_KEY: i64 = 0x6761_7465_686f_7573; // "gatehous"
 #[derive(Clone, Debug)]
 pub struct Store {
     pub db: DatabaseConnection,
+    /// SQLite allows one writer; a deferred transaction that reads and then writes fails with
+    /// SQLITE_BUSY_SNAPSHOT when another writer committed in between. On SQLite (one node by
+    /// definition) write transactions therefore queue on this lock; PostgreSQL needs none.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction: on SQLite it also holds the store's writer lock until it ends.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.txn.get_database_backend()
+    }
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one(stmt).await
+    }
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+    fn is_mock_connection(&self) -> bool {
+        false
+    }
 }
 
 impl Store {
@@ -27,11 +74,32 @@ impl Store {
         if is_sqlite {
             // WAL lets readers proceed during a write; busy_timeout makes concurrent writers wait
             // instead of failing; foreign keys are off by default in SQLite.
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"] {
-                db.execute(Statement::from_string(DatabaseBackend::Sqlite, pragma)).await?;
+            for pragma in [
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA busy_timeout=10000",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA synchronous=NORMAL",
+            ] {
+                db.execute(Statement::from_string(DatabaseBackend::Sqlite, pragma))
+                    .await?;
             }
         }
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+        })
+    }
+
+    /// Begins a write transaction (see [`WriteTxn`]).
+    pub async fn begin(&self) -> Result<WriteTxn, DbErr> {
+        let guard = match &self.write_lock {
+            Some(l) => Some(l.clone().lock_owned().await),
+            None => None,
+        };
+        Ok(WriteTxn {
+            txn: self.db.begin().await?,
+            _guard: guard,
+        })
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -46,7 +114,9 @@ impl Store {
     /// lets several nodes start at once: one migrates, the others wait and find nothing to do.
     pub async fn migrate(url: &str) -> CoreResult<()> {
         let mut opts = ConnectOptions::new(url.to_string());
-        opts.max_connections(1).min_connections(1).sqlx_logging(false);
+        opts.max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false);
         let conn = Database::connect(opts).await?;
         let pg = conn.get_database_backend() == DatabaseBackend::Postgres;
         if pg {
@@ -74,7 +144,10 @@ impl Store {
         if pending.is_empty() {
             Ok(())
         } else {
-            Err(CoreError::Config(format!("{} migrations pending", pending.len())))
+            Err(CoreError::Config(format!(
+                "{} migrations pending",
+                pending.len()
+            )))
         }
     }
 
@@ -82,10 +155,15 @@ impl Store {
     pub async fn memory() -> CoreResult<Store> {
         let mut opts = ConnectOptions::new("sqlite::memory:".to_string());
         // One connection: every handle must see the same in-memory database.
-        opts.max_connections(1).min_connections(1).sqlx_logging(false);
+        opts.max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false);
         let db = Database::connect(opts).await?;
         Migrator::up(&db, None).await?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            write_lock: Some(Arc::new(Mutex::new(()))),
+        })
     }
 }
 

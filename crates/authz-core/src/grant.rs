@@ -1,5 +1,5 @@
 //! Org grants: which scopes of a resource a tenant's admin allows its members to consent to.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
@@ -28,7 +28,10 @@ pub async fn add_for_everyone(
     let catalogue = resource::catalogue(&store.db, &res.id).await?;
     for s in scopes {
         let Some(entry) = catalogue.iter().find(|c| &c.name == s) else {
-            return Err(CoreError::invalid(format!("scope '{s}' is not in the catalogue of {}", res.uri)));
+            return Err(CoreError::invalid(format!(
+                "scope '{s}' is not in the catalogue of {}",
+                res.uri
+            )));
         };
         if entry.tier == Tier::Critical {
             return Err(CoreError::invalid(format!(
@@ -36,7 +39,7 @@ pub async fn add_for_everyone(
             )));
         }
     }
-    let txn = store.db.begin().await?;
+    let txn = store.begin().await?;
     let existing = granted_scopes(&txn, tenant, &res.id).await?;
     let mut added = Vec::new();
     for s in scopes {
@@ -70,7 +73,11 @@ pub async fn add_for_everyone(
 }
 
 /// The scopes of a resource granted to every member of the tenant.
-pub async fn granted_scopes<C: ConnectionTrait>(conn: &C, tenant: &TenantId, resource_id: &str) -> CoreResult<Vec<String>> {
+pub async fn granted_scopes<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    resource_id: &str,
+) -> CoreResult<Vec<String>> {
     Ok(org_grants::Entity::find()
         .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
         .filter(org_grants::Column::ResourceId.eq(resource_id))

@@ -17,10 +17,10 @@ pub mod resource;
 pub mod scope;
 pub mod session;
 pub mod tenant;
-pub mod token;
-pub mod user;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod token;
+pub mod user;
 
 pub use clock::{Clock, SystemClock};
 pub use db::Store;

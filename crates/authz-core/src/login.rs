@@ -40,7 +40,8 @@ pub struct LoginTx {
 
 fn to_tx(m: login_transactions::Model) -> CoreResult<LoginTx> {
     Ok(LoginTx {
-        request: serde_json::from_str(&m.request).map_err(|_| CoreError::invalid("corrupt login transaction"))?,
+        request: serde_json::from_str(&m.request)
+            .map_err(|_| CoreError::invalid("corrupt login transaction"))?,
         id_hash: m.id_hash,
         tenant: m.tenant_id.map(TenantId),
         connection_id: m.connection_id,
@@ -52,7 +53,12 @@ fn to_tx(m: login_transactions::Model) -> CoreResult<LoginTx> {
 
 /// Starts a transaction. Returns its handle, which goes in URLs and forms: knowing it is not
 /// enough to continue the transaction, the browser-binding cookie must match too.
-pub async fn start<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, browser: &str, req: &AuthorizeRequest) -> CoreResult<String> {
+pub async fn start<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    browser: &str,
+    req: &AuthorizeRequest,
+) -> CoreResult<String> {
     let handle = random_token();
     let now = clock.now_us();
     login_transactions::Entity::insert(login_transactions::ActiveModel {
@@ -75,7 +81,12 @@ pub async fn start<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, browser: &st
 }
 
 /// Loads a live transaction, checking that the same browser presents it.
-pub async fn load<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, handle: &str, browser: Option<&str>) -> CoreResult<LoginTx> {
+pub async fn load<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    handle: &str,
+    browser: Option<&str>,
+) -> CoreResult<LoginTx> {
     let m = login_transactions::Entity::find_by_id(handle.to_string())
         .one(conn)
         .await?
@@ -84,13 +95,21 @@ pub async fn load<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, handle: &str,
     to_tx(m)
 }
 
-fn check(m: &login_transactions::Model, clock: &dyn Clock, browser: Option<&str>) -> CoreResult<()> {
+fn check(
+    m: &login_transactions::Model,
+    clock: &dyn Clock,
+    browser: Option<&str>,
+) -> CoreResult<()> {
     if m.consumed_at.is_some() || m.expires_at <= clock.now_us() {
-        return Err(CoreError::invalid("this sign-in request has expired or was already completed"));
+        return Err(CoreError::invalid(
+            "this sign-in request has expired or was already completed",
+        ));
     }
     match browser {
         Some(b) if hashes_equal(&m.browser_hash, &sha256_hex(b)) => Ok(()),
-        _ => Err(CoreError::invalid("this sign-in request was started in another browser")),
+        _ => Err(CoreError::invalid(
+            "this sign-in request was started in another browser",
+        )),
     }
 }
 
@@ -105,11 +124,26 @@ pub async fn set_upstream<C: ConnectionTrait>(
     verifier: &str,
 ) -> CoreResult<()> {
     login_transactions::Entity::update_many()
-        .col_expr(login_transactions::Column::TenantId, Some(tenant.0.clone()).into())
-        .col_expr(login_transactions::Column::ConnectionId, Some(connection_id.to_string()).into())
-        .col_expr(login_transactions::Column::UpstreamStateHash, Some(sha256_hex(upstream_state)).into())
-        .col_expr(login_transactions::Column::UpstreamNonce, Some(nonce.to_string()).into())
-        .col_expr(login_transactions::Column::UpstreamVerifier, Some(verifier.to_string()).into())
+        .col_expr(
+            login_transactions::Column::TenantId,
+            Some(tenant.0.clone()).into(),
+        )
+        .col_expr(
+            login_transactions::Column::ConnectionId,
+            Some(connection_id.to_string()).into(),
+        )
+        .col_expr(
+            login_transactions::Column::UpstreamStateHash,
+            Some(sha256_hex(upstream_state)).into(),
+        )
+        .col_expr(
+            login_transactions::Column::UpstreamNonce,
+            Some(nonce.to_string()).into(),
+        )
+        .col_expr(
+            login_transactions::Column::UpstreamVerifier,
+            Some(verifier.to_string()).into(),
+        )
         .filter(login_transactions::Column::IdHash.eq(tx.id_hash.clone()))
         .exec(conn)
         .await?;
@@ -132,7 +166,10 @@ pub async fn take_by_upstream_state<C: ConnectionTrait>(
         .ok_or(CoreError::NotFound("sign-in request"))?;
     check(&m, clock, browser)?;
     let cleared = login_transactions::Entity::update_many()
-        .col_expr(login_transactions::Column::UpstreamStateHash, Option::<String>::None.into())
+        .col_expr(
+            login_transactions::Column::UpstreamStateHash,
+            Option::<String>::None.into(),
+        )
         .filter(login_transactions::Column::IdHash.eq(m.id_hash.clone()))
         .filter(login_transactions::Column::UpstreamStateHash.eq(state_hash))
         .exec(conn)
@@ -143,10 +180,21 @@ pub async fn take_by_upstream_state<C: ConnectionTrait>(
     to_tx(m)
 }
 
-pub async fn set_session<C: ConnectionTrait>(conn: &C, tx: &LoginTx, tenant: &TenantId, session_id: &str) -> CoreResult<()> {
+pub async fn set_session<C: ConnectionTrait>(
+    conn: &C,
+    tx: &LoginTx,
+    tenant: &TenantId,
+    session_id: &str,
+) -> CoreResult<()> {
     login_transactions::Entity::update_many()
-        .col_expr(login_transactions::Column::TenantId, Some(tenant.0.clone()).into())
-        .col_expr(login_transactions::Column::SessionHash, Some(session_id.to_string()).into())
+        .col_expr(
+            login_transactions::Column::TenantId,
+            Some(tenant.0.clone()).into(),
+        )
+        .col_expr(
+            login_transactions::Column::SessionHash,
+            Some(session_id.to_string()).into(),
+        )
         .filter(login_transactions::Column::IdHash.eq(tx.id_hash.clone()))
         .exec(conn)
         .await?;
@@ -154,9 +202,16 @@ pub async fn set_session<C: ConnectionTrait>(conn: &C, tx: &LoginTx, tenant: &Te
 }
 
 /// Marks the transaction completed, exactly once (a conditional update: safe across nodes).
-pub async fn consume<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, tx: &LoginTx) -> CoreResult<()> {
+pub async fn consume<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tx: &LoginTx,
+) -> CoreResult<()> {
     let r = login_transactions::Entity::update_many()
-        .col_expr(login_transactions::Column::ConsumedAt, Some(clock.now_us()).into())
+        .col_expr(
+            login_transactions::Column::ConsumedAt,
+            Some(clock.now_us()).into(),
+        )
         .filter(login_transactions::Column::IdHash.eq(tx.id_hash.clone()))
         .filter(login_transactions::Column::ConsumedAt.is_null())
         .exec(conn)
@@ -164,6 +219,8 @@ pub async fn consume<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, tx: &Login
     if r.rows_affected == 1 {
         Ok(())
     } else {
-        Err(CoreError::invalid("this sign-in request was already completed"))
+        Err(CoreError::invalid(
+            "this sign-in request was already completed",
+        ))
     }
 }

@@ -6,7 +6,12 @@ use crate::clock::{Clock, MICROS};
 use crate::error::CoreResult;
 
 /// Adds one hit to `bucket` in the current window and returns the window's count.
-pub async fn hit<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, bucket: &str, window_secs: i64) -> CoreResult<i64> {
+pub async fn hit<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    bucket: &str,
+    window_secs: i64,
+) -> CoreResult<i64> {
     let window = clock.now_us() / (window_secs * MICROS);
     let backend = conn.get_database_backend();
     let q = Query::insert()
@@ -18,16 +23,26 @@ pub async fn hit<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, bucket: &str, 
         ])
         .values_panic([bucket.into(), window.into(), 1i64.into()])
         .on_conflict(
-            OnConflict::columns([sea_orm::sea_query::Alias::new("bucket"), sea_orm::sea_query::Alias::new("window_start")])
-                .value(
+            OnConflict::columns([
+                sea_orm::sea_query::Alias::new("bucket"),
+                sea_orm::sea_query::Alias::new("window_start"),
+            ])
+            .value(
+                sea_orm::sea_query::Alias::new("hits"),
+                Expr::col((
+                    sea_orm::sea_query::Alias::new("rate_limits"),
                     sea_orm::sea_query::Alias::new("hits"),
-                    Expr::col((sea_orm::sea_query::Alias::new("rate_limits"), sea_orm::sea_query::Alias::new("hits"))).add(1),
-                )
-                .to_owned(),
+                ))
+                .add(1),
+            )
+            .to_owned(),
         )
         .returning_col(sea_orm::sea_query::Alias::new("hits"))
         .to_owned();
     let stmt: Statement = backend.build(&q);
-    let row = conn.query_one(stmt).await?.ok_or_else(|| DbErr::Custom("rate limit upsert returned no row".into()))?;
+    let row = conn
+        .query_one(stmt)
+        .await?
+        .ok_or_else(|| DbErr::Custom("rate limit upsert returned no row".into()))?;
     Ok(row.try_get::<i64>("", "hits")?)
 }

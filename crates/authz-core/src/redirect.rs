@@ -13,7 +13,9 @@ pub struct RedirectPolicy {
 
 impl Default for RedirectPolicy {
     fn default() -> Self {
-        RedirectPolicy { custom_schemes: vec!["cursor".into(), "vscode".into(), "vscode-insiders".into()] }
+        RedirectPolicy {
+            custom_schemes: vec!["cursor".into(), "vscode".into(), "vscode-insiders".into()],
+        }
     }
 }
 
@@ -29,12 +31,18 @@ fn is_loopback_host(u: &Url) -> bool {
 impl RedirectPolicy {
     /// Checks a redirect URI a client wants to register.
     pub fn validate_registration(&self, uri: &str) -> CoreResult<Url> {
-        let u = Url::parse(uri).map_err(|_| CoreError::invalid(format!("redirect_uri '{uri}' is not an absolute URI")))?;
+        let u = Url::parse(uri).map_err(|_| {
+            CoreError::invalid(format!("redirect_uri '{uri}' is not an absolute URI"))
+        })?;
         if u.fragment().is_some() {
-            return Err(CoreError::invalid("a redirect_uri must not contain a fragment (RFC 6749 §3.1.2)"));
+            return Err(CoreError::invalid(
+                "a redirect_uri must not contain a fragment (RFC 6749 §3.1.2)",
+            ));
         }
         if !u.username().is_empty() || u.password().is_some() {
-            return Err(CoreError::invalid("a redirect_uri must not contain user information"));
+            return Err(CoreError::invalid(
+                "a redirect_uri must not contain user information",
+            ));
         }
         match u.scheme() {
             "https" => Ok(u),
@@ -43,7 +51,9 @@ impl RedirectPolicy {
                 "redirect_uri '{uri}' uses http on a non-loopback host; use https"
             ))),
             s if self.custom_schemes.iter().any(|c| c == s) => Ok(u),
-            s => Err(CoreError::invalid(format!("redirect_uri scheme '{s}' is not allowed on this server"))),
+            s => Err(CoreError::invalid(format!(
+                "redirect_uri scheme '{s}' is not allowed on this server"
+            ))),
         }
     }
 
@@ -54,7 +64,9 @@ impl RedirectPolicy {
         if registered.iter().any(|r| r == requested) {
             return true;
         }
-        let Ok(req) = Url::parse(requested) else { return false };
+        let Ok(req) = Url::parse(requested) else {
+            return false;
+        };
         if req.scheme() != "http" || !is_loopback_host(&req) {
             return false;
         }
@@ -83,10 +95,16 @@ mod tests {
 
     #[test]
     fn loopback_port_may_differ_but_nothing_else() {
-        let reg = vec!["http://127.0.0.1/callback".to_string(), "http://localhost:6274/oauth/callback".into()];
+        let reg = vec![
+            "http://127.0.0.1/callback".to_string(),
+            "http://localhost:6274/oauth/callback".into(),
+        ];
         assert!(p().matches(&reg, "http://127.0.0.1:53123/callback"));
         assert!(p().matches(&reg, "http://localhost:9999/oauth/callback"));
-        assert!(!p().matches(&reg, "http://localhost:53123/callback"), "localhost is not 127.0.0.1");
+        assert!(
+            !p().matches(&reg, "http://localhost:53123/callback"),
+            "localhost is not 127.0.0.1"
+        );
         assert!(!p().matches(&reg, "http://127.0.0.1:53123/callback/x"));
         assert!(!p().matches(&reg, "http://127.0.0.1:53123/callback?x=1"));
     }
@@ -103,9 +121,13 @@ mod tests {
 
     #[test]
     fn registration_rules() {
-        assert!(p().validate_registration("https://chatgpt.com/connector_platform_oauth_redirect").is_ok());
+        assert!(p()
+            .validate_registration("https://chatgpt.com/connector_platform_oauth_redirect")
+            .is_ok());
         assert!(p().validate_registration("http://127.0.0.1:33418/").is_ok());
-        assert!(p().validate_registration("cursor://anysphere.cursor-mcp/oauth/callback").is_ok());
+        assert!(p()
+            .validate_registration("cursor://anysphere.cursor-mcp/oauth/callback")
+            .is_ok());
         assert!(p().validate_registration("http://example.com/cb").is_err());
         assert!(p().validate_registration("javascript://x").is_err());
         assert!(p().validate_registration("https://x.com/cb#frag").is_err());

@@ -1,6 +1,6 @@
 //! Protected resources (MCP servers), their scope catalogues, tools and the credentials they use
 //! at the introspection and audit endpoints.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 
 use crate::audit::{self, AuditEvent};
@@ -63,9 +63,12 @@ pub struct Registered {
 /// RFC 8707 resource URIs are absolute, without fragment; a trailing slash on the path is
 /// normalised away so `https://x/mcp/` and `https://x/mcp` name one resource.
 pub fn normalize_uri(uri: &str) -> CoreResult<String> {
-    let u = url::Url::parse(uri.trim()).map_err(|_| CoreError::invalid(format!("'{uri}' is not an absolute URI")))?;
+    let u = url::Url::parse(uri.trim())
+        .map_err(|_| CoreError::invalid(format!("'{uri}' is not an absolute URI")))?;
     if u.fragment().is_some() {
-        return Err(CoreError::invalid("a resource URI must not contain a fragment (RFC 8707 §2)"));
+        return Err(CoreError::invalid(
+            "a resource URI must not contain a fragment (RFC 8707 §2)",
+        ));
     }
     if u.scheme() != "https" && u.scheme() != "http" {
         return Err(CoreError::invalid("a resource URI must be http(s)"));
@@ -79,36 +82,60 @@ pub fn normalize_uri(uri: &str) -> CoreResult<String> {
 
 fn valid_scope_name(s: &str) -> bool {
     // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E
-    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
-pub async fn register(store: &Store, clock: &dyn Clock, spec: ResourceSpec) -> CoreResult<Registered> {
+pub async fn register(
+    store: &Store,
+    clock: &dyn Clock,
+    spec: ResourceSpec,
+) -> CoreResult<Registered> {
     let uri = normalize_uri(&spec.uri)?;
     if spec.display_name.trim().is_empty() {
         return Err(CoreError::invalid("display_name must not be empty"));
     }
     if spec.scopes.is_empty() {
-        return Err(CoreError::invalid("a resource needs at least one scope in its catalogue"));
+        return Err(CoreError::invalid(
+            "a resource needs at least one scope in its catalogue",
+        ));
     }
     let mut names = std::collections::HashSet::new();
     for s in &spec.scopes {
         if !valid_scope_name(&s.name) || s.name == crate::scope::OFFLINE_ACCESS {
-            return Err(CoreError::invalid(format!("'{}' is not a valid scope name", s.name)));
+            return Err(CoreError::invalid(format!(
+                "'{}' is not a valid scope name",
+                s.name
+            )));
         }
         if !names.insert(s.name.clone()) {
-            return Err(CoreError::invalid(format!("scope '{}' is listed twice", s.name)));
+            return Err(CoreError::invalid(format!(
+                "scope '{}' is listed twice",
+                s.name
+            )));
         }
     }
     for t in &spec.tools {
         for s in &t.scopes {
             if !names.contains(s) {
-                return Err(CoreError::invalid(format!("tool '{}' needs scope '{s}', which is not in the catalogue", t.name)));
+                return Err(CoreError::invalid(format!(
+                    "tool '{}' needs scope '{s}', which is not in the catalogue",
+                    t.name
+                )));
             }
         }
     }
-    let txn = store.db.begin().await?;
-    if resources::Entity::find().filter(resources::Column::Uri.eq(uri.clone())).one(&txn).await?.is_some() {
-        return Err(CoreError::conflict(format!("resource '{uri}' is already registered")));
+    let txn = store.begin().await?;
+    if resources::Entity::find()
+        .filter(resources::Column::Uri.eq(uri.clone()))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(CoreError::conflict(format!(
+            "resource '{uri}' is already registered"
+        )));
     }
     let id = uuid::Uuid::new_v4().to_string();
     let rs_client_id = format!("rs_{}", random_hex16());
@@ -155,23 +182,43 @@ pub async fn register(store: &Store, clock: &dyn Clock, spec: ResourceSpec) -> C
     .await?;
     txn.commit().await?;
     Ok(Registered {
-        resource: Resource { id, uri, display_name: spec.display_name, rs_client_id: rs_client_id.clone() },
+        resource: Resource {
+            id,
+            uri,
+            display_name: spec.display_name,
+            rs_client_id: rs_client_id.clone(),
+        },
         introspection_client_id: rs_client_id,
         introspection_client_secret: secret,
     })
 }
 
 fn to_resource(m: resources::Model) -> Resource {
-    Resource { id: m.id, uri: m.uri, display_name: m.display_name, rs_client_id: m.rs_client_id }
+    Resource {
+        id: m.id,
+        uri: m.uri,
+        display_name: m.display_name,
+        rs_client_id: m.rs_client_id,
+    }
 }
 
 pub async fn find_by_uri<C: ConnectionTrait>(conn: &C, uri: &str) -> CoreResult<Option<Resource>> {
-    let Ok(uri) = normalize_uri(uri) else { return Ok(None) };
-    Ok(resources::Entity::find().filter(resources::Column::Uri.eq(uri)).one(conn).await?.map(to_resource))
+    let Ok(uri) = normalize_uri(uri) else {
+        return Ok(None);
+    };
+    Ok(resources::Entity::find()
+        .filter(resources::Column::Uri.eq(uri))
+        .one(conn)
+        .await?
+        .map(to_resource))
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, id: &str) -> CoreResult<Resource> {
-    resources::Entity::find_by_id(id.to_string()).one(conn).await?.map(to_resource).ok_or(CoreError::NotFound("resource"))
+    resources::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .map(to_resource)
+        .ok_or(CoreError::NotFound("resource"))
 }
 
 pub async fn catalogue<C: ConnectionTrait>(conn: &C, resource_id: &str) -> CoreResult<Vec<Scope>> {
@@ -180,13 +227,21 @@ pub async fn catalogue<C: ConnectionTrait>(conn: &C, resource_id: &str) -> CoreR
         .all(conn)
         .await?
         .into_iter()
-        .map(|m| Scope { name: m.name, description: m.description, tier: Tier::parse(&m.tier).unwrap_or(Tier::Critical) })
+        .map(|m| Scope {
+            name: m.name,
+            description: m.description,
+            tier: Tier::parse(&m.tier).unwrap_or(Tier::Critical),
+        })
         .collect())
 }
 
 pub async fn all_scope_names<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<String>> {
-    let mut v: Vec<String> =
-        resource_scopes::Entity::find().all(conn).await?.into_iter().map(|m| m.name).collect();
+    let mut v: Vec<String> = resource_scopes::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
     v.sort();
     v.dedup();
     Ok(v)
@@ -194,8 +249,16 @@ pub async fn all_scope_names<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Str
 
 /// Authenticates a resource server (introspection, audit events). A missing or wrong credential
 /// is `None`: the caller answers `invalid_client`.
-pub async fn authenticate<C: ConnectionTrait>(conn: &C, client_id: &str, secret: &str) -> CoreResult<Option<Resource>> {
-    let Some(m) = resources::Entity::find().filter(resources::Column::RsClientId.eq(client_id)).one(conn).await? else {
+pub async fn authenticate<C: ConnectionTrait>(
+    conn: &C,
+    client_id: &str,
+    secret: &str,
+) -> CoreResult<Option<Resource>> {
+    let Some(m) = resources::Entity::find()
+        .filter(resources::Column::RsClientId.eq(client_id))
+        .one(conn)
+        .await?
+    else {
         return Ok(None);
     };
     if hashes_equal(&m.rs_secret_hash, &sha256_hex(secret)) {

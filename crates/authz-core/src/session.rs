@@ -57,12 +57,20 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// The live session behind a cookie value, if any.
-pub async fn find_active<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, cookie: &str) -> CoreResult<Option<Session>> {
+pub async fn find_active<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    cookie: &str,
+) -> CoreResult<Option<Session>> {
     find_by_id(conn, clock, &sha256_hex(cookie)).await
 }
 
 /// A live session by its public id (the hash of its cookie value).
-pub async fn find_by_id<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, id: &str) -> CoreResult<Option<Session>> {
+pub async fn find_by_id<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    id: &str,
+) -> CoreResult<Option<Session>> {
     let m = browser_sessions::Entity::find_by_id(id.to_string())
         .filter(browser_sessions::Column::RevokedAt.is_null())
         .filter(browser_sessions::Column::ExpiresAt.gt(clock.now_us()))
@@ -77,9 +85,17 @@ pub async fn find_by_id<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, id: &st
     }))
 }
 
-pub async fn revoke_for_user<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, tenant: &TenantId, user_id: &str) -> CoreResult<u64> {
+pub async fn revoke_for_user<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+) -> CoreResult<u64> {
     Ok(browser_sessions::Entity::update_many()
-        .col_expr(browser_sessions::Column::RevokedAt, Some(clock.now_us()).into())
+        .col_expr(
+            browser_sessions::Column::RevokedAt,
+            Some(clock.now_us()).into(),
+        )
         .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
         .filter(browser_sessions::Column::UserId.eq(user_id))
         .filter(browser_sessions::Column::RevokedAt.is_null())

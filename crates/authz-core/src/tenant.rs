@@ -1,6 +1,6 @@
 //! Tenants and their verified domains. A domain belongs to at most one tenant and consumer mail
 //! domains are refused (DESIGN §6.1): home-realm discovery by email domain relies on both.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
@@ -20,10 +20,36 @@ impl TenantId {
 
 /// Mail domains anyone can sign up for; a tenant cannot claim them.
 const CONSUMER_DOMAINS: &[&str] = &[
-    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
-    "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "pm.me",
-    "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "yandex.com", "yandex.ru", "zoho.com",
-    "qq.com", "163.com", "126.com", "fastmail.com", "hey.com", "tutanota.com", "mail.ru",
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "ymail.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "pm.me",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.com",
+    "yandex.com",
+    "yandex.ru",
+    "zoho.com",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "fastmail.com",
+    "hey.com",
+    "tutanota.com",
+    "mail.ru",
 ];
 
 pub fn normalize_domain(d: &str) -> CoreResult<String> {
@@ -32,11 +58,16 @@ pub fn normalize_domain(d: &str) -> CoreResult<String> {
         && d.len() <= 253
         && d.contains('.')
         && d.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if !valid {
-        return Err(CoreError::invalid(format!("'{d}' is not a valid domain name")));
+        return Err(CoreError::invalid(format!(
+            "'{d}' is not a valid domain name"
+        )));
     }
     if CONSUMER_DOMAINS.contains(&d.as_str()) {
         return Err(CoreError::invalid(format!(
@@ -48,13 +79,17 @@ pub fn normalize_domain(d: &str) -> CoreResult<String> {
 
 fn validate_slug(slug: &str) -> CoreResult<()> {
     let ok = (2..=63).contains(&slug.len())
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-')
         && slug != "platform";
     if ok {
         Ok(())
     } else {
-        Err(CoreError::invalid("slug must be 2-63 characters of a-z, 0-9 and '-' (and not 'platform')"))
+        Err(CoreError::invalid(
+            "slug must be 2-63 characters of a-z, 0-9 and '-' (and not 'platform')",
+        ))
     }
 }
 
@@ -67,13 +102,23 @@ pub struct Tenant {
 
 impl From<tenants::Model> for Tenant {
     fn from(m: tenants::Model) -> Self {
-        Tenant { id: TenantId(m.id), slug: m.slug, name: m.name }
+        Tenant {
+            id: TenantId(m.id),
+            slug: m.slug,
+            name: m.name,
+        }
     }
 }
 
 /// Creates a tenant with its domains. Domains added by the operator are verified by fiat
 /// (the operator vouches; DNS verification comes with the admin console).
-pub async fn create(store: &Store, clock: &dyn Clock, slug: &str, name: &str, domains: &[String]) -> CoreResult<Tenant> {
+pub async fn create(
+    store: &Store,
+    clock: &dyn Clock,
+    slug: &str,
+    name: &str,
+    domains: &[String],
+) -> CoreResult<Tenant> {
     validate_slug(slug)?;
     if name.trim().is_empty() {
         return Err(CoreError::invalid("name must not be empty"));
@@ -81,15 +126,30 @@ pub async fn create(store: &Store, clock: &dyn Clock, slug: &str, name: &str, do
     if domains.is_empty() {
         return Err(CoreError::invalid("at least one --domain is required"));
     }
-    let domains = domains.iter().map(|d| normalize_domain(d)).collect::<CoreResult<Vec<_>>>()?;
-    let txn = store.db.begin().await?;
-    if tenants::Entity::find().filter(tenants::Column::Slug.eq(slug)).one(&txn).await?.is_some() {
-        return Err(CoreError::conflict(format!("a tenant with slug '{slug}' already exists")));
+    let domains = domains
+        .iter()
+        .map(|d| normalize_domain(d))
+        .collect::<CoreResult<Vec<_>>>()?;
+    let txn = store.begin().await?;
+    if tenants::Entity::find()
+        .filter(tenants::Column::Slug.eq(slug))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(CoreError::conflict(format!(
+            "a tenant with slug '{slug}' already exists"
+        )));
     }
     for d in &domains {
-        if let Some(owner) = tenant_domains::Entity::find_by_id(d.clone()).one(&txn).await? {
+        if let Some(owner) = tenant_domains::Entity::find_by_id(d.clone())
+            .one(&txn)
+            .await?
+        {
             let _ = owner;
-            return Err(CoreError::conflict(format!("domain '{d}' already belongs to another tenant")));
+            return Err(CoreError::conflict(format!(
+                "domain '{d}' already belongs to another tenant"
+            )));
         }
     }
     let id = uuid::Uuid::new_v4().to_string();
@@ -113,7 +173,9 @@ pub async fn create(store: &Store, clock: &dyn Clock, slug: &str, name: &str, do
         .await;
         if let Err(e) = r {
             if is_unique_violation(&e) {
-                return Err(CoreError::conflict(format!("domain '{d}' already belongs to another tenant")));
+                return Err(CoreError::conflict(format!(
+                    "domain '{d}' already belongs to another tenant"
+                )));
             }
             return Err(e.into());
         }
@@ -129,7 +191,11 @@ pub async fn create(store: &Store, clock: &dyn Clock, slug: &str, name: &str, do
     )
     .await?;
     txn.commit().await?;
-    Ok(Tenant { id: tid, slug: slug.to_string(), name: name.trim().to_string() })
+    Ok(Tenant {
+        id: tid,
+        slug: slug.to_string(),
+        name: name.trim().to_string(),
+    })
 }
 
 pub async fn find_by_slug<C: ConnectionTrait>(conn: &C, slug: &str) -> CoreResult<Tenant> {
@@ -150,7 +216,10 @@ pub async fn get<C: ConnectionTrait>(conn: &C, id: &TenantId) -> CoreResult<Tena
 }
 
 /// Home-realm discovery: the tenant owning the email's verified domain.
-pub async fn find_by_email_domain<C: ConnectionTrait>(conn: &C, email: &str) -> CoreResult<Option<Tenant>> {
+pub async fn find_by_email_domain<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+) -> CoreResult<Option<Tenant>> {
     let Some((_, domain)) = email.trim().rsplit_once('@') else {
         return Ok(None);
     };

@@ -17,7 +17,8 @@ pub fn clock() -> FixedClock {
 }
 
 pub fn master_key() -> MasterKey {
-    MasterKey::parse("k1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f").expect("valid test key")
+    MasterKey::parse("k1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+        .expect("valid test key")
 }
 
 pub fn backend_name() -> &'static str {
@@ -32,12 +33,20 @@ pub async fn store_with_url() -> (Store, String) {
     let url = match std::env::var(TEST_DB_ENV) {
         Ok(admin) if admin.starts_with("postgres") => {
             let name = format!("gh_t_{}", crate::crypto::random_hex16());
-            let conn = Database::connect(admin.as_str()).await.expect("connect to the test PostgreSQL server");
-            conn.execute(Statement::from_string(DatabaseBackend::Postgres, format!("CREATE DATABASE {name}")))
+            let conn = Database::connect(admin.as_str())
                 .await
-                .expect("create test database");
+                .expect("connect to the test PostgreSQL server");
+            conn.execute(Statement::from_string(
+                DatabaseBackend::Postgres,
+                format!("CREATE DATABASE {name}"),
+            ))
+            .await
+            .expect("create test database");
             conn.close().await.ok();
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin.clone());
             format!("{base}/{name}")
         }
         _ => {

@@ -63,7 +63,10 @@ pub async fn upsert_federated<C: ConnectionTrait>(
         }
         users::Entity::update_many()
             .col_expr(users::Column::Email, id.email.clone().into())
-            .col_expr(users::Column::EmailLower, id.email.as_ref().map(|e| e.to_lowercase()).into())
+            .col_expr(
+                users::Column::EmailLower,
+                id.email.as_ref().map(|e| e.to_lowercase()).into(),
+            )
             .col_expr(users::Column::Name, id.name.clone().into())
             .col_expr(users::Column::LastLoginAt, Some(now).into())
             .filter(users::Column::Id.eq(m.id.clone()))
@@ -115,7 +118,11 @@ pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> C
 
 /// Operator look-up by email (for `token revoke --user`): may match several accounts of the
 /// tenant, one per connection.
-pub async fn find_by_email<C: ConnectionTrait>(conn: &C, tenant: &TenantId, email: &str) -> CoreResult<Vec<User>> {
+pub async fn find_by_email<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    email: &str,
+) -> CoreResult<Vec<User>> {
     Ok(users::Entity::find()
         .filter(users::Column::TenantId.eq(tenant.0.clone()))
         .filter(users::Column::EmailLower.eq(email.trim().to_lowercase()))

@@ -46,23 +46,44 @@ impl Config {
     pub fn load(g: &Global) -> Result<Config> {
         let file = match &g.config {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("config file {} is invalid", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("config file {} is invalid", p.display()))?
             }
             None => FileConfig::default(),
         };
-        let data_dir = g.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./data"));
+        let data_dir = g
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./data"));
         let url = env("DATABASE_URL").or_else(|| file.database_url.clone());
         let (database_url, is_postgres) = match url {
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => (u, true),
             Some(u) if u.starts_with("sqlite:") => (u, false),
-            Some(u) => bail!("DATABASE_URL must be a postgres:// or sqlite: URL (got '{}')", u.split(':').next().unwrap_or("")),
+            Some(u) => bail!(
+                "DATABASE_URL must be a postgres:// or sqlite: URL (got '{}')",
+                u.split(':').next().unwrap_or("")
+            ),
             None => {
-                std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-                (format!("sqlite://{}?mode=rwc", data_dir.join("gatehouse.db").display()), false)
+                std::fs::create_dir_all(&data_dir)
+                    .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+                (
+                    format!(
+                        "sqlite://{}?mode=rwc",
+                        data_dir.join("gatehouse.db").display()
+                    ),
+                    false,
+                )
             }
         };
-        Ok(Config { file, data_dir, database_url, is_postgres })
+        Ok(Config {
+            file,
+            data_dir,
+            database_url,
+            is_postgres,
+        })
     }
 
     /// The master key: `GATEHOUSE_MASTER_KEY`, or on SQLite a key file generated in the data
@@ -80,25 +101,44 @@ impl Config {
             std::fs::create_dir_all(&self.data_dir)?;
             write_secret_file(&path, &MasterKey::generate())?;
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         MasterKey::parse(&text).with_context(|| format!("{} is invalid", path.display()))
     }
 
     pub fn fetcher(&self) -> Result<SafeFetcher> {
-        let ca = env("GATEHOUSE_FETCH_CA_FILE").map(PathBuf::from).or_else(|| self.file.fetch_ca_file.clone());
+        let ca = env("GATEHOUSE_FETCH_CA_FILE")
+            .map(PathBuf::from)
+            .or_else(|| self.file.fetch_ca_file.clone());
         let extra_ca_pem = match ca {
-            Some(p) => Some(std::fs::read(&p).with_context(|| format!("cannot read CA file {}", p.display()))?),
+            Some(p) => Some(
+                std::fs::read(&p)
+                    .with_context(|| format!("cannot read CA file {}", p.display()))?,
+            ),
             None => None,
         };
-        let allow = env("GATEHOUSE_FETCH_ALLOW_CIDRS").or_else(|| self.file.fetch_allow_cidrs.as_ref().map(|v| v.join(","))).unwrap_or_default();
-        let resolve = env("GATEHOUSE_FETCH_RESOLVE").or_else(|| self.file.fetch_resolve.as_ref().map(|v| v.join(","))).unwrap_or_default();
+        let allow = env("GATEHOUSE_FETCH_ALLOW_CIDRS")
+            .or_else(|| self.file.fetch_allow_cidrs.as_ref().map(|v| v.join(",")))
+            .unwrap_or_default();
+        let resolve = env("GATEHOUSE_FETCH_RESOLVE")
+            .or_else(|| self.file.fetch_resolve.as_ref().map(|v| v.join(",")))
+            .unwrap_or_default();
         let (allow, resolve) = FetchConfig::parse_lists(&allow, &resolve)?;
-        Ok(SafeFetcher::new(&FetchConfig { extra_ca_pem, allow, resolve })?)
+        Ok(SafeFetcher::new(&FetchConfig {
+            extra_ca_pem,
+            allow,
+            resolve,
+        })?)
     }
 
     pub fn redirect_policy(&self) -> RedirectPolicy {
         let schemes = env("GATEHOUSE_REDIRECT_SCHEMES")
-            .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
             .or_else(|| self.file.redirect_schemes.clone());
         match schemes {
             Some(custom_schemes) => RedirectPolicy { custom_schemes },
@@ -116,7 +156,9 @@ fn write_secret_file(path: &Path, content: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(content.as_bytes())?;
     Ok(())
 }
@@ -147,8 +189,14 @@ mod tests {
     use super::*;
     #[test]
     fn issuer_rules() {
-        assert_eq!(validate_issuer("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
-        assert_eq!(validate_issuer("https://auth.example.com/").unwrap(), "https://auth.example.com");
+        assert_eq!(
+            validate_issuer("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            validate_issuer("https://auth.example.com/").unwrap(),
+            "https://auth.example.com"
+        );
         assert!(validate_issuer("http://auth.example.com").is_err());
         assert!(validate_issuer("https://auth.example.com/tenant").is_err());
     }

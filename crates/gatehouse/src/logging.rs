@@ -8,15 +8,25 @@ use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 
 pub fn init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,sea_orm_migration=warn".into());
-    let _ = tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm_migration=warn".into());
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .try_init();
 }
 
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(req: &ServiceRequest) -> Span {
-        let request_id = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
         tracing::info_span!(
             "request",
@@ -43,7 +53,11 @@ impl RootSpanBuilder for RequestSpan {
                 Ok(r) => r.response().error().map(|e| e.to_string()),
                 Err(e) => Some(e.to_string()),
             };
-            tracing::info!(status, reason = reason.as_deref().unwrap_or(""), "request rejected");
+            tracing::info!(
+                status,
+                reason = reason.as_deref().unwrap_or(""),
+                "request rejected"
+            );
         } else {
             tracing::debug!(status, "request completed");
         }

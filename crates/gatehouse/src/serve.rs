@@ -17,8 +17,16 @@ use crate::config::{validate_issuer, Config, Global};
 pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     crate::logging::init();
     let cfg = Config::load(&g)?;
-    let listen = args.listen.or_else(|| cfg.file.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
-    let issuer = validate_issuer(&args.issuer.or_else(|| cfg.file.issuer.clone()).unwrap_or_else(|| "http://127.0.0.1:8080".into()))?;
+    let listen = args
+        .listen
+        .or_else(|| cfg.file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let issuer = validate_issuer(
+        &args
+            .issuer
+            .or_else(|| cfg.file.issuer.clone())
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+    )?;
     let master_key = cfg.master_key()?;
     let fetcher = cfg.fetcher()?;
     let redirect_policy = cfg.redirect_policy();
@@ -66,7 +74,9 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
             tick.tick().await;
             match authz_core::client::expire_unused(&store, clock.as_ref()).await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(clients = n, "expired unused dynamically registered clients"),
+                Ok(n) => {
+                    tracing::info!(clients = n, "expired unused dynamically registered clients")
+                }
                 Err(e) => tracing::error!(code = "CLIENT0001", error = %e, "client expiry failed"),
             }
         }

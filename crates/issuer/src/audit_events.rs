@@ -6,7 +6,7 @@ use actix_web::web::{self, Json};
 use actix_web::{HttpRequest, HttpResponse};
 use authz_core::audit::{self, AuditEvent};
 use authz_core::{tenant, user, TenantId};
-use sea_orm::TransactionTrait;
+
 use serde::Deserialize;
 
 use crate::error::OAuthError;
@@ -33,19 +33,32 @@ pub struct ToolCall {
     occurred_at: Option<i64>,
 }
 
-pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: Json<ToolCall>) -> Result<HttpResponse, OAuthError> {
+pub async fn post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<ToolCall>,
+) -> Result<HttpResponse, OAuthError> {
     let caller = resource_server(&state, &req, None).await?;
     let ev = body.into_inner();
     if !["success", "failure", "error", "denied"].contains(&ev.result.as_str()) {
-        return Err(OAuthError::request("result must be one of success, failure, error, denied").status(StatusCode::UNPROCESSABLE_ENTITY));
+        return Err(
+            OAuthError::request("result must be one of success, failure, error, denied")
+                .status(StatusCode::UNPROCESSABLE_ENTITY),
+        );
     }
     if ev.tool.is_empty() || ev.tool.len() > 200 {
-        return Err(OAuthError::request("tool must be 1-200 characters").status(StatusCode::UNPROCESSABLE_ENTITY));
+        return Err(OAuthError::request("tool must be 1-200 characters")
+            .status(StatusCode::UNPROCESSABLE_ENTITY));
     }
     let tid = TenantId(ev.tenant.clone());
-    let unknown = || OAuthError::request("unknown tenant or user").status(StatusCode::UNPROCESSABLE_ENTITY);
-    tenant::get(&state.store.db, &tid).await.map_err(|_| unknown())?;
-    user::get(&state.store.db, &tid, &ev.sub).await.map_err(|_| unknown())?;
+    let unknown =
+        || OAuthError::request("unknown tenant or user").status(StatusCode::UNPROCESSABLE_ENTITY);
+    tenant::get(&state.store.db, &tid)
+        .await
+        .map_err(|_| unknown())?;
+    user::get(&state.store.db, &tid, &ev.sub)
+        .await
+        .map_err(|_| unknown())?;
     let mut record = AuditEvent::new(Some(&tid), "tool.called")
         .result(&ev.result)
         .actor(format!("resource:{}", caller.rs_client_id))
@@ -63,8 +76,10 @@ pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: Json<ToolC
         record = record.detail("error", e.chars().take(500).collect::<String>());
     }
     record.occurred_at = ev.occurred_at;
-    let txn = state.store.db.begin().await.map_err(OAuthError::server)?;
-    audit::record(&txn, state.clock.as_ref(), record).await.map_err(OAuthError::server)?;
+    let txn = state.store.begin().await.map_err(OAuthError::server)?;
+    audit::record(&txn, state.clock.as_ref(), record)
+        .await
+        .map_err(OAuthError::server)?;
     txn.commit().await.map_err(OAuthError::server)?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"status": "recorded"})))
 }

@@ -21,20 +21,38 @@ use crate::state::AppState;
 
 pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let params = Params::parse(req.query_string().as_bytes()).map_err(|e| {
-        PageError::bad_request("Invalid sign-in request", e.description, "Go back to the application and try again.")
+        PageError::bad_request(
+            "Invalid sign-in request",
+            e.description,
+            "Go back to the application and try again.",
+        )
     })?;
     authorize(&state, &req, params).await
 }
 
-pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+pub async fn post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let params = Params::parse(&body).map_err(|e| {
-        PageError::bad_request("Invalid sign-in request", e.description, "Go back to the application and try again.")
+        PageError::bad_request(
+            "Invalid sign-in request",
+            e.description,
+            "Go back to the application and try again.",
+        )
     })?;
     authorize(&state, &req, params).await
 }
 
 /// A 303 to the client's (validated) redirect URI with `error`, `state` and `iss`.
-pub fn redirect_error(issuer: &str, redirect_uri: &str, state: Option<&str>, code: &str, description: &str) -> HttpResponse {
+pub fn redirect_error(
+    issuer: &str,
+    redirect_uri: &str,
+    state: Option<&str>,
+    code: &str,
+    description: &str,
+) -> HttpResponse {
     let mut u = match Url::parse(redirect_uri) {
         Ok(u) => u,
         Err(_) => return HttpResponse::BadRequest().finish(),
@@ -48,7 +66,9 @@ pub fn redirect_error(issuer: &str, redirect_uri: &str, state: Option<&str>, cod
         }
         q.append_pair("iss", issuer);
     }
-    HttpResponse::SeeOther().insert_header((header::LOCATION, u.to_string())).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, u.to_string()))
+        .finish()
 }
 
 pub async fn resolve_client(state: &AppState, client_id: &str) -> Result<Client, PageError> {
@@ -62,18 +82,29 @@ pub async fn resolve_client(state: &AppState, client_id: &str) -> Result<Client,
             ),
         });
     }
-    authz_core::client::get(&state.store.db, client_id).await.map_err(PageError::from)?.ok_or_else(|| {
-        PageError::bad_request(
-            "Unknown application",
-            format!("No application with client_id '{client_id}' is registered here."),
-            "Go back to the application and connect again; it may need to register anew.",
-        )
-    })
+    authz_core::client::get(&state.store.db, client_id)
+        .await
+        .map_err(PageError::from)?
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "Unknown application",
+                format!("No application with client_id '{client_id}' is registered here."),
+                "Go back to the application and connect again; it may need to register anew.",
+            )
+        })
 }
 
-async fn authorize(state: &AppState, req: &HttpRequest, p: Params) -> Result<HttpResponse, PageError> {
+async fn authorize(
+    state: &AppState,
+    req: &HttpRequest,
+    p: Params,
+) -> Result<HttpResponse, PageError> {
     let Some(client_id) = p.get("client_id") else {
-        return Err(PageError::bad_request("Invalid sign-in request", "The request has no client_id.", "Go back to the application and try again."));
+        return Err(PageError::bad_request(
+            "Invalid sign-in request",
+            "The request has no client_id.",
+            "Go back to the application and try again.",
+        ));
     };
     let client = resolve_client(state, client_id).await?;
     let redirect_uri = match p.get("redirect_uri") {
@@ -87,7 +118,11 @@ async fn authorize(state: &AppState, req: &HttpRequest, p: Params) -> Result<Htt
             ))
         }
     };
-    if !state.config.redirect_policy.matches(&client.redirect_uris, &redirect_uri) {
+    if !state
+        .config
+        .redirect_policy
+        .matches(&client.redirect_uris, &redirect_uri)
+    {
         return Err(PageError::bad_request(
             "Invalid redirect address",
             format!("The address '{redirect_uri}' is not registered for {}.", client.client_name),
@@ -102,31 +137,64 @@ async fn authorize(state: &AppState, req: &HttpRequest, p: Params) -> Result<Htt
         return fail("unsupported_response_type", "response_type must be 'code'");
     }
     let Some(challenge) = p.get("code_challenge") else {
-        return fail("invalid_request", "code_challenge is required (PKCE with S256)");
+        return fail(
+            "invalid_request",
+            "code_challenge is required (PKCE with S256)",
+        );
     };
     if p.get("code_challenge_method") != Some("S256") {
-        return fail("invalid_request", "code_challenge_method must be S256; plain is not accepted");
+        return fail(
+            "invalid_request",
+            "code_challenge_method must be S256; plain is not accepted",
+        );
     }
-    if challenge.len() != 43 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return fail("invalid_request", "code_challenge must be a base64url SHA-256 value (43 characters)");
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return fail(
+            "invalid_request",
+            "code_challenge must be a base64url SHA-256 value (43 characters)",
+        );
     }
     let Some(resource_uri) = p.get("resource") else {
-        return fail("invalid_target", "the resource parameter is required (RFC 8707)");
+        return fail(
+            "invalid_target",
+            "the resource parameter is required (RFC 8707)",
+        );
     };
     let res = match resource::find_by_uri(&state.store.db, resource_uri).await? {
         Some(r) => r,
-        None => return fail("invalid_target", "the resource is not registered at this authorization server"),
+        None => {
+            return fail(
+                "invalid_target",
+                "the resource is not registered at this authorization server",
+            )
+        }
     };
     let catalogue = resource::catalogue(&state.store.db, &res.id).await?;
     let requested = scope::split(p.get("scope").unwrap_or(""));
-    let mut scopes: Vec<String> = requested.iter().filter(|s| catalogue.iter().any(|c| &c.name == *s)).cloned().collect();
-    if let Some(crit) = scopes.iter().find(|s| catalogue.iter().any(|c| &c.name == *s && c.tier == Tier::Critical)) {
+    let mut scopes: Vec<String> = requested
+        .iter()
+        .filter(|s| catalogue.iter().any(|c| &c.name == *s))
+        .cloned()
+        .collect();
+    if let Some(crit) = scopes.iter().find(|s| {
+        catalogue
+            .iter()
+            .any(|c| &c.name == *s && c.tier == Tier::Critical)
+    }) {
         return fail("invalid_scope", &format!("scope '{crit}' is critical-tier and needs step-up authentication, which is not available yet"));
     }
     if scopes.is_empty() {
         // Nothing usable asked for: offer the resource's non-critical scopes; consent narrows
         // them to what the organisation granted.
-        scopes = catalogue.iter().filter(|c| c.tier != Tier::Critical).map(|c| c.name.clone()).collect();
+        scopes = catalogue
+            .iter()
+            .filter(|c| c.tier != Tier::Critical)
+            .map(|c| c.name.clone())
+            .collect();
     }
     let areq = AuthorizeRequest {
         client_id: client.client_id.clone(),
@@ -142,20 +210,30 @@ async fn authorize(state: &AppState, req: &HttpRequest, p: Params) -> Result<Htt
 
     // An existing Gatehouse session skips the upstream round trip.
     let session = match req.cookie(browser::SESSION_COOKIE) {
-        Some(c) => authz_core::session::find_active(&state.store.db, state.clock.as_ref(), c.value()).await?,
+        Some(c) => {
+            authz_core::session::find_active(&state.store.db, state.clock.as_ref(), c.value())
+                .await?
+        }
         None => None,
     };
     let hint_tenant = match &areq.login_hint {
-        Some(h) => authz_core::tenant::find_by_email_domain(&state.store.db, h).await?.map(|t| t.id),
+        Some(h) => authz_core::tenant::find_by_email_domain(&state.store.db, h)
+            .await?
+            .map(|t| t.id),
         None => None,
     };
     let mut resp = match session {
         Some(s) if hint_tenant.as_ref().map(|t| t == &s.tenant).unwrap_or(true) => {
-            let txm = login::load(&state.store.db, state.clock.as_ref(), &tx, Some(&binding)).await?;
+            let txm =
+                login::load(&state.store.db, state.clock.as_ref(), &tx, Some(&binding)).await?;
             login::set_session(&state.store.db, &txm, &s.tenant, &s.id).await?;
-            HttpResponse::SeeOther().insert_header((header::LOCATION, consent::url(iss, &tx))).finish()
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, consent::url(iss, &tx)))
+                .finish()
         }
-        _ => HttpResponse::SeeOther().insert_header((header::LOCATION, format!("{iss}/login?tx={tx}"))).finish(),
+        _ => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("{iss}/login?tx={tx}")))
+            .finish(),
     };
     if let Some(c) = new_cookie {
         resp.add_cookie(&c).map_err(PageError::internal)?;

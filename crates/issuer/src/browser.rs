@@ -22,11 +22,18 @@ pub fn cookie<'a>(state: &AppState, name: &'a str, value: String, max_age_secs: 
 
 /// The browser-binding value, and a cookie to set if the browser had none.
 pub fn binding(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
-    match req.cookie(BROWSER_COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() >= 32) {
+    match req
+        .cookie(BROWSER_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() >= 32)
+    {
         Some(v) => (v, None),
         None => {
             let v = random_token();
-            (v.clone(), Some(cookie(state, BROWSER_COOKIE, v, 30 * 86_400)))
+            (
+                v.clone(),
+                Some(cookie(state, BROWSER_COOKIE, v, 30 * 86_400)),
+            )
         }
     }
 }

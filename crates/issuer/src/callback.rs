@@ -8,7 +8,6 @@ use authz_core::audit::{self, AuditEvent};
 use authz_core::session::SESSION_SECS;
 use authz_core::{connection, login, session, user};
 use oidc_federation::RpConfig;
-use sea_orm::TransactionTrait;
 
 use crate::browser;
 use crate::pages::PageError;
@@ -16,12 +15,21 @@ use crate::params::{peer_ip, user_agent, Params};
 use crate::state::AppState;
 
 fn restart(msg: &str) -> PageError {
-    PageError::bad_request("Sign-in cannot continue", msg.to_string(), "Go back to the application and start signing in again.")
+    PageError::bad_request(
+        "Sign-in cannot continue",
+        msg.to_string(),
+        "Go back to the application and start signing in again.",
+    )
 }
 
-pub async fn oidc(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+pub async fn oidc(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let connection_id = path.into_inner();
-    let p = Params::parse(req.query_string().as_bytes()).map_err(|_| restart("The identity provider's answer is malformed."))?;
+    let p = Params::parse(req.query_string().as_bytes())
+        .map_err(|_| restart("The identity provider's answer is malformed."))?;
     let Some(upstream_state) = p.get("state") else {
         return Err(restart("The identity provider's answer has no state."));
     };
@@ -31,15 +39,19 @@ pub async fn oidc(state: web::Data<AppState>, req: HttpRequest, path: web::Path<
         .await
         .map_err(|_| restart("This sign-in response is unknown, expired, already used, or belongs to another browser."))?;
     let (Some(tenant), Some(tx_conn)) = (tx.tenant.clone(), tx.connection_id.clone()) else {
-        return Err(restart("This sign-in response does not match a sign-in in progress."));
+        return Err(restart(
+            "This sign-in response does not match a sign-in in progress.",
+        ));
     };
     if tx_conn != connection_id {
-        return Err(restart("This sign-in response arrived for a different connection."));
+        return Err(restart(
+            "This sign-in response arrived for a different connection.",
+        ));
     }
     let conn = connection::get(&state.store.db, &tenant, &connection_id).await?;
     if let Some(err) = p.get("error") {
         let desc = p.get("error_description").unwrap_or("");
-        let txn = state.store.db.begin().await.map_err(PageError::internal)?;
+        let txn = state.store.begin().await.map_err(PageError::internal)?;
         audit::record(
             &txn,
             clock,
@@ -61,7 +73,9 @@ pub async fn oidc(state: web::Data<AppState>, req: HttpRequest, path: web::Path<
     let Some(code) = p.get("code") else {
         return Err(restart("The identity provider's answer has no code."));
     };
-    let secret = conn.client_secret(&state.master_key).map_err(PageError::internal)?;
+    let secret = conn
+        .client_secret(&state.master_key)
+        .map_err(PageError::internal)?;
     let redirect_uri = state.config.callback_uri(&conn.id);
     let cfg = RpConfig {
         connection_id: &conn.id,
@@ -72,11 +86,15 @@ pub async fn oidc(state: web::Data<AppState>, req: HttpRequest, path: web::Path<
     };
     let nonce = tx.upstream_nonce.clone().unwrap_or_default();
     let verifier = tx.upstream_verifier.clone().unwrap_or_default();
-    let identity = match state.rp.finish(&cfg, code, &nonce, &verifier, clock.now_s()).await {
+    let identity = match state
+        .rp
+        .finish(&cfg, code, &nonce, &verifier, clock.now_s())
+        .await
+    {
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(code = "LOGIN0003", tenant = %tenant.0, connection = %conn.id, error = %e, "upstream sign-in rejected");
-            let txn = state.store.db.begin().await.map_err(PageError::internal)?;
+            let txn = state.store.begin().await.map_err(PageError::internal)?;
             audit::record(
                 &txn,
                 clock,
@@ -97,16 +115,23 @@ pub async fn oidc(state: web::Data<AppState>, req: HttpRequest, path: web::Path<
         }
     };
     let now_s = clock.now_s();
-    let auth_time_us = identity.auth_time.filter(|t| *t <= now_s).unwrap_or(now_s) * authz_core::clock::MICROS;
-    let txn = state.store.db.begin().await.map_err(PageError::internal)?;
+    let auth_time_us =
+        identity.auth_time.filter(|t| *t <= now_s).unwrap_or(now_s) * authz_core::clock::MICROS;
+    let txn = state.store.begin().await.map_err(PageError::internal)?;
     let (u, created) = match user::upsert_federated(&txn, clock, &tenant, &identity).await {
         Ok(x) => x,
         Err(authz_core::CoreError::Invalid(m)) => {
-            return Err(PageError::new(StatusCode::FORBIDDEN, "Access is not allowed", m, "Ask your IT administrator."));
+            return Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "Access is not allowed",
+                m,
+                "Ask your IT administrator.",
+            ));
         }
         Err(e) => return Err(e.into()),
     };
-    let (cookie_value, sess) = session::create(&txn, clock, &tenant, &u.id, &conn.id, auth_time_us).await?;
+    let (cookie_value, sess) =
+        session::create(&txn, clock, &tenant, &u.id, &conn.id, auth_time_us).await?;
     login::set_session(&txn, &tx, &tenant, &sess.id).await?;
     audit::record(
         &txn,
@@ -121,9 +146,17 @@ pub async fn oidc(state: web::Data<AppState>, req: HttpRequest, path: web::Path<
     .await?;
     txn.commit().await.map_err(PageError::internal)?;
     let mut resp = HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, crate::consent::url(state.issuer(), &tx.id_hash)))
+        .insert_header((
+            header::LOCATION,
+            crate::consent::url(state.issuer(), &tx.id_hash),
+        ))
         .finish();
-    resp.add_cookie(&browser::cookie(&state, browser::SESSION_COOKIE, cookie_value, SESSION_SECS))
-        .map_err(PageError::internal)?;
+    resp.add_cookie(&browser::cookie(
+        &state,
+        browser::SESSION_COOKIE,
+        cookie_value,
+        SESSION_SECS,
+    ))
+    .map_err(PageError::internal)?;
     Ok(resp)
 }

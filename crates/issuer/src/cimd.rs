@@ -21,7 +21,9 @@ pub enum CimdError {
     IdMismatch { url: String, found: String },
     #[error("the client metadata document is invalid: {0}")]
     Metadata(String),
-    #[error("the client metadata document must not declare a client secret: CIMD clients are public")]
+    #[error(
+        "the client metadata document must not declare a client secret: CIMD clients are public"
+    )]
     Secret,
     #[error("{0}")]
     Core(#[from] authz_core::CoreError),
@@ -48,23 +50,49 @@ pub async fn resolve(state: &AppState, url: &str) -> Result<Client, CimdError> {
         }
     }
     let fetched = state.fetcher.get(url, "application/json").await?;
-    let doc: Document = serde_json::from_slice(&fetched.body).map_err(|e| CimdError::Json(e.to_string()))?;
+    let doc: Document =
+        serde_json::from_slice(&fetched.body).map_err(|e| CimdError::Json(e.to_string()))?;
     let found = doc.client_id.unwrap_or_default();
     if found != url {
-        return Err(CimdError::IdMismatch { url: url.to_string(), found });
+        return Err(CimdError::IdMismatch {
+            url: url.to_string(),
+            found,
+        });
     }
     if doc.client_secret.is_some() {
         return Err(CimdError::Secret);
     }
-    if doc.meta.client_name.as_deref().map(str::trim).unwrap_or("").is_empty() {
+    if doc
+        .meta
+        .client_name
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("")
+        .is_empty()
+    {
         return Err(CimdError::Metadata("client_name is required".into()));
     }
     let mut meta = doc.meta;
-    let method = meta.token_endpoint_auth_method.get_or_insert_with(|| "none".into());
+    let method = meta
+        .token_endpoint_auth_method
+        .get_or_insert_with(|| "none".into());
     if method != "none" {
-        return Err(CimdError::Metadata("token_endpoint_auth_method must be 'none'".into()));
+        return Err(CimdError::Metadata(
+            "token_endpoint_auth_method must be 'none'".into(),
+        ));
     }
-    let v = client::validate_metadata(&state.config.redirect_policy, &meta, "none").map_err(|e| CimdError::Metadata(e.to_string()))?;
-    let ttl = fetched.max_age.unwrap_or(DEFAULT_CACHE_SECS).clamp(MIN_CACHE_SECS, MAX_CACHE_SECS) as i64;
-    Ok(client::upsert_cimd(&state.store, state.clock.as_ref(), url, &v, now + ttl * MICROS).await?)
+    let v = client::validate_metadata(&state.config.redirect_policy, &meta, "none")
+        .map_err(|e| CimdError::Metadata(e.to_string()))?;
+    let ttl = fetched
+        .max_age
+        .unwrap_or(DEFAULT_CACHE_SECS)
+        .clamp(MIN_CACHE_SECS, MAX_CACHE_SECS) as i64;
+    Ok(client::upsert_cimd(
+        &state.store,
+        state.clock.as_ref(),
+        url,
+        &v,
+        now + ttl * MICROS,
+    )
+    .await?)
 }

@@ -4,9 +4,9 @@
 //! Basic is accepted when it names the same client (real SDKs send both).
 use actix_web::http::header;
 use actix_web::HttpRequest;
+use authz_core::client::Client;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use authz_core::client::Client;
 
 use crate::error::OAuthError;
 use crate::params::Params;
@@ -19,19 +19,37 @@ pub struct Credentials {
 }
 
 fn decode_component(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// HTTP Basic credentials, if an Authorization: Basic header is present.
 pub fn basic(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(h) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
-    let h = h.to_str().map_err(|_| OAuthError::client("malformed Authorization header", true))?;
-    let Some(b64) = h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")) else {
-        return Err(OAuthError::client("unsupported Authorization scheme; use Basic", true));
+    let Some(h) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
     };
-    let raw = STANDARD.decode(b64.trim()).map_err(|_| OAuthError::client("malformed Basic credentials", true))?;
-    let raw = String::from_utf8(raw).map_err(|_| OAuthError::client("malformed Basic credentials", true))?;
-    let (id, secret) = raw.split_once(':').ok_or_else(|| OAuthError::client("malformed Basic credentials", true))?;
+    let h = h
+        .to_str()
+        .map_err(|_| OAuthError::client("malformed Authorization header", true))?;
+    let Some(b64) = h
+        .strip_prefix("Basic ")
+        .or_else(|| h.strip_prefix("basic "))
+    else {
+        return Err(OAuthError::client(
+            "unsupported Authorization scheme; use Basic",
+            true,
+        ));
+    };
+    let raw = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| OAuthError::client("malformed Basic credentials", true))?;
+    let raw = String::from_utf8(raw)
+        .map_err(|_| OAuthError::client("malformed Basic credentials", true))?;
+    let (id, secret) = raw
+        .split_once(':')
+        .ok_or_else(|| OAuthError::client("malformed Basic credentials", true))?;
     Ok(Some((decode_component(id), decode_component(secret))))
 }
 
@@ -39,22 +57,66 @@ pub fn credentials(req: &HttpRequest, p: &Params) -> Result<Credentials, OAuthEr
     let body_id = p.get("client_id");
     if let Some((id, secret)) = basic(req)? {
         if body_id.map(|b| b != id).unwrap_or(false) {
-            return Err(OAuthError::client("client_id in the body differs from the Basic credentials", true));
+            return Err(OAuthError::client(
+                "client_id in the body differs from the Basic credentials",
+                true,
+            ));
         }
         if p.get("client_secret").is_some() {
-            return Err(OAuthError::request("use one client authentication method, not two"));
+            return Err(OAuthError::request(
+                "use one client authentication method, not two",
+            ));
         }
-        return Ok(Credentials { client_id: id, secret: Some(secret), basic: true });
+        return Ok(Credentials {
+            client_id: id,
+            secret: Some(secret),
+            basic: true,
+        });
     }
     let Some(id) = body_id else {
-        return Err(OAuthError::client("client authentication is required", true));
+        return Err(OAuthError::client(
+            "client authentication is required",
+            true,
+        ));
     };
-    Ok(Credentials { client_id: id.to_string(), secret: p.get("client_secret").map(str::to_string), basic: false })
+    Ok(Credentials {
+        client_id: id.to_string(),
+        secret: p.get("client_secret").map(str::to_string),
+        basic: false,
+    })
 }
 
 /// Authenticates the calling client. Confidential clients must present their secret; public
 /// clients must not claim one.
-pub async fn authenticate(state: &AppState, req: &HttpRequest, p: &Params) -> Result<Client, OAuthError> {
+pub async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    p: &Params,
+) -> Result<Client, OAuthError> {
+    let result = check(state, req, p).await;
+    if let Err(e) = &result {
+        if e.code == "invalid_client" {
+            // Failed client authentications are counted per source so secrets cannot be
+            // guessed at volume; the limit is shared by every node.
+            let bucket = format!("client-auth-fail:{}", crate::params::peer_ip(req));
+            let n = authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60)
+                .await
+                .map_err(OAuthError::server)?;
+            if n > FAILED_AUTH_PER_MINUTE {
+                return Err(OAuthError::new(
+                    "too_many_requests",
+                    "too many failed client authentications; try again in a minute",
+                ));
+            }
+        }
+    }
+    result
+}
+
+/// Failed client authentications tolerated per source and minute.
+pub const FAILED_AUTH_PER_MINUTE: i64 = 30;
+
+async fn check(state: &AppState, req: &HttpRequest, p: &Params) -> Result<Client, OAuthError> {
     let creds = credentials(req, p)?;
     let client = authz_core::client::get(&state.store.db, &creds.client_id)
         .await
@@ -63,10 +125,16 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, p: &Params) -> Re
     if client.is_confidential() {
         match &creds.secret {
             Some(s) if client.secret_matches(s) => Ok(client),
-            _ => Err(OAuthError::client("client authentication failed", creds.basic)),
+            _ => Err(OAuthError::client(
+                "client authentication failed",
+                creds.basic,
+            )),
         }
     } else if creds.secret.is_some() {
-        Err(OAuthError::client("this client is public and has no secret", creds.basic))
+        Err(OAuthError::client(
+            "this client is public and has no secret",
+            creds.basic,
+        ))
     } else {
         Ok(client)
     }

@@ -13,7 +13,7 @@ use authz_core::session::{self, Session};
 use authz_core::token::{code, max_tier};
 use authz_core::{consent, grant, user};
 use minijinja::context;
-use sea_orm::TransactionTrait;
+
 use url::Url;
 
 use crate::authorize::redirect_error;
@@ -43,14 +43,24 @@ struct Ctx {
     offered: Vec<Scope>,
 }
 
-async fn load(state: &AppState, req: &HttpRequest, tx: Option<&str>) -> Result<Result<Ctx, HttpResponse>, PageError> {
+async fn load(
+    state: &AppState,
+    req: &HttpRequest,
+    tx: Option<&str>,
+) -> Result<Result<Ctx, HttpResponse>, PageError> {
     let tx = tx.ok_or_else(expired)?;
     let binding = browser::existing_binding(req);
     let clock = state.clock.as_ref();
-    let tx = login::load(&state.store.db, clock, tx, binding.as_deref()).await.map_err(|_| expired())?;
+    let tx = login::load(&state.store.db, clock, tx, binding.as_deref())
+        .await
+        .map_err(|_| expired())?;
     let sid = tx.session_hash.clone().ok_or_else(expired)?;
-    let session = session::find_by_id(&state.store.db, clock, &sid).await?.ok_or_else(expired)?;
-    let client = authz_core::client::get(&state.store.db, &tx.request.client_id).await?.ok_or_else(expired)?;
+    let session = session::find_by_id(&state.store.db, clock, &sid)
+        .await?
+        .ok_or_else(expired)?;
+    let client = authz_core::client::get(&state.store.db, &tx.request.client_id)
+        .await?
+        .ok_or_else(expired)?;
     let res = resource::get(&state.store.db, &tx.request.resource_id).await?;
     let catalogue = resource::catalogue(&state.store.db, &res.id).await?;
     let granted = grant::granted_scopes(&state.store.db, &session.tenant, &res.id).await?;
@@ -70,16 +80,34 @@ async fn load(state: &AppState, req: &HttpRequest, tx: Option<&str>) -> Result<R
             "your organisation has not granted any of the requested permissions for this resource",
         )));
     }
-    Ok(Ok(Ctx { tx, session, client, resource: res, offered }))
+    Ok(Ok(Ctx {
+        tx,
+        session,
+        client,
+        resource: res,
+        offered,
+    }))
 }
 
-pub async fn page(state: web::Data<AppState>, req: HttpRequest, q: web::Query<TxQuery>) -> Result<HttpResponse, PageError> {
+pub async fn page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<TxQuery>,
+) -> Result<HttpResponse, PageError> {
     let ctx = match load(&state, &req, q.tx.as_deref()).await? {
         Ok(c) => c,
         Err(redirect) => return Ok(redirect),
     };
     let clock = state.clock.as_ref();
-    let remembered = consent::get(&state.store.db, clock, &ctx.session.tenant, &ctx.session.user_id, &ctx.client.client_id, &ctx.resource.id).await?;
+    let remembered = consent::get(
+        &state.store.db,
+        clock,
+        &ctx.session.tenant,
+        &ctx.session.user_id,
+        &ctx.client.client_id,
+        &ctx.resource.id,
+    )
+    .await?;
     if let Some(c) = &remembered {
         let covered = ctx.offered.iter().all(|s| c.scopes.contains(&s.name));
         if covered && ctx.client.identity_assured() {
@@ -117,7 +145,11 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Tx
     ))
 }
 
-pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let p = Params::parse(&body).map_err(|_| expired())?;
     let ctx = match load(&state, &req, p.get("tx")).await? {
         Ok(c) => c,
@@ -131,10 +163,14 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -
             "Go back to the application and start signing in again.",
         ));
     }
-    let chosen: Vec<String> = p.all("scope").into_iter().filter(|s| ctx.offered.iter().any(|o| &o.name == s)).collect();
+    let chosen: Vec<String> = p
+        .all("scope")
+        .into_iter()
+        .filter(|s| ctx.offered.iter().any(|o| &o.name == s))
+        .collect();
     let issuer = state.issuer();
     if p.get("decision") != Some("allow") || chosen.is_empty() {
-        let txn = state.store.db.begin().await.map_err(PageError::internal)?;
+        let txn = state.store.begin().await.map_err(PageError::internal)?;
         login::consume(&txn, state.clock.as_ref(), &ctx.tx).await?;
         audit::record(
             &txn,
@@ -148,18 +184,42 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -
         )
         .await?;
         txn.commit().await.map_err(PageError::internal)?;
-        return Ok(redirect_error(issuer, &ctx.tx.request.redirect_uri, ctx.tx.request.state.as_deref(), "access_denied", "the user denied the request"));
+        return Ok(redirect_error(
+            issuer,
+            &ctx.tx.request.redirect_uri,
+            ctx.tx.request.state.as_deref(),
+            "access_denied",
+            "the user denied the request",
+        ));
     }
     issue_code(&state, &req, &ctx, &chosen, false).await
 }
 
 /// Records consent, issues the code and sends the browser back to the client (303, with `iss`).
-async fn issue_code(state: &AppState, req: &HttpRequest, ctx: &Ctx, scopes: &[String], silent: bool) -> Result<HttpResponse, PageError> {
+async fn issue_code(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &Ctx,
+    scopes: &[String],
+    silent: bool,
+) -> Result<HttpResponse, PageError> {
     let clock = state.clock.as_ref();
     let tier = max_tier(&ctx.offered, scopes);
-    let txn = state.store.db.begin().await.map_err(PageError::internal)?;
-    login::consume(&txn, clock, &ctx.tx).await.map_err(|_| expired())?;
-    consent::remember(&txn, clock, &ctx.session.tenant, &ctx.session.user_id, &ctx.client.client_id, &ctx.resource.id, scopes, tier).await?;
+    let txn = state.store.begin().await.map_err(PageError::internal)?;
+    login::consume(&txn, clock, &ctx.tx)
+        .await
+        .map_err(|_| expired())?;
+    consent::remember(
+        &txn,
+        clock,
+        &ctx.session.tenant,
+        &ctx.session.user_id,
+        &ctx.client.client_id,
+        &ctx.resource.id,
+        scopes,
+        tier,
+    )
+    .await?;
     audit::record(
         &txn,
         clock,
@@ -184,5 +244,7 @@ async fn issue_code(state: &AppState, req: &HttpRequest, ctx: &Ctx, scopes: &[St
         }
         q.append_pair("iss", state.issuer());
     }
-    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, u.to_string())).finish())
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, u.to_string()))
+        .finish())
 }

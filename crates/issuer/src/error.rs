@@ -23,7 +23,12 @@ impl OAuthError {
             "invalid_token" => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
         };
-        OAuthError { status, code, description: description.into(), challenge: None }
+        OAuthError {
+            status,
+            code,
+            description: description.into(),
+            challenge: None,
+        }
     }
     pub fn request(description: impl Into<String>) -> Self {
         Self::new("invalid_request", description)
@@ -75,7 +80,9 @@ impl From<authz_core::CoreError> for OAuthError {
     fn from(e: authz_core::CoreError) -> Self {
         match e {
             authz_core::CoreError::Invalid(m) => OAuthError::request(m),
-            authz_core::CoreError::NotFound(what) => OAuthError::request(format!("{what} not found")),
+            authz_core::CoreError::NotFound(what) => {
+                OAuthError::request(format!("{what} not found"))
+            }
             other => OAuthError::server(other),
         }
     }
@@ -84,11 +91,21 @@ impl From<authz_core::CoreError> for OAuthError {
 /// Malformed or oversized JSON bodies answer 400/413 in OAuth form, never 500.
 pub fn json_payload_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
     let status = match &err {
-        actix_web::error::JsonPayloadError::Overflow { .. } | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+        actix_web::error::JsonPayloadError::Overflow { .. }
+        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
         _ => StatusCode::BAD_REQUEST,
     };
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "invalid_request" } else { "invalid_client_metadata" };
-    OAuthError::new(code, format!("the request body is not acceptable JSON: {err}")).status(status).into()
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "invalid_request"
+    } else {
+        "invalid_client_metadata"
+    };
+    OAuthError::new(
+        code,
+        format!("the request body is not acceptable JSON: {err}"),
+    )
+    .status(status)
+    .into()
 }

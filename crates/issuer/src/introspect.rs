@@ -11,13 +11,25 @@ use crate::params::{require_form, Params};
 use crate::state::AppState;
 
 /// The calling resource server, from Basic or body credentials.
-pub async fn resource_server(state: &AppState, req: &HttpRequest, p: Option<&Params>) -> Result<Resource, OAuthError> {
+pub async fn resource_server(
+    state: &AppState,
+    req: &HttpRequest,
+    p: Option<&Params>,
+) -> Result<Resource, OAuthError> {
     let creds = match client_auth::basic(req)? {
         Some(c) => Some(c),
-        None => p.and_then(|p| Some((p.get("client_id")?.to_string(), p.get("client_secret")?.to_string()))),
+        None => p.and_then(|p| {
+            Some((
+                p.get("client_id")?.to_string(),
+                p.get("client_secret")?.to_string(),
+            ))
+        }),
     };
     let Some((id, secret)) = creds else {
-        return Err(OAuthError::client("resource-server credentials are required", true));
+        return Err(OAuthError::client(
+            "resource-server credentials are required",
+            true,
+        ));
     };
     resource::authenticate(&state.store.db, &id, &secret)
         .await
@@ -25,13 +37,27 @@ pub async fn resource_server(state: &AppState, req: &HttpRequest, p: Option<&Par
         .ok_or_else(|| OAuthError::client("resource-server authentication failed", true))
 }
 
-pub async fn introspect(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, OAuthError> {
     let p = Params::from_body(&body)?;
     let caller = resource_server(&state, &req, Some(&p)).await?;
     require_form(&req)?;
-    let Some(token) = p.get("token") else { return Err(OAuthError::request("token is required")) };
-    let result = authz_core::token::introspect::introspect(&state.store.db, state.clock.as_ref(), state.issuer(), &caller, token)
-        .await
-        .map_err(OAuthError::server)?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(result))
+    let Some(token) = p.get("token") else {
+        return Err(OAuthError::request("token is required"));
+    };
+    let result = authz_core::token::introspect::introspect(
+        &state.store.db,
+        state.clock.as_ref(),
+        state.issuer(),
+        &caller,
+        token,
+    )
+    .await
+    .map_err(OAuthError::server)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(result))
 }

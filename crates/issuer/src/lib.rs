@@ -41,17 +41,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/gatehouse.css", web::get().to(pages::stylesheet))
-        .route("/.well-known/oauth-authorization-server", web::get().to(metadata::authorization_server))
-        .route("/.well-known/oauth-authorization-server/{tail:.*}", web::get().to(metadata::authorization_server))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(metadata::authorization_server),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/{tail:.*}",
+            web::get().to(metadata::authorization_server),
+        )
         .route("/oauth/register", web::post().to(register::register))
         .route("/oauth/register/{client_id}", web::get().to(register::read))
-        .route("/oauth/register/{client_id}", web::put().to(register::update))
-        .route("/oauth/register/{client_id}", web::delete().to(register::delete))
+        .route(
+            "/oauth/register/{client_id}",
+            web::put().to(register::update),
+        )
+        .route(
+            "/oauth/register/{client_id}",
+            web::delete().to(register::delete),
+        )
         .route("/oauth/authorize", web::get().to(authorize::get))
         .route("/oauth/authorize", web::post().to(authorize::post))
         .route("/login", web::get().to(login::page))
         .route("/login", web::post().to(login::submit))
-        .route("/federation/oidc/{connection_id}/callback", web::get().to(callback::oidc))
+        .route(
+            "/federation/oidc/{connection_id}/callback",
+            web::get().to(callback::oidc),
+        )
         .route("/consent", web::get().to(consent::page))
         .route("/consent", web::post().to(consent::submit))
         .route("/oauth/token", web::post().to(token::token))

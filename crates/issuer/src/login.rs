@@ -26,14 +26,34 @@ fn expired() -> PageError {
     )
 }
 
-async fn load_tx(state: &AppState, req: &HttpRequest, tx: Option<&str>) -> Result<LoginTx, PageError> {
+async fn load_tx(
+    state: &AppState,
+    req: &HttpRequest,
+    tx: Option<&str>,
+) -> Result<LoginTx, PageError> {
     let tx = tx.ok_or_else(expired)?;
     let binding = browser::existing_binding(req);
-    login::load(&state.store.db, state.clock.as_ref(), tx, binding.as_deref()).await.map_err(|_| expired())
+    login::load(
+        &state.store.db,
+        state.clock.as_ref(),
+        tx,
+        binding.as_deref(),
+    )
+    .await
+    .map_err(|_| expired())
 }
 
-async fn render(state: &AppState, req: &HttpRequest, tx: &LoginTx, email: &str, error: Option<&str>, status: StatusCode) -> Result<HttpResponse, PageError> {
-    let client = authz_core::client::get(&state.store.db, &tx.request.client_id).await?.ok_or_else(expired)?;
+async fn render(
+    state: &AppState,
+    req: &HttpRequest,
+    tx: &LoginTx,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let client = authz_core::client::get(&state.store.db, &tx.request.client_id)
+        .await?
+        .ok_or_else(expired)?;
     let res = resource::get(&state.store.db, &tx.request.resource_id).await?;
     let binding = browser::existing_binding(req).unwrap_or_default();
     Ok(state.templates.page(
@@ -51,7 +71,11 @@ async fn render(state: &AppState, req: &HttpRequest, tx: &LoginTx, email: &str, 
     ))
 }
 
-pub async fn page(state: web::Data<AppState>, req: HttpRequest, q: web::Query<TxQuery>) -> Result<HttpResponse, PageError> {
+pub async fn page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<TxQuery>,
+) -> Result<HttpResponse, PageError> {
     let tx = load_tx(&state, &req, q.tx.as_deref()).await?;
     if let Some(hint) = tx.request.login_hint.clone() {
         if let Ok(resp) = go_upstream(&state, &tx, &hint).await {
@@ -62,8 +86,23 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Tx
     render(&state, &req, &tx, "", None, StatusCode::OK).await
 }
 
-pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, PageError> {
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
     let p = Params::parse(&body).map_err(|_| expired())?;
+    let bucket = format!("login:{}", crate::params::peer_ip(&req));
+    if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60).await?
+        > LOGIN_PER_MINUTE
+    {
+        return Err(PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts",
+            "This network has started too many sign-ins in the last minute.",
+            "Wait a minute, then go back to the application and try again.",
+        ));
+    }
     let tx = load_tx(&state, &req, p.get("tx")).await?;
     if !browser::csrf_ok(&req, &tx.id_hash, p.get("csrf")) {
         return Err(PageError::new(
@@ -75,14 +114,35 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -
     }
     let email = p.get("email").unwrap_or("").trim().to_string();
     if !email.contains('@') || email.len() > 254 {
-        return render(&state, &req, &tx, &email, Some("Enter your full work email address, like name@company.com."), StatusCode::BAD_REQUEST).await;
+        return render(
+            &state,
+            &req,
+            &tx,
+            &email,
+            Some("Enter your full work email address, like name@company.com."),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
     match go_upstream(&state, &tx, &email).await {
         Ok(resp) => Ok(resp),
         Err(UpstreamError::Page(e)) => Err(e),
-        Err(UpstreamError::Form(msg)) => render(&state, &req, &tx, &email, Some(&msg), StatusCode::BAD_REQUEST).await,
+        Err(UpstreamError::Form(msg)) => {
+            render(
+                &state,
+                &req,
+                &tx,
+                &email,
+                Some(&msg),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
     }
 }
+
+/// Sign-in form submissions accepted per source address and minute (shared by every node).
+pub const LOGIN_PER_MINUTE: i64 = 60;
 
 enum UpstreamError {
     /// Shown on the login form so the user can correct the address.
@@ -97,7 +157,11 @@ impl From<authz_core::CoreError> for UpstreamError {
 }
 
 /// Finds the tenant for `email` and redirects to its connection's IdP.
-async fn go_upstream(state: &AppState, tx: &LoginTx, email: &str) -> Result<HttpResponse, UpstreamError> {
+async fn go_upstream(
+    state: &AppState,
+    tx: &LoginTx,
+    email: &str,
+) -> Result<HttpResponse, UpstreamError> {
     let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
     let Some(t) = tenant::find_by_email_domain(&state.store.db, email).await? else {
         return Err(UpstreamError::Form(format!(
@@ -111,7 +175,9 @@ async fn go_upstream(state: &AppState, tx: &LoginTx, email: &str) -> Result<Http
             t.name
         )));
     };
-    let secret = conn.client_secret(&state.master_key).map_err(|e| UpstreamError::Page(PageError::internal(e)))?;
+    let secret = conn
+        .client_secret(&state.master_key)
+        .map_err(|e| UpstreamError::Page(PageError::internal(e)))?;
     let redirect_uri = state.config.callback_uri(&conn.id);
     let cfg = RpConfig {
         connection_id: &conn.id,
@@ -129,6 +195,17 @@ async fn go_upstream(state: &AppState, tx: &LoginTx, email: &str) -> Result<Http
             "Try again in a few minutes. If it persists, tell your IT administrator (error OIDC0002).",
         ))
     })?;
-    login::set_upstream(&state.store.db, tx, &t.id, &conn.id, &begin.state, &begin.nonce, &begin.pkce_verifier).await?;
-    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, begin.url)).finish())
+    login::set_upstream(
+        &state.store.db,
+        tx,
+        &t.id,
+        &conn.id,
+        &begin.state,
+        &begin.nonce,
+        &begin.pkce_verifier,
+    )
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, begin.url))
+        .finish())
 }

@@ -8,7 +8,9 @@ use crate::state::AppState;
 
 pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
     let iss = state.issuer();
-    let mut scopes = authz_core::resource::all_scope_names(&state.store.db).await.map_err(OAuthError::server)?;
+    let mut scopes = authz_core::resource::all_scope_names(&state.store.db)
+        .await
+        .map_err(OAuthError::server)?;
     scopes.push(authz_core::scope::OFFLINE_ACCESS.to_string());
     let doc = json!({
         "issuer": iss,
@@ -29,5 +31,7 @@ pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResp
         "authorization_response_iss_parameter_supported": true,
         "service_documentation": format!("{iss}/docs"),
     });
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=300")).json(doc))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(doc))
 }

@@ -20,12 +20,25 @@ impl Templates {
     pub fn new() -> Self {
         let mut env = Environment::new();
         for (name, src) in [
-            ("layout.html", include_str!("../../../web/templates/layout.html")),
-            ("login.html", include_str!("../../../web/templates/login.html")),
-            ("consent.html", include_str!("../../../web/templates/consent.html")),
-            ("error.html", include_str!("../../../web/templates/error.html")),
+            (
+                "layout.html",
+                include_str!("../../../web/templates/layout.html"),
+            ),
+            (
+                "login.html",
+                include_str!("../../../web/templates/login.html"),
+            ),
+            (
+                "consent.html",
+                include_str!("../../../web/templates/consent.html"),
+            ),
+            (
+                "error.html",
+                include_str!("../../../web/templates/error.html"),
+            ),
         ] {
-            env.add_template(name, src).expect("embedded templates parse");
+            env.add_template(name, src)
+                .expect("embedded templates parse");
         }
         Templates { env }
     }
@@ -43,7 +56,9 @@ impl Templates {
                 .body(html),
             Err(e) => {
                 tracing::error!(code = "PAGE0001", error = %e, template = name, "template rendering failed");
-                HttpResponse::InternalServerError().content_type("text/plain").body("The page could not be displayed.")
+                HttpResponse::InternalServerError()
+                    .content_type("text/plain")
+                    .body("The page could not be displayed.")
             }
         }
     }
@@ -61,7 +76,12 @@ pub struct PageError {
 
 impl PageError {
     pub fn new(status: StatusCode, title: &str, message: impl Into<String>, hint: &str) -> Self {
-        PageError { status, title: title.into(), message: message.into(), hint: hint.into() }
+        PageError {
+            status,
+            title: title.into(),
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
     pub fn bad_request(title: &str, message: impl Into<String>, hint: &str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, title, message, hint)
@@ -105,7 +125,11 @@ impl ResponseError for PageError {
 impl From<authz_core::CoreError> for PageError {
     fn from(e: authz_core::CoreError) -> Self {
         match e {
-            authz_core::CoreError::Invalid(m) => PageError::bad_request("Sign-in cannot continue", m, "Go back to the application and start signing in again."),
+            authz_core::CoreError::Invalid(m) => PageError::bad_request(
+                "Sign-in cannot continue",
+                m,
+                "Go back to the application and start signing in again.",
+            ),
             authz_core::CoreError::NotFound(what) => PageError::bad_request(
                 "Sign-in cannot continue",
                 format!("The {what} was not found or has expired."),

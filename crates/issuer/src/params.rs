@@ -36,7 +36,11 @@ impl Params {
         self.single.get(k).map(String::as_str)
     }
     pub fn all(&self, k: &str) -> Vec<String> {
-        self.multi.iter().filter(|(key, v)| key == k && !v.is_empty()).map(|(_, v)| v.clone()).collect()
+        self.multi
+            .iter()
+            .filter(|(key, v)| key == k && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
 
@@ -47,17 +51,27 @@ pub fn require_form(req: &actix_web::HttpRequest) -> Result<(), OAuthError> {
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+    if ct
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
         Ok(())
     } else {
-        Err(OAuthError::request("the body must be application/x-www-form-urlencoded"))
+        Err(OAuthError::request(
+            "the body must be application/x-www-form-urlencoded",
+        ))
     }
 }
 
 pub fn peer_ip(req: &actix_web::HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 pub fn user_agent(req: &actix_web::HttpRequest) -> Option<String> {
-    req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string)
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }

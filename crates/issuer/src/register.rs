@@ -14,9 +14,11 @@ impl From<RegistrationError> for OAuthError {
         match e {
             RegistrationError::InvalidRedirectUri(m) => OAuthError::new("invalid_redirect_uri", m),
             RegistrationError::InvalidMetadata(m) => OAuthError::new("invalid_client_metadata", m),
-            RegistrationError::RateLimited => {
-                OAuthError::new("too_many_requests", RegistrationError::RateLimited.to_string()).status(StatusCode::TOO_MANY_REQUESTS)
-            }
+            RegistrationError::RateLimited => OAuthError::new(
+                "too_many_requests",
+                RegistrationError::RateLimited.to_string(),
+            )
+            .status(StatusCode::TOO_MANY_REQUESTS),
             RegistrationError::Core(c) => OAuthError::server(c),
         }
     }
@@ -38,14 +40,29 @@ fn describe(state: &AppState, c: &Client) -> Value {
 
 fn parse_metadata(body: &Value) -> Result<ClientMetadata, OAuthError> {
     if !body.is_object() {
-        return Err(OAuthError::new("invalid_client_metadata", "the body must be a JSON object"));
+        return Err(OAuthError::new(
+            "invalid_client_metadata",
+            "the body must be a JSON object",
+        ));
     }
-    serde_json::from_value(body.clone()).map_err(|e| OAuthError::new("invalid_client_metadata", e.to_string()))
+    serde_json::from_value(body.clone())
+        .map_err(|e| OAuthError::new("invalid_client_metadata", e.to_string()))
 }
 
-pub async fn register(state: web::Data<AppState>, req: HttpRequest, body: Json<Value>) -> Result<HttpResponse, OAuthError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<Value>,
+) -> Result<HttpResponse, OAuthError> {
     let meta = parse_metadata(&body)?;
-    let r = client::register_dynamic(&state.store, state.clock.as_ref(), &state.config.redirect_policy, &meta, &peer_ip(&req)).await?;
+    let r = client::register_dynamic(
+        &state.store,
+        state.clock.as_ref(),
+        &state.config.redirect_policy,
+        &meta,
+        &peer_ip(&req),
+    )
+    .await?;
     let mut doc = describe(&state, &r.client);
     if let Some(s) = r.client_secret {
         doc["client_secret"] = json!(s);
@@ -54,21 +71,36 @@ pub async fn register(state: web::Data<AppState>, req: HttpRequest, body: Json<V
     if let Some(t) = r.registration_access_token {
         doc["registration_access_token"] = json!(t);
     }
-    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(doc))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(doc))
 }
 
 /// RFC 7592 §2: the registration access token authorises management of one client.
-async fn managed(state: &AppState, req: &HttpRequest, client_id: &str) -> Result<Client, OAuthError> {
+async fn managed(
+    state: &AppState,
+    req: &HttpRequest,
+    client_id: &str,
+) -> Result<Client, OAuthError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or_else(|| OAuthError::new("invalid_token", "a registration access token is required").with_bearer())?;
+        .ok_or_else(|| {
+            OAuthError::new("invalid_token", "a registration access token is required")
+                .with_bearer()
+        })?;
     client::authorize_management(&state.store.db, client_id, token)
         .await
         .map_err(OAuthError::server)?
-        .ok_or_else(|| OAuthError::new("invalid_token", "the registration access token is not valid for this client").with_bearer())
+        .ok_or_else(|| {
+            OAuthError::new(
+                "invalid_token",
+                "the registration access token is not valid for this client",
+            )
+            .with_bearer()
+        })
 }
 
 impl OAuthError {
@@ -78,23 +110,57 @@ impl OAuthError {
     }
 }
 
-pub async fn read(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, OAuthError> {
+pub async fn read(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, OAuthError> {
     let c = managed(&state, &req, &path).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(describe(&state, &c)))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(describe(&state, &c)))
 }
 
-pub async fn update(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>, body: Json<Value>) -> Result<HttpResponse, OAuthError> {
+pub async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Json<Value>,
+) -> Result<HttpResponse, OAuthError> {
     let c = managed(&state, &req, &path).await?;
-    if body.get("client_id").and_then(Value::as_str).map(|id| id != c.client_id).unwrap_or(false) {
-        return Err(OAuthError::new("invalid_client_metadata", "client_id in the body must match the client"));
+    if body
+        .get("client_id")
+        .and_then(Value::as_str)
+        .map(|id| id != c.client_id)
+        .unwrap_or(false)
+    {
+        return Err(OAuthError::new(
+            "invalid_client_metadata",
+            "client_id in the body must match the client",
+        ));
     }
     let meta = parse_metadata(&body)?;
-    let updated = client::update_managed(&state.store, state.clock.as_ref(), &state.config.redirect_policy, &c, &meta).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(describe(&state, &updated)))
+    let updated = client::update_managed(
+        &state.store,
+        state.clock.as_ref(),
+        &state.config.redirect_policy,
+        &c,
+        &meta,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(describe(&state, &updated)))
 }
 
-pub async fn delete(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, OAuthError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, OAuthError> {
     let c = managed(&state, &req, &path).await?;
-    client::delete_managed(&state.store, state.clock.as_ref(), &c).await.map_err(OAuthError::server)?;
+    client::delete_managed(&state.store, state.clock.as_ref(), &c)
+        .await
+        .map_err(OAuthError::server)?;
     Ok(HttpResponse::NoContent().finish())
 }

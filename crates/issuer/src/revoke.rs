@@ -9,11 +9,17 @@ use crate::error::OAuthError;
 use crate::params::{require_form, Params};
 use crate::state::AppState;
 
-pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
     let p = Params::from_body(&body)?;
     let client = client_auth::authenticate(&state, &req, &p).await?;
-    let Some(token) = p.get("token") else { return Err(OAuthError::request("token is required")) };
+    let Some(token) = p.get("token") else {
+        return Err(OAuthError::request("token is required"));
+    };
     authz_core::token::revoke::revoke_by_client(&state.store, state.clock.as_ref(), &client, token)
         .await
         .map_err(OAuthError::server)?;

@@ -38,7 +38,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, clock: SharedClock, config: IssuerConfig, master_key: MasterKey, fetcher: SafeFetcher) -> Self {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        config: IssuerConfig,
+        master_key: MasterKey,
+        fetcher: SafeFetcher,
+    ) -> Self {
         AppState {
             store,
             clock,

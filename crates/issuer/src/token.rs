@@ -11,30 +11,61 @@ use crate::error::OAuthError;
 use crate::params::{require_form, Params};
 use crate::state::AppState;
 
-pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
     let p = Params::from_body(&body)?;
     let client = client_auth::authenticate(&state, &req, &p).await?;
     let clock = state.clock.as_ref();
     let issued = match p.get("grant_type") {
         Some("authorization_code") => {
-            let Some(c) = p.get("code") else { return Err(OAuthError::request("code is required")) };
+            let Some(c) = p.get("code") else {
+                return Err(OAuthError::request("code is required"));
+            };
             code::exchange(
                 &state.store,
                 clock,
                 &client,
-                CodeExchange { code: c, redirect_uri: p.get("redirect_uri"), code_verifier: p.get("code_verifier"), resource: p.get("resource") },
+                CodeExchange {
+                    code: c,
+                    redirect_uri: p.get("redirect_uri"),
+                    code_verifier: p.get("code_verifier"),
+                    resource: p.get("resource"),
+                },
             )
             .await?
         }
         Some("refresh_token") => {
             if !client.allows_refresh() {
-                return Err(OAuthError::new("unauthorized_client", "this client is not registered for the refresh_token grant"));
+                return Err(OAuthError::new(
+                    "unauthorized_client",
+                    "this client is not registered for the refresh_token grant",
+                ));
             }
-            let Some(rt) = p.get("refresh_token") else { return Err(OAuthError::request("refresh_token is required")) };
-            refresh::refresh(&state.store, clock, &client, RefreshRequest { refresh_token: rt, scope: p.get("scope"), resource: p.get("resource") }).await?
+            let Some(rt) = p.get("refresh_token") else {
+                return Err(OAuthError::request("refresh_token is required"));
+            };
+            refresh::refresh(
+                &state.store,
+                clock,
+                &client,
+                RefreshRequest {
+                    refresh_token: rt,
+                    scope: p.get("scope"),
+                    resource: p.get("resource"),
+                },
+            )
+            .await?
         }
-        Some(other) => return Err(OAuthError::new("unsupported_grant_type", format!("grant_type '{other}' is not supported"))),
+        Some(other) => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                format!("grant_type '{other}' is not supported"),
+            ))
+        }
         None => return Err(OAuthError::request("grant_type is required")),
     };
     Ok(HttpResponse::Ok()

@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 
 async fn register_public<S, B>(app: &S, redirect: &str) -> String
 where
-    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
     B: actix_web::body::MessageBody,
 {
     let r = test::call_service(
@@ -22,23 +26,40 @@ where
     )
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    body_json(r).await["client_id"].as_str().unwrap().to_string()
+    body_json(r).await["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Runs authorize → consent page → allow, returning the redirect to the client.
-async fn authorize_and_consent<S, B>(app: &S, fx: &Fx, client_id: &str, redirect: &str, scope: &str) -> String
+async fn authorize_and_consent<S, B>(
+    app: &S,
+    fx: &Fx,
+    client_id: &str,
+    redirect: &str,
+    scope: &str,
+) -> String
 where
-    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
     B: actix_web::body::MessageBody,
 {
-    let mut req = test::TestRequest::get().uri(&authorize_url(client_id, redirect, &[("scope", scope)]));
+    let mut req =
+        test::TestRequest::get().uri(&authorize_url(client_id, redirect, &[("scope", scope)]));
     for c in browser_cookies(Some(&fx.acme.session_cookie)) {
         req = req.cookie(c);
     }
     let r = test::call_service(app, req.to_request()).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let consent = location(&r);
-    assert!(consent.starts_with(&format!("{ISSUER}/consent?tx=")), "{consent}");
+    assert!(
+        consent.starts_with(&format!("{ISSUER}/consent?tx=")),
+        "{consent}"
+    );
     let path = consent.trim_start_matches(ISSUER).to_string();
     let mut req = test::TestRequest::get().uri(&path);
     for c in browser_cookies(Some(&fx.acme.session_cookie)) {
@@ -52,12 +73,19 @@ where
     let html = body_text(r).await;
     let tx = hidden(&html, "tx");
     let csrf = hidden(&html, "csrf");
-    let mut pairs = vec![("tx", tx.as_str()), ("csrf", csrf.as_str()), ("decision", "allow")];
+    let mut pairs = vec![
+        ("tx", tx.as_str()),
+        ("csrf", csrf.as_str()),
+        ("decision", "allow"),
+    ];
     let scopes: Vec<String> = scope.split(' ').map(str::to_string).collect();
     for s in &scopes {
         pairs.push(("scope", s.as_str()));
     }
-    let mut req = test::TestRequest::post().uri("/consent").insert_header(("content-type", "application/x-www-form-urlencoded")).set_payload(form(&pairs));
+    let mut req = test::TestRequest::post()
+        .uri("/consent")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(form(&pairs));
     for c in browser_cookies(Some(&fx.acme.session_cookie)) {
         req = req.cookie(c);
     }
@@ -66,12 +94,24 @@ where
     location(&r)
 }
 
-async fn post_form<S, B>(app: &S, uri: &str, body: &[(&str, &str)], basic: Option<(&str, &str)>) -> (StatusCode, Value)
+async fn post_form<S, B>(
+    app: &S,
+    uri: &str,
+    body: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, Value)
 where
-    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
     B: actix_web::body::MessageBody,
 {
-    let mut req = test::TestRequest::post().uri(uri).insert_header(("content-type", "application/x-www-form-urlencoded")).set_payload(form(body));
+    let mut req = test::TestRequest::post()
+        .uri(uri)
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(form(body));
     if let Some((u, p)) = basic {
         use base64::Engine;
         let v = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
@@ -86,20 +126,45 @@ where
 async fn metadata_lists_only_what_is_implemented() {
     let fx = fixture().await;
     let app = app(&fx).await;
-    let r = test::call_service(&app, test::TestRequest::get().uri("/.well-known/oauth-authorization-server").to_request()).await;
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/.well-known/oauth-authorization-server")
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers().get("access-control-allow-origin").unwrap(), "*");
     let m = body_json(r).await;
     assert_eq!(m["issuer"], ISSUER);
     assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(m["grant_types_supported"], json!(["authorization_code", "refresh_token"]));
+    assert_eq!(
+        m["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
     assert_eq!(m["token_endpoint_auth_methods_supported"][0], "none");
     assert_eq!(m["client_id_metadata_document_supported"], true);
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
-    assert!(m["scopes_supported"].as_array().unwrap().contains(&json!("offline_access")));
-    let r = test::call_service(&app, test::TestRequest::get().uri("/.well-known/openid-configuration").to_request()).await;
+    assert!(m["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("offline_access")));
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/.well-known/openid-configuration")
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "not an OpenID provider");
-    let r = test::call_service(&app, test::TestRequest::default().method(actix_web::http::Method::OPTIONS).uri("/oauth/token").to_request()).await;
+    let r = test::call_service(
+        &app,
+        test::TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/oauth/token")
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT, "preflight never 401");
 }
 
@@ -108,23 +173,54 @@ async fn full_flow_code_refresh_introspect_revoke() {
     let fx = fixture().await;
     let app = app(&fx).await;
     let client_id = register_public(&app, REDIRECT).await;
-    let back = authorize_and_consent(&app, &fx, &client_id, "http://127.0.0.1:53111/callback", "crm:customers:read offline_access openid").await;
-    assert!(back.starts_with("http://127.0.0.1:53111/callback?"), "{back}");
+    let back = authorize_and_consent(
+        &app,
+        &fx,
+        &client_id,
+        "http://127.0.0.1:53111/callback",
+        "crm:customers:read offline_access openid",
+    )
+    .await;
+    assert!(
+        back.starts_with("http://127.0.0.1:53111/callback?"),
+        "{back}"
+    );
     assert_eq!(query_param(&back, "state").as_deref(), Some("st-123"));
     assert_eq!(query_param(&back, "iss").as_deref(), Some(ISSUER));
     let code = query_param(&back, "code").unwrap();
 
-    let (s, tok) = post_form(&app, "/oauth/token", &[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", VERIFIER),
-        ("redirect_uri", "http://127.0.0.1:53111/callback"), ("client_id", &client_id), ("resource", RES)], None).await;
+    let (s, tok) = post_form(
+        &app,
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", "http://127.0.0.1:53111/callback"),
+            ("client_id", &client_id),
+            ("resource", RES),
+        ],
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{tok}");
-    assert_eq!(tok["scope"], "crm:customers:read", "unknown and openid scopes dropped, scope always stated");
+    assert_eq!(
+        tok["scope"], "crm:customers:read",
+        "unknown and openid scopes dropped, scope always stated"
+    );
     assert_eq!(tok["token_type"], "Bearer");
     assert_eq!(tok["expires_in"], 3600);
     let at = tok["access_token"].as_str().unwrap().to_string();
     let rt = tok["refresh_token"].as_str().unwrap().to_string();
     assert!(at.len() >= 43);
 
-    let (s, i) = post_form(&app, "/oauth/introspect", &[("token", &at)], Some((&fx.rs.0, &fx.rs.1))).await;
+    let (s, i) = post_form(
+        &app,
+        "/oauth/introspect",
+        &[("token", &at)],
+        Some((&fx.rs.0, &fx.rs.1)),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(i["active"], true);
     assert_eq!(i["aud"], RES);
@@ -135,18 +231,56 @@ async fn full_flow_code_refresh_introspect_revoke() {
     assert_eq!(i["tier"], "routine");
     assert!(i["session_id"].is_string());
 
-    let (s, t2) = post_form(&app, "/oauth/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("client_id", &client_id)], None).await;
+    let (s, t2) = post_form(
+        &app,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", &client_id),
+        ],
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{t2}");
     let rt2 = t2["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(rt2, rt, "refresh tokens rotate");
 
-    let (s, _) = post_form(&app, "/oauth/revoke", &[("token", &rt2), ("client_id", &client_id)], None).await;
+    let (s, _) = post_form(
+        &app,
+        "/oauth/revoke",
+        &[("token", &rt2), ("client_id", &client_id)],
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     let at2 = t2["access_token"].as_str().unwrap();
-    let (_, i) = post_form(&app, "/oauth/introspect", &[("token", at2)], Some((&fx.rs.0, &fx.rs.1))).await;
-    assert_eq!(i["active"], false, "revoking the refresh token revokes its grant's access tokens");
-    let (s, e) = post_form(&app, "/oauth/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt2), ("client_id", &client_id)], None).await;
-    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let (_, i) = post_form(
+        &app,
+        "/oauth/introspect",
+        &[("token", at2)],
+        Some((&fx.rs.0, &fx.rs.1)),
+    )
+    .await;
+    assert_eq!(
+        i["active"], false,
+        "revoking the refresh token revokes its grant's access tokens"
+    );
+    let (s, e) = post_form(
+        &app,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt2),
+            ("client_id", &client_id),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 }
 
 #[actix_web::test]
@@ -154,7 +288,14 @@ async fn consent_page_shows_tiers_unverified_name_and_only_granted_scopes() {
     let fx = fixture().await;
     let app = app(&fx).await;
     let client_id = register_public(&app, REDIRECT).await;
-    let mut req = test::TestRequest::get().uri(&authorize_url(&client_id, REDIRECT, &[("scope", "crm:customers:read crm:customers:export crm:customers:delete")]));
+    let mut req = test::TestRequest::get().uri(&authorize_url(
+        &client_id,
+        REDIRECT,
+        &[(
+            "scope",
+            "crm:customers:read crm:customers:export crm:customers:delete",
+        )],
+    ));
     for c in browser_cookies(Some(&fx.acme.session_cookie)) {
         req = req.cookie(c);
     }
@@ -166,19 +307,35 @@ async fn consent_page_shows_tiers_unverified_name_and_only_granted_scopes() {
     }
     let r = test::call_service(&app, req.to_request()).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let csp = r.headers().get("content-security-policy").unwrap().to_str().unwrap().to_string();
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("frame-ancestors 'none'"));
     let html = body_text(r).await;
     assert!(html.contains("Test Agent") && html.contains("unverified"));
     assert!(html.contains("crm:customers:read") && html.contains("tier-routine"));
     assert!(html.contains("crm:customers:export") && html.contains("tier-sensitive"));
-    assert!(!html.contains("crm:customers:delete"), "not granted by the org, not offered");
+    assert!(
+        !html.contains("crm:customers:delete"),
+        "not granted by the org, not offered"
+    );
     assert!(html.contains("127.0.0.1"), "redirect host shown");
 
     // A consent POST without the browser binding's CSRF token is refused.
     let tx = hidden(&html, "tx");
-    let mut req = test::TestRequest::post().uri("/consent").insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(form(&[("tx", &tx), ("csrf", "forged"), ("decision", "allow"), ("scope", "crm:customers:read")]));
+    let mut req = test::TestRequest::post()
+        .uri("/consent")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(form(&[
+            ("tx", &tx),
+            ("csrf", "forged"),
+            ("decision", "allow"),
+            ("scope", "crm:customers:read"),
+        ]));
     for c in browser_cookies(Some(&fx.acme.session_cookie)) {
         req = req.cookie(c);
     }
@@ -187,14 +344,19 @@ async fn consent_page_shows_tiers_unverified_name_and_only_granted_scopes() {
 
     // Unticking everything / denying returns access_denied to the client.
     let csrf = hidden(&html, "csrf");
-    let mut req = test::TestRequest::post().uri("/consent").insert_header(("content-type", "application/x-www-form-urlencoded"))
+    let mut req = test::TestRequest::post()
+        .uri("/consent")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
         .set_payload(form(&[("tx", &tx), ("csrf", &csrf), ("decision", "deny")]));
     for c in browser_cookies(Some(&fx.acme.session_cookie)) {
         req = req.cookie(c);
     }
     let r = test::call_service(&app, req.to_request()).await;
     let back = location(&r);
-    assert_eq!(query_param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
     assert_eq!(query_param(&back, "iss").as_deref(), Some(ISSUER));
 }
 
@@ -205,8 +367,19 @@ async fn user_can_untick_scopes_and_sensitive_tier_shortens_lifetime() {
     let client_id = register_public(&app, REDIRECT).await;
     let back = authorize_and_consent(&app, &fx, &client_id, REDIRECT, "crm:customers:export").await;
     let code = query_param(&back, "code").unwrap();
-    let (_, tok) = post_form(&app, "/oauth/token", &[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", VERIFIER),
-        ("redirect_uri", REDIRECT), ("client_id", &client_id)], None).await;
+    let (_, tok) = post_form(
+        &app,
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+        ],
+        None,
+    )
+    .await;
     assert_eq!(tok["scope"], "crm:customers:export");
     assert_eq!(tok["expires_in"], 900, "sensitive tier: 15 minutes");
 }
@@ -229,14 +402,35 @@ async fn remembered_consent_is_silent_only_for_assured_clients() {
         req = req.cookie(c);
     }
     let r = test::call_service(&app, req.to_request()).await;
-    assert_eq!(r.status(), StatusCode::OK, "one-click confirmation for a loopback client");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "one-click confirmation for a loopback client"
+    );
     assert!(body_text(r).await.contains("You approved this before"));
 
     // https redirect: identity assured by the redirect; the second authorization is silent.
     let web = register_public(&app, "https://claude.ai/api/mcp/auth_callback").await;
-    authorize_and_consent(&app, &fx, &web, "https://claude.ai/api/mcp/auth_callback", "crm:customers:read").await;
-    let back = authorize_and_consent(&app, &fx, &web, "https://claude.ai/api/mcp/auth_callback", "crm:customers:read").await;
-    assert!(back.starts_with("https://claude.ai/api/mcp/auth_callback?code="), "{back}");
+    authorize_and_consent(
+        &app,
+        &fx,
+        &web,
+        "https://claude.ai/api/mcp/auth_callback",
+        "crm:customers:read",
+    )
+    .await;
+    let back = authorize_and_consent(
+        &app,
+        &fx,
+        &web,
+        "https://claude.ai/api/mcp/auth_callback",
+        "crm:customers:read",
+    )
+    .await;
+    assert!(
+        back.starts_with("https://claude.ai/api/mcp/auth_callback?code="),
+        "{back}"
+    );
 }
 
 #[actix_web::test]
@@ -255,25 +449,71 @@ async fn dcr_dedupes_public_clients_and_manages_confidential_ones() {
     let id = c["client_id"].as_str().unwrap().to_string();
     let secret = c["client_secret"].as_str().unwrap().to_string();
     let rat = c["registration_access_token"].as_str().unwrap().to_string();
-    let uri = c["registration_client_uri"].as_str().unwrap().trim_start_matches(ISSUER).to_string();
+    let uri = c["registration_client_uri"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(ISSUER)
+        .to_string();
 
     let r = test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = test::call_service(&app, test::TestRequest::get().uri(&uri).insert_header(("authorization", format!("Bearer {rat}"))).to_request()).await;
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(&uri)
+            .insert_header(("authorization", format!("Bearer {rat}")))
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = test::call_service(&app, test::TestRequest::put().uri(&uri).insert_header(("authorization", format!("Bearer {rat}")))
         .set_json(json!({"client_id": id, "client_name": "Renamed", "redirect_uris": ["https://app.example.com/cb2"]})).to_request()).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(body_json(r).await["redirect_uris"], json!(["https://app.example.com/cb2"]));
+    assert_eq!(
+        body_json(r).await["redirect_uris"],
+        json!(["https://app.example.com/cb2"])
+    );
     // The confidential client authenticates with Basic at the token endpoint.
-    let (s, e) = post_form(&app, "/oauth/token", &[("grant_type", "authorization_code"), ("code", "x")], Some((&id, "wrong"))).await;
-    assert_eq!((s, e["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
-    let (s, e) = post_form(&app, "/oauth/token", &[("grant_type", "authorization_code"), ("code", "x")], Some((&id, &secret))).await;
-    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    let r = test::call_service(&app, test::TestRequest::delete().uri(&uri).insert_header(("authorization", format!("Bearer {rat}"))).to_request()).await;
+    let (s, e) = post_form(
+        &app,
+        "/oauth/token",
+        &[("grant_type", "authorization_code"), ("code", "x")],
+        Some((&id, "wrong")),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (s, e) = post_form(
+        &app,
+        "/oauth/token",
+        &[("grant_type", "authorization_code"), ("code", "x")],
+        Some((&id, &secret)),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let r = test::call_service(
+        &app,
+        test::TestRequest::delete()
+            .uri(&uri)
+            .insert_header(("authorization", format!("Bearer {rat}")))
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // Shared public clients have no registration access token: they cannot be deleted.
-    let r = test::call_service(&app, test::TestRequest::delete().uri(&format!("/oauth/register/{a}")).insert_header(("authorization", "Bearer anything")).to_request()).await;
+    let r = test::call_service(
+        &app,
+        test::TestRequest::delete()
+            .uri(&format!("/oauth/register/{a}"))
+            .insert_header(("authorization", "Bearer anything"))
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -283,21 +523,51 @@ async fn resource_servers_post_tool_calls_to_the_audit_log() {
     let app = app(&fx).await;
     let body = json!({"tenant": fx.acme.id.0, "sub": fx.acme.user_id, "client_id": "c1", "session_id": "s1", "tool": "list_customers",
         "scopes": ["crm:customers:read"], "result": "success", "parameters": {"query": "acme", "api_key": "sk-live-123"}});
-    let r = test::call_service(&app, test::TestRequest::post().uri("/audit/v1/events").set_json(body.clone()).to_request()).await;
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/audit/v1/events")
+            .set_json(body.clone())
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", fx.rs.0, fx.rs.1));
-    let r = test::call_service(&app, test::TestRequest::post().uri("/audit/v1/events").insert_header(("authorization", format!("Basic {basic}"))).set_json(body).to_request()).await;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", fx.rs.0, fx.rs.1));
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/audit/v1/events")
+            .insert_header(("authorization", format!("Basic {basic}")))
+            .set_json(body)
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let ev = authz_core::entities::audit_events::Entity::find()
         .filter(authz_core::entities::audit_events::Column::Action.eq("tool.called"))
-        .one(&fx.store.db).await.unwrap().unwrap();
+        .one(&fx.store.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ev.tenant_id, fx.acme.id.0);
     assert!(ev.details.contains("list_customers") && ev.details.contains("acme"));
-    assert!(!ev.details.contains("sk-live-123"), "secrets in parameters are redacted");
+    assert!(
+        !ev.details.contains("sk-live-123"),
+        "secrets in parameters are redacted"
+    );
     // A user of another tenant cannot be attributed.
     let other = json!({"tenant": fx.acme.id.0, "sub": "not-a-user", "client_id": "c1", "tool": "t", "result": "success"});
-    let r = test::call_service(&app, test::TestRequest::post().uri("/audit/v1/events").insert_header(("authorization", format!("Basic {basic}"))).set_json(other).to_request()).await;
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/audit/v1/events")
+            .insert_header(("authorization", format!("Basic {basic}")))
+            .set_json(other)
+            .to_request(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }

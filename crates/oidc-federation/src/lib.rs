@@ -9,11 +9,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use safe_fetch::{FetchError, SafeFetcher};
 
@@ -72,11 +73,18 @@ pub struct OidcRp {
 
 impl OidcRp {
     pub fn new(fetcher: SafeFetcher) -> Self {
-        OidcRp { fetcher, cache: Mutex::new(HashMap::new()) }
+        OidcRp {
+            fetcher,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Fetches and validates the discovery document (the issuer in it must equal `issuer`).
-    pub async fn discover(&self, issuer: &str, fresh: bool) -> Result<CoreProviderMetadata, FederationError> {
+    pub async fn discover(
+        &self,
+        issuer: &str,
+        fresh: bool,
+    ) -> Result<CoreProviderMetadata, FederationError> {
         if !fresh {
             if let Some((at, m)) = self.cache.lock().expect("cache lock").get(issuer) {
                 if at.elapsed() < DISCOVERY_TTL {
@@ -84,8 +92,14 @@ impl OidcRp {
                 }
             }
         }
-        let issuer_url = IssuerUrl::new(issuer.to_string()).map_err(|e| FederationError::BadIssuer(e.to_string()))?;
-        self.fetcher.check_url(issuer).map_err(|e| FederationError::Discovery { issuer: issuer.into(), reason: e.to_string() })?;
+        let issuer_url = IssuerUrl::new(issuer.to_string())
+            .map_err(|e| FederationError::BadIssuer(e.to_string()))?;
+        self.fetcher
+            .check_url(issuer)
+            .map_err(|e| FederationError::Discovery {
+                issuer: issuer.into(),
+                reason: e.to_string(),
+            })?;
         let f = self.fetcher.clone();
         let http = move |req: openidconnect::HttpRequest| {
             let f = f.clone();
@@ -93,8 +107,14 @@ impl OidcRp {
         };
         let meta = CoreProviderMetadata::discover_async(issuer_url, &http)
             .await
-            .map_err(|e| FederationError::Discovery { issuer: issuer.into(), reason: describe(&e) })?;
-        self.cache.lock().expect("cache lock").insert(issuer.to_string(), (Instant::now(), meta.clone()));
+            .map_err(|e| FederationError::Discovery {
+                issuer: issuer.into(),
+                reason: describe(&e),
+            })?;
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(issuer.to_string(), (Instant::now(), meta.clone()));
         Ok(meta)
     }
 
@@ -112,7 +132,8 @@ impl OidcRp {
         >,
         FederationError,
     > {
-        let redirect = RedirectUrl::new(cfg.redirect_uri.to_string()).map_err(|e| FederationError::BadIssuer(e.to_string()))?;
+        let redirect = RedirectUrl::new(cfg.redirect_uri.to_string())
+            .map_err(|e| FederationError::BadIssuer(e.to_string()))?;
         Ok(CoreClient::from_provider_metadata(
             meta,
             ClientId::new(cfg.client_id.to_string()),
@@ -122,12 +143,20 @@ impl OidcRp {
     }
 
     /// Builds the upstream authorization request (code flow, PKCE S256, state, nonce).
-    pub async fn begin(&self, cfg: &RpConfig<'_>, login_hint: Option<&str>) -> Result<Begin, FederationError> {
+    pub async fn begin(
+        &self,
+        cfg: &RpConfig<'_>,
+        login_hint: Option<&str>,
+    ) -> Result<Begin, FederationError> {
         let meta = self.discover(cfg.issuer, false).await?;
         let client = Self::client(meta, cfg)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut req = client
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge);
@@ -189,20 +218,31 @@ impl OidcRp {
             Err(e) => return Err(FederationError::IdToken(e.to_string())),
         };
         if let Some(expected) = claims.access_token_hash() {
-            let alg = id_token.signing_alg().map_err(|e| FederationError::IdToken(e.to_string()))?;
-            let verifier = client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS.to_vec());
-            let key = id_token.signing_key(&verifier).map_err(|e| FederationError::IdToken(e.to_string()))?;
+            let alg = id_token
+                .signing_alg()
+                .map_err(|e| FederationError::IdToken(e.to_string()))?;
+            let verifier = client
+                .id_token_verifier()
+                .set_allowed_algs(ALLOWED_ALGS.to_vec());
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(|e| FederationError::IdToken(e.to_string()))?;
             let actual = AccessTokenHash::from_token(resp.access_token(), alg, key)
                 .map_err(|e| FederationError::IdToken(e.to_string()))?;
             if &actual != expected {
-                return Err(FederationError::IdToken("at_hash does not match the access token".into()));
+                return Err(FederationError::IdToken(
+                    "at_hash does not match the access token".into(),
+                ));
             }
         }
         Ok(FederatedIdentity {
             connection_id: cfg.connection_id.to_string(),
             subject: claims.subject().as_str().to_string(),
             email: claims.email().map(|e| e.as_str().to_string()),
-            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
+            name: claims
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_string()),
             auth_time: claims.auth_time().map(|t| t.timestamp()),
         })
     }

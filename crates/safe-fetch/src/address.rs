@@ -30,7 +30,13 @@ fn public_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
     // IPv4-mapped (::ffff:0:0/96) and IPv4-compatible addresses are refused outright: they are
     // the classic way to smuggle 127.0.0.1 or 169.254.169.254 past a v4-only check.
-    if s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 && s[4] == 0 && (s[5] == 0xffff || s[5] == 0) {
+    if s[0] == 0
+        && s[1] == 0
+        && s[2] == 0
+        && s[3] == 0
+        && s[4] == 0
+        && (s[5] == 0xffff || s[5] == 0)
+    {
         return false;
     }
     !(ip.is_unspecified()
@@ -77,11 +83,19 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, ip) {
             (IpAddr::V4(n), IpAddr::V4(i)) => {
-                let mask = if self.len == 0 { 0 } else { u32::MAX << (32 - self.len) };
+                let mask = if self.len == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.len)
+                };
                 (u32::from(n) & mask) == (u32::from(i) & mask)
             }
             (IpAddr::V6(n), IpAddr::V6(i)) => {
-                let mask = if self.len == 0 { 0 } else { u128::MAX << (128 - self.len) };
+                let mask = if self.len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.len)
+                };
                 (u128::from(n) & mask) == (u128::from(i) & mask)
             }
             _ => false,

@@ -54,17 +54,28 @@ pub struct FetchConfig {
 impl FetchConfig {
     /// Parses `GATEHOUSE_FETCH_ALLOW_CIDRS` (comma-separated) and `GATEHOUSE_FETCH_RESOLVE`
     /// (comma-separated `host=ip`).
-    pub fn parse_lists(allow: &str, resolve: &str) -> Result<(Vec<Cidr>, HashMap<String, IpAddr>), FetchError> {
+    pub fn parse_lists(
+        allow: &str,
+        resolve: &str,
+    ) -> Result<(Vec<Cidr>, HashMap<String, IpAddr>), FetchError> {
         let allow = allow
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<Cidr>().map_err(|_| FetchError::Config(format!("'{s}' is not a CIDR range"))))
+            .map(|s| {
+                s.parse::<Cidr>()
+                    .map_err(|_| FetchError::Config(format!("'{s}' is not a CIDR range")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut map = HashMap::new();
         for item in resolve.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (h, ip) = item.split_once('=').ok_or_else(|| FetchError::Config(format!("'{item}' is not host=ip")))?;
-            let ip: IpAddr = ip.trim().parse().map_err(|_| FetchError::Config(format!("'{ip}' is not an IP address")))?;
+            let (h, ip) = item
+                .split_once('=')
+                .ok_or_else(|| FetchError::Config(format!("'{item}' is not host=ip")))?;
+            let ip: IpAddr = ip
+                .trim()
+                .parse()
+                .map_err(|_| FetchError::Config(format!("'{ip}' is not an IP address")))?;
             map.insert(h.trim().to_ascii_lowercase(), ip);
         }
         Ok((allow, map))
@@ -92,7 +103,10 @@ impl reqwest::dns::Resolve for Guard {
                 Some(ip) => vec![SocketAddr::new(*ip, 0)],
                 None => tokio::net::lookup_host((host.as_str(), 0))
                     .await
-                    .map_err(|_| Box::new(FetchError::Resolve(host.clone())) as Box<dyn std::error::Error + Send + Sync>)?
+                    .map_err(|_| {
+                        Box::new(FetchError::Resolve(host.clone()))
+                            as Box<dyn std::error::Error + Send + Sync>
+                    })?
                     .collect(),
             };
             if addrs.is_empty() {
@@ -100,7 +114,10 @@ impl reqwest::dns::Resolve for Guard {
             }
             // Refuse if any answer is non-public: a mixed answer is how rebinding attacks start.
             if let Some(bad) = addrs.iter().find(|a| !guard.permitted(a.ip())) {
-                return Err(Box::new(FetchError::Blocked { host, addr: bad.ip().to_string() }) as _);
+                return Err(Box::new(FetchError::Blocked {
+                    host,
+                    addr: bad.ip().to_string(),
+                }) as _);
             }
             Ok(Box::new(addrs.into_iter()) as Box<dyn Iterator<Item = SocketAddr> + Send>)
         })
@@ -126,7 +143,10 @@ pub const DEFAULT_MAX_BYTES: usize = 256 * 1024;
 
 impl SafeFetcher {
     pub fn new(cfg: &FetchConfig) -> Result<Self, FetchError> {
-        let guard = Guard { allow: Arc::new(cfg.allow.clone()), resolve: Arc::new(cfg.resolve.clone()) };
+        let guard = Guard {
+            allow: Arc::new(cfg.allow.clone()),
+            resolve: Arc::new(cfg.resolve.clone()),
+        };
         let mut b = reqwest::Client::builder()
             .https_only(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -139,14 +159,20 @@ impl SafeFetcher {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| FetchError::Config(format!("extra CA file is not valid PEM: {e}")))?;
             if certs.is_empty() {
-                return Err(FetchError::Config("extra CA file holds no certificate".into()));
+                return Err(FetchError::Config(
+                    "extra CA file holds no certificate".into(),
+                ));
             }
             for c in certs {
                 b = b.add_root_certificate(c);
             }
         }
         let client = b.build().map_err(|e| FetchError::Config(e.to_string()))?;
-        Ok(SafeFetcher { client, guard, max_bytes: DEFAULT_MAX_BYTES })
+        Ok(SafeFetcher {
+            client,
+            guard,
+            max_bytes: DEFAULT_MAX_BYTES,
+        })
     }
 
     /// Checks scheme and IP-literal hosts before any connection (literals bypass the resolver).
@@ -163,7 +189,10 @@ impl SafeFetcher {
         };
         if let Some(ip) = literal {
             if !self.guard.permitted(ip) {
-                return Err(FetchError::Blocked { host: u.host_str().unwrap_or_default().to_string(), addr: ip.to_string() });
+                return Err(FetchError::Blocked {
+                    host: u.host_str().unwrap_or_default().to_string(),
+                    addr: ip.to_string(),
+                });
             }
         }
         Ok(u)
@@ -172,7 +201,13 @@ impl SafeFetcher {
     /// GET a document. Non-2xx answers are errors; redirects are never followed.
     pub async fn get(&self, raw: &str, accept: &str) -> Result<Fetched, FetchError> {
         let u = self.check_url(raw)?;
-        let resp = self.client.get(u).header("accept", accept).send().await.map_err(map_err)?;
+        let resp = self
+            .client
+            .get(u)
+            .header("accept", accept)
+            .send()
+            .await
+            .map_err(map_err)?;
         let status = resp.status().as_u16();
         if resp.status().is_redirection() {
             return Err(FetchError::Redirect(status));
@@ -186,11 +221,18 @@ impl SafeFetcher {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_max_age);
         let body = read_bounded(resp, self.max_bytes).await?;
-        Ok(Fetched { status, body, max_age })
+        Ok(Fetched {
+            status,
+            body,
+            max_age,
+        })
     }
 
     /// Sends an arbitrary request under the same rules (OIDC token and JWKS calls).
-    pub async fn send(&self, req: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, FetchError> {
+    pub async fn send(
+        &self,
+        req: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, FetchError> {
         let (parts, body) = req.into_parts();
         let u = self.check_url(&parts.uri.to_string())?;
         let mut rb = self.client.request(parts.method, u).body(body);
@@ -208,7 +250,8 @@ impl SafeFetcher {
         if let Some(h) = out.headers_mut() {
             *h = headers;
         }
-        out.body(body).map_err(|e| FetchError::Transport(e.to_string()))
+        out.body(body)
+            .map_err(|e| FetchError::Transport(e.to_string()))
     }
 }
 
@@ -221,7 +264,10 @@ fn map_err(e: reqwest::Error) -> FetchError {
     while let Some(s) = src {
         if let Some(f) = s.downcast_ref::<FetchError>() {
             return match f {
-                FetchError::Blocked { host, addr } => FetchError::Blocked { host: host.clone(), addr: addr.clone() },
+                FetchError::Blocked { host, addr } => FetchError::Blocked {
+                    host: host.clone(),
+                    addr: addr.clone(),
+                },
                 FetchError::Resolve(h) => FetchError::Resolve(h.clone()),
                 other => FetchError::Transport(other.to_string()),
             };
@@ -238,7 +284,11 @@ fn map_err(e: reqwest::Error) -> FetchError {
 }
 
 async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, FetchError> {
-    if resp.content_length().map(|l| l as usize > max).unwrap_or(false) {
+    if resp
+        .content_length()
+        .map(|l| l as usize > max)
+        .unwrap_or(false)
+    {
         return Err(FetchError::TooLarge(max));
     }
     let mut body = Vec::new();
@@ -256,7 +306,10 @@ fn parse_max_age(v: &str) -> Option<u64> {
     if lower.contains("no-store") || lower.contains("no-cache") {
         return Some(0);
     }
-    lower.split(',').map(str::trim).find_map(|d| d.strip_prefix("max-age=").and_then(|n| n.trim_matches('"').parse().ok()))
+    lower.split(',').map(str::trim).find_map(|d| {
+        d.strip_prefix("max-age=")
+            .and_then(|n| n.trim_matches('"').parse().ok())
+    })
 }
 
 #[cfg(test)]
@@ -265,7 +318,12 @@ mod tests {
 
     fn fetcher(allow: &str, resolve: &str) -> SafeFetcher {
         let (allow, resolve) = FetchConfig::parse_lists(allow, resolve).unwrap();
-        SafeFetcher::new(&FetchConfig { extra_ca_pem: None, allow, resolve }).unwrap()
+        SafeFetcher::new(&FetchConfig {
+            extra_ca_pem: None,
+            allow,
+            resolve,
+        })
+        .unwrap()
     }
 
     #[test]
@@ -282,9 +340,15 @@ mod tests {
             "https://[fd00::1]/",
             "https://0.0.0.0/",
         ] {
-            assert!(matches!(f.check_url(bad), Err(FetchError::Blocked { .. })), "{bad} must be blocked");
+            assert!(
+                matches!(f.check_url(bad), Err(FetchError::Blocked { .. })),
+                "{bad} must be blocked"
+            );
         }
-        assert!(matches!(f.check_url("http://example.com/"), Err(FetchError::NotHttps(_))));
+        assert!(matches!(
+            f.check_url("http://example.com/"),
+            Err(FetchError::NotHttps(_))
+        ));
         assert!(f.check_url("https://93.184.215.14/").is_ok());
     }
 
@@ -292,7 +356,10 @@ mod tests {
     async fn names_resolving_to_private_addresses_are_refused() {
         let f = fetcher("", "loop.test=127.0.0.1,meta.test=169.254.169.254,priv.test=10.0.0.7,mapped.test=::ffff:127.0.0.1");
         for host in ["loop.test", "meta.test", "priv.test", "mapped.test"] {
-            let err = f.get(&format!("https://{host}/client.json"), "application/json").await.unwrap_err();
+            let err = f
+                .get(&format!("https://{host}/client.json"), "application/json")
+                .await
+                .unwrap_err();
             assert!(matches!(err, FetchError::Blocked { .. }), "{host}: {err}");
         }
     }

@@ -84,9 +84,19 @@ impl AuditEvent {
 
 fn is_secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
-    ["secret", "password", "token", "assertion", "authorization", "cookie", "code", "key", "credential"]
-        .iter()
-        .any(|s| k.contains(s))
+    [
+        "secret",
+        "password",
+        "token",
+        "assertion",
+        "authorization",
+        "cookie",
+        "code",
+        "key",
+        "credential",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 /// Redacts values under secret-looking keys (recursively) and bounds the size: the log keeps
@@ -101,13 +111,21 @@ pub fn sanitize_parameters(v: &Value) -> Value {
                 m.iter()
                     .take(64)
                     .map(|(k, v)| {
-                        let v = if is_secret_key(k) { Value::String("[redacted]".into()) } else { walk(v, depth + 1) };
+                        let v = if is_secret_key(k) {
+                            Value::String("[redacted]".into())
+                        } else {
+                            walk(v, depth + 1)
+                        };
                         (k.chars().take(128).collect(), v)
                     })
                     .collect(),
             ),
-            Value::Array(a) => Value::Array(a.iter().take(64).map(|x| walk(x, depth + 1)).collect()),
-            Value::String(s) if s.len() > 512 => Value::String(format!("{}…", s.chars().take(512).collect::<String>())),
+            Value::Array(a) => {
+                Value::Array(a.iter().take(64).map(|x| walk(x, depth + 1)).collect())
+            }
+            Value::String(s) if s.len() > 512 => {
+                Value::String(format!("{}…", s.chars().take(512).collect::<String>()))
+            }
             other => other.clone(),
         }
     }
@@ -121,11 +139,18 @@ pub fn sanitize_parameters(v: &Value) -> Value {
 
 /// Appends an event inside the caller's transaction, so the change and its record commit
 /// together (DESIGN §6.5). The sealer chains it later.
-pub async fn record<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, ev: AuditEvent) -> CoreResult<()> {
+pub async fn record<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    ev: AuditEvent,
+) -> CoreResult<()> {
     let details = sanitize_parameters(&ev.details).to_string();
     let row = audit_events::ActiveModel {
         id: NotSet,
-        tenant_id: Set(ev.tenant.map(|t| t.0).unwrap_or_else(|| PLATFORM_CHAIN.to_string())),
+        tenant_id: Set(ev
+            .tenant
+            .map(|t| t.0)
+            .unwrap_or_else(|| PLATFORM_CHAIN.to_string())),
         seq: Set(None),
         prev_hash: Set(None),
         hash: Set(None),
@@ -142,7 +167,9 @@ pub async fn record<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, ev: AuditEv
         user_agent: Set(ev.user_agent),
         details: Set(details),
     };
-    audit_events::Entity::insert(row).exec_without_returning(conn).await?;
+    audit_events::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
@@ -151,7 +178,8 @@ mod tests {
     use super::*;
     #[test]
     fn secrets_are_redacted() {
-        let v = serde_json::json!({"query":"acme","api_key":"s3cr3t","nested":{"password":"x","n":1}});
+        let v =
+            serde_json::json!({"query":"acme","api_key":"s3cr3t","nested":{"password":"x","n":1}});
         let s = sanitize_parameters(&v).to_string();
         assert!(!s.contains("s3cr3t"));
         assert!(s.contains("acme"));

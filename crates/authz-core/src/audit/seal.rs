@@ -2,8 +2,8 @@
 //! single writer on SQLite), so sequence numbers are gap-free and follow commit order.
 use ed25519_dalek::{Signer, SigningKey};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 
 use super::canonical::{canonical_record, chain_hash, GENESIS_HASH};
@@ -15,7 +15,12 @@ use crate::error::CoreResult;
 const BATCH: u64 = 2000;
 
 /// The bytes a checkpoint signature covers.
-pub fn signed_checkpoint_message(tenant: &str, seq: i64, head_hash: &str, created_at: i64) -> String {
+pub fn signed_checkpoint_message(
+    tenant: &str,
+    seq: i64,
+    head_hash: &str,
+    created_at: i64,
+) -> String {
     format!("gatehouse-audit-checkpoint-v1\n{tenant}\n{seq}\n{head_hash}\n{created_at}")
 }
 
@@ -43,8 +48,13 @@ pub async fn seal_all(store: &Store, key: &SigningKey, clock: &dyn Clock) -> Cor
 }
 
 /// Seals up to one batch of a chain's unsealed records and signs a checkpoint at the new head.
-pub async fn seal_chain(store: &Store, chain: &str, key: &SigningKey, clock: &dyn Clock) -> CoreResult<u64> {
-    let txn = store.db.begin().await?;
+pub async fn seal_chain(
+    store: &Store,
+    chain: &str,
+    key: &SigningKey,
+    clock: &dyn Clock,
+) -> CoreResult<u64> {
+    let txn = store.begin().await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
@@ -60,7 +70,10 @@ pub async fn seal_chain(store: &Store, chain: &str, key: &SigningKey, clock: &dy
         .one(&txn)
         .await?;
     let (mut seq, mut prev) = match head {
-        Some(h) => (h.seq.unwrap_or(0), h.hash.unwrap_or_else(|| GENESIS_HASH.to_string())),
+        Some(h) => (
+            h.seq.unwrap_or(0),
+            h.hash.unwrap_or_else(|| GENESIS_HASH.to_string()),
+        ),
         None => (0, GENESIS_HASH.to_string()),
     };
     let pending = audit_events::Entity::find()

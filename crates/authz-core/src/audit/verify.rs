@@ -28,7 +28,11 @@ impl VerifyReport {
 
 const PAGE: u64 = 10_000;
 
-pub async fn verify_chain(store: &Store, chain: &str, key: &VerifyingKey) -> CoreResult<VerifyReport> {
+pub async fn verify_chain(
+    store: &Store,
+    chain: &str,
+    key: &VerifyingKey,
+) -> CoreResult<VerifyReport> {
     let mut report = VerifyReport::default();
     let cps = audit_checkpoints::Entity::find()
         .filter(audit_checkpoints::Column::TenantId.eq(chain))
@@ -42,10 +46,16 @@ pub async fn verify_chain(store: &Store, chain: &str, key: &VerifyingKey) -> Cor
         let sig_ok = hex::decode(&cp.signature)
             .ok()
             .and_then(|b| <[u8; 64]>::try_from(b).ok())
-            .map(|b| key.verify(msg.as_bytes(), &Signature::from_bytes(&b)).is_ok())
+            .map(|b| {
+                key.verify(msg.as_bytes(), &Signature::from_bytes(&b))
+                    .is_ok()
+            })
             .unwrap_or(false);
         if !sig_ok {
-            report.first_break = Some(format!("checkpoint at seq {}: signature does not verify", cp.seq));
+            report.first_break = Some(format!(
+                "checkpoint at seq {}: signature does not verify",
+                cp.seq
+            ));
             return Ok(report);
         }
         cp_heads.insert(cp.seq, cp);
@@ -77,14 +87,19 @@ pub async fn verify_chain(store: &Store, chain: &str, key: &VerifyingKey) -> Cor
                 return Ok(report);
             }
             if row.prev_hash.as_deref() != Some(prev.as_str()) {
-                report.first_break =
-                    Some(format!("record seq {seq} (id {}): prev_hash does not link to seq {}", row.id, seq - 1));
+                report.first_break = Some(format!(
+                    "record seq {seq} (id {}): prev_hash does not link to seq {}",
+                    row.id,
+                    seq - 1
+                ));
                 return Ok(report);
             }
             let hash = chain_hash(&prev, &canonical_record(row, seq));
             if row.hash.as_deref() != Some(hash.as_str()) {
-                report.first_break =
-                    Some(format!("record seq {seq} (id {}): content does not match its hash (altered)", row.id));
+                report.first_break = Some(format!(
+                    "record seq {seq} (id {}): content does not match its hash (altered)",
+                    row.id
+                ));
                 return Ok(report);
             }
             if let Some(cp) = cp_heads.get(&seq) {

@@ -6,5 +6,7 @@ mod tenancy;
 
 pub use audit::{audit_checkpoints, audit_events};
 pub use catalog::{org_grants, resource_scopes, resource_tools, resources};
-pub use oauth::{auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens};
+pub use oauth::{
+    auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens,
+};
 pub use tenancy::{connections, tenant_domains, tenants, users};

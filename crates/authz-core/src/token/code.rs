@@ -1,6 +1,6 @@
 //! Authorization codes: single use, at most 60 seconds, PKCE S256 (RFC 7636), bound to client,
 //! redirect URI and resource. A replayed code revokes everything issued from it (RFC 9700 §4.5).
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::{issue, max_tier, revoke, IssuedTokens, TokenError};
 use crate::audit::{self, AuditEvent};
@@ -58,7 +58,9 @@ pub async fn create<C: ConnectionTrait>(
 
 /// RFC 7636 §4.1: 43-128 characters of [A-Z a-z 0-9 - . _ ~].
 fn valid_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 pub struct CodeExchange<'a> {
@@ -69,10 +71,18 @@ pub struct CodeExchange<'a> {
 }
 
 /// The `authorization_code` grant (RFC 6749 §4.1.3).
-pub async fn exchange(store: &Store, clock: &dyn Clock, client: &Client, ex: CodeExchange<'_>) -> Result<IssuedTokens, TokenError> {
+pub async fn exchange(
+    store: &Store,
+    clock: &dyn Clock,
+    client: &Client,
+    ex: CodeExchange<'_>,
+) -> Result<IssuedTokens, TokenError> {
     let now = clock.now_us();
-    let txn = store.db.begin().await?;
-    let Some(c) = auth_codes::Entity::find_by_id(sha256_hex(ex.code)).one(&txn).await? else {
+    let txn = store.begin().await?;
+    let Some(c) = auth_codes::Entity::find_by_id(sha256_hex(ex.code))
+        .one(&txn)
+        .await?
+    else {
         return Err(TokenError::grant("the authorization code is invalid"));
     };
     let tenant = crate::tenant::TenantId(c.tenant_id.clone());
@@ -97,7 +107,9 @@ pub async fn exchange(store: &Store, clock: &dyn Clock, client: &Client, ex: Cod
         )
         .await?;
         txn.commit().await?;
-        return Err(TokenError::grant("the authorization code was already used; tokens issued from it are revoked"));
+        return Err(TokenError::grant(
+            "the authorization code was already used; tokens issued from it are revoked",
+        ));
     }
     let fail = |msg: &str| {
         AuditEvent::new(Some(&tenant), "code.rejected")
@@ -108,22 +120,33 @@ pub async fn exchange(store: &Store, clock: &dyn Clock, client: &Client, ex: Cod
     };
     let check = (|| {
         if c.client_id != client.client_id {
-            return Err(TokenError::grant("the authorization code was issued to another client"));
+            return Err(TokenError::grant(
+                "the authorization code was issued to another client",
+            ));
         }
         if c.expires_at <= now {
             return Err(TokenError::grant("the authorization code has expired"));
         }
         if ex.redirect_uri != Some(c.redirect_uri.as_str()) {
-            return Err(TokenError::grant("redirect_uri does not match the authorization request"));
+            return Err(TokenError::grant(
+                "redirect_uri does not match the authorization request",
+            ));
         }
         let Some(verifier) = ex.code_verifier else {
-            return Err(TokenError::new("invalid_request", "code_verifier is required (PKCE)"));
+            return Err(TokenError::new(
+                "invalid_request",
+                "code_verifier is required (PKCE)",
+            ));
         };
         if !valid_verifier(verifier) {
-            return Err(TokenError::grant("code_verifier is malformed (RFC 7636 §4.1)"));
+            return Err(TokenError::grant(
+                "code_verifier is malformed (RFC 7636 §4.1)",
+            ));
         }
         if !hashes_equal(&pkce_s256(verifier), &c.code_challenge) {
-            return Err(TokenError::grant("code_verifier does not match the code_challenge"));
+            return Err(TokenError::grant(
+                "code_verifier does not match the code_challenge",
+            ));
         }
         Ok(())
     })();
@@ -135,9 +158,17 @@ pub async fn exchange(store: &Store, clock: &dyn Clock, client: &Client, ex: Cod
     let res = resource::get(&txn, &c.resource_id).await?;
     if let Some(r) = ex.resource {
         if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
-            audit::record(&txn, clock, fail("resource differs from the authorization request")).await?;
+            audit::record(
+                &txn,
+                clock,
+                fail("resource differs from the authorization request"),
+            )
+            .await?;
             txn.commit().await?;
-            return Err(TokenError::new("invalid_target", "resource does not match the authorization request"));
+            return Err(TokenError::new(
+                "invalid_target",
+                "resource does not match the authorization request",
+            ));
         }
     }
     let scopes = crate::scope::split(&c.scopes);

@@ -43,10 +43,16 @@ pub async fn introspect<C: ConnectionTrait>(
     caller: &Resource,
     token: &str,
 ) -> CoreResult<Introspection> {
-    let Some(t) = tokens::Entity::find_by_id(sha256_hex(token)).one(conn).await? else {
+    let Some(t) = tokens::Entity::find_by_id(sha256_hex(token))
+        .one(conn)
+        .await?
+    else {
         return Ok(Introspection::default());
     };
-    let live = t.kind == "access" && t.revoked_at.is_none() && t.expires_at > clock.now_us() && t.resource_id == caller.id;
+    let live = t.kind == "access"
+        && t.revoked_at.is_none()
+        && t.expires_at > clock.now_us()
+        && t.resource_id == caller.id;
     if !live {
         return Ok(Introspection::default());
     }

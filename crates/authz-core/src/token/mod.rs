@@ -24,7 +24,10 @@ pub struct TokenError {
 
 impl TokenError {
     pub fn new(code: &'static str, description: impl Into<String>) -> Self {
-        TokenError { code, description: description.into() }
+        TokenError {
+            code,
+            description: description.into(),
+        }
     }
     pub fn grant(description: impl Into<String>) -> Self {
         Self::new("invalid_grant", description)
@@ -59,7 +62,13 @@ pub struct IssuedTokens {
 pub fn max_tier(catalogue: &[Scope], scopes: &[String]) -> Tier {
     scopes
         .iter()
-        .map(|s| catalogue.iter().find(|c| &c.name == s).map(|c| c.tier).unwrap_or(Tier::Critical))
+        .map(|s| {
+            catalogue
+                .iter()
+                .find(|c| &c.name == s)
+                .map(|c| c.tier)
+                .unwrap_or(Tier::Critical)
+        })
         .max()
         .unwrap_or(Tier::Routine)
 }
@@ -76,7 +85,10 @@ pub(crate) async fn issue<C: ConnectionTrait>(
 ) -> Result<IssuedTokens, TokenError> {
     let now = clock.now_us();
     let access = random_token();
-    let ttl = tier.access_token_secs().min((family.expires_at - now) / MICROS).max(1);
+    let ttl = tier
+        .access_token_secs()
+        .min((family.expires_at - now) / MICROS)
+        .max(1);
     let scope_str = scopes.join(" ");
     let row = |hash: String, kind: &str, expires_at: i64| tokens::ActiveModel {
         token_hash: Set(hash),
@@ -99,6 +111,14 @@ pub(crate) async fn issue<C: ConnectionTrait>(
     if let Some(r) = &refresh {
         rows.push(row(sha256_hex(r), "refresh", family.expires_at));
     }
-    tokens::Entity::insert_many(rows).exec_without_returning(conn).await?;
-    Ok(IssuedTokens { access_token: access, token_type: "Bearer", expires_in: ttl, scope: scope_str, refresh_token: refresh })
+    tokens::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(IssuedTokens {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ttl,
+        scope: scope_str,
+        refresh_token: refresh,
+    })
 }

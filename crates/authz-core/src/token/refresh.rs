@@ -1,6 +1,6 @@
 //! The `refresh_token` grant with rotation (RFC 9700 §4.14.2): every use returns a new refresh
 //! token; presenting a rotated-out one revokes the whole family and is recorded as reuse.
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{issue, max_tier, revoke, IssuedTokens, TokenError};
 use crate::audit::{self, AuditEvent};
@@ -23,9 +23,14 @@ pub struct RefreshRequest<'a> {
     pub resource: Option<&'a str>,
 }
 
-pub async fn refresh(store: &Store, clock: &dyn Clock, client: &Client, req: RefreshRequest<'_>) -> Result<IssuedTokens, TokenError> {
+pub async fn refresh(
+    store: &Store,
+    clock: &dyn Clock,
+    client: &Client,
+    req: RefreshRequest<'_>,
+) -> Result<IssuedTokens, TokenError> {
     let now = clock.now_us();
-    let txn = store.db.begin().await?;
+    let txn = store.begin().await?;
     let Some(t) = tokens::Entity::find_by_id(sha256_hex(req.refresh_token))
         .filter(tokens::Column::Kind.eq("refresh"))
         .one(&txn)
@@ -34,7 +39,9 @@ pub async fn refresh(store: &Store, clock: &dyn Clock, client: &Client, req: Ref
         return Err(TokenError::grant("the refresh token is invalid"));
     };
     if t.client_id != client.client_id {
-        return Err(TokenError::grant("the refresh token was issued to another client"));
+        return Err(TokenError::grant(
+            "the refresh token was issued to another client",
+        ));
     }
     let tenant = TenantId(t.tenant_id.clone());
     if t.revoked_at.is_some() {
@@ -65,9 +72,14 @@ pub async fn refresh(store: &Store, clock: &dyn Clock, client: &Client, req: Ref
         .await?;
         txn.commit().await?;
         tracing::warn!(code = "TOKEN0002", tenant = %tenant.0, client_id = %t.client_id, "refresh token reuse detected; grant family revoked");
-        return Err(TokenError::grant("the refresh token was already used; the grant is revoked"));
+        return Err(TokenError::grant(
+            "the refresh token was already used; the grant is revoked",
+        ));
     }
-    let Some(family) = grant_families::Entity::find_by_id(t.family_id.clone()).one(&txn).await? else {
+    let Some(family) = grant_families::Entity::find_by_id(t.family_id.clone())
+        .one(&txn)
+        .await?
+    else {
         return Err(TokenError::grant("the grant no longer exists"));
     };
     if family.revoked_at.is_some() {
@@ -76,10 +88,15 @@ pub async fn refresh(store: &Store, clock: &dyn Clock, client: &Client, req: Ref
     let res = resource::get(&txn, &family.resource_id).await?;
     if let Some(r) = req.resource {
         if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
-            return Err(TokenError::new("invalid_target", "resource does not match the grant"));
+            return Err(TokenError::new(
+                "invalid_target",
+                "resource does not match the grant",
+            ));
         }
     }
-    let u = user::get(&txn, &tenant, &family.user_id).await.map_err(|_| TokenError::grant("the user no longer exists"))?;
+    let u = user::get(&txn, &tenant, &family.user_id)
+        .await
+        .map_err(|_| TokenError::grant("the user no longer exists"))?;
     if !u.active {
         return Err(TokenError::grant("the user is deactivated"));
     }
@@ -87,10 +104,19 @@ pub async fn refresh(store: &Store, clock: &dyn Clock, client: &Client, req: Ref
     let mut scopes = match req.scope {
         Some(s) => {
             let asked = crate::scope::split(s);
-            if let Some(extra) = asked.iter().find(|a| !family_scopes.contains(a) && *a != crate::scope::OFFLINE_ACCESS) {
-                return Err(TokenError::new("invalid_scope", format!("scope '{extra}' was not part of the original grant")));
+            if let Some(extra) = asked
+                .iter()
+                .find(|a| !family_scopes.contains(a) && *a != crate::scope::OFFLINE_ACCESS)
+            {
+                return Err(TokenError::new(
+                    "invalid_scope",
+                    format!("scope '{extra}' was not part of the original grant"),
+                ));
             }
-            asked.into_iter().filter(|a| a != crate::scope::OFFLINE_ACCESS).collect()
+            asked
+                .into_iter()
+                .filter(|a| a != crate::scope::OFFLINE_ACCESS)
+                .collect()
         }
         None => family_scopes,
     };
@@ -100,10 +126,17 @@ pub async fn refresh(store: &Store, clock: &dyn Clock, client: &Client, req: Ref
     let step_up_fresh = now - family.auth_time <= STEP_UP_WINDOW_SECS * MICROS;
     scopes.retain(|s| {
         granted.contains(s)
-            && catalogue.iter().find(|c| &c.name == s).map(|c| c.tier != Tier::Critical || step_up_fresh).unwrap_or(false)
+            && catalogue
+                .iter()
+                .find(|c| &c.name == s)
+                .map(|c| c.tier != Tier::Critical || step_up_fresh)
+                .unwrap_or(false)
     });
     if scopes.is_empty() {
-        return Err(TokenError::new("invalid_scope", "none of the grant's scopes is still allowed"));
+        return Err(TokenError::new(
+            "invalid_scope",
+            "none of the grant's scopes is still allowed",
+        ));
     }
     let tier = max_tier(&catalogue, &scopes);
     let issued = issue(&txn, clock, &family, &scopes, tier, true).await?;

@@ -1,6 +1,6 @@
 //! Revocation (RFC 7009) and service-initiated revocation. A revoke is a committed UPDATE of the
 //! shared store, so every node refuses the token from the next lookup on (DESIGN §6.3).
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::audit::{self, AuditEvent};
 use crate::client::Client;
@@ -13,7 +13,11 @@ use crate::session;
 use crate::tenant::TenantId;
 
 /// Revokes a grant family and every token in it. Returns the number of tokens revoked.
-pub async fn revoke_family<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, family_id: &str) -> CoreResult<u64> {
+pub async fn revoke_family<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    family_id: &str,
+) -> CoreResult<u64> {
     let now = clock.now_us();
     grant_families::Entity::update_many()
         .col_expr(grant_families::Column::RevokedAt, Some(now).into())
@@ -41,18 +45,36 @@ pub enum Revoked {
 }
 
 /// RFC 7009 revocation by the client the token was issued to.
-pub async fn revoke_by_client(store: &Store, clock: &dyn Clock, client: &Client, token: &str) -> CoreResult<Revoked> {
+pub async fn revoke_by_client(
+    store: &Store,
+    clock: &dyn Clock,
+    client: &Client,
+    token: &str,
+) -> CoreResult<Revoked> {
     revoke_token(store, clock, Some(client), token, "client").await
 }
 
 /// Service-initiated revocation of one token value (operator CLI).
-pub async fn revoke_by_operator(store: &Store, clock: &dyn Clock, token: &str) -> CoreResult<Revoked> {
+pub async fn revoke_by_operator(
+    store: &Store,
+    clock: &dyn Clock,
+    token: &str,
+) -> CoreResult<Revoked> {
     revoke_token(store, clock, None, token, "operator").await
 }
 
-async fn revoke_token(store: &Store, clock: &dyn Clock, client: Option<&Client>, token: &str, actor: &str) -> CoreResult<Revoked> {
-    let txn = store.db.begin().await?;
-    let Some(t) = tokens::Entity::find_by_id(sha256_hex(token)).one(&txn).await? else {
+async fn revoke_token(
+    store: &Store,
+    clock: &dyn Clock,
+    client: Option<&Client>,
+    token: &str,
+    actor: &str,
+) -> CoreResult<Revoked> {
+    let txn = store.begin().await?;
+    let Some(t) = tokens::Entity::find_by_id(sha256_hex(token))
+        .one(&txn)
+        .await?
+    else {
         return Ok(Revoked::Nothing);
     };
     if let Some(c) = client {
@@ -89,7 +111,13 @@ async fn revoke_token(store: &Store, clock: &dyn Clock, client: Option<&Client>,
 }
 
 /// Revokes every grant, token and sign-in session of a user (operator CLI; SCIM deactivation).
-pub async fn revoke_user<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, tenant: &TenantId, user_id: &str, actor: &str) -> CoreResult<u64> {
+pub async fn revoke_user<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+    actor: &str,
+) -> CoreResult<u64> {
     let now = clock.now_us();
     grant_families::Entity::update_many()
         .col_expr(grant_families::Column::RevokedAt, Some(now).into())
@@ -121,7 +149,11 @@ pub async fn revoke_user<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, tenant
 }
 
 /// Revokes every token of a client, in every tenant; each affected tenant's log records it.
-pub async fn revoke_client_tokens<C: ConnectionTrait>(conn: &C, clock: &dyn Clock, client_id: &str) -> CoreResult<u64> {
+pub async fn revoke_client_tokens<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    client_id: &str,
+) -> CoreResult<u64> {
     let now = clock.now_us();
     let tenants: Vec<String> = grant_families::Entity::find()
         .select_only()
@@ -146,14 +178,21 @@ pub async fn revoke_client_tokens<C: ConnectionTrait>(conn: &C, clock: &dyn Cloc
         .await?
         .rows_affected;
     for t in tenants {
-        audit::record(conn, clock, AuditEvent::new(Some(&TenantId(t)), "client.tokens_revoked").actor("operator").client(client_id.to_string())).await?;
+        audit::record(
+            conn,
+            clock,
+            AuditEvent::new(Some(&TenantId(t)), "client.tokens_revoked")
+                .actor("operator")
+                .client(client_id.to_string()),
+        )
+        .await?;
     }
     Ok(n)
 }
 
 /// Operator revocation of all of a client's tokens, in one transaction.
 pub async fn revoke_client(store: &Store, clock: &dyn Clock, client_id: &str) -> CoreResult<u64> {
-    let txn = store.db.begin().await?;
+    let txn = store.begin().await?;
     let n = revoke_client_tokens(&txn, clock, client_id).await?;
     txn.commit().await?;
     Ok(n)

@@ -24,7 +24,7 @@ use authz_core::token::introspect::{self, Introspection};
 use authz_core::token::{IssuedTokens, TokenError};
 use authz_core::user::{self, FederatedIdentity, User};
 use authz_core::Store;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 pub const ISSUER: &str = "https://auth.gatehouse.test";
 pub const RESOURCE_URI: &str = "https://crm.example.com/mcp";
@@ -76,13 +76,31 @@ pub fn crm_spec() -> ResourceSpec {
         uri: RESOURCE_URI.into(),
         display_name: "Acme CRM".into(),
         scopes: vec![
-            ScopeSpec { name: READ.into(), description: "Read customer records".into(), tier: Tier::Routine },
-            ScopeSpec { name: DELETE.into(), description: "Delete customer records".into(), tier: Tier::Sensitive },
-            ScopeSpec { name: SETTINGS.into(), description: "Change CRM settings".into(), tier: Tier::Critical },
+            ScopeSpec {
+                name: READ.into(),
+                description: "Read customer records".into(),
+                tier: Tier::Routine,
+            },
+            ScopeSpec {
+                name: DELETE.into(),
+                description: "Delete customer records".into(),
+                tier: Tier::Sensitive,
+            },
+            ScopeSpec {
+                name: SETTINGS.into(),
+                description: "Change CRM settings".into(),
+                tier: Tier::Critical,
+            },
         ],
         tools: vec![
-            ToolSpec { name: "list_customers".into(), scopes: vec![READ.into()] },
-            ToolSpec { name: "delete_customer".into(), scopes: vec![READ.into(), DELETE.into()] },
+            ToolSpec {
+                name: "list_customers".into(),
+                scopes: vec![READ.into()],
+            },
+            ToolSpec {
+                name: "delete_customer".into(),
+                scopes: vec![READ.into(), DELETE.into()],
+            },
         ],
     }
 }
@@ -92,33 +110,53 @@ impl World {
         let store = testkit::store().await;
         let clock = testkit::clock();
         let key = testkit::master_key();
-        let reg = resource::register(&store, &clock, crm_spec()).await.expect("register CRM resource");
+        let reg = resource::register(&store, &clock, crm_spec())
+            .await
+            .expect("register CRM resource");
         let other = resource::register(
             &store,
             &clock,
             ResourceSpec {
                 uri: OTHER_RESOURCE_URI.into(),
                 display_name: "Wiki".into(),
-                scopes: vec![ScopeSpec { name: "wiki:read".into(), description: "Read pages".into(), tier: Tier::Routine }],
+                scopes: vec![ScopeSpec {
+                    name: "wiki:read".into(),
+                    description: "Read pages".into(),
+                    tier: Tier::Routine,
+                }],
                 tools: vec![],
             },
         )
         .await
         .expect("register wiki resource");
         // Resource servers authenticate with the credentials they were given at registration.
-        let resource = resource::authenticate(&store.db, &reg.introspection_client_id, &reg.introspection_client_secret)
-            .await
-            .unwrap()
-            .expect("CRM credentials authenticate");
-        let other_resource =
-            resource::authenticate(&store.db, &other.introspection_client_id, &other.introspection_client_secret)
-                .await
-                .unwrap()
-                .expect("wiki credentials authenticate");
-        let client = client::add_preregistered(&store, &clock, &RedirectPolicy::default(), "Test Agent", &[s(REDIRECT)], false)
-            .await
-            .expect("pre-register public client")
-            .client;
+        let resource = resource::authenticate(
+            &store.db,
+            &reg.introspection_client_id,
+            &reg.introspection_client_secret,
+        )
+        .await
+        .unwrap()
+        .expect("CRM credentials authenticate");
+        let other_resource = resource::authenticate(
+            &store.db,
+            &other.introspection_client_id,
+            &other.introspection_client_secret,
+        )
+        .await
+        .unwrap()
+        .expect("wiki credentials authenticate");
+        let client = client::add_preregistered(
+            &store,
+            &clock,
+            &RedirectPolicy::default(),
+            "Test Agent",
+            &[s(REDIRECT)],
+            false,
+        )
+        .await
+        .expect("pre-register public client")
+        .client;
         World {
             store,
             clock,
@@ -134,26 +172,43 @@ impl World {
     /// A tenant owning `domain`, with an OIDC connection, `granted` scopes of the CRM granted to
     /// everyone, a user `alice@<domain>` and a sign-in session.
     pub async fn tenant(&self, slug: &str, domain: &str, granted: &[&str]) -> TenantFx {
-        let t = tenant::create(&self.store, &self.clock, slug, &format!("{slug} Inc"), &[s(domain)])
-            .await
-            .expect("create tenant");
+        let t = tenant::create(
+            &self.store,
+            &self.clock,
+            slug,
+            &format!("{slug} Inc"),
+            &[s(domain)],
+        )
+        .await
+        .expect("create tenant");
         let issuer = format!("https://idp.{domain}");
         let conn = connection::add_oidc(
             &self.store,
             &self.clock,
             &self.key,
             &t.id,
-            NewOidcConnection { name: "OIDC", issuer: &issuer, client_id: "gatehouse", client_secret: "idp-secret" },
+            NewOidcConnection {
+                name: "OIDC",
+                issuer: &issuer,
+                client_id: "gatehouse",
+                client_secret: "idp-secret",
+            },
         )
         .await
         .expect("add OIDC connection");
         if !granted.is_empty() {
-            grant::add_for_everyone(&self.store, &self.clock, &t.id, &self.resource, &scopes(granted))
-                .await
-                .expect("grant scopes");
+            grant::add_for_everyone(
+                &self.store,
+                &self.clock,
+                &t.id,
+                &self.resource,
+                &scopes(granted),
+            )
+            .await
+            .expect("grant scopes");
         }
         let email = format!("alice@{domain}");
-        let txn = self.store.db.begin().await.unwrap();
+        let txn = self.store.begin().await.unwrap();
         let (u, created) = user::upsert_federated(
             &txn,
             &self.clock,
@@ -169,11 +224,18 @@ impl World {
         .await
         .expect("upsert user");
         assert!(created);
-        let (_cookie, sess) = session::create(&txn, &self.clock, &t.id, &u.id, &conn.id, self.clock_now())
-            .await
-            .expect("create session");
+        let (_cookie, sess) =
+            session::create(&txn, &self.clock, &t.id, &u.id, &conn.id, self.clock_now())
+                .await
+                .expect("create session");
         txn.commit().await.unwrap();
-        TenantFx { tenant: t, domain: domain.to_string(), connection: conn, user: u, session: sess }
+        TenantFx {
+            tenant: t,
+            domain: domain.to_string(),
+            connection: conn,
+            user: u,
+            session: sess,
+        }
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -181,7 +243,13 @@ impl World {
         self.clock.now_us()
     }
 
-    pub fn request(&self, client: &Client, resource: &Resource, scopes: &[String], verifier: &str) -> AuthorizeRequest {
+    pub fn request(
+        &self,
+        client: &Client,
+        resource: &Resource,
+        scopes: &[String],
+        verifier: &str,
+    ) -> AuthorizeRequest {
         AuthorizeRequest {
             client_id: client.client_id.clone(),
             redirect_uri: client.redirect_uris[0].clone(),
@@ -197,8 +265,10 @@ impl World {
     pub async fn code_for(&self, t: &TenantFx, client: &Client, want: &[&str]) -> String {
         let want = scopes(want);
         let req = self.request(client, &self.resource, &want, VERIFIER);
-        let txn = self.store.db.begin().await.unwrap();
-        let c = code::create(&txn, &self.clock, &t.session, &req, &want).await.expect("create code");
+        let txn = self.store.begin().await.unwrap();
+        let c = code::create(&txn, &self.clock, &t.session, &req, &want)
+            .await
+            .expect("create code");
         txn.commit().await.unwrap();
         c
     }
@@ -222,12 +292,16 @@ impl World {
     /// Code + exchange with the shared public client.
     pub async fn tokens(&self, t: &TenantFx, want: &[&str]) -> IssuedTokens {
         let c = self.code_for(t, &self.client, want).await;
-        self.exchange(&self.client, &c).await.expect("exchange code")
+        self.exchange(&self.client, &c)
+            .await
+            .expect("exchange code")
     }
 
     /// Introspection as the CRM resource server.
     pub async fn introspect(&self, token: &str) -> Introspection {
-        introspect::introspect(&self.store.db, &self.clock, ISSUER, &self.resource, token).await.expect("introspect")
+        introspect::introspect(&self.store.db, &self.clock, ISSUER, &self.resource, token)
+            .await
+            .expect("introspect")
     }
 
     pub async fn active(&self, token: &str) -> bool {
@@ -249,22 +323,45 @@ pub async fn audit_rows(store: &Store, chain: &str) -> Vec<audit_events::Model> 
 }
 
 /// Records one audit event in its own transaction.
-pub async fn record_one(store: &Store, clock: &FixedClock, tenant: &TenantId, action: &str, i: i64) {
-    let txn = store.db.begin().await.unwrap();
-    audit::record(&txn, clock, audit::AuditEvent::new(Some(tenant), action).user(format!("user-{i}")).detail("i", i))
-        .await
-        .unwrap();
+pub async fn record_one(
+    store: &Store,
+    clock: &FixedClock,
+    tenant: &TenantId,
+    action: &str,
+    i: i64,
+) {
+    let txn = store.begin().await.unwrap();
+    audit::record(
+        &txn,
+        clock,
+        audit::AuditEvent::new(Some(tenant), action)
+            .user(format!("user-{i}"))
+            .detail("i", i),
+    )
+    .await
+    .unwrap();
     txn.commit().await.unwrap();
 }
 
 /// Removes the append-only triggers, as an attacker with owner access to the database could.
 pub async fn drop_audit_triggers(store: &Store) {
     let stmts: &[&str] = if store.is_postgres() {
-        &["DROP TRIGGER audit_guard ON audit_events", "DROP TRIGGER audit_checkpoint_guard ON audit_checkpoints"]
+        &[
+            "DROP TRIGGER audit_guard ON audit_events",
+            "DROP TRIGGER audit_checkpoint_guard ON audit_checkpoints",
+        ]
     } else {
-        &["DROP TRIGGER audit_no_delete", "DROP TRIGGER audit_seal_once", "DROP TRIGGER audit_checkpoint_no_update"]
+        &[
+            "DROP TRIGGER audit_no_delete",
+            "DROP TRIGGER audit_seal_once",
+            "DROP TRIGGER audit_checkpoint_no_update",
+        ]
     };
     for s in stmts {
-        store.db.execute_unprepared(s).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+        store
+            .db
+            .execute_unprepared(s)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
     }
 }

@@ -20,7 +20,11 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<()> {
     let chain = if tenant == "platform" {
         PLATFORM_CHAIN.to_string()
     } else {
-        authz_core::tenant::find_by_slug(&ctx.store.db, &tenant).await.with_context(|| format!("tenant '{tenant}'"))?.id.0
+        authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
+            .await
+            .with_context(|| format!("tenant '{tenant}'"))?
+            .id
+            .0
     };
     let key = ctx.cfg.master_key()?.audit_signing_key().verifying_key();
     let report = audit::verify_chain(&ctx.store, &chain, &key).await?;

@@ -46,13 +46,18 @@ pub enum ClientCmd {
 pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
     match cmd {
         ResourceCmd::Register { file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let spec: ResourceSpec = toml::from_str(&text).with_context(|| format!("{} is not a valid resource file", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let spec: ResourceSpec = toml::from_str(&text)
+                .with_context(|| format!("{} is not a valid resource file", file.display()))?;
             let r = resource::register(&ctx.store, ctx.clock.as_ref(), spec).await?;
             println!("resource: {}", r.resource.uri);
             println!("resource_id: {}", r.resource.id);
             println!("introspection_client_id: {}", r.introspection_client_id);
-            println!("introspection_client_secret: {}", r.introspection_client_secret);
+            println!(
+                "introspection_client_secret: {}",
+                r.introspection_client_secret
+            );
             eprintln!("note: the introspection secret is shown once; store it in the resource server's secret store");
             Ok(())
         }
@@ -61,13 +66,26 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
 
 pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
     match cmd {
-        GrantCmd::Add { tenant, resource: uri, scopes } => {
-            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant).await.with_context(|| format!("tenant '{tenant}'"))?;
+        GrantCmd::Add {
+            tenant,
+            resource: uri,
+            scopes,
+        } => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
+                .await
+                .with_context(|| format!("tenant '{tenant}'"))?;
             let Some(res) = resource::find_by_uri(&ctx.store.db, &uri).await? else {
                 bail!("resource '{uri}' is not registered");
             };
             let scopes = authz_core::scope::split(&scopes);
-            let added = authz_core::grant::add_for_everyone(&ctx.store, ctx.clock.as_ref(), &t.id, &res, &scopes).await?;
+            let added = authz_core::grant::add_for_everyone(
+                &ctx.store,
+                ctx.clock.as_ref(),
+                &t.id,
+                &res,
+                &scopes,
+            )
+            .await?;
             println!("tenant: {}", t.slug);
             println!("resource: {}", res.uri);
             println!("granted: {}", added.join(" "));
@@ -78,10 +96,21 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
 
 pub async fn client(ctx: &Ctx, cmd: ClientCmd) -> Result<()> {
     match cmd {
-        ClientCmd::Add { name, redirect_uris, confidential } => {
-            let r = authz_core::client::add_preregistered(&ctx.store, ctx.clock.as_ref(), &ctx.cfg.redirect_policy(), &name, &redirect_uris, confidential)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ClientCmd::Add {
+            name,
+            redirect_uris,
+            confidential,
+        } => {
+            let r = authz_core::client::add_preregistered(
+                &ctx.store,
+                ctx.clock.as_ref(),
+                &ctx.cfg.redirect_policy(),
+                &name,
+                &redirect_uris,
+                confidential,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("client_id: {}", r.client.client_id);
             println!("token_endpoint_auth_method: {}", r.client.auth_method);
             if let Some(s) = r.client_secret {

@@ -18,7 +18,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Global};
 
 #[derive(Parser, Debug)]
-#[command(name = "gatehouse", version, about = "Enterprise identity broker for MCP apps")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Enterprise identity broker for MCP apps"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -75,9 +79,17 @@ pub struct Ctx {
 impl Ctx {
     pub async fn open(g: &Global) -> Result<Ctx> {
         let cfg = Config::load(g)?;
-        Store::migrate(&cfg.database_url).await.context("database migration failed")?;
-        let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
-        Ok(Ctx { cfg, store, clock: Arc::new(SystemClock) })
+        Store::migrate(&cfg.database_url)
+            .await
+            .context("database migration failed")?;
+        let store = Store::connect(&cfg.database_url)
+            .await
+            .context("cannot open the database")?;
+        Ok(Ctx {
+            cfg,
+            store,
+            clock: Arc::new(SystemClock),
+        })
     }
 
     /// Seals the audit records this command wrote, so the chain is current even when no
@@ -93,9 +105,12 @@ impl Ctx {
 pub fn read_secret(path: &PathBuf) -> Result<String> {
     let mut s = String::new();
     if path.as_os_str() == "-" {
-        std::io::stdin().read_to_string(&mut s).context("cannot read standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read standard input")?;
     } else {
-        s = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        s = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
     }
     let s = s.trim_end_matches(['\r', '\n']).to_string();
     if s.is_empty() {
@@ -107,7 +122,9 @@ pub fn read_secret(path: &PathBuf) -> Result<String> {
 pub async fn run(g: Global, cmd: Command) -> Result<()> {
     if let Command::Migrate = cmd {
         let cfg = Config::load(&g)?;
-        Store::migrate(&cfg.database_url).await.context("database migration failed")?;
+        Store::migrate(&cfg.database_url)
+            .await
+            .context("database migration failed")?;
         println!("migrations: up to date");
         return Ok(());
     }

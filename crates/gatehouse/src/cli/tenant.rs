@@ -40,8 +40,14 @@ pub enum ConnectionCmd {
 
 pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
     match cmd {
-        TenantCmd::Create { slug, name, domains } => {
-            let t = authz_core::tenant::create(&ctx.store, ctx.clock.as_ref(), &slug, &name, &domains).await?;
+        TenantCmd::Create {
+            slug,
+            name,
+            domains,
+        } => {
+            let t =
+                authz_core::tenant::create(&ctx.store, ctx.clock.as_ref(), &slug, &name, &domains)
+                    .await?;
             println!("tenant_id: {}", t.id.0);
             println!("slug: {}", t.slug);
             for d in domains {
@@ -54,8 +60,16 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
 
 pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
     match cmd {
-        ConnectionCmd::AddOidc { tenant, issuer, client_id, client_secret_file, name } => {
-            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant).await.with_context(|| format!("tenant '{tenant}'"))?;
+        ConnectionCmd::AddOidc {
+            tenant,
+            issuer,
+            client_id,
+            client_secret_file,
+            name,
+        } => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
+                .await
+                .with_context(|| format!("tenant '{tenant}'"))?;
             let secret = read_secret(&client_secret_file)?;
             let issuer = issuer.trim().trim_end_matches('/').to_string();
             // Fail now, not at the first user's sign-in: the discovery document must be
@@ -63,7 +77,10 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             let rp = oidc_federation::OidcRp::new(ctx.cfg.fetcher()?);
             let meta = match rp.discover(&issuer, true).await {
                 Ok(m) => m,
-                Err(_) => rp.discover(&format!("{issuer}/"), true).await.map_err(|e| anyhow::anyhow!("{e}"))?,
+                Err(_) => rp
+                    .discover(&format!("{issuer}/"), true)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
             };
             let issuer = meta.issuer().as_str().to_string();
             let key = ctx.cfg.master_key()?;
@@ -72,10 +89,16 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
                 ctx.clock.as_ref(),
                 &key,
                 &t.id,
-                NewOidcConnection { name: name.as_deref().unwrap_or("OIDC"), issuer: &issuer, client_id: &client_id, client_secret: &secret },
+                NewOidcConnection {
+                    name: name.as_deref().unwrap_or("OIDC"),
+                    issuer: &issuer,
+                    client_id: &client_id,
+                    client_secret: &secret,
+                },
             )
             .await?;
-            let base = std::env::var("GATEHOUSE_ISSUER").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+            let base = std::env::var("GATEHOUSE_ISSUER")
+                .unwrap_or_else(|_| "http://127.0.0.1:8080".into());
             let base = crate::config::validate_issuer(&base)?;
             println!("connection_id: {}", c.id);
             println!("issuer: {}", c.issuer);

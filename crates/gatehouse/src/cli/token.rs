@@ -3,7 +3,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use authz_core::token::revoke::{self, Revoked};
 use clap::Subcommand;
-use sea_orm::TransactionTrait;
 
 use super::{read_secret, Ctx};
 
@@ -27,15 +26,22 @@ pub enum TokenCmd {
 }
 
 pub async fn token(ctx: &Ctx, cmd: TokenCmd) -> Result<()> {
-    let TokenCmd::Revoke { tenant, user, client, token_file } = cmd;
+    let TokenCmd::Revoke {
+        tenant,
+        user,
+        client,
+        token_file,
+    } = cmd;
     let clock = ctx.clock.as_ref();
     if let (Some(slug), Some(email)) = (tenant, user) {
-        let t = authz_core::tenant::find_by_slug(&ctx.store.db, &slug).await.with_context(|| format!("tenant '{slug}'"))?;
+        let t = authz_core::tenant::find_by_slug(&ctx.store.db, &slug)
+            .await
+            .with_context(|| format!("tenant '{slug}'"))?;
         let users = authz_core::user::find_by_email(&ctx.store.db, &t.id, &email).await?;
         if users.is_empty() {
             bail!("no user with email '{email}' in tenant '{slug}'");
         }
-        let txn = ctx.store.db.begin().await?;
+        let txn = ctx.store.begin().await?;
         let mut n = 0;
         for u in &users {
             n += revoke::revoke_user(&txn, clock, &t.id, &u.id, "operator").await?;

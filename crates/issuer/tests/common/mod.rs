@@ -60,14 +60,27 @@ fn toml_spec(uri: &str) -> ResourceSpec {
     serde_json::from_value(v).expect("spec")
 }
 
-pub async fn add_tenant(store: &Store, clock: &FixedClock, slug: &str, domain: &str, subject: &str) -> Tenant {
-    let t = tenant::create(store, clock, slug, slug, &[domain.to_string()]).await.expect("tenant");
+pub async fn add_tenant(
+    store: &Store,
+    clock: &FixedClock,
+    slug: &str,
+    domain: &str,
+    subject: &str,
+) -> Tenant {
+    let t = tenant::create(store, clock, slug, slug, &[domain.to_string()])
+        .await
+        .expect("tenant");
     let c = connection::add_oidc(
         store,
         clock,
         &testkit::master_key(),
         &t.id,
-        NewOidcConnection { name: "idp", issuer: "https://idp.example.test", client_id: "gh", client_secret: "s3cret" },
+        NewOidcConnection {
+            name: "idp",
+            issuer: "https://idp.example.test",
+            client_id: "gh",
+            client_secret: "s3cret",
+        },
     )
     .await
     .expect("connection");
@@ -85,8 +98,21 @@ pub async fn add_tenant(store: &Store, clock: &FixedClock, slug: &str, domain: &
     )
     .await
     .expect("user");
-    let (cookie, _) = session::create(&store.db, clock, &t.id, &u.id, &c.id, authz_core::clock::Clock::now_us(clock)).await.expect("session");
-    Tenant { id: t.id, user_id: u.id, session_cookie: cookie }
+    let (cookie, _) = session::create(
+        &store.db,
+        clock,
+        &t.id,
+        &u.id,
+        &c.id,
+        authz_core::clock::Clock::now_us(clock),
+    )
+    .await
+    .expect("session");
+    Tenant {
+        id: t.id,
+        user_id: u.id,
+        session_cookie: cookie,
+    }
 }
 
 pub async fn fixture() -> Fx {
@@ -97,18 +123,37 @@ pub async fn fixture() -> Fx {
 pub async fn fixture_with_fetch(resolve: &str) -> Fx {
     let store = testkit::store().await;
     let clock = testkit::clock();
-    let r1 = resource::register(&store, &clock, spec(RES)).await.expect("resource");
-    let r2 = resource::register(&store, &clock, spec(RES2)).await.expect("resource 2");
+    let r1 = resource::register(&store, &clock, spec(RES))
+        .await
+        .expect("resource");
+    let r2 = resource::register(&store, &clock, spec(RES2))
+        .await
+        .expect("resource 2");
     let acme = add_tenant(&store, &clock, "acme", "acme.test", "alice").await;
-    let scopes = vec!["crm:customers:read".to_string(), "crm:customers:export".to_string()];
-    grant::add_for_everyone(&store, &clock, &acme.id, &r1.resource, &scopes).await.expect("grant");
-    grant::add_for_everyone(&store, &clock, &acme.id, &r2.resource, &scopes).await.expect("grant 2");
+    let scopes = vec![
+        "crm:customers:read".to_string(),
+        "crm:customers:export".to_string(),
+    ];
+    grant::add_for_everyone(&store, &clock, &acme.id, &r1.resource, &scopes)
+        .await
+        .expect("grant");
+    grant::add_for_everyone(&store, &clock, &acme.id, &r2.resource, &scopes)
+        .await
+        .expect("grant 2");
     let (allow, resolve) = FetchConfig::parse_lists("", resolve).expect("fetch cfg");
-    let fetcher = SafeFetcher::new(&FetchConfig { extra_ca_pem: None, allow, resolve }).expect("fetcher");
+    let fetcher = SafeFetcher::new(&FetchConfig {
+        extra_ca_pem: None,
+        allow,
+        resolve,
+    })
+    .expect("fetcher");
     let state = AppState::new(
         store.clone(),
         Arc::new(clock.clone()),
-        IssuerConfig { issuer: ISSUER.into(), redirect_policy: RedirectPolicy::default() },
+        IssuerConfig {
+            issuer: ISSUER.into(),
+            redirect_policy: RedirectPolicy::default(),
+        },
         testkit::master_key(),
         fetcher,
     );
@@ -124,7 +169,11 @@ pub async fn fixture_with_fetch(resolve: &str) -> Fx {
 
 pub async fn app(
     fx: &Fx,
-) -> impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+) -> impl Service<
+    actix_http::Request,
+    Response = ServiceResponse<impl MessageBody>,
+    Error = actix_web::Error,
+> {
     test::init_service(
         App::new()
             .app_data(web::Data::new(fx.state.clone()))
@@ -148,12 +197,17 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 pub fn location<B>(r: &ServiceResponse<B>) -> String {
-    r.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
 }
 
 pub fn query_param(url: &str, key: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
-    u.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+    u.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 pub fn browser_cookies(session: Option<&str>) -> Vec<Cookie<'static>> {
@@ -187,7 +241,8 @@ pub fn authorize_url(client_id: &str, redirect: &str, extra: &[(&str, &str)]) ->
 
 pub async fn body_json<B: MessageBody>(r: ServiceResponse<B>) -> Value {
     let b = test::read_body(r).await;
-    serde_json::from_slice(&b).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&b).into_owned()))
+    serde_json::from_slice(&b)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&b).into_owned()))
 }
 
 pub async fn body_text<B: MessageBody>(r: ServiceResponse<B>) -> String {
@@ -197,6 +252,9 @@ pub async fn body_text<B: MessageBody>(r: ServiceResponse<B>) -> String {
 /// Extracts `name="X" value="Y"` from a rendered form.
 pub fn hidden(html: &str, name: &str) -> String {
     let needle = format!("name=\"{name}\" value=\"");
-    let start = html.find(&needle).map(|i| i + needle.len()).expect("hidden field");
+    let start = html
+        .find(&needle)
+        .map(|i| i + needle.len())
+        .expect("hidden field");
     html[start..].split('"').next().unwrap().to_string()
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine or a developer's:
+#   1. installs what it needs (Debian packages, the interop peers from npm),
+#   2. makes sure a PostgreSQL server is reachable (uses 127.0.0.1:5432 if it answers, else
+#      installs/starts one),
+#   3. runs every Rust test on SQLite, the storage/domain/HTTP tests again on PostgreSQL,
+#   4. runs the interop suite once, on PostgreSQL (MCP TypeScript SDK client + server,
+#      npm oidc-provider as upstream IdP, two Gatehouse nodes on one database).
+# Build outputs go to a cache outside the repository ($CARGO_TARGET_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
+export CARGO_TERM_COLOR=never
+LOG_DIR=$(mktemp -d)
+trap 'rm -rf "$LOG_DIR"' EXIT
+
+say() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- 1. system packages -------------------------------------------------------------------
+missing=()
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v psql >/dev/null || missing+=(postgresql-client)
+command -v cc >/dev/null || missing+=(build-essential)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
+fi
+command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required: https://rustup.rs" >&2; exit 1; }
+
+# --- 2. PostgreSQL ------------------------------------------------------------------------
+PG_ADMIN_URL="${GATEHOUSE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+pg_ok() { psql "$PG_ADMIN_URL" -tAc 'select 1' >/dev/null 2>&1; }
+if ! pg_ok; then
+  say "PostgreSQL is not answering at $PG_ADMIN_URL; starting one"
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql
+  fi
+  ver=$(ls /etc/postgresql | sort -V | tail -1)
+  as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && break; sleep 1; done
+  as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+  PG_ADMIN_URL="postgres://postgres:postgres@127.0.0.1:5432/postgres"
+  as_root su postgres -c "psql -qc 'CREATE DATABASE test'" >/dev/null 2>&1 || true
+  PG_ADMIN_URL="postgres://postgres:postgres@127.0.0.1:5432/test"
+  pg_ok || { echo "could not reach the PostgreSQL server it started" >&2; exit 1; }
+fi
+drop_test_dbs() {
+  psql "$PG_ADMIN_URL" -tAc "select datname from pg_database where datname like 'gh\_t\_%' or datname like 'gh\_interop\_%'" 2>/dev/null |
+    while read -r db; do [ -n "$db" ] && psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+}
+drop_test_dbs
+
+# --- 3. Rust tests ------------------------------------------------------------------------
+say "building (target dir: $CARGO_TARGET_DIR)"
+cargo build --workspace --all-targets --features authz-core/testkit
+
+say "Rust tests on SQLite"
+cargo test --workspace --features authz-core/testkit 2>&1 | tee "$LOG_DIR/sqlite.log"
+
+say "storage, domain and HTTP tests on PostgreSQL"
+GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p authz-core -p issuer --features authz-core/testkit 2>&1 | tee "$LOG_DIR/pg.log"
+drop_test_dbs
+
+# --- 4. interop, once, on PostgreSQL ------------------------------------------------------
+say "interop: MCP TypeScript SDK + oidc-provider against two Gatehouse nodes on PostgreSQL"
+npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+IDB="gh_interop_$$"
+psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $IDB"
+BASE_URL="${PG_ADMIN_URL%/*}"
+GATEHOUSE_BIN="$CARGO_TARGET_DIR/debug/gatehouse" DATABASE_URL="$BASE_URL/$IDB" \
+  node --test --test-reporter=spec tests/interop/ 2>&1 | tee "$LOG_DIR/interop.log"
+interop_rc=${PIPESTATUS[0]}
+drop_test_dbs
+[ "$interop_rc" = 0 ] || { echo "interop suite failed" >&2; exit 1; }
+
+# --- summary ------------------------------------------------------------------------------
+passed=0; failed=0
+while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < <(
+  grep -h '^test result:' "$LOG_DIR/sqlite.log" "$LOG_DIR/pg.log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/')
+ip=$(grep -E '^ℹ pass [0-9]+' "$LOG_DIR/interop.log" | awk '{print $3}' | tail -1)
+ifl=$(grep -E '^ℹ fail [0-9]+' "$LOG_DIR/interop.log" | awk '{print $3}' | tail -1)
+passed=$((passed + ${ip:-0})); failed=$((failed + ${ifl:-0}))
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
