@@ -1,5 +1,6 @@
 //! The audit table is append-only in the database itself (DESIGN §8): rows cannot be deleted,
 //! and the only update allowed is the sealer's one-time fill of `seq`, `prev_hash` and `hash`.
+//! Signed checkpoints can be neither changed nor deleted.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
@@ -32,6 +33,10 @@ CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoints
 BEGIN
   SELECT RAISE(ABORT, 'audit_checkpoints is append-only');
 END;
+CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN
+  SELECT RAISE(ABORT, 'audit_checkpoints is append-only');
+END;
 "#;
 
 const PG: &str = r#"
@@ -60,7 +65,7 @@ BEGIN
   RAISE EXCEPTION 'audit_checkpoints is append-only';
 END;
 $$;
-CREATE TRIGGER audit_checkpoint_guard BEFORE UPDATE ON audit_checkpoints
+CREATE TRIGGER audit_checkpoint_guard BEFORE UPDATE OR DELETE ON audit_checkpoints
   FOR EACH ROW EXECUTE FUNCTION gatehouse_checkpoint_guard();
 "#;
 

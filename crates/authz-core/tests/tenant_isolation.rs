@@ -16,7 +16,7 @@ use authz_core::token::refresh::{self, RefreshRequest};
 use authz_core::token::revoke;
 use authz_core::user;
 use common::*;
-use sea_orm::{EntityTrait, PaginatorTrait, TransactionTrait};
+use sea_orm::{EntityTrait, PaginatorTrait};
 
 struct Two {
     w: World,

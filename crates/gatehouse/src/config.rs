@@ -131,6 +131,13 @@ impl Config {
         })?)
     }
 
+    /// The issuer URL: the flag, else `GATEHOUSE_ISSUER`, else the file, else the default.
+    pub fn issuer(&self, flag: Option<String>) -> String {
+        flag.or_else(|| env("GATEHOUSE_ISSUER"))
+            .or_else(|| self.file.issuer.clone())
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into())
+    }
+
     pub fn redirect_policy(&self) -> RedirectPolicy {
         let schemes = env("GATEHOUSE_REDIRECT_SCHEMES")
             .map(|s| {

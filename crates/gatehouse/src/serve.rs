@@ -21,12 +21,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         .listen
         .or_else(|| cfg.file.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let issuer = validate_issuer(
-        &args
-            .issuer
-            .or_else(|| cfg.file.issuer.clone())
-            .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
-    )?;
+    let issuer = validate_issuer(&cfg.issuer(args.issuer))?;
     let master_key = cfg.master_key()?;
     let fetcher = cfg.fetcher()?;
     let redirect_policy = cfg.redirect_policy();

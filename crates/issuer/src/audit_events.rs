@@ -59,6 +59,15 @@ pub async fn post(
     user::get(&state.store.db, &tid, &ev.sub)
         .await
         .map_err(|_| unknown())?;
+    let granted = authz_core::token::user_has_grant(&state.store.db, &tid, &ev.sub, &caller.id)
+        .await
+        .map_err(OAuthError::server)?;
+    if !granted {
+        return Err(OAuthError::request(
+            "this user was never issued a token for the calling resource",
+        )
+        .status(StatusCode::FORBIDDEN));
+    }
     let mut record = AuditEvent::new(Some(&tid), "tool.called")
         .result(&ev.result)
         .actor(format!("resource:{}", caller.rs_client_id))

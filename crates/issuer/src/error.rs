@@ -89,7 +89,10 @@ impl From<authz_core::CoreError> for OAuthError {
 }
 
 /// Malformed or oversized JSON bodies answer 400/413 in OAuth form, never 500.
-pub fn json_payload_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
+pub fn json_payload_error(
+    err: actix_web::error::JsonPayloadError,
+    req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     let status = match &err {
         actix_web::error::JsonPayloadError::Overflow { .. }
         | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
@@ -97,11 +100,13 @@ pub fn json_payload_error(err: actix_web::error::JsonPayloadError) -> actix_web:
         }
         _ => StatusCode::BAD_REQUEST,
     };
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "invalid_request"
-    } else {
-        "invalid_client_metadata"
-    };
+    // RFC 7591 §3.2.2 names the registration error; other JSON endpoints say invalid_request.
+    let code =
+        if status != StatusCode::PAYLOAD_TOO_LARGE && req.path().starts_with("/oauth/register") {
+            "invalid_client_metadata"
+        } else {
+            "invalid_request"
+        };
     OAuthError::new(
         code,
         format!("the request body is not acceptable JSON: {err}"),

@@ -36,7 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(
             web::JsonConfig::default()
                 .limit(MAX_BODY)
-                .error_handler(|err, _| error::json_payload_error(err)),
+                .error_handler(error::json_payload_error),
         )
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))

@@ -29,7 +29,6 @@ pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResp
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "client_id_metadata_document_supported": true,
         "authorization_response_iss_parameter_supported": true,
-        "service_documentation": format!("{iss}/docs"),
     });
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

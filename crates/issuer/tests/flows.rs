@@ -540,6 +540,37 @@ async fn resource_servers_post_tool_calls_to_the_audit_log() {
         test::TestRequest::post()
             .uri("/audit/v1/events")
             .insert_header(("authorization", format!("Basic {basic}")))
+            .set_json(body.clone())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "no token was ever issued to this user for this resource"
+    );
+    let client_id = register_public(&app, REDIRECT).await;
+    let back = authorize_and_consent(&app, &fx, &client_id, REDIRECT, "crm:customers:read").await;
+    let code = query_param(&back, "code").unwrap();
+    let (s, _) = post_form(
+        &app,
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/audit/v1/events")
+            .insert_header(("authorization", format!("Basic {basic}")))
             .set_json(body)
             .to_request(),
     )

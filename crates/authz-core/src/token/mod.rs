@@ -58,6 +58,24 @@ pub struct IssuedTokens {
     pub refresh_token: Option<String>,
 }
 
+/// Has `user_id` ever been issued a grant for `resource_id` in this tenant? Resource servers may
+/// only report tool calls of users they were issued tokens for.
+pub async fn user_has_grant<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &crate::TenantId,
+    user_id: &str,
+    resource_id: &str,
+) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let n = grant_families::Entity::find()
+        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::UserId.eq(user_id))
+        .filter(grant_families::Column::ResourceId.eq(resource_id))
+        .count(conn)
+        .await?;
+    Ok(n > 0)
+}
+
 /// The most sensitive tier among `scopes` (unknown scopes count as critical).
 pub fn max_tier(catalogue: &[Scope], scopes: &[String]) -> Tier {
     scopes

@@ -97,9 +97,7 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
                 },
             )
             .await?;
-            let base = std::env::var("GATEHOUSE_ISSUER")
-                .unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-            let base = crate::config::validate_issuer(&base)?;
+            let base = crate::config::validate_issuer(&ctx.cfg.issuer(None))?;
             println!("connection_id: {}", c.id);
             println!("issuer: {}", c.issuer);
             println!("redirect_uri: {base}/federation/oidc/{}/callback", c.id);

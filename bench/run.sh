@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Gatehouse performance benchmark (DESIGN §10), side by side with npm oidc-provider 9 in the same
+# run on the same machine. NOT part of the test suite. Run from the repository root:
+#
+#   bench/run.sh
+#
+# Env knobs (defaults are the documented method): DURATION (20 s per load phase), CONNS (64),
+# CHAINS (64), CODES (500 code exchanges, concurrency CODE_CONCURRENCY=32), PG_URL (admin URL of
+# the local PostgreSQL; default postgres://postgres@127.0.0.1:5432/test), BENCH_DB (gh_bench),
+# CARGO_TARGET_DIR (/root/.cache/gatehouse-target). Only loopback addresses are loaded; every
+# loop is bounded by time or count. Results (JSON, logs) go to bench/results/<timestamp>/ and
+# the report to docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+DURATION=${DURATION:-20}
+CONNS=${CONNS:-64}
+CHAINS=${CHAINS:-64}
+CODES=${CODES:-500}
+CODE_CONCURRENCY=${CODE_CONCURRENCY:-32}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+BENCH_DB=${BENCH_DB:-gh_bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/gatehouse-target}
+BIN=$CARGO_TARGET_DIR/release/gatehouse
+GH_PORT=${GH_PORT:-18480}
+PEER_PORT=${PEER_PORT:-18481}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$ROOT/bench/results/$STAMP
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+GH_PID='' PEER_PID='' SAMPLER_PID='' DB_CREATED=''
+cleanup() {
+  local rc=$?
+  set +e
+  [[ -n $SAMPLER_PID ]] && kill "$SAMPLER_PID" 2>/dev/null
+  for pid in $PEER_PID $GH_PID; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done
+  wait 2>/dev/null
+  if [[ -n $DB_CREATED ]]; then
+    psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null && log "dropped database $BENCH_DB"
+  fi
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- prerequisites -----------------------------------------------------------------------------
+log "building release binary"
+cargo build --release -p gatehouse 2>&1 | tail -n 3 >&2
+command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y wrk >/dev/null; }
+[[ -d tests/interop/node_modules/oidc-provider ]] || npm ci --prefix tests/interop >&2
+
+# --- sampler: RSS + CPU of one pid, machine CPU, PostgreSQL CPU, every 0.5 s (bounded) --------
+sampler() { # pid outfile max_secs
+  local pid=$1 file=$2 end=$((SECONDS + $3))
+  while (( SECONDS < end )) && [[ -r /proc/$pid/status ]]; do
+    local rss ticks machine pg=0 p
+    rss=$(awk '/^VmRSS/{print $2}' "/proc/$pid/status")
+    ticks=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    machine=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
+    for p in $(pgrep -x postgres); do
+      pg=$((pg + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$(date +%s.%N) $rss $ticks $machine $pg" >>"$file"
+    sleep 0.5
+  done
+}
+start_sampler() { sampler "$1" "$2" $((DURATION + 120)) & SAMPLER_PID=$!; sleep 1; }
+stop_sampler() { sleep 1; kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=''; }
+rss_mb() { awk '/^VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
+result_line() { sed -n 's/^RESULT //p' "$1" | tail -n 1; }
+
+# introspection load: wrk, 2 threads (one per core), CONNS connections, DURATION seconds
+run_wrk() { # tokens.json base_url label
+  local spec=$1 url=$2 label=$3
+  jq -r '.chains[].access_token' "$spec" >"$WORK/$label.tokens"
+  TOKENS_FILE=$WORK/$label.tokens \
+  BASIC=$(jq -r '"\(.introspection_client_id):\(.introspection_client_secret)"' "$spec" | tr -d '\n' | base64 -w0) \
+  INTROSPECT_PATH=$(jq -r '.introspect_url' "$spec" | sed -E 's#^https?://[^/]+##') \
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency -s bench/introspect.lua "$url" >"$OUT/$label-introspect.wrk.txt"
+}
+
+# --- database, PKI, node -------------------------------------------------------------------------
+log "creating database $BENCH_DB"
+psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null
+psql "$PG_URL" -qc "CREATE DATABASE $BENCH_DB" >/dev/null
+DB_CREATED=1
+PG_VERSION=$(psql "$PG_URL" -Atc 'show server_version')
+PG_MAXCONN=$(psql "$PG_URL" -Atc 'show max_connections')
+
+node --input-type=module -e "import('$ROOT/tests/interop/pki.mjs').then((m) => m.makePki('$WORK'))"
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$BENCH_DB"
+export GATEHOUSE_MASTER_KEY=$(openssl rand -hex 32)
+export GATEHOUSE_ISSUER="http://127.0.0.1:$GH_PORT"
+export GATEHOUSE_FETCH_CA_FILE="$WORK/ca.pem"
+export GATEHOUSE_FETCH_ALLOW_CIDRS=127.0.0.2/32
+export RUST_LOG=warn
+
+"$BIN" migrate >"$OUT/migrate.log" 2>&1
+log "starting gatehouse on $GATEHOUSE_ISSUER"
+"$BIN" serve --listen "127.0.0.1:$GH_PORT" >"$OUT/gatehouse.log" 2>&1 &
+GH_PID=$!
+for i in $(seq 240); do
+  curl -fsS -o /dev/null "$GATEHOUSE_ISSUER/readyz" 2>/dev/null && break
+  kill -0 "$GH_PID" 2>/dev/null || { cat "$OUT/gatehouse.log" >&2; exit 1; }
+  (( i == 240 )) && { log "gatehouse not ready after 60 s"; exit 1; }
+  sleep 0.25
+done
+sleep 2
+GH_RSS_START=$(rss_mb "$GH_PID")
+log "gatehouse RSS right after start: $GH_RSS_START MB"
+
+# --- setup: real flows; the code-exchange phase -------------------------------------------------
+log "setup: CLI, DCR, $CODES browser flows, $CODES timed code exchanges (concurrency $CODE_CONCURRENCY)"
+GATEHOUSE_BIN=$BIN GATEHOUSE_BASE=$GATEHOUSE_ISSUER PKI_DIR=$WORK OUT=$OUT/gatehouse-tokens.json LOG_DIR=$OUT \
+  CHAINS=$CHAINS CODES=$CODES CODE_CONCURRENCY=$CODE_CONCURRENCY \
+  node bench/setup.mjs 2> >(tee "$OUT/setup.log" >&2)
+jq '.code_exchange' "$OUT/gatehouse-tokens.json" >"$OUT/gatehouse-code-exchange.json"
+sleep 3
+GH_RSS_IDLE=$(rss_mb "$GH_PID")
+log "gatehouse RSS idle after setup: $GH_RSS_IDLE MB"
+
+# --- gatehouse: introspection -----------------------------------------------------------------
+node bench/check-active.mjs "$OUT/gatehouse-tokens.json" | tee "$OUT/gatehouse-active-before.txt" >&2
+log "gatehouse introspection: wrk -t2 -c$CONNS -d${DURATION}s"
+start_sampler "$GH_PID" "$OUT/gatehouse-introspect.samples"
+run_wrk "$OUT/gatehouse-tokens.json" "$GATEHOUSE_ISSUER" gatehouse
+stop_sampler
+node bench/check-active.mjs "$OUT/gatehouse-tokens.json" | tee "$OUT/gatehouse-active-after.txt" >&2
+result_line "$OUT/gatehouse-introspect.wrk.txt" | tee "$OUT/gatehouse-introspect.json" >&2
+node bench/phase-stats.mjs "$OUT/gatehouse-introspect.samples" | tee "$OUT/gatehouse-introspect.stats.json" >&2
+
+# --- generator ceiling: the refresh generator's loop against a trivial endpoint ----------------
+log "generator probe: GET /healthz, 64 connections, 5 s"
+node bench/refresh-load.mjs --probe "$GATEHOUSE_ISSUER/healthz" 5 "$CHAINS" | result_line /dev/stdin | tee "$OUT/probe-healthz.json" >&2
+
+# --- gatehouse: refresh with rotation ---------------------------------------------------------
+log "gatehouse refresh rotation: $CHAINS chains, ${DURATION}s"
+start_sampler "$GH_PID" "$OUT/gatehouse-refresh.samples"
+node bench/refresh-load.mjs "$OUT/gatehouse-tokens.json" "$DURATION" gatehouse | result_line /dev/stdin | tee "$OUT/gatehouse-refresh.json" >&2
+stop_sampler
+node bench/phase-stats.mjs "$OUT/gatehouse-refresh.samples" | tee "$OUT/gatehouse-refresh.stats.json" >&2
+grep -cE '\b(ERROR|WARN)\b' "$OUT/gatehouse.log" >"$OUT/gatehouse-log-warnings.txt" || true
+psql "$DATABASE_URL" -Atc "select kind, count(*) from tokens group by kind order by kind" >"$OUT/gatehouse-token-rows.txt" 2>&1 || true
+
+# --- peer: oidc-provider 9, in-memory ---------------------------------------------------------
+kill -TERM "$GH_PID"; wait "$GH_PID" 2>/dev/null || true; GH_PID=''
+log "starting oidc-provider peer on 127.0.0.1:$PEER_PORT"
+PORT=$PEER_PORT OUT=$OUT/peer-tokens.json CHAINS=$CHAINS node bench/peer.mjs 2>"$OUT/peer.log" &
+PEER_PID=$!
+for i in $(seq 120); do
+  [[ -s $OUT/peer-tokens.json ]] && break
+  kill -0 "$PEER_PID" 2>/dev/null || { cat "$OUT/peer.log" >&2; exit 1; }
+  (( i == 120 )) && { log "peer not ready after 30 s"; exit 1; }
+  sleep 0.25
+done
+sleep 2
+PEER_RSS_IDLE=$(rss_mb "$PEER_PID")
+log "peer RSS idle: $PEER_RSS_IDLE MB"
+
+node bench/check-active.mjs "$OUT/peer-tokens.json" | tee "$OUT/peer-active-before.txt" >&2
+log "peer introspection: wrk -t2 -c$CONNS -d${DURATION}s"
+start_sampler "$PEER_PID" "$OUT/peer-introspect.samples"
+run_wrk "$OUT/peer-tokens.json" "http://127.0.0.1:$PEER_PORT" peer
+stop_sampler
+node bench/check-active.mjs "$OUT/peer-tokens.json" | tee "$OUT/peer-active-after.txt" >&2
+result_line "$OUT/peer-introspect.wrk.txt" | tee "$OUT/peer-introspect.json" >&2
+node bench/phase-stats.mjs "$OUT/peer-introspect.samples" | tee "$OUT/peer-introspect.stats.json" >&2
+
+log "peer refresh rotation: $CHAINS chains, ${DURATION}s"
+start_sampler "$PEER_PID" "$OUT/peer-refresh.samples"
+node bench/refresh-load.mjs "$OUT/peer-tokens.json" "$DURATION" peer | result_line /dev/stdin | tee "$OUT/peer-refresh.json" >&2
+stop_sampler
+node bench/phase-stats.mjs "$OUT/peer-refresh.samples" | tee "$OUT/peer-refresh.stats.json" >&2
+
+# --- report -------------------------------------------------------------------------------------
+jq -n \
+  --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg stamp "$STAMP" \
+  --arg nproc "$(nproc)" --arg cpu "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)" \
+  --arg mem "$(free -m | awk '/^Mem:/{print $2}')" --arg kernel "$(uname -r)" \
+  --arg pg "$PG_VERSION" --arg pgmax "$PG_MAXCONN" --arg node "$(node --version)" --arg wrk "$(wrk -v 2>&1 | head -n1)" \
+  --arg oidc "$(jq -r .version tests/interop/node_modules/oidc-provider/package.json)" \
+  --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg dirty "$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo yes || echo no)" \
+  --arg duration "$DURATION" --arg conns "$CONNS" --arg chains "$CHAINS" \
+  --arg gh_rss_start "$GH_RSS_START" --arg gh_rss_idle "$GH_RSS_IDLE" --arg peer_rss_idle "$PEER_RSS_IDLE" \
+  --slurpfile code "$OUT/gatehouse-code-exchange.json" \
+  --slurpfile gi "$OUT/gatehouse-introspect.json" --slurpfile gis "$OUT/gatehouse-introspect.stats.json" \
+  --slurpfile gr "$OUT/gatehouse-refresh.json" --slurpfile grs "$OUT/gatehouse-refresh.stats.json" \
+  --slurpfile pi "$OUT/peer-introspect.json" --slurpfile pis "$OUT/peer-introspect.stats.json" \
+  --slurpfile pr "$OUT/peer-refresh.json" --slurpfile prs "$OUT/peer-refresh.stats.json" \
+  --slurpfile probe "$OUT/probe-healthz.json" \
+  --arg gh_active "$(cat "$OUT/gatehouse-active-before.txt" "$OUT/gatehouse-active-after.txt" | cut -d' ' -f2 | paste -sd' ')" \
+  --arg peer_active "$(cat "$OUT/peer-active-before.txt" "$OUT/peer-active-after.txt" | cut -d' ' -f2 | paste -sd' ')" \
+  --arg gh_log_warn "$(cat "$OUT/gatehouse-log-warnings.txt")" \
+  '{date:$date, stamp:$stamp, machine:{nproc:$nproc, cpu:$cpu, mem_mb:$mem, kernel:$kernel, postgres:$pg, pg_max_connections:$pgmax, node:$node, wrk:$wrk, oidc_provider:$oidc},
+    commit:$commit, dirty:$dirty, duration:$duration, conns:$conns, chains:$chains,
+    gatehouse:{rss_start_mb:$gh_rss_start, rss_idle_mb:$gh_rss_idle, code_exchange:$code[0], introspect:$gi[0], introspect_stats:$gis[0], refresh:$gr[0], refresh_stats:$grs[0], active_checks:$gh_active, log_warn_error_lines:$gh_log_warn},
+    peer:{rss_idle_mb:$peer_rss_idle, introspect:$pi[0], introspect_stats:$pis[0], refresh:$pr[0], refresh_stats:$prs[0], active_checks:$peer_active},
+    probe:$probe[0]}' >"$OUT/results.json"
+node bench/report.mjs "$OUT/results.json" >docs/benchmarks.md
+log "results: $OUT/results.json; report: docs/benchmarks.md"

@@ -1,0 +1,474 @@
+//! The operator CLI, run as the real binary on a SQLite data dir: the audit chain it writes
+//! verifies, tampering with the database is reported with the broken seq, and bad input fails
+//! cleanly without writing anything.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use authz_core::audit::{canonical_record, chain_hash, GENESIS_HASH};
+use authz_core::entities::audit_events;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+const RESOURCE_TOML: &str = r#"
+uri = "https://crm.example.com/mcp"
+display_name = "Acme CRM"
+
+[[scopes]]
+name = "crm:customers:read"
+description = "Read customer records"
+tier = "routine"
+
+[[scopes]]
+name = "crm:customers:write"
+description = "Create and update customer records"
+tier = "routine"
+
+[[scopes]]
+name = "crm:contacts:read"
+description = "Read contacts"
+tier = "routine"
+
+[[scopes]]
+name = "crm:customers:export"
+description = "Export customer records"
+tier = "sensitive"
+
+[[scopes]]
+name = "crm:settings:write"
+description = "Change CRM settings"
+tier = "critical"
+
+[[tools]]
+name = "list_customers"
+scopes = ["crm:customers:read"]
+"#;
+
+fn fresh_dir(label: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let d = std::env::temp_dir().join(format!(
+        "gh_cli_{label}_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn gatehouse(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("GATEHOUSE_MASTER_KEY")
+        .env_remove("GATEHOUSE_DATA_DIR")
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_REDIRECT_SCHEMES")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run gatehouse")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs a command that must succeed; returns stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = gatehouse(dir, args);
+    assert!(
+        o.status.success(),
+        "gatehouse {args:?} failed ({}):\n{}\n{}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+/// Runs a command that must fail; returns (exit code, stdout, stderr).
+fn fails(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = gatehouse(dir, args);
+    assert!(
+        !o.status.success(),
+        "gatehouse {args:?} must fail but succeeded:\n{}",
+        text(&o.stdout)
+    );
+    (
+        o.status.code().unwrap_or(-1),
+        text(&o.stdout),
+        text(&o.stderr),
+    )
+}
+
+/// A data dir with a tenant, a resource, four grants and a pre-registered client: the `acme`
+/// chain holds 5 records (tenant.created + 4 × grant.added), each sealed with a checkpoint.
+fn baseline() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = fresh_dir("baseline");
+        let out = ok(
+            &d,
+            &[
+                "tenant",
+                "create",
+                "--slug",
+                "acme",
+                "--name",
+                "Acme Inc",
+                "--domain",
+                "acme.example",
+            ],
+        );
+        assert!(
+            out.contains("slug: acme\n") && out.contains("domain: acme.example\n"),
+            "{out}"
+        );
+        let toml = d.join("crm.toml");
+        std::fs::write(&toml, RESOURCE_TOML).unwrap();
+        let out = ok(
+            &d,
+            &["resource", "register", "--file", toml.to_str().unwrap()],
+        );
+        assert!(
+            out.contains("resource: https://crm.example.com/mcp\n"),
+            "{out}"
+        );
+        assert!(out.contains("introspection_client_secret: "), "{out}");
+        for scope in [
+            "crm:customers:read",
+            "crm:customers:write",
+            "crm:contacts:read",
+            "crm:customers:export",
+        ] {
+            let out = ok(
+                &d,
+                &[
+                    "grant",
+                    "add",
+                    "--tenant",
+                    "acme",
+                    "--resource",
+                    "https://crm.example.com/mcp",
+                    "--scopes",
+                    scope,
+                ],
+            );
+            assert!(out.contains(&format!("granted: {scope}\n")), "{out}");
+        }
+        let out = ok(
+            &d,
+            &[
+                "client",
+                "add",
+                "--name",
+                "Claude",
+                "--redirect-uri",
+                "https://claude.ai/api/mcp/auth_callback",
+            ],
+        );
+        assert!(
+            out.contains("client_id: pre_") && out.contains("token_endpoint_auth_method: none\n"),
+            "{out}"
+        );
+        d
+    })
+}
+
+/// A private copy of the baseline data dir (database, WAL, key file).
+fn copy_of_baseline(label: &str) -> PathBuf {
+    let src = baseline();
+    let dst = fresh_dir(label);
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        }
+    }
+    dst
+}
+
+async fn open_db(dir: &Path) -> DatabaseConnection {
+    Database::connect(format!(
+        "sqlite://{}?mode=rw",
+        dir.join("gatehouse.db").display()
+    ))
+    .await
+    .expect("open gatehouse.db")
+}
+
+/// The attacker with owner access removes the append-only triggers first.
+async fn drop_triggers(db: &DatabaseConnection) {
+    db.execute_unprepared("DROP TRIGGER audit_no_delete")
+        .await
+        .unwrap();
+    db.execute_unprepared("DROP TRIGGER audit_seal_once")
+        .await
+        .unwrap();
+}
+
+async fn acme_rows(db: &DatabaseConnection) -> Vec<audit_events::Model> {
+    let tid: String = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM tenants WHERE slug = 'acme'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(tid))
+        .order_by_asc(audit_events::Column::Seq)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+fn assert_broken(dir: &Path, first_break: &str) {
+    let (code, out, err) = fails(dir, &["audit", "verify", "--tenant", "acme"]);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("status: broken\n"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("first_break: "))
+        .unwrap_or_else(|| panic!("no first_break line:\n{out}"));
+    assert!(
+        line.starts_with(&format!("first_break: {first_break}")),
+        "got `{line}`, want `first_break: {first_break}...`"
+    );
+    assert!(err.contains("audit chain of 'acme' is broken"), "{err}");
+}
+
+#[test]
+fn audit_verify_reports_ok_for_the_chain_the_cli_wrote() {
+    let d = &copy_of_baseline("ok");
+    let out = ok(d, &["audit", "verify", "--tenant", "acme"]);
+    assert_eq!(
+        out,
+        "tenant: acme\nrecords: 5\ncheckpoints: 5\nunsealed: 0\nstatus: ok\n"
+    );
+    let out = ok(d, &["audit", "verify", "--tenant", "platform"]);
+    // resource.registered + client.registered.
+    assert!(
+        out.contains("records: 2\n") && out.ends_with("status: ok\n"),
+        "{out}"
+    );
+    let (_, _, err) = fails(d, &["audit", "verify", "--tenant", "nope"]);
+    assert!(err.contains("tenant 'nope'"), "{err}");
+}
+
+#[tokio::test]
+async fn altered_record_is_reported_with_its_seq() {
+    let d = copy_of_baseline("alter");
+    let db = open_db(&d).await;
+    drop_triggers(&db).await;
+    let id = acme_rows(&db).await[2].id;
+    db.execute_unprepared(&format!(
+        "UPDATE audit_events SET details = '{{\"to\":\"nobody\"}}' WHERE id = {id}"
+    ))
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    assert_broken(
+        &d,
+        &format!("record seq 3 (id {id}): content does not match its hash (altered)"),
+    );
+}
+
+#[tokio::test]
+async fn deleted_record_is_reported_missing() {
+    let d = copy_of_baseline("delete");
+    let db = open_db(&d).await;
+    drop_triggers(&db).await;
+    let id = acme_rows(&db).await[2].id;
+    db.execute_unprepared(&format!("DELETE FROM audit_events WHERE id = {id}"))
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    assert_broken(&d, "record seq 3 is missing (next present record is seq 4");
+}
+
+#[tokio::test]
+async fn cut_tail_is_reported_against_the_checkpoint() {
+    let d = copy_of_baseline("tail");
+    let db = open_db(&d).await;
+    drop_triggers(&db).await;
+    for r in &acme_rows(&db).await[3..] {
+        db.execute_unprepared(&format!("DELETE FROM audit_events WHERE id = {}", r.id))
+            .await
+            .unwrap();
+    }
+    db.close().await.unwrap();
+    assert_broken(
+        &d,
+        "checkpoint at seq 4 but the log ends at seq 3: records after it were removed (tail cut)",
+    );
+}
+
+#[tokio::test]
+async fn altered_record_with_recomputed_hashes_is_caught_by_the_checkpoint() {
+    let d = copy_of_baseline("recompute");
+    let db = open_db(&d).await;
+    drop_triggers(&db).await;
+    let id = acme_rows(&db).await[1].id;
+    db.execute_unprepared(&format!(
+        "UPDATE audit_events SET scope = 'crm:settings:write' WHERE id = {id}"
+    ))
+    .await
+    .unwrap();
+    let rows = acme_rows(&db).await;
+    let mut prev = GENESIS_HASH.to_string();
+    for r in &rows {
+        let seq = r.seq.unwrap();
+        let hash = chain_hash(&prev, &canonical_record(r, seq));
+        db.execute_unprepared(&format!(
+            "UPDATE audit_events SET prev_hash = '{prev}', hash = '{hash}' WHERE id = {}",
+            r.id
+        ))
+        .await
+        .unwrap();
+        prev = hash;
+    }
+    db.close().await.unwrap();
+    assert_broken(
+        &d,
+        "checkpoint at seq 2: signed head hash differs from the recomputed chain",
+    );
+}
+
+#[test]
+fn bad_input_fails_cleanly_and_writes_nothing() {
+    let d = copy_of_baseline("bad");
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "thief",
+            "--name",
+            "Thief",
+            "--domain",
+            "ACME.example",
+        ],
+    );
+    assert!(
+        err.contains("domain 'acme.example' already belongs to another tenant"),
+        "{err}"
+    );
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "free",
+            "--name",
+            "Free",
+            "--domain",
+            "gmail.com",
+        ],
+    );
+    assert!(
+        err.contains("'gmail.com' is a consumer mail domain"),
+        "{err}"
+    );
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "grant",
+            "add",
+            "--tenant",
+            "acme",
+            "--resource",
+            "https://crm.example.com/mcp",
+            "--scopes",
+            "crm:settings:write",
+        ],
+    );
+    assert!(
+        err.contains("scope 'crm:settings:write' is critical-tier"),
+        "{err}"
+    );
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "grant",
+            "add",
+            "--tenant",
+            "acme",
+            "--resource",
+            "https://crm.example.com/mcp",
+            "--scopes",
+            "crm:nope",
+        ],
+    );
+    assert!(
+        err.contains("scope 'crm:nope' is not in the catalogue"),
+        "{err}"
+    );
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Evil",
+            "--redirect-uri",
+            "http://example.com/cb",
+        ],
+    );
+    assert!(err.contains("uses http on a non-loopback host"), "{err}");
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "connection",
+            "add-oidc",
+            "--tenant",
+            "acme",
+            "--issuer",
+            "https://login.acme.example",
+            "--client-id",
+            "gatehouse",
+            "--client-secret-file",
+            "/nonexistent",
+        ],
+    );
+    assert!(err.contains("cannot read /nonexistent"), "{err}");
+    let (code, _, err) = fails(&d, &["token", "revoke"]);
+    assert_eq!(code, 2, "clap usage error: {err}");
+    assert!(err.contains("required"), "{err}");
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "token",
+            "revoke",
+            "--tenant",
+            "acme",
+            "--user",
+            "nobody@acme.example",
+        ],
+    );
+    assert!(
+        err.contains("no user with email 'nobody@acme.example' in tenant 'acme'"),
+        "{err}"
+    );
+
+    // None of that wrote anything: the chain is unchanged and still verifies.
+    let out = ok(&d, &["audit", "verify", "--tenant", "acme"]);
+    assert_eq!(
+        out,
+        "tenant: acme\nrecords: 5\ncheckpoints: 5\nunsealed: 0\nstatus: ok\n"
+    );
+    let (_, _, err) = fails(&d, &["audit", "verify", "--tenant", "thief"]);
+    assert!(err.contains("tenant 'thief'"), "{err}");
+}
