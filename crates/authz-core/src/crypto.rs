@@ -45,6 +45,9 @@ pub fn pkce_s256(verifier: &str) -> String {
 pub struct MasterKey {
     key_id: String,
     key: [u8; 32],
+    /// Earlier keys, still accepted for opening and for verifying old audit checkpoints while
+    /// secrets are re-sealed (key rotation).
+    previous: Vec<(String, [u8; 32])>,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -72,7 +75,22 @@ impl MasterKey {
         } else {
             kid
         };
-        Ok(MasterKey { key_id, key })
+        Ok(MasterKey {
+            key_id,
+            key,
+            previous: Vec::new(),
+        })
+    }
+
+    /// Adds earlier keys (`GATEHOUSE_MASTER_KEY_PREVIOUS`, comma-separated, same format).
+    pub fn with_previous(mut self, list: &str) -> CoreResult<Self> {
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let k = MasterKey::parse(item)?;
+            if k.key_id != self.key_id {
+                self.previous.push((k.key_id, k.key));
+            }
+        }
+        Ok(self)
     }
 
     pub fn generate() -> String {
@@ -113,12 +131,16 @@ impl MasterKey {
         if parts.len() != 4 || parts[0] != "v1" {
             return Err(CoreError::Crypto("unknown ciphertext format".into()));
         }
-        if parts[1] != self.key_id {
+        let key = if parts[1] == self.key_id {
+            self.key
+        } else if let Some((_, k)) = self.previous.iter().find(|(id, _)| id == parts[1]) {
+            *k
+        } else {
             return Err(CoreError::Crypto(format!(
-                "secret was sealed with master key {}, configured key is {}",
+                "secret was sealed with master key {}, which is neither the configured key {} nor a previous one",
                 parts[1], self.key_id
             )));
-        }
+        };
         let nonce = STANDARD_NO_PAD
             .decode(parts[2])
             .map_err(|_| CoreError::Crypto("bad nonce".into()))?;
@@ -129,7 +151,7 @@ impl MasterKey {
             return Err(CoreError::Crypto("bad nonce".into()));
         }
         let cipher =
-            Aes256Gcm::new_from_slice(&self.key).map_err(|e| CoreError::Crypto(e.to_string()))?;
+            Aes256Gcm::new_from_slice(&key).map_err(|e| CoreError::Crypto(e.to_string()))?;
         cipher
             .decrypt(
                 Nonce::from_slice(&nonce),
@@ -146,12 +168,25 @@ impl MasterKey {
     /// The Ed25519 key that signs audit checkpoints, derived (HKDF-SHA256) from the master key so
     /// it lives outside the database like the master key itself (DESIGN §8).
     pub fn audit_signing_key(&self) -> ed25519_dalek::SigningKey {
-        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"gatehouse"), &self.key);
-        let mut seed = [0u8; 32];
-        hk.expand(b"audit checkpoint signing v1", &mut seed)
-            .expect("32 bytes is a valid HKDF length");
-        ed25519_dalek::SigningKey::from_bytes(&seed)
+        derive_signing_key(&self.key)
     }
+
+    /// Verifying keys of the current and every previous master key: checkpoints signed before
+    /// a rotation still verify.
+    pub fn audit_verifying_keys(&self) -> Vec<ed25519_dalek::VerifyingKey> {
+        std::iter::once(&self.key)
+            .chain(self.previous.iter().map(|(_, k)| k))
+            .map(|k| derive_signing_key(k).verifying_key())
+            .collect()
+    }
+}
+
+fn derive_signing_key(master: &[u8; 32]) -> ed25519_dalek::SigningKey {
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(b"gatehouse"), master);
+    let mut seed = [0u8; 32];
+    hk.expand(b"audit checkpoint signing v1", &mut seed)
+        .expect("32 bytes is a valid HKDF length");
+    ed25519_dalek::SigningKey::from_bytes(&seed)
 }
 
 #[cfg(test)]
@@ -174,6 +209,18 @@ mod tests {
             pkce_s256("dBjftJeZ4CVP-mJ0Z_wPf7xuV1zwLUG3VpfD3DdkcT8"),
             "E9Melhoa2OwvFrEXqpU8lDDLhS58JkHzRGOKPIqNDEo"
         );
+    }
+
+    #[test]
+    fn previous_keys_still_open_old_secrets() {
+        let old_hex = MasterKey::generate();
+        let old = MasterKey::parse(&old_hex).unwrap();
+        let sealed = old.seal(b"idp secret").unwrap();
+        let new = MasterKey::parse(&MasterKey::generate()).unwrap();
+        assert!(new.open(&sealed).is_err());
+        let new = new.with_previous(&old_hex).unwrap();
+        assert_eq!(new.open(&sealed).unwrap(), b"idp secret");
+        assert_eq!(new.audit_verifying_keys().len(), 2);
     }
 
     #[test]

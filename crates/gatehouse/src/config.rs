@@ -90,6 +90,13 @@ impl Config {
     /// dir (mode 0600). On PostgreSQL the key must come from configuration so every node has
     /// the same one (DESIGN §6.2).
     pub fn master_key(&self) -> Result<MasterKey> {
+        let previous = env("GATEHOUSE_MASTER_KEY_PREVIOUS").unwrap_or_default();
+        let key = self.current_master_key()?;
+        key.with_previous(&previous)
+            .context("GATEHOUSE_MASTER_KEY_PREVIOUS is invalid")
+    }
+
+    fn current_master_key(&self) -> Result<MasterKey> {
         if let Some(k) = env("GATEHOUSE_MASTER_KEY") {
             return MasterKey::parse(&k).context("GATEHOUSE_MASTER_KEY is invalid");
         }

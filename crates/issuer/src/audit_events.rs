@@ -77,7 +77,7 @@ pub async fn post(
         .scope(ev.scopes.join(" "))
         .source(ev.source_ip, ev.user_agent)
         .detail("tool", ev.tool)
-        .detail("parameters", ev.parameters);
+        .detail("parameters", audit::sanitize_parameters(&ev.parameters));
     if let Some(s) = ev.session_id {
         record = record.session(s);
     }

@@ -144,7 +144,12 @@ pub async fn record<C: ConnectionTrait>(
     clock: &dyn Clock,
     ev: AuditEvent,
 ) -> CoreResult<()> {
-    let details = sanitize_parameters(&ev.details).to_string();
+    // Gatehouse's own details are chosen by this code and never hold secrets; parameters
+    // reported from outside (tool calls) are sanitised by the caller. Both are size-bounded.
+    let mut details = ev.details.to_string();
+    if details.len() > MAX_DETAILS_BYTES {
+        details = serde_json::json!({"truncated": true, "bytes": details.len()}).to_string();
+    }
     let row = audit_events::ActiveModel {
         id: NotSet,
         tenant_id: Set(ev

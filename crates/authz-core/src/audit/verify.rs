@@ -16,6 +16,9 @@ pub struct VerifyReport {
     pub records: i64,
     pub unsealed: u64,
     pub checkpoints: usize,
+    /// The newest signed checkpoint (seq, head hash): keep a copy outside the database, so a
+    /// later cut of records *and* checkpoints is caught by comparing against it.
+    pub head: Option<(i64, String)>,
     /// The first problem found, naming the record or checkpoint.
     pub first_break: Option<String>,
 }
@@ -33,6 +36,16 @@ pub async fn verify_chain(
     chain: &str,
     key: &VerifyingKey,
 ) -> CoreResult<VerifyReport> {
+    verify_chain_with_keys(store, chain, std::slice::from_ref(key)).await
+}
+
+/// Like [`verify_chain`], accepting checkpoints signed by any of `keys` (each checkpoint names
+/// its key by `key_id`, the first 8 bytes of the verifying key).
+pub async fn verify_chain_with_keys(
+    store: &Store,
+    chain: &str,
+    keys: &[VerifyingKey],
+) -> CoreResult<VerifyReport> {
     let mut report = VerifyReport::default();
     let cps = audit_checkpoints::Entity::find()
         .filter(audit_checkpoints::Column::TenantId.eq(chain))
@@ -40,6 +53,7 @@ pub async fn verify_chain(
         .all(&store.db)
         .await?;
     report.checkpoints = cps.len();
+    report.head = cps.last().map(|c| (c.seq, c.head_hash.clone()));
     let mut cp_heads: BTreeMap<i64, &audit_checkpoints::Model> = BTreeMap::new();
     for cp in &cps {
         let msg = signed_checkpoint_message(&cp.tenant_id, cp.seq, &cp.head_hash, cp.created_at);
@@ -47,8 +61,9 @@ pub async fn verify_chain(
             .ok()
             .and_then(|b| <[u8; 64]>::try_from(b).ok())
             .map(|b| {
-                key.verify(msg.as_bytes(), &Signature::from_bytes(&b))
-                    .is_ok()
+                keys.iter()
+                    .filter(|k| hex::encode(&k.to_bytes()[..8]) == cp.key_id)
+                    .any(|k| k.verify(msg.as_bytes(), &Signature::from_bytes(&b)).is_ok())
             })
             .unwrap_or(false);
         if !sig_ok {

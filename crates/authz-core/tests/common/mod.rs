@@ -355,6 +355,7 @@ pub async fn drop_audit_triggers(store: &Store) {
             "DROP TRIGGER audit_no_delete",
             "DROP TRIGGER audit_seal_once",
             "DROP TRIGGER audit_checkpoint_no_update",
+            "DROP TRIGGER IF EXISTS audit_checkpoint_no_delete",
         ]
     };
     for s in stmts {

@@ -26,12 +26,15 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<()> {
             .id
             .0
     };
-    let key = ctx.cfg.master_key()?.audit_signing_key().verifying_key();
-    let report = audit::verify_chain(&ctx.store, &chain, &key).await?;
+    let keys = ctx.cfg.master_key()?.audit_verifying_keys();
+    let report = audit::verify_chain_with_keys(&ctx.store, &chain, &keys).await?;
     println!("tenant: {tenant}");
     println!("records: {}", report.records);
     println!("checkpoints: {}", report.checkpoints);
     println!("unsealed: {}", report.unsealed);
+    if let Some((seq, hash)) = &report.head {
+        println!("signed_head: {seq} {hash}");
+    }
     match report.first_break {
         None => {
             println!("status: ok");
