@@ -52,7 +52,10 @@ if ! pg_ok; then
   pg_ok || { echo "could not reach the PostgreSQL server it started" >&2; exit 1; }
 fi
 drop_test_dbs() {
-  psql "$PG_ADMIN_URL" -tAc "select datname from pg_database where datname like 'gh\_t\_%' or datname like 'gh\_interop\_%'" 2>/dev/null |
+  # Test stores are schemas gh_t_* in the test database; interop runs get a database each.
+  psql "$PG_ADMIN_URL" -tAc "select 'DROP SCHEMA ' || string_agg(quote_ident(nspname), ', ') || ' CASCADE' from pg_namespace where nspname like 'gh\_t\_%' having count(*) > 0" 2>/dev/null |
+    psql "$PG_ADMIN_URL" -q >/dev/null 2>&1 || true
+  psql "$PG_ADMIN_URL" -tAc "select datname from pg_database where datname like 'gh\_interop\_%' or datname like 'gh\_t\_%'" 2>/dev/null |
     while read -r db; do [ -n "$db" ] && psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 }
 drop_test_dbs

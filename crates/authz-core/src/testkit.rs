@@ -1,5 +1,5 @@
 //! Test support: a fresh, migrated store per test. With `GATEHOUSE_TEST_DATABASE_URL` set to a
-//! PostgreSQL URL, each store is a new database on that server (so storage and domain tests
+//! PostgreSQL URL, each store is a new schema on that server (so storage and domain tests
 //! run on both backends); otherwise a SQLite file in a temporary directory.
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
 
@@ -32,22 +32,21 @@ pub fn backend_name() -> &'static str {
 pub async fn store_with_url() -> (Store, String) {
     let url = match std::env::var(TEST_DB_ENV) {
         Ok(admin) if admin.starts_with("postgres") => {
+            // One schema per test (cheaper than a database); the connection's search_path
+            // points at it, so the schema holds every table, trigger and function.
             let name = format!("gh_t_{}", crate::crypto::random_hex16());
             let conn = Database::connect(admin.as_str())
                 .await
                 .expect("connect to the test PostgreSQL server");
             conn.execute(Statement::from_string(
                 DatabaseBackend::Postgres,
-                format!("CREATE DATABASE {name}"),
+                format!("CREATE SCHEMA {name}"),
             ))
             .await
-            .expect("create test database");
+            .expect("create test schema");
             conn.close().await.ok();
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_string())
-                .unwrap_or(admin.clone());
-            format!("{base}/{name}")
+            let sep = if admin.contains('?') { '&' } else { '?' };
+            format!("{admin}{sep}options=-c%20search_path%3D{name}")
         }
         _ => {
             let dir = std::env::temp_dir().join(format!("gh_t_{}", crate::crypto::random_hex16()));
