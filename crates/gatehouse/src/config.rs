@@ -29,6 +29,7 @@ pub struct FileConfig {
     pub fetch_allow_cidrs: Option<Vec<String>>,
     pub fetch_resolve: Option<Vec<String>>,
     pub redirect_schemes: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 pub struct Config {
@@ -136,6 +137,23 @@ impl Config {
             allow,
             resolve,
         })?)
+    }
+
+    /// `GATEHOUSE_TRUSTED_PROXIES` / `trusted_proxies`: load balancers whose X-Forwarded-For
+    /// is believed.
+    pub fn trusted_proxies(&self) -> Result<Vec<safe_fetch::Cidr>> {
+        let list = env("GATEHOUSE_TRUSTED_PROXIES")
+            .or_else(|| self.file.trusted_proxies.as_ref().map(|v| v.join(",")))
+            .unwrap_or_default();
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    anyhow::anyhow!("GATEHOUSE_TRUSTED_PROXIES: '{s}' is not a CIDR range")
+                })
+            })
+            .collect()
     }
 
     /// The issuer URL: the flag, else `GATEHOUSE_ISSUER`, else the file, else the default.

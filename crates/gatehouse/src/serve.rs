@@ -25,12 +25,13 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let master_key = cfg.master_key()?;
     let fetcher = cfg.fetcher()?;
     let redirect_policy = cfg.redirect_policy();
+    let trusted_proxies = cfg.trusted_proxies()?;
     actix_web::rt::System::new().block_on(async move {
         Store::migrate(&cfg.database_url).await.context("database migration failed")?;
         let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
-        let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy }, master_key, fetcher);
+        let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher);
         background_jobs(store, clock, signing_key);
         tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
         let data = web::Data::new(state);

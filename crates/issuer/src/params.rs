@@ -63,10 +63,78 @@ pub fn require_form(req: &actix_web::HttpRequest) -> Result<(), OAuthError> {
     }
 }
 
+/// The client's address: the TCP peer, or — when the peer is a configured trusted proxy — the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left
+/// are chosen by the client and cannot be believed).
 pub fn peer_ip(req: &actix_web::HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
+    };
+    let trusted = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map(|s| s.config.trusted_proxies.clone())
+        .unwrap_or_default();
+    client_ip(
+        peer,
+        req.headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok()),
+        &trusted,
+    )
+    .to_string()
+}
+
+fn client_ip(
+    peer: std::net::IpAddr,
+    xff: Option<&str>,
+    trusted: &[safe_fetch::Cidr],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut current = peer;
+    for hop in xff.unwrap_or("").rsplit(',').map(str::trim) {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                current = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let lb: safe_fetch::Cidr = "10.0.0.0/8".parse().unwrap();
+        let peer = "10.0.0.5".parse().unwrap();
+        let direct = "203.0.113.9".parse().unwrap();
+        assert_eq!(
+            client_ip(direct, Some("1.2.3.4"), &[lb.clone()]).to_string(),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client_ip(peer, Some("6.6.6.6, 198.51.100.7"), &[lb.clone()]).to_string(),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            client_ip(peer, Some("198.51.100.7, 10.0.0.9"), &[lb.clone()]).to_string(),
+            "198.51.100.7"
+        );
+        assert_eq!(client_ip(peer, None, &[lb]).to_string(), "10.0.0.5");
+        assert_eq!(
+            client_ip(peer, Some("1.2.3.4"), &[]).to_string(),
+            "10.0.0.5"
+        );
+    }
 }
 
 pub fn user_agent(req: &actix_web::HttpRequest) -> Option<String> {

@@ -14,6 +14,8 @@ pub struct IssuerConfig {
     /// The issuer identifier: scheme, host, optional port, no path, no trailing slash.
     pub issuer: String,
     pub redirect_policy: RedirectPolicy,
+    /// Load balancers whose `X-Forwarded-For` is believed (rate limits, audit source address).
+    pub trusted_proxies: Vec<safe_fetch::Cidr>,
 }
 
 impl IssuerConfig {

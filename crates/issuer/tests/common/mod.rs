@@ -153,6 +153,7 @@ pub async fn fixture_with_fetch(resolve: &str) -> Fx {
         IssuerConfig {
             issuer: ISSUER.into(),
             redirect_policy: RedirectPolicy::default(),
+            trusted_proxies: vec![],
         },
         testkit::master_key(),
         fetcher,
