@@ -121,7 +121,7 @@ log "gatehouse RSS right after start: $GH_RSS_START MB"
 
 # --- setup: real flows; the code-exchange phase -------------------------------------------------
 log "setup: CLI, DCR, $CODES browser flows, $CODES timed code exchanges (concurrency $CODE_CONCURRENCY)"
-GATEHOUSE_BIN=$BIN GATEHOUSE_BASE=$GATEHOUSE_ISSUER PKI_DIR=$WORK OUT=$OUT/gatehouse-tokens.json LOG_DIR=$OUT \
+GATEHOUSE_BIN=$BIN GATEHOUSE_BASE=$GATEHOUSE_ISSUER PKI_DIR=$WORK LOG_DIR=$OUT TOKENS_OUT=$OUT/gatehouse-tokens.json \
   CHAINS=$CHAINS CODES=$CODES CODE_CONCURRENCY=$CODE_CONCURRENCY \
   node bench/setup.mjs 2> >(tee "$OUT/setup.log" >&2)
 jq '.code_exchange' "$OUT/gatehouse-tokens.json" >"$OUT/gatehouse-code-exchange.json"

@@ -10,7 +10,7 @@
 // chains used by the introspection and refresh benchmarks.
 //
 // Env: GATEHOUSE_BIN, GATEHOUSE_BASE (issuer URL of the running node), PKI_DIR (ca.pem,
-// server.pem, server.key), OUT (JSON file to write), LOG_DIR, CHAINS (64), CODES (500),
+// server.pem, server.key), TOKENS_OUT (JSON file to write), LOG_DIR, CHAINS (64), CODES (500),
 // CODE_CONCURRENCY (32), PREP_CONCURRENCY (8); plus the node's env (DATABASE_URL,
 // GATEHOUSE_MASTER_KEY, ...) for the CLI.
 import http from 'node:http';
@@ -135,12 +135,12 @@ tier = "sensitive"
   const good = results.filter((r) => r?.access_token && r?.refresh_token);
   if (good.length < CHAINS) throw new Error(`only ${good.length} token responses with a refresh_token; need ${CHAINS}`);
   const chains = good.slice(0, CHAINS).map((r) => ({ access_token: r.access_token, refresh_token: r.refresh_token }));
-  writeFileSync(env.OUT, JSON.stringify({
+  writeFileSync(env.TOKENS_OUT, JSON.stringify({
     token_url: `${BASE}/oauth/token`, introspect_url: `${BASE}/oauth/introspect`, client_id: clientId,
     introspection_client_id: res.introspection_client_id, introspection_client_secret: res.introspection_client_secret,
     code_exchange: codeExchange, chains,
   }, null, 1));
-  log(`wrote ${chains.length} chains to ${env.OUT}`);
+  log(`wrote ${chains.length} chains to ${env.TOKENS_OUT}`);
 } finally {
   agent.destroy();
   await idp.close();

@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn pkce_matches_rfc7636_appendix_b() {
         assert_eq!(
-            pkce_s256("dBjftJeZ4CVP-mJ0Z_wPf7xuV1zwLUG3VpfD3DdkcT8"),
+            pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEXqpU8lDDLhS58JkHzRGOKPIqNDEo"
         );
     }
