@@ -65,10 +65,10 @@ say "building (target dir: $CARGO_TARGET_DIR)"
 cargo build --workspace --all-targets --features authz-core/testkit
 
 say "Rust tests on SQLite"
-cargo test --workspace --features authz-core/testkit 2>&1 | tee "$LOG_DIR/sqlite.log"
+cargo test --workspace --no-fail-fast --features authz-core/testkit 2>&1 | tee "$LOG_DIR/sqlite.log"
 
 say "storage, domain and HTTP tests on PostgreSQL"
-GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p authz-core -p issuer --features authz-core/testkit 2>&1 | tee "$LOG_DIR/pg.log"
+GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p authz-core -p issuer --no-fail-fast --features authz-core/testkit 2>&1 | tee "$LOG_DIR/pg.log"
 drop_test_dbs
 
 # --- 4. interop, once, on PostgreSQL ------------------------------------------------------
