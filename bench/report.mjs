@@ -34,7 +34,7 @@ in-memory adapter, were measured in the same run on the same machine with the sa
 | CPU | ${m.nproc} cores, ${m.cpu} |
 | memory | ${f0(m.mem_mb)} MB |
 | kernel | ${m.kernel} |
-| PostgreSQL | ${m.postgres} on the same host (max_connections ${m.pg_max_connections}), fresh database per run |
+| PostgreSQL | ${m.postgres} on the same host, fresh database per run, stock settings (${m.pg_settings}) |
 | Gatehouse | commit ${r.commit}${r.dirty === 'yes' ? ' (working tree had uncommitted changes)' : ''}, release build, one node, \`RUST_LOG=warn\` |
 | peer | oidc-provider ${m.oidc_provider}, Node ${m.node}, in-memory adapter, plain http |
 | load generators | ${m.wrk} (introspection); \`bench/refresh-load.mjs\` on Node ${m.node} (refresh) |

@@ -74,8 +74,16 @@ sampler() { # pid outfile max_secs
     sleep 0.5
   done
 }
-start_sampler() { sampler "$1" "$2" $((DURATION + 120)) & SAMPLER_PID=$!; sleep 1; }
-stop_sampler() { sleep 1; kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=''; }
+start_sampler() { sampler "$1" "$2" $((DURATION + 120)) & SAMPLER_PID=$!; sleep 0.5; }
+stop_sampler() { sleep 0.3; kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=''; }
+# what PostgreSQL backends of the bench database wait on, 3 snapshots mid-load (bounded, background)
+pg_waits() { # outfile
+  sleep $((DURATION / 2))
+  for _ in 1 2 3; do
+    psql "$PG_URL" -Atc "select now()::time(0), coalesce(wait_event_type,'-'), coalesce(wait_event,'(on CPU)'), state, count(*) from pg_stat_activity where datname = '$BENCH_DB' and pid <> pg_backend_pid() group by 1,2,3,4 order by 5 desc" >>"$1" 2>&1
+    sleep 1
+  done
+}
 rss_mb() { awk '/^VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
 result_line() { sed -n 's/^RESULT //p' "$1" | tail -n 1; }
 
@@ -96,6 +104,7 @@ psql "$PG_URL" -qc "CREATE DATABASE $BENCH_DB" >/dev/null
 DB_CREATED=1
 PG_VERSION=$(psql "$PG_URL" -Atc 'show server_version')
 PG_MAXCONN=$(psql "$PG_URL" -Atc 'show max_connections')
+psql "$PG_URL" -Atc "select name, setting from pg_settings where name in ('synchronous_commit','fsync','shared_buffers','wal_sync_method','commit_delay','max_connections')" >"$OUT/pg-settings.txt"
 
 node --input-type=module -e "import('$ROOT/tests/interop/pki.mjs').then((m) => m.makePki('$WORK'))"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$BENCH_DB"
@@ -133,6 +142,7 @@ log "gatehouse RSS idle after setup: $GH_RSS_IDLE MB"
 node bench/check-active.mjs "$OUT/gatehouse-tokens.json" | tee "$OUT/gatehouse-active-before.txt" >&2
 log "gatehouse introspection: wrk -t2 -c$CONNS -d${DURATION}s"
 start_sampler "$GH_PID" "$OUT/gatehouse-introspect.samples"
+pg_waits "$OUT/gatehouse-introspect.pgwaits.txt" &
 run_wrk "$OUT/gatehouse-tokens.json" "$GATEHOUSE_ISSUER" gatehouse
 stop_sampler
 node bench/check-active.mjs "$OUT/gatehouse-tokens.json" | tee "$OUT/gatehouse-active-after.txt" >&2
@@ -146,6 +156,7 @@ node bench/refresh-load.mjs --probe "$GATEHOUSE_ISSUER/healthz" 5 "$CHAINS" | re
 # --- gatehouse: refresh with rotation ---------------------------------------------------------
 log "gatehouse refresh rotation: $CHAINS chains, ${DURATION}s"
 start_sampler "$GH_PID" "$OUT/gatehouse-refresh.samples"
+pg_waits "$OUT/gatehouse-refresh.pgwaits.txt" &
 node bench/refresh-load.mjs "$OUT/gatehouse-tokens.json" "$DURATION" gatehouse | result_line /dev/stdin | tee "$OUT/gatehouse-refresh.json" >&2
 stop_sampler
 node bench/phase-stats.mjs "$OUT/gatehouse-refresh.samples" | tee "$OUT/gatehouse-refresh.stats.json" >&2
@@ -187,7 +198,7 @@ jq -n \
   --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg stamp "$STAMP" \
   --arg nproc "$(nproc)" --arg cpu "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)" \
   --arg mem "$(free -m | awk '/^Mem:/{print $2}')" --arg kernel "$(uname -r)" \
-  --arg pg "$PG_VERSION" --arg pgmax "$PG_MAXCONN" --arg node "$(node --version)" --arg wrk "$(wrk -v 2>&1 | head -n1)" \
+  --arg pg "$PG_VERSION" --arg pgmax "$PG_MAXCONN" --arg pgset "$(tr '|' '=' <"$OUT/pg-settings.txt" | paste -sd' ')" --arg node "$(node --version)" --arg wrk "$(wrk -v 2>&1 | head -n1)" \
   --arg oidc "$(jq -r .version tests/interop/node_modules/oidc-provider/package.json)" \
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg dirty "$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo yes || echo no)" \
@@ -202,7 +213,7 @@ jq -n \
   --arg gh_active "$(cat "$OUT/gatehouse-active-before.txt" "$OUT/gatehouse-active-after.txt" | cut -d' ' -f2 | paste -sd' ')" \
   --arg peer_active "$(cat "$OUT/peer-active-before.txt" "$OUT/peer-active-after.txt" | cut -d' ' -f2 | paste -sd' ')" \
   --arg gh_log_warn "$(cat "$OUT/gatehouse-log-warnings.txt")" \
-  '{date:$date, stamp:$stamp, machine:{nproc:$nproc, cpu:$cpu, mem_mb:$mem, kernel:$kernel, postgres:$pg, pg_max_connections:$pgmax, node:$node, wrk:$wrk, oidc_provider:$oidc},
+  '{date:$date, stamp:$stamp, machine:{nproc:$nproc, cpu:$cpu, mem_mb:$mem, kernel:$kernel, postgres:$pg, pg_max_connections:$pgmax, pg_settings:$pgset, node:$node, wrk:$wrk, oidc_provider:$oidc},
     commit:$commit, dirty:$dirty, duration:$duration, conns:$conns, chains:$chains,
     gatehouse:{rss_start_mb:$gh_rss_start, rss_idle_mb:$gh_rss_idle, code_exchange:$code[0], introspect:$gi[0], introspect_stats:$gis[0], refresh:$gr[0], refresh_stats:$grs[0], active_checks:$gh_active, log_warn_error_lines:$gh_log_warn},
     peer:{rss_idle_mb:$peer_rss_idle, introspect:$pi[0], introspect_stats:$pis[0], refresh:$pr[0], refresh_stats:$prs[0], active_checks:$peer_active},

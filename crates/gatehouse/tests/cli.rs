@@ -252,10 +252,7 @@ fn assert_broken(dir: &Path, first_break: &str) {
 fn audit_verify_reports_ok_for_the_chain_the_cli_wrote() {
     let d = &copy_of_baseline("ok");
     let out = ok(d, &["audit", "verify", "--tenant", "acme"]);
-    assert_eq!(
-        out,
-        "tenant: acme\nrecords: 5\ncheckpoints: 5\nunsealed: 0\nstatus: ok\n"
-    );
+    assert_clean_report(&out);
     let out = ok(d, &["audit", "verify", "--tenant", "platform"]);
     // resource.registered + client.registered.
     assert!(
@@ -465,10 +462,28 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
 
     // None of that wrote anything: the chain is unchanged and still verifies.
     let out = ok(&d, &["audit", "verify", "--tenant", "acme"]);
-    assert_eq!(
-        out,
-        "tenant: acme\nrecords: 5\ncheckpoints: 5\nunsealed: 0\nstatus: ok\n"
-    );
+    assert_clean_report(&out);
     let (_, _, err) = fails(&d, &["audit", "verify", "--tenant", "thief"]);
     assert!(err.contains("tenant 'thief'"), "{err}");
+}
+
+/// The report of an untouched chain of five records: every record checkpointed, and the
+/// signed head (seq 5 and its hash) printed for safekeeping outside the database.
+fn assert_clean_report(out: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "tenant: acme",
+            "records: 5",
+            "checkpoints: 5",
+            "unsealed: 0"
+        ],
+        "{out}"
+    );
+    let head = lines[4]
+        .strip_prefix("signed_head: 5 ")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(head.len(), 64, "{out}");
+    assert_eq!(lines[5], "status: ok", "{out}");
 }
