@@ -51,7 +51,7 @@ async function chain(c) {
     const s = performance.now();
     let r;
     try {
-      r = probe ? await send('GET') : await send('POST', `grant_type=refresh_token&refresh_token=${encodeURIComponent(rt)}&client_id=${encodeURIComponent(spec.client_id)}`);
+      r = probe ? await send('GET') : await send('POST', `grant_type=refresh_token&refresh_token=${encodeURIComponent(rt)}&client_id=${encodeURIComponent(c.client_id ?? spec.client_id)}`);
     } catch (e) {
       r = { status: `neterr:${e.code ?? e.message}`, body: '' };
     }

@@ -19,6 +19,8 @@ CONNS=${CONNS:-64}
 CHAINS=${CHAINS:-64}
 CODES=${CODES:-500}
 CODE_CONCURRENCY=${CODE_CONCURRENCY:-32}
+CLIENTS=${CLIENTS:-1}   # diagnosis only: spread the chains over this many DCR clients
+REPORT=${REPORT:-1}     # 0: keep docs/benchmarks.md as it is
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 BENCH_DB=${BENCH_DB:-gh_bench}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/gatehouse-target}
@@ -131,7 +133,7 @@ log "gatehouse RSS right after start: $GH_RSS_START MB"
 # --- setup: real flows; the code-exchange phase -------------------------------------------------
 log "setup: CLI, DCR, $CODES browser flows, $CODES timed code exchanges (concurrency $CODE_CONCURRENCY)"
 GATEHOUSE_BIN=$BIN GATEHOUSE_BASE=$GATEHOUSE_ISSUER PKI_DIR=$WORK LOG_DIR=$OUT TOKENS_OUT=$OUT/gatehouse-tokens.json \
-  CHAINS=$CHAINS CODES=$CODES CODE_CONCURRENCY=$CODE_CONCURRENCY \
+  CHAINS=$CHAINS CODES=$CODES CODE_CONCURRENCY=$CODE_CONCURRENCY CLIENTS=$CLIENTS \
   node bench/setup.mjs 2> >(tee "$OUT/setup.log" >&2)
 jq '.code_exchange' "$OUT/gatehouse-tokens.json" >"$OUT/gatehouse-code-exchange.json"
 sleep 3
@@ -218,5 +220,9 @@ jq -n \
     gatehouse:{rss_start_mb:$gh_rss_start, rss_idle_mb:$gh_rss_idle, code_exchange:$code[0], introspect:$gi[0], introspect_stats:$gis[0], refresh:$gr[0], refresh_stats:$grs[0], active_checks:$gh_active, log_warn_error_lines:$gh_log_warn},
     peer:{rss_idle_mb:$peer_rss_idle, introspect:$pi[0], introspect_stats:$pis[0], refresh:$pr[0], refresh_stats:$prs[0], active_checks:$peer_active},
     probe:$probe[0]}' >"$OUT/results.json"
-node bench/report.mjs "$OUT/results.json" >docs/benchmarks.md
-log "results: $OUT/results.json; report: docs/benchmarks.md"
+if [[ $REPORT != 0 ]]; then
+  node bench/report.mjs "$OUT/results.json" >docs/benchmarks.md
+  log "results: $OUT/results.json; report: docs/benchmarks.md"
+else
+  log "results: $OUT/results.json (REPORT=0: docs/benchmarks.md left alone)"
+fi

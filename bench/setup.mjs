@@ -27,6 +27,7 @@ const BASE = env.GATEHOUSE_BASE;
 const CHAINS = +(env.CHAINS ?? 64);
 const CODES = Math.max(+(env.CODES ?? 500), CHAINS);
 const CODE_CONCURRENCY = +(env.CODE_CONCURRENCY ?? 32);
+const CLIENTS = +(env.CLIENTS ?? 1); // diagnostic knob: spread the flows over this many DCR clients
 const PREP_CONCURRENCY = +(env.PREP_CONCURRENCY ?? 8);
 const RESOURCE = 'https://crm.bench.test/mcp';
 const REDIRECT = 'http://127.0.0.1:9/callback'; // never contacted: the browser stops at the redirect
@@ -82,24 +83,29 @@ tier = "sensitive"
   const res = await cli(gh, ['resource', 'register', '--file', toml]);
   await cli(gh, ['grant', 'add', '--tenant', 'acme', '--resource', res.resource, '--scopes', SCOPE]);
 
-  // One public client via Dynamic Client Registration.
-  const reg = await fetch(`${BASE}/oauth/register`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_name: 'Bench Client', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }),
-  });
-  if (reg.status !== 201) throw new Error(`DCR: HTTP ${reg.status} ${await reg.text()}`);
-  const clientId = (await reg.json()).client_id;
+  // One public client via Dynamic Client Registration (CLIENTS > 1 only for diagnosis).
+  const clientIds = [];
+  for (let i = 0; i < CLIENTS; i++) {
+    const reg = await fetch(`${BASE}/oauth/register`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: `Bench Client ${i}`, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }),
+    });
+    if (reg.status !== 201) throw new Error(`DCR: HTTP ${reg.status} ${await reg.text()}`);
+    clientIds.push((await reg.json()).client_id);
+  }
+  let flows = 0;
 
   const browser = new Browser({ ca: pki.ca, fill: FILL });
   browser.log = { push() {} }; // shared by concurrent flows; the log would only grow
   async function authorizeOnce() {
+    const clientId = clientIds[flows++ % CLIENTS];
     const verifier = b64url(randomBytes(32));
     const challenge = b64url(createHash('sha256').update(verifier).digest());
     const state = b64url(randomBytes(12));
     const url = `${BASE}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope: SCOPE, code_challenge: challenge, code_challenge_method: 'S256', state, resource: res.resource })}`;
     const cb = await browser.authorize(url, REDIRECT);
     if (cb.state !== state || !cb.code) throw new Error(`bad callback ${JSON.stringify(cb)}`);
-    return { code: cb.code, verifier };
+    return { code: cb.code, verifier, clientId };
   }
 
   // Prepare codes: the first flow logs in upstream, the rest reuse the Gatehouse session.
@@ -115,28 +121,28 @@ tier = "sensitive"
   let errors = 0;
   const statuses = {};
   t0 = performance.now();
-  const results = await pool(codes, CODE_CONCURRENCY, async ({ code, verifier }) => {
+  const results = await pool(codes, CODE_CONCURRENCY, async ({ code, verifier, clientId }) => {
     const s = performance.now();
     const r = await post('/oauth/token', new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: clientId, resource: res.resource }).toString());
     lat.push(performance.now() - s);
     statuses[r.status] = (statuses[r.status] ?? 0) + 1;
     if (r.status !== 200) { errors++; if (errors <= 3) log(`code exchange HTTP ${r.status}: ${r.body.slice(0, 300)}`); return null; }
-    return JSON.parse(r.body);
+    return { ...JSON.parse(r.body), client_id: clientId };
   });
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   const codeExchange = {
     requests: codes.length, ok: codes.length - errors, errors, statuses, seconds: +secs.toFixed(3),
     rps: +((codes.length - errors) / secs).toFixed(1), p50_ms: +pct(lat, 50).toFixed(2), p99_ms: +pct(lat, 99).toFixed(2),
-    concurrency: CODE_CONCURRENCY, prep_seconds: +prepSecs.toFixed(1),
+    concurrency: CODE_CONCURRENCY, clients: CLIENTS, prep_seconds: +prepSecs.toFixed(1),
   };
   log('code exchange:', JSON.stringify(codeExchange));
 
   const good = results.filter((r) => r?.access_token && r?.refresh_token);
   if (good.length < CHAINS) throw new Error(`only ${good.length} token responses with a refresh_token; need ${CHAINS}`);
-  const chains = good.slice(0, CHAINS).map((r) => ({ access_token: r.access_token, refresh_token: r.refresh_token }));
+  const chains = good.slice(0, CHAINS).map((r) => ({ access_token: r.access_token, refresh_token: r.refresh_token, client_id: r.client_id }));
   writeFileSync(env.TOKENS_OUT, JSON.stringify({
-    token_url: `${BASE}/oauth/token`, introspect_url: `${BASE}/oauth/introspect`, client_id: clientId,
+    token_url: `${BASE}/oauth/token`, introspect_url: `${BASE}/oauth/introspect`, client_id: clientIds[0], clients: CLIENTS,
     introspection_client_id: res.introspection_client_id, introspection_client_secret: res.introspection_client_secret,
     code_exchange: codeExchange, chains,
   }, null, 1));
