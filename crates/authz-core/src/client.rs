@@ -557,13 +557,20 @@ pub async fn touch<C: ConnectionTrait>(
     clock: &dyn Clock,
     client_id: &str,
 ) -> CoreResult<()> {
+    // Only a stale mark is rewritten: a client shared by many users (one CIMD or DCR client
+    // per connector) would otherwise serialise every token request on its row lock.
+    let now = clock.now_us();
     clients::Entity::update_many()
-        .col_expr(clients::Column::LastUsedAt, clock.now_us().into())
+        .col_expr(clients::Column::LastUsedAt, now.into())
         .filter(clients::Column::ClientId.eq(client_id))
+        .filter(clients::Column::LastUsedAt.lt(now - TOUCH_GRANULARITY_SECS * MICROS))
         .exec(conn)
         .await?;
     Ok(())
 }
+
+/// `last_used_at` is kept to this granularity (it drives expiry after 90 idle days).
+pub const TOUCH_GRANULARITY_SECS: i64 = 3600;
 
 /// Removes dynamically registered clients unused for [`DCR_IDLE_EXPIRY_DAYS`]. Their refresh
 /// tokens (30 days at most) are long expired by then.

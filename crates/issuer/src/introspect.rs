@@ -31,11 +31,32 @@ pub async fn resource_server(
             true,
         ));
     };
-    resource::authenticate(&state.store.db, &id, &secret)
+    let key = (id.clone(), authz_core::crypto::sha256_hex(&secret));
+    let now = std::time::Instant::now();
+    if let Some((at, r)) = state.rs_cache.lock().expect("rs cache lock").get(&key) {
+        if now.duration_since(*at) < RS_CACHE_TTL {
+            return Ok(r.clone());
+        }
+    }
+    let r = resource::authenticate(&state.store.db, &id, &secret)
         .await
         .map_err(OAuthError::server)?
-        .ok_or_else(|| OAuthError::client("resource-server authentication failed", true))
+        .ok_or_else(|| OAuthError::client("resource-server authentication failed", true))?;
+    let mut cache = state.rs_cache.lock().expect("rs cache lock");
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(key, (now, r.clone()));
+    Ok(r)
 }
+
+/// Introspection is the hot path (DESIGN §10): a resource server's credentials are checked
+/// against the store at most once a minute per node. This caches the *caller's* identity only;
+/// every token is still looked up in the shared store on every call, so revocation stays
+/// immediate on every node (§6.3).
+pub type RsCache =
+    std::sync::Mutex<std::collections::HashMap<(String, String), (std::time::Instant, Resource)>>;
+const RS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub async fn introspect(
     state: web::Data<AppState>,

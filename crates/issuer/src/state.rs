@@ -37,6 +37,8 @@ pub struct AppState {
     pub fetcher: SafeFetcher,
     pub rp: Arc<OidcRp>,
     pub templates: Arc<Templates>,
+    /// Resource-server credentials that authenticated recently (see `introspect.rs`).
+    pub rs_cache: Arc<crate::introspect::RsCache>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             rp: Arc::new(OidcRp::new(fetcher.clone())),
             fetcher,
             templates: Arc::new(Templates::new()),
+            rs_cache: Arc::new(Default::default()),
         }
     }
     pub fn issuer(&self) -> &str {
