@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_init;
 mod m20261126_000002_audit_append_only;
+mod m20261126_000003_presets_and_step_up;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_init::Migration),
             Box::new(m20261126_000002_audit_append_only::Migration),
+            Box::new(m20261126_000003_presets_and_step_up::Migration),
         ]
     }
 }

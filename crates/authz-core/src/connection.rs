@@ -20,6 +20,10 @@ pub struct Connection {
     pub client_id: String,
     sealed_secret: String,
     pub enabled: bool,
+    /// `generic`, `entra`, `okta` or `google` (oidc-federation knows what each means).
+    pub preset: String,
+    /// Preset settings, e.g. `{"tenant_id": "..."}` for Entra ID.
+    pub settings: serde_json::Value,
 }
 
 impl Connection {
@@ -40,6 +44,8 @@ impl From<connections::Model> for Connection {
             client_id: m.client_id,
             sealed_secret: m.client_secret_enc,
             enabled: m.enabled,
+            preset: m.preset,
+            settings: serde_json::from_str(&m.settings).unwrap_or_default(),
         }
     }
 }
@@ -49,6 +55,8 @@ pub struct NewOidcConnection<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
     pub client_secret: &'a str,
+    pub preset: &'a str,
+    pub settings: serde_json::Value,
 }
 
 /// Stores an OIDC connection whose discovery document the caller has already validated.
@@ -76,6 +84,8 @@ pub async fn add_oidc(
         client_secret_enc: key.seal(new.client_secret.as_bytes())?,
         enabled: true,
         created_at: clock.now_us(),
+        preset: new.preset.to_string(),
+        settings: new.settings.to_string(),
     };
     let txn = store.begin().await?;
     connections::Entity::insert(connections::ActiveModel {
@@ -88,6 +98,8 @@ pub async fn add_oidc(
         client_secret_enc: Set(model.client_secret_enc.clone()),
         enabled: Set(true),
         created_at: Set(model.created_at),
+        preset: Set(model.preset.clone()),
+        settings: Set(model.settings.clone()),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -98,6 +110,7 @@ pub async fn add_oidc(
             .actor("operator")
             .detail("connection_id", id.as_str())
             .detail("kind", "oidc")
+            .detail("preset", new.preset)
             .detail("issuer", new.issuer),
     )
     .await?;

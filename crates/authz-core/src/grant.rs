@@ -13,14 +13,27 @@ use crate::tenant::TenantId;
 /// Grant key meaning "every member of the tenant".
 pub const EVERYONE: &str = "*";
 
-/// Grants `scopes` of `resource` to every member of the tenant. Critical-tier scopes are refused
-/// until step-up authentication exists (they need a fresh IdP login, DESIGN §5).
+/// Grants `scopes` of `resource` to every member of the tenant. Critical-tier scopes are not
+/// granted to everyone by default (DESIGN §5): see [`add_for_everyone_confirmed`].
 pub async fn add_for_everyone(
     store: &Store,
     clock: &dyn Clock,
     tenant: &TenantId,
     res: &Resource,
     scopes: &[String],
+) -> CoreResult<Vec<String>> {
+    add_for_everyone_confirmed(store, clock, tenant, res, scopes, false).await
+}
+
+/// As [`add_for_everyone`]; with `allow_critical` the operator confirmed that critical-tier
+/// scopes go to every member (each use still needs a fresh IdP sign-in: step-up).
+pub async fn add_for_everyone_confirmed(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    res: &Resource,
+    scopes: &[String],
+    allow_critical: bool,
 ) -> CoreResult<Vec<String>> {
     if scopes.is_empty() {
         return Err(CoreError::invalid("no scopes given"));
@@ -33,9 +46,9 @@ pub async fn add_for_everyone(
                 res.uri
             )));
         };
-        if entry.tier == Tier::Critical {
+        if entry.tier == Tier::Critical && !allow_critical {
             return Err(CoreError::invalid(format!(
-                "scope '{s}' is critical-tier: it needs step-up authentication, which this release does not offer yet"
+                "scope '{s}' is critical-tier: granting it to every member needs explicit confirmation (--allow-critical)"
             )));
         }
     }
@@ -65,7 +78,8 @@ pub async fn add_for_everyone(
             .actor("operator")
             .resource(res.uri.clone())
             .scope(added.join(" "))
-            .detail("to", "everyone"),
+            .detail("to", "everyone")
+            .detail("critical_confirmed", allow_critical),
     )
     .await?;
     txn.commit().await?;

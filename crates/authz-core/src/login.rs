@@ -24,6 +24,10 @@ pub struct AuthorizeRequest {
     /// Requested scopes that are in the resource's catalogue.
     pub scopes: Vec<String>,
     pub login_hint: Option<String>,
+    /// A critical-tier scope was requested: the user must have authenticated at the IdP within
+    /// the step-up window (DESIGN §5).
+    #[serde(default)]
+    pub step_up: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -29,6 +29,32 @@ pub async fn create<C: ConnectionTrait>(
     connection_id: &str,
     auth_time: i64,
 ) -> CoreResult<(String, Session)> {
+    create_with_context(
+        conn,
+        clock,
+        tenant,
+        user_id,
+        connection_id,
+        auth_time,
+        None,
+        &[],
+    )
+    .await
+}
+
+/// Starts a session recording the authentication context the IdP reported (DESIGN §5
+/// step-up: the session's `auth_time` decides whether critical scopes may be issued).
+#[allow(clippy::too_many_arguments)]
+pub async fn create_with_context<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+    connection_id: &str,
+    auth_time: i64,
+    acr: Option<&str>,
+    amr: &[String],
+) -> CoreResult<(String, Session)> {
     let secret = random_token();
     let id = sha256_hex(&secret);
     let now = clock.now_us();
@@ -41,6 +67,8 @@ pub async fn create<C: ConnectionTrait>(
         created_at: Set(now),
         expires_at: Set(now + SESSION_SECS * MICROS),
         revoked_at: Set(None),
+        acr: Set(acr.map(str::to_string)),
+        amr: Set((!amr.is_empty()).then(|| amr.join(" "))),
     })
     .exec_without_returning(conn)
     .await?;
@@ -102,4 +130,9 @@ pub async fn revoke_for_user<C: ConnectionTrait>(
         .exec(conn)
         .await?
         .rows_affected)
+}
+
+/// Did the user authenticate at the IdP within the step-up window (DESIGN §5)?
+pub fn is_fresh(session: &Session, now_us: i64) -> bool {
+    now_us - session.auth_time <= crate::token::refresh::STEP_UP_WINDOW_SECS * MICROS
 }

@@ -233,3 +233,15 @@ pub async fn find_by_email_domain<C: ConnectionTrait>(
     };
     Ok(Some(get(conn, &TenantId(d.tenant_id)).await?))
 }
+
+/// The verified domains of a tenant (lower case).
+pub async fn domains<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<String>> {
+    Ok(tenant_domains::Entity::find()
+        .filter(tenant_domains::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tenant_domains::Column::Verified.eq(true))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|d| d.domain)
+        .collect())
+}

@@ -33,13 +33,21 @@ impl From<users::Model> for User {
 }
 
 /// What an upstream IdP asserted about a person, normalised (the `FederatedIdentity` of DESIGN §2).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct FederatedIdentity {
     pub connection_id: String,
     pub subject: String,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// When the IdP authenticated the user (seconds), if it said so.
     pub auth_time: Option<i64>,
+    /// Authentication context and methods the IdP reported (recorded, not trusted for policy).
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+    /// Group ids the IdP asserted.
+    pub groups: Vec<String>,
+    /// The IdP had too many groups to list (Entra `_claim_names`): groups must come from SCIM.
+    pub groups_overage: bool,
 }
 
 /// Finds the user for (connection, subject) or creates it (just-in-time), refreshing profile

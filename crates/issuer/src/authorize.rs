@@ -180,13 +180,12 @@ async fn authorize(
         .filter(|s| catalogue.iter().any(|c| &c.name == *s))
         .cloned()
         .collect();
-    if let Some(crit) = scopes.iter().find(|s| {
+    // A critical-tier scope needs a fresh authentication at the IdP (step-up, DESIGN §5).
+    let step_up = scopes.iter().any(|s| {
         catalogue
             .iter()
-            .any(|c| &c.name == *s && c.tier == Tier::Critical)
-    }) {
-        return fail("invalid_scope", &format!("scope '{crit}' is critical-tier and needs step-up authentication, which is not available yet"));
-    }
+            .any(|c| &c.name == s && c.tier == Tier::Critical)
+    });
     if scopes.is_empty() {
         // Nothing usable asked for: offer the resource's non-critical scopes; consent narrows
         // them to what the organisation granted.
@@ -204,6 +203,7 @@ async fn authorize(
         resource_id: res.id.clone(),
         scopes,
         login_hint: p.get("login_hint").map(str::to_string),
+        step_up,
     };
     let (binding, new_cookie) = browser::binding(state, req);
     let tx = login::start(&state.store.db, state.clock.as_ref(), &binding, &areq).await?;
@@ -222,8 +222,12 @@ async fn authorize(
             .map(|t| t.id),
         None => None,
     };
+    let now = state.clock.now_us();
     let mut resp = match session {
-        Some(s) if hint_tenant.as_ref().map(|t| t == &s.tenant).unwrap_or(true) => {
+        Some(s)
+            if hint_tenant.as_ref().map(|t| t == &s.tenant).unwrap_or(true)
+                && (!step_up || authz_core::session::is_fresh(&s, now)) =>
+        {
             let txm =
                 login::load(&state.store.db, state.clock.as_ref(), &tx, Some(&binding)).await?;
             login::set_session(&state.store.db, &txm, &s.tenant, &s.id).await?;

@@ -77,18 +77,26 @@ pub async fn oidc(
         .client_secret(&state.master_key)
         .map_err(PageError::internal)?;
     let redirect_uri = state.config.callback_uri(&conn.id);
+    let preset = oidc_federation::Preset::from_stored(&conn.preset, &conn.settings);
+    let domains = authz_core::tenant::domains(&state.store.db, &tenant).await?;
+    let step_up = tx
+        .request
+        .step_up
+        .then_some(authz_core::token::refresh::STEP_UP_WINDOW_SECS);
     let cfg = RpConfig {
         connection_id: &conn.id,
         issuer: &conn.issuer,
         client_id: &conn.client_id,
         client_secret: &secret,
         redirect_uri: &redirect_uri,
+        preset: &preset,
+        tenant_domains: &domains,
     };
     let nonce = tx.upstream_nonce.clone().unwrap_or_default();
     let verifier = tx.upstream_verifier.clone().unwrap_or_default();
     let identity = match state
         .rp
-        .finish(&cfg, code, &nonce, &verifier, clock.now_s())
+        .finish(&cfg, code, &nonce, &verifier, clock.now_s(), step_up)
         .await
     {
         Ok(i) => i,
@@ -106,17 +114,14 @@ pub async fn oidc(
             )
             .await?;
             txn.commit().await.map_err(PageError::internal)?;
-            return Err(PageError::new(
-                StatusCode::BAD_GATEWAY,
-                "Sign-in could not be verified",
-                "Your identity provider's answer did not pass Gatehouse's checks.",
-                "Try again. If it keeps failing, tell your IT administrator the time it happened.",
-            ));
+            return Err(sign_in_refused(&e, &preset));
         }
     };
+    // Only an auth_time the IdP asserted counts for step-up; without one the session's
+    // authentication time is unknown (0) and never fresh enough for critical scopes.
     let now_s = clock.now_s();
     let auth_time_us =
-        identity.auth_time.filter(|t| *t <= now_s).unwrap_or(now_s) * authz_core::clock::MICROS;
+        identity.auth_time.map(|t| t.min(now_s)).unwrap_or(0) * authz_core::clock::MICROS;
     let txn = state.store.begin().await.map_err(PageError::internal)?;
     let (u, created) = match user::upsert_federated(&txn, clock, &tenant, &identity).await {
         Ok(x) => x,
@@ -130,8 +135,17 @@ pub async fn oidc(
         }
         Err(e) => return Err(e.into()),
     };
-    let (cookie_value, sess) =
-        session::create(&txn, clock, &tenant, &u.id, &conn.id, auth_time_us).await?;
+    let (cookie_value, sess) = session::create_with_context(
+        &txn,
+        clock,
+        &tenant,
+        &u.id,
+        &conn.id,
+        auth_time_us,
+        identity.acr.as_deref(),
+        &identity.amr,
+    )
+    .await?;
     login::set_session(&txn, &tx, &tenant, &sess.id).await?;
     audit::record(
         &txn,
@@ -141,6 +155,11 @@ pub async fn oidc(
             .session(sess.id.clone())
             .source(Some(peer_ip(&req)), user_agent(&req))
             .detail("connection_id", conn.id.as_str())
+            .detail("auth_time", identity.auth_time)
+            .detail("acr", identity.acr.clone())
+            .detail("amr", identity.amr.clone())
+            .detail("step_up", tx.request.step_up)
+            .detail("groups_overage", identity.groups_overage)
             .detail("jit_created", created),
     )
     .await?;
@@ -159,4 +178,40 @@ pub async fn oidc(
     ))
     .map_err(PageError::internal)?;
     Ok(resp)
+}
+
+/// The page for an upstream answer Gatehouse refused, saying what can be done about it.
+fn sign_in_refused(
+    e: &oidc_federation::FederationError,
+    preset: &oidc_federation::Preset,
+) -> PageError {
+    use oidc_federation::FederationError as F;
+    match e {
+        F::StepUp(why) => {
+            let admin = match preset {
+                oidc_federation::Preset::Entra { .. } => {
+                    "Ask your administrator to add the optional claim auth_time to the ID token of the Gatehouse app registration (Entra admin center → App registrations → Token configuration)."
+                }
+                _ => "Ask your administrator to make the identity provider include auth_time in ID tokens and honour prompt=login.",
+            };
+            PageError::new(
+                StatusCode::FORBIDDEN,
+                "A fresh sign-in is required",
+                format!("This permission needs you to have signed in within the last 15 minutes, but {why}."),
+                admin,
+            )
+        }
+        F::Claims(why) => PageError::new(
+            StatusCode::FORBIDDEN,
+            "This account cannot sign in here",
+            format!("{why}."),
+            "Sign in with your organisation's work account, or ask your IT administrator.",
+        ),
+        _ => PageError::new(
+            StatusCode::BAD_GATEWAY,
+            "Sign-in could not be verified",
+            "Your identity provider's answer did not pass Gatehouse's checks.",
+            "Try again. If it keeps failing, tell your IT administrator the time it happened.",
+        ),
+    }
 }

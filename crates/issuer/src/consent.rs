@@ -70,6 +70,11 @@ async fn load(
         .iter()
         .filter(|s| granted.contains(s))
         .filter_map(|s| catalogue.iter().find(|c| &c.name == s).cloned())
+        // Critical scopes only while the IdP authentication is fresh (step-up, DESIGN §5).
+        .filter(|s| {
+            s.tier != authz_core::scope::Tier::Critical
+                || session::is_fresh(&session, clock.now_us())
+        })
         .collect();
     if offered.is_empty() {
         return Ok(Err(redirect_error(

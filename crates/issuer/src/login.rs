@@ -77,6 +77,25 @@ pub async fn page(
     q: web::Query<TxQuery>,
 ) -> Result<HttpResponse, PageError> {
     let tx = load_tx(&state, &req, q.tx.as_deref()).await?;
+    // Step-up for a signed-in user: back to the same IdP connection, asking for a fresh login.
+    if tx.request.step_up {
+        if let Some(c) = req.cookie(browser::SESSION_COOKIE) {
+            if let Some(s) =
+                authz_core::session::find_active(&state.store.db, state.clock.as_ref(), c.value())
+                    .await?
+            {
+                let t = tenant::get(&state.store.db, &s.tenant).await?;
+                let conn = connection::get(&state.store.db, &s.tenant, &s.connection_id).await?;
+                return match redirect_upstream(&state, &tx, &t, &conn, None).await {
+                    Ok(r) => Ok(r),
+                    Err(UpstreamError::Page(e)) => Err(e),
+                    Err(UpstreamError::Form(m)) => {
+                        render(&state, &req, &tx, "", Some(&m), StatusCode::BAD_REQUEST).await
+                    }
+                };
+            }
+        }
+    }
     if let Some(hint) = tx.request.login_hint.clone() {
         if let Ok(resp) = go_upstream(&state, &tx, &hint).await {
             return Ok(resp);
@@ -175,6 +194,20 @@ async fn go_upstream(
             t.name
         )));
     };
+    redirect_upstream(state, tx, &t, &conn, Some(email)).await
+}
+
+/// Sends the browser to `conn`'s IdP, asking for a fresh authentication when the request
+/// needs step-up.
+async fn redirect_upstream(
+    state: &AppState,
+    tx: &LoginTx,
+    t: &tenant::Tenant,
+    conn: &connection::Connection,
+    email: Option<&str>,
+) -> Result<HttpResponse, UpstreamError> {
+    let domains = tenant::domains(&state.store.db, &t.id).await?;
+    let preset = oidc_federation::Preset::from_stored(&conn.preset, &conn.settings);
     let secret = conn
         .client_secret(&state.master_key)
         .map_err(|e| UpstreamError::Page(PageError::internal(e)))?;
@@ -185,8 +218,14 @@ async fn go_upstream(
         client_id: &conn.client_id,
         client_secret: &secret,
         redirect_uri: &redirect_uri,
+        preset: &preset,
+        tenant_domains: &domains,
     };
-    let begin = state.rp.begin(&cfg, Some(email)).await.map_err(|e| {
+    let step_up = tx
+        .request
+        .step_up
+        .then_some(authz_core::token::refresh::STEP_UP_WINDOW_SECS);
+    let begin = state.rp.begin(&cfg, email, step_up).await.map_err(|e| {
         tracing::warn!(code = "LOGIN0002", tenant = %t.id.0, connection = %conn.id, error = %e, "upstream sign-in could not start");
         UpstreamError::Page(PageError::new(
             StatusCode::BAD_GATEWAY,

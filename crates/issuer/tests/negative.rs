@@ -370,31 +370,109 @@ async fn resource_is_required_registered_and_bound() {
 }
 
 #[actix_web::test]
-async fn critical_scope_is_refused_until_step_up_exists() {
+async fn critical_scope_needs_a_fresh_sign_in_and_is_not_re_minted_after_the_window() {
     let fx = fixture().await;
     let app = app(&fx).await;
+    let res = authz_core::resource::find_by_uri(&fx.store.db, RES)
+        .await
+        .unwrap()
+        .unwrap();
+    let crit = vec!["crm:billing:write".to_string()];
+    let refused =
+        authz_core::grant::add_for_everyone(&fx.store, &fx.clock, &fx.acme.id, &res, &crit).await;
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("--allow-critical"),
+        "not to everyone by default"
+    );
+    authz_core::grant::add_for_everyone_confirmed(
+        &fx.store,
+        &fx.clock,
+        &fx.acme.id,
+        &res,
+        &crit,
+        true,
+    )
+    .await
+    .unwrap();
     let (_, c) = dcr(&app, json!([REDIRECT])).await;
     let id = c["client_id"].as_str().unwrap();
+
+    // Signed in at the IdP just now: the critical scope is offered and issued, 15 minutes.
+    let code = code_for(
+        &app,
+        &fx,
+        id,
+        REDIRECT,
+        "crm:customers:read crm:billing:write",
+    )
+    .await;
+    let (s, t) = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+            ("client_id", id),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["scope"], "crm:customers:read crm:billing:write");
+    assert_eq!(t["expires_in"], 900);
+
+    // 16 minutes later a refresh still works but lacks the critical scope.
+    fx.clock.advance_secs(16 * 60);
+    let (s, t2) = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", id),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t2}");
+    assert_eq!(
+        t2["scope"], "crm:customers:read",
+        "no critical scope past the step-up window"
+    );
+
+    // A new request for the critical scope with the now stale session goes back to the IdP
+    // (login step-up), not straight to consent.
     let r = call!(
         app,
         with_cookies(
             test::TestRequest::get().uri(&authorize_url(
                 id,
                 REDIRECT,
-                &[("scope", "crm:customers:read crm:billing:write")]
+                &[("scope", "crm:billing:write")]
             )),
             &fx
         )
     );
-    let back = location(&r);
-    assert_eq!(
-        query_param(&back, "error").as_deref(),
-        Some("invalid_scope"),
-        "{back}"
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&r).starts_with(&format!("{ISSUER}/login?tx=")),
+        "{}",
+        location(&r)
     );
-    assert!(query_param(&back, "error_description")
-        .unwrap()
-        .contains("crm:billing:write"));
+    // A routine request reuses the session.
+    let r = call!(
+        app,
+        with_cookies(
+            test::TestRequest::get().uri(&authorize_url(
+                id,
+                REDIRECT,
+                &[("scope", "crm:customers:read")]
+            )),
+            &fx
+        )
+    );
+    assert!(location(&r).starts_with(&format!("{ISSUER}/consent?tx=")));
 }
 
 #[actix_web::test]

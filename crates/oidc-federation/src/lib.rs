@@ -18,6 +18,9 @@ use openidconnect::{
 };
 use safe_fetch::{FetchError, SafeFetcher};
 
+pub mod preset;
+pub use preset::Preset;
+
 pub use authz_core::user::FederatedIdentity;
 
 /// Errors with greppable codes (STYLE §6). Messages are safe to show an administrator.
@@ -35,6 +38,12 @@ pub enum FederationError {
     IdToken(String),
     #[error("OIDC0006: the identity provider reported an error: {0}")]
     Upstream(String),
+    #[error("OIDC0007: multi-tenant Entra endpoints cannot be trusted (their issuer is a {{tenantid}} template); use the tenant-specific issuer {0}")]
+    MultiTenantIssuer(String),
+    #[error("OIDC0008: {0}")]
+    Claims(String),
+    #[error("OIDC0009: fresh authentication required: {0}")]
+    StepUp(String),
 }
 
 /// What to send upstream and what to keep server-side for the callback.
@@ -52,7 +61,13 @@ pub struct RpConfig<'a> {
     pub client_id: &'a str,
     pub client_secret: &'a str,
     pub redirect_uri: &'a str,
+    pub preset: &'a Preset,
+    /// The tenant's verified domains (Google `hd` must be one of them).
+    pub tenant_domains: &'a [String],
 }
+
+/// Clock leeway for ID-token expiry and `auth_time` freshness.
+pub const LEEWAY_SECS: i64 = 60;
 
 const DISCOVERY_TTL: Duration = Duration::from_secs(300);
 const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 6] = [
@@ -92,6 +107,7 @@ impl OidcRp {
                 }
             }
         }
+        Preset::Generic.check_issuer_url(issuer)?;
         let issuer_url = IssuerUrl::new(issuer.to_string())
             .map_err(|e| FederationError::BadIssuer(e.to_string()))?;
         self.fetcher
@@ -107,10 +123,22 @@ impl OidcRp {
         };
         let meta = CoreProviderMetadata::discover_async(issuer_url, &http)
             .await
-            .map_err(|e| FederationError::Discovery {
-                issuer: issuer.into(),
-                reason: describe(&e),
+            .map_err(|e| {
+                let reason = describe(&e);
+                // Entra's /common and /organizations documents name a `{tenantid}` template as
+                // their issuer: no token can ever match it.
+                if reason.contains("{tenantid}") || reason.contains("%7Btenantid%7D") {
+                    return FederationError::MultiTenantIssuer(format!(
+                        "{}/<Directory (tenant) ID>/v2.0",
+                        preset::ENTRA_LOGIN
+                    ));
+                }
+                FederationError::Discovery {
+                    issuer: issuer.into(),
+                    reason,
+                }
             })?;
+        Preset::Generic.check_discovered_issuer(meta.issuer().as_str())?;
         self.cache
             .lock()
             .expect("cache lock")
@@ -142,12 +170,15 @@ impl OidcRp {
         .set_redirect_uri(redirect))
     }
 
-    /// Builds the upstream authorization request (code flow, PKCE S256, state, nonce).
+    /// Builds the upstream authorization request (code flow, PKCE S256, state, nonce). With
+    /// `step_up_max_age`, asks for a fresh authentication (`prompt=login`, `max_age`).
     pub async fn begin(
         &self,
         cfg: &RpConfig<'_>,
         login_hint: Option<&str>,
+        step_up_max_age: Option<i64>,
     ) -> Result<Begin, FederationError> {
+        cfg.preset.check_issuer_url(cfg.issuer)?;
         let meta = self.discover(cfg.issuer, false).await?;
         let client = Self::client(meta, cfg)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -163,6 +194,14 @@ impl OidcRp {
         if let Some(h) = login_hint {
             req = req.add_extra_param("login_hint", h.to_string());
         }
+        for (k, v) in cfg.preset.hint_params(cfg.tenant_domains) {
+            req = req.add_extra_param(k, v);
+        }
+        if let Some(max_age) = step_up_max_age {
+            req = req
+                .add_prompt(openidconnect::core::CoreAuthPrompt::Login)
+                .set_max_age(std::time::Duration::from_secs(max_age.max(0) as u64));
+        }
         let (url, state, nonce) = req.url();
         Ok(Begin {
             url: url.to_string(),
@@ -172,7 +211,10 @@ impl OidcRp {
         })
     }
 
-    /// Redeems the upstream code and validates the ID token.
+    /// Redeems the upstream code and validates the ID token: signature (allow-listed
+    /// algorithms, keys refetched once on an unknown `kid`), issuer, audience, nonce, expiry
+    /// (with [`LEEWAY_SECS`]), `at_hash` when present, then the preset's own claims. With
+    /// `require_auth_within`, `auth_time` must be present and that fresh (step-up).
     pub async fn finish(
         &self,
         cfg: &RpConfig<'_>,
@@ -180,8 +222,10 @@ impl OidcRp {
         nonce: &str,
         pkce_verifier: &str,
         now_s: i64,
+        require_auth_within: Option<i64>,
     ) -> Result<FederatedIdentity, FederationError> {
         let meta = self.discover(cfg.issuer, false).await?;
+        let discovered_issuer = meta.issuer().as_str().to_string();
         let client = Self::client(meta, cfg)?;
         let f = self.fetcher.clone();
         let http = move |req: openidconnect::HttpRequest| {
@@ -197,12 +241,16 @@ impl OidcRp {
             .map_err(|e| FederationError::Exchange(describe(&e)))?;
         let id_token = resp.id_token().ok_or(FederationError::NoIdToken)?.clone();
         let nonce = Nonce::new(nonce.to_string());
+        let accepted = cfg.preset.accepted_issuers(&discovered_issuer);
+        let strict_issuer = accepted.len() == 1;
         let verify = |client: &CoreClient<_, _, _, _, _, _>| -> Result<CoreIdTokenClaims, openidconnect::ClaimsVerificationError> {
             let verifier = client
                 .id_token_verifier()
                 .set_allowed_algs(ALLOWED_ALGS.to_vec())
-                .set_time_fn(move || chrono::DateTime::from_timestamp(now_s, 0).unwrap_or_default())
-                .require_issuer_match(true);
+                .set_time_fn(move || {
+                    chrono::DateTime::from_timestamp(now_s - LEEWAY_SECS, 0).unwrap_or_default()
+                })
+                .require_issuer_match(strict_issuer);
             id_token.claims(&verifier, &nonce).cloned()
         };
         let claims = match verify(&client) {
@@ -217,6 +265,12 @@ impl OidcRp {
             }
             Err(e) => return Err(FederationError::IdToken(e.to_string())),
         };
+        if !accepted.iter().any(|a| a == claims.issuer().as_str()) {
+            return Err(FederationError::IdToken(format!(
+                "unexpected issuer '{}'",
+                claims.issuer().as_str()
+            )));
+        }
         if let Some(expected) = claims.access_token_hash() {
             let alg = id_token
                 .signing_alg()
@@ -235,17 +289,58 @@ impl OidcRp {
                 ));
             }
         }
+        let auth_time = claims.auth_time().map(|t| t.timestamp());
+        if let Some(window) = require_auth_within {
+            match auth_time {
+                None => {
+                    return Err(FederationError::StepUp(
+                        "the identity provider did not report auth_time, so Gatehouse cannot tell when you signed in".into(),
+                    ))
+                }
+                Some(t) if now_s - t > window + LEEWAY_SECS => {
+                    return Err(FederationError::StepUp(format!(
+                        "the identity provider reports a sign-in {} seconds ago; at most {window} is allowed",
+                        now_s - t
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        // Signature and standard claims are verified: the payload can now be read for the
+        // preset's own claims (tid, oid, hd, groups, _claim_names).
+        let raw = payload(&id_token.to_string())?;
+        let who = cfg.preset.identify(&raw, cfg.tenant_domains)?;
         Ok(FederatedIdentity {
             connection_id: cfg.connection_id.to_string(),
-            subject: claims.subject().as_str().to_string(),
+            subject: who.subject,
             email: claims.email().map(|e| e.as_str().to_string()),
             name: claims
                 .name()
                 .and_then(|n| n.get(None))
                 .map(|n| n.as_str().to_string()),
-            auth_time: claims.auth_time().map(|t| t.timestamp()),
+            auth_time,
+            acr: claims.auth_context_ref().map(|a| a.as_str().to_string()),
+            amr: claims
+                .auth_method_refs()
+                .map(|v| v.iter().map(|a| a.as_str().to_string()).collect())
+                .unwrap_or_default(),
+            groups: who.groups,
+            groups_overage: who.groups_overage,
         })
     }
+}
+
+fn payload(jwt: &str) -> Result<serde_json::Value, FederationError> {
+    use base64::Engine;
+    let part = jwt
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| FederationError::IdToken("malformed JWT".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .map_err(|_| FederationError::IdToken("malformed JWT payload".into()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|_| FederationError::IdToken("malformed JWT payload".into()))
 }
 
 /// Flattens an error chain into one line (the fetcher's reasons are the useful part).

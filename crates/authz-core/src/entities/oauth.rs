@@ -37,6 +37,8 @@ pub mod browser_sessions {
         pub created_at: i64,
         pub expires_at: i64,
         pub revoked_at: Option<i64>,
+        pub acr: Option<String>,
+        pub amr: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -45,6 +45,8 @@ pub mod connections {
         pub client_secret_enc: String,
         pub enabled: bool,
         pub created_at: i64,
+        pub preset: String,
+        pub settings: String,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -192,6 +192,8 @@ impl World {
                 issuer: &issuer,
                 client_id: "gatehouse",
                 client_secret: "idp-secret",
+                preset: "generic",
+                settings: serde_json::json!({}),
             },
         )
         .await
@@ -219,6 +221,7 @@ impl World {
                 email: Some(email),
                 name: Some("Alice".into()),
                 auth_time: None,
+                ..Default::default()
             },
         )
         .await
@@ -258,6 +261,7 @@ impl World {
             resource_id: resource.id.clone(),
             scopes: scopes.to_vec(),
             login_hint: None,
+            step_up: false,
         }
     }
 

@@ -26,6 +26,10 @@ pub enum GrantCmd {
         /// Space-separated scope names.
         #[arg(long)]
         scopes: String,
+        /// Confirm granting critical-tier scopes to every member (each use still needs a
+        /// fresh IdP sign-in).
+        #[arg(long)]
+        allow_critical: bool,
     },
 }
 
@@ -70,6 +74,7 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
             tenant,
             resource: uri,
             scopes,
+            allow_critical,
         } => {
             let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
                 .await
@@ -78,12 +83,13 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
                 bail!("resource '{uri}' is not registered");
             };
             let scopes = authz_core::scope::split(&scopes);
-            let added = authz_core::grant::add_for_everyone(
+            let added = authz_core::grant::add_for_everyone_confirmed(
                 &ctx.store,
                 ctx.clock.as_ref(),
                 &t.id,
                 &res,
                 &scopes,
+                allow_critical,
             )
             .await?;
             println!("tenant: {}", t.slug);

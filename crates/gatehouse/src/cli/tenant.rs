@@ -25,9 +25,16 @@ pub enum ConnectionCmd {
     AddOidc {
         #[arg(long)]
         tenant: String,
-        /// The IdP's issuer URL; its discovery document is fetched and checked now.
+        /// The IdP's issuer URL; its discovery document is fetched and checked now. Optional
+        /// for `--preset entra` (derived from the tenant id) and `--preset google`.
         #[arg(long)]
-        issuer: String,
+        issuer: Option<String>,
+        /// IdP preset: entra, okta, google or generic.
+        #[arg(long, default_value = "generic")]
+        preset: String,
+        /// Entra ID: the Directory (tenant) ID this connection trusts.
+        #[arg(long)]
+        entra_tenant_id: Option<String>,
         #[arg(long)]
         client_id: String,
         /// File holding the client secret, or `-` for standard input.
@@ -66,22 +73,33 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             client_id,
             client_secret_file,
             name,
+            preset,
+            entra_tenant_id,
         } => {
+            let preset = oidc_federation::Preset::parse(&preset, entra_tenant_id.as_deref())
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let Some(issuer) = issuer.or_else(|| preset.default_issuer()) else {
+                anyhow::bail!("--issuer is required for the {} preset", preset.name());
+            };
             let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
                 .await
                 .with_context(|| format!("tenant '{tenant}'"))?;
             let secret = read_secret(&client_secret_file)?;
             let issuer = issuer.trim().trim_end_matches('/').to_string();
+            preset.check_issuer_url(&issuer)?;
             // Fail now, not at the first user's sign-in: the discovery document must be
             // reachable, safe to fetch and name this exact issuer.
             let rp = oidc_federation::OidcRp::new(ctx.cfg.fetcher()?);
             let meta = match rp.discover(&issuer, true).await {
                 Ok(m) => m,
-                Err(_) => rp
+                // Some IdPs (Okta org servers, Auth0) name their issuer with a trailing slash.
+                Err(first @ oidc_federation::FederationError::Discovery { .. }) => rp
                     .discover(&format!("{issuer}/"), true)
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    .map_err(|_| anyhow::anyhow!("{first}"))?,
+                Err(e) => return Err(e.into()),
             };
+            preset.check_discovered_issuer(meta.issuer().as_str())?;
             let issuer = meta.issuer().as_str().to_string();
             let key = ctx.cfg.master_key()?;
             let c = connection::add_oidc(
@@ -94,13 +112,19 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
                     issuer: &issuer,
                     client_id: &client_id,
                     client_secret: &secret,
+                    preset: preset.name(),
+                    settings: preset.settings(),
                 },
             )
             .await?;
             let base = crate::config::validate_issuer(&ctx.cfg.issuer(None))?;
             println!("connection_id: {}", c.id);
             println!("issuer: {}", c.issuer);
-            println!("redirect_uri: {base}/federation/oidc/{}/callback", c.id);
+            println!("preset: {}", preset.name());
+            // What the admin pastes into the IdP; docs/idp/*.md show the same keys.
+            for (k, v) in preset.setup_values(&base, &c.id) {
+                println!("{k}: {v}");
+            }
             Ok(())
         }
     }

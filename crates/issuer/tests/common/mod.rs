@@ -80,6 +80,8 @@ pub async fn add_tenant(
             issuer: "https://idp.example.test",
             client_id: "gh",
             client_secret: "s3cret",
+            preset: "generic",
+            settings: serde_json::json!({}),
         },
     )
     .await
@@ -94,6 +96,7 @@ pub async fn add_tenant(
             email: Some(format!("{subject}@{domain}")),
             name: None,
             auth_time: None,
+            ..Default::default()
         },
     )
     .await
