@@ -51,6 +51,20 @@ async fn render(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    render_choice(state, req, tx, email, error, status, &[]).await
+}
+
+/// The login page; with `choices`, the email's organisation has several sign-in methods and the
+/// user picks one (e.g. during a move from one IdP to another).
+async fn render_choice(
+    state: &AppState,
+    req: &HttpRequest,
+    tx: &LoginTx,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    choices: &[(String, String)],
+) -> Result<HttpResponse, PageError> {
     let client = authz_core::client::get(&state.store.db, &tx.request.client_id)
         .await?
         .ok_or_else(expired)?;
@@ -67,6 +81,7 @@ async fn render(
             client_name => client.client_name,
             client_unverified => client.kind != authz_core::client::ClientKind::Preregistered,
             resource_name => res.display_name,
+            choices => choices.iter().map(|(id, name)| context! { id => id, name => name }).collect::<Vec<_>>(),
         },
     ))
 }
@@ -92,15 +107,19 @@ pub async fn page(
                     Err(UpstreamError::Form(m)) => {
                         render(&state, &req, &tx, "", Some(&m), StatusCode::BAD_REQUEST).await
                     }
+                    Err(UpstreamError::Choose(_)) => Err(expired()),
                 };
             }
         }
     }
     if let Some(hint) = tx.request.login_hint.clone() {
-        if let Ok(resp) = go_upstream(&state, &tx, &hint).await {
-            return Ok(resp);
-        }
-        return render(&state, &req, &tx, &hint, None, StatusCode::OK).await;
+        return match go_upstream(&state, &tx, &hint, None).await {
+            Ok(resp) => Ok(resp),
+            Err(UpstreamError::Choose(choices)) => {
+                render_choice(&state, &req, &tx, &hint, None, StatusCode::OK, &choices).await
+            }
+            Err(_) => render(&state, &req, &tx, &hint, None, StatusCode::OK).await,
+        };
     }
     render(&state, &req, &tx, "", None, StatusCode::OK).await
 }
@@ -143,9 +162,12 @@ pub async fn submit(
         )
         .await;
     }
-    match go_upstream(&state, &tx, &email).await {
+    match go_upstream(&state, &tx, &email, p.get("connection")).await {
         Ok(resp) => Ok(resp),
         Err(UpstreamError::Page(e)) => Err(e),
+        Err(UpstreamError::Choose(choices)) => {
+            render_choice(&state, &req, &tx, &email, None, StatusCode::OK, &choices).await
+        }
         Err(UpstreamError::Form(msg)) => {
             render(
                 &state,
@@ -166,6 +188,8 @@ pub const LOGIN_PER_MINUTE: i64 = 60;
 enum UpstreamError {
     /// Shown on the login form so the user can correct the address.
     Form(String),
+    /// The organisation has several connections: (id, name) to choose from.
+    Choose(Vec<(String, String)>),
     Page(PageError),
 }
 
@@ -180,6 +204,7 @@ async fn go_upstream(
     state: &AppState,
     tx: &LoginTx,
     email: &str,
+    chosen: Option<&str>,
 ) -> Result<HttpResponse, UpstreamError> {
     let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
     let Some(t) = tenant::find_by_email_domain(&state.store.db, email).await? else {
@@ -187,12 +212,28 @@ async fn go_upstream(
             "No organisation signs in here with the domain '{domain}'. Check the address, or ask your IT administrator whether your organisation is set up."
         )));
     };
-    let conns = connection::list_enabled(&state.store.db, &t.id).await?;
-    let Some(conn) = conns.into_iter().find(|c| c.kind == "oidc") else {
-        return Err(UpstreamError::Form(format!(
-            "{} has no sign-in method configured yet. Ask your IT administrator to connect your identity provider.",
-            t.name
-        )));
+    let conns: Vec<_> = connection::list_enabled(&state.store.db, &t.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.kind == "oidc")
+        .collect();
+    let conn = match (chosen, conns.len()) {
+        (_, 0) => {
+            return Err(UpstreamError::Form(format!(
+                "{} has no sign-in method configured yet. Ask your IT administrator to connect your identity provider.",
+                t.name
+            )))
+        }
+        // Only a connection of the tenant the email's domain named can be chosen.
+        (Some(id), _) => conns.into_iter().find(|c| c.id == id).ok_or_else(|| {
+            UpstreamError::Form("That sign-in method is not available for this address.".into())
+        })?,
+        (None, 1) => conns.into_iter().next().expect("one connection"),
+        (None, _) => {
+            return Err(UpstreamError::Choose(
+                conns.into_iter().map(|c| (c.id, c.name)).collect(),
+            ))
+        }
     };
     redirect_upstream(state, tx, &t, &conn, Some(email)).await
 }

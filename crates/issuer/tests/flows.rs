@@ -602,3 +602,117 @@ async fn resource_servers_post_tool_calls_to_the_audit_log() {
     .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[actix_web::test]
+async fn home_realm_discovery_offers_a_choice_when_a_tenant_has_several_connections() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let second = authz_core::connection::add_oidc(
+        &fx.store,
+        &fx.clock,
+        &authz_core::testkit::master_key(),
+        &fx.acme.id,
+        authz_core::connection::NewOidcConnection {
+            name: "New IdP",
+            issuer: "https://idp2.example.test",
+            client_id: "gh",
+            client_secret: "s",
+            preset: "generic",
+            settings: json!({}),
+        },
+    )
+    .await
+    .unwrap();
+    let other = add_tenant(&fx.store, &fx.clock, "globex", "globex.test", "hank").await;
+    let client_id = register_public(&app, REDIRECT).await;
+    // No session: authorize leads to the login page.
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(&authorize_url(&client_id, REDIRECT, &[]))
+            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .to_request(),
+    )
+    .await;
+    let login = location(&r).trim_start_matches(ISSUER).to_string();
+    assert!(login.starts_with("/login?tx="), "{login}");
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(&login)
+            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = body_text(r).await;
+    let (tx, csrf) = (hidden(&html, "tx"), hidden(&html, "csrf"));
+    let post = |pairs: Vec<(&str, &str)>| {
+        test::TestRequest::post()
+            .uri("/login")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .set_payload(form(&pairs))
+            .to_request()
+    };
+    // An unknown domain is answered on the form itself.
+    let r = test::call_service(
+        &app,
+        post(vec![
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("email", "x@nowhere.test"),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(r).await.contains("No organisation signs in here"));
+    // A forged CSRF token is refused.
+    let r = test::call_service(
+        &app,
+        post(vec![
+            ("tx", &tx),
+            ("csrf", "forged"),
+            ("email", "alice@acme.test"),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Two connections: the user chooses.
+    let r = test::call_service(
+        &app,
+        post(vec![
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("email", "alice@acme.test"),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = body_text(r).await;
+    assert!(
+        page.contains("several ways to sign in")
+            && page.contains("New IdP")
+            && page.contains(&second.id),
+        "{page}"
+    );
+    // A connection of another tenant cannot be chosen for this address.
+    let globex_conn = authz_core::connection::list_enabled(&fx.store.db, &other.id)
+        .await
+        .unwrap()
+        .remove(0);
+    let r = test::call_service(
+        &app,
+        post(vec![
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("email", "alice@acme.test"),
+            ("connection", &globex_conn.id),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(r)
+        .await
+        .contains("not available for this address"));
+}

@@ -9,13 +9,19 @@ fn block(guide: &str, tag: &str) -> Vec<String> {
     let path = format!("{}/../../docs/idp/{guide}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let fence = format!("```text gatehouse-values {tag}\n");
-    let start = text.find(&fence).unwrap_or_else(|| panic!("{guide} has no `{fence}` block")) + fence.len();
+    let start = text
+        .find(&fence)
+        .unwrap_or_else(|| panic!("{guide} has no `{fence}` block"))
+        + fence.len();
     let end = start + text[start..].find("```").expect("closed block");
     text[start..end].lines().map(str::to_string).collect()
 }
 
 fn printed(p: &Preset) -> Vec<String> {
-    p.setup_values(BASE, CONN).into_iter().map(|(k, v)| format!("{k}: {v}")).collect()
+    p.setup_values(BASE, CONN)
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect()
 }
 
 #[test]
@@ -37,5 +43,8 @@ fn google_guide_matches_cli_output() {
 #[test]
 fn redirect_uri_is_the_callback_route() {
     let v = printed(&Preset::Okta);
-    assert_eq!(v[0], format!("redirect_uri: {BASE}/federation/oidc/{CONN}/callback"));
+    assert_eq!(
+        v[0],
+        format!("redirect_uri: {BASE}/federation/oidc/{CONN}/callback")
+    );
 }
