@@ -156,6 +156,16 @@ impl Config {
             .collect()
     }
 
+    /// Whether `serve` and CLI commands apply pending migrations themselves (default yes).
+    /// `GATEHOUSE_AUTO_MIGRATE=false` leaves it to `gatehouse migrate` run by an owner role;
+    /// `/readyz` then reports pending migrations.
+    pub fn auto_migrate(&self) -> bool {
+        !matches!(
+            env("GATEHOUSE_AUTO_MIGRATE").as_deref(),
+            Some("false" | "0" | "no")
+        )
+    }
+
     /// The issuer URL: the flag, else `GATEHOUSE_ISSUER`, else the file, else the default.
     pub fn issuer(&self, flag: Option<String>) -> String {
         flag.or_else(|| env("GATEHOUSE_ISSUER"))

@@ -27,7 +27,9 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let redirect_policy = cfg.redirect_policy();
     let trusted_proxies = cfg.trusted_proxies()?;
     actix_web::rt::System::new().block_on(async move {
-        Store::migrate(&cfg.database_url).await.context("database migration failed")?;
+        if cfg.auto_migrate() {
+            Store::migrate(&cfg.database_url).await.context("database migration failed")?;
+        }
         let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();

@@ -79,9 +79,11 @@ pub struct Ctx {
 impl Ctx {
     pub async fn open(g: &Global) -> Result<Ctx> {
         let cfg = Config::load(g)?;
-        Store::migrate(&cfg.database_url)
-            .await
-            .context("database migration failed")?;
+        if cfg.auto_migrate() {
+            Store::migrate(&cfg.database_url)
+                .await
+                .context("database migration failed")?;
+        }
         let store = Store::connect(&cfg.database_url)
             .await
             .context("cannot open the database")?;
