@@ -273,11 +273,9 @@ step('12. a kid the IdP never published → 502 after exactly one JWKS refetch',
   assert.equal(jwksFetches(), before + 1, 'one refetch on the unknown kid, no more');
 });
 
-// Hardening gap found while writing these tests (see the report): an auth_time in the future
-// passes the freshness check (only `now - auth_time > window + leeway` is refused), so an IdP
-// whose clock runs ahead, or that signs a bogus auth_time, satisfies step-up. Marked todo so
-// the suite stays green until the owner decides; it fails today.
-test('13. step-up: auth_time an hour in the future is not "fresh"', { ...TIMEOUT, todo: 'Gatehouse accepts a future auth_time for step-up' }, async () => {
+// An auth_time in the future (beyond the leeway) is refused: a clock running ahead or a bogus
+// claim must not satisfy step-up.
+test('13. step-up: auth_time an hour in the future is not "fresh"', TIMEOUT, async () => {
   const r = await flow({ scope: `${CRITICAL} ${READ}`, tickScopes: [CRITICAL], idToken: (c) => c.sign({ ...c.claims, auth_time: c.now + 3600 }) });
   assertRefused(r, { ...STALE, reason: /^OIDC0009: / });
 });

@@ -253,9 +253,8 @@ step('Google: hd must be a verified domain of the tenant', async () => {
 });
 
 step('an email-matching account from another connection is not linked', async () => {
-  // Gatehouse signs in through the tenant's oldest enabled OIDC connection, and neither the CLI
-  // nor HTTP can disable a connection yet: the one SQL statement below stands in for that admin
-  // action (connections.enabled is what login.rs reads). Users are never written by hand.
+  // With two enabled connections the login page offers a choice; here the operator disables
+  // the first one after bob's first sign-in, so the second sign-in goes through connection 2.
   const tenantId = await tenantWithGrant('northwind', 'northwind.test');
   const bob = { email: 'bob@northwind.test', email_verified: true, name: 'Bob' };
   const c1 = await connect({ tenant: 'northwind', accounts: { 'bob-at-idp-1': bob } });
@@ -265,7 +264,8 @@ step('an email-matching account from another connection is not linked', async ()
   assert.equal(sql(`SELECT connection_id || ' ' || subject FROM users WHERE tenant_id = ${q(tenantId)}`),
     `${c1.conn.connection_id} bob-at-idp-1`, 'first sign-in went through connection 1');
 
-  sql(`UPDATE connections SET enabled = false WHERE id = ${q(c1.conn.connection_id)}`);
+  const off = await cli(S.gh, ['connection', 'disable', '--tenant', 'northwind', '--id', c1.conn.connection_id]);
+  assert.equal(off.status, 'disabled');
   assertSignedIn(await flow('bob@northwind.test', 'bob-at-idp-2'), 'bob via connection 2');
   const users = sql(`SELECT id, connection_id, subject, email_lower FROM users WHERE tenant_id = ${q(tenantId)} ORDER BY created_at`)
     .split('\n').map((l) => l.split('|'));

@@ -146,3 +146,52 @@ pub async fn list_enabled<C: ConnectionTrait>(
         .map(Connection::from)
         .collect())
 }
+
+/// Every connection of a tenant, enabled or not, oldest first.
+pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Connection>> {
+    Ok(connections::Entity::find()
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .order_by_asc(connections::Column::CreatedAt)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Connection::from)
+        .collect())
+}
+
+/// Enables or disables a connection. A disabled connection is not offered at sign-in and its
+/// callbacks are refused; existing sessions and tokens are left to their own expiry/revocation.
+pub async fn set_enabled(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    enabled: bool,
+) -> CoreResult<()> {
+    let txn = store.begin().await?;
+    let n = connections::Entity::update_many()
+        .col_expr(connections::Column::Enabled, enabled.into())
+        .filter(connections::Column::Id.eq(id))
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if n == 0 {
+        return Err(CoreError::NotFound("connection"));
+    }
+    let action = if enabled {
+        "connection.enabled"
+    } else {
+        "connection.disabled"
+    };
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), action)
+            .actor("operator")
+            .detail("connection_id", id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -49,6 +49,11 @@ pub async fn oidc(
         ));
     }
     let conn = connection::get(&state.store.db, &tenant, &connection_id).await?;
+    if !conn.enabled {
+        return Err(restart(
+            "This sign-in method has been disabled by your organisation.",
+        ));
+    }
     if let Some(err) = p.get("error") {
         let desc = p.get("error_description").unwrap_or("");
         let txn = state.store.begin().await.map_err(PageError::internal)?;

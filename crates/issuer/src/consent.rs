@@ -113,12 +113,13 @@ pub async fn page(
         &ctx.resource.id,
     )
     .await?;
-    if let Some(c) = &remembered {
-        let covered = ctx.offered.iter().all(|s| c.scopes.contains(&s.name));
-        if covered && ctx.client.identity_assured() {
-            let names: Vec<String> = ctx.offered.iter().map(|s| s.name.clone()).collect();
-            return issue_code(&state, &req, &ctx, &names, true).await;
-        }
+    let covered = remembered
+        .as_ref()
+        .map(|c| ctx.offered.iter().all(|s| c.scopes.contains(&s.name)))
+        .unwrap_or(false);
+    if covered && ctx.client.identity_assured() {
+        let names: Vec<String> = ctx.offered.iter().map(|s| s.name.clone()).collect();
+        return issue_code(&state, &req, &ctx, &names, true).await;
     }
     let u = user::get(&state.store.db, &ctx.session.tenant, &ctx.session.user_id).await?;
     let binding = browser::existing_binding(&req).unwrap_or_default();
@@ -129,7 +130,7 @@ pub async fn page(
         .offered
         .iter()
         .map(|s| {
-            let checked = remembered.as_ref().map(|c| c.scopes.contains(&s.name)).unwrap_or(true);
+            let checked = true; // the client asked for it; the user may untick it
             context! { name => s.name, description => s.description, tier => s.tier.as_str(), checked => checked }
         })
         .collect();
@@ -144,7 +145,7 @@ pub async fn page(
             user_email => u.email.unwrap_or(u.subject),
             resource_name => ctx.resource.display_name,
             redirect_host => redirect_host,
-            remembered => remembered.is_some(),
+            remembered => covered,
             scopes => scopes,
         },
     ))

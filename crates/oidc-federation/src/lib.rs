@@ -99,6 +99,7 @@ impl OidcRp {
         &self,
         issuer: &str,
         fresh: bool,
+        preset: &Preset,
     ) -> Result<CoreProviderMetadata, FederationError> {
         if !fresh {
             if let Some((at, m)) = self.cache.lock().expect("cache lock").get(issuer) {
@@ -107,7 +108,7 @@ impl OidcRp {
                 }
             }
         }
-        Preset::Generic.check_issuer_url(issuer)?;
+        preset.check_issuer_url(issuer)?;
         let issuer_url = IssuerUrl::new(issuer.to_string())
             .map_err(|e| FederationError::BadIssuer(e.to_string()))?;
         self.fetcher
@@ -128,17 +129,14 @@ impl OidcRp {
                 // Entra's /common and /organizations documents name a `{tenantid}` template as
                 // their issuer: no token can ever match it.
                 if reason.contains("{tenantid}") || reason.contains("%7Btenantid%7D") {
-                    return FederationError::MultiTenantIssuer(format!(
-                        "{}/<Directory (tenant) ID>/v2.0",
-                        preset::ENTRA_LOGIN
-                    ));
+                    return FederationError::MultiTenantIssuer(preset.entra_hint());
                 }
                 FederationError::Discovery {
                     issuer: issuer.into(),
                     reason,
                 }
             })?;
-        Preset::Generic.check_discovered_issuer(meta.issuer().as_str())?;
+        preset.check_discovered_issuer(meta.issuer().as_str())?;
         self.cache
             .lock()
             .expect("cache lock")
@@ -179,7 +177,7 @@ impl OidcRp {
         step_up_max_age: Option<i64>,
     ) -> Result<Begin, FederationError> {
         cfg.preset.check_issuer_url(cfg.issuer)?;
-        let meta = self.discover(cfg.issuer, false).await?;
+        let meta = self.discover(cfg.issuer, false, cfg.preset).await?;
         let client = Self::client(meta, cfg)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut req = client
@@ -224,7 +222,7 @@ impl OidcRp {
         now_s: i64,
         require_auth_within: Option<i64>,
     ) -> Result<FederatedIdentity, FederationError> {
-        let meta = self.discover(cfg.issuer, false).await?;
+        let meta = self.discover(cfg.issuer, false, cfg.preset).await?;
         let discovered_issuer = meta.issuer().as_str().to_string();
         let client = Self::client(meta, cfg)?;
         let f = self.fetcher.clone();
@@ -250,6 +248,14 @@ impl OidcRp {
                 .set_time_fn(move || {
                     chrono::DateTime::from_timestamp(now_s - LEEWAY_SECS, 0).unwrap_or_default()
                 })
+                // A token issued in the future (beyond the leeway) is refused.
+                .set_issue_time_verifier_fn(move |iat| {
+                    if iat.timestamp() > now_s + LEEWAY_SECS {
+                        Err(format!("issued {} seconds in the future", iat.timestamp() - now_s))
+                    } else {
+                        Ok(())
+                    }
+                })
                 .require_issuer_match(strict_issuer);
             id_token.claims(&verifier, &nonce).cloned()
         };
@@ -259,7 +265,7 @@ impl OidcRp {
                 openidconnect::SignatureVerificationError::NoMatchingKey,
             )) => {
                 // Key rotation: fetch the keys again once, then verify again.
-                let meta = self.discover(cfg.issuer, true).await?;
+                let meta = self.discover(cfg.issuer, true, cfg.preset).await?;
                 let client = Self::client(meta, cfg)?;
                 verify(&client).map_err(|e| FederationError::IdToken(e.to_string()))?
             }
@@ -296,6 +302,12 @@ impl OidcRp {
                     return Err(FederationError::StepUp(
                         "the identity provider did not report auth_time, so Gatehouse cannot tell when you signed in".into(),
                     ))
+                }
+                Some(t) if t > now_s + LEEWAY_SECS => {
+                    return Err(FederationError::StepUp(format!(
+                        "the identity provider reports a sign-in {} seconds in the future",
+                        t - now_s
+                    )))
                 }
                 Some(t) if now_s - t > window + LEEWAY_SECS => {
                     return Err(FederationError::StepUp(format!(

@@ -127,7 +127,8 @@ impl Preset {
         Ok(())
     }
 
-    fn entra_hint(&self) -> String {
+    /// The issuer URL to use instead of a multi-tenant one.
+    pub fn entra_hint(&self) -> String {
         match self {
             Preset::Entra { tenant_id } => format!("{ENTRA_LOGIN}/{tenant_id}/v2.0"),
             _ => format!("{ENTRA_LOGIN}/<Directory (tenant) ID>/v2.0"),

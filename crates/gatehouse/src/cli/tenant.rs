@@ -22,6 +22,25 @@ pub enum TenantCmd {
 #[derive(Subcommand, Debug)]
 pub enum ConnectionCmd {
     /// Connect a tenant's OpenID Connect identity provider.
+    /// List a tenant's connections.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Stop offering a connection at sign-in (its callbacks are refused).
+    Disable {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// Offer a disabled connection at sign-in again.
+    Enable {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+    },
     AddOidc {
         #[arg(long)]
         tenant: String,
@@ -67,6 +86,24 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
 
 pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
     match cmd {
+        ConnectionCmd::List { tenant } => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
+                .await
+                .with_context(|| format!("tenant '{tenant}'"))?;
+            for c in connection::list(&ctx.store.db, &t.id).await? {
+                println!(
+                    "connection: {} {} {} {} {}",
+                    c.id,
+                    c.kind,
+                    c.preset,
+                    if c.enabled { "enabled" } else { "disabled" },
+                    c.issuer
+                );
+            }
+            Ok(())
+        }
+        ConnectionCmd::Disable { tenant, id } => toggle(ctx, &tenant, &id, false).await,
+        ConnectionCmd::Enable { tenant, id } => toggle(ctx, &tenant, &id, true).await,
         ConnectionCmd::AddOidc {
             tenant,
             issuer,
@@ -90,11 +127,11 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             // Fail now, not at the first user's sign-in: the discovery document must be
             // reachable, safe to fetch and name this exact issuer.
             let rp = oidc_federation::OidcRp::new(ctx.cfg.fetcher()?);
-            let meta = match rp.discover(&issuer, true).await {
+            let meta = match rp.discover(&issuer, true, &preset).await {
                 Ok(m) => m,
                 // Some IdPs (Okta org servers, Auth0) name their issuer with a trailing slash.
                 Err(first @ oidc_federation::FederationError::Discovery { .. }) => rp
-                    .discover(&format!("{issuer}/"), true)
+                    .discover(&format!("{issuer}/"), true, &preset)
                     .await
                     .map_err(|_| anyhow::anyhow!("{first}"))?,
                 Err(e) => return Err(e.into()),
@@ -128,4 +165,16 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn toggle(ctx: &Ctx, tenant: &str, id: &str, enabled: bool) -> Result<()> {
+    let t = authz_core::tenant::find_by_slug(&ctx.store.db, tenant)
+        .await
+        .with_context(|| format!("tenant '{tenant}'"))?;
+    connection::set_enabled(&ctx.store, ctx.clock.as_ref(), &t.id, id, enabled)
+        .await
+        .with_context(|| format!("connection '{id}' of tenant '{tenant}'"))?;
+    println!("connection_id: {id}");
+    println!("status: {}", if enabled { "enabled" } else { "disabled" });
+    Ok(())
 }
