@@ -55,6 +55,7 @@ pub struct Client {
     pub auth_method: String,
     pub scope: Option<String>,
     pub created_at: i64,
+    pub last_used_at: i64,
     pub fetched_until: Option<i64>,
     secret_hash: Option<String>,
     registration_token_hash: Option<String>,
@@ -93,6 +94,7 @@ impl From<clients::Model> for Client {
             auth_method: m.auth_method,
             scope: m.scope,
             created_at: m.created_at,
+            last_used_at: m.last_used_at,
             fetched_until: m.fetched_until,
             secret_hash: m.secret_hash,
             registration_token_hash: m.registration_token_hash,
@@ -555,8 +557,12 @@ pub async fn delete_managed(store: &Store, clock: &dyn Clock, client: &Client) -
 pub async fn touch<C: ConnectionTrait>(
     conn: &C,
     clock: &dyn Clock,
-    client_id: &str,
+    client: &Client,
 ) -> CoreResult<()> {
+    let client_id = client.client_id.as_str();
+    if client.last_used_at >= clock.now_us() - TOUCH_GRANULARITY_SECS * MICROS {
+        return Ok(());
+    }
     // Only a stale mark is rewritten: a client shared by many users (one CIMD or DCR client
     // per connector) would otherwise serialise every token request on its row lock.
     let now = clock.now_us();

@@ -22,39 +22,80 @@ pub struct Store {
     /// SQLITE_BUSY_SNAPSHOT when another writer committed in between. On SQLite (one node by
     /// definition) write transactions therefore queue on this lock; PostgreSQL needs none.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Resources and their scope catalogues, which never change after registration (see
+    /// `resource::with_catalogue`).
+    pub(crate) catalogues:
+        Arc<std::sync::RwLock<std::collections::HashMap<String, crate::resource::Catalogue>>>,
 }
 
 /// A write transaction: on SQLite it also holds the store's writer lock until it ends.
+///
+/// Dropped without `commit` (an early error return), it is rolled back in a task that keeps the
+/// writer lock until the rollback is done: the next writer never meets a half-finished
+/// transaction's locks.
 pub struct WriteTxn {
-    txn: DatabaseTransaction,
-    _guard: Option<OwnedMutexGuard<()>>,
+    txn: Option<DatabaseTransaction>,
+    guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTxn {
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+    fn inner(&self) -> &DatabaseTransaction {
+        self.txn
+            .as_ref()
+            .expect("transaction is live until commit or drop")
+    }
+
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        match self.txn.take() {
+            Some(t) => t.commit().await,
+            None => Ok(()),
+        }
+    }
+
+    pub async fn rollback(mut self) -> Result<(), DbErr> {
+        match self.txn.take() {
+            Some(t) => t.rollback().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for WriteTxn {
+    fn drop(&mut self) {
+        let (Some(txn), guard) = (self.txn.take(), self.guard.take()) else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(async move {
+                    let _ = txn.rollback().await;
+                    drop(guard);
+                });
+            }
+            Err(_) => drop(txn),
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DatabaseBackend {
-        self.txn.get_database_backend()
+        self.inner().get_database_backend()
     }
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.txn.execute(stmt).await
+        self.inner().execute(stmt).await
     }
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
+        self.inner().execute_unprepared(sql).await
     }
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one(stmt).await
+        self.inner().query_one(stmt).await
     }
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all(stmt).await
+        self.inner().query_all(stmt).await
     }
     fn support_returning(&self) -> bool {
-        self.txn.support_returning()
+        self.inner().support_returning()
     }
     fn is_mock_connection(&self) -> bool {
         false
@@ -87,6 +128,7 @@ impl Store {
         Ok(Store {
             db,
             write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            catalogues: Default::default(),
         })
     }
 
@@ -97,8 +139,8 @@ impl Store {
             None => None,
         };
         Ok(WriteTxn {
-            txn: self.db.begin().await?,
-            _guard: guard,
+            txn: Some(self.db.begin().await?),
+            guard,
         })
     }
 
@@ -163,6 +205,7 @@ impl Store {
         Ok(Store {
             db,
             write_lock: Some(Arc::new(Mutex::new(()))),
+            catalogues: Default::default(),
         })
     }
 }

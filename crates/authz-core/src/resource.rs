@@ -267,3 +267,27 @@ pub async fn authenticate<C: ConnectionTrait>(
         Ok(None)
     }
 }
+
+/// A resource with its scope catalogue.
+pub type Catalogue = (Resource, Vec<Scope>);
+
+/// A resource and its catalogue, from this node's memory once loaded: both are fixed at
+/// registration (there is no update or delete), so caching them cannot make nodes disagree.
+/// Tokens, grants and revocations are never cached. `conn` is used on a miss (pass the open
+/// transaction so a single-connection store cannot wait on itself).
+pub async fn with_catalogue<C: ConnectionTrait>(
+    store: &crate::Store,
+    conn: &C,
+    id: &str,
+) -> CoreResult<Catalogue> {
+    if let Some(c) = store.catalogues.read().expect("catalogue cache").get(id) {
+        return Ok(c.clone());
+    }
+    let loaded = (get(conn, id).await?, catalogue(conn, id).await?);
+    store
+        .catalogues
+        .write()
+        .expect("catalogue cache")
+        .insert(id.to_string(), loaded.clone());
+    Ok(loaded)
+}

@@ -155,7 +155,7 @@ pub async fn exchange(
         txn.commit().await?;
         return Err(e);
     }
-    let res = resource::get(&txn, &c.resource_id).await?;
+    let (res, catalogue) = resource::with_catalogue(store, &txn, &c.resource_id).await?;
     if let Some(r) = ex.resource {
         if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
             audit::record(
@@ -172,7 +172,6 @@ pub async fn exchange(
         }
     }
     let scopes = crate::scope::split(&c.scopes);
-    let catalogue = resource::catalogue(&txn, &c.resource_id).await?;
     let tier = max_tier(&catalogue, &scopes);
     let family = grant_families::Model {
         id: c.family_id.clone(),
@@ -203,7 +202,7 @@ pub async fn exchange(
     .exec_without_returning(&txn)
     .await?;
     let issued = issue(&txn, clock, &family, &scopes, tier, client.allows_refresh()).await?;
-    client::touch(&txn, clock, &client.client_id).await?;
+    client::touch(&txn, clock, client).await?;
     audit::record(
         &txn,
         clock,

@@ -85,7 +85,7 @@ pub async fn refresh(
     if family.revoked_at.is_some() {
         return Err(TokenError::grant("the grant has been revoked"));
     }
-    let res = resource::get(&txn, &family.resource_id).await?;
+    let (res, catalogue) = resource::with_catalogue(store, &txn, &family.resource_id).await?;
     if let Some(r) = req.resource {
         if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
             return Err(TokenError::new(
@@ -122,7 +122,6 @@ pub async fn refresh(
     };
     // The org may have withdrawn a grant since: never re-mint a scope it no longer allows.
     let granted = grant::granted_scopes(&txn, &tenant, &family.resource_id).await?;
-    let catalogue = resource::catalogue(&txn, &family.resource_id).await?;
     let step_up_fresh = now - family.auth_time <= STEP_UP_WINDOW_SECS * MICROS;
     scopes.retain(|s| {
         granted.contains(s)
@@ -140,7 +139,7 @@ pub async fn refresh(
     }
     let tier = max_tier(&catalogue, &scopes);
     let issued = issue(&txn, clock, &family, &scopes, tier, true).await?;
-    client::touch(&txn, clock, &client.client_id).await?;
+    client::touch(&txn, clock, client).await?;
     audit::record(
         &txn,
         clock,
