@@ -164,6 +164,7 @@ pub async fn oidc(
             .detail("acr", identity.acr.clone())
             .detail("amr", identity.amr.clone())
             .detail("step_up", tx.request.step_up)
+            .detail("groups", identity.groups.clone())
             .detail("groups_overage", identity.groups_overage)
             .detail("jit_created", created),
     )

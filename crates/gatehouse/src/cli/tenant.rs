@@ -21,7 +21,6 @@ pub enum TenantCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum ConnectionCmd {
-    /// Connect a tenant's OpenID Connect identity provider.
     /// List a tenant's connections.
     List {
         #[arg(long)]
@@ -41,6 +40,7 @@ pub enum ConnectionCmd {
         #[arg(long)]
         id: String,
     },
+    /// Connect a tenant's OpenID Connect identity provider.
     AddOidc {
         #[arg(long)]
         tenant: String,
