@@ -433,23 +433,8 @@ pub async fn upsert_cimd(
         .one(&txn)
         .await?;
     if existing.is_some() {
-        clients::Entity::update_many()
-            .col_expr(clients::Column::ClientName, v.client_name.clone().into())
-            .col_expr(
-                clients::Column::RedirectUris,
-                serde_json::to_string(&v.redirect_uris)
-                    .unwrap_or_default()
-                    .into(),
-            )
-            .col_expr(
-                clients::Column::GrantTypes,
-                serde_json::to_string(&v.grant_types)
-                    .unwrap_or_default()
-                    .into(),
-            )
-            .col_expr(clients::Column::AuthMethod, v.auth_method.clone().into())
+        set_metadata(url, v)
             .col_expr(clients::Column::FetchedUntil, Some(fetched_until).into())
-            .filter(clients::Column::ClientId.eq(url))
             .exec(&txn)
             .await?;
     } else {
@@ -473,6 +458,17 @@ pub async fn upsert_cimd(
     Ok(get(&store.db, url)
         .await?
         .ok_or(crate::error::CoreError::NotFound("client"))?)
+}
+
+/// An update replacing a client's registered metadata.
+fn set_metadata(client_id: &str, v: &ValidMetadata) -> sea_orm::UpdateMany<clients::Entity> {
+    let json = |x: &Vec<String>| serde_json::to_string(x).unwrap_or_default();
+    clients::Entity::update_many()
+        .col_expr(clients::Column::ClientName, v.client_name.clone().into())
+        .col_expr(clients::Column::RedirectUris, json(&v.redirect_uris).into())
+        .col_expr(clients::Column::GrantTypes, json(&v.grant_types).into())
+        .col_expr(clients::Column::AuthMethod, v.auth_method.clone().into())
+        .filter(clients::Column::ClientId.eq(client_id))
 }
 
 /// RFC 7592: the client behind `client_id` if `token` is its registration access token. Shared
@@ -506,24 +502,7 @@ pub async fn update_managed(
         ));
     }
     let txn = store.begin().await?;
-    clients::Entity::update_many()
-        .col_expr(clients::Column::ClientName, v.client_name.clone().into())
-        .col_expr(
-            clients::Column::RedirectUris,
-            serde_json::to_string(&v.redirect_uris)
-                .unwrap_or_default()
-                .into(),
-        )
-        .col_expr(
-            clients::Column::GrantTypes,
-            serde_json::to_string(&v.grant_types)
-                .unwrap_or_default()
-                .into(),
-        )
-        .col_expr(clients::Column::AuthMethod, v.auth_method.clone().into())
-        .filter(clients::Column::ClientId.eq(client.client_id.clone()))
-        .exec(&txn)
-        .await?;
+    set_metadata(&client.client_id, &v).exec(&txn).await?;
     audit::record(
         &txn,
         clock,

@@ -1,13 +1,13 @@
 //! The upstream OIDC redirect URI. Validates `state` against the server-side login transaction
 //! and the browser binding, redeems the code, validates the ID token, then finds or creates the
 //! user by (connection, subject) and starts a Gatehouse session.
+use crate::upstream::{step_up_window, Upstream};
 use actix_web::http::{header, StatusCode};
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use authz_core::audit::{self, AuditEvent};
 use authz_core::session::SESSION_SECS;
 use authz_core::{connection, login, session, user};
-use oidc_federation::RpConfig;
 
 use crate::browser;
 use crate::pages::PageError;
@@ -56,18 +56,7 @@ pub async fn oidc(
     }
     if let Some(err) = p.get("error") {
         let desc = p.get("error_description").unwrap_or("");
-        let txn = state.store.begin().await.map_err(PageError::internal)?;
-        audit::record(
-            &txn,
-            clock,
-            AuditEvent::new(Some(&tenant), "user.sign_in_failed")
-                .result("failure")
-                .source(Some(peer_ip(&req)), user_agent(&req))
-                .detail("connection_id", connection_id.as_str())
-                .detail("upstream_error", err),
-        )
-        .await?;
-        txn.commit().await.map_err(PageError::internal)?;
+        record_failure(&state, &req, &tenant, &conn.id, "upstream_error", err).await?;
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "Your identity provider did not sign you in",
@@ -78,25 +67,9 @@ pub async fn oidc(
     let Some(code) = p.get("code") else {
         return Err(restart("The identity provider's answer has no code."));
     };
-    let secret = conn
-        .client_secret(&state.master_key)
-        .map_err(PageError::internal)?;
-    let redirect_uri = state.config.callback_uri(&conn.id);
-    let preset = oidc_federation::Preset::from_stored(&conn.preset, &conn.settings);
-    let domains = authz_core::tenant::domains(&state.store.db, &tenant).await?;
-    let step_up = tx
-        .request
-        .step_up
-        .then_some(authz_core::token::refresh::STEP_UP_WINDOW_SECS);
-    let cfg = RpConfig {
-        connection_id: &conn.id,
-        issuer: &conn.issuer,
-        client_id: &conn.client_id,
-        client_secret: &secret,
-        redirect_uri: &redirect_uri,
-        preset: &preset,
-        tenant_domains: &domains,
-    };
+    let up = Upstream::load(&state, &tenant, &conn).await?;
+    let cfg = up.cfg(&conn);
+    let step_up = step_up_window(&tx);
     let nonce = tx.upstream_nonce.clone().unwrap_or_default();
     let verifier = tx.upstream_verifier.clone().unwrap_or_default();
     let identity = match state
@@ -107,19 +80,8 @@ pub async fn oidc(
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(code = "LOGIN0003", tenant = %tenant.0, connection = %conn.id, error = %e, "upstream sign-in rejected");
-            let txn = state.store.begin().await.map_err(PageError::internal)?;
-            audit::record(
-                &txn,
-                clock,
-                AuditEvent::new(Some(&tenant), "user.sign_in_failed")
-                    .result("failure")
-                    .source(Some(peer_ip(&req)), user_agent(&req))
-                    .detail("connection_id", conn.id.as_str())
-                    .detail("reason", e.to_string()),
-            )
-            .await?;
-            txn.commit().await.map_err(PageError::internal)?;
-            return Err(sign_in_refused(&e, &preset));
+            record_failure(&state, &req, &tenant, &conn.id, "reason", &e.to_string()).await?;
+            return Err(sign_in_refused(&e, &up.preset));
         }
     };
     // Only an auth_time the IdP asserted counts for step-up; without one the session's
@@ -220,4 +182,27 @@ fn sign_in_refused(
             "Try again. If it keeps failing, tell your IT administrator the time it happened.",
         ),
     }
+}
+
+/// Audits a refused upstream sign-in (its own transaction: nothing else changed).
+async fn record_failure(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &authz_core::TenantId,
+    connection_id: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), PageError> {
+    let txn = state.store.begin().await.map_err(PageError::internal)?;
+    audit::record(
+        &txn,
+        state.clock.as_ref(),
+        AuditEvent::new(Some(tenant), "user.sign_in_failed")
+            .result("failure")
+            .source(Some(peer_ip(req)), user_agent(req))
+            .detail("connection_id", connection_id)
+            .detail(key, value),
+    )
+    .await?;
+    txn.commit().await.map_err(PageError::internal)
 }

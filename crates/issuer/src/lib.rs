@@ -20,6 +20,7 @@ mod register;
 mod revoke;
 mod state;
 mod token;
+mod upstream;
 
 use actix_web::web;
 

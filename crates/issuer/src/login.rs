@@ -1,12 +1,12 @@
 //! Home-realm discovery: the user gives a work email, the verified domain names the tenant,
 //! the tenant's connection takes the user upstream. Tenants are never chosen by URL.
+use crate::upstream::{step_up_window, Upstream};
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use authz_core::login::{self, LoginTx};
 use authz_core::{connection, resource, tenant};
 use minijinja::context;
-use oidc_federation::RpConfig;
 
 use crate::browser;
 use crate::pages::PageError;
@@ -247,25 +247,11 @@ async fn redirect_upstream(
     conn: &connection::Connection,
     email: Option<&str>,
 ) -> Result<HttpResponse, UpstreamError> {
-    let domains = tenant::domains(&state.store.db, &t.id).await?;
-    let preset = oidc_federation::Preset::from_stored(&conn.preset, &conn.settings);
-    let secret = conn
-        .client_secret(&state.master_key)
-        .map_err(|e| UpstreamError::Page(PageError::internal(e)))?;
-    let redirect_uri = state.config.callback_uri(&conn.id);
-    let cfg = RpConfig {
-        connection_id: &conn.id,
-        issuer: &conn.issuer,
-        client_id: &conn.client_id,
-        client_secret: &secret,
-        redirect_uri: &redirect_uri,
-        preset: &preset,
-        tenant_domains: &domains,
-    };
-    let step_up = tx
-        .request
-        .step_up
-        .then_some(authz_core::token::refresh::STEP_UP_WINDOW_SECS);
+    let up = Upstream::load(state, &t.id, conn)
+        .await
+        .map_err(UpstreamError::Page)?;
+    let cfg = up.cfg(conn);
+    let step_up = step_up_window(tx);
     let begin = state.rp.begin(&cfg, email, step_up).await.map_err(|e| {
         tracing::warn!(code = "LOGIN0002", tenant = %t.id.0, connection = %conn.id, error = %e, "upstream sign-in could not start");
         UpstreamError::Page(PageError::new(
