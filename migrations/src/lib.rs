@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_init;
 mod m20261126_000002_audit_append_only;
 mod m20261126_000003_presets_and_step_up;
+mod m20261126_000004_saml;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_init::Migration),
             Box::new(m20261126_000002_audit_append_only::Migration),
             Box::new(m20261126_000003_presets_and_step_up::Migration),
+            Box::new(m20261126_000004_saml::Migration),
         ]
     }
 }

@@ -70,6 +70,29 @@ pub async fn add_oidc(
     if new.client_id.trim().is_empty() {
         return Err(CoreError::invalid("client id must not be empty"));
     }
+    insert(store, clock, key, tenant, "oidc", new).await
+}
+
+/// Stores a SAML connection: `issuer` is the IdP entity ID, `client_secret` the SP private key
+/// (sealed like any secret), `settings` the pinned IdP metadata and SP certificate.
+pub async fn add_saml(
+    store: &Store,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    tenant: &TenantId,
+    new: NewOidcConnection<'_>,
+) -> CoreResult<Connection> {
+    insert(store, clock, key, tenant, "saml", new).await
+}
+
+async fn insert(
+    store: &Store,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    tenant: &TenantId,
+    kind: &str,
+    new: NewOidcConnection<'_>,
+) -> CoreResult<Connection> {
     if new.client_secret.is_empty() {
         return Err(CoreError::invalid("client secret is empty"));
     }
@@ -77,7 +100,7 @@ pub async fn add_oidc(
     let model = connections::Model {
         id: id.clone(),
         tenant_id: tenant.0.clone(),
-        kind: "oidc".into(),
+        kind: kind.into(),
         name: new.name.to_string(),
         issuer: new.issuer.to_string(),
         client_id: new.client_id.trim().to_string(),
@@ -109,7 +132,7 @@ pub async fn add_oidc(
         AuditEvent::new(Some(tenant), "connection.created")
             .actor("operator")
             .detail("connection_id", id.as_str())
-            .detail("kind", "oidc")
+            .detail("kind", kind)
             .detail("preset", new.preset)
             .detail("issuer", new.issuer),
     )
@@ -194,4 +217,14 @@ pub async fn set_enabled(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// A connection by id alone: the entry point of an IdP's callback, whose URL names the
+/// connection; the tenant comes from the row and every later query takes it.
+pub async fn find_for_callback<C: ConnectionTrait>(conn: &C, id: &str) -> CoreResult<Connection> {
+    connections::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .map(Connection::from)
+        .ok_or(CoreError::NotFound("connection"))
 }

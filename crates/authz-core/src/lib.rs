@@ -14,6 +14,7 @@ pub mod login;
 pub mod ratelimit;
 pub mod redirect;
 pub mod resource;
+pub mod saml_state;
 pub mod scope;
 pub mod session;
 pub mod tenant;

@@ -84,6 +84,26 @@ pub async fn start<C: ConnectionTrait>(
     Ok(handle)
 }
 
+/// Loads a live transaction without a browser check: only for a cross-site POST from an IdP
+/// (SAML ACS), which carries no cookie; the browser binding is checked at the same-site step
+/// that follows.
+pub async fn load_unbound<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    handle: &str,
+) -> CoreResult<LoginTx> {
+    let m = login_transactions::Entity::find_by_id(handle.to_string())
+        .one(conn)
+        .await?
+        .ok_or(CoreError::NotFound("sign-in request"))?;
+    if m.consumed_at.is_some() || m.expires_at <= clock.now_us() {
+        return Err(CoreError::invalid(
+            "this sign-in request has expired or was already completed",
+        ));
+    }
+    to_tx(m)
+}
+
 /// Loads a live transaction, checking that the same browser presents it.
 pub async fn load<C: ConnectionTrait>(
     conn: &C,

@@ -33,7 +33,7 @@ impl From<users::Model> for User {
 }
 
 /// What an upstream IdP asserted about a person, normalised (the `FederatedIdentity` of DESIGN §2).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct FederatedIdentity {
     pub connection_id: String,
     pub subject: String,

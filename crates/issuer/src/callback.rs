@@ -2,12 +2,12 @@
 //! and the browser binding, redeems the code, validates the ID token, then finds or creates the
 //! user by (connection, subject) and starts a Gatehouse session.
 use crate::upstream::{step_up_window, Upstream};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use authz_core::audit::{self, AuditEvent};
-use authz_core::session::SESSION_SECS;
-use authz_core::{connection, login, session, user};
+
+use authz_core::{connection, login};
 
 use crate::browser;
 use crate::pages::PageError;
@@ -84,68 +84,7 @@ pub async fn oidc(
             return Err(sign_in_refused(&e, &up.preset));
         }
     };
-    // Only an auth_time the IdP asserted counts for step-up; without one the session's
-    // authentication time is unknown (0) and never fresh enough for critical scopes.
-    let now_s = clock.now_s();
-    let auth_time_us =
-        identity.auth_time.map(|t| t.min(now_s)).unwrap_or(0) * authz_core::clock::MICROS;
-    let txn = state.store.begin().await.map_err(PageError::internal)?;
-    let (u, created) = match user::upsert_federated(&txn, clock, &tenant, &identity).await {
-        Ok(x) => x,
-        Err(authz_core::CoreError::Invalid(m)) => {
-            return Err(PageError::new(
-                StatusCode::FORBIDDEN,
-                "Access is not allowed",
-                m,
-                "Ask your IT administrator.",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let (cookie_value, sess) = session::create_with_context(
-        &txn,
-        clock,
-        &tenant,
-        &u.id,
-        &conn.id,
-        auth_time_us,
-        identity.acr.as_deref(),
-        &identity.amr,
-    )
-    .await?;
-    login::set_session(&txn, &tx, &tenant, &sess.id).await?;
-    audit::record(
-        &txn,
-        clock,
-        AuditEvent::new(Some(&tenant), "user.signed_in")
-            .user(u.id.clone())
-            .session(sess.id.clone())
-            .source(Some(peer_ip(&req)), user_agent(&req))
-            .detail("connection_id", conn.id.as_str())
-            .detail("auth_time", identity.auth_time)
-            .detail("acr", identity.acr.clone())
-            .detail("amr", identity.amr.clone())
-            .detail("step_up", tx.request.step_up)
-            .detail("groups", identity.groups.clone())
-            .detail("groups_overage", identity.groups_overage)
-            .detail("jit_created", created),
-    )
-    .await?;
-    txn.commit().await.map_err(PageError::internal)?;
-    let mut resp = HttpResponse::SeeOther()
-        .insert_header((
-            header::LOCATION,
-            crate::consent::url(state.issuer(), &tx.id_hash),
-        ))
-        .finish();
-    resp.add_cookie(&browser::cookie(
-        &state,
-        browser::SESSION_COOKIE,
-        cookie_value,
-        SESSION_SECS,
-    ))
-    .map_err(PageError::internal)?;
-    Ok(resp)
+    crate::upstream::complete_sign_in(&state, &req, &tx, &tenant, &conn, identity).await
 }
 
 /// The page for an upstream answer Gatehouse refused, saying what can be done about it.

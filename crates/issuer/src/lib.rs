@@ -18,6 +18,7 @@ mod pages;
 mod params;
 mod register;
 mod revoke;
+mod saml_sp;
 mod state;
 mod token;
 mod upstream;
@@ -65,6 +66,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::page))
         .route("/login", web::post().to(login::submit))
         .route(
+            "/federation/saml/{connection_id}/metadata",
+            web::get().to(saml_sp::metadata),
+        )
+        .service(
+            web::resource("/federation/saml/{connection_id}/acs")
+                .app_data(web::PayloadConfig::new(saml_sp::ACS_BODY_LIMIT))
+                .route(web::post().to(saml_sp::acs)),
+        )
+        .route(
+            "/federation/saml/{connection_id}/complete",
+            web::get().to(saml_sp::complete),
+        )
+        .route(
             "/federation/oidc/{connection_id}/callback",
             web::get().to(callback::oidc),
         )
@@ -78,3 +92,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 pub use cors::Cors;
 pub use pages::SecurityHeaders;
+pub use saml_sp::{acs_url as saml_acs_url, sp_entity_id as saml_sp_entity_id, SamlSettings};

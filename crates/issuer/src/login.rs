@@ -215,7 +215,7 @@ async fn go_upstream(
     let conns: Vec<_> = connection::list_enabled(&state.store.db, &t.id)
         .await?
         .into_iter()
-        .filter(|c| c.kind == "oidc")
+        .filter(|c| c.kind == "oidc" || c.kind == "saml")
         .collect();
     let conn = match (chosen, conns.len()) {
         (_, 0) => {
@@ -247,6 +247,11 @@ async fn redirect_upstream(
     conn: &connection::Connection,
     email: Option<&str>,
 ) -> Result<HttpResponse, UpstreamError> {
+    if conn.kind == "saml" {
+        return crate::saml_sp::redirect(state, tx, &t.id, conn)
+            .await
+            .map_err(UpstreamError::Page);
+    }
     let up = Upstream::load(state, &t.id, conn)
         .await
         .map_err(UpstreamError::Page)?;

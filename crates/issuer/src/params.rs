@@ -14,7 +14,12 @@ pub struct Params {
 
 impl Params {
     pub fn parse(raw: &[u8]) -> Result<Params, OAuthError> {
-        if raw.len() > MAX_BODY {
+        Self::parse_limited(raw, MAX_BODY)
+    }
+
+    /// As [`Params::parse`] with a larger bound (the SAML ACS).
+    pub fn parse_limited(raw: &[u8], limit: usize) -> Result<Params, OAuthError> {
+        if raw.len() > limit {
             return Err(OAuthError::request("the request is too large"));
         }
         let multi: Vec<(String, String)> = url::form_urlencoded::parse(raw).into_owned().collect();

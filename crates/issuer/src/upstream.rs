@@ -50,3 +50,87 @@ pub fn step_up_window(tx: &LoginTx) -> Option<i64> {
         .step_up
         .then_some(authz_core::token::refresh::STEP_UP_WINDOW_SECS)
 }
+
+/// The common end of every upstream sign-in (OIDC callback, SAML completion): find or create
+/// the user by (connection, subject), start a Gatehouse session carrying the IdP's
+/// authentication time, audit it, and continue to consent.
+pub async fn complete_sign_in(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    tx: &LoginTx,
+    tenant: &TenantId,
+    conn: &Connection,
+    identity: authz_core::user::FederatedIdentity,
+) -> Result<actix_web::HttpResponse, PageError> {
+    use actix_web::http::{header, StatusCode};
+    use authz_core::audit::{self, AuditEvent};
+    use authz_core::{login, session, user};
+
+    use crate::browser;
+    use crate::params::{peer_ip, user_agent};
+
+    let clock = state.clock.as_ref();
+    // Only an auth_time the IdP asserted counts for step-up; without one the session's
+    // authentication time is unknown (0) and never fresh enough for critical scopes.
+    let now_s = clock.now_s();
+    let auth_time_us =
+        identity.auth_time.map(|t| t.min(now_s)).unwrap_or(0) * authz_core::clock::MICROS;
+    let txn = state.store.begin().await.map_err(PageError::internal)?;
+    let (u, created) = match user::upsert_federated(&txn, clock, tenant, &identity).await {
+        Ok(x) => x,
+        Err(authz_core::CoreError::Invalid(m)) => {
+            return Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "Access is not allowed",
+                m,
+                "Ask your IT administrator.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (cookie_value, sess) = session::create_with_context(
+        &txn,
+        clock,
+        tenant,
+        &u.id,
+        &conn.id,
+        auth_time_us,
+        identity.acr.as_deref(),
+        &identity.amr,
+    )
+    .await?;
+    login::set_session(&txn, tx, tenant, &sess.id).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "user.signed_in")
+            .user(u.id.clone())
+            .session(sess.id.clone())
+            .source(Some(peer_ip(req)), user_agent(req))
+            .detail("connection_id", conn.id.as_str())
+            .detail("protocol", conn.kind.as_str())
+            .detail("auth_time", identity.auth_time)
+            .detail("acr", identity.acr.clone())
+            .detail("amr", identity.amr.clone())
+            .detail("step_up", tx.request.step_up)
+            .detail("groups", identity.groups.clone())
+            .detail("groups_overage", identity.groups_overage)
+            .detail("jit_created", created),
+    )
+    .await?;
+    txn.commit().await.map_err(PageError::internal)?;
+    let mut resp = actix_web::HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            crate::consent::url(state.issuer(), &tx.id_hash),
+        ))
+        .finish();
+    resp.add_cookie(&browser::cookie(
+        state,
+        browser::SESSION_COOKIE,
+        cookie_value,
+        authz_core::session::SESSION_SECS,
+    ))
+    .map_err(PageError::internal)?;
+    Ok(resp)
+}

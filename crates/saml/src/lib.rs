@@ -5,9 +5,11 @@
 //! Status: the validation pipeline, IdP metadata import and AuthnRequest building. Not wired
 //! into sign-in yet (connections, ACS endpoint, replay caches come with the SAML issue).
 pub mod error;
+pub mod mapping;
 pub mod metadata;
 mod precheck;
 pub mod request;
+pub mod sp;
 pub mod validate;
 
 pub use error::SamlError;
