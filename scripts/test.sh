@@ -27,7 +27,8 @@ command -v npm >/dev/null || missing+=(npm)
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v cc >/dev/null || missing+=(build-essential)
 # samael (SAML) links libxmlsec1/libxml2 and generates bindings with libclang.
-for pkg in libxmlsec1-dev libxml2-dev libclang-dev; do
+# The interop SAML IdP (pysaml2) runs in a venv and calls the xmlsec1 program.
+for pkg in libxmlsec1-dev libxml2-dev libclang-dev libssl-dev xmlsec1 python3-venv; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

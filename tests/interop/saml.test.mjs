@@ -120,8 +120,11 @@ async function connect(preset) {
   const entry = { preset, idp, idpLog, enabled: false };
   S.conns.push(entry);
 
+  // Google sends the (changeable) primary email as NameID: the admin maps an immutable attribute
+  // (here Employee ID) and names it as the key; email is never the key.
+  const keyArgs = preset === 'google' ? ['--key-attribute', 'employeeId'] : [];
   const conn = await cli(S.gh, ['connection', 'add-saml', '--tenant', 'acme', '--metadata-file', idp.metadataFile,
-    '--preset', preset, '--name', `Acme ${preset} (SAML)`]);
+    '--preset', preset, '--name', `Acme ${preset} (SAML)`, ...keyArgs]);
   entry.conn = conn;
   entry.enabled = true;
   for (const k of ['connection_id', 'sp_entity_id', 'acs_url', 'metadata_url']) {
@@ -189,11 +192,11 @@ step('Entra ID (pysaml2): sign-in keyed by the objectidentifier attribute', asyn
   const oid = user.attributes[OID][0];
   assert.match(oid, /^[0-9a-f-]{36}$/);
   await signInVia(entry);
-  // Contract: the Entra user key is the objectidentifier value itself (not the opaque persistent
-  // NameID, not the email). NB crates/saml/src/mapping.rs currently qualifies it as
-  // "<tenantid>:<oid>" (like the OIDC preset's tid:oid); one of the two has to change.
+  // The Entra user key is tenantid:objectidentifier, as for the Entra OIDC preset (never the
+  // opaque persistent NameID, never the email).
+  const tid = user.attributes['http://schemas.microsoft.com/identity/claims/tenantid'][0];
   const subject = userRow(entry.conn.connection_id);
-  assert.equal(subject, oid, `users.subject is the objectidentifier ${oid} (got ${subject}; tenantid ${user.attributes['http://schemas.microsoft.com/identity/claims/tenantid'][0]})`);
+  assert.equal(subject, `${tid}:${oid}`, `users.subject is tenantid:objectidentifier (got ${subject})`);
   assertSignedInAudit(entry.conn.connection_id);
   S.last = entry;
 });
@@ -208,15 +211,13 @@ step('Okta (pysaml2): sign-in keyed by the NameID (00u… id, format unspecified
   S.last = entry;
 });
 
-step('Google Workspace (pysaml2): sign-in keyed by the emailAddress NameID, no attributes', async () => {
+step('Google Workspace (pysaml2): emailAddress NameID, keyed by the mapped Employee ID attribute', async () => {
   const entry = await connect('google');
   const user = await entry.idp.user();
   assert.equal(user.name_id, EMAIL);
   await signInVia(entry);
-  // Contract: non-Entra presets are keyed by the NameID, which Google sets to the primary email.
-  // NB crates/saml/src/mapping.rs currently accepts only a persistent NameID (or Okta's
-  // unspecified 00u… id) without --key-attribute, so this emailAddress NameID would be refused.
-  assert.equal(userRow(entry.conn.connection_id), EMAIL, 'users.subject is the NameID (the email)');
+  assert.equal(userRow(entry.conn.connection_id), user.attributes.employeeId[0], 'users.subject is the employeeId attribute, not the email');
+  assert.equal(sql(`SELECT email FROM users WHERE connection_id = ${q(entry.conn.connection_id)}`), EMAIL, 'the emailAddress NameID still gives the email');
   assertSignedInAudit(entry.conn.connection_id);
   S.last = entry;
 });

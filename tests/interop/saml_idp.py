@@ -124,8 +124,9 @@ def preset_user(preset, email):
             "name_id_format": NAMEID_FORMAT_EMAILADDRESS,
             "attr_name_format": NAME_FORMAT_BASIC,
             "sign_response": True,
-            # Google Workspace sends no attributes unless the admin maps some (--google-email-attribute).
-            "attributes": {},
+            # Google Workspace sends only the attributes the admin maps; the Gatehouse guide maps
+            # Employee ID (immutable) as the user key.
+            "attributes": {"employeeId": ["E" + "".join(random.choice(string.digits) for _ in range(6))]},
         }
     raise SystemExit(f"unknown preset {preset}")
 
@@ -149,7 +150,7 @@ class Idp:
         self.key, self.cert = make_keys(args.keydir)
         self.user = preset_user(args.preset, args.email)
         if args.preset == "google" and args.google_email_attribute:
-            self.user["attributes"] = {"email": [args.email]}
+            self.user["attributes"]["email"] = [args.email]
         if args.entity_id:
             self.user["entity_id"] = args.entity_id
         self.sign_response = {"yes": True, "no": False}.get(args.sign_response, self.user["sign_response"])

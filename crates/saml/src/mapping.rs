@@ -23,7 +23,12 @@ impl Mapping {
         let key_attribute = match (preset, key_attribute) {
             (_, Some(k)) => Some(k),
             ("entra", None) => Some(ENTRA_OID.to_string()),
-            ("okta" | "google" | "generic", None) => None,
+            ("google", None) => {
+                return Err("Google Workspace sends the primary email as NameID, and an email can change hands: map an immutable \
+                    attribute such as Employee ID in the Google SAML app and name it with --key-attribute"
+                    .into())
+            }
+            ("okta" | "generic", None) => None,
             (other, _) => {
                 return Err(format!(
                     "unknown preset '{other}' (use entra, okta, google or generic)"
