@@ -92,4 +92,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 pub use cors::Cors;
 pub use pages::SecurityHeaders;
-pub use saml_sp::{acs_url as saml_acs_url, sp_entity_id as saml_sp_entity_id, SamlSettings};
+pub use saml_sp::SamlSettings;

@@ -35,13 +35,7 @@ fn default_skew() -> i64 {
     180
 }
 
-pub fn sp_entity_id(issuer: &str, connection_id: &str) -> String {
-    format!("{issuer}/federation/saml/{connection_id}/metadata")
-}
-
-pub fn acs_url(issuer: &str, connection_id: &str) -> String {
-    format!("{issuer}/federation/saml/{connection_id}/acs")
-}
+pub use saml::sp::{acs_url, entity_id as sp_entity_id};
 
 fn settings(conn: &Connection) -> Result<(SamlSettings, IdpMetadata), PageError> {
     let s: SamlSettings =

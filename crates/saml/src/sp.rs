@@ -100,3 +100,45 @@ mod tests {
         );
     }
 }
+
+/// The SP entity ID of a connection: by convention its metadata URL.
+pub fn entity_id(issuer: &str, connection_id: &str) -> String {
+    format!("{issuer}/federation/saml/{connection_id}/metadata")
+}
+
+/// The assertion consumer service URL of a connection (HTTP-POST binding).
+pub fn acs_url(issuer: &str, connection_id: &str) -> String {
+    format!("{issuer}/federation/saml/{connection_id}/acs")
+}
+
+/// What an admin pastes into the IdP, as `gatehouse connection add-saml` prints it and the
+/// guides in docs/idp/*-saml.md show it.
+pub fn setup_values(
+    issuer: &str,
+    connection_id: &str,
+    preset: &str,
+) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        ("sp_entity_id", entity_id(issuer, connection_id)),
+        ("acs_url", acs_url(issuer, connection_id)),
+        ("metadata_url", entity_id(issuer, connection_id)),
+    ];
+    match preset {
+        "entra" => v.push((
+            "claims",
+            "objectidentifier, tenantid, emailaddress, name, groups (defaults of an Entra enterprise app)".into(),
+        )),
+        "okta" => v.push(("attribute_statements", "email = user.email; firstName = user.firstName; lastName = user.lastName; groups (filter) = your groups".into())),
+        "google" => v.push(("attribute_mapping", "Employee ID → employeeId (the key: --key-attribute employeeId); Primary email → email".into())),
+        _ => {}
+    }
+    v.push((
+        "name_id_format",
+        match preset {
+            "google" => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
+            "okta" => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+            _ => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".into(),
+        },
+    ));
+    v
+}

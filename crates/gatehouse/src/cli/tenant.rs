@@ -280,8 +280,9 @@ async fn add_saml(
     println!("idp_entity_id: {}", idp.entity_id);
     println!("signing_certificates: {}", idp.signing_certs.len());
     println!("preset: {preset}");
-    println!("sp_entity_id: {}", issuer::saml_sp_entity_id(&base, &c.id));
-    println!("acs_url: {}", issuer::saml_acs_url(&base, &c.id));
-    println!("metadata_url: {}", issuer::saml_sp_entity_id(&base, &c.id));
+    // What the admin pastes into the IdP; docs/idp/*-saml.md show the same keys.
+    for (k, v) in saml::sp::setup_values(&base, &c.id, preset) {
+        println!("{k}: {v}");
+    }
     Ok(())
 }
