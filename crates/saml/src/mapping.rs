@@ -16,10 +16,28 @@ pub struct Mapping {
     pub preset: String,
     /// Attribute holding the immutable user key; `None`: a persistent NameID.
     pub key_attribute: Option<String>,
+    /// Custom attribute names, overriding the preset's (a "custom mapping").
+    #[serde(default)]
+    pub email_attribute: Option<String>,
+    #[serde(default)]
+    pub name_attribute: Option<String>,
+    #[serde(default)]
+    pub groups_attribute: Option<String>,
 }
 
 impl Mapping {
     pub fn for_preset(preset: &str, key_attribute: Option<String>) -> Result<Mapping, String> {
+        if let Some(k) = &key_attribute {
+            let lower = k.to_ascii_lowercase();
+            if [XMLSOAP_EMAIL, "email", "mail", "emailaddress", "upn"]
+                .iter()
+                .any(|e| lower == e.to_ascii_lowercase())
+                || lower.ends_with("/emailaddress")
+                || lower.ends_with("/upn")
+            {
+                return Err(format!("'{k}' holds an email address, which can change hands: it cannot be the user key"));
+            }
+        }
         let key_attribute = match (preset, key_attribute) {
             (_, Some(k)) => Some(k),
             ("entra", None) => Some(ENTRA_OID.to_string()),
@@ -38,6 +56,9 @@ impl Mapping {
         Ok(Mapping {
             preset: preset.to_string(),
             key_attribute,
+            email_attribute: None,
+            name_attribute: None,
+            groups_attribute: None,
         })
     }
 }
@@ -79,16 +100,23 @@ pub fn map(m: &Mapping, a: &ValidatedAssertion) -> Result<Mapped, SamlError> {
             _ => return Err(SamlError::NoSubject("persistent NameID".into())),
         },
     };
-    let email = first(a, &[XMLSOAP_EMAIL, "email", "Email", "mail"])
-        .map(str::to_string)
+    let custom = |o: &Option<String>| {
+        o.as_deref()
+            .and_then(|n| a.attribute(n))
+            .map(str::to_string)
+    };
+    let email = custom(&m.email_attribute)
+        .or_else(|| first(a, &[XMLSOAP_EMAIL, "email", "Email", "mail"]).map(str::to_string))
         .or_else(|| {
             a.name_id.clone().filter(|_| {
                 a.name_id_format.as_deref()
                     == Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
             })
         });
-    let name = first(a, &[ENTRA_DISPLAY, XMLSOAP_NAME, "displayName", "name"])
-        .map(str::to_string)
+    let name = custom(&m.name_attribute)
+        .or_else(|| {
+            first(a, &[ENTRA_DISPLAY, XMLSOAP_NAME, "displayName", "name"]).map(str::to_string)
+        })
         .or_else(|| {
             match (
                 first(a, &["firstName", "givenName"]),
@@ -101,7 +129,10 @@ pub fn map(m: &Mapping, a: &ValidatedAssertion) -> Result<Mapped, SamlError> {
     let groups = a
         .attributes
         .iter()
-        .filter(|(n, _)| n == ENTRA_GROUPS || n == "groups")
+        .filter(|(n, _)| match &m.groups_attribute {
+            Some(g) => n == g,
+            None => n == ENTRA_GROUPS || n == "groups",
+        })
         .flat_map(|(_, v)| v.clone())
         .collect();
     Ok(Mapped {

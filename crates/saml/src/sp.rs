@@ -126,7 +126,7 @@ pub fn setup_values(
     match preset {
         "entra" => v.push((
             "claims",
-            "objectidentifier, tenantid, emailaddress, name, groups (defaults of an Entra enterprise app)".into(),
+            "objectidentifier, tenantid, emailaddress, name (defaults of an Entra enterprise app); add a groups claim if wanted".into(),
         )),
         "okta" => v.push(("attribute_statements", "email = user.email; firstName = user.firstName; lastName = user.lastName; groups (filter) = your groups".into())),
         "google" => v.push(("attribute_mapping", "Employee ID → employeeId (the key: --key-attribute employeeId); Primary email → email".into())),

@@ -61,6 +61,15 @@ pub enum ConnectionCmd {
         /// object id). Never an email.
         #[arg(long)]
         key_attribute: Option<String>,
+        /// Custom mapping: the attribute holding the email (default: the preset's).
+        #[arg(long)]
+        email_attribute: Option<String>,
+        /// Custom mapping: the attribute holding the display name.
+        #[arg(long)]
+        name_attribute: Option<String>,
+        /// Custom mapping: the attribute holding group ids.
+        #[arg(long)]
+        groups_attribute: Option<String>,
         #[arg(long)]
         name: Option<String>,
     },
@@ -132,15 +141,23 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             metadata_url,
             preset,
             key_attribute,
+            email_attribute,
+            name_attribute,
+            groups_attribute,
             name,
         } => {
+            let mut mapping = saml::mapping::Mapping::for_preset(&preset, key_attribute)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            mapping.email_attribute = email_attribute;
+            mapping.name_attribute = name_attribute;
+            mapping.groups_attribute = groups_attribute;
             add_saml(
                 ctx,
                 &tenant,
                 metadata_file,
                 metadata_url,
                 &preset,
-                key_attribute,
+                mapping,
                 name,
             )
             .await
@@ -228,7 +245,7 @@ async fn add_saml(
     metadata_file: Option<PathBuf>,
     metadata_url: Option<String>,
     preset: &str,
-    key_attribute: Option<String>,
+    mapping: saml::mapping::Mapping,
     name: Option<String>,
 ) -> Result<()> {
     let t = authz_core::tenant::find_by_slug(&ctx.store.db, tenant)
@@ -250,8 +267,6 @@ async fn add_saml(
     };
     // Refuses metadata without a signing certificate: samael would skip verification.
     let idp = saml::IdpMetadata::parse(&xml)?;
-    let mapping = saml::mapping::Mapping::for_preset(preset, key_attribute)
-        .map_err(|e| anyhow::anyhow!(e))?;
     let keys = saml::sp::generate("gatehouse-sp")
         .map_err(|e| anyhow::anyhow!("cannot generate the SP key pair: {e}"))?;
     let settings = issuer::SamlSettings {
