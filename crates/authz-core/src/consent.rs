@@ -93,3 +93,80 @@ pub async fn forget_for_user<C: ConnectionTrait>(
         .await?
         .rows_affected)
 }
+
+/// An application the user has consented to (the end-user `/account` page).
+#[derive(Clone, Debug)]
+pub struct ConnectedApp {
+    pub client_id: String,
+    pub resource_id: String,
+    pub scopes: Vec<String>,
+    pub granted_at: i64,
+}
+
+pub async fn list_for_user<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    user_id: &str,
+) -> CoreResult<Vec<ConnectedApp>> {
+    Ok(consents::Entity::find()
+        .filter(consents::Column::TenantId.eq(tenant.0.clone()))
+        .filter(consents::Column::UserId.eq(user_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| ConnectedApp {
+            client_id: m.client_id,
+            resource_id: m.resource_id,
+            scopes: crate::scope::split(&m.scopes),
+            granted_at: m.granted_at,
+        })
+        .collect())
+}
+
+/// The user withdraws an application: its consent is forgotten and every grant (refresh and
+/// access tokens) it holds for the user on that resource is revoked, in one transaction.
+pub async fn revoke_app(
+    store: &crate::Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+    client_id: &str,
+    resource_id: &str,
+) -> CoreResult<u64> {
+    use crate::entities::grant_families;
+    let txn = store.begin().await?;
+    let removed = consents::Entity::delete_many()
+        .filter(consents::Column::TenantId.eq(tenant.0.clone()))
+        .filter(consents::Column::UserId.eq(user_id))
+        .filter(consents::Column::ClientId.eq(client_id))
+        .filter(consents::Column::ResourceId.eq(resource_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let families = grant_families::Entity::find()
+        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::UserId.eq(user_id))
+        .filter(grant_families::Column::ClientId.eq(client_id))
+        .filter(grant_families::Column::ResourceId.eq(resource_id))
+        .filter(grant_families::Column::RevokedAt.is_null())
+        .all(&txn)
+        .await?;
+    let mut n = 0;
+    for f in &families {
+        n += crate::token::revoke::revoke_family(&txn, clock, &f.id).await?;
+    }
+    crate::audit::record(
+        &txn,
+        clock,
+        crate::audit::AuditEvent::new(Some(tenant), "consent.revoked")
+            .actor(format!("user:{user_id}"))
+            .user(user_id.to_string())
+            .client(client_id.to_string())
+            .detail("resource_id", resource_id)
+            .detail("consents_removed", removed)
+            .detail("tokens_revoked", n),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(n)
+}

@@ -84,7 +84,7 @@ pub async fn oidc(
             return Err(sign_in_refused(&e, &up.preset));
         }
     };
-    crate::upstream::complete_sign_in(&state, &req, &tx, &tenant, &conn, identity).await
+    crate::upstream::complete_sign_in(&state, &req, Some(&tx), &tenant, &conn, identity).await
 }
 
 /// The page for an upstream answer Gatehouse refused, saying what can be done about it.

@@ -1,6 +1,7 @@
 //! The MCP-facing OAuth 2.1 authorization server over HTTP (DESIGN §3–§4). Handlers are thin:
 //! they extract, authenticate the caller, call one authz-core function and map the result to
 //! the protocol's own error format.
+mod account;
 mod audit_events;
 mod authorize;
 mod browser;
@@ -82,6 +83,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/federation/oidc/{connection_id}/callback",
             web::get().to(callback::oidc),
         )
+        .route("/account", web::get().to(account::page))
+        .route("/account/revoke", web::post().to(account::revoke))
         .route("/consent", web::get().to(consent::page))
         .route("/consent", web::post().to(consent::submit))
         .route("/oauth/token", web::post().to(token::token))

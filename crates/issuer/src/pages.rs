@@ -36,6 +36,10 @@ impl Templates {
                 "error.html",
                 include_str!("../../../web/templates/error.html"),
             ),
+            (
+                "account.html",
+                include_str!("../../../web/templates/account.html"),
+            ),
         ] {
             env.add_template(name, src)
                 .expect("embedded templates parse");

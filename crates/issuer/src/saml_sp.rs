@@ -29,6 +29,11 @@ pub struct SamlSettings {
     pub mapping: Mapping,
     #[serde(default = "default_skew")]
     pub skew_secs: i64,
+    /// IdP-initiated SSO: an unsolicited response starts a Gatehouse session and lands on
+    /// `/account`; it never issues an authorization code (no client request, PKCE or state to
+    /// bind it to). Off unless enabled per connection.
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
 }
 
 fn default_skew() -> i64 {
@@ -174,15 +179,19 @@ pub async fn acs(
     };
     // RelayState names the login transaction; IdP-initiated responses (none) are refused
     // until a connection enables them (they would start a session only, never issue a code).
-    let Some(relay) = p.get("RelayState").map(str::to_string) else {
+    let relay = p.get("RelayState").map(str::to_string);
+    let (s, idp) = settings(&conn)?;
+    let unsolicited = relay.is_none();
+    if unsolicited && !s.allow_idp_initiated {
         let e = SamlError::Unsolicited;
         audit_refusal(&state, &req, &tenant, &conn.id, &e).await?;
         return Err(refused(&e));
-    };
-    let (s, idp) = settings(&conn)?;
+    }
     let clock = state.clock.as_ref();
-    let request_ids =
-        saml_state::pending_requests(&state.store.db, clock, &conn.id, &relay).await?;
+    let request_ids = match &relay {
+        Some(r) => saml_state::pending_requests(&state.store.db, clock, &conn.id, r).await?,
+        None => vec![],
+    };
     let xml = saml::validate::decode_post(encoded);
     let (sp, acs, now) = (
         sp_entity_id(state.issuer(), &conn.id),
@@ -198,7 +207,7 @@ pub async fn acs(
             acs_url: &acs,
             idp: &idp,
             request_ids: &request_ids,
-            allow_idp_initiated: false,
+            allow_idp_initiated: unsolicited,
             skew,
             now,
         };
@@ -214,16 +223,19 @@ pub async fn acs(
         }
     };
     // Step-up: the IdP must have authenticated the user within the window (ForceAuthn was sent).
-    let tx_req = login::load_unbound(&state.store.db, clock, &relay)
-        .await
-        .map_err(|_| bad("This sign-in request has expired."))?;
-    let window = authz_core::token::refresh::STEP_UP_WINDOW_SECS;
-    if tx_req.request.step_up {
-        let fresh = assertion
-            .authn_instant
-            .map(|t| (now - t).num_seconds() <= window + s.skew_secs && t <= now + skew)
-            .unwrap_or(false);
-        if !fresh {
+    let step_up = match &relay {
+        Some(r) => {
+            login::load_unbound(&state.store.db, clock, r)
+                .await
+                .map_err(|_| bad("This sign-in request has expired."))?
+                .request
+                .step_up
+        }
+        None => false,
+    };
+    if step_up {
+        let window = chrono::Duration::seconds(authz_core::token::refresh::STEP_UP_WINDOW_SECS);
+        if !saml::validate::authn_is_fresh(&assertion, now, window, skew) {
             let e = SamlError::NotYetValid("AuthnInstant is not within the step-up window".into());
             audit_refusal(&state, &req, &tenant, &conn.id, &e).await?;
             return Err(PageError::new(
@@ -254,8 +266,10 @@ pub async fn acs(
     };
     // Single use of the request and of the assertion, on every node, in one transaction.
     let txn = state.store.begin().await.map_err(PageError::internal)?;
-    let in_response_to = assertion.in_response_to.clone().unwrap_or_default();
-    let fresh_request = saml_state::consume_request(&txn, clock, &in_response_to).await?;
+    let fresh_request = match &assertion.in_response_to {
+        Some(id) => saml_state::consume_request(&txn, clock, id).await?,
+        None => unsolicited,
+    };
     let fresh_assertion = saml_state::remember_assertion(
         &txn,
         clock,
@@ -275,7 +289,8 @@ pub async fn acs(
         clock,
         &tenant,
         &conn.id,
-        &relay,
+        // Empty for IdP-initiated SSO: the completion then starts a session only.
+        relay.as_deref().unwrap_or(""),
         &serde_json::to_string(&identity).map_err(PageError::internal)?,
     )
     .await?;
@@ -321,6 +336,20 @@ pub async fn complete(
     if handle.connection_id != conn.id {
         return Err(restart());
     }
+    let identity: FederatedIdentity =
+        serde_json::from_str(&handle.identity_json).map_err(PageError::internal)?;
+    if handle.login_tx.is_empty() {
+        // IdP-initiated: a session, landing on /account; never an authorization code.
+        return crate::upstream::complete_sign_in(
+            &state,
+            &req,
+            None,
+            &handle.tenant,
+            &conn,
+            identity,
+        )
+        .await;
+    }
     let binding = browser::existing_binding(&req);
     let tx = login::load(&state.store.db, clock, &handle.login_tx, binding.as_deref())
         .await
@@ -331,7 +360,6 @@ pub async fn complete(
                 "Go back to the application in this browser and start signing in again.",
             )
         })?;
-    let identity: FederatedIdentity =
-        serde_json::from_str(&handle.identity_json).map_err(PageError::internal)?;
-    crate::upstream::complete_sign_in(&state, &req, &tx, &handle.tenant, &conn, identity).await
+    crate::upstream::complete_sign_in(&state, &req, Some(&tx), &handle.tenant, &conn, identity)
+        .await
 }

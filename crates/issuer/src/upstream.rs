@@ -57,7 +57,7 @@ pub fn step_up_window(tx: &LoginTx) -> Option<i64> {
 pub async fn complete_sign_in(
     state: &AppState,
     req: &actix_web::HttpRequest,
-    tx: &LoginTx,
+    tx: Option<&LoginTx>,
     tenant: &TenantId,
     conn: &Connection,
     identity: authz_core::user::FederatedIdentity,
@@ -99,7 +99,9 @@ pub async fn complete_sign_in(
         &identity.amr,
     )
     .await?;
-    login::set_session(&txn, tx, tenant, &sess.id).await?;
+    if let Some(tx) = tx {
+        login::set_session(&txn, tx, tenant, &sess.id).await?;
+    }
     audit::record(
         &txn,
         clock,
@@ -112,7 +114,8 @@ pub async fn complete_sign_in(
             .detail("auth_time", identity.auth_time)
             .detail("acr", identity.acr.clone())
             .detail("amr", identity.amr.clone())
-            .detail("step_up", tx.request.step_up)
+            .detail("step_up", tx.map(|t| t.request.step_up).unwrap_or(false))
+            .detail("idp_initiated", tx.is_none())
             .detail("groups", identity.groups.clone())
             .detail("groups_overage", identity.groups_overage)
             .detail("jit_created", created),
@@ -122,7 +125,10 @@ pub async fn complete_sign_in(
     let mut resp = actix_web::HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,
-            crate::consent::url(state.issuer(), &tx.id_hash),
+            match tx {
+                Some(tx) => crate::consent::url(state.issuer(), &tx.id_hash),
+                None => format!("{}/account", state.issuer()),
+            },
         ))
         .finish();
     resp.add_cookie(&browser::cookie(

@@ -716,3 +716,103 @@ async fn home_realm_discovery_offers_a_choice_when_a_tenant_has_several_connecti
         .await
         .contains("not available for this address"));
 }
+
+#[actix_web::test]
+async fn the_user_sees_connected_apps_on_account_and_revoking_one_kills_its_tokens() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let client_id = register_public(&app, REDIRECT).await;
+    let back = authorize_and_consent(&app, &fx, &client_id, REDIRECT, "crm:customers:read").await;
+    let code = query_param(&back, "code").unwrap();
+    let (_, tok) = post_form(
+        &app,
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+        ],
+        None,
+    )
+    .await;
+    let at = tok["access_token"].as_str().unwrap().to_string();
+    let session = actix_web::cookie::Cookie::new("gh_session", fx.acme.session_cookie.clone());
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/account")
+            .cookie(session.clone())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = body_text(r).await;
+    assert!(
+        html.contains("Test Agent")
+            && html.contains("Acme CRM")
+            && html.contains("crm:customers:read"),
+        "{html}"
+    );
+    let csrf = hidden(&html, "csrf");
+    let res = authz_core::resource::find_by_uri(&fx.store.db, RES)
+        .await
+        .unwrap()
+        .unwrap();
+    // Without the form's CSRF token nothing happens.
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/account/revoke")
+            .cookie(session.clone())
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(form(&[
+                ("csrf", "forged"),
+                ("client_id", &client_id),
+                ("resource_id", &res.id),
+            ]))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/account/revoke")
+            .cookie(session.clone())
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(form(&[
+                ("csrf", &csrf),
+                ("client_id", &client_id),
+                ("resource_id", &res.id),
+            ]))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, i) = post_form(
+        &app,
+        "/oauth/introspect",
+        &[("token", &at)],
+        Some((&fx.rs.0, &fx.rs.1)),
+    )
+    .await;
+    assert_eq!(
+        i["active"], false,
+        "revoking the app revokes its tokens at once"
+    );
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/account")
+            .cookie(session)
+            .to_request(),
+    )
+    .await;
+    assert!(body_text(r)
+        .await
+        .contains("You have not allowed any application yet"));
+    let r = test::call_service(&app, test::TestRequest::get().uri("/account").to_request()).await;
+    assert!(body_text(r).await.contains("You are not signed in"));
+}

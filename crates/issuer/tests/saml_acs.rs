@@ -36,10 +36,11 @@ struct Case {
 async fn saml_world(metadata: &str) -> (Fx, String) {
     let fx = fixture().await;
     let settings = issuer::SamlSettings {
-        idp_metadata: fixture_file(metadata),
+        idp_metadata: fixture_file(metadata.trim_end_matches("#idp-initiated")),
         sp_certificate: fixture_file("idp-cert.pem"),
         mapping: saml::mapping::Mapping::for_preset("entra", None).unwrap(),
         skew_secs: 180,
+        allow_idp_initiated: metadata == "idp-metadata.xml#idp-initiated",
     };
     connections::Entity::insert(connections::ActiveModel {
         id: Set(CONN.into()),
@@ -306,4 +307,56 @@ async fn unsolicited_and_oversized_posts_are_refused() {
     assert!(body_text(r)
         .await
         .contains("https://auth.example.test/federation/saml/conn-1/acs"));
+}
+
+#[actix_web::test]
+async fn idp_initiated_sso_when_enabled_starts_a_session_on_account_and_never_a_code() {
+    let (fx, _tx) = saml_world("idp-metadata.xml#idp-initiated").await;
+    let app = app(&fx).await;
+    let post = |file: &str| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(fixture_file(file));
+        test::TestRequest::post()
+            .uri(&format!("/federation/saml/{CONN}/acs"))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(form(&[("SAMLResponse", &b64)]))
+            .to_request()
+    };
+    let r = test::call_service(&app, post("unsolicited.xml")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let complete = location(&r).trim_start_matches(ISSUER).to_string();
+    let r = test::call_service(&app, test::TestRequest::get().uri(&complete).to_request()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&r),
+        format!("{ISSUER}/account"),
+        "lands on /account, no code"
+    );
+    let cookie = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "gh_session")
+        .map(|c| c.value().to_string())
+        .expect("a session");
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/account")
+            .cookie(actix_web::cookie::Cookie::new("gh_session", cookie))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(body_text(r).await.contains("alice@acme.test"));
+    use sea_orm::PaginatorTrait;
+    let codes = authz_core::entities::auth_codes::Entity::find()
+        .count(&fx.store.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        codes, 0,
+        "an unsolicited response never issues an authorization code"
+    );
+    // A response that answers a request still needs that request's live login transaction.
+    let r = test::call_service(&app, post("valid-signed-assertion.xml")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

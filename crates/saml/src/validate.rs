@@ -223,3 +223,53 @@ fn check_assertion(a: &Assertion, ex: &Expectations<'_>) -> Result<ValidatedAsse
         replay_until,
     })
 }
+
+/// Step-up (DESIGN §5): the IdP authenticated the user within `window` (with `skew` either way).
+pub fn authn_is_fresh(
+    a: &ValidatedAssertion,
+    now: DateTime<Utc>,
+    window: Duration,
+    skew: Duration,
+) -> bool {
+    a.authn_instant
+        .map(|t| t <= now + skew && now - t <= window + skew)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_instant(t: Option<DateTime<Utc>>) -> ValidatedAssertion {
+        ValidatedAssertion {
+            assertion_id: "_a".into(),
+            in_response_to: None,
+            name_id: None,
+            name_id_format: None,
+            attributes: vec![],
+            authn_instant: t,
+            replay_until: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn step_up_freshness() {
+        let now = Utc::now();
+        let (w, s) = (Duration::minutes(15), Duration::minutes(3));
+        assert!(authn_is_fresh(
+            &with_instant(Some(now - Duration::minutes(10))),
+            now,
+            w,
+            s
+        ));
+        assert!(
+            !authn_is_fresh(&with_instant(Some(now - Duration::minutes(30))), now, w, s),
+            "stale"
+        );
+        assert!(
+            !authn_is_fresh(&with_instant(Some(now + Duration::minutes(30))), now, w, s),
+            "future"
+        );
+        assert!(!authn_is_fresh(&with_instant(None), now, w, s), "missing");
+    }
+}

@@ -70,6 +70,10 @@ pub enum ConnectionCmd {
         /// Custom mapping: the attribute holding group ids.
         #[arg(long)]
         groups_attribute: Option<String>,
+        /// Accept IdP-initiated SSO: an unsolicited response starts a session landing on
+        /// /account (never an authorization code). Off by default.
+        #[arg(long)]
+        allow_idp_initiated: bool,
         #[arg(long)]
         name: Option<String>,
     },
@@ -144,6 +148,7 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             email_attribute,
             name_attribute,
             groups_attribute,
+            allow_idp_initiated,
             name,
         } => {
             let mut mapping = saml::mapping::Mapping::for_preset(&preset, key_attribute)
@@ -158,6 +163,7 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
                 metadata_url,
                 &preset,
                 mapping,
+                allow_idp_initiated,
                 name,
             )
             .await
@@ -239,6 +245,7 @@ async fn toggle(ctx: &Ctx, tenant: &str, id: &str, enabled: bool) -> Result<()> 
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn add_saml(
     ctx: &Ctx,
     tenant: &str,
@@ -246,6 +253,7 @@ async fn add_saml(
     metadata_url: Option<String>,
     preset: &str,
     mapping: saml::mapping::Mapping,
+    allow_idp_initiated: bool,
     name: Option<String>,
 ) -> Result<()> {
     let t = authz_core::tenant::find_by_slug(&ctx.store.db, tenant)
@@ -274,6 +282,7 @@ async fn add_saml(
         sp_certificate: keys.certificate_pem,
         mapping,
         skew_secs: 180,
+        allow_idp_initiated,
     };
     let c = connection::add_saml(
         &ctx.store,
