@@ -78,6 +78,10 @@ display_name = "SAML CRM"
 name = "${SCOPE}"
 description = "Read customers"
 tier = "routine"
+[[scopes]]
+name = "crm:billing:write"
+description = "Change billing"
+tier = "critical"
 [[tools]]
 name = "list_customers"
 scopes = ["${SCOPE}"]
@@ -86,6 +90,7 @@ scopes = ["${SCOPE}"]
     S.tenantId = (await cli(S.gh, ['tenant', 'create', '--slug', 'acme', '--name', 'Acme Inc', '--domain', 'acme.test'])).tenant_id;
     assert.ok(S.tenantId, 'tenant create prints tenant_id');
     await cli(S.gh, ['grant', 'add', '--tenant', 'acme', '--resource', S.resource, '--scopes', SCOPE]);
+    await cli(S.gh, ['grant', 'add', '--tenant', 'acme', '--resource', S.resource, '--scopes', 'crm:billing:write', '--allow-critical']);
     S.node = await startNode(S.gh, 'saml-node', `127.0.0.1:${port}`);
     cleanups.push(() => S.node.stop());
     S.redirectUri = `http://127.0.0.1:${await freePort()}/cb`; // nothing listens there
@@ -220,6 +225,20 @@ step('Google Workspace (pysaml2): emailAddress NameID, keyed by the mapped Emplo
   assert.equal(sql(`SELECT email FROM users WHERE connection_id = ${q(entry.conn.connection_id)}`), EMAIL, 'the emailAddress NameID still gives the email');
   assertSignedInAudit(entry.conn.connection_id);
   S.last = entry;
+});
+
+step('step-up over SAML: a critical scope sends ForceAuthn and gets a 15-minute token', async () => {
+  const entry = S.last;
+  assert.ok(entry && entry.enabled, 'needs the last preset connection enabled');
+  const before = (await entry.idp.requests()).length;
+  const r = await signIn({ base: S.base, clientId: S.clientId, redirectUri: S.redirectUri, resource: S.resource,
+    scope: `${SCOPE} crm:billing:write`, email: EMAIL, login: 'alice' });
+  assert.equal(r.tokenStatus, 200, `token response ${JSON.stringify(r.token)}`);
+  assert.match(r.token.scope, /crm:billing:write/, 'the critical scope was issued after a fresh sign-in');
+  assert.equal(r.token.expires_in, 900, 'critical tier: 15 minutes');
+  const reqs = (await entry.idp.requests()).slice(before);
+  assert.equal(reqs.length, 1);
+  assert.equal(reqs[0].force_authn_bool, true, `ForceAuthn="true" was sent (got ${reqs[0].force_authn})`);
 });
 
 step('a replayed SAMLResponse is refused (4xx HTML page) and audited as user.sign_in_failed', async () => {
