@@ -1,11 +1,15 @@
 # Gatehouse container image: a release build on Debian, run as an unprivileged user.
 FROM rust:1-bookworm AS build
+# samael (SAML) links libxmlsec1/libxml2/OpenSSL and generates bindings with libclang.
+RUN apt-get update && apt-get install -y --no-install-recommends libxmlsec1-dev libxml2-dev libclang-dev libssl-dev pkg-config \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release -p gatehouse && cp target/release/gatehouse /gatehouse
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libxmlsec1 libxmlsec1-openssl libxml2 libssl3 \
+ && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /var/lib/gatehouse --create-home gatehouse
 COPY --from=build /gatehouse /usr/local/bin/gatehouse
 USER gatehouse

@@ -2,8 +2,8 @@
 //! to their xmlsec-verified subtree (samael's `ValidateAndMarkNoAncestors`), and every check
 //! samael makes only "when present" is made mandatory here, against an injected clock.
 //!
-//! Status: the validation pipeline, IdP metadata import and AuthnRequest building. Not wired
-//! into sign-in yet (connections, ACS endpoint, replay caches come with the SAML issue).
+//! The HTTP side (SP metadata, ACS, completion) lives in `issuer::saml_sp`; the shared
+//! single-use state (request IDs, replay cache, handles) in `authz_core::saml_state`.
 pub mod error;
 pub mod mapping;
 pub mod metadata;

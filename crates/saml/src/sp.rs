@@ -4,7 +4,7 @@
 //! Encrypted assertions: not offered. samael decrypts AES-128 only, and advertising an
 //! encryption key would invite IdPs to use algorithms Gatehouse cannot open; the metadata has
 //! no `use="encryption"` key, so IdPs send signed, unencrypted assertions over TLS
-//! (docs/adr/0005-saml-encrypted-assertions.md).
+//! (docs/adr/0005-saml-encrypted-assertions-and-response-signatures.md).
 use openssl::asn1::{Asn1Integer, Asn1Time};
 use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
