@@ -74,6 +74,9 @@ pub enum ConnectionCmd {
         /// /account (never an authorization code). Off by default.
         #[arg(long)]
         allow_idp_initiated: bool,
+        /// Clock skew tolerated on the IdP's time conditions, in seconds (0-600).
+        #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(i64).range(0..=600))]
+        skew_secs: i64,
         #[arg(long)]
         name: Option<String>,
     },
@@ -149,6 +152,7 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             name_attribute,
             groups_attribute,
             allow_idp_initiated,
+            skew_secs,
             name,
         } => {
             let mut mapping = saml::mapping::Mapping::for_preset(&preset, key_attribute)
@@ -163,7 +167,7 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
                 metadata_url,
                 &preset,
                 mapping,
-                allow_idp_initiated,
+                (allow_idp_initiated, skew_secs),
                 name,
             )
             .await
@@ -253,7 +257,7 @@ async fn add_saml(
     metadata_url: Option<String>,
     preset: &str,
     mapping: saml::mapping::Mapping,
-    allow_idp_initiated: bool,
+    (allow_idp_initiated, skew_secs): (bool, i64),
     name: Option<String>,
 ) -> Result<()> {
     let t = authz_core::tenant::find_by_slug(&ctx.store.db, tenant)
@@ -281,7 +285,7 @@ async fn add_saml(
         idp_metadata: xml,
         sp_certificate: keys.certificate_pem,
         mapping,
-        skew_secs: 180,
+        skew_secs,
         allow_idp_initiated,
     };
     let c = connection::add_saml(
