@@ -487,3 +487,112 @@ fn assert_clean_report(out: &str) {
     assert_eq!(head.len(), 64, "{out}");
     assert_eq!(lines[5], "status: ok", "{out}");
 }
+
+fn saml_fixture(name: &str) -> String {
+    format!(
+        "{}/../saml/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn add_saml_prints_what_to_paste_and_refuses_untrustworthy_setups() {
+    let d = copy_of_baseline("saml");
+    let out = ok(
+        &d,
+        &[
+            "connection",
+            "add-saml",
+            "--tenant",
+            "acme",
+            "--metadata-file",
+            &saml_fixture("idp-metadata.xml"),
+            "--preset",
+            "entra",
+        ],
+    );
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("connection_id: "))
+        .expect("connection_id")
+        .to_string();
+    assert!(
+        out.contains("idp_entity_id: https://idp.example.test/saml"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "acs_url: http://127.0.0.1:8080/federation/saml/{id}/acs"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "sp_entity_id: http://127.0.0.1:8080/federation/saml/{id}/metadata"
+        )),
+        "{out}"
+    );
+    // The printed values are exactly the ones the guides show (same function).
+    for (k, v) in saml::sp::setup_values("http://127.0.0.1:8080", &id, "entra") {
+        assert!(out.contains(&format!("{k}: {v}")), "{k} missing from {out}");
+    }
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "connection",
+            "add-saml",
+            "--tenant",
+            "acme",
+            "--metadata-file",
+            &saml_fixture("idp-metadata-no-cert.xml"),
+        ],
+    );
+    assert!(err.contains("NO_SIGNING_CERT"), "{err}");
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "connection",
+            "add-saml",
+            "--tenant",
+            "acme",
+            "--metadata-file",
+            &saml_fixture("idp-metadata.xml"),
+            "--preset",
+            "google",
+        ],
+    );
+    assert!(err.contains("--key-attribute"), "{err}");
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "connection",
+            "add-saml",
+            "--tenant",
+            "acme",
+            "--metadata-file",
+            &saml_fixture("idp-metadata.xml"),
+            "--key-attribute",
+            "email",
+        ],
+    );
+    assert!(err.contains("cannot be the user key"), "{err}");
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "connection",
+            "add-saml",
+            "--tenant",
+            "acme",
+            "--metadata-file",
+            &saml_fixture("dtd-entity.xml"),
+        ],
+    );
+    assert!(err.contains("DTD"), "{err}");
+    // The connection is listed, and the chain still verifies with the new audit record.
+    let list = ok(&d, &["connection", "list", "--tenant", "acme"]);
+    assert!(
+        list.contains(&format!("connection: {id} saml entra enabled")),
+        "{list}"
+    );
+    assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
+}
