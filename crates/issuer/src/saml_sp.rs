@@ -20,6 +20,8 @@ use crate::state::AppState;
 
 /// Largest ACS body: a base64 response of 1 MiB plus the form around it.
 pub const ACS_BODY_LIMIT: usize = 1_500_000;
+/// SAML responses accepted per source address and minute.
+pub const ACS_PER_MINUTE: i64 = 120;
 
 /// What a SAML connection stores in `settings`.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -172,6 +174,19 @@ pub async fn acs(
             "This sign-in method has been disabled by your organisation.",
         ));
     }
+    // Parsing signed XML is costly (and samael keeps some memory of refused inputs, see
+    // docs/fuzzing.md): posts are bounded per source address, on every node together.
+    let bucket = format!("saml-acs:{}", peer_ip(&req));
+    if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60).await?
+        > ACS_PER_MINUTE
+    {
+        return Err(PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts",
+            "This network has sent too many sign-in responses in the last minute.",
+            "Wait a minute, then start signing in again from your application.",
+        ));
+    }
     let p = Params::parse_limited(&body, ACS_BODY_LIMIT)
         .map_err(|_| bad("The identity provider's answer is malformed."))?;
     let Some(encoded) = p.get("SAMLResponse") else {
@@ -211,7 +226,16 @@ pub async fn acs(
             skew,
             now,
         };
-        saml::validate::validate(&xml, &ex)
+        // Defence in depth: whatever a parser below does with hostile input, the answer is a
+        // refusal, never a 500 (fuzzing found overflow panics, now refused by the precheck).
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            saml::validate::validate(&xml, &ex)
+        }))
+        .unwrap_or_else(|_| {
+            Err(SamlError::Malformed(
+                "the response could not be processed".into(),
+            ))
+        })
     })
     .await
     .map_err(PageError::internal)?;

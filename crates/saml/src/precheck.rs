@@ -86,6 +86,28 @@ pub fn scan(xml: &str) -> Result<Shape, SamlError> {
             b"Response" if stack.is_empty() => shape.destination = attr(&e, b"Destination"),
             _ => {}
         }
+        // SAML core §1.3.3: instants are UTC xs:dateTime. Anything unparsable or absurd (years
+        // outside 2000-9999) is refused here, before date arithmetic could overflow downstream.
+        for name in [
+            &b"IssueInstant"[..],
+            b"NotBefore",
+            b"NotOnOrAfter",
+            b"AuthnInstant",
+            b"SessionNotOnOrAfter",
+        ] {
+            if let Some(v) = attr(&e, name) {
+                let year = chrono::DateTime::parse_from_rfc3339(&v)
+                    .ok()
+                    .map(|t| chrono::Datelike::year(&t));
+                if !matches!(year, Some(2000..=9999)) {
+                    return Err(SamlError::Malformed(format!(
+                        "{}=\"{}\" is not a UTC instant between 2000 and 9999",
+                        String::from_utf8_lossy(name),
+                        v.chars().take(40).collect::<String>()
+                    )));
+                }
+            }
+        }
         if attr(&e, b"InResponseTo").is_some() {
             shape.in_response_to = true;
         }

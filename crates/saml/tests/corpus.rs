@@ -168,3 +168,31 @@ fn unsolicited_responses_only_when_enabled() {
     );
     assert!(validate::validate(&fixture("unsolicited.xml"), &ex(true)).is_ok());
 }
+
+/// Found by fuzzing (crates/saml/fuzz/crashes): validly signed responses with instants near
+/// chrono's limits made date arithmetic overflow (a panic). They are now refused as malformed.
+#[test]
+fn extreme_instants_are_refused_not_a_panic() {
+    for f in [
+        "far-future-conditions.xml",
+        "far-future-scd.xml",
+        "far-past-notbefore.xml",
+    ] {
+        let xml =
+            std::fs::read_to_string(format!("{}/fuzz/crashes/{f}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        let idp = IdpMetadata::parse(&fixture("idp-metadata.xml")).unwrap();
+        let ids = vec![REQUEST_ID.to_string()];
+        let ex = Expectations {
+            sp_entity_id: SP,
+            acs_url: ACS,
+            idp: &idp,
+            request_ids: &ids,
+            allow_idp_initiated: false,
+            skew: Duration::minutes(3),
+            now: now(),
+        };
+        let e = saml::validate::validate(&xml, &ex).unwrap_err();
+        assert_eq!(e.code(), "MALFORMED", "{f}: {e}");
+    }
+}
