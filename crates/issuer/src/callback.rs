@@ -5,13 +5,12 @@ use crate::upstream::{step_up_window, Upstream};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
-use authz_core::audit::{self, AuditEvent};
 
 use authz_core::{connection, login};
 
 use crate::browser;
 use crate::pages::PageError;
-use crate::params::{peer_ip, user_agent, Params};
+use crate::params::Params;
 use crate::state::AppState;
 
 fn restart(msg: &str) -> PageError {
@@ -56,7 +55,16 @@ pub async fn oidc(
     }
     if let Some(err) = p.get("error") {
         let desc = p.get("error_description").unwrap_or("");
-        record_failure(&state, &req, &tenant, &conn.id, "upstream_error", err).await?;
+        crate::upstream::record_failure(
+            &state,
+            &req,
+            &tenant,
+            &conn.id,
+            "oidc",
+            "upstream_error",
+            err,
+        )
+        .await?;
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "Your identity provider did not sign you in",
@@ -80,7 +88,16 @@ pub async fn oidc(
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(code = "LOGIN0003", tenant = %tenant.0, connection = %conn.id, error = %e, "upstream sign-in rejected");
-            record_failure(&state, &req, &tenant, &conn.id, "reason", &e.to_string()).await?;
+            crate::upstream::record_failure(
+                &state,
+                &req,
+                &tenant,
+                &conn.id,
+                "oidc",
+                "reason",
+                &e.to_string(),
+            )
+            .await?;
             return Err(sign_in_refused(&e, &up.preset));
         }
     };
@@ -121,27 +138,4 @@ fn sign_in_refused(
             "Try again. If it keeps failing, tell your IT administrator the time it happened.",
         ),
     }
-}
-
-/// Audits a refused upstream sign-in (its own transaction: nothing else changed).
-async fn record_failure(
-    state: &AppState,
-    req: &HttpRequest,
-    tenant: &authz_core::TenantId,
-    connection_id: &str,
-    key: &str,
-    value: &str,
-) -> Result<(), PageError> {
-    let txn = state.store.begin().await.map_err(PageError::internal)?;
-    audit::record(
-        &txn,
-        state.clock.as_ref(),
-        AuditEvent::new(Some(tenant), "user.sign_in_failed")
-            .result("failure")
-            .source(Some(peer_ip(req)), user_agent(req))
-            .detail("connection_id", connection_id)
-            .detail(key, value),
-    )
-    .await?;
-    txn.commit().await.map_err(PageError::internal)
 }

@@ -5,7 +5,6 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use authz_core::audit::{self, AuditEvent};
 use authz_core::connection::{self, Connection};
 use authz_core::login::{self, LoginTx};
 use authz_core::user::FederatedIdentity;
@@ -15,7 +14,7 @@ use saml::{Expectations, IdpMetadata, SamlError};
 
 use crate::browser;
 use crate::pages::PageError;
-use crate::params::{peer_ip, user_agent, Params};
+use crate::params::{peer_ip, Params};
 use crate::state::AppState;
 
 /// Largest ACS body: a base64 response of 1 MiB plus the form around it.
@@ -138,19 +137,8 @@ async fn audit_refusal(
     e: &SamlError,
 ) -> Result<(), PageError> {
     tracing::warn!(code = "SAML0100", tenant = %tenant.0, connection = %conn, error = %e, "SAML response refused");
-    let txn = state.store.begin().await.map_err(PageError::internal)?;
-    audit::record(
-        &txn,
-        state.clock.as_ref(),
-        AuditEvent::new(Some(tenant), "user.sign_in_failed")
-            .result("failure")
-            .source(Some(peer_ip(req)), user_agent(req))
-            .detail("connection_id", conn)
-            .detail("protocol", "saml")
-            .detail("reason", e.to_string()),
-    )
-    .await?;
-    txn.commit().await.map_err(PageError::internal)
+    crate::upstream::record_failure(state, req, tenant, conn, "saml", "reason", &e.to_string())
+        .await
 }
 
 /// The assertion consumer service (SAML bindings §3.5, HTTP-POST).

@@ -140,3 +140,32 @@ pub async fn complete_sign_in(
     .map_err(PageError::internal)?;
     Ok(resp)
 }
+
+/// Audits a refused upstream sign-in (its own transaction: nothing else changed).
+pub async fn record_failure(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    tenant: &TenantId,
+    connection_id: &str,
+    protocol: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), PageError> {
+    use authz_core::audit::{self, AuditEvent};
+    let txn = state.store.begin().await.map_err(PageError::internal)?;
+    audit::record(
+        &txn,
+        state.clock.as_ref(),
+        AuditEvent::new(Some(tenant), "user.sign_in_failed")
+            .result("failure")
+            .source(
+                Some(crate::params::peer_ip(req)),
+                crate::params::user_agent(req),
+            )
+            .detail("connection_id", connection_id)
+            .detail("protocol", protocol)
+            .detail(key, value),
+    )
+    .await?;
+    txn.commit().await.map_err(PageError::internal)
+}
