@@ -30,6 +30,9 @@ fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
         .map(|a| String::from_utf8_lossy(&a.value).into_owned())
 }
 
+/// Unsigned bytes tolerated around an assertion-only-signed response.
+pub const MAX_UNSIGNED_ENVELOPE: u64 = 8 * 1024;
+
 const WEAK: [&str; 4] = [
     "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
     "http://www.w3.org/2000/09/xmldsig#dsa-sha1",
@@ -48,14 +51,23 @@ pub fn scan(xml: &str) -> Result<Shape, SamlError> {
     let mut stack: Vec<Vec<u8>> = Vec::new();
     let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut shape = Shape::default();
+    // Byte span of the (single) assertion, to bound the unsigned envelope around it.
+    let mut assertion_start: Option<u64> = None;
+    let mut assertion_bytes: u64 = 0;
     loop {
+        let before = reader.buffer_position();
         let ev = reader
             .read_event()
             .map_err(|e| SamlError::Malformed(e.to_string()))?;
         let (e, empty) = match &ev {
             Event::Start(e) => (e.clone(), false),
             Event::Empty(e) => (e.clone(), true),
-            Event::End(_) => {
+            Event::End(end) => {
+                if end.local_name().as_ref() == b"Assertion" {
+                    if let Some(s) = assertion_start.take() {
+                        assertion_bytes += reader.buffer_position().saturating_sub(s);
+                    }
+                }
                 stack.pop();
                 continue;
             }
@@ -72,7 +84,12 @@ pub fn scan(xml: &str) -> Result<Shape, SamlError> {
         }
         let parent = stack.last().map(Vec::as_slice);
         match local.as_slice() {
-            b"Assertion" | b"EncryptedAssertion" => shape.assertions += 1,
+            b"Assertion" | b"EncryptedAssertion" => {
+                shape.assertions += 1;
+                if local.as_slice() == b"Assertion" {
+                    assertion_start = Some(before as u64);
+                }
+            }
             b"Signature" if parent == Some(b"Assertion".as_slice()) => shape.signed_assertions += 1,
             b"Signature" if parent == Some(b"Response".as_slice()) && stack.len() == 1 => {
                 shape.response_signed = true
@@ -122,6 +139,15 @@ pub fn scan(xml: &str) -> Result<Shape, SamlError> {
     }
     if shape.response_signed && shape.destination.is_none() {
         return Err(SamlError::DestinationMissing);
+    }
+    // samael 0.0.22 leaks the unsigned envelope of a response whose assertion alone is signed
+    // (docs/fuzzing.md, finding 2). Real envelopes (Issuer, Status) are a few hundred bytes:
+    // anything bulky around an assertion-only signature is refused before it reaches samael.
+    let envelope = (xml.len() as u64).saturating_sub(assertion_bytes);
+    if !shape.response_signed && shape.assertions == 1 && envelope > MAX_UNSIGNED_ENVELOPE {
+        return Err(SamlError::Malformed(format!(
+            "{envelope} bytes of unsigned content around the assertion (at most {MAX_UNSIGNED_ENVELOPE})"
+        )));
     }
     Ok(shape)
 }

@@ -196,3 +196,28 @@ fn extreme_instants_are_refused_not_a_panic() {
         assert_eq!(e.code(), "MALFORMED", "{f}: {e}");
     }
 }
+
+/// Found by fuzzing: samael leaks the unsigned envelope of an assertion-only-signed response,
+/// so a bulky envelope is refused before samael sees it.
+#[test]
+fn bulky_unsigned_envelopes_are_refused_before_samael() {
+    let xml = std::fs::read_to_string(format!(
+        "{}/fuzz/crashes/leak-expired-padded.xml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let idp = IdpMetadata::parse(&fixture("idp-metadata.xml")).unwrap();
+    let ids = vec![REQUEST_ID.to_string()];
+    let ex = Expectations {
+        sp_entity_id: SP,
+        acs_url: ACS,
+        idp: &idp,
+        request_ids: &ids,
+        allow_idp_initiated: false,
+        skew: Duration::minutes(3),
+        now: now(),
+    };
+    let e = saml::validate::validate(&xml, &ex).unwrap_err();
+    assert_eq!(e.code(), "MALFORMED", "{e}");
+    assert!(e.to_string().contains("unsigned content"), "{e}");
+}
