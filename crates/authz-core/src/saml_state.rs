@@ -164,6 +164,36 @@ pub struct Handle {
     pub identity_json: String,
 }
 
+/// A live, unconsumed handle, without consuming it (the IdP-initiated confirmation page).
+pub async fn peek_handle<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    handle: &str,
+) -> CoreResult<Option<Handle>> {
+    let sel = Query::select()
+        .columns([
+            t("tenant_id"),
+            t("connection_id"),
+            t("login_tx"),
+            t("identity"),
+        ])
+        .from(t("saml_handles"))
+        .and_where(Expr::col(t("handle_hash")).eq(sha256_hex(handle)))
+        .and_where(Expr::col(t("consumed_at")).is_null())
+        .and_where(Expr::col(t("expires_at")).gt(clock.now_us()))
+        .to_owned();
+    let stmt = conn.get_database_backend().build(&sel);
+    let Some(r) = conn.query_one(stmt).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Handle {
+        tenant: TenantId(r.try_get("", "tenant_id")?),
+        connection_id: r.try_get("", "connection_id")?,
+        login_tx: r.try_get("", "login_tx")?,
+        identity_json: r.try_get("", "identity")?,
+    }))
+}
+
 /// Consumes a handle once; `None` if unknown, expired or used.
 pub async fn take_handle<C: ConnectionTrait>(
     conn: &C,

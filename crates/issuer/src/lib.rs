@@ -80,6 +80,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(saml_sp::complete),
         )
         .route(
+            "/federation/saml/{connection_id}/complete",
+            web::post().to(saml_sp::confirm),
+        )
+        .route(
             "/federation/oidc/{connection_id}/callback",
             web::get().to(callback::oidc),
         )

@@ -40,6 +40,10 @@ impl Templates {
                 "account.html",
                 include_str!("../../../web/templates/account.html"),
             ),
+            (
+                "confirm.html",
+                include_str!("../../../web/templates/confirm.html"),
+            ),
         ] {
             env.add_template(name, src)
                 .expect("embedded templates parse");

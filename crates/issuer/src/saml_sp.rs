@@ -342,26 +342,23 @@ pub async fn complete(
     let conn = saml_connection(&state, &path).await?;
     let h = q.h.as_deref().ok_or_else(restart)?;
     let clock = state.clock.as_ref();
+    let peeked = saml_state::peek_handle(&state.store.db, clock, h)
+        .await?
+        .ok_or_else(restart)?;
+    if peeked.connection_id != conn.id {
+        return Err(restart());
+    }
+    if peeked.login_tx.is_empty() {
+        // IdP-initiated: nothing binds this response to this browser, so the person confirms
+        // whose account they are entering (otherwise any page could sign a victim's browser
+        // into the attacker's account: login CSRF).
+        return confirm_page(&state, &req, &conn, h, &peeked).await;
+    }
     let handle = saml_state::take_handle(&state.store.db, clock, h)
         .await?
         .ok_or_else(restart)?;
-    if handle.connection_id != conn.id {
-        return Err(restart());
-    }
     let identity: FederatedIdentity =
         serde_json::from_str(&handle.identity_json).map_err(PageError::internal)?;
-    if handle.login_tx.is_empty() {
-        // IdP-initiated: a session, landing on /account; never an authorization code.
-        return crate::upstream::complete_sign_in(
-            &state,
-            &req,
-            None,
-            &handle.tenant,
-            &conn,
-            identity,
-        )
-        .await;
-    }
     let binding = browser::existing_binding(&req);
     let tx = login::load(&state.store.db, clock, &handle.login_tx, binding.as_deref())
         .await
@@ -374,4 +371,83 @@ pub async fn complete(
         })?;
     crate::upstream::complete_sign_in(&state, &req, Some(&tx), &handle.tenant, &conn, identity)
         .await
+}
+
+fn confirm_csrf(binding: &str, handle: &str) -> String {
+    authz_core::crypto::sha256_hex(&format!("idp-initiated|{binding}|{handle}"))
+}
+
+async fn confirm_page(
+    state: &AppState,
+    req: &HttpRequest,
+    conn: &Connection,
+    h: &str,
+    handle: &saml_state::Handle,
+) -> Result<HttpResponse, PageError> {
+    let identity: FederatedIdentity =
+        serde_json::from_str(&handle.identity_json).map_err(PageError::internal)?;
+    let (binding, new_cookie) = browser::binding(state, req);
+    let who = identity
+        .email
+        .clone()
+        .or(identity.name.clone())
+        .unwrap_or(identity.subject.clone());
+    let mut resp = state.templates.page(
+        StatusCode::OK,
+        "confirm.html",
+        minijinja::context! {
+            title => "Continue signing in?",
+            message => format!("Your identity provider signed you in as {who} ({}).", conn.name),
+            hint => "Continue only if you started this sign-in yourself from your organisation's app portal.",
+            action => format!("/federation/saml/{}/complete", conn.id),
+            h => h,
+            csrf => confirm_csrf(&binding, h),
+        },
+    );
+    if let Some(c) = new_cookie {
+        resp.add_cookie(&c).map_err(PageError::internal)?;
+    }
+    Ok(resp)
+}
+
+/// The confirmation of an IdP-initiated sign-in: a same-site POST carrying a token derived from
+/// this browser's binding cookie.
+pub async fn confirm(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
+    let restart = || {
+        PageError::bad_request(
+            "Sign-in cannot continue",
+            "This sign-in step is unknown, expired, or was already used.",
+            "Start signing in again from your organisation's app portal.",
+        )
+    };
+    let conn = saml_connection(&state, &path).await?;
+    let p = Params::parse(&body).map_err(|_| restart())?;
+    let h = p.get("h").ok_or_else(restart)?;
+    let ok = match (browser::existing_binding(&req), p.get("csrf")) {
+        (Some(b), Some(c)) => authz_core::crypto::hashes_equal(&confirm_csrf(&b, h), c),
+        _ => false,
+    };
+    if !ok {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Sign-in cannot continue",
+            "The confirmation could not be verified (it may have been sent from another site).",
+            "Start signing in again from your organisation's app portal.",
+        ));
+    }
+    let handle = saml_state::take_handle(&state.store.db, state.clock.as_ref(), h)
+        .await?
+        .ok_or_else(restart)?;
+    if handle.connection_id != conn.id || !handle.login_tx.is_empty() {
+        return Err(restart());
+    }
+    let identity: FederatedIdentity =
+        serde_json::from_str(&handle.identity_json).map_err(PageError::internal)?;
+    // A session only, landing on /account; never an authorization code.
+    crate::upstream::complete_sign_in(&state, &req, None, &handle.tenant, &conn, identity).await
 }

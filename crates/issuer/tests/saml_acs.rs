@@ -324,7 +324,37 @@ async fn idp_initiated_sso_when_enabled_starts_a_session_on_account_and_never_a_
     let r = test::call_service(&app, post("unsolicited.xml")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let complete = location(&r).trim_start_matches(ISSUER).to_string();
-    let r = test::call_service(&app, test::TestRequest::get().uri(&complete).to_request()).await;
+    // Nothing binds an unsolicited response to this browser: the person confirms first.
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(&complete)
+            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = body_text(r).await;
+    assert!(
+        page.contains("Continue signing in?") && page.contains("alice@acme.test"),
+        "{page}"
+    );
+    let (h, csrf) = (hidden(&page, "h"), hidden(&page, "csrf"));
+    let confirm = |csrf: &str| {
+        test::TestRequest::post()
+            .uri(&format!("/federation/saml/{CONN}/complete"))
+            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(form(&[("h", &h), ("csrf", csrf)]))
+            .to_request()
+    };
+    let r = test::call_service(&app, confirm("forged")).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a cross-site confirmation is refused"
+    );
+    let r = test::call_service(&app, confirm(&csrf)).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         location(&r),
