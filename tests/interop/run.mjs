@@ -60,6 +60,9 @@ before(async () => {
       GATEHOUSE_ISSUER: S.issuer,
       GATEHOUSE_FETCH_CA_FILE: S.pki.caFile,
       GATEHOUSE_FETCH_ALLOW_CIDRS: '127.0.0.2/32',
+      // CIMD documents are fetched by a stricter fetcher: tests opt in explicitly.
+      GATEHOUSE_CIMD_FETCH_CA_FILE: S.pki.caFile,
+      GATEHOUSE_CIMD_FETCH_ALLOW_CIDRS: '127.0.0.2/32',
       RUST_LOG: process.env.RUST_LOG ?? 'info',
     };
     const gh = { bin, env, logDir: S.runDir };

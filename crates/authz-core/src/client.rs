@@ -440,7 +440,13 @@ pub async fn upsert_cimd(
     } else {
         let mut row = insert_model(url, ClientKind::Cimd, v, now);
         row.fetched_until = Set(Some(fetched_until));
+        // Two first uses of one document racing: the loser keeps the winner's row.
         clients::Entity::insert(row)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(clients::Column::ClientId)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(&txn)
             .await?;
         audit::record(
@@ -561,8 +567,10 @@ pub const TOUCH_GRANULARITY_SECS: i64 = 3600;
 /// tokens (30 days at most) are long expired by then.
 pub async fn expire_unused(store: &Store, clock: &dyn Clock) -> CoreResult<u64> {
     let cutoff = clock.now_us() - DCR_IDLE_EXPIRY_DAYS * 86_400 * MICROS;
+    // Dynamically registered and metadata-document clients are created by anyone; both expire
+    // when unused (a CIMD client comes back by fetching its document again).
     let stale: Vec<String> = clients::Entity::find()
-        .filter(clients::Column::Kind.eq("dcr"))
+        .filter(clients::Column::Kind.is_in(["dcr", "cimd"]))
         .filter(clients::Column::LastUsedAt.lt(cutoff))
         .all(&store.db)
         .await?

@@ -11,6 +11,7 @@ pub mod entities;
 pub mod error;
 pub mod grant;
 pub mod login;
+pub mod maintenance;
 pub mod ratelimit;
 pub mod redirect;
 pub mod resource;

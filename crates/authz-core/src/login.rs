@@ -13,6 +13,10 @@ use crate::tenant::TenantId;
 /// Ten minutes to sign in and consent.
 pub const LOGIN_SECS: i64 = 600;
 
+fn yes() -> bool {
+    true
+}
+
 /// A validated authorization request (RFC 6749 §4.1.1 + PKCE + RFC 8707).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AuthorizeRequest {
@@ -28,6 +32,10 @@ pub struct AuthorizeRequest {
     /// the step-up window (DESIGN §5).
     #[serde(default)]
     pub step_up: bool,
+    /// Whether the client sent `redirect_uri` (RFC 6749 §4.1.3: only then must the token
+    /// request repeat it).
+    #[serde(default = "yes")]
+    pub redirect_uri_given: bool,
 }
 
 #[derive(Clone, Debug)]

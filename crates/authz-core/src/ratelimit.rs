@@ -46,3 +46,25 @@ pub async fn hit<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::Custom("rate limit upsert returned no row".into()))?;
     Ok(row.try_get::<i64>("", "hits")?)
 }
+
+/// The current window's count for `bucket`, without adding a hit.
+pub async fn count<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    bucket: &str,
+    window_secs: i64,
+) -> CoreResult<i64> {
+    use sea_orm::sea_query::Alias;
+    let window = clock.now_us() / (window_secs * MICROS);
+    let q = Query::select()
+        .column(Alias::new("hits"))
+        .from(Alias::new("rate_limits"))
+        .and_where(Expr::col(Alias::new("bucket")).eq(bucket))
+        .and_where(Expr::col(Alias::new("window_start")).eq(window))
+        .to_owned();
+    let stmt = conn.get_database_backend().build(&q);
+    Ok(match conn.query_one(stmt).await? {
+        Some(r) => r.try_get::<i64>("", "hits")?,
+        None => 0,
+    })
+}

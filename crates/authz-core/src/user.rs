@@ -110,9 +110,26 @@ pub async fn upsert_federated<C: ConnectionTrait>(
         created_at: Set(now),
         last_login_at: Set(Some(now)),
     })
+    // Two first sign-ins of one person racing (two tabs, two nodes): the loser finds the
+    // winner's row instead of failing.
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            users::Column::ConnectionId,
+            users::Column::Subject,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
     .exec_without_returning(conn)
     .await?;
-    Ok((m.into(), true))
+    let stored = users::Entity::find()
+        .filter(users::Column::ConnectionId.eq(id.connection_id.clone()))
+        .filter(users::Column::Subject.eq(id.subject.clone()))
+        .one(conn)
+        .await?
+        .ok_or(CoreError::NotFound("user"))?;
+    let created = stored.id == m.id;
+    Ok((stored.into(), created))
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<User> {

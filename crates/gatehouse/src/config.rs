@@ -173,6 +173,25 @@ impl Config {
             .unwrap_or_else(|| "http://127.0.0.1:8080".into())
     }
 
+    /// The fetcher for client ID metadata documents (URLs anyone can name): public addresses
+    /// and public roots only, unless `GATEHOUSE_CIMD_FETCH_CA_FILE`,
+    /// `GATEHOUSE_CIMD_FETCH_ALLOW_CIDRS` or `GATEHOUSE_CIMD_FETCH_RESOLVE` say otherwise (tests).
+    pub fn cimd_fetcher(&self) -> Result<SafeFetcher> {
+        let extra_ca_pem = match env("GATEHOUSE_CIMD_FETCH_CA_FILE") {
+            Some(p) => Some(std::fs::read(&p).with_context(|| format!("cannot read CA file {p}"))?),
+            None => None,
+        };
+        let (allow, resolve) = FetchConfig::parse_lists(
+            &env("GATEHOUSE_CIMD_FETCH_ALLOW_CIDRS").unwrap_or_default(),
+            &env("GATEHOUSE_CIMD_FETCH_RESOLVE").unwrap_or_default(),
+        )?;
+        Ok(SafeFetcher::new(&FetchConfig {
+            extra_ca_pem,
+            allow,
+            resolve,
+        })?)
+    }
+
     pub fn redirect_policy(&self) -> RedirectPolicy {
         let schemes = env("GATEHOUSE_REDIRECT_SCHEMES")
             .map(|s| {

@@ -24,6 +24,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let issuer = validate_issuer(&cfg.issuer(args.issuer))?;
     let master_key = cfg.master_key()?;
     let fetcher = cfg.fetcher()?;
+    let cimd_fetcher = cfg.cimd_fetcher()?;
     let redirect_policy = cfg.redirect_policy();
     let trusted_proxies = cfg.trusted_proxies()?;
     actix_web::rt::System::new().block_on(async move {
@@ -33,7 +34,8 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
-        let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher);
+        let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
+            .with_cimd_fetcher(cimd_fetcher);
         background_jobs(store, clock, signing_key);
         tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
         let data = web::Data::new(state);
@@ -76,6 +78,11 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
                     tracing::info!(clients = n, "expired unused dynamically registered clients")
                 }
                 Err(e) => tracing::error!(code = "CLIENT0001", error = %e, "client expiry failed"),
+            }
+            match authz_core::maintenance::purge_expired(&store, clock.as_ref()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "purged expired sign-in state and tokens"),
+                Err(e) => tracing::error!(code = "MAINT0001", error = %e, "purge failed"),
             }
         }
     });

@@ -71,10 +71,30 @@ pub fn redirect_error(
         .finish()
 }
 
-pub async fn resolve_client(state: &AppState, client_id: &str) -> Result<Client, PageError> {
+pub async fn resolve_client(
+    state: &AppState,
+    client_id: &str,
+    source: &str,
+) -> Result<Client, PageError> {
     if cimd::is_cimd_id(client_id) {
-        return cimd::resolve(state, client_id).await.map_err(|e| match e {
+        return cimd::resolve(state, client_id, source).await.map_err(|e| match e {
             CimdError::Core(c) => PageError::internal(c),
+            // Anyone can name any URL here: say nothing about what answered (no status codes,
+            // timings or transport errors to probe with); the log has the detail.
+            CimdError::Fetch(
+                f @ (safe_fetch::FetchError::Status(_)
+                | safe_fetch::FetchError::Timeout
+                | safe_fetch::FetchError::Transport(_)
+                | safe_fetch::FetchError::Resolve(_)
+                | safe_fetch::FetchError::TooLarge(_)),
+            ) => {
+                tracing::info!(code = "CIMD0001", error = %f, "client metadata document fetch failed");
+                PageError::bad_request(
+                    "This application could not be identified",
+                    "The application's client metadata document could not be fetched.",
+                    "Tell the application's developer; there is nothing you can do here.",
+                )
+            }
             other => PageError::bad_request(
                 "This application could not be identified",
                 other.to_string(),
@@ -94,11 +114,27 @@ pub async fn resolve_client(state: &AppState, client_id: &str) -> Result<Client,
         })
 }
 
+/// Authorization requests accepted per source address and minute (generous: many users of one
+/// organisation may share an egress address).
+pub const AUTHORIZE_PER_MINUTE: i64 = 600;
+
 async fn authorize(
     state: &AppState,
     req: &HttpRequest,
     p: Params,
 ) -> Result<HttpResponse, PageError> {
+    // Each authorization request stores a login transaction: bounded per source, on every node.
+    let bucket = format!("authorize:{}", crate::params::peer_ip(req));
+    if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60).await?
+        > AUTHORIZE_PER_MINUTE
+    {
+        return Err(PageError::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts",
+            "This network has started too many sign-ins in the last minute.",
+            "Wait a minute, then try again from your application.",
+        ));
+    }
     let Some(client_id) = p.get("client_id") else {
         return Err(PageError::bad_request(
             "Invalid sign-in request",
@@ -106,7 +142,7 @@ async fn authorize(
             "Go back to the application and try again.",
         ));
     };
-    let client = resolve_client(state, client_id).await?;
+    let client = resolve_client(state, client_id, &crate::params::peer_ip(req)).await?;
     let redirect_uri = match p.get("redirect_uri") {
         Some(r) => r.to_string(),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
@@ -204,6 +240,7 @@ async fn authorize(
         scopes,
         login_hint: p.get("login_hint").map(str::to_string),
         step_up,
+        redirect_uri_given: p.get("redirect_uri").is_some(),
     };
     let (binding, new_cookie) = browser::binding(state, req);
     let tx = login::start(&state.store.db, state.clock.as_ref(), &binding, &areq).await?;
@@ -226,7 +263,12 @@ async fn authorize(
     let mut resp = match session {
         Some(s)
             if hint_tenant.as_ref().map(|t| t == &s.tenant).unwrap_or(true)
-                && (!step_up || authz_core::session::is_fresh(&s, now)) =>
+                && (!step_up || authz_core::session::is_fresh(&s, now))
+                // A session from a connection the organisation disabled is not reused.
+                && authz_core::connection::get(&state.store.db, &s.tenant, &s.connection_id)
+                    .await
+                    .map(|c| c.enabled)
+                    .unwrap_or(false) =>
         {
             let txm =
                 login::load(&state.store.db, state.clock.as_ref(), &tx, Some(&binding)).await?;

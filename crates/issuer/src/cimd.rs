@@ -42,14 +42,28 @@ struct Document {
 }
 
 /// Resolves a URL client id, from cache if fresh, else by fetching the document.
-pub async fn resolve(state: &AppState, url: &str) -> Result<Client, CimdError> {
+pub async fn resolve(state: &AppState, url: &str, source: &str) -> Result<Client, CimdError> {
     let now = state.clock.now_us();
-    if let Some(c) = client::get(&state.store.db, url).await? {
+    let known = client::get(&state.store.db, url).await?;
+    if let Some(c) = &known {
         if c.fetched_until.map(|t| t > now).unwrap_or(false) {
-            return Ok(c);
+            return Ok(c.clone());
         }
     }
-    let fetched = state.fetcher.get(url, "application/json").await?;
+    state.cimd_fetcher.check_url(url)?; // https and no non-public literal address, first
+    check_url(url)?;
+    if known.is_none() {
+        // Every new URL is an outbound fetch and a stored client: bounded per source, like DCR.
+        let bucket = format!("cimd:{source}");
+        if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 3600).await?
+            > client::DCR_NEW_CLIENTS_PER_HOUR
+        {
+            return Err(CimdError::Metadata(
+                "too many new client metadata documents from this network; try again later".into(),
+            ));
+        }
+    }
+    let fetched = state.cimd_fetcher.get(url, "application/json").await?;
     let doc: Document =
         serde_json::from_slice(&fetched.body).map_err(|e| CimdError::Json(e.to_string()))?;
     let found = doc.client_id.unwrap_or_default();
@@ -95,4 +109,31 @@ pub async fn resolve(state: &AppState, url: &str) -> Result<Client, CimdError> {
         now + ttl * MICROS,
     )
     .await?)
+}
+
+/// A client ID metadata document URL: https, a host, a path, no user information, fragment or
+/// dot segments (so the id names exactly what is fetched).
+fn check_url(raw: &str) -> Result<(), CimdError> {
+    let bad =
+        |why: &str| CimdError::Metadata(format!("the client_id URL is not acceptable: {why}"));
+    let u = url::Url::parse(raw).map_err(|_| bad("not a URL"))?;
+    if u.scheme() != "https" {
+        return Err(bad("https only"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("user information is not allowed"));
+    }
+    if u.fragment().is_some() || raw.contains('#') {
+        return Err(bad("a fragment is not allowed"));
+    }
+    if u.path() == "/" || u.path().is_empty() {
+        return Err(bad("a path is required"));
+    }
+    // The parsed form drops dot segments; a URL that changes when parsed is not its own id.
+    if u.as_str() != raw {
+        return Err(bad(
+            "it is not in normal form (dot segments, default port, case)",
+        ));
+    }
+    Ok(())
 }

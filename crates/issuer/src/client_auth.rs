@@ -93,12 +93,29 @@ pub async fn authenticate(
     req: &HttpRequest,
     p: &Params,
 ) -> Result<Client, OAuthError> {
+    let bucket = format!("client-auth-fail:{}", crate::params::peer_ip(req));
+    // Over the limit, a presented secret is not even checked: a right guess must not succeed
+    // where wrong ones are being refused. (Public clients present nothing to guess.)
+    let presents_secret = req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION)
+        || p.get("client_secret").is_some();
+    if presents_secret
+        && authz_core::ratelimit::count(&state.store.db, state.clock.as_ref(), &bucket, 60)
+            .await
+            .map_err(OAuthError::server)?
+            >= FAILED_AUTH_PER_MINUTE
+    {
+        return Err(OAuthError::new(
+            "too_many_requests",
+            "too many failed client authentications; try again in a minute",
+        ));
+    }
     let result = check(state, req, p).await;
     if let Err(e) = &result {
         if e.code == "invalid_client" {
             // Failed client authentications are counted per source so secrets cannot be
             // guessed at volume; the limit is shared by every node.
-            let bucket = format!("client-auth-fail:{}", crate::params::peer_ip(req));
             let n = authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60)
                 .await
                 .map_err(OAuthError::server)?;

@@ -34,7 +34,12 @@ pub struct AppState {
     pub clock: SharedClock,
     pub config: Arc<IssuerConfig>,
     pub master_key: Arc<MasterKey>,
+    /// Fetches URLs an operator or tenant admin configured (OIDC discovery, SAML metadata):
+    /// may reach operator-allowed private ranges and trust extra CAs.
     pub fetcher: SafeFetcher,
+    /// Fetches client ID metadata documents, whose URLs anyone can name: public addresses and
+    /// public trust roots only, unless explicitly configured for tests.
+    pub cimd_fetcher: SafeFetcher,
     pub rp: Arc<OidcRp>,
     pub templates: Arc<Templates>,
     /// Resource-server credentials that authenticated recently (see `introspect.rs`).
@@ -55,11 +60,18 @@ impl AppState {
             config: Arc::new(config),
             master_key: Arc::new(master_key),
             rp: Arc::new(OidcRp::new(fetcher.clone())),
+            cimd_fetcher: SafeFetcher::new(&safe_fetch::FetchConfig::default())
+                .expect("the default fetcher configuration is valid"),
             fetcher,
             templates: Arc::new(Templates::new()),
             rs_cache: Arc::new(Default::default()),
         }
     }
+    pub fn with_cimd_fetcher(mut self, f: SafeFetcher) -> Self {
+        self.cimd_fetcher = f;
+        self
+    }
+
     pub fn issuer(&self) -> &str {
         &self.config.issuer
     }

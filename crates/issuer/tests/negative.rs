@@ -899,3 +899,158 @@ async fn burst_of_token_requests_yields_a_gap_free_sealed_chain() {
         .unwrap();
     assert_eq!(issued, 12, "one audit record per issued token");
 }
+
+#[actix_web::test]
+async fn review_fixes_hold() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    // Omitted redirect_uri at authorize (one registered) need not be repeated at the token endpoint.
+    let (_, c) = dcr(&app, json!([REDIRECT])).await;
+    let id = c["client_id"].as_str().unwrap().to_string();
+    let r = call!(
+        app,
+        with_cookies(
+            test::TestRequest::get().uri(&authorize_url(&id, REDIRECT, &[("redirect_uri", "")])),
+            &fx
+        )
+    );
+    let path = location(&r).trim_start_matches(ISSUER).to_string();
+    let r = call!(app, with_cookies(test::TestRequest::get().uri(&path), &fx));
+    let html = body_text(r).await;
+    let (tx, csrf) = (hidden(&html, "tx"), hidden(&html, "csrf"));
+    let r = call!(
+        app,
+        with_cookies(
+            test::TestRequest::post()
+                .uri("/consent")
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .set_payload(form(&[
+                    ("tx", &tx),
+                    ("csrf", &csrf),
+                    ("decision", "allow"),
+                    ("scope", "crm:customers:read")
+                ])),
+            &fx
+        )
+    );
+    let code = query_param(&location(&r), "code").unwrap();
+    let (s, t) = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("client_id", &id),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    // A refresh asking only for offline_access keeps the grant's scopes.
+    let (s, t2) = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", &id),
+            ("scope", "offline_access"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, t2["scope"].as_str()),
+        (StatusCode::OK, Some("crm:customers:read")),
+        "{t2}"
+    );
+    // A CIMD client_id with user information is refused before any fetch.
+    let r = call!(
+        app,
+        with_cookies(
+            test::TestRequest::get().uri(&authorize_url(
+                "https://claude.ai@evil.example/c.json",
+                REDIRECT,
+                &[]
+            )),
+            &fx
+        )
+    );
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(r).await.contains("user information"));
+    // Expired sign-in state is purged a day after it expired.
+    fx.clock.advance_secs(2 * 86_400);
+    let purged = authz_core::maintenance::purge_expired(&fx.store, &fx.clock)
+        .await
+        .unwrap();
+    assert!(purged >= 1, "login transactions and codes purged: {purged}");
+}
+
+#[actix_web::test]
+async fn over_the_failure_limit_even_the_right_secret_is_not_checked() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let r = call!(
+        app,
+        test::TestRequest::post().uri("/oauth/register").set_json(
+            json!({"client_name": "Conf", "redirect_uris": ["https://app.example.com/cb"]})
+        )
+    );
+    let c = body_json(r).await;
+    let (id, secret) = (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    );
+    for _ in 0..30 {
+        let (s, _) = token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("client_id", &id),
+                ("client_secret", "wrong"),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, e) = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests"))
+    );
+}
+
+#[actix_web::test]
+async fn authorization_requests_are_rate_limited_per_source() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let (_, c) = dcr(&app, json!([REDIRECT])).await;
+    let id = c["client_id"].as_str().unwrap().to_string();
+    for _ in 0..issuer_authorize_limit() {
+        let r = call!(
+            app,
+            test::TestRequest::get().uri(&authorize_url(&id, REDIRECT, &[]))
+        );
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let r = call!(
+        app,
+        test::TestRequest::get().uri(&authorize_url(&id, REDIRECT, &[]))
+    );
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+fn issuer_authorize_limit() -> i64 {
+    issuer_authorize_limit_const()
+}
+
+fn issuer_authorize_limit_const() -> i64 {
+    600
+}

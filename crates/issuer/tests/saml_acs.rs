@@ -71,6 +71,7 @@ async fn saml_world(metadata: &str) -> (Fx, String) {
         scopes: vec!["crm:customers:read".into()],
         login_hint: None,
         step_up: false,
+        redirect_uri_given: true,
     };
     let tx = login::start(&fx.store.db, &fx.clock, BROWSER, &req)
         .await

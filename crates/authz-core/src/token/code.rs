@@ -32,7 +32,12 @@ pub async fn create<C: ConnectionTrait>(
         user_id: Set(session.user_id.clone()),
         client_id: Set(req.client_id.clone()),
         resource_id: Set(req.resource_id.clone()),
-        redirect_uri: Set(req.redirect_uri.clone()),
+        // Empty when the client did not send one: the token request need not repeat it.
+        redirect_uri: Set(if req.redirect_uri_given {
+            req.redirect_uri.clone()
+        } else {
+            String::new()
+        }),
         code_challenge: Set(req.code_challenge.clone()),
         scopes: Set(scopes.join(" ")),
         session_id: Set(session.id.clone()),
@@ -127,7 +132,7 @@ pub async fn exchange(
         if c.expires_at <= now {
             return Err(TokenError::grant("the authorization code has expired"));
         }
-        if ex.redirect_uri != Some(c.redirect_uri.as_str()) {
+        if !c.redirect_uri.is_empty() && ex.redirect_uri != Some(c.redirect_uri.as_str()) {
             return Err(TokenError::grant(
                 "redirect_uri does not match the authorization request",
             ));

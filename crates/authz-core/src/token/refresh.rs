@@ -113,10 +113,16 @@ pub async fn refresh(
                     format!("scope '{extra}' was not part of the original grant"),
                 ));
             }
-            asked
+            let asked: Vec<String> = asked
                 .into_iter()
                 .filter(|a| a != crate::scope::OFFLINE_ACCESS)
-                .collect()
+                .collect();
+            // `offline_access` alone only confirms the refresh token (DESIGN §4).
+            if asked.is_empty() {
+                family_scopes
+            } else {
+                asked
+            }
         }
         None => family_scopes,
     };

@@ -262,6 +262,7 @@ impl World {
             scopes: scopes.to_vec(),
             login_hint: None,
             step_up: false,
+            redirect_uri_given: true,
         }
     }
 

@@ -159,8 +159,9 @@ pub async fn fixture_with_fetch(resolve: &str) -> Fx {
             trusted_proxies: vec![],
         },
         testkit::master_key(),
-        fetcher,
-    );
+        fetcher.clone(),
+    )
+    .with_cimd_fetcher(fetcher);
     Fx {
         store,
         clock,
