@@ -30,11 +30,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
     authorize(&state, &req, params).await
 }
 
-pub async fn post(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: Bytes,
-) -> Result<HttpResponse, PageError> {
+pub async fn post(state: web::Data<AppState>, body: Bytes) -> Result<HttpResponse, PageError> {
     let params = Params::parse(&body).map_err(|e| {
         PageError::bad_request(
             "Invalid sign-in request",
@@ -42,7 +38,15 @@ pub async fn post(
             "Go back to the application and try again.",
         )
     })?;
-    authorize(&state, &req, params).await
+    // A form POST may come cross-site, when the browser withholds its Lax binding cookie; the
+    // same request as a top-level GET carries it. Answering with the GET keeps the browser's
+    // binding (instead of issuing a new one that would break its sign-ins in progress).
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("{}/oauth/authorize?{}", state.issuer(), params.to_query()),
+        ))
+        .finish())
 }
 
 /// A 303 to the client's (validated) redirect URI with `error`, `state` and `iss`.

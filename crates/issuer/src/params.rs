@@ -40,6 +40,15 @@ impl Params {
     pub fn get(&self, k: &str) -> Option<&str> {
         self.single.get(k).map(String::as_str)
     }
+    /// The parameters re-encoded as a query string (a POSTed authorization request as a GET).
+    pub fn to_query(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.multi {
+            s.append_pair(k, v);
+        }
+        s.finish()
+    }
+
     pub fn all(&self, k: &str) -> Vec<String> {
         self.multi
             .iter()

@@ -182,17 +182,24 @@ pub async fn acs(
     };
     // RelayState names the login transaction; IdP-initiated responses (none) are refused
     // until a connection enables them (they would start a session only, never issue a code).
-    let relay = p.get("RelayState").map(str::to_string);
     let (s, idp) = settings(&conn)?;
-    let unsolicited = relay.is_none();
+    let clock = state.clock.as_ref();
+    // RelayState names a live login transaction, or the response is unsolicited (IdPs often
+    // send a default RelayState with IdP-initiated SSO; it is never used as a URL).
+    let tx = match p.get("RelayState") {
+        Some(r) => login::load_unbound(&state.store.db, clock, r).await.ok(),
+        None => None,
+    };
+    let unsolicited = tx.is_none();
     if unsolicited && !s.allow_idp_initiated {
         let e = SamlError::Unsolicited;
         audit_refusal(&state, &req, &tenant, &conn.id, &e).await?;
         return Err(refused(&e));
     }
-    let clock = state.clock.as_ref();
-    let request_ids = match &relay {
-        Some(r) => saml_state::pending_requests(&state.store.db, clock, &conn.id, r).await?,
+    let request_ids = match &tx {
+        Some(t) => {
+            saml_state::pending_requests(&state.store.db, clock, &conn.id, &t.id_hash).await?
+        }
         None => vec![],
     };
     let xml = saml::validate::decode_post(encoded);
@@ -235,16 +242,7 @@ pub async fn acs(
         }
     };
     // Step-up: the IdP must have authenticated the user within the window (ForceAuthn was sent).
-    let step_up = match &relay {
-        Some(r) => {
-            login::load_unbound(&state.store.db, clock, r)
-                .await
-                .map_err(|_| bad("This sign-in request has expired."))?
-                .request
-                .step_up
-        }
-        None => false,
-    };
+    let step_up = tx.as_ref().map(|t| t.request.step_up).unwrap_or(false);
     if step_up {
         let window = chrono::Duration::seconds(authz_core::token::refresh::STEP_UP_WINDOW_SECS);
         if !saml::validate::authn_is_fresh(&assertion, now, window, skew) {
@@ -302,7 +300,7 @@ pub async fn acs(
         &tenant,
         &conn.id,
         // Empty for IdP-initiated SSO: the completion then starts a session only.
-        relay.as_deref().unwrap_or(""),
+        tx.as_ref().map(|t| t.id_hash.as_str()).unwrap_or(""),
         &serde_json::to_string(&identity).map_err(PageError::internal)?,
     )
     .await?;

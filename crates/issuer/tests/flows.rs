@@ -816,3 +816,34 @@ async fn the_user_sees_connected_apps_on_account_and_revoking_one_kills_its_toke
     let r = test::call_service(&app, test::TestRequest::get().uri("/account").to_request()).await;
     assert!(body_text(r).await.contains("You are not signed in"));
 }
+
+#[actix_web::test]
+async fn a_posted_authorization_request_continues_as_a_get_keeping_the_browser_binding() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let url = authorize_url("any-client", REDIRECT, &[]);
+    let body = url.split_once('?').unwrap().1.to_string();
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/oauth/authorize")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(body.clone())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "no new binding cookie on a (possibly cross-site) POST"
+    );
+    let loc = location(&r);
+    assert!(
+        loc.starts_with(&format!("{ISSUER}/oauth/authorize?")),
+        "{loc}"
+    );
+    assert_eq!(
+        query_param(&loc, "code_challenge"),
+        query_param(&format!("{ISSUER}{url}"), "code_challenge")
+    );
+}
