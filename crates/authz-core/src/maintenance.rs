@@ -34,5 +34,12 @@ pub async fn purge_expired(store: &Store, clock: &dyn Clock) -> CoreResult<u64> 
         let stmt = store.db.get_database_backend().build(&q);
         n += store.db.execute(stmt).await?.rows_affected();
     }
+    // Rate-limit windows (stored by their start, in seconds) older than a day.
+    let q = Query::delete()
+        .from_table(Alias::new("rate_limits"))
+        .and_where(Expr::col(Alias::new("window_start")).lt(clock.now_s() - GRACE_SECS))
+        .to_owned();
+    let stmt = store.db.get_database_backend().build(&q);
+    n += store.db.execute(stmt).await?.rows_affected();
     Ok(n)
 }

@@ -12,7 +12,8 @@ pub async fn hit<C: ConnectionTrait>(
     bucket: &str,
     window_secs: i64,
 ) -> CoreResult<i64> {
-    let window = clock.now_us() / (window_secs * MICROS);
+    // The window is stored by its start in seconds, so old windows can be pruned by age.
+    let window = clock.now_us() / (window_secs * MICROS) * window_secs;
     let backend = conn.get_database_backend();
     let q = Query::insert()
         .into_table(sea_orm::sea_query::Alias::new("rate_limits"))
@@ -55,7 +56,8 @@ pub async fn count<C: ConnectionTrait>(
     window_secs: i64,
 ) -> CoreResult<i64> {
     use sea_orm::sea_query::Alias;
-    let window = clock.now_us() / (window_secs * MICROS);
+    // The window is stored by its start in seconds, so old windows can be pruned by age.
+    let window = clock.now_us() / (window_secs * MICROS) * window_secs;
     let q = Query::select()
         .column(Alias::new("hits"))
         .from(Alias::new("rate_limits"))

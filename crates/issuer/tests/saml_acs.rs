@@ -319,7 +319,10 @@ async fn idp_initiated_sso_when_enabled_starts_a_session_on_account_and_never_a_
         test::TestRequest::post()
             .uri(&format!("/federation/saml/{CONN}/acs"))
             .insert_header(("content-type", "application/x-www-form-urlencoded"))
-            .set_payload(form(&[("SAMLResponse", &b64), ("RelayState", "portal-default")]))
+            .set_payload(form(&[
+                ("SAMLResponse", &b64),
+                ("RelayState", "portal-default"),
+            ]))
             .to_request()
     };
     let r = test::call_service(&app, post("unsolicited.xml")).await;
