@@ -461,9 +461,9 @@ pub async fn upsert_cimd(
         .await?;
     }
     txn.commit().await?;
-    Ok(get(&store.db, url)
+    get(&store.db, url)
         .await?
-        .ok_or(crate::error::CoreError::NotFound("client"))?)
+        .ok_or(crate::error::CoreError::NotFound("client"))
 }
 
 /// An update replacing a client's registered metadata.

@@ -41,6 +41,7 @@ pub async fn get<C: ConnectionTrait>(
 }
 
 /// Records what the user approved; the re-consent date follows the most sensitive scope.
+#[allow(clippy::too_many_arguments)]
 pub async fn remember<C: ConnectionTrait>(
     conn: &C,
     clock: &dyn Clock,

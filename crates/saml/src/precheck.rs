@@ -87,7 +87,7 @@ pub fn scan(xml: &str) -> Result<Shape, SamlError> {
             b"Assertion" | b"EncryptedAssertion" => {
                 shape.assertions += 1;
                 if local.as_slice() == b"Assertion" {
-                    assertion_start = Some(before as u64);
+                    assertion_start = Some(before);
                 }
             }
             b"Signature" if parent == Some(b"Assertion".as_slice()) => shape.signed_assertions += 1,
