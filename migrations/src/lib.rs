@@ -9,6 +9,7 @@ mod m20261126_000001_init;
 mod m20261126_000002_audit_append_only;
 mod m20261126_000003_presets_and_step_up;
 mod m20261126_000004_saml;
+mod m20261126_000005_scim_tokens;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_audit_append_only::Migration),
             Box::new(m20261126_000003_presets_and_step_up::Migration),
             Box::new(m20261126_000004_saml::Migration),
+            Box::new(m20261126_000005_scim_tokens::Migration),
         ]
     }
 }

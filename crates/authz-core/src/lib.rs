@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod redirect;
 pub mod resource;
 pub mod saml_state;
+pub mod scim_token;
 pub mod scope;
 pub mod session;
 pub mod tenant;

@@ -596,3 +596,73 @@ fn add_saml_prints_what_to_paste_and_refuses_untrustworthy_setups() {
     );
     assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
 }
+
+#[test]
+fn scim_tokens_are_shown_once_listed_without_secrets_and_revocable() {
+    let d = copy_of_baseline("scim");
+    let out = ok(
+        &d,
+        &[
+            "scim-token",
+            "create",
+            "--tenant",
+            "acme",
+            "--expires-in",
+            "30d",
+        ],
+    );
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("token_id: "))
+        .unwrap()
+        .to_string();
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap()
+        .to_string();
+    assert!(secret.starts_with("ghscim_"));
+    let list = ok(&d, &["scim-token", "list", "--tenant", "acme"]);
+    assert!(
+        list.contains(&id) && list.contains("active") && !list.contains(&secret),
+        "{list}"
+    );
+    let rot = ok(
+        &d,
+        &[
+            "scim-token",
+            "rotate",
+            "--tenant",
+            "acme",
+            "--id",
+            &id,
+            "--overlap",
+            "1d",
+        ],
+    );
+    assert!(rot.contains("previous_token_until: "), "{rot}");
+    ok(
+        &d,
+        &["scim-token", "revoke", "--tenant", "acme", "--id", &id],
+    );
+    assert!(ok(&d, &["scim-token", "list", "--tenant", "acme"])
+        .contains(&format!("scim_token: {id} revoked")));
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "scim-token",
+            "create",
+            "--tenant",
+            "acme",
+            "--expires-in",
+            "forever",
+        ],
+    );
+    assert!(err.contains("not a duration"), "{err}");
+    let (_, _, err) = fails(
+        &d,
+        &["scim-token", "revoke", "--tenant", "acme", "--id", "nope"],
+    );
+    assert!(err.contains("not found"), "{err}");
+    assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
+}

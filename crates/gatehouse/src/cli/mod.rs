@@ -3,6 +3,7 @@
 //! arguments (DESIGN §6.2).
 mod audit;
 mod catalog;
+mod scim;
 mod tenant;
 mod token;
 
@@ -57,6 +58,9 @@ pub enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Manage a tenant's SCIM bearer tokens.
+    #[command(subcommand)]
+    ScimToken(scim::ScimTokenCmd),
 }
 
 #[derive(clap::Args, Debug)]
@@ -138,6 +142,7 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
         Command::Grant(c) => catalog::grant(&ctx, c).await,
         Command::Client(c) => catalog::client(&ctx, c).await,
         Command::Token(c) => token::token(&ctx, c).await,
+        Command::ScimToken(c) => scim::scim_token(&ctx, c).await,
         Command::Audit(c) => return audit::audit(&ctx, c).await,
         Command::Serve(_) | Command::Migrate => unreachable_cmd(),
     };

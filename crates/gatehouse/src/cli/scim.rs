@@ -1,0 +1,127 @@
+use anyhow::{Context, Result};
+use authz_core::scim_token;
+use clap::Subcommand;
+
+use super::Ctx;
+
+#[derive(Subcommand, Debug)]
+pub enum ScimTokenCmd {
+    /// Create a tenant's SCIM bearer token (printed once).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "SCIM provisioning")]
+        name: String,
+        /// Lifetime, e.g. 90d, 12h (at most 366d).
+        #[arg(long, default_value = "90d")]
+        expires_in: String,
+    },
+    /// List a tenant's SCIM tokens (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Issue a successor; the old token keeps working for the overlap only.
+    Rotate {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value = "7d")]
+        overlap: String,
+        #[arg(long, default_value = "90d")]
+        expires_in: String,
+    },
+    /// Revoke a SCIM token at once.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+    },
+}
+
+fn ts(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+pub async fn scim_token(ctx: &Ctx, cmd: ScimTokenCmd) -> Result<()> {
+    let clock = ctx.clock.as_ref();
+    let tenant_of = |slug: String| async move {
+        authz_core::tenant::find_by_slug(&ctx.store.db, &slug)
+            .await
+            .with_context(|| format!("tenant '{slug}'"))
+    };
+    match cmd {
+        ScimTokenCmd::Create {
+            tenant,
+            name,
+            expires_in,
+        } => {
+            let t = tenant_of(tenant).await?;
+            let ttl = scim_token::parse_duration(&expires_in)?;
+            let (tok, secret) = scim_token::create(&ctx.store, clock, &t.id, &name, ttl).await?;
+            println!("token_id: {}", tok.id);
+            println!("expires_at: {}", ts(tok.expires_at));
+            println!("token: {secret}");
+            eprintln!(
+                "note: the token is shown once; paste it into the IdP's provisioning settings"
+            );
+        }
+        ScimTokenCmd::List { tenant } => {
+            let t = tenant_of(tenant).await?;
+            for tok in scim_token::list(&ctx.store.db, &t.id).await? {
+                let state = if tok.revoked_at.is_some() {
+                    "revoked"
+                } else if tok.expires_at <= clock.now_us() {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "scim_token: {} {state} expires={} last_used={} {}",
+                    tok.id,
+                    ts(tok.expires_at),
+                    tok.last_used_at.map(ts).unwrap_or_else(|| "never".into()),
+                    tok.name
+                );
+            }
+        }
+        ScimTokenCmd::Rotate {
+            tenant,
+            id,
+            overlap,
+            expires_in,
+        } => {
+            let t = tenant_of(tenant).await?;
+            let (tok, secret) = scim_token::rotate(
+                &ctx.store,
+                clock,
+                &t.id,
+                &id,
+                scim_token::parse_duration(&overlap)?,
+                scim_token::parse_duration(&expires_in)?,
+            )
+            .await?;
+            println!("token_id: {}", tok.id);
+            println!("expires_at: {}", ts(tok.expires_at));
+            println!("token: {secret}");
+            if let Some(prev) = scim_token::list(&ctx.store.db, &t.id)
+                .await?
+                .into_iter()
+                .find(|p| p.id == id)
+            {
+                println!("previous_token_until: {}", ts(prev.expires_at));
+            }
+        }
+        ScimTokenCmd::Revoke { tenant, id } => {
+            let t = tenant_of(tenant).await?;
+            scim_token::revoke(&ctx.store, clock, &t.id, &id).await?;
+            println!("token_id: {id}");
+            println!("status: revoked");
+        }
+    }
+    Ok(())
+}
