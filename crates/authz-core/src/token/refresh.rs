@@ -1,6 +1,7 @@
 //! The `refresh_token` grant with rotation (RFC 9700 §4.14.2): every use returns a new refresh
 //! token; presenting a rotated-out one revokes the whole family and is recorded as reuse.
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter};
 
 use super::{issue, max_tier, revoke, IssuedTokens, TokenError};
 use crate::audit::{self, AuditEvent};
@@ -31,12 +32,30 @@ pub async fn refresh(
 ) -> Result<IssuedTokens, TokenError> {
     let now = clock.now_us();
     let txn = store.begin().await?;
-    let Some(t) = tokens::Entity::find_by_id(sha256_hex(req.refresh_token))
-        .filter(tokens::Column::Kind.eq("refresh"))
-        .one(&txn)
-        .await?
-    else {
-        return Err(TokenError::grant("the refresh token is invalid"));
+    let hash = sha256_hex(req.refresh_token);
+    // One round trip in the common case: mark the token used and read it back. If a check
+    // below fails, the transaction rolls back and the mark with it.
+    let mark = Query::update()
+        .table(tokens::Entity)
+        .value(tokens::Column::UsedAt, now)
+        .and_where(tokens::Column::TokenHash.eq(hash.clone()))
+        .and_where(tokens::Column::Kind.eq("refresh"))
+        .and_where(tokens::Column::UsedAt.is_null())
+        .returning_all()
+        .to_owned();
+    let marked = txn
+        .query_one(txn.get_database_backend().build(&mark))
+        .await?;
+    let (t, fresh) = match marked {
+        Some(row) => (tokens::Model::from_query_result(&row, "")?, true),
+        None => match tokens::Entity::find_by_id(hash)
+            .filter(tokens::Column::Kind.eq("refresh"))
+            .one(&txn)
+            .await?
+        {
+            Some(t) => (t, false),
+            None => return Err(TokenError::grant("the refresh token is invalid")),
+        },
     };
     if t.client_id != client.client_id {
         return Err(TokenError::grant(
@@ -50,13 +69,7 @@ pub async fn refresh(
     if t.expires_at <= now {
         return Err(TokenError::grant("the refresh token has expired"));
     }
-    let rotated = tokens::Entity::update_many()
-        .col_expr(tokens::Column::UsedAt, Some(now).into())
-        .filter(tokens::Column::TokenHash.eq(t.token_hash.clone()))
-        .filter(tokens::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if rotated.rows_affected != 1 {
+    if !fresh {
         let n = revoke::revoke_family(&txn, clock, &t.family_id).await?;
         audit::record(
             &txn,
