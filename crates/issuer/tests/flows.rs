@@ -5,7 +5,7 @@ mod common;
 use actix_web::http::StatusCode;
 use actix_web::test;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn register_public<S, B>(app: &S, redirect: &str) -> String
 where
@@ -92,34 +92,6 @@ where
     let r = test::call_service(app, req.to_request()).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     location(&r)
-}
-
-async fn post_form<S, B>(
-    app: &S,
-    uri: &str,
-    body: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> (StatusCode, Value)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let mut req = test::TestRequest::post()
-        .uri(uri)
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload(form(body));
-    if let Some((u, p)) = basic {
-        use base64::Engine;
-        let v = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-        req = req.insert_header(("authorization", format!("Basic {v}")));
-    }
-    let r = test::call_service(app, req.to_request()).await;
-    let s = r.status();
-    (s, body_json(r).await)
 }
 
 #[actix_web::test]

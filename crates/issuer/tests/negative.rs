@@ -44,17 +44,7 @@ where
     >,
     B: actix_web::body::MessageBody,
 {
-    let r = test::call_service(
-        app,
-        test::TestRequest::post()
-            .uri("/oauth/token")
-            .insert_header(("content-type", "application/x-www-form-urlencoded"))
-            .set_payload(form(body))
-            .to_request(),
-    )
-    .await;
-    let s = r.status();
-    (s, body_json(r).await)
+    post_form(app, "/oauth/token", body, None).await
 }
 
 /// Authorize + consent with the fixture's session; returns the code.

@@ -16,6 +16,31 @@ fn now() -> DateTime<Utc> {
     "2026-11-26T00:00:00Z".parse().unwrap()
 }
 
+/// A finding of the fuzzer (crates/saml/fuzz/crashes).
+fn crash(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/fuzz/crashes/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Validates raw XML against the default metadata at the corpus's "now".
+fn check_xml(xml: &str) -> Result<saml::ValidatedAssertion, SamlError> {
+    let idp = IdpMetadata::parse(&fixture("idp-metadata.xml")).expect("metadata");
+    let ids = vec![REQUEST_ID.to_string()];
+    let ex = Expectations {
+        sp_entity_id: SP,
+        acs_url: ACS,
+        idp: &idp,
+        request_ids: &ids,
+        allow_idp_initiated: false,
+        skew: Duration::minutes(3),
+        now: now(),
+    };
+    saml::validate::validate(xml, &ex)
+}
+
 fn check(
     file: &str,
     metadata: &str,
@@ -178,21 +203,7 @@ fn extreme_instants_are_refused_not_a_panic() {
         "far-future-scd.xml",
         "far-past-notbefore.xml",
     ] {
-        let xml =
-            std::fs::read_to_string(format!("{}/fuzz/crashes/{f}", env!("CARGO_MANIFEST_DIR")))
-                .unwrap();
-        let idp = IdpMetadata::parse(&fixture("idp-metadata.xml")).unwrap();
-        let ids = vec![REQUEST_ID.to_string()];
-        let ex = Expectations {
-            sp_entity_id: SP,
-            acs_url: ACS,
-            idp: &idp,
-            request_ids: &ids,
-            allow_idp_initiated: false,
-            skew: Duration::minutes(3),
-            now: now(),
-        };
-        let e = saml::validate::validate(&xml, &ex).unwrap_err();
+        let e = check_xml(&crash(f)).unwrap_err();
         assert_eq!(e.code(), "MALFORMED", "{f}: {e}");
     }
 }
@@ -201,23 +212,7 @@ fn extreme_instants_are_refused_not_a_panic() {
 /// so a bulky envelope is refused before samael sees it.
 #[test]
 fn bulky_unsigned_envelopes_are_refused_before_samael() {
-    let xml = std::fs::read_to_string(format!(
-        "{}/fuzz/crashes/leak-expired-padded.xml",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let idp = IdpMetadata::parse(&fixture("idp-metadata.xml")).unwrap();
-    let ids = vec![REQUEST_ID.to_string()];
-    let ex = Expectations {
-        sp_entity_id: SP,
-        acs_url: ACS,
-        idp: &idp,
-        request_ids: &ids,
-        allow_idp_initiated: false,
-        skew: Duration::minutes(3),
-        now: now(),
-    };
-    let e = saml::validate::validate(&xml, &ex).unwrap_err();
+    let e = check_xml(&crash("leak-expired-padded.xml")).unwrap_err();
     assert_eq!(e.code(), "MALFORMED", "{e}");
     assert!(e.to_string().contains("unsigned content"), "{e}");
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
 use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
 use actix_web::{test, web, App};
 use authz_core::clock::FixedClock;
@@ -262,4 +263,33 @@ pub fn hidden(html: &str, name: &str) -> String {
         .map(|i| i + needle.len())
         .expect("hidden field");
     html[start..].split('"').next().unwrap().to_string()
+}
+
+/// POSTs a form (optionally with HTTP Basic) and returns status and JSON body.
+pub async fn post_form<S, B>(
+    app: &S,
+    uri: &str,
+    body: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let mut req = test::TestRequest::post()
+        .uri(uri)
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(form(body));
+    if let Some((u, p)) = basic {
+        use base64::Engine;
+        let v = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+        req = req.insert_header(("authorization", format!("Basic {v}")));
+    }
+    let r = test::call_service(app, req.to_request()).await;
+    let s = r.status();
+    (s, body_json(r).await)
 }
