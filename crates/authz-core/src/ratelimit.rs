@@ -12,8 +12,7 @@ pub async fn hit<C: ConnectionTrait>(
     bucket: &str,
     window_secs: i64,
 ) -> CoreResult<i64> {
-    // The window is stored by its start in seconds, so old windows can be pruned by age.
-    let window = clock.now_us() / (window_secs * MICROS) * window_secs;
+    let window = window_start(clock, window_secs);
     let backend = conn.get_database_backend();
     let q = Query::insert()
         .into_table(sea_orm::sea_query::Alias::new("rate_limits"))
@@ -56,8 +55,7 @@ pub async fn count<C: ConnectionTrait>(
     window_secs: i64,
 ) -> CoreResult<i64> {
     use sea_orm::sea_query::Alias;
-    // The window is stored by its start in seconds, so old windows can be pruned by age.
-    let window = clock.now_us() / (window_secs * MICROS) * window_secs;
+    let window = window_start(clock, window_secs);
     let q = Query::select()
         .column(Alias::new("hits"))
         .from(Alias::new("rate_limits"))
@@ -69,4 +67,9 @@ pub async fn count<C: ConnectionTrait>(
         Some(r) => r.try_get::<i64>("", "hits")?,
         None => 0,
     })
+}
+
+/// The current window, stored by its start in seconds so old windows can be pruned by age.
+fn window_start(clock: &dyn Clock, window_secs: i64) -> i64 {
+    clock.now_us() / (window_secs * MICROS) * window_secs
 }

@@ -170,28 +170,7 @@ pub async fn peek_handle<C: ConnectionTrait>(
     clock: &dyn Clock,
     handle: &str,
 ) -> CoreResult<Option<Handle>> {
-    let sel = Query::select()
-        .columns([
-            t("tenant_id"),
-            t("connection_id"),
-            t("login_tx"),
-            t("identity"),
-        ])
-        .from(t("saml_handles"))
-        .and_where(Expr::col(t("handle_hash")).eq(sha256_hex(handle)))
-        .and_where(Expr::col(t("consumed_at")).is_null())
-        .and_where(Expr::col(t("expires_at")).gt(clock.now_us()))
-        .to_owned();
-    let stmt = conn.get_database_backend().build(&sel);
-    let Some(r) = conn.query_one(stmt).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Handle {
-        tenant: TenantId(r.try_get("", "tenant_id")?),
-        connection_id: r.try_get("", "connection_id")?,
-        login_tx: r.try_get("", "login_tx")?,
-        identity_json: r.try_get("", "identity")?,
-    }))
+    read_handle(conn, &sha256_hex(handle), Some(clock.now_us())).await
 }
 
 /// Consumes a handle once; `None` if unknown, expired or used.
@@ -212,7 +191,16 @@ pub async fn take_handle<C: ConnectionTrait>(
     if exec(conn, &q).await? != 1 {
         return Ok(None);
     }
-    let sel = Query::select()
+    read_handle(conn, &hash, None).await
+}
+
+/// Reads a handle by hash; with `live_at`, only if unconsumed and unexpired at that instant.
+async fn read_handle<C: ConnectionTrait>(
+    conn: &C,
+    hash: &str,
+    live_at: Option<i64>,
+) -> CoreResult<Option<Handle>> {
+    let mut sel = Query::select()
         .columns([
             t("tenant_id"),
             t("connection_id"),
@@ -222,6 +210,10 @@ pub async fn take_handle<C: ConnectionTrait>(
         .from(t("saml_handles"))
         .and_where(Expr::col(t("handle_hash")).eq(hash))
         .to_owned();
+    if let Some(now) = live_at {
+        sel.and_where(Expr::col(t("consumed_at")).is_null())
+            .and_where(Expr::col(t("expires_at")).gt(now));
+    }
     let stmt = conn.get_database_backend().build(&sel);
     let Some(r) = conn.query_one(stmt).await? else {
         return Ok(None);
