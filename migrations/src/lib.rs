@@ -10,6 +10,7 @@ mod m20261126_000002_audit_append_only;
 mod m20261126_000003_presets_and_step_up;
 mod m20261126_000004_saml;
 mod m20261126_000005_scim_tokens;
+mod m20261126_000006_scim_directory;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_presets_and_step_up::Migration),
             Box::new(m20261126_000004_saml::Migration),
             Box::new(m20261126_000005_scim_tokens::Migration),
+            Box::new(m20261126_000006_scim_directory::Migration),
         ]
     }
 }

@@ -228,3 +228,46 @@ pub async fn find_for_callback<C: ConnectionTrait>(conn: &C, id: &str) -> CoreRe
         .map(Connection::from)
         .ok_or(CoreError::NotFound("connection"))
 }
+
+/// Sets the SCIM attribute (`externalId` or `userName`) that links this connection's
+/// identities to SCIM users (DESIGN §6.4; see `directory::admission`). Never email.
+pub async fn set_scim_link(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    attribute: &str,
+) -> CoreResult<()> {
+    let attribute = match attribute {
+        "externalId" | "userName" => attribute,
+        other => {
+            return Err(CoreError::invalid(format!(
+                "the SCIM link attribute is externalId or userName, not '{other}'"
+            )))
+        }
+    };
+    let txn = store.begin().await?;
+    let current = get(&txn, tenant, id).await?;
+    let mut settings = current.settings.clone();
+    if !settings.is_object() {
+        settings = serde_json::json!({});
+    }
+    settings[crate::directory::admission::LINK_SETTING] = attribute.into();
+    connections::Entity::update_many()
+        .col_expr(connections::Column::Settings, settings.to_string().into())
+        .filter(connections::Column::Id.eq(id))
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "connection.scim_link_set")
+            .actor("operator")
+            .detail("connection_id", id)
+            .detail("attribute", attribute),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -35,9 +35,27 @@ pub async fn add_for_everyone_confirmed(
     scopes: &[String],
     allow_critical: bool,
 ) -> CoreResult<Vec<String>> {
+    add(store, clock, tenant, res, scopes, None, allow_critical).await
+}
+
+/// Grants `scopes` of `resource` to the members of a SCIM group of the tenant (`group`), or
+/// to everyone (`None`). Critical-tier scopes need `allow_critical` either way.
+pub async fn add(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    res: &Resource,
+    scopes: &[String],
+    group: Option<&str>,
+    allow_critical: bool,
+) -> CoreResult<Vec<String>> {
     if scopes.is_empty() {
         return Err(CoreError::invalid("no scopes given"));
     }
+    let to_whom = match group {
+        Some(_) => "the members of a group",
+        None => "every member",
+    };
     let catalogue = resource::catalogue(&store.db, &res.id).await?;
     for s in scopes {
         let Some(entry) = catalogue.iter().find(|c| &c.name == s) else {
@@ -48,12 +66,24 @@ pub async fn add_for_everyone_confirmed(
         };
         if entry.tier == Tier::Critical && !allow_critical {
             return Err(CoreError::invalid(format!(
-                "scope '{s}' is critical-tier: granting it to every member needs explicit confirmation (--allow-critical)"
+                "scope '{s}' is critical-tier: granting it to {to_whom} needs explicit confirmation (--allow-critical)"
             )));
         }
     }
     let txn = store.begin().await?;
-    let existing = granted_scopes(&txn, tenant, &res.id).await?;
+    let key = match group {
+        Some(g) => crate::directory::groups::get(&txn, tenant, g).await?.id,
+        None => EVERYONE.to_string(),
+    };
+    let existing: Vec<String> = org_grants::Entity::find()
+        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::ResourceId.eq(res.id.clone()))
+        .filter(org_grants::Column::GroupKey.eq(key.clone()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|g| g.scope)
+        .collect();
     let mut added = Vec::new();
     for s in scopes {
         if existing.contains(s) || added.contains(s) {
@@ -64,7 +94,7 @@ pub async fn add_for_everyone_confirmed(
             tenant_id: Set(tenant.0.clone()),
             resource_id: Set(res.id.clone()),
             scope: Set(s.clone()),
-            group_key: Set(EVERYONE.to_string()),
+            group_key: Set(key.clone()),
             created_at: Set(clock.now_us()),
         })
         .exec_without_returning(&txn)
@@ -78,7 +108,8 @@ pub async fn add_for_everyone_confirmed(
             .actor("operator")
             .resource(res.uri.clone())
             .scope(added.join(" "))
-            .detail("to", "everyone")
+            .detail("to", if group.is_some() { "group" } else { "everyone" })
+            .detail("scim_group_id", group.map(str::to_string))
             .detail("critical_confirmed", allow_critical),
     )
     .await?;
@@ -101,4 +132,43 @@ pub async fn granted_scopes<C: ConnectionTrait>(
         .into_iter()
         .map(|g| g.scope)
         .collect())
+}
+
+/// The scopes of a resource granted to this user: those granted to everyone, and those granted
+/// to a SCIM group the user's identity is linked into.
+pub async fn granted_to_user<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    resource_id: &str,
+    user_id: &str,
+) -> CoreResult<Vec<String>> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let a = Alias::new;
+    let groups = Query::select()
+        .column((a("m"), a("group_id")))
+        .from_as(a("scim_group_members"), a("m"))
+        .inner_join(
+            a("users"),
+            Expr::col((a("users"), a("scim_user_id"))).equals((a("m"), a("member_id"))),
+        )
+        .and_where(Expr::col((a("users"), a("id"))).eq(user_id))
+        .and_where(Expr::col((a("users"), a("tenant_id"))).eq(tenant.0.clone()))
+        .to_owned();
+    let q = Query::select()
+        .distinct()
+        .column(a("scope"))
+        .from(a("org_grants"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(a("resource_id")).eq(resource_id))
+        .cond_where(
+            sea_orm::sea_query::Cond::any()
+                .add(Expr::col(a("group_key")).eq(EVERYONE))
+                .add(Expr::col(a("group_key")).in_subquery(groups)),
+        )
+        .to_owned();
+    conn.query_all(conn.get_database_backend().build(&q))
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String>("", "scope").map_err(Into::into))
+        .collect()
 }

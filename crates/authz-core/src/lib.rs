@@ -7,6 +7,7 @@ pub mod connection;
 pub mod consent;
 pub mod crypto;
 pub mod db;
+pub mod directory;
 pub mod entities;
 pub mod error;
 pub mod grant;

@@ -58,6 +58,21 @@ pub async fn upsert_federated<C: ConnectionTrait>(
     tenant: &TenantId,
     id: &FederatedIdentity,
 ) -> CoreResult<(User, bool)> {
+    upsert_linked(conn, clock, tenant, id, None).await
+}
+
+/// As [`upsert_federated`], also recording the identity's SCIM link and, when a SCIM user
+/// matched it, the SCIM user (`directory::admission` decides whether the sign-in is allowed).
+pub async fn upsert_linked<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &FederatedIdentity,
+    link: Option<(&crate::directory::admission::Link, Option<&str>)>,
+) -> CoreResult<(User, bool)> {
+    let link_attr = link.map(|(l, _)| l.attr.to_string());
+    let link_value = link.map(|(l, _)| l.value.clone());
+    let scim_user_id = link.and_then(|(_, s)| s.map(str::to_string));
     let now = clock.now_us();
     let existing = users::Entity::find()
         .filter(users::Column::TenantId.eq(tenant.0.clone()))
@@ -69,7 +84,16 @@ pub async fn upsert_federated<C: ConnectionTrait>(
         if m.status != "active" {
             return Err(CoreError::invalid("this account is deactivated"));
         }
-        users::Entity::update_many()
+        let mut update = users::Entity::update_many();
+        if link.is_some() {
+            update = update
+                .col_expr(users::Column::LinkAttr, link_attr.clone().into())
+                .col_expr(users::Column::LinkValue, link_value.clone().into());
+        }
+        if scim_user_id.is_some() {
+            update = update.col_expr(users::Column::ScimUserId, scim_user_id.clone().into());
+        }
+        update
             .col_expr(users::Column::Email, id.email.clone().into())
             .col_expr(
                 users::Column::EmailLower,
@@ -97,6 +121,9 @@ pub async fn upsert_federated<C: ConnectionTrait>(
         status: "active".into(),
         created_at: now,
         last_login_at: Some(now),
+        link_attr,
+        link_value,
+        scim_user_id,
     };
     users::Entity::insert(users::ActiveModel {
         id: Set(m.id.clone()),
@@ -109,6 +136,9 @@ pub async fn upsert_federated<C: ConnectionTrait>(
         status: Set(m.status.clone()),
         created_at: Set(now),
         last_login_at: Set(Some(now)),
+        link_attr: Set(m.link_attr.clone()),
+        link_value: Set(m.link_value.clone()),
+        scim_user_id: Set(m.scim_user_id.clone()),
     })
     // Two first sign-ins of one person racing (two tabs, two nodes): the loser finds the
     // winner's row instead of failing.

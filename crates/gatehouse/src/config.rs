@@ -166,6 +166,22 @@ impl Config {
         )
     }
 
+    /// SCIM requests allowed per token and minute (`GATEHOUSE_SCIM_RATE_PER_MINUTE`; default
+    /// 6000, enough for an initial Entra or Okta sync).
+    pub fn scim_rate_per_minute(&self) -> Result<i64> {
+        match env("GATEHOUSE_SCIM_RATE_PER_MINUTE") {
+            None => Ok(scim::http::DEFAULT_RATE_PER_MINUTE),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("GATEHOUSE_SCIM_RATE_PER_MINUTE must be a positive integer")
+                }),
+        }
+    }
+
     /// The issuer URL: the flag, else `GATEHOUSE_ISSUER`, else the file, else the default.
     pub fn issuer(&self, flag: Option<String>) -> String {
         flag.or_else(|| env("GATEHOUSE_ISSUER"))

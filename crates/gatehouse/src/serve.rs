@@ -27,6 +27,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let cimd_fetcher = cfg.cimd_fetcher()?;
     let redirect_policy = cfg.redirect_policy();
     let trusted_proxies = cfg.trusted_proxies()?;
+    let scim_rate = cfg.scim_rate_per_minute()?;
     actix_web::rt::System::new().block_on(async move {
         if cfg.auto_migrate() {
             Store::migrate(&cfg.database_url).await.context("database migration failed")?;
@@ -36,16 +37,21 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
             .with_cimd_fetcher(cimd_fetcher);
+        let scim_data = web::Data::new(
+            scim::ScimState::new(store.clone(), clock.clone(), &issuer).with_rate_per_minute(scim_rate),
+        );
         background_jobs(store, clock, signing_key);
         tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
         let data = web::Data::new(state);
         HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(scim_data.clone())
                 .wrap(from_fn(issuer::Cors))
                 .wrap(issuer::SecurityHeaders())
                 .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
                 .configure(issuer::configure)
+                .configure(scim::configure)
         })
         .shutdown_timeout(20)
         .bind(&listen)

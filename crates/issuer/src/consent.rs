@@ -63,7 +63,8 @@ async fn load(
         .ok_or_else(expired)?;
     let res = resource::get(&state.store.db, &tx.request.resource_id).await?;
     let catalogue = resource::catalogue(&state.store.db, &res.id).await?;
-    let granted = grant::granted_scopes(&state.store.db, &session.tenant, &res.id).await?;
+    let granted =
+        grant::granted_to_user(&state.store.db, &session.tenant, &res.id, &session.user_id).await?;
     let offered: Vec<Scope> = tx
         .request
         .scopes

@@ -64,7 +64,7 @@ pub async fn complete_sign_in(
 ) -> Result<actix_web::HttpResponse, PageError> {
     use actix_web::http::{header, StatusCode};
     use authz_core::audit::{self, AuditEvent};
-    use authz_core::{login, session, user};
+    use authz_core::{login, session};
 
     use crate::browser;
     use crate::params::{peer_ip, user_agent};
@@ -76,18 +76,19 @@ pub async fn complete_sign_in(
     let auth_time_us =
         identity.auth_time.map(|t| t.min(now_s)).unwrap_or(0) * authz_core::clock::MICROS;
     let txn = state.store.begin().await.map_err(PageError::internal)?;
-    let (u, created) = match user::upsert_federated(&txn, clock, tenant, &identity).await {
-        Ok(x) => x,
-        Err(authz_core::CoreError::Invalid(m)) => {
-            return Err(PageError::new(
-                StatusCode::FORBIDDEN,
-                "Access is not allowed",
-                m,
-                "Ask your IT administrator.",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (u, created) =
+        match authz_core::directory::admission::admit(&txn, clock, tenant, conn, &identity).await {
+            Ok(x) => x,
+            Err(authz_core::CoreError::Invalid(m)) => {
+                return Err(PageError::new(
+                    StatusCode::FORBIDDEN,
+                    "Access is not allowed",
+                    m,
+                    "Ask your IT administrator.",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
     let (cookie_value, sess) = session::create_with_context(
         &txn,
         clock,

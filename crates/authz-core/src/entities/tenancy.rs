@@ -69,6 +69,12 @@ pub mod users {
         pub status: String,
         pub created_at: i64,
         pub last_login_at: Option<i64>,
+        /// Which SCIM attribute `link_value` matches (`externalId` or `userName`).
+        pub link_attr: Option<String>,
+        /// This identity's value of its connection's SCIM link (lowercase).
+        pub link_value: Option<String>,
+        /// The SCIM user this identity belongs to, once linked.
+        pub scim_user_id: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

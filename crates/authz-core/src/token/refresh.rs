@@ -140,7 +140,8 @@ pub async fn refresh(
         None => family_scopes,
     };
     // The org may have withdrawn a grant since: never re-mint a scope it no longer allows.
-    let granted = grant::granted_scopes(&txn, &tenant, &family.resource_id).await?;
+    let granted =
+        grant::granted_to_user(&txn, &tenant, &family.resource_id, &family.user_id).await?;
     let step_up_fresh = now - family.auth_time <= STEP_UP_WINDOW_SECS * MICROS;
     scopes.retain(|s| {
         granted.contains(s)

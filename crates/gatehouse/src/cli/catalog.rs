@@ -17,7 +17,7 @@ pub enum ResourceCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum GrantCmd {
-    /// Grant scopes of a resource to every member of a tenant.
+    /// Grant scopes of a resource to every member of a tenant, or to a SCIM group's members.
     Add {
         #[arg(long)]
         tenant: String,
@@ -26,8 +26,11 @@ pub enum GrantCmd {
         /// Space-separated scope names.
         #[arg(long)]
         scopes: String,
-        /// Confirm granting critical-tier scopes to every member (each use still needs a
-        /// fresh IdP sign-in).
+        /// The SCIM group (its id) whose members get the scopes; without it, every member.
+        /// Removing a user from the group revokes their tokens that carry these scopes.
+        #[arg(long)]
+        group: Option<String>,
+        /// Confirm granting critical-tier scopes (each use still needs a fresh IdP sign-in).
         #[arg(long)]
         allow_critical: bool,
     },
@@ -74,6 +77,7 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
             tenant,
             resource: uri,
             scopes,
+            group,
             allow_critical,
         } => {
             let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
@@ -83,17 +87,25 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
                 bail!("resource '{uri}' is not registered");
             };
             let scopes = authz_core::scope::split(&scopes);
-            let added = authz_core::grant::add_for_everyone_confirmed(
+            let added = authz_core::grant::add(
                 &ctx.store,
                 ctx.clock.as_ref(),
                 &t.id,
                 &res,
                 &scopes,
+                group.as_deref(),
                 allow_critical,
             )
             .await?;
             println!("tenant: {}", t.slug);
             println!("resource: {}", res.uri);
+            println!(
+                "to: {}",
+                group
+                    .as_deref()
+                    .map(|g| format!("group {g}"))
+                    .unwrap_or_else(|| "everyone".into())
+            );
             println!("granted: {}", added.join(" "));
             Ok(())
         }

@@ -17,6 +17,14 @@ pub enum TenantCmd {
         #[arg(long = "domain", required = true)]
         domains: Vec<String>,
     },
+    /// Set how users come to exist: `jit` (created at first sign-in) or `scim` (only users the
+    /// IdP provisioned by SCIM, and left active, may sign in).
+    SetProvisioning {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_parser = ["jit", "scim"])]
+        policy: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -39,6 +47,16 @@ pub enum ConnectionCmd {
         tenant: String,
         #[arg(long)]
         id: String,
+    },
+    /// Choose the SCIM attribute that links this connection's identities to SCIM users:
+    /// externalId (default; Entra: objectId = oid, Okta: the Okta user id = sub) or userName.
+    SetScimLink {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long, value_parser = ["externalId", "userName"])]
+        attribute: String,
     },
     /// Connect a tenant's SAML 2.0 identity provider from its metadata.
     AddSaml {
@@ -121,6 +139,23 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
             }
             Ok(())
         }
+        TenantCmd::SetProvisioning { tenant, policy } => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
+                .await
+                .with_context(|| format!("tenant '{tenant}'"))?;
+            let p = authz_core::directory::Provisioning::parse(&policy)?;
+            authz_core::directory::policy::set(
+                &ctx.store,
+                ctx.clock.as_ref(),
+                &t.id,
+                p,
+                "operator",
+            )
+            .await?;
+            println!("tenant: {}", t.slug);
+            println!("provisioning: {}", p.as_str());
+            Ok(())
+        }
     }
 }
 
@@ -174,6 +209,20 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
         }
         ConnectionCmd::Disable { tenant, id } => toggle(ctx, &tenant, &id, false).await,
         ConnectionCmd::Enable { tenant, id } => toggle(ctx, &tenant, &id, true).await,
+        ConnectionCmd::SetScimLink {
+            tenant,
+            id,
+            attribute,
+        } => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
+                .await
+                .with_context(|| format!("tenant '{tenant}'"))?;
+            connection::set_scim_link(&ctx.store, ctx.clock.as_ref(), &t.id, &id, &attribute)
+                .await?;
+            println!("connection: {id}");
+            println!("scim_link_attribute: {attribute}");
+            Ok(())
+        }
         ConnectionCmd::AddOidc {
             tenant,
             issuer,

@@ -61,6 +61,8 @@ enum Token {
     RParen,
     LBracket,
     RBracket,
+    /// `.sub` right after `]`: Entra ID's `emails[type eq "work"].value eq "…"`.
+    SubAttr(String),
 }
 
 impl Token {
@@ -73,6 +75,7 @@ impl Token {
             Token::RParen => "')'".into(),
             Token::LBracket => "'['".into(),
             Token::RBracket => "']'".into(),
+            Token::SubAttr(s) => format!("'.{s}'"),
         }
     }
 }
@@ -103,6 +106,24 @@ fn tokenize(input: &str) -> Result<Vec<(Token, usize)>, FilterError> {
                     _ => Token::RBracket,
                 };
                 tokens.push((tok, at));
+                if c == ']' && matches!(chars.peek(), Some(&(_, '.'))) {
+                    let (dot, _) = chars.next().expect("peeked");
+                    let mut end = dot + 1;
+                    while let Some(&(i, c)) = chars.peek() {
+                        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$') {
+                            end = i + c.len_utf8();
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                    if end == dot + 1 {
+                        return Err(invalid(format!(
+                            "expected a sub-attribute name after '.' at {dot}"
+                        )));
+                    }
+                    tokens.push((Token::SubAttr(input[dot + 1..end].to_string()), dot));
+                }
             }
             '"' => {
                 chars.next();
@@ -352,6 +373,13 @@ impl Parser {
                 self.enter(at)?;
                 let inner = self.or_expr(true)?;
                 self.expect_close(Token::RBracket, at)?;
+                // Entra ID's form `attr[filter].sub op value` (not in the RFC's ABNF) means
+                // `attr[filter and sub op value]`: one value satisfies both.
+                if let Some((Token::SubAttr(sub), _)) = self.tokens.get(self.pos).cloned() {
+                    self.next();
+                    let cmp = self.after_path(AttrPath::new(sub.clone()), &sub, true)?;
+                    return Ok(Filter::value_path(path, Filter::and(inner, cmp)));
+                }
                 return Ok(Filter::value_path(path, inner));
             }
             Token::Word(op) => op,
@@ -412,6 +440,20 @@ mod tests {
             Err(FilterError::InvalidFilter(m)) => m,
             other => panic!("{input:?}: expected InvalidFilter, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn entra_value_path_with_sub_attribute_means_one_value_satisfies_both() {
+        let f = parse_filter(r#"emails[type eq "work"].value eq "a@b.c""#).unwrap();
+        let want = Filter::value_path(
+            p("emails"),
+            Filter::and(
+                Filter::compare(p("type"), CompareOp::Eq, Value::Str("work".into())),
+                Filter::compare(p("value"), CompareOp::Eq, Value::Str("a@b.c".into())),
+            ),
+        );
+        assert_eq!(f, want);
+        assert!(err(r#"emails[type eq "work"]. eq "x""#).contains("sub-attribute"));
     }
 
     #[test]

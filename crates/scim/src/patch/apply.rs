@@ -182,10 +182,12 @@ impl<'s> Engine<'s> {
         ext: Option<&'s SchemaAttrs>,
     ) -> Result<(), PatchError> {
         for (key, value) in obj {
+            // `schemas` is maintained by the engine, at the top and inside an extension object
+            // (scim2-tester sends `{"schemas": [urn], ...}` as an extension's value).
+            if key.eq_ignore_ascii_case("schemas") {
+                continue;
+            }
             if ext.is_none() {
-                if key.eq_ignore_ascii_case("schemas") {
-                    continue;
-                }
                 if let Some(e) = self.schema.extension(key) {
                     self.whole_extension(root, kind, e, Some(value))?;
                     continue;

@@ -1,0 +1,131 @@
+//! SCIM errors (RFC 7644 §3.12): `application/scim+json` bodies with the Error schema, the
+//! HTTP status as a string and, for 400s, a `scimType`. Every failure of a SCIM endpoint —
+//! authentication, rate limit, body size, a bad filter — leaves through here.
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use authz_core::CoreError;
+use serde_json::json;
+
+use crate::filter::FilterError;
+use crate::patch::PatchError;
+
+pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const SCIM_JSON: &str = "application/scim+json";
+
+#[derive(Debug, Clone)]
+pub struct ScimError {
+    pub status: StatusCode,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+    /// Seconds, for 429.
+    pub retry_after: Option<u64>,
+}
+
+impl ScimError {
+    pub fn new(
+        status: StatusCode,
+        scim_type: Option<&'static str>,
+        detail: impl Into<String>,
+    ) -> Self {
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+    pub fn bad(scim_type: &'static str, detail: impl Into<String>) -> Self {
+        ScimError::new(StatusCode::BAD_REQUEST, Some(scim_type), detail)
+    }
+    pub fn not_found(what: &str) -> Self {
+        ScimError::new(StatusCode::NOT_FOUND, None, format!("{what} not found"))
+    }
+    pub fn unauthorized() -> Self {
+        ScimError::new(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "a valid SCIM bearer token for this tenant is required",
+        )
+    }
+    pub fn precondition() -> Self {
+        ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            "the resource has changed since the version named by If-Match",
+        )
+    }
+    pub fn internal() -> Self {
+        ScimError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "internal error; the change was not applied",
+        )
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        let mut b = json!({
+            "schemas": [ERROR_URN],
+            "status": self.status.as_u16().to_string(),
+            "detail": self.detail,
+        });
+        if let Some(t) = self.scim_type {
+            b["scimType"] = t.into();
+        }
+        b
+    }
+}
+
+impl std::fmt::Display for ScimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.detail)
+    }
+}
+
+impl ResponseError for ScimError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        r.content_type(SCIM_JSON);
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="scim""#));
+        }
+        if let Some(s) = self.retry_after {
+            r.insert_header((header::RETRY_AFTER, s.to_string()));
+        }
+        r.body(self.body().to_string())
+    }
+}
+
+impl From<FilterError> for ScimError {
+    fn from(e: FilterError) -> Self {
+        ScimError::bad(e.scim_type(), e.detail().to_string())
+    }
+}
+
+impl From<PatchError> for ScimError {
+    fn from(e: PatchError) -> Self {
+        ScimError::bad(e.scim_type(), e.detail().to_string())
+    }
+}
+
+impl From<CoreError> for ScimError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::NotFound(what) => ScimError::not_found(what),
+            CoreError::Conflict(m) => ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), m),
+            CoreError::Invalid(m) => ScimError::bad("invalidValue", m),
+            other => {
+                tracing::error!(code = "SCIM0500", error = %other, "SCIM request failed");
+                ScimError::internal()
+            }
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ScimError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        CoreError::from(e).into()
+    }
+}

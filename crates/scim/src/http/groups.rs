@@ -1,0 +1,307 @@
+//! `/Groups` (RFC 7644 §3.3-3.6 for the Group resource of RFC 7643 §4.2). Membership changes
+//! go to the store as set operations (see `authz_core::directory::groups`), so concurrent
+//! PATCHes of one group lose nothing; members who lose a group lose its grants at once.
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use authz_core::directory::groups::{self as dgroups, DirGroup, MembershipChange};
+use serde_json::Value;
+
+use super::list::{list_response, ListParams};
+use super::render::{self, matches};
+use super::{if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState};
+use crate::patch::{apply, PatchRequest, PatchSchema, GROUP_URN};
+use crate::resource::{group_fields, group_from_body, members_of};
+
+const ATTEMPTS: usize = 5;
+
+async fn rendered<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    st: &ScimState,
+    p: &ScimPrincipal,
+    g: &DirGroup,
+    with_members: bool,
+) -> Result<Value, ScimError> {
+    let members = if with_members {
+        Some(dgroups::members(conn, &p.tenant, &g.id).await?)
+    } else {
+        None
+    };
+    Ok(render::group(&st.base(&p.slug), g, members.as_deref()))
+}
+
+fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    match if_match {
+        Some(m) if !matches(m, version) => Err(ScimError::precondition()),
+        _ => Ok(()),
+    }
+}
+
+fn ok(v: Value, version: i64) -> Rendered {
+    Rendered {
+        status: StatusCode::OK,
+        body: Some(v),
+        version: Some(version),
+        location: None,
+    }
+}
+
+fn busy() -> ScimError {
+    ScimError::new(
+        StatusCode::CONFLICT,
+        None,
+        "the group kept changing concurrently; retry the request",
+    )
+}
+
+pub async fn create(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    body: &Value,
+) -> Result<Rendered, ScimError> {
+    let (f, ids, display) = group_from_body(body)?;
+    let change = MembershipChange {
+        added: ids,
+        display,
+        ..Default::default()
+    };
+    let txn = st.store.begin().await?;
+    let g = dgroups::create(&txn, st.clock.as_ref(), &p.tenant, &f, &change, &p.actor()).await?;
+    let v = rendered(&txn, st, p, &g, true).await?;
+    txn.commit().await?;
+    Ok(Rendered {
+        status: StatusCode::CREATED,
+        location: Some(format!("{}/Groups/{}", st.base(&p.slug), g.id)),
+        version: Some(g.version),
+        body: Some(v),
+    })
+}
+
+/// PUT: the group becomes exactly the body, members included (Okta pushes membership so).
+pub async fn replace(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Rendered, ScimError> {
+    let (f, ids, display) = group_from_body(body)?;
+    let change = MembershipChange {
+        replaced: Some(ids),
+        display,
+        ..Default::default()
+    };
+    for _ in 0..ATTEMPTS {
+        let txn = st.store.begin().await?;
+        let current = dgroups::get(&txn, &p.tenant, id).await?;
+        check_version(if_match, current.version)?;
+        if let Some(g) = dgroups::update(
+            &txn,
+            st.clock.as_ref(),
+            &p.tenant,
+            &current,
+            Some(&f),
+            &change,
+            &p.actor(),
+        )
+        .await?
+        {
+            let v = rendered(&txn, st, p, &g, true).await?;
+            txn.commit().await?;
+            return Ok(ok(v, g.version));
+        }
+        if if_match.is_some() {
+            return Err(ScimError::precondition());
+        }
+    }
+    Err(busy())
+}
+
+/// PATCH: attributes through the engine (written only if unchanged meanwhile), membership as
+/// the engine's deltas. The stored members are never loaded to apply a change.
+pub async fn patch(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Rendered, ScimError> {
+    let req = PatchRequest::from_json(body)?;
+    let schema = PatchSchema::group();
+    for _ in 0..ATTEMPTS {
+        let txn = st.store.begin().await?;
+        let current = dgroups::get(&txn, &p.tenant, id).await?;
+        check_version(if_match, current.version)?;
+        let mut rep = rendered(&txn, st, p, &current, false).await?;
+        if let Some(o) = rep.as_object_mut() {
+            o.remove("schemas");
+        }
+        let outcome = apply(&mut rep, &req, &schema)?;
+        let (_, display) =
+            members_of(rep.get("members")).unwrap_or_else(|_| (Vec::new(), HashMap::new()));
+        let f = group_fields(rep)?;
+        let attrs_changed = f.resource != current.resource;
+        let change = MembershipChange {
+            added: outcome.members_added,
+            removed: outcome.members_removed,
+            replaced: outcome.members_replaced,
+            display,
+        };
+        if !attrs_changed && change.is_empty() {
+            let v = rendered(&txn, st, p, &current, true).await?;
+            txn.commit().await?;
+            return Ok(ok(v, current.version));
+        }
+        let fields = attrs_changed.then_some(&f);
+        if let Some(g) = dgroups::update(
+            &txn,
+            st.clock.as_ref(),
+            &p.tenant,
+            &current,
+            fields,
+            &change,
+            &p.actor(),
+        )
+        .await?
+        {
+            let v = rendered(&txn, st, p, &g, true).await?;
+            txn.commit().await?;
+            return Ok(ok(v, g.version));
+        }
+        if if_match.is_some() {
+            return Err(ScimError::precondition());
+        }
+    }
+    Err(busy())
+}
+
+pub async fn delete(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<Rendered, ScimError> {
+    let txn = st.store.begin().await?;
+    let current = dgroups::get(&txn, &p.tenant, id).await?;
+    check_version(if_match, current.version)?;
+    dgroups::delete(&txn, st.clock.as_ref(), &p.tenant, id, &p.actor()).await?;
+    txn.commit().await?;
+    Ok(Rendered {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+        version: None,
+        location: None,
+    })
+}
+
+pub async fn list(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    params: &ListParams,
+) -> Result<Rendered, ScimError> {
+    let q = params.to_query(false)?;
+    let with_members = render::wants(
+        params.attributes.as_deref(),
+        params.excluded.as_deref(),
+        GROUP_URN,
+        "members",
+    );
+    let page = dgroups::list(&st.store.db, &p.tenant, &q).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for g in &page.items {
+        let v = rendered(&st.store.db, st, p, g, with_members).await?;
+        items.push(render::project(
+            v,
+            params.attributes.as_deref(),
+            params.excluded.as_deref(),
+            GROUP_URN,
+        ));
+    }
+    Ok(Rendered {
+        status: StatusCode::OK,
+        body: Some(list_response(page.total, q.start_index, items)),
+        version: None,
+        location: None,
+    })
+}
+
+// --- handlers -------------------------------------------------------------------------------
+
+type Res = Result<HttpResponse, ScimError>;
+
+pub async fn list_handler(st: web::Data<ScimState>, p: ScimPrincipal, req: HttpRequest) -> Res {
+    Ok(list(&st, &p, &ListParams::from_query(req.query_string()))
+        .await?
+        .respond())
+}
+
+pub async fn search_handler(st: web::Data<ScimState>, p: ScimPrincipal, body: web::Payload) -> Res {
+    let params = ListParams::from_search(&read_json(body).await?)?;
+    Ok(list(&st, &p, &params).await?.respond())
+}
+
+pub async fn create_handler(st: web::Data<ScimState>, p: ScimPrincipal, body: web::Payload) -> Res {
+    Ok(create(&st, &p, &read_json(body).await?).await?.respond())
+}
+
+pub async fn get_handler(
+    st: web::Data<ScimState>,
+    p: ScimPrincipal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Res {
+    let g = dgroups::get(&st.store.db, &p.tenant, &path.1).await?;
+    let params = ListParams::from_query(req.query_string());
+    let with_members = render::wants(
+        params.attributes.as_deref(),
+        params.excluded.as_deref(),
+        GROUP_URN,
+        "members",
+    );
+    let v = rendered(&st.store.db, &st, &p, &g, with_members).await?;
+    let v = render::project(
+        v,
+        params.attributes.as_deref(),
+        params.excluded.as_deref(),
+        GROUP_URN,
+    );
+    Ok(ok(v, g.version).respond())
+}
+
+pub async fn replace_handler(
+    st: web::Data<ScimState>,
+    p: ScimPrincipal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Res {
+    let body = read_json(body).await?;
+    Ok(replace(&st, &p, &path.1, &body, if_match(&req).as_deref())
+        .await?
+        .respond())
+}
+
+pub async fn patch_handler(
+    st: web::Data<ScimState>,
+    p: ScimPrincipal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Res {
+    let body = read_json(body).await?;
+    Ok(patch(&st, &p, &path.1, &body, if_match(&req).as_deref())
+        .await?
+        .respond())
+}
+
+pub async fn delete_handler(
+    st: web::Data<ScimState>,
+    p: ScimPrincipal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Res {
+    Ok(delete(&st, &p, &path.1, if_match(&req).as_deref())
+        .await?
+        .respond())
+}

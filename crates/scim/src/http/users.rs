@@ -1,0 +1,262 @@
+//! `/Users` (RFC 7644 §3.3-3.6 for the User resource of RFC 7643 §4.1). Each operation is a
+//! function of (state, principal, input) so that `/Bulk` runs exactly the same code.
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use authz_core::directory::{groups as dgroups, users as dusers};
+use serde_json::Value;
+
+use super::list::{list_response, ListParams};
+use super::render::{self, matches};
+use super::{if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState};
+use crate::patch::{apply, PatchRequest, PatchSchema, USER_URN};
+use crate::resource::{user_fields, user_from_body};
+
+/// Times a PATCH is re-applied when another change to the same user committed first.
+const PATCH_ATTEMPTS: usize = 5;
+
+async fn rendered<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    st: &ScimState,
+    p: &ScimPrincipal,
+    u: &dusers::DirUser,
+) -> Result<Value, ScimError> {
+    let groups = dgroups::of_user(conn, &p.tenant, &u.id).await?;
+    Ok(render::user(&st.base(&p.slug), u, &groups))
+}
+
+fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    match if_match {
+        Some(m) if !matches(m, version) => Err(ScimError::precondition()),
+        _ => Ok(()),
+    }
+}
+
+pub async fn create(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    body: &Value,
+) -> Result<Rendered, ScimError> {
+    let f = user_from_body(body)?;
+    let txn = st.store.begin().await?;
+    let u = dusers::create(&txn, st.clock.as_ref(), &p.tenant, &f, &p.actor()).await?;
+    let v = rendered(&txn, st, p, &u).await?;
+    txn.commit().await?;
+    Ok(Rendered {
+        status: StatusCode::CREATED,
+        location: Some(format!("{}/Users/{}", st.base(&p.slug), u.id)),
+        version: Some(u.version),
+        body: Some(v),
+    })
+}
+
+pub async fn replace(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Rendered, ScimError> {
+    let f = user_from_body(body)?;
+    for _ in 0..PATCH_ATTEMPTS {
+        let txn = st.store.begin().await?;
+        let current = dusers::get(&txn, &p.tenant, id).await?;
+        check_version(if_match, current.version)?;
+        if let Some(u) =
+            dusers::replace(&txn, st.clock.as_ref(), &p.tenant, &current, &f, &p.actor()).await?
+        {
+            let v = rendered(&txn, st, p, &u).await?;
+            txn.commit().await?;
+            return Ok(ok(v, u.version));
+        }
+        if if_match.is_some() {
+            return Err(ScimError::precondition());
+        }
+    }
+    Err(busy())
+}
+
+fn busy() -> ScimError {
+    ScimError::new(
+        StatusCode::CONFLICT,
+        None,
+        "the resource kept changing concurrently; retry the request",
+    )
+}
+
+fn ok(v: Value, version: i64) -> Rendered {
+    Rendered {
+        status: StatusCode::OK,
+        body: Some(v),
+        version: Some(version),
+        location: None,
+    }
+}
+
+/// PATCH (RFC 7644 §3.5.2): applied by the engine to the stored representation, then written
+/// only if nobody changed the user meanwhile (else re-read and re-applied).
+pub async fn patch(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Rendered, ScimError> {
+    let req = PatchRequest::from_json(body)?;
+    let schema = PatchSchema::user();
+    for _ in 0..PATCH_ATTEMPTS {
+        let txn = st.store.begin().await?;
+        let current = dusers::get(&txn, &p.tenant, id).await?;
+        check_version(if_match, current.version)?;
+        let mut rep = rendered(&txn, st, p, &current).await?;
+        if let Some(o) = rep.as_object_mut() {
+            o.remove("schemas");
+        }
+        let outcome = apply(&mut rep, &req, &schema)?;
+        if !outcome.changed {
+            let v = rendered(&txn, st, p, &current).await?;
+            txn.commit().await?;
+            return Ok(ok(v, current.version));
+        }
+        let f = user_fields(rep)?;
+        if let Some(u) =
+            dusers::replace(&txn, st.clock.as_ref(), &p.tenant, &current, &f, &p.actor()).await?
+        {
+            let v = rendered(&txn, st, p, &u).await?;
+            txn.commit().await?;
+            return Ok(ok(v, u.version));
+        }
+        if if_match.is_some() {
+            return Err(ScimError::precondition());
+        }
+    }
+    Err(busy())
+}
+
+pub async fn delete(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<Rendered, ScimError> {
+    let txn = st.store.begin().await?;
+    let current = dusers::get(&txn, &p.tenant, id).await?;
+    check_version(if_match, current.version)?;
+    dusers::delete(&txn, st.clock.as_ref(), &p.tenant, id, &p.actor()).await?;
+    txn.commit().await?;
+    Ok(Rendered {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+        version: None,
+        location: None,
+    })
+}
+
+pub async fn list(
+    st: &ScimState,
+    p: &ScimPrincipal,
+    params: &ListParams,
+) -> Result<Rendered, ScimError> {
+    let q = params.to_query(true)?;
+    let page = dusers::list(&st.store.db, &p.tenant, &q).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for u in &page.items {
+        let v = rendered(&st.store.db, st, p, u).await?;
+        items.push(render::project(
+            v,
+            params.attributes.as_deref(),
+            params.excluded.as_deref(),
+            USER_URN,
+        ));
+    }
+    Ok(Rendered {
+        status: StatusCode::OK,
+        body: Some(list_response(page.total, q.start_index, items)),
+        version: None,
+        location: None,
+    })
+}
+
+// --- handlers -------------------------------------------------------------------------------
+
+type Res = Result<HttpResponse, ScimError>;
+
+pub async fn list_handler(st: web::Data<ScimState>, p: ScimPrincipal, req: HttpRequest) -> Res {
+    Ok(list(&st, &p, &ListParams::from_query(req.query_string()))
+        .await?
+        .respond())
+}
+
+pub async fn search_handler(st: web::Data<ScimState>, p: ScimPrincipal, body: web::Payload) -> Res {
+    let params = ListParams::from_search(&read_json(body).await?)?;
+    Ok(list(&st, &p, &params).await?.respond())
+}
+
+pub async fn create_handler(st: web::Data<ScimState>, p: ScimPrincipal, body: web::Payload) -> Res {
+    Ok(create(&st, &p, &read_json(body).await?).await?.respond())
+}
+
+pub async fn get_handler(
+    st: web::Data<ScimState>,
+    p: ScimPrincipal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Res {
+    let u = dusers::get(&st.store.db, &p.tenant, &path.1).await?;
+    if let Some(inm) = req
+        .headers()
+        .get(actix_web::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if matches(inm, u.version) {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((actix_web::http::header::ETAG, render::etag(u.version)))
+                .finish());
+        }
+    }
+    let params = ListParams::from_query(req.query_string());
+    let v = rendered(&st.store.db, &st, &p, &u).await?;
+    let v = render::project(
+        v,
+        params.attributes.as_deref(),
+        params.excluded.as_deref(),
+        USER_URN,
+    );
+    Ok(ok(v, u.version).respond())
+}
+
+pub async fn replace_handler(
+    st: web::Data<ScimState>,
+    p: ScimPrincipal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Res {
+    let body = read_json(body).await?;
+    Ok(replace(&st, &p, &path.1, &body, if_match(&req).as_deref())
+        .await?
+        .respond())
+}
+
+pub async fn patch_handler(
+    st: web::Data<ScimState>,
+    p: ScimPrincipal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Res {
+    let body = read_json(body).await?;
+    Ok(patch(&st, &p, &path.1, &body, if_match(&req).as_deref())
+        .await?
+        .respond())
+}
+
+pub async fn delete_handler(
+    st: web::Data<ScimState>,
+    p: ScimPrincipal,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Res {
+    Ok(delete(&st, &p, &path.1, if_match(&req).as_deref())
+        .await?
+        .respond())
+}
