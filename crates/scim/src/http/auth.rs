@@ -52,11 +52,15 @@ async fn authenticate(req: HttpRequest) -> Result<ScimPrincipal, ScimError> {
         Err(authz_core::CoreError::NotFound(_)) => return Err(ScimError::unauthorized()),
         Err(e) => return Err(e.into()),
     };
-    let tok = scim_token::authenticate(&st.store.db, st.clock.as_ref(), &t.id, &token)
+    // Both writes (last use, the rate counter) go through the store's write transaction: on
+    // SQLite a bare autocommit write racing a SCIM change's transaction would make it fail.
+    let txn = st.store.begin().await?;
+    let tok = scim_token::authenticate(&txn, st.clock.as_ref(), &t.id, &token)
         .await?
         .ok_or_else(ScimError::unauthorized)?;
     let bucket = format!("scim:{}", tok.id);
-    let hits = authz_core::ratelimit::hit(&st.store.db, st.clock.as_ref(), &bucket, 60).await?;
+    let hits = authz_core::ratelimit::hit(&txn, st.clock.as_ref(), &bucket, 60).await?;
+    txn.commit().await?;
     if hits > st.rate_per_minute {
         let wait = 60 - st.clock.now_s().rem_euclid(60);
         let mut e = ScimError::new(
