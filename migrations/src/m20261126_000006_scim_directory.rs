@@ -89,16 +89,24 @@ CREATE TABLE scim_tombstones (
   deleted_at BIGINT NOT NULL,
   PRIMARY KEY (tenant_id, link_attr, link_value)
 );
+-- Identities that signed in before this migration get their link value (Entra presets: the
+-- object id after "tid:"; otherwise the subject), so SCIM can link and deprovision them.
+UPDATE users SET link_attr = 'externalId', link_value = lower(
+  CASE WHEN (SELECT preset FROM connections c WHERE c.id = users.connection_id) = 'entra'
+       THEN substr(subject, @POS(':', subject) + 1) ELSE subject END);
 "#;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let collate = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => r#"COLLATE "C""#,
-            _ => "",
+        let (collate, pos) = match manager.get_database_backend() {
+            DatabaseBackend::Postgres => (r#"COLLATE "C""#, "strpos(subject, ':')"),
+            _ => ("", "instr(subject, ':')"),
         };
-        crate::run_all(manager, &SQL.replace("@C", collate)).await
+        let sql = SQL
+            .replace("@C", collate)
+            .replace("@POS(':', subject)", pos);
+        crate::run_all(manager, &sql).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

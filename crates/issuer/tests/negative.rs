@@ -4,97 +4,12 @@ mod common;
 use actix_web::http::StatusCode;
 use actix_web::test;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 macro_rules! call {
     ($app:expr, $req:expr) => {
         test::call_service(&$app, $req.to_request()).await
     };
-}
-
-fn with_cookies(mut req: test::TestRequest, fx: &Fx) -> test::TestRequest {
-    for c in browser_cookies(Some(&fx.acme.session_cookie)) {
-        req = req.cookie(c);
-    }
-    req
-}
-
-async fn dcr<S, B>(app: &S, redirects: Value) -> (StatusCode, Value)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = test::call_service(app, test::TestRequest::post().uri("/oauth/register")
-        .set_json(json!({"client_name": "Neg", "redirect_uris": redirects, "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"]})).to_request()).await;
-    let s = r.status();
-    (s, body_json(r).await)
-}
-
-async fn token<S, B>(app: &S, body: &[(&str, &str)]) -> (StatusCode, Value)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    post_form(app, "/oauth/token", body, None).await
-}
-
-/// Authorize + consent with the fixture's session; returns the code.
-async fn code_for<S, B>(app: &S, fx: &Fx, client: &str, redirect: &str, scope: &str) -> String
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = test::call_service(
-        app,
-        with_cookies(
-            test::TestRequest::get().uri(&authorize_url(client, redirect, &[("scope", scope)])),
-            fx,
-        )
-        .to_request(),
-    )
-    .await;
-    let path = location(&r).trim_start_matches(ISSUER).to_string();
-    let r = test::call_service(
-        app,
-        with_cookies(test::TestRequest::get().uri(&path), fx).to_request(),
-    )
-    .await;
-    let html = body_text(r).await;
-    let (tx, csrf) = (hidden(&html, "tx"), hidden(&html, "csrf"));
-    let mut pairs = vec![
-        ("tx", tx.as_str()),
-        ("csrf", csrf.as_str()),
-        ("decision", "allow"),
-    ];
-    for s in scope.split(' ') {
-        pairs.push(("scope", s));
-    }
-    let r = test::call_service(
-        app,
-        with_cookies(
-            test::TestRequest::post()
-                .uri("/consent")
-                .insert_header(("content-type", "application/x-www-form-urlencoded"))
-                .set_payload(form(&pairs)),
-            fx,
-        )
-        .to_request(),
-    )
-    .await;
-    query_param(&location(&r), "code").expect("code")
 }
 
 #[actix_web::test]

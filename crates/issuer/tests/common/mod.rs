@@ -293,3 +293,97 @@ where
     let s = r.status();
     (s, body_json(r).await)
 }
+
+// --- OAuth helpers shared by the test binaries ----------------------------------------------
+
+pub fn with_cookies(
+    mut req: actix_web::test::TestRequest,
+    fx: &Fx,
+) -> actix_web::test::TestRequest {
+    for c in browser_cookies(Some(&fx.acme.session_cookie)) {
+        req = req.cookie(c);
+    }
+    req
+}
+
+pub async fn dcr<S, B>(app: &S, redirects: Value) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let r = actix_web::test::call_service(app, actix_web::test::TestRequest::post().uri("/oauth/register")
+        .set_json(serde_json::json!({"client_name": "Neg", "redirect_uris": redirects, "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"]})).to_request()).await;
+    let s = r.status();
+    (s, body_json(r).await)
+}
+
+pub async fn token<S, B>(app: &S, body: &[(&str, &str)]) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    post_form(app, "/oauth/token", body, None).await
+}
+
+/// Authorize + consent with the fixture's session; returns the code.
+pub async fn code_for<S, B>(app: &S, fx: &Fx, client: &str, redirect: &str, scope: &str) -> String
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let r = actix_web::test::call_service(
+        app,
+        with_cookies(
+            actix_web::test::TestRequest::get().uri(&authorize_url(
+                client,
+                redirect,
+                &[("scope", scope)],
+            )),
+            fx,
+        )
+        .to_request(),
+    )
+    .await;
+    let path = location(&r).trim_start_matches(ISSUER).to_string();
+    let r = actix_web::test::call_service(
+        app,
+        with_cookies(actix_web::test::TestRequest::get().uri(&path), fx).to_request(),
+    )
+    .await;
+    let html = body_text(r).await;
+    let (tx, csrf) = (hidden(&html, "tx"), hidden(&html, "csrf"));
+    let mut pairs = vec![
+        ("tx", tx.as_str()),
+        ("csrf", csrf.as_str()),
+        ("decision", "allow"),
+    ];
+    for s in scope.split(' ') {
+        pairs.push(("scope", s));
+    }
+    let r = actix_web::test::call_service(
+        app,
+        with_cookies(
+            actix_web::test::TestRequest::post()
+                .uri("/consent")
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .set_payload(form(&pairs)),
+            fx,
+        )
+        .to_request(),
+    )
+    .await;
+    query_param(&location(&r), "code").expect("code")
+}
