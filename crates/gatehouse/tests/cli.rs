@@ -666,3 +666,105 @@ fn scim_tokens_are_shown_once_listed_without_secrets_and_revocable() {
     assert!(err.contains("not found"), "{err}");
     assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
 }
+
+#[tokio::test]
+async fn provisioning_policy_and_group_grants_from_the_cli() {
+    let d = copy_of_baseline("provisioning");
+    let out = ok(
+        &d,
+        &[
+            "tenant",
+            "set-provisioning",
+            "--tenant",
+            "acme",
+            "--policy",
+            "scim",
+        ],
+    );
+    assert!(out.contains("provisioning: scim\n"), "{out}");
+    let (code, _, err) = fails(
+        &d,
+        &[
+            "tenant",
+            "set-provisioning",
+            "--tenant",
+            "acme",
+            "--policy",
+            "email",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("email"), "{err}");
+    // A grant to a group that is not a SCIM group of the tenant is refused.
+    let grant = |group: &str| {
+        vec![
+            "grant".to_string(),
+            "add".into(),
+            "--tenant".into(),
+            "acme".into(),
+            "--resource".into(),
+            "https://crm.example.com/mcp".into(),
+            "--scopes".into(),
+            "crm:customers:write".into(),
+            "--group".into(),
+            group.to_string(),
+        ]
+    };
+    let args = grant("no-such-group");
+    let (_, _, err) = fails(&d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("group not found"), "{err}");
+    // The IdP pushed a group (as the SCIM endpoint stores it): the grant targets it.
+    let db = open_db(&d).await;
+    let tenant: String = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM tenants WHERE slug = 'acme'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    db.execute(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        format!("INSERT INTO scim_groups (id, tenant_id, display_name, display_name_lower, resource, version, created_at, updated_at) VALUES ('g-1', '{tenant}', 'Sales', 'sales', '{{}}', 1, 0, 0)"),
+    ))
+    .await
+    .unwrap();
+    drop(db);
+    let args = grant("g-1");
+    let out = ok(&d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.contains("to: group g-1\n") && out.contains("granted: crm:customers:write\n"),
+        "{out}"
+    );
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "connection",
+            "set-scim-link",
+            "--tenant",
+            "acme",
+            "--id",
+            "nope",
+            "--attribute",
+            "userName",
+        ],
+    );
+    assert!(err.contains("not found"), "{err}");
+    let (code, _, _) = fails(
+        &d,
+        &[
+            "connection",
+            "set-scim-link",
+            "--tenant",
+            "acme",
+            "--id",
+            "nope",
+            "--attribute",
+            "email",
+        ],
+    );
+    assert_ne!(code, 0, "email is never a link attribute");
+    assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
+}

@@ -426,4 +426,33 @@ async fn scim_policy_admits_only_provisioned_active_users() {
     assert!(sign_in(&w, "dave").await.is_err());
     // The same person through an identity whose link value the directory never named.
     assert!(sign_in(&w, "dave-other-account").await.is_err());
+    // A connection may link on userName instead of externalId (never on email).
+    connection::set_scim_link(
+        &w.fx.store,
+        &w.fx.clock,
+        &w.fx.acme.id,
+        &w.conn.id,
+        "userName",
+    )
+    .await
+    .unwrap();
+    let mut w = w;
+    w.conn = connection::get(&w.fx.store.db, &w.fx.acme.id, &w.conn.id)
+        .await
+        .unwrap();
+    provision(&app, &w, "Erin.Upn@acme.test", "some-object-id").await;
+    assert!(sign_in(&w, "erin.upn@acme.test").await.is_ok());
+    assert!(
+        sign_in(&w, "some-object-id").await.is_err(),
+        "externalId no longer links"
+    );
+    assert!(connection::set_scim_link(
+        &w.fx.store,
+        &w.fx.clock,
+        &w.fx.acme.id,
+        &w.conn.id,
+        "emails"
+    )
+    .await
+    .is_err());
 }
