@@ -136,4 +136,6 @@ covered by this benchmark.
 * Nothing was switched off on either side for the benchmark; in particular Gatehouse has no cache
   that could make it accept a revoked token (every introspection reads the database).
 `;
-process.stdout.write(out + (existsSync(new URL('./observations.md', import.meta.url)) ? `\n${readFileSync(new URL('./observations.md', import.meta.url), 'utf8')}` : ''));
+const appendix = (name) => (existsSync(new URL(name, import.meta.url)) ? `\n${readFileSync(new URL(name, import.meta.url), 'utf8')}` : '');
+// The SCIM benchmark (bench/scim.sh) keeps its own section.
+process.stdout.write(out + appendix('./observations.md') + appendix('./scim-results.md'));
