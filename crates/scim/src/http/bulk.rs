@@ -72,9 +72,9 @@ async fn dispatch(
         ("POST", None) if users_ => users::create(st, p, data).await,
         ("POST", None) => groups::create(st, p, data).await,
         ("PUT", Some(id)) if users_ => users::replace(st, p, id, data, version).await,
-        ("PUT", Some(id)) => groups::replace(st, p, id, data, version).await,
+        ("PUT", Some(id)) => groups::replace(st, p, id, data, version, false).await,
         ("PATCH", Some(id)) if users_ => users::patch(st, p, id, data, version).await,
-        ("PATCH", Some(id)) => groups::patch(st, p, id, data, version).await,
+        ("PATCH", Some(id)) => groups::patch(st, p, id, data, version, false).await,
         ("DELETE", Some(id)) if users_ => users::delete(st, p, id, version).await,
         ("DELETE", Some(id)) => groups::delete(st, p, id, version).await,
         _ => Err(ScimError::bad(

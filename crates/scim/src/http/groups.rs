@@ -85,6 +85,7 @@ pub async fn replace(
     id: &str,
     body: &Value,
     if_match: Option<&str>,
+    with_members: bool,
 ) -> Result<Rendered, ScimError> {
     let (f, ids, display) = group_from_body(body)?;
     let change = MembershipChange {
@@ -107,7 +108,7 @@ pub async fn replace(
         )
         .await?
         {
-            let v = rendered(&txn, st, p, &g, true).await?;
+            let v = rendered(&txn, st, p, &g, with_members).await?;
             txn.commit().await?;
             return Ok(ok(v, g.version));
         }
@@ -126,6 +127,7 @@ pub async fn patch(
     id: &str,
     body: &Value,
     if_match: Option<&str>,
+    with_members: bool,
 ) -> Result<Rendered, ScimError> {
     let req = PatchRequest::from_json(body)?;
     let schema = PatchSchema::group();
@@ -149,7 +151,7 @@ pub async fn patch(
             display,
         };
         if !attrs_changed && change.is_empty() {
-            let v = rendered(&txn, st, p, &current, true).await?;
+            let v = rendered(&txn, st, p, &current, with_members).await?;
             txn.commit().await?;
             return Ok(ok(v, current.version));
         }
@@ -165,7 +167,7 @@ pub async fn patch(
         )
         .await?
         {
-            let v = rendered(&txn, st, p, &g, true).await?;
+            let v = rendered(&txn, st, p, &g, with_members).await?;
             txn.commit().await?;
             return Ok(ok(v, g.version));
         }
@@ -228,6 +230,18 @@ pub async fn list(
 
 // --- handlers -------------------------------------------------------------------------------
 
+/// Whether the response should list members: a client may exclude them (RFC 7644 §3.4.2.5,
+/// honoured on PUT and PATCH responses too; Entra asks so for large groups).
+fn members_wanted(req: &HttpRequest) -> bool {
+    let q = ListParams::from_query(req.query_string());
+    render::wants(
+        q.attributes.as_deref(),
+        q.excluded.as_deref(),
+        GROUP_URN,
+        "members",
+    )
+}
+
 type Res = Result<HttpResponse, ScimError>;
 
 pub async fn list_handler(st: web::Data<ScimState>, p: ScimPrincipal, req: HttpRequest) -> Res {
@@ -277,9 +291,12 @@ pub async fn replace_handler(
     body: web::Payload,
 ) -> Res {
     let body = read_json(body).await?;
-    Ok(replace(&st, &p, &path.1, &body, if_match(&req).as_deref())
-        .await?
-        .respond())
+    let members = members_wanted(&req);
+    Ok(
+        replace(&st, &p, &path.1, &body, if_match(&req).as_deref(), members)
+            .await?
+            .respond(),
+    )
 }
 
 pub async fn patch_handler(
@@ -290,9 +307,12 @@ pub async fn patch_handler(
     body: web::Payload,
 ) -> Res {
     let body = read_json(body).await?;
-    Ok(patch(&st, &p, &path.1, &body, if_match(&req).as_deref())
-        .await?
-        .respond())
+    let members = members_wanted(&req);
+    Ok(
+        patch(&st, &p, &path.1, &body, if_match(&req).as_deref(), members)
+            .await?
+            .respond(),
+    )
 }
 
 pub async fn delete_handler(
