@@ -9,8 +9,10 @@ use authz_core::directory::groups::{self as dgroups, DirGroup, MembershipChange}
 use serde_json::Value;
 
 use super::list::{list_response, ListParams};
-use super::render::{self, matches};
-use super::{if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState};
+use super::render;
+use super::{
+    busy, check_version, if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState,
+};
 use crate::patch::{apply, PatchRequest, PatchSchema, GROUP_URN};
 use crate::resource::{group_fields, group_from_body, members_of};
 
@@ -29,30 +31,6 @@ async fn rendered<C: sea_orm::ConnectionTrait>(
         None
     };
     Ok(render::group(&st.base(&p.slug), g, members.as_deref()))
-}
-
-fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
-    match if_match {
-        Some(m) if !matches(m, version) => Err(ScimError::precondition()),
-        _ => Ok(()),
-    }
-}
-
-fn ok(v: Value, version: i64) -> Rendered {
-    Rendered {
-        status: StatusCode::OK,
-        body: Some(v),
-        version: Some(version),
-        location: None,
-    }
-}
-
-fn busy() -> ScimError {
-    ScimError::new(
-        StatusCode::CONFLICT,
-        None,
-        "the group kept changing concurrently; retry the request",
-    )
 }
 
 pub async fn create(
@@ -110,7 +88,7 @@ pub async fn replace(
         {
             let v = rendered(&txn, st, p, &g, with_members).await?;
             txn.commit().await?;
-            return Ok(ok(v, g.version));
+            return Ok(Rendered::ok(v, g.version));
         }
         if if_match.is_some() {
             return Err(ScimError::precondition());
@@ -153,7 +131,7 @@ pub async fn patch(
         if !attrs_changed && change.is_empty() {
             let v = rendered(&txn, st, p, &current, with_members).await?;
             txn.commit().await?;
-            return Ok(ok(v, current.version));
+            return Ok(Rendered::ok(v, current.version));
         }
         let fields = attrs_changed.then_some(&f);
         if let Some(g) = dgroups::update(
@@ -169,7 +147,7 @@ pub async fn patch(
         {
             let v = rendered(&txn, st, p, &g, with_members).await?;
             txn.commit().await?;
-            return Ok(ok(v, g.version));
+            return Ok(Rendered::ok(v, g.version));
         }
         if if_match.is_some() {
             return Err(ScimError::precondition());
@@ -189,12 +167,7 @@ pub async fn delete(
     check_version(if_match, current.version)?;
     dgroups::delete(&txn, st.clock.as_ref(), &p.tenant, id, &p.actor()).await?;
     txn.commit().await?;
-    Ok(Rendered {
-        status: StatusCode::NO_CONTENT,
-        body: None,
-        version: None,
-        location: None,
-    })
+    Ok(Rendered::no_content())
 }
 
 pub async fn list(
@@ -220,12 +193,11 @@ pub async fn list(
             GROUP_URN,
         ));
     }
-    Ok(Rendered {
-        status: StatusCode::OK,
-        body: Some(list_response(page.total, q.start_index, items)),
-        version: None,
-        location: None,
-    })
+    Ok(Rendered::list(list_response(
+        page.total,
+        q.start_index,
+        items,
+    )))
 }
 
 // --- handlers -------------------------------------------------------------------------------
@@ -280,7 +252,7 @@ pub async fn get_handler(
         params.excluded.as_deref(),
         GROUP_URN,
     );
-    Ok(ok(v, g.version).respond())
+    Ok(Rendered::ok(v, g.version).respond())
 }
 
 pub async fn replace_handler(

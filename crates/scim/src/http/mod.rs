@@ -85,6 +85,55 @@ impl Rendered {
     }
 }
 
+impl Rendered {
+    /// 200 with a resource and its version.
+    pub fn ok(body: Value, version: i64) -> Rendered {
+        Rendered {
+            status: StatusCode::OK,
+            body: Some(body),
+            version: Some(version),
+            location: None,
+        }
+    }
+
+    /// 204, after a DELETE.
+    pub fn no_content() -> Rendered {
+        Rendered {
+            status: StatusCode::NO_CONTENT,
+            body: None,
+            version: None,
+            location: None,
+        }
+    }
+
+    /// 200 with a ListResponse.
+    pub fn list(body: Value) -> Rendered {
+        Rendered {
+            status: StatusCode::OK,
+            body: Some(body),
+            version: None,
+            location: None,
+        }
+    }
+}
+
+/// 412 unless `If-Match` (if any) names `version` (RFC 7644 §3.14).
+pub fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    match if_match {
+        Some(m) if !render::matches(m, version) => Err(ScimError::precondition()),
+        _ => Ok(()),
+    }
+}
+
+/// A write lost the optimistic race every time it was retried.
+pub fn busy() -> ScimError {
+    ScimError::new(
+        StatusCode::CONFLICT,
+        None,
+        "the resource kept changing concurrently; retry the request",
+    )
+}
+
 /// Reads a JSON body of at most [`MAX_PAYLOAD`] bytes: 413 beyond, 400 if not JSON. Any
 /// content type is read as JSON (clients send `application/scim+json` or `application/json`).
 pub async fn read_json(mut payload: web::Payload) -> Result<Value, ScimError> {

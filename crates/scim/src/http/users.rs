@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use super::list::{list_response, ListParams};
 use super::render::{self, matches};
-use super::{if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState};
+use super::{
+    busy, check_version, if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState,
+};
 use crate::patch::{apply, PatchRequest, PatchSchema, USER_URN};
 use crate::resource::{user_fields, user_from_body};
 
@@ -22,13 +24,6 @@ async fn rendered<C: sea_orm::ConnectionTrait>(
 ) -> Result<Value, ScimError> {
     let groups = dgroups::of_user(conn, &p.tenant, &u.id).await?;
     Ok(render::user(&st.base(&p.slug), u, &groups))
-}
-
-fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
-    match if_match {
-        Some(m) if !matches(m, version) => Err(ScimError::precondition()),
-        _ => Ok(()),
-    }
 }
 
 pub async fn create(
@@ -66,30 +61,13 @@ pub async fn replace(
         {
             let v = rendered(&txn, st, p, &u).await?;
             txn.commit().await?;
-            return Ok(ok(v, u.version));
+            return Ok(Rendered::ok(v, u.version));
         }
         if if_match.is_some() {
             return Err(ScimError::precondition());
         }
     }
     Err(busy())
-}
-
-fn busy() -> ScimError {
-    ScimError::new(
-        StatusCode::CONFLICT,
-        None,
-        "the resource kept changing concurrently; retry the request",
-    )
-}
-
-fn ok(v: Value, version: i64) -> Rendered {
-    Rendered {
-        status: StatusCode::OK,
-        body: Some(v),
-        version: Some(version),
-        location: None,
-    }
 }
 
 /// PATCH (RFC 7644 §3.5.2): applied by the engine to the stored representation, then written
@@ -115,7 +93,7 @@ pub async fn patch(
         if !outcome.changed {
             let v = rendered(&txn, st, p, &current).await?;
             txn.commit().await?;
-            return Ok(ok(v, current.version));
+            return Ok(Rendered::ok(v, current.version));
         }
         let f = user_fields(rep)?;
         if let Some(u) =
@@ -123,7 +101,7 @@ pub async fn patch(
         {
             let v = rendered(&txn, st, p, &u).await?;
             txn.commit().await?;
-            return Ok(ok(v, u.version));
+            return Ok(Rendered::ok(v, u.version));
         }
         if if_match.is_some() {
             return Err(ScimError::precondition());
@@ -143,12 +121,7 @@ pub async fn delete(
     check_version(if_match, current.version)?;
     dusers::delete(&txn, st.clock.as_ref(), &p.tenant, id, &p.actor()).await?;
     txn.commit().await?;
-    Ok(Rendered {
-        status: StatusCode::NO_CONTENT,
-        body: None,
-        version: None,
-        location: None,
-    })
+    Ok(Rendered::no_content())
 }
 
 pub async fn list(
@@ -168,12 +141,11 @@ pub async fn list(
             USER_URN,
         ));
     }
-    Ok(Rendered {
-        status: StatusCode::OK,
-        body: Some(list_response(page.total, q.start_index, items)),
-        version: None,
-        location: None,
-    })
+    Ok(Rendered::list(list_response(
+        page.total,
+        q.start_index,
+        items,
+    )))
 }
 
 // --- handlers -------------------------------------------------------------------------------
@@ -221,7 +193,7 @@ pub async fn get_handler(
         params.excluded.as_deref(),
         USER_URN,
     );
-    Ok(ok(v, u.version).respond())
+    Ok(Rendered::ok(v, u.version).respond())
 }
 
 pub async fn replace_handler(
