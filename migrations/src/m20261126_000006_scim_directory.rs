@@ -106,7 +106,13 @@ impl MigrationTrait for Migration {
         let sql = SQL
             .replace("@C", collate)
             .replace("@POS(':', subject)", pos);
-        crate::run_all(manager, &sql).await
+        crate::run_all(manager, &sql).await?;
+        if manager.get_database_backend() == DatabaseBackend::Postgres {
+            // Rate counters are shared by every node but need no durability: unlogged, their
+            // updates write no WAL and commit without a flush (a crash just resets them).
+            crate::run_all(manager, "ALTER TABLE rate_limits SET UNLOGGED;").await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

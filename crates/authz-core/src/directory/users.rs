@@ -113,6 +113,10 @@ async fn write_emails<C: ConnectionTrait>(conn: &C, id: &str, f: &UserFields) ->
         .and_where(Expr::col(t("scim_user_id")).eq(id))
         .to_owned();
     exec(conn, &del).await?;
+    insert_emails(conn, id, f).await
+}
+
+async fn insert_emails<C: ConnectionTrait>(conn: &C, id: &str, f: &UserFields) -> CoreResult<()> {
     if f.emails.is_empty() {
         return Ok(());
     }
@@ -177,7 +181,7 @@ pub async fn create<C: ConnectionTrait>(
             e.into()
         });
     }
-    write_emails(conn, &id, f).await?;
+    insert_emails(conn, &id, f).await?;
     let linked = lifecycle::link_identities(conn, tenant, &id, f).await?;
     audit::record(
         conn,
@@ -194,7 +198,17 @@ pub async fn create<C: ConnectionTrait>(
     if !f.active {
         lifecycle::deactivate(conn, clock, tenant, &id, actor).await?;
     }
-    get(conn, tenant, &id).await
+    Ok(DirUser {
+        id,
+        tenant: tenant.clone(),
+        user_name: f.user_name.clone(),
+        external_id: f.external_id.clone(),
+        active: f.active,
+        resource: f.resource.clone(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    })
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<DirUser> {

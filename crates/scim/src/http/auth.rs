@@ -47,20 +47,42 @@ async fn authenticate(req: HttpRequest) -> Result<ScimPrincipal, ScimError> {
         .to_string();
     let token = bearer(&req).ok_or_else(ScimError::unauthorized)?;
     // An unknown tenant looks exactly like a wrong token: the URL space is not an oracle.
-    let t = match tenant::find_by_slug(&st.store.db, &slug).await {
-        Ok(t) => t,
-        Err(authz_core::CoreError::NotFound(_)) => return Err(ScimError::unauthorized()),
-        Err(e) => return Err(e.into()),
+    let cached = st.tenants.read().ok().and_then(|m| m.get(&slug).cloned());
+    let tenant_id = match cached {
+        Some(id) => id,
+        None => match tenant::find_by_slug(&st.store.db, &slug).await {
+            Ok(t) => {
+                if let Ok(mut m) = st.tenants.write() {
+                    m.insert(slug.clone(), t.id.clone());
+                }
+                t.id
+            }
+            Err(authz_core::CoreError::NotFound(_)) => return Err(ScimError::unauthorized()),
+            Err(e) => return Err(e.into()),
+        },
     };
-    // Both writes (last use, the rate counter) go through the store's write transaction: on
-    // SQLite a bare autocommit write racing a SCIM change's transaction would make it fail.
-    let txn = st.store.begin().await?;
-    let tok = scim_token::authenticate(&txn, st.clock.as_ref(), &t.id, &token)
-        .await?
-        .ok_or_else(ScimError::unauthorized)?;
-    let bucket = format!("scim:{}", tok.id);
-    let hits = authz_core::ratelimit::hit(&txn, st.clock.as_ref(), &bucket, 60).await?;
-    txn.commit().await?;
+    // Two small writes: the token's last use (at most once a minute) and the rate counter.
+    // On PostgreSQL each is one autocommit statement, so the counter row every request of the
+    // token increments is locked only for that statement (rate_limits is UNLOGGED: no WAL
+    // flush either), never across an await of a busy worker. On SQLite they go through the
+    // store's write transaction, since a bare write racing a SCIM change's deferred
+    // transaction would make that transaction fail.
+    let (tok, hits) = if st.store.is_postgres() {
+        let tok =
+            scim_token::authenticate(&st.store.db, st.clock.as_ref(), &tenant_id, &token).await?;
+        let tok = tok.ok_or_else(ScimError::unauthorized)?;
+        let bucket = format!("scim:{}", tok.id);
+        let hits = authz_core::ratelimit::hit(&st.store.db, st.clock.as_ref(), &bucket, 60).await?;
+        (tok, hits)
+    } else {
+        let txn = st.store.begin().await?;
+        let tok = scim_token::authenticate(&txn, st.clock.as_ref(), &tenant_id, &token).await?;
+        let tok = tok.ok_or_else(ScimError::unauthorized)?;
+        let bucket = format!("scim:{}", tok.id);
+        let hits = authz_core::ratelimit::hit(&txn, st.clock.as_ref(), &bucket, 60).await?;
+        txn.commit().await?;
+        (tok, hits)
+    };
     if hits > st.rate_per_minute {
         let wait = 60 - st.clock.now_s().rem_euclid(60);
         let mut e = ScimError::new(
@@ -75,8 +97,8 @@ async fn authenticate(req: HttpRequest) -> Result<ScimPrincipal, ScimError> {
         return Err(e);
     }
     Ok(ScimPrincipal {
-        tenant: t.id,
-        slug: t.slug,
+        tenant: tenant_id,
+        slug,
         token_id: tok.id,
     })
 }

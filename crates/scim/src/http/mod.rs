@@ -39,6 +39,10 @@ pub struct ScimState {
     /// The public base URL (the issuer), for `meta.location`.
     pub issuer: String,
     pub rate_per_minute: i64,
+    /// Tenant ids by slug. A slug never changes owner and tenants are not deleted, so every
+    /// node may keep what it looked up; token state is never cached.
+    pub(crate) tenants:
+        std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, authz_core::TenantId>>>,
 }
 
 impl ScimState {
@@ -48,6 +52,7 @@ impl ScimState {
             clock,
             issuer: issuer.trim_end_matches('/').to_string(),
             rate_per_minute: DEFAULT_RATE_PER_MINUTE,
+            tenants: Default::default(),
         }
     }
     pub fn with_rate_per_minute(mut self, n: i64) -> Self {

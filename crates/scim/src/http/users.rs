@@ -34,8 +34,9 @@ pub async fn create(
     let f = user_from_body(body)?;
     let txn = st.store.begin().await?;
     let u = dusers::create(&txn, st.clock.as_ref(), &p.tenant, &f, &p.actor()).await?;
-    let v = rendered(&txn, st, p, &u).await?;
     txn.commit().await?;
+    // A new user is in no group yet.
+    let v = render::user(&st.base(&p.slug), &u, &[]);
     Ok(Rendered {
         status: StatusCode::CREATED,
         location: Some(format!("{}/Users/{}", st.base(&p.slug), u.id)),
