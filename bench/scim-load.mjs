@@ -60,11 +60,12 @@ const grp = await must(await fetch(`${BASE}/Groups/${g.id}`, { headers: H }), 20
 console.error(`PATCH adding ${USERS} members: ${patchSecs.toFixed(2)} s (group now has ${grp.members?.length ?? 0} members)`);
 if ((grp.members?.length ?? 0) !== USERS || check.totalResults !== 1 || count.totalResults !== USERS) throw new Error('membership or user count is wrong');
 
-// Grow to POP users through Bulk.
+// Bulk: BULK_REQUESTS requests of 1000 POST operations each (operations run one after another).
+const BULK_REQUESTS = Number(process.env.BULK_REQUESTS ?? 3);
 const bulkOps = 1000;
 let made = USERS;
 t0 = process.hrtime.bigint();
-while (made < POP) {
+for (let b = 0; b < BULK_REQUESTS && made < POP; b++) {
   const n = Math.min(bulkOps, POP - made);
   const ops = Array.from({ length: n }, (_, k) => ({ method: 'POST', path: '/Users', bulkId: `b${made + k}`, data: user(made + k) }));
   const r = await must(await fetch(`${BASE}/Bulk`, { method: 'POST', headers: H, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: ops }) }), 200);
@@ -73,9 +74,14 @@ while (made < POP) {
   made += n;
 }
 const bulkSecs = ms(t0) / 1000;
-const bulk = { users: POP - USERS, secs: +bulkSecs.toFixed(1), per_sec: +((POP - USERS) / bulkSecs).toFixed(0) };
-
+const bulk = { users: made - USERS, secs: +bulkSecs.toFixed(1), per_sec: +((made - USERS) / Math.max(bulkSecs, 1e-9)).toFixed(0) };
 console.error(`bulk-created ${bulk.users} users: ${bulk.per_sec}/s`);
+// Grow to POP users with concurrent POSTs (the population for the lookup, not a measurement).
+const base = made;
+await pool(POP - base, CONC, async (i) => { await must(await fetch(`${BASE}/Users`, { method: 'POST', headers: H, body: JSON.stringify(user(base + i)) }), 201); });
+const pop = await must(await fetch(`${BASE}/Users?count=0`, { headers: H }), 200);
+if (pop.totalResults !== POP) throw new Error(`population ${pop.totalResults} != ${POP}`);
+console.error(`population: ${pop.totalResults} users`);
 
 const lookup = await pool(LOOKUPS, CONC, async (i) => {
   const k = (i * 7919) % POP;

@@ -470,6 +470,7 @@ async fn concurrent_member_patches_to_one_group_lose_no_member() {
         assert!(r.status.is_success(), "{}", r.json);
     }
     let r = call(&app, &fx, "GET", &format!("/Groups/{gid}"), None).await;
+    let before = r.header("etag").unwrap();
     let mut got: Vec<String> = r.json["members"]
         .as_array()
         .unwrap()
@@ -480,6 +481,11 @@ async fn concurrent_member_patches_to_one_group_lose_no_member() {
     let mut want = kept.to_vec();
     want.sort();
     assert_eq!(got, want);
+    // Deleting a member changes the group: its ETag moves on.
+    call(&app, &fx, "DELETE", &format!("/Users/{}", kept[0]), None).await;
+    let r = call(&app, &fx, "GET", &format!("/Groups/{gid}"), None).await;
+    assert_ne!(r.header("etag").unwrap(), before);
+    assert_eq!(r.json["members"].as_array().unwrap().len(), 19);
 }
 
 #[actix_web::test]

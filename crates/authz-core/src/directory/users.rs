@@ -403,6 +403,20 @@ pub async fn delete<C: ConnectionTrait>(
 ) -> CoreResult<()> {
     let current = get(conn, tenant, id).await?;
     lifecycle::delete(conn, clock, tenant, &current, actor).await?;
+    // The groups that lose this member change too: their versions (ETags) move on.
+    let groups = Query::select()
+        .column(t("group_id"))
+        .from(t("scim_group_members"))
+        .and_where(Expr::col(t("member_id")).eq(id))
+        .to_owned();
+    let bump = Query::update()
+        .table(t("scim_groups"))
+        .value(t("version"), Expr::col(t("version")).add(1))
+        .value(t("updated_at"), clock.now_us())
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("id")).in_subquery(groups))
+        .to_owned();
+    exec(conn, &bump).await?;
     for (table, col) in [
         ("scim_group_members", "member_id"),
         ("scim_user_emails", "scim_user_id"),
