@@ -209,9 +209,10 @@ async fn deactivation_cuts_off_a_signed_in_user_at_once_and_reactivation_restore
     let app = app!(w);
     let (_, c) = dcr(&app, json!([REDIRECT])).await;
     w.client = c["client_id"].as_str().unwrap().to_string();
-    // The IdP provisions alice (externalId = the OIDC subject); her next sign-in links her.
-    let scim_id = provision(&app, &w, "alice@acme.test", "alice").await;
+    // Alice signed in (JIT) before the IdP provisioned her (externalId = the OIDC subject):
+    // the SCIM creation links her existing identity, with no further sign-in.
     assert_eq!(sign_in(&w, "alice").await.unwrap(), w.fx.acme.user_id);
+    let scim_id = provision(&app, &w, "alice@acme.test", "alice").await;
     let t = tokens(&app, &w, "crm:customers:read").await;
     let (at, rt) = (
         t["access_token"].as_str().unwrap(),

@@ -141,6 +141,88 @@ async fn insert_emails<C: ConnectionTrait>(conn: &C, id: &str, f: &UserFields) -
     Ok(())
 }
 
+/// PostgreSQL: the user, its emails, the link of earlier SSO identities and the removal of
+/// its tombstones in one statement (data-modifying CTEs), the same effects as the portable
+/// path in four round trips fewer (SCIM creation throughput, DESIGN §10). Returns the number
+/// of identities linked.
+async fn create_pg<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id: &str,
+    f: &UserFields,
+    now: i64,
+) -> CoreResult<u64> {
+    use sea_orm::{DatabaseBackend, Statement, Value as V};
+    let lower = |o: &Option<String>| o.as_deref().map(fold);
+    let mut values: Vec<V> = vec![
+        id.into(),
+        tenant.0.clone().into(),
+        f.user_name.clone().into(),
+        fold(&f.user_name).into(),
+        f.external_id.clone().into(),
+        lower(&f.external_id).into(),
+        lower(&f.display_name).into(),
+        lower(&f.given_name).into(),
+        lower(&f.family_name).into(),
+        lower(&f.title).into(),
+        lower(&f.user_type).into(),
+        f.employee_number.clone().into(),
+        lower(&f.department).into(),
+        f.active.into(),
+        f.resource.to_string().into(),
+        now.into(),
+    ];
+    let mut sql = String::from(
+        "WITH u AS (INSERT INTO scim_users (id, tenant_id, user_name, user_name_lower, \
+         external_id, external_id_lower, display_name_lower, given_name_lower, \
+         family_name_lower, title_lower, user_type_lower, employee_number, department_lower, \
+         active, resource, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, \
+         $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $16) RETURNING id)",
+    );
+    if !f.emails.is_empty() {
+        let mut rows = Vec::new();
+        for e in &f.emails {
+            let n = values.len();
+            rows.push(format!("(${}, ${}, ${})", n + 1, n + 2, n + 3));
+            values.push(fold(&e.value).into());
+            values.push(e.kind.as_deref().map(fold).into());
+            values.push(e.primary.into());
+        }
+        sql.push_str(&format!(
+            ", e AS (INSERT INTO scim_user_emails (scim_user_id, value_lower, type_lower, \
+             is_primary) SELECT u.id, v.a, v.b, v.c FROM u CROSS JOIN (VALUES {}) AS v(a, b, c))",
+            rows.join(", ")
+        ));
+    }
+    // The link values an identity may carry: $4 (userName) and $6 (externalId), folded.
+    let matches = "((link_attr = 'userName' AND link_value = $4) OR \
+                   (link_attr = 'externalId' AND link_value = $6))";
+    let status = if f.active { ", status = 'active'" } else { "" };
+    sql.push_str(&format!(
+        ", l AS (UPDATE users SET scim_user_id = $1{status} WHERE tenant_id = $2 AND \
+         scim_user_id IS NULL AND {matches} RETURNING 1), \
+         d AS (DELETE FROM scim_tombstones WHERE tenant_id = $2 AND {matches}) \
+         SELECT (SELECT count(*) FROM l) AS linked, (SELECT count(*) FROM u) AS created"
+    ));
+    let row = conn
+        .query_one(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                taken(&f.user_name)
+            } else {
+                e.into()
+            }
+        })?
+        .ok_or_else(|| CoreError::Config("user insert returned no row".into()))?;
+    let linked: i64 = row.try_get("", "linked")?;
+    Ok(linked as u64)
+}
+
 /// Creates a user (RFC 7644 §3.3). `userName` is unique per tenant, case-insensitively
 /// (RFC 7643 §4.1.1): a duplicate is `Conflict`. SSO identities that already signed in with
 /// this user's link value are linked to it.
@@ -151,38 +233,37 @@ pub async fn create<C: ConnectionTrait>(
     f: &UserFields,
     actor: &Actor,
 ) -> CoreResult<DirUser> {
-    if find_by_user_name(conn, tenant, &f.user_name)
-        .await?
-        .is_some()
-    {
-        return Err(taken(&f.user_name));
-    }
+    // Uniqueness is the (tenant_id, user_name_lower) constraint's: one statement, no race.
     let now = clock.now_us();
     let id = uuid::Uuid::new_v4().to_string();
-    let cols = columns(f);
-    let mut names = vec![t("id"), t("tenant_id")];
-    let mut values: Vec<sea_orm::sea_query::SimpleExpr> =
-        vec![id.clone().into(), tenant.0.clone().into()];
-    for (n, v) in cols {
-        names.push(t(n));
-        values.push(v);
-    }
-    names.extend([t("version"), t("created_at"), t("updated_at")]);
-    values.extend([1i64.into(), now.into(), now.into()]);
-    let q = Query::insert()
-        .into_table(t(TABLE))
-        .columns(names)
-        .values_panic(values)
-        .to_owned();
-    if let Err(e) = conn.execute(conn.get_database_backend().build(&q)).await {
-        return Err(if is_unique_violation(&e) {
-            taken(&f.user_name)
-        } else {
-            e.into()
-        });
-    }
-    insert_emails(conn, &id, f).await?;
-    let linked = lifecycle::link_identities(conn, tenant, &id, f).await?;
+    let linked = if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        create_pg(conn, tenant, &id, f, now).await?
+    } else {
+        let cols = columns(f);
+        let mut names = vec![t("id"), t("tenant_id")];
+        let mut values: Vec<sea_orm::sea_query::SimpleExpr> =
+            vec![id.clone().into(), tenant.0.clone().into()];
+        for (n, v) in cols {
+            names.push(t(n));
+            values.push(v);
+        }
+        names.extend([t("version"), t("created_at"), t("updated_at")]);
+        values.extend([1i64.into(), now.into(), now.into()]);
+        let q = Query::insert()
+            .into_table(t(TABLE))
+            .columns(names)
+            .values_panic(values)
+            .to_owned();
+        if let Err(e) = conn.execute(conn.get_database_backend().build(&q)).await {
+            return Err(if is_unique_violation(&e) {
+                taken(&f.user_name)
+            } else {
+                e.into()
+            });
+        }
+        insert_emails(conn, &id, f).await?;
+        lifecycle::link_identities(conn, tenant, &id, f).await?
+    };
     audit::record(
         conn,
         clock,
