@@ -73,7 +73,7 @@ say "Rust tests on SQLite"
 cargo test --workspace --no-fail-fast --features authz-core/testkit 2>&1 | tee "$LOG_DIR/sqlite.log"
 
 say "storage, domain and HTTP tests on PostgreSQL"
-GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p authz-core -p issuer -p scim --no-fail-fast --features authz-core/testkit 2>&1 | tee "$LOG_DIR/pg.log"
+GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p authz-core -p issuer -p scim -p admin-api --no-fail-fast --features authz-core/testkit 2>&1 | tee "$LOG_DIR/pg.log"
 drop_test_dbs
 
 # --- 4. interop, once, on PostgreSQL ------------------------------------------------------

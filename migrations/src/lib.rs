@@ -11,6 +11,7 @@ mod m20261126_000003_presets_and_step_up;
 mod m20261126_000004_saml;
 mod m20261126_000005_scim_tokens;
 mod m20261126_000006_scim_directory;
+mod m20261126_000007_api_keys;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_saml::Migration),
             Box::new(m20261126_000005_scim_tokens::Migration),
             Box::new(m20261126_000006_scim_directory::Migration),
+            Box::new(m20261126_000007_api_keys::Migration),
         ]
     }
 }

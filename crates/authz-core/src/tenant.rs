@@ -245,3 +245,15 @@ pub async fn domains<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreRes
         .map(|d| d.domain)
         .collect())
 }
+
+/// Every tenant, by slug (the operator's list).
+pub async fn list<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Tenant>> {
+    use sea_orm::QueryOrder;
+    Ok(tenants::Entity::find()
+        .order_by_asc(tenants::Column::Slug)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Tenant::from)
+        .collect())
+}

@@ -187,3 +187,30 @@ pub async fn find_by_email<C: ConnectionTrait>(
         .map(User::from)
         .collect())
 }
+
+/// A tenant's users for the admin's list: all, or those whose email or name contains `q`
+/// (case-insensitively), by email; at most `limit`.
+pub async fn search<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    q: Option<&str>,
+    limit: u64,
+) -> CoreResult<Vec<User>> {
+    use sea_orm::{Condition, QueryOrder, QuerySelect};
+    let mut s = users::Entity::find().filter(users::Column::TenantId.eq(tenant.0.clone()));
+    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+        let q = q.to_lowercase();
+        s = s.filter(
+            Condition::any()
+                .add(users::Column::EmailLower.contains(q.as_str()))
+                .add(users::Column::Name.contains(q.as_str())),
+        );
+    }
+    Ok(s.order_by_asc(users::Column::EmailLower)
+        .limit(limit.clamp(1, 500))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect())
+}

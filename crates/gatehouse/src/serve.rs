@@ -40,6 +40,10 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         let scim_data = web::Data::new(
             scim::ScimState::new(store.clone(), clock.clone(), &issuer).with_rate_per_minute(scim_rate),
         );
+        let admin_data = web::Data::new(admin_api::AdminState {
+            store: store.clone(),
+            clock: clock.clone(),
+        });
         background_jobs(store, clock, signing_key);
         tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
         let data = web::Data::new(state);
@@ -47,11 +51,13 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             App::new()
                 .app_data(data.clone())
                 .app_data(scim_data.clone())
+                .app_data(admin_data.clone())
                 .wrap(from_fn(issuer::Cors))
                 .wrap(issuer::SecurityHeaders())
                 .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
                 .configure(issuer::configure)
                 .configure(scim::configure)
+                .configure(admin_api::configure)
         })
         .shutdown_timeout(20)
         .bind(&listen)

@@ -768,3 +768,55 @@ async fn provisioning_policy_and_group_grants_from_the_cli() {
     assert_ne!(code, 0, "email is never a link attribute");
     assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
 }
+
+#[test]
+fn admin_api_keys_are_shown_once_listed_without_secrets_and_revocable() {
+    let d = copy_of_baseline("api-keys");
+    let out = ok(
+        &d,
+        &[
+            "operator-key",
+            "create",
+            "--name",
+            "ops",
+            "--expires-in",
+            "30d",
+        ],
+    );
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key_id: "))
+        .unwrap()
+        .to_string();
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key: "))
+        .unwrap()
+        .to_string();
+    assert!(secret.starts_with("ghop_"), "{out}");
+    let list = ok(&d, &["operator-key", "list"]);
+    assert!(
+        list.contains(&id) && list.contains("active") && !list.contains(&secret),
+        "{list}"
+    );
+    ok(&d, &["operator-key", "revoke", "--id", &id]);
+    assert!(ok(&d, &["operator-key", "list"]).contains(&format!("api_key: {id} revoked")));
+    let out = ok(
+        &d,
+        &["admin-key", "create", "--tenant", "acme", "--name", "it"],
+    );
+    assert!(out.lines().any(|l| l.starts_with("key: ghadm_")), "{out}");
+    let list = ok(&d, &["admin-key", "list", "--tenant", "acme"]);
+    assert!(list.contains(" active it "), "{list}");
+    // An operator key is not a tenant's key, and a tenant cannot revoke the operator's.
+    let (_, _, err) = fails(
+        &d,
+        &["admin-key", "revoke", "--tenant", "acme", "--id", &id],
+    );
+    assert!(err.contains("not found"), "{err}");
+    let (_, _, err) = fails(&d, &["operator-key", "create", "--expires-in", "2y"]);
+    assert!(err.contains("not a duration"), "{err}");
+    let (_, _, err) = fails(&d, &["admin-key", "create", "--tenant", "nope"]);
+    assert!(err.contains("nope"), "{err}");
+    assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
+}

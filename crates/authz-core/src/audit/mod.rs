@@ -8,6 +8,7 @@
 mod canonical;
 mod record;
 mod seal;
+pub mod search;
 mod verify;
 
 pub use canonical::{canonical_record, chain_hash, GENESIS_HASH};

@@ -3,6 +3,7 @@
 //! arguments (DESIGN §6.2).
 mod audit;
 mod catalog;
+mod keys;
 mod scim;
 mod tenant;
 mod token;
@@ -61,6 +62,12 @@ pub enum Command {
     /// Manage a tenant's SCIM bearer tokens.
     #[command(subcommand)]
     ScimToken(scim::ScimTokenCmd),
+    /// Manage operator keys for the admin API.
+    #[command(subcommand)]
+    OperatorKey(keys::OperatorKeyCmd),
+    /// Manage a tenant's admin API keys.
+    #[command(subcommand)]
+    AdminKey(keys::AdminKeyCmd),
 }
 
 #[derive(clap::Args, Debug)]
@@ -143,6 +150,8 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
         Command::Client(c) => catalog::client(&ctx, c).await,
         Command::Token(c) => token::token(&ctx, c).await,
         Command::ScimToken(c) => scim::scim_token(&ctx, c).await,
+        Command::OperatorKey(c) => keys::operator_key(&ctx, c).await,
+        Command::AdminKey(c) => keys::admin_key(&ctx, c).await,
         Command::Audit(c) => return audit::audit(&ctx, c).await,
         Command::Serve(_) | Command::Migrate => unreachable_cmd(),
     };

@@ -1,0 +1,94 @@
+//! The admin REST API, `/admin/api/v1` (issue "console"; DESIGN §3): operator endpoints
+//! authenticated by operator keys, tenant endpoints by a tenant-admin key of the tenant in the
+//! path (admin console sessions come next). Errors are `application/problem+json` (RFC 9457).
+//! The OpenAPI 3.1 document at `/admin/api/v1/openapi.json` is generated from the handlers, and
+//! the same list of handlers registers the routes ([`configure`]), so the document is the router.
+use actix_web::{get, web, HttpResponse};
+use authz_core::clock::SharedClock;
+use authz_core::Store;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+pub mod auth;
+pub mod error;
+pub mod operator;
+pub mod tenant;
+
+pub use error::Problem;
+
+/// What the admin handlers share.
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Store,
+    pub clock: SharedClock,
+}
+
+/// The API's base path; OpenAPI paths are relative to it (its `servers` entry).
+pub const BASE: &str = "/admin/api/v1";
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document (public: it describes, it grants nothing).
+#[get("/openapi.json")]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(ApiDoc::openapi().to_json().unwrap_or_default())
+}
+
+async fn not_found() -> Result<HttpResponse, Problem> {
+    Err(Problem::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no such admin API endpoint",
+    ))
+}
+
+/// One list of handlers: it both registers the routes and generates the document.
+macro_rules! admin_api {
+    ($($handler:path),* $(,)?) => {
+        #[derive(OpenApi)]
+        #[openapi(
+            info(title = "Gatehouse admin API", description = "Operator and tenant-admin endpoints. Errors are application/problem+json (RFC 9457)."),
+            servers((url = "/admin/api/v1")),
+            paths($($handler),*),
+            components(schemas(Problem)),
+            modifiers(&BearerAuth),
+        )]
+        pub struct ApiDoc;
+
+        /// Registers `/admin/api/v1/…`. The caller provides `web::Data<AdminState>`.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            cfg.service(
+                web::scope(BASE)
+                    .app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(error::json_error))
+                    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                    .service(openapi_json)
+                    $(.service($handler))*
+                    .default_service(web::to(not_found)),
+            );
+        }
+    };
+}
+
+admin_api!(
+    operator::list_tenants,
+    operator::create_tenant,
+    tenant::list_users,
+    tenant::revoke_user,
+    tenant::list_scim_tokens,
+    tenant::create_scim_token,
+    tenant::revoke_scim_token,
+    tenant::search_audit,
+);

@@ -1,0 +1,60 @@
+//! Searching a tenant's audit log (the customer admin's view, DESIGN §8): by time range, user,
+//! client, action prefix and result, newest first, bounded. Always one tenant's chain.
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::entities::audit_events;
+use crate::error::CoreResult;
+use crate::tenant::TenantId;
+
+/// Most records one search returns.
+pub const MAX_LIMIT: u64 = 500;
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Inclusive lower bound, microseconds since the epoch.
+    pub from_us: Option<i64>,
+    /// Exclusive upper bound.
+    pub to_us: Option<i64>,
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    /// `token.` finds every token action; an exact action matches itself.
+    pub action_prefix: Option<String>,
+    pub result: Option<String>,
+    /// Records with an id below this one (the next page).
+    pub before_id: Option<i64>,
+    pub limit: u64,
+}
+
+pub async fn search<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    q: &AuditQuery,
+) -> CoreResult<Vec<audit_events::Model>> {
+    let mut s =
+        audit_events::Entity::find().filter(audit_events::Column::TenantId.eq(tenant.0.clone()));
+    if let Some(f) = q.from_us {
+        s = s.filter(audit_events::Column::OccurredAt.gte(f));
+    }
+    if let Some(t) = q.to_us {
+        s = s.filter(audit_events::Column::OccurredAt.lt(t));
+    }
+    if let Some(u) = &q.user_id {
+        s = s.filter(audit_events::Column::UserId.eq(u.clone()));
+    }
+    if let Some(c) = &q.client_id {
+        s = s.filter(audit_events::Column::ClientId.eq(c.clone()));
+    }
+    if let Some(a) = &q.action_prefix {
+        s = s.filter(audit_events::Column::Action.starts_with(a.as_str()));
+    }
+    if let Some(r) = &q.result {
+        s = s.filter(audit_events::Column::Result.eq(r.clone()));
+    }
+    if let Some(b) = q.before_id {
+        s = s.filter(audit_events::Column::Id.lt(b));
+    }
+    Ok(s.order_by_desc(audit_events::Column::Id)
+        .limit(q.limit.clamp(1, MAX_LIMIT))
+        .all(conn)
+        .await?)
+}

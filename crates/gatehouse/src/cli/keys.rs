@@ -1,0 +1,130 @@
+//! Admin API keys: `operator-key` (platform-wide) and `admin-key` (one tenant).
+use anyhow::{Context, Result};
+use authz_core::api_key::{self, ApiKey, Scope};
+use clap::Subcommand;
+
+use super::Ctx;
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorKeyCmd {
+    /// Create an operator API key for /admin/api/v1 (printed once).
+    Create {
+        #[arg(long, default_value = "operator")]
+        name: String,
+        /// Lifetime, e.g. 90d (at most 366d).
+        #[arg(long, default_value = "90d")]
+        expires_in: String,
+    },
+    /// List operator keys (never their secrets).
+    List,
+    /// Revoke an operator key at once.
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminKeyCmd {
+    /// Create a tenant-admin API key for /admin/api/v1/tenants/<slug>/… (printed once).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "tenant admin")]
+        name: String,
+        #[arg(long, default_value = "90d")]
+        expires_in: String,
+    },
+    /// List a tenant's admin keys (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a tenant's admin key at once.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+    },
+}
+
+fn ts(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+fn print_created(k: &ApiKey, secret: &str) {
+    println!("key_id: {}", k.id);
+    println!("expires_at: {}", ts(k.expires_at));
+    println!("key: {secret}");
+    eprintln!("note: the key is shown once; send it as Authorization: Bearer <key>");
+}
+
+fn print_list(keys: &[ApiKey]) {
+    for k in keys {
+        let state = if k.revoked_at.is_some() {
+            "revoked"
+        } else {
+            "active"
+        };
+        println!(
+            "api_key: {} {} {} expires {}",
+            k.id,
+            state,
+            k.name,
+            ts(k.expires_at)
+        );
+    }
+}
+
+pub async fn operator_key(ctx: &Ctx, cmd: OperatorKeyCmd) -> Result<()> {
+    let clock = ctx.clock.as_ref();
+    match cmd {
+        OperatorKeyCmd::Create { name, expires_in } => {
+            let ttl = authz_core::scim_token::parse_duration(&expires_in)?;
+            let (k, secret) =
+                api_key::create(&ctx.store, clock, Scope::Operator, &name, ttl).await?;
+            print_created(&k, &secret);
+        }
+        OperatorKeyCmd::List => print_list(&api_key::list(&ctx.store.db, None).await?),
+        OperatorKeyCmd::Revoke { id } => {
+            api_key::revoke(&ctx.store, clock, None, &id, "operator").await?;
+            println!("revoked: {id}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn admin_key(ctx: &Ctx, cmd: AdminKeyCmd) -> Result<()> {
+    let clock = ctx.clock.as_ref();
+    let tenant_of = |slug: String| async move {
+        authz_core::tenant::find_by_slug(&ctx.store.db, &slug)
+            .await
+            .with_context(|| format!("tenant '{slug}'"))
+    };
+    match cmd {
+        AdminKeyCmd::Create {
+            tenant,
+            name,
+            expires_in,
+        } => {
+            let t = tenant_of(tenant).await?;
+            let ttl = authz_core::scim_token::parse_duration(&expires_in)?;
+            let (k, secret) =
+                api_key::create(&ctx.store, clock, Scope::TenantAdmin(t.id), &name, ttl).await?;
+            print_created(&k, &secret);
+        }
+        AdminKeyCmd::List { tenant } => {
+            let t = tenant_of(tenant).await?;
+            print_list(&api_key::list(&ctx.store.db, Some(&t.id)).await?);
+        }
+        AdminKeyCmd::Revoke { tenant, id } => {
+            let t = tenant_of(tenant).await?;
+            api_key::revoke(&ctx.store, clock, Some(&t.id), &id, "operator").await?;
+            println!("revoked: {id}");
+        }
+    }
+    Ok(())
+}
