@@ -9,6 +9,7 @@ use authz_core::Store;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+pub mod access;
 pub mod auth;
 pub mod error;
 pub mod operator;
@@ -91,4 +92,8 @@ admin_api!(
     tenant::create_scim_token,
     tenant::revoke_scim_token,
     tenant::search_audit,
+    access::list_grants,
+    access::add_grant,
+    access::list_connections,
+    access::set_connection_state,
 );

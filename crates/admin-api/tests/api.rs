@@ -113,7 +113,8 @@ fn operations() -> Vec<(String, String)> {
             let concrete = path
                 .replace("{tenant}", "acme")
                 .replace("{user_id}", "u-1")
-                .replace("{token_id}", "t-1");
+                .replace("{token_id}", "t-1")
+                .replace("{connection_id}", "c-1");
             out.push((method.clone(), format!("{}{concrete}", admin_api::BASE)));
         }
     }
@@ -373,8 +374,101 @@ async fn the_openapi_document_is_public_and_3_1() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        6,
+        9,
         "{}",
         doc["paths"]
     );
+}
+
+#[actix_web::test]
+async fn a_tenant_admin_grants_scopes_with_critical_ones_confirmed() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let spec: authz_core::resource::ResourceSpec = serde_json::from_value(json!({
+        "uri": "https://crm.example.test/mcp", "display_name": "CRM",
+        "scopes": [
+            {"name": "crm:read", "description": "Read", "tier": "routine"},
+            {"name": "crm:billing", "description": "Billing", "tier": "critical"}
+        ],
+        "tools": []
+    }))
+    .unwrap();
+    authz_core::resource::register(&fx.store, &fx.clock, spec)
+        .await
+        .unwrap();
+    let me = Some(fx.acme_admin.as_str());
+    let url = "/admin/api/v1/tenants/acme/grants";
+    let (s, _, g) = call(
+        &app,
+        "POST",
+        url,
+        me,
+        Some(json!({"resource": "https://crm.example.test/mcp", "scopes": ["crm:read"]})),
+    )
+    .await;
+    assert_eq!((s, g), (201, json!({"granted": ["crm:read"]})));
+    let (s, ct, b) = call(
+        &app,
+        "POST",
+        url,
+        me,
+        Some(json!({"resource": "https://crm.example.test/mcp", "scopes": ["crm:billing"]})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 400, "critical without confirmation");
+    assert!(b["detail"].as_str().unwrap().contains("critical"), "{b}");
+    let (s, _, _) = call(&app, "POST", url, me, Some(json!({"resource": "https://crm.example.test/mcp", "scopes": ["crm:billing"], "allow_critical": true}))).await;
+    assert_eq!(s, 201);
+    let (s, ct, b) = call(&app, "POST", url, me, Some(json!({"resource": "https://crm.example.test/mcp", "scopes": ["crm:read"], "group": "no-such-group"}))).await;
+    is_problem(s, &ct, &b, 404, "unknown group");
+    let (s, ct, b) = call(
+        &app,
+        "POST",
+        url,
+        me,
+        Some(json!({"resource": "https://nope.example.test/mcp", "scopes": ["x"]})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 404, "unknown resource");
+    let (_, _, list) = call(&app, "GET", url, me, None).await;
+    assert_eq!(
+        list,
+        json!([
+            {"resource": "https://crm.example.test/mcp", "scope": "crm:billing", "group": null},
+            {"resource": "https://crm.example.test/mcp", "scope": "crm:read", "group": null}
+        ])
+    );
+    // The audit record names the admin's key.
+    let (_, _, ev) = call(
+        &app,
+        "GET",
+        "/admin/api/v1/tenants/acme/audit/events?action=grant.added",
+        me,
+        None,
+    )
+    .await;
+    assert!(
+        ev[0]["actor"].as_str().unwrap().starts_with("admin-key:"),
+        "{ev}"
+    );
+    assert_eq!(ev[0]["details"]["critical_confirmed"], true);
+    // Connections: none yet, and an unknown one is 404.
+    let (s, _, c) = call(
+        &app,
+        "GET",
+        "/admin/api/v1/tenants/acme/connections",
+        me,
+        None,
+    )
+    .await;
+    assert_eq!((s, c), (200, json!([])));
+    let (s, ct, b) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/tenants/acme/connections/nope/state",
+        me,
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 404, "unknown connection");
 }

@@ -190,6 +190,7 @@ pub async fn set_enabled(
     tenant: &TenantId,
     id: &str,
     enabled: bool,
+    actor: &str,
 ) -> CoreResult<()> {
     let txn = store.begin().await?;
     let n = connections::Entity::update_many()
@@ -211,7 +212,7 @@ pub async fn set_enabled(
         &txn,
         clock,
         AuditEvent::new(Some(tenant), action)
-            .actor("operator")
+            .actor(actor)
             .detail("connection_id", id),
     )
     .await?;

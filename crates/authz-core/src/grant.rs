@@ -35,7 +35,17 @@ pub async fn add_for_everyone_confirmed(
     scopes: &[String],
     allow_critical: bool,
 ) -> CoreResult<Vec<String>> {
-    add(store, clock, tenant, res, scopes, None, allow_critical).await
+    add(
+        store,
+        clock,
+        tenant,
+        res,
+        scopes,
+        None,
+        allow_critical,
+        "operator",
+    )
+    .await
 }
 
 /// Grants `scopes` of `resource` to the members of a SCIM group of the tenant (`group`), or
@@ -48,6 +58,7 @@ pub async fn add(
     scopes: &[String],
     group: Option<&str>,
     allow_critical: bool,
+    actor: &str,
 ) -> CoreResult<Vec<String>> {
     if scopes.is_empty() {
         return Err(CoreError::invalid("no scopes given"));
@@ -105,7 +116,7 @@ pub async fn add(
         &txn,
         clock,
         AuditEvent::new(Some(tenant), "grant.added")
-            .actor("operator")
+            .actor(actor)
             .resource(res.uri.clone())
             .scope(added.join(" "))
             .detail("to", if group.is_some() { "group" } else { "everyone" })
@@ -171,4 +182,36 @@ pub async fn granted_to_user<C: ConnectionTrait>(
         .iter()
         .map(|r| r.try_get::<String>("", "scope").map_err(Into::into))
         .collect()
+}
+
+/// One org grant, for the admin's list.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub resource_uri: String,
+    pub scope: String,
+    /// `None`: every member; else the SCIM group's id.
+    pub group: Option<String>,
+    pub created_at: i64,
+}
+
+/// The tenant's org grants, by resource and scope.
+pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Grant>> {
+    use sea_orm::QueryOrder;
+    let rows = org_grants::Entity::find()
+        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .order_by_asc(org_grants::Column::ResourceId)
+        .order_by_asc(org_grants::Column::Scope)
+        .all(conn)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for g in rows {
+        let res = resource::get(conn, &g.resource_id).await?;
+        out.push(Grant {
+            resource_uri: res.uri,
+            scope: g.scope,
+            group: (g.group_key != EVERYONE).then_some(g.group_key),
+            created_at: g.created_at,
+        });
+    }
+    Ok(out)
 }

@@ -302,6 +302,7 @@ async fn losing_a_group_revokes_the_tokens_carrying_its_scopes_and_only_those() 
         &["crm:customers:delete".to_string()],
         Some(&gid),
         false,
+        "admin",
     )
     .await
     .unwrap();

@@ -95,6 +95,7 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
                 &scopes,
                 group.as_deref(),
                 allow_critical,
+                "operator",
             )
             .await?;
             println!("tenant: {}", t.slug);

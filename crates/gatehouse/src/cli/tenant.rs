@@ -290,9 +290,16 @@ async fn toggle(ctx: &Ctx, tenant: &str, id: &str, enabled: bool) -> Result<()> 
     let t = authz_core::tenant::find_by_slug(&ctx.store.db, tenant)
         .await
         .with_context(|| format!("tenant '{tenant}'"))?;
-    connection::set_enabled(&ctx.store, ctx.clock.as_ref(), &t.id, id, enabled)
-        .await
-        .with_context(|| format!("connection '{id}' of tenant '{tenant}'"))?;
+    connection::set_enabled(
+        &ctx.store,
+        ctx.clock.as_ref(),
+        &t.id,
+        id,
+        enabled,
+        "operator",
+    )
+    .await
+    .with_context(|| format!("connection '{id}' of tenant '{tenant}'"))?;
     println!("connection_id: {id}");
     println!("status: {}", if enabled { "enabled" } else { "disabled" });
     Ok(())
