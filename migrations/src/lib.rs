@@ -12,6 +12,7 @@ mod m20261126_000004_saml;
 mod m20261126_000005_scim_tokens;
 mod m20261126_000006_scim_directory;
 mod m20261126_000007_api_keys;
+mod m20261126_000008_mail_outbox;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_scim_tokens::Migration),
             Box::new(m20261126_000006_scim_directory::Migration),
             Box::new(m20261126_000007_api_keys::Migration),
+            Box::new(m20261126_000008_mail_outbox::Migration),
         ]
     }
 }

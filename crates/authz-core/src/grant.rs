@@ -112,6 +112,24 @@ pub async fn add(
         .await?;
         added.push(s.clone());
     }
+    let critical: Vec<String> = added
+        .iter()
+        .filter(|s| {
+            catalogue
+                .iter()
+                .any(|c| &c.name == *s && c.tier == Tier::Critical)
+        })
+        .cloned()
+        .collect();
+    if !critical.is_empty() {
+        let to = group
+            .map(|g| format!("the members of group {g}"))
+            .unwrap_or_else(|| "every member".into());
+        crate::mail::alert_critical_scope_granted(
+            &txn, clock, tenant, &res.uri, &critical, &to, actor,
+        )
+        .await?;
+    }
     audit::record(
         &txn,
         clock,

@@ -13,6 +13,7 @@ pub mod entities;
 pub mod error;
 pub mod grant;
 pub mod login;
+pub mod mail;
 pub mod maintenance;
 pub mod ratelimit;
 pub mod redirect;

@@ -2,6 +2,7 @@
 mod cli;
 mod config;
 mod logging;
+mod mailer;
 mod serve;
 
 use clap::Parser;

@@ -28,6 +28,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let redirect_policy = cfg.redirect_policy();
     let trusted_proxies = cfg.trusted_proxies()?;
     let scim_rate = cfg.scim_rate_per_minute()?;
+    let mailer = crate::mailer::Mailer::from_env(&cfg.data_dir, &issuer)?;
     actix_web::rt::System::new().block_on(async move {
         if cfg.auto_migrate() {
             Store::migrate(&cfg.database_url).await.context("database migration failed")?;
@@ -44,6 +45,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             store: store.clone(),
             clock: clock.clone(),
         });
+        crate::mailer::spawn(mailer, store.clone(), clock.clone());
         background_jobs(store, clock, signing_key);
         tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
         let data = web::Data::new(state);

@@ -820,3 +820,127 @@ fn admin_api_keys_are_shown_once_listed_without_secrets_and_revocable() {
     assert!(err.contains("nope"), "{err}");
     assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
 }
+
+/// A security alert goes to the file outbox of the data dir when no SMTP server is configured:
+/// queued in the grant's transaction, written by the running server, nothing dropped.
+#[test]
+fn a_critical_grant_alerts_the_recipients_through_the_file_outbox() {
+    let d = copy_of_baseline("outbox");
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "tenant",
+            "set-alert-recipients",
+            "--tenant",
+            "acme",
+            "--email",
+            "not an address",
+        ],
+    );
+    assert!(err.contains("not an email address"), "{err}");
+    ok(
+        &d,
+        &[
+            "tenant",
+            "set-alert-recipients",
+            "--tenant",
+            "acme",
+            "--email",
+            "SecOps@Acme.example",
+            "--email",
+            "ciso@acme.example",
+        ],
+    );
+    let out = ok(
+        &d,
+        &[
+            "grant",
+            "add",
+            "--tenant",
+            "acme",
+            "--resource",
+            "https://crm.example.com/mcp",
+            "--scopes",
+            "crm:settings:write",
+            "--allow-critical",
+        ],
+    );
+    assert!(out.contains("granted: crm:settings:write"), "{out}");
+    // The server's sender writes the queued messages (port 0: nothing needs to reach it).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("GATEHOUSE_MASTER_KEY")
+        .env_remove("DATABASE_URL")
+        .env_remove("GATEHOUSE_SMTP_URL")
+        .env("GATEHOUSE_ISSUER", "https://auth.example.test")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let outbox = d.join("outbox");
+    let mut mails = Vec::new();
+    for _ in 0..100 {
+        mails = std::fs::read_dir(&outbox)
+            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if mails.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    server.kill().ok();
+    let logs = server.wait_with_output().unwrap();
+    assert_eq!(
+        mails.len(),
+        2,
+        "one message per recipient; server log:\n{}",
+        text(&logs.stdout)
+    );
+    let all: String = mails
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        all.contains("To: secops@acme.example") && all.contains("To: ciso@acme.example"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Subject: [Gatehouse] Critical permission granted in Acme Inc"),
+        "{all}"
+    );
+    assert!(all.contains("crm:settings:write"), "{all}");
+    assert!(
+        all.contains("https://auth.example.test/admin/api/v1/tenants/acme/audit/events"),
+        "the link names the issuer: {all}"
+    );
+    assert!(
+        all.contains("Content-Type: text/plain") && all.contains("Content-Type: text/html"),
+        "{all}"
+    );
+    // The log names message ids, never the body or the link.
+    let log = text(&logs.stdout);
+    assert!(
+        log.contains("mail sent") && !log.contains("audit/events"),
+        "{log}"
+    );
+    // A grant of routine scopes alerts nobody.
+    ok(
+        &d,
+        &[
+            "grant",
+            "add",
+            "--tenant",
+            "acme",
+            "--resource",
+            "https://crm.example.com/mcp",
+            "--scopes",
+            "crm:customers:write",
+        ],
+    );
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 2);
+}

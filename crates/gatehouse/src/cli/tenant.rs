@@ -25,6 +25,14 @@ pub enum TenantCmd {
         #[arg(long, value_parser = ["jit", "scim"])]
         policy: String,
     },
+    /// Set who receives the tenant's security alerts by email (replaces the list; none: no
+    /// alerts).
+    SetAlertRecipients {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long = "email")]
+        emails: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -154,6 +162,22 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
             .await?;
             println!("tenant: {}", t.slug);
             println!("provisioning: {}", p.as_str());
+            Ok(())
+        }
+        TenantCmd::SetAlertRecipients { tenant, emails } => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
+                .await
+                .with_context(|| format!("tenant '{tenant}'"))?;
+            authz_core::mail::set_alert_recipients(
+                &ctx.store,
+                ctx.clock.as_ref(),
+                &t.id,
+                &emails,
+                "operator",
+            )
+            .await?;
+            println!("tenant: {}", t.slug);
+            println!("alert_recipients: {}", emails.len());
             Ok(())
         }
     }
