@@ -76,17 +76,7 @@ pub async fn create(
     name: &str,
     ttl_secs: i64,
 ) -> CoreResult<(ApiKey, String)> {
-    if !(60..=MAX_TTL_SECS).contains(&ttl_secs) {
-        return Err(CoreError::invalid(
-            "an API key lives between one minute and 366 days",
-        ));
-    }
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(CoreError::invalid(
-            "an API key needs a name of 1-100 characters",
-        ));
-    }
+    let name = crate::crypto::check_credential("an API key", name, ttl_secs)?;
     let (kind, tenant, prefix) = match &scope {
         Scope::Operator => ("operator", None, "ghop_"),
         Scope::TenantAdmin(t) => ("tenant_admin", Some(t.clone()), "ghadm_"),

@@ -228,3 +228,24 @@ mod tests {
         assert!(MasterKey::parse("abcd").is_err());
     }
 }
+
+/// The checks every issued credential (SCIM token, admin API key) shares: a lifetime between one
+/// minute and 366 days, and a name of 1-100 characters. Returns the trimmed name.
+pub fn check_credential<'a>(
+    what: &str,
+    name: &'a str,
+    ttl_secs: i64,
+) -> crate::error::CoreResult<&'a str> {
+    if !(60..=366 * 86_400).contains(&ttl_secs) {
+        return Err(crate::error::CoreError::invalid(format!(
+            "{what} lives between one minute and 366 days"
+        )));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(crate::error::CoreError::invalid(format!(
+            "{what} needs a name of 1-100 characters"
+        )));
+    }
+    Ok(name)
+}

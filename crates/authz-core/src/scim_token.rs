@@ -63,17 +63,7 @@ async fn insert<C: ConnectionTrait>(
     name: &str,
     ttl_secs: i64,
 ) -> CoreResult<(ScimToken, String)> {
-    if !(60..=MAX_TTL_SECS).contains(&ttl_secs) {
-        return Err(CoreError::invalid(
-            "a SCIM token lives between one minute and 366 days",
-        ));
-    }
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(CoreError::invalid(
-            "a SCIM token needs a name of 1-100 characters",
-        ));
-    }
+    let name = crate::crypto::check_credential("a SCIM token", name, ttl_secs)?;
     let secret = format!("ghscim_{}", random_token());
     let now = clock.now_us();
     let tok = ScimToken {

@@ -3,7 +3,7 @@ use anyhow::{Context, Result};
 use authz_core::api_key::{self, ApiKey, Scope};
 use clap::Subcommand;
 
-use super::Ctx;
+use super::{ts, Ctx};
 
 #[derive(Subcommand, Debug)]
 pub enum OperatorKeyCmd {
@@ -47,12 +47,6 @@ pub enum AdminKeyCmd {
         #[arg(long)]
         id: String,
     },
-}
-
-fn ts(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default()
 }
 
 fn print_created(k: &ApiKey, secret: &str) {

@@ -162,3 +162,10 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
 fn unreachable_cmd() -> Result<()> {
     bail!("this command is handled elsewhere")
 }
+
+/// An instant (microseconds) as RFC 3339, for command output.
+pub(crate) fn ts(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}

@@ -2,7 +2,7 @@ use anyhow::{Context, Result};
 use authz_core::scim_token;
 use clap::Subcommand;
 
-use super::Ctx;
+use super::{ts, Ctx};
 
 #[derive(Subcommand, Debug)]
 pub enum ScimTokenCmd {
@@ -39,12 +39,6 @@ pub enum ScimTokenCmd {
         #[arg(long)]
         id: String,
     },
-}
-
-fn ts(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default()
 }
 
 pub async fn scim_token(ctx: &Ctx, cmd: ScimTokenCmd) -> Result<()> {
