@@ -137,6 +137,24 @@ async fn insert(
             .detail("issuer", new.issuer),
     )
     .await?;
+    // A new connection is enabled from the start: the same alert as enabling one.
+    crate::mail::alert(
+        &txn,
+        clock,
+        tenant,
+        "alert.connection_enabled",
+        "A sign-in connection was enabled",
+        "connection.",
+        &[
+            (
+                "Connection",
+                format!("{} ({kind} {}, new)", new.name, new.preset),
+            ),
+            ("Issuer", new.issuer.to_string()),
+            ("By", "operator".into()),
+        ],
+    )
+    .await?;
     txn.commit().await?;
     Ok(model.into())
 }
@@ -216,6 +234,26 @@ pub async fn set_enabled(
             .detail("connection_id", id),
     )
     .await?;
+    if enabled {
+        let c = get(&txn, tenant, id).await?;
+        crate::mail::alert(
+            &txn,
+            clock,
+            tenant,
+            "alert.connection_enabled",
+            "A sign-in connection was enabled",
+            "connection.enabled",
+            &[
+                (
+                    "Connection",
+                    format!("{} ({} {})", c.name, c.kind, c.preset),
+                ),
+                ("Issuer", c.issuer.clone()),
+                ("By", actor.to_string()),
+            ],
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(())
 }

@@ -320,3 +320,73 @@ pub async fn alert_critical_scope_granted<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// A security alert from the generic template (`web/email/security-alert.*`): a title and
+/// labelled facts, queued for the tenant's recipients in the caller's transaction; nothing when
+/// the tenant has none. `action` is the audit action the link filters on.
+pub async fn alert<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    kind: &str,
+    title: &str,
+    action: &str,
+    facts: &[(&str, String)],
+) -> CoreResult<()> {
+    let recipients = alert_recipients(conn, tenant).await?;
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let tenant_row = crate::tenant::get(conn, tenant).await?;
+    let audit_url = format!(
+        "{ISSUER_PLACEHOLDER}/admin/api/v1/tenants/{}/audit/events?action={action}",
+        tenant_row.slug
+    );
+    let at = chrono::DateTime::from_timestamp_micros(clock.now_us())
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut all: Vec<(&str, String)> = facts.to_vec();
+    all.push(("At", at));
+    let text_rows: String = all.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+    let html_rows: String = all
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+                html_escape(k),
+                html_escape(v)
+            )
+        })
+        .collect();
+    let base = [
+        ("tenant", tenant_row.name.as_str()),
+        ("title", title),
+        ("audit_url", audit_url.as_str()),
+    ];
+    // Rows are filled last and unescaped in HTML: they were escaped above.
+    let text = fill(
+        include_str!("../../../web/email/security-alert.txt"),
+        &base,
+        false,
+    )
+    .replace("{rows}", &text_rows);
+    let html = fill(
+        include_str!("../../../web/email/security-alert.html"),
+        &base,
+        true,
+    )
+    .replace("{rows}", &html_rows);
+    let subject = format!("[Gatehouse] {title} in {}", tenant_row.name);
+    enqueue(
+        conn,
+        clock,
+        Some(tenant),
+        kind,
+        &recipients,
+        &subject,
+        &text,
+        &html,
+    )
+    .await?;
+    Ok(())
+}

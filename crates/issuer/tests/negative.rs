@@ -384,6 +384,15 @@ async fn critical_scope_needs_a_fresh_sign_in_and_is_not_re_minted_after_the_win
 async fn refresh_reuse_revokes_the_family() {
     let fx = fixture().await;
     let app = app(&fx).await;
+    authz_core::mail::set_alert_recipients(
+        &fx.store,
+        &fx.clock,
+        &fx.acme.id,
+        &["secops@acme.test".to_string()],
+        "operator",
+    )
+    .await
+    .unwrap();
     let (_, c) = dcr(&app, json!([REDIRECT])).await;
     let id = c["client_id"].as_str().unwrap();
     let code = code_for(&app, &fx, id, REDIRECT, "crm:customers:read").await;
@@ -435,6 +444,24 @@ async fn refresh_reuse_revokes_the_family() {
         (s, e["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant")),
         "the whole family is revoked"
+    );
+    // The tenant's security contacts are told, in the transaction that revoked the family.
+    use sea_orm::ConnectionTrait;
+    let rows = fx
+        .store
+        .db
+        .query_all(sea_orm::Statement::from_string(
+            fx.store.db.get_database_backend(),
+            "SELECT recipient, subject, body_text FROM mail_outbox WHERE kind = 'alert.refresh_token_reuse'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one alert for the one reuse");
+    let body: String = rows[0].try_get("", "body_text").unwrap();
+    assert!(body.contains(&format!("Client: {id}")), "{body}");
+    assert_eq!(
+        rows[0].try_get::<String>("", "recipient").unwrap(),
+        "secops@acme.test"
     );
 }
 

@@ -83,6 +83,21 @@ pub async fn refresh(
                 .detail("alert", true),
         )
         .await?;
+        crate::mail::alert(
+            &txn,
+            clock,
+            &tenant,
+            "alert.refresh_token_reuse",
+            "Refresh-token reuse detected",
+            "refresh_token.reuse_detected",
+            &[
+                ("Client", t.client_id.clone()),
+                ("User", t.user_id.clone()),
+                ("Tokens revoked", n.to_string()),
+                ("What it means", "a refresh token was presented after it had been rotated: it may have been stolen; the whole grant was revoked".into()),
+            ],
+        )
+        .await?;
         txn.commit().await?;
         tracing::warn!(code = "TOKEN0002", tenant = %tenant.0, client_id = %t.client_id, "refresh token reuse detected; grant family revoked");
         return Err(TokenError::grant(

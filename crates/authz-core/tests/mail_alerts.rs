@@ -1,0 +1,128 @@
+//! Security alerts are queued in the transaction of the change they report, for the tenant's
+//! recipients only, and nothing is queued for a tenant without recipients. SQLite and PostgreSQL.
+use authz_core::connection::{self, NewOidcConnection};
+use authz_core::{mail, tenant, testkit, Store};
+use sea_orm::{ConnectionTrait, Statement};
+
+async fn outbox(store: &Store) -> Vec<(String, String, String)> {
+    let rows = store
+        .db
+        .query_all(Statement::from_string(
+            store.db.get_database_backend(),
+            "SELECT kind, recipient, body_text FROM mail_outbox ORDER BY created_at, kind, recipient",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("", "kind").unwrap(),
+                r.try_get("", "recipient").unwrap(),
+                r.try_get("", "body_text").unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn connection_alerts_go_to_the_recipients_of_that_tenant_only() {
+    let store = testkit::store().await;
+    let clock = testkit::clock();
+    let acme = tenant::create(&store, &clock, "acme", "Acme", &["acme.test".into()])
+        .await
+        .unwrap();
+    let beta = tenant::create(&store, &clock, "beta", "Beta", &["beta.test".into()])
+        .await
+        .unwrap();
+    let add = |t: authz_core::TenantId| {
+        let (store, clock) = (store.clone(), clock.clone());
+        async move {
+            connection::add_oidc(
+                &store,
+                &clock,
+                &testkit::master_key(),
+                &t,
+                NewOidcConnection {
+                    name: "Okta",
+                    issuer: "https://acme.okta.test",
+                    client_id: "gh",
+                    client_secret: "s3cret",
+                    preset: "okta",
+                    settings: serde_json::json!({}),
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // No recipients: nothing is queued.
+    add(acme.id.clone()).await;
+    assert!(outbox(&store).await.is_empty());
+    mail::set_alert_recipients(
+        &store,
+        &clock,
+        &acme.id,
+        &["SecOps@acme.test".into(), "ciso@acme.test".into()],
+        "operator",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        mail::alert_recipients(&store.db, &acme.id).await.unwrap(),
+        ["secops@acme.test", "ciso@acme.test"]
+    );
+    assert!(
+        mail::set_alert_recipients(&store, &clock, &acme.id, &["a@b".into()], "operator")
+            .await
+            .is_err()
+    );
+    let c = add(acme.id.clone()).await;
+    add(beta.id.clone()).await;
+    let queued = outbox(&store).await;
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert!(queued
+        .iter()
+        .all(|(k, _, body)| k == "alert.connection_enabled"
+            && body.contains("Okta (oidc okta, new)")));
+    // Disabling alerts nobody; enabling again does, and names who did it.
+    connection::set_enabled(&store, &clock, &acme.id, &c.id, false, "admin-key:k1")
+        .await
+        .unwrap();
+    assert_eq!(outbox(&store).await.len(), 2);
+    connection::set_enabled(&store, &clock, &acme.id, &c.id, true, "admin-key:k1")
+        .await
+        .unwrap();
+    let queued = outbox(&store).await;
+    assert_eq!(queued.len(), 4);
+    assert_eq!(
+        queued
+            .iter()
+            .filter(|(_, _, b)| b.contains("By: admin-key:k1"))
+            .count(),
+        2
+    );
+    assert!(queued
+        .iter()
+        .all(|(_, _, b)| b.contains("{issuer}/admin/api/v1/tenants/acme/audit/events")));
+    // Claimed once: a second sender finds nothing until the claim lapses.
+    let first = mail::claim(&store, &clock, 10).await.unwrap();
+    assert_eq!(first.len(), 4);
+    assert!(mail::claim(&store, &clock, 10).await.unwrap().is_empty());
+    mail::finish(&store, &clock, &first[0].id, None)
+        .await
+        .unwrap();
+    mail::finish(
+        &store,
+        &clock,
+        &first[1].id,
+        Some("550 mailbox unavailable"),
+    )
+    .await
+    .unwrap();
+    // The failed one is retried at once; the sent one never again.
+    let retry = mail::claim(&store, &clock, 10).await.unwrap();
+    assert_eq!(
+        retry.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        [first[1].id.clone()]
+    );
+}
