@@ -13,6 +13,7 @@ mod m20261126_000005_scim_tokens;
 mod m20261126_000006_scim_directory;
 mod m20261126_000007_api_keys;
 mod m20261126_000008_mail_outbox;
+mod m20261126_000009_scim_token_expiry_alert;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_scim_directory::Migration),
             Box::new(m20261126_000007_api_keys::Migration),
             Box::new(m20261126_000008_mail_outbox::Migration),
+            Box::new(m20261126_000009_scim_token_expiry_alert::Migration),
         ]
     }
 }

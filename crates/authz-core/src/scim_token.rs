@@ -282,3 +282,67 @@ pub fn parse_duration(s: &str) -> CoreResult<i64> {
         .and_then(|n| n.checked_mul(mult))
         .ok_or_else(|| CoreError::invalid(format!("'{s}' is not a duration like 90d, 12h or 30m")))
 }
+
+/// Alert a SCIM token this long before it expires (an IdP with an expired token stops
+/// provisioning, and Entra ID quarantines the job).
+pub const EXPIRY_ALERT_SECS: i64 = 14 * 86_400;
+
+/// Queues one "SCIM token nearing expiry" alert per live token that expires within
+/// [`EXPIRY_ALERT_SECS`] and has not been alerted yet (every node may run this: the mark is
+/// set in the same transaction, conditionally). Returns how many tokens were alerted.
+pub async fn alert_expiring(store: &Store, clock: &dyn Clock) -> CoreResult<u64> {
+    let now = clock.now_us();
+    let q = Query::select()
+        .columns(COLUMNS.map(t))
+        .from(t("scim_tokens"))
+        .and_where(Expr::col(t("revoked_at")).is_null())
+        .and_where(Expr::col(t("expiry_alerted_at")).is_null())
+        .and_where(Expr::col(t("expires_at")).gt(now))
+        .and_where(Expr::col(t("expires_at")).lte(now + EXPIRY_ALERT_SECS * MICROS))
+        .to_owned();
+    let due = store
+        .db
+        .query_all(store.db.get_database_backend().build(&q))
+        .await?
+        .iter()
+        .map(|r| row(r).map(|(tok, _)| tok))
+        .collect::<CoreResult<Vec<_>>>()?;
+    let mut n = 0;
+    for tok in due {
+        let txn = store.begin().await?;
+        let mark = Query::update()
+            .table(t("scim_tokens"))
+            .value(t("expiry_alerted_at"), now)
+            .and_where(Expr::col(t("id")).eq(tok.id.clone()))
+            .and_where(Expr::col(t("expiry_alerted_at")).is_null())
+            .to_owned();
+        if txn
+            .execute(txn.get_database_backend().build(&mark))
+            .await?
+            .rows_affected()
+            == 0
+        {
+            continue; // another node got there first
+        }
+        let expires = chrono::DateTime::from_timestamp_micros(tok.expires_at)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        crate::mail::alert(
+            &txn,
+            clock,
+            &tok.tenant,
+            "alert.scim_token_expiring",
+            "A SCIM token expires soon",
+            "scim_token.",
+            &[
+                ("Token", format!("{} ({})", tok.name, tok.id)),
+                ("Expires", expires),
+                ("What to do", "rotate it (gatehouse scim-token rotate) and paste the new token into your identity provider before then".into()),
+            ],
+        )
+        .await?;
+        txn.commit().await?;
+        n += 1;
+    }
+    Ok(n)
+}

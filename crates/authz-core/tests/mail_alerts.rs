@@ -126,3 +126,70 @@ async fn connection_alerts_go_to_the_recipients_of_that_tenant_only() {
         [first[1].id.clone()]
     );
 }
+
+#[tokio::test]
+async fn a_scim_token_nearing_expiry_is_alerted_once() {
+    let store = testkit::store().await;
+    let clock = testkit::clock();
+    let acme = tenant::create(&store, &clock, "acme", "Acme", &["acme.test".into()])
+        .await
+        .unwrap();
+    mail::set_alert_recipients(
+        &store,
+        &clock,
+        &acme.id,
+        &["secops@acme.test".into()],
+        "operator",
+    )
+    .await
+    .unwrap();
+    let (soon, _) = authz_core::scim_token::create(&store, &clock, &acme.id, "Entra", 10 * 86_400)
+        .await
+        .unwrap();
+    let (later, _) = authz_core::scim_token::create(&store, &clock, &acme.id, "Okta", 90 * 86_400)
+        .await
+        .unwrap();
+    assert_eq!(
+        authz_core::scim_token::alert_expiring(&store, &clock)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        authz_core::scim_token::alert_expiring(&store, &clock)
+            .await
+            .unwrap(),
+        0,
+        "once per token"
+    );
+    let q = outbox(&store).await;
+    assert_eq!(q.len(), 1);
+    assert!(
+        q[0].0 == "alert.scim_token_expiring" && q[0].2.contains(&soon.id),
+        "{q:?}"
+    );
+    // 80 days on, the other one is due; a revoked token never is.
+    clock.advance_secs(80 * 86_400);
+    assert_eq!(
+        authz_core::scim_token::alert_expiring(&store, &clock)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(outbox(&store)
+        .await
+        .iter()
+        .any(|(_, _, b)| b.contains(&later.id)));
+    let (gone, _) = authz_core::scim_token::create(&store, &clock, &acme.id, "Old", 5 * 86_400)
+        .await
+        .unwrap();
+    authz_core::scim_token::revoke(&store, &clock, &acme.id, &gone.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        authz_core::scim_token::alert_expiring(&store, &clock)
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -93,6 +93,13 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
                 }
                 Err(e) => tracing::error!(code = "CLIENT0001", error = %e, "client expiry failed"),
             }
+            match authz_core::scim_token::alert_expiring(&store, clock.as_ref()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tokens = n, "queued SCIM token expiry alerts"),
+                Err(e) => {
+                    tracing::error!(code = "SCIM0600", error = %e, "SCIM token expiry check failed")
+                }
+            }
             match authz_core::maintenance::purge_expired(&store, clock.as_ref()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "purged expired sign-in state and tokens"),
