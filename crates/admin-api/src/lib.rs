@@ -88,6 +88,7 @@ admin_api!(
     operator::create_tenant,
     tenant::list_users,
     tenant::revoke_user,
+    tenant::revoke_client,
     tenant::list_scim_tokens,
     tenant::create_scim_token,
     tenant::revoke_scim_token,

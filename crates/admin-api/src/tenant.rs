@@ -333,3 +333,31 @@ pub async fn search_audit(
             .collect(),
     ))
 }
+
+/// Revokes every grant and token one MCP client holds in this tenant, at once on every node.
+#[utoipa::path(
+    tag = "tenant",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("client_id" = String, Path)),
+    responses(
+        (status = 200, body = Revoked),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tenants/{tenant}/clients/{client_id}/revoke")]
+pub async fn revoke_client(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<Revoked>, Problem> {
+    let n = authz_core::token::revoke::revoke_client_in_tenant(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(web::Json(Revoked { tokens_revoked: n }))
+}

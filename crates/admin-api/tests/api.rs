@@ -114,7 +114,8 @@ fn operations() -> Vec<(String, String)> {
                 .replace("{tenant}", "acme")
                 .replace("{user_id}", "u-1")
                 .replace("{token_id}", "t-1")
-                .replace("{connection_id}", "c-1");
+                .replace("{connection_id}", "c-1")
+                .replace("{client_id}", "cl-1");
             out.push((method.clone(), format!("{}{concrete}", admin_api::BASE)));
         }
     }
@@ -374,7 +375,7 @@ async fn the_openapi_document_is_public_and_3_1() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        9,
+        10,
         "{}",
         doc["paths"]
     );

@@ -197,3 +197,42 @@ pub async fn revoke_client(store: &Store, clock: &dyn Clock, client_id: &str) ->
     txn.commit().await?;
     Ok(n)
 }
+
+/// Revokes every grant and token one client holds in one tenant (a tenant admin cutting off an
+/// MCP client for the whole organisation). Returns the number of tokens revoked.
+pub async fn revoke_client_in_tenant(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    client_id: &str,
+    actor: &str,
+) -> CoreResult<u64> {
+    let now = clock.now_us();
+    let txn = store.begin().await?;
+    grant_families::Entity::update_many()
+        .col_expr(grant_families::Column::RevokedAt, Some(now).into())
+        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::ClientId.eq(client_id))
+        .filter(grant_families::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    let n = tokens::Entity::update_many()
+        .col_expr(tokens::Column::RevokedAt, Some(now).into())
+        .filter(tokens::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tokens::Column::ClientId.eq(client_id))
+        .filter(tokens::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "client.tokens_revoked")
+            .actor(actor)
+            .client(client_id.to_string())
+            .detail("tokens_revoked", n),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(n)
+}
