@@ -88,6 +88,8 @@ admin_api!(
     operator::create_tenant,
     tenant::list_users,
     tenant::revoke_user,
+    tenant::list_user_apps,
+    tenant::revoke_user_app,
     tenant::revoke_client,
     tenant::list_scim_tokens,
     tenant::create_scim_token,

@@ -361,3 +361,92 @@ pub async fn revoke_client(
     .await?;
     Ok(web::Json(Revoked { tokens_revoked: n }))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppOut {
+    pub client_id: String,
+    /// The resource (MCP server) URI.
+    pub resource: String,
+    pub scopes: Vec<String>,
+    pub granted_at: String,
+}
+
+/// The applications (MCP clients) one user has consented to, per resource.
+#[utoipa::path(
+    tag = "tenant",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("user_id" = String, Path)),
+    responses(
+        (status = 200, body = [AppOut]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/tenants/{tenant}/users/{user_id}/apps")]
+pub async fn list_user_apps(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<Vec<AppOut>>, Problem> {
+    let u = user::get(&st.store.db, &admin.tenant, &path.1).await?;
+    let apps = authz_core::consent::list_for_user(&st.store.db, &admin.tenant, &u.id).await?;
+    let mut out = Vec::with_capacity(apps.len());
+    for a in apps {
+        let res = authz_core::resource::get(&st.store.db, &a.resource_id).await?;
+        out.push(AppOut {
+            client_id: a.client_id,
+            resource: res.uri,
+            scopes: a.scopes,
+            granted_at: rfc3339(a.granted_at),
+        });
+    }
+    Ok(web::Json(out))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppRef {
+    pub client_id: String,
+    /// The resource (MCP server) URI.
+    pub resource: String,
+}
+
+/// Revokes one user's consent to one application, and the tokens issued under it.
+#[utoipa::path(
+    tag = "tenant",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("user_id" = String, Path)),
+    request_body = AppRef,
+    responses(
+        (status = 200, body = Revoked),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tenants/{tenant}/users/{user_id}/apps/revoke")]
+pub async fn revoke_user_app(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<Revoked>, Problem> {
+    let body: AppRef = crate::error::json(&body)?;
+    let u = user::get(&st.store.db, &admin.tenant, &path.1).await?;
+    let res = authz_core::resource::find_by_uri(&st.store.db, &body.resource)
+        .await?
+        .ok_or(authz_core::CoreError::NotFound("resource"))?;
+    let n = authz_core::consent::revoke_app(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &u.id,
+        &body.client_id,
+        &res.id,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(web::Json(Revoked { tokens_revoked: n }))
+}

@@ -375,7 +375,7 @@ async fn the_openapi_document_is_public_and_3_1() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        10,
+        12,
         "{}",
         doc["paths"]
     );

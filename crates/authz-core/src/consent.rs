@@ -133,6 +133,7 @@ pub async fn revoke_app(
     user_id: &str,
     client_id: &str,
     resource_id: &str,
+    actor: &str,
 ) -> CoreResult<u64> {
     use crate::entities::grant_families;
     let txn = store.begin().await?;
@@ -160,7 +161,7 @@ pub async fn revoke_app(
         &txn,
         clock,
         crate::audit::AuditEvent::new(Some(tenant), "consent.revoked")
-            .actor(format!("user:{user_id}"))
+            .actor(actor)
             .user(user_id.to_string())
             .client(client_id.to_string())
             .detail("resource_id", resource_id)

@@ -120,6 +120,7 @@ pub async fn revoke(
         &s.user_id,
         client_id,
         resource_id,
+        &format!("user:{}", s.user_id),
     )
     .await?;
     Ok(HttpResponse::SeeOther()
