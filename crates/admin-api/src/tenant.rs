@@ -11,9 +11,7 @@ use crate::error::Problem;
 use crate::AdminState;
 
 fn rfc3339(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    authz_core::clock::rfc3339(us, chrono::SecondsFormat::Micros)
 }
 
 fn parse_time(name: &str, v: &Option<String>) -> Result<Option<i64>, Problem> {

@@ -13,7 +13,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
 /// Longest lifetime a key may be given.
-pub const MAX_TTL_SECS: i64 = 366 * 86_400;
+pub const MAX_TTL_SECS: i64 = crate::crypto::MAX_CREDENTIAL_TTL_SECS;
 
 /// What a key may act on.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,13 @@ use std::sync::Arc;
 
 pub const MICROS: i64 = 1_000_000;
 
+/// An instant (microseconds since the epoch) as an RFC 3339 UTC timestamp (`…Z`).
+pub fn rfc3339(us: i64, precision: chrono::SecondsFormat) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .unwrap_or_default()
+        .to_rfc3339_opts(precision, true)
+}
+
 pub trait Clock: Send + Sync + 'static {
     /// Microseconds since the Unix epoch.
     fn now_us(&self) -> i64;

@@ -229,6 +229,9 @@ mod tests {
     }
 }
 
+/// Longest lifetime of an issued credential (SCIM token, admin API key).
+pub const MAX_CREDENTIAL_TTL_SECS: i64 = 366 * 86_400;
+
 /// The checks every issued credential (SCIM token, admin API key) shares: a lifetime between one
 /// minute and 366 days, and a name of 1-100 characters. Returns the trimmed name.
 pub fn check_credential<'a>(
@@ -236,7 +239,7 @@ pub fn check_credential<'a>(
     name: &'a str,
     ttl_secs: i64,
 ) -> crate::error::CoreResult<&'a str> {
-    if !(60..=366 * 86_400).contains(&ttl_secs) {
+    if !(60..=MAX_CREDENTIAL_TTL_SECS).contains(&ttl_secs) {
         return Err(crate::error::CoreError::invalid(format!(
             "{what} lives between one minute and 366 days"
         )));

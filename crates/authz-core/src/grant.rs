@@ -125,8 +125,23 @@ pub async fn add(
         let to = group
             .map(|g| format!("the members of group {g}"))
             .unwrap_or_else(|| "every member".into());
-        crate::mail::alert_critical_scope_granted(
-            &txn, clock, tenant, &res.uri, &critical, &to, actor,
+        crate::mail::alert(
+            &txn,
+            clock,
+            tenant,
+            "alert.critical_scope_granted",
+            "Critical permission granted",
+            "grant.added",
+            &[
+                ("Resource", res.uri.clone()),
+                ("Scopes", critical.join(" ")),
+                ("Granted to", to),
+                ("By", actor.to_string()),
+                (
+                    "What it means",
+                    "every use of a critical scope still needs a fresh sign-in at your identity provider".into(),
+                ),
+            ],
         )
         .await?;
     }

@@ -259,68 +259,6 @@ fn fill(template: &str, values: &[(&str, &str)], html: bool) -> String {
     out
 }
 
-/// Security alert: critical-tier scopes were granted. Queued for the tenant's recipients in
-/// the caller's transaction; nothing when the tenant has none.
-pub async fn alert_critical_scope_granted<C: ConnectionTrait>(
-    conn: &C,
-    clock: &dyn Clock,
-    tenant: &TenantId,
-    resource: &str,
-    scopes: &[String],
-    to: &str,
-    actor: &str,
-) -> CoreResult<()> {
-    let recipients = alert_recipients(conn, tenant).await?;
-    if recipients.is_empty() {
-        return Ok(());
-    }
-    let tenant_row = crate::tenant::get(conn, tenant).await?;
-    // `{issuer}` stays in the body: the sender, which knows the public URL, fills it in.
-    let audit_url = format!(
-        "{ISSUER_PLACEHOLDER}/admin/api/v1/tenants/{}/audit/events?action=grant.added",
-        tenant_row.slug
-    );
-    let at = chrono::DateTime::from_timestamp_micros(clock.now_us())
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let scopes = scopes.join(" ");
-    let values = [
-        ("tenant", tenant_row.name.as_str()),
-        ("resource", resource),
-        ("scopes", scopes.as_str()),
-        ("to", to),
-        ("actor", actor),
-        ("at", at.as_str()),
-        ("audit_url", audit_url.as_str()),
-    ];
-    let text = fill(
-        include_str!("../../../web/email/critical-scope-granted.txt"),
-        &values,
-        false,
-    );
-    let html = fill(
-        include_str!("../../../web/email/critical-scope-granted.html"),
-        &values,
-        true,
-    );
-    let subject = format!(
-        "[Gatehouse] Critical permission granted in {}",
-        tenant_row.name
-    );
-    enqueue(
-        conn,
-        clock,
-        Some(tenant),
-        "alert.critical_scope_granted",
-        &recipients,
-        &subject,
-        &text,
-        &html,
-    )
-    .await?;
-    Ok(())
-}
-
 /// A security alert from the generic template (`web/email/security-alert.*`): a title and
 /// labelled facts, queued for the tenant's recipients in the caller's transaction; nothing when
 /// the tenant has none. `action` is the audit action the link filters on.
@@ -342,9 +280,7 @@ pub async fn alert<C: ConnectionTrait>(
         "{ISSUER_PLACEHOLDER}/admin/api/v1/tenants/{}/audit/events?action={action}",
         tenant_row.slug
     );
-    let at = chrono::DateTime::from_timestamp_micros(clock.now_us())
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at = crate::clock::rfc3339(clock.now_us(), chrono::SecondsFormat::Secs);
     let mut all: Vec<(&str, String)> = facts.to_vec();
     all.push(("At", at));
     let text_rows: String = all.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();

@@ -13,7 +13,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
 /// Longest lifetime a token may be given.
-pub const MAX_TTL_SECS: i64 = 366 * 86_400;
+pub const MAX_TTL_SECS: i64 = crate::crypto::MAX_CREDENTIAL_TTL_SECS;
 
 #[derive(Clone, Debug)]
 pub struct ScimToken {
@@ -324,9 +324,7 @@ pub async fn alert_expiring(store: &Store, clock: &dyn Clock) -> CoreResult<u64>
         {
             continue; // another node got there first
         }
-        let expires = chrono::DateTime::from_timestamp_micros(tok.expires_at)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let expires = crate::clock::rfc3339(tok.expires_at, chrono::SecondsFormat::Secs);
         crate::mail::alert(
             &txn,
             clock,

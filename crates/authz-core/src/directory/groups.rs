@@ -28,7 +28,7 @@ pub const SORTABLE: &[&str] = &[
     "id",
 ];
 
-pub(crate) const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 8] = [
     "id",
     "tenant_id",
     "display_name",
@@ -291,7 +291,7 @@ pub async fn list<C: ConnectionTrait>(
     tenant: &TenantId,
     q: &ListQuery,
 ) -> CoreResult<Page<DirGroup>> {
-    list_in(conn, TABLE, SORTABLE, tenant, q, row).await
+    list_in(conn, TABLE, &COLUMNS, SORTABLE, tenant, q, row).await
 }
 
 /// The members of a group, with their userNames as `display`, in a stable order.
@@ -335,28 +335,44 @@ pub async fn of_user<C: ConnectionTrait>(
     tenant: &TenantId,
     scim_user_id: &str,
 ) -> CoreResult<Vec<Member>> {
-    let q = Query::select()
-        .column((t(TABLE), t("id")))
-        .column((t(TABLE), t("display_name")))
-        .from(t(MEMBERS))
-        .inner_join(
-            t(TABLE),
-            Expr::col((t(TABLE), t("id"))).equals((t(MEMBERS), t("group_id"))),
-        )
-        .and_where(Expr::col((t(MEMBERS), t("member_id"))).eq(scim_user_id))
-        .and_where(Expr::col((t(TABLE), t("tenant_id"))).eq(tenant.0.clone()))
-        .order_by((t(TABLE), t("display_name_lower")), Order::Asc)
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Member {
-                id: r.try_get("", "id")?,
-                display: r.try_get("", "display_name")?,
-            })
-        })
-        .collect()
+    let mut all = of_users(conn, tenant, &[scim_user_id.to_string()]).await?;
+    Ok(all.remove(scim_user_id).unwrap_or_default())
+}
+
+/// The groups of several users at once (a list page: one query, not one per user).
+pub async fn of_users<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    scim_user_ids: &[String],
+) -> CoreResult<std::collections::HashMap<String, Vec<Member>>> {
+    let mut out: std::collections::HashMap<String, Vec<Member>> = Default::default();
+    for chunk in scim_user_ids.chunks(500) {
+        let q = Query::select()
+            .column((t(MEMBERS), t("member_id")))
+            .column((t(TABLE), t("id")))
+            .column((t(TABLE), t("display_name")))
+            .from(t(MEMBERS))
+            .inner_join(
+                t(TABLE),
+                Expr::col((t(TABLE), t("id"))).equals((t(MEMBERS), t("group_id"))),
+            )
+            .and_where(Expr::col((t(MEMBERS), t("member_id"))).is_in(chunk.iter().cloned()))
+            .and_where(Expr::col((t(TABLE), t("tenant_id"))).eq(tenant.0.clone()))
+            .order_by((t(TABLE), t("display_name_lower")), Order::Asc)
+            .to_owned();
+        for r in conn
+            .query_all(conn.get_database_backend().build(&q))
+            .await?
+        {
+            out.entry(r.try_get("", "member_id")?)
+                .or_default()
+                .push(Member {
+                    id: r.try_get("", "id")?,
+                    display: r.try_get("", "display_name")?,
+                });
+        }
+    }
+    Ok(out)
 }
 
 /// Applies attribute changes (`fields`, only if the group is still at `current.version`) and

@@ -351,12 +351,13 @@ pub async fn list<C: ConnectionTrait>(
     tenant: &TenantId,
     q: &ListQuery,
 ) -> CoreResult<Page<DirUser>> {
-    list_in(conn, TABLE, SORTABLE, tenant, q, row).await
+    list_in(conn, TABLE, &COLUMNS, SORTABLE, tenant, q, row).await
 }
 
 pub(crate) async fn list_in<C: ConnectionTrait, T>(
     conn: &C,
     table: &str,
+    columns: &[&str],
     sortable: &[&str],
     tenant: &TenantId,
     q: &ListQuery,
@@ -380,13 +381,8 @@ pub(crate) async fn list_in<C: ConnectionTrait, T>(
             items: Vec::new(),
         });
     }
-    let cols: &[&str] = if table == TABLE {
-        &COLUMNS
-    } else {
-        &super::groups::COLUMNS
-    };
     let mut sel = Query::select()
-        .columns(cols.iter().map(|c| (t(table), t(c))))
+        .columns(columns.iter().map(|c| (t(table), t(c))))
         .from(t(table))
         .cond_where(cond)
         .to_owned();

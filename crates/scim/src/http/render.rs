@@ -20,9 +20,7 @@ pub fn matches(if_match: &str, version: i64) -> bool {
 }
 
 fn rfc3339(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    authz_core::clock::rfc3339(micros, chrono::SecondsFormat::Millis)
 }
 
 fn meta(kind: &str, location: String, created: i64, updated: i64, version: i64) -> Value {

@@ -132,9 +132,16 @@ pub async fn list(
 ) -> Result<Rendered, ScimError> {
     let q = params.to_query(true)?;
     let page = dusers::list(&st.store.db, &p.tenant, &q).await?;
+    let ids: Vec<String> = page.items.iter().map(|u| u.id.clone()).collect();
+    let groups = dgroups::of_users(&st.store.db, &p.tenant, &ids).await?;
+    let base = st.base(&p.slug);
     let mut items = Vec::with_capacity(page.items.len());
     for u in &page.items {
-        let v = rendered(&st.store.db, st, p, u).await?;
+        let v = render::user(
+            &base,
+            u,
+            groups.get(&u.id).map(Vec::as_slice).unwrap_or(&[]),
+        );
         items.push(render::project(
             v,
             params.attributes.as_deref(),
