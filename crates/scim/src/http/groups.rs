@@ -11,12 +11,10 @@ use serde_json::Value;
 use super::list::{list_response, ListParams};
 use super::render;
 use super::{
-    busy, check_version, if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState,
+    check_version, if_match, optimistic, read_json, Rendered, ScimError, ScimPrincipal, ScimState,
 };
 use crate::patch::{apply, PatchRequest, PatchSchema, GROUP_URN};
 use crate::resource::{group_fields, group_from_body, members_of};
-
-const ATTEMPTS: usize = 5;
 
 async fn rendered<C: sea_orm::ConnectionTrait>(
     conn: &C,
@@ -66,12 +64,15 @@ pub async fn replace(
     with_members: bool,
 ) -> Result<Rendered, ScimError> {
     let (f, ids, display) = group_from_body(body)?;
-    let change = MembershipChange {
-        replaced: Some(ids),
-        display,
-        ..Default::default()
-    };
-    for _ in 0..ATTEMPTS {
+    let (f, change) = (
+        &f,
+        &MembershipChange {
+            replaced: Some(ids),
+            display,
+            ..Default::default()
+        },
+    );
+    optimistic(if_match, || async move {
         let txn = st.store.begin().await?;
         let current = dgroups::get(&txn, &p.tenant, id).await?;
         check_version(if_match, current.version)?;
@@ -88,13 +89,11 @@ pub async fn replace(
         {
             let v = rendered(&txn, st, p, &g, with_members).await?;
             txn.commit().await?;
-            return Ok(Rendered::ok(v, g.version));
+            return Ok(Some(Rendered::ok(v, g.version)));
         }
-        if if_match.is_some() {
-            return Err(ScimError::precondition());
-        }
-    }
-    Err(busy())
+        Ok(None)
+    })
+    .await
 }
 
 /// PATCH: attributes through the engine (written only if unchanged meanwhile), membership as
@@ -107,9 +106,9 @@ pub async fn patch(
     if_match: Option<&str>,
     with_members: bool,
 ) -> Result<Rendered, ScimError> {
-    let req = PatchRequest::from_json(body)?;
-    let schema = PatchSchema::group();
-    for _ in 0..ATTEMPTS {
+    let req = &PatchRequest::from_json(body)?;
+    let schema = &PatchSchema::group();
+    optimistic(if_match, || async move {
         let txn = st.store.begin().await?;
         let current = dgroups::get(&txn, &p.tenant, id).await?;
         check_version(if_match, current.version)?;
@@ -117,7 +116,7 @@ pub async fn patch(
         if let Some(o) = rep.as_object_mut() {
             o.remove("schemas");
         }
-        let outcome = apply(&mut rep, &req, &schema)?;
+        let outcome = apply(&mut rep, req, schema)?;
         let (_, display) =
             members_of(rep.get("members")).unwrap_or_else(|_| (Vec::new(), HashMap::new()));
         let f = group_fields(rep)?;
@@ -131,7 +130,7 @@ pub async fn patch(
         if !attrs_changed && change.is_empty() {
             let v = rendered(&txn, st, p, &current, with_members).await?;
             txn.commit().await?;
-            return Ok(Rendered::ok(v, current.version));
+            return Ok(Some(Rendered::ok(v, current.version)));
         }
         let fields = attrs_changed.then_some(&f);
         if let Some(g) = dgroups::update(
@@ -147,13 +146,11 @@ pub async fn patch(
         {
             let v = rendered(&txn, st, p, &g, with_members).await?;
             txn.commit().await?;
-            return Ok(Rendered::ok(v, g.version));
+            return Ok(Some(Rendered::ok(v, g.version)));
         }
-        if if_match.is_some() {
-            return Err(ScimError::precondition());
-        }
-    }
-    Err(busy())
+        Ok(None)
+    })
+    .await
 }
 
 pub async fn delete(

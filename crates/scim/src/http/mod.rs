@@ -130,8 +130,31 @@ pub fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimErr
     }
 }
 
+/// Times a write is re-applied when another change to the same resource committed first.
+pub const WRITE_ATTEMPTS: usize = 5;
+
+/// Runs an optimistic write (PUT, PATCH): each `attempt` reads the resource, checks `If-Match`
+/// and writes only if the version it read is still current, answering `Ok(None)` when another
+/// change came first. Without `If-Match` the attempt is re-run on fresh state; with it, the
+/// lost race is a 412 (RFC 7644 §3.14). Group membership never races: it is set operations.
+pub async fn optimistic<F, Fut>(if_match: Option<&str>, attempt: F) -> Result<Rendered, ScimError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Rendered>, ScimError>>,
+{
+    for _ in 0..WRITE_ATTEMPTS {
+        if let Some(done) = attempt().await? {
+            return Ok(done);
+        }
+        if if_match.is_some() {
+            return Err(ScimError::precondition());
+        }
+    }
+    Err(busy())
+}
+
 /// A write lost the optimistic race every time it was retried.
-pub fn busy() -> ScimError {
+fn busy() -> ScimError {
     ScimError::new(
         StatusCode::CONFLICT,
         None,

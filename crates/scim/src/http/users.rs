@@ -8,13 +8,10 @@ use serde_json::Value;
 use super::list::{list_response, ListParams};
 use super::render::{self, matches};
 use super::{
-    busy, check_version, if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState,
+    check_version, if_match, optimistic, read_json, Rendered, ScimError, ScimPrincipal, ScimState,
 };
 use crate::patch::{apply, PatchRequest, PatchSchema, USER_URN};
 use crate::resource::{user_fields, user_from_body};
-
-/// Times a PATCH is re-applied when another change to the same user committed first.
-const PATCH_ATTEMPTS: usize = 5;
 
 async fn rendered<C: sea_orm::ConnectionTrait>(
     conn: &C,
@@ -52,8 +49,8 @@ pub async fn replace(
     body: &Value,
     if_match: Option<&str>,
 ) -> Result<Rendered, ScimError> {
-    let f = user_from_body(body)?;
-    for _ in 0..PATCH_ATTEMPTS {
+    let f = &user_from_body(body)?;
+    optimistic(if_match, || async move {
         let txn = st.store.begin().await?;
         let current = dusers::get(&txn, &p.tenant, id).await?;
         check_version(if_match, current.version)?;
@@ -62,13 +59,11 @@ pub async fn replace(
         {
             let v = rendered(&txn, st, p, &u).await?;
             txn.commit().await?;
-            return Ok(Rendered::ok(v, u.version));
+            return Ok(Some(Rendered::ok(v, u.version)));
         }
-        if if_match.is_some() {
-            return Err(ScimError::precondition());
-        }
-    }
-    Err(busy())
+        Ok(None)
+    })
+    .await
 }
 
 /// PATCH (RFC 7644 §3.5.2): applied by the engine to the stored representation, then written
@@ -80,9 +75,9 @@ pub async fn patch(
     body: &Value,
     if_match: Option<&str>,
 ) -> Result<Rendered, ScimError> {
-    let req = PatchRequest::from_json(body)?;
-    let schema = PatchSchema::user();
-    for _ in 0..PATCH_ATTEMPTS {
+    let req = &PatchRequest::from_json(body)?;
+    let schema = &PatchSchema::user();
+    optimistic(if_match, || async move {
         let txn = st.store.begin().await?;
         let current = dusers::get(&txn, &p.tenant, id).await?;
         check_version(if_match, current.version)?;
@@ -90,11 +85,11 @@ pub async fn patch(
         if let Some(o) = rep.as_object_mut() {
             o.remove("schemas");
         }
-        let outcome = apply(&mut rep, &req, &schema)?;
+        let outcome = apply(&mut rep, req, schema)?;
         if !outcome.changed {
             let v = rendered(&txn, st, p, &current).await?;
             txn.commit().await?;
-            return Ok(Rendered::ok(v, current.version));
+            return Ok(Some(Rendered::ok(v, current.version)));
         }
         let f = user_fields(rep)?;
         if let Some(u) =
@@ -102,13 +97,11 @@ pub async fn patch(
         {
             let v = rendered(&txn, st, p, &u).await?;
             txn.commit().await?;
-            return Ok(Rendered::ok(v, u.version));
+            return Ok(Some(Rendered::ok(v, u.version)));
         }
-        if if_match.is_some() {
-            return Err(ScimError::precondition());
-        }
-    }
-    Err(busy())
+        Ok(None)
+    })
+    .await
 }
 
 pub async fn delete(
