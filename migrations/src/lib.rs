@@ -14,6 +14,7 @@ mod m20261126_000006_scim_directory;
 mod m20261126_000007_api_keys;
 mod m20261126_000008_mail_outbox;
 mod m20261126_000009_scim_token_expiry_alert;
+mod m20261126_000010_admin_console;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_api_keys::Migration),
             Box::new(m20261126_000008_mail_outbox::Migration),
             Box::new(m20261126_000009_scim_token_expiry_alert::Migration),
+            Box::new(m20261126_000010_admin_console::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 pub mod access;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod operator;
 pub mod tenant;

@@ -203,12 +203,13 @@ pub async fn create_scim_token(
             "expires_in_days must be between 1 and 366",
         ));
     }
-    let (tok, secret) = scim_token::create(
+    let (tok, secret) = scim_token::create_by(
         &st.store,
         st.clock.as_ref(),
         &admin.tenant,
         &body.name,
         days * 86_400,
+        &admin.actor(),
     )
     .await?;
     Ok(HttpResponse::Created().json(CreatedScimToken {
@@ -235,7 +236,14 @@ pub async fn revoke_scim_token(
     st: web::Data<AdminState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
-    scim_token::revoke(&st.store, st.clock.as_ref(), &admin.tenant, &path.1).await?;
+    scim_token::revoke_by(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        &admin.actor(),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

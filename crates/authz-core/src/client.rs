@@ -29,7 +29,7 @@ pub enum ClientKind {
 }
 
 impl ClientKind {
-    fn as_str(&self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             ClientKind::Preregistered => "preregistered",
             ClientKind::Dcr => "dcr",
@@ -595,4 +595,49 @@ pub async fn expire_unused(store: &Store, clock: &dyn Clock) -> CoreResult<u64> 
     .await?;
     txn.commit().await?;
     Ok(n)
+}
+
+/// The clients a tenant's admin sees: every pre-registered client, and every client the
+/// tenant's users have used or the tenant made a decision about.
+pub async fn list_for_tenant<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &crate::TenantId,
+) -> CoreResult<Vec<Client>> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let mut ids: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for table in ["consents", "grant_families", "tenant_client_policy"] {
+        let q = Query::select()
+            .distinct()
+            .column(Alias::new("client_id"))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0.clone()))
+            .to_owned();
+        for r in conn
+            .query_all(conn.get_database_backend().build(&q))
+            .await?
+        {
+            ids.insert(r.try_get("", "client_id")?);
+        }
+    }
+    let mut out: Vec<Client> = clients::Entity::find()
+        .filter(clients::Column::Kind.eq("preregistered"))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Client::from)
+        .collect();
+    for id in ids {
+        if out.iter().any(|c| c.client_id == id) {
+            continue;
+        }
+        if let Some(c) = get(conn, &id).await? {
+            out.push(c);
+        }
+    }
+    out.sort_by(|a, b| {
+        a.client_name
+            .to_lowercase()
+            .cmp(&b.client_name.to_lowercase())
+    });
+    Ok(out)
 }

@@ -67,10 +67,22 @@ pub async fn add_oidc(
     tenant: &TenantId,
     new: NewOidcConnection<'_>,
 ) -> CoreResult<Connection> {
+    add_oidc_by(store, clock, key, tenant, new, "operator").await
+}
+
+/// [`add_oidc`] on behalf of `actor` (a tenant admin in the console).
+pub async fn add_oidc_by(
+    store: &Store,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    tenant: &TenantId,
+    new: NewOidcConnection<'_>,
+    actor: &str,
+) -> CoreResult<Connection> {
     if new.client_id.trim().is_empty() {
         return Err(CoreError::invalid("client id must not be empty"));
     }
-    insert(store, clock, key, tenant, "oidc", new).await
+    insert(store, clock, key, tenant, "oidc", new, actor).await
 }
 
 /// Stores a SAML connection: `issuer` is the IdP entity ID, `client_secret` the SP private key
@@ -82,7 +94,22 @@ pub async fn add_saml(
     tenant: &TenantId,
     new: NewOidcConnection<'_>,
 ) -> CoreResult<Connection> {
-    insert(store, clock, key, tenant, "saml", new).await
+    insert(store, clock, key, tenant, "saml", new, "operator").await
+}
+
+/// [`add_saml`] on behalf of `actor` (a tenant admin in the console).
+pub async fn add_saml_by(
+    store: &Store,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    tenant: &TenantId,
+    new: NewOidcConnection<'_>,
+    actor: &str,
+) -> CoreResult<Connection> {
+    if new.name.trim().is_empty() {
+        return Err(CoreError::invalid("the connection needs a name"));
+    }
+    insert(store, clock, key, tenant, "saml", new, actor).await
 }
 
 async fn insert(
@@ -92,6 +119,7 @@ async fn insert(
     tenant: &TenantId,
     kind: &str,
     new: NewOidcConnection<'_>,
+    actor: &str,
 ) -> CoreResult<Connection> {
     if new.client_secret.is_empty() {
         return Err(CoreError::invalid("client secret is empty"));
@@ -130,7 +158,7 @@ async fn insert(
         &txn,
         clock,
         AuditEvent::new(Some(tenant), "connection.created")
-            .actor("operator")
+            .actor(actor)
             .detail("connection_id", id.as_str())
             .detail("kind", kind)
             .detail("preset", new.preset)
@@ -151,7 +179,7 @@ async fn insert(
                 format!("{} ({kind} {}, new)", new.name, new.preset),
             ),
             ("Issuer", new.issuer.to_string()),
-            ("By", "operator".into()),
+            ("By", actor.to_string()),
         ],
     )
     .await?;
@@ -305,6 +333,72 @@ pub async fn set_scim_link(
             .actor("operator")
             .detail("connection_id", id)
             .detail("attribute", attribute),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// What an admin may change on an existing connection.
+#[derive(Default)]
+pub struct ConnectionUpdate<'a> {
+    pub name: Option<&'a str>,
+    /// OIDC: a new client secret; SAML: never (the SP key stays).
+    pub client_secret: Option<&'a str>,
+    /// SAML: new IdP entity ID when the metadata is replaced.
+    pub issuer: Option<&'a str>,
+    pub settings: Option<serde_json::Value>,
+}
+
+/// Updates a connection of `tenant` (name, secret, IdP metadata), audited without secrets.
+pub async fn update(
+    store: &Store,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    tenant: &TenantId,
+    id: &str,
+    u: ConnectionUpdate<'_>,
+    actor: &str,
+) -> CoreResult<()> {
+    let txn = store.begin().await?;
+    get(&txn, tenant, id).await?;
+    let mut q = connections::Entity::update_many()
+        .filter(connections::Column::Id.eq(id))
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()));
+    let mut changed: Vec<&str> = Vec::new();
+    if let Some(n) = u.name {
+        if n.trim().is_empty() || n.len() > 200 {
+            return Err(CoreError::invalid("the name must be 1 to 200 characters"));
+        }
+        q = q.col_expr(connections::Column::Name, n.trim().into());
+        changed.push("name");
+    }
+    if let Some(s) = u.client_secret {
+        q = q.col_expr(
+            connections::Column::ClientSecretEnc,
+            key.seal(s.as_bytes())?.into(),
+        );
+        changed.push("client_secret");
+    }
+    if let Some(i) = u.issuer {
+        q = q.col_expr(connections::Column::Issuer, i.into());
+        changed.push("issuer");
+    }
+    if let Some(s) = &u.settings {
+        q = q.col_expr(connections::Column::Settings, s.to_string().into());
+        changed.push("settings");
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    q.exec(&txn).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "connection.updated")
+            .actor(actor)
+            .detail("connection_id", id)
+            .detail("changed", changed),
     )
     .await?;
     txn.commit().await?;

@@ -53,7 +53,11 @@ pub async fn remember<C: ConnectionTrait>(
     max_tier: Tier,
 ) -> CoreResult<()> {
     let now = clock.now_us();
-    let reconsent = max_tier.reconsent_days().map(|d| now + d * 86_400 * MICROS);
+    // The tenant may ask again sooner than DESIGN §5's 90 days, never later.
+    let reconsent = crate::admin::settings::get(conn, tenant)
+        .await?
+        .reconsent_days(max_tier)
+        .map(|d| now + d * 86_400 * MICROS);
     consents::Entity::insert(consents::ActiveModel {
         tenant_id: Set(tenant.0.clone()),
         user_id: Set(user_id.to_string()),
@@ -171,4 +175,32 @@ pub async fn revoke_app(
     .await?;
     txn.commit().await?;
     Ok(n)
+}
+
+/// When the application last obtained a token for the user on the resource (an access or
+/// refresh token issued: sign-in or refresh), if Gatehouse still remembers one.
+pub async fn last_used<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    user_id: &str,
+    client_id: &str,
+    resource_id: &str,
+) -> CoreResult<Option<i64>> {
+    use sea_orm::sea_query::{Alias, Expr, Func, Query};
+    let a = Alias::new;
+    let q = Query::select()
+        .expr_as(Func::max(Expr::col(a("issued_at"))), a("last"))
+        .from(a("tokens"))
+        .and_where(Expr::col(a("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(a("user_id")).eq(user_id))
+        .and_where(Expr::col(a("client_id")).eq(client_id))
+        .and_where(Expr::col(a("resource_id")).eq(resource_id))
+        .to_owned();
+    match conn
+        .query_one(conn.get_database_backend().build(&q))
+        .await?
+    {
+        Some(r) => Ok(r.try_get::<Option<i64>>("", "last")?),
+        None => Ok(None),
+    }
 }

@@ -248,3 +248,79 @@ pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult
     }
     Ok(out)
 }
+
+/// Withdraws org grants of `scopes` of `resource_id` from everyone (`group: None`) or a SCIM
+/// group, audited; every live grant family in the tenant that holds a scope its user is no
+/// longer granted is revoked with its tokens, in the same transaction (DESIGN §5).
+pub async fn remove(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    resource_id: &str,
+    scopes: &[String],
+    group: Option<&str>,
+    actor: &str,
+) -> CoreResult<u64> {
+    use crate::entities::grant_families;
+    let key = group.unwrap_or(EVERYONE).to_string();
+    let txn = store.begin().await?;
+    let deleted = org_grants::Entity::delete_many()
+        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::ResourceId.eq(resource_id))
+        .filter(org_grants::Column::GroupKey.eq(key.clone()))
+        .filter(org_grants::Column::Scope.is_in(scopes.iter().cloned()))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if deleted == 0 {
+        return Err(CoreError::NotFound("grant"));
+    }
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "org_grant.removed")
+            .actor(actor)
+            .resource(resource_id.to_string())
+            .scope(scopes.join(" "))
+            .detail("group", group.map(str::to_string)),
+    )
+    .await?;
+    let families = grant_families::Entity::find()
+        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::ResourceId.eq(resource_id))
+        .filter(grant_families::Column::RevokedAt.is_null())
+        .all(&txn)
+        .await?;
+    let mut revoked = 0;
+    for fam in families {
+        let held = crate::scope::split(&fam.scopes);
+        if !held.iter().any(|s| scopes.contains(s)) {
+            continue;
+        }
+        let granted = granted_to_user(&txn, tenant, resource_id, &fam.user_id).await?;
+        let lost: Vec<String> = held
+            .into_iter()
+            .filter(|s| s != crate::scope::OFFLINE_ACCESS && !granted.contains(s))
+            .collect();
+        if lost.is_empty() {
+            continue;
+        }
+        let n = crate::token::revoke::revoke_family(&txn, clock, &fam.id).await?;
+        revoked += 1;
+        audit::record(
+            &txn,
+            clock,
+            AuditEvent::new(Some(tenant), "grant.revoked")
+                .actor(actor)
+                .user(fam.user_id.clone())
+                .client(fam.client_id.clone())
+                .scope(fam.scopes.clone())
+                .detail("reason", "org_grant_removed")
+                .detail("scopes_no_longer_granted", lost)
+                .detail("tokens_revoked", n),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(revoked)
+}

@@ -1,5 +1,6 @@
 //! Gatehouse's domain, policy and storage. No HTTP here (STYLE §1): protocol crates call these
 //! functions; every function that touches tenant data takes the tenant as an argument (§6.1).
+pub mod admin;
 pub mod api_key;
 pub mod audit;
 pub mod client;

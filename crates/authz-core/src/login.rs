@@ -36,6 +36,42 @@ pub struct AuthorizeRequest {
     /// request repeat it).
     #[serde(default = "yes")]
     pub redirect_uri_given: bool,
+    /// Why the user signs in: an OAuth authorization (default), the admin console, or an
+    /// admin's "test connection" sign-in (shows the claims, starts no session).
+    #[serde(default)]
+    pub purpose: Purpose,
+    /// A console sign-in started from an invitation's setup-only session: the invitation the
+    /// admin role is bound to if the IdP-asserted email matches.
+    #[serde(default)]
+    pub invitation: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    #[default]
+    Authorize,
+    Admin,
+    TestConnection,
+}
+
+impl AuthorizeRequest {
+    /// A sign-in to the admin console of a tenant (no client, no resource).
+    pub fn admin(purpose: Purpose, step_up: bool, invitation: Option<String>) -> Self {
+        AuthorizeRequest {
+            client_id: String::new(),
+            redirect_uri: String::new(),
+            state: None,
+            code_challenge: String::new(),
+            resource_id: String::new(),
+            scopes: Vec::new(),
+            login_hint: None,
+            step_up,
+            redirect_uri_given: false,
+            purpose,
+            invitation,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

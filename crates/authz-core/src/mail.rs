@@ -250,7 +250,7 @@ fn html_escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn fill(template: &str, values: &[(&str, &str)], html: bool) -> String {
+pub(crate) fn fill(template: &str, values: &[(&str, &str)], html: bool) -> String {
     let mut out = template.to_string();
     for (k, v) in values {
         let v = if html { html_escape(v) } else { v.to_string() };

@@ -291,3 +291,15 @@ pub async fn with_catalogue<C: ConnectionTrait>(
         .insert(id.to_string(), loaded.clone());
     Ok(loaded)
 }
+
+/// Every registered resource (the console's Apps page), by display name.
+pub async fn list<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Resource>> {
+    use sea_orm::QueryOrder;
+    Ok(resources::Entity::find()
+        .order_by_asc(resources::Column::DisplayName)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_resource)
+        .collect())
+}

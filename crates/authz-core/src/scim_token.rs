@@ -107,13 +107,25 @@ pub async fn create(
     name: &str,
     ttl_secs: i64,
 ) -> CoreResult<(ScimToken, String)> {
+    create_by(store, clock, tenant, name, ttl_secs, "operator").await
+}
+
+/// [`create`] on behalf of `actor` (an admin key or console admin), audited as them.
+pub async fn create_by(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    name: &str,
+    ttl_secs: i64,
+    actor: &str,
+) -> CoreResult<(ScimToken, String)> {
     let txn = store.begin().await?;
     let (tok, secret) = insert(&txn, clock, tenant, name, ttl_secs).await?;
     audit::record(
         &txn,
         clock,
         AuditEvent::new(Some(tenant), "scim_token.created")
-            .actor("operator")
+            .actor(actor)
             .detail("token_id", tok.id.as_str())
             .detail("name", tok.name.as_str())
             .detail("expires_at", tok.expires_at),
@@ -157,6 +169,17 @@ pub async fn revoke(
     tenant: &TenantId,
     id: &str,
 ) -> CoreResult<()> {
+    revoke_by(store, clock, tenant, id, "operator").await
+}
+
+/// [`revoke`] on behalf of `actor`.
+pub async fn revoke_by(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    actor: &str,
+) -> CoreResult<()> {
     let txn = store.begin().await?;
     get(&txn, tenant, id).await?;
     let q = Query::update()
@@ -171,7 +194,7 @@ pub async fn revoke(
         &txn,
         clock,
         AuditEvent::new(Some(tenant), "scim_token.revoked")
-            .actor("operator")
+            .actor(actor)
             .detail("token_id", id),
     )
     .await?;
@@ -187,6 +210,19 @@ pub async fn rotate(
     id: &str,
     overlap_secs: i64,
     ttl_secs: i64,
+) -> CoreResult<(ScimToken, String)> {
+    rotate_by(store, clock, tenant, id, overlap_secs, ttl_secs, "operator").await
+}
+
+/// [`rotate`] on behalf of `actor`.
+pub async fn rotate_by(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    overlap_secs: i64,
+    ttl_secs: i64,
+    actor: &str,
 ) -> CoreResult<(ScimToken, String)> {
     if !(0..=30 * 86_400).contains(&overlap_secs) {
         return Err(CoreError::invalid("the overlap is at most 30 days"));
@@ -211,7 +247,7 @@ pub async fn rotate(
         &txn,
         clock,
         AuditEvent::new(Some(tenant), "scim_token.rotated")
-            .actor("operator")
+            .actor(actor)
             .detail("token_id", id)
             .detail("successor_id", new.id.as_str())
             .detail("old_expires_at", until),

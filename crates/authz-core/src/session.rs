@@ -136,3 +136,100 @@ pub async fn revoke_for_user<C: ConnectionTrait>(
 pub fn is_fresh(session: &Session, now_us: i64) -> bool {
     now_us - session.auth_time <= crate::token::refresh::STEP_UP_WINDOW_SECS * MICROS
 }
+
+/// Records the groups the IdP asserted at the sign-in that started session `id` (an admin
+/// group named by the IdP's groups claim is honoured for this session only).
+pub async fn set_idp_groups<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    groups: &[String],
+) -> CoreResult<()> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let q = Query::update()
+        .table(Alias::new("browser_sessions"))
+        .value(
+            Alias::new("idp_groups"),
+            serde_json::to_string(groups).unwrap_or_default(),
+        )
+        .and_where(Expr::col(Alias::new("id_hash")).eq(id))
+        .to_owned();
+    conn.execute(conn.get_database_backend().build(&q)).await?;
+    Ok(())
+}
+
+/// The groups the IdP asserted at the sign-in that started session `id`.
+pub async fn idp_groups<C: ConnectionTrait>(conn: &C, id: &str) -> CoreResult<Vec<String>> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let q = Query::select()
+        .column(Alias::new("idp_groups"))
+        .from(Alias::new("browser_sessions"))
+        .and_where(Expr::col(Alias::new("id_hash")).eq(id))
+        .to_owned();
+    let Some(r) = conn
+        .query_one(conn.get_database_backend().build(&q))
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let raw: Option<String> = r.try_get("", "idp_groups")?;
+    Ok(raw
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
+}
+
+/// A live session as an admin sees it on a user's page.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    pub id: String,
+    pub connection_id: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// The user's live sessions, newest first.
+pub async fn list_for_user<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+) -> CoreResult<Vec<SessionInfo>> {
+    use sea_orm::QueryOrder;
+    Ok(browser_sessions::Entity::find()
+        .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(browser_sessions::Column::UserId.eq(user_id))
+        .filter(browser_sessions::Column::RevokedAt.is_null())
+        .filter(browser_sessions::Column::ExpiresAt.gt(clock.now_us()))
+        .order_by_desc(browser_sessions::Column::CreatedAt)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| SessionInfo {
+            id: m.id_hash,
+            connection_id: m.connection_id,
+            auth_time: m.auth_time,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+        })
+        .collect())
+}
+
+/// Ends one session of the tenant.
+pub async fn revoke_one<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+) -> CoreResult<u64> {
+    Ok(browser_sessions::Entity::update_many()
+        .col_expr(
+            browser_sessions::Column::RevokedAt,
+            Some(clock.now_us()).into(),
+        )
+        .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(browser_sessions::Column::IdHash.eq(id))
+        .filter(browser_sessions::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
+}

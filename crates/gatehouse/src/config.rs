@@ -182,6 +182,21 @@ impl Config {
         }
     }
 
+    /// Where domain verification asks for TXT records: `GATEHOUSE_DNS_SERVER` (ip:port), else
+    /// the first nameserver of /etc/resolv.conf.
+    pub fn dns_resolver(&self) -> Result<admin_api::console::dns::Resolver> {
+        match env("GATEHOUSE_DNS_SERVER") {
+            None => Ok(admin_api::console::dns::Resolver::system()),
+            Some(v) => v
+                .trim()
+                .parse::<std::net::SocketAddr>()
+                .map(admin_api::console::dns::Resolver::at)
+                .map_err(|_| {
+                    anyhow::anyhow!("GATEHOUSE_DNS_SERVER must be ip:port, e.g. 10.0.0.2:53")
+                }),
+        }
+    }
+
     /// The issuer URL: the flag, else `GATEHOUSE_ISSUER`, else the file, else the default.
     pub fn issuer(&self, flag: Option<String>) -> String {
         flag.or_else(|| env("GATEHOUSE_ISSUER"))

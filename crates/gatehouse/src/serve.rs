@@ -29,6 +29,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let trusted_proxies = cfg.trusted_proxies()?;
     let scim_rate = cfg.scim_rate_per_minute()?;
     let mailer = crate::mailer::Mailer::from_env(&cfg.data_dir, &issuer)?;
+    let dns_resolver = cfg.dns_resolver()?;
     actix_web::rt::System::new().block_on(async move {
         if cfg.auto_migrate() {
             Store::migrate(&cfg.database_url).await.context("database migration failed")?;
@@ -45,6 +46,16 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             store: store.clone(),
             clock: clock.clone(),
         });
+        let console_data = web::Data::new(admin_api::console::ConsoleState {
+            store: store.clone(),
+            clock: clock.clone(),
+            issuer: issuer.clone(),
+            master_key: state.master_key.clone(),
+            fetcher: state.fetcher.clone(),
+            audit_keys: Arc::new(state.master_key.audit_verifying_keys()),
+            dns: dns_resolver.clone(),
+            templates: Arc::new(admin_api::console::Templates::new()),
+        });
         crate::mailer::spawn(mailer, store.clone(), clock.clone());
         background_jobs(store, clock, signing_key);
         tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
@@ -54,12 +65,14 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
                 .app_data(data.clone())
                 .app_data(scim_data.clone())
                 .app_data(admin_data.clone())
+                .app_data(console_data.clone())
                 .wrap(from_fn(issuer::Cors))
                 .wrap(issuer::SecurityHeaders())
                 .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
                 .configure(issuer::configure)
                 .configure(scim::configure)
                 .configure(admin_api::configure)
+                .configure(admin_api::console::configure)
         })
         .shutdown_timeout(20)
         .bind(&listen)

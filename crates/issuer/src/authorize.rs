@@ -245,6 +245,8 @@ async fn authorize(
         login_hint: p.get("login_hint").map(str::to_string),
         step_up,
         redirect_uri_given: p.get("redirect_uri").is_some(),
+        purpose: Default::default(),
+        invitation: None,
     };
     let (binding, new_cookie) = browser::binding(state, req);
     let tx = login::start(&state.store.db, state.clock.as_ref(), &binding, &areq).await?;

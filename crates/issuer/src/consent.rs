@@ -61,6 +61,22 @@ async fn load(
     let client = authz_core::client::get(&state.store.db, &tx.request.client_id)
         .await?
         .ok_or_else(expired)?;
+    // The tenant's client allow/block list (issue "console" §3).
+    if !authz_core::admin::client_policy::permits(
+        &state.store.db,
+        &session.tenant,
+        &client.client_id,
+    )
+    .await?
+    {
+        return Ok(Err(redirect_error(
+            state.issuer(),
+            &tx.request.redirect_uri,
+            tx.request.state.as_deref(),
+            "access_denied",
+            "your organisation does not allow this application",
+        )));
+    }
     let res = resource::get(&state.store.db, &tx.request.resource_id).await?;
     let catalogue = resource::catalogue(&state.store.db, &res.id).await?;
     let granted =

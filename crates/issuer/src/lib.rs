@@ -2,6 +2,7 @@
 //! they extract, authenticate the caller, call one authz-core function and map the result to
 //! the protocol's own error format.
 mod account;
+pub mod admin_login;
 mod audit_events;
 mod authorize;
 mod browser;
@@ -87,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/federation/oidc/{connection_id}/callback",
             web::get().to(callback::oidc),
         )
+        .route("/admin/t/{tenant}/login", web::get().to(admin_login::start))
         .route("/account", web::get().to(account::page))
         .route("/account/revoke", web::post().to(account::revoke))
         .route("/consent", web::get().to(consent::page))

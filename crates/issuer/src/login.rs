@@ -280,3 +280,22 @@ async fn redirect_upstream(
         .insert_header((header::LOCATION, begin.url))
         .finish())
 }
+
+/// Sends the browser to `conn`'s IdP for transaction `tx` (the admin console's sign-in).
+pub(crate) async fn redirect_to_connection(
+    state: &AppState,
+    tx: &LoginTx,
+    t: &tenant::Tenant,
+    conn: &connection::Connection,
+) -> Result<HttpResponse, PageError> {
+    match redirect_upstream(state, tx, t, conn, None).await {
+        Ok(r) => Ok(r),
+        Err(UpstreamError::Page(e)) => Err(e),
+        Err(UpstreamError::Form(m)) => Err(PageError::bad_request(
+            "Sign-in cannot continue",
+            m,
+            "Go back to the console and try again.",
+        )),
+        Err(UpstreamError::Choose(_)) => Err(expired()),
+    }
+}

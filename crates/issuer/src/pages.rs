@@ -44,6 +44,14 @@ impl Templates {
                 "confirm.html",
                 include_str!("../../../web/templates/confirm.html"),
             ),
+            (
+                "admin_login.html",
+                include_str!("../../../web/templates/admin_login.html"),
+            ),
+            (
+                "admin_test.html",
+                include_str!("../../../web/templates/admin_test.html"),
+            ),
         ] {
             env.add_template(name, src)
                 .expect("embedded templates parse");

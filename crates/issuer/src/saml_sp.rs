@@ -9,7 +9,7 @@ use authz_core::connection::{self, Connection};
 use authz_core::login::{self, LoginTx};
 use authz_core::user::FederatedIdentity;
 use authz_core::{saml_state, TenantId};
-use saml::mapping::{self, Mapping};
+use saml::mapping;
 use saml::{Expectations, IdpMetadata, SamlError};
 
 use crate::browser;
@@ -22,24 +22,7 @@ pub const ACS_BODY_LIMIT: usize = 1_500_000;
 /// SAML responses accepted per source address and minute.
 pub const ACS_PER_MINUTE: i64 = 120;
 
-/// What a SAML connection stores in `settings`.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct SamlSettings {
-    pub idp_metadata: String,
-    pub sp_certificate: String,
-    pub mapping: Mapping,
-    #[serde(default = "default_skew")]
-    pub skew_secs: i64,
-    /// IdP-initiated SSO: an unsolicited response starts a Gatehouse session and lands on
-    /// `/account`; it never issues an authorization code (no client request, PKCE or state to
-    /// bind it to). Off unless enabled per connection.
-    #[serde(default)]
-    pub allow_idp_initiated: bool,
-}
-
-fn default_skew() -> i64 {
-    180
-}
+pub use saml::SamlSettings;
 
 pub use saml::sp::{acs_url, entity_id as sp_entity_id};
 

@@ -70,6 +70,11 @@ pub async fn complete_sign_in(
     use crate::params::{peer_ip, user_agent};
 
     let clock = state.clock.as_ref();
+    let purpose = tx.map(|t| t.request.purpose).unwrap_or_default();
+    if purpose == login::Purpose::TestConnection {
+        let tx = tx.expect("a test sign-in has a transaction");
+        return crate::admin_login::test_result(state, req, tx, tenant, conn, &identity).await;
+    }
     // Only an auth_time the IdP asserted counts for step-up; without one the session's
     // authentication time is unknown (0) and never fresh enough for critical scopes.
     let now_s = clock.now_s();
@@ -100,8 +105,25 @@ pub async fn complete_sign_in(
         &identity.amr,
     )
     .await?;
-    if let Some(tx) = tx {
-        login::set_session(&txn, tx, tenant, &sess.id).await?;
+    session::set_idp_groups(&txn, &sess.id, &identity.groups).await?;
+    let mut admin_bound = false;
+    match tx {
+        Some(tx) if purpose == login::Purpose::Admin => {
+            login::consume(&txn, clock, tx).await?;
+            if let Some(inv) = &tx.request.invitation {
+                admin_bound = authz_core::admin::invitation::bind(
+                    &txn,
+                    clock,
+                    tenant,
+                    inv,
+                    &u.id,
+                    identity.email.as_deref(),
+                )
+                .await?;
+            }
+        }
+        Some(tx) => login::set_session(&txn, tx, tenant, &sess.id).await?,
+        None => {}
     }
     audit::record(
         &txn,
@@ -119,7 +141,9 @@ pub async fn complete_sign_in(
             .detail("idp_initiated", tx.is_none())
             .detail("groups", identity.groups.clone())
             .detail("groups_overage", identity.groups_overage)
-            .detail("jit_created", created),
+            .detail("jit_created", created)
+            .detail("purpose", format!("{purpose:?}").to_lowercase())
+            .detail("admin_role_bound", admin_bound),
     )
     .await?;
     txn.commit().await.map_err(PageError::internal)?;
@@ -127,6 +151,10 @@ pub async fn complete_sign_in(
         .insert_header((
             header::LOCATION,
             match tx {
+                Some(_) if purpose == login::Purpose::Admin => {
+                    let slug = authz_core::tenant::get(&state.store.db, tenant).await?.slug;
+                    format!("{}/admin/t/{slug}/", state.issuer())
+                }
                 Some(tx) => crate::consent::url(state.issuer(), &tx.id_hash),
                 None => format!("{}/account", state.issuer()),
             },

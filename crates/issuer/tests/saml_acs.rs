@@ -72,6 +72,8 @@ async fn saml_world(metadata: &str) -> (Fx, String) {
         login_hint: None,
         step_up: false,
         redirect_uri_given: true,
+        purpose: Default::default(),
+        invitation: None,
     };
     let tx = login::start(&fx.store.db, &fx.clock, BROWSER, &req)
         .await

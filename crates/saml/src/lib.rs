@@ -9,9 +9,11 @@ pub mod mapping;
 pub mod metadata;
 mod precheck;
 pub mod request;
+pub mod settings;
 pub mod sp;
 pub mod validate;
 
 pub use error::SamlError;
 pub use metadata::IdpMetadata;
+pub use settings::SamlSettings;
 pub use validate::{Expectations, ValidatedAssertion};

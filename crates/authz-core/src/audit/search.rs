@@ -58,3 +58,16 @@ pub async fn search<C: ConnectionTrait>(
         .all(conn)
         .await?)
 }
+
+/// One record of the tenant's chain by id (another tenant's record is not found).
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id: i64,
+) -> CoreResult<audit_events::Model> {
+    audit_events::Entity::find_by_id(id)
+        .filter(audit_events::Column::TenantId.eq(tenant.0.clone()))
+        .one(conn)
+        .await?
+        .ok_or(crate::error::CoreError::NotFound("audit record"))
+}

@@ -103,8 +103,11 @@ pub(crate) async fn issue<C: ConnectionTrait>(
 ) -> Result<IssuedTokens, TokenError> {
     let now = clock.now_us();
     let access = random_token();
-    let ttl = tier
-        .access_token_secs()
+    // The tenant may shorten lifetimes within the hard bounds of DESIGN §5.
+    let tenant_settings =
+        crate::admin::settings::get(conn, &crate::TenantId(family.tenant_id.clone())).await?;
+    let ttl = tenant_settings
+        .access_token_secs(tier)
         .min((family.expires_at - now) / MICROS)
         .max(1);
     let scope_str = scopes.join(" ");

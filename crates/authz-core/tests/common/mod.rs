@@ -263,6 +263,8 @@ impl World {
             login_hint: None,
             step_up: false,
             redirect_uri_given: true,
+            purpose: Default::default(),
+            invitation: None,
         }
     }
 

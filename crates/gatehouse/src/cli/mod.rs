@@ -1,6 +1,7 @@
 //! The operator CLI. Output is `key: value` lines on stdout so scripts can read it; errors go
 //! to stderr with a non-zero exit. Secrets are read from files or standard input, never from
 //! arguments (DESIGN §6.2).
+mod admin;
 mod audit;
 mod catalog;
 mod keys;
@@ -68,6 +69,12 @@ pub enum Command {
     /// Manage a tenant's admin API keys.
     #[command(subcommand)]
     AdminKey(keys::AdminKeyCmd),
+    /// Invite and manage a tenant's console administrators.
+    #[command(subcommand)]
+    Admin(admin::AdminCmd),
+    /// Manage a tenant's email domains (and the operator's verification override).
+    #[command(subcommand)]
+    Domain(admin::DomainCmd),
 }
 
 #[derive(clap::Args, Debug)]
@@ -152,6 +159,8 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
         Command::ScimToken(c) => scim::scim_token(&ctx, c).await,
         Command::OperatorKey(c) => keys::operator_key(&ctx, c).await,
         Command::AdminKey(c) => keys::admin_key(&ctx, c).await,
+        Command::Admin(c) => admin::admin(&ctx, c).await,
+        Command::Domain(c) => admin::domain(&ctx, c).await,
         Command::Audit(c) => return audit::audit(&ctx, c).await,
         Command::Serve(_) | Command::Migrate => unreachable_cmd(),
     };

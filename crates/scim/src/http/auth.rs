@@ -96,11 +96,17 @@ async fn authenticate(req: HttpRequest) -> Result<ScimPrincipal, ScimError> {
         e.retry_after = Some(wait.max(1) as u64);
         return Err(e);
     }
-    Ok(ScimPrincipal {
+    let principal = ScimPrincipal {
         tenant: tenant_id,
         slug,
         token_id: tok.id,
-    })
+    };
+    // For the failure log: which tenant and token a failed request belonged to.
+    {
+        use actix_web::HttpMessage;
+        req.extensions_mut().insert(principal.clone());
+    }
+    Ok(principal)
 }
 
 impl FromRequest for ScimPrincipal {

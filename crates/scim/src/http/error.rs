@@ -94,8 +94,20 @@ impl ResponseError for ScimError {
         if let Some(s) = self.retry_after {
             r.insert_header((header::RETRY_AFTER, s.to_string()));
         }
-        r.body(self.body().to_string())
+        let mut resp = r.body(self.body().to_string());
+        resp.extensions_mut().insert(Failure {
+            scim_type: self.scim_type,
+            detail: self.detail.clone(),
+        });
+        resp
     }
+}
+
+/// What a failed response carries for the failure log (see [`super::record_failures`]).
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
 }
 
 impl From<FilterError> for ScimError {

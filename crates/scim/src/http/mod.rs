@@ -223,10 +223,54 @@ pub(crate) async fn method_not_allowed() -> HttpResponse {
     ))
 }
 
+/// Records every failed, authenticated SCIM request in the tenant's audit log
+/// (`scim.request_failed`: method, path, status, scimType, detail), so the tenant admin sees
+/// what their IdP's provisioning got wrong. Unauthenticated failures name no tenant and are
+/// not recorded; a failure to record is logged and does not change the response.
+pub async fn record_failures(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    if res.status().as_u16() < 400 {
+        return Ok(res);
+    }
+    let principal = {
+        use actix_web::HttpMessage;
+        res.request().extensions().get::<ScimPrincipal>().cloned()
+    };
+    let (Some(p), Some(st)) = (
+        principal,
+        res.request().app_data::<web::Data<ScimState>>().cloned(),
+    ) else {
+        return Ok(res);
+    };
+    let failure = res.response().extensions().get::<error::Failure>().cloned();
+    let event = authz_core::audit::AuditEvent::new(Some(&p.tenant), "scim.request_failed")
+        .result("failure")
+        .actor(p.actor().0)
+        .detail("method", res.request().method().as_str())
+        .detail("path", res.request().path())
+        .detail("status", res.status().as_u16())
+        .detail("scim_type", failure.as_ref().and_then(|f| f.scim_type))
+        .detail("detail", failure.map(|f| f.detail));
+    let recorded = async {
+        let txn = st.store.begin().await?;
+        authz_core::audit::record(&txn, st.clock.as_ref(), event).await?;
+        txn.commit().await?;
+        Ok::<_, authz_core::CoreError>(())
+    };
+    if let Err(e) = recorded.await {
+        tracing::warn!(code = "SCIM0601", error = %e, "could not record a failed SCIM request");
+    }
+    Ok(res)
+}
+
 /// Registers `/scim/v2/{tenant}/…`. The caller provides `web::Data<ScimState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2/{tenant}")
+            .wrap(actix_web::middleware::from_fn(record_failures))
             .service(
                 web::resource("/Users")
                     .route(web::get().to(users::list_handler))

@@ -1,0 +1,301 @@
+//! Who uses the console (STYLE §3: extractors that exist only after the check):
+//! - [`Admin`]: a live Gatehouse session of this tenant whose user is an admin (explicit, or by
+//!   the admin group via SCIM or the IdP's groups claim), re-checked on every request;
+//! - [`SetupOrAdmin`]: also an invitee's setup-only session (connections only);
+//! - [`AdminWrite`] / [`SetupOrAdminWrite`]: the same for a form POST, which must also carry the
+//!   page's CSRF token, and, for an admin, a fresh IdP authentication (step-up: within 15
+//!   minutes, DESIGN §5) — otherwise the admin is sent to re-authenticate.
+//!
+//! A session of another tenant is not a session here; an unknown tenant and a foreign one look
+//! alike to the caller.
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest};
+use authz_core::admin::invitation::{self, Invitation};
+use authz_core::admin::role::{self, AdminVia};
+use authz_core::crypto::{hashes_equal, sha256_hex};
+use authz_core::session::{self, Session};
+use authz_core::tenant::{self, Tenant};
+use authz_core::user::{self, User};
+
+use super::form::Form;
+use super::{ConsoleError, ConsoleState};
+
+pub const SESSION_COOKIE: &str = "gh_session";
+pub const SETUP_COOKIE: &str = "gh_setup";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// An admin, or an invitee's setup-only session.
+    Setup,
+    /// An admin only.
+    Admin,
+}
+
+pub enum Principal {
+    Admin {
+        session: Session,
+        user: User,
+        via: AdminVia,
+    },
+    Setup {
+        invitation: Invitation,
+    },
+}
+
+/// An authenticated console request for one tenant.
+pub struct Console {
+    pub st: web::Data<ConsoleState>,
+    pub tenant: Tenant,
+    pub principal: Principal,
+    /// The token every form of the page carries.
+    pub csrf: String,
+}
+
+impl Console {
+    /// Who acts, as the audit log records it.
+    pub fn actor(&self) -> String {
+        match &self.principal {
+            Principal::Admin { user, .. } => format!("admin:{}", user.id),
+            Principal::Setup { invitation } => format!("invitation:{}", invitation.id),
+        }
+    }
+
+    pub fn slug(&self) -> &str {
+        &self.tenant.slug
+    }
+
+    pub fn is_setup(&self) -> bool {
+        matches!(self.principal, Principal::Setup { .. })
+    }
+
+    /// What every page's layout shows.
+    pub fn base(&self, section: &str) -> minijinja::Value {
+        let (who, via, fresh_until) = match &self.principal {
+            Principal::Admin { user, via, session } => (
+                user.email
+                    .clone()
+                    .or(user.name.clone())
+                    .unwrap_or(user.subject.clone()),
+                via.describe(),
+                Some(super::when(
+                    session.auth_time
+                        + authz_core::token::refresh::STEP_UP_WINDOW_SECS
+                            * authz_core::clock::MICROS,
+                )),
+            ),
+            Principal::Setup { invitation } => (
+                invitation.email.clone(),
+                "setup-only session (invitation)".to_string(),
+                None,
+            ),
+        };
+        minijinja::context! {
+            tenant_name => self.tenant.name,
+            slug => self.tenant.slug,
+            csrf => self.csrf,
+            who => who,
+            via => via,
+            setup => self.is_setup(),
+            fresh_until => fresh_until,
+            section => section,
+        }
+    }
+
+    /// Renders a console page: `ctx` plus the layout's values under `c`.
+    pub fn render(
+        &self,
+        name: &str,
+        section: &str,
+        ctx: minijinja::Value,
+    ) -> actix_web::HttpResponse {
+        self.render_status(StatusCode::OK, name, section, ctx)
+    }
+
+    pub fn render_status(
+        &self,
+        status: StatusCode,
+        name: &str,
+        section: &str,
+        ctx: minijinja::Value,
+    ) -> actix_web::HttpResponse {
+        self.st.templates.page(
+            status,
+            name,
+            minijinja::context! { c => self.base(section), ..ctx },
+        )
+    }
+}
+
+fn csrf_for(kind: &str, cookie: &str) -> String {
+    sha256_hex(&format!("console|{kind}|{cookie}"))
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<ConsoleState>, ConsoleError> {
+    req.app_data::<web::Data<ConsoleState>>()
+        .cloned()
+        .ok_or_else(|| authz_core::CoreError::Config("console state missing".into()).into())
+}
+
+async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, ConsoleError> {
+    let st = state(req)?;
+    let slug = req
+        .match_info()
+        .get("tenant")
+        .unwrap_or_default()
+        .to_string();
+    let t = match tenant::find_by_slug(&st.store.db, &slug).await {
+        Ok(t) => t,
+        Err(authz_core::CoreError::NotFound(_)) => {
+            return Err(ConsoleError::page(
+                StatusCode::NOT_FOUND,
+                "Unknown organisation",
+                "There is no organisation at this address.",
+                "Check the console address your invitation or your colleagues gave you.",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let db = &st.store.db;
+    let clock = st.clock.as_ref();
+    let login = format!("/admin/t/{}/login", t.slug);
+    let mut signed_in_as: Option<User> = None;
+    if let Some(c) = req.cookie(SESSION_COOKIE) {
+        if let Some(s) = session::find_active(db, clock, c.value())
+            .await?
+            .filter(|s| s.tenant == t.id)
+        {
+            let groups = session::idp_groups(db, &s.id).await?;
+            let u = user::get(db, &t.id, &s.user_id).await?;
+            if let Some(via) = role::admin_via(db, &t.id, &s.user_id, &groups).await? {
+                return Ok(Console {
+                    csrf: csrf_for("admin", c.value()),
+                    st: st.clone(),
+                    tenant: t,
+                    principal: Principal::Admin {
+                        session: s,
+                        user: u,
+                        via,
+                    },
+                });
+            }
+            signed_in_as = Some(u);
+        }
+    }
+    if let Some(c) = req.cookie(SETUP_COOKIE) {
+        if let Some(inv) = invitation::setup_session(db, clock, c.value())
+            .await?
+            .filter(|i| i.tenant == t.id)
+        {
+            if access == Access::Admin {
+                return Err(ConsoleError::page(
+                    StatusCode::FORBIDDEN,
+                    "Finish setting up first",
+                    format!(
+                        "This is a setup-only session for {}: it can configure sign-in connections and nothing else.",
+                        inv.email
+                    ),
+                    "Add your identity provider under Connections, then sign in through it with the invited address to become an administrator.",
+                )
+                .with_action("Go to connections", format!("/admin/t/{}/connections", t.slug)));
+            }
+            return Ok(Console {
+                csrf: csrf_for("setup", c.value()),
+                st: st.clone(),
+                tenant: t,
+                principal: Principal::Setup { invitation: inv },
+            });
+        }
+    }
+    if let Some(u) = signed_in_as {
+        let who = u.email.clone().unwrap_or(u.subject.clone());
+        return Err(ConsoleError::page(
+            StatusCode::FORBIDDEN,
+            "You are not an administrator",
+            format!("You are signed in as {who}, who is not an administrator of {}.", t.name),
+            "Ask an administrator to invite you, or to add you to the organisation's admin group in your identity provider.",
+        ));
+    }
+    if req.method() == Method::GET {
+        return Err(ConsoleError::Redirect(login));
+    }
+    Err(ConsoleError::page(
+        StatusCode::UNAUTHORIZED,
+        "Your session has ended",
+        "Nothing was changed: you are not signed in to this organisation's console any more.",
+        "Sign in again, then repeat the change.",
+    )
+    .with_action("Sign in", login))
+}
+
+/// A POST: the CSRF token must match, and an admin must have authenticated at the IdP within
+/// the step-up window.
+async fn authenticate_write(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    access: Access,
+) -> Result<(Console, Form), ConsoleError> {
+    let c = authenticate(req, access).await?;
+    let form = Form::read(payload).await?;
+    if !form.get("csrf").is_some_and(|p| hashes_equal(p, &c.csrf)) {
+        return Err(ConsoleError::page(
+            StatusCode::FORBIDDEN,
+            "Nothing was changed",
+            "The form could not be verified (it may be from an old tab or another site).",
+            "Reload the page and try again.",
+        ));
+    }
+    if let Principal::Admin { session, .. } = &c.principal {
+        if !session::is_fresh(session, c.st.clock.now_us()) {
+            return Err(ConsoleError::page(
+                StatusCode::FORBIDDEN,
+                "Confirm it's you",
+                "Changes in the admin console need a sign-in at your identity provider within the last 15 minutes. Nothing was changed.",
+                "Sign in again, then repeat the change.",
+            )
+            .with_action(
+                "Sign in again",
+                format!("/admin/t/{}/login?step_up=1", c.tenant.slug),
+            ));
+        }
+    }
+    Ok((c, form))
+}
+
+macro_rules! extractor {
+    ($name:ident, $access:expr, read) => {
+        pub struct $name(pub Console);
+        impl FromRequest for $name {
+            type Error = ConsoleError;
+            type Future = Pin<Box<dyn Future<Output = Result<Self, ConsoleError>>>>;
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let req = req.clone();
+                Box::pin(async move { authenticate(&req, $access).await.map($name) })
+            }
+        }
+    };
+    ($name:ident, $access:expr, write) => {
+        pub struct $name(pub Console, pub Form);
+        impl FromRequest for $name {
+            type Error = ConsoleError;
+            type Future = Pin<Box<dyn Future<Output = Result<Self, ConsoleError>>>>;
+            fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+                let req = req.clone();
+                let mut payload = payload.take();
+                Box::pin(async move {
+                    authenticate_write(&req, &mut payload, $access)
+                        .await
+                        .map(|(c, f)| $name(c, f))
+                })
+            }
+        }
+    };
+}
+
+extractor!(SetupOrAdmin, Access::Setup, read);
+extractor!(Admin, Access::Admin, read);
+extractor!(SetupOrAdminWrite, Access::Setup, write);
+extractor!(AdminWrite, Access::Admin, write);

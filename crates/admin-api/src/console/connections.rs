@@ -1,0 +1,294 @@
+//! Connections: the tenant's IdPs. Add an OIDC connection (preset, issuer, client credentials:
+//! discovery is fetched and checked before anything is stored) or a SAML one (metadata pasted
+//! or fetched: a signing certificate is required, the SP key pair is generated); see the values
+//! to paste into the IdP; test a sign-in; enable or disable; edit the name, the OIDC client
+//! secret or the SAML metadata (certificate rotation).
+use actix_web::web;
+use authz_core::connection::{self, Connection, ConnectionUpdate, NewOidcConnection};
+use minijinja::context;
+use oidc_federation::{OidcRp, Preset};
+use saml::{IdpMetadata, SamlSettings};
+
+use super::{
+    see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult, SetupOrAdmin,
+    SetupOrAdminWrite,
+};
+
+/// The values the IdP admin pastes, for one connection.
+fn setup_values(c: &Console, conn: &Connection) -> Vec<minijinja::Value> {
+    let base = &c.st.issuer;
+    let values = if conn.kind == "saml" {
+        saml::sp::setup_values(base, &conn.id, &conn.preset)
+    } else {
+        Preset::from_stored(&conn.preset, &conn.settings).setup_values(base, &conn.id)
+    };
+    values
+        .into_iter()
+        .map(|(k, v)| context! { label => k.replace('_', " "), value => v })
+        .collect()
+}
+
+fn view(c: &Console, conn: &Connection) -> minijinja::Value {
+    context! {
+        id => conn.id,
+        name => conn.name,
+        kind => conn.kind,
+        preset => conn.preset,
+        issuer => conn.issuer,
+        enabled => conn.enabled,
+        values => setup_values(c, conn),
+    }
+}
+
+pub async fn list(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
+    let conns = connection::list(&c.st.store.db, &c.tenant.id).await?;
+    let views: Vec<_> = conns.iter().map(|x| view(&c, x)).collect();
+    Ok(c.render(
+        "console/connections.html",
+        "connections",
+        context! { connections => views },
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewQuery {
+    kind: Option<String>,
+}
+
+pub async fn new_form(SetupOrAdmin(c): SetupOrAdmin, q: web::Query<NewQuery>) -> ConsoleResult {
+    let kind = match q.kind.as_deref() {
+        Some("saml") => "saml",
+        _ => "oidc",
+    };
+    Ok(c.render(
+        "console/connection_new.html",
+        "connections",
+        context! { kind => kind },
+    ))
+}
+
+fn invalid(e: impl std::fmt::Display) -> ConsoleError {
+    ConsoleError::bad_request(e.to_string())
+}
+
+/// Fetches and checks the discovery document: the connection must work before it is stored.
+async fn discover(c: &Console, preset: &Preset, issuer: &str) -> Result<String, ConsoleError> {
+    preset.check_issuer_url(issuer).map_err(invalid)?;
+    let rp = OidcRp::new(c.st.fetcher.clone());
+    let meta = match rp.discover(issuer, true, preset).await {
+        Ok(m) => m,
+        // Some IdPs name their issuer with a trailing slash.
+        Err(first @ oidc_federation::FederationError::Discovery { .. }) => rp
+            .discover(&format!("{issuer}/"), true, preset)
+            .await
+            .map_err(|_| invalid(first))?,
+        Err(e) => return Err(invalid(e)),
+    };
+    preset
+        .check_discovered_issuer(meta.issuer().as_str())
+        .map_err(invalid)?;
+    Ok(meta.issuer().as_str().to_string())
+}
+
+pub async fn create_oidc(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
+    let preset = Preset::parse(
+        f.get("preset").unwrap_or("generic"),
+        f.get("entra_tenant_id"),
+    )
+    .map_err(invalid)?;
+    let issuer = match (f.get("issuer"), preset.default_issuer()) {
+        (Some(i), _) => i.trim_end_matches('/').to_string(),
+        (None, Some(d)) => d,
+        (None, None) => return Err(ConsoleError::bad_request("The issuer URL is required.")),
+    };
+    let client_id = f.require("client_id", "The client ID")?;
+    let secret = f.require("client_secret", "The client secret")?;
+    let issuer = discover(&c, &preset, &issuer).await?;
+    let conn = connection::add_oidc_by(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.st.master_key,
+        &c.tenant.id,
+        NewOidcConnection {
+            name: f.get("name").unwrap_or("OIDC"),
+            issuer: &issuer,
+            client_id,
+            client_secret: secret,
+            preset: preset.name(),
+            settings: preset.settings(),
+        },
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(c.slug(), &format!("/connections#c-{}", conn.id)))
+}
+
+/// The metadata XML: pasted, or fetched from a URL through the SSRF-guarded fetcher.
+async fn metadata_xml(c: &Console, f: &super::form::Form) -> Result<Option<String>, ConsoleError> {
+    if let Some(xml) = f.get("metadata") {
+        return Ok(Some(xml.to_string()));
+    }
+    let Some(url) = f.get("metadata_url") else {
+        return Ok(None);
+    };
+    let fetched =
+        c.st.fetcher
+            .get(url, "application/samlmetadata+xml, application/xml")
+            .await
+            .map_err(|e| {
+                ConsoleError::bad_request(format!(
+                    "The metadata could not be fetched: {}",
+                    oidc_federation::fetch_error_text(&e)
+                ))
+            })?;
+    String::from_utf8(fetched.body)
+        .map(Some)
+        .map_err(|_| ConsoleError::bad_request("The metadata is not UTF-8 text."))
+}
+
+pub async fn create_saml(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
+    let preset = f.get("preset").unwrap_or("generic");
+    let mut mapping =
+        saml::mapping::Mapping::for_preset(preset, f.get("key_attribute").map(str::to_string))
+            .map_err(invalid)?;
+    mapping.email_attribute = f.get("email_attribute").map(str::to_string);
+    mapping.name_attribute = f.get("name_attribute").map(str::to_string);
+    mapping.groups_attribute = f.get("groups_attribute").map(str::to_string);
+    let Some(xml) = metadata_xml(&c, &f).await? else {
+        return Err(ConsoleError::bad_request(
+            "Paste the IdP metadata XML or give its URL.",
+        ));
+    };
+    // Refuses metadata without a signing certificate: assertions could not be verified.
+    let idp = IdpMetadata::parse(&xml).map_err(invalid)?;
+    let keys = saml::sp::generate("gatehouse-sp").map_err(|e| {
+        ConsoleError::from(authz_core::CoreError::Config(format!(
+            "SP key generation: {e}"
+        )))
+    })?;
+    let settings = SamlSettings {
+        idp_metadata: xml,
+        sp_certificate: keys.certificate_pem,
+        mapping,
+        skew_secs: 180,
+        allow_idp_initiated: f.checked("allow_idp_initiated"),
+    };
+    let conn = connection::add_saml_by(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.st.master_key,
+        &c.tenant.id,
+        NewOidcConnection {
+            name: f.get("name").unwrap_or("SAML"),
+            issuer: &idp.entity_id,
+            client_id: "",
+            client_secret: &keys.private_key_pem,
+            preset,
+            settings: serde_json::to_value(&settings)
+                .map_err(|e| authz_core::CoreError::Config(e.to_string()))?,
+        },
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(c.slug(), &format!("/connections#c-{}", conn.id)))
+}
+
+async fn load(c: &Console, id: &str) -> Result<Connection, ConsoleError> {
+    connection::get(&c.st.store.db, &c.tenant.id, id)
+        .await
+        .map_err(|_| ConsoleError::not_found("connection"))
+}
+
+pub async fn edit_form(Admin(c): Admin, path: web::Path<(String, String)>) -> ConsoleResult {
+    let conn = load(&c, &path.1).await?;
+    let saml_info = if conn.kind == "saml" {
+        let s: Option<SamlSettings> = serde_json::from_value(conn.settings.clone()).ok();
+        s.and_then(|s| IdpMetadata::parse(&s.idp_metadata).ok())
+            .map(|m| {
+                context! {
+                    entity_id => m.entity_id,
+                    certificates => m.signing_certs.len(),
+                }
+            })
+    } else {
+        None
+    };
+    let last = authz_core::audit::search::search(
+        &c.st.store.db,
+        &c.tenant.id,
+        &authz_core::audit::search::AuditQuery {
+            action_prefix: Some("user.sign_in".into()),
+            limit: 200,
+            ..Default::default()
+        },
+    )
+    .await?
+    .into_iter()
+    .find(|e| e.details.contains(&conn.id))
+    .map(|e| context! { at => when(e.occurred_at), result => e.result, action => e.action });
+    Ok(c.render(
+        "console/connection_edit.html",
+        "connections",
+        context! { conn => view(&c, &conn), saml => saml_info, last_sign_in => last },
+    ))
+}
+
+pub async fn update(
+    AdminWrite(c, f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
+    let conn = load(&c, &path.1).await?;
+    let mut u = ConnectionUpdate {
+        name: f.get("name"),
+        ..Default::default()
+    };
+    let new_settings;
+    let new_issuer;
+    if conn.kind == "saml" {
+        if let Some(xml) = metadata_xml(&c, &f).await? {
+            let idp = IdpMetadata::parse(&xml).map_err(invalid)?;
+            let mut s: SamlSettings = serde_json::from_value(conn.settings.clone())
+                .map_err(|e| authz_core::CoreError::Config(e.to_string()))?;
+            s.idp_metadata = xml;
+            new_settings = serde_json::to_value(&s)
+                .map_err(|e| authz_core::CoreError::Config(e.to_string()))?;
+            new_issuer = idp.entity_id;
+            u.settings = Some(new_settings);
+            u.issuer = Some(&new_issuer);
+        }
+    } else {
+        u.client_secret = f.get("client_secret");
+    }
+    connection::update(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.st.master_key,
+        &c.tenant.id,
+        &conn.id,
+        u,
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(c.slug(), &format!("/connections/{}", conn.id)))
+}
+
+pub async fn set_state(
+    AdminWrite(c, f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
+    let enabled = match f.get("enabled") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => return Err(ConsoleError::bad_request("Choose enable or disable.")),
+    };
+    connection::set_enabled(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        &path.1,
+        enabled,
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(c.slug(), "/connections"))
+}

@@ -1,0 +1,86 @@
+//! Domains: the email domains that name this organisation at sign-in. Added unverified; verified
+//! by a DNS TXT record the admin publishes (checked here, live), or by the operator's override.
+use actix_web::web;
+use authz_core::admin::domain;
+use minijinja::context;
+
+use super::{see_other, when, Admin, AdminWrite, ConsoleError, ConsoleResult};
+
+pub async fn list(Admin(c): Admin) -> ConsoleResult {
+    let domains = domain::list(&c.st.store.db, &c.tenant.id).await?;
+    let views: Vec<_> = domains
+        .iter()
+        .map(|d| {
+            context! {
+                domain => d.domain,
+                verified => d.verified,
+                record_name => domain::challenge_name(&d.domain),
+                record_value => d.txt_value(),
+                verified_at => d.verified_at.map(when),
+                verified_by => d.verified_by,
+            }
+        })
+        .collect();
+    Ok(c.render(
+        "console/domains.html",
+        "domains",
+        context! { domains => views },
+    ))
+}
+
+pub async fn add(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
+    let d = f.require("domain", "The domain")?;
+    domain::add(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        d,
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(c.slug(), "/domains"))
+}
+
+pub async fn verify(
+    AdminWrite(c, _f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
+    let d = domain::get(&c.st.store.db, &c.tenant.id, &path.1).await?;
+    let records =
+        c.st.dns
+            .txt(&domain::challenge_name(&d.domain))
+            .await
+            .map_err(|e| {
+                ConsoleError::page(
+                    actix_web::http::StatusCode::BAD_GATEWAY,
+                    "The domain could not be checked",
+                    format!("DNS lookup failed: {e}."),
+                    "Try again in a few minutes.",
+                )
+            })?;
+    domain::verify_by_dns(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        &d.domain,
+        &records,
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(c.slug(), "/domains"))
+}
+
+pub async fn remove(
+    AdminWrite(c, _f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
+    domain::remove(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        &path.1,
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(c.slug(), "/domains"))
+}

@@ -1,0 +1,343 @@
+//! The tenant admin console (issue "console" §3): server-rendered pages from `web/templates/
+//! console/`, under `/admin/t/{tenant}/…`, for a tenant admin signed in through the tenant's own
+//! SSO (or, for connections only, an invitee's setup-only session). Handlers are thin: they take
+//! an authenticated extractor ([`auth`]), call one authz-core function and render.
+//!
+//! Every route is declared once in [`console_routes!`], which registers it and lists it in
+//! [`ROUTES`] with the access it needs; the authorization tests walk that list.
+use std::sync::Arc;
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpResponse, ResponseError};
+use authz_core::audit::VerifyingKey;
+use authz_core::clock::SharedClock;
+use authz_core::crypto::MasterKey;
+use authz_core::Store;
+use minijinja::Environment;
+use safe_fetch::SafeFetcher;
+use serde::Serialize;
+
+pub mod apps;
+pub mod audit;
+pub mod auth;
+pub mod connections;
+pub mod dns;
+pub mod domains;
+pub mod form;
+pub mod invitations;
+pub mod overview;
+pub mod scim;
+pub mod settings;
+pub mod users;
+
+pub use auth::{Access, Admin, AdminWrite, Console, SetupOrAdmin, SetupOrAdminWrite};
+
+/// What the console handlers share.
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub store: Store,
+    pub clock: SharedClock,
+    /// The public issuer URL (values the admin pastes into the IdP, SCIM base URL).
+    pub issuer: String,
+    pub master_key: Arc<MasterKey>,
+    /// Fetches URLs an admin enters (OIDC discovery, SAML metadata), SSRF-guarded.
+    pub fetcher: SafeFetcher,
+    /// Keys the audit checkpoints are verified with.
+    pub audit_keys: Arc<Vec<VerifyingKey>>,
+    /// Where DNS TXT verification asks.
+    pub dns: dns::Resolver,
+    pub templates: Arc<Templates>,
+}
+
+impl ConsoleState {
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../../../../web/templates/", $name)))),*]
+    };
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        for (name, src) in templates!(
+            "console/layout.html",
+            "console/message.html",
+            "console/overview.html",
+            "console/connections.html",
+            "console/connection_new.html",
+            "console/connection_edit.html",
+            "console/domains.html",
+            "console/scim.html",
+            "console/secret.html",
+            "console/apps.html",
+            "console/clients.html",
+            "console/users.html",
+            "console/user.html",
+            "console/audit.html",
+            "console/audit_event.html",
+            "console/settings.html",
+            "console/invitation.html",
+            "console/start.html",
+        ) {
+            env.add_template(name, src)
+                .expect("embedded console templates parse");
+        }
+        Templates { env }
+    }
+
+    /// A rendered page, with the console's CSP (its small script is same-origin).
+    pub fn page(&self, status: StatusCode, name: &str, ctx: impl Serialize) -> HttpResponse {
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(html) => HttpResponse::build(status)
+                .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+                .body(html),
+            Err(e) => {
+                tracing::error!(code = "CONSOLE0001", error = %e, template = name, "console template rendering failed");
+                HttpResponse::InternalServerError()
+                    .content_type("text/plain")
+                    .body("The page could not be displayed.")
+            }
+        }
+    }
+}
+
+/// Same as the issuer's pages, plus same-origin scripts (copy buttons, confirmations).
+pub const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A console failure a person can act on: a page with what happened and what to do, or a
+/// redirect (to sign in).
+#[derive(Debug)]
+pub enum ConsoleError {
+    Page {
+        status: StatusCode,
+        title: String,
+        message: String,
+        hint: String,
+        /// A button to follow, e.g. ("Sign in again", url).
+        action: Option<(String, String)>,
+    },
+    Redirect(String),
+}
+
+impl ConsoleError {
+    pub fn page(status: StatusCode, title: &str, message: impl Into<String>, hint: &str) -> Self {
+        ConsoleError::Page {
+            status,
+            title: title.into(),
+            message: message.into(),
+            hint: hint.into(),
+            action: None,
+        }
+    }
+    pub fn with_action(self, label: &str, url: String) -> Self {
+        match self {
+            ConsoleError::Page {
+                status,
+                title,
+                message,
+                hint,
+                ..
+            } => ConsoleError::Page {
+                status,
+                title,
+                message,
+                hint,
+                action: Some((label.into(), url)),
+            },
+            other => other,
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::page(
+            StatusCode::BAD_REQUEST,
+            "Nothing was changed",
+            message,
+            "Go back, correct the form and try again.",
+        )
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!("The {what} does not exist in this organisation."),
+            "Go back to the list and pick it again.",
+        )
+    }
+}
+
+impl std::fmt::Display for ConsoleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsoleError::Page { title, message, .. } => write!(f, "{title}: {message}"),
+            ConsoleError::Redirect(u) => write!(f, "redirect to {u}"),
+        }
+    }
+}
+
+thread_local! {
+    static ERROR_TEMPLATES: Templates = Templates::new();
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsoleError::Page { status, .. } => *status,
+            ConsoleError::Redirect(_) => StatusCode::SEE_OTHER,
+        }
+    }
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ConsoleError::Redirect(url) => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, url.as_str()))
+                .finish(),
+            ConsoleError::Page {
+                status,
+                title,
+                message,
+                hint,
+                action,
+            } => ERROR_TEMPLATES.with(|t| {
+                t.page(
+                    *status,
+                    "console/message.html",
+                    minijinja::context! {
+                        title => title, message => message, hint => hint,
+                        action => action.as_ref().map(|(l, u)| minijinja::context! { label => l, url => u }),
+                        error => true,
+                    },
+                )
+            }),
+        }
+    }
+}
+
+impl From<authz_core::CoreError> for ConsoleError {
+    fn from(e: authz_core::CoreError) -> Self {
+        use authz_core::CoreError as E;
+        match e {
+            E::Invalid(m) => ConsoleError::bad_request(m),
+            E::Conflict(m) => ConsoleError::page(
+                StatusCode::CONFLICT,
+                "Nothing was changed",
+                m,
+                "Reload the page to see the current state, then try again.",
+            ),
+            E::NotFound(what) => ConsoleError::not_found(what),
+            other => {
+                tracing::error!(code = "CONSOLE0500", error = %other, "console request failed");
+                ConsoleError::page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Gatehouse could not complete this step; nothing was changed.",
+                    "Try again in a moment. If it keeps happening, tell your Gatehouse operator the time it happened.",
+                )
+            }
+        }
+    }
+}
+
+pub type ConsoleResult = Result<HttpResponse, ConsoleError>;
+
+/// 303 to a console page of the tenant (after a successful write: reload-safe).
+pub fn see_other(slug: &str, path: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/admin/t/{slug}{path}")))
+        .finish()
+}
+
+/// One route of the console: method, path below `/admin/t/{tenant}`, access it needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+macro_rules! console_routes {
+    ($($method:ident $path:literal $access:ident => $handler:path;)*) => {
+        /// Every tenant route of the console (the authorization tests walk this list).
+        pub const ROUTES: &[Route] = &[$(Route { method: stringify!($method), path: $path, access: Access::$access }),*];
+
+        /// Registers the console. The caller provides `web::Data<ConsoleState>`.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            cfg.route("/admin", web::get().to(invitations::start_page))
+                .route("/admin", web::post().to(invitations::start_submit))
+                .route("/admin/", web::get().to(invitations::start_page))
+                .route("/admin/invitations/{token}", web::get().to(invitations::show))
+                .route("/admin/invitations/{token}", web::post().to(invitations::accept))
+                .route("/admin/logout", web::post().to(overview::logout))
+                .route("/static/console.js", web::get().to(script))
+                $(.route(concat!("/admin/t/{tenant}", $path), web::method(Method::$method).to($handler)))*;
+        }
+    };
+}
+
+console_routes! {
+    GET "/" Setup => overview::page;
+    GET "/connections" Setup => connections::list;
+    GET "/connections/new" Setup => connections::new_form;
+    POST "/connections/oidc" Setup => connections::create_oidc;
+    POST "/connections/saml" Setup => connections::create_saml;
+    GET "/connections/{connection_id}" Admin => connections::edit_form;
+    POST "/connections/{connection_id}" Admin => connections::update;
+    POST "/connections/{connection_id}/state" Admin => connections::set_state;
+    GET "/domains" Admin => domains::list;
+    POST "/domains" Admin => domains::add;
+    POST "/domains/{domain}/verify" Admin => domains::verify;
+    POST "/domains/{domain}/remove" Admin => domains::remove;
+    GET "/scim" Admin => scim::page;
+    POST "/scim/tokens" Admin => scim::create;
+    POST "/scim/tokens/{token_id}/rotate" Admin => scim::rotate;
+    POST "/scim/tokens/{token_id}/revoke" Admin => scim::revoke;
+    GET "/apps" Admin => apps::page;
+    POST "/apps/grants" Admin => apps::grant;
+    POST "/apps/grants/remove" Admin => apps::remove_grant;
+    GET "/clients" Admin => apps::clients;
+    POST "/clients/{client_id}/policy" Admin => apps::set_policy;
+    POST "/clients/{client_id}/revoke" Admin => apps::revoke_client;
+    GET "/users" Admin => users::list;
+    GET "/users/{user_id}" Admin => users::show;
+    POST "/users/{user_id}/revoke" Admin => users::revoke_all;
+    POST "/users/{user_id}/apps/revoke" Admin => users::revoke_app;
+    POST "/users/{user_id}/sessions/revoke" Admin => users::revoke_session;
+    GET "/audit" Admin => audit::page;
+    GET "/audit/export.csv" Admin => audit::export_csv;
+    GET "/audit/export.jsonl" Admin => audit::export_jsonl;
+    GET "/audit/events/{event_id}" Admin => audit::event;
+    GET "/settings" Admin => settings::page;
+    POST "/settings" Admin => settings::save;
+    POST "/settings/admins/invite" Admin => settings::invite;
+    POST "/settings/admins/{user_id}/remove" Admin => settings::remove_admin;
+    POST "/settings/invitations/{invitation_id}/revoke" Admin => settings::revoke_invitation;
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../../../web/static/console.js"))
+}
+
+/// Microseconds as a readable UTC time.
+pub fn when(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}

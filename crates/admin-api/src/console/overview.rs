@@ -1,0 +1,78 @@
+//! The console's home page: the organisation at a glance and what is left to set up.
+use actix_web::cookie::{time::Duration, Cookie};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use authz_core::admin::domain;
+use authz_core::crypto::sha256_hex;
+use authz_core::{connection, grant, scim_token, session};
+use minijinja::context;
+
+use super::auth::{SESSION_COOKIE, SETUP_COOKIE};
+use super::{ConsoleResult, ConsoleState, SetupOrAdmin};
+
+pub async fn page(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
+    let db = &c.st.store.db;
+    let t = &c.tenant.id;
+    let conns = connection::list(db, t).await?;
+    if c.is_setup() {
+        return Ok(c.render(
+            "console/overview.html",
+            "overview",
+            context! { connections => conns.len(), enabled => conns.iter().filter(|x| x.enabled).count() },
+        ));
+    }
+    let domains = domain::list(db, t).await?;
+    let tokens = scim_token::list(db, t).await?;
+    let now = c.st.clock.now_us();
+    let live_tokens = tokens
+        .iter()
+        .filter(|x| x.revoked_at.is_none() && x.expires_at > now)
+        .count();
+    let grants = grant::list(db, t).await?;
+    Ok(c.render(
+        "console/overview.html",
+        "overview",
+        context! {
+            connections => conns.len(),
+            enabled => conns.iter().filter(|x| x.enabled).count(),
+            domains => domains.len(),
+            verified_domains => domains.iter().filter(|d| d.verified).count(),
+            scim_tokens => live_tokens,
+            grants => grants.len(),
+        },
+    ))
+}
+
+/// Signs out of the console: ends the Gatehouse session (and any setup session) in this browser.
+/// Protected like every form: the token is derived from the session cookie.
+pub async fn logout(
+    st: web::Data<ConsoleState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ConsoleResult {
+    let form = super::form::Form::parse(&body)?;
+    if let Some(c) = req.cookie(SESSION_COOKIE) {
+        let expected = sha256_hex(&format!("console|admin|{}", c.value()));
+        if form
+            .get("csrf")
+            .is_some_and(|p| authz_core::crypto::hashes_equal(p, &expected))
+        {
+            if let Some(s) =
+                session::find_active(&st.store.db, st.clock.as_ref(), c.value()).await?
+            {
+                session::revoke_one(&st.store.db, st.clock.as_ref(), &s.tenant, &s.id).await?;
+            }
+        }
+    }
+    let mut resp = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin"))
+        .finish();
+    for (name, path) in [(SESSION_COOKIE, "/"), (SETUP_COOKIE, "/admin/")] {
+        let gone = Cookie::build(name, "")
+            .path(path)
+            .max_age(Duration::seconds(0))
+            .finish();
+        let _ = resp.add_cookie(&gone);
+    }
+    Ok(resp)
+}

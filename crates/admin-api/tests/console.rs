@@ -1,0 +1,612 @@
+//! The admin console over a real app and store (SQLite, or PostgreSQL with
+//! GATEHOUSE_TEST_DATABASE_URL): who may use which page, CSRF, step-up, invitations.
+//! The route list comes from the console's own router table (`console::ROUTES`), so a route
+//! added without the right extractor fails here.
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::{test, web, App};
+use admin_api::console::{self, Access, ConsoleState};
+use authz_core::admin::{invitation, role};
+use authz_core::clock::{Clock, FixedClock, MICROS};
+use authz_core::crypto::sha256_hex;
+use authz_core::user::FederatedIdentity;
+use authz_core::{audit, connection, session, tenant, testkit, Store, TenantId};
+
+struct Who {
+    cookie: String,
+}
+
+struct Fx {
+    store: Store,
+    clock: FixedClock,
+    acme: TenantId,
+    admin: Who,
+    admin_user: String,
+    plain: Who,
+    plain_user: String,
+    stale: Who,
+    expired: Who,
+    beta_admin: Who,
+}
+
+async fn user_session(
+    store: &Store,
+    clock: &FixedClock,
+    t: &TenantId,
+    conn_id: &str,
+    subject: &str,
+    auth_time: i64,
+) -> (String, String) {
+    let id = FederatedIdentity {
+        connection_id: conn_id.into(),
+        subject: subject.into(),
+        email: Some(format!("{subject}@example.test")),
+        ..Default::default()
+    };
+    let (u, _) = authz_core::user::upsert_federated(&store.db, clock, t, &id)
+        .await
+        .unwrap();
+    let (cookie, _) = session::create(&store.db, clock, t, &u.id, conn_id, auth_time)
+        .await
+        .unwrap();
+    (u.id, cookie)
+}
+
+async fn oidc_connection(store: &Store, clock: &FixedClock, t: &TenantId) -> String {
+    connection::add_oidc(
+        store,
+        clock,
+        &testkit::master_key(),
+        t,
+        connection::NewOidcConnection {
+            name: "IdP",
+            issuer: "https://idp.example.test",
+            client_id: "gh",
+            client_secret: "s3cret",
+            preset: "generic",
+            settings: serde_json::json!({}),
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn fixture() -> Fx {
+    let store = testkit::store().await;
+    let clock = testkit::clock();
+    let acme = tenant::create(&store, &clock, "acme", "Acme", &["acme.test".into()])
+        .await
+        .unwrap();
+    let beta = tenant::create(&store, &clock, "beta", "Beta", &["beta.test".into()])
+        .await
+        .unwrap();
+    let ca = oidc_connection(&store, &clock, &acme.id).await;
+    let cb = oidc_connection(&store, &clock, &beta.id).await;
+    let now = clock.now_us();
+    let (admin_user, admin) = user_session(&store, &clock, &acme.id, &ca, "ann", now).await;
+    let (plain_user, plain) = user_session(&store, &clock, &acme.id, &ca, "pat", now).await;
+    // Authenticated at the IdP 16 minutes ago: outside the step-up window.
+    let (stale_user, stale) =
+        user_session(&store, &clock, &acme.id, &ca, "sam", now - 16 * 60 * MICROS).await;
+    // A session started 9 hours ago has expired (sessions last 8 hours).
+    let past = FixedClock::new(now - 9 * 3600 * MICROS);
+    let (expired_user, expired) =
+        user_session(&store, &past, &acme.id, &ca, "eve", past.now_us()).await;
+    let (beta_user, beta_admin) = user_session(&store, &clock, &beta.id, &cb, "bob", now).await;
+    let txn = store.begin().await.unwrap();
+    for (t, u) in [
+        (&acme.id, &admin_user),
+        (&acme.id, &stale_user),
+        (&acme.id, &expired_user),
+        (&beta.id, &beta_user),
+    ] {
+        role::grant(&txn, &clock, t, u, "operator", None, "operator")
+            .await
+            .unwrap();
+    }
+    txn.commit().await.unwrap();
+    Fx {
+        acme: acme.id,
+        admin: Who { cookie: admin },
+        admin_user,
+        plain: Who { cookie: plain },
+        plain_user,
+        stale: Who { cookie: stale },
+        expired: Who { cookie: expired },
+        beta_admin: Who { cookie: beta_admin },
+        store,
+        clock,
+    }
+}
+
+async fn app(
+    fx: &Fx,
+) -> impl Service<
+    actix_http::Request,
+    Response = ServiceResponse<impl MessageBody>,
+    Error = actix_web::Error,
+> {
+    let st = ConsoleState {
+        store: fx.store.clone(),
+        clock: Arc::new(fx.clock.clone()),
+        issuer: "http://gatehouse.test".into(),
+        master_key: Arc::new(testkit::master_key()),
+        fetcher: safe_fetch::SafeFetcher::new(&Default::default()).unwrap(),
+        audit_keys: Arc::new(testkit::master_key().audit_verifying_keys()),
+        dns: console::dns::Resolver::at("127.0.0.1:9".parse().unwrap()),
+        templates: Arc::new(console::Templates::new()),
+    };
+    test::init_service(
+        App::new()
+            .app_data(web::Data::new(st))
+            .configure(console::configure),
+    )
+    .await
+}
+
+/// The CSRF token the console derives for a session cookie (what its pages embed).
+fn csrf(cookie: &str) -> String {
+    sha256_hex(&format!("console|admin|{cookie}"))
+}
+
+async fn send<S, B>(
+    app: &S,
+    method: &str,
+    path: &str,
+    cookie: Option<(&str, &str)>,
+    form: Option<String>,
+) -> (u16, String, String)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut req = test::TestRequest::default()
+        .method(actix_web::http::Method::from_bytes(method.as_bytes()).unwrap())
+        .uri(path);
+    if let Some((name, value)) = cookie {
+        req = req.cookie(actix_web::cookie::Cookie::new(
+            name.to_string(),
+            value.to_string(),
+        ));
+    }
+    if let Some(f) = form {
+        req = req
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(f);
+    }
+    let r = test::call_service(app, req.to_request()).await;
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = String::from_utf8_lossy(&test::read_body(r).await).to_string();
+    (status, location, body)
+}
+
+fn concrete(path: &str, fx: &Fx) -> String {
+    format!(
+        "/admin/t/acme{}",
+        path.replace("{connection_id}", "c-1")
+            .replace("{domain}", "acme.test")
+            .replace("{token_id}", "t-1")
+            .replace("{client_id}", "cl-1")
+            .replace("{user_id}", &fx.plain_user)
+            .replace("{invitation_id}", "i-1")
+            .replace("{event_id}", "1")
+    )
+}
+
+async fn audit_count(fx: &Fx) -> usize {
+    audit::search::search(
+        &fx.store.db,
+        &fx.acme,
+        &audit::search::AuditQuery {
+            limit: 500,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .len()
+}
+
+#[actix_web::test]
+async fn every_write_route_refuses_non_admins_other_tenants_expired_and_stale_sessions() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let writes: Vec<_> = console::ROUTES
+        .iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(writes.len() >= 20, "{writes:?}");
+    let before = audit_count(&fx).await;
+    let callers: [(&str, Option<&str>, &[u16]); 5] = [
+        ("no session", None, &[401]),
+        ("a non-admin user", Some(&fx.plain.cookie), &[403]),
+        (
+            "an admin of another tenant",
+            Some(&fx.beta_admin.cookie),
+            &[401],
+        ),
+        ("an expired admin session", Some(&fx.expired.cookie), &[401]),
+        (
+            "an admin without fresh authentication",
+            Some(&fx.stale.cookie),
+            &[403],
+        ),
+    ];
+    for r in &writes {
+        let path = concrete(r.path, &fx);
+        for (who, cookie, want) in &callers {
+            // A valid CSRF token for the caller's own cookie: the refusal must come from who
+            // they are, not from a missing token.
+            let form = format!("csrf={}&name=x&email=x%40acme.test&enabled=true&decision=block&scope=s&resource_id=r&client_id=c&session_id=s&domain=acme.test", csrf(cookie.unwrap_or("none")));
+            let (status, _, body) = send(
+                &app,
+                "POST",
+                &path,
+                cookie.map(|c| ("gh_session", c)),
+                Some(form),
+            )
+            .await;
+            assert!(
+                want.contains(&status),
+                "POST {path} by {who}: {status} (wanted {want:?})\n{body}"
+            );
+        }
+    }
+    assert_eq!(
+        audit_count(&fx).await,
+        before,
+        "a refused write changed something"
+    );
+    // The stale admin is told how to continue: a fresh sign-in at the IdP.
+    let (_, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/settings",
+        Some(("gh_session", &fx.stale.cookie)),
+        Some(format!("csrf={}", csrf(&fx.stale.cookie))),
+    )
+    .await;
+    assert!(
+        body.contains("login?step_up=1") && body.contains("Sign in again"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn every_page_refuses_non_admins_and_redirects_the_signed_out() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    for r in console::ROUTES.iter().filter(|r| r.method == "GET") {
+        let path = concrete(r.path, &fx);
+        let (status, location, _) = send(&app, "GET", &path, None, None).await;
+        assert_eq!(
+            (status, location.as_str()),
+            (303, "/admin/t/acme/login"),
+            "GET {path} signed out"
+        );
+        let (status, _, _) = send(
+            &app,
+            "GET",
+            &path,
+            Some(("gh_session", &fx.plain.cookie)),
+            None,
+        )
+        .await;
+        assert_eq!(status, 403, "GET {path} by a non-admin");
+        let (status, location, _) = send(
+            &app,
+            "GET",
+            &path,
+            Some(("gh_session", &fx.beta_admin.cookie)),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, location.as_str()),
+            (303, "/admin/t/acme/login"),
+            "GET {path} by beta's admin"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_fresh_admin_writes_with_the_page_token_only() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    // Pages render for the admin and embed the CSRF token.
+    for r in console::ROUTES
+        .iter()
+        .filter(|r| r.method == "GET" && !r.path.contains('{'))
+    {
+        let (status, _, body) = send(
+            &app,
+            "GET",
+            &format!("/admin/t/acme{}", r.path),
+            cookie,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "GET {}: {body}", r.path);
+        if !r.path.starts_with("/audit/export") {
+            assert!(
+                body.contains(&csrf(&fx.admin.cookie)),
+                "GET {} has no token",
+                r.path
+            );
+        }
+    }
+    let form = "routine_token_minutes=30&sensitive_token_minutes=10&reconsent_days=30&audit_retention_years=3&provisioning=jit&alert_recipients=sec%40acme.test&admin_group=Gatehouse+Admins";
+    // Without the token, or with another session's token: refused, nothing changes.
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/settings",
+        cookie,
+        Some(form.into()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/settings",
+        cookie,
+        Some(format!("{form}&csrf={}", csrf(&fx.plain.cookie))),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        authz_core::admin::settings::get(&fx.store.db, &fx.acme)
+            .await
+            .unwrap(),
+        Default::default()
+    );
+    let (status, location, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/settings",
+        cookie,
+        Some(format!("{form}&csrf={}", csrf(&fx.admin.cookie))),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/t/acme/settings?saved=1"),
+        "{body}"
+    );
+    let s = authz_core::admin::settings::get(&fx.store.db, &fx.acme)
+        .await
+        .unwrap();
+    assert_eq!(s.routine_token_minutes, Some(30));
+    assert_eq!(s.audit_retention_years, Some(3));
+    assert_eq!(
+        role::admin_group(&fx.store.db, &fx.acme)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Gatehouse Admins")
+    );
+    // Out of DESIGN §5's bounds: a page saying what to fix, nothing stored.
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/settings",
+        cookie,
+        Some(format!(
+            "routine_token_minutes=61&csrf={}",
+            csrf(&fx.admin.cookie)
+        )),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("between 5 and 60"), "{body}");
+    // The change is audited with the admin as actor.
+    let last = audit::search::search(
+        &fx.store.db,
+        &fx.acme,
+        &audit::search::AuditQuery {
+            action_prefix: Some("tenant.settings_changed".into()),
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        last[0].actor.as_deref(),
+        Some(format!("admin:{}", fx.admin_user).as_str())
+    );
+}
+
+#[actix_web::test]
+async fn invitation_links_are_consumed_by_post_only_and_expire_with_a_page_saying_so() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let (inv, token) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "First.Admin@Acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    assert_eq!(inv.email, "first.admin@acme.test");
+    let link = format!("/admin/invitations/{token}");
+    // A mail scanner (or the person) opening the link twice consumes nothing.
+    for _ in 0..2 {
+        let (status, _, body) = send(&app, "GET", &link, None, None).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("Accept invitation") && body.contains("first.admin@acme.test"),
+            "{body}"
+        );
+    }
+    let (status, location, _) = send(&app, "POST", &link, None, Some(String::new())).await;
+    assert_eq!((status, location.as_str()), (303, "/admin/t/acme/"));
+    // Once only.
+    let (status, _, body) = send(&app, "POST", &link, None, Some(String::new())).await;
+    assert_eq!(status, 410);
+    assert!(body.contains("already accepted"), "{body}");
+    // The setup-only session reaches connections and nothing else.
+    let setup = invitation::list(&fx.store.db, &fx.acme).await.unwrap();
+    assert!(setup[0].accepted_at.is_some());
+
+    // An expired link is refused with a page that says so; POST does not revive it.
+    let (_, token2) =
+        invitation::create(&fx.store, &fx.clock, &fx.acme, "late@acme.test", "operator")
+            .await
+            .unwrap();
+    fx.clock.advance_secs(invitation::INVITE_SECS + 1);
+    let link2 = format!("/admin/invitations/{token2}");
+    let (status, _, body) = send(&app, "GET", &link2, None, None).await;
+    assert_eq!(status, 410);
+    assert!(body.contains("This invitation has expired"), "{body}");
+    let (status, _, body) = send(&app, "POST", &link2, None, Some(String::new())).await;
+    assert_eq!(status, 410);
+    assert!(body.contains("This invitation has expired"), "{body}");
+    let (status, _, body) = send(&app, "GET", "/admin/invitations/not-a-token", None, None).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("Unknown invitation"), "{body}");
+}
+
+#[actix_web::test]
+async fn a_setup_session_configures_connections_only_and_binds_admin_only_to_the_invited_email() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let (inv, token) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "first@acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    let (_, secret) = invitation::accept(&fx.store, &fx.clock, &token)
+        .await
+        .unwrap();
+    let setup = Some(("gh_setup", secret.as_str()));
+    let setup_csrf = sha256_hex(&format!("console|setup|{secret}"));
+    for r in console::ROUTES {
+        let path = concrete(r.path, &fx);
+        let (status, _, body) = match r.method {
+            "GET" => send(&app, "GET", &path, setup, None).await,
+            _ => {
+                send(
+                    &app,
+                    "POST",
+                    &path,
+                    setup,
+                    Some(format!("csrf={setup_csrf}")),
+                )
+                .await
+            }
+        };
+        match r.access {
+            Access::Admin => assert_eq!(
+                status, 403,
+                "{} {path} in a setup session: {body}",
+                r.method
+            ),
+            Access::Setup => assert!(
+                status != 401 && status != 403,
+                "{} {path} in a setup session: {status} {body}",
+                r.method
+            ),
+        }
+    }
+    // Someone the link was forwarded to signs in with another email: no admin role.
+    let conns = connection::list(&fx.store.db, &fx.acme).await.unwrap();
+    let txn = fx.store.begin().await.unwrap();
+    let bound = invitation::bind(
+        &txn,
+        &fx.clock,
+        &fx.acme,
+        &inv.id,
+        &fx.plain_user,
+        Some("pat@example.test"),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    assert!(!bound);
+    assert_eq!(
+        role::admin_via(&fx.store.db, &fx.acme, &fx.plain_user, &[])
+            .await
+            .unwrap(),
+        None
+    );
+    // The invitee, with the IdP asserting the invited address (any case): admin.
+    let id = FederatedIdentity {
+        connection_id: conns[0].id.clone(),
+        subject: "first".into(),
+        email: Some("First@Acme.test".into()),
+        ..Default::default()
+    };
+    let (u, _) = authz_core::user::upsert_federated(&fx.store.db, &fx.clock, &fx.acme, &id)
+        .await
+        .unwrap();
+    let txn = fx.store.begin().await.unwrap();
+    assert!(invitation::bind(
+        &txn,
+        &fx.clock,
+        &fx.acme,
+        &inv.id,
+        &u.id,
+        id.email.as_deref()
+    )
+    .await
+    .unwrap());
+    txn.commit().await.unwrap();
+    assert!(role::admin_via(&fx.store.db, &fx.acme, &u.id, &[])
+        .await
+        .unwrap()
+        .is_some());
+    // The setup session ends once bound.
+    assert!(invitation::setup_session(&fx.store.db, &fx.clock, &secret)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[actix_web::test]
+async fn the_admin_group_grants_the_role_by_idp_claim_for_that_session_only() {
+    let fx = fixture().await;
+    role::set_admin_group(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        Some("GH-Admins"),
+        "operator",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        role::admin_via(&fx.store.db, &fx.acme, &fx.plain_user, &[])
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        role::admin_via(
+            &fx.store.db,
+            &fx.acme,
+            &fx.plain_user,
+            &["gh-admins".into()]
+        )
+        .await
+        .unwrap(),
+        Some(role::AdminVia::IdpClaim("GH-Admins".into()))
+    );
+}

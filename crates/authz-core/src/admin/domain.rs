@@ -1,0 +1,239 @@
+//! A tenant's email domains and their verification. A domain names the tenant at home-realm
+//! discovery only once verified: by a DNS TXT record `gatehouse-verification=<token>` at
+//! `_gatehouse-challenge.<domain>` (the admin proves control of the zone), or by the operator's
+//! override (`gatehouse domain verify --tenant T --domain D`, audited). A domain belongs to at
+//! most one tenant, and consumer mail domains are refused (DESIGN §6.1).
+use sea_orm::sea_query::{Expr, Order, Query};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use super::t;
+use crate::audit::{self, AuditEvent};
+use crate::clock::Clock;
+use crate::crypto::random_hex16;
+use crate::db::{is_unique_violation, Store};
+use crate::error::{CoreError, CoreResult};
+use crate::tenant::{normalize_domain, TenantId};
+
+/// The DNS name the TXT record goes on.
+pub fn challenge_name(domain: &str) -> String {
+    format!("_gatehouse-challenge.{domain}")
+}
+
+#[derive(Clone, Debug)]
+pub struct Domain {
+    pub domain: String,
+    pub verified: bool,
+    pub verification_token: Option<String>,
+    pub verified_at: Option<i64>,
+    pub verified_by: Option<String>,
+    pub created_at: i64,
+}
+
+impl Domain {
+    /// The TXT record value that proves control.
+    pub fn txt_value(&self) -> Option<String> {
+        self.verification_token
+            .as_ref()
+            .map(|t| format!("gatehouse-verification={t}"))
+    }
+}
+
+fn row(r: &QueryResult) -> CoreResult<Domain> {
+    Ok(Domain {
+        domain: r.try_get("", "domain")?,
+        verified: r.try_get("", "verified")?,
+        verification_token: r.try_get("", "verification_token")?,
+        verified_at: r.try_get("", "verified_at")?,
+        verified_by: r.try_get("", "verified_by")?,
+        created_at: r.try_get("", "created_at")?,
+    })
+}
+
+const COLUMNS: [&str; 6] = [
+    "domain",
+    "verified",
+    "verification_token",
+    "verified_at",
+    "verified_by",
+    "created_at",
+];
+
+pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Domain>> {
+    let q = Query::select()
+        .columns(COLUMNS.map(t))
+        .from(t("tenant_domains"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .order_by(t("domain"), Order::Asc)
+        .to_owned();
+    conn.query_all(conn.get_database_backend().build(&q))
+        .await?
+        .iter()
+        .map(row)
+        .collect()
+}
+
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    domain: &str,
+) -> CoreResult<Domain> {
+    let q = Query::select()
+        .columns(COLUMNS.map(t))
+        .from(t("tenant_domains"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("domain")).eq(domain.to_ascii_lowercase()))
+        .to_owned();
+    conn.query_one(conn.get_database_backend().build(&q))
+        .await?
+        .map(|r| row(&r))
+        .transpose()?
+        .ok_or(CoreError::NotFound("domain"))
+}
+
+/// Adds an unverified domain with a fresh verification token.
+pub async fn add(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    domain: &str,
+    actor: &str,
+) -> CoreResult<Domain> {
+    let d = normalize_domain(domain)?;
+    let token = random_hex16();
+    let now = clock.now_us();
+    let txn = store.begin().await?;
+    let q = Query::insert()
+        .into_table(t("tenant_domains"))
+        .columns([
+            t("domain"),
+            t("tenant_id"),
+            t("verified"),
+            t("created_at"),
+            t("verification_token"),
+        ])
+        .values_panic([
+            d.clone().into(),
+            tenant.0.clone().into(),
+            false.into(),
+            now.into(),
+            token.clone().into(),
+        ])
+        .to_owned();
+    if let Err(e) = txn.execute(txn.get_database_backend().build(&q)).await {
+        if is_unique_violation(&e) {
+            return Err(CoreError::conflict(format!(
+                "the domain '{d}' is already registered (by this or another organisation)"
+            )));
+        }
+        return Err(e.into());
+    }
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "domain.added")
+            .actor(actor)
+            .detail("domain", d.as_str()),
+    )
+    .await?;
+    txn.commit().await?;
+    get(&store.db, tenant, &d).await
+}
+
+async fn mark_verified(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    domain: &str,
+    method: &str,
+    actor: &str,
+) -> CoreResult<()> {
+    let txn = store.begin().await?;
+    let q = Query::update()
+        .table(t("tenant_domains"))
+        .value(t("verified"), true)
+        .value(t("verified_at"), clock.now_us())
+        .value(t("verified_by"), format!("{method}:{actor}"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("domain")).eq(domain))
+        .to_owned();
+    txn.execute(txn.get_database_backend().build(&q)).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "domain.verified")
+            .actor(actor)
+            .detail("domain", domain)
+            .detail("method", method),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Verifies `domain` against the TXT records found at its challenge name (looked up by the
+/// caller). Fails, changing nothing, when no record carries the token.
+pub async fn verify_by_dns(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    domain: &str,
+    txt_records: &[String],
+    actor: &str,
+) -> CoreResult<()> {
+    let d = get(&store.db, tenant, domain).await?;
+    if d.verified {
+        return Ok(());
+    }
+    let Some(expected) = d.txt_value() else {
+        return Err(CoreError::invalid("this domain has no verification token"));
+    };
+    if !txt_records.iter().any(|r| r.trim() == expected) {
+        return Err(CoreError::invalid(format!(
+            "no TXT record '{expected}' was found at {} (found {} record(s)); DNS changes can take a while to appear",
+            challenge_name(&d.domain),
+            txt_records.len()
+        )));
+    }
+    mark_verified(store, clock, tenant, &d.domain, "dns", actor).await
+}
+
+/// The operator vouches for the domain (documented override for tenants that cannot publish
+/// DNS records), audited.
+pub async fn verify_by_operator(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    domain: &str,
+    actor: &str,
+) -> CoreResult<()> {
+    let d = get(&store.db, tenant, domain).await?;
+    mark_verified(store, clock, tenant, &d.domain, "operator", actor).await
+}
+
+/// Removes a domain of the tenant, audited.
+pub async fn remove(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    domain: &str,
+    actor: &str,
+) -> CoreResult<()> {
+    let d = get(&store.db, tenant, domain).await?;
+    let txn = store.begin().await?;
+    let q = Query::delete()
+        .from_table(t("tenant_domains"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("domain")).eq(d.domain.clone()))
+        .to_owned();
+    txn.execute(txn.get_database_backend().build(&q)).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "domain.removed")
+            .actor(actor)
+            .detail("domain", d.domain.as_str()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

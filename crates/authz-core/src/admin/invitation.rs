@@ -1,0 +1,426 @@
+//! Admin invitations: how a tenant gets its first admin (and how more are invited).
+//!
+//! 1. An operator (or an admin) invites an address; the invitation email carries a one-time link
+//!    (`/admin/invitations/{token}`, valid [`INVITE_SECS`]). Only its SHA-256 is stored.
+//! 2. Opening the link (GET) changes nothing: mail scanners follow links. The page's "Accept"
+//!    button POSTs; [`accept`] consumes the token exactly once (a conditional update, safe across
+//!    nodes) and opens a **setup-only session** of at most [`SETUP_SECS`], in which the invitee
+//!    can configure connections and nothing else.
+//! 3. The invitee signs in through a connection of the tenant. [`bind`] grants the admin role
+//!    only if the IdP-asserted email equals the invited address; a forwarded link used by someone
+//!    else configures nothing they can use to become admin.
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use super::t;
+use crate::audit::{self, AuditEvent};
+use crate::clock::{Clock, MICROS};
+use crate::crypto::{random_token, sha256_hex};
+use crate::db::Store;
+use crate::error::{CoreError, CoreResult};
+use crate::tenant::TenantId;
+
+/// An invitation link is valid for 7 days.
+pub const INVITE_SECS: i64 = 7 * 86_400;
+/// A setup-only session lasts at most 24 hours.
+pub const SETUP_SECS: i64 = 24 * 3600;
+
+#[derive(Clone, Debug)]
+pub struct Invitation {
+    pub id: String,
+    pub tenant: TenantId,
+    pub email: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+    pub setup_expires_at: Option<i64>,
+    pub bound_user_id: Option<String>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What a link is, as its page explains it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Pending,
+    Expired,
+    AlreadyUsed,
+    Revoked,
+}
+
+impl Invitation {
+    pub fn link_state(&self, now_us: i64) -> LinkState {
+        if self.revoked_at.is_some() {
+            LinkState::Revoked
+        } else if self.accepted_at.is_some() {
+            LinkState::AlreadyUsed
+        } else if self.expires_at <= now_us {
+            LinkState::Expired
+        } else {
+            LinkState::Pending
+        }
+    }
+}
+
+const COLUMNS: [&str; 10] = [
+    "id",
+    "tenant_id",
+    "email_lower",
+    "created_by",
+    "created_at",
+    "expires_at",
+    "accepted_at",
+    "setup_expires_at",
+    "bound_user_id",
+    "revoked_at",
+];
+
+fn row(r: &QueryResult) -> CoreResult<Invitation> {
+    Ok(Invitation {
+        id: r.try_get("", "id")?,
+        tenant: TenantId(r.try_get("", "tenant_id")?),
+        email: r.try_get("", "email_lower")?,
+        created_by: r.try_get("", "created_by")?,
+        created_at: r.try_get("", "created_at")?,
+        expires_at: r.try_get("", "expires_at")?,
+        accepted_at: r.try_get("", "accepted_at")?,
+        setup_expires_at: r.try_get("", "setup_expires_at")?,
+        bound_user_id: r.try_get("", "bound_user_id")?,
+        revoked_at: r.try_get("", "revoked_at")?,
+    })
+}
+
+async fn find_by<C: ConnectionTrait>(
+    conn: &C,
+    col: &str,
+    value: &str,
+) -> CoreResult<Option<Invitation>> {
+    let q = Query::select()
+        .columns(COLUMNS.map(t))
+        .from(t("admin_invitations"))
+        .and_where(Expr::col(t(col)).eq(value))
+        .to_owned();
+    conn.query_one(conn.get_database_backend().build(&q))
+        .await?
+        .map(|r| row(&r))
+        .transpose()
+}
+
+fn normalize_email(email: &str) -> CoreResult<String> {
+    let e = email.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !e.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        });
+    if ok {
+        Ok(e)
+    } else {
+        Err(CoreError::invalid(format!(
+            "'{}' is not an email address",
+            email.trim()
+        )))
+    }
+}
+
+/// Invites `email` to administer `tenant`: stores the invitation and queues the email in one
+/// transaction. Returns the invitation and the link token (for the caller's own display only;
+/// the email is how it normally travels).
+pub async fn create(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    email: &str,
+    actor: &str,
+) -> CoreResult<(Invitation, String)> {
+    let email = normalize_email(email)?;
+    let token = random_token();
+    let now = clock.now_us();
+    let inv = Invitation {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: tenant.clone(),
+        email: email.clone(),
+        created_by: actor.to_string(),
+        created_at: now,
+        expires_at: now + INVITE_SECS * MICROS,
+        accepted_at: None,
+        setup_expires_at: None,
+        bound_user_id: None,
+        revoked_at: None,
+    };
+    let txn = store.begin().await?;
+    let t_row = crate::tenant::get(&txn, tenant).await?;
+    let q = Query::insert()
+        .into_table(t("admin_invitations"))
+        .columns([
+            t("id"),
+            t("tenant_id"),
+            t("email_lower"),
+            t("token_hash"),
+            t("created_by"),
+            t("created_at"),
+            t("expires_at"),
+        ])
+        .values_panic([
+            inv.id.clone().into(),
+            tenant.0.clone().into(),
+            email.clone().into(),
+            sha256_hex(&token).into(),
+            actor.into(),
+            now.into(),
+            inv.expires_at.into(),
+        ])
+        .to_owned();
+    txn.execute(txn.get_database_backend().build(&q)).await?;
+    let link = format!(
+        "{}/admin/invitations/{token}",
+        crate::mail::ISSUER_PLACEHOLDER
+    );
+    let expires = crate::clock::rfc3339(inv.expires_at, chrono::SecondsFormat::Secs);
+    let values = [
+        ("tenant", t_row.name.as_str()),
+        ("link", link.as_str()),
+        ("expires", expires.as_str()),
+        ("email", email.as_str()),
+    ];
+    let text = crate::mail::fill(
+        include_str!("../../../../web/email/admin-invitation.txt"),
+        &values,
+        false,
+    );
+    let html = crate::mail::fill(
+        include_str!("../../../../web/email/admin-invitation.html"),
+        &values,
+        true,
+    );
+    crate::mail::enqueue(
+        &txn,
+        clock,
+        Some(tenant),
+        "admin_invitation",
+        std::slice::from_ref(&email),
+        &format!("[Gatehouse] You are invited to administer {}", t_row.name),
+        &text,
+        &html,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "admin.invited")
+            .actor(actor)
+            .detail("invitation_id", inv.id.as_str())
+            .detail("email", email.as_str())
+            .detail("expires_at", inv.expires_at),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((inv, token))
+}
+
+/// The invitation behind a link token, whatever its state (the GET page; consumes nothing).
+pub async fn peek<C: ConnectionTrait>(conn: &C, token: &str) -> CoreResult<Option<Invitation>> {
+    find_by(conn, "token_hash", &sha256_hex(token)).await
+}
+
+/// Accepts a pending invitation exactly once and opens its setup-only session. Returns the
+/// invitation and the setup-session secret (for a cookie).
+pub async fn accept(
+    store: &Store,
+    clock: &dyn Clock,
+    token: &str,
+) -> CoreResult<(Invitation, String)> {
+    let now = clock.now_us();
+    let hash = sha256_hex(token);
+    let txn = store.begin().await?;
+    let Some(inv) = find_by(&txn, "token_hash", &hash).await? else {
+        return Err(CoreError::NotFound("invitation"));
+    };
+    match inv.link_state(now) {
+        LinkState::Pending => {}
+        LinkState::Expired => return Err(CoreError::invalid("this invitation has expired")),
+        LinkState::AlreadyUsed => {
+            return Err(CoreError::invalid("this invitation was already accepted"))
+        }
+        LinkState::Revoked => return Err(CoreError::invalid("this invitation was withdrawn")),
+    }
+    let secret = random_token();
+    let setup_until = now + SETUP_SECS * MICROS;
+    let q = Query::update()
+        .table(t("admin_invitations"))
+        .value(t("accepted_at"), now)
+        .value(t("setup_hash"), sha256_hex(&secret))
+        .value(t("setup_expires_at"), setup_until)
+        .and_where(Expr::col(t("token_hash")).eq(hash))
+        .and_where(Expr::col(t("accepted_at")).is_null())
+        .and_where(Expr::col(t("revoked_at")).is_null())
+        .and_where(Expr::col(t("expires_at")).gt(now))
+        .to_owned();
+    let n = txn
+        .execute(txn.get_database_backend().build(&q))
+        .await?
+        .rows_affected();
+    if n != 1 {
+        return Err(CoreError::invalid("this invitation was already accepted"));
+    }
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(&inv.tenant), "admin.invitation_accepted")
+            .actor(format!("invitation:{}", inv.id))
+            .detail("invitation_id", inv.id.as_str())
+            .detail("email", inv.email.as_str())
+            .detail("setup_expires_at", setup_until),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((
+        Invitation {
+            accepted_at: Some(now),
+            setup_expires_at: Some(setup_until),
+            ..inv
+        },
+        secret,
+    ))
+}
+
+/// The live setup-only session behind a cookie value: accepted, not yet bound to an admin,
+/// not withdrawn, within its 24 hours.
+pub async fn setup_session<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    secret: &str,
+) -> CoreResult<Option<Invitation>> {
+    let Some(inv) = find_by(conn, "setup_hash", &sha256_hex(secret)).await? else {
+        return Ok(None);
+    };
+    let live = inv.bound_user_id.is_none()
+        && inv.revoked_at.is_none()
+        && inv.setup_expires_at.is_some_and(|e| e > clock.now_us());
+    Ok(live.then_some(inv))
+}
+
+/// The live setup session of an invitation by id (a sign-in started from it carries the id).
+pub async fn live_by_id<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+) -> CoreResult<Option<Invitation>> {
+    let Some(inv) = find_by(conn, "id", id).await? else {
+        return Ok(None);
+    };
+    let live = &inv.tenant == tenant
+        && inv.bound_user_id.is_none()
+        && inv.revoked_at.is_none()
+        && inv.setup_expires_at.is_some_and(|e| e > clock.now_us());
+    Ok(live.then_some(inv))
+}
+
+/// The end of a sign-in started from a setup session: grants the admin role when the IdP's
+/// email is the invited one (case-insensitive), else records the mismatch and grants nothing.
+/// Runs in the sign-in's transaction. Returns whether the role was granted.
+pub async fn bind<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    invitation_id: &str,
+    user_id: &str,
+    idp_email: Option<&str>,
+) -> CoreResult<bool> {
+    let Some(inv) = live_by_id(conn, clock, tenant, invitation_id).await? else {
+        return Ok(false);
+    };
+    let matches = idp_email.is_some_and(|e| e.trim().to_lowercase() == inv.email);
+    if !matches {
+        audit::record(
+            conn,
+            clock,
+            AuditEvent::new(Some(tenant), "admin.invitation_email_mismatch")
+                .result("failure")
+                .actor(format!("invitation:{}", inv.id))
+                .user(user_id.to_string())
+                .detail("invitation_id", inv.id.as_str())
+                .detail("invited_email", inv.email.as_str())
+                .detail("idp_email", idp_email.map(str::to_string)),
+        )
+        .await?;
+        return Ok(false);
+    }
+    let q = Query::update()
+        .table(t("admin_invitations"))
+        .value(t("bound_user_id"), user_id)
+        .value(t("bound_at"), clock.now_us())
+        .and_where(Expr::col(t("id")).eq(inv.id.clone()))
+        .and_where(Expr::col(t("bound_user_id")).is_null())
+        .to_owned();
+    let n = conn
+        .execute(conn.get_database_backend().build(&q))
+        .await?
+        .rows_affected();
+    if n != 1 {
+        return Ok(false);
+    }
+    super::role::grant(
+        conn,
+        clock,
+        tenant,
+        user_id,
+        "invitation",
+        Some(&inv.id),
+        &format!("invitation:{}", inv.id),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The tenant's invitations, newest first.
+pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Invitation>> {
+    let q = Query::select()
+        .columns(COLUMNS.map(t))
+        .from(t("admin_invitations"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .order_by(t("created_at"), sea_orm::sea_query::Order::Desc)
+        .to_owned();
+    conn.query_all(conn.get_database_backend().build(&q))
+        .await?
+        .iter()
+        .map(row)
+        .collect()
+}
+
+/// Withdraws an invitation (its link and any setup session stop working), audited.
+pub async fn revoke(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    actor: &str,
+) -> CoreResult<()> {
+    let txn = store.begin().await?;
+    let q = Query::update()
+        .table(t("admin_invitations"))
+        .value(t("revoked_at"), clock.now_us())
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("id")).eq(id))
+        .and_where(Expr::col(t("revoked_at")).is_null())
+        .to_owned();
+    let n = txn
+        .execute(txn.get_database_backend().build(&q))
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(CoreError::NotFound("invitation"));
+    }
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "admin.invitation_revoked")
+            .actor(actor)
+            .detail("invitation_id", id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Who administers a tenant. A signed-in tenant user is an admin when
+//! - they were made one explicitly: an accepted invitation bound to their identity, or an
+//!   operator's grant (`tenant_admins`), or
+//! - the tenant names an admin group and the user belongs to it, either as a SCIM group
+//!   (membership pushed by the IdP, so removing the user from the group ends their admin
+//!   rights at the next request) or in the IdP's groups claim of the sign-in that started the
+//!   session.
+//!
+//! The check runs on every console request: nothing about the role is cached in a cookie.
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use super::t;
+use crate::audit::{self, AuditEvent};
+use crate::clock::Clock;
+use crate::db::Store;
+use crate::directory::fold;
+use crate::error::{CoreError, CoreResult};
+use crate::tenant::TenantId;
+
+/// Why a user is an admin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminVia {
+    /// Listed in `tenant_admins` (invitation or operator).
+    Explicit(String),
+    /// Member of the tenant's admin group by SCIM.
+    ScimGroup(String),
+    /// The IdP's groups claim at sign-in named the admin group.
+    IdpClaim(String),
+}
+
+impl AdminVia {
+    pub fn describe(&self) -> String {
+        match self {
+            AdminVia::Explicit(v) => format!("explicit ({v})"),
+            AdminVia::ScimGroup(g) => format!("SCIM group '{g}'"),
+            AdminVia::IdpClaim(g) => format!("IdP group claim '{g}'"),
+        }
+    }
+}
+
+/// The tenant's admin group (a SCIM group display name, or a value of the IdP groups claim).
+pub async fn admin_group<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> CoreResult<Option<String>> {
+    let q = Query::select()
+        .column(t("admin_group"))
+        .from(t("tenants"))
+        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
+        .to_owned();
+    let r = conn
+        .query_one(conn.get_database_backend().build(&q))
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))?;
+    let g: Option<String> = r.try_get("", "admin_group")?;
+    Ok(g.filter(|g| !g.trim().is_empty()))
+}
+
+/// Sets (or clears, with `None`) the admin group, audited.
+pub async fn set_admin_group(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    group: Option<&str>,
+    actor: &str,
+) -> CoreResult<()> {
+    let group = group.map(str::trim).filter(|g| !g.is_empty());
+    if group.is_some_and(|g| g.len() > 256) {
+        return Err(CoreError::invalid("the admin group name is too long"));
+    }
+    let txn = store.begin().await?;
+    let q = Query::update()
+        .table(t("tenants"))
+        .value(t("admin_group"), group.map(str::to_string))
+        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
+        .to_owned();
+    txn.execute(txn.get_database_backend().build(&q)).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "tenant.admin_group_changed")
+            .actor(actor)
+            .detail("admin_group", group.map(str::to_string)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Is `user_id` an admin of `tenant`, and why? `idp_groups` are the groups the IdP asserted at
+/// the sign-in that started the current session.
+pub async fn admin_via<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    user_id: &str,
+    idp_groups: &[String],
+) -> CoreResult<Option<AdminVia>> {
+    let q = Query::select()
+        .column(t("granted_via"))
+        .from(t("tenant_admins"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("user_id")).eq(user_id))
+        .to_owned();
+    if let Some(r) = conn
+        .query_one(conn.get_database_backend().build(&q))
+        .await?
+    {
+        return Ok(Some(AdminVia::Explicit(r.try_get("", "granted_via")?)));
+    }
+    let Some(group) = admin_group(conn, tenant).await? else {
+        return Ok(None);
+    };
+    let u = crate::user::get(conn, tenant, user_id).await?;
+    if !u.active {
+        return Ok(None);
+    }
+    if idp_groups.iter().any(|g| fold(g) == fold(&group)) {
+        return Ok(Some(AdminVia::IdpClaim(group)));
+    }
+    if let Some(scim_id) = scim_user_of(conn, tenant, user_id).await? {
+        let groups = crate::directory::groups::of_user(conn, tenant, &scim_id).await?;
+        if groups.iter().any(|g| fold(&g.display) == fold(&group)) {
+            return Ok(Some(AdminVia::ScimGroup(group)));
+        }
+    }
+    Ok(None)
+}
+
+async fn scim_user_of<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    user_id: &str,
+) -> CoreResult<Option<String>> {
+    let q = Query::select()
+        .column(t("scim_user_id"))
+        .from(t("users"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("id")).eq(user_id))
+        .to_owned();
+    Ok(
+        match conn
+            .query_one(conn.get_database_backend().build(&q))
+            .await?
+        {
+            Some(r) => r.try_get("", "scim_user_id")?,
+            None => None,
+        },
+    )
+}
+
+/// Makes `user_id` an explicit admin (idempotent), audited in the caller's transaction.
+pub async fn grant<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+    via: &str,
+    invitation_id: Option<&str>,
+    actor: &str,
+) -> CoreResult<()> {
+    let q = Query::insert()
+        .into_table(t("tenant_admins"))
+        .columns([
+            t("tenant_id"),
+            t("user_id"),
+            t("granted_via"),
+            t("invitation_id"),
+            t("created_at"),
+        ])
+        .values_panic([
+            tenant.0.clone().into(),
+            user_id.into(),
+            via.into(),
+            invitation_id.map(str::to_string).into(),
+            clock.now_us().into(),
+        ])
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([t("tenant_id"), t("user_id")])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    conn.execute(conn.get_database_backend().build(&q)).await?;
+    audit::record(
+        conn,
+        clock,
+        AuditEvent::new(Some(tenant), "admin.granted")
+            .actor(actor)
+            .user(user_id.to_string())
+            .detail("via", via)
+            .detail("invitation_id", invitation_id.map(str::to_string)),
+    )
+    .await
+}
+
+/// Removes an explicit admin, audited. Group-based admins lose the role by leaving the group.
+pub async fn revoke(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+    actor: &str,
+) -> CoreResult<bool> {
+    let txn = store.begin().await?;
+    let q = Query::delete()
+        .from_table(t("tenant_admins"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("user_id")).eq(user_id))
+        .to_owned();
+    let n = txn
+        .execute(txn.get_database_backend().build(&q))
+        .await?
+        .rows_affected();
+    if n > 0 {
+        audit::record(
+            &txn,
+            clock,
+            AuditEvent::new(Some(tenant), "admin.revoked")
+                .actor(actor)
+                .user(user_id.to_string()),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(n > 0)
+}
+
+#[derive(Clone, Debug)]
+pub struct ExplicitAdmin {
+    pub user_id: String,
+    pub granted_via: String,
+    pub created_at: i64,
+}
+
+/// The tenant's explicit admins, oldest first.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> CoreResult<Vec<ExplicitAdmin>> {
+    let q = Query::select()
+        .columns([t("user_id"), t("granted_via"), t("created_at")])
+        .from(t("tenant_admins"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .order_by(t("created_at"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    conn.query_all(conn.get_database_backend().build(&q))
+        .await?
+        .iter()
+        .map(|r: &QueryResult| {
+            Ok(ExplicitAdmin {
+                user_id: r.try_get("", "user_id")?,
+                granted_via: r.try_get("", "granted_via")?,
+                created_at: r.try_get("", "created_at")?,
+            })
+        })
+        .collect()
+}

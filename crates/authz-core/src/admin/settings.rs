@@ -1,0 +1,189 @@
+//! A tenant's own settings, each within the hard bounds of DESIGN §5: access-token lifetimes
+//! (routine at most 60 minutes, sensitive and critical at most 15), the re-consent cadence of
+//! sensitive and critical scopes (at most 90 days), and audit retention (1 to 7 years). Unset
+//! values take the defaults of §5. Stored as JSON in `tenants.settings`; changes are audited.
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+
+use super::t;
+use crate::audit::{self, AuditEvent};
+use crate::clock::Clock;
+use crate::db::Store;
+use crate::error::{CoreError, CoreResult};
+use crate::scope::Tier;
+use crate::tenant::TenantId;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    /// Routine access-token lifetime in minutes (5–60; default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routine_token_minutes: Option<i64>,
+    /// Sensitive and critical access-token lifetime in minutes (5–15; default 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive_token_minutes: Option<i64>,
+    /// Days before consent to sensitive or critical scopes is asked again (1–90; default 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconsent_days: Option<i64>,
+    /// Years audit records are kept (1–7; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_retention_years: Option<i64>,
+    /// `allowlist`: only MCP clients the tenant allowed may be used; `open` (default): any
+    /// client not on the block list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_policy: Option<String>,
+}
+
+pub const ROUTINE_MINUTES: (i64, i64) = (5, 60);
+pub const SENSITIVE_MINUTES: (i64, i64) = (5, 15);
+pub const RECONSENT_DAYS: (i64, i64) = (1, 90);
+pub const RETENTION_YEARS: (i64, i64) = (1, 7);
+
+fn within(name: &str, v: Option<i64>, (lo, hi): (i64, i64)) -> CoreResult<()> {
+    match v {
+        Some(v) if !(lo..=hi).contains(&v) => Err(CoreError::invalid(format!(
+            "{name} must be between {lo} and {hi}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl TenantSettings {
+    pub fn validate(&self) -> CoreResult<()> {
+        within(
+            "the routine access-token lifetime (minutes)",
+            self.routine_token_minutes,
+            ROUTINE_MINUTES,
+        )?;
+        within(
+            "the sensitive access-token lifetime (minutes)",
+            self.sensitive_token_minutes,
+            SENSITIVE_MINUTES,
+        )?;
+        within(
+            "the re-consent cadence (days)",
+            self.reconsent_days,
+            RECONSENT_DAYS,
+        )?;
+        within(
+            "audit retention (years)",
+            self.audit_retention_years,
+            RETENTION_YEARS,
+        )?;
+        match self.client_policy.as_deref() {
+            None | Some("open") | Some("allowlist") => Ok(()),
+            Some(_) => Err(CoreError::invalid(
+                "the client policy must be 'open' or 'allowlist'",
+            )),
+        }
+    }
+
+    /// Access-token lifetime for a token whose most sensitive scope is `tier`.
+    pub fn access_token_secs(&self, tier: Tier) -> i64 {
+        let max = tier.access_token_secs();
+        let chosen = match tier {
+            Tier::Routine => self.routine_token_minutes,
+            Tier::Sensitive | Tier::Critical => self.sensitive_token_minutes,
+        };
+        chosen.map(|m| (m * 60).min(max)).unwrap_or(max)
+    }
+
+    /// Days until consent to `tier` is asked again (None: never).
+    pub fn reconsent_days(&self, tier: Tier) -> Option<i64> {
+        tier.reconsent_days()
+            .map(|max| self.reconsent_days.map(|d| d.min(max)).unwrap_or(max))
+    }
+
+    pub fn audit_retention_years(&self) -> i64 {
+        self.audit_retention_years.unwrap_or(RETENTION_YEARS.0)
+    }
+
+    pub fn allowlist_only(&self) -> bool {
+        self.client_policy.as_deref() == Some("allowlist")
+    }
+}
+
+pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<TenantSettings> {
+    let q = Query::select()
+        .column(t("settings"))
+        .from(t("tenants"))
+        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
+        .to_owned();
+    let r = conn
+        .query_one(conn.get_database_backend().build(&q))
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))?;
+    let raw: String = r.try_get("", "settings")?;
+    Ok(serde_json::from_str(&raw).unwrap_or_default())
+}
+
+/// Replaces the settings (validated), audited with the old and new values.
+pub async fn set(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    s: &TenantSettings,
+    actor: &str,
+) -> CoreResult<()> {
+    s.validate()?;
+    let txn = store.begin().await?;
+    let old = get(&txn, tenant).await?;
+    let q = Query::update()
+        .table(t("tenants"))
+        .value(t("settings"), serde_json::to_string(s).unwrap_or_default())
+        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
+        .to_owned();
+    txn.execute(txn.get_database_backend().build(&q)).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(tenant), "tenant.settings_changed")
+            .actor(actor)
+            .detail("old", serde_json::to_value(&old).unwrap_or_default())
+            .detail("new", serde_json::to_value(s).unwrap_or_default()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_of_design_section_5_hold() {
+        let s = TenantSettings {
+            routine_token_minutes: Some(61),
+            ..Default::default()
+        };
+        assert!(s.validate().is_err());
+        let s = TenantSettings {
+            sensitive_token_minutes: Some(16),
+            ..Default::default()
+        };
+        assert!(s.validate().is_err());
+        let s = TenantSettings {
+            audit_retention_years: Some(8),
+            ..Default::default()
+        };
+        assert!(s.validate().is_err());
+        let s = TenantSettings {
+            routine_token_minutes: Some(30),
+            sensitive_token_minutes: Some(10),
+            reconsent_days: Some(30),
+            audit_retention_years: Some(7),
+            client_policy: Some("allowlist".into()),
+        };
+        s.validate().unwrap();
+        assert_eq!(s.access_token_secs(Tier::Routine), 1800);
+        assert_eq!(s.access_token_secs(Tier::Critical), 600);
+        assert_eq!(s.reconsent_days(Tier::Routine), None);
+        assert_eq!(s.reconsent_days(Tier::Sensitive), Some(30));
+        let d = TenantSettings::default();
+        assert_eq!(d.access_token_secs(Tier::Routine), 3600);
+        assert_eq!(d.access_token_secs(Tier::Sensitive), 900);
+        assert_eq!(d.reconsent_days(Tier::Critical), Some(90));
+        assert_eq!(d.audit_retention_years(), 1);
+    }
+}

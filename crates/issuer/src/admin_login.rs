@@ -1,0 +1,208 @@
+//! Admin console sign-in through the tenant's own SSO (issue "console" §2):
+//! `GET /admin/t/{tenant}/login` starts a login transaction of purpose `admin` (or
+//! `test_connection`) and sends the browser to one of the tenant's connections. The admin
+//! console is addressed by tenant slug (like an IdP's org URL); being sent to a tenant's IdP
+//! grants nothing by itself: the console checks the admin role on every request.
+//!
+//! - `?step_up=1`: a fresh authentication at the IdP of the current session (admin writes need
+//!   one within 15 minutes).
+//! - `?connection=ID`: sign in through that connection (the tenant may have several).
+//! - `?test=1&connection=ID`: a test sign-in that shows the claims received and starts no
+//!   session; only for the tenant's admins or an invitee's setup session.
+//!
+//! From an invitation's setup-only session, the transaction carries the invitation, so the
+//! completed sign-in can bind the admin role to the invitee ([`authz_core::admin::invitation`]).
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use authz_core::admin::{invitation, role};
+use authz_core::login::{self, AuthorizeRequest, Purpose};
+use authz_core::{connection, session, tenant};
+use minijinja::context;
+
+use crate::browser;
+use crate::pages::PageError;
+use crate::state::AppState;
+
+/// The setup-only session cookie of an accepted invitation.
+pub const SETUP_COOKIE: &str = "gh_setup";
+
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    pub connection: Option<String>,
+    pub step_up: Option<String>,
+    pub test: Option<String>,
+}
+
+fn truthy(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("1" | "true" | "yes"))
+}
+
+fn unknown_tenant() -> PageError {
+    PageError::new(
+        StatusCode::NOT_FOUND,
+        "Unknown organisation",
+        "There is no organisation at this address.",
+        "Check the console address your administrator or the invitation gave you.",
+    )
+}
+
+/// The live setup session in this browser for `tenant`, if any.
+pub async fn setup_invitation(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &authz_core::TenantId,
+) -> Result<Option<invitation::Invitation>, PageError> {
+    let Some(c) = req.cookie(SETUP_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(
+        invitation::setup_session(&state.store.db, state.clock.as_ref(), c.value())
+            .await?
+            .filter(|i| &i.tenant == tenant),
+    )
+}
+
+/// The signed-in session in this browser for `tenant`, if any.
+pub async fn tenant_session(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &authz_core::TenantId,
+) -> Result<Option<session::Session>, PageError> {
+    let Some(c) = req.cookie(browser::SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(
+        session::find_active(&state.store.db, state.clock.as_ref(), c.value())
+            .await?
+            .filter(|s| &s.tenant == tenant),
+    )
+}
+
+pub async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LoginQuery>,
+) -> Result<HttpResponse, PageError> {
+    let t = match tenant::find_by_slug(&state.store.db, &path).await {
+        Ok(t) => t,
+        Err(authz_core::CoreError::NotFound(_)) => return Err(unknown_tenant()),
+        Err(e) => return Err(e.into()),
+    };
+    let setup = setup_invitation(&state, &req, &t.id).await?;
+    let current = tenant_session(&state, &req, &t.id).await?;
+    let test = truthy(&q.test);
+    let step_up = truthy(&q.step_up) && !test;
+    if test {
+        let is_admin = match &current {
+            Some(s) => {
+                let groups = session::idp_groups(&state.store.db, &s.id).await?;
+                role::admin_via(&state.store.db, &t.id, &s.user_id, &groups)
+                    .await?
+                    .is_some()
+            }
+            None => false,
+        };
+        if !is_admin && setup.is_none() {
+            return Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "Only administrators can test a connection",
+                format!("You are not signed in as an administrator of {}.", t.name),
+                "Sign in to the admin console first, then use “Test sign-in” on the connection.",
+            ));
+        }
+    }
+    let conns: Vec<_> = connection::list_enabled(&state.store.db, &t.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.kind == "oidc" || c.kind == "saml")
+        .collect();
+    let chosen = match (&q.connection, step_up.then_some(current.as_ref()).flatten()) {
+        (_, Some(s)) => conns.iter().find(|c| c.id == s.connection_id),
+        (Some(id), None) => conns.iter().find(|c| &c.id == id),
+        (None, None) if conns.len() == 1 => conns.first(),
+        (None, None) => None,
+    };
+    let Some(conn) = chosen else {
+        if q.connection.is_some() || step_up {
+            return Err(PageError::bad_request(
+                "This sign-in method is not available",
+                "The connection does not exist or is disabled.",
+                "Go back to the console and choose an enabled connection.",
+            ));
+        }
+        return Ok(state.templates.page(
+            StatusCode::OK,
+            "admin_login.html",
+            context! {
+                tenant_name => t.name,
+                slug => t.slug,
+                setup => setup.is_some(),
+                connections => conns.iter().map(|c| context! { id => c.id, name => c.name, kind => c.kind }).collect::<Vec<_>>(),
+            },
+        ));
+    };
+    let purpose = if test {
+        Purpose::TestConnection
+    } else {
+        Purpose::Admin
+    };
+    let (binding, new_cookie) = browser::binding(&state, &req);
+    let areq = AuthorizeRequest::admin(purpose, step_up, setup.map(|i| i.id));
+    let clock = state.clock.as_ref();
+    let handle = login::start(&state.store.db, clock, &binding, &areq).await?;
+    let tx = login::load(&state.store.db, clock, &handle, Some(&binding)).await?;
+    let mut resp = crate::login::redirect_to_connection(&state, &tx, &t, conn).await?;
+    if let Some(c) = new_cookie {
+        resp.add_cookie(&c).map_err(PageError::internal)?;
+    }
+    Ok(resp)
+}
+
+/// The end of a test sign-in: the claims as Gatehouse received and normalised them. No user is
+/// created and no session started; the test is audited.
+pub async fn test_result(
+    state: &AppState,
+    req: &HttpRequest,
+    tx: &login::LoginTx,
+    t: &authz_core::TenantId,
+    conn: &connection::Connection,
+    identity: &authz_core::user::FederatedIdentity,
+) -> Result<HttpResponse, PageError> {
+    use authz_core::audit::{self, AuditEvent};
+    let clock = state.clock.as_ref();
+    let txn = state.store.begin().await.map_err(PageError::internal)?;
+    login::consume(&txn, clock, tx).await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(t), "connection.tested")
+            .source(
+                Some(crate::params::peer_ip(req)),
+                crate::params::user_agent(req),
+            )
+            .detail("connection_id", conn.id.as_str())
+            .detail("subject", identity.subject.as_str())
+            .detail("email", identity.email.clone())
+            .detail("groups", identity.groups.clone()),
+    )
+    .await?;
+    txn.commit().await.map_err(PageError::internal)?;
+    let tenant_row = tenant::get(&state.store.db, t).await?;
+    let claims = serde_json::to_string_pretty(identity).unwrap_or_default();
+    Ok(state.templates.page(
+        StatusCode::OK,
+        "admin_test.html",
+        context! {
+            connection_name => conn.name,
+            protocol => conn.kind,
+            slug => tenant_row.slug,
+            subject => identity.subject,
+            email => identity.email,
+            name => identity.name,
+            groups => identity.groups,
+            auth_time => identity.auth_time,
+            claims => claims,
+        },
+    ))
+}
