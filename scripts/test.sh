@@ -5,7 +5,8 @@
 #      installs/starts one),
 #   3. runs every Rust test on SQLite, the storage/domain/HTTP tests again on PostgreSQL,
 #   4. runs the interop suite once, on PostgreSQL (MCP TypeScript SDK client + server,
-#      npm oidc-provider as upstream IdP, two Gatehouse nodes on one database).
+#      npm oidc-provider as upstream IdP, two Gatehouse nodes on one database, the admin
+#      console in headless Chromium via playwright-core).
 # Build outputs go to a cache outside the repository ($CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,8 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v cc >/dev/null || missing+=(build-essential)
+# The console's browser tests drive Debian's Chromium with npm playwright-core.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 # samael (SAML) links libxmlsec1/libxml2 and generates bindings with libclang.
 # The interop SAML IdP (pysaml2) runs in a venv and calls the xmlsec1 program.
 for pkg in libxmlsec1-dev libxml2-dev libclang-dev libssl-dev xmlsec1 python3-venv; do

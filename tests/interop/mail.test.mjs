@@ -86,7 +86,7 @@ test('a critical grant by a tenant admin reaches the alert recipients over SMTP'
   const unfolded = m.raw.replace(/\r?\n[ \t]+/g, ' ');
   assert.match(unfolded, /^Subject: \[Gatehouse\] Critical permission granted in Acme Corp$/m);
   assert.ok(unfolded.includes('crm:billing:write'), 'the scope is named');
-  assert.ok(unfolded.includes(`${S.issuer}/admin/api/v1/tenants/acme/audit/events`), 'the link points at the audit log under the issuer');
+  assert.ok(unfolded.includes(`${S.issuer}/admin/t/acme/audit?action=`), 'the link points at the console audit log under the issuer');
   assert.match(unfolded, /Content-Type: text\/plain/);
   assert.match(unfolded, /Content-Type: text\/html/);
   // Sent once: the outbox row is marked, no second delivery.

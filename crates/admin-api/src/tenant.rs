@@ -258,8 +258,10 @@ pub struct AuditSearch {
     pub client: Option<String>,
     /// An action (`token.revoked`) or its prefix (`token.`).
     pub action: Option<String>,
-    /// `success` or `failure`.
+    /// `success`, `failure`, `error` or `denied`.
     pub result: Option<String>,
+    /// Tool calls of this tool (`tool.called` records whose tool is this name).
+    pub tool: Option<String>,
     /// Records older than this record id (the next page).
     pub before: Option<i64>,
     /// At most this many (1-500, default 100).
@@ -313,6 +315,7 @@ pub async fn search_audit(
         client_id: q.client.clone(),
         action_prefix: q.action.clone(),
         result: q.result.clone(),
+        tool: q.tool.clone(),
         before_id: q.before,
         limit: q.limit.unwrap_or(100),
     };

@@ -277,7 +277,7 @@ pub async fn alert<C: ConnectionTrait>(
     }
     let tenant_row = crate::tenant::get(conn, tenant).await?;
     let audit_url = format!(
-        "{ISSUER_PLACEHOLDER}/admin/api/v1/tenants/{}/audit/events?action={action}",
+        "{ISSUER_PLACEHOLDER}/admin/t/{}/audit?action={action}",
         tenant_row.slug
     );
     let at = crate::clock::rfc3339(clock.now_us(), chrono::SecondsFormat::Secs);

@@ -915,7 +915,7 @@ fn a_critical_grant_alerts_the_recipients_through_the_file_outbox() {
     );
     assert!(all.contains("crm:settings:write"), "{all}");
     assert!(
-        all.contains("https://auth.example.test/admin/api/v1/tenants/acme/audit/events"),
+        all.contains("https://auth.example.test/admin/t/acme/audit?action="),
         "the link names the issuer: {all}"
     );
     assert!(

@@ -4,8 +4,9 @@
 //! console is addressed by tenant slug (like an IdP's org URL); being sent to a tenant's IdP
 //! grants nothing by itself: the console checks the admin role on every request.
 //!
-//! - `?step_up=1`: a fresh authentication at the IdP of the current session (admin writes need
-//!   one within 15 minutes).
+//! - every console sign-in asks for a fresh authentication and requires the IdP's
+//!   authentication time (admin writes need one within 15 minutes);
+//! - `?step_up=1`: sign in again through the connection of the current session.
 //! - `?connection=ID`: sign in through that connection (the tenant may have several).
 //! - `?test=1&connection=ID`: a test sign-in that shows the claims received and starts no
 //!   session; only for the tenant's admins or an invitee's setup session.
@@ -92,6 +93,7 @@ pub async fn start(
     let setup = setup_invitation(&state, &req, &t.id).await?;
     let current = tenant_session(&state, &req, &t.id).await?;
     let test = truthy(&q.test);
+    // Re-authentication for the current session's connection (the console's "sign in again").
     let step_up = truthy(&q.step_up) && !test;
     if test {
         let is_admin = match &current {
@@ -148,7 +150,10 @@ pub async fn start(
         Purpose::Admin
     };
     let (binding, new_cookie) = browser::binding(&state, &req);
-    let areq = AuthorizeRequest::admin(purpose, step_up, setup.map(|i| i.id));
+    // Every console sign-in asks the IdP for a fresh authentication (OIDC max_age, SAML
+    // ForceAuthn) and requires its time back: admin writes need one within the step-up window
+    // (DESIGN §5), so a sign-in that reused an old IdP session would only allow reading.
+    let areq = AuthorizeRequest::admin(purpose, !test, setup.map(|i| i.id));
     let clock = state.clock.as_ref();
     let handle = login::start(&state.store.db, clock, &binding, &areq).await?;
     let tx = login::load(&state.store.db, clock, &handle, Some(&binding)).await?;

@@ -26,6 +26,7 @@ pub struct Filter {
     pub client: Option<String>,
     pub action: Option<String>,
     pub result: Option<String>,
+    pub tool: Option<String>,
     pub before: Option<i64>,
 }
 
@@ -78,9 +79,9 @@ impl Filter {
         };
         let result = nonempty(&self.result);
         if let Some(r) = &result {
-            if !["success", "failure", "denied"].contains(&r.as_str()) {
+            if !["success", "failure", "error", "denied"].contains(&r.as_str()) {
                 return Err(ConsoleError::bad_request(
-                    "The result must be success, failure or denied.",
+                    "The result must be success, failure, error or denied.",
                 ));
             }
         }
@@ -93,6 +94,7 @@ impl Filter {
             client_id: nonempty(&self.client),
             action_prefix: nonempty(&self.action),
             result,
+            tool: nonempty(&self.tool),
             before_id: self.before,
             limit,
         })
@@ -107,6 +109,7 @@ impl Filter {
             ("client", nonempty(&self.client)),
             ("action", nonempty(&self.action)),
             ("result", nonempty(&self.result)),
+            ("tool", nonempty(&self.tool)),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -143,7 +146,7 @@ pub async fn page(Admin(c): Admin, f: web::Query<Filter>) -> ConsoleResult {
         context! {
             f => context! {
                 from => f.from, to => f.to, user => f.user, client => f.client,
-                action => f.action, result => f.result,
+                action => f.action, result => f.result, tool => f.tool,
             },
             records => records.iter().map(row).collect::<Vec<_>>(),
             next => next.map(|id| format!("?{qs}{}before={id}", if qs.is_empty() { "" } else { "&" })),

@@ -53,6 +53,9 @@ pub struct Console {
     pub principal: Principal,
     /// The token every form of the page carries.
     pub csrf: String,
+    /// In a setup session: the (non-admin) identity this browser signed in with, e.g. someone
+    /// the invitation was forwarded to, whose IdP email is not the invited one.
+    pub signed_in_as: Option<String>,
 }
 
 impl Console {
@@ -100,6 +103,7 @@ impl Console {
             who => who,
             via => via,
             setup => self.is_setup(),
+            signed_in_as => self.signed_in_as,
             fresh_until => fresh_until,
             section => section,
         }
@@ -172,6 +176,7 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
             let u = user::get(db, &t.id, &s.user_id).await?;
             if let Some(via) = role::admin_via(db, &t.id, &s.user_id, &groups).await? {
                 return Ok(Console {
+                    signed_in_as: None,
                     csrf: csrf_for("admin", c.value()),
                     st: st.clone(),
                     tenant: t,
@@ -203,6 +208,9 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
                 .with_action("Go to connections", format!("/admin/t/{}/connections", t.slug)));
             }
             return Ok(Console {
+                signed_in_as: signed_in_as
+                    .as_ref()
+                    .map(|u| u.email.clone().unwrap_or(u.subject.clone())),
                 csrf: csrf_for("setup", c.value()),
                 st: st.clone(),
                 tenant: t,

@@ -20,6 +20,8 @@ pub struct AuditQuery {
     /// `token.` finds every token action; an exact action matches itself.
     pub action_prefix: Option<String>,
     pub result: Option<String>,
+    /// Tool calls (`tool.called`) of this tool only.
+    pub tool: Option<String>,
     /// Records with an id below this one (the next page).
     pub before_id: Option<i64>,
     pub limit: u64,
@@ -49,6 +51,21 @@ pub async fn search<C: ConnectionTrait>(
     }
     if let Some(r) = &q.result {
         s = s.filter(audit_events::Column::Result.eq(r.clone()));
+    }
+    if let Some(tool) = &q.tool {
+        use sea_orm::sea_query::{Expr, LikeExpr};
+        // Details are stored as compact JSON: the tool is the exact member `"tool":"<name>"`.
+        let member = format!("\"tool\":{}", serde_json::Value::from(tool.as_str()));
+        let escaped = member
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        s = s
+            .filter(audit_events::Column::Action.eq("tool.called"))
+            .filter(
+                Expr::col(audit_events::Column::Details)
+                    .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            );
     }
     if let Some(b) = q.before_id {
         s = s.filter(audit_events::Column::Id.lt(b));
