@@ -1,6 +1,6 @@
 //! Who calls the admin API (STYLE §3): an [`Operator`] or a [`TenantAdmin`] of the tenant named
-//! in the path, each an extractor that only exists after the key was checked — a handler that
-//! takes one cannot forget the check. Admin console sessions will add a second way in.
+//! in the path (or the admin console's session), each an extractor that only exists after the
+//! check — a handler that takes one cannot forget it.
 use std::future::Future;
 use std::pin::Pin;
 
@@ -64,18 +64,92 @@ impl FromRequest for Operator {
     }
 }
 
-/// An admin of the tenant whose slug is the `{tenant}` path segment.
+/// An admin of the tenant whose slug is the `{tenant}` path segment: by a tenant-admin key, or
+/// by the admin console's session (see [`session_admin`]).
 #[derive(Debug, Clone)]
 pub struct TenantAdmin {
     pub tenant: TenantId,
     pub slug: String,
-    pub key_id: String,
+    /// Who acts, as the audit log records it: `admin-key:<id>` or `admin:<user id>`.
+    actor: String,
 }
 
 impl TenantAdmin {
     pub fn actor(&self) -> String {
-        format!("admin-key:{}", self.key_id)
+        self.actor.clone()
     }
+}
+
+/// The header a console page's script sends the page's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Without an `Authorization` header, the admin console's session cookie: a live session of this
+/// tenant whose user is an admin (checked like every console page). A write (any method but GET
+/// and HEAD) must carry the console's CSRF token in `X-CSRF-Token` — a cookie alone is sent by
+/// any site's form — and a fresh IdP authentication (step-up, DESIGN §5).
+async fn session_admin(req: &HttpRequest) -> Result<Option<TenantAdmin>, Problem> {
+    use authz_core::admin::role;
+    use authz_core::session;
+    let Some(cookie) = req.cookie(crate::console::auth::SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let st = req
+        .app_data::<web::Data<AdminState>>()
+        .cloned()
+        .ok_or_else(|| {
+            Problem::from(authz_core::CoreError::Config("admin state missing".into()))
+        })?;
+    let slug = req
+        .match_info()
+        .get("tenant")
+        .unwrap_or_default()
+        .to_string();
+    let Ok(t) = tenant::find_by_slug(&st.store.db, &slug).await else {
+        return Ok(None);
+    };
+    let clock = st.clock.as_ref();
+    let Some(s) = session::find_active(&st.store.db, clock, cookie.value())
+        .await?
+        .filter(|s| s.tenant == t.id)
+    else {
+        return Ok(None);
+    };
+    let groups = session::idp_groups(&st.store.db, &s.id).await?;
+    if role::admin_via(&st.store.db, &t.id, &s.user_id, &groups)
+        .await?
+        .is_none()
+    {
+        return Err(Problem::forbidden(
+            "the signed-in user is not an admin of this tenant",
+        ));
+    }
+    let safe = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    if !safe {
+        let expected = crate::console::auth::admin_csrf(cookie.value());
+        let presented = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !authz_core::crypto::hashes_equal(presented, &expected) {
+            return Err(Problem::forbidden(
+                "a write with the console session needs the page's CSRF token in X-CSRF-Token",
+            ));
+        }
+        if !session::is_fresh(&s, clock.now_us()) {
+            return Err(Problem::forbidden(
+                "admin writes need a sign-in at the identity provider within the last 15 minutes; sign in to the console again",
+            ));
+        }
+    }
+    Ok(Some(TenantAdmin {
+        tenant: t.id,
+        slug: t.slug,
+        actor: format!("admin:{}", s.user_id),
+    }))
 }
 
 impl FromRequest for TenantAdmin {
@@ -84,6 +158,11 @@ impl FromRequest for TenantAdmin {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
+            if bearer(&req).is_none() {
+                if let Some(a) = session_admin(&req).await? {
+                    return Ok(a);
+                }
+            }
             let (st, k) = key(&req).await?;
             let slug = req
                 .match_info()
@@ -108,7 +187,7 @@ impl FromRequest for TenantAdmin {
             Ok(TenantAdmin {
                 tenant: t.id,
                 slug: t.slug,
-                key_id: k.id,
+                actor: format!("admin-key:{}", k.id),
             })
         })
     }

@@ -1,6 +1,6 @@
 //! The admin REST API, `/admin/api/v1` (issue "console"; DESIGN §3): operator endpoints
 //! authenticated by operator keys, tenant endpoints by a tenant-admin key of the tenant in the
-//! path (admin console sessions come next). Errors are `application/problem+json` (RFC 9457).
+//! path or by an admin console session (CSRF header and step-up for writes). Errors are `application/problem+json` (RFC 9457).
 //! The OpenAPI 3.1 document at `/admin/api/v1/openapi.json` is generated from the handlers, and
 //! the same list of handlers registers the routes ([`configure`]), so the document is the router.
 use actix_web::{get, web, HttpResponse};

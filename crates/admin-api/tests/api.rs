@@ -473,3 +473,205 @@ async fn a_tenant_admin_grants_scopes_with_critical_ones_confirmed() {
     .await;
     is_problem(s, &ct, &b, 404, "unknown connection");
 }
+
+/// A console session of a new user of `tenant`: (user id, cookie value).
+async fn console_session(
+    fx: &Fx,
+    tenant: &TenantId,
+    subject: &str,
+    auth_time: i64,
+    clock: &FixedClock,
+) -> (String, String) {
+    let conn = authz_core::connection::add_oidc(
+        &fx.store,
+        &fx.clock,
+        &testkit::master_key(),
+        tenant,
+        authz_core::connection::NewOidcConnection {
+            name: subject,
+            issuer: "https://idp.example.test",
+            client_id: "gh",
+            client_secret: "s3cret",
+            preset: "generic",
+            settings: json!({}),
+        },
+    )
+    .await
+    .unwrap();
+    let id = authz_core::user::FederatedIdentity {
+        connection_id: conn.id.clone(),
+        subject: subject.into(),
+        email: Some(format!("{subject}@example.test")),
+        ..Default::default()
+    };
+    let (u, _) = authz_core::user::upsert_federated(&fx.store.db, clock, tenant, &id)
+        .await
+        .unwrap();
+    let (cookie, _) =
+        authz_core::session::create(&fx.store.db, clock, tenant, &u.id, &conn.id, auth_time)
+            .await
+            .unwrap();
+    (u.id, cookie)
+}
+
+async fn call_session<S, B>(
+    app: &S,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+) -> (u16, String, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut req = test::TestRequest::default()
+        .method(actix_web::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
+        .uri(path)
+        .cookie(actix_web::cookie::Cookie::new(
+            "gh_session",
+            cookie.to_string(),
+        ))
+        .set_json(json!({}));
+    if let Some(c) = csrf {
+        req = req.insert_header(("x-csrf-token", c.to_string()));
+    }
+    let r = test::call_service(app, req.to_request()).await;
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = test::read_body(r).await;
+    (
+        status,
+        ct,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[actix_web::test]
+async fn console_sessions_reach_tenant_endpoints_only_as_fresh_admins_with_the_csrf_header() {
+    use authz_core::admin::role;
+    use authz_core::clock::{Clock, MICROS};
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let beta = tenant::find_by_slug(&fx.store.db, "beta").await.unwrap().id;
+    let now = fx.clock.now_us();
+    let (admin_id, admin) = console_session(&fx, &fx.acme, "ann", now, &fx.clock).await;
+    let (_, plain) = console_session(&fx, &fx.acme, "pat", now, &fx.clock).await;
+    let (stale_id, stale) =
+        console_session(&fx, &fx.acme, "sam", now - 16 * 60 * MICROS, &fx.clock).await;
+    let past = FixedClock::new(now - 9 * 3600 * MICROS);
+    let (expired_id, expired) = console_session(&fx, &fx.acme, "eve", past.now_us(), &past).await;
+    let (beta_id, beta_admin) = console_session(&fx, &beta, "bob", now, &fx.clock).await;
+    let txn = fx.store.begin().await.unwrap();
+    for (t, u) in [
+        (&fx.acme, &admin_id),
+        (&fx.acme, &stale_id),
+        (&fx.acme, &expired_id),
+        (&beta, &beta_id),
+    ] {
+        role::grant(&txn, &fx.clock, t, u, "operator", None, "operator")
+            .await
+            .unwrap();
+    }
+    txn.commit().await.unwrap();
+    let csrf = |c: &str| admin_api::console::auth::admin_csrf(c);
+    for (method, path) in operations() {
+        let what = format!("{method} {path}");
+        let write = method != "get";
+        let cases: Vec<(&str, &str, Option<String>, &[u16])> = vec![
+            ("a non-admin user", &plain, Some(csrf(&plain)), &[403]),
+            (
+                "an admin of another tenant",
+                &beta_admin,
+                Some(csrf(&beta_admin)),
+                &[401],
+            ),
+            (
+                "an expired admin session",
+                &expired,
+                Some(csrf(&expired)),
+                &[401],
+            ),
+        ];
+        for (who, cookie, token, want) in cases {
+            if !path.contains("/tenants/acme/") {
+                continue;
+            }
+            let (s, ct, b) = call_session(&app, &method, &path, cookie, token.as_deref()).await;
+            assert!(want.contains(&s), "{what} by {who}: {s} {b}");
+            is_problem(s, &ct, &b, s, &what);
+        }
+        if path.contains("/tenants/acme/") && write {
+            let (s, _, b) = call_session(&app, &method, &path, &stale, Some(&csrf(&stale))).await;
+            assert_eq!(
+                s, 403,
+                "{what} by an admin without fresh authentication: {b}"
+            );
+            assert!(b["detail"].as_str().unwrap().contains("15 minutes"), "{b}");
+            let (s, _, b) = call_session(&app, &method, &path, &admin, None).await;
+            assert_eq!(s, 403, "{what} by an admin without the CSRF header: {b}");
+            assert!(
+                b["detail"].as_str().unwrap().contains("X-CSRF-Token"),
+                "{b}"
+            );
+        }
+        if !path.contains("/tenants/acme/") {
+            // Operator endpoints: a console session is no operator.
+            let (s, _, b) = call_session(&app, &method, &path, &admin, Some(&csrf(&admin))).await;
+            assert_eq!(s, 401, "{what} with a console session: {b}");
+        }
+    }
+    // The fresh admin with the page's token gets through, audited as the person.
+    let (s, _, b) = call_session(
+        &app,
+        "GET",
+        "/admin/api/v1/tenants/acme/users",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _, b) = call_session(
+        &app,
+        "POST",
+        "/admin/api/v1/tenants/acme/scim-tokens",
+        &admin,
+        Some(&csrf(&admin)),
+    )
+    .await;
+    assert_eq!(
+        s, 400,
+        "reaches the handler (the empty body is invalid): {b}"
+    );
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/admin/api/v1/tenants/acme/scim-tokens")
+            .cookie(actix_web::cookie::Cookie::new("gh_session", admin.clone()))
+            .insert_header(("x-csrf-token", csrf(&admin)))
+            .set_json(json!({"name": "from the console"}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 201);
+    let last = authz_core::audit::search::search(
+        &fx.store.db,
+        &fx.acme,
+        &authz_core::audit::search::AuditQuery {
+            action_prefix: Some("scim_token.created".into()),
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        last[0].actor.as_deref(),
+        Some(format!("admin:{admin_id}").as_str())
+    );
+}

@@ -138,6 +138,12 @@ fn csrf_for(kind: &str, cookie: &str) -> String {
     sha256_hex(&format!("console|{kind}|{cookie}"))
 }
 
+/// The CSRF token of an admin console session (its pages' forms, and `X-CSRF-Token` for the
+/// admin API used with the session).
+pub fn admin_csrf(cookie: &str) -> String {
+    csrf_for("admin", cookie)
+}
+
 fn state(req: &HttpRequest) -> Result<web::Data<ConsoleState>, ConsoleError> {
     req.app_data::<web::Data<ConsoleState>>()
         .cloned()
