@@ -49,9 +49,16 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
             .map(|c| c.client_name)
             .unwrap_or_else(|| a.client_id.clone());
         let res = resource::get(&state.store.db, &a.resource_id).await?;
-        let granted = chrono::DateTime::from_timestamp_micros(a.granted_at)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default();
+        let fmt = |us: i64| {
+            chrono::DateTime::from_timestamp_micros(us)
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default()
+        };
+        let granted = fmt(a.granted_at);
+        let last_used =
+            consent::last_used(&state.store.db, &s.tenant, &s.user_id, &a.client_id, &a.resource_id)
+                .await?
+                .map(fmt);
         apps.push(context! {
             client_id => a.client_id,
             client_name => client_name,
@@ -59,6 +66,7 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
             resource_name => res.display_name,
             scopes => a.scopes,
             granted => granted,
+            last_used => last_used,
         });
     }
     Ok(state.templates.page(

@@ -727,6 +727,8 @@ async fn the_user_sees_connected_apps_on_account_and_revoking_one_kills_its_toke
             && html.contains("crm:customers:read"),
         "{html}"
     );
+    // When the app last obtained a token: the one just issued (the fixed test clock).
+    assert!(html.contains("Last used: 2026-11-26 00:00 UTC"), "{html}");
     let csrf = hidden(&html, "csrf");
     let res = authz_core::resource::find_by_uri(&fx.store.db, RES)
         .await
