@@ -97,6 +97,7 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
     });
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(3600));
+        let mut hour: u64 = 0;
         loop {
             tick.tick().await;
             match authz_core::client::expire_unused(&store, clock.as_ref()).await {
@@ -113,6 +114,16 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
                     tracing::error!(code = "SCIM0600", error = %e, "SCIM token expiry check failed")
                 }
             }
+            // Audit retention, once a day (and at start): whole ranges ending at a checkpoint.
+            if hour % 24 == 0 {
+                match authz_core::audit::retention::purge_all(&store, clock.as_ref()).await {
+                    Ok(done) if done.is_empty() => {}
+                    Ok(done) => tracing::info!(tenants = done.len(), "audit retention applied"),
+                    Err(e) => tracing::warn!(code = "AUDIT0003", error = %e,
+                        "audit retention not applied; on PostgreSQL run `gatehouse audit purge` as the audit tables' owner"),
+                }
+            }
+            hour += 1;
             match authz_core::maintenance::purge_expired(&store, clock.as_ref()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "purged expired sign-in state and tokens"),

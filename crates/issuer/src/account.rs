@@ -55,10 +55,15 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
                 .unwrap_or_default()
         };
         let granted = fmt(a.granted_at);
-        let last_used =
-            consent::last_used(&state.store.db, &s.tenant, &s.user_id, &a.client_id, &a.resource_id)
-                .await?
-                .map(fmt);
+        let last_used = consent::last_used(
+            &state.store.db,
+            &s.tenant,
+            &s.user_id,
+            &a.client_id,
+            &a.resource_id,
+        )
+        .await?
+        .map(fmt);
         apps.push(context! {
             client_id => a.client_id,
             client_name => client_name,

@@ -154,6 +154,7 @@ pub async fn page(Admin(c): Admin, f: web::Query<Filter>) -> ConsoleResult {
             chain => context! {
                 ok => report.ok(), records => report.records, checkpoints => report.checkpoints,
                 unsealed => report.unsealed, problem => report.first_break,
+                purged => report.purged_through,
                 head => report.head.map(|(seq, h)| format!("{seq}:{h}")),
             },
         },

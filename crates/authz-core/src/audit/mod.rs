@@ -7,6 +7,7 @@
 //! truncated record is found even if the attacker recomputed the hashes.
 mod canonical;
 mod record;
+pub mod retention;
 mod seal;
 pub mod search;
 mod verify;

@@ -21,6 +21,9 @@ pub struct VerifyReport {
     pub head: Option<(i64, String)>,
     /// The first problem found, naming the record or checkpoint.
     pub first_break: Option<String>,
+    /// Records up to this sequence number were deleted by retention; the rest verifies from the
+    /// signed checkpoint at it.
+    pub purged_through: Option<i64>,
 }
 
 impl VerifyReport {
@@ -76,8 +79,33 @@ pub async fn verify_chain_with_keys(
         cp_heads.insert(cp.seq, cp);
     }
 
-    let mut expected_seq = 1i64;
-    let mut prev = GENESIS_HASH.to_string();
+    // After a retention purge the chain starts later: at the record after a kept, signed
+    // checkpoint, whose head hash it must link to (see `retention`).
+    let first = audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(chain))
+        .filter(audit_events::Column::Seq.is_not_null())
+        .order_by_asc(audit_events::Column::Seq)
+        .one(&store.db)
+        .await?;
+    let first_seq: i64 = first.as_ref().and_then(|r| r.seq).unwrap_or(1);
+    let (mut expected_seq, mut prev) = if first_seq > 1 {
+        match cp_heads.get(&(first_seq - 1)) {
+            Some(cp) => {
+                report.purged_through = Some(first_seq - 1);
+                (first_seq, cp.head_hash.clone())
+            }
+            None => {
+                report.first_break = Some(format!(
+                    "record seq 1 is missing (next present record is seq {first_seq}, id {}); no signed checkpoint at seq {} anchors the rest, so it was not a retention purge",
+                    first.as_ref().map(|r| r.id).unwrap_or_default(),
+                    first_seq - 1
+                ));
+                return Ok(report);
+            }
+        }
+    } else {
+        (1i64, GENESIS_HASH.to_string())
+    };
     let mut last_id: Option<i64> = None;
     loop {
         let mut q = audit_events::Entity::find()
@@ -131,11 +159,11 @@ pub async fn verify_chain_with_keys(
         }
         last_id = rows.last().and_then(|r| r.seq);
     }
-    report.records = expected_seq - 1;
-    if let Some((&cp_seq, _)) = cp_heads.range((report.records + 1)..).next() {
+    let last_seq = expected_seq - 1;
+    report.records = last_seq - report.purged_through.unwrap_or(0);
+    if let Some((&cp_seq, _)) = cp_heads.range((last_seq + 1)..).next() {
         report.first_break = Some(format!(
-            "checkpoint at seq {cp_seq} but the log ends at seq {}: records after it were removed (tail cut)",
-            report.records
+            "checkpoint at seq {cp_seq} but the log ends at seq {last_seq}: records after it were removed (tail cut)"
         ));
         return Ok(report);
     }

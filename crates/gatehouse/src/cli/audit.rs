@@ -13,10 +13,21 @@ pub enum AuditCmd {
         #[arg(long)]
         tenant: String,
     },
+    /// Apply audit retention: delete each tenant's records older than its retention setting
+    /// (1–7 years), only in whole ranges ending at a signed checkpoint, which is kept. On
+    /// PostgreSQL this needs the audit table's owner (the migration role).
+    Purge {
+        /// Only this tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 pub async fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<()> {
-    let AuditCmd::Verify { tenant } = cmd;
+    let tenant = match cmd {
+        AuditCmd::Verify { tenant } => tenant,
+        AuditCmd::Purge { tenant } => return purge(ctx, tenant).await,
+    };
     let chain = if tenant == "platform" {
         PLATFORM_CHAIN.to_string()
     } else {
@@ -31,6 +42,9 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<()> {
     println!("tenant: {tenant}");
     println!("records: {}", report.records);
     println!("checkpoints: {}", report.checkpoints);
+    if let Some(n) = report.purged_through {
+        println!("purged_through: {n}");
+    }
     println!("unsealed: {}", report.unsealed);
     if let Some((seq, hash)) = &report.head {
         println!("signed_head: {seq} {hash}");
@@ -46,4 +60,32 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<()> {
             bail!("audit chain of '{tenant}' is broken: {b}")
         }
     }
+}
+
+async fn purge(ctx: &Ctx, tenant: Option<String>) -> Result<()> {
+    use authz_core::audit::retention;
+    let clock = ctx.clock.as_ref();
+    let done = match tenant {
+        None => retention::purge_all(&ctx.store, clock).await,
+        Some(slug) => {
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &slug)
+                .await
+                .with_context(|| format!("tenant '{slug}'"))?;
+            let years = authz_core::admin::settings::get(&ctx.store.db, &t.id)
+                .await?
+                .audit_retention_years();
+            retention::purge(&ctx.store, clock, &t.id, years)
+                .await
+                .map(|p| p.map(|p| vec![(slug, p)]).unwrap_or_default())
+        }
+    }
+    .context("audit purge failed (on PostgreSQL it must run as the owner of the audit tables)")?;
+    for (slug, p) in &done {
+        println!(
+            "purged: {slug} up_to_seq={} records={}",
+            p.up_to_seq, p.deleted
+        );
+    }
+    println!("tenants_purged: {}", done.len());
+    ctx.seal().await
 }
