@@ -96,8 +96,24 @@ impl From<CoreError> for Problem {
 /// key was checked: actix polls extractors together, so a body extractor could answer 400
 /// before an authorisation extractor answers 401.
 pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(body)
-        .map_err(|e| Problem::invalid(format!("the body is not valid: {e}")))
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Problem::invalid(format!("the body is not valid: {e}")))?;
+    if has_nul(&v) {
+        // PostgreSQL text cannot hold U+0000; refuse it here rather than fail in the database.
+        return Err(Problem::invalid(
+            "the body is not valid: text must not contain NUL (U+0000) characters",
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| Problem::invalid(format!("the body is not valid: {e}")))
+}
+
+fn has_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(has_nul),
+        serde_json::Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 /// Parses the query string (see [`json`]).
@@ -106,6 +122,11 @@ pub fn query<T: serde::de::DeserializeOwned>(req: &actix_web::HttpRequest) -> Re
 }
 
 fn web_query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Problem> {
+    if q.to_ascii_lowercase().contains("%00") {
+        return Err(Problem::invalid(
+            "the query string is not valid: it must not contain NUL (%00)",
+        ));
+    }
     actix_web::web::Query::<T>::from_query(q)
         .map(actix_web::web::Query::into_inner)
         .map_err(|e| Problem::invalid(format!("the query string is not valid: {e}")))

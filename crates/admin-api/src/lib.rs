@@ -23,6 +23,8 @@ pub use error::Problem;
 pub struct AdminState {
     pub store: Store,
     pub clock: SharedClock,
+    /// The redirect-URI policy pre-registered clients are checked against.
+    pub redirect_policy: authz_core::redirect::RedirectPolicy,
 }
 
 /// The API's base path; OpenAPI paths are relative to it (its `servers` entry).
@@ -87,6 +89,11 @@ macro_rules! admin_api {
 admin_api!(
     operator::list_tenants,
     operator::create_tenant,
+    operator::invite_admin,
+    operator::list_resources,
+    operator::register_resource,
+    operator::list_clients,
+    operator::register_client,
     tenant::list_users,
     tenant::revoke_user,
     tenant::list_user_apps,

@@ -1,6 +1,7 @@
-//! Operator endpoints: the platform's tenants. (Resources and pre-registered clients follow.)
+//! Operator endpoints: the platform's tenants (and inviting a tenant's admin), protected
+//! resources with their scope catalogues, and pre-registered clients.
 use actix_web::{get, post, web, HttpResponse};
-use authz_core::tenant;
+use authz_core::{client, resource, tenant};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -83,4 +84,296 @@ pub async fn create_tenant(
     )
     .await?;
     Ok(HttpResponse::Created().json(TenantOut::from(t)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitation {
+    /// The tenant's slug.
+    pub tenant: String,
+    /// The invitee's address; the admin role is granted only when their IdP asserts it.
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationOut {
+    pub id: String,
+    pub email: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Invites an administrator of a tenant: the invitation email (with its one-time link) goes
+/// through the mail outbox; the link is never returned here.
+#[utoipa::path(
+    tag = "operator",
+    security(("bearer" = [])),
+    request_body = NewInvitation,
+    responses(
+        (status = 201, description = "Invited", body = InvitationOut),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/invitations")]
+pub async fn invite_admin(
+    op: Operator,
+    st: web::Data<AdminState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let body: NewInvitation = crate::error::json(&body)?;
+    let t = tenant::find_by_slug(&st.store.db, &body.tenant).await?;
+    let (inv, _token) = authz_core::admin::invitation::create(
+        &st.store,
+        st.clock.as_ref(),
+        &t.id,
+        &body.email,
+        &op.actor(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(InvitationOut {
+        id: inv.id,
+        email: inv.email,
+        expires_at: authz_core::clock::rfc3339(inv.expires_at, chrono::SecondsFormat::Secs),
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeDef {
+    /// e.g. `crm:customers:read`.
+    pub name: String,
+    pub description: String,
+    /// `routine`, `sensitive` or `critical` (DESIGN §5).
+    pub tier: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDef {
+    pub name: String,
+    /// The scopes the tool needs.
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewResource {
+    /// The RFC 8707 resource URI of the MCP server.
+    pub uri: String,
+    pub display_name: String,
+    pub scopes: Vec<ScopeDef>,
+    #[serde(default)]
+    pub tools: Vec<ToolDef>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceOut {
+    pub id: String,
+    pub uri: String,
+    pub display_name: String,
+    pub scopes: Vec<ScopeDef>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisteredResource {
+    pub resource: ResourceOut,
+    /// The resource server's credentials for `/oauth/introspect` and `/audit/v1/events`.
+    pub introspection_client_id: String,
+    /// Shown once; only its hash is stored.
+    pub introspection_client_secret: String,
+}
+
+async fn resource_out<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    r: resource::Resource,
+) -> Result<ResourceOut, Problem> {
+    let mut catalogue = resource::catalogue(conn, &r.id).await?;
+    catalogue.sort_by(|a, b| a.name.cmp(&b.name));
+    let scopes = catalogue
+        .into_iter()
+        .map(|s| ScopeDef {
+            name: s.name,
+            description: s.description,
+            tier: s.tier.as_str().into(),
+        })
+        .collect();
+    Ok(ResourceOut {
+        id: r.id,
+        uri: r.uri,
+        display_name: r.display_name,
+        scopes,
+    })
+}
+
+/// Every protected resource with its scope catalogue.
+#[utoipa::path(
+    tag = "operator",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The resources", body = [ResourceOut]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/resources")]
+pub async fn list_resources(
+    _op: Operator,
+    st: web::Data<AdminState>,
+) -> Result<web::Json<Vec<ResourceOut>>, Problem> {
+    let mut out = Vec::new();
+    for r in resource::list(&st.store.db).await? {
+        out.push(resource_out(&st.store.db, r).await?);
+    }
+    Ok(web::Json(out))
+}
+
+/// Registers a protected resource (an MCP server) and its scope catalogue; returns its
+/// resource-server credentials once.
+#[utoipa::path(
+    tag = "operator",
+    security(("bearer" = [])),
+    request_body = NewResource,
+    responses(
+        (status = 201, description = "Registered", body = RegisteredResource),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/resources")]
+pub async fn register_resource(
+    _op: Operator,
+    st: web::Data<AdminState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let body: NewResource = crate::error::json(&body)?;
+    let mut scopes = Vec::with_capacity(body.scopes.len());
+    for s in body.scopes {
+        let tier = authz_core::scope::Tier::parse(&s.tier).ok_or_else(|| {
+            Problem::invalid(format!(
+                "scope '{}': tier must be routine, sensitive or critical",
+                s.name
+            ))
+        })?;
+        scopes.push(resource::ScopeSpec {
+            name: s.name,
+            description: s.description,
+            tier,
+        });
+    }
+    let spec = resource::ResourceSpec {
+        uri: body.uri,
+        display_name: body.display_name,
+        scopes,
+        tools: body
+            .tools
+            .into_iter()
+            .map(|t| resource::ToolSpec {
+                name: t.name,
+                scopes: t.scopes,
+            })
+            .collect(),
+    };
+    let reg = resource::register(&st.store, st.clock.as_ref(), spec).await?;
+    Ok(HttpResponse::Created().json(RegisteredResource {
+        resource: resource_out(&st.store.db, reg.resource).await?,
+        introspection_client_id: reg.introspection_client_id,
+        introspection_client_secret: reg.introspection_client_secret,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    /// A confidential client gets a secret (client_secret_basic); else a public client (PKCE).
+    #[serde(default)]
+    pub confidential: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientOut {
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    /// Shown once, for a confidential client just created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl ClientOut {
+    fn from(c: client::Client, secret: Option<String>) -> Self {
+        ClientOut {
+            client_id: c.client_id,
+            client_name: c.client_name,
+            redirect_uris: c.redirect_uris,
+            token_endpoint_auth_method: c.auth_method,
+            client_secret: secret,
+        }
+    }
+}
+
+/// Every pre-registered client.
+#[utoipa::path(
+    tag = "operator",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The pre-registered clients", body = [ClientOut]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/clients")]
+pub async fn list_clients(
+    _op: Operator,
+    st: web::Data<AdminState>,
+) -> Result<web::Json<Vec<ClientOut>>, Problem> {
+    Ok(web::Json(
+        client::list_preregistered(&st.store.db)
+            .await?
+            .into_iter()
+            .map(|c| ClientOut::from(c, None))
+            .collect(),
+    ))
+}
+
+/// Pre-registers an OAuth client (its redirect URIs checked like any registration's).
+#[utoipa::path(
+    tag = "operator",
+    security(("bearer" = [])),
+    request_body = NewClient,
+    responses(
+        (status = 201, description = "Registered", body = ClientOut),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/clients")]
+pub async fn register_client(
+    _op: Operator,
+    st: web::Data<AdminState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let body: NewClient = crate::error::json(&body)?;
+    let reg = client::add_preregistered(
+        &st.store,
+        st.clock.as_ref(),
+        &st.redirect_policy,
+        &body.client_name,
+        &body.redirect_uris,
+        body.confidential,
+    )
+    .await
+    .map_err(|e| match e {
+        client::RegistrationError::Core(c) => Problem::from(c),
+        other => Problem::invalid(other.to_string()),
+    })?;
+    Ok(HttpResponse::Created().json(ClientOut::from(reg.client, reg.client_secret)))
 }

@@ -61,6 +61,7 @@ async fn app(
             .app_data(web::Data::new(AdminState {
                 store: fx.store.clone(),
                 clock: Arc::new(fx.clock.clone()),
+                redirect_policy: Default::default(),
             }))
             .configure(admin_api::configure),
     )
@@ -375,7 +376,7 @@ async fn the_openapi_document_is_public_and_3_1() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        12,
+        15,
         "{}",
         doc["paths"]
     );
@@ -674,4 +675,101 @@ async fn console_sessions_reach_tenant_endpoints_only_as_fresh_admins_with_the_c
         last[0].actor.as_deref(),
         Some(format!("admin:{admin_id}").as_str())
     );
+}
+
+#[actix_web::test]
+async fn the_operator_registers_resources_and_clients_and_invites_a_tenant_admin() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let op = Some(fx.operator.as_str());
+    let (s, _, r) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/resources",
+        op,
+        Some(
+            json!({"uri": "https://crm.example.test/mcp", "display_name": "CRM",
+            "scopes": [{"name": "crm:read", "description": "Read", "tier": "routine"},
+                       {"name": "crm:billing:write", "description": "Billing", "tier": "critical"}],
+            "tools": [{"name": "bill", "scopes": ["crm:billing:write"]}]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    assert!(r["introspection_client_secret"].as_str().unwrap().len() > 20);
+    let billing = r["resource"]["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "crm:billing:write")
+        .unwrap();
+    assert_eq!(billing["tier"], "critical");
+    let (s, ct, b) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/resources",
+        op,
+        Some(
+            json!({"uri": "https://x.example.test/mcp", "display_name": "X",
+            "scopes": [{"name": "x", "description": "x", "tier": "extreme"}]}),
+        ),
+    )
+    .await;
+    is_problem(s, &ct, &b, 400, "an unknown tier");
+    let (s, _, list) = call(&app, "GET", "/admin/api/v1/resources", op, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list[0]["uri"], "https://crm.example.test/mcp");
+    assert!(list[0].get("introspection_client_secret").is_none());
+
+    let (s, _, c) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/clients",
+        op,
+        Some(json!({"client_name": "Acme agent", "redirect_uris": ["https://agent.example.test/cb"], "confidential": true})),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    assert_eq!(c["token_endpoint_auth_method"], "client_secret_basic");
+    assert!(c["client_secret"].is_string());
+    let (s, ct, b) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/clients",
+        op,
+        Some(json!({"client_name": "bad", "redirect_uris": ["http://evil.example.test/cb"]})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 400, "a non-https, non-loopback redirect URI");
+    let (s, _, list) = call(&app, "GET", "/admin/api/v1/clients", op, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(
+        list[0].get("client_secret").is_none(),
+        "the secret is shown once"
+    );
+
+    let (s, _, inv) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/invitations",
+        op,
+        Some(json!({"tenant": "acme", "email": "First@Acme.test"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    assert_eq!(inv["email"], "first@acme.test");
+    assert!(
+        !inv.to_string().contains("/admin/invitations/"),
+        "the link is not returned"
+    );
+    let (s, ct, b) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/invitations",
+        op,
+        Some(json!({"tenant": "nope", "email": "a@b.test"})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 404, "an unknown tenant");
 }

@@ -641,3 +641,20 @@ pub async fn list_for_tenant<C: ConnectionTrait>(
     });
     Ok(out)
 }
+
+/// Every pre-registered client (the operator's list), by name.
+pub async fn list_preregistered<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Client>> {
+    let mut out: Vec<Client> = clients::Entity::find()
+        .filter(clients::Column::Kind.eq("preregistered"))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(Client::from)
+        .collect();
+    out.sort_by(|a, b| {
+        a.client_name
+            .to_lowercase()
+            .cmp(&b.client_name.to_lowercase())
+    });
+    Ok(out)
+}

@@ -116,7 +116,17 @@ pub async fn register(
             )));
         }
     }
+    let mut tools = std::collections::HashSet::new();
     for t in &spec.tools {
+        if t.name.trim().is_empty() || t.name.len() > 200 {
+            return Err(CoreError::invalid("a tool name must be 1-200 characters"));
+        }
+        if !tools.insert(t.name.clone()) {
+            return Err(CoreError::invalid(format!(
+                "tool '{}' is listed twice",
+                t.name
+            )));
+        }
         for s in &t.scopes {
             if !names.contains(s) {
                 return Err(CoreError::invalid(format!(

@@ -45,6 +45,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         let admin_data = web::Data::new(admin_api::AdminState {
             store: store.clone(),
             clock: clock.clone(),
+            redirect_policy: state.config.redirect_policy.clone(),
         });
         let console_data = web::Data::new(admin_api::console::ConsoleState {
             store: store.clone(),

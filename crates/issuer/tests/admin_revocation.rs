@@ -19,6 +19,7 @@ macro_rules! app {
                 .app_data(web::Data::new(admin_api::AdminState {
                     store: $fx.store.clone(),
                     clock: Arc::new($fx.clock.clone()),
+                    redirect_policy: Default::default(),
                 }))
                 .configure(issuer::configure)
                 .configure(admin_api::configure),

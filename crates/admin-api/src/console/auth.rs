@@ -152,6 +152,11 @@ fn state(req: &HttpRequest) -> Result<web::Data<ConsoleState>, ConsoleError> {
 
 async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, ConsoleError> {
     let st = state(req)?;
+    if req.query_string().to_ascii_lowercase().contains("%00") {
+        return Err(ConsoleError::bad_request(
+            "The address contains a NUL character (%00), which no search accepts.",
+        ));
+    }
     let slug = req
         .match_info()
         .get("tenant")

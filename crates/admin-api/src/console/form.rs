@@ -13,9 +13,17 @@ pub struct Form(Vec<(String, String)>);
 
 impl Form {
     pub fn parse(body: &[u8]) -> Result<Form, ConsoleError> {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-            .map(Form)
-            .map_err(|_| ConsoleError::bad_request("The form could not be read."))
+        let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .map_err(|_| ConsoleError::bad_request("The form could not be read."))?;
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ConsoleError::bad_request(
+                "The form contains a NUL character, which no field accepts.",
+            ));
+        }
+        Ok(Form(pairs))
     }
 
     pub async fn read(payload: &mut Payload) -> Result<Form, ConsoleError> {
