@@ -86,9 +86,9 @@ async function shot(page, name) {
   await page.screenshot({ path: join(S.shots, `${String(++S.shotNo).padStart(2, '0')}-${name}.png`), fullPage: true });
 }
 
-/** At the oidc-provider dev interaction: log in as `login`, then approve, until back at Gatehouse. */
+/** After following a link to the IdP: at the oidc-provider dev interaction log in as `login` and
+ *  approve, until back at Gatehouse (no-op when the IdP's session answers at once). */
 async function idpLogin(page, login) {
-  await page.waitForURL((u) => u.href.startsWith(S.idp.origin));
   for (let i = 0; i < 6 && page.url().startsWith(S.idp.origin); i++) {
     const loginBox = page.locator('input[name=login]');
     if (await loginBox.count()) {
@@ -243,13 +243,28 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
 
   // 3. Sign in through it as the invited address: the admin role is bound.
   await page.goto(console_('/'));
-  await page.getByRole('link', { name: 'Sign in through your identity provider' }).click();
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Sign in through your identity provider' }).click()]);
+  assert.ok(page.url().startsWith(S.idp.origin), `at the IdP: ${page.url()}`);
   await idpLogin(page, 'u-admin');
   await page.waitForURL(console_('/'));
   const overview = await text();
   assert.doesNotMatch(overview, /Setup-only session/);
   assert.match(overview, /admin@acme\.test · explicit \(invitation\)/);
   await shot(page, 'overview');
+  const signIn1 = sql(`SELECT count(*) FROM audit_events WHERE action = 'user.signed_in'`);
+
+  // 3b. "Test sign-in" on the connection: the claims as received, no session, audited.
+  await page.goto(console_('/connections'));
+  const sso = page.locator('section.panel', { hasText: 'Acme SSO' });
+  await Promise.all([page.waitForNavigation(), sso.getByRole('link', { name: 'Test sign-in' }).click()]);
+  await idpLogin(page, 'u-admin');
+  const claims = await text();
+  assert.match(claims, /Test sign-in succeeded/, claims);
+  assert.match(claims, /admin@acme\.test/);
+  assert.match(claims, /u-admin/);
+  await shot(page, 'connection-test');
+  assert.equal(sql(`SELECT count(*) FROM audit_events WHERE action = 'connection.tested'`), '1');
+  assert.equal(sql(`SELECT count(*) FROM audit_events WHERE action = 'user.signed_in'`), signIn1, 'a test starts no session');
 
   // 4. A SAML connection by pasting the IdP's metadata; then disabled, so users keep one way in.
   await page.goto(console_('/connections/new?kind=saml'));
@@ -361,10 +376,20 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
   assert.match(await text(), /No connected app\./);
   assert.equal((await introspect(r.token.access_token)).active, false, 'revoked in the console: inactive at once');
 
-  // 11. The remaining pages, for the record.
+  // 11. Block the MCP client: its next authorization is refused with access_denied.
+  await page.goto(console_('/clients'));
+  const clientRow = page.locator('tr', { hasText: S.clientId });
+  assert.match(await clientRow.innerText(), /dynamic \(DCR\)[\s\S]*permitted/);
+  await shot(page, 'clients');
+  await submit(page, clientRow.getByRole('button', { name: 'Block' }), '/admin/t/acme/clients');
+  assert.match(await page.locator('tr', { hasText: S.clientId }).innerText(), /blocked/);
+  const blocked = await signIn({ base: S.issuer, ca: S.pki.ca, clientId: S.clientId, redirectUri: S.redirectUri,
+    resource: S.resource, scope: EXPORT_SCOPE, email: 'alice@acme.test', login: 'u-alice' });
+  assert.equal(blocked.end.params?.error, 'access_denied', describeEnd(blocked.end));
+
+  // 12. The remaining pages, for the record.
   for (const [path, name, expect] of [
     ['/domains', 'domains', /acme\.test\s+verified/],
-    ['/clients', 'clients', /dynamic \(DCR\)/],
     ['/settings', 'settings', /admin@acme\.test/],
   ]) {
     await page.goto(console_(path));
@@ -382,7 +407,7 @@ step('a forwarded invitation used by someone with another IdP email grants no ad
   await page.goto(link);
   await page.getByRole('button', { name: 'Accept invitation' }).click();
   await page.waitForURL(console_('/'));
-  await page.getByRole('link', { name: 'Sign in through your identity provider' }).click();
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Sign in through your identity provider' }).click()]);
   await idpLogin(page, 'u-mallory');
   await page.waitForURL(console_('/'));
   const body = await page.locator('body').innerText();

@@ -129,6 +129,17 @@ async fn app(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
+    app_with_dns(fx, "127.0.0.1:9".parse().unwrap()).await
+}
+
+async fn app_with_dns(
+    fx: &Fx,
+    dns: std::net::SocketAddr,
+) -> impl Service<
+    actix_http::Request,
+    Response = ServiceResponse<impl MessageBody>,
+    Error = actix_web::Error,
+> {
     let st = ConsoleState {
         store: fx.store.clone(),
         clock: Arc::new(fx.clock.clone()),
@@ -136,7 +147,7 @@ async fn app(
         master_key: Arc::new(testkit::master_key()),
         fetcher: safe_fetch::SafeFetcher::new(&Default::default()).unwrap(),
         audit_keys: Arc::new(testkit::master_key().audit_verifying_keys()),
-        dns: console::dns::Resolver::at("127.0.0.1:9".parse().unwrap()),
+        dns: console::dns::Resolver::at(dns),
         templates: Arc::new(console::Templates::new()),
     };
     test::init_service(
@@ -609,4 +620,173 @@ async fn the_admin_group_grants_the_role_by_idp_claim_for_that_session_only() {
         .unwrap(),
         Some(role::AdminVia::IdpClaim("GH-Admins".into()))
     );
+}
+
+#[actix_web::test]
+async fn sign_out_needs_the_page_token_so_another_site_cannot_sign_an_admin_out() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/admin/logout",
+        cookie,
+        Some("csrf=forged".into()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        session::find_active(&fx.store.db, &fx.clock, &fx.admin.cookie)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let (status, location, _) = send(
+        &app,
+        "POST",
+        "/admin/logout",
+        cookie,
+        Some(format!("csrf={}", csrf(&fx.admin.cookie))),
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/admin"));
+    assert!(
+        session::find_active(&fx.store.db, &fx.clock, &fx.admin.cookie)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A DNS server on loopback answering every question with these TXT strings (RFC 1035 wire
+/// format, the answer name compressed to the question's).
+async fn dns_server(answers: Vec<String>) -> std::net::SocketAddr {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    actix_web::rt::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf).await {
+            let q = &buf[..n];
+            let mut r = q[0..2].to_vec();
+            r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, answers.len() as u8, 0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..]);
+            for a in &answers {
+                r.extend_from_slice(&[0xC0, 0x0C, 0, 16, 0, 1, 0, 0, 0, 60]);
+                r.extend_from_slice(&((a.len() + 1) as u16).to_be_bytes());
+                r.push(a.len() as u8);
+                r.extend_from_slice(a.as_bytes());
+            }
+            let _ = sock.send_to(&r, peer).await;
+        }
+    });
+    addr
+}
+
+#[actix_web::test]
+async fn a_domain_is_verified_by_its_dns_txt_record_and_only_by_the_right_one() {
+    use authz_core::admin::domain;
+    let fx = fixture().await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let token = csrf(&fx.admin.cookie);
+    // Added through the console: unverified, with a token to publish.
+    let app = app(&fx).await;
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/domains",
+        cookie,
+        Some(format!("csrf={token}&domain=NewCo.test")),
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let d = domain::get(&fx.store.db, &fx.acme, "newco.test")
+        .await
+        .unwrap();
+    assert!(!d.verified);
+    let expected = d.txt_value().unwrap();
+    let (_, _, page) = send(&app, "GET", "/admin/t/acme/domains", cookie, None).await;
+    assert!(
+        page.contains("_gatehouse-challenge.newco.test") && page.contains(&expected),
+        "{page}"
+    );
+    assert!(
+        tenant::find_by_email_domain(&fx.store.db, "x@newco.test")
+            .await
+            .unwrap()
+            .is_none(),
+        "unverified: no routing"
+    );
+
+    // A zone with other TXT records only: refused, with a page that says what is missing.
+    let wrong = app_with_dns(
+        &fx,
+        dns_server(vec![
+            "v=spf1 -all".into(),
+            "gatehouse-verification=nope".into(),
+        ])
+        .await,
+    )
+    .await;
+    let (status, _, body) = send(
+        &wrong,
+        "POST",
+        "/admin/t/acme/domains/newco.test/verify",
+        cookie,
+        Some(format!("csrf={token}")),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no TXT record"), "{body}");
+    assert!(
+        !domain::get(&fx.store.db, &fx.acme, "newco.test")
+            .await
+            .unwrap()
+            .verified
+    );
+
+    // The published record: verified, audited, and the domain now routes sign-ins.
+    let right = app_with_dns(
+        &fx,
+        dns_server(vec!["v=spf1 -all".into(), expected.clone()]).await,
+    )
+    .await;
+    let (status, location, body) = send(
+        &right,
+        "POST",
+        "/admin/t/acme/domains/newco.test/verify",
+        cookie,
+        Some(format!("csrf={token}")),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/t/acme/domains"),
+        "{body}"
+    );
+    let d = domain::get(&fx.store.db, &fx.acme, "newco.test")
+        .await
+        .unwrap();
+    assert!(d.verified);
+    assert_eq!(
+        d.verified_by.as_deref(),
+        Some(format!("dns:admin:{}", fx.admin_user).as_str())
+    );
+    assert_eq!(
+        tenant::find_by_email_domain(&fx.store.db, "x@newco.test")
+            .await
+            .unwrap()
+            .map(|t| t.slug),
+        Some("acme".to_string())
+    );
+    // Another tenant's domain cannot be claimed.
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/domains",
+        cookie,
+        Some(format!("csrf={token}&domain=beta.test")),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
 }

@@ -863,3 +863,48 @@ async fn unused_dcr_clients_expire_after_90_days_preregistered_ones_never() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn a_tenants_settings_shorten_token_lifetimes_within_the_design_bounds() {
+    use authz_core::admin::settings::{self, TenantSettings};
+    let (w, t) = setup().await;
+    settings::set(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &TenantSettings {
+            routine_token_minutes: Some(30),
+            sensitive_token_minutes: Some(10),
+            ..Default::default()
+        },
+        "admin:test",
+    )
+    .await
+    .unwrap();
+    let routine = w.tokens(&t, &[READ]).await;
+    let sensitive = w.tokens(&t, &[READ, DELETE]).await;
+    assert_eq!(routine.expires_in, 1800);
+    assert_eq!(sensitive.expires_in, 600);
+    // Refresh follows the setting too.
+    let again = refresh_with(&w, routine.refresh_token.as_deref().unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(again.expires_in, 1800);
+    // Above DESIGN §5's hard maximum: refused, nothing stored.
+    let too_long = TenantSettings {
+        sensitive_token_minutes: Some(16),
+        ..Default::default()
+    };
+    assert!(
+        settings::set(&w.store, &w.clock, t.id(), &too_long, "admin:test")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        settings::get(&w.store.db, t.id())
+            .await
+            .unwrap()
+            .sensitive_token_minutes,
+        Some(10)
+    );
+}

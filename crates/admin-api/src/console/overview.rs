@@ -44,24 +44,36 @@ pub async fn page(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
 }
 
 /// Signs out of the console: ends the Gatehouse session (and any setup session) in this browser.
-/// Protected like every form: the token is derived from the session cookie.
+/// Protected like every form: the token is derived from the session (or setup) cookie, so another
+/// site cannot sign a person out.
 pub async fn logout(
     st: web::Data<ConsoleState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> ConsoleResult {
     let form = super::form::Form::parse(&body)?;
-    if let Some(c) = req.cookie(SESSION_COOKIE) {
-        let expected = sha256_hex(&format!("console|admin|{}", c.value()));
-        if form
-            .get("csrf")
-            .is_some_and(|p| authz_core::crypto::hashes_equal(p, &expected))
-        {
-            if let Some(s) =
-                session::find_active(&st.store.db, st.clock.as_ref(), c.value()).await?
-            {
-                session::revoke_one(&st.store.db, st.clock.as_ref(), &s.tenant, &s.id).await?;
-            }
+    let presented = form.get("csrf").unwrap_or_default();
+    let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+    let setup = req.cookie(SETUP_COOKIE).map(|c| c.value().to_string());
+    let matches = |kind: &str, cookie: &Option<String>| {
+        cookie.as_ref().is_some_and(|c| {
+            authz_core::crypto::hashes_equal(presented, &sha256_hex(&format!("console|{kind}|{c}")))
+        })
+    };
+    if (session.is_some() || setup.is_some())
+        && !matches("admin", &session)
+        && !matches("setup", &setup)
+    {
+        return Err(super::ConsoleError::page(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "You are still signed in",
+            "The sign-out could not be verified (it may have come from another site or an old tab).",
+            "Reload the console and use its Sign out button.",
+        ));
+    }
+    if let Some(c) = &session {
+        if let Some(s) = session::find_active(&st.store.db, st.clock.as_ref(), c).await? {
+            session::revoke_one(&st.store.db, st.clock.as_ref(), &s.tenant, &s.id).await?;
         }
     }
     let mut resp = HttpResponse::SeeOther()
