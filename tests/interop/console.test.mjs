@@ -292,6 +292,8 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
   assert.equal(alice.status, 201, alice.text);
   const sales = await scim('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Sales', members: [{ value: alice.json.id }] });
   assert.equal(sales.status, 201, sales.text);
+  const bob = await scim('POST', '/Users', { schemas: [USER_SCHEMA], userName: 'bob@acme.test', externalId: 'u-bob', active: true, displayName: 'Bob Provisioned' });
+  assert.equal(bob.status, 201, bob.text);
   const bad = await scim('POST', '/Users', { schemas: [USER_SCHEMA], userName: 'alice@acme.test' });
   assert.equal(bad.status, 409, 'a duplicate userName is refused');
   await page.goto(console_('/scim'));
@@ -363,8 +365,13 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
   assert.ok(lines.some((l) => l.action === 'token.issued' && l.user_id === active.sub), jsonl);
 
   // 10. Revoke Alice's app from her user page: her token is inactive at the next introspection.
-  await page.goto(console_('/users?q=alice'));
+  await page.goto(console_('/users'));
+  const users = await text();
+  assert.match(users, /alice@acme\.test\s+Alice Example\s+Acme SSO\s+active/, 'signed-in users, with their connection');
+  assert.match(users, /Provisioned by SCIM, not signed in yet[\s\S]*bob@acme\.test\s+Bob Provisioned\s+u-bob\s+active/);
+  assert.doesNotMatch(users.split('Provisioned by SCIM')[1], /alice@acme\.test/, 'a linked SCIM user is listed once');
   await shot(page, 'users');
+  await page.goto(console_('/users?q=alice'));
   await page.getByRole('link', { name: 'alice@acme.test' }).click();
   await page.waitForURL(/\/users\/[^/]+$/);
   const appRow = page.locator('tr', { hasText: 'Acme CRM' });

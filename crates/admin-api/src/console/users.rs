@@ -24,11 +24,73 @@ pub async fn list(Admin(c): Admin, q: web::Query<SearchQuery>) -> ConsoleResult 
             }
         })
         .collect();
+    let provisioned = provisioned_only(&c, q.q.as_deref()).await?;
     Ok(c.render(
         "console/users.html",
         "users",
-        context! { users => views, q => q.q },
+        context! { users => views, provisioned => provisioned, q => q.q },
     ))
+}
+
+/// SCIM users no identity has signed in as yet (they exist only in the directory).
+async fn provisioned_only(
+    c: &Console,
+    q: Option<&str>,
+) -> Result<Vec<minijinja::Value>, ConsoleError> {
+    use authz_core::directory::{fold, users as dir_users, ListQuery};
+    use sea_orm::sea_query::{Alias, Expr, LikeExpr, Query};
+    let a = Alias::new;
+    let linked = Query::select()
+        .column(a("scim_user_id"))
+        .from(a("users"))
+        .and_where(Expr::col(a("tenant_id")).eq(c.tenant.id.0.clone()))
+        .and_where(Expr::col(a("scim_user_id")).is_not_null())
+        .to_owned();
+    let mut cond = sea_orm::Condition::all()
+        .add(Expr::col((a("scim_users"), a("id"))).not_in_subquery(linked));
+    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            fold(q)
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        cond = cond.add(
+            sea_orm::Condition::any()
+                .add(
+                    Expr::col((a("scim_users"), a("user_name_lower")))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(
+                    Expr::col((a("scim_users"), a("display_name_lower")))
+                        .like(LikeExpr::new(pattern).escape('\\')),
+                ),
+        );
+    }
+    let page = dir_users::list(
+        &c.st.store.db,
+        &c.tenant.id,
+        &ListQuery {
+            condition: cond,
+            sort: Some(("user_name_lower".into(), true)),
+            start_index: 1,
+            count: 200,
+        },
+    )
+    .await?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|u| {
+            context! {
+                user_name => u.user_name,
+                display_name => u.resource.get("displayName").and_then(|v| v.as_str()).map(str::to_string),
+                active => u.active,
+                external_id => u.external_id,
+            }
+        })
+        .collect())
 }
 
 async fn load(c: &Console, id: &str) -> Result<user::User, ConsoleError> {
