@@ -116,7 +116,7 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
                 }
             }
             // Audit retention, once a day (and at start): whole ranges ending at a checkpoint.
-            if hour % 24 == 0 {
+            if hour.is_multiple_of(24) {
                 match authz_core::audit::retention::purge_all(&store, clock.as_ref()).await {
                     Ok(done) if done.is_empty() => {}
                     Ok(done) => tracing::info!(tenants = done.len(), "audit retention applied"),
