@@ -14,6 +14,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod operator;
+pub mod settings;
 pub mod tenant;
 
 pub use error::Problem;
@@ -107,4 +108,10 @@ admin_api!(
     access::add_grant,
     access::list_connections,
     access::set_connection_state,
+    settings::get_settings,
+    settings::put_settings,
+    settings::list_domains,
+    settings::add_domain,
+    settings::list_tenant_clients,
+    settings::set_client_policy,
 );

@@ -374,9 +374,21 @@ async fn the_openapi_document_is_public_and_3_1() {
     );
     assert_eq!(doc["servers"][0]["url"], "/admin/api/v1");
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Operation ids are unique (OpenAPI 3.1 §4.8.10; generators key on them).
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "duplicate operationId in {ids:?}");
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        15,
+        19,
         "{}",
         doc["paths"]
     );
@@ -772,4 +784,81 @@ async fn the_operator_registers_resources_and_clients_and_invites_a_tenant_admin
     )
     .await;
     is_problem(s, &ct, &b, 404, "an unknown tenant");
+}
+
+#[actix_web::test]
+async fn a_tenant_admin_manages_settings_domains_and_the_client_list() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let k = Some(fx.acme_admin.as_str());
+    let (s, _, b) = call(&app, "GET", "/admin/api/v1/tenants/acme/settings", k, None).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, ct, b) = call(
+        &app,
+        "PUT",
+        "/admin/api/v1/tenants/acme/settings",
+        k,
+        Some(json!({"routine_token_minutes": 90})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 400, "above the 60-minute bound");
+    let (s, _, b) = call(&app, "PUT", "/admin/api/v1/tenants/acme/settings", k, Some(json!({"routine_token_minutes": 20, "audit_retention_years": 7, "client_policy": "allowlist"}))).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["routine_token_minutes"], 20);
+    let (s, _, d) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/tenants/acme/domains",
+        k,
+        Some(json!({"domain": "acme-eu.test"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    assert_eq!(d["verified"], false);
+    assert_eq!(d["txt_name"], "_gatehouse-challenge.acme-eu.test");
+    assert!(d["txt_value"]
+        .as_str()
+        .unwrap()
+        .starts_with("gatehouse-verification="));
+    let (s, ct, b) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/tenants/acme/domains",
+        k,
+        Some(json!({"domain": "gmail.com"})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 400, "a consumer domain");
+    let (s, ct, b) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/tenants/acme/domains",
+        k,
+        Some(json!({"domain": "beta.test"})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 409, "another tenant's domain");
+    let (s, _, list) = call(&app, "GET", "/admin/api/v1/tenants/acme/domains", k, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let (s, ct, b) = call(
+        &app,
+        "PUT",
+        "/admin/api/v1/tenants/acme/clients/nope/policy",
+        k,
+        Some(json!({"decision": "block"})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 404, "an unknown client");
+    let (s, ct, b) = call(
+        &app,
+        "PUT",
+        "/admin/api/v1/tenants/acme/clients/nope/policy",
+        k,
+        Some(json!({"decision": "maybe"})),
+    )
+    .await;
+    is_problem(s, &ct, &b, 400, "an unknown decision");
+    let (s, _, b) = call(&app, "GET", "/admin/api/v1/tenants/acme/clients", k, None).await;
+    assert_eq!(s, 200, "{b}");
 }
