@@ -46,6 +46,9 @@ ALTER TABLE tenants ADD COLUMN admin_group TEXT;
 ALTER TABLE tenants ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE browser_sessions ADD COLUMN idp_groups TEXT;
 ALTER TABLE tenant_domains ADD COLUMN verification_token TEXT;
+-- A connection added in an invitation's setup-only session serves only that invitee's console
+-- sign-in (and test sign-ins) until an administrator enables it for users.
+ALTER TABLE connections ADD COLUMN setup_invitation TEXT;
 ALTER TABLE tenant_domains ADD COLUMN verified_at BIGINT;
 ALTER TABLE tenant_domains ADD COLUMN verified_by TEXT;
 CREATE TABLE tenant_client_policy (

@@ -239,6 +239,7 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
   const redirectUri = await page.locator('input[value*="/federation/oidc/"]').first().inputValue();
   assert.match(redirectUri, new RegExp(`^${S.issuer}/federation/oidc/[^/]+/callback$`));
   S.idp.setRedirectUris([redirectUri]);
+  assert.match(await page.locator('section.panel', { hasText: 'Acme SSO' }).innerText(), /pending: for the invitee's sign-in only/);
   await shot(page, 'connections-setup');
 
   // 3. Sign in through it as the invited address: the admin role is bound.
@@ -253,9 +254,17 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
   await shot(page, 'overview');
   const signIn1 = sql(`SELECT count(*) FROM audit_events WHERE action = 'user.signed_in'`);
 
-  // 3b. "Test sign-in" on the connection: the claims as received, no session, audited.
+  // 3b. The connection added during setup signs in nobody else until the admin enables it.
+  const early = await signIn({ base: S.issuer, ca: S.pki.ca, clientId: S.clientId, redirectUri: S.redirectUri,
+    resource: S.resource, scope: EXPORT_SCOPE, email: 'alice@acme.test', login: 'u-alice' });
+  assert.equal(early.end.params, undefined, `a pending connection serves no end user: ${describeEnd(early.end)}`);
+  assert.match(early.end.text, /has no sign-in method configured yet/);
   await page.goto(console_('/connections'));
   const sso = page.locator('section.panel', { hasText: 'Acme SSO' });
+  await submit(page, sso.getByRole('button', { name: 'Enable' }), '/admin/t/acme/connections');
+  assert.match(await sso.innerText(), /enabled/);
+
+  // 3c. "Test sign-in" on the connection: the claims as received, no session, audited.
   await Promise.all([page.waitForNavigation(), sso.getByRole('link', { name: 'Test sign-in' }).click()]);
   await idpLogin(page, 'u-admin');
   const claims = await text();

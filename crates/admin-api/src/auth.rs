@@ -114,8 +114,7 @@ async fn session_admin(req: &HttpRequest) -> Result<Option<TenantAdmin>, Problem
     else {
         return Ok(None);
     };
-    let groups = session::idp_groups(&st.store.db, &s.id).await?;
-    if role::admin_via(&st.store.db, &t.id, &s.user_id, &groups)
+    if role::session_admin_via(&st.store.db, &t.id, &s)
         .await?
         .is_none()
     {

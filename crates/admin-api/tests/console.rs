@@ -790,3 +790,112 @@ async fn a_domain_is_verified_by_its_dns_txt_record_and_only_by_the_right_one() 
     .await;
     assert_eq!(status, 409, "{body}");
 }
+
+#[actix_web::test]
+async fn a_connection_added_in_a_setup_session_vouches_for_no_admin_group_until_enabled() {
+    let fx = fixture().await;
+    role::set_admin_group(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        Some("GH-Admins"),
+        "operator",
+    )
+    .await
+    .unwrap();
+    let (inv, _) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "first@acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    // The invitee's (possibly attacker-controlled) IdP, added in the setup session: pending.
+    let pending = connection::add_oidc_by(
+        &fx.store,
+        &fx.clock,
+        &testkit::master_key(),
+        &fx.acme,
+        connection::NewOidcConnection {
+            name: "Mine",
+            issuer: "https://idp.attacker.test",
+            client_id: "gh",
+            client_secret: "s",
+            preset: "generic",
+            settings: serde_json::json!({}),
+        },
+        &format!("invitation:{}", inv.id),
+        Some(&inv.id),
+    )
+    .await
+    .unwrap();
+    assert!(!pending.enabled);
+    assert_eq!(
+        connection::setup_invitation(&fx.store.db, &fx.acme, &pending.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(inv.id.as_str())
+    );
+    assert!(connection::list_enabled(&fx.store.db, &fx.acme)
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.id != pending.id));
+    // A session through it whose IdP claims the admin group: not an admin.
+    let id = FederatedIdentity {
+        connection_id: pending.id.clone(),
+        subject: "mallory".into(),
+        email: Some("mallory@acme.test".into()),
+        groups: vec!["GH-Admins".into()],
+        ..Default::default()
+    };
+    let (u, _) = authz_core::user::upsert_federated(&fx.store.db, &fx.clock, &fx.acme, &id)
+        .await
+        .unwrap();
+    let (cookie, s) = session::create(
+        &fx.store.db,
+        &fx.clock,
+        &fx.acme,
+        &u.id,
+        &pending.id,
+        fx.clock.now_us(),
+    )
+    .await
+    .unwrap();
+    session::set_idp_groups(&fx.store.db, &s.id, &id.groups)
+        .await
+        .unwrap();
+    assert_eq!(
+        role::session_admin_via(&fx.store.db, &fx.acme, &s)
+            .await
+            .unwrap(),
+        None
+    );
+    let app = app(&fx).await;
+    let (status, _, _) = send(
+        &app,
+        "GET",
+        "/admin/t/acme/settings",
+        Some(("gh_session", &cookie)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Once an admin enables it, it is a connection like any other.
+    connection::set_enabled(&fx.store, &fx.clock, &fx.acme, &pending.id, true, "admin:x")
+        .await
+        .unwrap();
+    assert_eq!(
+        connection::setup_invitation(&fx.store.db, &fx.acme, &pending.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(role::session_admin_via(&fx.store.db, &fx.acme, &s)
+        .await
+        .unwrap()
+        .is_some());
+}

@@ -67,10 +67,12 @@ pub async fn add_oidc(
     tenant: &TenantId,
     new: NewOidcConnection<'_>,
 ) -> CoreResult<Connection> {
-    add_oidc_by(store, clock, key, tenant, new, "operator").await
+    add_oidc_by(store, clock, key, tenant, new, "operator", None).await
 }
 
-/// [`add_oidc`] on behalf of `actor` (a tenant admin in the console).
+/// [`add_oidc`] on behalf of `actor` (a tenant admin in the console). With `setup_invitation`
+/// (an invitee's setup-only session) the connection is created *pending*: disabled for users,
+/// usable only for that invitee's console sign-in until an admin enables it.
 pub async fn add_oidc_by(
     store: &Store,
     clock: &dyn Clock,
@@ -78,11 +80,22 @@ pub async fn add_oidc_by(
     tenant: &TenantId,
     new: NewOidcConnection<'_>,
     actor: &str,
+    setup_invitation: Option<&str>,
 ) -> CoreResult<Connection> {
     if new.client_id.trim().is_empty() {
         return Err(CoreError::invalid("client id must not be empty"));
     }
-    insert(store, clock, key, tenant, "oidc", new, actor).await
+    insert(
+        store,
+        clock,
+        key,
+        tenant,
+        "oidc",
+        new,
+        actor,
+        setup_invitation,
+    )
+    .await
 }
 
 /// Stores a SAML connection: `issuer` is the IdP entity ID, `client_secret` the SP private key
@@ -94,7 +107,7 @@ pub async fn add_saml(
     tenant: &TenantId,
     new: NewOidcConnection<'_>,
 ) -> CoreResult<Connection> {
-    insert(store, clock, key, tenant, "saml", new, "operator").await
+    insert(store, clock, key, tenant, "saml", new, "operator", None).await
 }
 
 /// [`add_saml`] on behalf of `actor` (a tenant admin in the console).
@@ -105,13 +118,25 @@ pub async fn add_saml_by(
     tenant: &TenantId,
     new: NewOidcConnection<'_>,
     actor: &str,
+    setup_invitation: Option<&str>,
 ) -> CoreResult<Connection> {
     if new.name.trim().is_empty() {
         return Err(CoreError::invalid("the connection needs a name"));
     }
-    insert(store, clock, key, tenant, "saml", new, actor).await
+    insert(
+        store,
+        clock,
+        key,
+        tenant,
+        "saml",
+        new,
+        actor,
+        setup_invitation,
+    )
+    .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn insert(
     store: &Store,
     clock: &dyn Clock,
@@ -120,7 +145,9 @@ async fn insert(
     kind: &str,
     new: NewOidcConnection<'_>,
     actor: &str,
+    setup_invitation: Option<&str>,
 ) -> CoreResult<Connection> {
+    let enabled = setup_invitation.is_none();
     if new.client_secret.is_empty() {
         return Err(CoreError::invalid("client secret is empty"));
     }
@@ -133,7 +160,7 @@ async fn insert(
         issuer: new.issuer.to_string(),
         client_id: new.client_id.trim().to_string(),
         client_secret_enc: key.seal(new.client_secret.as_bytes())?,
-        enabled: true,
+        enabled,
         created_at: clock.now_us(),
         preset: new.preset.to_string(),
         settings: new.settings.to_string(),
@@ -147,13 +174,22 @@ async fn insert(
         issuer: Set(model.issuer.clone()),
         client_id: Set(model.client_id.clone()),
         client_secret_enc: Set(model.client_secret_enc.clone()),
-        enabled: Set(true),
+        enabled: Set(enabled),
         created_at: Set(model.created_at),
         preset: Set(model.preset.clone()),
         settings: Set(model.settings.clone()),
     })
     .exec_without_returning(&txn)
     .await?;
+    if let Some(inv) = setup_invitation {
+        use sea_orm::sea_query::{Alias, Expr, Query};
+        let q = Query::update()
+            .table(Alias::new("connections"))
+            .value(Alias::new("setup_invitation"), inv)
+            .and_where(Expr::col(Alias::new("id")).eq(id.clone()))
+            .to_owned();
+        txn.execute(txn.get_database_backend().build(&q)).await?;
+    }
     audit::record(
         &txn,
         clock,
@@ -162,27 +198,31 @@ async fn insert(
             .detail("connection_id", id.as_str())
             .detail("kind", kind)
             .detail("preset", new.preset)
-            .detail("issuer", new.issuer),
+            .detail("issuer", new.issuer)
+            .detail("pending_setup", setup_invitation.map(str::to_string)),
     )
     .await?;
-    // A new connection is enabled from the start: the same alert as enabling one.
-    crate::mail::alert(
-        &txn,
-        clock,
-        tenant,
-        "alert.connection_enabled",
-        "A sign-in connection was enabled",
-        "connection.",
-        &[
-            (
-                "Connection",
-                format!("{} ({kind} {}, new)", new.name, new.preset),
-            ),
-            ("Issuer", new.issuer.to_string()),
-            ("By", actor.to_string()),
-        ],
-    )
-    .await?;
+    // A new connection is enabled from the start (unless pending): the same alert as enabling
+    // one. A pending connection alerts when an admin enables it.
+    if enabled {
+        crate::mail::alert(
+            &txn,
+            clock,
+            tenant,
+            "alert.connection_enabled",
+            "A sign-in connection was enabled",
+            "connection.",
+            &[
+                (
+                    "Connection",
+                    format!("{} ({kind} {}, new)", new.name, new.preset),
+                ),
+                ("Issuer", new.issuer.to_string()),
+                ("By", actor.to_string()),
+            ],
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(model.into())
 }
@@ -248,6 +288,17 @@ pub async fn set_enabled(
         .rows_affected;
     if n == 0 {
         return Err(CoreError::NotFound("connection"));
+    }
+    if enabled {
+        // Enabled by an admin: no longer pending on the setup session that added it.
+        use sea_orm::sea_query::{Alias, Expr, Query};
+        let q = Query::update()
+            .table(Alias::new("connections"))
+            .value(Alias::new("setup_invitation"), Option::<String>::None)
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0.clone()))
+            .and_where(Expr::col(Alias::new("id")).eq(id))
+            .to_owned();
+        txn.execute(txn.get_database_backend().build(&q)).await?;
     }
     let action = if enabled {
         "connection.enabled"
@@ -403,4 +454,42 @@ pub async fn update(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The invitation whose setup session added this (still pending) connection, if any.
+pub async fn setup_invitation<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id: &str,
+) -> CoreResult<Option<String>> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let q = Query::select()
+        .column(Alias::new("setup_invitation"))
+        .from(Alias::new("connections"))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(Alias::new("id")).eq(id))
+        .to_owned();
+    match conn
+        .query_one(conn.get_database_backend().build(&q))
+        .await?
+    {
+        Some(r) => Ok(r.try_get::<Option<String>>("", "setup_invitation")?),
+        None => Ok(None),
+    }
+}
+
+/// The pending connections an invitation's setup session added.
+pub async fn pending_for_invitation<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    invitation: &str,
+) -> CoreResult<Vec<Connection>> {
+    let mut out = Vec::new();
+    for c in list(conn, tenant).await? {
+        if !c.enabled && setup_invitation(conn, tenant, &c.id).await?.as_deref() == Some(invitation)
+        {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }

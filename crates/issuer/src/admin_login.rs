@@ -97,12 +97,9 @@ pub async fn start(
     let step_up = truthy(&q.step_up) && !test;
     if test {
         let is_admin = match &current {
-            Some(s) => {
-                let groups = session::idp_groups(&state.store.db, &s.id).await?;
-                role::admin_via(&state.store.db, &t.id, &s.user_id, &groups)
-                    .await?
-                    .is_some()
-            }
+            Some(s) => role::session_admin_via(&state.store.db, &t.id, s)
+                .await?
+                .is_some(),
             None => false,
         };
         if !is_admin && setup.is_none() {
@@ -114,11 +111,20 @@ pub async fn start(
             ));
         }
     }
-    let conns: Vec<_> = connection::list_enabled(&state.store.db, &t.id)
-        .await?
-        .into_iter()
-        .filter(|c| c.kind == "oidc" || c.kind == "saml")
-        .collect();
+    // A test sign-in may use any connection (it starts no session: check one before enabling
+    // it); a console sign-in only enabled ones.
+    let mut conns: Vec<_> = if test {
+        connection::list(&state.store.db, &t.id).await?
+    } else {
+        connection::list_enabled(&state.store.db, &t.id).await?
+    }
+    .into_iter()
+    .filter(|c| c.kind == "oidc" || c.kind == "saml")
+    .collect();
+    // An invitee may also use the connections their setup session added (still pending).
+    if let (Some(inv), false) = (&setup, test) {
+        conns.extend(connection::pending_for_invitation(&state.store.db, &t.id, &inv.id).await?);
+    }
     let chosen = match (&q.connection, step_up.then_some(current.as_ref()).flatten()) {
         (_, Some(s)) => conns.iter().find(|c| c.id == s.connection_id),
         (Some(id), None) => conns.iter().find(|c| &c.id == id),

@@ -48,7 +48,7 @@ pub async fn oidc(
         ));
     }
     let conn = connection::get(&state.store.db, &tenant, &connection_id).await?;
-    if !conn.enabled {
+    if !crate::upstream::connection_usable(&state, &conn, Some(&tx)).await? {
         return Err(restart(
             "This sign-in method has been disabled by your organisation.",
         ));

@@ -140,7 +140,12 @@ pub async fn acs(
             "Go back to the application and start signing in again.",
         )
     };
-    if !conn.enabled {
+    // Cheap refusal first; a pending connection is checked again once the transaction is known.
+    if !conn.enabled
+        && connection::setup_invitation(&state.store.db, &tenant, &conn.id)
+            .await?
+            .is_none()
+    {
         return Err(bad(
             "This sign-in method has been disabled by your organisation.",
         ));
@@ -173,6 +178,11 @@ pub async fn acs(
         Some(r) => login::load_unbound(&state.store.db, clock, r).await.ok(),
         None => None,
     };
+    if !crate::upstream::connection_usable(&state, &conn, tx.as_ref()).await? {
+        return Err(bad(
+            "This sign-in method has been disabled by your organisation.",
+        ));
+    }
     let unsolicited = tx.is_none();
     if unsolicited && !s.allow_idp_initiated {
         let e = SamlError::Unsolicited;

@@ -198,3 +198,32 @@ pub async fn record_failure(
     .await?;
     txn.commit().await.map_err(PageError::internal)
 }
+
+/// May this sign-in use `conn`? An enabled connection, yes. A disabled one for a test sign-in
+/// (started only by an admin or an invitee; it starts no session), or when it is pending on an
+/// invitation's setup session and this is that invitee's console sign-in (ADR 0007).
+pub async fn connection_usable(
+    state: &AppState,
+    conn: &Connection,
+    tx: Option<&LoginTx>,
+) -> Result<bool, PageError> {
+    if conn.enabled {
+        return Ok(true);
+    }
+    let Some(tx) = tx else { return Ok(false) };
+    match tx.request.purpose {
+        authz_core::login::Purpose::Authorize => return Ok(false),
+        // Only an admin or an invitee can start one, and it starts no session.
+        authz_core::login::Purpose::TestConnection => return Ok(true),
+        authz_core::login::Purpose::Admin => {}
+    }
+    let Some(inv) = tx.request.invitation.as_deref() else {
+        return Ok(false);
+    };
+    Ok(
+        authz_core::connection::setup_invitation(&state.store.db, &conn.tenant, &conn.id)
+            .await?
+            .as_deref()
+            == Some(inv),
+    )
+}

@@ -183,9 +183,8 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
             .await?
             .filter(|s| s.tenant == t.id)
         {
-            let groups = session::idp_groups(db, &s.id).await?;
             let u = user::get(db, &t.id, &s.user_id).await?;
-            if let Some(via) = role::admin_via(db, &t.id, &s.user_id, &groups).await? {
+            if let Some(via) = role::session_admin_via(db, &t.id, &s).await? {
                 return Ok(Console {
                     signed_in_as: None,
                     csrf: csrf_for("admin", c.value()),

@@ -28,7 +28,8 @@ fn setup_values(c: &Console, conn: &Connection) -> Vec<minijinja::Value> {
         .collect()
 }
 
-fn view(c: &Console, conn: &Connection) -> minijinja::Value {
+fn view(c: &Console, conn: &Connection, pending: Option<&str>) -> minijinja::Value {
+    // Pending: added in a setup session, serving only that invitee until an admin enables it.
     context! {
         id => conn.id,
         name => conn.name,
@@ -36,13 +37,19 @@ fn view(c: &Console, conn: &Connection) -> minijinja::Value {
         preset => conn.preset,
         issuer => conn.issuer,
         enabled => conn.enabled,
+        pending => pending.is_some() && !conn.enabled,
         values => setup_values(c, conn),
     }
 }
 
 pub async fn list(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
-    let conns = connection::list(&c.st.store.db, &c.tenant.id).await?;
-    let views: Vec<_> = conns.iter().map(|x| view(&c, x)).collect();
+    let db = &c.st.store.db;
+    let conns = connection::list(db, &c.tenant.id).await?;
+    let mut views = Vec::with_capacity(conns.len());
+    for x in &conns {
+        let pending = connection::setup_invitation(db, &c.tenant.id, &x.id).await?;
+        views.push(view(&c, x, pending.as_deref()));
+    }
     Ok(c.render(
         "console/connections.html",
         "connections",
@@ -118,9 +125,18 @@ pub async fn create_oidc(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleR
             settings: preset.settings(),
         },
         &c.actor(),
+        setup_invitation(&c),
     )
     .await?;
     Ok(see_other(c.slug(), &format!("/connections#c-{}", conn.id)))
+}
+
+/// A connection added in a setup session stays pending (ADR 0007).
+fn setup_invitation(c: &Console) -> Option<&str> {
+    match &c.principal {
+        super::auth::Principal::Setup { invitation } => Some(invitation.id.as_str()),
+        super::auth::Principal::Admin { .. } => None,
+    }
 }
 
 /// The metadata XML: pasted, or fetched from a URL through the SSRF-guarded fetcher.
@@ -188,6 +204,7 @@ pub async fn create_saml(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleR
                 .map_err(|e| authz_core::CoreError::Config(e.to_string()))?,
         },
         &c.actor(),
+        setup_invitation(&c),
     )
     .await?;
     Ok(see_other(c.slug(), &format!("/connections#c-{}", conn.id)))
@@ -217,7 +234,7 @@ pub async fn edit_form(Admin(c): Admin, path: web::Path<(String, String)>) -> Co
         &c.st.store.db,
         &c.tenant.id,
         &authz_core::audit::search::AuditQuery {
-            action_prefix: Some("user.sign_in".into()),
+            action_prefix: Some("user.sign".into()),
             limit: 200,
             ..Default::default()
         },
@@ -226,10 +243,11 @@ pub async fn edit_form(Admin(c): Admin, path: web::Path<(String, String)>) -> Co
     .into_iter()
     .find(|e| e.details.contains(&conn.id))
     .map(|e| context! { at => when(e.occurred_at), result => e.result, action => e.action });
+    let pending = connection::setup_invitation(&c.st.store.db, &c.tenant.id, &conn.id).await?;
     Ok(c.render(
         "console/connection_edit.html",
         "connections",
-        context! { conn => view(&c, &conn), saml => saml_info, last_sign_in => last },
+        context! { conn => view(&c, &conn, pending.as_deref()), saml => saml_info, last_sign_in => last },
     ))
 }
 

@@ -14,11 +14,15 @@ pub async fn page(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
     let db = &c.st.store.db;
     let t = &c.tenant.id;
     let conns = connection::list(db, t).await?;
-    if c.is_setup() {
+    if let super::auth::Principal::Setup { invitation } = &c.principal {
+        let mine = connection::pending_for_invitation(db, t, &invitation.id).await?;
         return Ok(c.render(
             "console/overview.html",
             "overview",
-            context! { connections => conns.len(), enabled => conns.iter().filter(|x| x.enabled).count() },
+            context! {
+                connections => conns.len(),
+                enabled => conns.iter().filter(|x| x.enabled).count() + mine.len(),
+            },
         ));
     }
     let domains = domain::list(db, t).await?;

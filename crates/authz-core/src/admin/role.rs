@@ -256,3 +256,28 @@ pub async fn list<C: ConnectionTrait>(
         })
         .collect()
 }
+
+/// Is the user of this Gatehouse session an admin of `tenant`? Explicit admins always count;
+/// the admin group (SCIM membership or the IdP's groups claim) only for a session signed in
+/// through an *enabled* connection: a connection still pending on an invitation's setup session
+/// is under the invitee's control and must not vouch for anyone's group memberships.
+pub async fn session_admin_via<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    session: &crate::session::Session,
+) -> CoreResult<Option<AdminVia>> {
+    let enabled = crate::connection::get(conn, tenant, &session.connection_id)
+        .await
+        .map(|c| c.enabled)
+        .unwrap_or(false);
+    let groups = if enabled {
+        crate::session::idp_groups(conn, &session.id).await?
+    } else {
+        Vec::new()
+    };
+    match admin_via(conn, tenant, &session.user_id, &groups).await? {
+        Some(AdminVia::Explicit(v)) => Ok(Some(AdminVia::Explicit(v))),
+        Some(group) if enabled => Ok(Some(group)),
+        _ => Ok(None),
+    }
+}
