@@ -899,3 +899,82 @@ async fn a_connection_added_in_a_setup_session_vouches_for_no_admin_group_until_
         .unwrap()
         .is_some());
 }
+
+#[actix_web::test]
+async fn an_unverified_domain_is_reserved_for_a_week_only() {
+    use authz_core::admin::domain;
+    let fx = fixture().await;
+    let beta = tenant::find_by_slug(&fx.store.db, "beta").await.unwrap().id;
+    domain::add(
+        &fx.store,
+        &fx.clock,
+        &beta,
+        "bigcorp.test",
+        "admin:squatter",
+    )
+    .await
+    .unwrap();
+    let err = domain::add(&fx.store, &fx.clock, &fx.acme, "bigcorp.test", "admin:x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, authz_core::CoreError::Conflict(_)), "{err:?}");
+    fx.clock.advance_secs(domain::UNVERIFIED_HOLD_SECS + 1);
+    let d = domain::add(&fx.store, &fx.clock, &fx.acme, "bigcorp.test", "admin:x")
+        .await
+        .unwrap();
+    assert!(!d.verified);
+    assert!(domain::list(&fx.store.db, &beta)
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.domain != "bigcorp.test"));
+    // A verified domain is never taken over.
+    fx.clock.advance_secs(domain::UNVERIFIED_HOLD_SECS + 1);
+    let err = domain::add(&fx.store, &fx.clock, &beta, "acme.test", "admin:squatter")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, authz_core::CoreError::Conflict(_)), "{err:?}");
+}
+
+#[actix_web::test]
+async fn user_search_is_a_case_insensitive_substring_not_a_pattern() {
+    let fx = fixture().await;
+    let conns = connection::list(&fx.store.db, &fx.acme).await.unwrap();
+    let id = FederatedIdentity {
+        connection_id: conns[0].id.clone(),
+        subject: "zed".into(),
+        email: Some("z_ed@acme.test".into()),
+        name: Some("Zed Capital".into()),
+        ..Default::default()
+    };
+    authz_core::user::upsert_federated(&fx.store.db, &fx.clock, &fx.acme, &id)
+        .await
+        .unwrap();
+    let find = |q: &'static str| {
+        let store = fx.store.clone();
+        let t = fx.acme.clone();
+        async move {
+            authz_core::user::search(&store.db, &t, Some(q), 50)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.subject)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        find("capital").await,
+        ["zed"],
+        "names match whatever their case"
+    );
+    assert_eq!(find("z_e").await, ["zed"]);
+    assert_eq!(
+        find("_").await,
+        ["zed"],
+        "an underscore is itself, not any character"
+    );
+    assert!(
+        find("%").await.is_empty(),
+        "a percent sign is itself, not everything"
+    );
+}

@@ -193,14 +193,9 @@ pub async fn alert_recipients<C: ConnectionTrait>(
     Ok(serde_json::from_str(&raw).unwrap_or_default())
 }
 
-/// Sets the recipients (plain addresses, at most 20), audited.
-pub async fn set_alert_recipients(
-    store: &Store,
-    clock: &dyn Clock,
-    tenant: &TenantId,
-    emails: &[String],
-    actor: &str,
-) -> CoreResult<()> {
+/// Checks and normalises a recipient list (plain addresses, lower case, deduplicated, at most
+/// 20) without storing it.
+pub fn validate_recipients(emails: &[String]) -> CoreResult<Vec<String>> {
     let mut list: Vec<String> = Vec::new();
     for e in emails {
         let e = e.trim().to_lowercase();
@@ -220,6 +215,18 @@ pub async fn set_alert_recipients(
     if list.len() > 20 {
         return Err(CoreError::invalid("at most 20 alert recipients"));
     }
+    Ok(list)
+}
+
+/// Sets the recipients (plain addresses, at most 20), audited.
+pub async fn set_alert_recipients(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    emails: &[String],
+    actor: &str,
+) -> CoreResult<()> {
+    let list = validate_recipients(emails)?;
     let txn = store.begin().await?;
     let q = Query::update()
         .table(t("tenants"))

@@ -199,11 +199,20 @@ pub async fn search<C: ConnectionTrait>(
     use sea_orm::{Condition, QueryOrder, QuerySelect};
     let mut s = users::Entity::find().filter(users::Column::TenantId.eq(tenant.0.clone()));
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let q = q.to_lowercase();
+        use sea_orm::sea_query::{Expr, Func, LikeExpr};
+        // A substring, not a pattern: LIKE's wildcards in the query match themselves.
+        let pattern = format!(
+            "%{}%",
+            q.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let like = || LikeExpr::new(pattern.clone()).escape('\\');
         s = s.filter(
             Condition::any()
-                .add(users::Column::EmailLower.contains(q.as_str()))
-                .add(users::Column::Name.contains(q.as_str())),
+                .add(Expr::col(users::Column::EmailLower).like(like()))
+                .add(Expr::expr(Func::lower(Expr::col(users::Column::Name))).like(like())),
         );
     }
     Ok(s.order_by_asc(users::Column::EmailLower)

@@ -133,6 +133,25 @@ async fn the_head_is_kept_even_when_every_record_is_old() {
 }
 
 #[tokio::test]
+async fn a_prefix_cut_at_a_checkpoint_without_a_purge_record_is_detected() {
+    let (store, _clock, t) = aged_chain().await;
+    drop_audit_triggers(&store).await;
+    store
+        .db
+        .execute_unprepared(&format!(
+            "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq <= 20",
+            t.as_str()
+        ))
+        .await
+        .unwrap();
+    let b = verify(&store, &t).await.first_break.expect("detected");
+    assert!(
+        b.contains("no audit.purged record accounts for them"),
+        "{b}"
+    );
+}
+
+#[tokio::test]
 async fn a_prefix_cut_that_does_not_end_at_a_checkpoint_is_still_detected() {
     let (store, _clock, t) = aged_chain().await;
     drop_audit_triggers(&store).await;

@@ -908,3 +908,51 @@ async fn a_tenants_settings_shorten_token_lifetimes_within_the_design_bounds() {
         Some(10)
     );
 }
+
+#[tokio::test]
+async fn switching_to_allow_list_mode_revokes_clients_not_allowed_and_keeps_allowed_ones() {
+    use authz_core::admin::client_policy::{self, Decision};
+    use authz_core::admin::settings::{self, TenantSettings};
+    let (w, t) = setup().await;
+    let tokens = w.tokens(&t, &[READ]).await;
+    assert!(w.active(&tokens.access_token).await);
+    // Allowed first: switching the mode keeps it.
+    client_policy::set(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &w.client.client_id,
+        Some(Decision::Allow),
+        "admin:test",
+    )
+    .await
+    .unwrap();
+    let allowlist = TenantSettings {
+        client_policy: Some("allowlist".into()),
+        ..Default::default()
+    };
+    settings::set(&w.store, &w.clock, t.id(), &allowlist, "admin:test")
+        .await
+        .unwrap();
+    assert!(
+        w.active(&tokens.access_token).await,
+        "an allowed client keeps its tokens"
+    );
+    // Clearing the "allow" in allow-list mode: no longer permitted, revoked at once.
+    client_policy::set(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &w.client.client_id,
+        None,
+        "admin:test",
+    )
+    .await
+    .unwrap();
+    assert!(!w.active(&tokens.access_token).await);
+    assert!(
+        !client_policy::permits(&w.store.db, t.id(), &w.client.client_id)
+            .await
+            .unwrap()
+    );
+}

@@ -33,7 +33,7 @@ impl RootSpanBuilder for RequestSpan {
             request_id = %request_id,
             method = %req.method(),
             route = %route,
-            path = %req.path(),
+            path = %loggable_path(req.path()),
             client_ip = %req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
             status = tracing::field::Empty,
         )
@@ -61,5 +61,26 @@ impl RootSpanBuilder for RequestSpan {
         } else {
             tracing::debug!(status, "request completed");
         }
+    }
+}
+
+/// The request path as logged: an admin invitation link's token is a credential, so its path
+/// is logged without it.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/admin/invitations/") {
+        Some(rest) if !rest.is_empty() => "/admin/invitations/<redacted>".into(),
+        _ => path.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn invitation_tokens_are_not_logged() {
+        assert_eq!(
+            super::loggable_path("/admin/invitations/abcDEF123"),
+            "/admin/invitations/<redacted>"
+        );
+        assert_eq!(super::loggable_path("/admin/t/acme/"), "/admin/t/acme/");
     }
 }

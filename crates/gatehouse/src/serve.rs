@@ -68,6 +68,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
                 .app_data(admin_data.clone())
                 .app_data(console_data.clone())
                 .wrap(from_fn(issuer::Cors))
+                .wrap(from_fn(issuer::RejectNul))
                 .wrap(issuer::SecurityHeaders())
                 .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
                 .configure(issuer::configure)

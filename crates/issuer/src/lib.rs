@@ -16,6 +16,7 @@ mod health;
 mod introspect;
 mod login;
 mod metadata;
+mod nul;
 mod pages;
 mod params;
 mod register;
@@ -100,5 +101,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub use cors::Cors;
+pub use nul::RejectNul;
 pub use pages::SecurityHeaders;
 pub use saml_sp::SamlSettings;

@@ -325,7 +325,11 @@ impl OidcRp {
         Ok(FederatedIdentity {
             connection_id: cfg.connection_id.to_string(),
             subject: who.subject,
-            email: claims.email().map(|e| e.as_str().to_string()),
+            // An address the IdP says it has not verified is not an address of this person.
+            email: claims
+                .email()
+                .filter(|_| claims.email_verified() != Some(false))
+                .map(|e| e.as_str().to_string()),
             name: claims
                 .name()
                 .and_then(|n| n.get(None))

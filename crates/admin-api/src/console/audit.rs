@@ -137,8 +137,14 @@ pub async fn page(Admin(c): Admin, f: web::Query<Filter>) -> ConsoleResult {
     let next = (records.len() as u64 == PAGE)
         .then(|| records.last().map(|r| r.id))
         .flatten();
-    let report =
-        core_audit::verify_chain_with_keys(&c.st.store, &c.tenant.id.0, &c.st.audit_keys).await?;
+    // The chain is recomputed whole: on the first page only, not for every "older records".
+    let report = match f.before {
+        None => Some(
+            core_audit::verify_chain_with_keys(&c.st.store, &c.tenant.id.0, &c.st.audit_keys)
+                .await?,
+        ),
+        Some(_) => None,
+    };
     let qs = f.query_string();
     Ok(c.render(
         "console/audit.html",
@@ -151,12 +157,12 @@ pub async fn page(Admin(c): Admin, f: web::Query<Filter>) -> ConsoleResult {
             records => records.iter().map(row).collect::<Vec<_>>(),
             next => next.map(|id| format!("?{qs}{}before={id}", if qs.is_empty() { "" } else { "&" })),
             qs => qs,
-            chain => context! {
+            chain => report.map(|report| context! {
                 ok => report.ok(), records => report.records, checkpoints => report.checkpoints,
                 unsealed => report.unsealed, problem => report.first_break,
                 purged => report.purged_through,
                 head => report.head.map(|(seq, h)| format!("{seq}:{h}")),
-            },
+            }),
         },
     ))
 }
@@ -272,6 +278,14 @@ fn stream(e: Export) -> impl futures::Stream<Item = Result<Bytes, actix_web::Err
             Err(err) => {
                 tracing::error!(code = "CONSOLE0601", error = %err, "audit export failed mid-stream");
                 e.done = true;
+                // An error item aborts the response: the download fails visibly instead of
+                // ending early as if complete.
+                return Some((
+                    Err(actix_web::error::ErrorInternalServerError(
+                        "the export could not be completed",
+                    )),
+                    e,
+                ));
             }
         }
         if out.is_empty() {

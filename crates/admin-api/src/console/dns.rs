@@ -112,7 +112,8 @@ fn u16_at(b: &[u8], i: usize) -> Result<u16, String> {
 
 /// The TXT strings of a response to query `id`; None for a response to another query.
 pub fn parse_response(id: u16, b: &[u8]) -> Result<Option<Vec<String>>, String> {
-    if b.len() < 12 || u16_at(b, 0)? != id {
+    // An answer to our query: same id, QR bit set.
+    if b.len() < 12 || u16_at(b, 0)? != id || b[2] & 0x80 == 0 {
         return Ok(None);
     }
     let rcode = b[3] & 0x0F;
@@ -143,7 +144,11 @@ pub fn parse_response(id: u16, b: &[u8]) -> Result<Option<Vec<String>>, String> 
             let mut j = start;
             while j < end {
                 let l = b[j] as usize;
-                let chunk = b.get(j + 1..j + 1 + l).ok_or("truncated TXT record")?;
+                // Bounded by this record, not by the packet.
+                let chunk = b
+                    .get(j + 1..j + 1 + l)
+                    .filter(|_| j + 1 + l <= end)
+                    .ok_or("truncated TXT record")?;
                 s.push_str(&String::from_utf8_lossy(chunk));
                 j += 1 + l;
             }

@@ -81,9 +81,19 @@ pub async fn accept(
     path: web::Path<String>,
 ) -> ConsoleResult {
     let token = path.into_inner();
-    // The token in the URL is the credential; the POST is what consumes it (no CSRF token is
-    // needed: a cross-site POST could only accept an invitation into the attacker's own browser).
-    let _ = req;
+    // The token in the URL is the credential and the POST consumes it. A browser always sends
+    // Origin with a POST: one from another site is refused, so no page can make a visitor's
+    // browser accept a link (plant a setup session of someone else's organisation).
+    if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
+        if origin.to_str().ok() != Some(st.issuer.as_str()) {
+            return Err(ConsoleError::page(
+                StatusCode::FORBIDDEN,
+                "Nothing was accepted",
+                "The acceptance did not come from this invitation's page.",
+                "Open the link from the email and press Accept there.",
+            ));
+        }
+    }
     let (inv, secret) = match invitation::accept(&st.store, st.clock.as_ref(), &token).await {
         Ok(x) => x,
         Err(authz_core::CoreError::Invalid(_)) | Err(authz_core::CoreError::NotFound(_)) => {

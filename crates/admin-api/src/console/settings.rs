@@ -104,7 +104,14 @@ pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
         .map(str::to_string)
         .collect();
     let admin_group = f.get("admin_group");
-    // Everything was validated above; each change is its own audited record.
+    // Validate everything before writing anything: a bad field changes nothing at all.
+    let recipients = mail::validate_recipients(&recipients)?;
+    if admin_group.is_some_and(|g| g.len() > 256) {
+        return Err(ConsoleError::bad_request(
+            "The admin group name is too long.",
+        ));
+    }
+    // Each change is its own audited record.
     if settings::get(db, t).await? != new {
         settings::set(&c.st.store, clock, t, &new, &actor).await?;
     }

@@ -153,6 +153,42 @@ pub async fn set(
     if decision == Some(Decision::Block) {
         crate::token::revoke::revoke_client_in_tenant(store, clock, tenant, client_id, actor)
             .await?;
+    } else if decision.is_none() {
+        // In allow-list mode, clearing an "allow" makes the client not permitted.
+        enforce(store, clock, tenant, actor).await?;
     }
     Ok(())
+}
+
+/// Revokes the grants and tokens, in the tenant, of every client the tenant no longer permits
+/// (after a switch to allow-list mode or a cleared "allow"). Returns how many clients.
+pub async fn enforce(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    actor: &str,
+) -> CoreResult<u64> {
+    let q = Query::select()
+        .distinct()
+        .column(t("client_id"))
+        .from(t("grant_families"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("revoked_at")).is_null())
+        .to_owned();
+    let live: Vec<String> = store
+        .db
+        .query_all(store.db.get_database_backend().build(&q))
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String>("", "client_id"))
+        .collect::<Result<_, _>>()?;
+    let mut n = 0;
+    for client_id in live {
+        if !permits(&store.db, tenant, &client_id).await? {
+            crate::token::revoke::revoke_client_in_tenant(store, clock, tenant, &client_id, actor)
+                .await?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }

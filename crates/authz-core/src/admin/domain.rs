@@ -14,6 +14,9 @@ use crate::db::{is_unique_violation, Store};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::{normalize_domain, TenantId};
 
+/// How long an unverified domain stays reserved for the tenant that added it.
+pub const UNVERIFIED_HOLD_SECS: i64 = 7 * 86_400;
+
 /// The DNS name the TXT record goes on.
 pub fn challenge_name(domain: &str) -> String {
     format!("_gatehouse-challenge.{domain}")
@@ -102,6 +105,45 @@ pub async fn add(
     let token = random_hex16();
     let now = clock.now_us();
     let txn = store.begin().await?;
+    // An unverified claim does not hold a domain forever: after UNVERIFIED_HOLD_SECS another
+    // tenant may claim it (and whoever publishes the DNS record first owns it).
+    let existing = Query::select()
+        .columns([t("tenant_id"), t("verified"), t("created_at")])
+        .from(t("tenant_domains"))
+        .and_where(Expr::col(t("domain")).eq(d.clone()))
+        .to_owned();
+    if let Some(r) = txn
+        .query_one(txn.get_database_backend().build(&existing))
+        .await?
+    {
+        let owner = TenantId(r.try_get("", "tenant_id")?);
+        let verified: bool = r.try_get("", "verified")?;
+        let created: i64 = r.try_get("", "created_at")?;
+        let stale = !verified && created < now - UNVERIFIED_HOLD_SECS * crate::clock::MICROS;
+        if !stale || &owner == tenant {
+            return Err(CoreError::conflict(format!(
+                "the domain '{d}' is already registered (by this or another organisation)"
+            )));
+        }
+        let del = Query::delete()
+            .from_table(t("tenant_domains"))
+            .and_where(Expr::col(t("domain")).eq(d.clone()))
+            .and_where(Expr::col(t("verified")).eq(false))
+            .to_owned();
+        txn.execute(txn.get_database_backend().build(&del)).await?;
+        audit::record(
+            &txn,
+            clock,
+            AuditEvent::new(Some(&owner), "domain.released")
+                .actor(actor)
+                .detail("domain", d.as_str())
+                .detail(
+                    "reason",
+                    "unverified for too long; claimed by another organisation",
+                ),
+        )
+        .await?;
+    }
     let q = Query::insert()
         .into_table(t("tenant_domains"))
         .columns([

@@ -354,6 +354,7 @@ pub async fn bind<C: ConnectionTrait>(
         .value(t("bound_at"), clock.now_us())
         .and_where(Expr::col(t("id")).eq(inv.id.clone()))
         .and_where(Expr::col(t("bound_user_id")).is_null())
+        .and_where(Expr::col(t("revoked_at")).is_null())
         .to_owned();
     let n = conn
         .execute(conn.get_database_backend().build(&q))

@@ -144,6 +144,10 @@ pub async fn set(
     )
     .await?;
     txn.commit().await?;
+    if s.allowlist_only() && !old.allowlist_only() {
+        // Allow-list mode applies to grants already given, not only to new ones.
+        super::client_policy::enforce(store, clock, tenant, actor).await?;
+    }
     Ok(())
 }
 

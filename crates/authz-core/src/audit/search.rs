@@ -47,7 +47,16 @@ pub async fn search<C: ConnectionTrait>(
         s = s.filter(audit_events::Column::ClientId.eq(c.clone()));
     }
     if let Some(a) = &q.action_prefix {
-        s = s.filter(audit_events::Column::Action.starts_with(a.as_str()));
+        use sea_orm::sea_query::{Expr, LikeExpr};
+        // A prefix, not a pattern: `_` in `user.sign_in` is a literal underscore.
+        let escaped = a
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        s = s.filter(
+            Expr::col(audit_events::Column::Action)
+                .like(LikeExpr::new(format!("{escaped}%")).escape('\\')),
+        );
     }
     if let Some(r) = &q.result {
         s = s.filter(audit_events::Column::Result.eq(r.clone()));

@@ -34,6 +34,9 @@ impl VerifyReport {
 
 const PAGE: u64 = 10_000;
 
+/// The shortest retention (one year of 365 days; purges count 366) in microseconds.
+const RETENTION_FLOOR_US: i64 = 365 * 86_400 * 1_000_000;
+
 pub async fn verify_chain(
     store: &Store,
     chain: &str,
@@ -166,6 +169,38 @@ pub async fn verify_chain_with_keys(
             "checkpoint at seq {cp_seq} but the log ends at seq {last_seq}: records after it were removed (tail cut)"
         ));
         return Ok(report);
+    }
+    // A prefix is gone only legitimately when a retention purge says so: its own record (in the
+    // chain that remains) names the range, and the kept checkpoint is older than the shortest
+    // retention (a year) at the time of the purge.
+    if let Some(n) = report.purged_through {
+        let purges = audit_events::Entity::find()
+            .filter(audit_events::Column::TenantId.eq(chain))
+            .filter(audit_events::Column::Action.eq("audit.purged"))
+            .all(&store.db)
+            .await?;
+        let purge = purges.iter().find(|p| {
+            serde_json::from_str::<serde_json::Value>(&p.details)
+                .ok()
+                .and_then(|d| d["up_to_seq"].as_i64())
+                == Some(n)
+        });
+        let cp_created = cp_heads.get(&n).map(|c| c.created_at).unwrap_or(i64::MAX);
+        match purge {
+            None => {
+                report.first_break = Some(format!(
+                    "records up to seq {n} are missing and no audit.purged record accounts for them (removed, not purged by retention)"
+                ));
+                return Ok(report);
+            }
+            Some(p) if p.occurred_at - cp_created < RETENTION_FLOOR_US => {
+                report.first_break = Some(format!(
+                    "records up to seq {n} were purged less than a year after their checkpoint (retention is at least one year)"
+                ));
+                return Ok(report);
+            }
+            Some(_) => {}
+        }
     }
     report.unsealed = audit_events::Entity::find()
         .filter(audit_events::Column::TenantId.eq(chain))
