@@ -978,3 +978,37 @@ async fn user_search_is_a_case_insensitive_substring_not_a_pattern() {
         "a percent sign is itself, not everything"
     );
 }
+
+#[actix_web::test]
+async fn an_invitation_cannot_be_accepted_from_another_site() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let (_, token) = invitation::create(&fx.store, &fx.clock, &fx.acme, "x@acme.test", "operator")
+        .await
+        .unwrap();
+    let post = |headers: Vec<(&'static str, &'static str)>| {
+        let mut req = test::TestRequest::post().uri(&format!("/admin/invitations/{token}"));
+        for h in headers {
+            req = req.insert_header(h);
+        }
+        req.to_request()
+    };
+    for cross in [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![("origin", "https://evil.example")],
+    ] {
+        let r = test::call_service(&app, post(cross.clone())).await;
+        assert_eq!(r.status().as_u16(), 403, "{cross:?}");
+    }
+    assert!(invitation::list(&fx.store.db, &fx.acme).await.unwrap()[0]
+        .accepted_at
+        .is_none());
+    // The page's own button: same-origin (Origin: null under no-referrer).
+    let r = test::call_service(
+        &app,
+        post(vec![("sec-fetch-site", "same-origin"), ("origin", "null")]),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 303);
+}

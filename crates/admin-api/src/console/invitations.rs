@@ -81,18 +81,27 @@ pub async fn accept(
     path: web::Path<String>,
 ) -> ConsoleResult {
     let token = path.into_inner();
-    // The token in the URL is the credential and the POST consumes it. A browser always sends
-    // Origin with a POST: one from another site is refused, so no page can make a visitor's
-    // browser accept a link (plant a setup session of someone else's organisation).
-    if let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) {
-        if origin.to_str().ok() != Some(st.issuer.as_str()) {
-            return Err(ConsoleError::page(
-                StatusCode::FORBIDDEN,
-                "Nothing was accepted",
-                "The acceptance did not come from this invitation's page.",
-                "Open the link from the email and press Accept there.",
-            ));
-        }
+    // The token in the URL is the credential and the POST consumes it. A POST from another site
+    // is refused (Fetch Metadata, and Origin when it names one), so no page can make a visitor's
+    // browser accept a link and plant a setup session of someone else's organisation. (The page
+    // itself sends `Origin: null`: every response carries `Referrer-Policy: no-referrer`.)
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let cross_site = matches!(site, Some(s) if s != "same-origin" && s != "none")
+        || matches!(origin, Some(o) if o != "null" && o != st.issuer);
+    if cross_site {
+        return Err(ConsoleError::page(
+            StatusCode::FORBIDDEN,
+            "Nothing was accepted",
+            "The acceptance did not come from this invitation's page.",
+            "Open the link from the email and press Accept there.",
+        ));
     }
     let (inv, secret) = match invitation::accept(&st.store, st.clock.as_ref(), &token).await {
         Ok(x) => x,
