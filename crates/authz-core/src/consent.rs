@@ -54,7 +54,7 @@ pub async fn remember<C: ConnectionTrait>(
 ) -> CoreResult<()> {
     let now = clock.now_us();
     // The tenant may ask again sooner than DESIGN §5's 90 days, never later.
-    let reconsent = crate::admin::settings::get(conn, tenant)
+    let reconsent = crate::admin::settings::get_cached(conn, tenant)
         .await?
         .reconsent_days(max_tier)
         .map(|d| now + d * 86_400 * MICROS);

@@ -193,21 +193,28 @@ pub async fn alert_recipients<C: ConnectionTrait>(
     Ok(serde_json::from_str(&raw).unwrap_or_default())
 }
 
+/// A plain email address (no display name, no list), trimmed and lower-cased.
+pub fn normalize_address(e: &str) -> CoreResult<String> {
+    let e = e.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !e.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        });
+    if ok {
+        Ok(e)
+    } else {
+        Err(CoreError::invalid(format!("'{e}' is not an email address")))
+    }
+}
+
 /// Checks and normalises a recipient list (plain addresses, lower case, deduplicated, at most
 /// 20) without storing it.
 pub fn validate_recipients(emails: &[String]) -> CoreResult<Vec<String>> {
     let mut list: Vec<String> = Vec::new();
     for e in emails {
-        let e = e.trim().to_lowercase();
-        let ok = e.len() <= 254
-            && e.split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-            && !e.chars().any(|c| {
-                c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
-            });
-        if !ok {
-            return Err(CoreError::invalid(format!("'{e}' is not an email address")));
-        }
+        let e = normalize_address(e)?;
         if !list.contains(&e) {
             list.push(e);
         }

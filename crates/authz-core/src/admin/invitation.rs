@@ -7,8 +7,9 @@
 //!    nodes) and opens a **setup-only session** of at most [`SETUP_SECS`], in which the invitee
 //!    can configure connections and nothing else.
 //! 3. The invitee signs in through a connection of the tenant. [`bind`] grants the admin role
-//!    only if the IdP-asserted email equals the invited address; a forwarded link used by someone
-//!    else configures nothing they can use to become admin.
+//!    only if the IdP-asserted email equals the invited address: someone the link was forwarded
+//!    to, signing in through the organisation's IdP as themselves, gets nothing. Connections the
+//!    setup session adds stay pending until an admin enables them (ADR 0007).
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
 
@@ -106,24 +107,6 @@ async fn find_by<C: ConnectionTrait>(
         .transpose()
 }
 
-fn normalize_email(email: &str) -> CoreResult<String> {
-    let e = email.trim().to_lowercase();
-    let ok = e.len() <= 254
-        && e.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-        && !e.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
-        });
-    if ok {
-        Ok(e)
-    } else {
-        Err(CoreError::invalid(format!(
-            "'{}' is not an email address",
-            email.trim()
-        )))
-    }
-}
-
 /// Invites `email` to administer `tenant`: stores the invitation and queues the email in one
 /// transaction. Returns the invitation and the link token (for the caller's own display only;
 /// the email is how it normally travels).
@@ -134,7 +117,7 @@ pub async fn create(
     email: &str,
     actor: &str,
 ) -> CoreResult<(Invitation, String)> {
-    let email = normalize_email(email)?;
+    let email = crate::mail::normalize_address(email)?;
     let token = random_token();
     let now = clock.now_us();
     let inv = Invitation {

@@ -103,6 +103,42 @@ impl TenantSettings {
     }
 }
 
+/// How long a node reuses a tenant's settings on the token path before reading them again.
+pub const CACHE_SECS: u64 = 10;
+
+type Cache =
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, TenantSettings)>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The settings for token issuance and consent, read at most every [`CACHE_SECS`] per node:
+/// a changed lifetime or re-consent cadence reaches every node within that time. (Nothing here
+/// decides whether a token is valid: revocation never goes through a cache.)
+pub async fn get_cached<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> CoreResult<TenantSettings> {
+    let now = std::time::Instant::now();
+    if let Ok(c) = cache().lock() {
+        if let Some((at, s)) = c.get(&tenant.0) {
+            if now.duration_since(*at).as_secs() < CACHE_SECS {
+                return Ok(s.clone());
+            }
+        }
+    }
+    let s = get(conn, tenant).await?;
+    if let Ok(mut c) = cache().lock() {
+        if c.len() > 10_000 {
+            c.clear();
+        }
+        c.insert(tenant.0.clone(), (now, s.clone()));
+    }
+    Ok(s)
+}
+
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<TenantSettings> {
     let q = Query::select()
         .column(t("settings"))
@@ -144,6 +180,9 @@ pub async fn set(
     )
     .await?;
     txn.commit().await?;
+    if let Ok(mut c) = cache().lock() {
+        c.remove(&tenant.0);
+    }
     if s.allowlist_only() && !old.allowlist_only() {
         // Allow-list mode applies to grants already given, not only to new ones.
         super::client_policy::enforce(store, clock, tenant, actor).await?;

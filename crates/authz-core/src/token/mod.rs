@@ -105,7 +105,8 @@ pub(crate) async fn issue<C: ConnectionTrait>(
     let access = random_token();
     // The tenant may shorten lifetimes within the hard bounds of DESIGN §5.
     let tenant_settings =
-        crate::admin::settings::get(conn, &crate::TenantId(family.tenant_id.clone())).await?;
+        crate::admin::settings::get_cached(conn, &crate::TenantId(family.tenant_id.clone()))
+            .await?;
     let ttl = tenant_settings
         .access_token_secs(tier)
         .min((family.expires_at - now) / MICROS)
