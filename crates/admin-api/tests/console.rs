@@ -1012,3 +1012,39 @@ async fn an_invitation_cannot_be_accepted_from_another_site() {
     .await;
     assert_eq!(r.status().as_u16(), 303);
 }
+
+#[actix_web::test]
+async fn the_front_door_finds_the_organisation_by_verified_email_domain() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let (status, _, body) = send(&app, "GET", "/admin", None, None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Your work email"), "{body}");
+    let (status, location, _) = send(
+        &app,
+        "POST",
+        "/admin",
+        None,
+        Some("email=ann%40Acme.test".into()),
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/admin/t/acme/login"));
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin",
+        None,
+        Some("email=someone%40unknown.test".into()),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("No organisation signs in with that address"),
+        "{body}"
+    );
+    let (status, _, _) = send(&app, "GET", "/admin/t/nope/", None, None).await;
+    assert_eq!(
+        status, 404,
+        "an unknown organisation is a page that says so"
+    );
+}
