@@ -416,6 +416,46 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
   await ctx.close();
 });
 
+step('the first admin of a new organisation signs in through a SAML connection added in the setup session', async () => {
+  await cli(S.gh, ['tenant', 'create', '--slug', 'globex', '--name', 'Globex', '--domain', 'globex.test']);
+  const python = ensureSamlPython(() => {});
+  const idp = await startSamlIdp({ python, port: await freePort(), dir: join(S.runDir, 'saml-globex'), preset: 'okta',
+    logFile: join(S.runDir, 'saml-idp-globex.log'), extraArgs: ['--email', 'it@globex.test'] });
+  cleanups.push(() => idp.close());
+  const since = S.inbox.length;
+  await cli(S.gh, ['admin', 'invite', '--tenant', 'globex', '--email', 'it@globex.test']);
+  const m = await waitForMail('it@globex.test', since);
+  const link = mailText(m.raw).match(/http:\/\/127\.0\.0\.1:\d+\/admin\/invitations\/[A-Za-z0-9_-]+/)?.[0];
+  assert.ok(link, 'the invitation carries its link');
+  const ctx = await S.browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(link);
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Accept invitation' }).click()]);
+  await page.goto(`${S.issuer}/admin/t/globex/connections/new?kind=saml`);
+  await page.fill('#name', 'Globex Okta');
+  await page.selectOption('#preset', 'okta');
+  await page.fill('#metadata', idp.metadata());
+  await submit(page, page.getByRole('button', { name: 'Add connection' }), '/admin/t/globex/connections');
+  const metadataUrl = await page.locator('input[value$="/metadata"]').first().inputValue();
+  const sp = await fetch(metadataUrl);
+  assert.equal(sp.status, 200);
+  await idp.setSpMetadata(await sp.text());
+  // The IdP answers at once (auto-posted form): ACS → completion → the console.
+  await page.goto(`${S.issuer}/admin/t/globex/`);
+  await Promise.all([page.waitForURL(`${S.issuer}/admin/t/globex/`, { waitUntil: 'load' }),
+    page.getByRole('link', { name: 'Sign in through your identity provider' }).click()]);
+  await page.waitForLoadState('load');
+  const body = await page.locator('body').innerText();
+  assert.doesNotMatch(body, /Setup-only session/, body);
+  assert.match(body, /it@globex\.test · explicit \(invitation\)/);
+  const [ar] = (await idp.requests()).slice(-1);
+  assert.equal(ar.force_authn_bool, true, `a console sign-in asks for a fresh authentication (ForceAuthn): ${ar.force_authn}`);
+  await shot(page, 'globex-overview-after-saml');
+  // The connection is still pending for users until this admin enables it.
+  assert.equal(sql(`SELECT enabled FROM connections WHERE name = 'Globex Okta'`), 'f');
+  await ctx.close();
+});
+
 step('a forwarded invitation used by someone with another IdP email grants no admin role', async () => {
   const ctx = await S.browser.newContext({ ignoreHTTPSErrors: true });
   const page = await ctx.newPage();
