@@ -65,7 +65,7 @@ macro_rules! admin_api {
     ($($handler:path),* $(,)?) => {
         #[derive(OpenApi)]
         #[openapi(
-            info(title = "Gatehouse admin API", description = "Operator and tenant-admin endpoints. Errors are application/problem+json (RFC 9457)."),
+            info(title = "Gatehouse admin API", description = "Operator and tenant-admin endpoints. Errors are application/problem+json (RFC 9457). Send an operator or tenant-admin key as a bearer token; tenant endpoints also accept the admin console's session cookie, with the console page's CSRF token in X-CSRF-Token and a fresh IdP sign-in (15 minutes) for writes."),
             servers((url = "/admin/api/v1")),
             paths($($handler),*),
             components(schemas(Problem)),
