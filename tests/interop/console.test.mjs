@@ -453,6 +453,18 @@ step('the first admin of a new organisation signs in through a SAML connection a
   await shot(page, 'globex-overview-after-saml');
   // The connection is still pending for users until this admin enables it.
   assert.equal(sql(`SELECT enabled FROM connections WHERE name = 'Globex Okta'`), 'f');
+  // Signing in again (as after the 15-minute window) still works through the pending
+  // connection (its invitation is bound to this admin), and comes back to the page asked for.
+  const requestsBefore = (await idp.requests()).length;
+  await page.goto(`${S.issuer}/admin/t/globex/login?step_up=1&return=/admin/t/globex/connections`);
+  await page.waitForURL(`${S.issuer}/admin/t/globex/connections`);
+  assert.equal((await idp.requests()).length, requestsBefore + 1, 'one more AuthnRequest');
+  const globex = page.locator('section.panel', { hasText: 'Globex Okta' });
+  await submit(page, globex.getByRole('button', { name: 'Enable' }), '/admin/t/globex/connections');
+  assert.equal(sql(`SELECT enabled FROM connections WHERE name = 'Globex Okta'`), 't');
+  // A return path outside this tenant's console is ignored (no open redirect).
+  await page.goto(`${S.issuer}/admin/t/globex/login?step_up=1&return=https://evil.example/`);
+  await page.waitForURL(`${S.issuer}/admin/t/globex/`);
   await ctx.close();
 });
 

@@ -30,14 +30,25 @@ pub async fn get<C: ConnectionTrait>(
     ))
     .one(conn)
     .await?;
-    Ok(
-        m.filter(|m| m.reconsent_at.map(|r| r > clock.now_us()).unwrap_or(true))
-            .map(|m| Consent {
-                scopes: crate::scope::split(&m.scopes),
-                granted_at: m.granted_at,
-                reconsent_at: m.reconsent_at,
-            }),
-    )
+    let Some(m) = m else { return Ok(None) };
+    // A re-consent date, when set, is also capped by the tenant's current cadence: shortening
+    // it applies to consents given before the change.
+    let now = clock.now_us();
+    let tenant_cap = match m.reconsent_at {
+        Some(_) => crate::admin::settings::get_cached(conn, tenant)
+            .await?
+            .reconsent_days
+            .map(|d| m.granted_at + d * 86_400 * MICROS),
+        None => None,
+    };
+    let due = [m.reconsent_at, tenant_cap].into_iter().flatten().min();
+    Ok(Some(m)
+        .filter(|_| due.map(|r| r > now).unwrap_or(true))
+        .map(|m| Consent {
+            scopes: crate::scope::split(&m.scopes),
+            granted_at: m.granted_at,
+            reconsent_at: m.reconsent_at,
+        }))
 }
 
 /// Records what the user approved; the re-consent date follows the most sensitive scope.

@@ -119,10 +119,18 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
             // Audit retention, once a day (and at start): whole ranges ending at a checkpoint.
             if hour.is_multiple_of(24) {
                 match authz_core::audit::retention::purge_all(&store, clock.as_ref()).await {
-                    Ok(done) if done.is_empty() => {}
-                    Ok(done) => tracing::info!(tenants = done.len(), "audit retention applied"),
-                    Err(e) => tracing::warn!(code = "AUDIT0003", error = %e,
-                        "audit retention not applied; on PostgreSQL run `gatehouse audit purge` as the audit tables' owner"),
+                    Ok(done) => {
+                        if !done.purged.is_empty() {
+                            tracing::info!(tenants = done.purged.len(), "audit retention applied");
+                        }
+                        for (tenant, e) in &done.failed {
+                            tracing::warn!(code = "AUDIT0003", tenant = %tenant, error = %e,
+                                "audit retention not applied; on PostgreSQL run `gatehouse audit purge` as the audit tables' owner");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(code = "AUDIT0003", error = %e, "audit retention not applied")
+                    }
                 }
             }
             hour += 1;

@@ -32,6 +32,21 @@ pub struct LoginQuery {
     pub connection: Option<String>,
     pub step_up: Option<String>,
     pub test: Option<String>,
+    /// A console page of this tenant to continue at after signing in.
+    #[serde(rename = "return")]
+    pub return_to: Option<String>,
+}
+
+/// A return path is a page of this tenant's console, nothing else (no open redirect).
+pub fn safe_return(path: &str, slug: &str) -> bool {
+    let prefix = format!("/admin/t/{slug}/");
+    path.starts_with(&prefix)
+        && !path.contains("//")
+        && !path.contains('\\')
+        && !path.contains("..")
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.?=&%".contains(c))
 }
 
 fn truthy(v: &Option<String>) -> bool {
@@ -93,6 +108,11 @@ pub async fn start(
     let setup = setup_invitation(&state, &req, &t.id).await?;
     let current = tenant_session(&state, &req, &t.id).await?;
     let test = truthy(&q.test);
+    let return_to = q
+        .return_to
+        .as_deref()
+        .filter(|r| safe_return(r, &t.slug))
+        .map(str::to_string);
     // Re-authentication for the current session's connection (the console's "sign in again").
     let step_up = truthy(&q.step_up) && !test;
     if test {
@@ -121,24 +141,56 @@ pub async fn start(
     .into_iter()
     .filter(|c| c.kind == "oidc" || c.kind == "saml")
     .collect();
-    // An invitee may also use the connections their setup session added (still pending).
-    if let (Some(inv), false) = (&setup, test) {
-        conns.extend(connection::pending_for_invitation(&state.store.db, &t.id, &inv.id).await?);
+    // Pending connections (added in a setup session) serve their invitee: the setup session
+    // itself, and — once bound — the admin that invitation made, so that admin can sign in again
+    // (step-up) through it before enabling it. The transaction then carries that invitation.
+    let mut pending_via: Vec<(String, String)> = Vec::new(); // (connection id, invitation id)
+    if !test {
+        if let Some(inv) = &setup {
+            for c in connection::pending_for_invitation(&state.store.db, &t.id, &inv.id).await? {
+                pending_via.push((c.id.clone(), inv.id.clone()));
+                conns.push(c);
+            }
+        }
+        if let Some(s) = &current {
+            for c in connection::list(&state.store.db, &t.id).await? {
+                if c.enabled || conns.iter().any(|x| x.id == c.id) {
+                    continue;
+                }
+                let Some(inv_id) =
+                    connection::setup_invitation(&state.store.db, &t.id, &c.id).await?
+                else {
+                    continue;
+                };
+                let bound = invitation::by_id(&state.store.db, &t.id, &inv_id)
+                    .await?
+                    .and_then(|i| i.bound_user_id);
+                if bound.as_deref() == Some(s.user_id.as_str()) {
+                    pending_via.push((c.id.clone(), inv_id));
+                    conns.push(c);
+                }
+            }
+        }
     }
-    let chosen = match (&q.connection, step_up.then_some(current.as_ref()).flatten()) {
-        (_, Some(s)) => conns.iter().find(|c| c.id == s.connection_id),
+    let current_conn = step_up
+        .then_some(current.as_ref())
+        .flatten()
+        .and_then(|s| conns.iter().find(|c| c.id == s.connection_id));
+    let chosen = match (&q.connection, current_conn) {
+        (_, Some(c)) => Some(c),
         (Some(id), None) => conns.iter().find(|c| &c.id == id),
         (None, None) if conns.len() == 1 => conns.first(),
         (None, None) => None,
     };
     let Some(conn) = chosen else {
-        if q.connection.is_some() || step_up {
+        if q.connection.is_some() {
             return Err(PageError::bad_request(
                 "This sign-in method is not available",
                 "The connection does not exist or is disabled.",
                 "Go back to the console and choose an enabled connection.",
             ));
         }
+        // Also when signing in again and the session's own connection is gone: choose.
         return Ok(state.templates.page(
             StatusCode::OK,
             "admin_login.html",
@@ -146,10 +198,16 @@ pub async fn start(
                 tenant_name => t.name,
                 slug => t.slug,
                 setup => setup.is_some(),
+                back => return_to.clone(),
                 connections => conns.iter().map(|c| context! { id => c.id, name => c.name, kind => c.kind }).collect::<Vec<_>>(),
             },
         ));
     };
+    let invitation_for_tx = pending_via
+        .iter()
+        .find(|(cid, _)| cid == &conn.id)
+        .map(|(_, inv)| inv.clone())
+        .or_else(|| setup.as_ref().map(|i| i.id.clone()));
     let purpose = if test {
         Purpose::TestConnection
     } else {
@@ -159,7 +217,9 @@ pub async fn start(
     // Every console sign-in asks the IdP for a fresh authentication (OIDC max_age, SAML
     // ForceAuthn) and requires its time back: admin writes need one within the step-up window
     // (DESIGN §5), so a sign-in that reused an old IdP session would only allow reading.
-    let areq = AuthorizeRequest::admin(purpose, !test, setup.map(|i| i.id));
+    let mut areq = AuthorizeRequest::admin(purpose, !test, invitation_for_tx);
+    // Where the console continues after the sign-in (a page of this tenant's console only).
+    areq.redirect_uri = return_to.unwrap_or_default();
     let clock = state.clock.as_ref();
     let handle = login::start(&state.store.db, clock, &binding, &areq).await?;
     let tx = login::load(&state.store.db, clock, &handle, Some(&binding)).await?;

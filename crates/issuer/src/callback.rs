@@ -1,7 +1,7 @@
 //! The upstream OIDC redirect URI. Validates `state` against the server-side login transaction
 //! and the browser binding, redeems the code, validates the ID token, then finds or creates the
 //! user by (connection, subject) and starts a Gatehouse session.
-use crate::upstream::{step_up_window, Upstream};
+use crate::upstream::{enforced_window, Upstream};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
@@ -77,7 +77,7 @@ pub async fn oidc(
     };
     let up = Upstream::load(&state, &tenant, &conn).await?;
     let cfg = up.cfg(&conn);
-    let step_up = step_up_window(&tx);
+    let step_up = enforced_window(&tx);
     let nonce = tx.upstream_nonce.clone().unwrap_or_default();
     let verifier = tx.upstream_verifier.clone().unwrap_or_default();
     let identity = match state

@@ -235,7 +235,12 @@ pub async fn acs(
         }
     };
     // Step-up: the IdP must have authenticated the user within the window (ForceAuthn was sent).
-    let step_up = tx.as_ref().map(|t| t.request.step_up).unwrap_or(false);
+    // (A console sign-in asked for ForceAuthn too, but without a fresh AuthnInstant it is only
+    // read-only: the console checks freshness at each write.)
+    let step_up = tx
+        .as_ref()
+        .map(|t| t.request.step_up && t.request.purpose != login::Purpose::Admin)
+        .unwrap_or(false);
     if step_up {
         let window = chrono::Duration::seconds(authz_core::token::refresh::STEP_UP_WINDOW_SECS);
         if !saml::validate::authn_is_fresh(&assertion, now, window, skew) {

@@ -44,11 +44,21 @@ impl Upstream {
     }
 }
 
-/// The freshness window the IdP authentication must meet, when the request needs step-up.
+/// The freshness window asked of the IdP (OIDC `max_age`), when the request needs step-up.
 pub fn step_up_window(tx: &LoginTx) -> Option<i64> {
     tx.request
         .step_up
         .then_some(authz_core::token::refresh::STEP_UP_WINDOW_SECS)
+}
+
+/// The freshness window the answer must prove. A console sign-in asks for a fresh
+/// authentication but is not refused without one: it is read-only until a fresh one (the
+/// console's writes check the session's authentication time, ADR 0007).
+pub fn enforced_window(tx: &LoginTx) -> Option<i64> {
+    if tx.request.purpose == authz_core::login::Purpose::Admin {
+        return None;
+    }
+    step_up_window(tx)
 }
 
 /// The common end of every upstream sign-in (OIDC callback, SAML completion): find or create
@@ -151,9 +161,14 @@ pub async fn complete_sign_in(
         .insert_header((
             header::LOCATION,
             match tx {
-                Some(_) if purpose == login::Purpose::Admin => {
+                Some(tx) if purpose == login::Purpose::Admin => {
                     let slug = authz_core::tenant::get(&state.store.db, tenant).await?.slug;
-                    format!("{}/admin/t/{slug}/", state.issuer())
+                    let back = &tx.request.redirect_uri;
+                    if crate::admin_login::safe_return(back, &slug) {
+                        format!("{}{back}", state.issuer())
+                    } else {
+                        format!("{}/admin/t/{slug}/", state.issuer())
+                    }
                 }
                 Some(tx) => crate::consent::url(state.issuer(), &tx.id_hash),
                 None => format!("{}/account", state.issuer()),

@@ -3,7 +3,6 @@
 //! confirmation); and the MCP clients the organisation allows or blocks.
 use std::collections::HashMap;
 
-use actix_web::web;
 use authz_core::admin::client_policy::{self, Decision};
 use authz_core::directory::{groups, ListQuery};
 use authz_core::scope::Tier;
@@ -187,10 +186,9 @@ pub async fn clients(Admin(c): Admin) -> ConsoleResult {
     ))
 }
 
-pub async fn set_policy(
-    AdminWrite(c, f): AdminWrite,
-    path: web::Path<(String, String)>,
-) -> ConsoleResult {
+/// The client is a form field, not a path segment: a metadata-document client's id is a URL.
+pub async fn set_policy(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
+    let client_id = f.require("client_id", "The client")?.to_string();
     let decision = match f.require("decision", "A decision")? {
         "clear" => None,
         d => Some(Decision::parse(d)?),
@@ -199,7 +197,7 @@ pub async fn set_policy(
         &c.st.store,
         c.st.clock.as_ref(),
         &c.tenant.id,
-        &path.1,
+        &client_id,
         decision,
         &c.actor(),
     )
@@ -207,18 +205,16 @@ pub async fn set_policy(
     Ok(see_other(c.slug(), "/clients"))
 }
 
-pub async fn revoke_client(
-    AdminWrite(c, _f): AdminWrite,
-    path: web::Path<(String, String)>,
-) -> ConsoleResult {
-    if client::get(&c.st.store.db, &path.1).await?.is_none() {
+pub async fn revoke_client(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
+    let client_id = f.require("client_id", "The client")?.to_string();
+    if client::get(&c.st.store.db, &client_id).await?.is_none() {
         return Err(ConsoleError::not_found("client"));
     }
     token::revoke::revoke_client_in_tenant(
         &c.st.store,
         c.st.clock.as_ref(),
         &c.tenant.id,
-        &path.1,
+        &client_id,
         &c.actor(),
     )
     .await?;

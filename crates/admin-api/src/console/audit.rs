@@ -38,13 +38,20 @@ fn nonempty(v: &Option<String>) -> Option<String> {
 }
 
 /// `2026-11-26`, `2026-11-26T10:30` (a datetime-local field) or RFC 3339, as UTC microseconds.
+/// `end_of_day` (an upper bound): a date includes its whole day, a minute its whole minute.
 fn instant(v: &str, end_of_day: bool) -> Result<i64, ConsoleError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
         return Ok(t.timestamp_micros());
     }
-    for f in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for (f, minute) in [
+        ("%Y-%m-%dT%H:%M:%S", false),
+        ("%Y-%m-%dT%H:%M", true),
+        ("%Y-%m-%d %H:%M", true),
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(v, f) {
-            return Ok(t.and_utc().timestamp_micros());
+            // An upper bound given to the minute includes that minute.
+            let extra = if minute && end_of_day { 60_000_000 } else { 0 };
+            return Ok(t.and_utc().timestamp_micros() + extra);
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
@@ -73,7 +80,11 @@ impl Filter {
                     .into_iter()
                     .next()
                     .map(|x| x.id)
-                    .unwrap_or(u),
+                    .ok_or_else(|| {
+                        ConsoleError::bad_request(format!(
+                            "No user of this organisation has the address {u}."
+                        ))
+                    })?,
             ),
             other => other,
         };
@@ -132,11 +143,12 @@ fn row(r: &Record) -> minijinja::Value {
 }
 
 pub async fn page(Admin(c): Admin, f: web::Query<Filter>) -> ConsoleResult {
-    let q = f.query(&c, PAGE).await?;
-    let records = search::search(&c.st.store.db, &c.tenant.id, &q).await?;
-    let next = (records.len() as u64 == PAGE)
-        .then(|| records.last().map(|r| r.id))
-        .flatten();
+    let q = f.query(&c, PAGE + 1).await?;
+    let mut records = search::search(&c.st.store.db, &c.tenant.id, &q).await?;
+    // One more than a page tells whether an older page exists.
+    let more = records.len() as u64 > PAGE;
+    records.truncate(PAGE as usize);
+    let next = more.then(|| records.last().map(|r| r.id)).flatten();
     // The chain is recomputed whole: on the first page only, not for every "older records".
     let report = match f.before {
         None => Some(

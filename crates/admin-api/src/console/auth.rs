@@ -84,11 +84,14 @@ impl Console {
                     .or(user.name.clone())
                     .unwrap_or(user.subject.clone()),
                 via.describe(),
-                Some(super::when(
-                    session.auth_time
-                        + authz_core::token::refresh::STEP_UP_WINDOW_SECS
-                            * authz_core::clock::MICROS,
-                )),
+                // Unknown authentication time (the IdP did not say): read-only.
+                (session.auth_time > 0).then(|| {
+                    super::when(
+                        session.auth_time
+                            + authz_core::token::refresh::STEP_UP_WINDOW_SECS
+                                * authz_core::clock::MICROS,
+                    )
+                }),
             ),
             Principal::Setup { invitation } => (
                 invitation.email.clone(),
@@ -103,6 +106,7 @@ impl Console {
             who => who,
             via => via,
             setup => self.is_setup(),
+            read_only => matches!(&self.principal, Principal::Admin { session, .. } if session.auth_time == 0),
             signed_in_as => self.signed_in_as,
             fresh_until => fresh_until,
             section => section,
@@ -131,6 +135,20 @@ impl Console {
             name,
             minijinja::context! { c => self.base(section), ..ctx },
         )
+    }
+}
+
+/// The console section a request belongs to (`settings`, `users/<id>`, …), to come back to
+/// after signing in again.
+fn section_of(path: &str, slug: &str) -> String {
+    let rest = path
+        .strip_prefix(&format!("/admin/t/{slug}/"))
+        .unwrap_or_default();
+    let mut parts = rest.split('/').filter(|p| !p.is_empty());
+    match (parts.next(), parts.next()) {
+        (Some("users"), Some(id)) => format!("users/{id}"),
+        (Some(first), _) if first.chars().all(|c| c.is_ascii_lowercase()) => first.to_string(),
+        _ => String::new(),
     }
 }
 
@@ -218,8 +236,13 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
                 .with_action("Go to connections", format!("/admin/t/{}/connections", t.slug)));
             }
             return Ok(Console {
+                // Only when that identity's email is not the invited one.
                 signed_in_as: signed_in_as
                     .as_ref()
+                    .filter(|u| {
+                        u.email.as_deref().map(str::to_lowercase).as_deref()
+                            != Some(inv.email.as_str())
+                    })
                     .map(|u| u.email.clone().unwrap_or(u.subject.clone())),
                 csrf: csrf_for("setup", c.value()),
                 st: st.clone(),
@@ -276,7 +299,11 @@ async fn authenticate_write(
             )
             .with_action(
                 "Sign in again",
-                format!("/admin/t/{}/login?step_up=1", c.tenant.slug),
+                format!(
+                    "/admin/t/{slug}/login?step_up=1&return=/admin/t/{slug}/{}",
+                    section_of(req.path(), &c.tenant.slug),
+                    slug = c.tenant.slug
+                ),
             ));
         }
     }

@@ -230,19 +230,7 @@ pub async fn edit_form(Admin(c): Admin, path: web::Path<(String, String)>) -> Co
     } else {
         None
     };
-    let last = authz_core::audit::search::search(
-        &c.st.store.db,
-        &c.tenant.id,
-        &authz_core::audit::search::AuditQuery {
-            action_prefix: Some("user.sign".into()),
-            limit: 200,
-            ..Default::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .find(|e| e.details.contains(&conn.id))
-    .map(|e| context! { at => when(e.occurred_at), result => e.result, action => e.action });
+    let last = last_sign_in(&c, &conn.id).await?;
     let pending = connection::setup_invitation(&c.st.store.db, &c.tenant.id, &conn.id).await?;
     Ok(c.render(
         "console/connection_edit.html",
@@ -309,4 +297,24 @@ pub async fn set_state(
     )
     .await?;
     Ok(see_other(c.slug(), "/connections"))
+}
+
+/// The newest sign-in (or refused sign-in) through a connection, from the audit log.
+async fn last_sign_in(
+    c: &Console,
+    connection_id: &str,
+) -> Result<Option<minijinja::Value>, ConsoleError> {
+    use authz_core::entities::audit_events;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    // Connection ids are UUIDs: no LIKE wildcard can occur in them.
+    let member = format!("\"connection_id\":\"{connection_id}\"");
+    let e = audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(c.tenant.id.0.clone()))
+        .filter(audit_events::Column::Action.is_in(["user.signed_in", "user.sign_in_failed"]))
+        .filter(audit_events::Column::Details.contains(member.as_str()))
+        .order_by_desc(audit_events::Column::Id)
+        .one(&c.st.store.db)
+        .await
+        .map_err(authz_core::CoreError::from)?;
+    Ok(e.map(|e| context! { at => when(e.occurred_at), result => e.result, action => e.action }))
 }

@@ -310,8 +310,8 @@ console_routes! {
     POST "/apps/grants" Admin => apps::grant;
     POST "/apps/grants/remove" Admin => apps::remove_grant;
     GET "/clients" Admin => apps::clients;
-    POST "/clients/{client_id}/policy" Admin => apps::set_policy;
-    POST "/clients/{client_id}/revoke" Admin => apps::revoke_client;
+    POST "/clients/policy" Admin => apps::set_policy;
+    POST "/clients/revoke" Admin => apps::revoke_client;
     GET "/users" Admin => users::list;
     GET "/users/{user_id}" Admin => users::show;
     POST "/users/{user_id}/revoke" Admin => users::revoke_all;

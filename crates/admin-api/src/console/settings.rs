@@ -10,7 +10,12 @@ use minijinja::context;
 
 use super::{see_other, when, Admin, AdminWrite, ConsoleError, ConsoleResult};
 
-pub async fn page(Admin(c): Admin) -> ConsoleResult {
+#[derive(serde::Deserialize)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
+pub async fn page(Admin(c): Admin, q: web::Query<Saved>) -> ConsoleResult {
     let db = &c.st.store.db;
     let t = &c.tenant.id;
     let s = settings::get(db, t).await?;
@@ -69,6 +74,7 @@ pub async fn page(Admin(c): Admin) -> ConsoleResult {
             admin_group => role::admin_group(db, t).await?,
             admins => admins,
             invitations => invitations,
+            saved => q.saved.is_some(),
             self_id => match &c.principal { super::auth::Principal::Admin { user, .. } => Some(user.id.clone()), _ => None },
         },
     ))
@@ -79,20 +85,26 @@ pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
     let t = &c.tenant.id;
     let clock = c.st.clock.as_ref();
     let actor = c.actor();
+    // A value equal to DESIGN §5's default is stored as "unset", so the defaults stay defaults.
+    let unless = |v: Option<i64>, default: i64| v.filter(|v| *v != default);
     let new = TenantSettings {
-        routine_token_minutes: f.int("routine_token_minutes", "The routine token lifetime")?,
-        sensitive_token_minutes: f
-            .int("sensitive_token_minutes", "The sensitive token lifetime")?,
-        reconsent_days: f.int("reconsent_days", "The re-consent cadence")?,
-        audit_retention_years: f.int("audit_retention_years", "Audit retention")?,
-        client_policy: Some(
-            if f.checked("allowlist") {
-                "allowlist"
-            } else {
-                "open"
-            }
-            .into(),
+        routine_token_minutes: unless(
+            f.int("routine_token_minutes", "The routine token lifetime")?,
+            settings::ROUTINE_MINUTES.1,
         ),
+        sensitive_token_minutes: unless(
+            f.int("sensitive_token_minutes", "The sensitive token lifetime")?,
+            settings::SENSITIVE_MINUTES.1,
+        ),
+        reconsent_days: unless(
+            f.int("reconsent_days", "The re-consent cadence")?,
+            settings::RECONSENT_DAYS.1,
+        ),
+        audit_retention_years: unless(
+            f.int("audit_retention_years", "Audit retention")?,
+            settings::RETENTION_YEARS.0,
+        ),
+        client_policy: f.checked("allowlist").then(|| "allowlist".to_string()),
     };
     new.validate()?;
     let provisioning = Provisioning::parse(f.get("provisioning").unwrap_or("jit"))?;

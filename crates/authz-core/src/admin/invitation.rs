@@ -202,6 +202,17 @@ pub async fn create(
     Ok((inv, token))
 }
 
+/// An invitation of `tenant` by id, whatever its state.
+pub async fn by_id<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id: &str,
+) -> CoreResult<Option<Invitation>> {
+    Ok(find_by(conn, "id", id)
+        .await?
+        .filter(|i| &i.tenant == tenant))
+}
+
 /// The invitation behind a link token, whatever its state (the GET page; consumes nothing).
 pub async fn peek<C: ConnectionTrait>(conn: &C, token: &str) -> CoreResult<Option<Invitation>> {
     find_by(conn, "token_hash", &sha256_hex(token)).await
@@ -247,6 +258,30 @@ pub async fn accept(
     if n != 1 {
         return Err(CoreError::invalid("this invitation was already accepted"));
     }
+    // Connections a lapsed setup session of this tenant left pending (it expired or was
+    // withdrawn before anyone was bound) carry over to this invitee, who would otherwise have to
+    // configure the IdP again.
+    let lapsed = Query::select()
+        .column(t("id"))
+        .from(t("admin_invitations"))
+        .and_where(Expr::col(t("tenant_id")).eq(inv.tenant.0.clone()))
+        .and_where(Expr::col(t("id")).ne(inv.id.clone()))
+        .and_where(Expr::col(t("bound_user_id")).is_null())
+        .cond_where(
+            sea_orm::sea_query::Cond::any()
+                .add(Expr::col(t("revoked_at")).is_not_null())
+                .add(Expr::col(t("setup_expires_at")).lte(now)),
+        )
+        .to_owned();
+    let carry = Query::update()
+        .table(t("connections"))
+        .value(t("setup_invitation"), inv.id.clone())
+        .and_where(Expr::col(t("tenant_id")).eq(inv.tenant.0.clone()))
+        .and_where(Expr::col(t("enabled")).eq(false))
+        .and_where(Expr::col(t("setup_invitation")).in_subquery(lapsed))
+        .to_owned();
+    txn.execute(txn.get_database_backend().build(&carry))
+        .await?;
     audit::record(
         &txn,
         clock,

@@ -105,6 +105,8 @@ pub async fn purge(
             .and_where(Expr::col(t("tenant_id")).eq(chain.clone()))
             .and_where(Expr::col(t("seq")).lt(first_young.min(head)))
             .and_where(Expr::col(t("seq")).gte(first))
+            // The kept checkpoint itself is older than the retention (the verifier checks it).
+            .and_where(Expr::col(t("created_at")).lte(cutoff))
             .to_owned(),
     )
     .await?
@@ -157,15 +159,28 @@ pub async fn purge(
     }))
 }
 
-/// Applies every tenant's retention setting. Returns (tenant slug, what was purged).
-pub async fn purge_all(store: &Store, clock: &dyn Clock) -> CoreResult<Vec<(String, Purged)>> {
-    let mut out = Vec::new();
+/// What [`purge_all`] did: per tenant slug, the purge, and the tenants it could not purge.
+#[derive(Debug, Default)]
+pub struct PurgeAll {
+    pub purged: Vec<(String, Purged)>,
+    pub failed: Vec<(String, crate::CoreError)>,
+}
+
+/// Applies every tenant's retention setting; one tenant's failure does not stop the others.
+pub async fn purge_all(store: &Store, clock: &dyn Clock) -> CoreResult<PurgeAll> {
+    let mut out = PurgeAll::default();
     for t in crate::tenant::list(&store.db).await? {
-        let years = crate::admin::settings::get(&store.db, &t.id)
-            .await?
-            .audit_retention_years();
-        if let Some(p) = purge(store, clock, &t.id, years).await? {
-            out.push((t.slug, p));
+        let years = match crate::admin::settings::get(&store.db, &t.id).await {
+            Ok(s) => s.audit_retention_years(),
+            Err(e) => {
+                out.failed.push((t.slug, e));
+                continue;
+            }
+        };
+        match purge(store, clock, &t.id, years).await {
+            Ok(Some(p)) => out.purged.push((t.slug, p)),
+            Ok(None) => {}
+            Err(e) => out.failed.push((t.slug, e)),
         }
     }
     Ok(out)

@@ -65,8 +65,11 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<()> {
 async fn purge(ctx: &Ctx, tenant: Option<String>) -> Result<()> {
     use authz_core::audit::retention;
     let clock = ctx.clock.as_ref();
+    let hint = "audit purge failed (on PostgreSQL it must run as the owner of the audit tables)";
     let done = match tenant {
-        None => retention::purge_all(&ctx.store, clock).await,
+        None => retention::purge_all(&ctx.store, clock)
+            .await
+            .context(hint)?,
         Some(slug) => {
             let t = authz_core::tenant::find_by_slug(&ctx.store.db, &slug)
                 .await
@@ -74,18 +77,28 @@ async fn purge(ctx: &Ctx, tenant: Option<String>) -> Result<()> {
             let years = authz_core::admin::settings::get(&ctx.store.db, &t.id)
                 .await?
                 .audit_retention_years();
-            retention::purge(&ctx.store, clock, &t.id, years)
-                .await
-                .map(|p| p.map(|p| vec![(slug, p)]).unwrap_or_default())
+            let mut all = retention::PurgeAll::default();
+            match retention::purge(&ctx.store, clock, &t.id, years).await {
+                Ok(Some(p)) => all.purged.push((slug, p)),
+                Ok(None) => {}
+                Err(e) => all.failed.push((slug, e)),
+            }
+            all
         }
-    }
-    .context("audit purge failed (on PostgreSQL it must run as the owner of the audit tables)")?;
-    for (slug, p) in &done {
+    };
+    for (slug, p) in &done.purged {
         println!(
             "purged: {slug} up_to_seq={} records={}",
             p.up_to_seq, p.deleted
         );
     }
-    println!("tenants_purged: {}", done.len());
-    ctx.seal().await
+    println!("tenants_purged: {}", done.purged.len());
+    ctx.seal().await?;
+    if let Some((slug, e)) = done.failed.first() {
+        bail!(
+            "{hint}: tenant '{slug}': {e} ({} tenant(s) failed)",
+            done.failed.len()
+        );
+    }
+    Ok(())
 }
