@@ -1048,3 +1048,122 @@ async fn the_front_door_finds_the_organisation_by_verified_email_domain() {
         "an unknown organisation is a page that says so"
     );
 }
+
+#[actix_web::test]
+async fn a_new_invitee_inherits_the_connection_a_lapsed_setup_session_left_pending() {
+    let fx = fixture().await;
+    let (first, t1) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "first@acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    invitation::accept(&fx.store, &fx.clock, &t1).await.unwrap();
+    let pending = connection::add_oidc_by(
+        &fx.store,
+        &fx.clock,
+        &testkit::master_key(),
+        &fx.acme,
+        connection::NewOidcConnection {
+            name: "Configured in time",
+            issuer: "https://idp.example.test",
+            client_id: "gh",
+            client_secret: "s",
+            preset: "generic",
+            settings: serde_json::json!({}),
+        },
+        "invitation",
+        Some(&first.id),
+    )
+    .await
+    .unwrap();
+    // The 24 hours pass before anyone signs in; the operator invites again.
+    fx.clock.advance_secs(invitation::SETUP_SECS + 1);
+    let (second, t2) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "first@acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    invitation::accept(&fx.store, &fx.clock, &t2).await.unwrap();
+    assert_eq!(
+        connection::setup_invitation(&fx.store.db, &fx.acme, &pending.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(second.id.as_str())
+    );
+    // A live setup session's connections are never taken over.
+    let (third, t3) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "other@acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    invitation::accept(&fx.store, &fx.clock, &t3).await.unwrap();
+    assert_eq!(
+        connection::setup_invitation(&fx.store.db, &fx.acme, &pending.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(second.id.as_str()),
+        "not moved to {}",
+        third.id
+    );
+}
+
+#[actix_web::test]
+async fn client_decisions_are_posted_with_the_client_id_in_the_form() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let reg = authz_core::client::add_preregistered(
+        &fx.store,
+        &fx.clock,
+        &Default::default(),
+        "Agent",
+        &["https://agent.example.test/cb".to_string()],
+        false,
+    )
+    .await
+    .unwrap();
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let form = format!(
+        "csrf={}&client_id={}&decision=block",
+        csrf(&fx.admin.cookie),
+        reg.client.client_id
+    );
+    let (status, location, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/clients/policy",
+        cookie,
+        Some(form),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/t/acme/clients"),
+        "{body}"
+    );
+    assert!(!authz_core::admin::client_policy::permits(
+        &fx.store.db,
+        &fx.acme,
+        &reg.client.client_id
+    )
+    .await
+    .unwrap());
+    let (_, _, page) = send(&app, "GET", "/admin/t/acme/clients", cookie, None).await;
+    assert!(
+        page.contains("blocked") && page.contains(&reg.client.client_id),
+        "{page}"
+    );
+}

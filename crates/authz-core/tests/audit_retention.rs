@@ -170,3 +170,35 @@ async fn a_prefix_cut_that_does_not_end_at_a_checkpoint_is_still_detected() {
         "{b}"
     );
 }
+
+#[tokio::test]
+async fn records_sealed_late_wait_until_their_checkpoint_is_old_enough() {
+    let store = testkit::store().await;
+    let now = testkit::clock();
+    let old = FixedClock::new(now.now_us() - 3 * YEAR * 1_000_000);
+    let t = tenant::create(&store, &old, "acme", "Acme", &[s("acme.example")])
+        .await
+        .unwrap();
+    for i in 2..=10 {
+        record_one(&store, &old, &t.id, "tool.called", i).await;
+    }
+    // Sealed only now (the nodes were down): the checkpoint is new though the records are old.
+    audit::seal_all(&store, &key(), &now).await.unwrap();
+    record_one(&store, &now, &t.id, "tool.called", 11).await;
+    audit::seal_all(&store, &key(), &now).await.unwrap();
+    assert_eq!(
+        retention::purge(&store, &now, &t.id, 1).await.unwrap(),
+        None
+    );
+    assert!(verify(&store, &t.id).await.ok());
+    // A year later that checkpoint qualifies, and what remains verifies.
+    now.advance_secs(YEAR);
+    let p = retention::purge(&store, &now, &t.id, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.up_to_seq, 10);
+    audit::seal_all(&store, &key(), &now).await.unwrap();
+    let r = verify(&store, &t.id).await;
+    assert!(r.ok(), "{:?}", r.first_break);
+}

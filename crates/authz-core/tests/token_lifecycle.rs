@@ -956,3 +956,52 @@ async fn switching_to_allow_list_mode_revokes_clients_not_allowed_and_keeps_allo
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_shortened_re_consent_cadence_applies_to_consents_given_before() {
+    use authz_core::admin::settings::{self, TenantSettings};
+    use authz_core::consent;
+    use authz_core::scope::Tier;
+    let (w, t) = setup().await;
+    let scopes = vec![READ.to_string(), DELETE.to_string()];
+    consent::remember(
+        &w.store.db,
+        &w.clock,
+        t.id(),
+        &t.user.id,
+        &w.client.client_id,
+        &w.resource.id,
+        &scopes,
+        Tier::Sensitive,
+    )
+    .await
+    .unwrap();
+    w.clock.advance_secs(3 * 86_400);
+    let get = || {
+        consent::get(
+            &w.store.db,
+            &w.clock,
+            t.id(),
+            &t.user.id,
+            &w.client.client_id,
+            &w.resource.id,
+        )
+    };
+    assert!(get().await.unwrap().is_some(), "within the default 90 days");
+    settings::set(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &TenantSettings {
+            reconsent_days: Some(2),
+            ..Default::default()
+        },
+        "admin:test",
+    )
+    .await
+    .unwrap();
+    assert!(
+        get().await.unwrap().is_none(),
+        "given 3 days ago, the new 2-day cadence asks again"
+    );
+}
