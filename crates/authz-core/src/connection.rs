@@ -478,18 +478,36 @@ pub async fn setup_invitation<C: ConnectionTrait>(
     }
 }
 
+/// Every pending connection of the tenant: connection id → the invitation whose setup session
+/// added it (one query).
+pub async fn setup_invitations<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+) -> CoreResult<std::collections::HashMap<String, String>> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let q = Query::select()
+        .columns([Alias::new("id"), Alias::new("setup_invitation")])
+        .from(Alias::new("connections"))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(Alias::new("setup_invitation")).is_not_null())
+        .to_owned();
+    conn.query_all(conn.get_database_backend().build(&q))
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "setup_invitation")?)))
+        .collect()
+}
+
 /// The pending connections an invitation's setup session added.
 pub async fn pending_for_invitation<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     invitation: &str,
 ) -> CoreResult<Vec<Connection>> {
-    let mut out = Vec::new();
-    for c in list(conn, tenant).await? {
-        if !c.enabled && setup_invitation(conn, tenant, &c.id).await?.as_deref() == Some(invitation)
-        {
-            out.push(c);
-        }
-    }
-    Ok(out)
+    let pending = setup_invitations(conn, tenant).await?;
+    Ok(list(conn, tenant)
+        .await?
+        .into_iter()
+        .filter(|c| !c.enabled && pending.get(&c.id).map(String::as_str) == Some(invitation))
+        .collect())
 }

@@ -215,3 +215,18 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     let s = err.to_string().to_ascii_lowercase();
     s.contains("unique") || s.contains("duplicate key")
 }
+
+/// A LIKE pattern matching `text` literally (its `%`, `_` and `\` escaped), as a substring
+/// (`contains`) or as a prefix.
+pub fn literal_like(text: &str, contains: bool) -> sea_orm::sea_query::LikeExpr {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = if contains {
+        format!("%{escaped}%")
+    } else {
+        format!("{escaped}%")
+    };
+    sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
+}

@@ -199,16 +199,9 @@ pub async fn search<C: ConnectionTrait>(
     use sea_orm::{Condition, QueryOrder, QuerySelect};
     let mut s = users::Entity::find().filter(users::Column::TenantId.eq(tenant.0.clone()));
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        use sea_orm::sea_query::{Expr, Func, LikeExpr};
+        use sea_orm::sea_query::{Expr, Func};
         // A substring, not a pattern: LIKE's wildcards in the query match themselves.
-        let pattern = format!(
-            "%{}%",
-            q.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let like = || LikeExpr::new(pattern.clone()).escape('\\');
+        let like = || crate::db::literal_like(&q.to_lowercase(), true);
         s = s.filter(
             Condition::any()
                 .add(Expr::col(users::Column::EmailLower).like(like()))

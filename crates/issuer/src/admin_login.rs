@@ -153,13 +153,12 @@ pub async fn start(
             }
         }
         if let Some(s) = &current {
+            let pending = connection::setup_invitations(&state.store.db, &t.id).await?;
             for c in connection::list(&state.store.db, &t.id).await? {
                 if c.enabled || conns.iter().any(|x| x.id == c.id) {
                     continue;
                 }
-                let Some(inv_id) =
-                    connection::setup_invitation(&state.store.db, &t.id, &c.id).await?
-                else {
+                let Some(inv_id) = pending.get(&c.id).cloned() else {
                     continue;
                 };
                 let bound = invitation::by_id(&state.store.db, &t.id, &inv_id)

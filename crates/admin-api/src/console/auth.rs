@@ -152,7 +152,7 @@ fn section_of(path: &str, slug: &str) -> String {
     }
 }
 
-fn csrf_for(kind: &str, cookie: &str) -> String {
+pub(crate) fn csrf_for(kind: &str, cookie: &str) -> String {
     sha256_hex(&format!("console|{kind}|{cookie}"))
 }
 

@@ -45,11 +45,11 @@ fn view(c: &Console, conn: &Connection, pending: Option<&str>) -> minijinja::Val
 pub async fn list(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
     let db = &c.st.store.db;
     let conns = connection::list(db, &c.tenant.id).await?;
-    let mut views = Vec::with_capacity(conns.len());
-    for x in &conns {
-        let pending = connection::setup_invitation(db, &c.tenant.id, &x.id).await?;
-        views.push(view(&c, x, pending.as_deref()));
-    }
+    let pending = connection::setup_invitations(db, &c.tenant.id).await?;
+    let views: Vec<_> = conns
+        .iter()
+        .map(|x| view(&c, x, pending.get(&x.id).map(String::as_str)))
+        .collect();
     Ok(c.render(
         "console/connections.html",
         "connections",

@@ -3,7 +3,6 @@ use actix_web::cookie::{time::Duration, Cookie};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use authz_core::admin::domain;
-use authz_core::crypto::sha256_hex;
 use authz_core::{connection, grant, scim_token, session};
 use minijinja::context;
 
@@ -61,7 +60,7 @@ pub async fn logout(
     let setup = req.cookie(SETUP_COOKIE).map(|c| c.value().to_string());
     let matches = |kind: &str, cookie: &Option<String>| {
         cookie.as_ref().is_some_and(|c| {
-            authz_core::crypto::hashes_equal(presented, &sha256_hex(&format!("console|{kind}|{c}")))
+            authz_core::crypto::hashes_equal(presented, &super::auth::csrf_for(kind, c))
         })
     };
     if (session.is_some() || setup.is_some())

@@ -38,7 +38,7 @@ async fn provisioned_only(
     q: Option<&str>,
 ) -> Result<Vec<minijinja::Value>, ConsoleError> {
     use authz_core::directory::{fold, users as dir_users, ListQuery};
-    use sea_orm::sea_query::{Alias, Expr, LikeExpr, Query};
+    use sea_orm::sea_query::{Alias, Expr, Query};
     let a = Alias::new;
     let linked = Query::select()
         .column(a("scim_user_id"))
@@ -49,23 +49,11 @@ async fn provisioned_only(
     let mut cond = sea_orm::Condition::all()
         .add(Expr::col((a("scim_users"), a("id"))).not_in_subquery(linked));
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            fold(q)
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let like = || authz_core::db::literal_like(&fold(q), true);
         cond = cond.add(
             sea_orm::Condition::any()
-                .add(
-                    Expr::col((a("scim_users"), a("user_name_lower")))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                )
-                .add(
-                    Expr::col((a("scim_users"), a("display_name_lower")))
-                        .like(LikeExpr::new(pattern).escape('\\')),
-                ),
+                .add(Expr::col((a("scim_users"), a("user_name_lower"))).like(like()))
+                .add(Expr::col((a("scim_users"), a("display_name_lower"))).like(like())),
         );
     }
     let page = dir_users::list(

@@ -50,6 +50,14 @@ pub enum LinkState {
 }
 
 impl Invitation {
+    /// Is its setup-only session live: accepted, not yet bound to an admin, not withdrawn,
+    /// within its 24 hours?
+    pub fn setup_live(&self, now_us: i64) -> bool {
+        self.bound_user_id.is_none()
+            && self.revoked_at.is_none()
+            && self.setup_expires_at.is_some_and(|e| e > now_us)
+    }
+
     pub fn link_state(&self, now_us: i64) -> LinkState {
         if self.revoked_at.is_some() {
             LinkState::Revoked
@@ -313,10 +321,7 @@ pub async fn setup_session<C: ConnectionTrait>(
     let Some(inv) = find_by(conn, "setup_hash", &sha256_hex(secret)).await? else {
         return Ok(None);
     };
-    let live = inv.bound_user_id.is_none()
-        && inv.revoked_at.is_none()
-        && inv.setup_expires_at.is_some_and(|e| e > clock.now_us());
-    Ok(live.then_some(inv))
+    Ok(inv.setup_live(clock.now_us()).then_some(inv))
 }
 
 /// The live setup session of an invitation by id (a sign-in started from it carries the id).
@@ -329,10 +334,7 @@ pub async fn live_by_id<C: ConnectionTrait>(
     let Some(inv) = find_by(conn, "id", id).await? else {
         return Ok(None);
     };
-    let live = &inv.tenant == tenant
-        && inv.bound_user_id.is_none()
-        && inv.revoked_at.is_none()
-        && inv.setup_expires_at.is_some_and(|e| e > clock.now_us());
+    let live = &inv.tenant == tenant && inv.setup_live(clock.now_us());
     Ok(live.then_some(inv))
 }
 

@@ -47,33 +47,23 @@ pub async fn search<C: ConnectionTrait>(
         s = s.filter(audit_events::Column::ClientId.eq(c.clone()));
     }
     if let Some(a) = &q.action_prefix {
-        use sea_orm::sea_query::{Expr, LikeExpr};
         // A prefix, not a pattern: `_` in `user.sign_in` is a literal underscore.
-        let escaped = a
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
         s = s.filter(
-            Expr::col(audit_events::Column::Action)
-                .like(LikeExpr::new(format!("{escaped}%")).escape('\\')),
+            sea_orm::sea_query::Expr::col(audit_events::Column::Action)
+                .like(crate::db::literal_like(a, false)),
         );
     }
     if let Some(r) = &q.result {
         s = s.filter(audit_events::Column::Result.eq(r.clone()));
     }
     if let Some(tool) = &q.tool {
-        use sea_orm::sea_query::{Expr, LikeExpr};
         // Details are stored as compact JSON: the tool is the exact member `"tool":"<name>"`.
         let member = format!("\"tool\":{}", serde_json::Value::from(tool.as_str()));
-        let escaped = member
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
         s = s
             .filter(audit_events::Column::Action.eq("tool.called"))
             .filter(
-                Expr::col(audit_events::Column::Details)
-                    .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+                sea_orm::sea_query::Expr::col(audit_events::Column::Details)
+                    .like(crate::db::literal_like(&member, true)),
             );
     }
     if let Some(b) = q.before_id {
