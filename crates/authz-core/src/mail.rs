@@ -171,9 +171,25 @@ pub async fn finish(
     };
     let txn = store.begin().await?;
     txn.execute(txn.get_database_backend().build(&q)).await?;
+    if error.is_none() {
+        // An invitation carries a one-time link (a credential): once delivered, the outbox
+        // keeps no copy of it (tokens are stored only as hashes, DESIGN §6.2).
+        let forget = Query::update()
+            .table(t("mail_outbox"))
+            .value(t("body_text"), DELIVERED_CREDENTIAL)
+            .value(t("body_html"), DELIVERED_CREDENTIAL)
+            .and_where(Expr::col(t("id")).eq(id))
+            .and_where(Expr::col(t("kind")).eq("admin_invitation"))
+            .to_owned();
+        txn.execute(txn.get_database_backend().build(&forget))
+            .await?;
+    }
     txn.commit().await?;
     Ok(())
 }
+
+/// What a delivered invitation's body becomes in the outbox.
+pub const DELIVERED_CREDENTIAL: &str = "[delivered; the one-time link is not kept]";
 
 /// A tenant's security-alert recipients.
 pub async fn alert_recipients<C: ConnectionTrait>(

@@ -193,3 +193,34 @@ async fn a_scim_token_nearing_expiry_is_alerted_once() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_delivered_invitation_leaves_no_link_in_the_outbox() {
+    let store = testkit::store().await;
+    let clock = testkit::clock();
+    let t = tenant::create(&store, &clock, "acme", "Acme", &["acme.test".into()])
+        .await
+        .unwrap();
+    let (_, token) =
+        authz_core::admin::invitation::create(&store, &clock, &t.id, "it@acme.test", "operator")
+            .await
+            .unwrap();
+    let queued = outbox(&store).await;
+    assert!(
+        queued[0].2.contains(&format!("/admin/invitations/{token}")),
+        "{queued:?}"
+    );
+    let claimed = mail::claim(&store, &clock, 10).await.unwrap();
+    assert!(claimed[0].text.contains(&token), "the sender gets the link");
+    // A failed attempt keeps it for the retry; a delivery forgets it.
+    mail::finish(&store, &clock, &claimed[0].id, Some("421 try later"))
+        .await
+        .unwrap();
+    assert!(outbox(&store).await[0].2.contains(&token));
+    mail::finish(&store, &clock, &claimed[0].id, None)
+        .await
+        .unwrap();
+    let after = outbox(&store).await;
+    assert_eq!(after[0].2, mail::DELIVERED_CREDENTIAL);
+    assert!(!after.iter().any(|(_, _, body)| body.contains(&token)));
+}
