@@ -90,15 +90,17 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 async fn session_admin(req: &HttpRequest) -> Result<Option<TenantAdmin>, Problem> {
     use authz_core::admin::role;
     use authz_core::session;
-    let Some(cookie) = req.cookie(crate::console::auth::SESSION_COOKIE) else {
-        return Ok(None);
-    };
     let st = req
         .app_data::<web::Data<AdminState>>()
         .cloned()
         .ok_or_else(|| {
             Problem::from(authz_core::CoreError::Config("admin state missing".into()))
         })?;
+    let name =
+        authz_core::session::cookie_name(crate::console::auth::SESSION_BASE, st.secure_cookies);
+    let Some(cookie) = req.cookie(&name) else {
+        return Ok(None);
+    };
     let slug = req
         .match_info()
         .get("tenant")

@@ -26,6 +26,8 @@ pub struct AdminState {
     pub clock: SharedClock,
     /// The redirect-URI policy pre-registered clients are checked against.
     pub redirect_policy: authz_core::redirect::RedirectPolicy,
+    /// The issuer is https: browser cookies carry the `__Host-` prefix (review F8).
+    pub secure_cookies: bool,
 }
 
 /// The API's base path; OpenAPI paths are relative to it (its `servers` entry).

@@ -62,6 +62,7 @@ async fn app(
                 store: fx.store.clone(),
                 clock: Arc::new(fx.clock.clone()),
                 redirect_policy: Default::default(),
+                secure_cookies: false,
             }))
             .configure(admin_api::configure),
     )

@@ -172,6 +172,7 @@ pub async fn revoke_app(
     for f in &families {
         n += crate::token::revoke::revoke_family(&txn, clock, &f.id).await?;
     }
+    crate::token::code::discard_unused(&txn, tenant, Some(user_id), Some(client_id)).await?;
     crate::audit::record(
         &txn,
         clock,

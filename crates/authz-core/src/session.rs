@@ -8,6 +8,17 @@ use crate::entities::browser_sessions;
 use crate::error::CoreResult;
 use crate::tenant::TenantId;
 
+/// The name of a browser cookie: with the `__Host-` prefix when the issuer is https, so that a
+/// sibling subdomain cannot set it (no `Domain`, `Secure`, `Path=/`: RFC 6265bis §4.1.3.2;
+/// review F8). Plain names on an http (development) issuer, where browsers refuse the prefix.
+pub fn cookie_name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
 /// Sign-in sessions last 8 hours.
 pub const SESSION_SECS: i64 = 8 * 3600;
 
@@ -19,6 +30,18 @@ pub struct Session {
     pub user_id: String,
     pub connection_id: String,
     pub auth_time: i64,
+    /// Began with an unsolicited (IdP-initiated) SAML response rather than a sign-in the person
+    /// started on a Gatehouse page: never used to authorize a client silently (review F1).
+    pub idp_initiated: bool,
+}
+
+/// How a session began, as the IdP reported it.
+#[derive(Clone, Debug, Default)]
+pub struct Origin<'a> {
+    pub auth_time: i64,
+    pub acr: Option<&'a str>,
+    pub amr: &'a [String],
+    pub idp_initiated: bool,
 }
 
 pub async fn create<C: ConnectionTrait>(
@@ -29,31 +52,22 @@ pub async fn create<C: ConnectionTrait>(
     connection_id: &str,
     auth_time: i64,
 ) -> CoreResult<(String, Session)> {
-    create_with_context(
-        conn,
-        clock,
-        tenant,
-        user_id,
-        connection_id,
+    let origin = Origin {
         auth_time,
-        None,
-        &[],
-    )
-    .await
+        ..Default::default()
+    };
+    create_with_context(conn, clock, tenant, user_id, connection_id, &origin).await
 }
 
 /// Starts a session recording the authentication context the IdP reported (DESIGN §5
 /// step-up: the session's `auth_time` decides whether critical scopes may be issued).
-#[allow(clippy::too_many_arguments)]
 pub async fn create_with_context<C: ConnectionTrait>(
     conn: &C,
     clock: &dyn Clock,
     tenant: &TenantId,
     user_id: &str,
     connection_id: &str,
-    auth_time: i64,
-    acr: Option<&str>,
-    amr: &[String],
+    origin: &Origin<'_>,
 ) -> CoreResult<(String, Session)> {
     let secret = random_token();
     let id = sha256_hex(&secret);
@@ -63,12 +77,13 @@ pub async fn create_with_context<C: ConnectionTrait>(
         tenant_id: Set(tenant.0.clone()),
         user_id: Set(user_id.to_string()),
         connection_id: Set(connection_id.to_string()),
-        auth_time: Set(auth_time),
+        auth_time: Set(origin.auth_time),
         created_at: Set(now),
         expires_at: Set(now + SESSION_SECS * MICROS),
         revoked_at: Set(None),
-        acr: Set(acr.map(str::to_string)),
-        amr: Set((!amr.is_empty()).then(|| amr.join(" "))),
+        acr: Set(origin.acr.map(str::to_string)),
+        amr: Set((!origin.amr.is_empty()).then(|| origin.amr.join(" "))),
+        idp_initiated: Set(origin.idp_initiated),
     })
     .exec_without_returning(conn)
     .await?;
@@ -79,7 +94,8 @@ pub async fn create_with_context<C: ConnectionTrait>(
             tenant: tenant.clone(),
             user_id: user_id.to_string(),
             connection_id: connection_id.to_string(),
-            auth_time,
+            auth_time: origin.auth_time,
+            idp_initiated: origin.idp_initiated,
         },
     ))
 }
@@ -110,6 +126,7 @@ pub async fn find_by_id<C: ConnectionTrait>(
         user_id: m.user_id,
         connection_id: m.connection_id,
         auth_time: m.auth_time,
+        idp_initiated: m.idp_initiated,
     }))
 }
 

@@ -808,7 +808,8 @@ async fn unused_dcr_clients_expire_after_90_days_preregistered_ones_never() {
 
     w.clock.advance_secs(89 * 86_400);
     assert_eq!(client::expire_unused(&w.store, &w.clock).await.unwrap(), 0);
-    // The "used" client gets a token on day 89.
+    // The "used" client gets a token on day 89 (the user signs in again: sessions last 8 h).
+    let t = w.signed_in_again(&t).await;
     let code = w.code_for(&t, &used, &[READ]).await;
     let tok = w.exchange(&used, &code).await.expect("DCR client exchange");
     assert!(

@@ -46,6 +46,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             store: store.clone(),
             clock: clock.clone(),
             redirect_policy: state.config.redirect_policy.clone(),
+            secure_cookies: state.config.secure_cookies(),
         });
         let console_data = web::Data::new(admin_api::console::ConsoleState {
             store: store.clone(),

@@ -22,10 +22,9 @@ async fn signed_in(
     state: &AppState,
     req: &HttpRequest,
 ) -> Result<Option<(Session, String)>, PageError> {
-    let Some(c) = req.cookie(browser::SESSION_COOKIE) else {
+    let Some(cookie) = browser::session_value(state, req) else {
         return Ok(None);
     };
-    let cookie = c.value().to_string();
     Ok(
         session::find_active(&state.store.db, state.clock.as_ref(), &cookie)
             .await?
@@ -79,6 +78,7 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
         "account.html",
         context! {
             signed_in => true,
+            org => authz_core::tenant::get(&state.store.db, &s.tenant).await?.name,
             name => u.name.or(u.email.clone()).unwrap_or(u.subject),
             email => u.email,
             apps => apps,
@@ -139,4 +139,54 @@ pub async fn revoke(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("{}/account", state.issuer())))
         .finish())
+}
+
+/// `POST /account/sign-out`: ends this browser's session (review F12: a shared machine must be
+/// able to sign out). With `disconnect=1`, the apps this session connected lose their tokens
+/// too; otherwise they keep working until their tokens expire or are revoked here.
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
+    let p = Params::parse(&body).map_err(|e| {
+        PageError::bad_request(
+            "Nothing was changed",
+            e.description,
+            "Reload the page and try again.",
+        )
+    })?;
+    let back = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("{}/account", state.issuer())))
+        .finish();
+    let Some((s, cookie)) = signed_in(&state, &req).await? else {
+        return Ok(back);
+    };
+    if browser::cross_site(&req)
+        || !p
+            .get("csrf")
+            .map(|c| hashes_equal(c, &csrf(&cookie)))
+            .unwrap_or(false)
+    {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "You are still signed in",
+            "The sign-out could not be verified (it may have come from another site or an old tab).",
+            "Reload the page and use its Sign out button.",
+        ));
+    }
+    authz_core::token::revoke::sign_out(
+        &state.store,
+        state.clock.as_ref(),
+        &s,
+        p.get("disconnect") == Some("1"),
+    )
+    .await?;
+    let mut resp = back;
+    resp.add_cookie(&browser::removal(
+        &state,
+        &browser::session_cookie_name(&state),
+    ))
+    .map_err(PageError::internal)?;
+    Ok(resp)
 }

@@ -24,8 +24,10 @@ use crate::browser;
 use crate::pages::PageError;
 use crate::state::AppState;
 
-/// The setup-only session cookie of an accepted invitation.
-pub const SETUP_COOKIE: &str = "gh_setup";
+/// The setup-only session cookie of an accepted invitation (named by the console, which sets it).
+fn setup_cookie_name(state: &AppState) -> String {
+    session::cookie_name("gh_setup", state.config.secure_cookies())
+}
 
 #[derive(serde::Deserialize)]
 pub struct LoginQuery {
@@ -68,7 +70,7 @@ pub async fn setup_invitation(
     req: &HttpRequest,
     tenant: &authz_core::TenantId,
 ) -> Result<Option<invitation::Invitation>, PageError> {
-    let Some(c) = req.cookie(SETUP_COOKIE) else {
+    let Some(c) = req.cookie(&setup_cookie_name(state)) else {
         return Ok(None);
     };
     Ok(
@@ -84,29 +86,42 @@ pub async fn tenant_session(
     req: &HttpRequest,
     tenant: &authz_core::TenantId,
 ) -> Result<Option<session::Session>, PageError> {
-    let Some(c) = req.cookie(browser::SESSION_COOKIE) else {
+    let Some(c) = browser::session_value(state, req) else {
         return Ok(None);
     };
     Ok(
-        session::find_active(&state.store.db, state.clock.as_ref(), c.value())
+        session::find_active(&state.store.db, state.clock.as_ref(), &c)
             .await?
             .filter(|s| &s.tenant == tenant),
     )
 }
 
-pub async fn start(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    q: web::Query<LoginQuery>,
-) -> Result<HttpResponse, PageError> {
-    let t = match tenant::find_by_slug(&state.store.db, &path).await {
+/// Where a console sign-in may go: the tenant's usable connections and the one chosen.
+struct Plan {
+    t: tenant::Tenant,
+    setup: Option<invitation::Invitation>,
+    conns: Vec<connection::Connection>,
+    /// (connection id, invitation id) of pending connections this browser may use.
+    pending_via: Vec<(String, String)>,
+    chosen: Option<usize>,
+    test: bool,
+    step_up: bool,
+    return_to: Option<String>,
+}
+
+async fn plan(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+    q: &LoginQuery,
+) -> Result<Plan, PageError> {
+    let t = match tenant::find_by_slug(&state.store.db, slug).await {
         Ok(t) => t,
         Err(authz_core::CoreError::NotFound(_)) => return Err(unknown_tenant()),
         Err(e) => return Err(e.into()),
     };
-    let setup = setup_invitation(&state, &req, &t.id).await?;
-    let current = tenant_session(&state, &req, &t.id).await?;
+    let setup = setup_invitation(state, req, &t.id).await?;
+    let current = tenant_session(state, req, &t.id).await?;
     let test = truthy(&q.test);
     let return_to = q
         .return_to
@@ -144,7 +159,7 @@ pub async fn start(
     // Pending connections (added in a setup session) serve their invitee: the setup session
     // itself, and — once bound — the admin that invitation made, so that admin can sign in again
     // (step-up) through it before enabling it. The transaction then carries that invitation.
-    let mut pending_via: Vec<(String, String)> = Vec::new(); // (connection id, invitation id)
+    let mut pending_via: Vec<(String, String)> = Vec::new();
     if !test {
         if let Some(inv) = &setup {
             for c in connection::pending_for_invitation(&state.store.db, &t.id, &inv.id).await? {
@@ -174,59 +189,136 @@ pub async fn start(
     let current_conn = step_up
         .then_some(current.as_ref())
         .flatten()
-        .and_then(|s| conns.iter().find(|c| c.id == s.connection_id));
+        .and_then(|s| conns.iter().position(|c| c.id == s.connection_id));
     let chosen = match (&q.connection, current_conn) {
-        (_, Some(c)) => Some(c),
-        (Some(id), None) => conns.iter().find(|c| &c.id == id),
-        (None, None) if conns.len() == 1 => conns.first(),
+        (_, Some(i)) => Some(i),
+        (Some(id), None) => conns.iter().position(|c| &c.id == id),
+        (None, None) if conns.len() == 1 => Some(0),
         (None, None) => None,
     };
-    let Some(conn) = chosen else {
-        if q.connection.is_some() {
-            return Err(PageError::bad_request(
-                "This sign-in method is not available",
-                "The connection does not exist or is disabled.",
-                "Go back to the console and choose an enabled connection.",
-            ));
-        }
-        // Also when signing in again and the session's own connection is gone: choose.
-        return Ok(state.templates.page(
-            StatusCode::OK,
-            "admin_login.html",
-            context! {
-                tenant_name => t.name,
-                slug => t.slug,
-                setup => setup.is_some(),
-                back => return_to.clone(),
-                connections => conns.iter().map(|c| context! { id => c.id, name => c.name, kind => c.kind }).collect::<Vec<_>>(),
-            },
+    Ok(Plan {
+        t,
+        setup,
+        conns,
+        pending_via,
+        chosen,
+        test,
+        step_up,
+        return_to,
+    })
+}
+
+fn form_csrf(binding: &str, slug: &str) -> String {
+    browser::csrf(binding, &format!("admin-login|{slug}"))
+}
+
+/// The sign-in page: what is about to happen, and a button. It never leaves for an IdP by
+/// itself: a third party can start any GET (review F1); only the person's same-origin POST does.
+async fn render(
+    state: &AppState,
+    req: &HttpRequest,
+    p: &Plan,
+    unknown_connection: bool,
+) -> Result<HttpResponse, PageError> {
+    if unknown_connection {
+        return Err(PageError::bad_request(
+            "This sign-in method is not available",
+            "The connection does not exist or is disabled.",
+            "Go back to the console and choose an enabled connection.",
         ));
-    };
-    let invitation_for_tx = pending_via
-        .iter()
-        .find(|(cid, _)| cid == &conn.id)
-        .map(|(_, inv)| inv.clone())
-        .or_else(|| setup.as_ref().map(|i| i.id.clone()));
-    let purpose = if test {
-        Purpose::TestConnection
-    } else {
-        Purpose::Admin
-    };
-    let (binding, new_cookie) = browser::binding(&state, &req);
-    // Every console sign-in asks the IdP for a fresh authentication (OIDC max_age, SAML
-    // ForceAuthn) and requires its time back: admin writes need one within the step-up window
-    // (DESIGN §5), so a sign-in that reused an old IdP session would only allow reading.
-    let mut areq = AuthorizeRequest::admin(purpose, !test, invitation_for_tx);
-    // Where the console continues after the sign-in (a page of this tenant's console only).
-    areq.redirect_uri = return_to.unwrap_or_default();
-    let clock = state.clock.as_ref();
-    let handle = login::start(&state.store.db, clock, &binding, &areq).await?;
-    let tx = login::load(&state.store.db, clock, &handle, Some(&binding)).await?;
-    let mut resp = crate::login::redirect_to_connection(&state, &tx, &t, conn).await?;
+    }
+    let (binding, new_cookie) = browser::binding(state, req);
+    let chosen = p.chosen.map(|i| &p.conns[i]);
+    let mut resp = state.templates.page(
+        StatusCode::OK,
+        "admin_login.html",
+        context! {
+            tenant_name => p.t.name,
+            slug => p.t.slug,
+            setup => p.setup.is_some(),
+            csrf => form_csrf(&binding, &p.t.slug),
+            test => p.test,
+            step_up => p.step_up,
+            back => p.return_to.clone(),
+            chosen => chosen.map(|c| context! { id => c.id, name => c.name, kind => c.kind }),
+            connections => p.conns.iter().map(|c| context! { id => c.id, name => c.name, kind => c.kind }).collect::<Vec<_>>(),
+        },
+    );
     if let Some(c) = new_cookie {
         resp.add_cookie(&c).map_err(PageError::internal)?;
     }
     Ok(resp)
+}
+
+/// `GET /admin/t/{tenant}/login`: the console's sign-in page (see [`render`]).
+pub async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<LoginQuery>,
+) -> Result<HttpResponse, PageError> {
+    let p = plan(&state, &req, &path, &q).await?;
+    let unknown = q.connection.is_some() && p.chosen.is_none();
+    render(&state, &req, &p, unknown).await
+}
+
+/// `POST /admin/t/{tenant}/login`: the person's click starts the sign-in at the connection.
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = crate::params::Params::parse(&body).map_err(|e| {
+        PageError::bad_request(
+            "Sign-in cannot continue",
+            e.description,
+            "Go back to the console and try again.",
+        )
+    })?;
+    let q = LoginQuery {
+        connection: form.get("connection").map(str::to_string),
+        step_up: form.get("step_up").map(str::to_string),
+        test: form.get("test").map(str::to_string),
+        return_to: form.get("return").map(str::to_string),
+    };
+    let p = plan(&state, &req, &path, &q).await?;
+    let verified = browser::existing_binding(&req).is_some_and(|b| {
+        authz_core::crypto::hashes_equal(&form_csrf(&b, &p.t.slug), form.get("csrf").unwrap_or(""))
+    });
+    if !verified || browser::cross_site(&req) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Sign-in cannot continue",
+            "The form could not be verified (it may have been sent from another site or an old tab).",
+            "Open the console's sign-in page again and use its button.",
+        ));
+    }
+    let Some(conn) = p.chosen.map(|i| &p.conns[i]) else {
+        return render(&state, &req, &p, q.connection.is_some()).await;
+    };
+    let invitation_for_tx = p
+        .pending_via
+        .iter()
+        .find(|(cid, _)| cid == &conn.id)
+        .map(|(_, inv)| inv.clone())
+        .or_else(|| p.setup.as_ref().map(|i| i.id.clone()));
+    let purpose = if p.test {
+        Purpose::TestConnection
+    } else {
+        Purpose::Admin
+    };
+    let (binding, _) = browser::binding(&state, &req);
+    // Every console sign-in asks the IdP for a fresh authentication (OIDC max_age, SAML
+    // ForceAuthn) and requires its time back: admin writes need one within the step-up window
+    // (DESIGN §5), so a sign-in that reused an old IdP session would only allow reading.
+    let mut areq = AuthorizeRequest::admin(purpose, !p.test, invitation_for_tx);
+    // Where the console continues after the sign-in (a page of this tenant's console only).
+    areq.redirect_uri = p.return_to.clone().unwrap_or_default();
+    let clock = state.clock.as_ref();
+    let handle = login::start(&state.store.db, clock, &binding, &areq).await?;
+    let tx = login::load(&state.store.db, clock, &handle, Some(&binding)).await?;
+    crate::login::redirect_to_connection(&state, &tx, &p.t, conn).await
 }
 
 /// The end of a test sign-in: the claims as Gatehouse received and normalised them. No user is

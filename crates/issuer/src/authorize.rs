@@ -252,10 +252,9 @@ async fn authorize(
     let tx = login::start(&state.store.db, state.clock.as_ref(), &binding, &areq).await?;
 
     // An existing Gatehouse session skips the upstream round trip.
-    let session = match req.cookie(browser::SESSION_COOKIE) {
+    let session = match browser::session_value(state, req) {
         Some(c) => {
-            authz_core::session::find_active(&state.store.db, state.clock.as_ref(), c.value())
-                .await?
+            authz_core::session::find_active(&state.store.db, state.clock.as_ref(), &c).await?
         }
         None => None,
     };

@@ -134,11 +134,24 @@ pub async fn page(
         .as_ref()
         .map(|c| ctx.offered.iter().all(|s| c.scopes.contains(&s.name)))
         .unwrap_or(false);
-    if covered && ctx.client.identity_assured() {
+    let u = user::get(&state.store.db, &ctx.session.tenant, &ctx.session.user_id).await?;
+    let org = authz_core::tenant::get(&state.store.db, &ctx.session.tenant).await?;
+    let email_verified = email_in_verified_domain(&state, &ctx.session, u.email.as_deref()).await?;
+    // Silent only where the client's identity is assured, the session was started by the person
+    // on our pages (not an unsolicited IdP response), and the account's email belongs to the
+    // organisation: otherwise the person sees whose account and organisation this is (F1).
+    if covered && ctx.client.identity_assured() && !ctx.session.idp_initiated && email_verified {
         let names: Vec<String> = ctx.offered.iter().map(|s| s.name.clone()).collect();
         return issue_code(&state, &req, &ctx, &names, true).await;
     }
-    let u = user::get(&state.store.db, &ctx.session.tenant, &ctx.session.user_id).await?;
+    let connection_name = authz_core::connection::get(
+        &state.store.db,
+        &ctx.session.tenant,
+        &ctx.session.connection_id,
+    )
+    .await
+    .map(|c| c.name)
+    .unwrap_or_default();
     let binding = browser::existing_binding(&req).unwrap_or_default();
     let redirect_host = Url::parse(&ctx.tx.request.redirect_uri)
         .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("")))
@@ -160,6 +173,10 @@ pub async fn page(
             client_name => ctx.client.client_name,
             client_unverified => ctx.client.kind != ClientKind::Preregistered,
             user_email => u.email.unwrap_or(u.subject),
+            org_name => org.name,
+            connection_name => connection_name,
+            email_unverified => !email_verified,
+            client_host => cimd_host(&ctx.client),
             resource_name => ctx.resource.display_name,
             redirect_host => redirect_host,
             remembered => covered,
@@ -270,4 +287,30 @@ async fn issue_code(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, u.to_string()))
         .finish())
+}
+
+/// For a client identified by its metadata document URL (CIMD), the host that vouches for it:
+/// the only part of its identity that is verified (review F12).
+pub fn cimd_host(client: &Client) -> Option<String> {
+    (client.kind == ClientKind::Cimd)
+        .then(|| Url::parse(&client.client_id).ok())
+        .flatten()
+        .and_then(|u| u.host_str().map(str::to_string))
+}
+
+/// Is the account's email on one of the organisation's verified domains? An IdP can assert any
+/// email; one outside the organisation's domains is flagged to the person (review F1 (d)).
+async fn email_in_verified_domain(
+    state: &AppState,
+    session: &Session,
+    email: Option<&str>,
+) -> Result<bool, PageError> {
+    let Some(domain) = email
+        .and_then(|e| e.rsplit_once('@'))
+        .map(|(_, d)| d.to_ascii_lowercase())
+    else {
+        return Ok(false);
+    };
+    let domains = authz_core::tenant::domains(&state.store.db, &session.tenant).await?;
+    Ok(domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)))
 }

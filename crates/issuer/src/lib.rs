@@ -23,11 +23,13 @@ mod register;
 mod revoke;
 mod saml_sp;
 mod state;
+mod switch;
 mod token;
 mod upstream;
 
 use actix_web::web;
 
+pub use browser::binding_value as browser_binding;
 pub use cimd::CimdError;
 pub use pages::Templates;
 pub use state::{AppState, IssuerConfig};
@@ -90,8 +92,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(callback::oidc),
         )
         .route("/admin/t/{tenant}/login", web::get().to(admin_login::start))
+        .route(
+            "/admin/t/{tenant}/login",
+            web::post().to(admin_login::submit),
+        )
         .route("/account", web::get().to(account::page))
         .route("/account/revoke", web::post().to(account::revoke))
+        .route("/account/sign-out", web::post().to(account::sign_out))
+        .route("/session/switch", web::post().to(switch::submit))
         .route("/consent", web::get().to(consent::page))
         .route("/consent", web::post().to(consent::submit))
         .route("/oauth/token", web::post().to(token::token))

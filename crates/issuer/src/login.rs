@@ -51,39 +51,103 @@ async fn render(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    render_choice(state, req, tx, email, error, status, &[]).await
+    let view = View {
+        email,
+        error,
+        status,
+        ..View::default()
+    };
+    render_view(state, req, tx, view).await
 }
 
-/// The login page; with `choices`, the email's organisation has several sign-in methods and the
-/// user picks one (e.g. during a move from one IdP to another).
-async fn render_choice(
+/// What the login page shows besides the request.
+struct View<'a> {
+    email: &'a str,
+    error: Option<&'a str>,
+    status: StatusCode,
+    /// The email's organisation offers several sign-in methods: (id, name) to choose from.
+    choices: &'a [(String, String)],
+    /// The organisation the choices belong to.
+    org: Option<&'a str>,
+    /// Step-up of the signed-in person: sign in again through the same connection.
+    reauth: bool,
+}
+
+impl Default for View<'_> {
+    fn default() -> Self {
+        View {
+            email: "",
+            error: None,
+            status: StatusCode::OK,
+            choices: &[],
+            org: None,
+            reauth: false,
+        }
+    }
+}
+
+/// The login page. It never leaves for an IdP by itself: only the person's POST of its form
+/// does (review F1: a third party can start any GET; a `login_hint` only pre-fills the form).
+async fn render_view(
     state: &AppState,
     req: &HttpRequest,
     tx: &LoginTx,
-    email: &str,
-    error: Option<&str>,
-    status: StatusCode,
-    choices: &[(String, String)],
+    v: View<'_>,
 ) -> Result<HttpResponse, PageError> {
     let client = authz_core::client::get(&state.store.db, &tx.request.client_id)
         .await?
         .ok_or_else(expired)?;
     let res = resource::get(&state.store.db, &tx.request.resource_id).await?;
-    let binding = browser::existing_binding(req).unwrap_or_default();
-    Ok(state.templates.page(
-        status,
+    let (binding, new_cookie) = browser::binding(state, req);
+    let mut resp = state.templates.page(
+        v.status,
         "login.html",
         context! {
             tx => tx.id_hash,
             csrf => browser::csrf(&binding, &tx.id_hash),
-            email => email,
-            error => error,
+            email => v.email,
+            error => v.error,
             client_name => client.client_name,
             client_unverified => client.kind != authz_core::client::ClientKind::Preregistered,
+            client_host => crate::consent::cimd_host(&client),
             resource_name => res.display_name,
-            choices => choices.iter().map(|(id, name)| context! { id => id, name => name }).collect::<Vec<_>>(),
+            org => v.org,
+            reauth => v.reauth,
+            choices => v.choices.iter().map(|(id, name)| context! { id => id, name => name }).collect::<Vec<_>>(),
         },
-    ))
+    );
+    if let Some(c) = new_cookie {
+        resp.add_cookie(&c).map_err(PageError::internal)?;
+    }
+    Ok(resp)
+}
+
+async fn render_choice(
+    state: &AppState,
+    req: &HttpRequest,
+    tx: &LoginTx,
+    email: &str,
+    choices: &[(String, String)],
+    org: &str,
+) -> Result<HttpResponse, PageError> {
+    let view = View {
+        email,
+        choices,
+        org: Some(org),
+        ..View::default()
+    };
+    render_view(state, req, tx, view).await
+}
+
+/// The live session in this browser, if any.
+async fn current_session(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<authz_core::session::Session>, PageError> {
+    let Some(c) = browser::session_value(state, req) else {
+        return Ok(None);
+    };
+    Ok(authz_core::session::find_active(&state.store.db, state.clock.as_ref(), &c).await?)
 }
 
 pub async fn page(
@@ -92,36 +156,23 @@ pub async fn page(
     q: web::Query<TxQuery>,
 ) -> Result<HttpResponse, PageError> {
     let tx = load_tx(&state, &req, q.tx.as_deref()).await?;
-    // Step-up for a signed-in user: back to the same IdP connection, asking for a fresh login.
+    // Step-up for a signed-in person: one click to sign in again at the same connection.
     if tx.request.step_up {
-        if let Some(c) = req.cookie(browser::SESSION_COOKIE) {
-            if let Some(s) =
-                authz_core::session::find_active(&state.store.db, state.clock.as_ref(), c.value())
-                    .await?
-            {
-                let t = tenant::get(&state.store.db, &s.tenant).await?;
-                let conn = connection::get(&state.store.db, &s.tenant, &s.connection_id).await?;
-                return match redirect_upstream(&state, &tx, &t, &conn, None).await {
-                    Ok(r) => Ok(r),
-                    Err(UpstreamError::Page(e)) => Err(e),
-                    Err(UpstreamError::Form(m)) => {
-                        render(&state, &req, &tx, "", Some(&m), StatusCode::BAD_REQUEST).await
-                    }
-                    Err(UpstreamError::Choose(_)) => Err(expired()),
-                };
-            }
+        if let Some(s) = current_session(&state, &req).await? {
+            let u = authz_core::user::get(&state.store.db, &s.tenant, &s.user_id).await?;
+            let t = tenant::get(&state.store.db, &s.tenant).await?;
+            let email = u.email.unwrap_or(u.subject);
+            let view = View {
+                email: &email,
+                org: Some(&t.name),
+                reauth: true,
+                ..View::default()
+            };
+            return render_view(&state, &req, &tx, view).await;
         }
     }
-    if let Some(hint) = tx.request.login_hint.clone() {
-        return match go_upstream(&state, &tx, &hint, None).await {
-            Ok(resp) => Ok(resp),
-            Err(UpstreamError::Choose(choices)) => {
-                render_choice(&state, &req, &tx, &hint, None, StatusCode::OK, &choices).await
-            }
-            Err(_) => render(&state, &req, &tx, &hint, None, StatusCode::OK).await,
-        };
-    }
-    render(&state, &req, &tx, "", None, StatusCode::OK).await
+    let hint = tx.request.login_hint.clone().unwrap_or_default();
+    render(&state, &req, &tx, &hint, None, StatusCode::OK).await
 }
 
 pub async fn submit(
@@ -150,6 +201,13 @@ pub async fn submit(
             "Go back to the application and start signing in again.",
         ));
     }
+    if p.get("reauth") == Some("1") && tx.request.step_up {
+        if let Some(s) = current_session(&state, &req).await? {
+            let t = tenant::get(&state.store.db, &s.tenant).await?;
+            let conn = connection::get(&state.store.db, &s.tenant, &s.connection_id).await?;
+            return redirect_to_connection(&state, &tx, &t, &conn).await;
+        }
+    }
     let email = p.get("email").unwrap_or("").trim().to_string();
     if !email.contains('@') || email.len() > 254 {
         return render(
@@ -165,8 +223,8 @@ pub async fn submit(
     match go_upstream(&state, &tx, &email, p.get("connection")).await {
         Ok(resp) => Ok(resp),
         Err(UpstreamError::Page(e)) => Err(e),
-        Err(UpstreamError::Choose(choices)) => {
-            render_choice(&state, &req, &tx, &email, None, StatusCode::OK, &choices).await
+        Err(UpstreamError::Choose(org, choices)) => {
+            render_choice(&state, &req, &tx, &email, &choices, &org).await
         }
         Err(UpstreamError::Form(msg)) => {
             render(
@@ -188,8 +246,8 @@ pub const LOGIN_PER_MINUTE: i64 = 60;
 enum UpstreamError {
     /// Shown on the login form so the user can correct the address.
     Form(String),
-    /// The organisation has several connections: (id, name) to choose from.
-    Choose(Vec<(String, String)>),
+    /// The organisation (named) has several connections: (id, name) to choose from.
+    Choose(String, Vec<(String, String)>),
     Page(PageError),
 }
 
@@ -231,6 +289,7 @@ async fn go_upstream(
         (None, 1) => conns.into_iter().next().expect("one connection"),
         (None, _) => {
             return Err(UpstreamError::Choose(
+                t.name.clone(),
                 conns.into_iter().map(|c| (c.id, c.name)).collect(),
             ))
         }
@@ -296,6 +355,6 @@ pub(crate) async fn redirect_to_connection(
             m,
             "Go back to the console and try again.",
         )),
-        Err(UpstreamError::Choose(_)) => Err(expired()),
+        Err(UpstreamError::Choose(..)) => Err(expired()),
     }
 }

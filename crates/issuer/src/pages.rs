@@ -49,6 +49,10 @@ impl Templates {
                 include_str!("../../../web/templates/admin_login.html"),
             ),
             (
+                "switch.html",
+                include_str!("../../../web/templates/switch.html"),
+            ),
+            (
                 "admin_test.html",
                 include_str!("../../../web/templates/admin_test.html"),
             ),

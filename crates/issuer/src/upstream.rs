@@ -104,17 +104,14 @@ pub async fn complete_sign_in(
             }
             Err(e) => return Err(e.into()),
         };
-    let (cookie_value, sess) = session::create_with_context(
-        &txn,
-        clock,
-        tenant,
-        &u.id,
-        &conn.id,
-        auth_time_us,
-        identity.acr.as_deref(),
-        &identity.amr,
-    )
-    .await?;
+    let origin = session::Origin {
+        auth_time: auth_time_us,
+        acr: identity.acr.as_deref(),
+        amr: &identity.amr,
+        idp_initiated: tx.is_none(),
+    };
+    let (cookie_value, sess) =
+        session::create_with_context(&txn, clock, tenant, &u.id, &conn.id, &origin).await?;
     session::set_idp_groups(&txn, &sess.id, &identity.groups).await?;
     let mut admin_bound = false;
     match tx {
@@ -157,27 +154,30 @@ pub async fn complete_sign_in(
     )
     .await?;
     txn.commit().await.map_err(PageError::internal)?;
+    let next = match tx {
+        Some(tx) if purpose == login::Purpose::Admin => {
+            let slug = authz_core::tenant::get(&state.store.db, tenant).await?.slug;
+            let back = &tx.request.redirect_uri;
+            if crate::admin_login::safe_return(back, &slug) {
+                format!("{}{back}", state.issuer())
+            } else {
+                format!("{}/admin/t/{slug}/", state.issuer())
+            }
+        }
+        Some(tx) => crate::consent::url(state.issuer(), &tx.id_hash),
+        None => format!("{}/account", state.issuer()),
+    };
+    // A live session of another person or organisation is never replaced silently: the person
+    // confirms the switch (review F1).
+    if let Some(previous) = crate::switch::other_session(state, req, tenant, &u.id).await? {
+        return crate::switch::confirm_page(state, &previous, &sess, cookie_value, &next).await;
+    }
     let mut resp = actix_web::HttpResponse::SeeOther()
-        .insert_header((
-            header::LOCATION,
-            match tx {
-                Some(tx) if purpose == login::Purpose::Admin => {
-                    let slug = authz_core::tenant::get(&state.store.db, tenant).await?.slug;
-                    let back = &tx.request.redirect_uri;
-                    if crate::admin_login::safe_return(back, &slug) {
-                        format!("{}{back}", state.issuer())
-                    } else {
-                        format!("{}/admin/t/{slug}/", state.issuer())
-                    }
-                }
-                Some(tx) => crate::consent::url(state.issuer(), &tx.id_hash),
-                None => format!("{}/account", state.issuer()),
-            },
-        ))
+        .insert_header((header::LOCATION, next))
         .finish();
     resp.add_cookie(&browser::cookie(
         state,
-        browser::SESSION_COOKIE,
+        &browser::session_cookie_name(state),
         cookie_value,
         authz_core::session::SESSION_SECS,
     ))

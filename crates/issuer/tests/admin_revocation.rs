@@ -20,6 +20,7 @@ macro_rules! app {
                     store: $fx.store.clone(),
                     clock: Arc::new($fx.clock.clone()),
                     redirect_policy: Default::default(),
+                    secure_cookies: $fx.state.config.secure_cookies(),
                 }))
                 .configure(issuer::configure)
                 .configure(admin_api::configure),

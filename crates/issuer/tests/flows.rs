@@ -602,7 +602,7 @@ async fn home_realm_discovery_offers_a_choice_when_a_tenant_has_several_connecti
         &app,
         test::TestRequest::get()
             .uri(&authorize_url(&client_id, REDIRECT, &[]))
-            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .cookie(actix_web::cookie::Cookie::new(BROWSER_COOKIE, browser()))
             .to_request(),
     )
     .await;
@@ -612,7 +612,7 @@ async fn home_realm_discovery_offers_a_choice_when_a_tenant_has_several_connecti
         &app,
         test::TestRequest::get()
             .uri(&login)
-            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .cookie(actix_web::cookie::Cookie::new(BROWSER_COOKIE, browser()))
             .to_request(),
     )
     .await;
@@ -623,7 +623,7 @@ async fn home_realm_discovery_offers_a_choice_when_a_tenant_has_several_connecti
         test::TestRequest::post()
             .uri("/login")
             .insert_header(("content-type", "application/x-www-form-urlencoded"))
-            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .cookie(actix_web::cookie::Cookie::new(BROWSER_COOKIE, browser()))
             .set_payload(form(&pairs))
             .to_request()
     };
@@ -710,7 +710,7 @@ async fn the_user_sees_connected_apps_on_account_and_revoking_one_kills_its_toke
     )
     .await;
     let at = tok["access_token"].as_str().unwrap().to_string();
-    let session = actix_web::cookie::Cookie::new("gh_session", fx.acme.session_cookie.clone());
+    let session = actix_web::cookie::Cookie::new(SESSION_COOKIE, fx.acme.session_cookie.clone());
     let r = test::call_service(
         &app,
         test::TestRequest::get()

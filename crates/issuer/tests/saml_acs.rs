@@ -75,7 +75,7 @@ async fn saml_world(metadata: &str) -> (Fx, String) {
         purpose: Default::default(),
         invitation: None,
     };
-    let tx = login::start(&fx.store.db, &fx.clock, BROWSER, &req)
+    let tx = login::start(&fx.store.db, &fx.clock, &browser(), &req)
         .await
         .unwrap();
     saml_state::record_request(&fx.store.db, &fx.clock, &fx.acme.id, CONN, &tx, REQUEST_ID)
@@ -214,7 +214,7 @@ async fn a_completed_response_continues_in_the_same_browser_once_and_cannot_be_r
         &node_a,
         test::TestRequest::get()
             .uri(&complete)
-            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .cookie(actix_web::cookie::Cookie::new(BROWSER_COOKIE, browser()))
             .to_request(),
     )
     .await;
@@ -235,7 +235,7 @@ async fn the_right_browser_completes_the_sign_in_keyed_by_tenant_and_object_id()
         &app,
         test::TestRequest::get()
             .uri(&complete)
-            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .cookie(actix_web::cookie::Cookie::new(BROWSER_COOKIE, browser()))
             .to_request(),
     )
     .await;
@@ -244,7 +244,7 @@ async fn the_right_browser_completes_the_sign_in_keyed_by_tenant_and_object_id()
     assert!(r
         .headers()
         .get("set-cookie")
-        .map(|c| c.to_str().unwrap().contains("gh_session="))
+        .map(|c| c.to_str().unwrap().contains("__Host-gh_session="))
         .unwrap_or(false));
     let u = authz_core::entities::users::Entity::find()
         .filter(authz_core::entities::users::Column::ConnectionId.eq(CONN))
@@ -335,7 +335,7 @@ async fn idp_initiated_sso_when_enabled_starts_a_session_on_account_and_never_a_
         &app,
         test::TestRequest::get()
             .uri(&complete)
-            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .cookie(actix_web::cookie::Cookie::new(BROWSER_COOKIE, browser()))
             .to_request(),
     )
     .await;
@@ -349,7 +349,7 @@ async fn idp_initiated_sso_when_enabled_starts_a_session_on_account_and_never_a_
     let confirm = |csrf: &str| {
         test::TestRequest::post()
             .uri(&format!("/federation/saml/{CONN}/complete"))
-            .cookie(actix_web::cookie::Cookie::new("gh_browser", BROWSER))
+            .cookie(actix_web::cookie::Cookie::new(BROWSER_COOKIE, browser()))
             .insert_header(("content-type", "application/x-www-form-urlencoded"))
             .set_payload(form(&[("h", &h), ("csrf", csrf)]))
             .to_request()
@@ -370,14 +370,14 @@ async fn idp_initiated_sso_when_enabled_starts_a_session_on_account_and_never_a_
     let cookie = r
         .response()
         .cookies()
-        .find(|c| c.name() == "gh_session")
+        .find(|c| c.name() == SESSION_COOKIE)
         .map(|c| c.value().to_string())
         .expect("a session");
     let r = test::call_service(
         &app,
         test::TestRequest::get()
             .uri("/account")
-            .cookie(actix_web::cookie::Cookie::new("gh_session", cookie))
+            .cookie(actix_web::cookie::Cookie::new(SESSION_COOKIE, cookie))
             .to_request(),
     )
     .await;

@@ -24,8 +24,10 @@ use authz_core::user::{self, User};
 use super::form::Form;
 use super::{ConsoleError, ConsoleState};
 
-pub const SESSION_COOKIE: &str = "gh_session";
-pub const SETUP_COOKIE: &str = "gh_setup";
+/// Base names of the console's cookies; on an https issuer they carry the `__Host-` prefix
+/// ([`ConsoleState::session_cookie`], review F8).
+pub const SESSION_BASE: &str = "gh_session";
+pub const SETUP_BASE: &str = "gh_setup";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -196,7 +198,7 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
     let clock = st.clock.as_ref();
     let login = format!("/admin/t/{}/login", t.slug);
     let mut signed_in_as: Option<User> = None;
-    if let Some(c) = req.cookie(SESSION_COOKIE) {
+    if let Some(c) = req.cookie(&st.session_cookie()) {
         if let Some(s) = session::find_active(db, clock, c.value())
             .await?
             .filter(|s| s.tenant == t.id)
@@ -218,7 +220,7 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
             signed_in_as = Some(u);
         }
     }
-    if let Some(c) = req.cookie(SETUP_COOKIE) {
+    if let Some(c) = req.cookie(&st.setup_cookie()) {
         if let Some(inv) = invitation::setup_session(db, clock, c.value())
             .await?
             .filter(|i| i.tenant == t.id)

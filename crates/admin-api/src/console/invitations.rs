@@ -9,7 +9,6 @@ use authz_core::admin::invitation::{self, LinkState, SETUP_SECS};
 use authz_core::tenant;
 use minijinja::context;
 
-use super::auth::SETUP_COOKIE;
 use super::form::Form;
 use super::{when, ConsoleError, ConsoleResult, ConsoleState};
 
@@ -115,8 +114,8 @@ pub async fn accept(
     let mut resp = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("/admin/t/{}/", t.slug)))
         .finish();
-    let cookie = Cookie::build(SETUP_COOKIE, secret)
-        .path("/admin/")
+    let cookie = Cookie::build(st.setup_cookie(), secret)
+        .path("/")
         .http_only(true)
         .secure(st.secure_cookies())
         .same_site(SameSite::Lax)

@@ -53,6 +53,15 @@ impl ConsoleState {
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
     }
+
+    pub fn session_cookie(&self) -> String {
+        authz_core::session::cookie_name(auth::SESSION_BASE, self.secure_cookies())
+    }
+
+    /// The setup-only session of an accepted invitation (`Path=/`: the `__Host-` prefix needs it).
+    pub fn setup_cookie(&self) -> String {
+        authz_core::session::cookie_name(auth::SETUP_BASE, self.secure_cookies())
+    }
 }
 
 pub struct Templates {

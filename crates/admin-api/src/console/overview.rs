@@ -6,7 +6,6 @@ use authz_core::admin::domain;
 use authz_core::{connection, grant, scim_token, session};
 use minijinja::context;
 
-use super::auth::{SESSION_COOKIE, SETUP_COOKIE};
 use super::{ConsoleResult, ConsoleState, SetupOrAdmin};
 
 pub async fn page(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
@@ -56,8 +55,12 @@ pub async fn logout(
 ) -> ConsoleResult {
     let form = super::form::Form::parse(&body)?;
     let presented = form.get("csrf").unwrap_or_default();
-    let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-    let setup = req.cookie(SETUP_COOKIE).map(|c| c.value().to_string());
+    let session = req
+        .cookie(&st.session_cookie())
+        .map(|c| c.value().to_string());
+    let setup = req
+        .cookie(&st.setup_cookie())
+        .map(|c| c.value().to_string());
     let matches = |kind: &str, cookie: &Option<String>| {
         cookie.as_ref().is_some_and(|c| {
             authz_core::crypto::hashes_equal(presented, &super::auth::csrf_for(kind, c))
@@ -82,9 +85,11 @@ pub async fn logout(
     let mut resp = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin"))
         .finish();
-    for (name, path) in [(SESSION_COOKIE, "/"), (SETUP_COOKIE, "/admin/")] {
+    for name in [st.session_cookie(), st.setup_cookie()] {
         let gone = Cookie::build(name, "")
-            .path(path)
+            .path("/")
+            .secure(st.secure_cookies())
+            .http_only(true)
             .max_age(Duration::seconds(0))
             .finish();
         let _ = resp.add_cookie(&gone);

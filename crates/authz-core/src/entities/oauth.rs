@@ -39,6 +39,7 @@ pub mod browser_sessions {
         pub revoked_at: Option<i64>,
         pub acr: Option<String>,
         pub amr: Option<String>,
+        pub idp_initiated: bool,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -2,7 +2,7 @@
 //! redirect URI and resource. A replayed code revokes everything issued from it (RFC 9700 §4.5).
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use super::{issue, max_tier, revoke, IssuedTokens, TokenError};
+use super::{issue, max_tier, revoke, standing, IssuedTokens, TokenError};
 use crate::audit::{self, AuditEvent};
 use crate::client::{self, Client};
 use crate::clock::{Clock, MICROS};
@@ -176,7 +176,29 @@ pub async fn exchange(
             ));
         }
     }
-    let scopes = crate::scope::split(&c.scopes);
+    // The code was approved before now: the cut-offs since then apply to it (review F2).
+    let code_scopes = crate::scope::split(&c.scopes);
+    let pending = standing::Pending {
+        tenant: &tenant,
+        user_id: &c.user_id,
+        client_id: &c.client_id,
+        resource_id: &c.resource_id,
+        session_id: &c.session_id,
+        scopes: &code_scopes,
+    };
+    let scopes = match standing::code_stands(&txn, clock, &pending).await? {
+        Ok(s) => s,
+        Err(lapse) => {
+            audit::record(
+                &txn,
+                clock,
+                fail(lapse.description()).detail("lapse", lapse.as_str()),
+            )
+            .await?;
+            txn.commit().await?;
+            return Err(TokenError::grant(lapse.description()));
+        }
+    };
     let tier = max_tier(&catalogue, &scopes);
     let family = grant_families::Model {
         id: c.family_id.clone(),
@@ -184,7 +206,7 @@ pub async fn exchange(
         user_id: c.user_id.clone(),
         client_id: c.client_id.clone(),
         resource_id: c.resource_id.clone(),
-        scopes: c.scopes.clone(),
+        scopes: scopes.join(" "),
         session_id: c.session_id.clone(),
         auth_time: c.auth_time,
         created_at: now,
@@ -224,4 +246,38 @@ pub async fn exchange(
     .await?;
     txn.commit().await?;
     Ok(issued)
+}
+
+/// Discards the unused codes of a user (all clients, or one), so a revocation path also ends
+/// the sign-ins in flight. Unused codes are deleted, not marked used: a later presentation is
+/// an unknown code, not a replay (nothing was issued from it to revoke).
+pub async fn discard_unused<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &crate::TenantId,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+) -> CoreResult<u64> {
+    let mut q = auth_codes::Entity::delete_many()
+        .filter(auth_codes::Column::TenantId.eq(tenant.0.clone()))
+        .filter(auth_codes::Column::UsedAt.is_null());
+    if let Some(u) = user_id {
+        q = q.filter(auth_codes::Column::UserId.eq(u));
+    }
+    if let Some(c) = client_id {
+        q = q.filter(auth_codes::Column::ClientId.eq(c));
+    }
+    Ok(q.exec(conn).await?.rows_affected)
+}
+
+/// Discards a client's unused codes in every tenant (the operator's cross-tenant revocation).
+pub async fn discard_unused_everywhere<C: ConnectionTrait>(
+    conn: &C,
+    client_id: &str,
+) -> CoreResult<u64> {
+    Ok(auth_codes::Entity::delete_many()
+        .filter(auth_codes::Column::ClientId.eq(client_id))
+        .filter(auth_codes::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
 }

@@ -4,6 +4,7 @@ pub mod code;
 pub mod introspect;
 pub mod refresh;
 pub mod revoke;
+pub mod standing;
 
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 

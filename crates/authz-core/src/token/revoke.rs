@@ -135,6 +135,7 @@ pub async fn revoke_user<C: ConnectionTrait>(
         .await?
         .rows_affected;
     let s = session::revoke_for_user(conn, clock, tenant, user_id).await?;
+    let codes = super::code::discard_unused(conn, tenant, Some(user_id), None).await?;
     audit::record(
         conn,
         clock,
@@ -142,7 +143,8 @@ pub async fn revoke_user<C: ConnectionTrait>(
             .actor(actor)
             .user(user_id.to_string())
             .detail("tokens_revoked", n)
-            .detail("sessions_revoked", s),
+            .detail("sessions_revoked", s)
+            .detail("codes_discarded", codes),
     )
     .await?;
     Ok(n)
@@ -177,6 +179,7 @@ pub async fn revoke_client_tokens<C: ConnectionTrait>(
         .exec(conn)
         .await?
         .rows_affected;
+    super::code::discard_unused_everywhere(conn, client_id).await?;
     for t in tenants {
         audit::record(
             conn,
@@ -224,12 +227,53 @@ pub async fn revoke_client_in_tenant(
         .exec(&txn)
         .await?
         .rows_affected;
+    super::code::discard_unused(&txn, tenant, None, Some(client_id)).await?;
     audit::record(
         &txn,
         clock,
         AuditEvent::new(Some(tenant), "client.tokens_revoked")
             .actor(actor)
             .client(client_id.to_string())
+            .detail("tokens_revoked", n),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(n)
+}
+
+/// The person signs out of one browser session: the session ends and, with `disconnect`, every
+/// grant family started from it is revoked with its tokens. Audited as `user.signed_out`.
+pub async fn sign_out(
+    store: &Store,
+    clock: &dyn Clock,
+    s: &crate::session::Session,
+    disconnect: bool,
+) -> CoreResult<u64> {
+    let txn = store.begin().await?;
+    session::revoke_one(&txn, clock, &s.tenant, &s.id).await?;
+    let mut n = 0;
+    if disconnect {
+        let families: Vec<String> = grant_families::Entity::find()
+            .select_only()
+            .column(grant_families::Column::Id)
+            .filter(grant_families::Column::TenantId.eq(s.tenant.0.clone()))
+            .filter(grant_families::Column::SessionId.eq(s.id.clone()))
+            .filter(grant_families::Column::RevokedAt.is_null())
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        for f in families {
+            n += revoke_family(&txn, clock, &f).await?;
+        }
+    }
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(&s.tenant), "user.signed_out")
+            .actor(format!("user:{}", s.user_id))
+            .user(s.user_id.clone())
+            .session(s.id.clone())
+            .detail("disconnect_apps", disconnect)
             .detail("tokens_revoked", n),
     )
     .await?;

@@ -241,6 +241,27 @@ impl World {
         }
     }
 
+    /// The tenant's user signs in again now (a new live session).
+    pub async fn signed_in_again(&self, t: &TenantFx) -> TenantFx {
+        let (_cookie, sess) = session::create(
+            &self.store.db,
+            &self.clock,
+            t.id(),
+            &t.user.id,
+            &t.connection.id,
+            self.clock_now(),
+        )
+        .await
+        .expect("create session");
+        TenantFx {
+            tenant: t.tenant.clone(),
+            domain: t.domain.clone(),
+            connection: t.connection.clone(),
+            user: t.user.clone(),
+            session: sess,
+        }
+    }
+
     pub fn clock_now(&self) -> i64 {
         use authz_core::Clock;
         self.clock.now_us()
@@ -273,6 +294,18 @@ impl World {
         let want = scopes(want);
         let req = self.request(client, &self.resource, &want, VERIFIER);
         let txn = self.store.begin().await.unwrap();
+        authz_core::consent::remember(
+            &txn,
+            &self.clock,
+            &t.session.tenant,
+            &t.session.user_id,
+            &client.client_id,
+            &self.resource.id,
+            &want,
+            authz_core::scope::Tier::Routine,
+        )
+        .await
+        .expect("remember consent");
         let c = code::create(&txn, &self.clock, &t.session, &req, &want)
             .await
             .expect("create code");

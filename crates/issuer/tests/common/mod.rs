@@ -23,7 +23,15 @@ use serde_json::Value;
 pub const ISSUER: &str = "https://auth.example.test";
 pub const RES: &str = "https://crm.example.test/mcp";
 pub const RES2: &str = "https://other.example.test/mcp";
-pub const BROWSER: &str = "browser-binding-value-0123456789abcdefghijkl";
+/// The random part of the test browser's binding; [`browser`] is its genuine (server-minted) value.
+pub const BROWSER_RANDOM: &str = "browser-binding-value-0123456789abcdefghijkl";
+/// Cookie names on the test issuer (https: `__Host-` prefixed).
+pub const BROWSER_COOKIE: &str = "__Host-gh_browser";
+pub const SESSION_COOKIE: &str = "__Host-gh_session";
+
+pub fn browser() -> String {
+    issuer::browser_binding(&testkit::master_key(), BROWSER_RANDOM)
+}
 pub const VERIFIER: &str = "verifier-0123456789-0123456789-0123456789-abcdef";
 pub const REDIRECT: &str = "http://127.0.0.1/callback";
 
@@ -217,9 +225,9 @@ pub fn query_param(url: &str, key: &str) -> Option<String> {
 }
 
 pub fn browser_cookies(session: Option<&str>) -> Vec<Cookie<'static>> {
-    let mut v = vec![Cookie::new("gh_browser", BROWSER)];
+    let mut v = vec![Cookie::new(BROWSER_COOKIE, browser())];
     if let Some(s) = session {
-        v.push(Cookie::new("gh_session", s.to_string()));
+        v.push(Cookie::new(SESSION_COOKIE, s.to_string()));
     }
     v
 }
