@@ -259,6 +259,133 @@ async fn the_right_browser_completes_the_sign_in_keyed_by_tenant_and_object_id()
     assert_eq!(u.email.as_deref(), Some("alice@acme.test"));
 }
 
+/// Completes the corpus's valid response in a browser that is signed in as `session` (another
+/// user of acme): the person is asked before the session is replaced (review F1).
+async fn complete_over_session<S, B>(
+    app: &S,
+    tx: &str,
+    session: &str,
+) -> actix_web::dev::ServiceResponse<B>
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let r = test::call_service(
+        app,
+        acs_post(&fixture_file("valid-signed-assertion.xml"), tx).to_request(),
+    )
+    .await;
+    let complete = location(&r).trim_start_matches(ISSUER).to_string();
+    let mut req = test::TestRequest::get().uri(&complete);
+    for c in browser_cookies(Some(session)) {
+        req = req.cookie(c);
+    }
+    test::call_service(app, req.to_request()).await
+}
+
+fn cookie_value<B>(r: &actix_web::dev::ServiceResponse<B>, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.strip_prefix(&format!("{name}="))
+                .map(|v| v.split(';').next().unwrap().to_string())
+        })
+}
+
+#[actix_web::test]
+async fn a_sign_in_never_silently_replaces_another_persons_session() {
+    let (fx, tx) = saml_world("idp-metadata.xml").await;
+    let app = app(&fx).await;
+    let r = complete_over_session(&app, &tx, &fx.acme.session_cookie).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "a confirmation page, not a redirect"
+    );
+    assert!(
+        cookie_value(&r, SESSION_COOKIE).is_none(),
+        "the live session is not replaced"
+    );
+    let pending = cookie_value(&r, "__Host-gh_switch").expect("the new session waits");
+    let html = body_text(r).await;
+    assert!(html.contains("Switch account?"));
+    assert!(html.contains("alice@acme.test"), "names both accounts");
+    let csrf = hidden(&html, "csrf");
+    // As a browser would send it (the page escapes `/` and `&`).
+    let next = hidden(&html, "next")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&");
+    let switch = |decision: &str, csrf: &str, site: &str| {
+        let mut req = test::TestRequest::post()
+            .uri("/session/switch")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .insert_header(("sec-fetch-site", site.to_string()))
+            .cookie(actix_web::cookie::Cookie::new(
+                "__Host-gh_switch",
+                pending.clone(),
+            ))
+            .set_payload(form(&[
+                ("csrf", csrf),
+                ("next", &next),
+                ("decision", decision),
+            ]));
+        for c in browser_cookies(Some(&fx.acme.session_cookie)) {
+            req = req.cookie(c);
+        }
+        req.to_request()
+    };
+    // Posted from another site, or without the page's token: nothing changes.
+    let r = test::call_service(&app, switch("continue", &csrf, "cross-site")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = test::call_service(&app, switch("continue", "forged", "same-origin")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The person confirms: the new session becomes this browser's and the sign-in continues.
+    let r = test::call_service(&app, switch("continue", &csrf, "same-origin")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with(&format!("{ISSUER}/consent?tx={tx}")));
+    assert_eq!(cookie_value(&r, SESSION_COOKIE), Some(pending));
+}
+
+#[actix_web::test]
+async fn declining_a_switch_keeps_the_previous_session_and_ends_the_new_one() {
+    let (fx, tx) = saml_world("idp-metadata.xml").await;
+    let app = app(&fx).await;
+    let r = complete_over_session(&app, &tx, &fx.acme.session_cookie).await;
+    let pending = cookie_value(&r, "__Host-gh_switch").unwrap();
+    let html = body_text(r).await;
+    let csrf = hidden(&html, "csrf");
+    let mut req = test::TestRequest::post()
+        .uri("/session/switch")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .cookie(actix_web::cookie::Cookie::new(
+            "__Host-gh_switch",
+            pending.clone(),
+        ))
+        .set_payload(form(&[("csrf", &csrf), ("decision", "keep")]));
+    for c in browser_cookies(Some(&fx.acme.session_cookie)) {
+        req = req.cookie(c);
+    }
+    let r = test::call_service(&app, req.to_request()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(cookie_value(&r, SESSION_COOKIE).is_none());
+    let db = &fx.store.db;
+    assert!(authz_core::session::find_active(db, &fx.clock, &pending)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        authz_core::session::find_active(db, &fx.clock, &fx.acme.session_cookie)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 #[actix_web::test]
 async fn unsolicited_and_oversized_posts_are_refused() {
     let (fx, _tx) = saml_world("idp-metadata.xml").await;
