@@ -100,6 +100,13 @@ async function idpLogin(page, login) {
   assert.ok(page.url().startsWith(S.issuer), `back at Gatehouse after the IdP: ${page.url()}\n${await page.locator('body').innerText()}`);
 }
 
+/** The console's sign-in page: Gatehouse never leaves for an IdP by itself (a third party can
+ *  start any GET: login CSRF), so the person presses its button. Returns the click. */
+function pressSignIn(page) {
+  assert.match(new URL(page.url()).pathname, /^\/admin\/t\/[^/]+\/login$/, `at the console's sign-in page: ${page.url()}`);
+  return page.locator('form[action$="/login"] button[type=submit]').first().click();
+}
+
 /** Click `target` (a form's submit button) and expect to land on `pathname`; else show the page. */
 async function submit(page, target, pathname) {
   await Promise.all([page.waitForNavigation(), target.click()]);
@@ -245,6 +252,8 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
   // 3. Sign in through it as the invited address: the admin role is bound.
   await page.goto(console_('/'));
   await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Sign in through your identity provider' }).click()]);
+  await shot(page, 'console-sign-in-page');
+  await Promise.all([page.waitForNavigation(), pressSignIn(page)]);
   assert.ok(page.url().startsWith(S.idp.origin), `at the IdP: ${page.url()}`);
   await idpLogin(page, 'u-admin');
   await page.waitForURL(console_('/'));
@@ -266,6 +275,7 @@ step('an invited admin sets up SSO, SAML, SCIM and grants, audits and revokes in
 
   // 3c. "Test sign-in" on the connection: the claims as received, no session, audited.
   await Promise.all([page.waitForNavigation(), sso.getByRole('link', { name: 'Test sign-in' }).click()]);
+  await Promise.all([page.waitForNavigation(), pressSignIn(page)]);
   await idpLogin(page, 'u-admin');
   const claims = await text();
   assert.match(claims, /Test sign-in succeeded/, claims);
@@ -442,8 +452,8 @@ step('the first admin of a new organisation signs in through a SAML connection a
   await idp.setSpMetadata(await sp.text());
   // The IdP answers at once (auto-posted form): ACS → completion → the console.
   await page.goto(`${S.issuer}/admin/t/globex/`);
-  await Promise.all([page.waitForURL(`${S.issuer}/admin/t/globex/`, { waitUntil: 'load' }),
-    page.getByRole('link', { name: 'Sign in through your identity provider' }).click()]);
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Sign in through your identity provider' }).click()]);
+  await Promise.all([page.waitForURL(`${S.issuer}/admin/t/globex/`, { waitUntil: 'load' }), pressSignIn(page)]);
   await page.waitForLoadState('load');
   const body = await page.locator('body').innerText();
   assert.doesNotMatch(body, /Setup-only session/, body);
@@ -457,14 +467,15 @@ step('the first admin of a new organisation signs in through a SAML connection a
   // connection (its invitation is bound to this admin), and comes back to the page asked for.
   const requestsBefore = (await idp.requests()).length;
   await page.goto(`${S.issuer}/admin/t/globex/login?step_up=1&return=/admin/t/globex/connections`);
-  await page.waitForURL(`${S.issuer}/admin/t/globex/connections`);
+  assert.equal((await idp.requests()).length, requestsBefore, 'no AuthnRequest before the person presses the button');
+  await Promise.all([page.waitForURL(`${S.issuer}/admin/t/globex/connections`), pressSignIn(page)]);
   assert.equal((await idp.requests()).length, requestsBefore + 1, 'one more AuthnRequest');
   const globex = page.locator('section.panel', { hasText: 'Globex Okta' });
   await submit(page, globex.getByRole('button', { name: 'Enable' }), '/admin/t/globex/connections');
   assert.equal(sql(`SELECT enabled FROM connections WHERE name = 'Globex Okta'`), 't');
   // A return path outside this tenant's console is ignored (no open redirect).
   await page.goto(`${S.issuer}/admin/t/globex/login?step_up=1&return=https://evil.example/`);
-  await page.waitForURL(`${S.issuer}/admin/t/globex/`);
+  await Promise.all([page.waitForURL(`${S.issuer}/admin/t/globex/`), pressSignIn(page)]);
   await ctx.close();
 });
 
@@ -476,6 +487,7 @@ step('a forwarded invitation used by someone with another IdP email grants no ad
   await page.getByRole('button', { name: 'Accept invitation' }).click();
   await page.waitForURL(console_('/'));
   await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Sign in through your identity provider' }).click()]);
+  await Promise.all([page.waitForNavigation(), pressSignIn(page)]);
   await idpLogin(page, 'u-mallory');
   await page.waitForURL(console_('/'));
   const body = await page.locator('body').innerText();
