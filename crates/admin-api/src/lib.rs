@@ -13,6 +13,7 @@ pub mod access;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod incident;
 pub mod operator;
 pub mod settings;
 pub mod tenant;
@@ -116,4 +117,9 @@ admin_api!(
     settings::add_domain,
     settings::list_tenant_clients,
     settings::set_client_policy,
+    incident::revoke_tenant,
+    incident::revoke_connection,
+    incident::revoke_client,
+    incident::suspend_tenant,
+    incident::resume_tenant,
 );

@@ -269,6 +269,7 @@ async fn authorize(
         Some(s)
             if hint_tenant.as_ref().map(|t| t == &s.tenant).unwrap_or(true)
                 && (!step_up || authz_core::session::is_fresh(&s, now))
+                && !authz_core::incident::is_suspended(&state.store.db, &s.tenant).await?
                 // A session from a connection the organisation disabled is not reused.
                 && authz_core::connection::get(&state.store.db, &s.tenant, &s.connection_id)
                     .await

@@ -270,6 +270,12 @@ async fn go_upstream(
             "No organisation signs in here with the domain '{domain}'. Check the address, or ask your IT administrator whether your organisation is set up."
         )));
     };
+    if authz_core::incident::is_suspended(&state.store.db, &t.id).await? {
+        return Err(UpstreamError::Form(format!(
+            "{}'s access to this service is suspended. Ask your IT administrator.",
+            t.name
+        )));
+    }
     let conns: Vec<_> = connection::list_enabled(&state.store.db, &t.id)
         .await?
         .into_iter()

@@ -63,6 +63,9 @@ pub async fn refresh(
         ));
     }
     let tenant = TenantId(t.tenant_id.clone());
+    if crate::incident::is_suspended(&txn, &tenant).await? {
+        return Err(TokenError::grant("the organisation is suspended"));
+    }
     if t.revoked_at.is_some() {
         return Err(TokenError::grant("the refresh token has been revoked"));
     }
