@@ -206,3 +206,46 @@ async fn a_blocked_client_cannot_redeem_its_code() {
     );
     assert_eq!(last_lapse(&w).await, "client_not_permitted");
 }
+
+#[tokio::test]
+async fn a_replayed_code_alerts_like_refresh_token_reuse() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let (w, t) = setup().await;
+    authz_core::mail::set_alert_recipients(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &["secops@acme.example".to_string()],
+        "operator",
+    )
+    .await
+    .unwrap();
+    let code = w.code_for(&t, &w.client, &[READ]).await;
+    w.exchange(&w.client, &code).await.expect("first exchange");
+    w.exchange(&w.client, &code).await.unwrap_err();
+    let rows = w
+        .store
+        .db
+        .query_all(Statement::from_string(
+            w.store.db.get_database_backend(),
+            "SELECT kind, recipient FROM mail_outbox",
+        ))
+        .await
+        .unwrap();
+    let sent: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "kind").unwrap(),
+                r.try_get("", "recipient").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        vec![(
+            "alert.code_replay".to_string(),
+            "secops@acme.example".to_string()
+        )]
+    );
+}
