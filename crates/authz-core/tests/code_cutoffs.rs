@@ -249,3 +249,63 @@ async fn a_replayed_code_alerts_like_refresh_token_reuse() {
         )]
     );
 }
+
+#[tokio::test]
+async fn a_lapsed_reconsent_cadence_stops_refresh_and_brings_the_consent_page_back() {
+    use authz_core::admin::settings::{self, TenantSettings};
+    use authz_core::token::refresh::{self, RefreshRequest};
+    let (w, t) = setup().await;
+    settings::set(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &TenantSettings {
+            reconsent_days: Some(7),
+            ..Default::default()
+        },
+        "admin",
+    )
+    .await
+    .unwrap();
+    // DELETE is sensitive: its consent is asked again after the tenant's 7 days.
+    let tok = w.tokens(&t, &[READ, DELETE]).await;
+    let rt = tok.refresh_token.clone().unwrap();
+    let w = &w;
+    let refresh = |rt: String| async move {
+        refresh::refresh(
+            &w.store,
+            &w.clock,
+            &w.client,
+            RefreshRequest {
+                refresh_token: &rt,
+                scope: None,
+                resource: None,
+            },
+        )
+        .await
+    };
+    let rt = refresh(rt)
+        .await
+        .expect("within the cadence")
+        .refresh_token
+        .unwrap();
+    w.clock.advance_secs(8 * 86_400);
+    let err = refresh(rt.clone()).await.unwrap_err();
+    assert_eq!(err.code, "invalid_grant");
+    assert_eq!(
+        err.description,
+        "the consent for this client is due for renewal; authorize again"
+    );
+    // The next authorization finds no remembered consent: the page is shown again.
+    assert!(consent::get(
+        &w.store.db,
+        &w.clock,
+        t.id(),
+        &t.user.id,
+        &w.client.client_id,
+        &w.resource.id
+    )
+    .await
+    .unwrap()
+    .is_none());
+}
