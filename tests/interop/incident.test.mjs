@@ -112,7 +112,7 @@ after(async () => {
 step('a tenant suspended at node A is inactive at node B until resumed', async () => {
   const tok = await signIn();
   assert.equal(await introspectAt(S.b, tok.access_token), true);
-  const s = await operator(S.a, '/tenants/acme/suspend');
+  const s = await operator(S.a, '/incident/suspend-tenant/acme');
   assert.deepEqual(s, { tenant: 'acme', suspended: true, changed: true });
   assert.equal(await introspectAt(S.b, tok.access_token), false, 'inactive at the other node at once');
   const r = await refreshAt(S.b, tok.refresh_token);
@@ -135,12 +135,12 @@ step('revoking a connection (CLI), a tenant (API at B) and a client (API at A) h
   assert.equal(await introspectAt(S.b, tok.access_token), false);
 
   tok = await signIn();
-  const t = await operator(S.b, '/tenants/acme/revoke-all');
+  const t = await operator(S.b, '/incident/revoke-tenant/acme');
   assert.ok(t.tokens >= 2 && t.grants >= 1 && t.sessions >= 1, JSON.stringify(t));
   assert.equal(await introspectAt(S.a, tok.access_token), false);
 
   tok = await signIn();
-  const k = await operator(S.a, `/clients/${encodeURIComponent(S.clientId)}/revoke-all`);
+  const k = await operator(S.a, `/incident/revoke-client/${encodeURIComponent(S.clientId)}`);
   assert.equal(k.grants, 1, JSON.stringify(k));
   assert.equal(await introspectAt(S.b, tok.access_token), false);
   assert.equal((await refreshAt(S.b, tok.refresh_token)).json.error, 'invalid_grant');

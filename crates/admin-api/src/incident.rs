@@ -1,4 +1,5 @@
-//! Operator incident-response levers (issue 11 §3; runbook: docs/incident-response.md): revoke
+//! Operator incident-response levers under `/incident/…` (issue 11 §3; runbook:
+//! docs/incident-response.md), operator keys only: revoke
 //! everything of a tenant, of one of its connections or of one client in every tenant, and
 //! suspend or resume a tenant. Each is audited and answers with what it cut off.
 use actix_web::{post, web};
@@ -12,7 +13,7 @@ use crate::AdminState;
 
 /// What a revocation cut off.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Revoked {
+pub struct IncidentCounts {
     /// Browser and console sessions ended.
     pub sessions: u64,
     /// Grant families (refresh tokens with their access tokens) revoked.
@@ -23,9 +24,9 @@ pub struct Revoked {
     pub codes: u64,
 }
 
-impl From<incident::Counts> for Revoked {
+impl From<incident::Counts> for IncidentCounts {
     fn from(c: incident::Counts) -> Self {
-        Revoked {
+        IncidentCounts {
             sessions: c.sessions,
             grants: c.grants,
             tokens: c.tokens,
@@ -49,22 +50,22 @@ async fn tenant_of(st: &AdminState, slug: &str) -> Result<tenant::Tenant, Proble
 
 /// Revokes every session (console sessions included), grant, token and unused code of a tenant.
 #[utoipa::path(
-    tag = "operator",
+    tag = "incident",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),
     responses(
-        (status = 200, description = "What was revoked", body = Revoked),
+        (status = 200, description = "What was revoked", body = IncidentCounts),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/tenants/{tenant}/revoke-all")]
-pub async fn revoke_tenant(
+#[post("/incident/revoke-tenant/{tenant}")]
+pub async fn incident_revoke_tenant(
     op: Operator,
     st: web::Data<AdminState>,
     path: web::Path<String>,
-) -> Result<web::Json<Revoked>, Problem> {
+) -> Result<web::Json<IncidentCounts>, Problem> {
     let t = tenant_of(&st, &path).await?;
     let c = incident::revoke_tenant(&st.store, st.clock.as_ref(), &t.id, &op.actor()).await?;
     Ok(web::Json(c.into()))
@@ -73,25 +74,25 @@ pub async fn revoke_tenant(
 /// Revokes what came through one connection of a tenant: its sessions (console sessions
 /// included), the grants started from them, their tokens and codes.
 #[utoipa::path(
-    tag = "operator",
+    tag = "incident",
     security(("bearer" = [])),
     params(
         ("tenant" = String, Path, description = "Tenant slug"),
         ("connection" = String, Path, description = "Connection id"),
     ),
     responses(
-        (status = 200, description = "What was revoked", body = Revoked),
+        (status = 200, description = "What was revoked", body = IncidentCounts),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/tenants/{tenant}/connections/{connection}/revoke-all")]
-pub async fn revoke_connection(
+#[post("/incident/revoke-connection/{tenant}/{connection}")]
+pub async fn incident_revoke_connection(
     op: Operator,
     st: web::Data<AdminState>,
     path: web::Path<(String, String)>,
-) -> Result<web::Json<Revoked>, Problem> {
+) -> Result<web::Json<IncidentCounts>, Problem> {
     let (slug, connection) = path.into_inner();
     let t = tenant_of(&st, &slug).await?;
     let c = incident::revoke_connection(
@@ -107,22 +108,22 @@ pub async fn revoke_connection(
 
 /// Revokes every grant, token and unused code of one client, in every tenant.
 #[utoipa::path(
-    tag = "operator",
+    tag = "incident",
     security(("bearer" = [])),
     params(("client_id" = String, Path, description = "The client's id (a CIMD client's is its URL, percent-encoded)")),
     responses(
-        (status = 200, description = "What was revoked", body = Revoked),
+        (status = 200, description = "What was revoked", body = IncidentCounts),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/clients/{client_id}/revoke-all")]
-pub async fn revoke_client(
+#[post("/incident/revoke-client/{client_id}")]
+pub async fn incident_revoke_client(
     _op: Operator,
     st: web::Data<AdminState>,
     path: web::Path<String>,
-) -> Result<web::Json<Revoked>, Problem> {
+) -> Result<web::Json<IncidentCounts>, Problem> {
     let c = incident::revoke_client(&st.store, st.clock.as_ref(), &path).await?;
     Ok(web::Json(c.into()))
 }
@@ -130,7 +131,7 @@ pub async fn revoke_client(
 /// Suspends a tenant: no sign-in, token, refresh or introspection of it succeeds, on any node,
 /// until it is resumed. Its data stays.
 #[utoipa::path(
-    tag = "operator",
+    tag = "incident",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),
     responses(
@@ -140,8 +141,8 @@ pub async fn revoke_client(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/tenants/{tenant}/suspend")]
-pub async fn suspend_tenant(
+#[post("/incident/suspend-tenant/{tenant}")]
+pub async fn incident_suspend_tenant(
     op: Operator,
     st: web::Data<AdminState>,
     path: web::Path<String>,
@@ -157,7 +158,7 @@ pub async fn suspend_tenant(
 
 /// Lifts a tenant's suspension; what has not expired meanwhile works again.
 #[utoipa::path(
-    tag = "operator",
+    tag = "incident",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),
     responses(
@@ -167,8 +168,8 @@ pub async fn suspend_tenant(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/tenants/{tenant}/resume")]
-pub async fn resume_tenant(
+#[post("/incident/resume-tenant/{tenant}")]
+pub async fn incident_resume_tenant(
     op: Operator,
     st: web::Data<AdminState>,
     path: web::Path<String>,

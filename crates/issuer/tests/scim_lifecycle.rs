@@ -496,17 +496,9 @@ async fn a_group_named_like_the_admin_group_makes_nobody_an_admin() {
     assert_eq!(s, 201, "{fake}");
     let fx = &w.fx;
     let set = |g: String| async move {
-        role::set_admin_group(
-            &fx.store,
-            &fx.clock,
-            &fx.acme.id,
-            Some(&g),
-            "operator",
-        )
-        .await
+        role::set_admin_group(&fx.store, &fx.clock, &fx.acme.id, Some(&g), "operator").await
     };
-    let via =
-        |u: String| async move { role::admin_via(&fx.store.db, &fx.acme.id, &u, &[]).await };
+    let via = |u: String| async move { role::admin_via(&fx.store.db, &fx.acme.id, &u, &[]).await };
     // Configured by display name: nobody is admin through SCIM.
     set("Gatehouse Admins".into()).await.unwrap();
     assert_eq!(via(alice_user.clone()).await.unwrap(), None);
