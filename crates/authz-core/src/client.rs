@@ -14,6 +14,8 @@ use crate::error::CoreResult;
 use crate::ratelimit;
 use crate::redirect::RedirectPolicy;
 
+pub mod name;
+
 /// New distinct DCR clients one source may create per hour (identical public registrations
 /// return the existing client and do not count).
 pub const DCR_NEW_CLIENTS_PER_HOUR: i64 = 30;
@@ -198,6 +200,12 @@ pub fn validate_metadata(
     if !["none", "client_secret_basic", "client_secret_post"].contains(&auth_method.as_str()) {
         return Err(RegistrationError::InvalidMetadata(format!(
             "token_endpoint_auth_method '{auth_method}' is not supported"
+        )));
+    }
+    if let Some(c) = m.client_name.as_deref().and_then(name::forbidden_char) {
+        return Err(RegistrationError::InvalidMetadata(format!(
+            "client_name must not contain control, format or invisible characters (found U+{:04X})",
+            c as u32
         )));
     }
     let client_name = m
@@ -474,6 +482,7 @@ fn set_metadata(client_id: &str, v: &ValidMetadata) -> sea_orm::UpdateMany<clien
         .col_expr(clients::Column::RedirectUris, json(&v.redirect_uris).into())
         .col_expr(clients::Column::GrantTypes, json(&v.grant_types).into())
         .col_expr(clients::Column::AuthMethod, v.auth_method.clone().into())
+        .col_expr(clients::Column::Scope, v.scope.clone().into())
         .filter(clients::Column::ClientId.eq(client_id))
 }
 
