@@ -50,7 +50,11 @@ pub fn basic(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> 
     let (id, secret) = raw
         .split_once(':')
         .ok_or_else(|| OAuthError::client("malformed Basic credentials", true))?;
-    Ok(Some((decode_component(id), decode_component(secret))))
+    let (id, secret) = (decode_component(id), decode_component(secret));
+    if id.contains('\0') || secret.contains('\0') {
+        return Err(OAuthError::client("malformed Basic credentials", true));
+    }
+    Ok(Some((id, secret)))
 }
 
 pub fn credentials(req: &HttpRequest, p: &Params) -> Result<Credentials, OAuthError> {

@@ -23,6 +23,14 @@ impl Params {
             return Err(OAuthError::request("the request is too large"));
         }
         let multi: Vec<(String, String)> = url::form_urlencoded::parse(raw).into_owned().collect();
+        // PostgreSQL text cannot hold U+0000: refused here, as the client's mistake it is,
+        // before any value reaches a query (where it would be a 500).
+        if multi
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(OAuthError::request(crate::nul::NUL_REFUSED));
+        }
         let mut single = HashMap::new();
         for (k, v) in &multi {
             if v.is_empty() {
