@@ -79,6 +79,12 @@ pub fn redirect_error(
 fn cimd_page(e: CimdError) -> PageError {
     match e {
             CimdError::Core(c) => PageError::internal(c),
+        CimdError::RateLimited(wait) => PageError::too_many(
+            "Too many new applications",
+            "This network has introduced too many new applications in the last hour.",
+            "Wait a while, then try again from your application.",
+            wait,
+        ),
             // Anyone can name any URL here: say nothing about what answered or where the name
             // resolved (no addresses, status codes, redirects, timings or transport errors to
             // probe the deployment's network with); the log has the detail.
@@ -130,15 +136,14 @@ async fn authorize(
     p: Params,
 ) -> Result<HttpResponse, PageError> {
     // Each authorization request stores a login transaction: bounded per source, on every node.
-    let bucket = format!("authorize:{}", crate::params::peer_ip(req));
-    if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60).await?
-        > AUTHORIZE_PER_MINUTE
+    if let Some(wait) =
+        crate::limits::exceeded(state, req, "authorize", 60, AUTHORIZE_PER_MINUTE).await?
     {
-        return Err(PageError::new(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        return Err(PageError::too_many(
             "Too many sign-in attempts",
             "This network has started too many sign-ins in the last minute.",
             "Wait a minute, then try again from your application.",
+            wait,
         ));
     }
     let Some(client_id) = p.get("client_id") else {
@@ -148,7 +153,7 @@ async fn authorize(
             "Go back to the application and try again.",
         ));
     };
-    let client = resolve_client(state, client_id, &crate::params::peer_ip(req)).await?;
+    let client = resolve_client(state, client_id, &crate::limits::key(req)).await?;
     let redirect_uri = match p.get("redirect_uri") {
         Some(r) => r.to_string(),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),

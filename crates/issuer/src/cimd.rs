@@ -26,9 +26,16 @@ pub enum CimdError {
         "the client metadata document must not declare a client secret: CIMD clients are public"
     )]
     Secret,
+    /// Too many new documents from this source; `Retry-After` seconds.
+    #[error("too many new client metadata documents from this network; try again later")]
+    RateLimited(i64),
     #[error("{0}")]
     Core(#[from] authz_core::CoreError),
 }
+
+/// New client metadata documents (each an outbound fetch and a stored client) one source may
+/// introduce per hour; known documents do not count.
+pub const CIMD_NEW_DOCUMENTS_PER_HOUR: i64 = 30;
 
 pub fn is_cimd_id(client_id: &str) -> bool {
     client_id.starts_with("https://")
@@ -42,7 +49,8 @@ struct Document {
     meta: ClientMetadata,
 }
 
-/// Resolves a URL client id, from cache if fresh, else by fetching the document.
+/// Resolves a URL client id, from cache if fresh, else by fetching the document. `source` is
+/// the caller's rate-limit key ([`crate::limits::key`]).
 pub async fn resolve(state: &AppState, url: &str, source: &str) -> Result<Client, CimdError> {
     let now = state.clock.now_us();
     let known = client::get(&state.store.db, url).await?;
@@ -57,11 +65,10 @@ pub async fn resolve(state: &AppState, url: &str, source: &str) -> Result<Client
         // Every new URL is an outbound fetch and a stored client: bounded per source, like DCR.
         let bucket = format!("cimd:{source}");
         if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 3600).await?
-            > client::DCR_NEW_CLIENTS_PER_HOUR
+            > CIMD_NEW_DOCUMENTS_PER_HOUR
         {
-            return Err(CimdError::Metadata(
-                "too many new client metadata documents from this network; try again later".into(),
-            ));
+            let wait = authz_core::ratelimit::retry_after(state.clock.as_ref(), 3600);
+            return Err(CimdError::RateLimited(wait));
         }
     }
     let fetched = state.cimd_fetcher.get(url, "application/json").await?;

@@ -1,5 +1,5 @@
 //! Dynamic client registration (RFC 7591) and management (RFC 7592).
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use authz_core::client::{self, Client, ClientMetadata, RegistrationError};
@@ -15,11 +15,9 @@ impl From<RegistrationError> for OAuthError {
         match e {
             RegistrationError::InvalidRedirectUri(m) => OAuthError::new("invalid_redirect_uri", m),
             RegistrationError::InvalidMetadata(m) => OAuthError::new("invalid_client_metadata", m),
-            RegistrationError::RateLimited => OAuthError::new(
-                "too_many_requests",
-                RegistrationError::RateLimited.to_string(),
-            )
-            .status(StatusCode::TOO_MANY_REQUESTS),
+            e @ RegistrationError::RateLimited { retry_after } => {
+                OAuthError::too_many(e.to_string(), retry_after)
+            }
             RegistrationError::Core(c) => OAuthError::server(c),
         }
     }

@@ -322,3 +322,207 @@ async fn client_names_with_control_or_invisible_characters_are_refused() {
     );
     assert_eq!(r.status(), StatusCode::CREATED);
 }
+
+fn peer(addr: &str) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(addr.parse().expect("address"), 40_000)
+}
+
+fn retry_after<B>(r: &actix_web::dev::ServiceResponse<B>) -> i64 {
+    r.headers()
+        .get("retry-after")
+        .expect("a 429 carries Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds")
+}
+
+const CONNECTOR_REDIRECT: &str = "https://chatgpt.com/connector_platform_oauth_redirect";
+
+/// Issue 11: a hosted connector registers a confidential client per connection from one
+/// egress address, and each completes an authorization. A thousand in an hour are accepted.
+#[actix_web::test]
+async fn a_thousand_confidential_registrations_an_hour_from_one_address_are_accepted() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let egress = peer("203.0.113.7");
+    for i in 0..1000 {
+        if i % 500 == 499 {
+            // The authorization endpoint's own limit is per minute.
+            fx.clock.advance_secs(61);
+        }
+        let r = call!(
+            app,
+            register(
+                json!({"client_name": "ChatGPT", "redirect_uris": [CONNECTOR_REDIRECT],
+                            "grant_types": ["authorization_code", "refresh_token"]})
+            )
+            .peer_addr(egress)
+        );
+        assert_eq!(r.status(), StatusCode::CREATED, "registration {i}");
+        let c = body_json(r).await;
+        let (id, secret) = (
+            c["client_id"].as_str().unwrap().to_string(),
+            c["client_secret"].as_str().unwrap().to_string(),
+        );
+        let code = code_for(&app, &fx, &id, CONNECTOR_REDIRECT, "crm:customers:read").await;
+        let (s, t) = post_form(
+            &app,
+            "/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", CONNECTOR_REDIRECT),
+            ],
+            Some((&id, &secret)),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "token {i}: {t}");
+    }
+}
+
+/// What stays bounded is what costs: clients nobody uses. A network (an IPv6 /64 counts as
+/// one address) may hold a few hundred of them; then 429 with `Retry-After`.
+#[actix_web::test]
+async fn unused_registrations_are_capped_per_network_with_retry_after() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cap = authz_core::client::DCR_UNUSED_CLIENTS_PER_SOURCE;
+    let confidential =
+        || register(json!({"client_name": "Probe", "redirect_uris": [CONNECTOR_REDIRECT]}));
+    let mut first = None;
+    for i in 0..cap {
+        let r = call!(
+            app,
+            confidential().peer_addr(peer(&format!("2001:db8:1:2::{:x}", i + 1)))
+        );
+        assert_eq!(r.status(), StatusCode::CREATED, "registration {i}");
+        first.get_or_insert(body_json(r).await);
+    }
+    let r = call!(app, confidential().peer_addr(peer("2001:db8:1:2:ffff::1")));
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        retry_after(&r),
+        authz_core::client::DCR_UNUSED_EXPIRY_SECS,
+        "until the oldest unused client stops counting"
+    );
+    assert_eq!(body_json(r).await["error"], "too_many_requests");
+    // Another /64 is another network.
+    let r = call!(app, confidential().peer_addr(peer("2001:db8:1:3::1")));
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // A client that completes an authorization frees its place.
+    let c = first.unwrap();
+    let (id, secret) = (
+        c["client_id"].as_str().unwrap(),
+        c["client_secret"].as_str().unwrap(),
+    );
+    let code = code_for(&app, &fx, id, CONNECTOR_REDIRECT, "crm:customers:read").await;
+    let (s, _) = post_form(
+        &app,
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", CONNECTOR_REDIRECT),
+        ],
+        Some((id, secret)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = call!(app, confidential().peer_addr(peer("2001:db8:1:2::beef")));
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // Unused clients expire a day after registering; the used one stays.
+    fx.clock
+        .advance_secs(authz_core::client::DCR_UNUSED_EXPIRY_SECS + 1);
+    let n = authz_core::client::expire_unused(&fx.store, &fx.clock)
+        .await
+        .unwrap();
+    assert_eq!(n, cap + 1, "every unused registration of both networks");
+    assert!(authz_core::client::get(&fx.store.db, id)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// Security review F9: two addresses of one IPv6 /64 are one source for every limit, and an
+/// IPv4-mapped IPv6 address is its IPv4 address; every 429 says when to come back.
+#[actix_web::test]
+async fn addresses_of_one_ipv6_64_share_a_bucket_and_every_429_has_retry_after() {
+    let fx = fixture_with_fetch("priv.test=10.0.0.8").await;
+    let app = app(&fx).await;
+    // Failed client authentication (30 a minute), spread over one /64.
+    let fail = |addr: &str| {
+        form_post(
+            "/oauth/token",
+            "grant_type=authorization_code&code=x&client_id=nope",
+        )
+        .peer_addr(peer(addr))
+    };
+    for i in 0..30 {
+        let r = call!(app, fail(&format!("2001:db8:1:2::{:x}", i % 2 + 0xa)));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "failure {i}");
+    }
+    let r = call!(app, fail("2001:db8:1:2:dead:beef:0:1"));
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&r);
+    assert!((1..=60).contains(&wait), "{wait}");
+    let r = call!(app, fail("2001:db8:1:3::a"));
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "another /64");
+    // Login form posts (60 a minute): IPv4 and its IPv4-mapped IPv6 form are one source.
+    for i in 0..60 {
+        let addr = if i % 2 == 0 {
+            "198.51.100.9"
+        } else {
+            "::ffff:198.51.100.9"
+        };
+        let r = call!(app, form_post("/login", "tx=nope").peer_addr(peer(addr)));
+        assert_ne!(r.status(), StatusCode::TOO_MANY_REQUESTS, "post {i}");
+    }
+    let r = call!(
+        app,
+        form_post("/login", "tx=nope").peer_addr(peer("::ffff:198.51.100.9"))
+    );
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=60).contains(&retry_after(&r)));
+    // Authorization requests (600 a minute).
+    let limit = 600;
+    for i in 0..limit {
+        let r = call!(
+            app,
+            test::TestRequest::get()
+                .uri("/oauth/authorize?client_id=unknown")
+                .peer_addr(peer(&format!("2001:db8:9:9::{:x}", i + 1)))
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "request {i}");
+    }
+    let r = call!(
+        app,
+        test::TestRequest::get()
+            .uri("/oauth/authorize?client_id=unknown")
+            .peer_addr(peer("2001:db8:9:9::ffff"))
+    );
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=60).contains(&retry_after(&r)));
+    // New client metadata documents (30 an hour): a 429 page, no longer a 400.
+    fx.clock.advance_secs(61);
+    for i in 0..30 {
+        let url = format!("https://priv.test/c{i}.json");
+        let r = call!(
+            app,
+            test::TestRequest::get()
+                .uri(&authorize_url(&url, REDIRECT, &[]))
+                .peer_addr(peer(&format!("2001:db8:7:7::{:x}", i + 1)))
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "document {i}");
+    }
+    let r = call!(
+        app,
+        test::TestRequest::get()
+            .uri(&authorize_url("https://priv.test/c99.json", REDIRECT, &[]))
+            .peer_addr(peer("2001:db8:7:7::ffff"))
+    );
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=3600).contains(&retry_after(&r)));
+}
