@@ -90,9 +90,17 @@ test('the SDK registers a confidential client without a scope; no member is null
   };
   const info = await registerClient(S.issuer, { metadata: S.metadata, clientMetadata });
   assert.ok(info.client_secret, 'a secret was issued');
-  assert.match(info.registration_client_uri, /\/oauth\/register\/dcr_/);
-  // The RFC 7592 read answer has the same shape.
-  const r = await fetch(info.registration_client_uri, { headers: { authorization: `Bearer ${info.registration_access_token}` } });
+  assert.equal(info.scope, undefined);
+  // The SDK keeps only the members it knows; the raw answers (registration and the RFC 7592
+  // read) must hold no null either.
+  const reg = await fetch(S.metadata.registration_endpoint, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(clientMetadata),
+  });
+  assert.equal(reg.status, 201);
+  const raw = await reg.json();
+  assert.deepEqual(nulls(raw), [], `null members in ${JSON.stringify(raw)}`);
+  assert.match(raw.registration_client_uri, /\/oauth\/register\/dcr_/);
+  const r = await fetch(raw.registration_client_uri, { headers: { authorization: `Bearer ${raw.registration_access_token}` } });
   assert.equal(r.status, 200);
   const doc = await r.json();
   assert.deepEqual(nulls(doc), [], `null members in ${JSON.stringify(doc)}`);
