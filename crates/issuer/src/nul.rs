@@ -93,8 +93,7 @@ pub async fn RejectNul(
 }
 
 #[cfg(test)]
-mod tests {
-    use actix_web::middleware::from_fn;
+mod json_tests {
     use serde_json::json;
 
     #[test]
@@ -106,6 +105,11 @@ mod tests {
         assert!(super::json_has_nul(&json!({"a\u{0}": 1})));
         assert!(super::json_has_nul(&json!(["\u{0}"])));
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
 
     use actix_web::{test, web, App, HttpResponse};
 
