@@ -77,30 +77,31 @@ pub fn redirect_error(
 
 /// The page for a client metadata document that cannot be used.
 fn cimd_page(e: CimdError) -> PageError {
+    const UNUSABLE: &str = "The application's client_id document is unusable. Tell the application's developer; there is nothing you can do here.";
     match e {
-            CimdError::Core(c) => PageError::internal(c),
+        CimdError::Core(c) => PageError::internal(c),
         CimdError::RateLimited(wait) => PageError::too_many(
             "Too many new applications",
             "This network has introduced too many new applications in the last hour.",
             "Wait a while, then try again from your application.",
             wait,
         ),
-            // Anyone can name any URL here: say nothing about what answered or where the name
-            // resolved (no addresses, status codes, redirects, timings or transport errors to
-            // probe the deployment's network with); the log has the detail.
-            CimdError::Fetch(f) => {
-                tracing::info!(code = "CIMD0001", error = %f, "client metadata document fetch failed");
-                PageError::bad_request(
-                    "This application could not be identified",
-                    "The application's client metadata document could not be fetched.",
-                    "Tell the application's developer; there is nothing you can do here.",
-                )
-            }
-            other => PageError::bad_request(
+        // Anyone can name any URL here: say nothing about what answered or where the name
+        // resolved (no addresses, status codes, redirects, timings or transport errors to
+        // probe the deployment's network with); the log has the detail.
+        CimdError::Fetch(f) => {
+            tracing::info!(code = "CIMD0001", error = %f, "client metadata document fetch failed");
+            PageError::bad_request(
                 "This application could not be identified",
-                other.to_string(),
-                "The application's client_id document is unusable. Tell the application's developer; there is nothing you can do here.",
-            ),
+                "The application's client metadata document could not be fetched.",
+                "Tell the application's developer; there is nothing you can do here.",
+            )
+        }
+        other => PageError::bad_request(
+            "This application could not be identified",
+            other.to_string(),
+            UNUSABLE,
+        ),
     }
 }
 

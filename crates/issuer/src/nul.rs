@@ -110,7 +110,6 @@ mod json_tests {
 #[cfg(test)]
 mod tests {
     use actix_web::middleware::from_fn;
-
     use actix_web::{test, web, App, HttpResponse};
 
     #[actix_web::test]
