@@ -14,6 +14,7 @@ mod cors;
 mod error;
 mod health;
 mod introspect;
+mod limits;
 mod login;
 mod metadata;
 mod nul;

@@ -181,15 +181,13 @@ pub async fn submit(
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
     let p = Params::parse(&body).map_err(|_| expired())?;
-    let bucket = format!("login:{}", crate::params::peer_ip(&req));
-    if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60).await?
-        > LOGIN_PER_MINUTE
+    if let Some(wait) = crate::limits::exceeded(&state, &req, "login", 60, LOGIN_PER_MINUTE).await?
     {
-        return Err(PageError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        return Err(PageError::too_many(
             "Too many sign-in attempts",
             "This network has started too many sign-ins in the last minute.",
             "Wait a minute, then go back to the application and try again.",
+            wait,
         ));
     }
     let tx = load_tx(&state, &req, p.get("tx")).await?;
