@@ -7,7 +7,7 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use authz_core::api_key::{self, Scope};
-use authz_core::{tenant, TenantId};
+use authz_core::{ratelimit, tenant, TenantId};
 
 use crate::error::Problem;
 use crate::AdminState;
@@ -32,7 +32,25 @@ async fn key(req: &HttpRequest) -> Result<(web::Data<AdminState>, api_key::ApiKe
     let k = api_key::authenticate(&st.store.db, st.clock.as_ref(), &presented)
         .await?
         .ok_or_else(Problem::unauthenticated)?;
+    within_rate(&st, &format!("admin-api:key:{}", k.id)).await?;
     Ok((st, k))
+}
+
+/// Counts one request of an authenticated caller (`bucket` names the key or console session by
+/// its id, never its secret) and refuses it with 429 and `Retry-After` once the minute's
+/// [`AdminState::rate_per_key_per_minute`] is used. The count is in the shared database, so the
+/// limit holds across nodes; the admin API is not a hot path, and one more small write beside
+/// the key lookup costs little (ADR 0008).
+async fn within_rate(st: &AdminState, bucket: &str) -> Result<(), Problem> {
+    let clock = st.clock.as_ref();
+    let n = ratelimit::hit(&st.store.db, clock, bucket, 60).await?;
+    if n > st.rate_per_key_per_minute {
+        return Err(Problem::too_many(
+            "too many admin API requests with this credential; retry later",
+            ratelimit::retry_after(clock, 60),
+        ));
+    }
+    Ok(())
 }
 
 /// The platform operator.
@@ -116,6 +134,7 @@ async fn session_admin(req: &HttpRequest) -> Result<Option<TenantAdmin>, Problem
     else {
         return Ok(None);
     };
+    within_rate(&st, &format!("admin-api:session:{}", s.id)).await?;
     if role::session_admin_via(&st.store.db, &t.id, &s)
         .await?
         .is_none()

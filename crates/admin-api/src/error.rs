@@ -16,6 +16,9 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// `Retry-After` seconds of a 429 (RFC 9110 §10.2.3); a header, not a member.
+    #[serde(skip)]
+    pub retry_after: Option<i64>,
 }
 
 impl Problem {
@@ -25,7 +28,19 @@ impl Problem {
             title: title.to_string(),
             status: status.as_u16(),
             detail: detail.into(),
+            retry_after: None,
         }
+    }
+    /// 429: the caller's requests this minute are used up; come back in `retry_after_secs`.
+    pub fn too_many(detail: impl Into<String>, retry_after_secs: i64) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        );
+        p.retry_after = Some(retry_after_secs);
+        p
     }
     pub fn unauthenticated() -> Problem {
         Problem::new(
@@ -62,6 +77,9 @@ impl ResponseError for Problem {
         let mut r = HttpResponse::build(self.status_code());
         if self.status == 401 {
             r.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="admin""#));
+        }
+        if let Some(s) = self.retry_after {
+            r.insert_header((header::RETRY_AFTER, s));
         }
         r.content_type(PROBLEM_JSON)
             .body(serde_json::to_string(self).unwrap_or_default())

@@ -29,7 +29,14 @@ pub struct AdminState {
     pub redirect_policy: authz_core::redirect::RedirectPolicy,
     /// The issuer is https: browser cookies carry the `__Host-` prefix (review F8).
     pub secure_cookies: bool,
+    /// Requests per minute allowed to one API key or console session, counted in the shared
+    /// database across nodes (`GATEHOUSE_RATE_ADMIN_API_PER_KEY_PER_MINUTE`; see [`auth`]).
+    pub rate_per_key_per_minute: i64,
 }
+
+/// The default of [`AdminState::rate_per_key_per_minute`]: 20 a second, far above what a person
+/// in the console or a provisioning script sends.
+pub const DEFAULT_RATE_PER_KEY_PER_MINUTE: i64 = 1_200;
 
 /// The API's base path; OpenAPI paths are relative to it (its `servers` entry).
 pub const BASE: &str = "/admin/api/v1";

@@ -63,6 +63,7 @@ async fn app(
                 clock: Arc::new(fx.clock.clone()),
                 redirect_policy: Default::default(),
                 secure_cookies: false,
+                rate_per_key_per_minute: admin_api::DEFAULT_RATE_PER_KEY_PER_MINUTE,
             }))
             .configure(admin_api::configure),
     )

@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use crate::clock::{Clock, MICROS};
 use crate::error::CoreResult;
 
+pub mod node;
+
 /// Adds one hit to `bucket` in the current window and returns the window's count.
 pub async fn hit<C: ConnectionTrait>(
     conn: &C,

@@ -169,17 +169,39 @@ impl Config {
     /// SCIM requests allowed per token and minute (`GATEHOUSE_SCIM_RATE_PER_MINUTE`; default
     /// 6000, enough for an initial Entra or Okta sync).
     pub fn scim_rate_per_minute(&self) -> Result<i64> {
-        match env("GATEHOUSE_SCIM_RATE_PER_MINUTE") {
-            None => Ok(scim::http::DEFAULT_RATE_PER_MINUTE),
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    anyhow::anyhow!("GATEHOUSE_SCIM_RATE_PER_MINUTE must be a positive integer")
-                }),
-        }
+        positive(
+            "GATEHOUSE_SCIM_RATE_PER_MINUTE",
+            scim::http::DEFAULT_RATE_PER_MINUTE,
+        )
+    }
+
+    /// Per-node limits on the hot paths (ADR 0008): `GATEHOUSE_RATE_GRANTS_PER_CLIENT_PER_MINUTE`,
+    /// `GATEHOUSE_RATE_INTROSPECT_PER_RS_PER_MINUTE`, `GATEHOUSE_RATE_AUDIT_EVENTS_PER_RS_PER_MINUTE`.
+    pub fn rate_limits(&self) -> Result<issuer::RateLimits> {
+        let d = issuer::RateLimits::default();
+        Ok(issuer::RateLimits {
+            grants_per_client: positive(
+                "GATEHOUSE_RATE_GRANTS_PER_CLIENT_PER_MINUTE",
+                d.grants_per_client,
+            )?,
+            introspections_per_rs: positive(
+                "GATEHOUSE_RATE_INTROSPECT_PER_RS_PER_MINUTE",
+                d.introspections_per_rs,
+            )?,
+            audit_events_per_rs: positive(
+                "GATEHOUSE_RATE_AUDIT_EVENTS_PER_RS_PER_MINUTE",
+                d.audit_events_per_rs,
+            )?,
+        })
+    }
+
+    /// Admin API requests per key (or console session) and minute, counted across nodes
+    /// (`GATEHOUSE_RATE_ADMIN_API_PER_KEY_PER_MINUTE`).
+    pub fn admin_rate_per_key_per_minute(&self) -> Result<i64> {
+        positive(
+            "GATEHOUSE_RATE_ADMIN_API_PER_KEY_PER_MINUTE",
+            admin_api::DEFAULT_RATE_PER_KEY_PER_MINUTE,
+        )
     }
 
     /// Where domain verification asks for TXT records: `GATEHOUSE_DNS_SERVER` (ip:port), else
@@ -236,6 +258,19 @@ impl Config {
             Some(custom_schemes) => RedirectPolicy { custom_schemes },
             None => RedirectPolicy::default(),
         }
+    }
+}
+
+/// A positive integer from the environment variable `name`, or `default` when it is unset.
+fn positive(name: &str, default: i64) -> Result<i64> {
+    match env(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| anyhow::anyhow!("{name} must be a positive integer")),
     }
 }
 

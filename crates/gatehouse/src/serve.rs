@@ -28,6 +28,8 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let redirect_policy = cfg.redirect_policy();
     let trusted_proxies = cfg.trusted_proxies()?;
     let scim_rate = cfg.scim_rate_per_minute()?;
+    let rate_limits = cfg.rate_limits()?;
+    let admin_rate = cfg.admin_rate_per_key_per_minute()?;
     let mailer = crate::mailer::Mailer::from_env(&cfg.data_dir, &issuer)?;
     let dns_resolver = cfg.dns_resolver()?;
     actix_web::rt::System::new().block_on(async move {
@@ -38,7 +40,8 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
-            .with_cimd_fetcher(cimd_fetcher);
+            .with_cimd_fetcher(cimd_fetcher)
+            .with_rate_limits(rate_limits);
         let scim_data = web::Data::new(
             scim::ScimState::new(store.clone(), clock.clone(), &issuer).with_rate_per_minute(scim_rate),
         );
@@ -47,6 +50,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             clock: clock.clone(),
             redirect_policy: state.config.redirect_policy.clone(),
             secure_cookies: state.config.secure_cookies(),
+            rate_per_key_per_minute: admin_rate,
         });
         let console_data = web::Data::new(admin_api::console::ConsoleState {
             store: store.clone(),

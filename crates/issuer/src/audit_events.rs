@@ -40,6 +40,9 @@ pub async fn post(
     body: NulFreeJson<ToolCall>,
 ) -> Result<HttpResponse, OAuthError> {
     let caller = resource_server(&state, &req, None).await?;
+    state
+        .node_limits
+        .audit_event(state.clock.as_ref(), &caller.id)?;
     let ev = body.into_inner();
     if !["success", "failure", "error", "denied"].contains(&ev.result.as_str()) {
         return Err(

@@ -65,6 +65,9 @@ pub async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let p = Params::from_body(&body)?;
     let caller = resource_server(&state, &req, Some(&p)).await?;
+    state
+        .node_limits
+        .introspection(state.clock.as_ref(), &caller.id)?;
     require_form(&req)?;
     let Some(token) = p.get("token") else {
         return Err(OAuthError::request("token is required"));

@@ -110,6 +110,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub use cors::Cors;
+pub use limits::RateLimits;
 pub use nul::RejectNul;
 pub use pages::SecurityHeaders;
 pub use saml_sp::SamlSettings;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// Resource-server credentials that authenticated recently (see `introspect.rs`).
     pub rs_cache: Arc<crate::introspect::RsCache>,
+    /// Per-caller limits on grants, introspection and audit events, counted on this node.
+    pub node_limits: Arc<crate::limits::NodeLimits>,
 }
 
 impl AppState {
@@ -65,10 +67,18 @@ impl AppState {
             fetcher,
             templates: Arc::new(Templates::new()),
             rs_cache: Arc::new(Default::default()),
+            node_limits: Arc::new(crate::limits::NodeLimits::new(Default::default())),
         }
     }
     pub fn with_cimd_fetcher(mut self, f: SafeFetcher) -> Self {
         self.cimd_fetcher = f;
+        self
+    }
+
+    /// Sets the per-node limits (`GATEHOUSE_RATE_*`); [`AppState::new`] starts with the
+    /// defaults of [`crate::limits::RateLimits`].
+    pub fn with_rate_limits(mut self, limits: crate::limits::RateLimits) -> Self {
+        self.node_limits = Arc::new(crate::limits::NodeLimits::new(limits));
         self
     }
 

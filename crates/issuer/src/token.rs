@@ -20,6 +20,7 @@ pub async fn token(
     let p = Params::from_body(&body)?;
     let client = client_auth::authenticate(&state, &req, &p).await?;
     let clock = state.clock.as_ref();
+    state.node_limits.grant(clock, &client.client_id)?;
     let issued = match p.get("grant_type") {
         Some("authorization_code") => {
             let Some(c) = p.get("code") else {
@@ -68,6 +69,7 @@ pub async fn token(
         }
         None => return Err(OAuthError::request("grant_type is required")),
     };
+    state.node_limits.granted(clock, &client.client_id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -21,6 +21,7 @@ macro_rules! app {
                     clock: Arc::new($fx.clock.clone()),
                     redirect_policy: Default::default(),
                     secure_cookies: $fx.state.config.secure_cookies(),
+                    rate_per_key_per_minute: admin_api::DEFAULT_RATE_PER_KEY_PER_MINUTE,
                 }))
                 .configure(issuer::configure)
                 .configure(admin_api::configure),
