@@ -38,7 +38,10 @@ before(async () => {
   const port = await freePort();
   const gh = {
     bin, logDir: S.runDir,
-    env: { ...process.env, DATABASE_URL: S.db.url, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex'), GATEHOUSE_ISSUER: `http://127.0.0.1:${port}` },
+    // The fuzzer sends more than a minute's admin API budget per key (default 1,200): raise it
+    // so every case reaches a handler instead of a 429.
+    env: { ...process.env, DATABASE_URL: S.db.url, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex'), GATEHOUSE_ISSUER: `http://127.0.0.1:${port}`,
+      GATEHOUSE_RATE_ADMIN_API_PER_KEY_PER_MINUTE: '1000000' },
   };
   await cli(gh, ['migrate']);
   await cli(gh, ['tenant', 'create', '--slug', 'acme', '--name', 'Acme', '--domain', 'acme.test']);
