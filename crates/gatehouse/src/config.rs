@@ -327,4 +327,20 @@ mod tests {
         assert!(validate_issuer("http://auth.example.com").is_err());
         assert!(validate_issuer("https://auth.example.com/tenant").is_err());
     }
+
+    #[test]
+    fn rate_settings_are_positive_integers_with_defaults() {
+        // Names of this test only: tests run in parallel in one process.
+        assert_eq!(positive("GATEHOUSE_TEST_RATE_UNSET", 6_000).unwrap(), 6_000);
+        std::env::set_var("GATEHOUSE_TEST_RATE_SET", " 120 ");
+        assert_eq!(positive("GATEHOUSE_TEST_RATE_SET", 6_000).unwrap(), 120);
+        for bad in ["0", "-5", "many", "1.5"] {
+            std::env::set_var("GATEHOUSE_TEST_RATE_BAD", bad);
+            let e = positive("GATEHOUSE_TEST_RATE_BAD", 6_000).unwrap_err();
+            assert!(
+                e.to_string().contains("GATEHOUSE_TEST_RATE_BAD"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }
