@@ -53,6 +53,44 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every authenticated operation may answer 429 with `Retry-After` once its caller's key (or
+/// console session) has used the minute's requests ([`AdminState::rate_per_key_per_minute`]).
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Header, ObjectBuilder, Ref, ResponseBuilder, Type};
+        let too_many = ResponseBuilder::new()
+            .description("Too many requests with this credential this minute")
+            .header(
+                "Retry-After",
+                Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
+            )
+            .content(
+                error::PROBLEM_JSON,
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build();
+        for item in api.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                if op.security.is_some() {
+                    op.responses
+                        .responses
+                        .entry("429".into())
+                        .or_insert_with(|| too_many.clone().into());
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document (public: it describes, it grants nothing).
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
@@ -79,7 +117,7 @@ macro_rules! admin_api {
             servers((url = "/admin/api/v1")),
             paths($($handler),*),
             components(schemas(Problem)),
-            modifiers(&BearerAuth),
+            modifiers(&BearerAuth, &RateLimited),
         )]
         pub struct ApiDoc;
 

@@ -194,3 +194,34 @@ async fn each_console_session_is_rate_limited_with_retry_after() {
     let (s, _, b) = get(&app, "/tenants/acme/users", None, Some(&ann)).await;
     assert_eq!(s, 200, "the next window: {b}");
 }
+
+#[actix_web::test]
+async fn every_authenticated_operation_documents_429_with_retry_after() {
+    use utoipa::OpenApi;
+    let doc = serde_json::to_value(admin_api::ApiDoc::openapi()).unwrap();
+    let mut n = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["security"].is_null() {
+                continue;
+            }
+            let r = &op["responses"]["429"];
+            assert!(
+                r["headers"]["Retry-After"].is_object(),
+                "{method} {path}: {r}"
+            );
+            assert_eq!(
+                r["content"]["application/problem+json"]["schema"]["$ref"],
+                "#/components/schemas/Problem",
+                "{method} {path}"
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 24, "{n}");
+    let problem = &doc["components"]["schemas"]["Problem"]["properties"];
+    assert!(
+        problem.get("retry_after").is_none(),
+        "Retry-After is a header, not a member: {problem}"
+    );
+}
