@@ -70,6 +70,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
                 .app_data(console_data.clone())
                 .wrap(from_fn(issuer::Cors))
                 .wrap(from_fn(issuer::RejectNul))
+                .wrap(from_fn(issuer::AuditOrigin))
                 .wrap(issuer::SecurityHeaders(issuer.starts_with("https://")))
                 .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
                 .configure(issuer::configure)

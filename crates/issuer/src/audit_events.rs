@@ -70,6 +70,7 @@ pub async fn post(
         .status(StatusCode::FORBIDDEN));
     }
     let mut record = AuditEvent::new(Some(&tid), "tool.called")
+        .reported()
         .result(&ev.result)
         .actor(format!("resource:{}", caller.rs_client_id))
         .user(ev.sub)
