@@ -7,31 +7,6 @@ use actix_web::test;
 use common::*;
 use serde_json::json;
 
-async fn register_public<S, B>(app: &S, redirect: &str) -> String
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = test::call_service(
-        app,
-        test::TestRequest::post()
-            .uri("/oauth/register")
-            .set_json(json!({"client_name": "Test Agent", "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
-                              "grant_types": ["authorization_code", "refresh_token"], "scope": "crm:customers:read"}))
-            .to_request(),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    body_json(r).await["client_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Runs authorize → consent page → allow, returning the redirect to the client.
 async fn authorize_and_consent<S, B>(
     app: &S,

@@ -3,6 +3,7 @@
 pub mod code;
 pub mod introspect;
 pub mod refresh;
+mod replay;
 pub mod revoke;
 pub mod standing;
 

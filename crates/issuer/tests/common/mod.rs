@@ -396,3 +396,29 @@ where
     .await;
     query_param(&location(&r), "code").expect("code")
 }
+
+/// Registers a public client (DCR) for `redirect` with the refresh grant; returns its id.
+pub async fn register_public<S, B>(app: &S, redirect: &str) -> String
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let r = actix_web::test::call_service(
+        app,
+        actix_web::test::TestRequest::post()
+            .uri("/oauth/register")
+            .set_json(serde_json::json!({"client_name": "Test Agent", "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
+                              "grant_types": ["authorization_code", "refresh_token"], "scope": "crm:customers:read"}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), actix_web::http::StatusCode::CREATED);
+    body_json(r).await["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
