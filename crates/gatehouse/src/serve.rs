@@ -25,6 +25,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let master_key = cfg.master_key()?;
     let fetcher = cfg.fetcher()?;
     let cimd_fetcher = cfg.cimd_fetcher()?;
+    let console_fetcher = cfg.console_fetcher()?;
     let redirect_policy = cfg.redirect_policy();
     let trusted_proxies = cfg.trusted_proxies()?;
     let scim_rate = cfg.scim_rate_per_minute()?;
@@ -53,6 +54,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             issuer: issuer.clone(),
             master_key: state.master_key.clone(),
             fetcher: state.fetcher.clone(),
+            public_fetcher: console_fetcher,
             audit_keys: Arc::new(state.master_key.audit_verifying_keys()),
             dns: dns_resolver.clone(),
             templates: Arc::new(admin_api::console::Templates::new()),
