@@ -158,6 +158,8 @@ pub async fn register(
         rs_client_id: Set(rs_client_id.clone()),
         rs_secret_hash: Set(sha256_hex(&secret)),
         created_at: Set(now),
+        rs_prev_secret_hash: Set(None),
+        rs_prev_secret_until: Set(None),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -257,10 +259,13 @@ pub async fn all_scope_names<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Str
     Ok(v)
 }
 
-/// Authenticates a resource server (introspection, audit events). A missing or wrong credential
-/// is `None`: the caller answers `invalid_client`.
+/// Authenticates a resource server (introspection, audit events) with one indexed read: its
+/// current secret, or the one a rotation replaced while its overlap lasts (`now_us` before
+/// `rs_prev_secret_until`). A revoked resource has an empty hash, which no secret matches. A
+/// missing or wrong credential is `None`: the caller answers `invalid_client`.
 pub async fn authenticate<C: ConnectionTrait>(
     conn: &C,
+    now_us: i64,
     client_id: &str,
     secret: &str,
 ) -> CoreResult<Option<Resource>> {
@@ -271,11 +276,13 @@ pub async fn authenticate<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
-    if hashes_equal(&m.rs_secret_hash, &sha256_hex(secret)) {
-        Ok(Some(to_resource(m)))
-    } else {
-        Ok(None)
-    }
+    let presented = sha256_hex(secret);
+    let current = !m.rs_secret_hash.is_empty() && hashes_equal(&m.rs_secret_hash, &presented);
+    let previous = match (&m.rs_prev_secret_hash, m.rs_prev_secret_until) {
+        (Some(h), Some(until)) => now_us < until && hashes_equal(h, &presented),
+        _ => false,
+    };
+    Ok((current || previous).then(|| to_resource(m)))
 }
 
 /// A resource with its scope catalogue.

@@ -1110,3 +1110,129 @@ fn data_files_and_outbox_mail_are_private_whatever_the_umask() {
         assert_eq!(m, 0o600, "{}", f.display());
     }
 }
+
+fn line_value(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no `{key}` in:\n{out}"))
+        .to_string()
+}
+
+/// Review F11: `resource rotate-secret` prints a new secret once and leaves the old one working
+/// for the overlap only; `resource revoke-secret` stops every secret at once. Both are audited
+/// on the platform chain, which still verifies.
+#[tokio::test]
+async fn resource_secrets_rotate_with_an_overlap_and_are_revoked_at_once() {
+    let d = fresh_dir("rssecret");
+    let toml = d.join("crm.toml");
+    std::fs::write(&toml, RESOURCE_TOML).unwrap();
+    let out = ok(
+        &d,
+        &["resource", "register", "--file", toml.to_str().unwrap()],
+    );
+    let client = line_value(&out, "introspection_client_id");
+    let first = line_value(&out, "introspection_client_secret");
+    let uri = "https://crm.example.com/mcp";
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+    };
+    let works = |secret: String, at: i64| {
+        let (d, client) = (d.clone(), client.clone());
+        async move {
+            let db = open_db(&d).await;
+            authz_core::resource::authenticate(&db, at, &client, &secret)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "resource",
+            "rotate-secret",
+            "--uri",
+            "https://nope.example/mcp",
+        ],
+    );
+    assert!(
+        err.contains("resource 'https://nope.example/mcp' is not registered"),
+        "{err}"
+    );
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "resource",
+            "rotate-secret",
+            "--uri",
+            uri,
+            "--overlap-secs",
+            "999999",
+        ],
+    );
+    assert!(
+        err.contains("the overlap must be 0 to 604800 seconds"),
+        "{err}"
+    );
+    assert!(
+        works(first.clone(), now()).await,
+        "refused attempts changed nothing"
+    );
+
+    // Default overlap: an hour.
+    let out = ok(&d, &["resource", "rotate-secret", "--uri", uri]);
+    assert_eq!(line_value(&out, "introspection_client_id"), client);
+    let second = line_value(&out, "introspection_client_secret");
+    assert!(out.contains("previous_secret_valid_until: "), "{out}");
+    let t = now();
+    assert!(works(first.clone(), t).await && works(second.clone(), t).await);
+    let later = t + 3601 * 1_000_000;
+    assert!(!works(first.clone(), later).await, "after the overlap");
+    assert!(works(second.clone(), later).await);
+
+    // No overlap: the old secret stops now.
+    let out = ok(
+        &d,
+        &[
+            "resource",
+            "rotate-secret",
+            "--uri",
+            uri,
+            "--overlap-secs",
+            "0",
+        ],
+    );
+    assert!(out.contains("previous_secret: revoked"), "{out}");
+    let third = line_value(&out, "introspection_client_secret");
+    assert!(!works(second.clone(), now()).await && works(third.clone(), now()).await);
+
+    // Revocation: every secret, at once.
+    let out = ok(&d, &["resource", "revoke-secret", "--uri", uri]);
+    assert!(out.contains("secrets: revoked"), "{out}");
+    for s in [&first, &second, &third] {
+        assert!(!works(s.clone(), now()).await);
+    }
+    let out = ok(&d, &["audit", "verify", "--tenant", "platform"]);
+    assert!(out.contains("status: ok"), "{out}");
+    let db = open_db(&d).await;
+    let actions: Vec<String> = audit_events::Entity::find()
+        .filter(audit_events::Column::Action.starts_with("resource.secret_"))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "resource.secret_rotated",
+            "resource.secret_rotated",
+            "resource.secret_revoked"
+        ]
+    );
+}

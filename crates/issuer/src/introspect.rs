@@ -31,32 +31,13 @@ pub async fn resource_server(
             true,
         ));
     };
-    let key = (id.clone(), authz_core::crypto::sha256_hex(&secret));
-    let now = std::time::Instant::now();
-    if let Some((at, r)) = state.rs_cache.lock().expect("rs cache lock").get(&key) {
-        if now.duration_since(*at) < RS_CACHE_TTL {
-            return Ok(r.clone());
-        }
-    }
-    let r = resource::authenticate(&state.store.db, &id, &secret)
+    // No per-node cache: a rotated-out or revoked secret must be refused by every node as soon
+    // as the operator's call returns (DESIGN §6.3, review F11). One indexed read.
+    resource::authenticate(&state.store.db, state.clock.now_us(), &id, &secret)
         .await
         .map_err(OAuthError::server)?
-        .ok_or_else(|| OAuthError::client("resource-server authentication failed", true))?;
-    let mut cache = state.rs_cache.lock().expect("rs cache lock");
-    if cache.len() > 10_000 {
-        cache.clear();
-    }
-    cache.insert(key, (now, r.clone()));
-    Ok(r)
+        .ok_or_else(|| OAuthError::client("resource-server authentication failed", true))
 }
-
-/// Introspection is the hot path (DESIGN §10): a resource server's credentials are checked
-/// against the store at most once a minute per node. This caches the *caller's* identity only;
-/// every token is still looked up in the shared store on every call, so revocation stays
-/// immediate on every node (§6.3).
-pub type RsCache =
-    std::sync::Mutex<std::collections::HashMap<(String, String), (std::time::Instant, Resource)>>;
-const RS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub async fn introspect(
     state: web::Data<AppState>,

@@ -42,8 +42,6 @@ pub struct AppState {
     pub cimd_fetcher: SafeFetcher,
     pub rp: Arc<OidcRp>,
     pub templates: Arc<Templates>,
-    /// Resource-server credentials that authenticated recently (see `introspect.rs`).
-    pub rs_cache: Arc<crate::introspect::RsCache>,
 }
 
 impl AppState {
@@ -64,7 +62,6 @@ impl AppState {
                 .expect("the default fetcher configuration is valid"),
             fetcher,
             templates: Arc::new(Templates::new()),
-            rs_cache: Arc::new(Default::default()),
         }
     }
     pub fn with_cimd_fetcher(mut self, f: SafeFetcher) -> Self {

@@ -1,0 +1,27 @@
+//! Resource-server secrets can be rotated with an overlap and revoked (review F11): the
+//! previous secret's hash and until when it is still accepted.
+use sea_orm_migration::prelude::*;
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261203_000013_resource_secret_rotation"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::run_all(
+            manager,
+            "ALTER TABLE resources ADD COLUMN rs_prev_secret_hash TEXT;
+             ALTER TABLE resources ADD COLUMN rs_prev_secret_until BIGINT;",
+        )
+        .await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration("not reversible".into()))
+    }
+}
