@@ -1,5 +1,8 @@
 //! Resource-server secrets can be rotated with an overlap and revoked (review F11): the
-//! previous secret's hash and until when it is still accepted.
+//! previous secret's hash and until when it is still accepted. And who added a connection
+//! (review F3): only connections the operator added may reach the operator's private ranges
+//! and CA at sign-in; those added in the console use the public fetcher. Connections that
+//! exist already keep working as before (operator).
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -16,7 +19,8 @@ impl MigrationTrait for Migration {
         crate::run_all(
             manager,
             "ALTER TABLE resources ADD COLUMN rs_prev_secret_hash TEXT;
-             ALTER TABLE resources ADD COLUMN rs_prev_secret_until BIGINT;",
+             ALTER TABLE resources ADD COLUMN rs_prev_secret_until BIGINT;
+             ALTER TABLE connections ADD COLUMN operator_added BOOLEAN NOT NULL DEFAULT TRUE;",
         )
         .await
     }

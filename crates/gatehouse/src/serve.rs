@@ -39,7 +39,8 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
-            .with_cimd_fetcher(cimd_fetcher);
+            .with_cimd_fetcher(cimd_fetcher)
+            .with_console_fetcher(console_fetcher.clone());
         let scim_data = web::Data::new(
             scim::ScimState::new(store.clone(), clock.clone(), &issuer).with_rate_per_minute(scim_rate),
         );
