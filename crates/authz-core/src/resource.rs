@@ -205,7 +205,7 @@ pub async fn register(
     })
 }
 
-fn to_resource(m: resources::Model) -> Resource {
+pub(crate) fn to_resource(m: resources::Model) -> Resource {
     Resource {
         id: m.id,
         uri: m.uri,
@@ -276,13 +276,19 @@ pub async fn authenticate<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
+    Ok(credential_matches(&m, now_us, secret).then(|| to_resource(m)))
+}
+
+/// The resource's current secret, or the one its last rotation replaced while the overlap
+/// lasts. An empty hash (revoked) matches nothing.
+pub(crate) fn credential_matches(m: &resources::Model, now_us: i64, secret: &str) -> bool {
     let presented = sha256_hex(secret);
     let current = !m.rs_secret_hash.is_empty() && hashes_equal(&m.rs_secret_hash, &presented);
     let previous = match (&m.rs_prev_secret_hash, m.rs_prev_secret_until) {
         (Some(h), Some(until)) => now_us < until && hashes_equal(h, &presented),
         _ => false,
     };
-    Ok((current || previous).then(|| to_resource(m)))
+    current || previous
 }
 
 /// A resource with its scope catalogue.
