@@ -15,7 +15,7 @@ mod m20261126_000007_api_keys;
 mod m20261126_000008_mail_outbox;
 mod m20261126_000009_scim_token_expiry_alert;
 mod m20261126_000010_admin_console;
-mod m20261203_000013_resource_secret_rotation;
+mod m20261203_000013_secret_rotation_and_connection_origin;
 
 pub struct Migrator;
 
@@ -33,7 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_mail_outbox::Migration),
             Box::new(m20261126_000009_scim_token_expiry_alert::Migration),
             Box::new(m20261126_000010_admin_console::Migration),
-            Box::new(m20261203_000013_resource_secret_rotation::Migration),
+            Box::new(m20261203_000013_secret_rotation_and_connection_origin::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261203_000013_resource_secret_rotation"
+        "m20261203_000013_secret_rotation_and_connection_origin"
     }
 }
 
