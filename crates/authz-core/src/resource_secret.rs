@@ -2,7 +2,7 @@
 //! operator actions, audited on the platform chain. Nothing caches a resource server's
 //! credentials: every call to `/oauth/introspect` and `/audit/v1/events` reads them (one indexed
 //! read), so a revocation holds on every node as soon as it commits (DESIGN §6.3).
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, QuerySelect, Set};
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::{Clock, MICROS};
@@ -26,8 +26,11 @@ pub struct Rotated {
     pub previous_valid_until: Option<i64>,
 }
 
+/// The resource row, locked for this transaction on PostgreSQL (two concurrent rotations must
+/// not both replace the same secret; SQLite serialises writers anyway).
 async fn find<C: sea_orm::ConnectionTrait>(conn: &C, id: &str) -> CoreResult<resources::Model> {
     resources::Entity::find_by_id(id.to_string())
+        .lock_exclusive()
         .one(conn)
         .await?
         .ok_or(CoreError::NotFound("resource"))
