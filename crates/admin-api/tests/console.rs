@@ -1371,6 +1371,34 @@ async fn console_urls_cannot_reach_the_operators_private_ranges_and_errors_refle
             "{body}"
         );
     }
+    // An invitation's setup session is held to the same rules.
+    let (_, invite) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "first@acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    let (_, secret) = invitation::accept(&fx.store, &fx.clock, &invite)
+        .await
+        .unwrap();
+    let setup_csrf = sha256_hex(&format!("console|setup|{secret}"));
+    let form = format!(
+        "csrf={setup_csrf}&preset=generic&name=p&metadata_url={}",
+        enc(&format!("https://127.0.0.2:{port}/metadata"))
+    );
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/connections/saml",
+        Some(("gh_setup", secret.as_str())),
+        Some(form),
+    )
+    .await;
+    assert_nothing_leaked("setup session", status, &body);
+    assert!(body.contains("could not be fetched"), "{body}");
     // Nothing was added.
     assert_eq!(
         connection::list(&fx.store.db, &fx.acme)
