@@ -25,6 +25,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let master_key = cfg.master_key()?;
     let fetcher = cfg.fetcher()?;
     let cimd_fetcher = cfg.cimd_fetcher()?;
+    let console_fetcher = cfg.console_fetcher()?;
     let redirect_policy = cfg.redirect_policy();
     let trusted_proxies = cfg.trusted_proxies()?;
     let scim_rate = cfg.scim_rate_per_minute()?;
@@ -38,7 +39,8 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
-            .with_cimd_fetcher(cimd_fetcher);
+            .with_cimd_fetcher(cimd_fetcher)
+            .with_console_fetcher(console_fetcher.clone());
         let scim_data = web::Data::new(
             scim::ScimState::new(store.clone(), clock.clone(), &issuer).with_rate_per_minute(scim_rate),
         );
@@ -54,6 +56,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             issuer: issuer.clone(),
             master_key: state.master_key.clone(),
             fetcher: state.fetcher.clone(),
+            public_fetcher: console_fetcher,
             audit_keys: Arc::new(state.master_key.audit_verifying_keys()),
             dns: dns_resolver.clone(),
             templates: Arc::new(admin_api::console::Templates::new()),

@@ -499,7 +499,7 @@ async fn resource_servers_post_tool_calls_to_the_audit_log() {
     let client_id = register_public(&app, REDIRECT).await;
     let back = authorize_and_consent(&app, &fx, &client_id, REDIRECT, "crm:customers:read").await;
     let code = query_param(&back, "code").unwrap();
-    let (s, _) = post_form(
+    let (s, tok) = post_form(
         &app,
         "/oauth/token",
         &[
@@ -513,6 +513,17 @@ async fn resource_servers_post_tool_calls_to_the_audit_log() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+    // The event names the client and session that actually held the token.
+    let (_, i) = post_form(
+        &app,
+        "/oauth/introspect",
+        &[("token", tok["access_token"].as_str().unwrap())],
+        Some((&fx.rs.0, &fx.rs.1)),
+    )
+    .await;
+    let mut body = body;
+    body["client_id"] = json!(client_id);
+    body["session_id"] = i["session_id"].clone();
     let r = test::call_service(
         &app,
         test::TestRequest::post()

@@ -422,3 +422,28 @@ where
         .unwrap()
         .to_string()
 }
+
+/// POSTs a tool-call event to `/audit/v1/events` with resource-server Basic credentials.
+pub async fn post_event<S, B>(app: &S, rs: (&str, &str), body: &Value) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    use base64::Engine;
+    let v = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", rs.0, rs.1));
+    let r = test::call_service(
+        app,
+        test::TestRequest::post()
+            .uri("/audit/v1/events")
+            .insert_header(("authorization", format!("Basic {v}")))
+            .set_json(body)
+            .to_request(),
+    )
+    .await;
+    let s = r.status();
+    (s, body_json(r).await)
+}
