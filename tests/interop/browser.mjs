@@ -49,7 +49,7 @@ export function parseForm(html, pageUrl, fill) {
 
 export class Browser {
   constructor({ ca, fill = {}, maxHops = 30 } = {}) {
-    Object.assign(this, { ca, fill, maxHops, jar: new Map(), log: [] });
+    Object.assign(this, { ca, fill, maxHops, jar: new Map(), log: [], pages: [] });
   }
 
   cookieHeader(u) {
@@ -101,6 +101,7 @@ export class Browser {
         req = [307, 308].includes(res.status) ? { ...req, url: next } : { url: next, method: 'GET' };
         continue;
       }
+      if (res.status === 200) this.pages.push({ url: req.url, text: pageText(res.body) });
       const form = res.status === 200 && parseForm(res.body, req.url, this.fill);
       if (!form) throw new Error(`unexpected page (HTTP ${res.status}) at ${req.url}: ${pageText(res.body)}\n${this.log.join('\n')}`);
       const qs = new URLSearchParams(form.fields).toString();

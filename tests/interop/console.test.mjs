@@ -161,6 +161,9 @@ before(async () => {
       env: {
         ...process.env, DATABASE_URL: S.db.url, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex'),
         GATEHOUSE_ISSUER: S.issuer, GATEHOUSE_FETCH_CA_FILE: S.pki.caFile, GATEHOUSE_FETCH_ALLOW_CIDRS: '127.0.0.2/32',
+        // The console fetches what tenant admins type through the public fetcher (review F3):
+        // the test IdP on 127.0.0.2 stands in for a public one.
+        GATEHOUSE_CONSOLE_FETCH_CA_FILE: S.pki.caFile, GATEHOUSE_CONSOLE_FETCH_ALLOW_CIDRS: '127.0.0.2/32',
         GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, GATEHOUSE_MAIL_FROM: 'Gatehouse <no-reply@gatehouse.test>',
         RUST_LOG: process.env.RUST_LOG ?? 'info',
       },

@@ -222,6 +222,13 @@ step('run 2: Client ID Metadata Document client', async () => {
   assert.equal(provider.clientInformation().client_id, cimdUrl);
   assert.equal(provider.authorizations[0].searchParams.get('client_id'), cimdUrl);
   assert.ok(S.cimd.hits.includes('/client.json'), 'Gatehouse fetched the metadata document');
+  // Security review F12: the document's host is the CIMD client's only verified identity; the
+  // login and consent pages show it beside the self-asserted name.
+  const host = new URL(cimdUrl).hostname;
+  const consentPage = provider.browser.pages.find((p) => p.url.includes('/consent?'));
+  assert.ok(consentPage, `a consent page was shown: ${provider.browser.log.join('\n')}`);
+  assert.ok(consentPage.text.includes(`identified by ${host}`), consentPage.text);
+  assert.ok(provider.browser.pages.find((p) => p.url.includes('/login?')).text.includes(`from ${host}`));
   const result = await callTool(client);
   assert.equal(result.content[0].text, TOOL_TEXT);
   assertAuthCodeTokens(traffic);

@@ -141,6 +141,8 @@ admin_api!(
     operator::invite_admin,
     operator::list_resources,
     operator::register_resource,
+    operator::rotate_resource_secret,
+    operator::revoke_resource_secret,
     operator::list_clients,
     operator::register_client,
     tenant::list_users,

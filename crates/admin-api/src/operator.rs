@@ -1,7 +1,7 @@
 //! Operator endpoints: the platform's tenants (and inviting a tenant's admin), protected
 //! resources with their scope catalogues, and pre-registered clients.
 use actix_web::{get, post, web, HttpResponse};
-use authz_core::{client, resource, tenant};
+use authz_core::{client, resource, resource_secret, tenant};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -284,6 +284,91 @@ pub async fn register_resource(
         introspection_client_id: reg.introspection_client_id,
         introspection_client_secret: reg.introspection_client_secret,
     }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRotation {
+    /// Seconds the current secret keeps working so the resource server can switch (0: it
+    /// stops now; at most 604800). Default 3600.
+    pub overlap_secs: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    pub introspection_client_id: String,
+    /// Shown once; only its hash is stored.
+    pub introspection_client_secret: String,
+    /// RFC 3339: until when the replaced secret still works; absent when it stopped at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_valid_until: Option<String>,
+}
+
+/// Issues a new introspection secret for a resource server (audited on the platform chain).
+/// The current secret keeps working for the overlap; a secret replaced earlier stops now.
+#[utoipa::path(
+    tag = "operator",
+    security(("bearer" = [])),
+    params(("resource_id" = String, Path, description = "The resource's id")),
+    request_body(content = Option<SecretRotation>, description = "Optional; an empty body means the default overlap"),
+    responses(
+        (status = 200, description = "The new secret, shown once", body = RotatedSecret),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/resources/{resource_id}/rotate-secret")]
+pub async fn rotate_resource_secret(
+    op: Operator,
+    st: web::Data<AdminState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let body: SecretRotation = if body.iter().all(u8::is_ascii_whitespace) {
+        SecretRotation::default()
+    } else {
+        crate::error::json(&body)?
+    };
+    let overlap = body
+        .overlap_secs
+        .unwrap_or(resource_secret::DEFAULT_OVERLAP_SECS);
+    let r =
+        resource_secret::rotate(&st.store, st.clock.as_ref(), &path, overlap, &op.actor()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(RotatedSecret {
+            introspection_client_id: r.introspection_client_id,
+            introspection_client_secret: r.introspection_client_secret,
+            previous_secret_valid_until: r
+                .previous_valid_until
+                .map(|t| authz_core::clock::rfc3339(t, chrono::SecondsFormat::Secs)),
+        }))
+}
+
+/// Revokes every introspection secret of a resource server at once (a leaked secret), on
+/// every node as soon as this returns; audited on the platform chain. Issue a new secret with
+/// `rotate-secret`.
+#[utoipa::path(
+    tag = "operator",
+    security(("bearer" = [])),
+    params(("resource_id" = String, Path, description = "The resource's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/resources/{resource_id}/revoke-secret")]
+pub async fn revoke_resource_secret(
+    op: Operator,
+    st: web::Data<AdminState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    resource_secret::revoke(&st.store, st.clock.as_ref(), &path, &op.actor()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

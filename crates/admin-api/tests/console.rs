@@ -140,12 +140,29 @@ async fn app_with_dns(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
+    let public = safe_fetch::SafeFetcher::new(&Default::default()).unwrap();
+    app_with(fx, dns, public.clone(), public).await
+}
+
+/// `fetcher` is the operator's (private allow-list, extra CA); `public_fetcher` the one for URLs
+/// typed in the console.
+async fn app_with(
+    fx: &Fx,
+    dns: std::net::SocketAddr,
+    fetcher: safe_fetch::SafeFetcher,
+    public_fetcher: safe_fetch::SafeFetcher,
+) -> impl Service<
+    actix_http::Request,
+    Response = ServiceResponse<impl MessageBody>,
+    Error = actix_web::Error,
+> {
     let st = ConsoleState {
         store: fx.store.clone(),
         clock: Arc::new(fx.clock.clone()),
         issuer: "http://gatehouse.test".into(),
         master_key: Arc::new(testkit::master_key()),
-        fetcher: safe_fetch::SafeFetcher::new(&Default::default()).unwrap(),
+        fetcher,
+        public_fetcher,
         audit_keys: Arc::new(testkit::master_key().audit_verifying_keys()),
         dns: console::dns::Resolver::at(dns),
         templates: Arc::new(console::Templates::new()),
@@ -1177,5 +1194,306 @@ async fn client_decisions_are_posted_with_the_client_id_in_the_form() {
     assert!(
         page.contains("blocked") && page.contains(&reg.client.client_id),
         "{page}"
+    );
+}
+
+/// A test CA and an https server on 127.0.0.2 that answers every request with `body`: an
+/// internal service only the operator's allow-list reaches. Returns (CA PEM, port).
+fn internal_https_server(body: &'static str) -> (Vec<u8>, u16) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::ssl::{SslAcceptor, SslMethod};
+    use openssl::x509::extension::{
+        BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    };
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    use std::io::{Read, Write};
+
+    let name = |cn: &str| {
+        let mut n = X509NameBuilder::new().unwrap();
+        n.append_entry_by_text("CN", cn).unwrap();
+        n.build()
+    };
+    let cert = |subject: &str, serial: u32, key: &PKey<openssl::pkey::Private>| {
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name(subject)).unwrap();
+        b.set_pubkey(key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+            .unwrap();
+        b
+    };
+    let ca_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut ca = cert("Internal Test CA", 1, &ca_key);
+    ca.set_issuer_name(&name("Internal Test CA")).unwrap();
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    ca.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = ca.build();
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut leaf = cert("internal", 2, &key);
+    leaf.set_issuer_name(ca.subject_name()).unwrap();
+    leaf.append_extension(BasicConstraints::new().build().unwrap())
+        .unwrap();
+    leaf.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.2")
+        .dns("internal.test")
+        .build(&leaf.x509v3_context(Some(&ca), None))
+        .unwrap();
+    leaf.append_extension(san).unwrap();
+    leaf.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let leaf = leaf.build();
+
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    acceptor.set_private_key(&key).unwrap();
+    acceptor.set_certificate(&leaf).unwrap();
+    let acceptor = acceptor.build();
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Ok(mut tls) = acceptor.accept(stream) else {
+                continue;
+            };
+            let mut buf = [0u8; 4096];
+            let mut seen = Vec::new();
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                tls,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.shutdown();
+        }
+    });
+    (ca.to_pem().unwrap(), port)
+}
+
+const INTERNAL_BODY: &str = r#"{"issuer":"https://vault.corp.internal/","authorization_endpoint":"https://vault.corp.internal/auth","secret":"INTERNAL-SECRET-7f3a"}"#;
+
+fn assert_nothing_leaked(what: &str, status: u16, body: &str) {
+    assert_eq!(status, 400, "{what}: {body}");
+    for leak in [
+        "INTERNAL-SECRET",
+        "vault.corp.internal",
+        "127.0.0.",
+        "resolves to",
+        "Connect",
+        "deserialize",
+    ] {
+        assert!(
+            !body.contains(leak),
+            "{what}: the page shows `{leak}`:\n{body}"
+        );
+    }
+}
+
+/// Review F3: URLs a tenant admin types go through the public fetcher. The operator's
+/// allow-list (here 127.0.0.0/8) and extra CA do not reach the console, and the error page
+/// names the failed step only: no fetched body, no resolved address, no port state.
+#[actix_web::test]
+async fn console_urls_cannot_reach_the_operators_private_ranges_and_errors_reflect_nothing() {
+    let fx = fixture().await;
+    let (ca, port) = internal_https_server(INTERNAL_BODY);
+    let (allow, resolve) =
+        safe_fetch::FetchConfig::parse_lists("127.0.0.0/8", "internal.test=127.0.0.2").unwrap();
+    let operator = safe_fetch::SafeFetcher::new(&safe_fetch::FetchConfig {
+        extra_ca_pem: Some(ca.clone()),
+        allow,
+        resolve,
+    })
+    .unwrap();
+    // The operator's fetcher does reach the internal server: the refusals below are the
+    // console's choice of fetcher, not a broken test server.
+    let got = operator
+        .get(&format!("https://127.0.0.2:{port}/x"), "application/json")
+        .await
+        .expect("the operator's fetcher reaches 127.0.0.2");
+    assert!(String::from_utf8_lossy(&got.body).contains("INTERNAL-SECRET"));
+    let public = safe_fetch::SafeFetcher::new(&Default::default()).unwrap();
+    let app = app_with(&fx, "127.0.0.1:9".parse().unwrap(), operator, public).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let token = csrf(&fx.admin.cookie);
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+
+    for url in [
+        format!("https://127.0.0.2:{port}/.well-known/openid-configuration"),
+        format!("https://internal.test:{port}/metadata"),
+        "https://localhost:5432/x".to_string(),
+    ] {
+        let form = format!(
+            "csrf={token}&preset=generic&name=p&metadata_url={}",
+            enc(&url)
+        );
+        let (status, _, body) = send(
+            &app,
+            "POST",
+            "/admin/t/acme/connections/saml",
+            cookie,
+            Some(form),
+        )
+        .await;
+        assert_nothing_leaked(&url, status, &body);
+        assert!(body.contains("could not be fetched"), "{body}");
+    }
+    for issuer in [
+        format!("https://127.0.0.2:{port}"),
+        format!("https://internal.test:{port}"),
+        "https://localhost:5432/x".to_string(),
+        "https://127.0.0.2:1".to_string(),
+    ] {
+        let form = format!(
+            "csrf={token}&preset=generic&name=o&client_id=c&client_secret=s&issuer={}",
+            enc(&issuer)
+        );
+        let (status, _, body) = send(
+            &app,
+            "POST",
+            "/admin/t/acme/connections/oidc",
+            cookie,
+            Some(form),
+        )
+        .await;
+        assert_nothing_leaked(&issuer, status, &body);
+        assert!(
+            body.contains("the discovery document could not be fetched"),
+            "{body}"
+        );
+    }
+    // An invitation's setup session is held to the same rules.
+    let (_, invite) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "first@acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    let (_, secret) = invitation::accept(&fx.store, &fx.clock, &invite)
+        .await
+        .unwrap();
+    let setup_csrf = sha256_hex(&format!("console|setup|{secret}"));
+    let form = format!(
+        "csrf={setup_csrf}&preset=generic&name=p&metadata_url={}",
+        enc(&format!("https://127.0.0.2:{port}/metadata"))
+    );
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/connections/saml",
+        Some(("gh_setup", secret.as_str())),
+        Some(form),
+    )
+    .await;
+    assert_nothing_leaked("setup session", status, &body);
+    assert!(body.contains("could not be fetched"), "{body}");
+    // Nothing was added.
+    assert_eq!(
+        connection::list(&fx.store.db, &fx.acme)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A document that is not what the form asked for is refused by category: the parser's error,
+/// which quotes the input, stays in the log.
+#[actix_web::test]
+async fn a_document_that_is_not_metadata_or_discovery_is_refused_without_quoting_it() {
+    let fx = fixture().await;
+    let (ca, port) = internal_https_server(INTERNAL_BODY);
+    // A public fetcher that trusts the test CA and reaches 127.0.0.2: how the tests stand in
+    // for a public IdP (GATEHOUSE_CONSOLE_FETCH_CA_FILE / _ALLOW_CIDRS).
+    let (allow, resolve) = safe_fetch::FetchConfig::parse_lists("127.0.0.2/32", "").unwrap();
+    let public = safe_fetch::SafeFetcher::new(&safe_fetch::FetchConfig {
+        extra_ca_pem: Some(ca),
+        allow,
+        resolve,
+    })
+    .unwrap();
+    let app = app_with(&fx, "127.0.0.1:9".parse().unwrap(), public.clone(), public).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let token = csrf(&fx.admin.cookie);
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+
+    let url = format!("https://127.0.0.2:{port}/metadata");
+    let form = format!(
+        "csrf={token}&preset=generic&name=p&metadata_url={}",
+        enc(&url)
+    );
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/connections/saml",
+        cookie,
+        Some(form),
+    )
+    .await;
+    assert_nothing_leaked("fetched metadata", status, &body);
+    assert!(body.contains("not SAML IdP metadata"), "{body}");
+    // Pasted: the same.
+    let form = format!(
+        "csrf={token}&preset=generic&name=p&metadata={}",
+        enc("<EntityDescriptor>INTERNAL-SECRET-pasted</Entity>")
+    );
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/connections/saml",
+        cookie,
+        Some(form),
+    )
+    .await;
+    assert_nothing_leaked("pasted metadata", status, &body);
+    assert!(body.contains("not SAML IdP metadata"), "{body}");
+    // A discovery document naming another issuer: the category, not the issuer it named.
+    let form = format!(
+        "csrf={token}&preset=generic&name=o&client_id=c&client_secret=s&issuer={}",
+        enc(&format!("https://127.0.0.2:{port}"))
+    );
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/connections/oidc",
+        cookie,
+        Some(form),
+    )
+    .await;
+    assert_nothing_leaked("discovery", status, &body);
+    assert!(
+        body.contains("the discovery document is invalid") || body.contains("issuer mismatch"),
+        "{body}"
+    );
+    assert_eq!(
+        connection::list(&fx.store.db, &fx.acme)
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

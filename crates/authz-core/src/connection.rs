@@ -24,6 +24,10 @@ pub struct Connection {
     pub preset: String,
     /// Preset settings, e.g. `{"tenant_id": "..."}` for Entra ID.
     pub settings: serde_json::Value,
+    /// Added by the operator: sign-ins may fetch its IdP through the operator's private
+    /// allow-list and CA. A connection added in the console (by a tenant admin or a setup
+    /// session) is fetched like any public URL (review F3).
+    pub operator_added: bool,
 }
 
 impl Connection {
@@ -46,6 +50,7 @@ impl From<connections::Model> for Connection {
             enabled: m.enabled,
             preset: m.preset,
             settings: serde_json::from_str(&m.settings).unwrap_or_default(),
+            operator_added: m.operator_added,
         }
     }
 }
@@ -67,7 +72,19 @@ pub async fn add_oidc(
     tenant: &TenantId,
     new: NewOidcConnection<'_>,
 ) -> CoreResult<Connection> {
-    add_oidc_by(store, clock, key, tenant, new, "operator", None).await
+    if new.client_id.trim().is_empty() {
+        return Err(CoreError::invalid("client id must not be empty"));
+    }
+    insert(store, clock, key, tenant, "oidc", new, Added::ByOperator).await
+}
+
+/// Who adds a connection: the operator (CLI), or someone in a tenant's console.
+enum Added<'a> {
+    ByOperator,
+    InConsole {
+        actor: &'a str,
+        setup_invitation: Option<&'a str>,
+    },
 }
 
 /// [`add_oidc`] on behalf of `actor` (a tenant admin in the console). With `setup_invitation`
@@ -85,17 +102,11 @@ pub async fn add_oidc_by(
     if new.client_id.trim().is_empty() {
         return Err(CoreError::invalid("client id must not be empty"));
     }
-    insert(
-        store,
-        clock,
-        key,
-        tenant,
-        "oidc",
-        new,
+    let by = Added::InConsole {
         actor,
         setup_invitation,
-    )
-    .await
+    };
+    insert(store, clock, key, tenant, "oidc", new, by).await
 }
 
 /// Stores a SAML connection: `issuer` is the IdP entity ID, `client_secret` the SP private key
@@ -107,7 +118,7 @@ pub async fn add_saml(
     tenant: &TenantId,
     new: NewOidcConnection<'_>,
 ) -> CoreResult<Connection> {
-    insert(store, clock, key, tenant, "saml", new, "operator", None).await
+    insert(store, clock, key, tenant, "saml", new, Added::ByOperator).await
 }
 
 /// [`add_saml`] on behalf of `actor` (a tenant admin in the console).
@@ -123,20 +134,13 @@ pub async fn add_saml_by(
     if new.name.trim().is_empty() {
         return Err(CoreError::invalid("the connection needs a name"));
     }
-    insert(
-        store,
-        clock,
-        key,
-        tenant,
-        "saml",
-        new,
+    let by = Added::InConsole {
         actor,
         setup_invitation,
-    )
-    .await
+    };
+    insert(store, clock, key, tenant, "saml", new, by).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn insert(
     store: &Store,
     clock: &dyn Clock,
@@ -144,9 +148,15 @@ async fn insert(
     tenant: &TenantId,
     kind: &str,
     new: NewOidcConnection<'_>,
-    actor: &str,
-    setup_invitation: Option<&str>,
+    by: Added<'_>,
 ) -> CoreResult<Connection> {
+    let (actor, setup_invitation, operator_added) = match by {
+        Added::ByOperator => ("operator", None, true),
+        Added::InConsole {
+            actor,
+            setup_invitation,
+        } => (actor, setup_invitation, false),
+    };
     let enabled = setup_invitation.is_none();
     if new.client_secret.is_empty() {
         return Err(CoreError::invalid("client secret is empty"));
@@ -164,6 +174,7 @@ async fn insert(
         created_at: clock.now_us(),
         preset: new.preset.to_string(),
         settings: new.settings.to_string(),
+        operator_added,
     };
     let txn = store.begin().await?;
     connections::Entity::insert(connections::ActiveModel {
@@ -178,6 +189,7 @@ async fn insert(
         created_at: Set(model.created_at),
         preset: Set(model.preset.clone()),
         settings: Set(model.settings.clone()),
+        operator_added: Set(operator_added),
     })
     .exec_without_returning(&txn)
     .await?;

@@ -20,6 +20,7 @@ pub mod maintenance;
 pub mod ratelimit;
 pub mod redirect;
 pub mod resource;
+pub mod resource_secret;
 pub mod saml_state;
 pub mod scim_token;
 pub mod scope;

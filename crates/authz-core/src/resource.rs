@@ -179,6 +179,8 @@ pub async fn register(
         rs_client_id: Set(rs_client_id.clone()),
         rs_secret_hash: Set(sha256_hex(&secret)),
         created_at: Set(now),
+        rs_prev_secret_hash: Set(None),
+        rs_prev_secret_until: Set(None),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -224,7 +226,7 @@ pub async fn register(
     })
 }
 
-fn to_resource(m: resources::Model) -> Resource {
+pub(crate) fn to_resource(m: resources::Model) -> Resource {
     Resource {
         id: m.id,
         uri: m.uri,
@@ -278,10 +280,13 @@ pub async fn all_scope_names<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Str
     Ok(v)
 }
 
-/// Authenticates a resource server (introspection, audit events). A missing or wrong credential
-/// is `None`: the caller answers `invalid_client`.
+/// Authenticates a resource server (introspection, audit events) with one indexed read: its
+/// current secret, or the one a rotation replaced while its overlap lasts (`now_us` before
+/// `rs_prev_secret_until`). A revoked resource has an empty hash, which no secret matches. A
+/// missing or wrong credential is `None`: the caller answers `invalid_client`.
 pub async fn authenticate<C: ConnectionTrait>(
     conn: &C,
+    now_us: i64,
     client_id: &str,
     secret: &str,
 ) -> CoreResult<Option<Resource>> {
@@ -292,11 +297,19 @@ pub async fn authenticate<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
-    if hashes_equal(&m.rs_secret_hash, &sha256_hex(secret)) {
-        Ok(Some(to_resource(m)))
-    } else {
-        Ok(None)
-    }
+    Ok(credential_matches(&m, now_us, secret).then(|| to_resource(m)))
+}
+
+/// The resource's current secret, or the one its last rotation replaced while the overlap
+/// lasts. An empty hash (revoked) matches nothing.
+pub(crate) fn credential_matches(m: &resources::Model, now_us: i64, secret: &str) -> bool {
+    let presented = sha256_hex(secret);
+    let current = !m.rs_secret_hash.is_empty() && hashes_equal(&m.rs_secret_hash, &presented);
+    let previous = match (&m.rs_prev_secret_hash, m.rs_prev_secret_until) {
+        (Some(h), Some(until)) => now_us < until && hashes_equal(h, &presented),
+        _ => false,
+    };
+    current || previous
 }
 
 /// A resource with its scope catalogue.

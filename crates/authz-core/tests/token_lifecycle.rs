@@ -490,13 +490,14 @@ async fn introspection_is_audience_bound_and_refresh_tokens_are_never_active() {
     assert!(!w.active("garbage").await);
     // Wrong resource-server secret does not authenticate.
     assert!(
-        authz_core::resource::authenticate(&w.store.db, &w.resource.rs_client_id, "wrong")
+        authz_core::resource::authenticate(&w.store.db, 0, &w.resource.rs_client_id, "wrong")
             .await
             .unwrap()
             .is_none()
     );
     assert!(authz_core::resource::authenticate(
         &w.store.db,
+        0,
         &w.resource.rs_client_id,
         &w.rs_secret
     )

@@ -68,7 +68,7 @@ impl Config {
                 u.split(':').next().unwrap_or("")
             ),
             None => {
-                std::fs::create_dir_all(&data_dir)
+                create_private_dir(&data_dir)
                     .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
                 (
                     format!(
@@ -106,7 +106,8 @@ impl Config {
         }
         let path = self.data_dir.join("master.key");
         if !path.exists() {
-            std::fs::create_dir_all(&self.data_dir)?;
+            create_private_dir(&self.data_dir)
+                .with_context(|| format!("cannot create data dir {}", self.data_dir.display()))?;
             write_secret_file(&path, &MasterKey::generate())?;
         }
         let text = std::fs::read_to_string(&path)
@@ -230,19 +231,17 @@ impl Config {
     /// and public roots only, unless `GATEHOUSE_CIMD_FETCH_CA_FILE`,
     /// `GATEHOUSE_CIMD_FETCH_ALLOW_CIDRS` or `GATEHOUSE_CIMD_FETCH_RESOLVE` say otherwise (tests).
     pub fn cimd_fetcher(&self) -> Result<SafeFetcher> {
-        let extra_ca_pem = match env("GATEHOUSE_CIMD_FETCH_CA_FILE") {
-            Some(p) => Some(std::fs::read(&p).with_context(|| format!("cannot read CA file {p}"))?),
-            None => None,
-        };
-        let (allow, resolve) = FetchConfig::parse_lists(
-            &env("GATEHOUSE_CIMD_FETCH_ALLOW_CIDRS").unwrap_or_default(),
-            &env("GATEHOUSE_CIMD_FETCH_RESOLVE").unwrap_or_default(),
-        )?;
-        Ok(SafeFetcher::new(&FetchConfig {
-            extra_ca_pem,
-            allow,
-            resolve,
-        })?)
+        public_fetcher("GATEHOUSE_CIMD_FETCH")
+    }
+
+    /// The fetcher for URLs a tenant admin (or an invitation's setup session) types in the
+    /// console: SAML metadata URLs, OIDC issuers. Public addresses and public roots only: the
+    /// operator's `GATEHOUSE_FETCH_ALLOW_CIDRS` and `GATEHOUSE_FETCH_CA_FILE` serve only URLs
+    /// the operator entered (review F3). `GATEHOUSE_CONSOLE_FETCH_CA_FILE`,
+    /// `GATEHOUSE_CONSOLE_FETCH_ALLOW_CIDRS` and `GATEHOUSE_CONSOLE_FETCH_RESOLVE` exist for
+    /// tests; certificate verification stays on.
+    pub fn console_fetcher(&self) -> Result<SafeFetcher> {
+        public_fetcher("GATEHOUSE_CONSOLE_FETCH")
     }
 
     pub fn redirect_policy(&self) -> RedirectPolicy {
@@ -272,6 +271,50 @@ fn positive(name: &str, default: i64) -> Result<i64> {
             .filter(|n| *n > 0)
             .ok_or_else(|| anyhow::anyhow!("{name} must be a positive integer")),
     }
+}
+
+/// A fetcher for URLs others choose, configured only by `<prefix>_CA_FILE`,
+/// `<prefix>_ALLOW_CIDRS` and `<prefix>_RESOLVE` (never by the operator's fetch settings).
+fn public_fetcher(prefix: &str) -> Result<SafeFetcher> {
+    let extra_ca_pem = match env(&format!("{prefix}_CA_FILE")) {
+        Some(p) => Some(std::fs::read(&p).with_context(|| format!("cannot read CA file {p}"))?),
+        None => None,
+    };
+    let (allow, resolve) = FetchConfig::parse_lists(
+        &env(&format!("{prefix}_ALLOW_CIDRS")).unwrap_or_default(),
+        &env(&format!("{prefix}_RESOLVE")).unwrap_or_default(),
+    )?;
+    Ok(SafeFetcher::new(&FetchConfig {
+        extra_ca_pem,
+        allow,
+        resolve,
+    })?)
+}
+
+/// Creates a directory (and its missing parents) readable by this user only (0700). An existing
+/// directory is left as it is; the files Gatehouse puts in it are 0600 anyway.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
+}
+
+/// Writes a new file readable by this user only (0600), replacing an older one.
+pub fn write_private_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(content)
 }
 
 fn write_secret_file(path: &Path, content: &str) -> Result<()> {

@@ -90,10 +90,11 @@ impl Mailer {
                 t.send(email).await.context("SMTP delivery failed")?;
             }
             Transport::Outbox(dir) => {
-                std::fs::create_dir_all(dir)
+                // The message may hold an invitation link (a credential): owner-only files.
+                crate::config::create_private_dir(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 let file = dir.join(format!("{}.eml", m.id));
-                std::fs::write(&file, email.formatted())
+                crate::config::write_private_file(&file, &email.formatted())
                     .with_context(|| format!("cannot write {}", file.display()))?;
             }
         }

@@ -8,6 +8,15 @@ mod serve;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Everything this process creates (the SQLite database and its WAL/SHM, the mail outbox,
+    // key files, the data dir) is for its own user only, whatever umask it was started with:
+    // the outbox holds invitation links, the database PII and audit records.
+    #[cfg(unix)]
+    // SAFETY: umask(2) only changes this process's file-creation mask; it has no
+    // preconditions and cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     let args = cli::Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

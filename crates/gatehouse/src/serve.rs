@@ -25,6 +25,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let master_key = cfg.master_key()?;
     let fetcher = cfg.fetcher()?;
     let cimd_fetcher = cfg.cimd_fetcher()?;
+    let console_fetcher = cfg.console_fetcher()?;
     let redirect_policy = cfg.redirect_policy();
     let trusted_proxies = cfg.trusted_proxies()?;
     let scim_rate = cfg.scim_rate_per_minute()?;
@@ -41,6 +42,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
             .with_cimd_fetcher(cimd_fetcher)
+            .with_console_fetcher(console_fetcher.clone())
             .with_rate_limits(rate_limits);
         let scim_data = web::Data::new(
             scim::ScimState::new(store.clone(), clock.clone(), &issuer).with_rate_per_minute(scim_rate),
@@ -58,6 +60,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             issuer: issuer.clone(),
             master_key: state.master_key.clone(),
             fetcher: state.fetcher.clone(),
+            public_fetcher: console_fetcher,
             audit_keys: Arc::new(state.master_key.audit_verifying_keys()),
             dns: dns_resolver.clone(),
             templates: Arc::new(admin_api::console::Templates::new()),
@@ -74,6 +77,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
                 .app_data(console_data.clone())
                 .wrap(from_fn(issuer::Cors))
                 .wrap(from_fn(issuer::RejectNul))
+                .wrap(from_fn(issuer::AuditOrigin))
                 .wrap(issuer::SecurityHeaders(issuer.starts_with("https://")))
                 .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
                 .configure(issuer::configure)

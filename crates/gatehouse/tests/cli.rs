@@ -944,3 +944,295 @@ fn a_critical_grant_alerts_the_recipients_through_the_file_outbox() {
     );
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 2);
 }
+
+/// Runs the binary with extra environment (after the usual clean-up) under umask 022, the
+/// common default that made the data files world-readable.
+fn gatehouse_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("umask 022; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("GATEHOUSE_MASTER_KEY")
+        .env_remove("GATEHOUSE_DATA_DIR")
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_ISSUER")
+        .env_remove("GATEHOUSE_REDIRECT_SCHEMES")
+        .env_remove("DATABASE_URL");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("run gatehouse")
+}
+
+const CREATE_GLOBEX: [&str; 8] = [
+    "tenant",
+    "create",
+    "--slug",
+    "globex",
+    "--name",
+    "Globex",
+    "--domain",
+    "globex.example",
+];
+
+/// A command checks its whole configuration before it writes: with a bad master key (in the
+/// environment or the key file) or a bad issuer, `tenant create` fails and leaves no tenant, so
+/// the same command succeeds once the configuration is fixed.
+#[test]
+fn a_bad_configuration_fails_the_command_before_it_writes_anything() {
+    let d = fresh_dir("badcfg");
+    let o = gatehouse_env(&d, &CREATE_GLOBEX, &[("GATEHOUSE_MASTER_KEY", "not-a-key")]);
+    assert!(!o.status.success(), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains("GATEHOUSE_MASTER_KEY is invalid"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = gatehouse_env(
+        &d,
+        &CREATE_GLOBEX,
+        &[("GATEHOUSE_ISSUER", "https://auth.example.com/tenant")],
+    );
+    assert!(!o.status.success(), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains("must be an origin"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A malformed key file.
+    let bad = fresh_dir("badkeyfile");
+    std::fs::write(bad.join("master.key"), "garbage\n").unwrap();
+    let (_, _, err) = fails(&bad, &CREATE_GLOBEX);
+    assert!(err.contains("master.key is invalid"), "{err}");
+    std::fs::remove_file(bad.join("master.key")).unwrap();
+    assert_eq!(ok(&bad, &["tenant", "list"]), "");
+
+    // Nothing was committed: the tenant list is empty and the same creation now succeeds.
+    assert_eq!(ok(&d, &["tenant", "list"]), "");
+    let out = ok(&d, &CREATE_GLOBEX);
+    assert!(out.contains("slug: globex\n"), "{out}");
+    assert!(ok(&d, &["tenant", "list"]).starts_with("tenant: globex "));
+    assert!(ok(&d, &["audit", "verify", "--tenant", "globex"]).contains("status: ok"));
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Under umask 022 the data dir is created 0700 and the database, its WAL and shared-memory
+/// files, the key file and the outbox mail (which holds an invitation link) 0600: another
+/// local user reads none of them.
+#[cfg(unix)]
+#[test]
+fn data_files_and_outbox_mail_are_private_whatever_the_umask() {
+    let d = fresh_dir("private").join("data");
+    let o = gatehouse_env(&d, &CREATE_GLOBEX, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = gatehouse_env(
+        &d,
+        &[
+            "admin",
+            "invite",
+            "--tenant",
+            "globex",
+            "--email",
+            "it@globex.example",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(mode(&d), 0o700, "data dir");
+    // The server's sender writes the invitation into the outbox (port 0: nothing connects).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut server = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("GATEHOUSE_MASTER_KEY")
+        .env_remove("DATABASE_URL")
+        .env_remove("GATEHOUSE_SMTP_URL")
+        .env("GATEHOUSE_ISSUER", "https://auth.example.test")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let outbox = d.join("outbox");
+    let mut mails: Vec<PathBuf> = Vec::new();
+    // Waits for the real server process (not for time in our own code).
+    for _ in 0..100 {
+        mails = std::fs::read_dir(&outbox)
+            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if !mails.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // While the server runs, SQLite keeps its WAL and shared-memory files.
+    let mut files = vec![d.join("gatehouse.db"), d.join("master.key")];
+    for extra in ["gatehouse.db-wal", "gatehouse.db-shm"] {
+        if d.join(extra).exists() {
+            files.push(d.join(extra));
+        }
+    }
+    let modes: Vec<(PathBuf, u32)> = files.iter().map(|f| (f.clone(), mode(f))).collect();
+    server.kill().ok();
+    server.wait().ok();
+    assert_eq!(mails.len(), 1, "the invitation was written to the outbox");
+    assert!(
+        std::fs::read_to_string(&mails[0])
+            .unwrap()
+            .contains("To: it@globex.example"),
+        "{}",
+        mails[0].display()
+    );
+    assert_eq!(mode(&outbox), 0o700, "outbox dir");
+    assert_eq!(mode(&mails[0]), 0o600, "{}", mails[0].display());
+    assert!(
+        modes.len() >= 3,
+        "the WAL exists while the server runs: {modes:?}"
+    );
+    for (f, m) in modes {
+        assert_eq!(m, 0o600, "{}", f.display());
+    }
+}
+
+fn line_value(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no `{key}` in:\n{out}"))
+        .to_string()
+}
+
+/// Review F11: `resource rotate-secret` prints a new secret once and leaves the old one working
+/// for the overlap only; `resource revoke-secret` stops every secret at once. Both are audited
+/// on the platform chain, which still verifies.
+#[tokio::test]
+async fn resource_secrets_rotate_with_an_overlap_and_are_revoked_at_once() {
+    let d = fresh_dir("rssecret");
+    let toml = d.join("crm.toml");
+    std::fs::write(&toml, RESOURCE_TOML).unwrap();
+    let out = ok(
+        &d,
+        &["resource", "register", "--file", toml.to_str().unwrap()],
+    );
+    let client = line_value(&out, "introspection_client_id");
+    let first = line_value(&out, "introspection_client_secret");
+    let uri = "https://crm.example.com/mcp";
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+    };
+    let works = |secret: String, at: i64| {
+        let (d, client) = (d.clone(), client.clone());
+        async move {
+            let db = open_db(&d).await;
+            authz_core::resource::authenticate(&db, at, &client, &secret)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "resource",
+            "rotate-secret",
+            "--uri",
+            "https://nope.example/mcp",
+        ],
+    );
+    assert!(
+        err.contains("resource 'https://nope.example/mcp' is not registered"),
+        "{err}"
+    );
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "resource",
+            "rotate-secret",
+            "--uri",
+            uri,
+            "--overlap-secs",
+            "999999",
+        ],
+    );
+    assert!(
+        err.contains("the overlap must be 0 to 604800 seconds"),
+        "{err}"
+    );
+    assert!(
+        works(first.clone(), now()).await,
+        "refused attempts changed nothing"
+    );
+
+    // Default overlap: an hour.
+    let out = ok(&d, &["resource", "rotate-secret", "--uri", uri]);
+    assert_eq!(line_value(&out, "introspection_client_id"), client);
+    let second = line_value(&out, "introspection_client_secret");
+    assert!(out.contains("previous_secret_valid_until: "), "{out}");
+    let t = now();
+    assert!(works(first.clone(), t).await && works(second.clone(), t).await);
+    let later = t + 3601 * 1_000_000;
+    assert!(!works(first.clone(), later).await, "after the overlap");
+    assert!(works(second.clone(), later).await);
+
+    // No overlap: the old secret stops now.
+    let out = ok(
+        &d,
+        &[
+            "resource",
+            "rotate-secret",
+            "--uri",
+            uri,
+            "--overlap-secs",
+            "0",
+        ],
+    );
+    assert!(out.contains("previous_secret: revoked"), "{out}");
+    let third = line_value(&out, "introspection_client_secret");
+    assert!(!works(second.clone(), now()).await && works(third.clone(), now()).await);
+
+    // Revocation: every secret, at once.
+    let out = ok(&d, &["resource", "revoke-secret", "--uri", uri]);
+    assert!(out.contains("secrets: revoked"), "{out}");
+    for s in [&first, &second, &third] {
+        assert!(!works(s.clone(), now()).await);
+    }
+    let out = ok(&d, &["audit", "verify", "--tenant", "platform"]);
+    assert!(out.contains("status: ok"), "{out}");
+    let db = open_db(&d).await;
+    let actions: Vec<String> = audit_events::Entity::find()
+        .filter(audit_events::Column::Action.starts_with("resource.secret_"))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "resource.secret_rotated",
+            "resource.secret_rotated",
+            "resource.secret_revoked"
+        ]
+    );
+}

@@ -81,7 +81,7 @@ pub async fn oidc(
     let nonce = tx.upstream_nonce.clone().unwrap_or_default();
     let verifier = tx.upstream_verifier.clone().unwrap_or_default();
     let identity = match state
-        .rp
+        .rp_for(&conn)
         .finish(&cfg, code, &nonce, &verifier, clock.now_s(), step_up)
         .await
     {

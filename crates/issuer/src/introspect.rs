@@ -10,12 +10,9 @@ use crate::error::OAuthError;
 use crate::params::{require_form, Params};
 use crate::state::AppState;
 
-/// The calling resource server, from Basic or body credentials.
-pub async fn resource_server(
-    state: &AppState,
-    req: &HttpRequest,
-    p: Option<&Params>,
-) -> Result<Resource, OAuthError> {
+/// The resource-server credentials of a request: HTTP Basic, or `client_id` and
+/// `client_secret` in the body.
+fn credentials(req: &HttpRequest, p: Option<&Params>) -> Result<(String, String), OAuthError> {
     let creds = match client_auth::basic(req)? {
         Some(c) => Some(c),
         None => p.and_then(|p| {
@@ -25,38 +22,27 @@ pub async fn resource_server(
             ))
         }),
     };
-    let Some((id, secret)) = creds else {
-        return Err(OAuthError::client(
-            "resource-server credentials are required",
-            true,
-        ));
-    };
-    let key = (id.clone(), authz_core::crypto::sha256_hex(&secret));
-    let now = std::time::Instant::now();
-    if let Some((at, r)) = state.rs_cache.lock().expect("rs cache lock").get(&key) {
-        if now.duration_since(*at) < RS_CACHE_TTL {
-            return Ok(r.clone());
-        }
-    }
-    let r = resource::authenticate(&state.store.db, &id, &secret)
-        .await
-        .map_err(OAuthError::server)?
-        .ok_or_else(|| OAuthError::client("resource-server authentication failed", true))?;
-    let mut cache = state.rs_cache.lock().expect("rs cache lock");
-    if cache.len() > 10_000 {
-        cache.clear();
-    }
-    cache.insert(key, (now, r.clone()));
-    Ok(r)
+    creds.ok_or_else(|| OAuthError::client("resource-server credentials are required", true))
 }
 
-/// Introspection is the hot path (DESIGN §10): a resource server's credentials are checked
-/// against the store at most once a minute per node. This caches the *caller's* identity only;
-/// every token is still looked up in the shared store on every call, so revocation stays
-/// immediate on every node (§6.3).
-pub type RsCache =
-    std::sync::Mutex<std::collections::HashMap<(String, String), (std::time::Instant, Resource)>>;
-const RS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+fn authentication_failed() -> OAuthError {
+    OAuthError::client("resource-server authentication failed", true)
+}
+
+/// The calling resource server, from Basic or body credentials. No per-node cache: a
+/// rotated-out or revoked secret must be refused by every node as soon as the operator's call
+/// returns (DESIGN §6.3, review F11). One indexed read.
+pub async fn resource_server(
+    state: &AppState,
+    req: &HttpRequest,
+    p: Option<&Params>,
+) -> Result<Resource, OAuthError> {
+    let (id, secret) = credentials(req, p)?;
+    resource::authenticate(&state.store.db, state.clock.now_us(), &id, &secret)
+        .await
+        .map_err(OAuthError::server)?
+        .ok_or_else(authentication_failed)
+}
 
 pub async fn introspect(
     state: web::Data<AppState>,
@@ -64,23 +50,33 @@ pub async fn introspect(
     body: Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     let p = Params::from_body(&body)?;
-    let caller = resource_server(&state, &req, Some(&p)).await?;
-    state
-        .node_limits
-        .introspection(state.clock.as_ref(), &caller.id)?;
-    require_form(&req)?;
-    let Some(token) = p.get("token") else {
-        return Err(OAuthError::request("token is required"));
+    let (id, secret) = credentials(&req, Some(&p))?;
+    let token = match (require_form(&req), p.get("token")) {
+        (Ok(()), Some(t)) => t,
+        (form, _) => {
+            // A caller that does not authenticate hears 401 whatever else is wrong.
+            resource_server(&state, &req, Some(&p)).await?;
+            form?;
+            return Err(OAuthError::request("token is required"));
+        }
     };
-    let result = authz_core::token::introspect::introspect(
+    // Refused before the query once this resource server has had its introspections; only
+    // authenticated calls count, so a wrong secret sent under its id cannot use up its budget.
+    let limits = &state.node_limits;
+    limits.introspection(state.clock.as_ref(), &id)?;
+    // The hot path: the caller's credentials and the token in one statement.
+    let result = authz_core::token::introspect::introspect_as(
         &state.store.db,
         state.clock.as_ref(),
         state.issuer(),
-        &caller,
+        &id,
+        &secret,
         token,
     )
     .await
-    .map_err(OAuthError::server)?;
+    .map_err(OAuthError::server)?
+    .ok_or_else(authentication_failed)?;
+    limits.introspected(state.clock.as_ref(), &id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(result))

@@ -18,6 +18,7 @@ mod limits;
 mod login;
 mod metadata;
 mod nul;
+mod origin;
 mod pages;
 mod params;
 mod register;
@@ -112,5 +113,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub use cors::Cors;
 pub use limits::RateLimits;
 pub use nul::RejectNul;
+pub use origin::AuditOrigin;
 pub use pages::SecurityHeaders;
 pub use saml_sp::SamlSettings;

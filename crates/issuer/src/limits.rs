@@ -99,11 +99,13 @@ impl NodeLimits {
         self.grants.add(clock, client_id);
     }
 
-    /// Counts one introspection by the resource server `rs_id`.
-    pub fn introspection(&self, clock: &dyn Clock, rs_id: &str) -> Result<(), OAuthError> {
+    /// Refuses an introspection before any work once the resource server whose credentials
+    /// name `rs_client_id` has had its introspections this minute; [`Self::introspected`]
+    /// counts the calls whose credentials were right, so nobody else can use up its budget.
+    pub fn introspection(&self, clock: &dyn Clock, rs_client_id: &str) -> Result<(), OAuthError> {
         match self
             .introspections
-            .hit(clock, rs_id, self.limits.introspections_per_rs)
+            .full(clock, rs_client_id, self.limits.introspections_per_rs)
         {
             None => Ok(()),
             Some(s) => Err(OAuthError::too_many(
@@ -111,6 +113,10 @@ impl NodeLimits {
                 s,
             )),
         }
+    }
+
+    pub fn introspected(&self, clock: &dyn Clock, rs_client_id: &str) {
+        self.introspections.add(clock, rs_client_id);
     }
 
     /// Counts one audit event posted by the resource server `rs_id`.

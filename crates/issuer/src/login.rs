@@ -320,7 +320,7 @@ async fn redirect_upstream(
         .map_err(UpstreamError::Page)?;
     let cfg = up.cfg(conn);
     let step_up = step_up_window(tx);
-    let begin = state.rp.begin(&cfg, email, step_up).await.map_err(|e| {
+    let begin = state.rp_for(conn).begin(&cfg, email, step_up).await.map_err(|e| {
         tracing::warn!(code = "LOGIN0002", tenant = %t.id.0, connection = %conn.id, error = %e, "upstream sign-in could not start");
         UpstreamError::Page(PageError::new(
             StatusCode::BAD_GATEWAY,

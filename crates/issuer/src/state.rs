@@ -34,16 +34,18 @@ pub struct AppState {
     pub clock: SharedClock,
     pub config: Arc<IssuerConfig>,
     pub master_key: Arc<MasterKey>,
-    /// Fetches URLs an operator or tenant admin configured (OIDC discovery, SAML metadata):
-    /// may reach operator-allowed private ranges and trust extra CAs.
+    /// Fetches URLs the operator configured (OIDC discovery, SAML metadata): may reach
+    /// operator-allowed private ranges and trust extra CAs.
     pub fetcher: SafeFetcher,
     /// Fetches client ID metadata documents, whose URLs anyone can name: public addresses and
     /// public trust roots only, unless explicitly configured for tests.
     pub cimd_fetcher: SafeFetcher,
+    /// The relying party for connections the operator added (through `fetcher`).
     pub rp: Arc<OidcRp>,
+    /// The relying party for connections added in a tenant's console: public addresses and
+    /// public roots only, like the console's own fetches (review F3).
+    pub public_rp: Arc<OidcRp>,
     pub templates: Arc<Templates>,
-    /// Resource-server credentials that authenticated recently (see `introspect.rs`).
-    pub rs_cache: Arc<crate::introspect::RsCache>,
     /// Per-caller limits on grants, introspection and audit events, counted on this node.
     pub node_limits: Arc<crate::limits::NodeLimits>,
 }
@@ -62,11 +64,14 @@ impl AppState {
             config: Arc::new(config),
             master_key: Arc::new(master_key),
             rp: Arc::new(OidcRp::new(fetcher.clone())),
+            public_rp: Arc::new(OidcRp::new(
+                SafeFetcher::new(&safe_fetch::FetchConfig::default())
+                    .expect("the default fetcher configuration is valid"),
+            )),
             cimd_fetcher: SafeFetcher::new(&safe_fetch::FetchConfig::default())
                 .expect("the default fetcher configuration is valid"),
             fetcher,
             templates: Arc::new(Templates::new()),
-            rs_cache: Arc::new(Default::default()),
             node_limits: Arc::new(crate::limits::NodeLimits::new(Default::default())),
         }
     }
@@ -80,6 +85,22 @@ impl AppState {
     pub fn with_rate_limits(mut self, limits: crate::limits::RateLimits) -> Self {
         self.node_limits = Arc::new(crate::limits::NodeLimits::new(limits));
         self
+    }
+
+    /// The public fetcher for console-added connections (`GATEHOUSE_CONSOLE_FETCH_*`).
+    pub fn with_console_fetcher(mut self, f: SafeFetcher) -> Self {
+        self.public_rp = Arc::new(OidcRp::new(f));
+        self
+    }
+
+    /// The relying party that may fetch `conn`'s IdP: the operator's network only for
+    /// connections the operator added.
+    pub fn rp_for(&self, conn: &authz_core::connection::Connection) -> &OidcRp {
+        if conn.operator_added {
+            &self.rp
+        } else {
+            &self.public_rp
+        }
     }
 
     pub fn issuer(&self) -> &str {

@@ -7,31 +7,6 @@ use actix_web::test;
 use common::*;
 use serde_json::json;
 
-async fn register_public<S, B>(app: &S, redirect: &str) -> String
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = test::call_service(
-        app,
-        test::TestRequest::post()
-            .uri("/oauth/register")
-            .set_json(json!({"client_name": "Test Agent", "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
-                              "grant_types": ["authorization_code", "refresh_token"], "scope": "crm:customers:read"}))
-            .to_request(),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    body_json(r).await["client_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Runs authorize → consent page → allow, returning the redirect to the client.
 async fn authorize_and_consent<S, B>(
     app: &S,
@@ -524,7 +499,7 @@ async fn resource_servers_post_tool_calls_to_the_audit_log() {
     let client_id = register_public(&app, REDIRECT).await;
     let back = authorize_and_consent(&app, &fx, &client_id, REDIRECT, "crm:customers:read").await;
     let code = query_param(&back, "code").unwrap();
-    let (s, _) = post_form(
+    let (s, tok) = post_form(
         &app,
         "/oauth/token",
         &[
@@ -538,6 +513,17 @@ async fn resource_servers_post_tool_calls_to_the_audit_log() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+    // The event names the client and session that actually held the token.
+    let (_, i) = post_form(
+        &app,
+        "/oauth/introspect",
+        &[("token", tok["access_token"].as_str().unwrap())],
+        Some((&fx.rs.0, &fx.rs.1)),
+    )
+    .await;
+    let mut body = body;
+    body["client_id"] = json!(client_id);
+    body["session_id"] = i["session_id"].clone();
     let r = test::call_service(
         &app,
         test::TestRequest::post()

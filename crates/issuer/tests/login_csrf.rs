@@ -10,7 +10,6 @@ use authz_core::session::{self, Origin};
 use authz_core::user::{self, FederatedIdentity};
 use authz_core::{connection, consent};
 use common::*;
-use serde_json::json;
 
 fn get(uri: &str, session: Option<&str>) -> test::TestRequest {
     let mut req = test::TestRequest::get().uri(uri);
@@ -38,36 +37,11 @@ fn set_cookies<B>(r: &actix_web::dev::ServiceResponse<B>) -> Vec<String> {
         .collect()
 }
 
-async fn public_client<S, B>(app: &S, redirect: &str) -> String
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = test::call_service(
-        app,
-        test::TestRequest::post()
-            .uri("/oauth/register")
-            .set_json(json!({"client_name": "Agent", "redirect_uris": [redirect],
-                "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]}))
-            .to_request(),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    body_json(r).await["client_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[actix_web::test]
 async fn a_login_hint_prefills_the_form_and_nothing_leaves_for_an_idp() {
     let fx = fixture().await;
     let app = app(&fx).await;
-    let client = public_client(&app, REDIRECT).await;
+    let client = register_public(&app, REDIRECT).await;
     // A cross-site navigation with a hint, no session in this browser.
     let r = test::call_service(
         &app,
@@ -189,7 +163,7 @@ async fn the_console_sign_in_is_a_page_and_only_its_own_post_continues() {
 async fn a_binding_the_server_did_not_mint_is_replaced_not_adopted() {
     let fx = fixture().await;
     let app = app(&fx).await;
-    let client = public_client(&app, REDIRECT).await;
+    let client = register_public(&app, REDIRECT).await;
     let planted = "attacker-chosen-binding-value-0123456789abcdef";
     let r = test::call_service(
         &app,
@@ -324,7 +298,7 @@ async fn the_consent_page_names_account_and_organisation_and_flags_a_foreign_ema
     let fx = fixture().await;
     let app = app(&fx).await;
     let https = "https://claude.ai/api/mcp/auth_callback";
-    let client = public_client(&app, https).await;
+    let client = register_public(&app, https).await;
 
     // An account of acme whose IdP asserted an address outside acme's verified domains.
     let foreign = acme_user(&fx, "mallory", "victim@othercorp.test", false).await;
@@ -377,7 +351,7 @@ async fn signing_out_ends_the_session_and_optionally_the_apps_it_connected() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let client = public_client(&app, REDIRECT).await;
+    let client = register_public(&app, REDIRECT).await;
     let code = code_for(&app, &fx, &client, REDIRECT, "crm:customers:read").await;
     let (_, tok) = token(
         &app,

@@ -54,6 +54,7 @@ async fn saml_world(metadata: &str) -> (Fx, String) {
         created_at: Set(0),
         preset: Set("entra".into()),
         settings: Set(serde_json::to_string(&settings).unwrap()),
+        operator_added: Set(true),
     })
     .exec_without_returning(&fx.store.db)
     .await

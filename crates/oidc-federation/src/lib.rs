@@ -28,8 +28,14 @@ pub use authz_core::user::FederatedIdentity;
 pub enum FederationError {
     #[error("OIDC0001: the issuer URL is not valid: {0}")]
     BadIssuer(String),
+    /// `reason` may quote what the server answered or what its name resolved to: show it to
+    /// the operator (CLI, logs), and only `failure.category()` to anyone else.
     #[error("OIDC0002: discovery failed for {issuer}: {reason}")]
-    Discovery { issuer: String, reason: String },
+    Discovery {
+        issuer: String,
+        reason: String,
+        failure: DiscoveryFailure,
+    },
     #[error("OIDC0003: the identity provider refused the code exchange: {0}")]
     Exchange(String),
     #[error("OIDC0004: the identity provider returned no ID token")]
@@ -44,6 +50,33 @@ pub enum FederationError {
     Claims(String),
     #[error("OIDC0009: fresh authentication required: {0}")]
     StepUp(String),
+}
+
+/// Which step of discovery failed, in words safe to show to someone who is not the operator
+/// (review F3): none of them carries the body, an address or a port state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscoveryFailure {
+    /// Not an https URL, or not a URL.
+    BadUrl,
+    /// Refused by the fetcher, unreachable, or answered with something other than 200.
+    Unreachable,
+    /// Not an OpenID Connect discovery document.
+    Invalid,
+    /// The document names another issuer.
+    IssuerMismatch,
+}
+
+impl DiscoveryFailure {
+    pub fn category(self) -> &'static str {
+        match self {
+            DiscoveryFailure::BadUrl => "the issuer must be an https URL",
+            DiscoveryFailure::Unreachable => "the discovery document could not be fetched",
+            DiscoveryFailure::Invalid => "the discovery document is invalid",
+            DiscoveryFailure::IssuerMismatch => {
+                "issuer mismatch: the discovery document names another issuer"
+            }
+        }
+    }
 }
 
 /// What to send upstream and what to keep server-side for the callback.
@@ -116,6 +149,10 @@ impl OidcRp {
             .map_err(|e| FederationError::Discovery {
                 issuer: issuer.into(),
                 reason: e.to_string(),
+                failure: match e {
+                    FetchError::NotHttps(_) | FetchError::BadUrl(_) => DiscoveryFailure::BadUrl,
+                    _ => DiscoveryFailure::Unreachable,
+                },
             })?;
         let f = self.fetcher.clone();
         let http = move |req: openidconnect::HttpRequest| {
@@ -131,9 +168,17 @@ impl OidcRp {
                 if reason.contains("{tenantid}") || reason.contains("%7Btenantid%7D") {
                     return FederationError::MultiTenantIssuer(preset.entra_hint());
                 }
+                use openidconnect::DiscoveryError as D;
+                let failure = match &e {
+                    D::Request(_) | D::Response(..) => DiscoveryFailure::Unreachable,
+                    D::Validation(_) => DiscoveryFailure::IssuerMismatch,
+                    D::UrlParse(_) => DiscoveryFailure::BadUrl,
+                    _ => DiscoveryFailure::Invalid,
+                };
                 FederationError::Discovery {
                     issuer: issuer.into(),
                     reason,
+                    failure,
                 }
             })?;
         preset.check_discovered_issuer(meta.issuer().as_str())?;
@@ -370,7 +415,13 @@ fn describe(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// For callers that must show why a fetch failed.
-pub fn fetch_error_text(e: &FetchError) -> String {
-    e.to_string()
+/// What a page may say about a failed fetch of a URL someone typed: the category only. The
+/// error itself names resolved addresses, redirects, statuses and transport failures (a DNS and
+/// port oracle, review F3): log it with a code, never show it.
+pub fn fetch_error_text(e: &FetchError) -> &'static str {
+    match e {
+        FetchError::NotHttps(_) | FetchError::BadUrl(_) => "the URL must be an https URL",
+        FetchError::TooLarge(_) => "the document is too large",
+        _ => "it could not be fetched",
+    }
 }

@@ -78,23 +78,71 @@ fn invalid(e: impl std::fmt::Display) -> ConsoleError {
     ConsoleError::bad_request(e.to_string())
 }
 
+/// A URL typed in the console gave no usable document. The page names the step that failed,
+/// never what the server answered, what its name resolved to or whether a port was open
+/// (review F3); the detail is logged for the operator under `code`.
+fn refused_url(
+    c: &Console,
+    code: &'static str,
+    detail: &dyn std::fmt::Display,
+    says: &str,
+) -> ConsoleError {
+    let detail: String = detail.to_string().chars().take(300).collect();
+    tracing::warn!(code, tenant = %c.tenant.id.0, error = %detail, "console URL refused");
+    ConsoleError::bad_request(says.to_string())
+}
+
+fn discovery_refused(c: &Console, e: oidc_federation::FederationError) -> ConsoleError {
+    use oidc_federation::FederationError as F;
+    match &e {
+        F::Discovery { failure, .. } => {
+            let says = format!("Nothing was added: {}.", failure.category());
+            refused_url(c, "CONSOLE0102", &e, &says)
+        }
+        // Made from what the admin typed (or fixed text), never from a fetched answer.
+        F::BadIssuer(_) | F::MultiTenantIssuer(_) => invalid(e),
+        _ => refused_url(
+            c,
+            "CONSOLE0102",
+            &e,
+            "Nothing was added: the discovery document is invalid.",
+        ),
+    }
+}
+
 /// Fetches and checks the discovery document: the connection must work before it is stored.
+/// Through the public fetcher: the issuer was typed by a tenant admin, not the operator.
 async fn discover(c: &Console, preset: &Preset, issuer: &str) -> Result<String, ConsoleError> {
     preset.check_issuer_url(issuer).map_err(invalid)?;
-    let rp = OidcRp::new(c.st.fetcher.clone());
+    let rp = OidcRp::new(c.st.public_fetcher.clone());
     let meta = match rp.discover(issuer, true, preset).await {
         Ok(m) => m,
         // Some IdPs name their issuer with a trailing slash.
         Err(first @ oidc_federation::FederationError::Discovery { .. }) => rp
             .discover(&format!("{issuer}/"), true, preset)
             .await
-            .map_err(|_| invalid(first))?,
-        Err(e) => return Err(invalid(e)),
+            .map_err(|_| discovery_refused(c, first))?,
+        Err(e) => return Err(discovery_refused(c, e)),
     };
     preset
         .check_discovered_issuer(meta.issuer().as_str())
-        .map_err(invalid)?;
+        .map_err(|e| discovery_refused(c, e))?;
     Ok(meta.issuer().as_str().to_string())
+}
+
+/// The IdP metadata, parsed; a document that is not metadata is refused by category only (its
+/// parser errors quote the input).
+fn parse_metadata(c: &Console, xml: &str) -> Result<IdpMetadata, ConsoleError> {
+    IdpMetadata::parse(xml).map_err(|e| match e {
+        // Fixed text, and the reason an admin must act on.
+        saml::SamlError::NoSigningCert | saml::SamlError::Dtd => invalid(e),
+        other => refused_url(
+            c,
+            "CONSOLE0103",
+            &other,
+            "The document is not SAML IdP metadata (an EntityDescriptor with an IDPSSODescriptor, an HTTP-Redirect SingleSignOnService and a signing certificate).",
+        ),
+    })
 }
 
 pub async fn create_oidc(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
@@ -139,7 +187,8 @@ fn setup_invitation(c: &Console) -> Option<&str> {
     }
 }
 
-/// The metadata XML: pasted, or fetched from a URL through the SSRF-guarded fetcher.
+/// The metadata XML: pasted, or fetched from a URL through the public SSRF-guarded fetcher
+/// (the URL was typed by a tenant admin, not the operator).
 async fn metadata_xml(c: &Console, f: &super::form::Form) -> Result<Option<String>, ConsoleError> {
     if let Some(xml) = f.get("metadata") {
         return Ok(Some(xml.to_string()));
@@ -148,18 +197,19 @@ async fn metadata_xml(c: &Console, f: &super::form::Form) -> Result<Option<Strin
         return Ok(None);
     };
     let fetched =
-        c.st.fetcher
+        c.st.public_fetcher
             .get(url, "application/samlmetadata+xml, application/xml")
             .await
             .map_err(|e| {
-                ConsoleError::bad_request(format!(
-                    "The metadata could not be fetched: {}",
+                let says = format!(
+                    "The metadata URL was refused: {}. It must be a public https address.",
                     oidc_federation::fetch_error_text(&e)
-                ))
+                );
+                refused_url(c, "CONSOLE0101", &e, &says)
             })?;
     String::from_utf8(fetched.body)
         .map(Some)
-        .map_err(|_| ConsoleError::bad_request("The metadata is not UTF-8 text."))
+        .map_err(|_| ConsoleError::bad_request("The document is not SAML IdP metadata."))
 }
 
 pub async fn create_saml(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
@@ -176,7 +226,7 @@ pub async fn create_saml(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleR
         ));
     };
     // Refuses metadata without a signing certificate: assertions could not be verified.
-    let idp = IdpMetadata::parse(&xml).map_err(invalid)?;
+    let idp = parse_metadata(&c, &xml)?;
     let keys = saml::sp::generate("gatehouse-sp").map_err(|e| {
         ConsoleError::from(authz_core::CoreError::Config(format!(
             "SP key generation: {e}"
@@ -252,7 +302,7 @@ pub async fn update(
     let new_issuer;
     if conn.kind == "saml" {
         if let Some(xml) = metadata_xml(&c, &f).await? {
-            let idp = IdpMetadata::parse(&xml).map_err(invalid)?;
+            let idp = parse_metadata(&c, &xml)?;
             let mut s: SamlSettings = serde_json::from_value(conn.settings.clone())
                 .map_err(|e| authz_core::CoreError::Config(e.to_string()))?;
             s.idp_metadata = xml;

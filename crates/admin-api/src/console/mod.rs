@@ -40,8 +40,12 @@ pub struct ConsoleState {
     /// The public issuer URL (values the admin pastes into the IdP, SCIM base URL).
     pub issuer: String,
     pub master_key: Arc<MasterKey>,
-    /// Fetches URLs an admin enters (OIDC discovery, SAML metadata), SSRF-guarded.
+    /// The operator's fetcher (`GATEHOUSE_FETCH_ALLOW_CIDRS`, `GATEHOUSE_FETCH_CA_FILE`): for
+    /// URLs the operator configured. Never for a URL typed in the console.
     pub fetcher: SafeFetcher,
+    /// Fetches URLs a tenant admin or a setup session types (OIDC discovery, SAML metadata):
+    /// SSRF-guarded, public addresses and public roots only (review F3).
+    pub public_fetcher: SafeFetcher,
     /// Keys the audit checkpoints are verified with.
     pub audit_keys: Arc<Vec<VerifyingKey>>,
     /// Where DNS TXT verification asks.

@@ -8,8 +8,12 @@ pub mod resources {
         pub uri: String,
         pub display_name: String,
         pub rs_client_id: String,
+        /// Empty after a revocation: no secret hashes to it.
         pub rs_secret_hash: String,
         pub created_at: i64,
+        /// The secret replaced by the last rotation, accepted until `rs_prev_secret_until`.
+        pub rs_prev_secret_hash: Option<String>,
+        pub rs_prev_secret_until: Option<i64>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -49,6 +49,9 @@ pub mod connections {
         pub created_at: i64,
         pub preset: String,
         pub settings: String,
+        /// Added by the operator (CLI): its IdP may be fetched through the operator's private
+        /// allow-list and CA. Console-added connections are fetched publicly (review F3).
+        pub operator_added: bool,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

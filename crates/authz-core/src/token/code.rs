@@ -100,32 +100,19 @@ pub async fn exchange(
         .await?;
     if burned.rows_affected != 1 {
         let n = revoke::revoke_family(&txn, clock, &c.family_id).await?;
-        audit::record(
+        super::replay::report(
             &txn,
             clock,
-            AuditEvent::new(Some(&tenant), "code.replay_detected")
-                .result("denied")
-                .user(c.user_id.clone())
-                .client(c.client_id.clone())
-                .session(c.session_id.clone())
-                .detail("tokens_revoked", n)
-                .detail("alert", true),
-        )
-        .await?;
-        // The same alert as refresh-token reuse: a code presented twice was likely intercepted.
-        crate::mail::alert(
-            &txn,
-            clock,
-            &tenant,
-            "alert.code_replay",
-            "Authorization-code replay detected",
-            "code.replay_detected",
-            &[
-                ("Client", c.client_id.clone()),
-                ("User", c.user_id.clone()),
-                ("Tokens revoked", n.to_string()),
-                ("What it means", "an authorization code was presented a second time: it may have been intercepted; everything issued from it was revoked".into()),
-            ],
+            super::replay::Replay {
+                action: "code.replay_detected",
+                alert: ("alert.code_replay", "Authorization-code replay detected"),
+                meaning: "an authorization code was presented a second time: it may have been intercepted; everything issued from it was revoked",
+                tenant: &tenant,
+                user_id: &c.user_id,
+                client_id: &c.client_id,
+                session_id: &c.session_id,
+                tokens_revoked: n,
+            },
         )
         .await?;
         txn.commit().await?;

@@ -1,13 +1,13 @@
-//! RFC 7662 introspection for resource servers: one statement, the token by primary key joined
-//! to its tenant (a suspended tenant's tokens are inactive). A token presented by a resource
-//! server it was not issued for is inactive (audience check, RFC 8707).
-use sea_orm::sea_query::{Alias, Asterisk, Expr, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, FromQueryResult};
+//! RFC 7662 introspection for resource servers: one statement reads the caller's credentials
+//! and the token. A token presented by a resource server it was not issued for is inactive
+//! (audience check, RFC 8707), and so is a token of a suspended tenant (incident response:
+//! one more primary-key read, for active tokens only).
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::Serialize;
 
 use crate::clock::{Clock, MICROS};
 use crate::crypto::sha256_hex;
-use crate::entities::{tenants, tokens};
+use crate::entities::{resources, tokens};
 use crate::error::CoreResult;
 use crate::resource::Resource;
 
@@ -45,39 +45,87 @@ pub async fn introspect<C: ConnectionTrait>(
     caller: &Resource,
     token: &str,
 ) -> CoreResult<Introspection> {
-    let q = Query::select()
-        .column((tokens::Entity, Asterisk))
-        .expr_as(
-            Expr::col((tenants::Entity, tenants::Column::SuspendedAt)),
-            Alias::new("tenant_suspended_at"),
-        )
-        .from(tokens::Entity)
-        .inner_join(
-            tenants::Entity,
-            Expr::col((tenants::Entity, tenants::Column::Id))
-                .equals((tokens::Entity, tokens::Column::TenantId)),
-        )
-        .and_where(tokens::Column::TokenHash.eq(sha256_hex(token)))
-        .to_owned();
-    let Some(row) = conn
-        .query_one(conn.get_database_backend().build(&q))
+    let t = tokens::Entity::find_by_id(sha256_hex(token))
+        .one(conn)
+        .await?;
+    unless_suspended(conn, answer(t, caller, clock.now_us(), issuer)).await
+}
+
+/// An active answer of a suspended tenant becomes inactive (no cache: a suspension holds on
+/// every node at once).
+async fn unless_suspended<C: ConnectionTrait>(
+    conn: &C,
+    i: Introspection,
+) -> CoreResult<Introspection> {
+    match &i.tenant {
+        Some(t) if i.active => {
+            let tenant = crate::tenant::TenantId(t.clone());
+            if crate::incident::is_suspended(conn, &tenant).await? {
+                return Ok(Introspection::default());
+            }
+            Ok(i)
+        }
+        _ => Ok(i),
+    }
+}
+
+/// Authenticates the calling resource server and introspects `token` in one statement, the
+/// hot path (DESIGN §10): the resource row by its unique client id, left-joined with the token
+/// row by its primary key. Credentials are read on every call, never cached, so a revoked or
+/// rotated-out secret is refused on every node at once (§6.3, review F11). `None`: the
+/// credentials are wrong (`invalid_client`).
+pub async fn introspect_as<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    issuer: &str,
+    client_id: &str,
+    secret: &str,
+    token: &str,
+) -> CoreResult<Option<Introspection>> {
+    use sea_orm::sea_query::{Expr, IntoCondition};
+    use sea_orm::{ColumnTrait, JoinType, QueryFilter, QuerySelect};
+    let hash = sha256_hex(token);
+    let token_row = resources::Entity::belongs_to(tokens::Entity)
+        .from(resources::Column::Id)
+        .to(tokens::Column::ResourceId)
+        .on_condition(move |_, t| {
+            Expr::col((t, tokens::Column::TokenHash))
+                .eq(hash.clone())
+                .into_condition()
+        })
+        .into();
+    let Some((r, t)) = resources::Entity::find()
+        .filter(resources::Column::RsClientId.eq(client_id))
+        .join(JoinType::LeftJoin, token_row)
+        .select_also(tokens::Entity)
+        .one(conn)
         .await?
     else {
-        return Ok(Introspection::default());
+        return Ok(None);
     };
-    let t = tokens::Model::from_query_result(&row, "")?;
-    let suspended = row
-        .try_get::<Option<i64>>("", "tenant_suspended_at")?
-        .is_some();
+    let now = clock.now_us();
+    if !crate::resource::credential_matches(&r, now, secret) {
+        return Ok(None);
+    }
+    let caller = crate::resource::to_resource(r);
+    Ok(Some(
+        unless_suspended(conn, answer(t, &caller, now, issuer)).await?,
+    ))
+}
+
+/// Active only for an unrevoked, unexpired access token issued for the caller (RFC 8707).
+fn answer(t: Option<tokens::Model>, caller: &Resource, now_us: i64, issuer: &str) -> Introspection {
+    let Some(t) = t else {
+        return Introspection::default();
+    };
     let live = t.kind == "access"
-        && !suspended
         && t.revoked_at.is_none()
-        && t.expires_at > clock.now_us()
+        && t.expires_at > now_us
         && t.resource_id == caller.id;
     if !live {
-        return Ok(Introspection::default());
+        return Introspection::default();
     }
-    Ok(Introspection {
+    Introspection {
         active: true,
         scope: Some(t.scopes),
         client_id: Some(t.client_id),
@@ -90,5 +138,5 @@ pub async fn introspect<C: ConnectionTrait>(
         tenant: Some(t.tenant_id),
         session_id: Some(t.session_id),
         tier: Some(t.tier),
-    })
+    }
 }

@@ -3,6 +3,7 @@
 pub mod code;
 pub mod introspect;
 pub mod refresh;
+mod replay;
 pub mod revoke;
 pub mod standing;
 
@@ -75,6 +76,31 @@ pub async fn user_has_grant<C: ConnectionTrait>(
         .count(conn)
         .await?;
     Ok(n > 0)
+}
+
+/// Did `user_id` hold a grant family for `resource_id` through `client_id` (and, when given, in
+/// `session_id`)? A resource server may attribute a tool call only to a client and a session
+/// that were actually issued a token for it: anything else would let it blame another client or
+/// session in a log admins trust (review F6). Revoked families count: a call may be reported
+/// after the revocation that followed it.
+pub async fn attribution_holds<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &crate::TenantId,
+    user_id: &str,
+    resource_id: &str,
+    client_id: &str,
+    session_id: Option<&str>,
+) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let mut q = grant_families::Entity::find()
+        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::UserId.eq(user_id))
+        .filter(grant_families::Column::ResourceId.eq(resource_id))
+        .filter(grant_families::Column::ClientId.eq(client_id));
+    if let Some(s) = session_id {
+        q = q.filter(grant_families::Column::SessionId.eq(s));
+    }
+    Ok(q.count(conn).await? > 0)
 }
 
 /// The most sensitive tier among `scopes` (unknown scopes count as critical).

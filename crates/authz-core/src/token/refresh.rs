@@ -74,31 +74,19 @@ pub async fn refresh(
     }
     if !fresh {
         let n = revoke::revoke_family(&txn, clock, &t.family_id).await?;
-        audit::record(
+        super::replay::report(
             &txn,
             clock,
-            AuditEvent::new(Some(&tenant), "refresh_token.reuse_detected")
-                .result("denied")
-                .user(t.user_id.clone())
-                .client(t.client_id.clone())
-                .session(t.session_id.clone())
-                .detail("tokens_revoked", n)
-                .detail("alert", true),
-        )
-        .await?;
-        crate::mail::alert(
-            &txn,
-            clock,
-            &tenant,
-            "alert.refresh_token_reuse",
-            "Refresh-token reuse detected",
-            "refresh_token.reuse_detected",
-            &[
-                ("Client", t.client_id.clone()),
-                ("User", t.user_id.clone()),
-                ("Tokens revoked", n.to_string()),
-                ("What it means", "a refresh token was presented after it had been rotated: it may have been stolen; the whole grant was revoked".into()),
-            ],
+            super::replay::Replay {
+                action: "refresh_token.reuse_detected",
+                alert: ("alert.refresh_token_reuse", "Refresh-token reuse detected"),
+                meaning: "a refresh token was presented after it had been rotated: it may have been stolen; the whole grant was revoked",
+                tenant: &tenant,
+                user_id: &t.user_id,
+                client_id: &t.client_id,
+                session_id: &t.session_id,
+                tokens_revoked: n,
+            },
         )
         .await?;
         txn.commit().await?;

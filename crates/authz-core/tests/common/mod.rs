@@ -132,6 +132,7 @@ impl World {
         // Resource servers authenticate with the credentials they were given at registration.
         let resource = resource::authenticate(
             &store.db,
+            authz_core::clock::Clock::now_us(&clock),
             &reg.introspection_client_id,
             &reg.introspection_client_secret,
         )
@@ -140,6 +141,7 @@ impl World {
         .expect("CRM credentials authenticate");
         let other_resource = resource::authenticate(
             &store.db,
+            authz_core::clock::Clock::now_us(&clock),
             &other.introspection_client_id,
             &other.introspection_client_secret,
         )

@@ -37,7 +37,7 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<()> {
             .id
             .0
     };
-    let keys = ctx.cfg.master_key()?.audit_verifying_keys();
+    let keys = ctx.master_key.audit_verifying_keys();
     let report = audit::verify_chain_with_keys(&ctx.store, &chain, &keys).await?;
     println!("tenant: {tenant}");
     println!("records: {}", report.records);

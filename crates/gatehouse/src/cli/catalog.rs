@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use authz_core::resource::{self, ResourceSpec};
+use authz_core::resource_secret;
 use clap::Subcommand;
 
 use super::Ctx;
@@ -12,6 +13,21 @@ pub enum ResourceCmd {
     Register {
         #[arg(long)]
         file: PathBuf,
+    },
+    /// Issue a new introspection secret (printed once). The current one keeps working for
+    /// the overlap, so the resource server can switch without downtime (0: it stops now).
+    RotateSecret {
+        #[arg(long)]
+        uri: String,
+        /// Seconds the current secret keeps working (0 to 604800).
+        #[arg(long, default_value_t = authz_core::resource_secret::DEFAULT_OVERLAP_SECS)]
+        overlap_secs: i64,
+    },
+    /// Revoke every introspection secret of a resource at once (a leaked secret); issue a new
+    /// one with `rotate-secret`.
+    RevokeSecret {
+        #[arg(long)]
+        uri: String,
     },
 }
 
@@ -68,6 +84,45 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
             eprintln!("note: the introspection secret is shown once; store it in the resource server's secret store");
             Ok(())
         }
+        ResourceCmd::RotateSecret { uri, overlap_secs } => {
+            let res = registered(ctx, &uri).await?;
+            let r = resource_secret::rotate(
+                &ctx.store,
+                ctx.clock.as_ref(),
+                &res.id,
+                overlap_secs,
+                "operator",
+            )
+            .await?;
+            println!("resource: {}", r.resource.uri);
+            println!("introspection_client_id: {}", r.introspection_client_id);
+            println!(
+                "introspection_client_secret: {}",
+                r.introspection_client_secret
+            );
+            match r.previous_valid_until {
+                Some(t) => println!("previous_secret_valid_until: {}", super::ts(t)),
+                None => println!("previous_secret: revoked"),
+            }
+            eprintln!("note: the introspection secret is shown once; store it in the resource server's secret store");
+            Ok(())
+        }
+        ResourceCmd::RevokeSecret { uri } => {
+            let res = registered(ctx, &uri).await?;
+            let r = resource_secret::revoke(&ctx.store, ctx.clock.as_ref(), &res.id, "operator")
+                .await?;
+            println!("resource: {}", r.uri);
+            println!("introspection_client_id: {}", r.rs_client_id);
+            println!("secrets: revoked");
+            Ok(())
+        }
+    }
+}
+
+async fn registered(ctx: &Ctx, uri: &str) -> Result<resource::Resource> {
+    match resource::find_by_uri(&ctx.store.db, uri).await? {
+        Some(r) => Ok(r),
+        None => bail!("resource '{uri}' is not registered"),
     }
 }
 

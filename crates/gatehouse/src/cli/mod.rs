@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use authz_core::clock::{SharedClock, SystemClock};
+use authz_core::crypto::MasterKey;
 use authz_core::Store;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, Global};
+use crate::config::{validate_issuer, Config, Global};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -97,11 +98,20 @@ pub struct Ctx {
     pub cfg: Config,
     pub store: Store,
     pub clock: SharedClock,
+    /// Checked before the command touches the store: a bad key must not let a command commit
+    /// its change and then fail to seal the audit record it wrote.
+    pub master_key: MasterKey,
+    /// The validated issuer origin (links printed for the IdP admin).
+    pub issuer: String,
 }
 
 impl Ctx {
+    /// Loads and validates the whole configuration (database URL, master key, issuer) before
+    /// anything is written: a command with a bad configuration fails without a trace.
     pub async fn open(g: &Global) -> Result<Ctx> {
         let cfg = Config::load(g)?;
+        let master_key = cfg.master_key()?;
+        let issuer = validate_issuer(&cfg.issuer(None))?;
         if cfg.auto_migrate() {
             Store::migrate(&cfg.database_url)
                 .await
@@ -114,13 +124,15 @@ impl Ctx {
             cfg,
             store,
             clock: Arc::new(SystemClock),
+            master_key,
+            issuer,
         })
     }
 
     /// Seals the audit records this command wrote, so the chain is current even when no
     /// server is running.
     pub async fn seal(&self) -> Result<()> {
-        let key = self.cfg.master_key()?.audit_signing_key();
+        let key = self.master_key.audit_signing_key();
         authz_core::audit::seal_all(&self.store, &key, self.clock.as_ref()).await?;
         Ok(())
     }

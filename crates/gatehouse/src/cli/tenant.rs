@@ -8,6 +8,8 @@ use super::{read_secret, Ctx};
 
 #[derive(Subcommand, Debug)]
 pub enum TenantCmd {
+    /// List the tenants (slug, id, name), by slug.
+    List,
     /// Create a tenant with one or more verified domains.
     Create {
         #[arg(long)]
@@ -132,6 +134,12 @@ pub enum ConnectionCmd {
 
 pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
     match cmd {
+        TenantCmd::List => {
+            for t in authz_core::tenant::list(&ctx.store.db).await? {
+                println!("tenant: {} {} {}", t.slug, t.id.0, t.name);
+            }
+            Ok(())
+        }
         TenantCmd::Create {
             slug,
             name,
@@ -281,11 +289,10 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             };
             preset.check_discovered_issuer(meta.issuer().as_str())?;
             let issuer = meta.issuer().as_str().to_string();
-            let key = ctx.cfg.master_key()?;
             let c = connection::add_oidc(
                 &ctx.store,
                 ctx.clock.as_ref(),
-                &key,
+                &ctx.master_key,
                 &t.id,
                 NewOidcConnection {
                     name: name.as_deref().unwrap_or("OIDC"),
@@ -297,12 +304,12 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
                 },
             )
             .await?;
-            let base = crate::config::validate_issuer(&ctx.cfg.issuer(None))?;
+            let base = &ctx.issuer;
             println!("connection_id: {}", c.id);
             println!("issuer: {}", c.issuer);
             println!("preset: {}", preset.name());
             // What the admin pastes into the IdP; docs/idp/*.md show the same keys.
-            for (k, v) in preset.setup_values(&base, &c.id) {
+            for (k, v) in preset.setup_values(base, &c.id) {
                 println!("{k}: {v}");
             }
             Ok(())
@@ -371,7 +378,7 @@ async fn add_saml(
     let c = connection::add_saml(
         &ctx.store,
         ctx.clock.as_ref(),
-        &ctx.cfg.master_key()?,
+        &ctx.master_key,
         &t.id,
         NewOidcConnection {
             name: name.as_deref().unwrap_or("SAML"),
@@ -383,13 +390,13 @@ async fn add_saml(
         },
     )
     .await?;
-    let base = crate::config::validate_issuer(&ctx.cfg.issuer(None))?;
+    let base = &ctx.issuer;
     println!("connection_id: {}", c.id);
     println!("idp_entity_id: {}", idp.entity_id);
     println!("signing_certificates: {}", idp.signing_certs.len());
     println!("preset: {preset}");
     // What the admin pastes into the IdP; docs/idp/*-saml.md show the same keys.
-    for (k, v) in saml::sp::setup_values(&base, &c.id, preset) {
+    for (k, v) in saml::sp::setup_values(base, &c.id, preset) {
         println!("{k}: {v}");
     }
     Ok(())

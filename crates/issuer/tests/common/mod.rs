@@ -192,6 +192,7 @@ pub async fn app(
         App::new()
             .app_data(web::Data::new(fx.state.clone()))
             .wrap(from_fn(issuer::Cors))
+            .wrap(from_fn(issuer::AuditOrigin))
             .wrap(issuer::SecurityHeaders(ISSUER.starts_with("https://")))
             .configure(issuer::configure),
     )
@@ -394,4 +395,55 @@ where
     )
     .await;
     query_param(&location(&r), "code").expect("code")
+}
+
+/// Registers a public client (DCR) for `redirect` with the refresh grant; returns its id.
+pub async fn register_public<S, B>(app: &S, redirect: &str) -> String
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let r = actix_web::test::call_service(
+        app,
+        actix_web::test::TestRequest::post()
+            .uri("/oauth/register")
+            .set_json(serde_json::json!({"client_name": "Test Agent", "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
+                              "grant_types": ["authorization_code", "refresh_token"], "scope": "crm:customers:read"}))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), actix_web::http::StatusCode::CREATED);
+    body_json(r).await["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// POSTs a tool-call event to `/audit/v1/events` with resource-server Basic credentials.
+pub async fn post_event<S, B>(app: &S, rs: (&str, &str), body: &Value) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    use base64::Engine;
+    let v = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", rs.0, rs.1));
+    let r = test::call_service(
+        app,
+        test::TestRequest::post()
+            .uri("/audit/v1/events")
+            .insert_header(("authorization", format!("Basic {v}")))
+            .set_json(body)
+            .to_request(),
+    )
+    .await;
+    let s = r.status();
+    (s, body_json(r).await)
 }
