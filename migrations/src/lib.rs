@@ -17,6 +17,8 @@ mod m20261126_000009_scim_token_expiry_alert;
 mod m20261126_000010_admin_console;
 mod m20261203_000011_session_origin;
 
+mod m20261203_000014_upstream_sessions;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]
@@ -34,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_scim_token_expiry_alert::Migration),
             Box::new(m20261126_000010_admin_console::Migration),
             Box::new(m20261203_000011_session_origin::Migration),
+            Box::new(m20261203_000014_upstream_sessions::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod introspect;
 pub mod refresh;
 pub mod revoke;
 pub mod standing;
+pub mod upstream_check;
 
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
