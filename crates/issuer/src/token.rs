@@ -48,9 +48,15 @@ pub async fn token(
             let Some(rt) = p.get("refresh_token") else {
                 return Err(OAuthError::request("refresh_token is required"));
             };
-            refresh::refresh(
+            // The IdP is asked first whether the person may still sign in (DESIGN §4b).
+            let upstream = authz_core::token::upstream_check::Upstream {
+                key: &state.master_key,
+                idp: state.rp.as_ref(),
+            };
+            refresh::refresh_with(
                 &state.store,
                 clock,
+                upstream,
                 &client,
                 RefreshRequest {
                     refresh_token: rt,
