@@ -211,11 +211,17 @@ async fn ask(
             detail: "a check of this session is in progress".into(),
         }
     } else {
-        let conn = connection::get(&store.db, tenant, &record.connection_id).await?;
-        let secret = conn.client_secret(up.key)?;
-        let sealed = record.refresh_token_enc.as_deref().unwrap_or_default();
-        let rt = String::from_utf8(up.key.open(sealed)?).unwrap_or_default();
-        up.idp.refresh(&conn, &secret, &rt).await
+        match credentials(store, up.key, tenant, record).await {
+            Ok((conn, secret, rt)) => up.idp.refresh(&conn, &secret, &rt).await,
+            // The connection is gone or a secret no longer opens (a master key retired too
+            // early): nobody can vouch, so the fail-closed window decides.
+            Err(e) => {
+                tracing::error!(code = "TOKEN0006", tenant = %tenant.0, connection = %record.connection_id, error = %e, "cannot prepare the upstream check");
+                UpstreamAnswer::Unreachable {
+                    detail: e.to_string(),
+                }
+            }
+        }
     };
     let grace = within_grace();
     settle(
@@ -229,6 +235,21 @@ async fn ask(
         grace,
     )
     .await
+}
+
+/// The connection, its client secret and the upstream refresh token, opened.
+async fn credentials(
+    store: &Store,
+    key: &MasterKey,
+    tenant: &TenantId,
+    record: &crate::entities::upstream_sessions::Model,
+) -> crate::CoreResult<(connection::Connection, String, String)> {
+    let conn = connection::get(&store.db, tenant, &record.connection_id).await?;
+    let secret = conn.client_secret(key)?;
+    let sealed = record.refresh_token_enc.as_deref().unwrap_or_default();
+    let rt = String::from_utf8(key.open(sealed)?)
+        .map_err(|_| crate::CoreError::Crypto("upstream refresh token is not UTF-8".into()))?;
+    Ok((conn, secret, rt))
 }
 
 /// Records what the IdP answered and decides the refresh.
