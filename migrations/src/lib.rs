@@ -16,8 +16,9 @@ mod m20261126_000008_mail_outbox;
 mod m20261126_000009_scim_token_expiry_alert;
 mod m20261126_000010_admin_console;
 mod m20261203_000011_session_origin;
-
+mod m20261203_000012_dcr_unused_clients;
 mod m20261203_000014_upstream_sessions;
+mod m20261203_000015_tenant_suspension;
 
 pub struct Migrator;
 
@@ -36,7 +37,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_scim_token_expiry_alert::Migration),
             Box::new(m20261126_000010_admin_console::Migration),
             Box::new(m20261203_000011_session_origin::Migration),
+            Box::new(m20261203_000012_dcr_unused_clients::Migration),
             Box::new(m20261203_000014_upstream_sessions::Migration),
+            Box::new(m20261203_000015_tenant_suspension::Migration),
         ]
     }
 }

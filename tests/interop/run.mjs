@@ -250,5 +250,8 @@ step('CIMD negative cases at /oauth/authorize', async () => {
   res = await authorize(`${S.cimd.base}/moved.json`);
   assert.equal(res.status, 400, `redirecting CIMD URL: HTTP ${res.status} ${pageText(res.body)}`);
   assert.equal(res.headers.location, undefined, 'no redirect to the unverified redirect_uri');
+  // Security review F4: an anonymous caller learns nothing of what the URL answered.
+  assert.doesNotMatch(pageText(res.body), /302|redirect(s| \()/i, 'the page does not reveal the redirect');
+  assert.ok(S.cimd.hits.includes('/moved.json'), 'Gatehouse fetched the redirecting URL');
   assert.ok(!S.cimd.hits.includes('/target.json'), 'Gatehouse did not follow the redirect');
 });

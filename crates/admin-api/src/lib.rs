@@ -13,6 +13,7 @@ pub mod access;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod incident;
 pub mod operator;
 pub mod settings;
 pub mod tenant;
@@ -116,4 +117,9 @@ admin_api!(
     settings::add_domain,
     settings::list_tenant_clients,
     settings::set_client_policy,
+    incident::incident_revoke_tenant,
+    incident::incident_revoke_connection,
+    incident::incident_revoke_client,
+    incident::incident_suspend_tenant,
+    incident::incident_resume_tenant,
 );

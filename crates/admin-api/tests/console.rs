@@ -649,11 +649,23 @@ async fn the_admin_group_grants_the_role_by_idp_claim_for_that_session_only() {
             &fx.store.db,
             &fx.acme,
             &fx.plain_user,
-            &["gh-admins".into()]
+            &["GH-Admins".into()]
         )
         .await
         .unwrap(),
         Some(role::AdminVia::IdpClaim("GH-Admins".into()))
+    );
+    // An exact value only: a claim differing in case names another group.
+    assert_eq!(
+        role::admin_via(
+            &fx.store.db,
+            &fx.acme,
+            &fx.plain_user,
+            &["gh-admins".into()]
+        )
+        .await
+        .unwrap(),
+        None
     );
 }
 

@@ -14,9 +14,11 @@ use crate::error::CoreResult;
 use crate::ratelimit;
 use crate::redirect::RedirectPolicy;
 
-/// New distinct DCR clients one source may create per hour (identical public registrations
-/// return the existing client and do not count).
-pub const DCR_NEW_CLIENTS_PER_HOUR: i64 = 30;
+pub mod name;
+mod unused;
+
+pub use unused::{DCR_UNUSED_CLIENTS_PER_SOURCE, DCR_UNUSED_EXPIRY_SECS};
+
 /// Dynamically registered clients unused this long are removed.
 pub const DCR_IDLE_EXPIRY_DAYS: i64 = 90;
 
@@ -57,6 +59,8 @@ pub struct Client {
     pub created_at: i64,
     pub last_used_at: i64,
     pub fetched_until: Option<i64>,
+    /// When the first token was issued to the client (`None`: never used yet).
+    pub first_used_at: Option<i64>,
     secret_hash: Option<String>,
     registration_token_hash: Option<String>,
 }
@@ -96,6 +100,7 @@ impl From<clients::Model> for Client {
             created_at: m.created_at,
             last_used_at: m.last_used_at,
             fetched_until: m.fetched_until,
+            first_used_at: m.first_used_at,
             secret_hash: m.secret_hash,
             registration_token_hash: m.registration_token_hash,
         }
@@ -126,8 +131,12 @@ pub enum RegistrationError {
     InvalidRedirectUri(String),
     #[error("{0}")]
     InvalidMetadata(String),
-    #[error("too many new client registrations from this source; try again later")]
-    RateLimited,
+    /// The source holds [`DCR_UNUSED_CLIENTS_PER_SOURCE`] clients that were never used;
+    /// `retry_after` is in seconds.
+    #[error(
+        "too many clients registered from this network have not been used yet; try again later"
+    )]
+    RateLimited { retry_after: i64 },
     #[error(transparent)]
     Core(#[from] crate::error::CoreError),
 }
@@ -200,6 +209,12 @@ pub fn validate_metadata(
             "token_endpoint_auth_method '{auth_method}' is not supported"
         )));
     }
+    if let Some(c) = m.client_name.as_deref().and_then(name::forbidden_char) {
+        return Err(RegistrationError::InvalidMetadata(format!(
+            "client_name must not contain control, format or invisible characters (found U+{:04X})",
+            c as u32
+        )));
+    }
     let client_name = m
         .client_name
         .clone()
@@ -258,11 +273,16 @@ fn insert_model(id: &str, kind: ClientKind, v: &ValidMetadata, now: i64) -> clie
         created_at: Set(now),
         last_used_at: Set(now),
         fetched_until: Set(None),
+        registered_from: Set(None),
+        first_used_at: Set(None),
     }
 }
 
 /// RFC 7591 registration. Identical public registrations return the same client (hosted
-/// connectors re-register often); new distinct clients are rate limited per source.
+/// connectors re-register often); confidential ones are never shared. What is bounded per
+/// source (`source` is the caller's address, kept in full in the audit record and keyed by
+/// [`ratelimit::source_key`]) is the number of clients it registered that were never used
+/// (see `unused.rs`), not the number of registrations.
 pub async fn register_dynamic(
     store: &Store,
     clock: &dyn Clock,
@@ -288,14 +308,14 @@ pub async fn register_dynamic(
             });
         }
     }
-    if ratelimit::hit(&store.db, clock, &format!("dcr:{source}"), 3600).await?
-        > DCR_NEW_CLIENTS_PER_HOUR
-    {
-        return Err(RegistrationError::RateLimited);
+    let source_key = ratelimit::source_key(source);
+    if let Some(retry_after) = unused::cap_reached(&store.db, now, &source_key).await? {
+        return Err(RegistrationError::RateLimited { retry_after });
     }
     let id = format!("dcr_{}", random_hex16());
     let mut row = insert_model(&id, ClientKind::Dcr, &v, now);
     row.fingerprint = Set(fp.clone());
+    row.registered_from = Set(Some(source_key));
     let (secret, reg_token) = if public {
         (None, None)
     } else {
@@ -474,6 +494,7 @@ fn set_metadata(client_id: &str, v: &ValidMetadata) -> sea_orm::UpdateMany<clien
         .col_expr(clients::Column::RedirectUris, json(&v.redirect_uris).into())
         .col_expr(clients::Column::GrantTypes, json(&v.grant_types).into())
         .col_expr(clients::Column::AuthMethod, v.auth_method.clone().into())
+        .col_expr(clients::Column::Scope, v.scope.clone().into())
         .filter(clients::Column::ClientId.eq(client_id))
 }
 
@@ -538,13 +559,17 @@ pub async fn delete_managed(store: &Store, clock: &dyn Clock, client: &Client) -
     Ok(())
 }
 
-/// Marks a client used (token issuance), which keeps it from expiring.
+/// Marks a client used (token issuance), which keeps it from expiring; the first use also
+/// takes it out of its source's count of unused registrations.
 pub async fn touch<C: ConnectionTrait>(
     conn: &C,
     clock: &dyn Clock,
     client: &Client,
 ) -> CoreResult<()> {
     let client_id = client.client_id.as_str();
+    if client.first_used_at.is_none() {
+        unused::mark_used(conn, clock.now_us(), client_id).await?;
+    }
     if client.last_used_at >= clock.now_us() - TOUCH_GRANULARITY_SECS * MICROS {
         return Ok(());
     }
@@ -563,15 +588,16 @@ pub async fn touch<C: ConnectionTrait>(
 /// `last_used_at` is kept to this granularity (it drives expiry after 90 idle days).
 pub const TOUCH_GRANULARITY_SECS: i64 = 3600;
 
-/// Removes dynamically registered clients unused for [`DCR_IDLE_EXPIRY_DAYS`]. Their refresh
-/// tokens (30 days at most) are long expired by then.
+/// Removes dynamically registered clients unused for [`DCR_IDLE_EXPIRY_DAYS`] (their refresh
+/// tokens, 30 days at most, are long expired by then), and those never used within
+/// [`DCR_UNUSED_EXPIRY_SECS`] of registering (they never held a token).
 pub async fn expire_unused(store: &Store, clock: &dyn Clock) -> CoreResult<u64> {
-    let cutoff = clock.now_us() - DCR_IDLE_EXPIRY_DAYS * 86_400 * MICROS;
+    let now = clock.now_us();
+    let cutoff = now - DCR_IDLE_EXPIRY_DAYS * 86_400 * MICROS;
     // Dynamically registered and metadata-document clients are created by anyone; both expire
     // when unused (a CIMD client comes back by fetching its document again).
     let stale: Vec<String> = clients::Entity::find()
-        .filter(clients::Column::Kind.is_in(["dcr", "cimd"]))
-        .filter(clients::Column::LastUsedAt.lt(cutoff))
+        .filter(unused::expired(now, cutoff))
         .all(&store.db)
         .await?
         .into_iter()
@@ -583,7 +609,7 @@ pub async fn expire_unused(store: &Store, clock: &dyn Clock) -> CoreResult<u64> 
     let txn = store.begin().await?;
     let n = clients::Entity::delete_many()
         .filter(clients::Column::ClientId.is_in(stale.clone()))
-        .filter(clients::Column::LastUsedAt.lt(cutoff))
+        .filter(unused::expired(now, cutoff))
         .exec(&txn)
         .await?
         .rows_affected;

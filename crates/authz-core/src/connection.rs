@@ -269,7 +269,10 @@ pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult
 }
 
 /// Enables or disables a connection. A disabled connection is not offered at sign-in and its
-/// callbacks are refused; existing sessions and tokens are left to their own expiry/revocation.
+/// callbacks are refused. Disabling also cuts off what it issued — its sessions (console
+/// sessions included), the grants started from them, their tokens and codes — in the same
+/// transaction: when an IdP is compromised, disabling its connection is the admin's lever
+/// (review F7). Enabling it again restores nothing.
 pub async fn set_enabled(
     store: &Store,
     clock: &dyn Clock,
@@ -299,6 +302,9 @@ pub async fn set_enabled(
             .and_where(Expr::col(Alias::new("id")).eq(id))
             .to_owned();
         txn.execute(txn.get_database_backend().build(&q)).await?;
+    }
+    if !enabled {
+        crate::incident::cut_connection(&txn, clock, tenant, id, actor).await?;
     }
     let action = if enabled {
         "connection.enabled"

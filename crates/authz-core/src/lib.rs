@@ -13,6 +13,7 @@ pub mod directory;
 pub mod entities;
 pub mod error;
 pub mod grant;
+pub mod incident;
 pub mod login;
 pub mod mail;
 pub mod maintenance;

@@ -87,12 +87,33 @@ fn valid_scope_name(s: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
+/// A protected resource is reached over https; plain http only on a loopback address, for
+/// development (tokens are bearer credentials: RFC 6750 §5.3, DESIGN §6).
+pub fn require_secure_uri(uri: &str) -> CoreResult<()> {
+    let u = url::Url::parse(uri)
+        .map_err(|_| CoreError::invalid(format!("'{uri}' is not an absolute URI")))?;
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if u.scheme() == "https" || loopback {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(format!(
+            "the resource URI '{uri}' must be https (plain http only on a loopback address, for development)"
+        )))
+    }
+}
+
 pub async fn register(
     store: &Store,
     clock: &dyn Clock,
     spec: ResourceSpec,
 ) -> CoreResult<Registered> {
     let uri = normalize_uri(&spec.uri)?;
+    require_secure_uri(&uri)?;
     if spec.display_name.trim().is_empty() {
         return Err(CoreError::invalid("display_name must not be empty"));
     }
@@ -312,4 +333,28 @@ pub async fn list<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Resource>> {
         .into_iter()
         .map(to_resource)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::require_secure_uri;
+
+    #[test]
+    fn resource_uris_are_https_or_loopback_http() {
+        for ok in [
+            "https://crm.example.com/mcp",
+            "http://127.0.0.1:8080/mcp",
+            "http://localhost:3000/mcp",
+            "http://[::1]:9000/mcp",
+        ] {
+            assert!(require_secure_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://crm.example.com/mcp",
+            "http://10.0.0.5/mcp",
+            "http://localhost.evil.example/mcp",
+        ] {
+            assert!(require_secure_uri(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -155,6 +155,7 @@ pub async fn create(
     let id = uuid::Uuid::new_v4().to_string();
     let now = clock.now_us();
     tenants::Entity::insert(tenants::ActiveModel {
+        suspended_at: Set(None),
         id: Set(id.clone()),
         slug: Set(slug.to_string()),
         name: Set(name.trim().to_string()),

@@ -206,3 +206,109 @@ async fn a_blocked_client_cannot_redeem_its_code() {
     );
     assert_eq!(last_lapse(&w).await, "client_not_permitted");
 }
+
+#[tokio::test]
+async fn a_replayed_code_alerts_like_refresh_token_reuse() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let (w, t) = setup().await;
+    authz_core::mail::set_alert_recipients(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &["secops@acme.example".to_string()],
+        "operator",
+    )
+    .await
+    .unwrap();
+    let code = w.code_for(&t, &w.client, &[READ]).await;
+    w.exchange(&w.client, &code).await.expect("first exchange");
+    w.exchange(&w.client, &code).await.unwrap_err();
+    let rows = w
+        .store
+        .db
+        .query_all(Statement::from_string(
+            w.store.db.get_database_backend(),
+            "SELECT kind, recipient FROM mail_outbox",
+        ))
+        .await
+        .unwrap();
+    let sent: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "kind").unwrap(),
+                r.try_get("", "recipient").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        vec![(
+            "alert.code_replay".to_string(),
+            "secops@acme.example".to_string()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_lapsed_reconsent_cadence_stops_refresh_and_brings_the_consent_page_back() {
+    use authz_core::admin::settings::{self, TenantSettings};
+    use authz_core::token::refresh::{self, RefreshRequest};
+    let (w, t) = setup().await;
+    settings::set(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &TenantSettings {
+            reconsent_days: Some(7),
+            // No SCIM here: lift the default 24-hour sign-in cap (DESIGN §4b) past the 8 days
+            // this test waits, so that the consent cadence is what stops the refresh.
+            reauth_after_hours: Some(720),
+            ..Default::default()
+        },
+        "admin",
+    )
+    .await
+    .unwrap();
+    // DELETE is sensitive: its consent is asked again after the tenant's 7 days.
+    let tok = w.tokens(&t, &[READ, DELETE]).await;
+    let rt = tok.refresh_token.clone().unwrap();
+    let w = &w;
+    let refresh = |rt: String| async move {
+        refresh::refresh(
+            &w.store,
+            &w.clock,
+            &w.client,
+            RefreshRequest {
+                refresh_token: &rt,
+                scope: None,
+                resource: None,
+            },
+        )
+        .await
+    };
+    let rt = refresh(rt)
+        .await
+        .expect("within the cadence")
+        .refresh_token
+        .unwrap();
+    w.clock.advance_secs(8 * 86_400);
+    let err = refresh(rt.clone()).await.unwrap_err();
+    assert_eq!(err.code, "invalid_grant");
+    assert_eq!(
+        err.description,
+        "the consent for this client is due for renewal; authorize again"
+    );
+    // The next authorization finds no remembered consent: the page is shown again.
+    assert!(consent::get(
+        &w.store.db,
+        &w.clock,
+        t.id(),
+        &t.user.id,
+        &w.client.client_id,
+        &w.resource.id
+    )
+    .await
+    .unwrap()
+    .is_none());
+}

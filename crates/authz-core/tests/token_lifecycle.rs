@@ -2,7 +2,7 @@
 //! through the real domain functions with an injected clock.
 mod common;
 
-use authz_core::client::{self, ClientMetadata, RegistrationError, DCR_NEW_CLIENTS_PER_HOUR};
+use authz_core::client::{self, ClientMetadata, RegistrationError, DCR_UNUSED_CLIENTS_PER_SOURCE};
 use authz_core::redirect::RedirectPolicy;
 use authz_core::token::code::{self, CodeExchange};
 use authz_core::token::introspect;
@@ -720,13 +720,15 @@ async fn dcr_reuses_identical_public_registrations_but_not_confidential_ones() {
     );
 }
 
+/// What is bounded is unused registrations per source, not registrations (issue 11): hosted
+/// connectors register many clients from one egress address, and each gets used.
 #[tokio::test]
-async fn dcr_new_clients_are_rate_limited_per_source() {
-    let (w, _t) = setup().await;
+async fn dcr_unused_clients_are_capped_per_source() {
+    let (w, t) = setup().await;
     let p = RedirectPolicy::default();
     let src = "198.51.100.7";
     let mut first = None;
-    for i in 0..DCR_NEW_CLIENTS_PER_HOUR {
+    for i in 0..DCR_UNUSED_CLIENTS_PER_SOURCE {
         let r = client::register_dynamic(
             &w.store,
             &w.clock,
@@ -737,24 +739,23 @@ async fn dcr_new_clients_are_rate_limited_per_source() {
         .await
         .unwrap_or_else(|e| panic!("registration {i} within the limit failed: {e}"));
         assert!(!r.reused);
-        first.get_or_insert(r.client.client_id);
+        first.get_or_insert(r.client);
     }
+    let first = first.unwrap();
     match client::register_dynamic(&w.store, &w.clock, &p, &public_meta("one too many"), src).await
     {
-        Err(RegistrationError::RateLimited) => {}
+        Err(RegistrationError::RateLimited { retry_after }) => {
+            assert_eq!(retry_after, client::DCR_UNUSED_EXPIRY_SECS)
+        }
         Err(e) => panic!("expected RateLimited, got {e}"),
         Ok(r) => panic!("expected RateLimited, got client {}", r.client.client_id),
     }
-    assert_eq!(
-        RegistrationError::RateLimited.to_string(),
-        "too many new client registrations from this source; try again later"
-    );
     // Identical re-registrations are not new clients: still answered.
     let again = client::register_dynamic(&w.store, &w.clock, &p, &public_meta("client 0"), src)
         .await
         .unwrap();
     assert!(again.reused);
-    assert_eq!(Some(again.client.client_id), first);
+    assert_eq!(again.client.client_id, first.client_id);
     // Other sources are not affected.
     assert!(client::register_dynamic(
         &w.store,
@@ -765,10 +766,22 @@ async fn dcr_new_clients_are_rate_limited_per_source() {
     )
     .await
     .is_ok());
-    // The window passes.
-    w.clock.advance_secs(3600);
+    // A client that completes an authorization no longer counts.
+    let code = w.code_for(&t, &first, &[READ]).await;
+    w.exchange(&first, &code).await.expect("first use");
     assert!(
-        !client::register_dynamic(&w.store, &w.clock, &p, &public_meta("next hour"), src)
+        client::register_dynamic(&w.store, &w.clock, &p, &public_meta("after a use"), src)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        client::register_dynamic(&w.store, &w.clock, &p, &public_meta("full again"), src).await,
+        Err(RegistrationError::RateLimited { .. })
+    ));
+    // Unused clients stop counting once they are a day old.
+    w.clock.advance_secs(client::DCR_UNUSED_EXPIRY_SECS);
+    assert!(
+        !client::register_dynamic(&w.store, &w.clock, &p, &public_meta("next day"), src)
             .await
             .unwrap()
             .reused
@@ -784,6 +797,16 @@ async fn unused_dcr_clients_expire_after_90_days_preregistered_ones_never() {
             .await
             .unwrap()
             .client;
+    let never = client::register_dynamic(
+        &w.store,
+        &w.clock,
+        &p,
+        &public_meta("Never"),
+        "198.51.100.1",
+    )
+    .await
+    .unwrap()
+    .client;
     let used_meta = ClientMetadata {
         redirect_uris: vec![s("https://used.example/cb")],
         client_name: Some("Used".into()),
@@ -805,8 +828,22 @@ async fn unused_dcr_clients_expire_after_90_days_preregistered_ones_never() {
     .await
     .unwrap()
     .client;
+    // "Idle" and "Used" get a token on their first day; "Never" never completes one.
+    for c in [&idle, &used] {
+        let code = w.code_for(&t, c, &[READ]).await;
+        w.exchange(c, &code).await.expect("first use");
+    }
+    w.clock.advance_secs(client::DCR_UNUSED_EXPIRY_SECS + 1);
+    assert_eq!(client::expire_unused(&w.store, &w.clock).await.unwrap(), 1);
+    assert!(
+        client::get(&w.store.db, &never.client_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "a client never used within a day of registering is removed"
+    );
 
-    w.clock.advance_secs(89 * 86_400);
+    w.clock.advance_secs(88 * 86_400);
     assert_eq!(client::expire_unused(&w.store, &w.clock).await.unwrap(), 0);
     // The "used" client gets a token on day 89 (the user signs in again: sessions last 8 h).
     let t = w.signed_in_again(&t).await;
@@ -850,7 +887,7 @@ async fn unused_dcr_clients_expire_after_90_days_preregistered_ones_never() {
         .into_iter()
         .filter(|r| r.action == "client.expired")
         .count();
-    assert_eq!(expired, 1);
+    assert_eq!(expired, 2);
 
     // A year later, the pre-registered clients are still there; the used one has gone idle.
     w.clock.advance_secs(365 * 86_400);

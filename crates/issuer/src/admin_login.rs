@@ -120,6 +120,7 @@ async fn plan(
         Err(authz_core::CoreError::NotFound(_)) => return Err(unknown_tenant()),
         Err(e) => return Err(e.into()),
     };
+    crate::upstream::refuse_if_suspended(state, &t.id).await?;
     let setup = setup_invitation(state, req, &t.id).await?;
     let current = tenant_session(state, req, &t.id).await?;
     let test = truthy(&q.test);

@@ -2,7 +2,7 @@
 //! authenticates with its resource-server credentials; the record is attributed to that
 //! resource and lands in the tenant's chain.
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Json};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use authz_core::audit::{self, AuditEvent};
 use authz_core::{tenant, user, TenantId};
@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::error::OAuthError;
 use crate::introspect::resource_server;
+use crate::nul::NulFreeJson;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -36,7 +37,7 @@ pub struct ToolCall {
 pub async fn post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Json<ToolCall>,
+    body: NulFreeJson<ToolCall>,
 ) -> Result<HttpResponse, OAuthError> {
     let caller = resource_server(&state, &req, None).await?;
     let ev = body.into_inner();
@@ -69,6 +70,7 @@ pub async fn post(
         .status(StatusCode::FORBIDDEN));
     }
     let mut record = AuditEvent::new(Some(&tid), "tool.called")
+        .reported()
         .result(&ev.result)
         .actor(format!("resource:{}", caller.rs_client_id))
         .user(ev.sub)

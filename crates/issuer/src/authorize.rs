@@ -75,36 +75,45 @@ pub fn redirect_error(
         .finish()
 }
 
+/// The page for a client metadata document that cannot be used.
+fn cimd_page(e: CimdError) -> PageError {
+    const UNUSABLE: &str = "The application's client_id document is unusable. Tell the application's developer; there is nothing you can do here.";
+    match e {
+        CimdError::Core(c) => PageError::internal(c),
+        CimdError::RateLimited(wait) => PageError::too_many(
+            "Too many new applications",
+            "This network has introduced too many new applications in the last hour.",
+            "Wait a while, then try again from your application.",
+            wait,
+        ),
+        // Anyone can name any URL here: say nothing about what answered or where the name
+        // resolved (no addresses, status codes, redirects, timings or transport errors to
+        // probe the deployment's network with); the log has the detail.
+        CimdError::Fetch(f) => {
+            tracing::info!(code = "CIMD0001", error = %f, "client metadata document fetch failed");
+            PageError::bad_request(
+                "This application could not be identified",
+                "The application's client metadata document could not be fetched.",
+                "Tell the application's developer; there is nothing you can do here.",
+            )
+        }
+        other => PageError::bad_request(
+            "This application could not be identified",
+            other.to_string(),
+            UNUSABLE,
+        ),
+    }
+}
+
 pub async fn resolve_client(
     state: &AppState,
     client_id: &str,
     source: &str,
 ) -> Result<Client, PageError> {
     if cimd::is_cimd_id(client_id) {
-        return cimd::resolve(state, client_id, source).await.map_err(|e| match e {
-            CimdError::Core(c) => PageError::internal(c),
-            // Anyone can name any URL here: say nothing about what answered (no status codes,
-            // timings or transport errors to probe with); the log has the detail.
-            CimdError::Fetch(
-                f @ (safe_fetch::FetchError::Status(_)
-                | safe_fetch::FetchError::Timeout
-                | safe_fetch::FetchError::Transport(_)
-                | safe_fetch::FetchError::Resolve(_)
-                | safe_fetch::FetchError::TooLarge(_)),
-            ) => {
-                tracing::info!(code = "CIMD0001", error = %f, "client metadata document fetch failed");
-                PageError::bad_request(
-                    "This application could not be identified",
-                    "The application's client metadata document could not be fetched.",
-                    "Tell the application's developer; there is nothing you can do here.",
-                )
-            }
-            other => PageError::bad_request(
-                "This application could not be identified",
-                other.to_string(),
-                "The application's client_id document is unusable. Tell the application's developer; there is nothing you can do here.",
-            ),
-        });
+        return cimd::resolve(state, client_id, source)
+            .await
+            .map_err(cimd_page);
     }
     authz_core::client::get(&state.store.db, client_id)
         .await
@@ -128,15 +137,14 @@ async fn authorize(
     p: Params,
 ) -> Result<HttpResponse, PageError> {
     // Each authorization request stores a login transaction: bounded per source, on every node.
-    let bucket = format!("authorize:{}", crate::params::peer_ip(req));
-    if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60).await?
-        > AUTHORIZE_PER_MINUTE
+    if let Some(wait) =
+        crate::limits::exceeded(state, req, "authorize", 60, AUTHORIZE_PER_MINUTE).await?
     {
-        return Err(PageError::new(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        return Err(PageError::too_many(
             "Too many sign-in attempts",
             "This network has started too many sign-ins in the last minute.",
             "Wait a minute, then try again from your application.",
+            wait,
         ));
     }
     let Some(client_id) = p.get("client_id") else {
@@ -146,7 +154,7 @@ async fn authorize(
             "Go back to the application and try again.",
         ));
     };
-    let client = resolve_client(state, client_id, &crate::params::peer_ip(req)).await?;
+    let client = resolve_client(state, client_id, &crate::limits::key(req)).await?;
     let redirect_uri = match p.get("redirect_uri") {
         Some(r) => r.to_string(),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
@@ -269,6 +277,7 @@ async fn authorize(
         Some(s)
             if hint_tenant.as_ref().map(|t| t == &s.tenant).unwrap_or(true)
                 && (!step_up || authz_core::session::is_fresh(&s, now))
+                && !authz_core::incident::is_suspended(&state.store.db, &s.tenant).await?
                 // A session from a connection the organisation disabled is not reused.
                 && authz_core::connection::get(&state.store.db, &s.tenant, &s.connection_id)
                     .await
@@ -290,4 +299,52 @@ async fn authorize(
         resp.add_cookie(&c).map_err(PageError::internal)?;
     }
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cimd_page;
+    use crate::cimd::CimdError;
+    use safe_fetch::FetchError;
+
+    /// Security review F4: anyone can name any URL as a client_id, so no fetch failure may
+    /// tell them what answered or where the name resolved.
+    #[test]
+    fn fetch_failures_are_one_generic_page() {
+        for f in [
+            FetchError::Blocked {
+                host: "svc.internal".into(),
+                addr: "10.1.2.3".into(),
+            },
+            FetchError::Redirect(302),
+            FetchError::Status(418),
+            FetchError::Resolve("svc.internal".into()),
+            FetchError::TooLarge(262_144),
+            FetchError::Timeout,
+            FetchError::Transport("connection refused".into()),
+            FetchError::NotHttps("http://svc.internal/x".into()),
+            FetchError::BadUrl("https://svc.internal:99999/x".into()),
+        ] {
+            let p = cimd_page(CimdError::Fetch(f));
+            assert_eq!(p.status, 400);
+            assert_eq!(
+                p.message,
+                "The application's client metadata document could not be fetched."
+            );
+            for leak in [
+                "10.1.2.3",
+                "302",
+                "418",
+                "redirect",
+                "non-public",
+                "refused",
+                "svc",
+            ] {
+                assert!(
+                    !p.message.contains(leak) && !p.hint.contains(leak),
+                    "{leak}"
+                );
+            }
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! Client ID Metadata Documents: a `client_id` that is an https URL names a JSON document
 //! describing the client. Fetched through the SSRF-safe fetcher, required to state its own URL
 //! as `client_id`, cached as its HTTP cache headers allow (bounded).
-use authz_core::client::{self, Client, ClientMetadata};
+use authz_core::client::{self, Client, ClientMetadata, ValidMetadata};
 use authz_core::clock::MICROS;
+use authz_core::redirect::RedirectPolicy;
 
 use crate::state::AppState;
 
@@ -25,9 +26,16 @@ pub enum CimdError {
         "the client metadata document must not declare a client secret: CIMD clients are public"
     )]
     Secret,
+    /// Too many new documents from this source; `Retry-After` seconds.
+    #[error("too many new client metadata documents from this network; try again later")]
+    RateLimited(i64),
     #[error("{0}")]
     Core(#[from] authz_core::CoreError),
 }
+
+/// New client metadata documents (each an outbound fetch and a stored client) one source may
+/// introduce per hour; known documents do not count.
+pub const CIMD_NEW_DOCUMENTS_PER_HOUR: i64 = 30;
 
 pub fn is_cimd_id(client_id: &str) -> bool {
     client_id.starts_with("https://")
@@ -41,7 +49,8 @@ struct Document {
     meta: ClientMetadata,
 }
 
-/// Resolves a URL client id, from cache if fresh, else by fetching the document.
+/// Resolves a URL client id, from cache if fresh, else by fetching the document. `source` is
+/// the caller's rate-limit key ([`crate::limits::key`]).
 pub async fn resolve(state: &AppState, url: &str, source: &str) -> Result<Client, CimdError> {
     let now = state.clock.now_us();
     let known = client::get(&state.store.db, url).await?;
@@ -56,16 +65,42 @@ pub async fn resolve(state: &AppState, url: &str, source: &str) -> Result<Client
         // Every new URL is an outbound fetch and a stored client: bounded per source, like DCR.
         let bucket = format!("cimd:{source}");
         if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 3600).await?
-            > client::DCR_NEW_CLIENTS_PER_HOUR
+            > CIMD_NEW_DOCUMENTS_PER_HOUR
         {
-            return Err(CimdError::Metadata(
-                "too many new client metadata documents from this network; try again later".into(),
-            ));
+            let wait = authz_core::ratelimit::retry_after(state.clock.as_ref(), 3600);
+            return Err(CimdError::RateLimited(wait));
         }
     }
     let fetched = state.cimd_fetcher.get(url, "application/json").await?;
-    let doc: Document =
-        serde_json::from_slice(&fetched.body).map_err(|e| CimdError::Json(e.to_string()))?;
+    let v = parse_document(&state.config.redirect_policy, url, &fetched.body)?;
+    let ttl = fetched
+        .max_age
+        .unwrap_or(DEFAULT_CACHE_SECS)
+        .clamp(MIN_CACHE_SECS, MAX_CACHE_SECS) as i64;
+    Ok(client::upsert_cimd(
+        &state.store,
+        state.clock.as_ref(),
+        url,
+        &v,
+        now + ttl * MICROS,
+    )
+    .await?)
+}
+
+/// The client a fetched document describes, if the document is acceptable for `url`.
+fn parse_document(
+    policy: &RedirectPolicy,
+    url: &str,
+    body: &[u8],
+) -> Result<ValidMetadata, CimdError> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| CimdError::Json(e.to_string()))?;
+    if crate::nul::json_has_nul(&doc) {
+        return Err(CimdError::Json(
+            "a string contains a NUL character (U+0000)".into(),
+        ));
+    }
+    let doc: Document = serde_json::from_value(doc).map_err(|e| CimdError::Json(e.to_string()))?;
     let found = doc.client_id.unwrap_or_default();
     if found != url {
         return Err(CimdError::IdMismatch {
@@ -95,20 +130,7 @@ pub async fn resolve(state: &AppState, url: &str, source: &str) -> Result<Client
             "token_endpoint_auth_method must be 'none'".into(),
         ));
     }
-    let v = client::validate_metadata(&state.config.redirect_policy, &meta, "none")
-        .map_err(|e| CimdError::Metadata(e.to_string()))?;
-    let ttl = fetched
-        .max_age
-        .unwrap_or(DEFAULT_CACHE_SECS)
-        .clamp(MIN_CACHE_SECS, MAX_CACHE_SECS) as i64;
-    Ok(client::upsert_cimd(
-        &state.store,
-        state.clock.as_ref(),
-        url,
-        &v,
-        now + ttl * MICROS,
-    )
-    .await?)
+    client::validate_metadata(policy, &meta, "none").map_err(|e| CimdError::Metadata(e.to_string()))
 }
 
 /// A client ID metadata document URL: https, a host, a path, no user information, fragment or
@@ -136,4 +158,41 @@ fn check_url(raw: &str) -> Result<(), CimdError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_document, CimdError};
+    use authz_core::redirect::RedirectPolicy;
+    use serde_json::json;
+
+    const URL: &str = "https://app.example/client.json";
+
+    fn parse(name: &str) -> Result<String, CimdError> {
+        let doc = json!({"client_id": URL, "client_name": name,
+                         "redirect_uris": ["https://app.example/cb"]});
+        parse_document(&RedirectPolicy::default(), URL, doc.to_string().as_bytes())
+            .map(|v| v.client_name)
+    }
+
+    #[test]
+    fn names_with_control_bidi_or_invisible_characters_are_refused() {
+        assert_eq!(parse("Example App").unwrap(), "Example App");
+        for bad in [
+            "Claude\u{202e}\u{0007}\u{200b} (verified by Anthropic)",
+            "Example\u{2066}App",
+            "\u{feff}Example",
+            "Example\u{200d}",
+        ] {
+            match parse(bad) {
+                Err(CimdError::Metadata(m)) => assert!(m.contains("client_name"), "{bad:?}: {m}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_nul_in_the_document_is_refused() {
+        assert!(matches!(parse("a\u{0}b"), Err(CimdError::Json(_))));
+    }
 }

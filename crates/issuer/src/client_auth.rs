@@ -50,7 +50,11 @@ pub fn basic(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> 
     let (id, secret) = raw
         .split_once(':')
         .ok_or_else(|| OAuthError::client("malformed Basic credentials", true))?;
-    Ok(Some((decode_component(id), decode_component(secret))))
+    let (id, secret) = (decode_component(id), decode_component(secret));
+    if id.contains('\0') || secret.contains('\0') {
+        return Err(OAuthError::client("malformed Basic credentials", true));
+    }
+    Ok(Some((id, secret)))
 }
 
 pub fn credentials(req: &HttpRequest, p: &Params) -> Result<Credentials, OAuthError> {
@@ -93,7 +97,13 @@ pub async fn authenticate(
     req: &HttpRequest,
     p: &Params,
 ) -> Result<Client, OAuthError> {
-    let bucket = format!("client-auth-fail:{}", crate::params::peer_ip(req));
+    let bucket = format!("client-auth-fail:{}", crate::limits::key(req));
+    let too_many = || {
+        OAuthError::too_many(
+            "too many failed client authentications; try again in a minute",
+            authz_core::ratelimit::retry_after(state.clock.as_ref(), 60),
+        )
+    };
     // Over the limit, a presented secret is not even checked: a right guess must not succeed
     // where wrong ones are being refused. (Public clients present nothing to guess.)
     let presents_secret = req
@@ -106,10 +116,7 @@ pub async fn authenticate(
             .map_err(OAuthError::server)?
             >= FAILED_AUTH_PER_MINUTE
     {
-        return Err(OAuthError::new(
-            "too_many_requests",
-            "too many failed client authentications; try again in a minute",
-        ));
+        return Err(too_many());
     }
     let result = check(state, req, p).await;
     if let Err(e) = &result {
@@ -120,10 +127,7 @@ pub async fn authenticate(
                 .await
                 .map_err(OAuthError::server)?;
             if n > FAILED_AUTH_PER_MINUTE {
-                return Err(OAuthError::new(
-                    "too_many_requests",
-                    "too many failed client authentications; try again in a minute",
-                ));
+                return Err(too_many());
             }
         }
     }

@@ -61,13 +61,14 @@ async fn load(
     let client = authz_core::client::get(&state.store.db, &tx.request.client_id)
         .await?
         .ok_or_else(expired)?;
-    // The tenant's client allow/block list (issue "console" §3).
-    if !authz_core::admin::client_policy::permits(
-        &state.store.db,
-        &session.tenant,
-        &client.client_id,
-    )
-    .await?
+    // A suspended tenant, or a client it does not allow (issue "console" §3): access denied.
+    if authz_core::incident::is_suspended(&state.store.db, &session.tenant).await?
+        || !authz_core::admin::client_policy::permits(
+            &state.store.db,
+            &session.tenant,
+            &client.client_id,
+        )
+        .await?
     {
         return Ok(Err(redirect_error(
             state.issuer(),

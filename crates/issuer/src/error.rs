@@ -12,6 +12,8 @@ pub struct OAuthError {
     pub description: String,
     /// `WWW-Authenticate` for 401 answers (RFC 6749 §5.2 `invalid_client`).
     pub challenge: Option<&'static str>,
+    /// `Retry-After` seconds, on every 429.
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -28,7 +30,14 @@ impl OAuthError {
             code,
             description: description.into(),
             challenge: None,
+            retry_after: None,
         }
+    }
+    /// A 429 `too_many_requests` that says when to come back (RFC 6585 §4).
+    pub fn too_many(description: impl Into<String>, retry_after_secs: i64) -> Self {
+        let mut e = Self::new("too_many_requests", description);
+        e.retry_after = Some(retry_after_secs);
+        e
     }
     pub fn request(description: impl Into<String>) -> Self {
         Self::new("invalid_request", description)
@@ -65,6 +74,9 @@ impl ResponseError for OAuthError {
         r.insert_header((header::CACHE_CONTROL, "no-store"));
         if let Some(c) = self.challenge {
             r.insert_header((header::WWW_AUTHENTICATE, c));
+        }
+        if let Some(s) = self.retry_after {
+            r.insert_header((header::RETRY_AFTER, s));
         }
         r.json(json!({"error": self.code, "error_description": self.description}))
     }

@@ -14,9 +14,11 @@ mod cors;
 mod error;
 mod health;
 mod introspect;
+mod limits;
 mod login;
 mod metadata;
 mod nul;
+mod origin;
 mod pages;
 mod params;
 mod register;
@@ -110,5 +112,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 pub use cors::Cors;
 pub use nul::RejectNul;
+pub use origin::AuditOrigin;
 pub use pages::SecurityHeaders;
 pub use saml_sp::SamlSettings;

@@ -181,15 +181,13 @@ pub async fn submit(
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
     let p = Params::parse(&body).map_err(|_| expired())?;
-    let bucket = format!("login:{}", crate::params::peer_ip(&req));
-    if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60).await?
-        > LOGIN_PER_MINUTE
+    if let Some(wait) = crate::limits::exceeded(&state, &req, "login", 60, LOGIN_PER_MINUTE).await?
     {
-        return Err(PageError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        return Err(PageError::too_many(
             "Too many sign-in attempts",
             "This network has started too many sign-ins in the last minute.",
             "Wait a minute, then go back to the application and try again.",
+            wait,
         ));
     }
     let tx = load_tx(&state, &req, p.get("tx")).await?;
@@ -270,6 +268,12 @@ async fn go_upstream(
             "No organisation signs in here with the domain '{domain}'. Check the address, or ask your IT administrator whether your organisation is set up."
         )));
     };
+    if authz_core::incident::is_suspended(&state.store.db, &t.id).await? {
+        return Err(UpstreamError::Form(format!(
+            "{}'s access to this service is suspended. Ask your IT administrator.",
+            t.name
+        )));
+    }
     let conns: Vec<_> = connection::list_enabled(&state.store.db, &t.id)
         .await?
         .into_iter()

@@ -92,6 +92,8 @@ pub struct PageError {
     pub title: String,
     pub message: String,
     pub hint: String,
+    /// `Retry-After` seconds, on every 429.
+    pub retry_after: Option<i64>,
 }
 
 impl PageError {
@@ -101,7 +103,14 @@ impl PageError {
             title: title.into(),
             message: message.into(),
             hint: hint.into(),
+            retry_after: None,
         }
+    }
+    /// A 429 page that also tells the browser or client when to come back (RFC 6585 §4).
+    pub fn too_many(title: &str, message: &str, hint: &str, retry_after_secs: i64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, title, message, hint);
+        e.retry_after = Some(retry_after_secs);
+        e
     }
     pub fn bad_request(title: &str, message: impl Into<String>, hint: &str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, title, message, hint)
@@ -132,13 +141,20 @@ impl ResponseError for PageError {
         self.status
     }
     fn error_response(&self) -> HttpResponse {
-        ERROR_TEMPLATES.with(|t| {
+        let mut r = ERROR_TEMPLATES.with(|t| {
             t.page(
                 self.status,
                 "error.html",
                 minijinja::context! { title => self.title, message => self.message, hint => self.hint },
             )
-        })
+        });
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(s),
+            );
+        }
+        r
     }
 }
 
@@ -160,10 +176,18 @@ impl From<authz_core::CoreError> for PageError {
     }
 }
 
-/// Security headers on every response: no framing, a strict CSP, no sniffing, no referrer.
+/// Security headers on every response: no framing, a strict CSP, no sniffing, no referrer; and
+/// on an https issuer, HSTS (RFC 6797) so that a browser never reaches the issuer over http,
+/// where its cookies and sign-in could be tampered with.
 #[allow(non_snake_case)]
-pub fn SecurityHeaders() -> DefaultHeaders {
-    DefaultHeaders::new()
+pub fn SecurityHeaders(https: bool) -> DefaultHeaders {
+    let h = DefaultHeaders::new();
+    let h = if https {
+        h.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        h
+    };
+    h
         .add((
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",

@@ -23,6 +23,14 @@ impl Params {
             return Err(OAuthError::request("the request is too large"));
         }
         let multi: Vec<(String, String)> = url::form_urlencoded::parse(raw).into_owned().collect();
+        // PostgreSQL text cannot hold U+0000: refused here, as the client's mistake it is,
+        // before any value reaches a query (where it would be a 500).
+        if multi
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(OAuthError::request(crate::nul::NUL_REFUSED));
+        }
         let mut single = HashMap::new();
         for (k, v) in &multi {
             if v.is_empty() {
@@ -80,22 +88,28 @@ pub fn require_form(req: &actix_web::HttpRequest) -> Result<(), OAuthError> {
 /// The client's address: the TCP peer, or — when the peer is a configured trusted proxy — the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left
 /// are chosen by the client and cannot be believed).
+/// This full address goes into audit records; rate limits key it with
+/// [`crate::limits::key`].
 pub fn peer_ip(req: &actix_web::HttpRequest) -> String {
-    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
-        return "unknown".into();
-    };
+    client_addr(req)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The client's address as [`peer_ip`] finds it, if the connection has a peer.
+pub fn client_addr(req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip())?;
     let trusted = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|s| s.config.trusted_proxies.clone())
         .unwrap_or_default();
-    client_ip(
+    Some(client_ip(
         peer,
         req.headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok()),
         &trusted,
-    )
-    .to_string()
+    ))
 }
 
 fn client_ip(

@@ -1,11 +1,12 @@
 //! Dynamic client registration (RFC 7591) and management (RFC 7592).
-use actix_web::http::{header, StatusCode};
-use actix_web::web::{self, Json};
+use actix_web::http::header;
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use authz_core::client::{self, Client, ClientMetadata, RegistrationError};
 use serde_json::{json, Value};
 
 use crate::error::OAuthError;
+use crate::nul::NulFreeJson;
 use crate::params::peer_ip;
 use crate::state::AppState;
 
@@ -14,18 +15,19 @@ impl From<RegistrationError> for OAuthError {
         match e {
             RegistrationError::InvalidRedirectUri(m) => OAuthError::new("invalid_redirect_uri", m),
             RegistrationError::InvalidMetadata(m) => OAuthError::new("invalid_client_metadata", m),
-            RegistrationError::RateLimited => OAuthError::new(
-                "too_many_requests",
-                RegistrationError::RateLimited.to_string(),
-            )
-            .status(StatusCode::TOO_MANY_REQUESTS),
+            e @ RegistrationError::RateLimited { retry_after } => {
+                OAuthError::too_many(e.to_string(), retry_after)
+            }
             RegistrationError::Core(c) => OAuthError::server(c),
         }
     }
 }
 
+/// The registered metadata (RFC 7591 §3.2.1, RFC 7592 §3). Members are strings, arrays or
+/// numbers: one without a value is left out, never sent as `null` (the MCP TypeScript SDK
+/// rejects the whole response over a single `null`).
 fn describe(state: &AppState, c: &Client) -> Value {
-    json!({
+    let mut doc = json!({
         "client_id": c.client_id,
         "client_id_issued_at": c.created_at / authz_core::clock::MICROS,
         "client_name": c.client_name,
@@ -33,9 +35,15 @@ fn describe(state: &AppState, c: &Client) -> Value {
         "grant_types": c.grant_types,
         "response_types": ["code"],
         "token_endpoint_auth_method": c.auth_method,
-        "scope": c.scope,
-        "registration_client_uri": c.is_confidential().then(|| format!("{}/oauth/register/{}", state.issuer(), c.client_id)),
-    })
+    });
+    if let Some(scope) = c.scope.as_deref().filter(|s| !s.is_empty()) {
+        doc["scope"] = json!(scope);
+    }
+    if c.is_confidential() {
+        doc["registration_client_uri"] =
+            json!(format!("{}/oauth/register/{}", state.issuer(), c.client_id));
+    }
+    doc
 }
 
 fn parse_metadata(body: &Value) -> Result<ClientMetadata, OAuthError> {
@@ -52,7 +60,7 @@ fn parse_metadata(body: &Value) -> Result<ClientMetadata, OAuthError> {
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Json<Value>,
+    body: NulFreeJson<Value>,
 ) -> Result<HttpResponse, OAuthError> {
     let meta = parse_metadata(&body)?;
     let r = client::register_dynamic(
@@ -125,7 +133,7 @@ pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Json<Value>,
+    body: NulFreeJson<Value>,
 ) -> Result<HttpResponse, OAuthError> {
     let c = managed(&state, &req, &path).await?;
     if body

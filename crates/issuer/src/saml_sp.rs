@@ -14,7 +14,7 @@ use saml::{Expectations, IdpMetadata, SamlError};
 
 use crate::browser;
 use crate::pages::PageError;
-use crate::params::{peer_ip, Params};
+use crate::params::Params;
 use crate::state::AppState;
 
 /// Largest ACS body: a base64 response of 1 MiB plus the form around it.
@@ -152,15 +152,14 @@ pub async fn acs(
     }
     // Parsing signed XML is costly (and samael keeps some memory of refused inputs, see
     // docs/fuzzing.md): posts are bounded per source address, on every node together.
-    let bucket = format!("saml-acs:{}", peer_ip(&req));
-    if authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60).await?
-        > ACS_PER_MINUTE
+    if let Some(wait) =
+        crate::limits::exceeded(&state, &req, "saml-acs", 60, ACS_PER_MINUTE).await?
     {
-        return Err(PageError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        return Err(PageError::too_many(
             "Too many sign-in attempts",
             "This network has sent too many sign-in responses in the last minute.",
             "Wait a minute, then start signing in again from your application.",
+            wait,
         ));
     }
     let p = Params::parse_limited(&body, ACS_BODY_LIMIT)

@@ -94,6 +94,7 @@ pub async fn complete_sign_in_with(
     use crate::params::{peer_ip, user_agent};
 
     let clock = state.clock.as_ref();
+    refuse_if_suspended(state, tenant).await?;
     let purpose = tx.map(|t| t.request.purpose).unwrap_or_default();
     if purpose == login::Purpose::TestConnection {
         let tx = tx.expect("a test sign-in has a transaction");
@@ -218,6 +219,19 @@ pub async fn complete_sign_in_with(
     ))
     .map_err(PageError::internal)?;
     Ok(resp)
+}
+
+/// A suspended tenant signs nobody in (incident response, issue 11 §3).
+pub async fn refuse_if_suspended(state: &AppState, tenant: &TenantId) -> Result<(), PageError> {
+    if authz_core::incident::is_suspended(&state.store.db, tenant).await? {
+        return Err(PageError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "Sign-in is suspended",
+            "Your organisation's access to this service is suspended.",
+            "Ask your IT administrator.",
+        ));
+    }
+    Ok(())
 }
 
 /// Audits a refused upstream sign-in (its own transaction: nothing else changed).

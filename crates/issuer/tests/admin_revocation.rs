@@ -22,6 +22,7 @@ macro_rules! app {
                     redirect_policy: Default::default(),
                     secure_cookies: $fx.state.config.secure_cookies(),
                 }))
+                .wrap(actix_web::middleware::from_fn(issuer::AuditOrigin))
                 .configure(issuer::configure)
                 .configure(admin_api::configure),
         )
@@ -47,7 +48,9 @@ where
     let mut req = test::TestRequest::default()
         .method(actix_web::http::Method::from_bytes(method.as_bytes()).unwrap())
         .uri(&format!("/admin/api/v1/tenants/acme{path}"))
-        .insert_header(("authorization", format!("Bearer {key}")));
+        .insert_header(("authorization", format!("Bearer {key}")))
+        .insert_header(("user-agent", "ir-console/1.0"))
+        .peer_addr("198.51.100.23:5000".parse().unwrap());
     if let Some(b) = body {
         req = req.set_json(b);
     }
@@ -237,4 +240,39 @@ async fn an_admin_revokes_a_users_app_and_a_client_and_the_tokens_die_at_once() 
         ev[0]["actor"].as_str().unwrap().starts_with("admin-key:"),
         "{ev}"
     );
+}
+
+#[actix_web::test]
+async fn admin_actions_are_audited_with_the_source_address_and_user_agent() {
+    use authz_core::entities::audit_events;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let fx = fixture().await;
+    let app = app!(fx);
+    let (_, key) = api_key::create(
+        &fx.store,
+        &fx.clock,
+        Scope::TenantAdmin(fx.acme.id.clone()),
+        "ir",
+        3600,
+    )
+    .await
+    .unwrap();
+    let (s, _) = admin(
+        &app,
+        &key,
+        "POST",
+        &format!("/users/{}/revoke", fx.acme.user_id),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let e = audit_events::Entity::find()
+        .filter(audit_events::Column::Action.eq("user.tokens_revoked"))
+        .order_by_desc(audit_events::Column::Id)
+        .one(&fx.store.db)
+        .await
+        .unwrap()
+        .expect("the revocation is audited");
+    assert_eq!(e.source_ip.as_deref(), Some("198.51.100.23"));
+    assert_eq!(e.user_agent.as_deref(), Some("ir-console/1.0"));
 }

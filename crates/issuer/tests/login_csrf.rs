@@ -424,3 +424,16 @@ async fn signing_out_ends_the_session_and_optionally_the_apps_it_connected() {
         "the app this session connected is disconnected"
     );
 }
+
+#[actix_web::test]
+async fn an_https_issuer_sends_hsts() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let r = test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+    assert_eq!(
+        r.headers()
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap()),
+        Some("max-age=31536000")
+    );
+}

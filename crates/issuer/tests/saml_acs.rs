@@ -186,6 +186,64 @@ async fn every_corpus_response_is_accepted_or_refused_with_its_code_and_an_audit
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// DESIGN §6.6 (issue 11): a top-level status other than Success never signs anyone in,
+/// whether the Response, the assertion or both carry the signature; and a Destination naming
+/// another endpoint is refused even when the Response itself is unsigned.
+#[actix_web::test]
+async fn a_failed_status_or_a_foreign_destination_never_signs_in_whatever_is_signed() {
+    for (file, code, number) in [
+        (
+            "status-responder-signed-assertion.xml",
+            "STATUS",
+            "SAML0013",
+        ),
+        ("status-responder-signed-response.xml", "STATUS", "SAML0013"),
+        ("status-responder-signed-both.xml", "STATUS", "SAML0013"),
+        (
+            "destination-wrong-unsigned-response.xml",
+            "DESTINATION",
+            "SAML0010",
+        ),
+    ] {
+        let (fx, tx) = saml_world("idp-metadata.xml").await;
+        let app = app(&fx).await;
+        let r = test::call_service(&app, acs_post(&fixture_file(file), &tx).to_request()).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{file}");
+        assert!(location(&r).is_empty(), "{file}: no continuation");
+        let body = body_text(r).await;
+        assert!(body.contains(&format!("({code})")), "{file}: {body}");
+        let audit = last_failure(&fx)
+            .await
+            .expect("a user.sign_in_failed record");
+        assert!(
+            audit.contains(number) && audit.contains(code),
+            "{file}: {audit}"
+        );
+        // Nothing was handed on: no completion handle, no session.
+        use sea_orm::{ConnectionTrait, Statement};
+        let n = |table: &'static str| {
+            let db = fx.store.db.clone();
+            async move {
+                db.query_one(Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+            }
+        };
+        assert_eq!(n("saml_handles").await, 0, "{file}");
+        assert_eq!(
+            n("browser_sessions").await,
+            1,
+            "{file}: only the fixture's own session"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn a_completed_response_continues_in_the_same_browser_once_and_cannot_be_replayed_on_another_node(
 ) {

@@ -458,3 +458,72 @@ async fn scim_policy_admits_only_provisioned_active_users() {
     .await
     .is_err());
 }
+
+/// The admin group is named by identifier (SCIM `id` or `externalId`, or an exact IdP claim
+/// value), never by display name: anyone who can create a group in the IdP can name it like the
+/// admin group (DESIGN §7, issue 11 §4).
+#[actix_web::test]
+async fn a_group_named_like_the_admin_group_makes_nobody_an_admin() {
+    use authz_core::admin::role::{self, AdminVia};
+    let w = world().await;
+    let app = app!(w);
+    let mallory = provision(&app, &w, "mallory@acme.test", "mallory").await;
+    let alice = provision(&app, &w, "alice@acme.test", "alice").await;
+    let mallory_user = sign_in(&w, "mallory").await.unwrap();
+    let alice_user = sign_in(&w, "alice").await.unwrap();
+    // The real admin group, pushed with the IdP's own id as externalId; the tenant's admin
+    // once configured it as "Gatehouse Admins" (its name in an IdP claim, say).
+    let (s, admins) = scim(
+        &app,
+        &w,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Platform Admins",
+            "externalId": "7f3c-admins-object-id", "members": [{"value": alice}]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{admins}");
+    // A group created in the IdP by someone who may create groups, named like that value.
+    let (s, fake) = scim(
+        &app,
+        &w,
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Gatehouse Admins",
+            "members": [{"value": mallory}]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{fake}");
+    let fx = &w.fx;
+    let set = |g: String| async move {
+        role::set_admin_group(&fx.store, &fx.clock, &fx.acme.id, Some(&g), "operator").await
+    };
+    let via = |u: String| async move { role::admin_via(&fx.store.db, &fx.acme.id, &u, &[]).await };
+    // Configured by display name: nobody is admin through SCIM.
+    set("Gatehouse Admins".into()).await.unwrap();
+    assert_eq!(via(alice_user.clone()).await.unwrap(), None);
+    assert_eq!(via(mallory_user.clone()).await.unwrap(), None);
+    // By the IdP's id (externalId) or Gatehouse's SCIM id: the real members only.
+    set("7f3c-admins-object-id".into()).await.unwrap();
+    assert_eq!(
+        via(alice_user.clone()).await.unwrap(),
+        Some(AdminVia::ScimGroup("7f3c-admins-object-id".into()))
+    );
+    assert_eq!(via(mallory_user.clone()).await.unwrap(), None);
+    let id = admins["id"].as_str().unwrap();
+    set(id.to_string()).await.unwrap();
+    assert!(via(alice_user.clone()).await.unwrap().is_some());
+    assert_eq!(via(mallory_user.clone()).await.unwrap(), None);
+    // A claim value must match exactly.
+    assert_eq!(
+        role::admin_via(
+            &w.fx.store.db,
+            &w.fx.acme.id,
+            &mallory_user,
+            &[id.to_uppercase()]
+        )
+        .await
+        .unwrap(),
+        None
+    );
+}

@@ -22,7 +22,9 @@ pub enum SamlError {
     Signature,
     #[error("SAML0009 NO_SIGNING_CERT: the IdP metadata has no signing certificate; refusing to trust it")]
     NoSigningCert,
-    #[error("SAML0010 DESTINATION: the signed response is addressed to '{0}'")]
+    #[error(
+        "SAML0010 DESTINATION: the response is addressed to '{0}', not this service provider's ACS"
+    )]
     Destination(String),
     #[error("SAML0011 DESTINATION_MISSING: a signed response must name its Destination")]
     DestinationMissing,

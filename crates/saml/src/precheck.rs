@@ -21,6 +21,9 @@ pub struct Shape {
     pub response_signed: bool,
     pub destination: Option<String>,
     pub in_response_to: bool,
+    /// The `Value` of every top-level `Status/StatusCode` of the Response (one in a valid
+    /// response; second-level codes nested inside it are not listed).
+    pub status_codes: Vec<String>,
 }
 
 fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
@@ -101,6 +104,15 @@ pub fn scan(xml: &str) -> Result<Shape, SamlError> {
                 }
             }
             b"Response" if stack.is_empty() => shape.destination = attr(&e, b"Destination"),
+            b"StatusCode"
+                if parent == Some(b"Status".as_slice())
+                    && stack.len() == 2
+                    && stack[0].as_slice() == b"Response" =>
+            {
+                shape
+                    .status_codes
+                    .push(attr(&e, b"Value").unwrap_or_default().trim().to_string())
+            }
             _ => {}
         }
         // SAML core §1.3.3: instants are UTC xs:dateTime. Anything unparsable or absurd (years

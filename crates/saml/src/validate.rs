@@ -126,7 +126,37 @@ pub fn validate(xml: &str, ex: &Expectations<'_>) -> Result<ValidatedAssertion, 
     let assertion = sp
         .parse_xml_response_with_mode(xml, Some(&ids), ReduceMode::ValidateAndMarkNoAncestors)
         .map_err(map_samael)?;
+    check_envelope(&shape, ex)?;
     check_assertion(&assertion, ex)
+}
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// What samael checks only on a signed Response that it could parse, checked whatever is
+/// signed (DESIGN §6.6): when only the assertion is signed, samael validates the assertion alone
+/// and never reads the Response's Status or Destination.
+/// - A top-level status other than Success is a failed sign-in, even with a valid assertion.
+/// - A Destination, when present, names the ACS, signed or not (SAML bindings §3.5.5.2).
+fn check_envelope(shape: &precheck::Shape, ex: &Expectations<'_>) -> Result<(), SamlError> {
+    match shape.status_codes.as_slice() {
+        [s] if s == SUCCESS => {}
+        [s] => return Err(SamlError::Status(s.clone())),
+        [] => {
+            return Err(SamlError::Malformed(
+                "the response has no top-level StatusCode".into(),
+            ))
+        }
+        many => {
+            return Err(SamlError::Malformed(format!(
+                "the response has {} top-level StatusCodes",
+                many.len()
+            )))
+        }
+    }
+    match &shape.destination {
+        Some(d) if d != ex.acs_url => Err(SamlError::Destination(d.clone())),
+        _ => Ok(()),
+    }
 }
 
 fn check_assertion(a: &Assertion, ex: &Expectations<'_>) -> Result<ValidatedAssertion, SamlError> {

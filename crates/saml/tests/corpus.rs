@@ -216,3 +216,30 @@ fn bulky_unsigned_envelopes_are_refused_before_samael() {
     assert_eq!(e.code(), "MALFORMED", "{e}");
     assert!(e.to_string().contains("unsigned content"), "{e}");
 }
+
+/// DESIGN §6.6 (issue 11): samael reads the Response's Status and Destination only when the
+/// Response is signed; they are checked whatever carries the signature.
+#[test]
+fn a_failed_status_or_a_foreign_destination_is_refused_whatever_is_signed() {
+    for signed in ["assertion", "response", "both"] {
+        let e = check(
+            &format!("status-responder-signed-{signed}.xml"),
+            "idp-metadata.xml",
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            SamlError::Status("urn:oasis:names:tc:SAML:2.0:status:Responder".into()),
+            "{signed}"
+        );
+    }
+    let e = check(
+        "destination-wrong-unsigned-response.xml",
+        "idp-metadata.xml",
+        now(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "DESTINATION");
+    assert!(e.to_string().starts_with("SAML0010"), "{e}");
+}

@@ -88,7 +88,7 @@ async fn bad_requests_get_scim_errors_never_500() {
     assert_eq!(r.json["scimType"], "invalidFilter");
     let r = call(&app, &fx, "GET", "/Users?filter=password eq \"x\"", None).await;
     error_body(&r, 400);
-    assert_eq!(r.json["scimType"], "invalidPath");
+    assert_eq!(r.json["scimType"], "invalidFilter");
     let r = call(&app, &fx, "GET", "/Users?sortBy=emails", None).await;
     error_body(&r, 400);
     let r = call(&app, &fx, "GET", "/Users?count=many", None).await;
@@ -135,6 +135,36 @@ async fn bad_requests_get_scim_errors_never_500() {
     // Nothing was created by the refused requests.
     let r = call(&app, &fx, "GET", "/Users?count=0", None).await;
     assert_eq!(r.json["totalResults"], 1);
+}
+
+/// RFC 7644 §3.4.2.2: a filter naming an attribute the server does not support is a 400 with
+/// `scimType: invalidFilter`; `invalidPath` stays for PATCH paths and unknown sort attributes.
+#[actix_web::test]
+async fn a_filter_on_an_unknown_attribute_is_invalid_filter() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    for path in [
+        "/Users?filter=favouriteColour eq \"blue\"",
+        "/Users?filter=password eq \"x\"",
+        "/Users?filter=userName eq \"a\" or tenant_id pr",
+        "/Users?filter=emails[display eq \"x\"]",
+        "/Groups?filter=colour eq \"x\"",
+    ] {
+        let r = call(&app, &fx, "GET", path, None).await;
+        error_body(&r, 400);
+        assert_eq!(r.json["scimType"], "invalidFilter", "{path}: {}", r.json);
+        assert!(
+            r.json["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("filtered on"),
+            "{path}: {}",
+            r.json
+        );
+    }
+    let r = call(&app, &fx, "GET", "/Users?sortBy=password", None).await;
+    error_body(&r, 400);
+    assert_eq!(r.json["scimType"], "invalidPath");
 }
 
 #[actix_web::test]

@@ -401,7 +401,7 @@ fn translate(filter: &str) -> Result<Condition, FilterError> {
 }
 
 #[test]
-fn attributes_outside_the_allow_list_are_invalid_path() {
+fn attributes_outside_the_allow_list_are_invalid_filter() {
     for filter in [
         r#"password eq "x""#,
         r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
@@ -415,8 +415,12 @@ fn attributes_outside_the_allow_list_are_invalid_path() {
         r#"userName[value eq "x"]"#,
     ] {
         match translate(filter) {
-            Err(e @ FilterError::InvalidPath(_)) => assert_eq!(e.scim_type(), "invalidPath"),
-            other => panic!("{filter}: expected invalidPath, got {other:?}"),
+            // RFC 7644 §3.4.2.2: an unsupported attribute in a filter is invalidFilter.
+            Err(e @ FilterError::UnknownAttribute(_)) => {
+                assert_eq!(e.scim_type(), "invalidFilter");
+                assert_eq!(e.code(), "SCIM0002");
+            }
+            other => panic!("{filter}: expected an unknown-attribute invalidFilter, got {other:?}"),
         }
     }
 }

@@ -14,7 +14,6 @@ use super::t;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::db::Store;
-use crate::directory::fold;
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
@@ -39,7 +38,9 @@ impl AdminVia {
     }
 }
 
-/// The tenant's admin group (a SCIM group display name, or a value of the IdP groups claim).
+/// The tenant's admin group: an identifier, never a display name (DESIGN §7) — a SCIM group's
+/// `id` or `externalId`, or an exact value of the IdP's groups claim (Entra: the group's object
+/// id). Anyone who can create a group in the IdP can give it any display name.
 pub async fn admin_group<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
@@ -115,12 +116,12 @@ pub async fn admin_via<C: ConnectionTrait>(
     if !u.active {
         return Ok(None);
     }
-    if idp_groups.iter().any(|g| fold(g) == fold(&group)) {
+    // Exact values: no case folding, no display names.
+    if idp_groups.iter().any(|g| g == &group) {
         return Ok(Some(AdminVia::IdpClaim(group)));
     }
     if let Some(scim_id) = scim_user_of(conn, tenant, user_id).await? {
-        let groups = crate::directory::groups::of_user(conn, tenant, &scim_id).await?;
-        if groups.iter().any(|g| fold(&g.display) == fold(&group)) {
+        if crate::directory::groups::is_member_by_key(conn, tenant, &scim_id, &group).await? {
             return Ok(Some(AdminVia::ScimGroup(group)));
         }
     }

@@ -6,6 +6,7 @@
 //! `verify` recomputes the chain and checks every checkpoint, so an altered, removed or
 //! truncated record is found even if the attacker recomputed the hashes.
 mod canonical;
+pub mod origin;
 mod record;
 pub mod retention;
 mod seal;
@@ -14,6 +15,7 @@ mod verify;
 
 pub use canonical::{canonical_record, chain_hash, GENESIS_HASH};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
+pub use origin::RequestOrigin;
 pub use record::{record, sanitize_parameters, AuditEvent, PLATFORM_CHAIN};
 pub use seal::{seal_all, seal_chain, signed_checkpoint_message};
 pub use verify::{verify_chain, verify_chain_with_keys, VerifyReport};

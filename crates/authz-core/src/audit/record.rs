@@ -29,6 +29,9 @@ pub struct AuditEvent {
     pub details: Value,
     /// Time of the event if reported by someone else (resource servers); else `now`.
     pub occurred_at: Option<i64>,
+    /// Reported by someone else (a resource server's tool call): the request's own address
+    /// and user agent are not the event's source.
+    pub reported: bool,
 }
 
 impl AuditEvent {
@@ -72,6 +75,12 @@ impl AuditEvent {
     pub fn source(mut self, ip: Option<String>, ua: Option<String>) -> Self {
         self.source_ip = ip;
         self.user_agent = ua.map(|u| u.chars().take(256).collect());
+        self
+    }
+    /// The event was reported by a resource server: its source is what the report says, never
+    /// the reporting request's ([`super::origin`]).
+    pub fn reported(mut self) -> Self {
+        self.reported = true;
         self
     }
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -146,6 +155,14 @@ pub async fn record<C: ConnectionTrait>(
 ) -> CoreResult<()> {
     // Gatehouse's own details are chosen by this code and never hold secrets; parameters
     // reported from outside (tool calls) are sanitised by the caller. Both are size-bounded.
+    let mut ev = ev;
+    if !ev.reported {
+        if let Some(o) = super::origin::current() {
+            if ev.source_ip.is_none() && ev.user_agent.is_none() {
+                ev = ev.source(o.ip, o.user_agent);
+            }
+        }
+    }
     let mut details = ev.details.to_string();
     if details.len() > MAX_DETAILS_BYTES {
         details = serde_json::json!({"truncated": true, "bytes": details.len()}).to_string();

@@ -339,6 +339,36 @@ pub async fn of_user<C: ConnectionTrait>(
     Ok(all.remove(scim_user_id).unwrap_or_default())
 }
 
+/// Is the SCIM user a member of the tenant's group whose `id` or `externalId` is exactly `key`?
+/// (The admin group is named by identifier, never by display name: DESIGN §7.)
+pub async fn is_member_by_key<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    scim_user_id: &str,
+    key: &str,
+) -> CoreResult<bool> {
+    let q = Query::select()
+        .column((t(TABLE), t("id")))
+        .from(t(MEMBERS))
+        .inner_join(
+            t(TABLE),
+            Expr::col((t(TABLE), t("id"))).equals((t(MEMBERS), t("group_id"))),
+        )
+        .and_where(Expr::col((t(MEMBERS), t("member_id"))).eq(scim_user_id))
+        .and_where(Expr::col((t(TABLE), t("tenant_id"))).eq(tenant.0.clone()))
+        .cond_where(
+            sea_orm::sea_query::Cond::any()
+                .add(Expr::col((t(TABLE), t("id"))).eq(key))
+                .add(Expr::col((t(TABLE), t("external_id"))).eq(key)),
+        )
+        .limit(1)
+        .to_owned();
+    Ok(conn
+        .query_one(conn.get_database_backend().build(&q))
+        .await?
+        .is_some())
+}
+
 /// The groups of several users at once (a list page: one query, not one per user).
 pub async fn of_users<C: ConnectionTrait>(
     conn: &C,

@@ -17,6 +17,10 @@ pub mod clients {
         pub created_at: i64,
         pub last_used_at: i64,
         pub fetched_until: Option<i64>,
+        /// Rate-limit key of the address that registered the client (DCR only).
+        pub registered_from: Option<String>,
+        /// The first token issued to the client; `None` while it has never been used.
+        pub first_used_at: Option<i64>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -8,6 +8,8 @@ pub mod tenants {
         pub slug: String,
         pub name: String,
         pub created_at: i64,
+        /// Set while the operator has the tenant suspended (incident response).
+        pub suspended_at: Option<i64>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -108,7 +108,24 @@ pub async fn exchange(
                 .user(c.user_id.clone())
                 .client(c.client_id.clone())
                 .session(c.session_id.clone())
-                .detail("tokens_revoked", n),
+                .detail("tokens_revoked", n)
+                .detail("alert", true),
+        )
+        .await?;
+        // The same alert as refresh-token reuse: a code presented twice was likely intercepted.
+        crate::mail::alert(
+            &txn,
+            clock,
+            &tenant,
+            "alert.code_replay",
+            "Authorization-code replay detected",
+            "code.replay_detected",
+            &[
+                ("Client", c.client_id.clone()),
+                ("User", c.user_id.clone()),
+                ("Tokens revoked", n.to_string()),
+                ("What it means", "an authorization code was presented a second time: it may have been intercepted; everything issued from it was revoked".into()),
+            ],
         )
         .await?;
         txn.commit().await?;

@@ -1,11 +1,13 @@
-//! RFC 7662 introspection for resource servers: one primary-key lookup. A token presented by a
-//! resource server it was not issued for is inactive (audience check, RFC 8707).
-use sea_orm::{ConnectionTrait, EntityTrait};
+//! RFC 7662 introspection for resource servers: one statement, the token by primary key joined
+//! to its tenant (a suspended tenant's tokens are inactive). A token presented by a resource
+//! server it was not issued for is inactive (audience check, RFC 8707).
+use sea_orm::sea_query::{Alias, Asterisk, Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, FromQueryResult};
 use serde::Serialize;
 
 use crate::clock::{Clock, MICROS};
 use crate::crypto::sha256_hex;
-use crate::entities::tokens;
+use crate::entities::{tenants, tokens};
 use crate::error::CoreResult;
 use crate::resource::Resource;
 
@@ -43,13 +45,32 @@ pub async fn introspect<C: ConnectionTrait>(
     caller: &Resource,
     token: &str,
 ) -> CoreResult<Introspection> {
-    let Some(t) = tokens::Entity::find_by_id(sha256_hex(token))
-        .one(conn)
+    let q = Query::select()
+        .column((tokens::Entity, Asterisk))
+        .expr_as(
+            Expr::col((tenants::Entity, tenants::Column::SuspendedAt)),
+            Alias::new("tenant_suspended_at"),
+        )
+        .from(tokens::Entity)
+        .inner_join(
+            tenants::Entity,
+            Expr::col((tenants::Entity, tenants::Column::Id))
+                .equals((tokens::Entity, tokens::Column::TenantId)),
+        )
+        .and_where(tokens::Column::TokenHash.eq(sha256_hex(token)))
+        .to_owned();
+    let Some(row) = conn
+        .query_one(conn.get_database_backend().build(&q))
         .await?
     else {
         return Ok(Introspection::default());
     };
+    let t = tokens::Model::from_query_result(&row, "")?;
+    let suspended = row
+        .try_get::<Option<i64>>("", "tenant_suspended_at")?
+        .is_some();
     let live = t.kind == "access"
+        && !suspended
         && t.revoked_at.is_none()
         && t.expires_at > clock.now_us()
         && t.resource_id == caller.id;

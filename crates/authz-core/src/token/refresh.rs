@@ -88,6 +88,9 @@ async fn refresh_checked(
         ));
     }
     let tenant = TenantId(t.tenant_id.clone());
+    if crate::incident::is_suspended(&txn, &tenant).await? {
+        return Err(TokenError::grant("the organisation is suspended"));
+    }
     if t.revoked_at.is_some() {
         return Err(TokenError::grant("the refresh token has been revoked"));
     }
@@ -152,6 +155,23 @@ async fn refresh_checked(
         .map_err(|_| TokenError::grant("the user no longer exists"))?;
     if !u.active {
         return Err(TokenError::grant("the user is deactivated"));
+    }
+    // The re-consent cadence holds at refresh too (DESIGN §5): past it, the client must run an
+    // authorization again, where the person sees the consent page (the lapsed consent no longer
+    // counts as remembered).
+    let consented = crate::consent::get(
+        &txn,
+        clock,
+        &tenant,
+        &family.user_id,
+        &family.client_id,
+        &family.resource_id,
+    )
+    .await?;
+    if consented.is_none() {
+        return Err(TokenError::grant(
+            "the consent for this client is due for renewal; authorize again",
+        ));
     }
     let family_scopes = crate::scope::split(&family.scopes);
     let mut scopes = match req.scope {

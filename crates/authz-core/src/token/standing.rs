@@ -14,6 +14,7 @@ use crate::{admin, consent, grant, scope, session, user};
 /// `invalid_grant` with [`Lapse::description`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lapse {
+    TenantSuspended,
     SessionEnded,
     UserInactive,
     ClientNotPermitted,
@@ -25,6 +26,7 @@ impl Lapse {
     /// The audit record's `reason`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Lapse::TenantSuspended => "tenant_suspended",
             Lapse::SessionEnded => "session_ended",
             Lapse::UserInactive => "user_inactive",
             Lapse::ClientNotPermitted => "client_not_permitted",
@@ -36,6 +38,7 @@ impl Lapse {
     /// What the client is told (RFC 6749 §5.2 `invalid_grant`).
     pub fn description(self) -> &'static str {
         match self {
+            Lapse::TenantSuspended => "the organisation is suspended",
             Lapse::SessionEnded => "the sign-in session behind this grant has ended",
             Lapse::UserInactive => "the user is no longer active in the organisation",
             Lapse::ClientNotPermitted => "the organisation no longer allows this client",
@@ -65,6 +68,9 @@ pub async fn code_stands<C: ConnectionTrait>(
     clock: &dyn Clock,
     p: &Pending<'_>,
 ) -> CoreResult<Result<Vec<String>, Lapse>> {
+    if crate::incident::is_suspended(conn, p.tenant).await? {
+        return Ok(Err(Lapse::TenantSuspended));
+    }
     if session::find_by_id(conn, clock, p.session_id)
         .await?
         .filter(|s| &s.tenant == p.tenant && s.user_id == p.user_id)

@@ -293,6 +293,10 @@ impl World {
     pub async fn code_for(&self, t: &TenantFx, client: &Client, want: &[&str]) -> String {
         let want = scopes(want);
         let req = self.request(client, &self.resource, &want, VERIFIER);
+        let catalogue = resource::catalogue(&self.store.db, &self.resource.id)
+            .await
+            .unwrap();
+        let tier = authz_core::token::max_tier(&catalogue, &want);
         let txn = self.store.begin().await.unwrap();
         authz_core::consent::remember(
             &txn,
@@ -302,7 +306,7 @@ impl World {
             &client.client_id,
             &self.resource.id,
             &want,
-            authz_core::scope::Tier::Routine,
+            tier,
         )
         .await
         .expect("remember consent");

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod catalog;
+mod incident;
 mod keys;
 mod scim;
 mod tenant;
@@ -57,6 +58,10 @@ pub enum Command {
     /// Service-initiated token revocation.
     #[command(subcommand)]
     Token(token::TokenCmd),
+    /// Incident response: revoke a tenant's, a connection's or a client's access; suspend or
+    /// resume a tenant.
+    #[command(subcommand)]
+    Incident(incident::IncidentCmd),
     /// Audit log tools.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
@@ -156,6 +161,7 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
         Command::Grant(c) => catalog::grant(&ctx, c).await,
         Command::Client(c) => catalog::client(&ctx, c).await,
         Command::Token(c) => token::token(&ctx, c).await,
+        Command::Incident(c) => incident::incident(&ctx, c).await,
         Command::ScimToken(c) => scim::scim_token(&ctx, c).await,
         Command::OperatorKey(c) => keys::operator_key(&ctx, c).await,
         Command::AdminKey(c) => keys::admin_key(&ctx, c).await,

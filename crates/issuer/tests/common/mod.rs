@@ -192,7 +192,8 @@ pub async fn app(
         App::new()
             .app_data(web::Data::new(fx.state.clone()))
             .wrap(from_fn(issuer::Cors))
-            .wrap(issuer::SecurityHeaders())
+            .wrap(from_fn(issuer::AuditOrigin))
+            .wrap(issuer::SecurityHeaders(ISSUER.starts_with("https://")))
             .configure(issuer::configure),
     )
     .await

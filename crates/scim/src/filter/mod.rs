@@ -44,9 +44,11 @@ pub enum FilterError {
     /// value or operator its type does not allow.
     #[error("SCIM0001 INVALID_FILTER: {0}")]
     InvalidFilter(String),
-    /// The filter names an attribute this resource does not expose to filtering.
-    #[error("SCIM0002 INVALID_PATH: {0}")]
-    InvalidPath(String),
+    /// The filter names an attribute this resource does not expose to filtering. RFC 7644
+    /// §3.4.2.2 and Table 9 make an unsupported attribute in a filter `invalidFilter`
+    /// (`invalidPath` is for PATCH paths); the distinct code keeps the reason greppable.
+    #[error("SCIM0002 UNKNOWN_ATTRIBUTE: {0}")]
+    UnknownAttribute(String),
 }
 
 impl FilterError {
@@ -54,7 +56,7 @@ impl FilterError {
     pub fn scim_type(&self) -> &'static str {
         match self {
             FilterError::InvalidFilter(_) => "invalidFilter",
-            FilterError::InvalidPath(_) => "invalidPath",
+            FilterError::UnknownAttribute(_) => "invalidFilter",
         }
     }
 
@@ -62,14 +64,14 @@ impl FilterError {
     pub fn code(&self) -> &'static str {
         match self {
             FilterError::InvalidFilter(_) => "SCIM0001",
-            FilterError::InvalidPath(_) => "SCIM0002",
+            FilterError::UnknownAttribute(_) => "SCIM0002",
         }
     }
 
     /// The message without the code, for the SCIM error `detail`.
     pub fn detail(&self) -> &str {
         match self {
-            FilterError::InvalidFilter(m) | FilterError::InvalidPath(m) => m,
+            FilterError::InvalidFilter(m) | FilterError::UnknownAttribute(m) => m,
         }
     }
 }

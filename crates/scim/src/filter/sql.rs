@@ -1,7 +1,8 @@
 //! Translation of a [`Filter`] into a sea-query [`Condition`] over an allow-listed [`Schema`].
 //!
-//! Only attributes the schema names can be filtered on; anything else is `invalidPath`, so a
-//! filter can never reach a column (a password hash, a tenant id) that was not meant for it.
+//! Only attributes the schema names can be filtered on; anything else is `invalidFilter`
+//! (RFC 7644 §3.4.2.2, code SCIM0002), so a filter can never reach a column (a password hash,
+//! a tenant id) that was not meant for it.
 //! Values are always bound parameters; `co`/`sw`/`ew` escape the user's `%`, `_` and `\`.
 //!
 //! Semantics chosen where RFC 7644 §3.4.2.2 leaves room, the same on SQLite and PostgreSQL:
@@ -415,13 +416,13 @@ fn sub_attr(path: &AttrPath) -> Option<&str> {
 }
 
 fn not_filterable(path: &AttrPath) -> FilterError {
-    FilterError::InvalidPath(format!(
+    FilterError::UnknownAttribute(format!(
         "'{path}' is not an attribute that can be filtered on"
     ))
 }
 
 fn not_in_value_path(path: &AttrPath, outer: &AttrPath) -> FilterError {
-    FilterError::InvalidPath(format!(
+    FilterError::UnknownAttribute(format!(
         "'{path}' is not a sub-attribute of '{outer}' that can be filtered on"
     ))
 }
