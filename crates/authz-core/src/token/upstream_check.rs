@@ -118,6 +118,10 @@ pub async fn before_refresh(
         return Ok(());
     }
     let tenant = TenantId(family.tenant_id.clone());
+    if crate::incident::is_suspended(db, &tenant).await? {
+        // The refresh refuses it anyway; nobody needs to be asked.
+        return Ok(());
+    }
     let settings = crate::admin::settings::get(db, &tenant).await?;
     let interval = settings.upstream_check_secs();
     let record = upstream_session::get(db, &tenant, &family.session_id).await?;
