@@ -18,6 +18,7 @@ mod m20261126_000010_admin_console;
 mod m20261203_000011_session_origin;
 mod m20261203_000012_dcr_unused_clients;
 mod m20261203_000013_secret_rotation_and_connection_origin;
+mod m20261203_000014_upstream_sessions;
 mod m20261203_000015_tenant_suspension;
 
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_session_origin::Migration),
             Box::new(m20261203_000012_dcr_unused_clients::Migration),
             Box::new(m20261203_000013_secret_rotation_and_connection_origin::Migration),
+            Box::new(m20261203_000014_upstream_sessions::Migration),
             Box::new(m20261203_000015_tenant_suspension::Migration),
         ]
     }

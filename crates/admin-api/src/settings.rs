@@ -25,6 +25,15 @@ pub struct SettingsBody {
     pub audit_retention_years: Option<i64>,
     /// `open` (default) or `allowlist`.
     pub client_policy: Option<String>,
+    /// Minutes after which a refresh asks the OIDC identity provider again whether the person
+    /// may still sign in (0-1440, 0: every refresh; default 60).
+    pub upstream_check_minutes: Option<i64>,
+    /// Hours a refresh grant lives without a fresh sign-in when the identity provider cannot be
+    /// asked (SAML, or OIDC without offline access) (1-720; default 24 without a live SCIM
+    /// token, else no cap).
+    pub reauth_after_hours: Option<i64>,
+    /// Days a refresh grant lives at most (1-90; default 30).
+    pub refresh_lifetime_days: Option<i64>,
 }
 
 impl From<settings::TenantSettings> for SettingsBody {
@@ -35,6 +44,9 @@ impl From<settings::TenantSettings> for SettingsBody {
             reconsent_days: s.reconsent_days,
             audit_retention_years: s.audit_retention_years,
             client_policy: s.client_policy,
+            upstream_check_minutes: s.upstream_check_minutes,
+            reauth_after_hours: s.reauth_after_hours,
+            refresh_lifetime_days: s.refresh_lifetime_days,
         }
     }
 }
@@ -86,6 +98,9 @@ pub async fn put_settings(
         reconsent_days: b.reconsent_days,
         audit_retention_years: b.audit_retention_years,
         client_policy: b.client_policy,
+        upstream_check_minutes: b.upstream_check_minutes,
+        reauth_after_hours: b.reauth_after_hours,
+        refresh_lifetime_days: b.refresh_lifetime_days,
     };
     settings::set(
         &st.store,

@@ -790,6 +790,29 @@ async fn the_operator_registers_resources_and_clients_and_invites_a_tenant_admin
 }
 
 #[actix_web::test]
+async fn leaver_settings_are_set_through_the_admin_api_within_their_bounds() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let k = Some(fx.acme_admin.as_str());
+    let url = "/admin/api/v1/tenants/acme/settings";
+    for (bad, says) in [
+        (json!({"upstream_check_minutes": -1}), "between 0 and 1440"),
+        (json!({"reauth_after_hours": 0}), "between 1 and 720"),
+        (json!({"refresh_lifetime_days": 91}), "between 1 and 90"),
+    ] {
+        let (s, ct, b) = call(&app, "PUT", url, k, Some(bad)).await;
+        is_problem(s, &ct, &b, 400, says);
+    }
+    let (s, _, b) = call(&app, "PUT", url, k, Some(json!({"upstream_check_minutes": 0, "reauth_after_hours": 8, "refresh_lifetime_days": 90}))).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _, b) = call(&app, "GET", url, k, None).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["upstream_check_minutes"], 0);
+    assert_eq!(b["reauth_after_hours"], 8);
+    assert_eq!(b["refresh_lifetime_days"], 90);
+}
+
+#[actix_web::test]
 async fn a_tenant_admin_manages_settings_domains_and_the_client_list() {
     let fx = fixture().await;
     let app = app(&fx).await;

@@ -347,6 +347,41 @@ async fn every_page_refuses_non_admins_and_redirects_the_signed_out() {
 }
 
 #[actix_web::test]
+async fn the_settings_page_sets_how_leavers_lose_access() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let (status, _, body) = send(&app, "GET", "/admin/t/acme/settings", cookie, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("When people leave")
+            && body.contains("name=\"upstream_check_minutes\" value=\"60\""),
+        "{body}"
+    );
+    let form = format!(
+        "upstream_check_minutes=0&reauth_after_hours=12&refresh_lifetime_days=60&provisioning=jit&csrf={}",
+        csrf(&fx.admin.cookie)
+    );
+    let (status, _, body) = send(&app, "POST", "/admin/t/acme/settings", cookie, Some(form)).await;
+    assert_eq!(status, 303, "{body}");
+    let s = authz_core::admin::settings::get(&fx.store.db, &fx.acme)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            s.upstream_check_minutes,
+            s.reauth_after_hours,
+            s.refresh_lifetime_days
+        ),
+        (Some(0), Some(12), Some(60))
+    );
+    let bad = format!("reauth_after_hours=721&csrf={}", csrf(&fx.admin.cookie));
+    let (status, _, body) = send(&app, "POST", "/admin/t/acme/settings", cookie, Some(bad)).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("between 1 and 720"), "{body}");
+}
+
+#[actix_web::test]
 async fn a_fresh_admin_writes_with_the_page_token_only() {
     let fx = fixture().await;
     let app = app(&fx).await;

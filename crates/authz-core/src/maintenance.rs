@@ -41,5 +41,6 @@ pub async fn purge_expired(store: &Store, clock: &dyn Clock) -> CoreResult<u64> 
         .to_owned();
     let stmt = store.db.get_database_backend().build(&q);
     n += store.db.execute(stmt).await?.rows_affected();
+    n += crate::upstream_session::purge_old(&store.db, clock).await?;
     Ok(n)
 }

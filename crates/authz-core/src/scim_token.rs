@@ -380,3 +380,25 @@ pub async fn alert_expiring(store: &Store, clock: &dyn Clock) -> CoreResult<u64>
     }
     Ok(n)
 }
+
+/// Is a SCIM token of the tenant live (neither revoked nor expired)? Then the IdP can push a
+/// deactivation, and a refresh family needs no default cap on its life without a fresh
+/// sign-in (DESIGN §4b).
+pub async fn any_live<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+) -> CoreResult<bool> {
+    let q = Query::select()
+        .column(t("id"))
+        .from(t("scim_tokens"))
+        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
+        .and_where(Expr::col(t("revoked_at")).is_null())
+        .and_where(Expr::col(t("expires_at")).gt(clock.now_us()))
+        .limit(1)
+        .to_owned();
+    Ok(conn
+        .query_one(conn.get_database_backend().build(&q))
+        .await?
+        .is_some())
+}

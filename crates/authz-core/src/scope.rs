@@ -41,7 +41,8 @@ impl Tier {
     }
 }
 
-/// Refresh tokens live at most 30 days from the original authorization (absolute).
+/// Refresh tokens live 30 days from the original authorization (absolute) unless the tenant
+/// chose otherwise (`refresh_lifetime_days`, at most 90).
 pub const REFRESH_ABSOLUTE_SECS: i64 = 30 * 24 * 3600;
 /// Authorization codes live at most 60 seconds (DESIGN §4).
 pub const CODE_SECS: i64 = 60;

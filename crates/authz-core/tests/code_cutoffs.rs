@@ -261,6 +261,9 @@ async fn a_lapsed_reconsent_cadence_stops_refresh_and_brings_the_consent_page_ba
         t.id(),
         &TenantSettings {
             reconsent_days: Some(7),
+            // No SCIM here: lift the default 24-hour sign-in cap (DESIGN §4b) past the 8 days
+            // this test waits, so that the consent cadence is what stops the refresh.
+            reauth_after_hours: Some(720),
             ..Default::default()
         },
         "admin",

@@ -80,7 +80,7 @@ pub async fn oidc(
     let step_up = enforced_window(&tx);
     let nonce = tx.upstream_nonce.clone().unwrap_or_default();
     let verifier = tx.upstream_verifier.clone().unwrap_or_default();
-    let identity = match state
+    let signed_in = match state
         .rp_for(&conn)
         .finish(&cfg, code, &nonce, &verifier, clock.now_s(), step_up)
         .await
@@ -101,7 +101,16 @@ pub async fn oidc(
             return Err(sign_in_refused(&e, &up.preset));
         }
     };
-    crate::upstream::complete_sign_in(&state, &req, Some(&tx), &tenant, &conn, identity).await
+    crate::upstream::complete_sign_in_with(
+        &state,
+        &req,
+        Some(&tx),
+        &tenant,
+        &conn,
+        signed_in.identity,
+        signed_in.refresh_token.as_deref(),
+    )
+    .await
 }
 
 /// The page for an upstream answer Gatehouse refused, saying what can be done about it.

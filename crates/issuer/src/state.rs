@@ -107,3 +107,25 @@ impl AppState {
         &self.config.issuer
     }
 }
+
+/// The upstream re-validation at refresh goes through the same fetcher as the connection's
+/// sign-in: the operator's (private ranges, extra CA) only for connections the operator added
+/// (review F3).
+pub struct ByProvenance<'a>(pub &'a AppState);
+
+use authz_core::upstream_session::UpstreamRefresher;
+
+#[async_trait::async_trait]
+impl UpstreamRefresher for ByProvenance<'_> {
+    async fn refresh(
+        &self,
+        connection: &authz_core::connection::Connection,
+        client_secret: &str,
+        refresh_token: &str,
+    ) -> authz_core::upstream_session::UpstreamAnswer {
+        self.0
+            .rp_for(connection)
+            .refresh(connection, client_secret, refresh_token)
+            .await
+    }
+}

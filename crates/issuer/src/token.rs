@@ -49,9 +49,16 @@ pub async fn token(
             let Some(rt) = p.get("refresh_token") else {
                 return Err(OAuthError::request("refresh_token is required"));
             };
-            refresh::refresh(
+            // The IdP is asked first whether the person may still sign in (DESIGN §4b).
+            let idp = crate::state::ByProvenance(&state);
+            let upstream = authz_core::token::upstream_check::Upstream {
+                key: &state.master_key,
+                idp: &idp,
+            };
+            refresh::refresh_with(
                 &state.store,
                 clock,
+                upstream,
                 &client,
                 RefreshRequest {
                     refresh_token: rt,

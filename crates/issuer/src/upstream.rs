@@ -72,6 +72,20 @@ pub async fn complete_sign_in(
     conn: &Connection,
     identity: authz_core::user::FederatedIdentity,
 ) -> Result<actix_web::HttpResponse, PageError> {
+    complete_sign_in_with(state, req, tx, tenant, conn, identity, None).await
+}
+
+/// [`complete_sign_in`] keeping the upstream refresh token the IdP granted (OIDC offline
+/// access), so refreshes can ask the IdP again whether the person may still sign in (DESIGN §4b).
+pub async fn complete_sign_in_with(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    tx: Option<&LoginTx>,
+    tenant: &TenantId,
+    conn: &Connection,
+    identity: authz_core::user::FederatedIdentity,
+    upstream_refresh: Option<&str>,
+) -> Result<actix_web::HttpResponse, PageError> {
     use actix_web::http::{header, StatusCode};
     use authz_core::audit::{self, AuditEvent};
     use authz_core::{login, session};
@@ -114,6 +128,26 @@ pub async fn complete_sign_in(
     let (cookie_value, sess) =
         session::create_with_context(&txn, clock, tenant, &u.id, &conn.id, &origin).await?;
     session::set_idp_groups(&txn, &sess.id, &identity.groups).await?;
+    // When the IdP last vouched for the person, and (MCP sign-ins only) its refresh token.
+    let authorizing = purpose == login::Purpose::Authorize;
+    authz_core::upstream_session::record_sign_in(
+        &txn,
+        clock,
+        &state.master_key,
+        &authz_core::upstream_session::SignIn {
+            tenant,
+            session_id: &sess.id,
+            connection_id: &conn.id,
+            user_id: &u.id,
+            refresh_token: upstream_refresh.filter(|_| authorizing),
+            reuse_previous: authorizing
+                && conn.kind == "oidc"
+                && Preset::from_stored(&conn.preset, &conn.settings)
+                    .offline_access()
+                    .reuse_previous,
+        },
+    )
+    .await?;
     let mut admin_bound = false;
     match tx {
         Some(tx) if purpose == login::Purpose::Admin => {
@@ -151,7 +185,8 @@ pub async fn complete_sign_in(
             .detail("groups_overage", identity.groups_overage)
             .detail("jit_created", created)
             .detail("purpose", format!("{purpose:?}").to_lowercase())
-            .detail("admin_role_bound", admin_bound),
+            .detail("admin_role_bound", admin_bound)
+            .detail("upstream_refresh_token", upstream_refresh.is_some()),
     )
     .await?;
     txn.commit().await.map_err(PageError::internal)?;

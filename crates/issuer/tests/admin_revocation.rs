@@ -277,3 +277,51 @@ async fn admin_actions_are_audited_with_the_source_address_and_user_agent() {
     assert_eq!(e.source_ip.as_deref(), Some("198.51.100.23"));
     assert_eq!(e.user_agent.as_deref(), Some("ir-console/1.0"));
 }
+
+#[actix_web::test]
+async fn a_suspended_tenant_is_inactive_at_introspection_until_resumed() {
+    let fx = fixture().await;
+    let app = app!(fx);
+    let (_, c) = dcr(&app, json!([REDIRECT])).await;
+    let client = c["client_id"].as_str().unwrap().to_string();
+    let t = tokens_for(&app, &fx, &client, "crm:customers:read").await;
+    let at = t["access_token"].as_str().unwrap().to_string();
+    assert!(active(&app, &fx, &at).await);
+    let (_, op) = api_key::create(&fx.store, &fx.clock, Scope::Operator, "ir", 3600)
+        .await
+        .unwrap();
+    let call = |path: &'static str| {
+        let (app, op) = (&app, op.clone());
+        async move {
+            let r = test::call_service(
+                app,
+                test::TestRequest::post()
+                    .uri(path)
+                    .insert_header(("authorization", format!("Bearer {op}")))
+                    .to_request(),
+            )
+            .await;
+            r.status().as_u16()
+        }
+    };
+    assert_eq!(
+        call("/admin/api/v1/incident/suspend-tenant/acme").await,
+        200
+    );
+    assert!(!active(&app, &fx, &at).await, "inactive while suspended");
+    let (s, b) = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", &client),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(call("/admin/api/v1/incident/resume-tenant/acme").await, 200);
+    assert!(active(&app, &fx, &at).await, "active again once resumed");
+}

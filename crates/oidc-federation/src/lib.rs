@@ -19,6 +19,7 @@ use openidconnect::{
 use safe_fetch::{FetchError, SafeFetcher};
 
 pub mod preset;
+mod refresh;
 pub use preset::Preset;
 
 pub use authz_core::user::FederatedIdentity;
@@ -85,6 +86,13 @@ pub struct Begin {
     pub state: String,
     pub nonce: String,
     pub pkce_verifier: String,
+}
+
+/// A verified upstream sign-in, and the refresh token the IdP granted with it (offline access),
+/// if any.
+pub struct SignedIn {
+    pub identity: FederatedIdentity,
+    pub refresh_token: Option<String>,
 }
 
 /// The parts of a connection the RP needs.
@@ -234,6 +242,15 @@ impl OidcRp {
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge);
+        // Offline access, so a refresh can ask the IdP again whether the person may still
+        // sign in (DESIGN §4b); how to ask differs per IdP (see `Preset::offline_access`).
+        let offline = cfg.preset.offline_access();
+        if let Some(scope) = offline.scope {
+            req = req.add_scope(Scope::new(scope.into()));
+        }
+        for (k, v) in offline.params {
+            req = req.add_extra_param(k, v);
+        }
         if let Some(h) = login_hint {
             req = req.add_extra_param("login_hint", h.to_string());
         }
@@ -266,7 +283,7 @@ impl OidcRp {
         pkce_verifier: &str,
         now_s: i64,
         require_auth_within: Option<i64>,
-    ) -> Result<FederatedIdentity, FederationError> {
+    ) -> Result<SignedIn, FederationError> {
         let meta = self.discover(cfg.issuer, false, cfg.preset).await?;
         let discovered_issuer = meta.issuer().as_str().to_string();
         let client = Self::client(meta, cfg)?;
@@ -367,7 +384,7 @@ impl OidcRp {
         // preset's own claims (tid, oid, hd, groups, _claim_names).
         let raw = payload(&id_token.to_string())?;
         let who = cfg.preset.identify(&raw, cfg.tenant_domains)?;
-        Ok(FederatedIdentity {
+        let identity = FederatedIdentity {
             connection_id: cfg.connection_id.to_string(),
             subject: who.subject,
             // An address the IdP says it has not verified is not an address of this person.
@@ -387,6 +404,10 @@ impl OidcRp {
                 .unwrap_or_default(),
             groups: who.groups,
             groups_overage: who.groups_overage,
+        };
+        Ok(SignedIn {
+            identity,
+            refresh_token: resp.refresh_token().map(|t| t.secret().clone()),
         })
     }
 }

@@ -156,6 +156,26 @@ impl Preset {
         }
     }
 
+    /// Offline access per IdP (OIDC Core §11, DESIGN §4b). Entra and Okta honour the
+    /// `offline_access` scope (Okta: when the app allows the Refresh Token grant); so do most
+    /// generic providers. Google ignores that scope and wants `access_type=offline`; it returns
+    /// a refresh token on the first consent only, and `prompt=consent` on every sign-in would
+    /// show the consent screen each time, so Gatehouse keeps the person's latest token instead.
+    pub fn offline_access(&self) -> OfflineAccess {
+        match self {
+            Preset::Google => OfflineAccess {
+                scope: None,
+                params: vec![("access_type", "offline".to_string())],
+                reuse_previous: true,
+            },
+            Preset::Entra { .. } | Preset::Okta | Preset::Generic => OfflineAccess {
+                scope: Some("offline_access"),
+                params: vec![],
+                reuse_previous: false,
+            },
+        }
+    }
+
     /// Extra authorization-request parameters (hints only).
     pub fn hint_params(&self, tenant_domains: &[String]) -> Vec<(&'static str, String)> {
         match (self, tenant_domains) {
@@ -259,7 +279,14 @@ impl Preset {
                 "redirect_uri",
                 format!("{issuer_url}/federation/oidc/{connection_id}/callback"),
             ),
-            ("scopes", "openid email profile".to_string()),
+            (
+                "scopes",
+                match self {
+                    Preset::Google => "openid email profile (access_type=offline)",
+                    _ => "openid email profile offline_access",
+                }
+                .to_string(),
+            ),
         ];
         match self {
             Preset::Entra { .. } => {
@@ -272,7 +299,7 @@ impl Preset {
                     "single tenant (accounts in this organizational directory only)".into(),
                 ));
             }
-            Preset::Okta => v.push(("grant_types", "authorization_code".into())),
+            Preset::Okta => v.push(("grant_types", "authorization_code, refresh_token".into())),
             Preset::Google => v.push((
                 "application_type",
                 "web application (internal user type)".into(),
@@ -281,6 +308,15 @@ impl Preset {
         }
         v
     }
+}
+
+/// How an authorization request asks for offline access (a refresh token) at this IdP.
+pub struct OfflineAccess {
+    pub scope: Option<&'static str>,
+    pub params: Vec<(&'static str, String)>,
+    /// The IdP returns a refresh token on first consent only and does not rotate it: a later
+    /// sign-in without one may keep using the person's previous token.
+    pub reuse_previous: bool,
 }
 
 pub struct Identified {

@@ -64,11 +64,18 @@ pub async fn page(Admin(c): Admin, q: web::Query<Saved>) -> ConsoleResult {
                 reconsent => s.reconsent_days.unwrap_or(settings::RECONSENT_DAYS.1),
                 retention => s.audit_retention_years(),
                 allowlist => s.allowlist_only(),
+                upstream_check => s.upstream_check_minutes.unwrap_or(settings::UPSTREAM_CHECK_DEFAULT_MINUTES),
+                reauth_after => s.reauth_after_hours,
+                refresh_days => s.refresh_lifetime_days.unwrap_or(settings::REFRESH_LIFETIME_DEFAULT_DAYS),
             },
             bounds => context! {
                 routine => settings::ROUTINE_MINUTES, sensitive => settings::SENSITIVE_MINUTES,
                 reconsent => settings::RECONSENT_DAYS, retention => settings::RETENTION_YEARS,
+                upstream_check => settings::UPSTREAM_CHECK_MINUTES,
+                reauth_after => settings::REAUTH_AFTER_HOURS,
+                refresh_days => settings::REFRESH_LIFETIME_DAYS,
             },
+            reauth_default => settings::REAUTH_DEFAULT_HOURS,
             provisioning => policy::get(db, t).await?.as_str(),
             recipients => mail::alert_recipients(db, t).await?.join("\n"),
             admin_group => role::admin_group(db, t).await?,
@@ -105,6 +112,19 @@ pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
             settings::RETENTION_YEARS.0,
         ),
         client_policy: f.checked("allowlist").then(|| "allowlist".to_string()),
+        upstream_check_minutes: unless(
+            f.int(
+                "upstream_check_minutes",
+                "The identity provider check interval",
+            )?,
+            settings::UPSTREAM_CHECK_DEFAULT_MINUTES,
+        ),
+        // Empty: the default, which depends on whether SCIM is connected.
+        reauth_after_hours: f.int("reauth_after_hours", "The sign-in cap")?,
+        refresh_lifetime_days: unless(
+            f.int("refresh_lifetime_days", "The refresh lifetime")?,
+            settings::REFRESH_LIFETIME_DEFAULT_DAYS,
+        ),
     };
     new.validate()?;
     let provisioning = Provisioning::parse(f.get("provisioning").unwrap_or("jit"))?;

@@ -1,7 +1,10 @@
 //! A tenant's own settings, each within the hard bounds of DESIGN §5: access-token lifetimes
 //! (routine at most 60 minutes, sensitive and critical at most 15), the re-consent cadence of
-//! sensitive and critical scopes (at most 90 days), and audit retention (1 to 7 years). Unset
-//! values take the defaults of §5. Stored as JSON in `tenants.settings`; changes are audited.
+//! sensitive and critical scopes (at most 90 days), audit retention (1 to 7 years), the refresh
+//! family's absolute lifetime (at most 90 days), and how leavers lose access without SCIM
+//! (DESIGN §4b): the upstream re-validation interval of OIDC sessions and the cap on a refresh
+//! family's life without a fresh IdP sign-in. Unset values take the defaults. Stored as JSON in
+//! `tenants.settings`; changes are audited.
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -32,12 +35,33 @@ pub struct TenantSettings {
     /// client not on the block list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_policy: Option<String>,
+    /// Minutes after which a refresh asks the OIDC IdP again whether the person may still sign
+    /// in (RFC 6749 §6 refresh at the IdP; 0–1440, 0: on every refresh; default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_check_minutes: Option<i64>,
+    /// Hours a refresh family lives without a fresh IdP sign-in when the IdP cannot be asked
+    /// (SAML, or OIDC without offline access) (1–720; default 24 when no live SCIM token is
+    /// connected to the tenant, else no cap beyond the family's absolute lifetime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reauth_after_hours: Option<i64>,
+    /// Days a refresh family lives at most from the authorization (1–90; default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_lifetime_days: Option<i64>,
 }
 
 pub const ROUTINE_MINUTES: (i64, i64) = (5, 60);
 pub const SENSITIVE_MINUTES: (i64, i64) = (5, 15);
 pub const RECONSENT_DAYS: (i64, i64) = (1, 90);
 pub const RETENTION_YEARS: (i64, i64) = (1, 7);
+/// Upstream re-validation interval, minutes (0: every refresh); default 60.
+pub const UPSTREAM_CHECK_MINUTES: (i64, i64) = (0, 1440);
+pub const UPSTREAM_CHECK_DEFAULT_MINUTES: i64 = 60;
+/// Refresh life without a fresh IdP sign-in, hours (1 h … 30 days); default 24 without SCIM.
+pub const REAUTH_AFTER_HOURS: (i64, i64) = (1, 720);
+pub const REAUTH_DEFAULT_HOURS: i64 = 24;
+/// Refresh family absolute lifetime, days (DESIGN §5: 30 default, 90 max).
+pub const REFRESH_LIFETIME_DAYS: (i64, i64) = (1, 90);
+pub const REFRESH_LIFETIME_DEFAULT_DAYS: i64 = 30;
 
 fn within(name: &str, v: Option<i64>, (lo, hi): (i64, i64)) -> CoreResult<()> {
     match v {
@@ -70,6 +94,21 @@ impl TenantSettings {
             self.audit_retention_years,
             RETENTION_YEARS,
         )?;
+        within(
+            "the upstream check interval (minutes)",
+            self.upstream_check_minutes,
+            UPSTREAM_CHECK_MINUTES,
+        )?;
+        within(
+            "the refresh life without a fresh sign-in (hours)",
+            self.reauth_after_hours,
+            REAUTH_AFTER_HOURS,
+        )?;
+        within(
+            "the refresh lifetime (days)",
+            self.refresh_lifetime_days,
+            REFRESH_LIFETIME_DAYS,
+        )?;
         match self.client_policy.as_deref() {
             None | Some("open") | Some("allowlist") => Ok(()),
             Some(_) => Err(CoreError::invalid(
@@ -100,6 +139,33 @@ impl TenantSettings {
 
     pub fn allowlist_only(&self) -> bool {
         self.client_policy.as_deref() == Some("allowlist")
+    }
+
+    /// Seconds between upstream re-validations of an OIDC session (0: every refresh).
+    pub fn upstream_check_secs(&self) -> i64 {
+        self.upstream_check_minutes
+            .unwrap_or(UPSTREAM_CHECK_DEFAULT_MINUTES)
+            .clamp(UPSTREAM_CHECK_MINUTES.0, UPSTREAM_CHECK_MINUTES.1)
+            * 60
+    }
+
+    /// How long a refresh family may go on without a fresh IdP sign-in when the IdP cannot be
+    /// asked (None: no cap beyond the absolute lifetime). The default depends on whether a
+    /// live SCIM token lets the IdP push deactivations to Gatehouse.
+    pub fn reauth_cap_secs(&self, scim_connected: bool) -> Option<i64> {
+        match self.reauth_after_hours {
+            Some(h) => Some(h.clamp(REAUTH_AFTER_HOURS.0, REAUTH_AFTER_HOURS.1) * 3600),
+            None if scim_connected => None,
+            None => Some(REAUTH_DEFAULT_HOURS * 3600),
+        }
+    }
+
+    /// A refresh family's absolute lifetime from the authorization (DESIGN §5).
+    pub fn refresh_lifetime_secs(&self) -> i64 {
+        self.refresh_lifetime_days
+            .unwrap_or(REFRESH_LIFETIME_DEFAULT_DAYS)
+            .clamp(REFRESH_LIFETIME_DAYS.0, REFRESH_LIFETIME_DAYS.1)
+            * 86_400
     }
 }
 
@@ -217,8 +283,14 @@ mod tests {
             reconsent_days: Some(30),
             audit_retention_years: Some(7),
             client_policy: Some("allowlist".into()),
+            upstream_check_minutes: Some(0),
+            reauth_after_hours: Some(720),
+            refresh_lifetime_days: Some(90),
         };
         s.validate().unwrap();
+        assert_eq!(s.upstream_check_secs(), 0);
+        assert_eq!(s.reauth_cap_secs(true), Some(720 * 3600));
+        assert_eq!(s.refresh_lifetime_secs(), 90 * 86_400);
         assert_eq!(s.access_token_secs(Tier::Routine), 1800);
         assert_eq!(s.access_token_secs(Tier::Critical), 600);
         assert_eq!(s.reconsent_days(Tier::Routine), None);
@@ -228,5 +300,29 @@ mod tests {
         assert_eq!(d.access_token_secs(Tier::Sensitive), 900);
         assert_eq!(d.reconsent_days(Tier::Critical), Some(90));
         assert_eq!(d.audit_retention_years(), 1);
+        assert_eq!(d.upstream_check_secs(), 3600);
+        assert_eq!(d.reauth_cap_secs(false), Some(24 * 3600));
+        assert_eq!(d.reauth_cap_secs(true), None);
+        assert_eq!(d.refresh_lifetime_secs(), 30 * 86_400);
+        for bad in [
+            TenantSettings {
+                upstream_check_minutes: Some(-1),
+                ..Default::default()
+            },
+            TenantSettings {
+                reauth_after_hours: Some(0),
+                ..Default::default()
+            },
+            TenantSettings {
+                reauth_after_hours: Some(721),
+                ..Default::default()
+            },
+            TenantSettings {
+                refresh_lifetime_days: Some(91),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 }

@@ -3,6 +3,7 @@ mod audit;
 mod catalog;
 mod oauth;
 mod tenancy;
+mod upstream;
 
 pub use audit::{audit_checkpoints, audit_events};
 pub use catalog::{org_grants, resource_scopes, resource_tools, resources};
@@ -10,3 +11,4 @@ pub use oauth::{
     auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens,
 };
 pub use tenancy::{connections, tenant_domains, tenants, users};
+pub use upstream::upstream_sessions;

@@ -12,7 +12,7 @@ use crate::entities::{auth_codes, grant_families};
 use crate::error::CoreResult;
 use crate::login::AuthorizeRequest;
 use crate::resource;
-use crate::scope::{CODE_SECS, REFRESH_ABSOLUTE_SECS};
+use crate::scope::CODE_SECS;
 use crate::session::Session;
 
 /// Issues a code for an approved request, inside the caller's transaction.
@@ -204,6 +204,10 @@ pub async fn exchange(
         }
     };
     let tier = max_tier(&catalogue, &scopes);
+    // The family's absolute lifetime is the tenant's (DESIGN §5: 30 days default, 90 at most).
+    let lifetime = crate::admin::settings::get(&txn, &tenant)
+        .await?
+        .refresh_lifetime_secs();
     let family = grant_families::Model {
         id: c.family_id.clone(),
         tenant_id: c.tenant_id.clone(),
@@ -214,7 +218,7 @@ pub async fn exchange(
         session_id: c.session_id.clone(),
         auth_time: c.auth_time,
         created_at: now,
-        expires_at: now + REFRESH_ABSOLUTE_SECS * MICROS,
+        expires_at: now + lifetime * MICROS,
         revoked_at: None,
     };
     grant_families::Entity::insert(grant_families::ActiveModel {

@@ -1,7 +1,6 @@
 //! RFC 7662 introspection for resource servers: one statement reads the caller's credentials
 //! and the token. A token presented by a resource server it was not issued for is inactive
-//! (audience check, RFC 8707), and so is a token of a suspended tenant (incident response:
-//! one more primary-key read, for active tokens only).
+//! (audience check, RFC 8707), and so is a token of a suspended tenant (incident response).
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::Serialize;
 
@@ -89,8 +88,15 @@ pub async fn introspect_as<C: ConnectionTrait>(
         .from(resources::Column::Id)
         .to(tokens::Column::ResourceId)
         .on_condition(move |_, t| {
-            Expr::col((t, tokens::Column::TokenHash))
+            // A suspended tenant's tokens are not found (same statement, no extra round trip).
+            let suspended = sea_orm::sea_query::Query::select()
+                .column(crate::entities::tenants::Column::Id)
+                .from(crate::entities::tenants::Entity)
+                .and_where(Expr::col(crate::entities::tenants::Column::SuspendedAt).is_not_null())
+                .to_owned();
+            Expr::col((t.clone(), tokens::Column::TokenHash))
                 .eq(hash.clone())
+                .and(Expr::col((t, tokens::Column::TenantId)).not_in_subquery(suspended))
                 .into_condition()
         })
         .into();
@@ -108,9 +114,7 @@ pub async fn introspect_as<C: ConnectionTrait>(
         return Ok(None);
     }
     let caller = crate::resource::to_resource(r);
-    Ok(Some(
-        unless_suspended(conn, answer(t, &caller, now, issuer)).await?,
-    ))
+    Ok(Some(answer(t, &caller, now, issuer)))
 }
 
 /// Active only for an unrevoked, unexpired access token issued for the caller (RFC 8707).

@@ -6,6 +6,7 @@ pub mod refresh;
 mod replay;
 pub mod revoke;
 pub mod standing;
+pub mod upstream_check;
 
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 

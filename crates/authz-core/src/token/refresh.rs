@@ -3,7 +3,7 @@
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter};
 
-use super::{issue, max_tier, revoke, IssuedTokens, TokenError};
+use super::{issue, max_tier, revoke, upstream_check, IssuedTokens, TokenError};
 use crate::audit::{self, AuditEvent};
 use crate::client::{self, Client};
 use crate::clock::{Clock, MICROS};
@@ -24,7 +24,32 @@ pub struct RefreshRequest<'a> {
     pub resource: Option<&'a str>,
 }
 
+/// The token endpoint's refresh: first asks whether the IdP still vouches for the person
+/// (DESIGN §4b, [`upstream_check`]; outside any transaction), then [`refresh`].
+pub async fn refresh_with(
+    store: &Store,
+    clock: &dyn Clock,
+    upstream: upstream_check::Upstream<'_>,
+    client: &Client,
+    req: RefreshRequest<'_>,
+) -> Result<IssuedTokens, TokenError> {
+    upstream_check::before_refresh(store, clock, Some(upstream), client, req.refresh_token).await?;
+    refresh_checked(store, clock, client, req).await
+}
+
+/// A refresh by a caller that cannot reach an IdP: the leaver checks still apply and fail closed
+/// (an upstream check that falls due counts as an unreachable IdP).
 pub async fn refresh(
+    store: &Store,
+    clock: &dyn Clock,
+    client: &Client,
+    req: RefreshRequest<'_>,
+) -> Result<IssuedTokens, TokenError> {
+    upstream_check::before_refresh(store, clock, None, client, req.refresh_token).await?;
+    refresh_checked(store, clock, client, req).await
+}
+
+async fn refresh_checked(
     store: &Store,
     clock: &dyn Clock,
     client: &Client,

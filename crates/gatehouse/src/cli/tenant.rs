@@ -35,6 +35,26 @@ pub enum TenantCmd {
         #[arg(long = "email")]
         emails: Vec<String>,
     },
+    /// Show how leavers lose access (DESIGN §4b) and the refresh lifetime, changing the values
+    /// given (the tenant's other settings stay as they are).
+    Settings {
+        #[arg(long)]
+        tenant: String,
+        /// Minutes after which a refresh asks the OIDC identity provider again whether the
+        /// person may still sign in (0-1440; 0: every refresh; default 60).
+        #[arg(long)]
+        upstream_check_minutes: Option<i64>,
+        /// Hours a refresh grant lives without a fresh sign-in when the identity provider cannot
+        /// be asked: SAML, or OIDC without offline access (1-720; default 24 without SCIM).
+        #[arg(long, conflicts_with = "default_reauth")]
+        reauth_after_hours: Option<i64>,
+        /// Back to the default sign-in cap (24 h without a live SCIM token, else none).
+        #[arg(long)]
+        default_reauth: bool,
+        /// Days a refresh grant lives at most (1-90; default 30).
+        #[arg(long)]
+        refresh_lifetime_days: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +206,45 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
             .await?;
             println!("tenant: {}", t.slug);
             println!("alert_recipients: {}", emails.len());
+            Ok(())
+        }
+        TenantCmd::Settings {
+            tenant,
+            upstream_check_minutes,
+            reauth_after_hours,
+            default_reauth,
+            refresh_lifetime_days,
+        } => {
+            use authz_core::admin::settings;
+            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
+                .await
+                .with_context(|| format!("tenant '{tenant}'"))?;
+            let old = settings::get(&ctx.store.db, &t.id).await?;
+            let mut new = old.clone();
+            if upstream_check_minutes.is_some() {
+                new.upstream_check_minutes = upstream_check_minutes;
+            }
+            if reauth_after_hours.is_some() || default_reauth {
+                new.reauth_after_hours = reauth_after_hours;
+            }
+            if refresh_lifetime_days.is_some() {
+                new.refresh_lifetime_days = refresh_lifetime_days;
+            }
+            if new != old {
+                settings::set(&ctx.store, ctx.clock.as_ref(), &t.id, &new, "operator").await?;
+            }
+            let scim =
+                authz_core::scim_token::any_live(&ctx.store.db, ctx.clock.as_ref(), &t.id).await?;
+            println!("tenant: {}", t.slug);
+            println!("upstream_check_minutes: {}", new.upstream_check_secs() / 60);
+            match new.reauth_cap_secs(scim) {
+                Some(s) => println!("reauth_after_hours: {}", s / 3600),
+                None => println!("reauth_after_hours: none (a SCIM token is live)"),
+            }
+            println!(
+                "refresh_lifetime_days: {}",
+                new.refresh_lifetime_secs() / 86_400
+            );
             Ok(())
         }
     }
