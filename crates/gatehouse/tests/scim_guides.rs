@@ -875,7 +875,9 @@ fn quoted_limits_and_lifetimes_are_the_codes() {
         }
     }
     // The variable the guides name is the one the server reads.
-    assert!(include_str!("../src/config.rs").contains("env(\"GATEHOUSE_SCIM_RATE_PER_MINUTE\")"));
+    assert!(include_str!("../src/config.rs").contains(
+        "\"GATEHOUSE_SCIM_RATE_PER_MINUTE\",\n            scim::http::DEFAULT_RATE_PER_MINUTE"
+    ));
 
     assert_eq!(
         Tier::Sensitive.access_token_secs(),
