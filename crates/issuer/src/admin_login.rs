@@ -39,18 +39,6 @@ pub struct LoginQuery {
     pub return_to: Option<String>,
 }
 
-/// A return path is a page of this tenant's console, nothing else (no open redirect).
-pub fn safe_return(path: &str, slug: &str) -> bool {
-    let prefix = format!("/admin/t/{slug}/");
-    path.starts_with(&prefix)
-        && !path.contains("//")
-        && !path.contains('\\')
-        && !path.contains("..")
-        && path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/-_.?=&%".contains(c))
-}
-
 fn truthy(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("1" | "true" | "yes"))
 }
@@ -127,7 +115,7 @@ async fn plan(
     let return_to = q
         .return_to
         .as_deref()
-        .filter(|r| safe_return(r, &t.slug))
+        .filter(|r| crate::console_path::safe_return(r, &t.slug))
         .map(str::to_string);
     // Re-authentication for the current session's connection (the console's "sign in again").
     let step_up = truthy(&q.step_up) && !test;
@@ -320,52 +308,4 @@ pub async fn submit(
     let handle = login::start(&state.store.db, clock, &binding, &areq).await?;
     let tx = login::load(&state.store.db, clock, &handle, Some(&binding)).await?;
     crate::login::redirect_to_connection(&state, &tx, &p.t, conn).await
-}
-
-/// The end of a test sign-in: the claims as Gatehouse received and normalised them. No user is
-/// created and no session started; the test is audited.
-pub async fn test_result(
-    state: &AppState,
-    req: &HttpRequest,
-    tx: &login::LoginTx,
-    t: &authz_core::TenantId,
-    conn: &connection::Connection,
-    identity: &authz_core::user::FederatedIdentity,
-) -> Result<HttpResponse, PageError> {
-    use authz_core::audit::{self, AuditEvent};
-    let clock = state.clock.as_ref();
-    let txn = state.store.begin().await.map_err(PageError::internal)?;
-    login::consume(&txn, clock, tx).await?;
-    audit::record(
-        &txn,
-        clock,
-        AuditEvent::new(Some(t), "connection.tested")
-            .source(
-                Some(crate::params::peer_ip(req)),
-                crate::params::user_agent(req),
-            )
-            .detail("connection_id", conn.id.as_str())
-            .detail("subject", identity.subject.as_str())
-            .detail("email", identity.email.clone())
-            .detail("groups", identity.groups.clone()),
-    )
-    .await?;
-    txn.commit().await.map_err(PageError::internal)?;
-    let tenant_row = tenant::get(&state.store.db, t).await?;
-    let claims = serde_json::to_string_pretty(identity).unwrap_or_default();
-    Ok(state.templates.page(
-        StatusCode::OK,
-        "admin_test.html",
-        context! {
-            connection_name => conn.name,
-            protocol => conn.kind,
-            slug => tenant_row.slug,
-            subject => identity.subject,
-            email => identity.email,
-            name => identity.name,
-            groups => identity.groups,
-            auth_time => identity.auth_time,
-            claims => claims,
-        },
-    ))
 }

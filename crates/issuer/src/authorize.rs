@@ -10,11 +10,10 @@ use authz_core::client::Client;
 use authz_core::login::{self, AuthorizeRequest};
 use authz_core::resource;
 use authz_core::scope::{self, Tier};
-use url::Url;
 
 use crate::browser;
 use crate::cimd::{self, CimdError};
-use crate::consent;
+use crate::client_redirect::redirect_error;
 use crate::pages::PageError;
 use crate::params::Params;
 use crate::state::AppState;
@@ -47,32 +46,6 @@ pub async fn post(state: web::Data<AppState>, body: Bytes) -> Result<HttpRespons
             format!("{}/oauth/authorize?{}", state.issuer(), params.to_query()),
         ))
         .finish())
-}
-
-/// A 303 to the client's (validated) redirect URI with `error`, `state` and `iss`.
-pub fn redirect_error(
-    issuer: &str,
-    redirect_uri: &str,
-    state: Option<&str>,
-    code: &str,
-    description: &str,
-) -> HttpResponse {
-    let mut u = match Url::parse(redirect_uri) {
-        Ok(u) => u,
-        Err(_) => return HttpResponse::BadRequest().finish(),
-    };
-    {
-        let mut q = u.query_pairs_mut();
-        q.append_pair("error", code);
-        q.append_pair("error_description", description);
-        if let Some(s) = state {
-            q.append_pair("state", s);
-        }
-        q.append_pair("iss", issuer);
-    }
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, u.to_string()))
-        .finish()
 }
 
 /// The page for a client metadata document that cannot be used.
@@ -288,7 +261,7 @@ async fn authorize(
                 login::load(&state.store.db, state.clock.as_ref(), &tx, Some(&binding)).await?;
             login::set_session(&state.store.db, &txm, &s.tenant, &s.id).await?;
             HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, consent::url(iss, &tx)))
+                .insert_header((header::LOCATION, crate::transaction::consent_url(iss, &tx)))
                 .finish()
         }
         _ => HttpResponse::SeeOther()

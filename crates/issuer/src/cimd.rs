@@ -196,3 +196,12 @@ mod tests {
         assert!(matches!(parse("a\u{0}b"), Err(CimdError::Json(_))));
     }
 }
+
+/// For a client identified by its metadata document URL (CIMD), the host that vouches for it:
+/// the only part of its identity that is verified (review F12).
+pub fn verified_host(client: &authz_core::client::Client) -> Option<String> {
+    (client.kind == authz_core::client::ClientKind::Cimd)
+        .then(|| url::Url::parse(&client.client_id).ok())
+        .flatten()
+        .and_then(|u| u.host_str().map(str::to_string))
+}

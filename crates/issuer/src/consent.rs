@@ -16,16 +16,12 @@ use minijinja::context;
 
 use url::Url;
 
-use crate::authorize::redirect_error;
 use crate::browser;
-use crate::login::TxQuery;
+use crate::client_redirect::redirect_error;
 use crate::pages::PageError;
 use crate::params::{peer_ip, user_agent, Params};
 use crate::state::AppState;
-
-pub fn url(issuer: &str, tx: &str) -> String {
-    format!("{issuer}/consent?tx={tx}")
-}
+use crate::transaction::TxQuery;
 
 fn expired() -> PageError {
     PageError::bad_request(
@@ -177,7 +173,7 @@ pub async fn page(
             org_name => org.name,
             connection_name => connection_name,
             email_unverified => !email_verified,
-            client_host => cimd_host(&ctx.client),
+            client_host => crate::cimd::verified_host(&ctx.client),
             resource_name => ctx.resource.display_name,
             redirect_host => redirect_host,
             remembered => covered,
@@ -288,15 +284,6 @@ async fn issue_code(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, u.to_string()))
         .finish())
-}
-
-/// For a client identified by its metadata document URL (CIMD), the host that vouches for it:
-/// the only part of its identity that is verified (review F12).
-pub fn cimd_host(client: &Client) -> Option<String> {
-    (client.kind == ClientKind::Cimd)
-        .then(|| Url::parse(&client.client_id).ok())
-        .flatten()
-        .and_then(|u| u.host_str().map(str::to_string))
 }
 
 /// Is the account's email on one of the organisation's verified domains? An IdP can assert any

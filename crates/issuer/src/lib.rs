@@ -3,13 +3,16 @@
 //! the protocol's own error format.
 mod account;
 pub mod admin_login;
+mod admin_test;
 mod audit_events;
 mod authorize;
 mod browser;
 mod callback;
 mod cimd;
 mod client_auth;
+mod client_redirect;
 mod consent;
+mod console_path;
 mod cors;
 mod error;
 mod health;
@@ -17,6 +20,7 @@ mod introspect;
 mod limits;
 mod login;
 mod metadata;
+mod node_limits;
 mod nul;
 mod origin;
 mod pages;
@@ -27,6 +31,7 @@ mod saml_sp;
 mod state;
 mod switch;
 mod token;
+mod transaction;
 mod upstream;
 
 use actix_web::web;
@@ -111,7 +116,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub use cors::Cors;
-pub use limits::RateLimits;
+pub use node_limits::RateLimits;
 pub use nul::RejectNul;
 pub use origin::AuditOrigin;
 pub use pages::SecurityHeaders;

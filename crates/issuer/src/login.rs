@@ -13,11 +13,6 @@ use crate::pages::PageError;
 use crate::params::Params;
 use crate::state::AppState;
 
-#[derive(serde::Deserialize)]
-pub struct TxQuery {
-    pub tx: Option<String>,
-}
-
 fn expired() -> PageError {
     PageError::bad_request(
         "Sign-in cannot continue",
@@ -109,7 +104,7 @@ async fn render_view(
             error => v.error,
             client_name => client.client_name,
             client_unverified => client.kind != authz_core::client::ClientKind::Preregistered,
-            client_host => crate::consent::cimd_host(&client),
+            client_host => crate::cimd::verified_host(&client),
             resource_name => res.display_name,
             org => v.org,
             reauth => v.reauth,
@@ -153,7 +148,7 @@ async fn current_session(
 pub async fn page(
     state: web::Data<AppState>,
     req: HttpRequest,
-    q: web::Query<TxQuery>,
+    q: web::Query<crate::transaction::TxQuery>,
 ) -> Result<HttpResponse, PageError> {
     let tx = load_tx(&state, &req, q.tx.as_deref()).await?;
     // Step-up for a signed-in person: one click to sign in again at the same connection.

@@ -47,7 +47,7 @@ pub struct AppState {
     pub public_rp: Arc<OidcRp>,
     pub templates: Arc<Templates>,
     /// Per-caller limits on grants, introspection and audit events, counted on this node.
-    pub node_limits: Arc<crate::limits::NodeLimits>,
+    pub node_limits: Arc<crate::node_limits::NodeLimits>,
 }
 
 impl AppState {
@@ -72,7 +72,7 @@ impl AppState {
                 .expect("the default fetcher configuration is valid"),
             fetcher,
             templates: Arc::new(Templates::new()),
-            node_limits: Arc::new(crate::limits::NodeLimits::new(Default::default())),
+            node_limits: Arc::new(crate::node_limits::NodeLimits::new(Default::default())),
         }
     }
     pub fn with_cimd_fetcher(mut self, f: SafeFetcher) -> Self {
@@ -81,9 +81,9 @@ impl AppState {
     }
 
     /// Sets the per-node limits (`GATEHOUSE_RATE_*`); [`AppState::new`] starts with the
-    /// defaults of [`crate::limits::RateLimits`].
-    pub fn with_rate_limits(mut self, limits: crate::limits::RateLimits) -> Self {
-        self.node_limits = Arc::new(crate::limits::NodeLimits::new(limits));
+    /// defaults of [`crate::node_limits::RateLimits`].
+    pub fn with_rate_limits(mut self, limits: crate::node_limits::RateLimits) -> Self {
+        self.node_limits = Arc::new(crate::node_limits::NodeLimits::new(limits));
         self
     }
 

@@ -98,7 +98,7 @@ pub async fn complete_sign_in_with(
     let purpose = tx.map(|t| t.request.purpose).unwrap_or_default();
     if purpose == login::Purpose::TestConnection {
         let tx = tx.expect("a test sign-in has a transaction");
-        return crate::admin_login::test_result(state, req, tx, tenant, conn, &identity).await;
+        return crate::admin_test::test_result(state, req, tx, tenant, conn, &identity).await;
     }
     // Only an auth_time the IdP asserted counts for step-up; without one the session's
     // authentication time is unknown (0) and never fresh enough for critical scopes.
@@ -194,13 +194,13 @@ pub async fn complete_sign_in_with(
         Some(tx) if purpose == login::Purpose::Admin => {
             let slug = authz_core::tenant::get(&state.store.db, tenant).await?.slug;
             let back = &tx.request.redirect_uri;
-            if crate::admin_login::safe_return(back, &slug) {
+            if crate::console_path::safe_return(back, &slug) {
                 format!("{}{back}", state.issuer())
             } else {
                 format!("{}/admin/t/{slug}/", state.issuer())
             }
         }
-        Some(tx) => crate::consent::url(state.issuer(), &tx.id_hash),
+        Some(tx) => crate::transaction::consent_url(state.issuer(), &tx.id_hash),
         None => format!("{}/account", state.issuer()),
     };
     // A live session of another person or organisation is never replaced silently: the person
