@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's:
-#   1. installs what it needs (Debian packages, the interop peers from npm),
+#   1. installs what it needs (Debian packages, the interop peers from npm), then checks that
+#      no new HTTP handler is over the size limits or opens a transaction (check-handlers.sh),
 #   2. makes sure a PostgreSQL server is reachable (uses 127.0.0.1:5432 if it answers, else
 #      installs/starts one),
 #   3. runs every Rust test on SQLite, the storage/domain/HTTP tests again on PostgreSQL,
@@ -14,7 +15,10 @@ ROOT=$(pwd)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 export CARGO_TERM_COLOR=never
 LOG_DIR=$(mktemp -d)
-trap 'rm -rf "$LOG_DIR"' EXIT
+# The tests' own temporary files (SQLite stores gh_t_*, CLI data directories, ...) go to a
+# per-run TMPDIR that is removed at the end, whatever the outcome.
+TEST_TMP=$(mktemp -d)
+trap 'rm -rf "$LOG_DIR" "$TEST_TMP"' EXIT
 
 say() { printf '\n==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -40,6 +44,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
 fi
 command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required: https://rustup.rs" >&2; exit 1; }
+
+# --- thin handlers (STYLE §2), before the long build so it fails fast ----------------------
+say "handler size and edge effects (scripts/check-handlers.sh)"
+./scripts/check-handlers.sh
 
 # --- 2. PostgreSQL ------------------------------------------------------------------------
 PG_ADMIN_URL="${GATEHOUSE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -73,11 +81,30 @@ say "building (target dir: $CARGO_TARGET_DIR)"
 cargo build --workspace --all-targets --features authz-core/testkit
 
 say "Rust tests on SQLite"
-cargo test --workspace --no-fail-fast --features authz-core/testkit 2>&1 | tee "$LOG_DIR/sqlite.log"
+TMPDIR="$TEST_TMP" cargo test --workspace --no-fail-fast --features authz-core/testkit 2>&1 | tee "$LOG_DIR/sqlite.log"
 
-say "storage, domain and HTTP tests on PostgreSQL"
-GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p authz-core -p issuer -p scim -p admin-api --no-fail-fast --features authz-core/testkit 2>&1 | tee "$LOG_DIR/pg.log"
+# The PostgreSQL pass runs the test executables the SQLite pass built. `cargo test -p ...`
+# would resolve features for a smaller package set and recompile the workspace (about two
+# minutes here); listing the built executables costs nothing. Doc-tests need no database and
+# ran in the SQLite pass.
+PG_PACKAGES="authz-core issuer scim admin-api"
+say "storage, domain and HTTP tests on PostgreSQL ($PG_PACKAGES; the SQLite pass's build)"
+cargo test --workspace --no-run --features authz-core/testkit --message-format=json 2>/dev/null |
+  python3 "$ROOT/scripts/test-executables.py" $PG_PACKAGES >"$LOG_DIR/pg-tests.tsv"
+[ -s "$LOG_DIR/pg-tests.tsv" ] || { echo "found no test executables for the PostgreSQL pass" >&2; exit 1; }
+run_pg_tests() {
+  # Like `cargo test --no-fail-fast`: each executable from its package directory, every one
+  # run, the step fails if any failed.
+  local rc=0 dir exe label
+  while IFS=$'\t' read -r dir exe label; do
+    printf '     Running %s (%s)\n' "$label" "$exe"
+    (cd "$dir" && GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" TMPDIR="$TEST_TMP" "$exe") || rc=1
+  done <"$LOG_DIR/pg-tests.tsv"
+  return $rc
+}
+run_pg_tests 2>&1 | tee "$LOG_DIR/pg.log"
 drop_test_dbs
+rm -rf "${TEST_TMP:?}"/* 2>/dev/null || true
 
 # --- 4. interop, once, on PostgreSQL ------------------------------------------------------
 say "interop: MCP TypeScript SDK + oidc-provider against two Gatehouse nodes on PostgreSQL"

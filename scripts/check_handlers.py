@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Thin-handler checks of STYLE §2 / issue 12 §1, run by scripts/check-handlers.sh.
+
+1. Handler size. A handler is an `async fn` (any visibility) in the HTTP sources
+   (crates/issuer/src, crates/admin-api/src, crates/scim/src/http) that takes at least one
+   actix extractor by value: web::Data/Path/Query/Form/Json/Payload/Bytes, HttpRequest, or a
+   type that has `impl FromRequest for T` (or `extractor!(T, ...)`) in those crates. Helpers
+   that take `&HttpRequest` or `&AppState` are not handlers. Size is counted from the `fn`
+   line to its closing brace (doc comments and attributes excluded); `.await`s are counted in
+   code only (not in strings or comments). A handler over 40 lines or 3 awaits must be
+   listed in scripts/handler-size-baseline.txt (`path::fn lines awaits`); a new one fails.
+   A listed handler that grew is reported as a warning; an entry whose handler is now within
+   the limits (or gone) is reported so the baseline can shrink.
+
+2. No transaction or audit record at the edge. `.begin()` and `audit::record(` (also through
+   an alias such as `core_audit::record(`; a bare imported `record(` is not seen) in
+   crates/issuer/src, crates/admin-api/src and crates/scim/src (outside #[cfg(test)] modules)
+   are counted per enclosing function and must be covered by
+   scripts/edge-effects-baseline.txt (`path::fn begin|audit::record count`); a new one, or
+   more of them in a listed function, fails.
+
+`--write-baseline` rewrites both baseline files from the current code.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HANDLER_DIRS = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src/http"]
+EFFECT_DIRS = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src"]
+EXTRACTOR_CRATES = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src"]
+MAX_LINES = 40
+MAX_AWAITS = 3
+HANDLER_BASELINE = os.path.join(ROOT, "scripts/handler-size-baseline.txt")
+EFFECT_BASELINE = os.path.join(ROOT, "scripts/edge-effects-baseline.txt")
+BUILTIN_EXTRACTORS = {"Data", "Path", "Query", "Form", "Json", "Payload", "Bytes", "HttpRequest"}
+
+
+def rust_files(dirs):
+    seen = set()
+    for d in dirs:
+        for base, _, files in sorted(os.walk(os.path.join(ROOT, d))):
+            for f in sorted(files):
+                path = os.path.join(base, f)
+                if f.endswith(".rs") and path not in seen:
+                    seen.add(path)
+                    yield path
+
+
+def blank_literals(src):
+    """The source with comments, strings and char literals replaced by spaces (newlines kept),
+    so braces and `.await`s are only counted in code."""
+    out = []
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        if src.startswith("//", i):
+            j = src.find("\n", i)
+            j = n if j < 0 else j
+            out.append(" " * (j - i))
+            i = j
+        elif src.startswith("/*", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if src.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif src.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            out.append(re.sub(r"[^\n]", " ", src[i:j]))
+            i = j
+        elif c == "r" and re.match(r'r#*"', src[i:i + 10]) and not (i and (src[i - 1].isalnum() or src[i - 1] == "_")):
+            m = re.match(r'r(#*)"', src[i:])
+            end = src.find('"' + m.group(1), i + len(m.group(0)))
+            j = n if end < 0 else end + 1 + len(m.group(1))
+            out.append(re.sub(r"[^\n]", " ", src[i:j]))
+            i = j
+        elif c == '"':
+            j = i + 1
+            while j < n and src[j] != '"':
+                j += 2 if src[j] == "\\" else 1
+            j += 1
+            out.append(re.sub(r"[^\n]", " ", src[i:j]))
+            i = j
+        elif c == "'":
+            m = re.match(r"'(\\.[^']*|[^\\'])'", src[i:i + 12])
+            if m:  # a char literal, not a lifetime
+                out.append(" " * len(m.group(0)))
+                i += len(m.group(0))
+            else:
+                out.append(c)
+                i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def test_module_spans(code):
+    """(start, end) offsets of `#[cfg(test)] mod … { … }` blocks."""
+    spans = []
+    for m in re.finditer(r"#\[cfg\(test\)\]\s*(pub(\([^)]*\))?\s+)?mod\s+\w+\s*\{", code):
+        end = match_brace(code, m.end() - 1)
+        spans.append((m.start(), end))
+    return spans
+
+
+def match_brace(code, open_idx):
+    depth = 0
+    for j in range(open_idx, len(code)):
+        if code[j] == "{":
+            depth += 1
+        elif code[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return len(code) - 1
+
+
+FN_RE = re.compile(r"\b(async\s+)?fn\s+(\w+)\s*(<[^{;]*?>)?\s*\(")
+
+
+def functions(code):
+    """Every fn with a body: (name, is_async, params, start, body_open, body_close)."""
+    for m in FN_RE.finditer(code):
+        # the parameter list: to the matching ')'
+        depth, j = 0, m.end() - 1
+        while j < len(code):
+            if code[j] == "(":
+                depth += 1
+            elif code[j] == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        params = code[m.end():j]
+        # the body starts at the first '{' at depth 0 after the signature (skip `;` = no body)
+        k = j + 1
+        angle = 0
+        while k < len(code) and code[k] not in "{;":
+            k += 1
+        if k >= len(code) or code[k] == ";":
+            continue
+        close = match_brace(code, k)
+        yield m.group(2), bool(m.group(1)), params, m.start(), k, close
+
+
+def split_params(params):
+    out, depth, cur = [], 0, ""
+    for c in params:
+        if c in "<([":
+            depth += 1
+        elif c in ">)]":
+            depth -= 1
+        if c == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += c
+    if cur.strip():
+        out.append(cur)
+    return out
+
+
+def extractor_names():
+    names = set(BUILTIN_EXTRACTORS)
+    for path in rust_files(EXTRACTOR_CRATES):
+        src = open(path, encoding="utf-8").read()
+        names.update(re.findall(r"impl\s+(?:actix_web::)?FromRequest\s+for\s+(\w+)", src))
+        names.update(re.findall(r"\bextractor!\(\s*(\w+)\s*,", src))
+    names.discard("$name")
+    return names
+
+
+def is_handler(params, extractors):
+    for p in split_params(params):
+        if ":" not in p:
+            continue  # self
+        ty = p.split(":", 1)[1].strip()
+        if ty.startswith("&"):
+            continue
+        head = re.sub(r"^(actix_web::)?(web::)?", "", ty)
+        head = re.match(r"\w+", head)
+        if head and head.group(0) in extractors:
+            return True
+    return False
+
+
+def line_of(code, idx):
+    return code.count("\n", 0, idx) + 1
+
+
+def scan():
+    extractors = extractor_names()
+    handlers = {}  # key -> (lines, awaits)
+    effects = {}  # (key, kind) -> count
+    for path in rust_files(HANDLER_DIRS + EFFECT_DIRS):
+        rel = os.path.relpath(path, ROOT)
+        code = blank_literals(open(path, encoding="utf-8").read())
+        tests = test_module_spans(code)
+        in_tests = lambda i: any(a <= i <= b for a, b in tests)
+        fns = [f for f in functions(code) if not in_tests(f[3])]
+        if any(rel.startswith(d + "/") for d in HANDLER_DIRS):
+            for name, is_async, params, start, open_, close in fns:
+                if not is_async or not is_handler(params, extractors):
+                    continue
+                lines = line_of(code, close) - line_of(code, start) + 1
+                awaits = len(re.findall(r"\.await\b", code[open_:close]))
+                key = f"{rel}::{name}"
+                if key in handlers:  # same name twice in a file (impl blocks): keep both
+                    key = f"{key}@{line_of(code, start)}"
+                handlers[key] = (lines, awaits)
+        if any(rel.startswith(d + "/") for d in EFFECT_DIRS):
+            for kind, rx in (("begin", r"\.begin\(\)"), ("audit::record", r"\b\w*audit::record\(")):
+                for m in re.finditer(rx, code):
+                    if in_tests(m.start()):
+                        continue
+                    # innermost enclosing fn
+                    owner = "<module>"
+                    best = -1
+                    for name, _, _, start, open_, close in fns:
+                        if open_ <= m.start() <= close and start > best:
+                            owner, best = name, start
+                    k = (f"{rel}::{owner}", kind)
+                    effects[k] = effects.get(k, 0) + 1
+    return handlers, effects
+
+
+def read_baseline(path):
+    rows = []
+    if os.path.exists(path):
+        for line in open(path, encoding="utf-8"):
+            line = line.split("#", 1)[0].strip()
+            if line:
+                rows.append(line.split())
+    return rows
+
+
+HEADER_H = """# Handlers over the STYLE §2 limits (40 lines, 3 awaits) that existed when the check came in
+# (issue 12 §1). One `path::fn lines awaits` per line. scripts/check-handlers.sh fails on a
+# handler over the limits that is not listed here. Shrink this list; do not add to it.
+"""
+HEADER_E = """# `.begin()` and `audit::record(` in the HTTP crates when the check came in (issue 12 §1):
+# `path::fn begin|audit::record count`. scripts/check-handlers.sh fails on any that is not
+# covered here. They move into the use-case layer; shrink this list, do not add to it.
+"""
+
+
+def main():
+    handlers, effects = scan()
+    over = {k: v for k, v in handlers.items() if v[0] > MAX_LINES or v[1] > MAX_AWAITS}
+    if "--write-baseline" in sys.argv:
+        with open(HANDLER_BASELINE, "w") as f:
+            f.write(HEADER_H)
+            for k in sorted(over):
+                f.write(f"{k} {over[k][0]} {over[k][1]}\n")
+        with open(EFFECT_BASELINE, "w") as f:
+            f.write(HEADER_E)
+            for (k, kind) in sorted(effects):
+                f.write(f"{k} {kind} {effects[(k, kind)]}\n")
+        print(f"wrote {len(over)} handlers and {len(effects)} edge-effect entries")
+        return 0
+
+    failed = False
+    base_h = {r[0]: (int(r[1]), int(r[2])) for r in read_baseline(HANDLER_BASELINE)}
+    print(f"handler size: {len(handlers)} handlers, {len(over)} over {MAX_LINES} lines or "
+          f"{MAX_AWAITS} awaits, {len(base_h)} in the baseline")
+    for k in sorted(over):
+        lines, awaits = over[k]
+        if k not in base_h:
+            failed = True
+            print(f"  NEW  {k}: {lines} lines, {awaits} awaits (limit {MAX_LINES} lines, "
+                  f"{MAX_AWAITS} awaits): move the work into a use case")
+        elif lines > base_h[k][0] or awaits > base_h[k][1]:
+            print(f"  warning: {k} grew: {lines} lines, {awaits} awaits "
+                  f"(baseline {base_h[k][0]}, {base_h[k][1]})")
+    for k in sorted(set(base_h) - set(over)):
+        print(f"  note: {k} is within the limits now (or gone): remove it from "
+              f"{os.path.relpath(HANDLER_BASELINE, ROOT)}")
+
+    base_e = {(r[0], r[1]): int(r[2]) for r in read_baseline(EFFECT_BASELINE)}
+    total = sum(effects.values())
+    print(f"edge effects: {total} `.begin()`/`audit::record(` in the HTTP crates, "
+          f"{sum(base_e.values())} in the baseline")
+    for (k, kind), n in sorted(effects.items()):
+        allowed = base_e.get((k, kind), 0)
+        if n > allowed:
+            failed = True
+            print(f"  NEW  {k}: {n} x {kind} (baseline {allowed}): transactions and audit "
+                  f"records belong in the core or the use-case layer")
+    for (k, kind), n in sorted(base_e.items()):
+        if effects.get((k, kind), 0) < n:
+            print(f"  note: {k} has fewer {kind} than the baseline ({effects.get((k, kind), 0)} < {n}): "
+                  f"lower it in {os.path.relpath(EFFECT_BASELINE, ROOT)}")
+    if failed:
+        print("check-handlers: FAILED (STYLE §2: a handler parses, calls one use case, renders)")
+        return 1
+    print("check-handlers: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
