@@ -73,7 +73,10 @@ impl FromRequest for Operator {
         Box::pin(async move {
             let (_, k) = key(&req).await?;
             match k.scope {
-                Scope::Operator => Ok(Operator { key_id: k.id }),
+                Scope::Operator => {
+                    authz_core::trace::caller(None, &format!("operator-key:{}", k.id));
+                    Ok(Operator { key_id: k.id })
+                }
                 Scope::TenantAdmin(_) => {
                     Err(Problem::forbidden("this endpoint needs an operator key"))
                 }
@@ -178,37 +181,44 @@ impl FromRequest for TenantAdmin {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            if bearer(&req).is_none() {
-                if let Some(a) = session_admin(&req).await? {
-                    return Ok(a);
+            let admin: Result<TenantAdmin, Problem> = async {
+                if bearer(&req).is_none() {
+                    if let Some(a) = session_admin(&req).await? {
+                        return Ok(a);
+                    }
                 }
-            }
-            let (st, k) = key(&req).await?;
-            let slug = req
-                .match_info()
-                .get("tenant")
-                .unwrap_or_default()
-                .to_string();
-            let Scope::TenantAdmin(own) = k.scope else {
-                return Err(Problem::forbidden(
-                    "operator keys do not act inside a tenant; use a tenant admin key",
-                ));
-            };
-            // Another tenant's slug and an unknown slug look the same: forbidden.
-            let t = match tenant::find_by_slug(&st.store.db, &slug).await {
-                Ok(t) if t.id == own => t,
-                Ok(_) | Err(authz_core::CoreError::NotFound(_)) => {
+                let (st, k) = key(&req).await?;
+                let slug = req
+                    .match_info()
+                    .get("tenant")
+                    .unwrap_or_default()
+                    .to_string();
+                let Scope::TenantAdmin(own) = k.scope else {
                     return Err(Problem::forbidden(
-                        "this key is not an admin key of that tenant",
-                    ))
-                }
-                Err(e) => return Err(e.into()),
-            };
-            Ok(TenantAdmin {
-                tenant: t.id,
-                slug: t.slug,
-                actor: format!("admin-key:{}", k.id),
-            })
+                        "operator keys do not act inside a tenant; use a tenant admin key",
+                    ));
+                };
+                // Another tenant's slug and an unknown slug look the same: forbidden.
+                let t = match tenant::find_by_slug(&st.store.db, &slug).await {
+                    Ok(t) if t.id == own => t,
+                    Ok(_) | Err(authz_core::CoreError::NotFound(_)) => {
+                        return Err(Problem::forbidden(
+                            "this key is not an admin key of that tenant",
+                        ))
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(TenantAdmin {
+                    tenant: t.id,
+                    slug: t.slug,
+                    actor: format!("admin-key:{}", k.id),
+                })
+            }
+            .await;
+            if let Ok(a) = &admin {
+                authz_core::trace::caller(Some(&a.tenant), &a.actor);
+            }
+            admin
         })
     }
 }

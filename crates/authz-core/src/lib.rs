@@ -29,6 +29,7 @@ pub mod tenant;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod token;
+pub mod trace;
 pub mod upstream_session;
 pub mod user;
 

@@ -35,6 +35,9 @@ impl RootSpanBuilder for RequestSpan {
             route = %route,
             path = %loggable_path(req.path()),
             client_ip = %req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+            // Recorded by the authentication of the caller (authz_core::trace::caller).
+            tenant = tracing::field::Empty,
+            principal = tracing::field::Empty,
             status = tracing::field::Empty,
         )
     }

@@ -119,6 +119,9 @@ pub async fn authenticate(
         return Err(too_many());
     }
     let result = check(state, req, p).await;
+    if let Ok(c) = &result {
+        authz_core::trace::caller(None, &format!("client:{}", c.client_id));
+    }
     if let Err(e) = &result {
         if e.code == "invalid_client" {
             // Failed client authentications are counted per source so secrets cannot be

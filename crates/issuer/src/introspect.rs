@@ -38,10 +38,12 @@ pub async fn resource_server(
     p: Option<&Params>,
 ) -> Result<Resource, OAuthError> {
     let (id, secret) = credentials(req, p)?;
-    resource::authenticate(&state.store.db, state.clock.now_us(), &id, &secret)
+    let rs = resource::authenticate(&state.store.db, state.clock.now_us(), &id, &secret)
         .await
         .map_err(OAuthError::server)?
-        .ok_or_else(authentication_failed)
+        .ok_or_else(authentication_failed)?;
+    authz_core::trace::caller(None, &format!("resource:{id}"));
+    Ok(rs)
 }
 
 pub async fn introspect(

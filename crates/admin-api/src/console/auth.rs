@@ -205,6 +205,7 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
         {
             let u = user::get(db, &t.id, &s.user_id).await?;
             if let Some(via) = role::session_admin_via(db, &t.id, &s).await? {
+                authz_core::trace::caller(Some(&t.id), &format!("admin:{}", s.user_id));
                 return Ok(Console {
                     signed_in_as: None,
                     csrf: csrf_for("admin", c.value()),
@@ -237,6 +238,7 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
                 )
                 .with_action("Go to connections", format!("/admin/t/{}/connections", t.slug)));
             }
+            authz_core::trace::caller(Some(&t.id), &format!("setup:{}", inv.id));
             return Ok(Console {
                 // Only when that identity's email is not the invited one.
                 signed_in_as: signed_in_as

@@ -101,6 +101,10 @@ async fn authenticate(req: HttpRequest) -> Result<ScimPrincipal, ScimError> {
         slug,
         token_id: tok.id,
     };
+    authz_core::trace::caller(
+        Some(&principal.tenant),
+        &format!("scim-token:{}", principal.token_id),
+    );
     // For the failure log: which tenant and token a failed request belonged to.
     {
         use actix_web::HttpMessage;
