@@ -69,8 +69,14 @@ if ! pg_ok; then
 fi
 drop_test_dbs() {
   # Test stores are schemas gh_t_* in the test database; interop runs get a database each.
-  psql "$PG_ADMIN_URL" -tAc "select 'DROP SCHEMA ' || string_agg(quote_ident(nspname), ', ') || ' CASCADE' from pg_namespace where nspname like 'gh\_t\_%' having count(*) > 0" 2>/dev/null |
-    psql "$PG_ADMIN_URL" -q >/dev/null 2>&1 || true
+  # Ten schemas per statement: one DROP of hundreds of schemas needs more locks than the
+  # server's lock table holds ("out of shared memory"), fails, and leaves them all behind.
+  local q
+  for _ in $(seq 1 1000); do
+    q=$(psql "$PG_ADMIN_URL" -tAc "select 'DROP SCHEMA ' || string_agg(quote_ident(nspname), ', ') || ' CASCADE' from (select nspname from pg_namespace where nspname like 'gh\_t\_%' limit 10) s having count(*) > 0" 2>/dev/null) || break
+    [ -n "$q" ] || break
+    psql "$PG_ADMIN_URL" -qc "$q" >/dev/null 2>&1 || break
+  done
   psql "$PG_ADMIN_URL" -tAc "select datname from pg_database where datname like 'gh\_interop\_%' or datname like 'gh\_t\_%'" 2>/dev/null |
     while read -r db; do [ -n "$db" ] && psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 }
