@@ -2,10 +2,11 @@
 //! purpose has passed are deleted a day after they expired, so unauthenticated traffic
 //! (authorization requests, sign-ins) cannot grow the store without bound.
 use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::clock::{Clock, MICROS};
 use crate::db::Store;
+use crate::entities::rate_limits;
 use crate::error::CoreResult;
 
 /// How long an expired row is kept (for support and forensics) before it is deleted.
@@ -35,12 +36,11 @@ pub async fn purge_expired(store: &Store, clock: &dyn Clock) -> CoreResult<u64> 
         n += store.db.execute(stmt).await?.rows_affected();
     }
     // Rate-limit windows (stored by their start, in seconds) older than a day.
-    let q = Query::delete()
-        .from_table(Alias::new("rate_limits"))
-        .and_where(Expr::col(Alias::new("window_start")).lt(clock.now_s() - GRACE_SECS))
-        .to_owned();
-    let stmt = store.db.get_database_backend().build(&q);
-    n += store.db.execute(stmt).await?.rows_affected();
+    n += rate_limits::Entity::delete_many()
+        .filter(rate_limits::Column::WindowStart.lt(clock.now_s() - GRACE_SECS))
+        .exec(&store.db)
+        .await?
+        .rows_affected;
     n += crate::upstream_session::purge_old(&store.db, clock).await?;
     Ok(n)
 }

@@ -160,6 +160,8 @@ pub async fn create(
         slug: Set(slug.to_string()),
         name: Set(name.trim().to_string()),
         created_at: Set(now),
+        // Column defaults: provisioning, alert recipients, admin group, settings.
+        ..Default::default()
     })
     .exec_without_returning(&txn)
     .await?;

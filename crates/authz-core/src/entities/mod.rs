@@ -2,6 +2,7 @@
 mod audit;
 mod catalog;
 mod oauth;
+mod ops;
 mod tenancy;
 mod upstream;
 
@@ -10,5 +11,6 @@ pub use catalog::{org_grants, resource_scopes, resource_tools, resources};
 pub use oauth::{
     auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens,
 };
+pub use ops::{api_keys, mail_outbox, rate_limits};
 pub use tenancy::{connections, tenant_domains, tenants, users};
 pub use upstream::upstream_sessions;

@@ -10,6 +10,14 @@ pub mod tenants {
         pub created_at: i64,
         /// Set while the operator has the tenant suspended (incident response).
         pub suspended_at: Option<i64>,
+        /// `jit` or `scim` (directory::policy::Provisioning).
+        pub provisioning: String,
+        /// JSON list of security-alert recipients.
+        pub alert_recipients: String,
+        /// The IdP group whose members administer the tenant.
+        pub admin_group: Option<String>,
+        /// JSON of admin::settings::TenantSettings.
+        pub settings: String,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
