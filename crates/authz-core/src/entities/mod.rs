@@ -3,6 +3,7 @@ mod audit;
 mod catalog;
 mod oauth;
 mod ops;
+mod saml;
 mod tenancy;
 mod upstream;
 
@@ -11,6 +12,7 @@ pub use catalog::{org_grants, resource_scopes, resource_tools, resources};
 pub use oauth::{
     auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens,
 };
-pub use ops::{api_keys, mail_outbox, rate_limits};
+pub use ops::{api_keys, mail_outbox, rate_limits, scim_tokens};
+pub use saml::{saml_assertions, saml_handles, saml_requests};
 pub use tenancy::{connections, tenant_domains, tenants, users};
 pub use upstream::upstream_sessions;
