@@ -1,4 +1,5 @@
 //! sea-orm entities, one module per table. Columns mirror `migrations/`.
+mod admin;
 mod audit;
 mod catalog;
 mod oauth;
@@ -7,6 +8,7 @@ mod saml;
 mod tenancy;
 mod upstream;
 
+pub use admin::{tenant_admins, tenant_client_policy};
 pub use audit::{audit_checkpoints, audit_events};
 pub use catalog::{org_grants, resource_scopes, resource_tools, resources};
 pub use oauth::{
