@@ -34,6 +34,11 @@ pub mod tenant_domains {
         pub tenant_id: String,
         pub verified: bool,
         pub created_at: i64,
+        /// The TXT record value (`gatehouse-verification=…`) that proves control.
+        pub verification_token: Option<String>,
+        pub verified_at: Option<i64>,
+        /// `method:actor` of the verification.
+        pub verified_by: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
