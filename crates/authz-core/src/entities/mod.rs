@@ -8,7 +8,7 @@ mod saml;
 mod tenancy;
 mod upstream;
 
-pub use admin::{tenant_admins, tenant_client_policy};
+pub use admin::{admin_invitations, tenant_admins, tenant_client_policy};
 pub use audit::{audit_checkpoints, audit_events};
 pub use catalog::{org_grants, resource_scopes, resource_tools, resources};
 pub use oauth::{

@@ -65,6 +65,9 @@ pub mod connections {
         /// Added by the operator (CLI): its IdP may be fetched through the operator's private
         /// allow-list and CA. Console-added connections are fetched publicly (review F3).
         pub operator_added: bool,
+        /// The invitation whose setup-only session added the connection, while it is pending
+        /// (ADR 0007).
+        pub setup_invitation: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
