@@ -2,13 +2,16 @@
 //! pre-registered clients); a tenant-admin key acts on one tenant only. Shown once, stored as
 //! SHA-256, expiring, revocable; every change is audited. The kind and the tenant come from the
 //! stored row, never from the request.
-use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::{Clock, MICROS};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Store;
+use crate::entities::api_keys::{self, Column, Entity};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
@@ -32,41 +35,29 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
-fn t(n: &str) -> Alias {
-    Alias::new(n)
-}
+impl TryFrom<api_keys::Model> for ApiKey {
+    type Error = CoreError;
 
-fn row(r: &QueryResult) -> CoreResult<ApiKey> {
-    let kind: String = r.try_get("", "kind")?;
-    let tenant: Option<String> = r.try_get("", "tenant_id")?;
-    let scope = match (kind.as_str(), tenant) {
-        ("operator", None) => Scope::Operator,
-        ("tenant_admin", Some(t)) => Scope::TenantAdmin(TenantId(t)),
-        _ => {
-            return Err(CoreError::Config(
-                "an API key row has an unknown kind".into(),
-            ))
-        }
-    };
-    Ok(ApiKey {
-        id: r.try_get("", "id")?,
-        scope,
-        name: r.try_get("", "name")?,
-        created_at: r.try_get("", "created_at")?,
-        expires_at: r.try_get("", "expires_at")?,
-        revoked_at: r.try_get("", "revoked_at")?,
-    })
+    fn try_from(m: api_keys::Model) -> CoreResult<Self> {
+        let scope = match (m.kind.as_str(), m.tenant_id) {
+            ("operator", None) => Scope::Operator,
+            ("tenant_admin", Some(t)) => Scope::TenantAdmin(TenantId(t)),
+            _ => {
+                return Err(CoreError::Config(
+                    "an API key row has an unknown kind".into(),
+                ))
+            }
+        };
+        Ok(ApiKey {
+            id: m.id,
+            scope,
+            name: m.name,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+        })
+    }
 }
-
-const COLUMNS: [&str; 7] = [
-    "id",
-    "kind",
-    "tenant_id",
-    "name",
-    "created_at",
-    "expires_at",
-    "revoked_at",
-];
 
 /// Creates a key; the secret is returned once and never stored.
 pub async fn create(
@@ -92,28 +83,19 @@ pub async fn create(
         revoked_at: None,
     };
     let txn = store.begin().await?;
-    let q = Query::insert()
-        .into_table(t("api_keys"))
-        .columns([
-            t("id"),
-            t("kind"),
-            t("tenant_id"),
-            t("name"),
-            t("key_hash"),
-            t("created_at"),
-            t("expires_at"),
-        ])
-        .values_panic([
-            key.id.clone().into(),
-            kind.into(),
-            tenant.as_ref().map(|t| t.0.clone()).into(),
-            key.name.clone().into(),
-            sha256_hex(&secret).into(),
-            now.into(),
-            key.expires_at.into(),
-        ])
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    Entity::insert(api_keys::ActiveModel {
+        id: Set(key.id.clone()),
+        kind: Set(kind.to_string()),
+        tenant_id: Set(tenant.as_ref().map(|t| t.0.clone())),
+        name: Set(key.name.clone()),
+        key_hash: Set(sha256_hex(&secret)),
+        created_at: Set(now),
+        expires_at: Set(key.expires_at),
+        revoked_at: NotSet,
+        last_used_at: NotSet,
+    })
+    .exec_without_returning(&txn)
+    .await?;
     audit::record(
         &txn,
         clock,
@@ -138,18 +120,14 @@ pub async fn authenticate<C: ConnectionTrait>(
     if !(presented.starts_with("ghop_") || presented.starts_with("ghadm_")) {
         return Ok(None);
     }
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("api_keys"))
-        .and_where(Expr::col(t("key_hash")).eq(sha256_hex(presented)))
-        .to_owned();
-    let Some(r) = conn
-        .query_one(conn.get_database_backend().build(&q))
+    let Some(m) = Entity::find()
+        .filter(Column::KeyHash.eq(sha256_hex(presented)))
+        .one(conn)
         .await?
     else {
         return Ok(None);
     };
-    let key = row(&r)?;
+    let key = ApiKey::try_from(m)?;
     let now = clock.now_us();
     if key.revoked_at.is_some() || key.expires_at <= now {
         return Ok(None);
@@ -162,19 +140,15 @@ pub async fn list<C: ConnectionTrait>(
     conn: &C,
     tenant: Option<&TenantId>,
 ) -> CoreResult<Vec<ApiKey>> {
-    let mut q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("api_keys"))
-        .order_by(t("created_at"), sea_orm::Order::Desc)
-        .to_owned();
-    match tenant {
-        Some(tid) => q.and_where(Expr::col(t("tenant_id")).eq(tid.0.clone())),
-        None => q.and_where(Expr::col(t("kind")).eq("operator")),
+    let q = Entity::find().order_by_desc(Column::CreatedAt);
+    let q = match tenant {
+        Some(tid) => q.filter(Column::TenantId.eq(tid.0.clone())),
+        None => q.filter(Column::Kind.eq("operator")),
     };
-    conn.query_all(conn.get_database_backend().build(&q))
+    q.all(conn)
         .await?
-        .iter()
-        .map(row)
+        .into_iter()
+        .map(ApiKey::try_from)
         .collect()
 }
 
@@ -187,20 +161,15 @@ pub async fn revoke(
     actor: &str,
 ) -> CoreResult<()> {
     let txn = store.begin().await?;
-    let mut q = Query::update()
-        .table(t("api_keys"))
-        .value(t("revoked_at"), clock.now_us())
-        .and_where(Expr::col(t("id")).eq(id))
-        .and_where(Expr::col(t("revoked_at")).is_null())
-        .to_owned();
-    match tenant {
-        Some(tid) => q.and_where(Expr::col(t("tenant_id")).eq(tid.0.clone())),
-        None => q.and_where(Expr::col(t("kind")).eq("operator")),
+    let q = Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(clock.now_us()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::RevokedAt.is_null());
+    let q = match tenant {
+        Some(tid) => q.filter(Column::TenantId.eq(tid.0.clone())),
+        None => q.filter(Column::Kind.eq("operator")),
     };
-    let n = txn
-        .execute(txn.get_database_backend().build(&q))
-        .await?
-        .rows_affected();
+    let n = q.exec(&txn).await?.rows_affected;
     if n == 0 {
         return Err(CoreError::NotFound("API key"));
     }

@@ -629,22 +629,36 @@ pub async fn list_for_tenant<C: ConnectionTrait>(
     conn: &C,
     tenant: &crate::TenantId,
 ) -> CoreResult<Vec<Client>> {
-    use sea_orm::sea_query::{Alias, Expr, Query};
+    use crate::entities::{consents, grant_families, tenant_client_policy};
+    use sea_orm::QuerySelect;
     let mut ids: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for table in ["consents", "grant_families", "tenant_client_policy"] {
-        let q = Query::select()
-            .distinct()
-            .column(Alias::new("client_id"))
-            .from(Alias::new(table))
-            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0.clone()))
-            .to_owned();
-        for r in conn
-            .query_all(conn.get_database_backend().build(&q))
-            .await?
-        {
-            ids.insert(r.try_get("", "client_id")?);
-        }
-    }
+    let used: Vec<String> = consents::Entity::find()
+        .select_only()
+        .column(consents::Column::ClientId)
+        .distinct()
+        .filter(consents::Column::TenantId.eq(tenant.0.clone()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.extend(used);
+    let granted: Vec<String> = grant_families::Entity::find()
+        .select_only()
+        .column(grant_families::Column::ClientId)
+        .distinct()
+        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.extend(granted);
+    let decided: Vec<String> = tenant_client_policy::Entity::find()
+        .select_only()
+        .column(tenant_client_policy::Column::ClientId)
+        .distinct()
+        .filter(tenant_client_policy::Column::TenantId.eq(tenant.0.clone()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    ids.extend(decided);
     let mut out: Vec<Client> = clients::Entity::find()
         .filter(clients::Column::Kind.eq("preregistered"))
         .all(conn)

@@ -175,6 +175,7 @@ async fn insert(
         preset: new.preset.to_string(),
         settings: new.settings.to_string(),
         operator_added,
+        setup_invitation: setup_invitation.map(str::to_string),
     };
     let txn = store.begin().await?;
     connections::Entity::insert(connections::ActiveModel {
@@ -190,18 +191,10 @@ async fn insert(
         preset: Set(model.preset.clone()),
         settings: Set(model.settings.clone()),
         operator_added: Set(operator_added),
+        setup_invitation: Set(model.setup_invitation.clone()),
     })
     .exec_without_returning(&txn)
     .await?;
-    if let Some(inv) = setup_invitation {
-        use sea_orm::sea_query::{Alias, Expr, Query};
-        let q = Query::update()
-            .table(Alias::new("connections"))
-            .value(Alias::new("setup_invitation"), inv)
-            .and_where(Expr::col(Alias::new("id")).eq(id.clone()))
-            .to_owned();
-        txn.execute(txn.get_database_backend().build(&q)).await?;
-    }
     audit::record(
         &txn,
         clock,
@@ -306,14 +299,15 @@ pub async fn set_enabled(
     }
     if enabled {
         // Enabled by an admin: no longer pending on the setup session that added it.
-        use sea_orm::sea_query::{Alias, Expr, Query};
-        let q = Query::update()
-            .table(Alias::new("connections"))
-            .value(Alias::new("setup_invitation"), Option::<String>::None)
-            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0.clone()))
-            .and_where(Expr::col(Alias::new("id")).eq(id))
-            .to_owned();
-        txn.execute(txn.get_database_backend().build(&q)).await?;
+        connections::Entity::update_many()
+            .col_expr(
+                connections::Column::SetupInvitation,
+                sea_orm::sea_query::Expr::value(Option::<String>::None),
+            )
+            .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+            .filter(connections::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
     }
     if !enabled {
         crate::incident::cut_connection(&txn, clock, tenant, id, actor).await?;
@@ -480,20 +474,11 @@ pub async fn setup_invitation<C: ConnectionTrait>(
     tenant: &TenantId,
     id: &str,
 ) -> CoreResult<Option<String>> {
-    use sea_orm::sea_query::{Alias, Expr, Query};
-    let q = Query::select()
-        .column(Alias::new("setup_invitation"))
-        .from(Alias::new("connections"))
-        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(Alias::new("id")).eq(id))
-        .to_owned();
-    match conn
-        .query_one(conn.get_database_backend().build(&q))
+    Ok(connections::Entity::find_by_id(id)
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .one(conn)
         .await?
-    {
-        Some(r) => Ok(r.try_get::<Option<String>>("", "setup_invitation")?),
-        None => Ok(None),
-    }
+        .and_then(|c| c.setup_invitation))
 }
 
 /// Every pending connection of the tenant: connection id → the invitation whose setup session
@@ -502,18 +487,54 @@ pub async fn setup_invitations<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
 ) -> CoreResult<std::collections::HashMap<String, String>> {
-    use sea_orm::sea_query::{Alias, Expr, Query};
-    let q = Query::select()
-        .columns([Alias::new("id"), Alias::new("setup_invitation")])
-        .from(Alias::new("connections"))
-        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(Alias::new("setup_invitation")).is_not_null())
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "setup_invitation")?)))
-        .collect()
+    use sea_orm::QuerySelect;
+    let rows: Vec<(String, String)> = connections::Entity::find()
+        .select_only()
+        .column(connections::Column::Id)
+        .column(connections::Column::SetupInvitation)
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::SetupInvitation.is_not_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Hands the connections that lapsed setup sessions of the tenant left pending (their
+/// invitation expired or was withdrawn before anyone was bound) to the setup session of
+/// `invitation`, whose invitee would otherwise have to configure the IdP again.
+pub async fn adopt_lapsed_pending<C: ConnectionTrait>(
+    conn: &C,
+    now_us: i64,
+    tenant: &TenantId,
+    invitation: &str,
+) -> CoreResult<()> {
+    use crate::entities::admin_invitations as inv;
+    use sea_orm::sea_query::{Cond, Expr};
+    use sea_orm::{QuerySelect, QueryTrait};
+    let lapsed = inv::Entity::find()
+        .select_only()
+        .column(inv::Column::Id)
+        .filter(inv::Column::TenantId.eq(tenant.0.clone()))
+        .filter(inv::Column::Id.ne(invitation))
+        .filter(inv::Column::BoundUserId.is_null())
+        .filter(
+            Cond::any()
+                .add(inv::Column::RevokedAt.is_not_null())
+                .add(inv::Column::SetupExpiresAt.lte(now_us)),
+        )
+        .into_query();
+    connections::Entity::update_many()
+        .col_expr(
+            connections::Column::SetupInvitation,
+            Expr::value(invitation.to_string()),
+        )
+        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::Enabled.eq(false))
+        .filter(connections::Column::SetupInvitation.in_subquery(lapsed))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// The pending connections an invitation's setup session added.

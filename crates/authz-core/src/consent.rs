@@ -198,21 +198,18 @@ pub async fn last_used<C: ConnectionTrait>(
     client_id: &str,
     resource_id: &str,
 ) -> CoreResult<Option<i64>> {
-    use sea_orm::sea_query::{Alias, Expr, Func, Query};
-    let a = Alias::new;
-    let q = Query::select()
-        .expr_as(Func::max(Expr::col(a("issued_at"))), a("last"))
-        .from(a("tokens"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(a("user_id")).eq(user_id))
-        .and_where(Expr::col(a("client_id")).eq(client_id))
-        .and_where(Expr::col(a("resource_id")).eq(resource_id))
-        .to_owned();
-    match conn
-        .query_one(conn.get_database_backend().build(&q))
-        .await?
-    {
-        Some(r) => Ok(r.try_get::<Option<i64>>("", "last")?),
-        None => Ok(None),
-    }
+    use crate::entities::tokens;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::QuerySelect;
+    let last: Option<Option<i64>> = tokens::Entity::find()
+        .select_only()
+        .column_as(Expr::col(tokens::Column::IssuedAt).max(), "last")
+        .filter(tokens::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tokens::Column::UserId.eq(user_id))
+        .filter(tokens::Column::ClientId.eq(client_id))
+        .filter(tokens::Column::ResourceId.eq(resource_id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(last.flatten())
 }

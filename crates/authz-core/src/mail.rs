@@ -5,17 +5,18 @@
 //! node claim pending rows for a minute, send them (SMTP, or the data dir's file outbox when no
 //! SMTP is configured) and mark them sent; a failed send is retried with the error recorded.
 //! Templates live in `web/email/` (plain text and HTML; values are HTML-escaped in the HTML).
-use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::{Cond, Expr};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set,
+};
 
 use crate::clock::{Clock, MICROS};
 use crate::db::Store;
+use crate::entities::mail_outbox::{self, Column, Entity};
+use crate::entities::tenants;
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
-
-fn t(n: &str) -> Alias {
-    Alias::new(n)
-}
 
 /// Replaced by the public issuer URL when a message is sent.
 pub const ISSUER_PLACEHOLDER: &str = "{issuer}";
@@ -51,102 +52,82 @@ pub async fn enqueue<C: ConnectionTrait>(
     let mut ids = Vec::new();
     for to in recipients {
         let id = uuid::Uuid::new_v4().to_string();
-        let q = Query::insert()
-            .into_table(t("mail_outbox"))
-            .columns([
-                t("id"),
-                t("tenant_id"),
-                t("kind"),
-                t("recipient"),
-                t("subject"),
-                t("body_text"),
-                t("body_html"),
-                t("created_at"),
-            ])
-            .values_panic([
-                id.clone().into(),
-                tenant.map(|t| t.0.clone()).into(),
-                kind.into(),
-                to.clone().into(),
-                subject.into(),
-                text.into(),
-                html.into(),
-                clock.now_us().into(),
-            ])
-            .to_owned();
-        conn.execute(conn.get_database_backend().build(&q)).await?;
+        Entity::insert(mail_outbox::ActiveModel {
+            id: Set(id.clone()),
+            tenant_id: Set(tenant.map(|t| t.0.clone())),
+            kind: Set(kind.to_string()),
+            recipient: Set(to.clone()),
+            subject: Set(subject.to_string()),
+            body_text: Set(text.to_string()),
+            body_html: Set(html.to_string()),
+            created_at: Set(clock.now_us()),
+            claimed_until: NotSet,
+            attempts: NotSet,
+            sent_at: NotSet,
+            last_error: NotSet,
+        })
+        .exec_without_returning(conn)
+        .await?;
         ids.push(id);
     }
     Ok(ids)
 }
 
-fn row(r: &QueryResult) -> CoreResult<Message> {
-    let tenant: Option<String> = r.try_get("", "tenant_id")?;
-    Ok(Message {
-        id: r.try_get("", "id")?,
-        tenant: tenant.map(TenantId),
-        kind: r.try_get("", "kind")?,
-        recipient: r.try_get("", "recipient")?,
-        subject: r.try_get("", "subject")?,
-        text: r.try_get("", "body_text")?,
-        html: r.try_get("", "body_html")?,
-    })
+impl From<mail_outbox::Model> for Message {
+    fn from(m: mail_outbox::Model) -> Self {
+        Message {
+            id: m.id,
+            tenant: m.tenant_id.map(TenantId),
+            kind: m.kind,
+            recipient: m.recipient,
+            subject: m.subject,
+            text: m.body_text,
+            html: m.body_html,
+        }
+    }
+}
+
+/// Unclaimed, or claimed by a sender whose minute has passed.
+fn claimable(now: i64) -> Cond {
+    Cond::any()
+        .add(Column::ClaimedUntil.is_null())
+        .add(Column::ClaimedUntil.lt(now))
 }
 
 /// Claims up to `limit` pending messages for this sender (no other node sends them meanwhile).
 pub async fn claim(store: &Store, clock: &dyn Clock, limit: u64) -> CoreResult<Vec<Message>> {
     let now = clock.now_us();
     let txn = store.begin().await?;
-    let pick = Query::select()
-        .column(t("id"))
-        .from(t("mail_outbox"))
-        .and_where(Expr::col(t("sent_at")).is_null())
-        .and_where(Expr::col(t("attempts")).lt(MAX_ATTEMPTS))
-        .cond_where(
-            sea_orm::sea_query::Cond::any()
-                .add(Expr::col(t("claimed_until")).is_null())
-                .add(Expr::col(t("claimed_until")).lt(now)),
-        )
-        .order_by(t("created_at"), sea_orm::Order::Asc)
+    let ids: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::SentAt.is_null())
+        .filter(Column::Attempts.lt(MAX_ATTEMPTS))
+        .filter(claimable(now))
+        .order_by_asc(Column::CreatedAt)
         .limit(limit)
-        .to_owned();
-    let ids: Vec<String> = txn
-        .query_all(txn.get_database_backend().build(&pick))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String>("", "id"))
-        .collect::<Result<_, _>>()?;
+        .into_tuple()
+        .all(&txn)
+        .await?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     // Claim only rows still unclaimed: on PostgreSQL two nodes may have picked the same ids.
-    let claim = Query::update()
-        .table(t("mail_outbox"))
-        .value(t("claimed_until"), now + CLAIM_SECS * MICROS)
-        .value(t("attempts"), Expr::col(t("attempts")).add(1))
-        .and_where(Expr::col(t("id")).is_in(ids))
-        .and_where(Expr::col(t("sent_at")).is_null())
-        .cond_where(
-            sea_orm::sea_query::Cond::any()
-                .add(Expr::col(t("claimed_until")).is_null())
-                .add(Expr::col(t("claimed_until")).lt(now)),
-        )
-        .returning(Query::returning().columns([
-            t("id"),
-            t("tenant_id"),
-            t("kind"),
-            t("recipient"),
-            t("subject"),
-            t("body_text"),
-            t("body_html"),
-        ]))
-        .to_owned();
-    let claimed = txn
-        .query_all(txn.get_database_backend().build(&claim))
+    let mut claim = Entity::update_many()
+        .col_expr(Column::ClaimedUntil, Expr::value(now + CLAIM_SECS * MICROS))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::Id.is_in(ids))
+        .filter(Column::SentAt.is_null())
+        .filter(claimable(now))
+        .into_query();
+    claim.returning_all();
+    let claimed = Entity::find()
+        .from_raw_sql(txn.get_database_backend().build(&claim))
+        .all(&txn)
         .await?
-        .iter()
-        .map(row)
-        .collect::<CoreResult<Vec<_>>>()?;
+        .into_iter()
+        .map(Message::from)
+        .collect();
     txn.commit().await?;
     Ok(claimed)
 }
@@ -158,30 +139,29 @@ pub async fn finish(
     id: &str,
     error: Option<&str>,
 ) -> CoreResult<()> {
-    let mut q = Query::update();
-    q.table(t("mail_outbox"))
-        .and_where(Expr::col(t("id")).eq(id));
-    match error {
+    let q = Entity::update_many().filter(Column::Id.eq(id));
+    let q = match error {
         None => q
-            .value(t("sent_at"), clock.now_us())
-            .value(t("last_error"), Option::<String>::None),
+            .col_expr(Column::SentAt, Expr::value(clock.now_us()))
+            .col_expr(Column::LastError, Expr::value(Option::<String>::None)),
         Some(e) => q
-            .value(t("claimed_until"), Option::<i64>::None)
-            .value(t("last_error"), e.chars().take(500).collect::<String>()),
+            .col_expr(Column::ClaimedUntil, Expr::value(Option::<i64>::None))
+            .col_expr(
+                Column::LastError,
+                Expr::value(e.chars().take(500).collect::<String>()),
+            ),
     };
     let txn = store.begin().await?;
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    q.exec(&txn).await?;
     if error.is_none() {
         // An invitation carries a one-time link (a credential): once delivered, the outbox
         // keeps no copy of it (tokens are stored only as hashes, DESIGN §6.2).
-        let forget = Query::update()
-            .table(t("mail_outbox"))
-            .value(t("body_text"), DELIVERED_CREDENTIAL)
-            .value(t("body_html"), DELIVERED_CREDENTIAL)
-            .and_where(Expr::col(t("id")).eq(id))
-            .and_where(Expr::col(t("kind")).eq("admin_invitation"))
-            .to_owned();
-        txn.execute(txn.get_database_backend().build(&forget))
+        Entity::update_many()
+            .col_expr(Column::BodyText, Expr::value(DELIVERED_CREDENTIAL))
+            .col_expr(Column::BodyHtml, Expr::value(DELIVERED_CREDENTIAL))
+            .filter(Column::Id.eq(id))
+            .filter(Column::Kind.eq("admin_invitation"))
+            .exec(&txn)
             .await?;
     }
     txn.commit().await?;
@@ -196,16 +176,13 @@ pub async fn alert_recipients<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
 ) -> CoreResult<Vec<String>> {
-    let q = Query::select()
-        .column(t("alert_recipients"))
-        .from(t("tenants"))
-        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
-        .to_owned();
-    let r = conn
-        .query_one(conn.get_database_backend().build(&q))
+    let raw: String = tenants::Entity::find_by_id(tenant.0.clone())
+        .select_only()
+        .column(tenants::Column::AlertRecipients)
+        .into_tuple()
+        .one(conn)
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
-    let raw: String = r.try_get("", "alert_recipients")?;
     Ok(serde_json::from_str(&raw).unwrap_or_default())
 }
 
@@ -251,15 +228,14 @@ pub async fn set_alert_recipients(
 ) -> CoreResult<()> {
     let list = validate_recipients(emails)?;
     let txn = store.begin().await?;
-    let q = Query::update()
-        .table(t("tenants"))
-        .value(
-            t("alert_recipients"),
-            serde_json::to_string(&list).unwrap_or_default(),
+    tenants::Entity::update_many()
+        .col_expr(
+            tenants::Column::AlertRecipients,
+            Expr::value(serde_json::to_string(&list).unwrap_or_default()),
         )
-        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .exec(&txn)
+        .await?;
     crate::audit::record(
         &txn,
         clock,

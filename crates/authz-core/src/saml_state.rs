@@ -1,31 +1,21 @@
 //! SAML sign-in state in the shared store (works across nodes): AuthnRequest IDs consumed once,
-//! the assertion replay cache, and one-time ACS → browser handles. Raw SQL through sea-query
-//! keeps these small tables out of the entity layer.
-use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::{ConnectionTrait, Statement};
+//! the assertion replay cache, and one-time ACS → browser handles.
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 
 use crate::clock::{Clock, MICROS};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::is_unique_violation;
-use crate::error::{CoreError, CoreResult};
+use crate::entities::{saml_assertions, saml_handles, saml_requests};
+use crate::error::CoreResult;
 use crate::tenant::TenantId;
 
 /// AuthnRequests may be answered within ten minutes.
 pub const REQUEST_SECS: i64 = 600;
 /// The ACS → browser handle lives one minute.
 pub const HANDLE_SECS: i64 = 60;
-
-fn t(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-async fn exec<C: ConnectionTrait, S: sea_orm::StatementBuilder>(
-    conn: &C,
-    q: &S,
-) -> CoreResult<u64> {
-    let stmt: Statement = conn.get_database_backend().build(q);
-    Ok(conn.execute(stmt).await?.rows_affected())
-}
 
 pub async fn record_request<C: ConnectionTrait>(
     conn: &C,
@@ -36,26 +26,17 @@ pub async fn record_request<C: ConnectionTrait>(
     request_id: &str,
 ) -> CoreResult<()> {
     let now = clock.now_us();
-    let q = Query::insert()
-        .into_table(t("saml_requests"))
-        .columns([
-            t("request_id"),
-            t("tenant_id"),
-            t("connection_id"),
-            t("login_tx"),
-            t("created_at"),
-            t("expires_at"),
-        ])
-        .values_panic([
-            request_id.into(),
-            tenant.0.clone().into(),
-            connection_id.into(),
-            login_tx.into(),
-            now.into(),
-            (now + REQUEST_SECS * MICROS).into(),
-        ])
-        .to_owned();
-    exec(conn, &q).await?;
+    saml_requests::Entity::insert(saml_requests::ActiveModel {
+        request_id: Set(request_id.to_string()),
+        tenant_id: Set(tenant.0.clone()),
+        connection_id: Set(connection_id.to_string()),
+        login_tx: Set(login_tx.to_string()),
+        created_at: Set(now),
+        expires_at: Set(now + REQUEST_SECS * MICROS),
+        consumed_at: NotSet,
+    })
+    .exec_without_returning(conn)
+    .await?;
     Ok(())
 }
 
@@ -66,22 +47,17 @@ pub async fn pending_requests<C: ConnectionTrait>(
     connection_id: &str,
     login_tx: &str,
 ) -> CoreResult<Vec<String>> {
-    let q = Query::select()
-        .column(t("request_id"))
-        .from(t("saml_requests"))
-        .and_where(Expr::col(t("connection_id")).eq(connection_id))
-        .and_where(Expr::col(t("login_tx")).eq(login_tx))
-        .and_where(Expr::col(t("consumed_at")).is_null())
-        .and_where(Expr::col(t("expires_at")).gt(clock.now_us()))
-        .to_owned();
-    let stmt = conn.get_database_backend().build(&q);
-    let rows = conn.query_all(stmt).await?;
-    rows.iter()
-        .map(|r| {
-            r.try_get::<String>("", "request_id")
-                .map_err(CoreError::from)
-        })
-        .collect()
+    use saml_requests::Column;
+    Ok(saml_requests::Entity::find()
+        .select_only()
+        .column(Column::RequestId)
+        .filter(Column::ConnectionId.eq(connection_id))
+        .filter(Column::LoginTx.eq(login_tx))
+        .filter(Column::ConsumedAt.is_null())
+        .filter(Column::ExpiresAt.gt(clock.now_us()))
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// Consumes a request ID exactly once (a conditional update: safe across nodes).
@@ -90,13 +66,15 @@ pub async fn consume_request<C: ConnectionTrait>(
     clock: &dyn Clock,
     request_id: &str,
 ) -> CoreResult<bool> {
-    let q = Query::update()
-        .table(t("saml_requests"))
-        .value(t("consumed_at"), clock.now_us())
-        .and_where(Expr::col(t("request_id")).eq(request_id))
-        .and_where(Expr::col(t("consumed_at")).is_null())
-        .to_owned();
-    Ok(exec(conn, &q).await? == 1)
+    use saml_requests::Column;
+    let n = saml_requests::Entity::update_many()
+        .col_expr(Column::ConsumedAt, Expr::value(clock.now_us()))
+        .filter(Column::RequestId.eq(request_id))
+        .filter(Column::ConsumedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
 }
 
 /// Records an assertion ID until it expires; `false` if it was seen before (a replay).
@@ -107,20 +85,21 @@ pub async fn remember_assertion<C: ConnectionTrait>(
     assertion_id: &str,
     until_us: i64,
 ) -> CoreResult<bool> {
-    let prune = Query::delete()
-        .from_table(t("saml_assertions"))
-        .and_where(Expr::col(t("expires_at")).lt(clock.now_us()))
-        .to_owned();
-    exec(conn, &prune).await?;
-    let q = Query::insert()
-        .into_table(t("saml_assertions"))
-        .columns([t("connection_id"), t("assertion_id"), t("expires_at")])
-        .values_panic([connection_id.into(), assertion_id.into(), until_us.into()])
-        .to_owned();
-    match exec(conn, &q).await {
+    saml_assertions::Entity::delete_many()
+        .filter(saml_assertions::Column::ExpiresAt.lt(clock.now_us()))
+        .exec(conn)
+        .await?;
+    let r = saml_assertions::Entity::insert(saml_assertions::ActiveModel {
+        connection_id: Set(connection_id.to_string()),
+        assertion_id: Set(assertion_id.to_string()),
+        expires_at: Set(until_us),
+    })
+    .exec_without_returning(conn)
+    .await;
+    match r {
         Ok(_) => Ok(true),
-        Err(CoreError::Db(e)) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -134,26 +113,17 @@ pub async fn create_handle<C: ConnectionTrait>(
     identity_json: &str,
 ) -> CoreResult<String> {
     let handle = random_token();
-    let q = Query::insert()
-        .into_table(t("saml_handles"))
-        .columns([
-            t("handle_hash"),
-            t("tenant_id"),
-            t("connection_id"),
-            t("login_tx"),
-            t("identity"),
-            t("expires_at"),
-        ])
-        .values_panic([
-            sha256_hex(&handle).into(),
-            tenant.0.clone().into(),
-            connection_id.into(),
-            login_tx.into(),
-            identity_json.into(),
-            (clock.now_us() + HANDLE_SECS * MICROS).into(),
-        ])
-        .to_owned();
-    exec(conn, &q).await?;
+    saml_handles::Entity::insert(saml_handles::ActiveModel {
+        handle_hash: Set(sha256_hex(&handle)),
+        tenant_id: Set(tenant.0.clone()),
+        connection_id: Set(connection_id.to_string()),
+        login_tx: Set(login_tx.to_string()),
+        identity: Set(identity_json.to_string()),
+        expires_at: Set(clock.now_us() + HANDLE_SECS * MICROS),
+        consumed_at: NotSet,
+    })
+    .exec_without_returning(conn)
+    .await?;
     Ok(handle)
 }
 
@@ -181,14 +151,16 @@ pub async fn take_handle<C: ConnectionTrait>(
 ) -> CoreResult<Option<Handle>> {
     let hash = sha256_hex(handle);
     let now = clock.now_us();
-    let q = Query::update()
-        .table(t("saml_handles"))
-        .value(t("consumed_at"), now)
-        .and_where(Expr::col(t("handle_hash")).eq(hash.clone()))
-        .and_where(Expr::col(t("consumed_at")).is_null())
-        .and_where(Expr::col(t("expires_at")).gt(now))
-        .to_owned();
-    if exec(conn, &q).await? != 1 {
+    use saml_handles::Column;
+    let n = saml_handles::Entity::update_many()
+        .col_expr(Column::ConsumedAt, Expr::value(now))
+        .filter(Column::HandleHash.eq(hash.clone()))
+        .filter(Column::ConsumedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    if n != 1 {
         return Ok(None);
     }
     read_handle(conn, &hash, None).await
@@ -200,28 +172,17 @@ async fn read_handle<C: ConnectionTrait>(
     hash: &str,
     live_at: Option<i64>,
 ) -> CoreResult<Option<Handle>> {
-    let mut sel = Query::select()
-        .columns([
-            t("tenant_id"),
-            t("connection_id"),
-            t("login_tx"),
-            t("identity"),
-        ])
-        .from(t("saml_handles"))
-        .and_where(Expr::col(t("handle_hash")).eq(hash))
-        .to_owned();
+    use saml_handles::Column;
+    let mut sel = saml_handles::Entity::find_by_id(hash);
     if let Some(now) = live_at {
-        sel.and_where(Expr::col(t("consumed_at")).is_null())
-            .and_where(Expr::col(t("expires_at")).gt(now));
+        sel = sel
+            .filter(Column::ConsumedAt.is_null())
+            .filter(Column::ExpiresAt.gt(now));
     }
-    let stmt = conn.get_database_backend().build(&sel);
-    let Some(r) = conn.query_one(stmt).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Handle {
-        tenant: TenantId(r.try_get("", "tenant_id")?),
-        connection_id: r.try_get("", "connection_id")?,
-        login_tx: r.try_get("", "login_tx")?,
-        identity_json: r.try_get("", "identity")?,
+    Ok(sel.one(conn).await?.map(|m| Handle {
+        tenant: TenantId(m.tenant_id),
+        connection_id: m.connection_id,
+        login_tx: m.login_tx,
+        identity_json: m.identity,
     }))
 }

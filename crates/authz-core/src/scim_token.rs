@@ -2,13 +2,17 @@
 //! stored as SHA-256 hashes, expiring, revocable, and rotatable with an overlap window so an
 //! IdP can be switched to the new token without a provisioning gap. A token authenticates only
 //! for its own tenant.
-use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::{Clock, MICROS};
 use crate::crypto::{hashes_equal, random_token, sha256_hex};
 use crate::db::Store;
+use crate::entities::scim_tokens::{self, Column, Entity};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
@@ -26,34 +30,18 @@ pub struct ScimToken {
     pub last_used_at: Option<i64>,
 }
 
-fn t(n: &str) -> Alias {
-    Alias::new(n)
-}
-
-const COLUMNS: [&str; 8] = [
-    "id",
-    "tenant_id",
-    "name",
-    "token_hash",
-    "created_at",
-    "expires_at",
-    "revoked_at",
-    "last_used_at",
-];
-
-fn row(r: &sea_orm::QueryResult) -> CoreResult<(ScimToken, String)> {
-    Ok((
+impl From<scim_tokens::Model> for ScimToken {
+    fn from(m: scim_tokens::Model) -> Self {
         ScimToken {
-            id: r.try_get("", "id")?,
-            tenant: TenantId(r.try_get("", "tenant_id")?),
-            name: r.try_get("", "name")?,
-            created_at: r.try_get("", "created_at")?,
-            expires_at: r.try_get("", "expires_at")?,
-            revoked_at: r.try_get("", "revoked_at")?,
-            last_used_at: r.try_get("", "last_used_at")?,
-        },
-        r.try_get("", "token_hash")?,
-    ))
+            id: m.id,
+            tenant: TenantId(m.tenant_id),
+            name: m.name,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+            last_used_at: m.last_used_at,
+        }
+    }
 }
 
 async fn insert<C: ConnectionTrait>(
@@ -75,27 +63,19 @@ async fn insert<C: ConnectionTrait>(
         revoked_at: None,
         last_used_at: None,
     };
-    let q = Query::insert()
-        .into_table(t("scim_tokens"))
-        .columns([
-            t("id"),
-            t("tenant_id"),
-            t("name"),
-            t("token_hash"),
-            t("created_at"),
-            t("expires_at"),
-        ])
-        .values_panic([
-            tok.id.clone().into(),
-            tenant.0.clone().into(),
-            tok.name.clone().into(),
-            sha256_hex(&secret).into(),
-            now.into(),
-            tok.expires_at.into(),
-        ])
-        .to_owned();
-    let stmt: Statement = conn.get_database_backend().build(&q);
-    conn.execute(stmt).await?;
+    Entity::insert(scim_tokens::ActiveModel {
+        id: Set(tok.id.clone()),
+        tenant_id: Set(tenant.0.clone()),
+        name: Set(tok.name.clone()),
+        token_hash: Set(sha256_hex(&secret)),
+        created_at: Set(now),
+        expires_at: Set(tok.expires_at),
+        revoked_at: NotSet,
+        last_used_at: NotSet,
+        expiry_alerted_at: NotSet,
+    })
+    .exec_without_returning(conn)
+    .await?;
     Ok((tok, secret))
 }
 
@@ -137,30 +117,23 @@ pub async fn create_by(
 
 /// The tenant's tokens (never their secrets), newest first.
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<ScimToken>> {
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("scim_tokens"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .order_by(t("created_at"), sea_orm::sea_query::Order::Desc)
-        .to_owned();
-    let rows = conn
-        .query_all(conn.get_database_backend().build(&q))
-        .await?;
-    rows.iter().map(|r| row(r).map(|(t, _)| t)).collect()
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .order_by_desc(Column::CreatedAt)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(ScimToken::from)
+        .collect())
 }
 
 async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<ScimToken> {
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("scim_tokens"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("id")).eq(id))
-        .to_owned();
-    let r = conn
-        .query_one(conn.get_database_backend().build(&q))
+    Entity::find_by_id(id)
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .one(conn)
         .await?
-        .ok_or(CoreError::NotFound("SCIM token"))?;
-    Ok(row(&r)?.0)
+        .map(ScimToken::from)
+        .ok_or(CoreError::NotFound("SCIM token"))
 }
 
 pub async fn revoke(
@@ -182,14 +155,13 @@ pub async fn revoke_by(
 ) -> CoreResult<()> {
     let txn = store.begin().await?;
     get(&txn, tenant, id).await?;
-    let q = Query::update()
-        .table(t("scim_tokens"))
-        .value(t("revoked_at"), clock.now_us())
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("id")).eq(id))
-        .and_where(Expr::col(t("revoked_at")).is_null())
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(clock.now_us()))
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         clock,
@@ -236,13 +208,12 @@ pub async fn rotate_by(
     }
     let (new, secret) = insert(&txn, clock, tenant, &old.name, ttl_secs).await?;
     let until = old.expires_at.min(clock.now_us() + overlap_secs * MICROS);
-    let q = Query::update()
-        .table(t("scim_tokens"))
-        .value(t("expires_at"), until)
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("id")).eq(id))
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    Entity::update_many()
+        .col_expr(Column::ExpiresAt, Expr::value(until))
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         clock,
@@ -266,18 +237,15 @@ pub async fn authenticate<C: ConnectionTrait>(
     presented: &str,
 ) -> CoreResult<Option<ScimToken>> {
     let hash = sha256_hex(presented);
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("scim_tokens"))
-        .and_where(Expr::col(t("token_hash")).eq(hash.clone()))
-        .to_owned();
-    let Some(r) = conn
-        .query_one(conn.get_database_backend().build(&q))
+    let Some(m) = Entity::find()
+        .filter(Column::TokenHash.eq(hash.clone()))
+        .one(conn)
         .await?
     else {
         return Ok(None);
     };
-    let (tok, stored) = row(&r)?;
+    let stored = m.token_hash.clone();
+    let tok = ScimToken::from(m);
     let now = clock.now_us();
     if !hashes_equal(&stored, &hash)
         || tok.tenant != *tenant
@@ -292,12 +260,11 @@ pub async fn authenticate<C: ConnectionTrait>(
         .map(|t| now - t > 60 * MICROS)
         .unwrap_or(true)
     {
-        let u = Query::update()
-            .table(t("scim_tokens"))
-            .value(t("last_used_at"), now)
-            .and_where(Expr::col(t("id")).eq(tok.id.clone()))
-            .to_owned();
-        conn.execute(conn.get_database_backend().build(&u)).await?;
+        Entity::update_many()
+            .col_expr(Column::LastUsedAt, Expr::value(now))
+            .filter(Column::Id.eq(tok.id.clone()))
+            .exec(conn)
+            .await?;
     }
     Ok(Some(tok))
 }
@@ -328,36 +295,27 @@ pub const EXPIRY_ALERT_SECS: i64 = 14 * 86_400;
 /// set in the same transaction, conditionally). Returns how many tokens were alerted.
 pub async fn alert_expiring(store: &Store, clock: &dyn Clock) -> CoreResult<u64> {
     let now = clock.now_us();
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("scim_tokens"))
-        .and_where(Expr::col(t("revoked_at")).is_null())
-        .and_where(Expr::col(t("expiry_alerted_at")).is_null())
-        .and_where(Expr::col(t("expires_at")).gt(now))
-        .and_where(Expr::col(t("expires_at")).lte(now + EXPIRY_ALERT_SECS * MICROS))
-        .to_owned();
-    let due = store
-        .db
-        .query_all(store.db.get_database_backend().build(&q))
+    let due: Vec<ScimToken> = Entity::find()
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiryAlertedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .filter(Column::ExpiresAt.lte(now + EXPIRY_ALERT_SECS * MICROS))
+        .all(&store.db)
         .await?
-        .iter()
-        .map(|r| row(r).map(|(tok, _)| tok))
-        .collect::<CoreResult<Vec<_>>>()?;
+        .into_iter()
+        .map(ScimToken::from)
+        .collect();
     let mut n = 0;
     for tok in due {
         let txn = store.begin().await?;
-        let mark = Query::update()
-            .table(t("scim_tokens"))
-            .value(t("expiry_alerted_at"), now)
-            .and_where(Expr::col(t("id")).eq(tok.id.clone()))
-            .and_where(Expr::col(t("expiry_alerted_at")).is_null())
-            .to_owned();
-        if txn
-            .execute(txn.get_database_backend().build(&mark))
+        let marked = Entity::update_many()
+            .col_expr(Column::ExpiryAlertedAt, Expr::value(now))
+            .filter(Column::Id.eq(tok.id.clone()))
+            .filter(Column::ExpiryAlertedAt.is_null())
+            .exec(&txn)
             .await?
-            .rows_affected()
-            == 0
-        {
+            .rows_affected;
+        if marked == 0 {
             continue; // another node got there first
         }
         let expires = crate::clock::rfc3339(tok.expires_at, chrono::SecondsFormat::Secs);
@@ -389,16 +347,14 @@ pub async fn any_live<C: ConnectionTrait>(
     clock: &dyn Clock,
     tenant: &TenantId,
 ) -> CoreResult<bool> {
-    let q = Query::select()
-        .column(t("id"))
-        .from(t("scim_tokens"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("revoked_at")).is_null())
-        .and_where(Expr::col(t("expires_at")).gt(clock.now_us()))
-        .limit(1)
-        .to_owned();
-    Ok(conn
-        .query_one(conn.get_database_backend().build(&q))
-        .await?
-        .is_some())
+    let live: Option<String> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(clock.now_us()))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(live.is_some())
 }

@@ -1,6 +1,6 @@
 //! Gatehouse's own sign-in session, so a repeated authorization does not send the user upstream
 //! again while it lives. The cookie carries a random value; the store keeps its hash.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QuerySelect, Set};
 
 use crate::clock::{Clock, MICROS};
 use crate::crypto::{random_token, sha256_hex};
@@ -84,6 +84,7 @@ pub async fn create_with_context<C: ConnectionTrait>(
         acr: Set(origin.acr.map(str::to_string)),
         amr: Set((!origin.amr.is_empty()).then(|| origin.amr.join(" "))),
         idp_initiated: Set(origin.idp_initiated),
+        idp_groups: NotSet,
     })
     .exec_without_returning(conn)
     .await?;
@@ -161,34 +162,26 @@ pub async fn set_idp_groups<C: ConnectionTrait>(
     id: &str,
     groups: &[String],
 ) -> CoreResult<()> {
-    use sea_orm::sea_query::{Alias, Expr, Query};
-    let q = Query::update()
-        .table(Alias::new("browser_sessions"))
-        .value(
-            Alias::new("idp_groups"),
-            serde_json::to_string(groups).unwrap_or_default(),
+    browser_sessions::Entity::update_many()
+        .col_expr(
+            browser_sessions::Column::IdpGroups,
+            sea_orm::sea_query::Expr::value(serde_json::to_string(groups).unwrap_or_default()),
         )
-        .and_where(Expr::col(Alias::new("id_hash")).eq(id))
-        .to_owned();
-    conn.execute(conn.get_database_backend().build(&q)).await?;
+        .filter(browser_sessions::Column::IdHash.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
 /// The groups the IdP asserted at the sign-in that started session `id`.
 pub async fn idp_groups<C: ConnectionTrait>(conn: &C, id: &str) -> CoreResult<Vec<String>> {
-    use sea_orm::sea_query::{Alias, Expr, Query};
-    let q = Query::select()
-        .column(Alias::new("idp_groups"))
-        .from(Alias::new("browser_sessions"))
-        .and_where(Expr::col(Alias::new("id_hash")).eq(id))
-        .to_owned();
-    let Some(r) = conn
-        .query_one(conn.get_database_backend().build(&q))
-        .await?
-    else {
-        return Ok(Vec::new());
-    };
-    let raw: Option<String> = r.try_get("", "idp_groups")?;
+    let raw: Option<Option<String>> = browser_sessions::Entity::find_by_id(id)
+        .select_only()
+        .column(browser_sessions::Column::IdpGroups)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let raw = raw.flatten();
     Ok(raw
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default())

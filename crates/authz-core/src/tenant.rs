@@ -1,6 +1,6 @@
 //! Tenants and their verified domains. A domain belongs to at most one tenant and consumer mail
 //! domains are refused (DESIGN §6.1): home-realm discovery by email domain relies on both.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, Set};
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
@@ -160,6 +160,8 @@ pub async fn create(
         slug: Set(slug.to_string()),
         name: Set(name.trim().to_string()),
         created_at: Set(now),
+        // Column defaults: provisioning, alert recipients, admin group, settings.
+        ..Default::default()
     })
     .exec_without_returning(&txn)
     .await?;
@@ -169,6 +171,9 @@ pub async fn create(
             tenant_id: Set(id.clone()),
             verified: Set(true),
             created_at: Set(now),
+            verification_token: NotSet,
+            verified_at: NotSet,
+            verified_by: NotSet,
         })
         .exec_without_returning(&txn)
         .await;

@@ -55,6 +55,7 @@ async fn saml_world(metadata: &str) -> (Fx, String) {
         preset: Set("entra".into()),
         settings: Set(serde_json::to_string(&settings).unwrap()),
         operator_added: Set(true),
+        setup_invitation: Set(None),
     })
     .exec_without_returning(&fx.store.db)
     .await

@@ -354,17 +354,7 @@ async fn last_sign_in(
     c: &Console,
     connection_id: &str,
 ) -> Result<Option<minijinja::Value>, ConsoleError> {
-    use authz_core::entities::audit_events;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-    // Connection ids are UUIDs: no LIKE wildcard can occur in them.
-    let member = format!("\"connection_id\":\"{connection_id}\"");
-    let e = audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(c.tenant.id.0.clone()))
-        .filter(audit_events::Column::Action.is_in(["user.signed_in", "user.sign_in_failed"]))
-        .filter(audit_events::Column::Details.contains(member.as_str()))
-        .order_by_desc(audit_events::Column::Id)
-        .one(&c.st.store.db)
-        .await
-        .map_err(authz_core::CoreError::from)?;
+    let e = authz_core::audit::search::last_sign_in(&c.st.store.db, &c.tenant.id, connection_id)
+        .await?;
     Ok(e.map(|e| context! { at => when(e.occurred_at), result => e.result, action => e.action }))
 }

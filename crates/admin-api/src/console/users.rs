@@ -37,36 +37,7 @@ async fn provisioned_only(
     c: &Console,
     q: Option<&str>,
 ) -> Result<Vec<minijinja::Value>, ConsoleError> {
-    use authz_core::directory::{fold, users as dir_users, ListQuery};
-    use sea_orm::sea_query::{Alias, Expr, Query};
-    let a = Alias::new;
-    let linked = Query::select()
-        .column(a("scim_user_id"))
-        .from(a("users"))
-        .and_where(Expr::col(a("tenant_id")).eq(c.tenant.id.0.clone()))
-        .and_where(Expr::col(a("scim_user_id")).is_not_null())
-        .to_owned();
-    let mut cond = sea_orm::Condition::all()
-        .add(Expr::col((a("scim_users"), a("id"))).not_in_subquery(linked));
-    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let like = || authz_core::db::literal_like(&fold(q), true);
-        cond = cond.add(
-            sea_orm::Condition::any()
-                .add(Expr::col((a("scim_users"), a("user_name_lower"))).like(like()))
-                .add(Expr::col((a("scim_users"), a("display_name_lower"))).like(like())),
-        );
-    }
-    let page = dir_users::list(
-        &c.st.store.db,
-        &c.tenant.id,
-        &ListQuery {
-            condition: cond,
-            sort: Some(("user_name_lower".into(), true)),
-            start_index: 1,
-            count: 200,
-        },
-    )
-    .await?;
+    let page = authz_core::directory::users::unlinked(&c.st.store.db, &c.tenant.id, q, 200).await?;
     Ok(page
         .items
         .into_iter()

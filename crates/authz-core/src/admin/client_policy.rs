@@ -2,13 +2,14 @@
 //! A blocked client cannot start an authorization for the tenant's users, and its existing
 //! grants and tokens in the tenant are revoked when it is blocked. With the tenant's
 //! `client_policy` set to `allowlist`, only allowed clients may be used.
-use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use super::t;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::db::Store;
+use crate::entities::grant_families;
+use crate::entities::tenant_client_policy::{self, Column, Entity};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
@@ -42,21 +43,11 @@ pub async fn decision<C: ConnectionTrait>(
     tenant: &TenantId,
     client_id: &str,
 ) -> CoreResult<Option<Decision>> {
-    let q = Query::select()
-        .column(t("decision"))
-        .from(t("tenant_client_policy"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("client_id")).eq(client_id))
-        .to_owned();
-    match conn
-        .query_one(conn.get_database_backend().build(&q))
+    Entity::find_by_id((tenant.0.clone(), client_id.to_string()))
+        .one(conn)
         .await?
-    {
-        Some(r) => Ok(Some(Decision::parse(
-            &r.try_get::<String>("", "decision")?,
-        )?)),
-        None => Ok(None),
-    }
+        .map(|m| Decision::parse(&m.decision))
+        .transpose()
 }
 
 /// May the tenant's users use `client_id`?
@@ -77,20 +68,12 @@ pub async fn list<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
 ) -> CoreResult<Vec<(String, Decision)>> {
-    let q = Query::select()
-        .columns([t("client_id"), t("decision")])
-        .from(t("tenant_client_policy"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
+    Entity::find()
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .all(conn)
         .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("", "client_id")?,
-                Decision::parse(&r.try_get::<String>("", "decision")?)?,
-            ))
-        })
+        .into_iter()
+        .map(|m| Ok((m.client_id, Decision::parse(&m.decision)?)))
         .collect()
 }
 
@@ -108,37 +91,25 @@ pub async fn set(
         return Err(CoreError::NotFound("client"));
     }
     let txn = store.begin().await?;
-    let del = Query::delete()
-        .from_table(t("tenant_client_policy"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("client_id")).eq(client_id))
-        .to_owned();
     if let Some(d) = decision {
-        let q = Query::insert()
-            .into_table(t("tenant_client_policy"))
-            .columns([
-                t("tenant_id"),
-                t("client_id"),
-                t("decision"),
-                t("changed_by"),
-                t("changed_at"),
-            ])
-            .values_panic([
-                tenant.0.clone().into(),
-                client_id.into(),
-                d.as_str().into(),
-                actor.into(),
-                clock.now_us().into(),
-            ])
-            .on_conflict(
-                OnConflict::columns([t("tenant_id"), t("client_id")])
-                    .update_columns([t("decision"), t("changed_by"), t("changed_at")])
-                    .to_owned(),
-            )
-            .to_owned();
-        txn.execute(txn.get_database_backend().build(&q)).await?;
+        Entity::insert(tenant_client_policy::ActiveModel {
+            tenant_id: Set(tenant.0.clone()),
+            client_id: Set(client_id.to_string()),
+            decision: Set(d.as_str().to_string()),
+            changed_by: Set(actor.to_string()),
+            changed_at: Set(clock.now_us()),
+        })
+        .on_conflict(
+            OnConflict::columns([Column::TenantId, Column::ClientId])
+                .update_columns([Column::Decision, Column::ChangedBy, Column::ChangedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
     } else {
-        txn.execute(txn.get_database_backend().build(&del)).await?;
+        Entity::delete_by_id((tenant.0.clone(), client_id.to_string()))
+            .exec(&txn)
+            .await?;
     }
     audit::record(
         &txn,
@@ -168,20 +139,15 @@ pub async fn enforce(
     tenant: &TenantId,
     actor: &str,
 ) -> CoreResult<u64> {
-    let q = Query::select()
+    let live: Vec<String> = grant_families::Entity::find()
+        .select_only()
+        .column(grant_families::Column::ClientId)
         .distinct()
-        .column(t("client_id"))
-        .from(t("grant_families"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("revoked_at")).is_null())
-        .to_owned();
-    let live: Vec<String> = store
-        .db
-        .query_all(store.db.get_database_backend().build(&q))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String>("", "client_id"))
-        .collect::<Result<_, _>>()?;
+        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::RevokedAt.is_null())
+        .into_tuple()
+        .all(&store.db)
+        .await?;
     let mut n = 0;
     for client_id in live {
         if !permits(&store.db, tenant, &client_id).await? {

@@ -3,14 +3,16 @@
 //! `_gatehouse-challenge.<domain>` (the admin proves control of the zone), or by the operator's
 //! override (`gatehouse domain verify --tenant T --domain D`, audited). A domain belongs to at
 //! most one tenant, and consumer mail domains are refused (DESIGN §6.1).
-use sea_orm::sea_query::{Expr, Order, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
-use super::t;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::crypto::random_hex16;
 use crate::db::{is_unique_violation, Store};
+use crate::entities::tenant_domains::{self, Column, Entity};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::{normalize_domain, TenantId};
 
@@ -41,38 +43,28 @@ impl Domain {
     }
 }
 
-fn row(r: &QueryResult) -> CoreResult<Domain> {
-    Ok(Domain {
-        domain: r.try_get("", "domain")?,
-        verified: r.try_get("", "verified")?,
-        verification_token: r.try_get("", "verification_token")?,
-        verified_at: r.try_get("", "verified_at")?,
-        verified_by: r.try_get("", "verified_by")?,
-        created_at: r.try_get("", "created_at")?,
-    })
+impl From<tenant_domains::Model> for Domain {
+    fn from(m: tenant_domains::Model) -> Self {
+        Domain {
+            domain: m.domain,
+            verified: m.verified,
+            verification_token: m.verification_token,
+            verified_at: m.verified_at,
+            verified_by: m.verified_by,
+            created_at: m.created_at,
+        }
+    }
 }
 
-const COLUMNS: [&str; 6] = [
-    "domain",
-    "verified",
-    "verification_token",
-    "verified_at",
-    "verified_by",
-    "created_at",
-];
-
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Domain>> {
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("tenant_domains"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .order_by(t("domain"), Order::Asc)
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .order_by_asc(Column::Domain)
+        .all(conn)
         .await?
-        .iter()
-        .map(row)
-        .collect()
+        .into_iter()
+        .map(Domain::from)
+        .collect())
 }
 
 pub async fn get<C: ConnectionTrait>(
@@ -80,16 +72,11 @@ pub async fn get<C: ConnectionTrait>(
     tenant: &TenantId,
     domain: &str,
 ) -> CoreResult<Domain> {
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("tenant_domains"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("domain")).eq(domain.to_ascii_lowercase()))
-        .to_owned();
-    conn.query_one(conn.get_database_backend().build(&q))
+    Entity::find_by_id(domain.to_ascii_lowercase())
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .one(conn)
         .await?
-        .map(|r| row(&r))
-        .transpose()?
+        .map(Domain::from)
         .ok_or(CoreError::NotFound("domain"))
 }
 
@@ -107,30 +94,20 @@ pub async fn add(
     let txn = store.begin().await?;
     // An unverified claim does not hold a domain forever: after UNVERIFIED_HOLD_SECS another
     // tenant may claim it (and whoever publishes the DNS record first owns it).
-    let existing = Query::select()
-        .columns([t("tenant_id"), t("verified"), t("created_at")])
-        .from(t("tenant_domains"))
-        .and_where(Expr::col(t("domain")).eq(d.clone()))
-        .to_owned();
-    if let Some(r) = txn
-        .query_one(txn.get_database_backend().build(&existing))
-        .await?
-    {
-        let owner = TenantId(r.try_get("", "tenant_id")?);
-        let verified: bool = r.try_get("", "verified")?;
-        let created: i64 = r.try_get("", "created_at")?;
+    if let Some(existing) = Entity::find_by_id(d.clone()).one(&txn).await? {
+        let owner = TenantId(existing.tenant_id);
+        let (verified, created) = (existing.verified, existing.created_at);
         let stale = !verified && created < now - UNVERIFIED_HOLD_SECS * crate::clock::MICROS;
         if !stale || &owner == tenant {
             return Err(CoreError::conflict(format!(
                 "the domain '{d}' is already registered (by this or another organisation)"
             )));
         }
-        let del = Query::delete()
-            .from_table(t("tenant_domains"))
-            .and_where(Expr::col(t("domain")).eq(d.clone()))
-            .and_where(Expr::col(t("verified")).eq(false))
-            .to_owned();
-        txn.execute(txn.get_database_backend().build(&del)).await?;
+        Entity::delete_many()
+            .filter(Column::Domain.eq(d.clone()))
+            .filter(Column::Verified.eq(false))
+            .exec(&txn)
+            .await?;
         audit::record(
             &txn,
             clock,
@@ -144,24 +121,18 @@ pub async fn add(
         )
         .await?;
     }
-    let q = Query::insert()
-        .into_table(t("tenant_domains"))
-        .columns([
-            t("domain"),
-            t("tenant_id"),
-            t("verified"),
-            t("created_at"),
-            t("verification_token"),
-        ])
-        .values_panic([
-            d.clone().into(),
-            tenant.0.clone().into(),
-            false.into(),
-            now.into(),
-            token.clone().into(),
-        ])
-        .to_owned();
-    if let Err(e) = txn.execute(txn.get_database_backend().build(&q)).await {
+    let inserted = Entity::insert(tenant_domains::ActiveModel {
+        domain: Set(d.clone()),
+        tenant_id: Set(tenant.0.clone()),
+        verified: Set(false),
+        created_at: Set(now),
+        verification_token: Set(Some(token.clone())),
+        verified_at: NotSet,
+        verified_by: NotSet,
+    })
+    .exec_without_returning(&txn)
+    .await;
+    if let Err(e) = inserted {
         if is_unique_violation(&e) {
             return Err(CoreError::conflict(format!(
                 "the domain '{d}' is already registered (by this or another organisation)"
@@ -190,15 +161,14 @@ async fn mark_verified(
     actor: &str,
 ) -> CoreResult<()> {
     let txn = store.begin().await?;
-    let q = Query::update()
-        .table(t("tenant_domains"))
-        .value(t("verified"), true)
-        .value(t("verified_at"), clock.now_us())
-        .value(t("verified_by"), format!("{method}:{actor}"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("domain")).eq(domain))
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    Entity::update_many()
+        .col_expr(Column::Verified, Expr::value(true))
+        .col_expr(Column::VerifiedAt, Expr::value(clock.now_us()))
+        .col_expr(Column::VerifiedBy, Expr::value(format!("{method}:{actor}")))
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::Domain.eq(domain))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         clock,
@@ -262,12 +232,11 @@ pub async fn remove(
 ) -> CoreResult<()> {
     let d = get(&store.db, tenant, domain).await?;
     let txn = store.begin().await?;
-    let q = Query::delete()
-        .from_table(t("tenant_domains"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("domain")).eq(d.domain.clone()))
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    Entity::delete_many()
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::Domain.eq(d.domain.clone()))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         clock,

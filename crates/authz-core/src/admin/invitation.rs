@@ -10,14 +10,16 @@
 //!    only if the IdP-asserted email equals the invited address: someone the link was forwarded
 //!    to, signing in through the organisation's IdP as themselves, gets nothing. Connections the
 //!    setup session adds stay pending until an admin enables them (ADR 0007).
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
-use super::t;
 use crate::audit::{self, AuditEvent};
 use crate::clock::{Clock, MICROS};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::Store;
+use crate::entities::admin_invitations::{self, Column, Entity};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
@@ -71,48 +73,34 @@ impl Invitation {
     }
 }
 
-const COLUMNS: [&str; 10] = [
-    "id",
-    "tenant_id",
-    "email_lower",
-    "created_by",
-    "created_at",
-    "expires_at",
-    "accepted_at",
-    "setup_expires_at",
-    "bound_user_id",
-    "revoked_at",
-];
-
-fn row(r: &QueryResult) -> CoreResult<Invitation> {
-    Ok(Invitation {
-        id: r.try_get("", "id")?,
-        tenant: TenantId(r.try_get("", "tenant_id")?),
-        email: r.try_get("", "email_lower")?,
-        created_by: r.try_get("", "created_by")?,
-        created_at: r.try_get("", "created_at")?,
-        expires_at: r.try_get("", "expires_at")?,
-        accepted_at: r.try_get("", "accepted_at")?,
-        setup_expires_at: r.try_get("", "setup_expires_at")?,
-        bound_user_id: r.try_get("", "bound_user_id")?,
-        revoked_at: r.try_get("", "revoked_at")?,
-    })
+impl From<admin_invitations::Model> for Invitation {
+    fn from(m: admin_invitations::Model) -> Self {
+        Invitation {
+            id: m.id,
+            tenant: TenantId(m.tenant_id),
+            email: m.email_lower,
+            created_by: m.created_by,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            accepted_at: m.accepted_at,
+            setup_expires_at: m.setup_expires_at,
+            bound_user_id: m.bound_user_id,
+            revoked_at: m.revoked_at,
+        }
+    }
 }
 
+/// The invitation whose `col` (its id, link-token hash or setup-session hash) is `value`.
 async fn find_by<C: ConnectionTrait>(
     conn: &C,
-    col: &str,
+    col: Column,
     value: &str,
 ) -> CoreResult<Option<Invitation>> {
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("admin_invitations"))
-        .and_where(Expr::col(t(col)).eq(value))
-        .to_owned();
-    conn.query_one(conn.get_database_backend().build(&q))
+    Ok(Entity::find()
+        .filter(col.eq(value))
+        .one(conn)
         .await?
-        .map(|r| row(&r))
-        .transpose()
+        .map(Invitation::from))
 }
 
 /// Invites `email` to administer `tenant`: stores the invitation and queues the email in one
@@ -142,28 +130,23 @@ pub async fn create(
     };
     let txn = store.begin().await?;
     let t_row = crate::tenant::get(&txn, tenant).await?;
-    let q = Query::insert()
-        .into_table(t("admin_invitations"))
-        .columns([
-            t("id"),
-            t("tenant_id"),
-            t("email_lower"),
-            t("token_hash"),
-            t("created_by"),
-            t("created_at"),
-            t("expires_at"),
-        ])
-        .values_panic([
-            inv.id.clone().into(),
-            tenant.0.clone().into(),
-            email.clone().into(),
-            sha256_hex(&token).into(),
-            actor.into(),
-            now.into(),
-            inv.expires_at.into(),
-        ])
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    Entity::insert(admin_invitations::ActiveModel {
+        id: Set(inv.id.clone()),
+        tenant_id: Set(tenant.0.clone()),
+        email_lower: Set(email.clone()),
+        token_hash: Set(sha256_hex(&token)),
+        created_by: Set(actor.to_string()),
+        created_at: Set(now),
+        expires_at: Set(inv.expires_at),
+        accepted_at: NotSet,
+        setup_hash: NotSet,
+        setup_expires_at: NotSet,
+        bound_user_id: NotSet,
+        bound_at: NotSet,
+        revoked_at: NotSet,
+    })
+    .exec_without_returning(&txn)
+    .await?;
     let link = format!(
         "{}/admin/invitations/{token}",
         crate::mail::ISSUER_PLACEHOLDER
@@ -216,14 +199,14 @@ pub async fn by_id<C: ConnectionTrait>(
     tenant: &TenantId,
     id: &str,
 ) -> CoreResult<Option<Invitation>> {
-    Ok(find_by(conn, "id", id)
+    Ok(find_by(conn, Column::Id, id)
         .await?
         .filter(|i| &i.tenant == tenant))
 }
 
 /// The invitation behind a link token, whatever its state (the GET page; consumes nothing).
 pub async fn peek<C: ConnectionTrait>(conn: &C, token: &str) -> CoreResult<Option<Invitation>> {
-    find_by(conn, "token_hash", &sha256_hex(token)).await
+    find_by(conn, Column::TokenHash, &sha256_hex(token)).await
 }
 
 /// Accepts a pending invitation exactly once and opens its setup-only session. Returns the
@@ -236,7 +219,7 @@ pub async fn accept(
     let now = clock.now_us();
     let hash = sha256_hex(token);
     let txn = store.begin().await?;
-    let Some(inv) = find_by(&txn, "token_hash", &hash).await? else {
+    let Some(inv) = find_by(&txn, Column::TokenHash, &hash).await? else {
         return Err(CoreError::NotFound("invitation"));
     };
     match inv.link_state(now) {
@@ -249,47 +232,22 @@ pub async fn accept(
     }
     let secret = random_token();
     let setup_until = now + SETUP_SECS * MICROS;
-    let q = Query::update()
-        .table(t("admin_invitations"))
-        .value(t("accepted_at"), now)
-        .value(t("setup_hash"), sha256_hex(&secret))
-        .value(t("setup_expires_at"), setup_until)
-        .and_where(Expr::col(t("token_hash")).eq(hash))
-        .and_where(Expr::col(t("accepted_at")).is_null())
-        .and_where(Expr::col(t("revoked_at")).is_null())
-        .and_where(Expr::col(t("expires_at")).gt(now))
-        .to_owned();
-    let n = txn
-        .execute(txn.get_database_backend().build(&q))
+    let n = Entity::update_many()
+        .col_expr(Column::AcceptedAt, Expr::value(now))
+        .col_expr(Column::SetupHash, Expr::value(sha256_hex(&secret)))
+        .col_expr(Column::SetupExpiresAt, Expr::value(setup_until))
+        .filter(Column::TokenHash.eq(hash))
+        .filter(Column::AcceptedAt.is_null())
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .exec(&txn)
         .await?
-        .rows_affected();
+        .rows_affected;
     if n != 1 {
         return Err(CoreError::invalid("this invitation was already accepted"));
     }
-    // Connections a lapsed setup session of this tenant left pending (it expired or was
-    // withdrawn before anyone was bound) carry over to this invitee, who would otherwise have to
-    // configure the IdP again.
-    let lapsed = Query::select()
-        .column(t("id"))
-        .from(t("admin_invitations"))
-        .and_where(Expr::col(t("tenant_id")).eq(inv.tenant.0.clone()))
-        .and_where(Expr::col(t("id")).ne(inv.id.clone()))
-        .and_where(Expr::col(t("bound_user_id")).is_null())
-        .cond_where(
-            sea_orm::sea_query::Cond::any()
-                .add(Expr::col(t("revoked_at")).is_not_null())
-                .add(Expr::col(t("setup_expires_at")).lte(now)),
-        )
-        .to_owned();
-    let carry = Query::update()
-        .table(t("connections"))
-        .value(t("setup_invitation"), inv.id.clone())
-        .and_where(Expr::col(t("tenant_id")).eq(inv.tenant.0.clone()))
-        .and_where(Expr::col(t("enabled")).eq(false))
-        .and_where(Expr::col(t("setup_invitation")).in_subquery(lapsed))
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&carry))
-        .await?;
+    // Connections a lapsed setup session of this tenant left pending carry over to this invitee.
+    crate::connection::adopt_lapsed_pending(&txn, now, &inv.tenant, &inv.id).await?;
     audit::record(
         &txn,
         clock,
@@ -318,7 +276,7 @@ pub async fn setup_session<C: ConnectionTrait>(
     clock: &dyn Clock,
     secret: &str,
 ) -> CoreResult<Option<Invitation>> {
-    let Some(inv) = find_by(conn, "setup_hash", &sha256_hex(secret)).await? else {
+    let Some(inv) = find_by(conn, Column::SetupHash, &sha256_hex(secret)).await? else {
         return Ok(None);
     };
     Ok(inv.setup_live(clock.now_us()).then_some(inv))
@@ -331,7 +289,7 @@ pub async fn live_by_id<C: ConnectionTrait>(
     tenant: &TenantId,
     id: &str,
 ) -> CoreResult<Option<Invitation>> {
-    let Some(inv) = find_by(conn, "id", id).await? else {
+    let Some(inv) = find_by(conn, Column::Id, id).await? else {
         return Ok(None);
     };
     let live = &inv.tenant == tenant && inv.setup_live(clock.now_us());
@@ -368,18 +326,15 @@ pub async fn bind<C: ConnectionTrait>(
         .await?;
         return Ok(false);
     }
-    let q = Query::update()
-        .table(t("admin_invitations"))
-        .value(t("bound_user_id"), user_id)
-        .value(t("bound_at"), clock.now_us())
-        .and_where(Expr::col(t("id")).eq(inv.id.clone()))
-        .and_where(Expr::col(t("bound_user_id")).is_null())
-        .and_where(Expr::col(t("revoked_at")).is_null())
-        .to_owned();
-    let n = conn
-        .execute(conn.get_database_backend().build(&q))
+    let n = Entity::update_many()
+        .col_expr(Column::BoundUserId, Expr::value(user_id))
+        .col_expr(Column::BoundAt, Expr::value(clock.now_us()))
+        .filter(Column::Id.eq(inv.id.clone()))
+        .filter(Column::BoundUserId.is_null())
+        .filter(Column::RevokedAt.is_null())
+        .exec(conn)
         .await?
-        .rows_affected();
+        .rows_affected;
     if n != 1 {
         return Ok(false);
     }
@@ -398,17 +353,14 @@ pub async fn bind<C: ConnectionTrait>(
 
 /// The tenant's invitations, newest first.
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Invitation>> {
-    let q = Query::select()
-        .columns(COLUMNS.map(t))
-        .from(t("admin_invitations"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .order_by(t("created_at"), sea_orm::sea_query::Order::Desc)
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .order_by_desc(Column::CreatedAt)
+        .all(conn)
         .await?
-        .iter()
-        .map(row)
-        .collect()
+        .into_iter()
+        .map(Invitation::from)
+        .collect())
 }
 
 /// Withdraws an invitation (its link and any setup session stop working), audited.
@@ -420,17 +372,14 @@ pub async fn revoke(
     actor: &str,
 ) -> CoreResult<()> {
     let txn = store.begin().await?;
-    let q = Query::update()
-        .table(t("admin_invitations"))
-        .value(t("revoked_at"), clock.now_us())
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("id")).eq(id))
-        .and_where(Expr::col(t("revoked_at")).is_null())
-        .to_owned();
-    let n = txn
-        .execute(txn.get_database_backend().build(&q))
+    let n = Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(clock.now_us()))
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(&txn)
         .await?
-        .rows_affected();
+        .rows_affected;
     if n == 0 {
         return Err(CoreError::NotFound("invitation"));
     }

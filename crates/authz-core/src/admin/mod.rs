@@ -7,9 +7,3 @@ pub mod domain;
 pub mod invitation;
 pub mod role;
 pub mod settings;
-
-use sea_orm::sea_query::Alias;
-
-pub(crate) fn t(n: &str) -> Alias {
-    Alias::new(n)
-}

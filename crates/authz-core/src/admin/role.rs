@@ -7,13 +7,16 @@
 //!   session.
 //!
 //! The check runs on every console request: nothing about the role is cached in a cookie.
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
-use super::t;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::db::Store;
+use crate::entities::tenant_admins::{self, Column, Entity};
+use crate::entities::{tenants, users};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
@@ -45,16 +48,13 @@ pub async fn admin_group<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
 ) -> CoreResult<Option<String>> {
-    let q = Query::select()
-        .column(t("admin_group"))
-        .from(t("tenants"))
-        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
-        .to_owned();
-    let r = conn
-        .query_one(conn.get_database_backend().build(&q))
+    let g: Option<String> = tenants::Entity::find_by_id(tenant.0.clone())
+        .select_only()
+        .column(tenants::Column::AdminGroup)
+        .into_tuple()
+        .one(conn)
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
-    let g: Option<String> = r.try_get("", "admin_group")?;
     Ok(g.filter(|g| !g.trim().is_empty()))
 }
 
@@ -71,12 +71,14 @@ pub async fn set_admin_group(
         return Err(CoreError::invalid("the admin group name is too long"));
     }
     let txn = store.begin().await?;
-    let q = Query::update()
-        .table(t("tenants"))
-        .value(t("admin_group"), group.map(str::to_string))
-        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    tenants::Entity::update_many()
+        .col_expr(
+            tenants::Column::AdminGroup,
+            Expr::value(group.map(str::to_string)),
+        )
+        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         clock,
@@ -97,17 +99,11 @@ pub async fn admin_via<C: ConnectionTrait>(
     user_id: &str,
     idp_groups: &[String],
 ) -> CoreResult<Option<AdminVia>> {
-    let q = Query::select()
-        .column(t("granted_via"))
-        .from(t("tenant_admins"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("user_id")).eq(user_id))
-        .to_owned();
-    if let Some(r) = conn
-        .query_one(conn.get_database_backend().build(&q))
+    if let Some(m) = Entity::find_by_id((tenant.0.clone(), user_id.to_string()))
+        .one(conn)
         .await?
     {
-        return Ok(Some(AdminVia::Explicit(r.try_get("", "granted_via")?)));
+        return Ok(Some(AdminVia::Explicit(m.granted_via)));
     }
     let Some(group) = admin_group(conn, tenant).await? else {
         return Ok(None);
@@ -133,21 +129,15 @@ async fn scim_user_of<C: ConnectionTrait>(
     tenant: &TenantId,
     user_id: &str,
 ) -> CoreResult<Option<String>> {
-    let q = Query::select()
-        .column(t("scim_user_id"))
-        .from(t("users"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("id")).eq(user_id))
-        .to_owned();
-    Ok(
-        match conn
-            .query_one(conn.get_database_backend().build(&q))
-            .await?
-        {
-            Some(r) => r.try_get("", "scim_user_id")?,
-            None => None,
-        },
-    )
+    let linked: Option<Option<String>> = users::Entity::find()
+        .select_only()
+        .column(users::Column::ScimUserId)
+        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::Id.eq(user_id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(linked.flatten())
 }
 
 /// Makes `user_id` an explicit admin (idempotent), audited in the caller's transaction.
@@ -160,29 +150,20 @@ pub async fn grant<C: ConnectionTrait>(
     invitation_id: Option<&str>,
     actor: &str,
 ) -> CoreResult<()> {
-    let q = Query::insert()
-        .into_table(t("tenant_admins"))
-        .columns([
-            t("tenant_id"),
-            t("user_id"),
-            t("granted_via"),
-            t("invitation_id"),
-            t("created_at"),
-        ])
-        .values_panic([
-            tenant.0.clone().into(),
-            user_id.into(),
-            via.into(),
-            invitation_id.map(str::to_string).into(),
-            clock.now_us().into(),
-        ])
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::columns([t("tenant_id"), t("user_id")])
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
-    conn.execute(conn.get_database_backend().build(&q)).await?;
+    Entity::insert(tenant_admins::ActiveModel {
+        tenant_id: Set(tenant.0.clone()),
+        user_id: Set(user_id.to_string()),
+        granted_via: Set(via.to_string()),
+        invitation_id: Set(invitation_id.map(str::to_string)),
+        created_at: Set(clock.now_us()),
+    })
+    .on_conflict(
+        OnConflict::columns([Column::TenantId, Column::UserId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
     audit::record(
         conn,
         clock,
@@ -204,15 +185,10 @@ pub async fn revoke(
     actor: &str,
 ) -> CoreResult<bool> {
     let txn = store.begin().await?;
-    let q = Query::delete()
-        .from_table(t("tenant_admins"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("user_id")).eq(user_id))
-        .to_owned();
-    let n = txn
-        .execute(txn.get_database_backend().build(&q))
+    let n = Entity::delete_by_id((tenant.0.clone(), user_id.to_string()))
+        .exec(&txn)
         .await?
-        .rows_affected();
+        .rows_affected;
     if n > 0 {
         audit::record(
             &txn,
@@ -239,23 +215,18 @@ pub async fn list<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
 ) -> CoreResult<Vec<ExplicitAdmin>> {
-    let q = Query::select()
-        .columns([t("user_id"), t("granted_via"), t("created_at")])
-        .from(t("tenant_admins"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .order_by(t("created_at"), sea_orm::sea_query::Order::Asc)
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .order_by_asc(Column::CreatedAt)
+        .all(conn)
         .await?
-        .iter()
-        .map(|r: &QueryResult| {
-            Ok(ExplicitAdmin {
-                user_id: r.try_get("", "user_id")?,
-                granted_via: r.try_get("", "granted_via")?,
-                created_at: r.try_get("", "created_at")?,
-            })
+        .into_iter()
+        .map(|m| ExplicitAdmin {
+            user_id: m.user_id,
+            granted_via: m.granted_via,
+            created_at: m.created_at,
         })
-        .collect()
+        .collect())
 }
 
 /// Is the user of this Gatehouse session an admin of `tenant`? Explicit admins always count;

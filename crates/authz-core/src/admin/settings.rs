@@ -5,14 +5,14 @@
 //! (DESIGN §4b): the upstream re-validation interval of OIDC sessions and the cap on a refresh
 //! family's life without a fresh IdP sign-in. Unset values take the defaults. Stored as JSON in
 //! `tenants.settings`; changes are audited.
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use super::t;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::db::Store;
+use crate::entities::tenants;
 use crate::error::{CoreError, CoreResult};
 use crate::scope::Tier;
 use crate::tenant::TenantId;
@@ -206,16 +206,13 @@ pub async fn get_cached<C: ConnectionTrait>(
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<TenantSettings> {
-    let q = Query::select()
-        .column(t("settings"))
-        .from(t("tenants"))
-        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
-        .to_owned();
-    let r = conn
-        .query_one(conn.get_database_backend().build(&q))
+    let raw: String = tenants::Entity::find_by_id(tenant.0.clone())
+        .select_only()
+        .column(tenants::Column::Settings)
+        .into_tuple()
+        .one(conn)
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
-    let raw: String = r.try_get("", "settings")?;
     Ok(serde_json::from_str(&raw).unwrap_or_default())
 }
 
@@ -230,12 +227,14 @@ pub async fn set(
     s.validate()?;
     let txn = store.begin().await?;
     let old = get(&txn, tenant).await?;
-    let q = Query::update()
-        .table(t("tenants"))
-        .value(t("settings"), serde_json::to_string(s).unwrap_or_default())
-        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
-        .to_owned();
-    txn.execute(txn.get_database_backend().build(&q)).await?;
+    tenants::Entity::update_many()
+        .col_expr(
+            tenants::Column::Settings,
+            Expr::value(serde_json::to_string(s).unwrap_or_default()),
+        )
+        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         clock,

@@ -9,12 +9,15 @@
 //! `gatehouse audit purge` with the owner's credentials when the runtime role does not own the
 //! audit tables), a dropped and re-created trigger on SQLite — so no other session ever sees the
 //! table unguarded.
-use sea_orm::sea_query::{Alias, Expr, Func, Query};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+};
 
 use super::{record, AuditEvent};
 use crate::clock::{Clock, MICROS};
 use crate::db::Store;
+use crate::entities::{audit_checkpoints, audit_events};
 use crate::error::CoreResult;
 use crate::tenant::TenantId;
 
@@ -33,18 +36,21 @@ pub struct Purged {
     pub deleted: u64,
 }
 
-fn t(n: &str) -> Alias {
-    Alias::new(n)
-}
-
-async fn scalar<C: ConnectionTrait>(
+/// The one value of an aggregate (`MAX(seq)`, `MIN(seq)`) over the rows of `E` matching
+/// `filter`; `None` when no row matches.
+async fn aggregate<E: EntityTrait, C: ConnectionTrait>(
     conn: &C,
-    q: &sea_orm::sea_query::SelectStatement,
+    expr: SimpleExpr,
+    filter: SimpleExpr,
 ) -> CoreResult<Option<i64>> {
-    let Some(r) = conn.query_one(conn.get_database_backend().build(q)).await? else {
-        return Ok(None);
-    };
-    Ok(r.try_get::<Option<i64>>("", "v")?)
+    let v: Option<Option<i64>> = E::find()
+        .select_only()
+        .column_as(expr, "v")
+        .filter(filter)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(v.flatten())
 }
 
 /// Deletes the tenant's records older than `years`, up to the newest signed checkpoint that
@@ -57,57 +63,38 @@ pub async fn purge(
 ) -> CoreResult<Option<Purged>> {
     let cutoff = clock.now_us() - years.max(1) * YEAR_SECS * MICROS;
     let chain = tenant.0.clone();
+    use audit_events::Column;
     let sealed = || {
-        Expr::col(t("tenant_id"))
+        Column::TenantId
             .eq(chain.clone())
-            .and(Expr::col(t("seq")).is_not_null())
+            .and(Column::Seq.is_not_null())
     };
     let txn = store.begin().await?;
-    let head = scalar(
-        &txn,
-        &Query::select()
-            .expr_as(Func::max(Expr::col(t("seq"))), t("v"))
-            .from(t("audit_events"))
-            .cond_where(sealed())
-            .to_owned(),
-    )
-    .await?;
+    let head =
+        aggregate::<audit_events::Entity, _>(&txn, Expr::col(Column::Seq).max(), sealed()).await?;
     let Some(head) = head else {
         return Ok(None);
     };
     // The first record young enough to keep: nothing at or after it may go.
-    let first_young = scalar(
+    let first_young = aggregate::<audit_events::Entity, _>(
         &txn,
-        &Query::select()
-            .expr_as(Func::min(Expr::col(t("seq"))), t("v"))
-            .from(t("audit_events"))
-            .cond_where(sealed())
-            .and_where(Expr::col(t("occurred_at")).gte(cutoff))
-            .to_owned(),
+        Expr::col(Column::Seq).min(),
+        sealed().and(Column::OccurredAt.gte(cutoff)),
     )
     .await?
     .unwrap_or(head);
-    let first = scalar(
+    let first = aggregate::<audit_events::Entity, _>(&txn, Expr::col(Column::Seq).min(), sealed())
+        .await?
+        .unwrap_or(1);
+    let Some(up_to) = aggregate::<audit_checkpoints::Entity, _>(
         &txn,
-        &Query::select()
-            .expr_as(Func::min(Expr::col(t("seq"))), t("v"))
-            .from(t("audit_events"))
-            .cond_where(sealed())
-            .to_owned(),
-    )
-    .await?
-    .unwrap_or(1);
-    let Some(up_to) = scalar(
-        &txn,
-        &Query::select()
-            .expr_as(Func::max(Expr::col(t("seq"))), t("v"))
-            .from(t("audit_checkpoints"))
-            .and_where(Expr::col(t("tenant_id")).eq(chain.clone()))
-            .and_where(Expr::col(t("seq")).lt(first_young.min(head)))
-            .and_where(Expr::col(t("seq")).gte(first))
+        Expr::col(audit_checkpoints::Column::Seq).max(),
+        audit_checkpoints::Column::TenantId
+            .eq(chain.clone())
+            .and(audit_checkpoints::Column::Seq.lt(first_young.min(head)))
+            .and(audit_checkpoints::Column::Seq.gte(first))
             // The kept checkpoint itself is older than the retention (the verifier checks it).
-            .and_where(Expr::col(t("created_at")).lte(cutoff))
-            .to_owned(),
+            .and(audit_checkpoints::Column::CreatedAt.lte(cutoff)),
     )
     .await?
     else {
@@ -120,18 +107,12 @@ pub async fn purge(
     };
     txn.execute(Statement::from_string(backend, guard_off))
         .await?;
-    let deleted = txn
-        .execute(
-            backend.build(
-                &Query::delete()
-                    .from_table(t("audit_events"))
-                    .cond_where(sealed())
-                    .and_where(Expr::col(t("seq")).lte(up_to))
-                    .to_owned(),
-            ),
-        )
+    let deleted = audit_events::Entity::delete_many()
+        .filter(sealed())
+        .filter(Column::Seq.lte(up_to))
+        .exec(&txn)
         .await?
-        .rows_affected();
+        .rows_affected;
     let guard_on = match backend {
         DatabaseBackend::Postgres => "ALTER TABLE audit_events ENABLE TRIGGER audit_guard",
         _ => SQLITE_GUARD,

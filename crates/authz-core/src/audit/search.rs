@@ -87,3 +87,21 @@ pub async fn get<C: ConnectionTrait>(
         .await?
         .ok_or(crate::error::CoreError::NotFound("audit record"))
 }
+
+/// The newest sign-in (or refused sign-in) through one of the tenant's connections: what the
+/// console shows beside each connection.
+pub async fn last_sign_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    connection_id: &str,
+) -> CoreResult<Option<audit_events::Model>> {
+    // Connection ids are UUIDs: no LIKE wildcard can occur in them.
+    let member = format!("\"connection_id\":\"{connection_id}\"");
+    Ok(audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(tenant.0.clone()))
+        .filter(audit_events::Column::Action.is_in(["user.signed_in", "user.sign_in_failed"]))
+        .filter(audit_events::Column::Details.contains(member.as_str()))
+        .order_by_desc(audit_events::Column::Id)
+        .one(conn)
+        .await?)
+}

@@ -1,12 +1,12 @@
 //! The tenant's provisioning policy (DESIGN §6.4): `jit` creates a user on first sign-in;
 //! `scim` admits only users the IdP provisioned and left active.
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use super::{exec, t};
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::db::Store;
+use crate::entities::tenants;
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
@@ -35,16 +35,13 @@ impl Provisioning {
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Provisioning> {
-    let q = Query::select()
-        .column(t("provisioning"))
-        .from(t("tenants"))
-        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
-        .to_owned();
-    let row = conn
-        .query_one(conn.get_database_backend().build(&q))
+    let p: String = tenants::Entity::find_by_id(tenant.0.clone())
+        .select_only()
+        .column(tenants::Column::Provisioning)
+        .into_tuple()
+        .one(conn)
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
-    let p: String = row.try_get("", "provisioning")?;
     Provisioning::parse(&p)
 }
 
@@ -59,12 +56,11 @@ pub async fn set(
 ) -> CoreResult<()> {
     let txn = store.begin().await?;
     let before = get(&txn, tenant).await?;
-    let q = Query::update()
-        .table(t("tenants"))
-        .value(t("provisioning"), policy.as_str())
-        .and_where(Expr::col(t("id")).eq(tenant.0.clone()))
-        .to_owned();
-    exec(&txn, &q).await?;
+    tenants::Entity::update_many()
+        .col_expr(tenants::Column::Provisioning, Expr::value(policy.as_str()))
+        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         clock,

@@ -354,6 +354,45 @@ pub async fn list<C: ConnectionTrait>(
     list_in(conn, TABLE, &COLUMNS, SORTABLE, tenant, q, row).await
 }
 
+/// The SCIM users no identity has signed in as yet (they exist only in the directory), by
+/// user name; with `q`, only those whose user name or display name contains it (folded).
+pub async fn unlinked<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    q: Option<&str>,
+    count: u64,
+) -> CoreResult<Page<DirUser>> {
+    use crate::entities::users;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+    let linked = users::Entity::find()
+        .select_only()
+        .column(users::Column::ScimUserId)
+        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::ScimUserId.is_not_null())
+        .into_query();
+    let mut cond =
+        sea_orm::Condition::all().add(Expr::col((t(TABLE), t("id"))).not_in_subquery(linked));
+    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+        let like = || crate::db::literal_like(&fold(q), true);
+        cond = cond.add(
+            sea_orm::Condition::any()
+                .add(Expr::col((t(TABLE), t("user_name_lower"))).like(like()))
+                .add(Expr::col((t(TABLE), t("display_name_lower"))).like(like())),
+        );
+    }
+    list(
+        conn,
+        tenant,
+        &ListQuery {
+            condition: cond,
+            sort: Some(("user_name_lower".into(), true)),
+            start_index: 1,
+            count,
+        },
+    )
+    .await
+}
+
 pub(crate) async fn list_in<C: ConnectionTrait, T>(
     conn: &C,
     table: &str,

@@ -44,6 +44,8 @@ pub mod browser_sessions {
         pub acr: Option<String>,
         pub amr: Option<String>,
         pub idp_initiated: bool,
+        /// JSON list of the groups the IdP asserted at the sign-in (admin-group checks).
+        pub idp_groups: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -10,6 +10,14 @@ pub mod tenants {
         pub created_at: i64,
         /// Set while the operator has the tenant suspended (incident response).
         pub suspended_at: Option<i64>,
+        /// `jit` or `scim` (directory::policy::Provisioning).
+        pub provisioning: String,
+        /// JSON list of security-alert recipients.
+        pub alert_recipients: String,
+        /// The IdP group whose members administer the tenant.
+        pub admin_group: Option<String>,
+        /// JSON of admin::settings::TenantSettings.
+        pub settings: String,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -26,6 +34,11 @@ pub mod tenant_domains {
         pub tenant_id: String,
         pub verified: bool,
         pub created_at: i64,
+        /// The TXT record value (`gatehouse-verification=…`) that proves control.
+        pub verification_token: Option<String>,
+        pub verified_at: Option<i64>,
+        /// `method:actor` of the verification.
+        pub verified_by: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -52,6 +65,9 @@ pub mod connections {
         /// Added by the operator (CLI): its IdP may be fetched through the operator's private
         /// allow-list and CA. Console-added connections are fetched publicly (review F3).
         pub operator_added: bool,
+        /// The invitation whose setup-only session added the connection, while it is pending
+        /// (ADR 0007).
+        pub setup_invitation: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
