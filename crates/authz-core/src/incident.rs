@@ -190,10 +190,14 @@ pub async fn revoke_client(
 
 /// Is the tenant suspended? (No cache: a suspension holds on every node at once.)
 pub async fn is_suspended<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<bool> {
-    Ok(tenants::Entity::find_by_id(tenant.0.clone())
+    use sea_orm::QuerySelect;
+    let at: Option<Option<i64>> = tenants::Entity::find_by_id(tenant.0.clone())
+        .select_only()
+        .column(tenants::Column::SuspendedAt)
+        .into_tuple()
         .one(conn)
-        .await?
-        .is_some_and(|t| t.suspended_at.is_some()))
+        .await?;
+    Ok(at.flatten().is_some())
 }
 
 /// Suspends a tenant: no sign-in, token, refresh or introspection succeeds until it is resumed.

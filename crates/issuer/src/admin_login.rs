@@ -74,14 +74,9 @@ pub async fn tenant_session(
     req: &HttpRequest,
     tenant: &authz_core::TenantId,
 ) -> Result<Option<session::Session>, PageError> {
-    let Some(c) = browser::session_value(state, req) else {
-        return Ok(None);
-    };
-    Ok(
-        session::find_active(&state.store.db, state.clock.as_ref(), &c)
-            .await?
-            .filter(|s| &s.tenant == tenant),
-    )
+    Ok(browser::live_session(state, req)
+        .await?
+        .filter(|s| &s.tenant == tenant))
 }
 
 /// Where a console sign-in may go: the tenant's usable connections and the one chosen.

@@ -233,12 +233,7 @@ async fn authorize(
     let tx = login::start(&state.store.db, state.clock.as_ref(), &binding, &areq).await?;
 
     // An existing Gatehouse session skips the upstream round trip.
-    let session = match browser::session_value(state, req) {
-        Some(c) => {
-            authz_core::session::find_active(&state.store.db, state.clock.as_ref(), &c).await?
-        }
-        None => None,
-    };
+    let session = browser::live_session(state, req).await?;
     let hint_tenant = match &areq.login_hint {
         Some(h) => authz_core::tenant::find_by_email_domain(&state.store.db, h)
             .await?

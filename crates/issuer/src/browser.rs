@@ -50,6 +50,19 @@ pub fn session_value(state: &AppState, req: &HttpRequest) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
+/// The live sign-in session of this browser, if any.
+pub async fn live_session(
+    state: &AppState,
+    req: &HttpRequest,
+) -> authz_core::CoreResult<Option<authz_core::session::Session>> {
+    match session_value(state, req) {
+        Some(c) => {
+            authz_core::session::find_active(&state.store.db, state.clock.as_ref(), &c).await
+        }
+        None => Ok(None),
+    }
+}
+
 /// A new binding value: random, with the server's MAC.
 pub fn mint(state: &AppState) -> String {
     binding_value(&state.master_key, &random_token())

@@ -134,17 +134,6 @@ async fn render_choice(
     render_view(state, req, tx, view).await
 }
 
-/// The live session in this browser, if any.
-async fn current_session(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<Option<authz_core::session::Session>, PageError> {
-    let Some(c) = browser::session_value(state, req) else {
-        return Ok(None);
-    };
-    Ok(authz_core::session::find_active(&state.store.db, state.clock.as_ref(), &c).await?)
-}
-
 pub async fn page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -153,7 +142,7 @@ pub async fn page(
     let tx = load_tx(&state, &req, q.tx.as_deref()).await?;
     // Step-up for a signed-in person: one click to sign in again at the same connection.
     if tx.request.step_up {
-        if let Some(s) = current_session(&state, &req).await? {
+        if let Some(s) = browser::live_session(&state, &req).await? {
             let u = authz_core::user::get(&state.store.db, &s.tenant, &s.user_id).await?;
             let t = tenant::get(&state.store.db, &s.tenant).await?;
             let email = u.email.unwrap_or(u.subject);
@@ -195,7 +184,7 @@ pub async fn submit(
         ));
     }
     if p.get("reauth") == Some("1") && tx.request.step_up {
-        if let Some(s) = current_session(&state, &req).await? {
+        if let Some(s) = browser::live_session(&state, &req).await? {
             let t = tenant::get(&state.store.db, &s.tenant).await?;
             let conn = connection::get(&state.store.db, &s.tenant, &s.connection_id).await?;
             return redirect_to_connection(&state, &tx, &t, &conn).await;

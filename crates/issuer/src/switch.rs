@@ -28,14 +28,9 @@ pub async fn other_session(
     tenant: &TenantId,
     user_id: &str,
 ) -> Result<Option<Session>, PageError> {
-    let Some(c) = req.cookie(&browser::session_cookie_name(state)) else {
-        return Ok(None);
-    };
-    Ok(
-        session::find_active(&state.store.db, state.clock.as_ref(), c.value())
-            .await?
-            .filter(|s| &s.tenant != tenant || s.user_id != user_id),
-    )
+    Ok(browser::live_session(state, req)
+        .await?
+        .filter(|s| &s.tenant != tenant || s.user_id != user_id))
 }
 
 /// The switch form's token: derived from the pending session's secret, which only this

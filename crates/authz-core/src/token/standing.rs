@@ -78,8 +78,11 @@ pub async fn code_stands<C: ConnectionTrait>(
     {
         return Ok(Err(Lapse::SessionEnded));
     }
-    if !user::get(conn, p.tenant, p.user_id).await?.active {
-        return Ok(Err(Lapse::UserInactive));
+    // A user row gone (or never there) is a lapse for the client, not a server fault.
+    match user::get(conn, p.tenant, p.user_id).await {
+        Ok(u) if u.active => {}
+        Ok(_) | Err(crate::CoreError::NotFound(_)) => return Ok(Err(Lapse::UserInactive)),
+        Err(e) => return Err(e),
     }
     if !admin::client_policy::permits(conn, p.tenant, p.client_id).await? {
         return Ok(Err(Lapse::ClientNotPermitted));
