@@ -1,0 +1,10 @@
+//! Gatehouse's application layer (ADR 0010): one module per use case. A use case takes the typed
+//! [`principal`] that an HTTP extractor (or the CLI) produced, opens its transaction, writes its
+//! audit record and returns an outcome — never an HTTP response. This crate knows no actix: the
+//! HTTP crates (`issuer`, `admin-api`, `scim`) parse, call one use case and render; the CLI calls
+//! the same use cases for the same actions.
+pub mod principal;
+
+pub use principal::{
+    AnonymousBrowser, Operator, ResourceServer, ScimClient, SignedInUser, TenantAdmin,
+};
