@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's:
 #   1. installs what it needs (Debian packages, the interop peers from npm), then checks that
-#      no new HTTP handler is over the size limits or opens a transaction (check-handlers.sh),
+#      no new HTTP handler is over the size limits or opens a transaction (check-handlers.sh)
+#      and no modules of the HTTP crates import each other in a ring (check_import_rings.py),
 #   2. makes sure a PostgreSQL server is reachable (uses 127.0.0.1:5432 if it answers, else
 #      installs/starts one),
 #   3. runs every Rust test on SQLite, the storage/domain/HTTP tests again on PostgreSQL,
@@ -48,6 +49,8 @@ command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required: https
 # --- thin handlers (STYLE §2), before the long build so it fails fast ----------------------
 say "handler size and edge effects (scripts/check-handlers.sh)"
 ./scripts/check-handlers.sh
+say "no import rings among the modules of the edges and the application layer"
+python3 scripts/check_import_rings.py
 
 # --- 2. PostgreSQL ------------------------------------------------------------------------
 PG_ADMIN_URL="${GATEHOUSE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
