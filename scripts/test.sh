@@ -19,7 +19,8 @@ LOG_DIR=$(mktemp -d)
 # The tests' own temporary files (SQLite stores gh_t_*, CLI data directories, ...) go to a
 # per-run TMPDIR that is removed at the end, whatever the outcome.
 TEST_TMP=$(mktemp -d)
-trap 'rm -rf "$LOG_DIR" "$TEST_TMP"' EXIT
+PREP_PID=''
+trap '[ -n "$PREP_PID" ] && kill "$PREP_PID" 2>/dev/null; rm -rf "$LOG_DIR" "$TEST_TMP"' EXIT
 
 say() { printf '\n==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -85,6 +86,14 @@ drop_test_dbs() {
 }
 drop_test_dbs
 
+# --- interop peers, in the background while the Rust tests build and run -------------------
+# npm packages and the peers' Python venvs (pysaml2, scim2-tester, schemathesis; kept outside
+# the repository, see tests/interop/venv.mjs) are downloads: they overlap the compile.
+say "preparing the interop peers in the background (npm ci, Python venvs)"
+( npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error && node tests/interop/prepare.mjs ) \
+  >"$LOG_DIR/interop-prepare.log" 2>&1 &
+PREP_PID=$!
+
 # --- 3. Rust tests ------------------------------------------------------------------------
 say "building (target dir: $CARGO_TARGET_DIR)"
 cargo build --workspace --all-targets --features authz-core/testkit
@@ -117,7 +126,7 @@ rm -rf "${TEST_TMP:?}"/* 2>/dev/null || true
 
 # --- 4. interop, once, on PostgreSQL ------------------------------------------------------
 say "interop: MCP TypeScript SDK + oidc-provider against two Gatehouse nodes on PostgreSQL"
-npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+wait "$PREP_PID" || { cat "$LOG_DIR/interop-prepare.log" >&2; echo "preparing the interop peers failed" >&2; exit 1; }
 IDB="gh_interop_$$"
 psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $IDB"
 BASE_URL="${PG_ADMIN_URL%/*}"
