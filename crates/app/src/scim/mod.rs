@@ -97,3 +97,49 @@ where
     }
     Err(Refused::KeptChanging.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn if_match_names_weak_strong_listed_and_any_versions() {
+        assert_eq!(etag(3), "W/\"3\"");
+        assert!(IfMatch::new("W/\"3\"").names(3));
+        assert!(IfMatch::new("\"3\"").names(3));
+        assert!(IfMatch::new("W/\"1\", W/\"3\"").names(3));
+        assert!(IfMatch::new("*").names(7));
+        assert!(!IfMatch::new("W/\"2\"").names(3));
+        assert!(!IfMatch::new("3").names(3));
+    }
+
+    /// A lost race is re-run on fresh state without a precondition, a 412 with one, and gives
+    /// up after WRITE_ATTEMPTS.
+    #[tokio::test]
+    async fn the_optimistic_loop_retries_only_without_a_precondition() {
+        let runs = Cell::new(0);
+        let lose_twice = || {
+            runs.set(runs.get() + 1);
+            let n = runs.get();
+            async move { Ok::<_, Refused>((n > 2).then_some(n)) }
+        };
+        assert_eq!(optimistic(None, lose_twice).await.unwrap(), 3);
+
+        runs.set(0);
+        let r = optimistic(Some(IfMatch::new("*")), lose_twice).await;
+        assert!(matches!(r, Err(Refused::Stale)));
+        assert_eq!(runs.get(), 1);
+
+        runs.set(0);
+        let always_lose = || {
+            runs.set(runs.get() + 1);
+            async { Ok::<Option<()>, Refused>(None) }
+        };
+        assert!(matches!(
+            optimistic(None, always_lose).await,
+            Err(Refused::KeptChanging)
+        ));
+        assert_eq!(runs.get(), WRITE_ATTEMPTS);
+    }
+}

@@ -1,6 +1,8 @@
 //! `/Groups` (RFC 7644 §3.3-3.6 for the Group resource of RFC 7643 §4.2). Membership changes
 //! go to the store as set operations (see `authz_core::directory::groups`), so concurrent
-//! PATCHes of one group lose nothing; members who lose a group lose its grants at once.
+//! PATCHes of one group lose nothing; members who lose a group lose its grants at once. Each
+//! operation parses the body, calls the `app::scim::groups` use case and renders what it wrote;
+//! `/Bulk` calls the same functions.
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
