@@ -137,6 +137,43 @@ impl From<CoreError> for ScimError {
     }
 }
 
+/// The one place a use case's refusal becomes a SCIM error (RFC 7644 §3.12).
+impl From<app::scim::Refused> for ScimError {
+    fn from(e: app::scim::Refused) -> Self {
+        use app::scim::Refused;
+        match e {
+            Refused::Core(e) => e.into(),
+            Refused::Stale => ScimError::precondition(),
+            Refused::KeptChanging => ScimError::new(
+                StatusCode::CONFLICT,
+                None,
+                "the resource kept changing concurrently; retry the request",
+            ),
+        }
+    }
+}
+
+/// An unauthenticated request is a 401 with a `WWW-Authenticate` challenge (RFC 7644 §2,
+/// RFC 6750 §3); a rate-limited one a 429 with `Retry-After`.
+impl From<app::scim::auth::AuthRefused> for ScimError {
+    fn from(e: app::scim::auth::AuthRefused) -> Self {
+        use app::scim::auth::AuthRefused;
+        match e {
+            AuthRefused::Unauthenticated => ScimError::unauthorized(),
+            AuthRefused::RateLimited { limit, retry_after } => {
+                let mut e = ScimError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    None,
+                    format!("more than {limit} SCIM requests in a minute with this token"),
+                );
+                e.retry_after = Some(retry_after);
+                e
+            }
+            AuthRefused::Core(e) => e.into(),
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for ScimError {
     fn from(e: sea_orm::DbErr) -> Self {
         CoreError::from(e).into()

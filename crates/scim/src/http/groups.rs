@@ -1,18 +1,20 @@
 //! `/Groups` (RFC 7644 §3.3-3.6 for the Group resource of RFC 7643 §4.2). Membership changes
 //! go to the store as set operations (see `authz_core::directory::groups`), so concurrent
-//! PATCHes of one group lose nothing; members who lose a group lose its grants at once.
+//! PATCHes of one group lose nothing; members who lose a group lose its grants at once. Each
+//! operation parses the body, calls the `app::scim::groups` use case and renders what it wrote;
+//! `/Bulk` calls the same functions.
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use app::scim::groups::{self, GroupView, GroupWrite};
+use app::scim::IfMatch;
 use authz_core::directory::groups::{self as dgroups, DirGroup, MembershipChange};
 use serde_json::Value;
 
 use super::list::{list_response, ListParams};
 use super::render;
-use super::{
-    check_version, if_match, optimistic, read_json, Rendered, ScimError, ScimPrincipal, ScimState,
-};
+use super::{if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState};
 use crate::patch::{apply, PatchRequest, PatchSchema, GROUP_URN};
 use crate::resource::{group_fields, group_from_body, members_of};
 
@@ -24,11 +26,19 @@ async fn rendered<C: sea_orm::ConnectionTrait>(
     with_members: bool,
 ) -> Result<Value, ScimError> {
     let members = if with_members {
-        Some(dgroups::members(conn, &p.tenant, &g.id).await?)
+        Some(dgroups::members(conn, p.tenant(), &g.id).await?)
     } else {
         None
     };
     Ok(render::group(&st.base(&p.slug), g, members.as_deref()))
+}
+
+/// 200 with the group as written.
+fn written(st: &ScimState, p: &ScimPrincipal, v: &GroupView) -> Rendered {
+    Rendered::ok(
+        render::group(&st.base(&p.slug), &v.group, v.members.as_deref()),
+        v.group.version,
+    )
 }
 
 pub async fn create(
@@ -36,21 +46,18 @@ pub async fn create(
     p: &ScimPrincipal,
     body: &Value,
 ) -> Result<Rendered, ScimError> {
-    let (f, ids, display) = group_from_body(body)?;
+    let (fields, added, display) = group_from_body(body)?;
     let change = MembershipChange {
-        added: ids,
+        added,
         display,
         ..Default::default()
     };
-    let txn = st.store.begin().await?;
-    let g = dgroups::create(&txn, st.clock.as_ref(), &p.tenant, &f, &change, &p.actor()).await?;
-    let v = rendered(&txn, st, p, &g, true).await?;
-    txn.commit().await?;
+    let write = GroupWrite { fields, change };
+    let v = groups::create(&st.store, st.clock.as_ref(), &p.client, &write).await?;
     Ok(Rendered {
         status: StatusCode::CREATED,
-        location: Some(format!("{}/Groups/{}", st.base(&p.slug), g.id)),
-        version: Some(g.version),
-        body: Some(v),
+        location: Some(format!("{}/Groups/{}", st.base(&p.slug), v.group.id)),
+        ..written(st, p, &v)
     })
 }
 
@@ -63,37 +70,16 @@ pub async fn replace(
     if_match: Option<&str>,
     with_members: bool,
 ) -> Result<Rendered, ScimError> {
-    let (f, ids, display) = group_from_body(body)?;
-    let (f, change) = (
-        &f,
-        &MembershipChange {
-            replaced: Some(ids),
-            display,
-            ..Default::default()
-        },
-    );
-    optimistic(if_match, || async move {
-        let txn = st.store.begin().await?;
-        let current = dgroups::get(&txn, &p.tenant, id).await?;
-        check_version(if_match, current.version)?;
-        if let Some(g) = dgroups::update(
-            &txn,
-            st.clock.as_ref(),
-            &p.tenant,
-            &current,
-            Some(&f),
-            &change,
-            &p.actor(),
-        )
-        .await?
-        {
-            let v = rendered(&txn, st, p, &g, with_members).await?;
-            txn.commit().await?;
-            return Ok(Some(Rendered::ok(v, g.version)));
-        }
-        Ok(None)
-    })
-    .await
+    let (fields, ids, display) = group_from_body(body)?;
+    let change = MembershipChange {
+        replaced: Some(ids),
+        display,
+        ..Default::default()
+    };
+    let write = GroupWrite { fields, change };
+    let (store, clock, if_match) = (&st.store, st.clock.as_ref(), if_match.map(IfMatch::new));
+    let v = groups::replace(store, clock, &p.client, id, &write, if_match, with_members).await?;
+    Ok(written(st, p, &v))
 }
 
 /// PATCH: attributes through the engine (written only if unchanged meanwhile), membership as
@@ -106,51 +92,29 @@ pub async fn patch(
     if_match: Option<&str>,
     with_members: bool,
 ) -> Result<Rendered, ScimError> {
-    let req = &PatchRequest::from_json(body)?;
-    let schema = &PatchSchema::group();
-    optimistic(if_match, || async move {
-        let txn = st.store.begin().await?;
-        let current = dgroups::get(&txn, &p.tenant, id).await?;
-        check_version(if_match, current.version)?;
-        let mut rep = rendered(&txn, st, p, &current, false).await?;
+    let req = PatchRequest::from_json(body)?;
+    let schema = PatchSchema::group();
+    let base = st.base(&p.slug);
+    let edit = |current: &DirGroup| -> Result<GroupWrite, ScimError> {
+        let mut rep = render::group(&base, current, None);
         if let Some(o) = rep.as_object_mut() {
             o.remove("schemas");
         }
-        let outcome = apply(&mut rep, req, schema)?;
+        let outcome = apply(&mut rep, &req, &schema)?;
         let (_, display) =
             members_of(rep.get("members")).unwrap_or_else(|_| (Vec::new(), HashMap::new()));
-        let f = group_fields(rep)?;
-        let attrs_changed = f.resource != current.resource;
+        let fields = group_fields(rep)?;
         let change = MembershipChange {
             added: outcome.members_added,
             removed: outcome.members_removed,
             replaced: outcome.members_replaced,
             display,
         };
-        if !attrs_changed && change.is_empty() {
-            let v = rendered(&txn, st, p, &current, with_members).await?;
-            txn.commit().await?;
-            return Ok(Some(Rendered::ok(v, current.version)));
-        }
-        let fields = attrs_changed.then_some(&f);
-        if let Some(g) = dgroups::update(
-            &txn,
-            st.clock.as_ref(),
-            &p.tenant,
-            &current,
-            fields,
-            &change,
-            &p.actor(),
-        )
-        .await?
-        {
-            let v = rendered(&txn, st, p, &g, with_members).await?;
-            txn.commit().await?;
-            return Ok(Some(Rendered::ok(v, g.version)));
-        }
-        Ok(None)
-    })
-    .await
+        Ok(GroupWrite { fields, change })
+    };
+    let (store, clock, if_match) = (&st.store, st.clock.as_ref(), if_match.map(IfMatch::new));
+    let v = groups::patch(store, clock, &p.client, id, if_match, with_members, edit).await?;
+    Ok(written(st, p, &v))
 }
 
 pub async fn delete(
@@ -159,11 +123,8 @@ pub async fn delete(
     id: &str,
     if_match: Option<&str>,
 ) -> Result<Rendered, ScimError> {
-    let txn = st.store.begin().await?;
-    let current = dgroups::get(&txn, &p.tenant, id).await?;
-    check_version(if_match, current.version)?;
-    dgroups::delete(&txn, st.clock.as_ref(), &p.tenant, id, &p.actor()).await?;
-    txn.commit().await?;
+    let if_match = if_match.map(IfMatch::new);
+    groups::delete(&st.store, st.clock.as_ref(), &p.client, id, if_match).await?;
     Ok(Rendered::no_content())
 }
 
@@ -179,7 +140,7 @@ pub async fn list(
         GROUP_URN,
         "members",
     );
-    let page = dgroups::list(&st.store.db, &p.tenant, &q).await?;
+    let page = dgroups::list(&st.store.db, p.tenant(), &q).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for g in &page.items {
         let v = rendered(&st.store.db, st, p, g, with_members).await?;
@@ -234,7 +195,7 @@ pub async fn get_handler(
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Res {
-    let g = dgroups::get(&st.store.db, &p.tenant, &path.1).await?;
+    let g = dgroups::get(&st.store.db, p.tenant(), &path.1).await?;
     let params = ListParams::from_query(req.query_string());
     let with_members = render::wants(
         params.attributes.as_deref(),

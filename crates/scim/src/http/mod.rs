@@ -1,7 +1,8 @@
 //! The SCIM 2.0 HTTP surface, `/scim/v2/{tenant_slug}` (RFC 7644). Handlers are thin: the
 //! [`auth::ScimPrincipal`] extractor authenticates the tenant's bearer token before any handler
 //! runs (STYLE §3); each operation in [`users`] and [`groups`] is a function that Bulk calls
-//! too; storage and lifecycle effects are `authz_core::directory`'s.
+//! too: it parses the body, calls the `app::scim` use case (which opens the transaction; the
+//! directory writes the audit records) and renders the outcome.
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use authz_core::clock::SharedClock;
@@ -39,10 +40,8 @@ pub struct ScimState {
     /// The public base URL (the issuer), for `meta.location`.
     pub issuer: String,
     pub rate_per_minute: i64,
-    /// Tenant ids by slug. A slug never changes owner and tenants are not deleted, so every
-    /// node may keep what it looked up; token state is never cached.
-    pub(crate) tenants:
-        std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, authz_core::TenantId>>>,
+    /// Tenant ids by slug, as the SCIM token check looked them up.
+    pub(crate) tenants: std::sync::Arc<app::scim::auth::TenantSlugs>,
 }
 
 impl ScimState {
@@ -122,46 +121,6 @@ impl Rendered {
     }
 }
 
-/// 412 unless `If-Match` (if any) names `version` (RFC 7644 §3.14).
-pub fn check_version(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
-    match if_match {
-        Some(m) if !render::matches(m, version) => Err(ScimError::precondition()),
-        _ => Ok(()),
-    }
-}
-
-/// Times a write is re-applied when another change to the same resource committed first.
-pub const WRITE_ATTEMPTS: usize = 5;
-
-/// Runs an optimistic write (PUT, PATCH): each `attempt` reads the resource, checks `If-Match`
-/// and writes only if the version it read is still current, answering `Ok(None)` when another
-/// change came first. Without `If-Match` the attempt is re-run on fresh state; with it, the
-/// lost race is a 412 (RFC 7644 §3.14). Group membership never races: it is set operations.
-pub async fn optimistic<F, Fut>(if_match: Option<&str>, attempt: F) -> Result<Rendered, ScimError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<Rendered>, ScimError>>,
-{
-    for _ in 0..WRITE_ATTEMPTS {
-        if let Some(done) = attempt().await? {
-            return Ok(done);
-        }
-        if if_match.is_some() {
-            return Err(ScimError::precondition());
-        }
-    }
-    Err(busy())
-}
-
-/// A write lost the optimistic race every time it was retried.
-fn busy() -> ScimError {
-    ScimError::new(
-        StatusCode::CONFLICT,
-        None,
-        "the resource kept changing concurrently; retry the request",
-    )
-}
-
 /// Reads a JSON body of at most [`MAX_PAYLOAD`] bytes: 413 beyond, 400 if not JSON. Any
 /// content type is read as JSON (clients send `application/scim+json` or `application/json`).
 pub async fn read_json(mut payload: web::Payload) -> Result<Value, ScimError> {
@@ -224,7 +183,7 @@ pub(crate) async fn method_not_allowed() -> HttpResponse {
 }
 
 /// Records every failed, authenticated SCIM request in the tenant's audit log
-/// (`scim.request_failed`: method, path, status, scimType, detail), so the tenant admin sees
+/// (`app::scim::failures`: method, path, status, scimType, detail), so the tenant admin sees
 /// what their IdP's provisioning got wrong. Unauthenticated failures name no tenant and are
 /// not recorded; a failure to record is logged and does not change the response.
 pub async fn record_failures(
@@ -246,20 +205,14 @@ pub async fn record_failures(
         return Ok(res);
     };
     let failure = res.response().extensions().get::<error::Failure>().cloned();
-    let event = authz_core::audit::AuditEvent::new(Some(&p.tenant), "scim.request_failed")
-        .result("failure")
-        .actor(p.actor().0)
-        .detail("method", res.request().method().as_str())
-        .detail("path", res.request().path())
-        .detail("status", res.status().as_u16())
-        .detail("scim_type", failure.as_ref().and_then(|f| f.scim_type))
-        .detail("detail", failure.map(|f| f.detail));
-    let recorded = async {
-        let txn = st.store.begin().await?;
-        authz_core::audit::record(&txn, st.clock.as_ref(), event).await?;
-        txn.commit().await?;
-        Ok::<_, authz_core::CoreError>(())
+    let refused = app::scim::failures::RefusedRequest {
+        method: res.request().method().as_str(),
+        path: res.request().path(),
+        status: res.status().as_u16(),
+        scim_type: failure.as_ref().and_then(|f| f.scim_type),
+        detail: failure.as_ref().map(|f| f.detail.clone()),
     };
+    let recorded = app::scim::failures::record(&st.store, st.clock.as_ref(), &p.client, refused);
     if let Err(e) = recorded.await {
         tracing::warn!(code = "SCIM0601", error = %e, "could not record a failed SCIM request");
     }

@@ -8,15 +8,12 @@ use crate::patch::{ENTERPRISE_USER_URN, GROUP_URN, USER_URN};
 
 /// The weak ETag of a version (`W/"3"`); also `meta.version`.
 pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
+    app::scim::etag(version)
 }
 
 /// Whether an `If-Match` value names this version (`*` names every version).
 pub fn matches(if_match: &str, version: i64) -> bool {
-    let want = etag(version);
-    if_match.split(',').map(str::trim).any(|t| {
-        t == "*" || t == want || t.trim_start_matches("W/") == want.trim_start_matches("W/")
-    })
+    app::scim::IfMatch::new(if_match).names(version)
 }
 
 fn rfc3339(micros: i64) -> String {

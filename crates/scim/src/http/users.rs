@@ -1,15 +1,16 @@
 //! `/Users` (RFC 7644 §3.3-3.6 for the User resource of RFC 7643 §4.1). Each operation is a
-//! function of (state, principal, input) so that `/Bulk` runs exactly the same code.
+//! function of (state, principal, input) so that `/Bulk` runs exactly the same code: it parses
+//! the body, calls the `app::scim::users` use case and renders what it wrote.
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use authz_core::directory::{groups as dgroups, users as dusers};
+use app::scim::users::{self, UserView};
+use app::scim::IfMatch;
+use authz_core::directory::{groups as dgroups, users as dusers, UserFields};
 use serde_json::Value;
 
 use super::list::{list_response, ListParams};
 use super::render::{self, matches};
-use super::{
-    check_version, if_match, optimistic, read_json, Rendered, ScimError, ScimPrincipal, ScimState,
-};
+use super::{if_match, read_json, Rendered, ScimError, ScimPrincipal, ScimState};
 use crate::patch::{apply, PatchRequest, PatchSchema, USER_URN};
 use crate::resource::{user_fields, user_from_body};
 
@@ -19,8 +20,16 @@ async fn rendered<C: sea_orm::ConnectionTrait>(
     p: &ScimPrincipal,
     u: &dusers::DirUser,
 ) -> Result<Value, ScimError> {
-    let groups = dgroups::of_user(conn, &p.tenant, &u.id).await?;
+    let groups = dgroups::of_user(conn, p.tenant(), &u.id).await?;
     Ok(render::user(&st.base(&p.slug), u, &groups))
+}
+
+/// 200 with the user as written.
+fn written(st: &ScimState, p: &ScimPrincipal, v: &UserView) -> Rendered {
+    Rendered::ok(
+        render::user(&st.base(&p.slug), &v.user, &v.groups),
+        v.user.version,
+    )
 }
 
 pub async fn create(
@@ -29,16 +38,11 @@ pub async fn create(
     body: &Value,
 ) -> Result<Rendered, ScimError> {
     let f = user_from_body(body)?;
-    let txn = st.store.begin().await?;
-    let u = dusers::create(&txn, st.clock.as_ref(), &p.tenant, &f, &p.actor()).await?;
-    txn.commit().await?;
-    // A new user is in no group yet.
-    let v = render::user(&st.base(&p.slug), &u, &[]);
+    let v = users::create(&st.store, st.clock.as_ref(), &p.client, &f).await?;
     Ok(Rendered {
         status: StatusCode::CREATED,
-        location: Some(format!("{}/Users/{}", st.base(&p.slug), u.id)),
-        version: Some(u.version),
-        body: Some(v),
+        location: Some(format!("{}/Users/{}", st.base(&p.slug), v.user.id)),
+        ..written(st, p, &v)
     })
 }
 
@@ -49,25 +53,15 @@ pub async fn replace(
     body: &Value,
     if_match: Option<&str>,
 ) -> Result<Rendered, ScimError> {
-    let f = &user_from_body(body)?;
-    optimistic(if_match, || async move {
-        let txn = st.store.begin().await?;
-        let current = dusers::get(&txn, &p.tenant, id).await?;
-        check_version(if_match, current.version)?;
-        if let Some(u) =
-            dusers::replace(&txn, st.clock.as_ref(), &p.tenant, &current, &f, &p.actor()).await?
-        {
-            let v = rendered(&txn, st, p, &u).await?;
-            txn.commit().await?;
-            return Ok(Some(Rendered::ok(v, u.version)));
-        }
-        Ok(None)
-    })
-    .await
+    let f = user_from_body(body)?;
+    let if_match = if_match.map(IfMatch::new);
+    let v = users::replace(&st.store, st.clock.as_ref(), &p.client, id, &f, if_match).await?;
+    Ok(written(st, p, &v))
 }
 
-/// PATCH (RFC 7644 §3.5.2): applied by the engine to the stored representation, then written
-/// only if nobody changed the user meanwhile (else re-read and re-applied).
+/// PATCH (RFC 7644 §3.5.2): the engine applies the operations to the stored representation;
+/// the use case writes the result only if nobody changed the user meanwhile (else re-reads
+/// and re-applies).
 pub async fn patch(
     st: &ScimState,
     p: &ScimPrincipal,
@@ -75,33 +69,22 @@ pub async fn patch(
     body: &Value,
     if_match: Option<&str>,
 ) -> Result<Rendered, ScimError> {
-    let req = &PatchRequest::from_json(body)?;
-    let schema = &PatchSchema::user();
-    optimistic(if_match, || async move {
-        let txn = st.store.begin().await?;
-        let current = dusers::get(&txn, &p.tenant, id).await?;
-        check_version(if_match, current.version)?;
-        let mut rep = rendered(&txn, st, p, &current).await?;
+    let req = PatchRequest::from_json(body)?;
+    let schema = PatchSchema::user();
+    let base = st.base(&p.slug);
+    let edit = |current: &UserView| -> Result<Option<UserFields>, ScimError> {
+        let mut rep = render::user(&base, &current.user, &current.groups);
         if let Some(o) = rep.as_object_mut() {
             o.remove("schemas");
         }
-        let outcome = apply(&mut rep, req, schema)?;
-        if !outcome.changed {
-            let v = rendered(&txn, st, p, &current).await?;
-            txn.commit().await?;
-            return Ok(Some(Rendered::ok(v, current.version)));
+        if !apply(&mut rep, &req, &schema)?.changed {
+            return Ok(None);
         }
-        let f = user_fields(rep)?;
-        if let Some(u) =
-            dusers::replace(&txn, st.clock.as_ref(), &p.tenant, &current, &f, &p.actor()).await?
-        {
-            let v = rendered(&txn, st, p, &u).await?;
-            txn.commit().await?;
-            return Ok(Some(Rendered::ok(v, u.version)));
-        }
-        Ok(None)
-    })
-    .await
+        Ok(Some(user_fields(rep)?))
+    };
+    let if_match = if_match.map(IfMatch::new);
+    let v = users::patch(&st.store, st.clock.as_ref(), &p.client, id, if_match, edit).await?;
+    Ok(written(st, p, &v))
 }
 
 pub async fn delete(
@@ -110,11 +93,8 @@ pub async fn delete(
     id: &str,
     if_match: Option<&str>,
 ) -> Result<Rendered, ScimError> {
-    let txn = st.store.begin().await?;
-    let current = dusers::get(&txn, &p.tenant, id).await?;
-    check_version(if_match, current.version)?;
-    dusers::delete(&txn, st.clock.as_ref(), &p.tenant, id, &p.actor()).await?;
-    txn.commit().await?;
+    let if_match = if_match.map(IfMatch::new);
+    users::delete(&st.store, st.clock.as_ref(), &p.client, id, if_match).await?;
     Ok(Rendered::no_content())
 }
 
@@ -124,9 +104,9 @@ pub async fn list(
     params: &ListParams,
 ) -> Result<Rendered, ScimError> {
     let q = params.to_query(true)?;
-    let page = dusers::list(&st.store.db, &p.tenant, &q).await?;
+    let page = dusers::list(&st.store.db, p.tenant(), &q).await?;
     let ids: Vec<String> = page.items.iter().map(|u| u.id.clone()).collect();
-    let groups = dgroups::of_users(&st.store.db, &p.tenant, &ids).await?;
+    let groups = dgroups::of_users(&st.store.db, p.tenant(), &ids).await?;
     let base = st.base(&p.slug);
     let mut items = Vec::with_capacity(page.items.len());
     for u in &page.items {
@@ -174,7 +154,7 @@ pub async fn get_handler(
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Res {
-    let u = dusers::get(&st.store.db, &p.tenant, &path.1).await?;
+    let u = dusers::get(&st.store.db, p.tenant(), &path.1).await?;
     if let Some(inm) = req
         .headers()
         .get(actix_web::http::header::IF_NONE_MATCH)
