@@ -1,10 +1,9 @@
 //! Account linking rules (docs/security-model.md): users are keyed by (connection, subject);
 //! an email claimed by a second connection never reaches the first connection's account.
-mod common;
 
 use authz_core::connection::{self, NewOidcConnection};
+use authz_core::testkit::world::*;
 use authz_core::user::{self, FederatedIdentity};
-use common::*;
 
 #[tokio::test]
 async fn same_email_through_another_connection_is_a_different_account() {

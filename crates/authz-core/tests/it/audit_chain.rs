@@ -1,7 +1,6 @@
 //! The tamper-evident audit chain (DESIGN §8): sealing, verification, detection of altered,
 //! removed and truncated records (also with the chain recomputed), forged checkpoints, the
 //! database's append-only guard, and concurrent writers and sealers.
-mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,10 +12,10 @@ use authz_core::clock::FixedClock;
 use authz_core::entities::{audit_checkpoints, audit_events};
 use authz_core::tenant::{self, TenantId};
 use authz_core::testkit;
+use authz_core::testkit::world::*;
 use authz_core::token::refresh::{self, RefreshRequest};
 use authz_core::token::revoke;
 use authz_core::Store;
-use common::*;
 use ed25519_dalek::Signer;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 

@@ -1,13 +1,12 @@
 //! Audit retention (DESIGN §8): old records go only in whole ranges ending at a signed
 //! checkpoint, which is kept, so what remains still verifies; the head is never deleted; a
 //! prefix cut anywhere else is still detected; the database guard is back afterwards.
-mod common;
 
 use authz_core::audit::{self, retention, SigningKey};
 use authz_core::clock::{Clock, FixedClock};
 use authz_core::entities::audit_events;
+use authz_core::testkit::world::*;
 use authz_core::{tenant, testkit, Store, TenantId};
-use common::*;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 const YEAR: i64 = 366 * 86_400;

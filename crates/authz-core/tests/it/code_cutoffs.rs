@@ -1,14 +1,13 @@
 //! An authorization code approved before a cut-off buys nothing after it (security review F2):
 //! the exchange re-checks the session, the user, the client policy, the consent and the grants,
 //! and every revocation path also discards the user's unused codes.
-mod common;
 
 use authz_core::admin::client_policy::{self, Decision};
 use authz_core::entities::{audit_events, auth_codes, users};
+use authz_core::testkit::world::*;
 use authz_core::token::revoke;
 use authz_core::token::{IssuedTokens, TokenError};
 use authz_core::{consent, grant, session};
-use common::*;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 
 async fn setup() -> (World, TenantFx) {

@@ -1,16 +1,15 @@
 //! Incident-response levers (issue 11 §3, review F7): revoke a tenant, a connection or a client;
 //! disabling a connection cuts off what it issued; a suspended tenant gets no token, refresh or
 //! introspection until it is resumed. Storage-level, on SQLite and PostgreSQL.
-mod common;
 
 use authz_core::connection::{self, NewOidcConnection};
 use authz_core::entities::audit_events;
 use authz_core::incident;
+use authz_core::testkit::world::*;
 use authz_core::token::refresh::{self, RefreshRequest};
 use authz_core::token::{IssuedTokens, TokenError};
 use authz_core::user::{self, FederatedIdentity};
 use authz_core::{session, testkit};
-use common::*;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 async fn refresh_with(w: &World, t: &IssuedTokens) -> Result<IssuedTokens, TokenError> {

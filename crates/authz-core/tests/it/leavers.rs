@@ -3,18 +3,17 @@
 //! the fail-closed window of an unreachable IdP, rotated upstream tokens), the cap on a refresh
 //! family's life without a fresh sign-in (SAML, OIDC without offline access), and the tenant's
 //! refresh lifetime. The IdP is a stub behind `UpstreamRefresher`.
-mod common;
 
 use std::sync::Mutex;
 
 use authz_core::admin::settings::{self, TenantSettings};
 use authz_core::connection::Connection;
 use authz_core::entities::upstream_sessions;
+use authz_core::testkit::world::*;
 use authz_core::token::refresh::{self, RefreshRequest};
 use authz_core::token::upstream_check::Upstream;
 use authz_core::token::{IssuedTokens, TokenError};
 use authz_core::upstream_session::{self, SignIn, UpstreamAnswer, UpstreamRefresher};
-use common::*;
 use sea_orm::EntityTrait;
 
 const MIN: i64 = 60;

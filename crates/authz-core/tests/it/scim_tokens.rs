@@ -1,9 +1,8 @@
 //! SCIM bearer tokens: shown once, hashed at rest, tenant-bound, expiring, revocable, rotated
 //! with an overlap window.
-mod common;
 
 use authz_core::scim_token;
-use common::*;
+use authz_core::testkit::world::*;
 use sea_orm::{ConnectionTrait, Statement};
 
 #[tokio::test]

@@ -1,6 +1,5 @@
 //! Cross-tenant matrix (DESIGN §6.1): two tenants A and B on one store; every attempt to reach
 //! A's data through B (or the other way round) fails or returns nothing.
-mod common;
 
 use authz_core::audit::{self, PLATFORM_CHAIN};
 use authz_core::connection;
@@ -12,10 +11,10 @@ use authz_core::scope::Tier;
 use authz_core::session;
 use authz_core::tenant;
 use authz_core::testkit;
+use authz_core::testkit::world::*;
 use authz_core::token::refresh::{self, RefreshRequest};
 use authz_core::token::revoke;
 use authz_core::user;
-use common::*;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 struct Two {

@@ -1,15 +1,14 @@
 //! Codes, access and refresh tokens, introspection, revocation and client registration, driven
 //! through the real domain functions with an injected clock.
-mod common;
 
 use authz_core::client::{self, ClientMetadata, RegistrationError, DCR_UNUSED_CLIENTS_PER_SOURCE};
 use authz_core::redirect::RedirectPolicy;
+use authz_core::testkit::world::*;
 use authz_core::token::code::{self, CodeExchange};
 use authz_core::token::introspect;
 use authz_core::token::refresh::{self, RefreshRequest};
 use authz_core::token::revoke::{self, Revoked};
 use authz_core::token::{IssuedTokens, TokenError};
-use common::*;
 
 fn assert_err(r: Result<IssuedTokens, TokenError>, code: &str, description: &str) {
     match r {

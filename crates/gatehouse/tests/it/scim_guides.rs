@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::test as atest;
-use actix_web::{web, App};
+
 use authz_core::clock::SystemClock;
 use authz_core::connection::{self, NewOidcConnection};
 use authz_core::crypto::MasterKey;
@@ -476,12 +476,9 @@ macro_rules! call {
 
 macro_rules! scim_app {
     ($live:expr) => {
-        atest::init_service(
-            App::new()
-                .app_data(web::Data::new($live.state.clone()))
-                .configure(scim::configure),
-        )
-        .await
+        crate::http::world::Node::for_scim($live.state.clone())
+            .app()
+            .await
     };
 }
 
@@ -875,7 +872,7 @@ fn quoted_limits_and_lifetimes_are_the_codes() {
         }
     }
     // The variable the guides name is the one the server reads.
-    assert!(include_str!("../src/config.rs").contains(
+    assert!(include_str!("../../src/config.rs").contains(
         "\"GATEHOUSE_SCIM_RATE_PER_MINUTE\",\n            scim::http::DEFAULT_RATE_PER_MINUTE"
     ));
 

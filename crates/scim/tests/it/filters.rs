@@ -6,7 +6,6 @@ use scim::filter::{
 };
 use sea_orm::sea_query::{Alias, Condition, PostgresQueryBuilder, Query, SqliteQueryBuilder};
 
-#[path = "filters/sqlite.rs"]
 mod sqlite;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";

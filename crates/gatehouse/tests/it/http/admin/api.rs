@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::{test, web, App};
+use actix_web::test;
 use admin_api::{AdminState, ApiDoc};
 use authz_core::api_key::{self, Scope};
 use authz_core::clock::FixedClock;
-use authz_core::{tenant, testkit, Store, TenantId};
+use authz_core::testkit::{self, world};
+use authz_core::{tenant, Store, TenantId};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
@@ -24,25 +25,12 @@ struct Fx {
 async fn fixture() -> Fx {
     let store = testkit::store().await;
     let clock = testkit::clock();
-    let acme = tenant::create(&store, &clock, "acme", "Acme", &["acme.test".into()])
-        .await
-        .unwrap();
-    let beta = tenant::create(&store, &clock, "beta", "Beta", &["beta.test".into()])
-        .await
-        .unwrap();
-    let key = |scope: Scope| {
-        let (store, clock) = (store.clone(), clock.clone());
-        async move {
-            api_key::create(&store, &clock, scope, "test", 86_400)
-                .await
-                .unwrap()
-                .1
-        }
-    };
+    let acme = world::add_tenant(&store, &clock, "acme", "Acme", &["acme.test"]).await;
+    let beta = world::add_tenant(&store, &clock, "beta", "Beta", &["beta.test"]).await;
     Fx {
-        operator: key(Scope::Operator).await,
-        acme_admin: key(Scope::TenantAdmin(acme.id.clone())).await,
-        beta_admin: key(Scope::TenantAdmin(beta.id.clone())).await,
+        operator: world::api_key(&store, &clock, Scope::Operator).await,
+        acme_admin: world::api_key(&store, &clock, Scope::TenantAdmin(acme.id.clone())).await,
+        beta_admin: world::api_key(&store, &clock, Scope::TenantAdmin(beta.id.clone())).await,
         acme: acme.id,
         store,
         clock,
@@ -56,18 +44,16 @@ async fn app(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
-    test::init_service(
-        App::new()
-            .app_data(web::Data::new(AdminState {
-                store: fx.store.clone(),
-                clock: Arc::new(fx.clock.clone()),
-                redirect_policy: Default::default(),
-                secure_cookies: false,
-                rate_per_key_per_minute: admin_api::DEFAULT_RATE_PER_KEY_PER_MINUTE,
-            }))
-            .configure(admin_api::configure),
-    )
-    .await
+    crate::http::world::Node::new(&fx.store, &fx.clock, "http://gatehouse.test")
+        .admin(AdminState {
+            store: fx.store.clone(),
+            clock: Arc::new(fx.clock.clone()),
+            redirect_policy: Default::default(),
+            secure_cookies: false,
+            rate_per_key_per_minute: admin_api::DEFAULT_RATE_PER_KEY_PER_MINUTE,
+        })
+        .app()
+        .await
 }
 
 async fn call<S, B>(

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::{test, web, App};
+use actix_web::test;
 use admin_api::console::{self, Access, ConsoleState};
 use authz_core::admin::{invitation, role};
 use authz_core::clock::{Clock, FixedClock, MICROS};
 use authz_core::crypto::sha256_hex;
+use authz_core::testkit::{self, world};
 use authz_core::user::FederatedIdentity;
-use authz_core::{audit, connection, session, tenant, testkit, Store, TenantId};
+use authz_core::{audit, connection, session, tenant, Store, TenantId};
 
 struct Who {
     cookie: String,
@@ -45,44 +46,29 @@ async fn user_session(
         email: Some(format!("{subject}@example.test")),
         ..Default::default()
     };
-    let (u, _) = authz_core::user::upsert_federated(&store.db, clock, t, &id)
-        .await
-        .unwrap();
-    let (cookie, _) = session::create(&store.db, clock, t, &u.id, conn_id, auth_time)
-        .await
-        .unwrap();
+    let (u, cookie) = world::signed_in_user(store, clock, t, &id, auth_time).await;
     (u.id, cookie)
 }
 
 async fn oidc_connection(store: &Store, clock: &FixedClock, t: &TenantId) -> String {
-    connection::add_oidc(
+    world::add_oidc(
         store,
         clock,
-        &testkit::master_key(),
         t,
-        connection::NewOidcConnection {
-            name: "IdP",
-            issuer: "https://idp.example.test",
-            client_id: "gh",
-            client_secret: "s3cret",
-            preset: "generic",
-            settings: serde_json::json!({}),
-        },
+        "IdP",
+        "https://idp.example.test",
+        "gh",
+        "s3cret",
     )
     .await
-    .unwrap()
     .id
 }
 
 async fn fixture() -> Fx {
     let store = testkit::store().await;
     let clock = testkit::clock();
-    let acme = tenant::create(&store, &clock, "acme", "Acme", &["acme.test".into()])
-        .await
-        .unwrap();
-    let beta = tenant::create(&store, &clock, "beta", "Beta", &["beta.test".into()])
-        .await
-        .unwrap();
+    let acme = world::add_tenant(&store, &clock, "acme", "Acme", &["acme.test"]).await;
+    let beta = world::add_tenant(&store, &clock, "beta", "Beta", &["beta.test"]).await;
     let ca = oidc_connection(&store, &clock, &acme.id).await;
     let cb = oidc_connection(&store, &clock, &beta.id).await;
     let now = clock.now_us();
@@ -167,12 +153,10 @@ async fn app_with(
         dns: console::dns::Resolver::at(dns),
         templates: Arc::new(console::Templates::new()),
     };
-    test::init_service(
-        App::new()
-            .app_data(web::Data::new(st))
-            .configure(console::configure),
-    )
-    .await
+    crate::http::world::Node::new(&fx.store, &fx.clock, "http://gatehouse.test")
+        .console(st)
+        .app()
+        .await
 }
 
 /// The CSRF token the console derives for a session cookie (what its pages embed).

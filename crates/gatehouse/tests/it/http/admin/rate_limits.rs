@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::{test, web, App};
+use actix_web::test;
 use admin_api::AdminState;
-use authz_core::api_key::{self, Scope};
+use authz_core::api_key::Scope;
 use authz_core::clock::{Clock, FixedClock};
-use authz_core::{tenant, testkit, Store, TenantId};
+use authz_core::testkit::{self, world};
+use authz_core::{Store, TenantId};
 use serde_json::Value;
 
 const LIMIT: i64 = 3;
@@ -26,18 +27,14 @@ async fn fixture() -> Fx {
     let clock = testkit::clock();
     // Half a minute into a window: every refusal says 30 seconds.
     clock.advance_secs(30);
-    let acme = tenant::create(&store, &clock, "acme", "Acme", &["acme.test".into()])
+    let acme = world::add_tenant(&store, &clock, "acme", "Acme", &["acme.test"])
         .await
-        .unwrap()
         .id;
     Fx { store, clock, acme }
 }
 
 async fn key(fx: &Fx, scope: Scope) -> String {
-    api_key::create(&fx.store, &fx.clock, scope, "test", 86_400)
-        .await
-        .unwrap()
-        .1
+    world::api_key(&fx.store, &fx.clock, scope).await
 }
 
 async fn app(
@@ -47,18 +44,16 @@ async fn app(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
-    test::init_service(
-        App::new()
-            .app_data(web::Data::new(AdminState {
-                store: fx.store.clone(),
-                clock: Arc::new(fx.clock.clone()),
-                redirect_policy: Default::default(),
-                secure_cookies: false,
-                rate_per_key_per_minute: LIMIT,
-            }))
-            .configure(admin_api::configure),
-    )
-    .await
+    crate::http::world::Node::new(&fx.store, &fx.clock, "http://gatehouse.test")
+        .admin(AdminState {
+            store: fx.store.clone(),
+            clock: Arc::new(fx.clock.clone()),
+            redirect_policy: Default::default(),
+            secure_cookies: false,
+            rate_per_key_per_minute: LIMIT,
+        })
+        .app()
+        .await
 }
 
 /// GET `path` with a bearer key or a console session cookie: status, Retry-After, body.

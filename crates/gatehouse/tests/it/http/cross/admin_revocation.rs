@@ -1,33 +1,28 @@
 //! A tenant admin cuts access off through the admin API, and the tokens are inactive at the
 //! very next introspection: one user's app, and a client tenant-wide. Issuer and admin API in one
 //! app over one store (SQLite, or PostgreSQL with GATEHOUSE_TEST_DATABASE_URL).
-mod common;
+use crate::http::issuer::common;
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{test, web, App};
+use actix_web::test;
 use authz_core::api_key::{self, Scope};
 use common::*;
 use serde_json::{json, Value};
 
 macro_rules! app {
     ($fx:expr) => {
-        test::init_service(
-            App::new()
-                .app_data(web::Data::new($fx.state.clone()))
-                .app_data(web::Data::new(admin_api::AdminState {
-                    store: $fx.store.clone(),
-                    clock: Arc::new($fx.clock.clone()),
-                    redirect_policy: Default::default(),
-                    secure_cookies: $fx.state.config.secure_cookies(),
-                    rate_per_key_per_minute: admin_api::DEFAULT_RATE_PER_KEY_PER_MINUTE,
-                }))
-                .wrap(actix_web::middleware::from_fn(issuer::AuditOrigin))
-                .configure(issuer::configure)
-                .configure(admin_api::configure),
-        )
-        .await
+        crate::http::world::Node::with_issuer($fx.state.clone())
+            .admin(admin_api::AdminState {
+                store: $fx.store.clone(),
+                clock: Arc::new($fx.clock.clone()),
+                redirect_policy: Default::default(),
+                secure_cookies: $fx.state.config.secure_cookies(),
+                rate_per_key_per_minute: admin_api::DEFAULT_RATE_PER_KEY_PER_MINUTE,
+            })
+            .app()
+            .await
     };
 }
 

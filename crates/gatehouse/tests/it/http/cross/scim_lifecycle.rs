@@ -3,12 +3,12 @@
 //! longer has (and only those); SSO never re-creates or re-activates a user the directory
 //! removed; the `scim` provisioning policy admits only provisioned users. Issuer and SCIM run
 //! in one app over one store (SQLite, or PostgreSQL with GATEHOUSE_TEST_DATABASE_URL).
-mod common;
+use crate::http::issuer::common;
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{test, web, App};
+use actix_web::test;
 use authz_core::connection::{self, Connection};
 use authz_core::directory::{admission, Provisioning};
 use authz_core::user::FederatedIdentity;
@@ -44,18 +44,14 @@ async fn world() -> World {
 
 macro_rules! app {
     ($w:expr) => {
-        test::init_service(
-            App::new()
-                .app_data(web::Data::new($w.fx.state.clone()))
-                .app_data(web::Data::new(scim::ScimState::new(
-                    $w.fx.store.clone(),
-                    Arc::new($w.fx.clock.clone()),
-                    ISSUER,
-                )))
-                .configure(issuer::configure)
-                .configure(scim::configure),
-        )
-        .await
+        crate::http::world::Node::with_issuer($w.fx.state.clone())
+            .scim(scim::ScimState::new(
+                $w.fx.store.clone(),
+                Arc::new($w.fx.clock.clone()),
+                ISSUER,
+            ))
+            .app()
+            .await
     };
 }
 

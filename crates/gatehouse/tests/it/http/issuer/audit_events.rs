@@ -1,7 +1,7 @@
 //! `POST /audit/v1/events` (review F6): a resource server reports tool calls only for the
 //! clients and sessions that held its tokens, near the present, with bounded fields, and the
 //! record names the resource server that reported it.
-mod common;
+use super::common;
 
 use actix_web::http::StatusCode;
 use authz_core::clock::{Clock, MICROS};

@@ -1,6 +1,6 @@
 //! Audit records of token issuance, refresh, reuse and revocation carry the source address and
 //! user agent of the request behind them (reference checklist; issue 11 §4).
-mod common;
+use super::common;
 
 use actix_web::test;
 use authz_core::entities::audit_events;

@@ -1,5 +1,6 @@
-//! Test fixture: a real app over a fresh store (SQLite, or PostgreSQL with
-//! GATEHOUSE_TEST_DATABASE_URL), a fixed clock, a tenant with a signed-in user.
+//! Issuer fixture: the one app over a fresh store (SQLite, or PostgreSQL with
+//! GATEHOUSE_TEST_DATABASE_URL), a fixed clock, two resources and a tenant of the test world
+//! with a signed-in user.
 #![allow(dead_code)]
 use std::sync::Arc;
 
@@ -7,16 +8,14 @@ use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::middleware::from_fn;
-use actix_web::{test, web, App};
+use actix_web::test;
 use authz_core::clock::FixedClock;
-use authz_core::connection::{self, NewOidcConnection};
 use authz_core::crypto::pkce_s256;
-use authz_core::redirect::RedirectPolicy;
 use authz_core::resource::{self, ResourceSpec};
-use authz_core::user::{self, FederatedIdentity};
-use authz_core::{grant, session, tenant, testkit, Store, TenantId};
-use issuer::{AppState, IssuerConfig};
+use authz_core::testkit::{self, world};
+use authz_core::user::FederatedIdentity;
+use authz_core::{grant, Store, TenantId};
+use issuer::AppState;
 use safe_fetch::{FetchConfig, SafeFetcher};
 use serde_json::Value;
 
@@ -76,27 +75,19 @@ pub async fn add_tenant(
     domain: &str,
     subject: &str,
 ) -> Tenant {
-    let t = tenant::create(store, clock, slug, slug, &[domain.to_string()])
-        .await
-        .expect("tenant");
-    let c = connection::add_oidc(
+    let t = world::add_tenant(store, clock, slug, slug, &[domain]).await;
+    let c = world::add_oidc(
         store,
         clock,
-        &testkit::master_key(),
         &t.id,
-        NewOidcConnection {
-            name: "idp",
-            issuer: "https://idp.example.test",
-            client_id: "gh",
-            client_secret: "s3cret",
-            preset: "generic",
-            settings: serde_json::json!({}),
-        },
+        "idp",
+        "https://idp.example.test",
+        "gh",
+        "s3cret",
     )
-    .await
-    .expect("connection");
-    let (u, _) = user::upsert_federated(
-        &store.db,
+    .await;
+    let (u, cookie) = world::signed_in_user(
+        store,
         clock,
         &t.id,
         &FederatedIdentity {
@@ -107,19 +98,9 @@ pub async fn add_tenant(
             auth_time: None,
             ..Default::default()
         },
-    )
-    .await
-    .expect("user");
-    let (cookie, _) = session::create(
-        &store.db,
-        clock,
-        &t.id,
-        &u.id,
-        &c.id,
         authz_core::clock::Clock::now_us(clock),
     )
-    .await
-    .expect("session");
+    .await;
     Tenant {
         id: t.id,
         user_id: u.id,
@@ -159,18 +140,9 @@ pub async fn fixture_with_fetch(resolve: &str) -> Fx {
         resolve,
     })
     .expect("fetcher");
-    let state = AppState::new(
-        store.clone(),
-        Arc::new(clock.clone()),
-        IssuerConfig {
-            issuer: ISSUER.into(),
-            redirect_policy: RedirectPolicy::default(),
-            trusted_proxies: vec![],
-        },
-        testkit::master_key(),
-        fetcher.clone(),
-    )
-    .with_cimd_fetcher(fetcher);
+    let state =
+        crate::http::world::issuer_state(&store, Arc::new(clock.clone()), ISSUER, fetcher.clone())
+            .with_cimd_fetcher(fetcher);
     Fx {
         store,
         clock,
@@ -188,15 +160,9 @@ pub async fn app(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
-    test::init_service(
-        App::new()
-            .app_data(web::Data::new(fx.state.clone()))
-            .wrap(from_fn(issuer::Cors))
-            .wrap(from_fn(issuer::AuditOrigin))
-            .wrap(issuer::SecurityHeaders(ISSUER.starts_with("https://")))
-            .configure(issuer::configure),
-    )
-    .await
+    crate::http::world::Node::with_issuer(fx.state.clone())
+        .app()
+        .await
 }
 
 pub fn challenge() -> String {

@@ -1,6 +1,6 @@
 //! End-to-end flows through the real HTTP surface (sign-in session pre-established; the
 //! upstream IdP leg is covered by the interop suite against npm oidc-provider).
-mod common;
+use super::common;
 
 use actix_web::http::StatusCode;
 use actix_web::test;

@@ -1,7 +1,7 @@
 //! Issue 11 "Hardening" (security review 2026-12-03): what an attacker or a real client would
 //! notice at the OAuth endpoints. Runs on SQLite and on PostgreSQL
 //! (GATEHOUSE_TEST_DATABASE_URL); the PostgreSQL run is where a NUL used to be a 500.
-mod common;
+use super::common;
 
 use actix_web::http::StatusCode;
 use actix_web::test;

@@ -1,7 +1,7 @@
 //! Login CSRF and session swap (security review F1, F8): nothing a third party can start leaves
 //! for an IdP, a session is never silently replaced by another person's, a reused session is
 //! named on the consent page, and only server-minted browser bindings are honoured.
-mod common;
+use super::common;
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;

@@ -1,5 +1,5 @@
 //! Every rejection asserts the exact error a client sees (DESIGN §4, §6.9).
-mod common;
+use super::common;
 
 use actix_web::http::StatusCode;
 use actix_web::test;

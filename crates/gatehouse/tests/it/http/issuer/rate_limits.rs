@@ -2,7 +2,7 @@
 //! and audit events per resource server), counted per node in memory (ADR 0008). Small limits,
 //! a fixed clock: each surface answers 429 with `Retry-After` once over its limit, another
 //! caller is unaffected, and the next window is open again.
-mod common;
+use super::common;
 
 use actix_web::http::StatusCode;
 use actix_web::test;

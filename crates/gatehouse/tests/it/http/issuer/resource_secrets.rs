@@ -1,7 +1,7 @@
 //! Review F11: a resource server's introspection secret rotates with an overlap and is revoked
 //! at once. No node keeps accepting a secret after the operator's call returns, even one that
 //! authenticated a moment before (there is no per-node credential cache).
-mod common;
+use super::common;
 
 use actix_web::http::StatusCode;
 use authz_core::resource_secret;

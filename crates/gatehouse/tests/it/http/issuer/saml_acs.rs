@@ -1,7 +1,7 @@
 //! The SAML attack corpus through the real ACS: every response either continues the sign-in
 //! (303 to the same-site completion) or is refused with its code and an audit record; a
 //! completed response cannot be replayed on this node or another one.
-mod common;
+use super::common;
 
 use actix_web::http::StatusCode;
 use actix_web::test;

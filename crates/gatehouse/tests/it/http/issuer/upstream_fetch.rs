@@ -1,12 +1,12 @@
 //! Review F3 at sign-in: an OIDC connection a tenant admin added in the console is fetched
 //! (discovery, JWKS, token call) like any public URL; only connections the operator added may
 //! reach the operator's private allow-list and CA.
-mod common;
+use super::common;
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{test, web, App};
+use actix_web::test;
 use authz_core::connection::{self, NewOidcConnection};
 use authz_core::redirect::RedirectPolicy;
 use authz_core::{tenant, testkit};
@@ -160,12 +160,7 @@ async fn only_connections_the_operator_added_reach_the_operators_private_network
         testkit::master_key(),
         operator,
     );
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::new(state))
-            .configure(issuer::configure),
-    )
-    .await;
+    let app = crate::http::world::Node::with_issuer(state).app().await;
     let new = || NewOidcConnection {
         name: "On-prem IdP",
         issuer: issuer.as_str(),

@@ -1,14 +1,15 @@
-//! Test fixture: the SCIM endpoints over a fresh store (SQLite, or PostgreSQL with
-//! GATEHOUSE_TEST_DATABASE_URL), two tenants with a SCIM token each.
+//! SCIM fixture: the one app over a fresh store (SQLite, or PostgreSQL with
+//! GATEHOUSE_TEST_DATABASE_URL), two tenants of the test world with a SCIM token each.
 #![allow(dead_code)]
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{test, web, App};
+use actix_web::test;
 use authz_core::clock::FixedClock;
-use authz_core::{scim_token, tenant, testkit, Store, TenantId};
+use authz_core::testkit::{self, world};
+use authz_core::{Store, TenantId};
 use scim::ScimState;
 use serde_json::Value;
 
@@ -31,18 +32,10 @@ pub async fn fixture() -> Fx {
 pub async fn fixture_with_rate(rate: i64) -> Fx {
     let store = testkit::store().await;
     let clock = testkit::clock();
-    let acme = tenant::create(&store, &clock, "acme", "Acme", &["acme.test".into()])
-        .await
-        .expect("tenant acme");
-    let beta = tenant::create(&store, &clock, "beta", "Beta", &["beta.test".into()])
-        .await
-        .expect("tenant beta");
-    let (_, acme_token) = scim_token::create(&store, &clock, &acme.id, "entra", 86_400)
-        .await
-        .expect("token");
-    let (_, beta_token) = scim_token::create(&store, &clock, &beta.id, "okta", 86_400)
-        .await
-        .expect("token");
+    let acme = world::add_tenant(&store, &clock, "acme", "Acme", &["acme.test"]).await;
+    let beta = world::add_tenant(&store, &clock, "beta", "Beta", &["beta.test"]).await;
+    let acme_token = world::scim_token(&store, &clock, &acme.id, "entra", 86_400).await;
+    let beta_token = world::scim_token(&store, &clock, &beta.id, "okta", 86_400).await;
     let state =
         ScimState::new(store.clone(), Arc::new(clock.clone()), ISSUER).with_rate_per_minute(rate);
     Fx {
@@ -63,12 +56,9 @@ pub async fn app(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
-    test::init_service(
-        App::new()
-            .app_data(web::Data::new(fx.state.clone()))
-            .configure(scim::configure),
-    )
-    .await
+    crate::http::world::Node::for_scim(fx.state.clone())
+        .app()
+        .await
 }
 
 /// The response of one SCIM call.

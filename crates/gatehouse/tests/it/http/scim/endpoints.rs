@@ -1,7 +1,7 @@
 //! The SCIM endpoints' contract beyond the recorded IdP sequences: errors in RFC 7644 §3.12
 //! form, limits, ETags, paging and sorting, Bulk, tenant isolation and concurrent membership
 //! changes. Runs on SQLite and on PostgreSQL (GATEHOUSE_TEST_DATABASE_URL).
-mod common;
+use super::common;
 
 use common::*;
 use serde_json::{json, Value};

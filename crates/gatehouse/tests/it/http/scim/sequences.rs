@@ -1,7 +1,7 @@
 //! Recorded request sequences shaped like Entra ID's and Okta's provisioning (see
 //! `tests/sequences/*.json`, each naming its sources) replayed against the SCIM endpoints,
 //! with the end state each expects. Every quirk of the PATCH list has a step.
-mod common;
+use super::common;
 
 use std::collections::HashMap;
 

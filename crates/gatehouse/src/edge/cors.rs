@@ -13,7 +13,7 @@ fn is_open(path: &str) -> bool {
         || path == "/oauth/revoke"
 }
 
-/// Middleware: `App::wrap(actix_web::middleware::from_fn(issuer::Cors))`.
+/// Middleware: `App::wrap(actix_web::middleware::from_fn(gatehouse::edge::Cors))`.
 #[allow(non_snake_case)]
 pub async fn Cors(
     req: ServiceRequest,

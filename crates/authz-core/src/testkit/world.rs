@@ -1,29 +1,31 @@
-//! Shared fixture for authz-core integration tests: a store (SQLite, or PostgreSQL when
-//! `GATEHOUSE_TEST_DATABASE_URL` is set), a fixed clock, a registered resource with a routine,
-//! a sensitive and a critical scope, a public client, and tenants with a domain, an OIDC
-//! connection, org grants, a user and a sign-in session. Tokens are obtained through the real
-//! code → exchange path.
-#![allow(dead_code)]
+//! The test world every crate's tests build on (issue 12 §3): a store (SQLite, or PostgreSQL
+//! when `GATEHOUSE_TEST_DATABASE_URL` is set), a fixed clock, a registered resource with a
+//! routine, a sensitive and a critical scope, a public client, and tenants with a domain, an
+//! OIDC connection, org grants, a user and a sign-in session. Tokens are obtained through the
+//! real code → exchange path. The pieces are also there one by one ([`add_tenant`],
+//! [`add_oidc`], [`signed_in_user`], [`scim_token`], [`api_key`]) for tests that need a world
+//! of another shape; the HTTP half (the one app over this store) is in the gatehouse crate's
+//! tests.
 
-use authz_core::audit;
-use authz_core::client::{self, Client};
-use authz_core::clock::FixedClock;
-use authz_core::connection::{self, Connection, NewOidcConnection};
-use authz_core::crypto::{pkce_s256, MasterKey};
-use authz_core::entities::audit_events;
-use authz_core::grant;
-use authz_core::login::AuthorizeRequest;
-use authz_core::redirect::RedirectPolicy;
-use authz_core::resource::{self, Resource, ResourceSpec, ScopeSpec, ToolSpec};
-use authz_core::scope::Tier;
-use authz_core::session::{self, Session};
-use authz_core::tenant::{self, Tenant, TenantId};
-use authz_core::testkit;
-use authz_core::token::code::{self, CodeExchange};
-use authz_core::token::introspect::{self, Introspection};
-use authz_core::token::{IssuedTokens, TokenError};
-use authz_core::user::{self, FederatedIdentity, User};
-use authz_core::Store;
+use crate::audit;
+use crate::client::{self, Client};
+use crate::clock::FixedClock;
+use crate::connection::{self, Connection, NewOidcConnection};
+use crate::crypto::{pkce_s256, MasterKey};
+use crate::entities::audit_events;
+use crate::grant;
+use crate::login::AuthorizeRequest;
+use crate::redirect::RedirectPolicy;
+use crate::resource::{self, Resource, ResourceSpec, ScopeSpec, ToolSpec};
+use crate::scope::Tier;
+use crate::session::{self, Session};
+use crate::tenant::{self, Tenant, TenantId};
+use crate::testkit;
+use crate::token::code::{self, CodeExchange};
+use crate::token::introspect::{self, Introspection};
+use crate::token::{IssuedTokens, TokenError};
+use crate::user::{self, FederatedIdentity, User};
+use crate::Store;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 pub const ISSUER: &str = "https://auth.gatehouse.test";
@@ -132,7 +134,7 @@ impl World {
         // Resource servers authenticate with the credentials they were given at registration.
         let resource = resource::authenticate(
             &store.db,
-            authz_core::clock::Clock::now_us(&clock),
+            crate::clock::Clock::now_us(&clock),
             &reg.introspection_client_id,
             &reg.introspection_client_secret,
         )
@@ -141,7 +143,7 @@ impl World {
         .expect("CRM credentials authenticate");
         let other_resource = resource::authenticate(
             &store.db,
-            authz_core::clock::Clock::now_us(&clock),
+            crate::clock::Clock::now_us(&clock),
             &other.introspection_client_id,
             &other.introspection_client_secret,
         )
@@ -265,7 +267,7 @@ impl World {
     }
 
     pub fn clock_now(&self) -> i64 {
-        use authz_core::Clock;
+        use crate::Clock;
         self.clock.now_us()
     }
 
@@ -298,9 +300,9 @@ impl World {
         let catalogue = resource::catalogue(&self.store.db, &self.resource.id)
             .await
             .unwrap();
-        let tier = authz_core::token::max_tier(&catalogue, &want);
+        let tier = crate::token::max_tier(&catalogue, &want);
         let txn = self.store.begin().await.unwrap();
-        authz_core::consent::remember(
+        crate::consent::remember(
             &txn,
             &self.clock,
             &t.session.tenant,
@@ -411,4 +413,95 @@ pub async fn drop_audit_triggers(store: &Store) {
             .await
             .unwrap_or_else(|e| panic!("{s}: {e}"));
     }
+}
+
+// --- The pieces one by one, for worlds of another shape -------------------------------------
+
+/// A tenant named `name` owning `domains`.
+pub async fn add_tenant(
+    store: &Store,
+    clock: &FixedClock,
+    slug: &str,
+    name: &str,
+    domains: &[&str],
+) -> Tenant {
+    let domains: Vec<String> = domains.iter().map(|d| d.to_string()).collect();
+    tenant::create(store, clock, slug, name, &domains)
+        .await
+        .unwrap_or_else(|e| panic!("create tenant {slug}: {e}"))
+}
+
+/// An OIDC connection of the generic preset on the test master key.
+pub async fn add_oidc(
+    store: &Store,
+    clock: &FixedClock,
+    tenant: &TenantId,
+    name: &str,
+    issuer: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> Connection {
+    connection::add_oidc(
+        store,
+        clock,
+        &testkit::master_key(),
+        tenant,
+        NewOidcConnection {
+            name,
+            issuer,
+            client_id,
+            client_secret,
+            preset: "generic",
+            settings: serde_json::json!({}),
+        },
+    )
+    .await
+    .expect("add OIDC connection")
+}
+
+/// The user `identity` signed in through its connection, authenticated at the IdP at
+/// `auth_time_us`: the user and the session cookie.
+pub async fn signed_in_user(
+    store: &Store,
+    clock: &FixedClock,
+    tenant: &TenantId,
+    identity: &FederatedIdentity,
+    auth_time_us: i64,
+) -> (User, String) {
+    let (u, _) = user::upsert_federated(&store.db, clock, tenant, identity)
+        .await
+        .expect("upsert user");
+    let (cookie, _) = session::create(
+        &store.db,
+        clock,
+        tenant,
+        &u.id,
+        &identity.connection_id,
+        auth_time_us,
+    )
+    .await
+    .expect("create session");
+    (u, cookie)
+}
+
+/// A SCIM bearer token for `tenant`, valid for `ttl_secs`.
+pub async fn scim_token(
+    store: &Store,
+    clock: &FixedClock,
+    tenant: &TenantId,
+    label: &str,
+    ttl_secs: i64,
+) -> String {
+    crate::scim_token::create(store, clock, tenant, label, ttl_secs)
+        .await
+        .expect("create SCIM token")
+        .1
+}
+
+/// An admin API key with `scope`, valid for a day.
+pub async fn api_key(store: &Store, clock: &FixedClock, scope: crate::api_key::Scope) -> String {
+    crate::api_key::create(store, clock, scope, "test", 86_400)
+        .await
+        .expect("create API key")
+        .1
 }
