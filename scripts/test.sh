@@ -105,7 +105,10 @@ TMPDIR="$TEST_TMP" cargo test --workspace --no-fail-fast --features authz-core/t
 # would resolve features for a smaller package set and recompile the workspace (about two
 # minutes here); listing the built executables costs nothing. Doc-tests need no database and
 # ran in the SQLite pass.
-PG_PACKAGES="authz-core issuer scim admin-api"
+# Every HTTP test (issuer, SCIM, admin API and console, the cross-surface ones) drives the one
+# app in the gatehouse crate's integration binary, module http (ADR 0011); its CLI tests run
+# the binary on SQLite and are not repeated.
+PG_PACKAGES="authz-core issuer scim admin-api gatehouse:it:http::"
 say "storage, domain and HTTP tests on PostgreSQL ($PG_PACKAGES; the SQLite pass's build)"
 cargo test --workspace --no-run --features authz-core/testkit --message-format=json 2>/dev/null |
   python3 "$ROOT/scripts/test-executables.py" $PG_PACKAGES >"$LOG_DIR/pg-tests.tsv"
@@ -113,10 +116,11 @@ cargo test --workspace --no-run --features authz-core/testkit --message-format=j
 run_pg_tests() {
   # Like `cargo test --no-fail-fast`: each executable from its package directory, every one
   # run, the step fails if any failed.
-  local rc=0 dir exe label
-  while IFS=$'\t' read -r dir exe label; do
-    printf '     Running %s (%s)\n' "$label" "$exe"
-    (cd "$dir" && GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" TMPDIR="$TEST_TMP" "$exe") || rc=1
+  local rc=0 dir exe label filter
+  while IFS=$'\t' read -r dir exe label filter; do
+    printf '     Running %s (%s) %s\n' "$label" "$exe" "$filter"
+    # shellcheck disable=SC2086 # an empty filter is no argument
+    (cd "$dir" && GATEHOUSE_TEST_DATABASE_URL="$PG_ADMIN_URL" TMPDIR="$TEST_TMP" "$exe" $filter) || rc=1
   done <"$LOG_DIR/pg-tests.tsv"
   return $rc
 }

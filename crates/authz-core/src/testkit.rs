@@ -61,3 +61,5 @@ pub async fn store_with_url() -> (Store, String) {
 pub async fn store() -> Store {
     store_with_url().await.0
 }
+
+pub mod world;

@@ -1,7 +1,7 @@
-//! The `gatehouse` binary: configuration, the operator CLI and the HTTP server.
+//! The `gatehouse` binary: configuration, the operator CLI and the HTTP server (which runs the
+//! app assembled by the library, `gatehouse::app`).
 mod cli;
 mod config;
-mod logging;
 mod mailer;
 mod serve;
 

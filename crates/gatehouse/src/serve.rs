@@ -3,19 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::HttpServer;
 use anyhow::{Context, Result};
 use authz_core::clock::{SharedClock, SystemClock};
 use authz_core::Store;
+use gatehouse::Services;
 use issuer::{AppState, IssuerConfig};
-use tracing_actix_web::TracingLogger;
 
 use crate::cli::ServeArgs;
 use crate::config::{validate_issuer, Config, Global};
 
 pub fn run(g: Global, args: ServeArgs) -> Result<()> {
-    crate::logging::init();
+    gatehouse::logging::init();
     let cfg = Config::load(&g)?;
     let listen = args
         .listen
@@ -44,17 +43,15 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             .with_cimd_fetcher(cimd_fetcher)
             .with_console_fetcher(console_fetcher.clone())
             .with_rate_limits(rate_limits);
-        let scim_data = web::Data::new(
-            scim::ScimState::new(store.clone(), clock.clone(), &issuer).with_rate_per_minute(scim_rate),
-        );
-        let admin_data = web::Data::new(admin_api::AdminState {
+        let scim = scim::ScimState::new(store.clone(), clock.clone(), &issuer).with_rate_per_minute(scim_rate);
+        let admin = admin_api::AdminState {
             store: store.clone(),
             clock: clock.clone(),
             redirect_policy: state.config.redirect_policy.clone(),
             secure_cookies: state.config.secure_cookies(),
             rate_per_key_per_minute: admin_rate,
-        });
-        let console_data = web::Data::new(admin_api::console::ConsoleState {
+        };
+        let console = admin_api::console::ConsoleState {
             store: store.clone(),
             clock: clock.clone(),
             issuer: issuer.clone(),
@@ -64,27 +61,12 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             audit_keys: Arc::new(state.master_key.audit_verifying_keys()),
             dns: dns_resolver.clone(),
             templates: Arc::new(admin_api::console::Templates::new()),
-        });
+        };
         crate::mailer::spawn(mailer, store.clone(), clock.clone());
         background_jobs(store, clock, signing_key);
         tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
-        let data = web::Data::new(state);
-        HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(scim_data.clone())
-                .app_data(admin_data.clone())
-                .app_data(console_data.clone())
-                .wrap(from_fn(issuer::Cors))
-                .wrap(from_fn(issuer::RejectNul))
-                .wrap(from_fn(issuer::AuditOrigin))
-                .wrap(issuer::SecurityHeaders(issuer.starts_with("https://")))
-                .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
-                .configure(issuer::configure)
-                .configure(scim::configure)
-                .configure(admin_api::configure)
-                .configure(admin_api::console::configure)
-        })
+        let services = Services::new(state, scim, admin, console);
+        HttpServer::new(move || gatehouse::app(&services))
         .shutdown_timeout(20)
         .bind(&listen)
         .with_context(|| format!("cannot listen on {listen}"))?

@@ -13,7 +13,6 @@ mod client_auth;
 mod client_redirect;
 mod consent;
 mod console_path;
-mod cors;
 mod error;
 mod health;
 mod introspect;
@@ -115,9 +114,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/audit/v1/events", web::post().to(audit_events::post));
 }
 
-pub use cors::Cors;
 pub use node_limits::RateLimits;
-pub use nul::RejectNul;
 pub use origin::AuditOrigin;
-pub use pages::SecurityHeaders;
 pub use saml_sp::SamlSettings;

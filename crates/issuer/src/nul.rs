@@ -1,15 +1,13 @@
-//! Paths with a percent-encoded NUL (`%00`) are refused before routing (400): actix decodes it
-//! into path parameters, and PostgreSQL text cannot hold U+0000, so such a request would
-//! otherwise reach a query and fail there as a 500 instead of a client error. Query and form
+//! NUL characters (U+0000) in request values: PostgreSQL text cannot hold them, so a value
+//! carrying one would reach a query and fail there as a 500 instead of a client error. Paths
+//! are refused before routing by the app's edge (`gatehouse::edge::RejectNul`); query and form
 //! values are checked by [`crate::params::Params`], JSON bodies by [`NulFreeJson`].
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use actix_web::dev::Payload;
 use actix_web::web::Json;
-use actix_web::{Error, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{Error, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -75,23 +73,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for NulFreeJson<T> {
     }
 }
 
-/// Middleware: `App::wrap(actix_web::middleware::from_fn(issuer::RejectNul))`.
-#[allow(non_snake_case)]
-pub async fn RejectNul(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    if req.path().to_ascii_lowercase().contains("%00") {
-        let resp = HttpResponse::BadRequest()
-            .content_type("text/plain; charset=utf-8")
-            .body("The request path contains a NUL character (%00), which no Gatehouse address accepts.");
-        return Ok(req.into_response(resp).map_into_right_body());
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
-}
-
 #[cfg(test)]
 mod json_tests {
     use serde_json::json;
@@ -104,32 +85,5 @@ mod json_tests {
         assert!(super::json_has_nul(&json!({"a": ["b", {"c": "x\u{0}"}]})));
         assert!(super::json_has_nul(&json!({"a\u{0}": 1})));
         assert!(super::json_has_nul(&json!(["\u{0}"])));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use actix_web::middleware::from_fn;
-    use actix_web::{test, web, App, HttpResponse};
-
-    #[actix_web::test]
-    async fn a_nul_in_the_path_is_a_400_before_any_handler() {
-        let app = test::init_service(App::new().wrap(from_fn(super::RejectNul)).route(
-            "/admin/t/{tenant}/",
-            web::get().to(|| async { HttpResponse::Ok().finish() }),
-        ))
-        .await;
-        let r = test::call_service(
-            &app,
-            test::TestRequest::get().uri("/admin/t/%00/").to_request(),
-        )
-        .await;
-        assert_eq!(r.status(), 400);
-        let r = test::call_service(
-            &app,
-            test::TestRequest::get().uri("/admin/t/acme/").to_request(),
-        )
-        .await;
-        assert_eq!(r.status(), 200);
     }
 }

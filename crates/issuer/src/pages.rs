@@ -1,7 +1,6 @@
 //! Server-rendered pages (templates in `web/`, embedded at build time) and the browser security
 //! headers of DESIGN §6.8.
 use actix_web::http::{header, StatusCode};
-use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, ResponseError};
 use minijinja::Environment;
 use serde::Serialize;
@@ -181,27 +180,6 @@ impl From<authz_core::CoreError> for PageError {
             other => PageError::internal(other),
         }
     }
-}
-
-/// Security headers on every response: no framing, a strict CSP, no sniffing, no referrer; and
-/// on an https issuer, HSTS (RFC 6797) so that a browser never reaches the issuer over http,
-/// where its cookies and sign-in could be tampered with.
-#[allow(non_snake_case)]
-pub fn SecurityHeaders(https: bool) -> DefaultHeaders {
-    let h = DefaultHeaders::new();
-    let h = if https {
-        h.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
-    } else {
-        h
-    };
-    h
-        .add((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-        ))
-        .add((header::X_FRAME_OPTIONS, "DENY"))
-        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
 pub async fn stylesheet() -> HttpResponse {

@@ -1,5 +1,5 @@
 //! The fixed test world of `crates/saml/tests/fixtures` (see its README.md and
-//! `crates/saml/tests/corpus.rs`), shared by the fuzz targets.
+//! `crates/saml/tests/it/corpus.rs`), shared by the fuzz targets.
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, Utc};

@@ -1,0 +1,74 @@
+//! The one assembly of the HTTP app (issue 12 §3): every surface's routes under the shared
+//! middleware, in the order production uses.
+//!
+//! Shape: actix builds one `App` per worker thread, so the server calls [`app`] inside its
+//! `HttpServer::new` factory and a test calls it inside `actix_web::test::init_service`. The
+//! states are built once, outside, and shared: [`Services`] holds them as `web::Data` (an
+//! `Arc`), so every worker sees the same node-local rate limiters and caches.
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, Error};
+use tracing_actix_web::TracingLogger;
+
+use crate::edge;
+
+/// The state of each surface, shared by every worker of one node.
+#[derive(Clone)]
+pub struct Services {
+    pub issuer: web::Data<issuer::AppState>,
+    pub scim: web::Data<scim::ScimState>,
+    pub admin: web::Data<admin_api::AdminState>,
+    pub console: web::Data<admin_api::console::ConsoleState>,
+}
+
+impl Services {
+    pub fn new(
+        issuer: issuer::AppState,
+        scim: scim::ScimState,
+        admin: admin_api::AdminState,
+        console: admin_api::console::ConsoleState,
+    ) -> Self {
+        Services {
+            issuer: web::Data::new(issuer),
+            scim: web::Data::new(scim),
+            admin: web::Data::new(admin),
+            console: web::Data::new(console),
+        }
+    }
+
+    /// HSTS is sent only when the public issuer URL is https.
+    fn https(&self) -> bool {
+        self.issuer.config.issuer.starts_with("https://")
+    }
+}
+
+/// The whole app: the issuer, SCIM, the admin API and the console, wrapped (innermost first)
+/// in CORS for the open OAuth endpoints, the NUL-path refusal, the audit origin scope, the
+/// security headers and the request span.
+pub fn app(
+    s: &Services,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(s.issuer.clone())
+        .app_data(s.scim.clone())
+        .app_data(s.admin.clone())
+        .app_data(s.console.clone())
+        .wrap(from_fn(edge::Cors))
+        .wrap(from_fn(edge::RejectNul))
+        .wrap(from_fn(issuer::AuditOrigin))
+        .wrap(edge::SecurityHeaders(s.https()))
+        .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
+        .configure(issuer::configure)
+        .configure(scim::configure)
+        .configure(admin_api::configure)
+        .configure(admin_api::console::configure)
+}

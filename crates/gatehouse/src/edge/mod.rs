@@ -1,0 +1,11 @@
+//! The app's edge: middleware that wraps every surface at once (ADR 0011). It lives in the
+//! assembly, not in a surface crate, because it applies to the issuer, SCIM, the admin API and
+//! the console alike; each surface keeps only what is its own (the issuer's `AuditOrigin`
+//! needs its trusted-proxy configuration).
+mod cors;
+mod headers;
+mod nul;
+
+pub use cors::Cors;
+pub use headers::SecurityHeaders;
+pub use nul::RejectNul;

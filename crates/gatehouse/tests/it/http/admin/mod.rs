@@ -1,0 +1,3 @@
+mod api;
+mod console;
+mod rate_limits;

@@ -1,0 +1,2 @@
+mod admin_revocation;
+mod scim_lifecycle;

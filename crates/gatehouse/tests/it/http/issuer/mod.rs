@@ -1,0 +1,11 @@
+mod audit_events;
+mod audit_origin;
+pub mod common;
+mod flows;
+mod hardening;
+mod login_csrf;
+mod negative;
+mod rate_limits;
+mod resource_secrets;
+mod saml_acs;
+mod upstream_fetch;

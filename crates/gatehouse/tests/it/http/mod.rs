@@ -1,0 +1,9 @@
+//! Every HTTP test, over the one app `gatehouse serve` runs (`gatehouse::app`): the issuer, the
+//! SCIM endpoints, the admin API and console, and the tests that cross surfaces (SCIM
+//! deprovisioning and admin revocation reaching the issuer's tokens). scripts/test.sh runs
+//! this module again on PostgreSQL.
+mod admin;
+mod cross;
+mod issuer;
+mod scim;
+pub mod world;

@@ -1,0 +1,3 @@
+pub mod common;
+mod endpoints;
+mod sequences;
