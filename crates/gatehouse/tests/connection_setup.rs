@@ -70,6 +70,13 @@ async fn shape<C: ConnectionTrait>(db: &C, t: &TenantId, actor: &str, by_operato
     assert_eq!(c.operator_added, by_operator);
     let mut settings = c.settings.clone();
     let cert = settings["sp_certificate"].take();
+    // A form field arrives trimmed; the file keeps its final newline.
+    let xml = settings["idp_metadata"]
+        .as_str()
+        .unwrap()
+        .trim_end()
+        .to_string();
+    settings["idp_metadata"] = xml.into();
     assert!(cert
         .as_str()
         .is_some_and(|p| p.contains("BEGIN CERTIFICATE")));
@@ -84,8 +91,10 @@ async fn shape<C: ConnectionTrait>(db: &C, t: &TenantId, actor: &str, by_operato
     )
     .await
     .unwrap();
+    // The console's world also holds the admin's own (OIDC) connection: only the SAML one's.
     let audit = records
         .iter()
+        .filter(|r| r.details.contains(&c.id))
         .map(|r| {
             assert_eq!(r.actor.as_deref(), Some(actor), "{}", r.action);
             let mut d: serde_json::Value = serde_json::from_str(&r.details).unwrap();
