@@ -268,9 +268,8 @@ pub async fn set_state(
         Some("false") => false,
         _ => return Err(ConsoleError::bad_request("Choose enable or disable.")),
     };
-    enable::set_enabled(c.deps(), &c.connection_actor(), &path.1, enabled)
-        .await
-        .map_err(|e| refused(&c, e))?;
+    let by = c.connection_actor();
+    enable::set_enabled(&c.st.store, c.st.clock.as_ref(), &by, &path.1, enabled).await?;
     Ok(see_other(c.slug(), "/connections"))
 }
 

@@ -83,9 +83,9 @@ fn sign_out_verified(
             authz_core::crypto::hashes_equal(presented, &super::auth::csrf_for(kind, c))
         })
     };
-    !((session.is_some() || setup.is_some())
-        && !matches("admin", session)
-        && !matches("setup", setup.as_deref()))
+    (session.is_none() && setup.is_none())
+        || matches("admin", session)
+        || matches("setup", setup.as_deref())
 }
 
 /// Back to the console's front door, with the session and setup cookies cleared.

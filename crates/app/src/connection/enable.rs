@@ -1,17 +1,19 @@
 //! Enable or disable a connection. Disabling cuts off what it issued (sessions, grants, tokens,
 //! codes) in the same transaction — the admin's lever when an IdP is compromised (review F7);
 //! enabling a pending connection (added in a setup session) makes it serve everyone.
-use authz_core::connection;
+use authz_core::clock::Clock;
+use authz_core::{connection, CoreResult, Store};
 
-use super::{ConnectionActor, ConnectionError, Deps};
+use super::ConnectionActor;
 
-/// Sets the connection `id` of the actor's tenant enabled or disabled.
+/// Sets the connection `id` of the actor's tenant enabled or disabled; `NotFound("connection")`
+/// if the tenant has no such connection.
 pub async fn set_enabled(
-    deps: Deps<'_>,
+    store: &Store,
+    clock: &dyn Clock,
     by: &ConnectionActor,
     id: &str,
     enabled: bool,
-) -> Result<(), ConnectionError> {
-    connection::set_enabled(deps.store, deps.clock, by.tenant(), id, enabled, by.actor()).await?;
-    Ok(())
+) -> CoreResult<()> {
+    connection::set_enabled(store, clock, by.tenant(), id, enabled, by.actor()).await
 }

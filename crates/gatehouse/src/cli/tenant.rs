@@ -401,9 +401,8 @@ fn cli_error(e: ConnectionError) -> anyhow::Error {
 
 async fn toggle(ctx: &Ctx, tenant: &str, id: &str, enabled: bool) -> Result<()> {
     let by = operator_on(ctx, tenant).await?;
-    enable::set_enabled(deps(ctx), &by, id, enabled)
+    enable::set_enabled(&ctx.store, ctx.clock.as_ref(), &by, id, enabled)
         .await
-        .map_err(cli_error)
         .with_context(|| format!("connection '{id}' of tenant '{tenant}'"))?;
     println!("connection_id: {id}");
     println!("status: {}", if enabled { "enabled" } else { "disabled" });
