@@ -21,7 +21,9 @@ pub mod enable;
 /// Who adds, edits or enables a connection.
 #[derive(Debug, Clone)]
 pub enum ConnectionActor {
-    /// The operator (CLI) acting on one tenant, named by the operator.
+    /// The operator (CLI) acting on one tenant, named by the operator. The core stores what the
+    /// operator adds as `operator_added` and audits it as `operator` (its operator path), which
+    /// is what [`Operator::cli`] names.
     Operator {
         operator: Operator,
         tenant: TenantId,
