@@ -173,14 +173,8 @@ pub async fn set_connection_state(
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
     let body: ConnectionState = json(&body)?;
-    connection::set_enabled(
-        &st.store,
-        st.clock.as_ref(),
-        &admin.tenant,
-        &path.1,
-        body.enabled,
-        &admin.actor(),
-    )
-    .await?;
+    let by = app::connection::ConnectionActor::Admin(admin.principal());
+    app::connection::enable::set_enabled(&st.store, st.clock.as_ref(), &by, &path.1, body.enabled)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -63,6 +63,11 @@ impl Operator {
     pub fn actor(&self) -> String {
         format!("operator-key:{}", self.key_id)
     }
+
+    /// The application layer's principal: this extractor checked the key's operator scope.
+    pub fn principal(&self) -> app::Operator {
+        app::Operator::by_key(&self.key_id)
+    }
 }
 
 impl FromRequest for Operator {
@@ -98,6 +103,12 @@ pub struct TenantAdmin {
 impl TenantAdmin {
     pub fn actor(&self) -> String {
         self.actor.clone()
+    }
+
+    /// The application layer's principal: this extractor checked the key's scope or the
+    /// console session's admin role for `tenant`.
+    pub fn principal(&self) -> app::TenantAdmin {
+        app::TenantAdmin::verified(self.tenant.clone(), self.actor.clone())
     }
 }
 

@@ -125,14 +125,11 @@ pub async fn invite_admin(
 ) -> Result<HttpResponse, Problem> {
     let body: NewInvitation = crate::error::json(&body)?;
     let t = tenant::find_by_slug(&st.store.db, &body.tenant).await?;
-    let (inv, _token) = authz_core::admin::invitation::create(
-        &st.store,
-        st.clock.as_ref(),
-        &t.id,
-        &body.email,
-        &op.actor(),
-    )
-    .await?;
+    let by = app::admin::AdminActor::Operator {
+        operator: op.principal(),
+        tenant: t.id,
+    };
+    let inv = app::admin::invite::invite(&st.store, st.clock.as_ref(), &by, &body.email).await?;
     Ok(HttpResponse::Created().json(InvitationOut {
         id: inv.id,
         email: inv.email,

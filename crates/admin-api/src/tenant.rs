@@ -104,17 +104,13 @@ pub async fn revoke_user(
     st: web::Data<AdminState>,
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<Revoked>, Problem> {
-    let clock = st.clock.as_ref();
-    let txn = st
-        .store
-        .begin()
+    use app::users::revoke::{all_of_user, RevokeError};
+    let n = all_of_user(&st.store, st.clock.as_ref(), &admin.principal(), &path.1)
         .await
-        .map_err(authz_core::CoreError::from)?;
-    let u = user::get(&txn, &admin.tenant, &path.1).await?;
-    let n =
-        authz_core::token::revoke::revoke_user(&txn, clock, &admin.tenant, &u.id, &admin.actor())
-            .await?;
-    txn.commit().await.map_err(authz_core::CoreError::from)?;
+        .map_err(|e| match e {
+            RevokeError::UnknownUser(e) | RevokeError::Core(e) => e,
+            RevokeError::UnknownSession => authz_core::CoreError::NotFound("session"),
+        })?;
     Ok(web::Json(Revoked { tokens_revoked: n }))
 }
 

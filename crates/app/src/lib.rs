@@ -3,8 +3,12 @@
 //! audit record and returns an outcome — never an HTTP response. This crate knows no actix: the
 //! HTTP crates (`issuer`, `admin-api`, `scim`) parse, call one use case and render; the CLI calls
 //! the same use cases for the same actions.
+pub mod admin;
+pub mod connection;
+pub mod console;
 pub mod principal;
 pub mod scim;
+pub mod users;
 
 pub use principal::{
     AnonymousBrowser, Operator, ResourceServer, ScimClient, SignedInUser, TenantAdmin,

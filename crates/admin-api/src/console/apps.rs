@@ -3,65 +3,50 @@
 //! confirmation); and the MCP clients the organisation allows or blocks.
 use std::collections::HashMap;
 
+use app::console::apps::AppsPage;
 use authz_core::admin::client_policy::{self, Decision};
-use authz_core::directory::{groups, ListQuery};
 use authz_core::scope::Tier;
 use authz_core::{client, grant, resource, token};
 use minijinja::context;
-use sea_orm::Condition;
 
-use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
-
-/// The tenant's SCIM groups: id → display name.
-async fn group_names(c: &Console) -> Result<Vec<(String, String)>, ConsoleError> {
-    let page = groups::list(
-        &c.st.store.db,
-        &c.tenant.id,
-        &ListQuery {
-            condition: Condition::all(),
-            sort: Some(("display_name_lower".into(), true)),
-            start_index: 1,
-            count: 1000,
-        },
-    )
-    .await?;
-    Ok(page
-        .items
-        .into_iter()
-        .map(|g| (g.id, g.display_name))
-        .collect())
-}
+use super::{see_other, when, Admin, AdminWrite, ConsoleError, ConsoleResult};
 
 pub async fn page(Admin(c): Admin) -> ConsoleResult {
-    let db = &c.st.store.db;
-    let groups = group_names(&c).await?;
-    let names: HashMap<&str, &str> = groups
+    let p = app::console::apps::load(&c.st.store.db, &c.principal()).await?;
+    Ok(c.render("console/apps.html", "apps", apps_view(&p)))
+}
+
+/// The apps page's template values: each resource's scopes by tier, with who holds each.
+fn apps_view(p: &AppsPage) -> minijinja::Value {
+    let names: HashMap<&str, &str> = p
+        .groups
         .iter()
         .map(|(i, n)| (i.as_str(), n.as_str()))
         .collect();
-    let grants = grant::list(db, &c.tenant.id).await?;
+    let holders = |uri: &str, scope: &str| -> Vec<minijinja::Value> {
+        p.grants
+            .iter()
+            .filter(|g| g.resource_uri == uri && g.scope == scope)
+            .map(|g| {
+                let label = match &g.group {
+                    None => "Everyone".to_string(),
+                    Some(id) => names
+                        .get(id.as_str())
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| id.clone()),
+                };
+                context! { label => label, group => g.group, since => when(g.created_at) }
+            })
+            .collect()
+    };
     let mut resources = Vec::new();
-    for r in resource::list(db).await? {
-        let catalogue = resource::catalogue(db, &r.id).await?;
+    for (r, catalogue) in &p.resources {
         let mut tiers = Vec::new();
         for tier in [Tier::Routine, Tier::Sensitive, Tier::Critical] {
             let scopes: Vec<_> = catalogue
                 .iter()
                 .filter(|s| s.tier == tier)
-                .map(|s| {
-                    let holders: Vec<_> = grants
-                        .iter()
-                        .filter(|g| g.resource_uri == r.uri && g.scope == s.name)
-                        .map(|g| {
-                            let label = match &g.group {
-                                None => "Everyone".to_string(),
-                                Some(id) => names.get(id.as_str()).map(|n| n.to_string()).unwrap_or_else(|| id.clone()),
-                            };
-                            context! { label => label, group => g.group, since => when(g.created_at) }
-                        })
-                        .collect();
-                    context! { name => s.name, description => s.description, holders => holders }
-                })
+                .map(|s| context! { name => s.name, description => s.description, holders => holders(&r.uri, &s.name) })
                 .collect();
             if !scopes.is_empty() {
                 tiers.push(context! { tier => tier.as_str(), scopes => scopes });
@@ -71,15 +56,12 @@ pub async fn page(Admin(c): Admin) -> ConsoleResult {
             id => r.id, name => r.display_name, uri => r.uri, tiers => tiers,
         });
     }
-    let groups: Vec<_> = groups
+    let groups: Vec<_> = p
+        .groups
         .iter()
         .map(|(id, name)| context! { id => id, name => name })
         .collect();
-    Ok(c.render(
-        "console/apps.html",
-        "apps",
-        context! { resources => resources, groups => groups },
-    ))
+    context! { resources => resources, groups => groups }
 }
 
 pub async fn grant(AdminWrite(c, f): AdminWrite) -> ConsoleResult {

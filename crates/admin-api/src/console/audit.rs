@@ -5,8 +5,8 @@
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
+use authz_core::audit as core_audit;
 use authz_core::audit::search::{self, AuditQuery};
-use authz_core::audit::{self as core_audit, AuditEvent};
 use authz_core::entities::audit_events::Model as Record;
 use authz_core::{Store, TenantId};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -311,21 +311,14 @@ fn stream(e: Export) -> impl futures::Stream<Item = Result<Bytes, actix_web::Err
 async fn export(c: Console, f: Filter, format: &'static str) -> ConsoleResult {
     let mut q = f.query(&c, EXPORT_BATCH).await?;
     q.before_id = None;
-    let txn =
-        c.st.store
-            .begin()
-            .await
-            .map_err(authz_core::CoreError::from)?;
-    core_audit::record(
-        &txn,
+    app::console::audit::exported(
+        &c.st.store,
         c.st.clock.as_ref(),
-        AuditEvent::new(Some(&c.tenant.id), "audit.exported")
-            .actor(c.actor())
-            .detail("format", format)
-            .detail("filter", f.query_string()),
+        &c.principal(),
+        format,
+        f.query_string(),
     )
     .await?;
-    txn.commit().await.map_err(authz_core::CoreError::from)?;
     let (content_type, header, line): (&str, Option<&'static str>, fn(&Record) -> String) =
         match format {
             "csv" => ("text/csv; charset=utf-8", Some(CSV_HEADER), csv_line),

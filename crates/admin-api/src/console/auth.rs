@@ -73,6 +73,33 @@ impl Console {
         &self.tenant.slug
     }
 
+    /// The application layer's principal for this request: the console's admin (or setup
+    /// session), checked by this extractor, acting on its tenant.
+    pub fn principal(&self) -> app::TenantAdmin {
+        app::TenantAdmin::verified(self.tenant.id.clone(), self.actor())
+    }
+
+    /// Who sets up connections: an admin, or a setup session whose additions stay pending.
+    pub fn connection_actor(&self) -> app::connection::ConnectionActor {
+        use app::connection::ConnectionActor;
+        match &self.principal {
+            Principal::Admin { .. } => ConnectionActor::Admin(self.principal()),
+            Principal::Setup { invitation } => ConnectionActor::Setup {
+                admin: self.principal(),
+                invitation_id: invitation.id.clone(),
+            },
+        }
+    }
+
+    /// What connection set-up uses from the running service.
+    pub fn deps(&self) -> app::connection::Deps<'_> {
+        app::connection::Deps {
+            store: &self.st.store,
+            clock: self.st.clock.as_ref(),
+            key: &self.st.master_key,
+        }
+    }
+
     pub fn is_setup(&self) -> bool {
         matches!(self.principal, Principal::Setup { .. })
     }

@@ -4,9 +4,10 @@
 //! to paste into the IdP; test a sign-in; enable or disable; edit the name, the OIDC client
 //! secret or the SAML metadata (certificate rotation).
 use actix_web::web;
-use authz_core::connection::{self, Connection, ConnectionUpdate, NewOidcConnection};
+use app::connection::{add, edit, enable, ConnectionError, Metadata};
+use authz_core::connection::{self, Connection};
 use minijinja::context;
-use oidc_federation::{OidcRp, Preset};
+use oidc_federation::Preset;
 use saml::{IdpMetadata, SamlSettings};
 
 use super::{
@@ -110,39 +111,50 @@ fn discovery_refused(c: &Console, e: oidc_federation::FederationError) -> Consol
     }
 }
 
-/// Fetches and checks the discovery document: the connection must work before it is stored.
-/// Through the public fetcher: the issuer was typed by a tenant admin, not the operator.
-async fn discover(c: &Console, preset: &Preset, issuer: &str) -> Result<String, ConsoleError> {
-    preset.check_issuer_url(issuer).map_err(invalid)?;
-    let rp = OidcRp::new(c.st.public_fetcher.clone());
-    let meta = match rp.discover(issuer, true, preset).await {
-        Ok(m) => m,
-        // Some IdPs name their issuer with a trailing slash.
-        Err(first @ oidc_federation::FederationError::Discovery { .. }) => rp
-            .discover(&format!("{issuer}/"), true, preset)
-            .await
-            .map_err(|_| discovery_refused(c, first))?,
-        Err(e) => return Err(discovery_refused(c, e)),
-    };
-    preset
-        .check_discovered_issuer(meta.issuer().as_str())
-        .map_err(|e| discovery_refused(c, e))?;
-    Ok(meta.issuer().as_str().to_string())
+/// The IdP metadata a form gives: pasted, or a URL fetched through the public SSRF-guarded
+/// fetcher (the URL was typed by a tenant admin, not the operator).
+fn metadata_source<'a>(c: &'a Console, f: &'a super::form::Form) -> Option<Metadata<'a>> {
+    if let Some(xml) = f.get("metadata") {
+        return Some(Metadata::Xml(xml.to_string()));
+    }
+    f.get("metadata_url").map(|url| Metadata::Url {
+        url,
+        fetcher: &c.st.public_fetcher,
+    })
 }
 
-/// The IdP metadata, parsed; a document that is not metadata is refused by category only (its
-/// parser errors quote the input).
-fn parse_metadata(c: &Console, xml: &str) -> Result<IdpMetadata, ConsoleError> {
-    IdpMetadata::parse(xml).map_err(|e| match e {
+/// A refused set-up, as the console words it: a fetched document is refused by category only
+/// (parsers and fetch errors quote the input or the answer).
+fn refused(c: &Console, e: ConnectionError) -> ConsoleError {
+    match e {
+        ConnectionError::NotFound => ConsoleError::not_found("connection"),
+        ConnectionError::IssuerUrl(e) => invalid(e),
+        ConnectionError::Discovery(e) => discovery_refused(c, e),
+        ConnectionError::MetadataFetch(e) => {
+            let says = format!(
+                "The metadata URL was refused: {}. It must be a public https address.",
+                oidc_federation::fetch_error_text(&e)
+            );
+            refused_url(c, "CONSOLE0101", &e, &says)
+        }
+        ConnectionError::MetadataNotUtf8(_) => {
+            ConsoleError::bad_request("The document is not SAML IdP metadata.")
+        }
         // Fixed text, and the reason an admin must act on.
-        saml::SamlError::NoSigningCert | saml::SamlError::Dtd => invalid(e),
-        other => refused_url(
+        ConnectionError::Metadata(e @ (saml::SamlError::NoSigningCert | saml::SamlError::Dtd)) => {
+            invalid(e)
+        }
+        ConnectionError::Metadata(other) => refused_url(
             c,
             "CONSOLE0103",
             &other,
             "The document is not SAML IdP metadata (an EntityDescriptor with an IDPSSODescriptor, an HTTP-Redirect SingleSignOnService and a signing certificate).",
         ),
-    })
+        ConnectionError::KeyGeneration(e) => {
+            authz_core::CoreError::Config(format!("SP key generation: {e}")).into()
+        }
+        ConnectionError::Core(e) => e.into(),
+    }
 }
 
 pub async fn create_oidc(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
@@ -156,108 +168,51 @@ pub async fn create_oidc(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleR
         (None, Some(d)) => d,
         (None, None) => return Err(ConsoleError::bad_request("The issuer URL is required.")),
     };
-    let client_id = f.require("client_id", "The client ID")?;
-    let secret = f.require("client_secret", "The client secret")?;
-    let issuer = discover(&c, &preset, &issuer).await?;
-    let conn = connection::add_oidc_by(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.st.master_key,
-        &c.tenant.id,
-        NewOidcConnection {
-            name: f.get("name").unwrap_or("OIDC"),
-            issuer: &issuer,
-            client_id,
-            client_secret: secret,
-            preset: preset.name(),
-            settings: preset.settings(),
-        },
-        &c.actor(),
-        setup_invitation(&c),
-    )
-    .await?;
-    Ok(see_other(c.slug(), &format!("/connections#c-{}", conn.id)))
-}
-
-/// A connection added in a setup session stays pending (ADR 0007).
-fn setup_invitation(c: &Console) -> Option<&str> {
-    match &c.principal {
-        super::auth::Principal::Setup { invitation } => Some(invitation.id.as_str()),
-        super::auth::Principal::Admin { .. } => None,
-    }
-}
-
-/// The metadata XML: pasted, or fetched from a URL through the public SSRF-guarded fetcher
-/// (the URL was typed by a tenant admin, not the operator).
-async fn metadata_xml(c: &Console, f: &super::form::Form) -> Result<Option<String>, ConsoleError> {
-    if let Some(xml) = f.get("metadata") {
-        return Ok(Some(xml.to_string()));
-    }
-    let Some(url) = f.get("metadata_url") else {
-        return Ok(None);
+    let new = add::NewOidc {
+        name: f.get("name").unwrap_or("OIDC"),
+        preset: &preset,
+        issuer: &issuer,
+        client_id: f.require("client_id", "The client ID")?,
+        client_secret: f.require("client_secret", "The client secret")?,
+        fetcher: &c.st.public_fetcher,
     };
-    let fetched =
-        c.st.public_fetcher
-            .get(url, "application/samlmetadata+xml, application/xml")
-            .await
-            .map_err(|e| {
-                let says = format!(
-                    "The metadata URL was refused: {}. It must be a public https address.",
-                    oidc_federation::fetch_error_text(&e)
-                );
-                refused_url(c, "CONSOLE0101", &e, &says)
-            })?;
-    String::from_utf8(fetched.body)
-        .map(Some)
-        .map_err(|_| ConsoleError::bad_request("The document is not SAML IdP metadata."))
+    let conn = add::oidc(c.deps(), &c.connection_actor(), new)
+        .await
+        .map_err(|e| refused(&c, e))?;
+    Ok(see_other(c.slug(), &format!("/connections#c-{}", conn.id)))
 }
 
 pub async fn create_saml(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
     let preset = f.get("preset").unwrap_or("generic");
-    let mut mapping =
-        saml::mapping::Mapping::for_preset(preset, f.get("key_attribute").map(str::to_string))
-            .map_err(invalid)?;
-    mapping.email_attribute = f.get("email_attribute").map(str::to_string);
-    mapping.name_attribute = f.get("name_attribute").map(str::to_string);
-    mapping.groups_attribute = f.get("groups_attribute").map(str::to_string);
-    let Some(xml) = metadata_xml(&c, &f).await? else {
+    let attr = |name: &str| f.get(name).map(str::to_string);
+    let mapping = add::saml_mapping(
+        preset,
+        attr("key_attribute"),
+        attr("email_attribute"),
+        attr("name_attribute"),
+        attr("groups_attribute"),
+    )
+    .map_err(invalid)?;
+    let Some(metadata) = metadata_source(&c, &f) else {
         return Err(ConsoleError::bad_request(
             "Paste the IdP metadata XML or give its URL.",
         ));
     };
-    // Refuses metadata without a signing certificate: assertions could not be verified.
-    let idp = parse_metadata(&c, &xml)?;
-    let keys = saml::sp::generate("gatehouse-sp").map_err(|e| {
-        ConsoleError::from(authz_core::CoreError::Config(format!(
-            "SP key generation: {e}"
-        )))
-    })?;
-    let settings = SamlSettings {
-        idp_metadata: xml,
-        sp_certificate: keys.certificate_pem,
+    let new = add::NewSaml {
+        name: f.get("name").unwrap_or("SAML"),
+        preset,
         mapping,
+        metadata,
         skew_secs: 180,
         allow_idp_initiated: f.checked("allow_idp_initiated"),
     };
-    let conn = connection::add_saml_by(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.st.master_key,
-        &c.tenant.id,
-        NewOidcConnection {
-            name: f.get("name").unwrap_or("SAML"),
-            issuer: &idp.entity_id,
-            client_id: "",
-            client_secret: &keys.private_key_pem,
-            preset,
-            settings: serde_json::to_value(&settings)
-                .map_err(|e| authz_core::CoreError::Config(e.to_string()))?,
-        },
-        &c.actor(),
-        setup_invitation(&c),
-    )
-    .await?;
-    Ok(see_other(c.slug(), &format!("/connections#c-{}", conn.id)))
+    let added = add::saml(c.deps(), &c.connection_actor(), new)
+        .await
+        .map_err(|e| refused(&c, e))?;
+    Ok(see_other(
+        c.slug(),
+        &format!("/connections#c-{}", added.connection.id),
+    ))
 }
 
 async fn load(c: &Console, id: &str) -> Result<Connection, ConsoleError> {
@@ -293,39 +248,15 @@ pub async fn update(
     AdminWrite(c, f): AdminWrite,
     path: web::Path<(String, String)>,
 ) -> ConsoleResult {
-    let conn = load(&c, &path.1).await?;
-    let mut u = ConnectionUpdate {
+    let change = edit::Edit {
         name: f.get("name"),
-        ..Default::default()
+        client_secret: f.get("client_secret"),
+        metadata: metadata_source(&c, &f),
     };
-    let new_settings;
-    let new_issuer;
-    if conn.kind == "saml" {
-        if let Some(xml) = metadata_xml(&c, &f).await? {
-            let idp = parse_metadata(&c, &xml)?;
-            let mut s: SamlSettings = serde_json::from_value(conn.settings.clone())
-                .map_err(|e| authz_core::CoreError::Config(e.to_string()))?;
-            s.idp_metadata = xml;
-            new_settings = serde_json::to_value(&s)
-                .map_err(|e| authz_core::CoreError::Config(e.to_string()))?;
-            new_issuer = idp.entity_id;
-            u.settings = Some(new_settings);
-            u.issuer = Some(&new_issuer);
-        }
-    } else {
-        u.client_secret = f.get("client_secret");
-    }
-    connection::update(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.st.master_key,
-        &c.tenant.id,
-        &conn.id,
-        u,
-        &c.actor(),
-    )
-    .await?;
-    Ok(see_other(c.slug(), &format!("/connections/{}", conn.id)))
+    let id = edit::edit(c.deps(), &c.connection_actor(), &path.1, change)
+        .await
+        .map_err(|e| refused(&c, e))?;
+    Ok(see_other(c.slug(), &format!("/connections/{id}")))
 }
 
 pub async fn set_state(
@@ -337,15 +268,8 @@ pub async fn set_state(
         Some("false") => false,
         _ => return Err(ConsoleError::bad_request("Choose enable or disable.")),
     };
-    connection::set_enabled(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        &path.1,
-        enabled,
-        &c.actor(),
-    )
-    .await?;
+    let by = c.connection_actor();
+    enable::set_enabled(&c.st.store, c.st.clock.as_ref(), &by, &path.1, enabled).await?;
     Ok(see_other(c.slug(), "/connections"))
 }
 

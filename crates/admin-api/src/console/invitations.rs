@@ -5,6 +5,7 @@
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use app::admin::accept::AcceptError;
 use authz_core::admin::invitation::{self, LinkState, SETUP_SECS};
 use authz_core::tenant;
 use minijinja::context;
@@ -80,10 +81,28 @@ pub async fn accept(
     path: web::Path<String>,
 ) -> ConsoleResult {
     let token = path.into_inner();
-    // The token in the URL is the credential and the POST consumes it. A POST from another site
-    // is refused (Fetch Metadata, and Origin when it names one), so no page can make a visitor's
-    // browser accept a link and plant a setup session of someone else's organisation. (The page
-    // itself sends `Origin: null`: every response carries `Referrer-Policy: no-referrer`.)
+    if cross_site(&st, &req) {
+        return Err(ConsoleError::page(
+            StatusCode::FORBIDDEN,
+            "Nothing was accepted",
+            "The acceptance did not come from this invitation's page.",
+            "Open the link from the email and press Accept there.",
+        ));
+    }
+    let accepted = match app::admin::accept::accept(&st.store, st.clock.as_ref(), &token).await {
+        Ok(a) => a,
+        // Re-render the link page: it says why (expired, used, withdrawn, unknown).
+        Err(AcceptError::Unusable) => return show(st, web::Path::from(token)).await,
+        Err(AcceptError::Core(e)) => return Err(e.into()),
+    };
+    setup_session_started(&st, &accepted.tenant_slug, accepted.setup_secret)
+}
+
+/// The token in the URL is the credential and the POST consumes it. A POST from another site is
+/// refused (Fetch Metadata, and Origin when it names one), so no page can make a visitor's
+/// browser accept a link and plant a setup session of someone else's organisation. (The page
+/// itself sends `Origin: null`: every response carries `Referrer-Policy: no-referrer`.)
+fn cross_site(st: &ConsoleState, req: &HttpRequest) -> bool {
     let site = req
         .headers()
         .get("sec-fetch-site")
@@ -92,27 +111,14 @@ pub async fn accept(
         .headers()
         .get(actix_web::http::header::ORIGIN)
         .and_then(|v| v.to_str().ok());
-    let cross_site = matches!(site, Some(s) if s != "same-origin" && s != "none")
-        || matches!(origin, Some(o) if o != "null" && o != st.issuer);
-    if cross_site {
-        return Err(ConsoleError::page(
-            StatusCode::FORBIDDEN,
-            "Nothing was accepted",
-            "The acceptance did not come from this invitation's page.",
-            "Open the link from the email and press Accept there.",
-        ));
-    }
-    let (inv, secret) = match invitation::accept(&st.store, st.clock.as_ref(), &token).await {
-        Ok(x) => x,
-        Err(authz_core::CoreError::Invalid(_)) | Err(authz_core::CoreError::NotFound(_)) => {
-            // Re-render the link page: it says why (expired, used, withdrawn, unknown).
-            return show(st, web::Path::from(token)).await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let t = tenant::get(&st.store.db, &inv.tenant).await?;
+    matches!(site, Some(s) if s != "same-origin" && s != "none")
+        || matches!(origin, Some(o) if o != "null" && o != st.issuer)
+}
+
+/// To the tenant's console, with the setup-only session's cookie (at most 24 hours).
+fn setup_session_started(st: &ConsoleState, slug: &str, secret: String) -> ConsoleResult {
     let mut resp = HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/admin/t/{}/", t.slug)))
+        .insert_header((header::LOCATION, format!("/admin/t/{slug}/")))
         .finish();
     let cookie = Cookie::build(st.setup_cookie(), secret)
         .path("/")

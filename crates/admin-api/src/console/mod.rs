@@ -1,7 +1,8 @@
 //! The tenant admin console (issue "console" §3): server-rendered pages from `web/templates/
 //! console/`, under `/admin/t/{tenant}/…`, for a tenant admin signed in through the tenant's own
 //! SSO (or, for connections only, an invitee's setup-only session). Handlers are thin: they take
-//! an authenticated extractor ([`auth`]), call one authz-core function and render.
+//! an authenticated extractor ([`auth`]), call one use case of the application layer (`app`,
+//! with the extractor's [`Console::principal`]) or one authz-core read, and render.
 //!
 //! Every route is declared once in [`console_routes!`], which registers it and lists it in
 //! [`ROUTES`] with the access it needs; the authorization tests walk that list.

@@ -2,47 +2,42 @@
 use actix_web::cookie::{time::Duration, Cookie};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use authz_core::admin::domain;
-use authz_core::{connection, grant, scim_token, session};
+use app::console::overview::{load, Overview};
 use minijinja::context;
 
 use super::{ConsoleResult, ConsoleState, SetupOrAdmin};
 
 pub async fn page(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
-    let db = &c.st.store.db;
-    let t = &c.tenant.id;
-    let conns = connection::list(db, t).await?;
-    if let super::auth::Principal::Setup { invitation } = &c.principal {
-        let mine = connection::pending_for_invitation(db, t, &invitation.id).await?;
-        return Ok(c.render(
-            "console/overview.html",
-            "overview",
-            context! {
-                connections => conns.len(),
-                enabled => conns.iter().filter(|x| x.enabled).count() + mine.len(),
-            },
-        ));
-    }
-    let domains = domain::list(db, t).await?;
-    let tokens = scim_token::list(db, t).await?;
-    let now = c.st.clock.now_us();
-    let live_tokens = tokens
-        .iter()
-        .filter(|x| x.revoked_at.is_none() && x.expires_at > now)
-        .count();
-    let grants = grant::list(db, t).await?;
-    Ok(c.render(
-        "console/overview.html",
-        "overview",
-        context! {
-            connections => conns.len(),
-            enabled => conns.iter().filter(|x| x.enabled).count(),
-            domains => domains.len(),
-            verified_domains => domains.iter().filter(|d| d.verified).count(),
-            scim_tokens => live_tokens,
-            grants => grants.len(),
+    let ctx = match load(&c.st.store.db, &c.connection_actor()).await? {
+        Overview::Setup {
+            connections,
+            mine_pending,
+        } => context! {
+            connections => connections.len(),
+            enabled => connections.iter().filter(|x| x.enabled).count() + mine_pending,
         },
-    ))
+        Overview::Admin {
+            connections,
+            domains,
+            scim_tokens,
+            grants,
+        } => {
+            let now = c.st.clock.now_us();
+            let live_tokens = scim_tokens
+                .iter()
+                .filter(|x| x.revoked_at.is_none() && x.expires_at > now)
+                .count();
+            context! {
+                connections => connections.len(),
+                enabled => connections.iter().filter(|x| x.enabled).count(),
+                domains => domains.len(),
+                verified_domains => domains.iter().filter(|d| d.verified).count(),
+                scim_tokens => live_tokens,
+                grants => grants.len(),
+            }
+        }
+    };
+    Ok(c.render("console/overview.html", "overview", ctx))
 }
 
 /// Signs out of the console: ends the Gatehouse session (and any setup session) in this browser.
@@ -54,22 +49,10 @@ pub async fn logout(
     body: web::Bytes,
 ) -> ConsoleResult {
     let form = super::form::Form::parse(&body)?;
-    let presented = form.get("csrf").unwrap_or_default();
     let session = req
         .cookie(&st.session_cookie())
         .map(|c| c.value().to_string());
-    let setup = req
-        .cookie(&st.setup_cookie())
-        .map(|c| c.value().to_string());
-    let matches = |kind: &str, cookie: &Option<String>| {
-        cookie.as_ref().is_some_and(|c| {
-            authz_core::crypto::hashes_equal(presented, &super::auth::csrf_for(kind, c))
-        })
-    };
-    if (session.is_some() || setup.is_some())
-        && !matches("admin", &session)
-        && !matches("setup", &setup)
-    {
+    if !sign_out_verified(&st, &req, session.as_deref(), form.get("csrf")) {
         return Err(super::ConsoleError::page(
             actix_web::http::StatusCode::FORBIDDEN,
             "You are still signed in",
@@ -78,10 +61,35 @@ pub async fn logout(
         ));
     }
     if let Some(c) = &session {
-        if let Some(s) = session::find_active(&st.store.db, st.clock.as_ref(), c).await? {
-            session::revoke_one(&st.store.db, st.clock.as_ref(), &s.tenant, &s.id).await?;
-        }
+        app::console::sign_out::sign_out(&st.store, st.clock.as_ref(), c).await?;
     }
+    Ok(signed_out(&st))
+}
+
+/// Without a session or setup cookie there is nothing to protect; with one, the form's token
+/// must be the one derived from it.
+fn sign_out_verified(
+    st: &ConsoleState,
+    req: &HttpRequest,
+    session: Option<&str>,
+    presented: Option<&str>,
+) -> bool {
+    let presented = presented.unwrap_or_default();
+    let setup = req
+        .cookie(&st.setup_cookie())
+        .map(|c| c.value().to_string());
+    let matches = |kind: &str, cookie: Option<&str>| {
+        cookie.is_some_and(|c| {
+            authz_core::crypto::hashes_equal(presented, &super::auth::csrf_for(kind, c))
+        })
+    };
+    (session.is_none() && setup.is_none())
+        || matches("admin", session)
+        || matches("setup", setup.as_deref())
+}
+
+/// Back to the console's front door, with the session and setup cookies cleared.
+fn signed_out(st: &ConsoleState) -> HttpResponse {
     let mut resp = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin"))
         .finish();
@@ -94,5 +102,5 @@ pub async fn logout(
             .finish();
         let _ = resp.add_cookie(&gone);
     }
-    Ok(resp)
+    resp
 }

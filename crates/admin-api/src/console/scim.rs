@@ -2,18 +2,28 @@
 //! overlap, revoked; a secret is shown once), when the IdP last synced, and the IdP's recent
 //! failed requests (`scim.request_failed` in the audit log).
 use actix_web::web;
-use authz_core::audit::search::{search, AuditQuery};
+use app::console::scim::ScimPage;
 use authz_core::scim_token;
 use minijinja::context;
 
 use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
 
 pub async fn page(Admin(c): Admin) -> ConsoleResult {
-    let db = &c.st.store.db;
-    let now = c.st.clock.now_us();
-    let tokens = scim_token::list(db, &c.tenant.id).await?;
-    let last_sync = tokens.iter().filter_map(|t| t.last_used_at).max();
-    let views: Vec<_> = tokens
+    let p = app::console::scim::load(&c.st.store.db, &c.principal()).await?;
+    let base_url = format!("{}/scim/v2/{}", c.st.issuer, c.tenant.slug);
+    let ctx = scim_view(p, c.st.clock.now_us());
+    Ok(c.render(
+        "console/scim.html",
+        "scim",
+        context! { base_url => base_url, ..ctx },
+    ))
+}
+
+/// The SCIM page's template values.
+fn scim_view(p: ScimPage, now: i64) -> minijinja::Value {
+    let last_sync = p.tokens.iter().filter_map(|t| t.last_used_at).max();
+    let views: Vec<_> = p
+        .tokens
         .iter()
         .map(|t| {
             let status = if t.revoked_at.is_some() {
@@ -30,53 +40,26 @@ pub async fn page(Admin(c): Admin) -> ConsoleResult {
             }
         })
         .collect();
-    let errors: Vec<_> = search(
-        db,
-        &c.tenant.id,
-        &AuditQuery {
-            action_prefix: Some("scim.request_failed".into()),
-            limit: 20,
-            ..Default::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .map(|e| {
-        let d: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
-        context! {
-            id => e.id, at => when(e.occurred_at),
-            method => d["method"].as_str().unwrap_or_default().to_string(),
-            path => d["path"].as_str().unwrap_or_default().to_string(),
-            status => d["status"].as_u64(),
-            detail => d["detail"].as_str().unwrap_or_default().to_string(),
-        }
-    })
-    .collect();
-    let recent_changes = search(
-        db,
-        &c.tenant.id,
-        &AuditQuery {
-            action_prefix: Some("scim.".into()),
-            result: Some("success".into()),
-            limit: 1,
-            ..Default::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .next()
-    .map(|e| context! { at => when(e.occurred_at), action => e.action });
-    Ok(c.render(
-        "console/scim.html",
-        "scim",
-        context! {
-            base_url => format!("{}/scim/v2/{}", c.st.issuer, c.tenant.slug),
-            tokens => views,
-            last_sync => last_sync.map(when),
-            last_change => recent_changes,
-            errors => errors,
-        },
-    ))
+    let errors: Vec<_> = p
+        .errors
+        .into_iter()
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
+            context! {
+                id => e.id, at => when(e.occurred_at),
+                method => d["method"].as_str().unwrap_or_default().to_string(),
+                path => d["path"].as_str().unwrap_or_default().to_string(),
+                status => d["status"].as_u64(),
+                detail => d["detail"].as_str().unwrap_or_default().to_string(),
+            }
+        })
+        .collect();
+    context! {
+        tokens => views,
+        last_sync => last_sync.map(when),
+        last_change => p.last_change.map(|e| context! { at => when(e.occurred_at), action => e.action }),
+        errors => errors,
+    }
 }
 
 fn days(f: &super::form::Form) -> Result<i64, ConsoleError> {

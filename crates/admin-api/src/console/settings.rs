@@ -2,12 +2,14 @@
 //! (1–7 years), provisioning policy, client policy, security-alert recipients, the admin group;
 //! and the tenant's administrators: explicit admins, invitations, inviting another admin.
 use actix_web::web;
+use app::console::settings::{NewSettings, SettingsPage};
+use authz_core::admin::invitation::{self, Invitation};
+use authz_core::admin::role;
 use authz_core::admin::settings::{self, TenantSettings};
-use authz_core::admin::{invitation, role};
-use authz_core::directory::policy::{self, Provisioning};
-use authz_core::{mail, user};
+use authz_core::directory::policy::Provisioning;
 use minijinja::context;
 
+use super::form::Form;
 use super::{see_other, when, Admin, AdminWrite, ConsoleError, ConsoleResult};
 
 #[derive(serde::Deserialize)]
@@ -16,85 +18,94 @@ pub struct Saved {
 }
 
 pub async fn page(Admin(c): Admin, q: web::Query<Saved>) -> ConsoleResult {
-    let db = &c.st.store.db;
-    let t = &c.tenant.id;
-    let s = settings::get(db, t).await?;
-    let mut admins = Vec::new();
-    for a in role::list(db, t).await? {
-        let u = user::get(db, t, &a.user_id).await?;
-        admins.push(context! {
-            user_id => a.user_id, email => u.email, name => u.name,
-            via => a.granted_via, since => when(a.created_at),
-        });
-    }
-    let now = c.st.clock.now_us();
-    let invitations: Vec<_> = invitation::list(db, t)
-        .await?
-        .into_iter()
-        .map(|i| {
-            let state = if i.bound_user_id.is_some() {
-                "accepted, admin granted".to_string()
-            } else if i.revoked_at.is_some() {
-                "withdrawn".to_string()
-            } else if i.accepted_at.is_some() {
-                if i.setup_expires_at.is_some_and(|e| e > now) {
-                    "accepted, setting up".to_string()
-                } else {
-                    "accepted, setup expired".to_string()
-                }
-            } else if i.expires_at <= now {
-                "expired".to_string()
-            } else {
-                "sent".to_string()
-            };
-            let open = i.bound_user_id.is_none() && i.revoked_at.is_none();
-            context! {
-                id => i.id, email => i.email, state => state, sent => when(i.created_at),
-                by => i.created_by, open => open,
-            }
-        })
-        .collect();
+    let p = app::console::settings::load(&c.st.store.db, &c.principal()).await?;
+    let self_id = match &c.principal {
+        super::auth::Principal::Admin { user, .. } => Some(user.id.clone()),
+        _ => None,
+    };
+    let ctx = settings_view(p, c.st.clock.now_us());
     Ok(c.render(
         "console/settings.html",
         "settings",
-        context! {
-            s => context! {
-                routine => s.routine_token_minutes.unwrap_or(settings::ROUTINE_MINUTES.1),
-                sensitive => s.sensitive_token_minutes.unwrap_or(settings::SENSITIVE_MINUTES.1),
-                reconsent => s.reconsent_days.unwrap_or(settings::RECONSENT_DAYS.1),
-                retention => s.audit_retention_years(),
-                allowlist => s.allowlist_only(),
-                upstream_check => s.upstream_check_minutes.unwrap_or(settings::UPSTREAM_CHECK_DEFAULT_MINUTES),
-                reauth_after => s.reauth_after_hours,
-                refresh_days => s.refresh_lifetime_days.unwrap_or(settings::REFRESH_LIFETIME_DEFAULT_DAYS),
-            },
-            bounds => context! {
-                routine => settings::ROUTINE_MINUTES, sensitive => settings::SENSITIVE_MINUTES,
-                reconsent => settings::RECONSENT_DAYS, retention => settings::RETENTION_YEARS,
-                upstream_check => settings::UPSTREAM_CHECK_MINUTES,
-                reauth_after => settings::REAUTH_AFTER_HOURS,
-                refresh_days => settings::REFRESH_LIFETIME_DAYS,
-            },
-            reauth_default => settings::REAUTH_DEFAULT_HOURS,
-            provisioning => policy::get(db, t).await?.as_str(),
-            recipients => mail::alert_recipients(db, t).await?.join("\n"),
-            admin_group => role::admin_group(db, t).await?,
-            admins => admins,
-            invitations => invitations,
-            saved => q.saved.is_some(),
-            self_id => match &c.principal { super::auth::Principal::Admin { user, .. } => Some(user.id.clone()), _ => None },
-        },
+        context! { saved => q.saved.is_some(), self_id => self_id, ..ctx },
     ))
 }
 
-pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
-    let db = &c.st.store.db;
-    let t = &c.tenant.id;
-    let clock = c.st.clock.as_ref();
-    let actor = c.actor();
-    // A value equal to DESIGN §5's default is stored as "unset", so the defaults stay defaults.
+/// An invitation's state as the admins list shows it.
+fn invitation_state(i: &Invitation, now: i64) -> &'static str {
+    if i.bound_user_id.is_some() {
+        "accepted, admin granted"
+    } else if i.revoked_at.is_some() {
+        "withdrawn"
+    } else if i.accepted_at.is_some() {
+        if i.setup_expires_at.is_some_and(|e| e > now) {
+            "accepted, setting up"
+        } else {
+            "accepted, setup expired"
+        }
+    } else if i.expires_at <= now {
+        "expired"
+    } else {
+        "sent"
+    }
+}
+
+/// The settings page's template values.
+fn settings_view(p: SettingsPage, now: i64) -> minijinja::Value {
+    let admins: Vec<_> = p
+        .admins
+        .iter()
+        .map(|(a, u)| {
+            context! {
+                user_id => a.user_id, email => u.email, name => u.name,
+                via => a.granted_via, since => when(a.created_at),
+            }
+        })
+        .collect();
+    let invitations: Vec<_> = p
+        .invitations
+        .iter()
+        .map(|i| {
+            let open = i.bound_user_id.is_none() && i.revoked_at.is_none();
+            context! {
+                id => i.id, email => i.email, state => invitation_state(i, now).to_string(),
+                sent => when(i.created_at), by => i.created_by, open => open,
+            }
+        })
+        .collect();
+    let s = &p.settings;
+    context! {
+        s => context! {
+            routine => s.routine_token_minutes.unwrap_or(settings::ROUTINE_MINUTES.1),
+            sensitive => s.sensitive_token_minutes.unwrap_or(settings::SENSITIVE_MINUTES.1),
+            reconsent => s.reconsent_days.unwrap_or(settings::RECONSENT_DAYS.1),
+            retention => s.audit_retention_years(),
+            allowlist => s.allowlist_only(),
+            upstream_check => s.upstream_check_minutes.unwrap_or(settings::UPSTREAM_CHECK_DEFAULT_MINUTES),
+            reauth_after => s.reauth_after_hours,
+            refresh_days => s.refresh_lifetime_days.unwrap_or(settings::REFRESH_LIFETIME_DEFAULT_DAYS),
+        },
+        bounds => context! {
+            routine => settings::ROUTINE_MINUTES, sensitive => settings::SENSITIVE_MINUTES,
+            reconsent => settings::RECONSENT_DAYS, retention => settings::RETENTION_YEARS,
+            upstream_check => settings::UPSTREAM_CHECK_MINUTES,
+            reauth_after => settings::REAUTH_AFTER_HOURS,
+            refresh_days => settings::REFRESH_LIFETIME_DAYS,
+        },
+        reauth_default => settings::REAUTH_DEFAULT_HOURS,
+        provisioning => p.provisioning.as_str(),
+        recipients => p.recipients.join("\n"),
+        admin_group => p.admin_group,
+        admins => admins,
+        invitations => invitations,
+    }
+}
+
+/// The form's lifetimes and cadences. A value equal to DESIGN §5's default is stored as
+/// "unset", so the defaults stay defaults.
+fn parse_settings(f: &Form) -> Result<TenantSettings, ConsoleError> {
     let unless = |v: Option<i64>, default: i64| v.filter(|v| *v != default);
-    let new = TenantSettings {
+    Ok(TenantSettings {
         routine_token_minutes: unless(
             f.int("routine_token_minutes", "The routine token lifetime")?,
             settings::ROUTINE_MINUTES.1,
@@ -125,7 +136,11 @@ pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
             f.int("refresh_lifetime_days", "The refresh lifetime")?,
             settings::REFRESH_LIFETIME_DEFAULT_DAYS,
         ),
-    };
+    })
+}
+
+pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
+    let new = parse_settings(&f)?;
     new.validate()?;
     let provisioning = Provisioning::parse(f.get("provisioning").unwrap_or("jit"))?;
     let recipients: Vec<String> = f
@@ -135,39 +150,20 @@ pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let admin_group = f.get("admin_group");
-    // Validate everything before writing anything: a bad field changes nothing at all.
-    let recipients = mail::validate_recipients(&recipients)?;
-    if admin_group.is_some_and(|g| g.len() > 256) {
-        return Err(ConsoleError::bad_request(
-            "The admin group name is too long.",
-        ));
-    }
-    // Each change is its own audited record.
-    if settings::get(db, t).await? != new {
-        settings::set(&c.st.store, clock, t, &new, &actor).await?;
-    }
-    if policy::get(db, t).await? != provisioning {
-        policy::set(&c.st.store, clock, t, provisioning, &actor).await?;
-    }
-    if mail::alert_recipients(db, t).await? != recipients {
-        mail::set_alert_recipients(&c.st.store, clock, t, &recipients, &actor).await?;
-    }
-    if role::admin_group(db, t).await?.as_deref() != admin_group {
-        role::set_admin_group(&c.st.store, clock, t, admin_group, &actor).await?;
-    }
+    let new = NewSettings {
+        settings: new,
+        provisioning,
+        recipients,
+        admin_group: f.get("admin_group"),
+    };
+    app::console::settings::save(&c.st.store, c.st.clock.as_ref(), &c.principal(), new).await?;
     Ok(see_other(c.slug(), "/settings?saved=1"))
 }
 
 pub async fn invite(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
-    invitation::create(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        f.require("email", "The email address")?,
-        &c.actor(),
-    )
-    .await?;
+    let by = app::admin::AdminActor::Admin(c.principal());
+    let email = f.require("email", "The email address")?;
+    app::admin::invite::invite(&c.st.store, c.st.clock.as_ref(), &by, email).await?;
     Ok(see_other(c.slug(), "/settings#admins"))
 }
 

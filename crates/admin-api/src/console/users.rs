@@ -1,7 +1,9 @@
 //! Users: search the tenant's users (SCIM-provisioned and just-in-time), see one user's
 //! connected apps and live sessions, and revoke an app, a session, or everything.
 use actix_web::web;
-use authz_core::{client, connection, consent, resource, session, token, user};
+use app::console::user::{UserPage, UserPageError};
+use app::users::revoke::{self, RevokeError};
+use authz_core::{connection, consent, user};
 use minijinja::context;
 
 use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
@@ -58,67 +60,78 @@ async fn load(c: &Console, id: &str) -> Result<user::User, ConsoleError> {
         .map_err(|_| ConsoleError::not_found("user"))
 }
 
-pub async fn show(Admin(c): Admin, path: web::Path<(String, String)>) -> ConsoleResult {
-    let db = &c.st.store.db;
-    let u = load(&c, &path.1).await?;
-    let mut apps = Vec::new();
-    for a in consent::list_for_user(db, &c.tenant.id, &u.id).await? {
-        let name = client::get(db, &a.client_id)
-            .await?
-            .map(|x| x.client_name)
-            .unwrap_or_else(|| a.client_id.clone());
-        let res = resource::get(db, &a.resource_id).await?;
-        let last =
-            consent::last_used(db, &c.tenant.id, &u.id, &a.client_id, &a.resource_id).await?;
-        apps.push(context! {
-            client_id => a.client_id, client_name => name,
-            resource_id => a.resource_id, resource_name => res.display_name,
-            scopes => a.scopes, granted => when(a.granted_at), last_used => last.map(when),
-        });
+fn revoke_refused(e: RevokeError) -> ConsoleError {
+    match e {
+        RevokeError::UnknownUser(_) => ConsoleError::not_found("user"),
+        RevokeError::UnknownSession => ConsoleError::not_found("session"),
+        RevokeError::Core(e) => e.into(),
     }
-    let conns = connection::list(db, &c.tenant.id).await?;
-    let sessions: Vec<_> = session::list_for_user(db, c.st.clock.as_ref(), &c.tenant.id, &u.id)
-        .await?
-        .into_iter()
+}
+
+pub async fn show(Admin(c): Admin, path: web::Path<(String, String)>) -> ConsoleResult {
+    let page =
+        app::console::user::load(&c.st.store.db, c.st.clock.as_ref(), &c.principal(), &path.1)
+            .await
+            .map_err(|e| match e {
+                UserPageError::UnknownUser => ConsoleError::not_found("user"),
+                UserPageError::Core(e) => e.into(),
+            })?;
+    Ok(c.render("console/user.html", "users", user_view(page)))
+}
+
+/// The user page's template values.
+fn user_view(p: UserPage) -> minijinja::Value {
+    let conn_name = |id: &str| {
+        p.connections
+            .iter()
+            .find(|x| x.id == id)
+            .map(|x| x.name.clone())
+    };
+    let apps: Vec<_> = p
+        .apps
+        .iter()
+        .map(|a| {
+            context! {
+                client_id => a.client_id,
+                client_name => a.client_name.clone().unwrap_or_else(|| a.client_id.clone()),
+                resource_id => a.resource_id, resource_name => a.resource_name,
+                scopes => a.scopes, granted => when(a.granted_at), last_used => a.last_used.map(when),
+            }
+        })
+        .collect();
+    let sessions: Vec<_> = p
+        .sessions
+        .iter()
         .map(|s| {
             context! {
                 id => s.id,
-                connection => conns.iter().find(|x| x.id == s.connection_id).map(|x| x.name.clone()),
+                connection => conn_name(&s.connection_id),
                 started => when(s.created_at),
                 authenticated => if s.auth_time > 0 { Some(when(s.auth_time)) } else { None },
                 expires => when(s.expires_at),
             }
         })
         .collect();
-    let groups = authz_core::admin::role::admin_via(db, &c.tenant.id, &u.id, &[]).await?;
-    Ok(c.render(
-        "console/user.html",
-        "users",
-        context! {
-            user => context! {
-                id => u.id, email => u.email, name => u.name, subject => u.subject, active => u.active,
-                connection => conns.iter().find(|x| x.id == u.connection_id).map(|x| x.name.clone()),
-            },
-            admin => groups.map(|v| v.describe()),
-            apps => apps,
-            sessions => sessions,
+    let u = &p.user;
+    context! {
+        user => context! {
+            id => u.id, email => u.email, name => u.name, subject => u.subject, active => u.active,
+            connection => conn_name(&u.connection_id),
         },
-    ))
+        admin => p.admin.map(|v| v.describe()),
+        apps => apps,
+        sessions => sessions,
+    }
 }
 
 pub async fn revoke_all(
     AdminWrite(c, _f): AdminWrite,
     path: web::Path<(String, String)>,
 ) -> ConsoleResult {
-    let u = load(&c, &path.1).await?;
-    let txn =
-        c.st.store
-            .begin()
-            .await
-            .map_err(authz_core::CoreError::from)?;
-    token::revoke::revoke_user(&txn, c.st.clock.as_ref(), &c.tenant.id, &u.id, &c.actor()).await?;
-    txn.commit().await.map_err(authz_core::CoreError::from)?;
-    Ok(see_other(c.slug(), &format!("/users/{}", u.id)))
+    revoke::all_of_user(&c.st.store, c.st.clock.as_ref(), &c.principal(), &path.1)
+        .await
+        .map_err(revoke_refused)?;
+    Ok(see_other(c.slug(), &format!("/users/{}", path.1)))
 }
 
 pub async fn revoke_app(
@@ -143,28 +156,15 @@ pub async fn revoke_session(
     AdminWrite(c, f): AdminWrite,
     path: web::Path<(String, String)>,
 ) -> ConsoleResult {
-    let u = load(&c, &path.1).await?;
     let sid = f.require("session_id", "The session")?;
-    let live =
-        session::list_for_user(&c.st.store.db, c.st.clock.as_ref(), &c.tenant.id, &u.id).await?;
-    if !live.iter().any(|s| s.id == sid) {
-        return Err(ConsoleError::not_found("session"));
-    }
-    let txn =
-        c.st.store
-            .begin()
-            .await
-            .map_err(authz_core::CoreError::from)?;
-    session::revoke_one(&txn, c.st.clock.as_ref(), &c.tenant.id, sid).await?;
-    authz_core::audit::record(
-        &txn,
+    revoke::session(
+        &c.st.store,
         c.st.clock.as_ref(),
-        authz_core::audit::AuditEvent::new(Some(&c.tenant.id), "session.revoked")
-            .actor(c.actor())
-            .user(u.id.clone())
-            .session(sid.to_string()),
+        &c.principal(),
+        &path.1,
+        sid,
     )
-    .await?;
-    txn.commit().await.map_err(authz_core::CoreError::from)?;
-    Ok(see_other(c.slug(), &format!("/users/{}", u.id)))
+    .await
+    .map_err(revoke_refused)?;
+    Ok(see_other(c.slug(), &format!("/users/{}", path.1)))
 }

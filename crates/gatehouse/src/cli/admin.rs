@@ -73,8 +73,11 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> Result<()> {
     match cmd {
         AdminCmd::Invite { tenant, email } => {
             let t = tenant_of(ctx, &tenant).await?;
-            let (inv, _token) =
-                invitation::create(&ctx.store, clock, &t.id, &email, "operator").await?;
+            let by = app::admin::AdminActor::Operator {
+                operator: app::Operator::cli(),
+                tenant: t.id,
+            };
+            let inv = app::admin::invite::invite(&ctx.store, clock, &by, &email).await?;
             println!("invitation_id: {}", inv.id);
             println!("email: {}", inv.email);
             println!("expires_at: {}", ts(inv.expires_at));
@@ -109,12 +112,15 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> Result<()> {
         }
         AdminCmd::Grant { tenant, user_id } => {
             let t = tenant_of(ctx, &tenant).await?;
-            authz_core::user::get(&ctx.store.db, &t.id, &user_id)
-                .await
-                .with_context(|| format!("user '{user_id}' of tenant '{tenant}'"))?;
-            let txn = ctx.store.begin().await?;
-            role::grant(&txn, clock, &t.id, &user_id, "operator", None, "operator").await?;
-            txn.commit().await?;
+            use app::admin::grant::{grant, GrantError};
+            match grant(&ctx.store, clock, &app::Operator::cli(), &t.id, &user_id).await {
+                Ok(()) => {}
+                Err(GrantError::UnknownUser(e)) => {
+                    return Err(anyhow::Error::from(e)
+                        .context(format!("user '{user_id}' of tenant '{tenant}'")))
+                }
+                Err(GrantError::Core(e)) => return Err(e.into()),
+            }
             println!("admin: {user_id}");
         }
         AdminCmd::Revoke { tenant, user_id } => {

@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use authz_core::connection::{self, NewOidcConnection};
+use app::connection::{add, enable, ConnectionActor, ConnectionError, Deps, Metadata};
+use authz_core::connection;
 use clap::Subcommand;
 
 use super::{read_secret, Ctx};
@@ -281,11 +282,14 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             skew_secs,
             name,
         } => {
-            let mut mapping = saml::mapping::Mapping::for_preset(&preset, key_attribute)
-                .map_err(|e| anyhow::anyhow!(e))?;
-            mapping.email_attribute = email_attribute;
-            mapping.name_attribute = name_attribute;
-            mapping.groups_attribute = groups_attribute;
+            let mapping = app::connection::add::saml_mapping(
+                &preset,
+                key_attribute,
+                email_attribute,
+                name_attribute,
+                groups_attribute,
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
             add_saml(
                 ctx,
                 &tenant,
@@ -328,41 +332,22 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             let Some(issuer) = issuer.or_else(|| preset.default_issuer()) else {
                 anyhow::bail!("--issuer is required for the {} preset", preset.name());
             };
-            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
-                .await
-                .with_context(|| format!("tenant '{tenant}'"))?;
+            let by = operator_on(ctx, &tenant).await?;
             let secret = read_secret(&client_secret_file)?;
             let issuer = issuer.trim().trim_end_matches('/').to_string();
-            preset.check_issuer_url(&issuer)?;
             // Fail now, not at the first user's sign-in: the discovery document must be
-            // reachable, safe to fetch and name this exact issuer.
-            let rp = oidc_federation::OidcRp::new(ctx.cfg.fetcher()?);
-            let meta = match rp.discover(&issuer, true, &preset).await {
-                Ok(m) => m,
-                // Some IdPs (Okta org servers, Auth0) name their issuer with a trailing slash.
-                Err(first @ oidc_federation::FederationError::Discovery { .. }) => rp
-                    .discover(&format!("{issuer}/"), true, &preset)
-                    .await
-                    .map_err(|_| anyhow::anyhow!("{first}"))?,
-                Err(e) => return Err(e.into()),
+            // reachable, safe to fetch and name this exact issuer. Through the operator's
+            // fetcher: the operator typed the issuer.
+            let fetcher = ctx.cfg.fetcher()?;
+            let new = add::NewOidc {
+                name: name.as_deref().unwrap_or("OIDC"),
+                preset: &preset,
+                issuer: &issuer,
+                client_id: &client_id,
+                client_secret: &secret,
+                fetcher: &fetcher,
             };
-            preset.check_discovered_issuer(meta.issuer().as_str())?;
-            let issuer = meta.issuer().as_str().to_string();
-            let c = connection::add_oidc(
-                &ctx.store,
-                ctx.clock.as_ref(),
-                &ctx.master_key,
-                &t.id,
-                NewOidcConnection {
-                    name: name.as_deref().unwrap_or("OIDC"),
-                    issuer: &issuer,
-                    client_id: &client_id,
-                    client_secret: &secret,
-                    preset: preset.name(),
-                    settings: preset.settings(),
-                },
-            )
-            .await?;
+            let c = add::oidc(deps(ctx), &by, new).await.map_err(cli_error)?;
             let base = &ctx.issuer;
             println!("connection_id: {}", c.id);
             println!("issuer: {}", c.issuer);
@@ -376,20 +361,49 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
     }
 }
 
-async fn toggle(ctx: &Ctx, tenant: &str, id: &str, enabled: bool) -> Result<()> {
-    let t = authz_core::tenant::find_by_slug(&ctx.store.db, tenant)
+/// The operator (the CLI) acting on the tenant named `slug`.
+async fn operator_on(ctx: &Ctx, slug: &str) -> Result<ConnectionActor> {
+    let t = authz_core::tenant::find_by_slug(&ctx.store.db, slug)
         .await
-        .with_context(|| format!("tenant '{tenant}'"))?;
-    connection::set_enabled(
-        &ctx.store,
-        ctx.clock.as_ref(),
-        &t.id,
-        id,
-        enabled,
-        "operator",
-    )
-    .await
-    .with_context(|| format!("connection '{id}' of tenant '{tenant}'"))?;
+        .with_context(|| format!("tenant '{slug}'"))?;
+    Ok(ConnectionActor::Operator {
+        operator: app::Operator::cli(),
+        tenant: t.id,
+    })
+}
+
+fn deps(ctx: &Ctx) -> Deps<'_> {
+    Deps {
+        store: &ctx.store,
+        clock: ctx.clock.as_ref(),
+        key: &ctx.master_key,
+    }
+}
+
+/// A refused set-up, as the CLI words it: the operator sees everything, the detail included.
+fn cli_error(e: ConnectionError) -> anyhow::Error {
+    match e {
+        ConnectionError::NotFound => {
+            anyhow::Error::from(authz_core::CoreError::NotFound("connection"))
+        }
+        ConnectionError::IssuerUrl(e) | ConnectionError::Discovery(e) => e.into(),
+        ConnectionError::MetadataFetch(e) => e.into(),
+        ConnectionError::MetadataNotUtf8(e) => {
+            anyhow::Error::from(e).context("the metadata is not UTF-8")
+        }
+        ConnectionError::Metadata(e) => e.into(),
+        ConnectionError::KeyGeneration(e) => {
+            anyhow::anyhow!("cannot generate the SP key pair: {e}")
+        }
+        ConnectionError::Core(e) => e.into(),
+    }
+}
+
+async fn toggle(ctx: &Ctx, tenant: &str, id: &str, enabled: bool) -> Result<()> {
+    let by = operator_on(ctx, tenant).await?;
+    enable::set_enabled(&ctx.store, ctx.clock.as_ref(), &by, id, enabled)
+        .await
+        .with_context(|| format!("connection '{id}' of tenant '{tenant}'"))?;
     println!("connection_id: {id}");
     println!("status: {}", if enabled { "enabled" } else { "disabled" });
     Ok(())
@@ -406,49 +420,31 @@ async fn add_saml(
     (allow_idp_initiated, skew_secs): (bool, i64),
     name: Option<String>,
 ) -> Result<()> {
-    let t = authz_core::tenant::find_by_slug(&ctx.store.db, tenant)
-        .await
-        .with_context(|| format!("tenant '{tenant}'"))?;
-    let xml = match (metadata_file, metadata_url) {
-        (Some(f), _) => {
-            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?
-        }
+    let by = operator_on(ctx, tenant).await?;
+    let fetcher;
+    let metadata = match (metadata_file, metadata_url.as_deref()) {
+        (Some(f), _) => Metadata::Xml(
+            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?,
+        ),
         (None, Some(u)) => {
-            let fetched = ctx
-                .cfg
-                .fetcher()?
-                .get(&u, "application/samlmetadata+xml, application/xml")
-                .await?;
-            String::from_utf8(fetched.body).context("the metadata is not UTF-8")?
+            fetcher = ctx.cfg.fetcher()?;
+            Metadata::Url {
+                url: u,
+                fetcher: &fetcher,
+            }
         }
         (None, None) => anyhow::bail!("give --metadata-file or --metadata-url"),
     };
-    // Refuses metadata without a signing certificate: samael would skip verification.
-    let idp = saml::IdpMetadata::parse(&xml)?;
-    let keys = saml::sp::generate("gatehouse-sp")
-        .map_err(|e| anyhow::anyhow!("cannot generate the SP key pair: {e}"))?;
-    let settings = issuer::SamlSettings {
-        idp_metadata: xml,
-        sp_certificate: keys.certificate_pem,
+    let new = add::NewSaml {
+        name: name.as_deref().unwrap_or("SAML"),
+        preset,
         mapping,
+        metadata,
         skew_secs,
         allow_idp_initiated,
     };
-    let c = connection::add_saml(
-        &ctx.store,
-        ctx.clock.as_ref(),
-        &ctx.master_key,
-        &t.id,
-        NewOidcConnection {
-            name: name.as_deref().unwrap_or("SAML"),
-            issuer: &idp.entity_id,
-            client_id: "",
-            client_secret: &keys.private_key_pem,
-            preset,
-            settings: serde_json::to_value(&settings)?,
-        },
-    )
-    .await?;
+    let add::AddedSaml { connection: c, idp } =
+        add::saml(deps(ctx), &by, new).await.map_err(cli_error)?;
     let base = &ctx.issuer;
     println!("connection_id: {}", c.id);
     println!("idp_entity_id: {}", idp.entity_id);

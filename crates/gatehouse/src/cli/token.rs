@@ -37,18 +37,19 @@ pub async fn token(ctx: &Ctx, cmd: TokenCmd) -> Result<()> {
         let t = authz_core::tenant::find_by_slug(&ctx.store.db, &slug)
             .await
             .with_context(|| format!("tenant '{slug}'"))?;
-        let users = authz_core::user::find_by_email(&ctx.store.db, &t.id, &email).await?;
-        if users.is_empty() {
+        let Some(r) = app::users::revoke::all_of_email(
+            &ctx.store,
+            clock,
+            &app::Operator::cli(),
+            &t.id,
+            &email,
+        )
+        .await?
+        else {
             bail!("no user with email '{email}' in tenant '{slug}'");
-        }
-        let txn = ctx.store.begin().await?;
-        let mut n = 0;
-        for u in &users {
-            n += revoke::revoke_user(&txn, clock, &t.id, &u.id, "operator").await?;
-        }
-        txn.commit().await?;
-        println!("users: {}", users.len());
-        println!("tokens_revoked: {n}");
+        };
+        println!("users: {}", r.users);
+        println!("tokens_revoked: {}", r.tokens);
         return Ok(());
     }
     if let Some(c) = client {

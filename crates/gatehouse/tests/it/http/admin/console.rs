@@ -1516,3 +1516,54 @@ async fn a_document_that_is_not_metadata_or_discovery_is_refused_without_quoting
         1
     );
 }
+
+#[actix_web::test]
+async fn a_users_page_lists_their_apps_by_name() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let spec: authz_core::resource::ResourceSpec = serde_json::from_value(serde_json::json!({
+        "uri": "https://crm.example.test/mcp", "display_name": "Acme CRM",
+        "scopes": [{"name": "crm:read", "description": "Read", "tier": "routine"}],
+        "tools": []
+    }))
+    .unwrap();
+    let res = authz_core::resource::register(&fx.store, &fx.clock, spec)
+        .await
+        .unwrap()
+        .resource;
+    // A client that is gone is shown by its id; one never used has no last use.
+    authz_core::consent::remember(
+        &fx.store.db,
+        &fx.clock,
+        &fx.acme,
+        &fx.plain_user,
+        "cl-gone",
+        &res.id,
+        &["crm:read".to_string()],
+        authz_core::scope::Tier::Routine,
+    )
+    .await
+    .unwrap();
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let (status, _, body) = send(
+        &app,
+        "GET",
+        &format!("/admin/t/acme/users/{}", fx.plain_user),
+        cookie,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<td>cl-gone</td><td>Acme CRM</td><td><code>crm:read</code>"),
+        "{body}"
+    );
+    let apps = authz_core::consent::apps_of_user(&fx.store.db, &fx.acme, &fx.plain_user)
+        .await
+        .unwrap();
+    assert_eq!(apps.len(), 1);
+    assert_eq!(
+        (apps[0].client_name.as_deref(), apps[0].last_used),
+        (None, None)
+    );
+}

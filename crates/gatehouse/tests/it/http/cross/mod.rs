@@ -1,2 +1,3 @@
 mod admin_revocation;
+mod connection_setup;
 mod scim_lifecycle;
