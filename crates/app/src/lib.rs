@@ -4,6 +4,7 @@
 //! HTTP crates (`issuer`, `admin-api`, `scim`) parse, call one use case and render; the CLI calls
 //! the same use cases for the same actions.
 pub mod principal;
+pub mod sign_in;
 
 pub use principal::{
     AnonymousBrowser, Operator, ResourceServer, ScimClient, SignedInUser, TenantAdmin,
