@@ -22,12 +22,30 @@ fn setup_cookie_name(state: &AppState) -> String {
     session::cookie_name("gh_setup", state.config.secure_cookies())
 }
 
-/// The cookie values a console sign-in looks at: (setup session, session).
-fn cookies(state: &AppState, req: &HttpRequest) -> (Option<String>, Option<String>) {
-    let setup = req
-        .cookie(&setup_cookie_name(state))
-        .map(|c| c.value().to_string());
-    (setup, browser::session_value(state, req))
+/// The cookie values a console sign-in looks at: the setup session and the session.
+struct Jar(Option<String>, Option<String>);
+
+impl Jar {
+    fn of(state: &AppState, req: &HttpRequest) -> Self {
+        let setup = req
+            .cookie(&setup_cookie_name(state))
+            .map(|c| c.value().to_string());
+        Jar(setup, browser::session_value(state, req))
+    }
+    fn cookies(&self) -> ConsoleCookies<'_> {
+        ConsoleCookies {
+            setup: self.0.as_deref(),
+            session: self.1.as_deref(),
+        }
+    }
+}
+
+fn form_error(e: crate::error::OAuthError) -> PageError {
+    PageError::bad_request(
+        "Sign-in cannot continue",
+        e.description,
+        "Go back to the console and try again.",
+    )
 }
 
 /// The form's fields, as the page's query would carry them.
@@ -86,13 +104,8 @@ pub async fn start(
     path: web::Path<String>,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let (setup, session) = cookies(&state, &req);
-    let c = ConsoleCookies {
-        setup: setup.as_deref(),
-        session: session.as_deref(),
-    };
-    let safe = crate::console_path::safe_return;
-    let p = use_case::plan(&env(&state), &path, &q, c, safe).await?;
+    let (jar, safe) = (Jar::of(&state, &req), crate::console_path::safe_return);
+    let p = use_case::plan(&env(&state), &path, &q, jar.cookies(), safe).await?;
     render(&state, &req, &p)
 }
 
@@ -103,19 +116,8 @@ pub async fn submit(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form = crate::params::Params::parse(&body).map_err(|e| {
-        PageError::bad_request(
-            "Sign-in cannot continue",
-            e.description,
-            "Go back to the console and try again.",
-        )
-    })?;
-    let q = query_of(&form);
-    let (setup, session) = cookies(&state, &req);
-    let c = ConsoleCookies {
-        setup: setup.as_deref(),
-        session: session.as_deref(),
-    };
+    let form = crate::params::Params::parse(&body).map_err(form_error)?;
+    let (q, jar) = (query_of(&form), Jar::of(&state, &req));
     let binding = browser::existing_binding(&req);
     let verified = |slug: &str| {
         let b = binding.as_deref().unwrap_or_default();
@@ -127,7 +129,7 @@ pub async fn submit(
         &env(&state),
         &path,
         &q,
-        c,
+        jar.cookies(),
         safe,
         binding.as_deref(),
         verified,
