@@ -148,9 +148,11 @@ pub async fn submit(
         return form_error(env, tx, email, msg.into()).await;
     }
     match discover(env, &email, form.connection).await? {
-        Discovered::Connection(t, conn) => Ok(Submitted::Redirect(
-            upstream::redirect(env, &tx, &t, &conn, Some(&email)).await?,
-        )),
+        Discovered::Connection(found) => {
+            let (t, conn) = *found;
+            let url = upstream::redirect(env, &tx, &t, &conn, Some(&email)).await?;
+            Ok(Submitted::Redirect(url))
+        }
         Discovered::Form(msg) => form_error(env, tx, email, msg).await,
         Discovered::Choose(org, choices) => {
             let mut v = view(env, tx, email, Some(org)).await?;
@@ -172,7 +174,7 @@ async fn form_error(
 }
 
 enum Discovered {
-    Connection(tenant::Tenant, connection::Connection),
+    Connection(Box<(tenant::Tenant, connection::Connection)>),
     /// Shown on the login form so the person can correct the address.
     Form(String),
     /// The organisation (named) has several connections: (id, name) to choose from.
@@ -226,5 +228,5 @@ async fn discover(
             ))
         }
     };
-    Ok(Discovered::Connection(t, conn))
+    Ok(Discovered::Connection(Box::new((t, conn))))
 }
