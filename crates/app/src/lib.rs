@@ -9,6 +9,7 @@ pub mod console;
 pub mod principal;
 pub mod scim;
 pub mod users;
+pub mod sign_in;
 
 pub use principal::{
     AnonymousBrowser, Operator, ResourceServer, ScimClient, SignedInUser, TenantAdmin,

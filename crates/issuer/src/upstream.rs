@@ -1,293 +1,270 @@
-//! What both legs of an upstream OIDC sign-in (the redirect out, the callback in) need about a
-//! connection: its opened secret, redirect URI, preset and the tenant's domains.
-use authz_core::connection::Connection;
-use authz_core::login::LoginTx;
-use authz_core::TenantId;
-use oidc_federation::{Preset, RpConfig};
+//! The issuer's side of a federated sign-in ([`app::sign_in`]): what the use cases need of the
+//! running issuer, the browser as they see it, their refusals as pages, and their outcome as a
+//! response (cookies and redirects stay here).
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use app::sign_in::{Completed, Env, Limit, Next, Restart, SignInError, Visitor};
 
+use crate::browser;
 use crate::pages::PageError;
 use crate::state::AppState;
 
-pub struct Upstream {
-    pub preset: Preset,
-    secret: String,
-    redirect_uri: String,
-    domains: Vec<String>,
-}
-
-impl Upstream {
-    pub async fn load(
-        state: &AppState,
-        tenant: &TenantId,
-        conn: &Connection,
-    ) -> Result<Self, PageError> {
-        Ok(Upstream {
-            preset: Preset::from_stored(&conn.preset, &conn.settings),
-            secret: conn
-                .client_secret(&state.master_key)
-                .map_err(PageError::internal)?,
-            redirect_uri: state.config.callback_uri(&conn.id),
-            domains: authz_core::tenant::domains(&state.store.db, tenant).await?,
-        })
-    }
-
-    pub fn cfg<'a>(&'a self, conn: &'a Connection) -> RpConfig<'a> {
-        RpConfig {
-            connection_id: &conn.id,
-            issuer: &conn.issuer,
-            client_id: &conn.client_id,
-            client_secret: &self.secret,
-            redirect_uri: &self.redirect_uri,
-            preset: &self.preset,
-            tenant_domains: &self.domains,
-        }
+/// The sign-in use cases' view of the issuer.
+pub fn env(state: &AppState) -> Env<'_> {
+    Env {
+        store: &state.store,
+        clock: state.clock.as_ref(),
+        master_key: &state.master_key,
+        issuer: state.issuer(),
+        rp: &state.rp,
+        public_rp: &state.public_rp,
     }
 }
 
-/// The freshness window asked of the IdP (OIDC `max_age`), when the request needs step-up.
-pub fn step_up_window(tx: &LoginTx) -> Option<i64> {
-    tx.request
-        .step_up
-        .then_some(authz_core::token::refresh::STEP_UP_WINDOW_SECS)
-}
-
-/// The freshness window the answer must prove. A console sign-in asks for a fresh
-/// authentication but is not refused without one: it is read-only until a fresh one (the
-/// console's writes check the session's authentication time, ADR 0007).
-pub fn enforced_window(tx: &LoginTx) -> Option<i64> {
-    if tx.request.purpose == authz_core::login::Purpose::Admin {
-        return None;
-    }
-    step_up_window(tx)
-}
-
-/// The common end of every upstream sign-in (OIDC callback, SAML completion): find or create
-/// the user by (connection, subject), start a Gatehouse session carrying the IdP's
-/// authentication time, audit it, and continue to consent.
-pub async fn complete_sign_in(
-    state: &AppState,
-    req: &actix_web::HttpRequest,
-    tx: Option<&LoginTx>,
-    tenant: &TenantId,
-    conn: &Connection,
-    identity: authz_core::user::FederatedIdentity,
-) -> Result<actix_web::HttpResponse, PageError> {
-    complete_sign_in_with(state, req, tx, tenant, conn, identity, None).await
-}
-
-/// [`complete_sign_in`] keeping the upstream refresh token the IdP granted (OIDC offline
-/// access), so refreshes can ask the IdP again whether the person may still sign in (DESIGN §4b).
-pub async fn complete_sign_in_with(
-    state: &AppState,
-    req: &actix_web::HttpRequest,
-    tx: Option<&LoginTx>,
-    tenant: &TenantId,
-    conn: &Connection,
-    identity: authz_core::user::FederatedIdentity,
-    upstream_refresh: Option<&str>,
-) -> Result<actix_web::HttpResponse, PageError> {
-    use actix_web::http::{header, StatusCode};
-    use authz_core::audit::{self, AuditEvent};
-    use authz_core::{login, session};
-
-    use crate::browser;
-    use crate::params::{peer_ip, user_agent};
-
-    let clock = state.clock.as_ref();
-    refuse_if_suspended(state, tenant).await?;
-    let purpose = tx.map(|t| t.request.purpose).unwrap_or_default();
-    if purpose == login::Purpose::TestConnection {
-        let tx = tx.expect("a test sign-in has a transaction");
-        return crate::admin_test::test_result(state, req, tx, tenant, conn, &identity).await;
-    }
-    // Only an auth_time the IdP asserted counts for step-up; without one the session's
-    // authentication time is unknown (0) and never fresh enough for critical scopes.
-    let now_s = clock.now_s();
-    let auth_time_us =
-        identity.auth_time.map(|t| t.min(now_s)).unwrap_or(0) * authz_core::clock::MICROS;
-    let txn = state.store.begin().await.map_err(PageError::internal)?;
-    let (u, created) =
-        match authz_core::directory::admission::admit(&txn, clock, tenant, conn, &identity).await {
-            Ok(x) => x,
-            Err(authz_core::CoreError::Invalid(m)) => {
-                return Err(PageError::new(
-                    StatusCode::FORBIDDEN,
-                    "Access is not allowed",
-                    m,
-                    "Ask your IT administrator.",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
-    let origin = session::Origin {
-        auth_time: auth_time_us,
-        acr: identity.acr.as_deref(),
-        amr: &identity.amr,
-        idp_initiated: tx.is_none(),
-    };
-    let (cookie_value, sess) =
-        session::create_with_context(&txn, clock, tenant, &u.id, &conn.id, &origin).await?;
-    session::set_idp_groups(&txn, &sess.id, &identity.groups).await?;
-    // When the IdP last vouched for the person, and (MCP sign-ins only) its refresh token.
-    let authorizing = purpose == login::Purpose::Authorize;
-    authz_core::upstream_session::record_sign_in(
-        &txn,
-        clock,
-        &state.master_key,
-        &authz_core::upstream_session::SignIn {
-            tenant,
-            session_id: &sess.id,
-            connection_id: &conn.id,
-            user_id: &u.id,
-            refresh_token: upstream_refresh.filter(|_| authorizing),
-            reuse_previous: authorizing
-                && conn.kind == "oidc"
-                && Preset::from_stored(&conn.preset, &conn.settings)
-                    .offline_access()
-                    .reuse_previous,
+/// The browser taking a sign-in step: its address (trusted proxies applied) and user agent.
+pub fn visitor(req: &HttpRequest) -> Visitor {
+    Visitor {
+        browser: app::AnonymousBrowser {
+            ip: crate::params::client_addr(req).map(|ip| ip.to_string()),
         },
-    )
-    .await?;
-    let mut admin_bound = false;
-    match tx {
-        Some(tx) if purpose == login::Purpose::Admin => {
-            login::consume(&txn, clock, tx).await?;
-            if let Some(inv) = &tx.request.invitation {
-                admin_bound = authz_core::admin::invitation::bind(
-                    &txn,
-                    clock,
-                    tenant,
-                    inv,
-                    &u.id,
-                    identity.email.as_deref(),
-                )
-                .await?;
-            }
-        }
-        Some(tx) => login::set_session(&txn, tx, tenant, &sess.id).await?,
-        None => {}
+        user_agent: crate::params::user_agent(req),
     }
-    audit::record(
-        &txn,
-        clock,
-        AuditEvent::new(Some(tenant), "user.signed_in")
-            .user(u.id.clone())
-            .session(sess.id.clone())
-            .source(Some(peer_ip(req)), user_agent(req))
-            .detail("connection_id", conn.id.as_str())
-            .detail("protocol", conn.kind.as_str())
-            .detail("auth_time", identity.auth_time)
-            .detail("acr", identity.acr.clone())
-            .detail("amr", identity.amr.clone())
-            .detail("step_up", tx.map(|t| t.request.step_up).unwrap_or(false))
-            .detail("idp_initiated", tx.is_none())
-            .detail("groups", identity.groups.clone())
-            .detail("groups_overage", identity.groups_overage)
-            .detail("jit_created", created)
-            .detail("purpose", format!("{purpose:?}").to_lowercase())
-            .detail("admin_role_bound", admin_bound)
-            .detail("upstream_refresh_token", upstream_refresh.is_some()),
-    )
-    .await?;
-    txn.commit().await.map_err(PageError::internal)?;
-    let next = match tx {
-        Some(tx) if purpose == login::Purpose::Admin => {
-            let slug = authz_core::tenant::get(&state.store.db, tenant).await?.slug;
-            let back = &tx.request.redirect_uri;
-            if crate::console_path::safe_return(back, &slug) {
+}
+
+/// Where a completed sign-in continues.
+pub fn next_url(state: &AppState, next: &Next) -> String {
+    match next {
+        Next::Console { slug, back } => {
+            if crate::console_path::safe_return(back, slug) {
                 format!("{}{back}", state.issuer())
             } else {
                 format!("{}/admin/t/{slug}/", state.issuer())
             }
         }
-        Some(tx) => crate::transaction::consent_url(state.issuer(), &tx.id_hash),
-        None => format!("{}/account", state.issuer()),
-    };
-    // A live session of another person or organisation is never replaced silently: the person
-    // confirms the switch (review F1).
-    if let Some(previous) = crate::switch::other_session(state, req, tenant, &u.id).await? {
-        return crate::switch::confirm_page(state, &previous, &sess, cookie_value, &next).await;
+        Next::Consent(tx) => crate::transaction::consent_url(state.issuer(), tx),
+        Next::Account => format!("{}/account", state.issuer()),
     }
-    let mut resp = actix_web::HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, next))
+}
+
+/// The response to a completed sign-in: the test result, the switch confirmation, or the new
+/// session's cookie and a 303 to where the sign-in continues.
+pub fn completed(state: &AppState, done: Completed) -> Result<HttpResponse, PageError> {
+    let (next, secret) = match done {
+        Completed::Tested(t) => return Ok(crate::admin_test::page(state, &t)),
+        Completed::Switch { next, pending } => {
+            return switch_page(state, &pending, &next_url(state, &next))
+        }
+        Completed::SignedIn {
+            next,
+            session_secret,
+        } => (next, session_secret),
+    };
+    let mut resp = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, next_url(state, &next)))
         .finish();
     resp.add_cookie(&browser::cookie(
         state,
         &browser::session_cookie_name(state),
-        cookie_value,
+        secret,
         authz_core::session::SESSION_SECS,
     ))
     .map_err(PageError::internal)?;
     Ok(resp)
 }
 
-/// A suspended tenant signs nobody in (incident response, issue 11 §3).
-pub async fn refuse_if_suspended(state: &AppState, tenant: &TenantId) -> Result<(), PageError> {
-    if authz_core::incident::is_suspended(&state.store.db, tenant).await? {
-        return Err(PageError::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "Sign-in is suspended",
-            "Your organisation's access to this service is suspended.",
-            "Ask your IT administrator.",
-        ));
+fn restart_message(r: Restart) -> &'static str {
+    match r {
+        Restart::Malformed => "The identity provider's answer is malformed.",
+        Restart::NoSamlResponse => "The identity provider's answer has no SAMLResponse.",
+        Restart::NoState => "The identity provider's answer has no state.",
+        Restart::NoCode => "The identity provider's answer has no code.",
+        Restart::Disabled => "This sign-in method has been disabled by your organisation.",
+        Restart::UnknownResponse => "This sign-in response is unknown, expired, already used, or belongs to another browser.",
+        Restart::NotInProgress => "This sign-in response does not match a sign-in in progress.",
+        Restart::OtherConnection => "This sign-in response arrived for a different connection.",
+        Restart::StepUsed => "This sign-in step is unknown, expired, or was already used.",
+        Restart::LinkExpired => "This sign-in link is missing, has expired, or belongs to another browser.",
     }
-    Ok(())
 }
 
-/// Audits a refused upstream sign-in (its own transaction: nothing else changed).
-pub async fn record_failure(
+const CANNOT_CONTINUE: &str = "Sign-in cannot continue";
+const PORTAL: &str = "Start signing in again from your organisation's app portal.";
+
+/// Each refusal of a sign-in step as the page it has always been.
+impl From<SignInError> for PageError {
+    fn from(e: SignInError) -> Self {
+        let forbidden = |title: &str, message: String, hint: &str| {
+            PageError::new(StatusCode::FORBIDDEN, title, message, hint)
+        };
+        match e {
+            SignInError::Restart(r) => PageError::bad_request(
+                CANNOT_CONTINUE,
+                restart_message(r),
+                "Go back to the application and start signing in again.",
+            ),
+            SignInError::OtherBrowser => PageError::bad_request(
+                CANNOT_CONTINUE,
+                "This sign-in was started in another browser.",
+                "Go back to the application in this browser and start signing in again.",
+            ),
+            SignInError::UnknownConnection => PageError::new(
+                StatusCode::NOT_FOUND,
+                "Unknown sign-in connection",
+                "This SAML connection does not exist.",
+                "Check the URL configured in your identity provider.",
+            ),
+            SignInError::TooMany { limit: Limit::SamlAcs, retry_after } => PageError::too_many(
+                "Too many sign-in attempts",
+                "This network has sent too many sign-in responses in the last minute.",
+                "Wait a minute, then start signing in again from your application.",
+                retry_after,
+            ),
+            SignInError::TooMany { limit: Limit::Login, retry_after } => PageError::too_many(
+                "Too many sign-in attempts",
+                "This network has started too many sign-ins in the last minute.",
+                "Wait a minute, then go back to the application and try again.",
+                retry_after,
+            ),
+            SignInError::Suspended => forbidden(
+                "Sign-in is suspended",
+                "Your organisation's access to this service is suspended.".into(),
+                "Ask your IT administrator.",
+            ),
+            SignInError::NotAdmitted(m) => {
+                forbidden("Access is not allowed", m, "Ask your IT administrator.")
+            }
+            SignInError::SamlRefused(e) => forbidden(
+                "Sign-in could not be verified",
+                format!("Your identity provider's SAML response was refused ({}).", e.code()),
+                "Try again from your application. If it keeps failing, tell your IT administrator the time and this code.",
+            ),
+            SignInError::SamlNotFresh => forbidden(
+                "A fresh sign-in is required",
+                "This permission needs you to have signed in within the last 15 minutes, but the identity provider did not re-authenticate you.".into(),
+                "Ask your administrator to make the identity provider honour ForceAuthn.",
+            ),
+            SignInError::UpstreamError { error, description } => forbidden(
+                "Your identity provider did not sign you in",
+                format!("It answered: {error} {description}"),
+                "If you expected access, ask your IT administrator to assign you to this application in your identity provider.",
+            ),
+            SignInError::OidcRefused { error, preset } => {
+                sign_in_refused(&error, &preset)
+            }
+            SignInError::UpstreamUnavailable { org } => PageError::new(
+                StatusCode::BAD_GATEWAY,
+                "Your organisation's sign-in is unavailable",
+                format!("Gatehouse could not reach the identity provider of {org}."),
+                "Try again in a few minutes. If it persists, tell your IT administrator (error OIDC0002).",
+            ),
+            SignInError::PortalRestart => PageError::bad_request(
+                CANNOT_CONTINUE,
+                restart_message(Restart::StepUsed),
+                PORTAL,
+            ),
+            SignInError::ConfirmUnverified => forbidden(
+                CANNOT_CONTINUE,
+                "The confirmation could not be verified (it may have been sent from another site).".into(),
+                PORTAL,
+            ),
+            SignInError::LoginFormUnverified => forbidden(
+                CANNOT_CONTINUE,
+                "The form could not be verified (it may have been sent from another site or an old tab).".into(),
+                "Go back to the application and start signing in again.",
+            ),
+            SignInError::UnknownTenant => PageError::new(
+                StatusCode::NOT_FOUND,
+                "Unknown organisation",
+                "There is no organisation at this address.",
+                "Check the console address your administrator or the invitation gave you.",
+            ),
+            SignInError::NotAdminForTest(name) => forbidden(
+                "Only administrators can test a connection",
+                format!("You are not signed in as an administrator of {name}."),
+                "Sign in to the admin console first, then use “Test sign-in” on the connection.",
+            ),
+            SignInError::ConsoleFormUnverified => forbidden(
+                CANNOT_CONTINUE,
+                "The form could not be verified (it may have been sent from another site or an old tab).".into(),
+                "Open the console's sign-in page again and use its button.",
+            ),
+            SignInError::SwitchRefused => switch_refused(),
+            SignInError::Core(e) => e.into(),
+            SignInError::Internal(e) => PageError::internal(e),
+        }
+    }
+}
+
+/// The page asking the person to confirm the switch to the `pending` sign-in.
+fn switch_page(
     state: &AppState,
-    req: &actix_web::HttpRequest,
-    tenant: &TenantId,
-    connection_id: &str,
-    protocol: &str,
-    key: &str,
-    value: &str,
-) -> Result<(), PageError> {
-    use authz_core::audit::{self, AuditEvent};
-    let txn = state.store.begin().await.map_err(PageError::internal)?;
-    audit::record(
-        &txn,
-        state.clock.as_ref(),
-        AuditEvent::new(Some(tenant), "user.sign_in_failed")
-            .result("failure")
-            .source(
-                Some(crate::params::peer_ip(req)),
-                crate::params::user_agent(req),
+    pending: &app::sign_in::switch::Pending,
+    next: &str,
+) -> Result<HttpResponse, PageError> {
+    let mut resp = state.templates.page(
+        StatusCode::OK,
+        "switch.html",
+        minijinja::context! {
+            current_account => pending.current_account,
+            current_org => pending.current_org,
+            new_account => pending.new_account,
+            new_org => pending.new_org,
+            next => next,
+            csrf => app::sign_in::switch::csrf(&pending.secret),
+        },
+    );
+    let pending_cookie = browser::cookie(
+        state,
+        &browser::switch_cookie_name(state),
+        pending.secret.clone(),
+        app::sign_in::switch::PENDING_SECS,
+    );
+    resp.add_cookie(&pending_cookie)
+        .map_err(PageError::internal)?;
+    Ok(resp)
+}
+
+fn switch_refused() -> PageError {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "Nothing was changed",
+        "The account switch could not be verified (it may have come from another site, an old tab, or it expired).",
+        "You are still signed in as before. Go back to the application and start again if you meant to switch.",
+    )
+}
+
+/// The page for an upstream answer Gatehouse refused, saying what can be done about it.
+fn sign_in_refused(
+    e: &oidc_federation::FederationError,
+    preset: &oidc_federation::Preset,
+) -> PageError {
+    use oidc_federation::FederationError as F;
+    match e {
+        F::StepUp(why) => {
+            let admin = match preset {
+                oidc_federation::Preset::Entra { .. } => {
+                    "Ask your administrator to add the optional claim auth_time to the ID token of the Gatehouse app registration (Entra admin center → App registrations → Token configuration)."
+                }
+                _ => "Ask your administrator to make the identity provider include auth_time in ID tokens and honour prompt=login.",
+            };
+            PageError::new(
+                StatusCode::FORBIDDEN,
+                "A fresh sign-in is required",
+                format!("This permission needs you to have signed in within the last 15 minutes, but {why}."),
+                admin,
             )
-            .detail("connection_id", connection_id)
-            .detail("protocol", protocol)
-            .detail(key, value),
-    )
-    .await?;
-    txn.commit().await.map_err(PageError::internal)
-}
-
-/// May this sign-in use `conn`? An enabled connection, yes. A disabled one for a test sign-in
-/// (started only by an admin or an invitee; it starts no session), or when it is pending on an
-/// invitation's setup session and this is that invitee's console sign-in (ADR 0007).
-pub async fn connection_usable(
-    state: &AppState,
-    conn: &Connection,
-    tx: Option<&LoginTx>,
-) -> Result<bool, PageError> {
-    if conn.enabled {
-        return Ok(true);
+        }
+        F::Claims(why) => PageError::new(
+            StatusCode::FORBIDDEN,
+            "This account cannot sign in here",
+            format!("{why}."),
+            "Sign in with your organisation's work account, or ask your IT administrator.",
+        ),
+        _ => PageError::new(
+            StatusCode::BAD_GATEWAY,
+            "Sign-in could not be verified",
+            "Your identity provider's answer did not pass Gatehouse's checks.",
+            "Try again. If it keeps failing, tell your IT administrator the time it happened.",
+        ),
     }
-    let Some(tx) = tx else { return Ok(false) };
-    match tx.request.purpose {
-        authz_core::login::Purpose::Authorize => return Ok(false),
-        // Only an admin or an invitee can start one, and it starts no session.
-        authz_core::login::Purpose::TestConnection => return Ok(true),
-        authz_core::login::Purpose::Admin => {}
-    }
-    let Some(inv) = tx.request.invitation.as_deref() else {
-        return Ok(false);
-    };
-    Ok(
-        authz_core::connection::setup_invitation(&state.store.db, &conn.tenant, &conn.id)
-            .await?
-            .as_deref()
-            == Some(inv),
-    )
 }
