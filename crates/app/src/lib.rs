@@ -3,7 +3,11 @@
 //! audit record and returns an outcome — never an HTTP response. This crate knows no actix: the
 //! HTTP crates (`issuer`, `admin-api`, `scim`) parse, call one use case and render; the CLI calls
 //! the same use cases for the same actions.
+pub mod account;
+pub mod authorize;
 pub mod principal;
+pub mod resource_events;
+pub mod token;
 
 pub use principal::{
     AnonymousBrowser, Operator, ResourceServer, ScimClient, SignedInUser, TenantAdmin,
