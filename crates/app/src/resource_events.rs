@@ -193,3 +193,41 @@ fn check_shape(ev: &ToolCall, now_us: i64) -> Result<(), Refused> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> ToolCall {
+        serde_json::from_value(serde_json::json!({
+            "tenant": "t", "sub": "u", "client_id": "c", "tool": "search", "result": "success",
+        }))
+        .unwrap()
+    }
+
+    /// Review F6: what a resource server claims is bounded before it enters the log.
+    #[test]
+    fn reports_are_bounded_in_size_source_and_time() {
+        let now = 1_000 * 24 * 3600 * MICROS;
+        assert!(check_shape(&call(), now).is_ok());
+        let mut long = call();
+        long.tool = "x".repeat(201);
+        assert!(
+            matches!(check_shape(&long, now), Err(Refused::Invalid(m)) if m == "tool must be at most 200 characters")
+        );
+        let mut ip = call();
+        ip.source_ip = Some("not-an-ip".into());
+        assert!(matches!(check_shape(&ip, now), Err(Refused::Invalid(_))));
+        let mut old = call();
+        old.occurred_at = Some(now - MAX_AGE_US - 1);
+        assert!(matches!(check_shape(&old, now), Err(Refused::Invalid(_))));
+        let mut ahead = call();
+        ahead.occurred_at = Some(now + MAX_SKEW_US);
+        assert!(check_shape(&ahead, now).is_ok());
+        let mut nul = call();
+        nul.sub = "a\0b".into();
+        assert!(
+            matches!(check_shape(&nul, now), Err(Refused::Invalid(m)) if m == "sub must not contain NUL")
+        );
+    }
+}
