@@ -3,13 +3,17 @@
 //! audit record and returns an outcome — never an HTTP response. This crate knows no actix: the
 //! HTTP crates (`issuer`, `admin-api`, `scim`) parse, call one use case and render; the CLI calls
 //! the same use cases for the same actions.
+pub mod account;
 pub mod admin;
+pub mod authorize;
 pub mod connection;
 pub mod console;
 pub mod principal;
+pub mod resource_events;
 pub mod scim;
-pub mod users;
 pub mod sign_in;
+pub mod token;
+pub mod users;
 
 pub use principal::{
     AnonymousBrowser, Operator, ResourceServer, ScimClient, SignedInUser, TenantAdmin,

@@ -1,12 +1,13 @@
 //! The end-user page `/account`: who is signed in, the applications they allowed, and a way to
 //! withdraw each one (consent forgotten, its tokens revoked at once). IdP-initiated SAML
-//! sign-ins land here.
+//! sign-ins land here. The actions are the use cases `app::account::{overview, revoke,
+//! sign_out}`; this module checks the session cookie and the form's CSRF token, and renders.
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
+use app::account::overview::Overview;
+use app::SignedInUser;
 use authz_core::crypto::{hashes_equal, sha256_hex};
-use authz_core::session::{self, Session};
-use authz_core::{client, consent, resource, user};
 use minijinja::context;
 
 use crate::browser;
@@ -18,73 +19,87 @@ fn csrf(cookie: &str) -> String {
     sha256_hex(&format!("account|{cookie}"))
 }
 
+fn csrf_matches(p: &Params, cookie: &str) -> bool {
+    p.get("csrf")
+        .map(|c| hashes_equal(c, &csrf(cookie)))
+        .unwrap_or(false)
+}
+
+/// The person of this browser's live session, and the cookie value the CSRF token derives from.
 async fn signed_in(
     state: &AppState,
     req: &HttpRequest,
-) -> Result<Option<(Session, String)>, PageError> {
+) -> Result<Option<(SignedInUser, String)>, PageError> {
     let Some(cookie) = browser::session_value(state, req) else {
         return Ok(None);
     };
-    Ok(
-        session::find_active(&state.store.db, state.clock.as_ref(), &cookie)
-            .await?
-            .map(|s| (s, cookie)),
-    )
+    Ok(browser::live_session(state, req).await?.map(|s| {
+        let user = SignedInUser::from_verified_session(s.tenant, s.user_id, s.id);
+        (user, cookie)
+    }))
+}
+
+fn parse(body: &Bytes) -> Result<Params, PageError> {
+    Params::parse(body).map_err(|e| {
+        PageError::bad_request(
+            "Nothing was changed",
+            e.description,
+            "Reload the page and try again.",
+        )
+    })
+}
+
+fn back_to_account(state: &AppState) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("{}/account", state.issuer())))
+        .finish()
 }
 
 pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
-    let Some((s, cookie)) = signed_in(&state, &req).await? else {
+    let Some((user, cookie)) = signed_in(&state, &req).await? else {
         return Ok(state.templates.page(
             StatusCode::OK,
             "account.html",
             context! { signed_in => false },
         ));
     };
-    let u = user::get(&state.store.db, &s.tenant, &s.user_id).await?;
-    let mut apps = Vec::new();
-    for a in consent::list_for_user(&state.store.db, &s.tenant, &s.user_id).await? {
-        let client_name = client::get(&state.store.db, &a.client_id)
-            .await?
-            .map(|c| c.client_name)
-            .unwrap_or_else(|| a.client_id.clone());
-        let res = resource::get(&state.store.db, &a.resource_id).await?;
-        let fmt = |us: i64| {
-            chrono::DateTime::from_timestamp_micros(us)
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_default()
-        };
-        let granted = fmt(a.granted_at);
-        let last_used = consent::last_used(
-            &state.store.db,
-            &s.tenant,
-            &s.user_id,
-            &a.client_id,
-            &a.resource_id,
-        )
-        .await?
-        .map(fmt);
-        apps.push(context! {
-            client_id => a.client_id,
-            client_name => client_name,
-            resource_id => a.resource_id,
-            resource_name => res.display_name,
-            scopes => a.scopes,
-            granted => granted,
-            last_used => last_used,
-        });
-    }
-    Ok(state.templates.page(
+    let overview = app::account::overview::overview(&state.store, &user).await?;
+    Ok(render(&state, overview, &cookie))
+}
+
+fn render(state: &AppState, o: Overview, cookie: &str) -> HttpResponse {
+    let fmt = |us: i64| {
+        chrono::DateTime::from_timestamp_micros(us)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    let apps: Vec<_> = o
+        .apps
+        .into_iter()
+        .map(|a| {
+            context! {
+                client_id => a.client_id,
+                client_name => a.client_name,
+                resource_id => a.resource_id,
+                resource_name => a.resource_name,
+                scopes => a.scopes,
+                granted => fmt(a.granted_at),
+                last_used => a.last_used.map(fmt),
+            }
+        })
+        .collect();
+    state.templates.page(
         StatusCode::OK,
         "account.html",
         context! {
             signed_in => true,
-            org => authz_core::tenant::get(&state.store.db, &s.tenant).await?.name,
-            name => u.name.or(u.email.clone()).unwrap_or(u.subject),
-            email => u.email,
+            org => o.org_name,
+            name => o.name,
+            email => o.email,
             apps => apps,
-            csrf => csrf(&cookie),
+            csrf => csrf(cookie),
         },
-    ))
+    )
 }
 
 pub async fn revoke(
@@ -92,7 +107,7 @@ pub async fn revoke(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let Some((s, cookie)) = signed_in(&state, &req).await? else {
+    let Some((user, cookie)) = signed_in(&state, &req).await? else {
         return Err(PageError::new(
             StatusCode::UNAUTHORIZED,
             "You are not signed in",
@@ -100,18 +115,8 @@ pub async fn revoke(
             "Sign in again from an application.",
         ));
     };
-    let p = Params::parse(&body).map_err(|e| {
-        PageError::bad_request(
-            "Nothing was changed",
-            e.description,
-            "Reload the page and try again.",
-        )
-    })?;
-    if !p
-        .get("csrf")
-        .map(|c| hashes_equal(c, &csrf(&cookie)))
-        .unwrap_or(false)
-    {
+    let p = parse(&body)?;
+    if !csrf_matches(&p, &cookie) {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "Nothing was changed",
@@ -126,19 +131,9 @@ pub async fn revoke(
             "Reload the page and try again.",
         ));
     };
-    consent::revoke_app(
-        &state.store,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.user_id,
-        client_id,
-        resource_id,
-        &format!("user:{}", s.user_id),
-    )
-    .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("{}/account", state.issuer())))
-        .finish())
+    let clock = state.clock.as_ref();
+    app::account::revoke::revoke(&state.store, clock, &user, client_id, resource_id).await?;
+    Ok(back_to_account(&state))
 }
 
 /// `POST /account/sign-out`: ends this browser's session (review F12: a shared machine must be
@@ -149,25 +144,11 @@ pub async fn sign_out(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let p = Params::parse(&body).map_err(|e| {
-        PageError::bad_request(
-            "Nothing was changed",
-            e.description,
-            "Reload the page and try again.",
-        )
-    })?;
-    let back = HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("{}/account", state.issuer())))
-        .finish();
-    let Some((s, cookie)) = signed_in(&state, &req).await? else {
-        return Ok(back);
+    let p = parse(&body)?;
+    let Some((user, cookie)) = signed_in(&state, &req).await? else {
+        return Ok(back_to_account(&state));
     };
-    if browser::cross_site(&req)
-        || !p
-            .get("csrf")
-            .map(|c| hashes_equal(c, &csrf(&cookie)))
-            .unwrap_or(false)
-    {
+    if browser::cross_site(&req) || !csrf_matches(&p, &cookie) {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "You are still signed in",
@@ -175,18 +156,10 @@ pub async fn sign_out(
             "Reload the page and use its Sign out button.",
         ));
     }
-    authz_core::token::revoke::sign_out(
-        &state.store,
-        state.clock.as_ref(),
-        &s,
-        p.get("disconnect") == Some("1"),
-    )
-    .await?;
-    let mut resp = back;
-    resp.add_cookie(&browser::removal(
-        &state,
-        &browser::session_cookie_name(&state),
-    ))
-    .map_err(PageError::internal)?;
+    let disconnect = p.get("disconnect") == Some("1");
+    app::account::sign_out::sign_out(&state.store, state.clock.as_ref(), &user, disconnect).await?;
+    let mut resp = back_to_account(&state);
+    let removal = browser::removal(&state, &browser::session_cookie_name(&state));
+    resp.add_cookie(&removal).map_err(PageError::internal)?;
     Ok(resp)
 }

@@ -6,10 +6,8 @@
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
+use app::authorize::start::{self, Next, StartError, Started};
 use authz_core::client::Client;
-use authz_core::login::{self, AuthorizeRequest};
-use authz_core::resource;
-use authz_core::scope::{self, Tier};
 
 use crate::browser;
 use crate::cimd::{self, CimdError};
@@ -100,6 +98,34 @@ pub async fn resolve_client(
         })
 }
 
+/// The answer to a refused authorization request: a page until the redirect URI is validated
+/// (RFC 9700 §4.11), then a 303 to the client with `state` and `iss` (RFC 9207).
+fn start_error(
+    iss: &str,
+    client: &Client,
+    st: Option<&str>,
+    e: StartError,
+) -> Result<HttpResponse, PageError> {
+    match e {
+        StartError::NoRedirectUri => Err(PageError::bad_request(
+            "Invalid sign-in request",
+            "The request has no redirect_uri and the application registered several.",
+            "Go back to the application and try again.",
+        )),
+        StartError::UnregisteredRedirectUri(redirect_uri) => Err(PageError::bad_request(
+            "Invalid redirect address",
+            format!("The address '{redirect_uri}' is not registered for {}.", client.client_name),
+            "This protects you from sending your sign-in to the wrong place. Tell the application's developer.",
+        )),
+        StartError::ToClient {
+            redirect_uri,
+            code,
+            description,
+        } => Ok(redirect_error(iss, &redirect_uri, st, code, description)),
+        StartError::Core(e) => Err(e.into()),
+    }
+}
+
 /// Authorization requests accepted per source address and minute (generous: many users of one
 /// organisation may share an egress address).
 pub const AUTHORIZE_PER_MINUTE: i64 = 600;
@@ -128,141 +154,47 @@ async fn authorize(
         ));
     };
     let client = resolve_client(state, client_id, &crate::limits::key(req)).await?;
-    let redirect_uri = match p.get("redirect_uri") {
-        Some(r) => r.to_string(),
-        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
-        None => {
-            return Err(PageError::bad_request(
-                "Invalid sign-in request",
-                "The request has no redirect_uri and the application registered several.",
-                "Go back to the application and try again.",
-            ))
-        }
-    };
-    if !state
-        .config
-        .redirect_policy
-        .matches(&client.redirect_uris, &redirect_uri)
-    {
-        return Err(PageError::bad_request(
-            "Invalid redirect address",
-            format!("The address '{redirect_uri}' is not registered for {}.", client.client_name),
-            "This protects you from sending your sign-in to the wrong place. Tell the application's developer.",
-        ));
-    }
-    let iss = state.issuer();
-    let st = p.get("state");
-    let fail = |code: &str, desc: &str| Ok(redirect_error(iss, &redirect_uri, st, code, desc));
-
-    if p.get("response_type") != Some("code") {
-        return fail("unsupported_response_type", "response_type must be 'code'");
-    }
-    let Some(challenge) = p.get("code_challenge") else {
-        return fail(
-            "invalid_request",
-            "code_challenge is required (PKCE with S256)",
-        );
-    };
-    if p.get("code_challenge_method") != Some("S256") {
-        return fail(
-            "invalid_request",
-            "code_challenge_method must be S256; plain is not accepted",
-        );
-    }
-    if challenge.len() != 43
-        || !challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return fail(
-            "invalid_request",
-            "code_challenge must be a base64url SHA-256 value (43 characters)",
-        );
-    }
-    let Some(resource_uri) = p.get("resource") else {
-        return fail(
-            "invalid_target",
-            "the resource parameter is required (RFC 8707)",
-        );
-    };
-    let res = match resource::find_by_uri(&state.store.db, resource_uri).await? {
-        Some(r) => r,
-        None => {
-            return fail(
-                "invalid_target",
-                "the resource is not registered at this authorization server",
-            )
-        }
-    };
-    let catalogue = resource::catalogue(&state.store.db, &res.id).await?;
-    let requested = scope::split(p.get("scope").unwrap_or(""));
-    let mut scopes: Vec<String> = requested
-        .iter()
-        .filter(|s| catalogue.iter().any(|c| &c.name == *s))
-        .cloned()
-        .collect();
-    // A critical-tier scope needs a fresh authentication at the IdP (step-up, DESIGN §5).
-    let step_up = scopes.iter().any(|s| {
-        catalogue
-            .iter()
-            .any(|c| &c.name == s && c.tier == Tier::Critical)
-    });
-    if scopes.is_empty() {
-        // Nothing usable asked for: offer the resource's non-critical scopes; consent narrows
-        // them to what the organisation granted.
-        scopes = catalogue
-            .iter()
-            .filter(|c| c.tier != Tier::Critical)
-            .map(|c| c.name.clone())
-            .collect();
-    }
-    let areq = AuthorizeRequest {
-        client_id: client.client_id.clone(),
-        redirect_uri: redirect_uri.clone(),
-        state: st.map(str::to_string),
-        code_challenge: challenge.to_string(),
-        resource_id: res.id.clone(),
-        scopes,
-        login_hint: p.get("login_hint").map(str::to_string),
-        step_up,
-        redirect_uri_given: p.get("redirect_uri").is_some(),
-        purpose: Default::default(),
-        invitation: None,
-    };
     let (binding, new_cookie) = browser::binding(state, req);
-    let tx = login::start(&state.store.db, state.clock.as_ref(), &binding, &areq).await?;
-
-    // An existing Gatehouse session skips the upstream round trip.
-    let session = browser::live_session(state, req).await?;
-    let hint_tenant = match &areq.login_hint {
-        Some(h) => authz_core::tenant::find_by_email_domain(&state.store.db, h)
-            .await?
-            .map(|t| t.id),
-        None => None,
+    // An existing Gatehouse session may skip the upstream round trip.
+    let signed_in = browser::live_session(state, req)
+        .await?
+        .map(|s| app::SignedInUser::from_verified_session(s.tenant, s.user_id, s.id));
+    let request = start::Request {
+        client: &client,
+        redirect_uri: p.get("redirect_uri"),
+        response_type: p.get("response_type"),
+        state: p.get("state"),
+        code_challenge: p.get("code_challenge"),
+        code_challenge_method: p.get("code_challenge_method"),
+        resource: p.get("resource"),
+        scope: p.get("scope"),
+        login_hint: p.get("login_hint"),
     };
-    let now = state.clock.now_us();
-    let mut resp = match session {
-        Some(s)
-            if hint_tenant.as_ref().map(|t| t == &s.tenant).unwrap_or(true)
-                && (!step_up || authz_core::session::is_fresh(&s, now))
-                && !authz_core::incident::is_suspended(&state.store.db, &s.tenant).await?
-                // A session from a connection the organisation disabled is not reused.
-                && authz_core::connection::get(&state.store.db, &s.tenant, &s.connection_id)
-                    .await
-                    .map(|c| c.enabled)
-                    .unwrap_or(false) =>
-        {
-            let txm =
-                login::load(&state.store.db, state.clock.as_ref(), &tx, Some(&binding)).await?;
-            login::set_session(&state.store.db, &txm, &s.tenant, &s.id).await?;
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, crate::transaction::consent_url(iss, &tx)))
-                .finish()
-        }
-        _ => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, format!("{iss}/login?tx={tx}")))
-            .finish(),
+    let (clock, policy) = (state.clock.as_ref(), &state.config.redirect_policy);
+    let started = start::start(
+        &state.store,
+        clock,
+        policy,
+        &binding,
+        signed_in.as_ref(),
+        request,
+    )
+    .await;
+    let iss = state.issuer();
+    let location = match started {
+        Ok(Started {
+            tx,
+            next: Next::Consent,
+        }) => crate::transaction::consent_url(iss, &tx),
+        Ok(Started {
+            tx,
+            next: Next::SignIn | Next::StepUp,
+        }) => format!("{iss}/login?tx={tx}"),
+        Err(e) => return start_error(iss, &client, p.get("state"), e),
     };
+    let mut resp = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish();
     if let Some(c) = new_cookie {
         resp.add_cookie(&c).map_err(PageError::internal)?;
     }

@@ -1,10 +1,11 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §6). Responses carry `Cache-Control: no-store`
-//! (§5.1) and always state the granted `scope` (§3.3).
+//! (§5.1) and always state the granted `scope` (§3.3). The grants are the use cases
+//! `app::token::{exchange_code, refresh}`; their §5.2 errors are rendered by `OAuthError`.
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use authz_core::token::code::{self, CodeExchange};
-use authz_core::token::refresh::{self, RefreshRequest};
+use app::token::{CodeGrant, IssuedTokens, RefreshGrant};
+use authz_core::client::Client;
 
 use crate::client_auth;
 use crate::error::OAuthError;
@@ -21,64 +22,45 @@ pub async fn token(
     let client = client_auth::authenticate(&state, &req, &p).await?;
     let clock = state.clock.as_ref();
     state.node_limits.grant(clock, &client.client_id)?;
-    let issued = match p.get("grant_type") {
-        Some("authorization_code") => {
-            let Some(c) = p.get("code") else {
-                return Err(OAuthError::request("code is required"));
-            };
-            code::exchange(
-                &state.store,
-                clock,
-                &client,
-                CodeExchange {
-                    code: c,
-                    redirect_uri: p.get("redirect_uri"),
-                    code_verifier: p.get("code_verifier"),
-                    resource: p.get("resource"),
-                },
-            )
-            .await?
-        }
-        Some("refresh_token") => {
-            if !client.allows_refresh() {
-                return Err(OAuthError::new(
-                    "unauthorized_client",
-                    "this client is not registered for the refresh_token grant",
-                ));
-            }
-            let Some(rt) = p.get("refresh_token") else {
-                return Err(OAuthError::request("refresh_token is required"));
-            };
-            // The IdP is asked first whether the person may still sign in (DESIGN §4b).
-            let idp = crate::state::ByProvenance(&state);
-            let upstream = authz_core::token::upstream_check::Upstream {
-                key: &state.master_key,
-                idp: &idp,
-            };
-            refresh::refresh_with(
-                &state.store,
-                clock,
-                upstream,
-                &client,
-                RefreshRequest {
-                    refresh_token: rt,
-                    scope: p.get("scope"),
-                    resource: p.get("resource"),
-                },
-            )
-            .await?
-        }
-        Some(other) => {
-            return Err(OAuthError::new(
-                "unsupported_grant_type",
-                format!("grant_type '{other}' is not supported"),
-            ))
-        }
-        None => return Err(OAuthError::request("grant_type is required")),
-    };
+    let issued = grant(&state, &client, &p).await?;
     state.node_limits.granted(clock, &client.client_id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(issued))
+}
+
+/// The grant the client asked for (RFC 6749 §4.1.3, §6).
+async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<IssuedTokens, OAuthError> {
+    let clock = state.clock.as_ref();
+    match p.get("grant_type") {
+        Some("authorization_code") => {
+            let g = CodeGrant {
+                code: p.get("code"),
+                redirect_uri: p.get("redirect_uri"),
+                code_verifier: p.get("code_verifier"),
+                resource: p.get("resource"),
+            };
+            Ok(app::token::exchange_code(&state.store, clock, client, g).await?)
+        }
+        Some("refresh_token") => {
+            // The IdP is asked first whether the person may still sign in (DESIGN §4b).
+            let idp = crate::state::ByProvenance(state);
+            let upstream = authz_core::token::upstream_check::Upstream {
+                key: &state.master_key,
+                idp: &idp,
+            };
+            let g = RefreshGrant {
+                refresh_token: p.get("refresh_token"),
+                scope: p.get("scope"),
+                resource: p.get("resource"),
+            };
+            Ok(app::token::refresh(&state.store, clock, upstream, client, g).await?)
+        }
+        Some(other) => Err(OAuthError::new(
+            "unsupported_grant_type",
+            format!("grant_type '{other}' is not supported"),
+        )),
+        None => Err(OAuthError::request("grant_type is required")),
+    }
 }
