@@ -7,19 +7,13 @@
    type that has `impl FromRequest for T` (or `extractor!(T, ...)`) in those crates. Helpers
    that take `&HttpRequest` or `&AppState` are not handlers. Size is counted from the `fn`
    line to its closing brace (doc comments and attributes excluded); `.await`s are counted in
-   code only (not in strings or comments). A handler over 40 lines or 3 awaits must be
-   listed in scripts/handler-size-baseline.txt (`path::fn lines awaits`); a new one fails.
-   A listed handler that grew is reported as a warning; an entry whose handler is now within
-   the limits (or gone) is reported so the baseline can shrink.
+   code only (not in strings or comments). Any handler over 40 lines or 3 awaits fails: there
+   is no exceptions list.
 
-2. No transaction or audit record at the edge. `.begin()` and `audit::record(` (also through
-   an alias such as `core_audit::record(`; a bare imported `record(` is not seen) in
-   crates/issuer/src, crates/admin-api/src and crates/scim/src (outside #[cfg(test)] modules)
-   are counted per enclosing function and must be covered by
-   scripts/edge-effects-baseline.txt (`path::fn begin|audit::record count`); a new one, or
-   more of them in a listed function, fails.
-
-`--write-baseline` rewrites both baseline files from the current code.
+2. No transaction or audit record outside the core and the application layer. `.begin()` and
+   `audit::record(` (also through an alias such as `core_audit::record(`), and any `use` that
+   imports `audit::record` (so that a bare `record(` cannot hide), in every crate but
+   authz-core and app (outside #[cfg(test)] modules) fail.
 """
 import os
 import re
@@ -27,12 +21,20 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANDLER_DIRS = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src/http"]
-EFFECT_DIRS = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src"]
+# Everything outside the core (authz-core) and the application layer (app): the HTTP edges,
+# the binary (CLI, serve) and the protocol kernels.
+EFFECT_DIRS = [
+    "crates/issuer/src",
+    "crates/admin-api/src",
+    "crates/scim/src",
+    "crates/gatehouse/src",
+    "crates/oidc-federation/src",
+    "crates/saml/src",
+    "crates/safe-fetch/src",
+]
 EXTRACTOR_CRATES = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src"]
 MAX_LINES = 40
 MAX_AWAITS = 3
-HANDLER_BASELINE = os.path.join(ROOT, "scripts/handler-size-baseline.txt")
-EFFECT_BASELINE = os.path.join(ROOT, "scripts/edge-effects-baseline.txt")
 BUILTIN_EXTRACTORS = {"Data", "Path", "Query", "Form", "Json", "Payload", "Bytes", "HttpRequest"}
 
 
@@ -227,72 +229,39 @@ def scan():
     return handlers, effects
 
 
-def read_baseline(path):
-    rows = []
-    if os.path.exists(path):
-        for line in open(path, encoding="utf-8"):
-            line = line.split("#", 1)[0].strip()
-            if line:
-                rows.append(line.split())
-    return rows
-
-
-HEADER_H = """# Handlers over the STYLE §2 limits (40 lines, 3 awaits) that existed when the check came in
-# (issue 12 §1). One `path::fn lines awaits` per line. scripts/check-handlers.sh fails on a
-# handler over the limits that is not listed here. Shrink this list; do not add to it.
-"""
-HEADER_E = """# `.begin()` and `audit::record(` in the HTTP crates when the check came in (issue 12 §1):
-# `path::fn begin|audit::record count`. scripts/check-handlers.sh fails on any that is not
-# covered here. They move into the use-case layer; shrink this list, do not add to it.
-"""
+def imports_of_record():
+    """`use …audit::record` / `use …audit::{…, record, …}` in the edge crates: the bare `record(`
+    calls such an import allows would not be seen by the scan above."""
+    found = []
+    for path in rust_files(EFFECT_DIRS):
+        rel = os.path.relpath(path, ROOT)
+        code = blank_literals(open(path, encoding="utf-8").read())
+        for m in re.finditer(r"\buse\s+[\w:]*\baudit::(?:record\b|\{[^}]*\brecord\b)", code):
+            found.append(f"{rel}:{line_of(code, m.start())}")
+    return found
 
 
 def main():
     handlers, effects = scan()
     over = {k: v for k, v in handlers.items() if v[0] > MAX_LINES or v[1] > MAX_AWAITS}
-    if "--write-baseline" in sys.argv:
-        with open(HANDLER_BASELINE, "w") as f:
-            f.write(HEADER_H)
-            for k in sorted(over):
-                f.write(f"{k} {over[k][0]} {over[k][1]}\n")
-        with open(EFFECT_BASELINE, "w") as f:
-            f.write(HEADER_E)
-            for (k, kind) in sorted(effects):
-                f.write(f"{k} {kind} {effects[(k, kind)]}\n")
-        print(f"wrote {len(over)} handlers and {len(effects)} edge-effect entries")
-        return 0
-
     failed = False
-    base_h = {r[0]: (int(r[1]), int(r[2])) for r in read_baseline(HANDLER_BASELINE)}
     print(f"handler size: {len(handlers)} handlers, {len(over)} over {MAX_LINES} lines or "
-          f"{MAX_AWAITS} awaits, {len(base_h)} in the baseline")
+          f"{MAX_AWAITS} awaits")
     for k in sorted(over):
         lines, awaits = over[k]
-        if k not in base_h:
-            failed = True
-            print(f"  NEW  {k}: {lines} lines, {awaits} awaits (limit {MAX_LINES} lines, "
-                  f"{MAX_AWAITS} awaits): move the work into a use case")
-        elif lines > base_h[k][0] or awaits > base_h[k][1]:
-            print(f"  warning: {k} grew: {lines} lines, {awaits} awaits "
-                  f"(baseline {base_h[k][0]}, {base_h[k][1]})")
-    for k in sorted(set(base_h) - set(over)):
-        print(f"  note: {k} is within the limits now (or gone): remove it from "
-              f"{os.path.relpath(HANDLER_BASELINE, ROOT)}")
-
-    base_e = {(r[0], r[1]): int(r[2]) for r in read_baseline(EFFECT_BASELINE)}
-    total = sum(effects.values())
-    print(f"edge effects: {total} `.begin()`/`audit::record(` in the HTTP crates, "
-          f"{sum(base_e.values())} in the baseline")
+        failed = True
+        print(f"  {k}: {lines} lines, {awaits} awaits (limit {MAX_LINES} lines, {MAX_AWAITS} awaits)")
+    imports = imports_of_record()
+    print(f"edge effects: {sum(effects.values())} `.begin()`/`audit::record(` and {len(imports)} "
+          f"imports of `audit::record` outside authz-core and app")
     for (k, kind), n in sorted(effects.items()):
-        allowed = base_e.get((k, kind), 0)
-        if n > allowed:
-            failed = True
-            print(f"  NEW  {k}: {n} x {kind} (baseline {allowed}): transactions and audit "
-                  f"records belong in the core or the use-case layer")
-    for (k, kind), n in sorted(base_e.items()):
-        if effects.get((k, kind), 0) < n:
-            print(f"  note: {k} has fewer {kind} than the baseline ({effects.get((k, kind), 0)} < {n}): "
-                  f"lower it in {os.path.relpath(EFFECT_BASELINE, ROOT)}")
+        failed = True
+        print(f"  {k}: {n} x {kind}: transactions and audit records belong to a use case "
+              f"(crates/app) or the core")
+    for where in imports:
+        failed = True
+        print(f"  {where}: imports audit::record: audit records are written by a use case "
+              f"(crates/app) or the core")
     if failed:
         print("check-handlers: FAILED (STYLE §2: a handler parses, calls one use case, renders)")
         return 1
