@@ -108,7 +108,7 @@ TMPDIR="$TEST_TMP" cargo test --workspace --no-fail-fast --features authz-core/t
 # Every HTTP test (issuer, SCIM, admin API and console, the cross-surface ones) drives the one
 # app in the gatehouse crate's integration binary, module http (ADR 0011); its CLI tests run
 # the binary on SQLite and are not repeated.
-PG_PACKAGES="authz-core issuer scim admin-api gatehouse:it:http::"
+PG_PACKAGES="authz-core app issuer scim admin-api gatehouse:it:http::"
 say "storage, domain and HTTP tests on PostgreSQL ($PG_PACKAGES; the SQLite pass's build)"
 cargo test --workspace --no-run --features authz-core/testkit --message-format=json 2>/dev/null |
   python3 "$ROOT/scripts/test-executables.py" $PG_PACKAGES >"$LOG_DIR/pg-tests.tsv"
