@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 
 use authz_core::admin::client_policy::{self, Decision};
-use authz_core::directory::{groups, ListQuery};
+use authz_core::directory::{filter, groups, ListQuery};
 use authz_core::scope::Tier;
 use authz_core::{client, grant, resource, token};
 use minijinja::context;
-use sea_orm::Condition;
 
 use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
 
@@ -17,12 +16,7 @@ async fn group_names(c: &Console) -> Result<Vec<(String, String)>, ConsoleError>
     let page = groups::list(
         &c.st.store.db,
         &c.tenant.id,
-        &ListQuery {
-            condition: Condition::all(),
-            sort: Some(("display_name_lower".into(), true)),
-            start_index: 1,
-            count: 1000,
-        },
+        &ListQuery::all_by(filter::groups(), "displayName", 1000),
     )
     .await?;
     Ok(page
