@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's:
 #   1. installs what it needs (Debian packages, the interop peers from npm), then checks that
-#      no new HTTP handler is over the size limits or opens a transaction (check-handlers.sh),
+#      no new HTTP handler is over the size limits or opens a transaction (check-handlers.sh)
+#      and no modules of the HTTP crates import each other in a ring (check_import_rings.py),
 #   2. makes sure a PostgreSQL server is reachable (uses 127.0.0.1:5432 if it answers, else
 #      installs/starts one),
 #   3. runs every Rust test on SQLite, the storage/domain/HTTP tests again on PostgreSQL,
@@ -18,7 +19,8 @@ LOG_DIR=$(mktemp -d)
 # The tests' own temporary files (SQLite stores gh_t_*, CLI data directories, ...) go to a
 # per-run TMPDIR that is removed at the end, whatever the outcome.
 TEST_TMP=$(mktemp -d)
-trap 'rm -rf "$LOG_DIR" "$TEST_TMP"' EXIT
+PREP_PID=''
+trap '[ -n "$PREP_PID" ] && kill "$PREP_PID" 2>/dev/null; rm -rf "$LOG_DIR" "$TEST_TMP"' EXIT
 
 say() { printf '\n==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -48,6 +50,8 @@ command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required: https
 # --- thin handlers (STYLE §2), before the long build so it fails fast ----------------------
 say "handler size and edge effects (scripts/check-handlers.sh)"
 ./scripts/check-handlers.sh
+say "no import rings among the modules of the edges and the application layer"
+python3 scripts/check_import_rings.py
 
 # --- 2. PostgreSQL ------------------------------------------------------------------------
 PG_ADMIN_URL="${GATEHOUSE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -82,6 +86,14 @@ drop_test_dbs() {
 }
 drop_test_dbs
 
+# --- interop peers, in the background while the Rust tests build and run -------------------
+# npm packages and the peers' Python venvs (pysaml2, scim2-tester, schemathesis; kept outside
+# the repository, see tests/interop/venv.mjs) are downloads: they overlap the compile.
+say "preparing the interop peers in the background (npm ci, Python venvs)"
+( npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error && node tests/interop/prepare.mjs ) \
+  >"$LOG_DIR/interop-prepare.log" 2>&1 &
+PREP_PID=$!
+
 # --- 3. Rust tests ------------------------------------------------------------------------
 say "building (target dir: $CARGO_TARGET_DIR)"
 cargo build --workspace --all-targets --features authz-core/testkit
@@ -114,7 +126,7 @@ rm -rf "${TEST_TMP:?}"/* 2>/dev/null || true
 
 # --- 4. interop, once, on PostgreSQL ------------------------------------------------------
 say "interop: MCP TypeScript SDK + oidc-provider against two Gatehouse nodes on PostgreSQL"
-npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+wait "$PREP_PID" || { cat "$LOG_DIR/interop-prepare.log" >&2; echo "preparing the interop peers failed" >&2; exit 1; }
 IDB="gh_interop_$$"
 psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $IDB"
 BASE_URL="${PG_ADMIN_URL%/*}"

@@ -13,7 +13,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli, startNode, tail } from './gatehouse.mjs';
 import { freePort, createDatabase } from './presets-flow.mjs';
-import { ensureVenv, run } from './venv.mjs';
+import { adminPeersPython, run } from './venv.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TIMEOUT = { timeout: 300_000 };
@@ -27,12 +27,7 @@ before(async () => {
   S.runDir = join(HERE, '.run', `admin-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
   mkdirSync(S.runDir, { recursive: true });
   const log = (s) => appendFileSync(join(S.runDir, 'setup.log'), `${s}\n`);
-  S.python = await ensureVenv({
-    dir: join(HERE, '.venv-admin'),
-    requirements: join(HERE, 'admin', 'requirements.txt'),
-    probe: 'import schemathesis, openapi_spec_validator, importlib.metadata as m; assert m.version("schemathesis") == "4.32.5"',
-    log,
-  });
+  S.python = await adminPeersPython(log);
   S.db = createDatabase(DATABASE_URL);
   cleanups.push(() => S.db.drop());
   const port = await freePort();

@@ -7,6 +7,29 @@ const procs = new Set();
 process.on('exit', () => { for (const p of procs) p.kill('SIGKILL'); });
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130)); // so 'exit' runs
 
+// The keep-alive race: a test that blocks the event loop (execSync psql, a slow step under load)
+// for longer than the server's keep-alive timeout lets the server close an idle connection that
+// the client has not yet seen closed; the next request on it fails with "other side closed"
+// before the server read a byte of it. Such a request never reached Gatehouse, so sending it
+// once more on a fresh connection is what any HTTP client would do. Nothing else is retried.
+if (!globalThis.fetch.keepAliveRaceSafe) {
+  const realFetch = globalThis.fetch;
+  const raced = (e) => e?.cause?.code === 'UND_ERR_SOCKET'
+    && /other side closed/.test(e.cause.message ?? '');
+  const safeFetch = async (input, init) => {
+    try {
+      return await realFetch(input, init);
+    } catch (e) {
+      const body = init?.body;
+      const replayable = body === undefined || body === null || typeof body === 'string' || body instanceof URLSearchParams;
+      if (raced(e) && replayable) return realFetch(input, init);
+      throw e;
+    }
+  };
+  safeFetch.keepAliveRaceSafe = true;
+  globalThis.fetch = safeFetch;
+}
+
 export const parseKv = (text) => Object.fromEntries(text.split('\n')
   .map((l) => l.match(/^([\w.-]+):\s?(.*)$/)).filter(Boolean).map(([, k, v]) => [k, v.trim()]));
 

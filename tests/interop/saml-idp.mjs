@@ -4,12 +4,13 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { venvDir } from './venv.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const VENV = join(HERE, '.venv');
+const VENV = venvDir('saml', join(HERE, 'requirements-saml.txt'));
 
 /**
- * The Python that runs saml_idp.py: $SAML_IDP_PYTHON, else tests/interop/.venv (created and
+ * The Python that runs saml_idp.py: $SAML_IDP_PYTHON, else the `saml` venv (venv.mjs; created and
  * filled from requirements-saml.txt when it is missing or lacks the pinned pysaml2).
  * pysaml2 signs through the xmlsec1 program, which must be on PATH.
  */

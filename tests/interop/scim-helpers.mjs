@@ -5,10 +5,11 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { venvDir } from './venv.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const VENV = join(HERE, '.venv-scim');
 const REQUIREMENTS = join(HERE, 'scim', 'requirements.txt');
+const VENV = venvDir('scim', REQUIREMENTS);
 export const HARNESS = join(HERE, 'scim', 'run_scim2_tester.py');
 export const EXPECTED_FAILURES = join(HERE, 'scim', 'expected-failures.txt');
 
@@ -31,7 +32,7 @@ export function run(cmd, args, { timeoutMs = 600_000 } = {}) {
 }
 
 /**
- * The Python that runs the harness: $SCIM_TESTER_PYTHON, else tests/interop/.venv-scim (created
+ * The Python that runs the harness: $SCIM_TESTER_PYTHON, else the `scim` venv (venv.mjs; created
  * with `python3 -m venv` and filled from scim/requirements.txt when it is missing or lacks the
  * pinned scim2-tester). `log` receives each command and its output.
  */

@@ -1,8 +1,26 @@
 // A Python venv for a test peer, created on first use: `python3 -m venv DIR`, then
 // `pip install -r REQUIREMENTS`; reused while `probe` (a Python snippet) succeeds.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Where a peer's venv lives: outside the repository, like the Rust build cache, so that a fresh
+ * clone reuses the venvs of the previous run instead of installing the same pinned packages
+ * again. The name carries a hash of the requirements file, so changing a pin makes a new venv.
+ * $GATEHOUSE_INTEROP_VENVS overrides the folder (default ~/.cache/gatehouse-interop).
+ */
+export function venvDir(name, requirementsFile) {
+  const root = process.env.GATEHOUSE_INTEROP_VENVS
+    || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gatehouse-interop');
+  const hash = createHash('sha256').update(readFileSync(requirementsFile)).digest('hex').slice(0, 12);
+  return join(root, `venv-${name}-${hash}`);
+}
 
 /** Runs a command to completion without blocking the event loop: { code, out }. */
 export function run(cmd, args, { timeoutMs = 600_000, env = process.env } = {}) {
@@ -30,4 +48,15 @@ export async function ensureVenv({ dir, requirements, probe, log = () => {} }) {
   await step(py, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', requirements]);
   if (!(await ok())) throw new Error(`${requirements} installed, but the probe still fails in ${dir}`);
   return py;
+}
+
+/** The admin API's peers (schemathesis, openapi-spec-validator) from admin/requirements.txt. */
+export function adminPeersPython(log = () => {}) {
+  const requirements = join(HERE, 'admin', 'requirements.txt');
+  return ensureVenv({
+    dir: venvDir('admin', requirements),
+    requirements,
+    probe: 'import schemathesis, openapi_spec_validator, importlib.metadata as m; assert m.version("schemathesis") == "4.32.5"',
+    log,
+  });
 }

@@ -97,6 +97,7 @@ impl From<CoreError> for Problem {
             ),
             CoreError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", m),
             CoreError::Invalid(m) => Problem::invalid(m),
+            CoreError::Denied(m) => Problem::forbidden(&m),
             other => {
                 tracing::error!(code = "ADMIN0500", error = %other, "admin API request failed");
                 Problem::new(

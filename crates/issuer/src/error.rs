@@ -90,12 +90,16 @@ impl From<authz_core::token::TokenError> for OAuthError {
 
 impl From<authz_core::CoreError> for OAuthError {
     fn from(e: authz_core::CoreError) -> Self {
-        match e {
-            authz_core::CoreError::Invalid(m) => OAuthError::request(m),
-            authz_core::CoreError::NotFound(what) => {
-                OAuthError::request(format!("{what} not found"))
+        use authz_core::error::Reason;
+        match e.reason() {
+            // NotFound's message is "<what> not found"; Invalid, Conflict and Denied carry theirs.
+            Reason::Invalid | Reason::NotFound | Reason::Conflict => {
+                OAuthError::request(e.to_string())
             }
-            other => OAuthError::server(other),
+            Reason::Denied => {
+                OAuthError::new("access_denied", e.to_string()).status(StatusCode::FORBIDDEN)
+            }
+            Reason::Internal => OAuthError::server(e),
         }
     }
 }

@@ -160,16 +160,23 @@ impl ResponseError for PageError {
 
 impl From<authz_core::CoreError> for PageError {
     fn from(e: authz_core::CoreError) -> Self {
+        use authz_core::CoreError as E;
         match e {
-            authz_core::CoreError::Invalid(m) => PageError::bad_request(
+            E::Invalid(m) | E::Conflict(m) => PageError::bad_request(
                 "Sign-in cannot continue",
                 m,
                 "Go back to the application and start signing in again.",
             ),
-            authz_core::CoreError::NotFound(what) => PageError::bad_request(
+            E::NotFound(what) => PageError::bad_request(
                 "Sign-in cannot continue",
                 format!("The {what} was not found or has expired."),
                 "Go back to the application and start signing in again.",
+            ),
+            E::Denied(m) => PageError::new(
+                StatusCode::FORBIDDEN,
+                "Access refused",
+                m,
+                "Ask your IT administrator if you think you should have access.",
             ),
             other => PageError::internal(other),
         }

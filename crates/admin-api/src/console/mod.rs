@@ -253,6 +253,12 @@ impl From<authz_core::CoreError> for ConsoleError {
                 "Reload the page to see the current state, then try again.",
             ),
             E::NotFound(what) => ConsoleError::not_found(what),
+            E::Denied(m) => ConsoleError::page(
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                m,
+                "Ask another administrator of your organisation, or your Gatehouse operator.",
+            ),
             other => {
                 tracing::error!(code = "CONSOLE0500", error = %other, "console request failed");
                 ConsoleError::page(

@@ -128,6 +128,7 @@ impl From<CoreError> for ScimError {
             CoreError::NotFound(what) => ScimError::not_found(what),
             CoreError::Conflict(m) => ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), m),
             CoreError::Invalid(m) => ScimError::bad("invalidValue", m),
+            CoreError::Denied(m) => ScimError::new(StatusCode::FORBIDDEN, None, m),
             other => {
                 tracing::error!(code = "SCIM0500", error = %other, "SCIM request failed");
                 ScimError::internal()
