@@ -50,6 +50,9 @@ pub async fn add_for_everyone_confirmed(
 
 /// Grants `scopes` of `resource` to the members of a SCIM group of the tenant (`group`), or
 /// to everyone (`None`). Critical-tier scopes need `allow_critical` either way.
+// Eight arguments: the store, the clock, the tenant and the actor every write takes, and the
+// four parts of the grant itself.
+#[allow(clippy::too_many_arguments)]
 pub async fn add(
     store: &Store,
     clock: &dyn Clock,

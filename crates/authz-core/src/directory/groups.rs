@@ -414,9 +414,7 @@ pub async fn update<C: ConnectionTrait>(
         }
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
-            return Err(taken(
-                &fields.map(|f| f.display_name.as_str()).unwrap_or(""),
-            ))
+            return Err(taken(fields.map(|f| f.display_name.as_str()).unwrap_or("")))
         }
         Err(e) => return Err(e.into()),
     }

@@ -196,7 +196,7 @@ pub(crate) async fn delete<C: ConnectionTrait>(
     user: &DirUser,
     actor: &Actor,
 ) -> CoreResult<()> {
-    let users = linked_users(conn, tenant, &[user.id.clone()]).await?;
+    let users = linked_users(conn, tenant, std::slice::from_ref(&user.id)).await?;
     let (tokens, consents) = revoke_all(conn, clock, tenant, &users).await?;
     // Every link value that could admit this person again: the SCIM user's own, and those
     // of the identities already linked (whatever their connection's link attribute).
