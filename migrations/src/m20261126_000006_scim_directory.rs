@@ -2,7 +2,7 @@
 //! SSO identities, the tenant's provisioning policy, and tombstones of hard-deleted users.
 //!
 //! Case-insensitive attributes (RFC 7643 §2.1, `caseExact: false`) get lowercase shadow columns
-//! (`*_lower`) written with `scim::filter::fold_case`; on PostgreSQL they use the "C" collation
+//! (`*_lower`) written with `authz_core::directory::fold`; on PostgreSQL they use the "C" collation
 //! so that ordering (`sortBy`, `gt`/`lt`) compares code points, as SQLite does.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;

@@ -50,6 +50,9 @@ pub async fn add_for_everyone_confirmed(
 
 /// Grants `scopes` of `resource` to the members of a SCIM group of the tenant (`group`), or
 /// to everyone (`None`). Critical-tier scopes need `allow_critical` either way.
+// Eight arguments: the store, the clock, the tenant and the actor every write takes, and the
+// four parts of the grant itself.
+#[allow(clippy::too_many_arguments)]
 pub async fn add(
     store: &Store,
     clock: &dyn Clock,
@@ -186,35 +189,33 @@ pub async fn granted_to_user<C: ConnectionTrait>(
     resource_id: &str,
     user_id: &str,
 ) -> CoreResult<Vec<String>> {
-    use sea_orm::sea_query::{Alias, Expr, Query};
-    let a = Alias::new;
-    let groups = Query::select()
-        .column((a("m"), a("group_id")))
-        .from_as(a("scim_group_members"), a("m"))
-        .inner_join(
-            a("users"),
-            Expr::col((a("users"), a("scim_user_id"))).equals((a("m"), a("member_id"))),
+    use crate::entities::{scim_group_members, users};
+    use sea_orm::{JoinType, QuerySelect, QueryTrait, RelationTrait};
+    // The groups the identity's SCIM user is a member of.
+    let groups = scim_group_members::Entity::find()
+        .select_only()
+        .column(scim_group_members::Column::GroupId)
+        .join(
+            JoinType::InnerJoin,
+            scim_group_members::Relation::Identity.def(),
         )
-        .and_where(Expr::col((a("users"), a("id"))).eq(user_id))
-        .and_where(Expr::col((a("users"), a("tenant_id"))).eq(tenant.0.clone()))
-        .to_owned();
-    let q = Query::select()
+        .filter(users::Column::Id.eq(user_id))
+        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .into_query();
+    Ok(org_grants::Entity::find()
+        .select_only()
         .distinct()
-        .column(a("scope"))
-        .from(a("org_grants"))
-        .and_where(Expr::col(a("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(a("resource_id")).eq(resource_id))
-        .cond_where(
-            sea_orm::sea_query::Cond::any()
-                .add(Expr::col(a("group_key")).eq(EVERYONE))
-                .add(Expr::col(a("group_key")).in_subquery(groups)),
+        .column(org_grants::Column::Scope)
+        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::ResourceId.eq(resource_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(org_grants::Column::GroupKey.eq(EVERYONE))
+                .add(org_grants::Column::GroupKey.in_subquery(groups)),
         )
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String>("", "scope").map_err(Into::into))
-        .collect()
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// One org grant, for the admin's list.

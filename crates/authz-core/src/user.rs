@@ -189,23 +189,35 @@ pub async fn find_by_email<C: ConnectionTrait>(
 }
 
 /// A tenant's users for the admin's list: all, or those whose email or name contains `q`
-/// (case-insensitively), by email; at most `limit`.
+/// (case-insensitively), by email; at most `limit`. The search is the directory's filter AST
+/// ([`identity_text_search`](crate::directory::filter::identity_text_search): `email co q or
+/// name co q`), translated like every other directory search.
 pub async fn search<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     q: Option<&str>,
     limit: u64,
 ) -> CoreResult<Vec<User>> {
-    use sea_orm::{Condition, QueryOrder, QuerySelect};
+    let filter = crate::directory::filter::identity_text_search(q);
+    search_by(conn, tenant, filter.as_ref(), limit).await
+}
+
+/// A tenant's users matching `search` (a filter over
+/// [`directory::filter::identities`](crate::directory::filter::identities)), by email; at most
+/// `limit`.
+pub async fn search_by<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    search: Option<&crate::directory::filter::Filter>,
+    limit: u64,
+) -> CoreResult<Vec<User>> {
+    use sea_orm::{QueryOrder, QuerySelect};
     let mut s = users::Entity::find().filter(users::Column::TenantId.eq(tenant.0.clone()));
-    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        use sea_orm::sea_query::{Expr, Func};
-        // A substring, not a pattern: LIKE's wildcards in the query match themselves.
-        let like = || crate::db::literal_like(&q.to_lowercase(), true);
+    if let Some(search) = search {
         s = s.filter(
-            Condition::any()
-                .add(Expr::col(users::Column::EmailLower).like(like()))
-                .add(Expr::expr(Func::lower(Expr::col(users::Column::Name))).like(like())),
+            crate::directory::filter::identities()
+                .to_condition(search)
+                .map_err(|e| CoreError::invalid(e.detail().to_string()))?,
         );
     }
     Ok(s.order_by_asc(users::Column::EmailLower)

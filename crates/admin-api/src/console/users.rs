@@ -34,12 +34,15 @@ pub async fn list(Admin(c): Admin, q: web::Query<SearchQuery>) -> ConsoleResult 
     ))
 }
 
-/// SCIM users no identity has signed in as yet (they exist only in the directory).
+/// SCIM users no identity has signed in as yet (they exist only in the directory), searched
+/// with the directory's filter AST (`userName co q or displayName co q`), as SCIM filters are.
 async fn provisioned_only(
     c: &Console,
     q: Option<&str>,
 ) -> Result<Vec<minijinja::Value>, ConsoleError> {
-    let page = authz_core::directory::users::unlinked(&c.st.store.db, &c.tenant.id, q, 200).await?;
+    use authz_core::directory::{filter, users};
+    let search = filter::user_text_search(q);
+    let page = users::unlinked(&c.st.store.db, &c.tenant.id, search.as_ref(), 200).await?;
     Ok(page
         .items
         .into_iter()

@@ -1,10 +1,10 @@
 //! The apps page: each MCP resource with its scope catalogue, the tenant's grants, and the
 //! tenant's SCIM groups (who a scope can be granted to).
-use authz_core::directory::{groups, ListQuery};
+use authz_core::directory::{filter, groups, ListQuery};
 use authz_core::grant::{self, Grant};
 use authz_core::resource::{self, Resource, Scope};
 use authz_core::CoreResult;
-use sea_orm::{Condition, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 
 use crate::principal::TenantAdmin;
 
@@ -20,12 +20,7 @@ pub async fn load(db: &DatabaseConnection, admin: &TenantAdmin) -> CoreResult<Ap
     let page = groups::list(
         db,
         admin.tenant(),
-        &ListQuery {
-            condition: Condition::all(),
-            sort: Some(("display_name_lower".into(), true)),
-            start_index: 1,
-            count: 1000,
-        },
+        &ListQuery::all_by(filter::groups(), "displayName", 1000),
     )
     .await?;
     let groups = page

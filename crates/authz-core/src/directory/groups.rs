@@ -3,20 +3,22 @@
 //! Membership changes are set operations — `INSERT … ON CONFLICT DO NOTHING` for additions,
 //! `DELETE … WHERE member_id IN (…)` for removals — and only bump the group's version, so
 //! concurrent PATCHes of one group (Entra ID sends them in parallel) lose no member.
-use sea_orm::sea_query::{Expr, OnConflict, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait,
+};
 use serde_json::Value;
 
 use super::users::{existing_ids, list_in};
-use super::{exec, fold, lifecycle, t, tenant_cond, Actor, GroupFields, ListQuery, Page};
+use super::{fold, lifecycle, Actor, GroupFields, ListQuery, Page};
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::db::is_unique_violation;
+use crate::entities::{org_grants, scim_group_members as memberships, scim_groups, scim_users};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
-const TABLE: &str = "scim_groups";
-const MEMBERS: &str = "scim_group_members";
 /// Rows per INSERT of members (two bound values each, far below both backends' limits).
 const CHUNK: usize = 1000;
 
@@ -26,17 +28,6 @@ pub const SORTABLE: &[&str] = &[
     "created_at",
     "updated_at",
     "id",
-];
-
-const COLUMNS: [&str; 8] = [
-    "id",
-    "tenant_id",
-    "display_name",
-    "external_id",
-    "resource",
-    "version",
-    "created_at",
-    "updated_at",
 ];
 
 #[derive(Clone, Debug)]
@@ -76,26 +67,25 @@ impl MembershipChange {
     }
 }
 
-fn row(r: &QueryResult) -> CoreResult<DirGroup> {
-    let resource: String = r.try_get("", "resource")?;
-    Ok(DirGroup {
-        id: r.try_get("", "id")?,
-        tenant: TenantId(r.try_get("", "tenant_id")?),
-        display_name: r.try_get("", "display_name")?,
-        external_id: r.try_get("", "external_id")?,
-        resource: serde_json::from_str(&resource)
-            .map_err(|e| CoreError::Config(format!("stored SCIM group is not JSON: {e}")))?,
-        version: r.try_get("", "version")?,
-        created_at: r.try_get("", "created_at")?,
-        updated_at: r.try_get("", "updated_at")?,
-    })
+impl TryFrom<scim_groups::Model> for DirGroup {
+    type Error = CoreError;
+    fn try_from(m: scim_groups::Model) -> CoreResult<DirGroup> {
+        Ok(DirGroup {
+            resource: serde_json::from_str(&m.resource)
+                .map_err(|e| CoreError::Config(format!("stored SCIM group is not JSON: {e}")))?,
+            id: m.id,
+            tenant: TenantId(m.tenant_id),
+            display_name: m.display_name,
+            external_id: m.external_id,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
 }
 
-fn select() -> SelectStatement {
-    Query::select()
-        .columns(COLUMNS.map(|c| (t(TABLE), t(c))))
-        .from(t(TABLE))
-        .to_owned()
+fn of_tenant(tenant: &TenantId) -> sea_orm::Select<scim_groups::Entity> {
+    scim_groups::Entity::find().filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
 }
 
 fn taken(name: &str) -> CoreError {
@@ -140,23 +130,18 @@ async fn add_members<C: ConnectionTrait>(
     let mut seen = std::collections::HashSet::new();
     let ids: Vec<&String> = ids.iter().filter(|i| seen.insert(*i)).collect();
     for chunk in ids.chunks(CHUNK) {
-        let mut q = Query::insert()
-            .into_table(t(MEMBERS))
-            .columns([t("group_id"), t("member_id"), t("display")])
-            .on_conflict(
-                OnConflict::columns([t("group_id"), t("member_id")])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
-        for id in chunk {
-            q.values_panic([
-                group.into(),
-                (*id).clone().into(),
-                display.get(*id).cloned().into(),
-            ]);
-        }
-        exec(conn, &q).await?;
+        memberships::Entity::insert_many(chunk.iter().map(|id| memberships::ActiveModel {
+            group_id: Set(group.to_string()),
+            member_id: Set((*id).clone()),
+            display: Set(display.get(*id).cloned()),
+        }))
+        .on_conflict(
+            OnConflict::columns([memberships::Column::GroupId, memberships::Column::MemberId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
     }
     Ok(())
 }
@@ -167,27 +152,23 @@ async fn remove_members<C: ConnectionTrait>(
     ids: &[String],
 ) -> CoreResult<()> {
     for chunk in ids.chunks(CHUNK) {
-        let q = Query::delete()
-            .from_table(t(MEMBERS))
-            .and_where(Expr::col(t("group_id")).eq(group))
-            .and_where(Expr::col(t("member_id")).is_in(chunk.iter().cloned()))
-            .to_owned();
-        exec(conn, &q).await?;
+        memberships::Entity::delete_many()
+            .filter(memberships::Column::GroupId.eq(group))
+            .filter(memberships::Column::MemberId.is_in(chunk.iter().cloned()))
+            .exec(conn)
+            .await?;
     }
     Ok(())
 }
 
 async fn member_ids<C: ConnectionTrait>(conn: &C, group: &str) -> CoreResult<Vec<String>> {
-    let q = Query::select()
-        .column(t("member_id"))
-        .from(t(MEMBERS))
-        .and_where(Expr::col(t("group_id")).eq(group))
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String>("", "member_id").map_err(Into::into))
-        .collect()
+    Ok(memberships::Entity::find()
+        .select_only()
+        .column(memberships::Column::MemberId)
+        .filter(memberships::Column::GroupId.eq(group))
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// Creates a group with its initial members (Okta sends them on POST).
@@ -207,32 +188,21 @@ pub async fn create<C: ConnectionTrait>(
     check_members(conn, tenant, members).await?;
     let now = clock.now_us();
     let id = uuid::Uuid::new_v4().to_string();
-    let q = Query::insert()
-        .into_table(t(TABLE))
-        .columns([
-            t("id"),
-            t("tenant_id"),
-            t("display_name"),
-            t("display_name_lower"),
-            t("external_id"),
-            t("resource"),
-            t("version"),
-            t("created_at"),
-            t("updated_at"),
-        ])
-        .values_panic([
-            id.clone().into(),
-            tenant.0.clone().into(),
-            f.display_name.clone().into(),
-            fold(&f.display_name).into(),
-            f.external_id.clone().into(),
-            f.resource.to_string().into(),
-            1i64.into(),
-            now.into(),
-            now.into(),
-        ])
-        .to_owned();
-    if let Err(e) = conn.execute(conn.get_database_backend().build(&q)).await {
+    let group = scim_groups::ActiveModel {
+        id: Set(id.clone()),
+        tenant_id: Set(tenant.0.clone()),
+        display_name: Set(f.display_name.clone()),
+        display_name_lower: Set(fold(&f.display_name)),
+        external_id: Set(f.external_id.clone()),
+        resource: Set(f.resource.to_string()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    if let Err(e) = scim_groups::Entity::insert(group)
+        .exec_without_returning(conn)
+        .await
+    {
         return Err(if is_unique_violation(&e) {
             taken(&f.display_name)
         } else {
@@ -258,15 +228,12 @@ pub async fn get<C: ConnectionTrait>(
     tenant: &TenantId,
     id: &str,
 ) -> CoreResult<DirGroup> {
-    let q = select()
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t("id"))).eq(id))
-        .to_owned();
-    match conn
-        .query_one(conn.get_database_backend().build(&q))
+    match of_tenant(tenant)
+        .filter(scim_groups::Column::Id.eq(id))
+        .one(conn)
         .await?
     {
-        Some(r) => row(&r),
+        Some(m) => m.try_into(),
         None => Err(CoreError::NotFound("group")),
     }
 }
@@ -276,13 +243,11 @@ pub async fn find_by_name<C: ConnectionTrait>(
     tenant: &TenantId,
     name: &str,
 ) -> CoreResult<Option<DirGroup>> {
-    let q = select()
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t("display_name_lower"))).eq(fold(name)))
-        .to_owned();
-    conn.query_one(conn.get_database_backend().build(&q))
+    of_tenant(tenant)
+        .filter(scim_groups::Column::DisplayNameLower.eq(fold(name)))
+        .one(conn)
         .await?
-        .map(|r| row(&r))
+        .map(DirGroup::try_from)
         .transpose()
 }
 
@@ -291,7 +256,15 @@ pub async fn list<C: ConnectionTrait>(
     tenant: &TenantId,
     q: &ListQuery,
 ) -> CoreResult<Page<DirGroup>> {
-    list_in(conn, TABLE, &COLUMNS, SORTABLE, tenant, q, row).await
+    list_in::<_, scim_groups::Entity, _>(
+        conn,
+        scim_groups::Column::TenantId,
+        SORTABLE,
+        tenant,
+        q,
+        DirGroup::try_from,
+    )
+    .await
 }
 
 /// The members of a group, with their userNames as `display`, in a stable order.
@@ -300,33 +273,28 @@ pub async fn members<C: ConnectionTrait>(
     tenant: &TenantId,
     group: &str,
 ) -> CoreResult<Vec<Member>> {
-    let q = Query::select()
-        .column((t("scim_users"), t("id")))
-        .column((t("scim_users"), t("user_name")))
-        .column((t(MEMBERS), t("display")))
-        .from(t(MEMBERS))
-        .inner_join(
-            t("scim_users"),
-            Expr::col((t("scim_users"), t("id"))).equals((t(MEMBERS), t("member_id"))),
+    let rows: Vec<(String, String, Option<String>)> = memberships::Entity::find()
+        .select_only()
+        .column(scim_users::Column::Id)
+        .column(scim_users::Column::UserName)
+        .column(memberships::Column::Display)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            memberships::Relation::User.def(),
         )
-        .and_where(Expr::col((t(MEMBERS), t("group_id"))).eq(group))
-        .and_where(Expr::col((t("scim_users"), t("tenant_id"))).eq(tenant.0.clone()))
-        .order_by((t("scim_users"), t("user_name_lower")), Order::Asc)
-        .to_owned();
-    conn.query_all(conn.get_database_backend().build(&q))
-        .await?
-        .iter()
-        .map(|r| {
-            let shown: Option<String> = r.try_get("", "display")?;
-            Ok(Member {
-                id: r.try_get("", "id")?,
-                display: match shown {
-                    Some(d) => d,
-                    None => r.try_get("", "user_name")?,
-                },
-            })
+        .filter(memberships::Column::GroupId.eq(group))
+        .filter(scim_users::Column::TenantId.eq(tenant.0.clone()))
+        .order_by_asc(scim_users::Column::UserNameLower)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, user_name, shown)| Member {
+            id,
+            display: shown.unwrap_or(user_name),
         })
-        .collect()
+        .collect())
 }
 
 /// The groups a user is a member of (the user's read-only `groups` attribute).
@@ -347,24 +315,22 @@ pub async fn is_member_by_key<C: ConnectionTrait>(
     scim_user_id: &str,
     key: &str,
 ) -> CoreResult<bool> {
-    let q = Query::select()
-        .column((t(TABLE), t("id")))
-        .from(t(MEMBERS))
-        .inner_join(
-            t(TABLE),
-            Expr::col((t(TABLE), t("id"))).equals((t(MEMBERS), t("group_id"))),
+    Ok(memberships::Entity::find()
+        .select_only()
+        .column(scim_groups::Column::Id)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            memberships::Relation::Group.def(),
         )
-        .and_where(Expr::col((t(MEMBERS), t("member_id"))).eq(scim_user_id))
-        .and_where(Expr::col((t(TABLE), t("tenant_id"))).eq(tenant.0.clone()))
-        .cond_where(
-            sea_orm::sea_query::Cond::any()
-                .add(Expr::col((t(TABLE), t("id"))).eq(key))
-                .add(Expr::col((t(TABLE), t("external_id"))).eq(key)),
+        .filter(memberships::Column::MemberId.eq(scim_user_id))
+        .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(scim_groups::Column::Id.eq(key))
+                .add(scim_groups::Column::ExternalId.eq(key)),
         )
-        .limit(1)
-        .to_owned();
-    Ok(conn
-        .query_one(conn.get_database_backend().build(&q))
+        .into_tuple::<String>()
+        .one(conn)
         .await?
         .is_some())
 }
@@ -377,29 +343,23 @@ pub async fn of_users<C: ConnectionTrait>(
 ) -> CoreResult<std::collections::HashMap<String, Vec<Member>>> {
     let mut out: std::collections::HashMap<String, Vec<Member>> = Default::default();
     for chunk in scim_user_ids.chunks(500) {
-        let q = Query::select()
-            .column((t(MEMBERS), t("member_id")))
-            .column((t(TABLE), t("id")))
-            .column((t(TABLE), t("display_name")))
-            .from(t(MEMBERS))
-            .inner_join(
-                t(TABLE),
-                Expr::col((t(TABLE), t("id"))).equals((t(MEMBERS), t("group_id"))),
+        let rows: Vec<(String, String, String)> = memberships::Entity::find()
+            .select_only()
+            .column(memberships::Column::MemberId)
+            .column(scim_groups::Column::Id)
+            .column(scim_groups::Column::DisplayName)
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                memberships::Relation::Group.def(),
             )
-            .and_where(Expr::col((t(MEMBERS), t("member_id"))).is_in(chunk.iter().cloned()))
-            .and_where(Expr::col((t(TABLE), t("tenant_id"))).eq(tenant.0.clone()))
-            .order_by((t(TABLE), t("display_name_lower")), Order::Asc)
-            .to_owned();
-        for r in conn
-            .query_all(conn.get_database_backend().build(&q))
-            .await?
-        {
-            out.entry(r.try_get("", "member_id")?)
-                .or_default()
-                .push(Member {
-                    id: r.try_get("", "id")?,
-                    display: r.try_get("", "display_name")?,
-                });
+            .filter(memberships::Column::MemberId.is_in(chunk.iter().cloned()))
+            .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+            .order_by_asc(scim_groups::Column::DisplayNameLower)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (member, id, display) in rows {
+            out.entry(member).or_default().push(Member { id, display });
         }
     }
     Ok(out)
@@ -417,11 +377,10 @@ pub async fn update<C: ConnectionTrait>(
     change: &MembershipChange,
     actor: &Actor,
 ) -> CoreResult<Option<DirGroup>> {
-    let mut q = Query::update();
-    q.table(t(TABLE))
-        .value(t("updated_at"), clock.now_us())
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t("id"))).eq(current.id.clone()));
+    let mut q = scim_groups::Entity::update_many()
+        .col_expr(scim_groups::Column::UpdatedAt, Expr::value(clock.now_us()))
+        .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_groups::Column::Id.eq(current.id.clone()));
     if let Some(f) = fields {
         if fold(&f.display_name) != fold(&current.display_name) {
             if let Some(other) = find_by_name(conn, tenant, &f.display_name).await? {
@@ -430,17 +389,24 @@ pub async fn update<C: ConnectionTrait>(
                 }
             }
         }
-        q.value(t("display_name"), f.display_name.clone())
-            .value(t("display_name_lower"), fold(&f.display_name))
-            .value(t("external_id"), f.external_id.clone())
-            .value(t("resource"), f.resource.to_string())
-            .value(t("version"), current.version + 1)
-            .and_where(Expr::col((t(TABLE), t("version"))).eq(current.version));
+        q = q
+            .set(scim_groups::ActiveModel {
+                display_name: Set(f.display_name.clone()),
+                display_name_lower: Set(fold(&f.display_name)),
+                external_id: Set(f.external_id.clone()),
+                resource: Set(f.resource.to_string()),
+                version: Set(current.version + 1),
+                ..Default::default()
+            })
+            .filter(scim_groups::Column::Version.eq(current.version));
     } else {
-        q.value(t("version"), Expr::col((t(TABLE), t("version"))).add(1));
+        q = q.col_expr(
+            scim_groups::Column::Version,
+            Expr::col(scim_groups::Column::Version).add(1),
+        );
     }
-    match conn.execute(conn.get_database_backend().build(&q)).await {
-        Ok(r) if r.rows_affected() == 0 => {
+    match q.exec(conn).await {
+        Ok(r) if r.rows_affected == 0 => {
             return match fields {
                 Some(_) => Ok(None),
                 None => Err(CoreError::NotFound("group")),
@@ -448,9 +414,7 @@ pub async fn update<C: ConnectionTrait>(
         }
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
-            return Err(taken(
-                &fields.map(|f| f.display_name.as_str()).unwrap_or(""),
-            ))
+            return Err(taken(fields.map(|f| f.display_name.as_str()).unwrap_or("")))
         }
         Err(e) => return Err(e.into()),
     }
@@ -508,23 +472,21 @@ pub async fn delete<C: ConnectionTrait>(
 ) -> CoreResult<()> {
     let current = get(conn, tenant, id).await?;
     let lost = member_ids(conn, id).await?;
-    let q = Query::delete()
-        .from_table(t(MEMBERS))
-        .and_where(Expr::col(t("group_id")).eq(id))
-        .to_owned();
-    exec(conn, &q).await?;
-    let grants = Query::delete()
-        .from_table(t("org_grants"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("group_key")).eq(id))
-        .to_owned();
-    let grants_removed = exec(conn, &grants).await?;
-    let q = Query::delete()
-        .from_table(t(TABLE))
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t("id"))).eq(id))
-        .to_owned();
-    exec(conn, &q).await?;
+    memberships::Entity::delete_many()
+        .filter(memberships::Column::GroupId.eq(id))
+        .exec(conn)
+        .await?;
+    let grants_removed = org_grants::Entity::delete_many()
+        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::GroupKey.eq(id))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    scim_groups::Entity::delete_many()
+        .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_groups::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     audit::record(
         conn,
         clock,

@@ -10,14 +10,16 @@
 //!   the refresh path never re-mints an ungranted scope either way.
 //! - deletion unlinks the identities, marks them deleted and leaves tombstones keyed by the
 //!   link values, so a JIT sign-in does not bring the user back.
-use sea_orm::sea_query::{Cond, Expr, OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Cond, Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use super::users::DirUser;
-use super::{exec, fold, t, Actor, UserFields};
+use super::{fold, Actor, UserFields};
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
-use crate::entities::grant_families;
+use crate::entities::{grant_families, scim_tombstones, users as identities};
 use crate::error::CoreResult;
 use crate::tenant::TenantId;
 use crate::token::revoke;
@@ -31,20 +33,37 @@ pub async fn linked_users<C: ConnectionTrait>(
 ) -> CoreResult<Vec<String>> {
     let mut out = Vec::new();
     for chunk in scim_user_ids.chunks(500) {
-        let q = Query::select()
-            .column(t("id"))
-            .from(t("users"))
-            .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-            .and_where(Expr::col(t("scim_user_id")).is_in(chunk.iter().cloned()))
-            .to_owned();
-        for r in conn
-            .query_all(conn.get_database_backend().build(&q))
-            .await?
-        {
-            out.push(r.try_get::<String>("", "id")?);
-        }
+        out.extend(
+            identities::Entity::find()
+                .select_only()
+                .column(identities::Column::Id)
+                .filter(identities::Column::TenantId.eq(tenant.0.clone()))
+                .filter(identities::Column::ScimUserId.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .all(conn)
+                .await?,
+        );
     }
     Ok(out)
+}
+
+/// The link values that match this SCIM user: its folded `userName`, and its folded
+/// `externalId` if it has one, each with the attribute it is a value of. One condition shape
+/// for both tables that carry link values (identities and tombstones).
+fn link_match<Col: ColumnTrait>(attr: Col, value: Col, f: &UserFields) -> Cond {
+    let mut by = Cond::any().add(
+        Cond::all()
+            .add(attr.eq("userName"))
+            .add(value.eq(fold(&f.user_name))),
+    );
+    if let Some(ext) = &f.external_id {
+        by = by.add(
+            Cond::all()
+                .add(attr.eq("externalId"))
+                .add(value.eq(fold(ext))),
+        );
+    }
+    by
 }
 
 /// Links unlinked SSO identities whose link value matches this SCIM user (they signed in
@@ -55,35 +74,29 @@ pub(crate) async fn link_identities<C: ConnectionTrait>(
     scim_user_id: &str,
     f: &UserFields,
 ) -> CoreResult<u64> {
-    let mut by = Cond::any().add(
-        Cond::all()
-            .add(Expr::col(t("link_attr")).eq("userName"))
-            .add(Expr::col(t("link_value")).eq(fold(&f.user_name))),
-    );
-    if let Some(ext) = &f.external_id {
-        by = by.add(
-            Cond::all()
-                .add(Expr::col(t("link_attr")).eq("externalId"))
-                .add(Expr::col(t("link_value")).eq(fold(ext))),
-        );
-    }
-    let mut q = Query::update();
-    q.table(t("users"))
-        .value(t("scim_user_id"), scim_user_id)
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("scim_user_id")).is_null())
-        .cond_where(by.clone());
+    let mut q = identities::Entity::update_many()
+        .col_expr(identities::Column::ScimUserId, Expr::value(scim_user_id))
+        .filter(identities::Column::TenantId.eq(tenant.0.clone()))
+        .filter(identities::Column::ScimUserId.is_null())
+        .filter(link_match(
+            identities::Column::LinkAttr,
+            identities::Column::LinkValue,
+            f,
+        ));
     if f.active {
-        q.value(t("status"), "active");
+        q = q.col_expr(identities::Column::Status, Expr::value("active"));
     }
-    let n = exec(conn, &q).await?;
+    let n = q.exec(conn).await?.rows_affected;
     // Re-provisioned: the IdP vouches for this person again.
-    let tomb = Query::delete()
-        .from_table(t("scim_tombstones"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .cond_where(by)
-        .to_owned();
-    exec(conn, &tomb).await?;
+    scim_tombstones::Entity::delete_many()
+        .filter(scim_tombstones::Column::TenantId.eq(tenant.0.clone()))
+        .filter(link_match(
+            scim_tombstones::Column::LinkAttr,
+            scim_tombstones::Column::LinkValue,
+            f,
+        ))
+        .exec(conn)
+        .await?;
     Ok(n)
 }
 
@@ -95,18 +108,21 @@ async fn set_status<C: ConnectionTrait>(
     unlink: bool,
 ) -> CoreResult<()> {
     for chunk in users.chunks(500) {
-        let mut q = Query::update();
-        q.table(t("users"))
-            .value(t("status"), status)
-            .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-            .and_where(Expr::col(t("id")).is_in(chunk.iter().cloned()));
+        let mut q = identities::Entity::update_many()
+            .col_expr(identities::Column::Status, Expr::value(status))
+            .filter(identities::Column::TenantId.eq(tenant.0.clone()))
+            .filter(identities::Column::Id.is_in(chunk.iter().cloned()));
         if unlink {
-            q.value(t("scim_user_id"), Option::<String>::None)
-                .value(t("email"), Option::<String>::None)
-                .value(t("email_lower"), Option::<String>::None)
-                .value(t("name"), Option::<String>::None);
+            for col in [
+                identities::Column::ScimUserId,
+                identities::Column::Email,
+                identities::Column::EmailLower,
+                identities::Column::Name,
+            ] {
+                q = q.col_expr(col, Expr::value(Option::<String>::None));
+            }
         }
-        exec(conn, &q).await?;
+        q.exec(conn).await?;
     }
     Ok(())
 }
@@ -180,7 +196,7 @@ pub(crate) async fn delete<C: ConnectionTrait>(
     user: &DirUser,
     actor: &Actor,
 ) -> CoreResult<()> {
-    let users = linked_users(conn, tenant, &[user.id.clone()]).await?;
+    let users = linked_users(conn, tenant, std::slice::from_ref(&user.id)).await?;
     let (tokens, consents) = revoke_all(conn, clock, tenant, &users).await?;
     // Every link value that could admit this person again: the SCIM user's own, and those
     // of the identities already linked (whatever their connection's link attribute).
@@ -189,18 +205,16 @@ pub(crate) async fn delete<C: ConnectionTrait>(
         keys.push(("externalId".into(), fold(ext)));
     }
     for chunk in users.chunks(500) {
-        let q = Query::select()
-            .columns([t("link_attr"), t("link_value")])
-            .from(t("users"))
-            .and_where(Expr::col(t("id")).is_in(chunk.iter().cloned()))
-            .and_where(Expr::col(t("link_value")).is_not_null())
-            .to_owned();
-        for r in conn
-            .query_all(conn.get_database_backend().build(&q))
-            .await?
-        {
-            let attr: Option<String> = r.try_get("", "link_attr")?;
-            let value: String = r.try_get("", "link_value")?;
+        let rows: Vec<(Option<String>, Option<String>)> = identities::Entity::find()
+            .select_only()
+            .columns([identities::Column::LinkAttr, identities::Column::LinkValue])
+            .filter(identities::Column::Id.is_in(chunk.iter().cloned()))
+            .filter(identities::Column::LinkValue.is_not_null())
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (attr, value) in rows {
+            let Some(value) = value else { continue };
             keys.push((attr.unwrap_or_else(|| "externalId".into()), value));
         }
     }
@@ -208,29 +222,27 @@ pub(crate) async fn delete<C: ConnectionTrait>(
     keys.dedup();
     let now = clock.now_us();
     for (attr, value) in &keys {
-        let q = Query::insert()
-            .into_table(t("scim_tombstones"))
-            .columns([
-                t("tenant_id"),
-                t("link_attr"),
-                t("link_value"),
-                t("scim_user_id"),
-                t("deleted_at"),
+        scim_tombstones::Entity::insert(scim_tombstones::ActiveModel {
+            tenant_id: Set(tenant.0.clone()),
+            link_attr: Set(attr.clone()),
+            link_value: Set(value.clone()),
+            scim_user_id: Set(user.id.clone()),
+            deleted_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                scim_tombstones::Column::TenantId,
+                scim_tombstones::Column::LinkAttr,
+                scim_tombstones::Column::LinkValue,
             ])
-            .values_panic([
-                tenant.0.clone().into(),
-                attr.clone().into(),
-                value.clone().into(),
-                user.id.clone().into(),
-                now.into(),
+            .update_columns([
+                scim_tombstones::Column::ScimUserId,
+                scim_tombstones::Column::DeletedAt,
             ])
-            .on_conflict(
-                OnConflict::columns([t("tenant_id"), t("link_attr"), t("link_value")])
-                    .update_columns([t("scim_user_id"), t("deleted_at")])
-                    .to_owned(),
-            )
-            .to_owned();
-        exec(conn, &q).await?;
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
     }
     set_status(conn, tenant, &users, "deleted", true).await?;
     audit::record(
@@ -255,15 +267,11 @@ pub async fn is_tombstoned<C: ConnectionTrait>(
     attr: &str,
     value: &str,
 ) -> CoreResult<bool> {
-    let q = Query::select()
-        .column(t("scim_user_id"))
-        .from(t("scim_tombstones"))
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("link_attr")).eq(attr))
-        .and_where(Expr::col(t("link_value")).eq(fold(value)))
-        .to_owned();
-    Ok(conn
-        .query_one(conn.get_database_backend().build(&q))
+    Ok(scim_tombstones::Entity::find()
+        .filter(scim_tombstones::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_tombstones::Column::LinkAttr.eq(attr))
+        .filter(scim_tombstones::Column::LinkValue.eq(fold(value)))
+        .one(conn)
         .await?
         .is_some())
 }

@@ -8,14 +8,13 @@
 //!   transaction, with audit records.
 //! - [`admission`]: the provisioning policy and the SCIM–SSO link applied at sign-in.
 //! - [`policy`]: the tenant's provisioning policy (`jit` or `scim`).
-use sea_orm::sea_query::{Alias, Condition};
-use sea_orm::ConnectionTrait;
+//! - [`filter`]: the one filter AST of directory searches (SCIM's and the console's), its
+//!   translation into SQL, and which attribute lives in which column.
+use sea_orm::sea_query::Condition;
 use serde_json::Value;
 
-use crate::error::CoreResult;
-use crate::tenant::TenantId;
-
 pub mod admission;
+pub mod filter;
 pub mod groups;
 pub mod lifecycle;
 pub mod policy;
@@ -23,22 +22,8 @@ pub mod users;
 
 pub use policy::Provisioning;
 
-pub(crate) fn t(n: &str) -> Alias {
-    Alias::new(n)
-}
-
-pub(crate) async fn exec<C: ConnectionTrait, S: sea_orm::StatementBuilder>(
-    conn: &C,
-    q: &S,
-) -> CoreResult<u64> {
-    Ok(conn
-        .execute(conn.get_database_backend().build(q))
-        .await?
-        .rows_affected())
-}
-
-/// The one case folding for shadow columns; it must equal `scim::filter::fold_case`, which
-/// folds filter values the same way.
+/// The one case folding: shadow columns are written with it, and [`filter`] folds the values
+/// compared with them the same way (SCIM's PATCH filters re-export it as `fold_case`).
 pub fn fold(s: &str) -> String {
     s.to_lowercase()
 }
@@ -46,14 +31,28 @@ pub fn fold(s: &str) -> String {
 /// A page of a filtered, sorted list (RFC 7644 §3.4.2.3, §3.4.2.4).
 #[derive(Clone, Debug)]
 pub struct ListQuery {
-    /// The translated filter (always AND-ed with the tenant).
+    /// The translated filter ([`filter::Schema::to_condition`]; always AND-ed with the tenant).
     pub condition: Condition,
-    /// The column to sort on and whether ascending; `None` sorts by creation.
+    /// The column to sort on ([`filter::Schema::sort_column`]) and whether ascending; `None`
+    /// sorts by creation.
     pub sort: Option<(String, bool)>,
     /// 1-based index of the first result.
     pub start_index: u64,
     /// Most results to return; 0 asks only for the total.
     pub count: u64,
+}
+
+impl ListQuery {
+    /// Every resource (up to `count`), sorted ascending by the attribute `sort_by` of `schema`
+    /// (`displayName`): a console list, with no column name outside the core.
+    pub fn all_by(schema: &filter::Schema, sort_by: &str, count: u64) -> ListQuery {
+        ListQuery {
+            condition: Condition::all(),
+            sort: schema.sort_column(sort_by).map(|c| (c.to_string(), true)),
+            start_index: 1,
+            count,
+        }
+    }
 }
 
 /// One page and the number of resources matching the filter.
@@ -101,8 +100,3 @@ pub struct GroupFields {
 /// Who changed the directory, for the audit log (the SCIM token's id, or `operator`).
 #[derive(Clone, Debug)]
 pub struct Actor(pub String);
-
-pub(crate) fn tenant_cond(table: &str, tenant: &TenantId) -> Condition {
-    use sea_orm::sea_query::Expr;
-    Condition::all().add(Expr::col((t(table), t("tenant_id"))).eq(tenant.0.clone()))
-}

@@ -1,20 +1,22 @@
 //! SCIM users (RFC 7643 §4.1) in `scim_users`, with their emails in `scim_user_emails` for
 //! filtering. The representation is stored whole (`resource`); the columns beside it exist for
 //! filters, sorting, uniqueness and the SSO link.
-use sea_orm::sea_query::{Expr, Func, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::sea_query::{Expr, Func, Order, SimpleExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
+};
 use serde_json::Value;
 
-use super::{exec, fold, lifecycle, t, tenant_cond, Actor, ListQuery, Page, UserFields};
+use super::{fold, lifecycle, Actor, ListQuery, Page, UserFields};
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::db::is_unique_violation;
+use crate::entities::{scim_group_members, scim_groups, scim_user_emails, scim_users};
 use crate::error::{CoreError, CoreResult};
 use crate::tenant::TenantId;
 
-const TABLE: &str = "scim_users";
-
-/// Columns a list may be sorted on (the SCIM layer maps `sortBy` to one of these).
+/// Columns a list may be sorted on (the filter schema maps `sortBy` to one of these).
 pub const SORTABLE: &[&str] = &[
     "user_name_lower",
     "external_id",
@@ -47,58 +49,47 @@ pub struct DirUser {
     pub updated_at: i64,
 }
 
-const COLUMNS: [&str; 9] = [
-    "id",
-    "tenant_id",
-    "user_name",
-    "external_id",
-    "active",
-    "resource",
-    "version",
-    "created_at",
-    "updated_at",
-];
-
-fn row(r: &QueryResult) -> CoreResult<DirUser> {
-    let resource: String = r.try_get("", "resource")?;
-    Ok(DirUser {
-        id: r.try_get("", "id")?,
-        tenant: TenantId(r.try_get("", "tenant_id")?),
-        user_name: r.try_get("", "user_name")?,
-        external_id: r.try_get("", "external_id")?,
-        active: r.try_get("", "active")?,
-        resource: serde_json::from_str(&resource)
-            .map_err(|e| CoreError::Config(format!("stored SCIM user is not JSON: {e}")))?,
-        version: r.try_get("", "version")?,
-        created_at: r.try_get("", "created_at")?,
-        updated_at: r.try_get("", "updated_at")?,
-    })
+impl TryFrom<scim_users::Model> for DirUser {
+    type Error = CoreError;
+    fn try_from(m: scim_users::Model) -> CoreResult<DirUser> {
+        Ok(DirUser {
+            resource: serde_json::from_str(&m.resource)
+                .map_err(|e| CoreError::Config(format!("stored SCIM user is not JSON: {e}")))?,
+            id: m.id,
+            tenant: TenantId(m.tenant_id),
+            user_name: m.user_name,
+            external_id: m.external_id,
+            active: m.active,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
 }
 
-fn select() -> SelectStatement {
-    Query::select()
-        .columns(COLUMNS.map(|c| (t(TABLE), t(c))))
-        .from(t(TABLE))
-        .to_owned()
+fn of_tenant(tenant: &TenantId) -> sea_orm::Select<scim_users::Entity> {
+    scim_users::Entity::find().filter(scim_users::Column::TenantId.eq(tenant.0.clone()))
 }
 
-fn columns(f: &UserFields) -> Vec<(&'static str, sea_orm::sea_query::SimpleExpr)> {
+/// The columns a user's attributes set (everything but id, tenant, version and times).
+fn attributes(f: &UserFields) -> scim_users::ActiveModel {
     let lower = |o: &Option<String>| o.as_deref().map(fold);
-    vec![
-        ("user_name", f.user_name.clone().into()),
-        ("user_name_lower", fold(&f.user_name).into()),
-        ("external_id", f.external_id.clone().into()),
-        ("external_id_lower", lower(&f.external_id).into()),
-        ("display_name_lower", lower(&f.display_name).into()),
-        ("given_name_lower", lower(&f.given_name).into()),
-        ("family_name_lower", lower(&f.family_name).into()),
-        ("title_lower", lower(&f.title).into()),
-        ("user_type_lower", lower(&f.user_type).into()),
-        ("employee_number", f.employee_number.clone().into()),
-        ("department_lower", lower(&f.department).into()),
-        ("active", f.active.into()),
-        ("resource", f.resource.to_string().into()),
-    ]
+    scim_users::ActiveModel {
+        user_name: Set(f.user_name.clone()),
+        user_name_lower: Set(fold(&f.user_name)),
+        external_id: Set(f.external_id.clone()),
+        external_id_lower: Set(lower(&f.external_id)),
+        display_name_lower: Set(lower(&f.display_name)),
+        given_name_lower: Set(lower(&f.given_name)),
+        family_name_lower: Set(lower(&f.family_name)),
+        title_lower: Set(lower(&f.title)),
+        user_type_lower: Set(lower(&f.user_type)),
+        employee_number: Set(f.employee_number.clone()),
+        department_lower: Set(lower(&f.department)),
+        active: Set(f.active),
+        resource: Set(f.resource.to_string()),
+        ..Default::default()
+    }
 }
 
 fn taken(user_name: &str) -> CoreError {
@@ -108,11 +99,10 @@ fn taken(user_name: &str) -> CoreError {
 }
 
 async fn write_emails<C: ConnectionTrait>(conn: &C, id: &str, f: &UserFields) -> CoreResult<()> {
-    let del = Query::delete()
-        .from_table(t("scim_user_emails"))
-        .and_where(Expr::col(t("scim_user_id")).eq(id))
-        .to_owned();
-    exec(conn, &del).await?;
+    scim_user_emails::Entity::delete_many()
+        .filter(scim_user_emails::Column::ScimUserId.eq(id))
+        .exec(conn)
+        .await?;
     insert_emails(conn, id, f).await
 }
 
@@ -120,24 +110,14 @@ async fn insert_emails<C: ConnectionTrait>(conn: &C, id: &str, f: &UserFields) -
     if f.emails.is_empty() {
         return Ok(());
     }
-    let mut ins = Query::insert()
-        .into_table(t("scim_user_emails"))
-        .columns([
-            t("scim_user_id"),
-            t("value_lower"),
-            t("type_lower"),
-            t("is_primary"),
-        ])
-        .to_owned();
-    for e in &f.emails {
-        ins.values_panic([
-            id.into(),
-            fold(&e.value).into(),
-            e.kind.as_deref().map(fold).into(),
-            e.primary.into(),
-        ]);
-    }
-    exec(conn, &ins).await?;
+    scim_user_emails::Entity::insert_many(f.emails.iter().map(|e| scim_user_emails::ActiveModel {
+        scim_user_id: Set(id.to_string()),
+        value_lower: Set(fold(&e.value)),
+        type_lower: Set(e.kind.as_deref().map(fold)),
+        is_primary: Set(e.primary),
+    }))
+    .exec_without_returning(conn)
+    .await?;
     Ok(())
 }
 
@@ -145,6 +125,11 @@ async fn insert_emails<C: ConnectionTrait>(conn: &C, id: &str, f: &UserFields) -
 /// its tombstones in one statement (data-modifying CTEs), the same effects as the portable
 /// path in four round trips fewer (SCIM creation throughput, DESIGN §10). Returns the number
 /// of identities linked.
+///
+/// The one raw statement of the directory: data-modifying CTEs (`WITH … INSERT … RETURNING`)
+/// are not something an entity (or sea-query) can express. Its column names are those of the
+/// `scim_users`, `scim_user_emails`, `users` and `scim_tombstones` entities; the SCIM tests
+/// run it on PostgreSQL and the portable path on SQLite.
 async fn create_pg<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
@@ -239,22 +224,18 @@ pub async fn create<C: ConnectionTrait>(
     let linked = if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         create_pg(conn, tenant, &id, f, now).await?
     } else {
-        let cols = columns(f);
-        let mut names = vec![t("id"), t("tenant_id")];
-        let mut values: Vec<sea_orm::sea_query::SimpleExpr> =
-            vec![id.clone().into(), tenant.0.clone().into()];
-        for (n, v) in cols {
-            names.push(t(n));
-            values.push(v);
-        }
-        names.extend([t("version"), t("created_at"), t("updated_at")]);
-        values.extend([1i64.into(), now.into(), now.into()]);
-        let q = Query::insert()
-            .into_table(t(TABLE))
-            .columns(names)
-            .values_panic(values)
-            .to_owned();
-        if let Err(e) = conn.execute(conn.get_database_backend().build(&q)).await {
+        let user = scim_users::ActiveModel {
+            id: Set(id.clone()),
+            tenant_id: Set(tenant.0.clone()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..attributes(f)
+        };
+        if let Err(e) = scim_users::Entity::insert(user)
+            .exec_without_returning(conn)
+            .await
+        {
             return Err(if is_unique_violation(&e) {
                 taken(&f.user_name)
             } else {
@@ -293,15 +274,12 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<DirUser> {
-    let q = select()
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t("id"))).eq(id))
-        .to_owned();
-    match conn
-        .query_one(conn.get_database_backend().build(&q))
+    match of_tenant(tenant)
+        .filter(scim_users::Column::Id.eq(id))
+        .one(conn)
         .await?
     {
-        Some(r) => row(&r),
+        Some(m) => m.try_into(),
         None => Err(CoreError::NotFound("user")),
     }
 }
@@ -311,13 +289,11 @@ pub async fn find_by_user_name<C: ConnectionTrait>(
     tenant: &TenantId,
     user_name: &str,
 ) -> CoreResult<Option<DirUser>> {
-    let q = select()
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t("user_name_lower"))).eq(fold(user_name)))
-        .to_owned();
-    conn.query_one(conn.get_database_backend().build(&q))
+    of_tenant(tenant)
+        .filter(scim_users::Column::UserNameLower.eq(fold(user_name)))
+        .one(conn)
         .await?
-        .map(|r| row(&r))
+        .map(DirUser::try_from)
         .transpose()
 }
 
@@ -329,18 +305,15 @@ pub async fn find_by_link<C: ConnectionTrait>(
     value: &str,
 ) -> CoreResult<Option<DirUser>> {
     let col = match attr {
-        "userName" => "user_name_lower",
-        _ => "external_id_lower",
+        "userName" => scim_users::Column::UserNameLower,
+        _ => scim_users::Column::ExternalIdLower,
     };
-    let q = select()
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t(col))).eq(fold(value)))
-        .order_by((t(TABLE), t("created_at")), Order::Asc)
-        .limit(1)
-        .to_owned();
-    conn.query_one(conn.get_database_backend().build(&q))
+    of_tenant(tenant)
+        .filter(col.eq(fold(value)))
+        .order_by_asc(scim_users::Column::CreatedAt)
+        .one(conn)
         .await?
-        .map(|r| row(&r))
+        .map(DirUser::try_from)
         .transpose()
 }
 
@@ -351,33 +324,39 @@ pub async fn list<C: ConnectionTrait>(
     tenant: &TenantId,
     q: &ListQuery,
 ) -> CoreResult<Page<DirUser>> {
-    list_in(conn, TABLE, &COLUMNS, SORTABLE, tenant, q, row).await
+    list_in::<_, scim_users::Entity, _>(
+        conn,
+        scim_users::Column::TenantId,
+        SORTABLE,
+        tenant,
+        q,
+        DirUser::try_from,
+    )
+    .await
 }
 
 /// The SCIM users no identity has signed in as yet (they exist only in the directory), by
-/// user name; with `q`, only those whose user name or display name contains it (folded).
+/// user name; with `search`, only those it matches (the console builds it with
+/// [`super::filter::user_text_search`]).
 pub async fn unlinked<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
-    q: Option<&str>,
+    search: Option<&super::filter::Filter>,
     count: u64,
 ) -> CoreResult<Page<DirUser>> {
     use crate::entities::users;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
     let linked = users::Entity::find()
         .select_only()
         .column(users::Column::ScimUserId)
         .filter(users::Column::TenantId.eq(tenant.0.clone()))
         .filter(users::Column::ScimUserId.is_not_null())
         .into_query();
-    let mut cond =
-        sea_orm::Condition::all().add(Expr::col((t(TABLE), t("id"))).not_in_subquery(linked));
-    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let like = || crate::db::literal_like(&fold(q), true);
+    let mut cond = sea_orm::Condition::all().add(scim_users::Column::Id.not_in_subquery(linked));
+    if let Some(search) = search {
         cond = cond.add(
-            sea_orm::Condition::any()
-                .add(Expr::col((t(TABLE), t("user_name_lower"))).like(like()))
-                .add(Expr::col((t(TABLE), t("display_name_lower"))).like(like())),
+            super::filter::users()
+                .to_condition(search)
+                .map_err(|e| CoreError::invalid(e.detail().to_string()))?,
         );
     }
     list(
@@ -385,7 +364,7 @@ pub async fn unlinked<C: ConnectionTrait>(
         tenant,
         &ListQuery {
             condition: cond,
-            sort: Some(("user_name_lower".into(), true)),
+            sort: Some((scim_users::Column::UserNameLower.as_str().into(), true)),
             start_index: 1,
             count,
         },
@@ -393,26 +372,32 @@ pub async fn unlinked<C: ConnectionTrait>(
     .await
 }
 
-pub(crate) async fn list_in<C: ConnectionTrait, T>(
+/// One page of a directory table (users or groups): `q`'s condition AND the tenant, counted
+/// and sorted in the database. `sortable` lists the columns `q.sort` may name.
+pub(crate) async fn list_in<C, E, T>(
     conn: &C,
-    table: &str,
-    columns: &[&str],
+    tenant_column: E::Column,
     sortable: &[&str],
     tenant: &TenantId,
     q: &ListQuery,
-    map: fn(&QueryResult) -> CoreResult<T>,
-) -> CoreResult<Page<T>> {
-    let cond = tenant_cond(table, tenant).add(q.condition.clone());
-    let count = Query::select()
-        .expr_as(Func::count(Expr::col((t(table), t("id")))), t("n"))
-        .from(t(table))
-        .cond_where(cond.clone())
-        .to_owned();
-    let total: i64 = conn
-        .query_one(conn.get_database_backend().build(&count))
+    map: fn(E::Model) -> CoreResult<T>,
+) -> CoreResult<Page<T>>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    E::Column: std::str::FromStr,
+{
+    let cond = sea_orm::Condition::all()
+        .add(tenant_column.eq(tenant.0.clone()))
+        .add(q.condition.clone());
+    let id = || Expr::col((E::default(), column::<E>("id")));
+    let total: i64 = E::find()
+        .select_only()
+        .column_as(SimpleExpr::from(Func::count(id())), "n")
+        .filter(cond.clone())
+        .into_tuple()
+        .one(conn)
         .await?
-        .map(|r| r.try_get("", "n"))
-        .transpose()?
         .unwrap_or(0);
     if q.count == 0 {
         return Ok(Page {
@@ -420,36 +405,42 @@ pub(crate) async fn list_in<C: ConnectionTrait, T>(
             items: Vec::new(),
         });
     }
-    let mut sel = Query::select()
-        .columns(columns.iter().map(|c| (t(table), t(c))))
-        .from(t(table))
-        .cond_where(cond)
-        .to_owned();
+    let mut sel = E::find().filter(cond);
     if let Some((col, asc)) = &q.sort {
-        if !sortable.contains(&col.as_str()) {
-            return Err(CoreError::invalid(format!("cannot sort on '{col}'")));
-        }
+        let column = match col.parse::<E::Column>() {
+            Ok(c) if sortable.contains(&col.as_str()) => c,
+            _ => return Err(CoreError::invalid(format!("cannot sort on '{col}'"))),
+        };
+        let order = if *asc { Order::Asc } else { Order::Desc };
+        let c = || Expr::col((E::default(), column));
         // RFC 7644 §3.4.2.3: unassigned values sort last ascending, first descending.
-        let nulls = Expr::col((t(table), t(col.as_str()))).is_null();
-        sel.order_by_expr(nulls.into(), if *asc { Order::Asc } else { Order::Desc });
-        sel.order_by(
-            (t(table), t(col.as_str())),
-            if *asc { Order::Asc } else { Order::Desc },
-        );
+        sel = sel
+            .order_by(c().is_null(), order.clone())
+            .order_by(c(), order);
     }
-    sel.order_by((t(table), t("created_at")), Order::Asc)
-        .order_by((t(table), t("id")), Order::Asc)
+    let items = sel
+        .order_by_asc(column::<E>("created_at"))
+        .order_by_asc(column::<E>("id"))
         .limit(q.count)
-        .offset(q.start_index.saturating_sub(1));
-    conn.query_all(conn.get_database_backend().build(&sel))
+        .offset(q.start_index.saturating_sub(1))
+        .all(conn)
         .await?
-        .iter()
+        .into_iter()
         .map(map)
-        .collect::<CoreResult<Vec<_>>>()
-        .map(|items| Page {
-            total: total as u64,
-            items,
-        })
+        .collect::<CoreResult<Vec<_>>>()?;
+    Ok(Page {
+        total: total as u64,
+        items,
+    })
+}
+
+/// `id` or `created_at`, which both directory entities have.
+fn column<E: EntityTrait>(name: &str) -> E::Column
+where
+    E::Column: std::str::FromStr,
+{
+    name.parse()
+        .unwrap_or_else(|_| panic!("directory entity has no column {name}"))
 }
 
 /// Replaces a user's attributes (PUT, or the result of a PATCH) if it is still at
@@ -471,18 +462,20 @@ pub async fn replace<C: ConnectionTrait>(
             }
         }
     }
-    let mut q = Query::update();
-    q.table(t(TABLE));
-    for (n, v) in columns(f) {
-        q.value(t(n), v);
-    }
-    q.value(t("version"), current.version + 1)
-        .value(t("updated_at"), clock.now_us())
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t("id"))).eq(current.id.clone()))
-        .and_where(Expr::col((t(TABLE), t("version"))).eq(current.version));
-    match conn.execute(conn.get_database_backend().build(&q)).await {
-        Ok(r) if r.rows_affected() == 0 => return Ok(None),
+    let updated = scim_users::Entity::update_many()
+        .set(attributes(f))
+        .col_expr(
+            scim_users::Column::Version,
+            Expr::value(current.version + 1),
+        )
+        .col_expr(scim_users::Column::UpdatedAt, Expr::value(clock.now_us()))
+        .filter(scim_users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_users::Column::Id.eq(current.id.clone()))
+        .filter(scim_users::Column::Version.eq(current.version))
+        .exec(conn)
+        .await;
+    match updated {
+        Ok(r) if r.rows_affected == 0 => return Ok(None),
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => return Err(taken(&f.user_name)),
         Err(e) => return Err(e.into()),
@@ -520,35 +513,34 @@ pub async fn delete<C: ConnectionTrait>(
     let current = get(conn, tenant, id).await?;
     lifecycle::delete(conn, clock, tenant, &current, actor).await?;
     // The groups that lose this member change too: their versions (ETags) move on.
-    let groups = Query::select()
-        .column(t("group_id"))
-        .from(t("scim_group_members"))
-        .and_where(Expr::col(t("member_id")).eq(id))
-        .to_owned();
-    let bump = Query::update()
-        .table(t("scim_groups"))
-        .value(t("version"), Expr::col(t("version")).add(1))
-        .value(t("updated_at"), clock.now_us())
-        .and_where(Expr::col(t("tenant_id")).eq(tenant.0.clone()))
-        .and_where(Expr::col(t("id")).in_subquery(groups))
-        .to_owned();
-    exec(conn, &bump).await?;
-    for (table, col) in [
-        ("scim_group_members", "member_id"),
-        ("scim_user_emails", "scim_user_id"),
-    ] {
-        let q = Query::delete()
-            .from_table(t(table))
-            .and_where(Expr::col(t(col)).eq(id))
-            .to_owned();
-        exec(conn, &q).await?;
-    }
-    let q = Query::delete()
-        .from_table(t(TABLE))
-        .cond_where(tenant_cond(TABLE, tenant))
-        .and_where(Expr::col((t(TABLE), t("id"))).eq(id))
-        .to_owned();
-    exec(conn, &q).await?;
+    let groups = scim_group_members::Entity::find()
+        .select_only()
+        .column(scim_group_members::Column::GroupId)
+        .filter(scim_group_members::Column::MemberId.eq(id))
+        .into_query();
+    scim_groups::Entity::update_many()
+        .col_expr(
+            scim_groups::Column::Version,
+            Expr::col(scim_groups::Column::Version).add(1),
+        )
+        .col_expr(scim_groups::Column::UpdatedAt, Expr::value(clock.now_us()))
+        .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_groups::Column::Id.in_subquery(groups))
+        .exec(conn)
+        .await?;
+    scim_group_members::Entity::delete_many()
+        .filter(scim_group_members::Column::MemberId.eq(id))
+        .exec(conn)
+        .await?;
+    scim_user_emails::Entity::delete_many()
+        .filter(scim_user_emails::Column::ScimUserId.eq(id))
+        .exec(conn)
+        .await?;
+    scim_users::Entity::delete_many()
+        .filter(scim_users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_users::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     audit::record(
         conn,
         clock,
@@ -569,18 +561,15 @@ pub async fn existing_ids<C: ConnectionTrait>(
 ) -> CoreResult<Vec<String>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let q = Query::select()
-            .column((t(TABLE), t("id")))
-            .from(t(TABLE))
-            .cond_where(tenant_cond(TABLE, tenant))
-            .and_where(Expr::col((t(TABLE), t("id"))).is_in(chunk.iter().cloned()))
-            .to_owned();
-        for r in conn
-            .query_all(conn.get_database_backend().build(&q))
-            .await?
-        {
-            out.push(r.try_get::<String>("", "id")?);
-        }
+        out.extend(
+            of_tenant(tenant)
+                .select_only()
+                .column(scim_users::Column::Id)
+                .filter(scim_users::Column::Id.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .all(conn)
+                .await?,
+        );
     }
     Ok(out)
 }

@@ -1,16 +1,24 @@
-//! sea-orm entities, one module per table. Columns mirror `migrations/`.
+//! sea-orm entities, one module per table: the one way storage code names a table or a column.
+//! Columns mirror `migrations/`; `schema_check` tests that they do, on both backends.
 mod admin;
 mod audit;
 mod catalog;
+mod directory;
 mod oauth;
 mod ops;
 mod saml;
 mod tenancy;
 mod upstream;
 
+#[cfg(test)]
+mod schema_check;
+
 pub use admin::{admin_invitations, tenant_admins, tenant_client_policy};
 pub use audit::{audit_checkpoints, audit_events};
 pub use catalog::{org_grants, resource_scopes, resource_tools, resources};
+pub use directory::{
+    scim_group_members, scim_groups, scim_tombstones, scim_user_emails, scim_users,
+};
 pub use oauth::{
     auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens,
 };

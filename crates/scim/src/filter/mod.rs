@@ -1,10 +1,11 @@
-//! SCIM filters (RFC 7644 §3.4.2.2): parsing into the protocol-neutral [`Filter`] AST and
-//! translation of that AST into a sea-query [`Condition`](sea_orm::sea_query::Condition) over an
-//! allow-listed [`Schema`].
+//! SCIM filters (RFC 7644 §3.4.2.2): the wire grammar ([`parse`]) producing the directory's
+//! protocol-neutral [`Filter`] AST, and the SCIM face of its translation ([`sql`]): the AST,
+//! the allow-listed [`Schema`] and the SQL translation live in `authz_core::directory::filter`;
+//! this module maps their refusals to SCIM's (`invalidFilter`, codes SCIM0001/SCIM0002).
 //!
-//! A filter is never evaluated in memory: the only output of this module is a SQL condition, so
-//! paging and counting stay in the database and a filter cannot reach a column the schema does
-//! not name.
+//! A filter is never evaluated in memory: the only output of the translation is a SQL
+//! condition, so paging and counting stay in the database and a filter cannot reach a column
+//! the schema does not name.
 //!
 //! ```
 //! use scim::filter::{parse_filter, Column, MultiValued, Schema};
@@ -28,11 +29,10 @@
 //!     .to_string(SqliteQueryBuilder);
 //! assert!(sql.contains(r#""users"."user_name_lower" = 'bjensen'"#));
 //! ```
-pub mod ast;
 pub mod parse;
 pub mod sql;
 
-pub use ast::{AttrPath, CompareOp, Filter, Value};
+pub use authz_core::directory::filter::{AttrPath, CompareOp, Filter, Value};
 pub use parse::{parse_attr_path, parse_filter, MAX_DEPTH, MAX_FILTER_LEN};
 pub use sql::{fold_case, Column, ColumnType, MultiValued, Schema};
 
@@ -72,6 +72,17 @@ impl FilterError {
     pub fn detail(&self) -> &str {
         match self {
             FilterError::InvalidFilter(m) | FilterError::UnknownAttribute(m) => m,
+        }
+    }
+}
+
+/// The one place the core's translation refusals become SCIM's: same variant, same message.
+impl From<authz_core::directory::filter::FilterError> for FilterError {
+    fn from(e: authz_core::directory::filter::FilterError) -> Self {
+        use authz_core::directory::filter::FilterError as Core;
+        match e {
+            Core::InvalidFilter(m) => FilterError::InvalidFilter(m),
+            Core::UnknownAttribute(m) => FilterError::UnknownAttribute(m),
         }
     }
 }

@@ -5,8 +5,8 @@
 //! else, so a hostile filter cannot exhaust the stack or the CPU.
 //!
 //! Positions in error messages are byte offsets into the filter, counted from 0.
-use super::ast::{AttrPath, CompareOp, Filter, Value};
 use super::FilterError;
+use super::{AttrPath, CompareOp, Filter, Value};
 
 /// Longest filter accepted, in bytes. Real IdPs send filters of well under 200 bytes.
 pub const MAX_FILTER_LEN: usize = 4096;

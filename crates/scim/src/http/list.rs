@@ -1,103 +1,12 @@
-//! Query parameters of list and search requests (RFC 7644 §3.4.2, §3.4.3), and the allow-lists
-//! that say which attributes can be filtered and sorted on, and where they live.
-use std::sync::OnceLock;
-
-use authz_core::directory::ListQuery;
+//! Query parameters of list and search requests (RFC 7644 §3.4.2, §3.4.3), read into the
+//! directory's list query. Which attributes can be filtered and sorted on, and where they live,
+//! is the core's (`authz_core::directory::filter::{users, groups}`).
+use authz_core::directory::{filter, ListQuery};
 use sea_orm::sea_query::Condition;
 use serde_json::Value;
 
 use super::{ScimError, DEFAULT_COUNT, MAX_RESULTS};
-use crate::filter::{parse_filter, Column, MultiValued, Schema};
-use crate::patch::{ENTERPRISE_USER_URN, GROUP_URN, USER_URN};
-
-/// Single-valued attributes: (path, column, filter column type).
-fn user_attrs() -> Vec<(&'static str, Column)> {
-    let e = |a: &str| format!("{ENTERPRISE_USER_URN}:{a}");
-    let _ = e;
-    vec![
-        ("id", Column::exact_string("id")),
-        ("externalId", Column::exact_string("external_id")),
-        ("userName", Column::ci_string("user_name_lower")),
-        ("displayName", Column::ci_string("display_name_lower")),
-        ("name.givenName", Column::ci_string("given_name_lower")),
-        ("name.familyName", Column::ci_string("family_name_lower")),
-        ("title", Column::ci_string("title_lower")),
-        ("userType", Column::ci_string("user_type_lower")),
-        ("active", Column::boolean("active")),
-        ("meta.created", Column::datetime("created_at")),
-        ("meta.lastModified", Column::datetime("updated_at")),
-        (
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
-            Column::exact_string("employee_number"),
-        ),
-        (
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-            Column::ci_string("department_lower"),
-        ),
-    ]
-}
-
-fn group_attrs() -> Vec<(&'static str, Column)> {
-    vec![
-        ("id", Column::exact_string("id")),
-        ("externalId", Column::exact_string("external_id")),
-        ("displayName", Column::ci_string("display_name_lower")),
-        ("meta.created", Column::datetime("created_at")),
-        ("meta.lastModified", Column::datetime("updated_at")),
-    ]
-}
-
-/// Users: the filterable attributes (and `emails` with value paths).
-pub fn user_schema() -> &'static Schema {
-    static S: OnceLock<Schema> = OnceLock::new();
-    S.get_or_init(|| {
-        let mut s = Schema::new(USER_URN, "scim_users", "id");
-        for (p, c) in user_attrs() {
-            s = s.attr(p, c);
-        }
-        s.multi_valued(
-            "emails",
-            MultiValued::new("scim_user_emails", "scim_user_id")
-                .attr("value", Column::ci_string("value_lower"))
-                .attr("type", Column::ci_string("type_lower"))
-                .attr("primary", Column::boolean("is_primary")),
-        )
-    })
-}
-
-/// Groups: the filterable attributes (and `members` by value).
-pub fn group_schema() -> &'static Schema {
-    static S: OnceLock<Schema> = OnceLock::new();
-    S.get_or_init(|| {
-        let mut s = Schema::new(GROUP_URN, "scim_groups", "id");
-        for (p, c) in group_attrs() {
-            s = s.attr(p, c);
-        }
-        s.multi_valued(
-            "members",
-            MultiValued::new("scim_group_members", "group_id")
-                .attr("value", Column::exact_string("member_id")),
-        )
-    })
-}
-
-/// The column `sortBy` names, among the single-valued filterable attributes.
-fn sort_column(path: &str, core: &str, attrs: &[(&'static str, Column)]) -> Option<String> {
-    let p = path.trim();
-    let p = match p.get(..core.len() + 1) {
-        Some(prefix) if prefix.eq_ignore_ascii_case(&format!("{core}:")) => &p[core.len() + 1..],
-        _ => p,
-    };
-    let p = if p.eq_ignore_ascii_case("emails") || p.eq_ignore_ascii_case("emails.value") {
-        return None;
-    } else {
-        p
-    };
-    attrs
-        .iter()
-        .find(|(a, _)| a.eq_ignore_ascii_case(p))
-        .map(|(_, c)| c.name.clone())
-}
+use crate::filter::{parse_filter, FilterError};
 
 /// What a list or search request asks for.
 #[derive(Debug, Clone, Default)]
@@ -175,12 +84,12 @@ impl ListParams {
         }
     }
 
-    /// The storage query, with the filter translated to SQL over `schema`.
+    /// The storage query, with the filter translated to SQL over the users' or groups' schema.
     pub fn to_query(&self, users: bool) -> Result<ListQuery, ScimError> {
-        let (schema, core, attrs) = if users {
-            (user_schema(), USER_URN, user_attrs())
+        let schema = if users {
+            filter::users()
         } else {
-            (group_schema(), GROUP_URN, group_attrs())
+            filter::groups()
         };
         let condition = match self
             .filter
@@ -188,7 +97,9 @@ impl ListParams {
             .map(str::trim)
             .filter(|f| !f.is_empty())
         {
-            Some(f) => schema.to_condition(&parse_filter(f)?)?,
+            Some(f) => schema
+                .to_condition(&parse_filter(f)?)
+                .map_err(FilterError::from)?,
             None => Condition::all(),
         };
         // RFC 7644 §3.4.2.4: startIndex below 1 is 1; a negative count is 0.
@@ -222,9 +133,10 @@ impl ListParams {
         {
             None => None,
             Some(p) => Some((
-                sort_column(p, core, &attrs).ok_or_else(|| {
-                    ScimError::bad("invalidPath", format!("cannot sort by '{p}'"))
-                })?,
+                schema
+                    .sort_column(p)
+                    .ok_or_else(|| ScimError::bad("invalidPath", format!("cannot sort by '{p}'")))?
+                    .to_string(),
                 asc,
             )),
         };

@@ -167,9 +167,8 @@ pub struct PatchSchema {
     pub(crate) extensions: Vec<SchemaAttrs>,
 }
 
-pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_USER_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+// The schema URNs are the directory's (its filter schemas are keyed by them).
+pub use authz_core::directory::filter::{ENTERPRISE_USER_URN, GROUP_URN, USER_URN};
 
 impl PatchSchema {
     /// No attributes yet, for resources of the core schema `core_urn`.

@@ -1,5 +1,6 @@
-//! The protocol-neutral filter AST (STYLE §5). SCIM filters parse into it, the admin search will
-//! build it directly, and one function (`filter::sql::to_condition`) turns it into SQL.
+//! The protocol-neutral filter AST (STYLE §5). SCIM filters parse into it (the `scim` crate
+//! owns that grammar), the console's and admin API's searches build it directly, and one
+//! function ([`Schema::to_condition`](super::Schema::to_condition)) turns it into SQL.
 //! Nothing here knows SCIM's wire syntax or any table.
 use std::fmt;
 
@@ -31,6 +32,43 @@ impl AttrPath {
             schema: None,
             attr: attr.into(),
             sub: Some(sub.into()),
+        }
+    }
+
+    /// A path as a [`Schema`](super::Schema) declares it: `[urn ":"] attr ["." sub]`. The URN
+    /// may itself contain dots (`…:2.0:User`), so the attribute starts after the last colon —
+    /// the split SCIM's grammar makes (RFC 7644 §3.10).
+    ///
+    /// # Panics
+    /// If `path` is not of that shape: declarations are written by us, not by clients.
+    pub fn declared(path: &str) -> Self {
+        let (schema, rest) = match path.rfind(':') {
+            Some(i) => (Some(path[..i].to_string()), &path[i + 1..]),
+            None => (None, path),
+        };
+        let mut parts = rest.split('.');
+        let attr = parts.next().unwrap_or_default();
+        let sub = parts.next();
+        let name_ok = |n: &str| {
+            n.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        assert!(
+            parts.next().is_none()
+                && name_ok(attr)
+                && sub.is_none_or(name_ok)
+                && schema
+                    .as_deref()
+                    .is_none_or(|s| !s.is_empty() && !s.ends_with(':')),
+            "not a declarable attribute path: {path}"
+        );
+        AttrPath {
+            schema,
+            attr: attr.to_string(),
+            sub: sub.map(str::to_string),
         }
     }
 
