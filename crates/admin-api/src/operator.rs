@@ -19,7 +19,7 @@ pub struct TenantOut {
 impl From<tenant::Tenant> for TenantOut {
     fn from(t: tenant::Tenant) -> Self {
         TenantOut {
-            id: t.id.0,
+            id: t.id.to_string(),
             slug: t.slug,
             name: t.name,
         }

@@ -76,8 +76,9 @@ pub async fn report(
             "tool must be 1-200 characters".into(),
         ));
     }
-    let tid = TenantId(ev.tenant.clone());
     let unknown = || Refused::Unprocessable("unknown tenant or user".into());
+    // A tenant id that is not even a UUID names no tenant: the same answer, without a query.
+    let tid = TenantId::parse(&ev.tenant).map_err(|_| unknown())?;
     tenant::get(&store.db, &tid).await.map_err(|_| unknown())?;
     user::get(&store.db, &tid, &ev.sub)
         .await

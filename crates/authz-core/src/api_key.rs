@@ -41,7 +41,7 @@ impl TryFrom<api_keys::Model> for ApiKey {
     fn try_from(m: api_keys::Model) -> CoreResult<Self> {
         let scope = match (m.kind.as_str(), m.tenant_id) {
             ("operator", None) => Scope::Operator,
-            ("tenant_admin", Some(t)) => Scope::TenantAdmin(TenantId(t)),
+            ("tenant_admin", Some(t)) => Scope::TenantAdmin(TenantId::from_stored(t)),
             _ => {
                 return Err(CoreError::Config(
                     "an API key row has an unknown kind".into(),
@@ -86,7 +86,7 @@ pub async fn create(
     Entity::insert(api_keys::ActiveModel {
         id: Set(key.id.clone()),
         kind: Set(kind.to_string()),
-        tenant_id: Set(tenant.as_ref().map(|t| t.0.clone())),
+        tenant_id: Set(tenant.as_ref().map(|t| t.to_string())),
         name: Set(key.name.clone()),
         key_hash: Set(sha256_hex(&secret)),
         created_at: Set(now),
@@ -142,7 +142,7 @@ pub async fn list<C: ConnectionTrait>(
 ) -> CoreResult<Vec<ApiKey>> {
     let q = Entity::find().order_by_desc(Column::CreatedAt);
     let q = match tenant {
-        Some(tid) => q.filter(Column::TenantId.eq(tid.0.clone())),
+        Some(tid) => q.filter(Column::TenantId.eq(tid.to_string())),
         None => q.filter(Column::Kind.eq("operator")),
     };
     q.all(conn)
@@ -166,7 +166,7 @@ pub async fn revoke(
         .filter(Column::Id.eq(id))
         .filter(Column::RevokedAt.is_null());
     let q = match tenant {
-        Some(tid) => q.filter(Column::TenantId.eq(tid.0.clone())),
+        Some(tid) => q.filter(Column::TenantId.eq(tid.to_string())),
         None => q.filter(Column::Kind.eq("operator")),
     };
     let n = q.exec(&txn).await?.rows_affected;

@@ -636,7 +636,7 @@ pub async fn list_for_tenant<C: ConnectionTrait>(
         .select_only()
         .column(consents::Column::ClientId)
         .distinct()
-        .filter(consents::Column::TenantId.eq(tenant.0.clone()))
+        .filter(consents::Column::TenantId.eq(tenant.to_string()))
         .into_tuple()
         .all(conn)
         .await?;
@@ -645,7 +645,7 @@ pub async fn list_for_tenant<C: ConnectionTrait>(
         .select_only()
         .column(grant_families::Column::ClientId)
         .distinct()
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .into_tuple()
         .all(conn)
         .await?;
@@ -654,7 +654,7 @@ pub async fn list_for_tenant<C: ConnectionTrait>(
         .select_only()
         .column(tenant_client_policy::Column::ClientId)
         .distinct()
-        .filter(tenant_client_policy::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tenant_client_policy::Column::TenantId.eq(tenant.to_string()))
         .into_tuple()
         .all(conn)
         .await?;

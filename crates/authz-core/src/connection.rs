@@ -41,7 +41,7 @@ impl From<connections::Model> for Connection {
     fn from(m: connections::Model) -> Self {
         Connection {
             id: m.id,
-            tenant: TenantId(m.tenant_id),
+            tenant: TenantId::from_stored(m.tenant_id),
             kind: m.kind,
             name: m.name,
             issuer: m.issuer,
@@ -164,7 +164,7 @@ async fn insert(
     let id = uuid::Uuid::new_v4().to_string();
     let model = connections::Model {
         id: id.clone(),
-        tenant_id: tenant.0.clone(),
+        tenant_id: tenant.to_string(),
         kind: kind.into(),
         name: new.name.to_string(),
         issuer: new.issuer.to_string(),
@@ -238,7 +238,7 @@ pub async fn get<C: ConnectionTrait>(
     id: &str,
 ) -> CoreResult<Connection> {
     connections::Entity::find_by_id(id.to_string())
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .one(conn)
         .await?
         .map(Connection::from)
@@ -251,7 +251,7 @@ pub async fn list_enabled<C: ConnectionTrait>(
     tenant: &TenantId,
 ) -> CoreResult<Vec<Connection>> {
     Ok(connections::Entity::find()
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .filter(connections::Column::Enabled.eq(true))
         .order_by_asc(connections::Column::CreatedAt)
         .all(conn)
@@ -264,7 +264,7 @@ pub async fn list_enabled<C: ConnectionTrait>(
 /// Every connection of a tenant, enabled or not, oldest first.
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Connection>> {
     Ok(connections::Entity::find()
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .order_by_asc(connections::Column::CreatedAt)
         .all(conn)
         .await?
@@ -290,7 +290,7 @@ pub async fn set_enabled(
     let n = connections::Entity::update_many()
         .col_expr(connections::Column::Enabled, enabled.into())
         .filter(connections::Column::Id.eq(id))
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -304,7 +304,7 @@ pub async fn set_enabled(
                 connections::Column::SetupInvitation,
                 sea_orm::sea_query::Expr::value(Option::<String>::None),
             )
-            .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+            .filter(connections::Column::TenantId.eq(tenant.to_string()))
             .filter(connections::Column::Id.eq(id))
             .exec(&txn)
             .await?;
@@ -386,7 +386,7 @@ pub async fn set_scim_link(
     connections::Entity::update_many()
         .col_expr(connections::Column::Settings, settings.to_string().into())
         .filter(connections::Column::Id.eq(id))
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .exec(&txn)
         .await?;
     audit::record(
@@ -427,7 +427,7 @@ pub async fn update(
     get(&txn, tenant, id).await?;
     let mut q = connections::Entity::update_many()
         .filter(connections::Column::Id.eq(id))
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()));
+        .filter(connections::Column::TenantId.eq(tenant.to_string()));
     let mut changed: Vec<&str> = Vec::new();
     if let Some(n) = u.name {
         if n.trim().is_empty() || n.len() > 200 {
@@ -475,7 +475,7 @@ pub async fn setup_invitation<C: ConnectionTrait>(
     id: &str,
 ) -> CoreResult<Option<String>> {
     Ok(connections::Entity::find_by_id(id)
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .one(conn)
         .await?
         .and_then(|c| c.setup_invitation))
@@ -492,7 +492,7 @@ pub async fn setup_invitations<C: ConnectionTrait>(
         .select_only()
         .column(connections::Column::Id)
         .column(connections::Column::SetupInvitation)
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .filter(connections::Column::SetupInvitation.is_not_null())
         .into_tuple()
         .all(conn)
@@ -515,7 +515,7 @@ pub async fn adopt_lapsed_pending<C: ConnectionTrait>(
     let lapsed = inv::Entity::find()
         .select_only()
         .column(inv::Column::Id)
-        .filter(inv::Column::TenantId.eq(tenant.0.clone()))
+        .filter(inv::Column::TenantId.eq(tenant.to_string()))
         .filter(inv::Column::Id.ne(invitation))
         .filter(inv::Column::BoundUserId.is_null())
         .filter(
@@ -529,7 +529,7 @@ pub async fn adopt_lapsed_pending<C: ConnectionTrait>(
             connections::Column::SetupInvitation,
             Expr::value(invitation.to_string()),
         )
-        .filter(connections::Column::TenantId.eq(tenant.0.clone()))
+        .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .filter(connections::Column::Enabled.eq(false))
         .filter(connections::Column::SetupInvitation.in_subquery(lapsed))
         .exec(conn)

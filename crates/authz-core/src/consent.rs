@@ -23,7 +23,7 @@ pub async fn get<C: ConnectionTrait>(
     resource_id: &str,
 ) -> CoreResult<Option<Consent>> {
     let m = consents::Entity::find_by_id((
-        tenant.0.clone(),
+        tenant.to_string(),
         user_id.to_string(),
         client_id.to_string(),
         resource_id.to_string(),
@@ -70,7 +70,7 @@ pub async fn remember<C: ConnectionTrait>(
         .reconsent_days(max_tier)
         .map(|d| now + d * 86_400 * MICROS);
     consents::Entity::insert(consents::ActiveModel {
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         user_id: Set(user_id.to_string()),
         client_id: Set(client_id.to_string()),
         resource_id: Set(resource_id.to_string()),
@@ -103,7 +103,7 @@ pub async fn forget_for_user<C: ConnectionTrait>(
     user_id: &str,
 ) -> CoreResult<u64> {
     Ok(consents::Entity::delete_many()
-        .filter(consents::Column::TenantId.eq(tenant.0.clone()))
+        .filter(consents::Column::TenantId.eq(tenant.to_string()))
         .filter(consents::Column::UserId.eq(user_id))
         .exec(conn)
         .await?
@@ -125,7 +125,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
     user_id: &str,
 ) -> CoreResult<Vec<ConnectedApp>> {
     Ok(consents::Entity::find()
-        .filter(consents::Column::TenantId.eq(tenant.0.clone()))
+        .filter(consents::Column::TenantId.eq(tenant.to_string()))
         .filter(consents::Column::UserId.eq(user_id))
         .all(conn)
         .await?
@@ -153,7 +153,7 @@ pub async fn revoke_app(
     use crate::entities::grant_families;
     let txn = store.begin().await?;
     let removed = consents::Entity::delete_many()
-        .filter(consents::Column::TenantId.eq(tenant.0.clone()))
+        .filter(consents::Column::TenantId.eq(tenant.to_string()))
         .filter(consents::Column::UserId.eq(user_id))
         .filter(consents::Column::ClientId.eq(client_id))
         .filter(consents::Column::ResourceId.eq(resource_id))
@@ -161,7 +161,7 @@ pub async fn revoke_app(
         .await?
         .rows_affected;
     let families = grant_families::Entity::find()
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::UserId.eq(user_id))
         .filter(grant_families::Column::ClientId.eq(client_id))
         .filter(grant_families::Column::ResourceId.eq(resource_id))
@@ -204,7 +204,7 @@ pub async fn last_used<C: ConnectionTrait>(
     let last: Option<Option<i64>> = tokens::Entity::find()
         .select_only()
         .column_as(Expr::col(tokens::Column::IssuedAt).max(), "last")
-        .filter(tokens::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
         .filter(tokens::Column::UserId.eq(user_id))
         .filter(tokens::Column::ClientId.eq(client_id))
         .filter(tokens::Column::ResourceId.eq(resource_id))
@@ -266,7 +266,7 @@ pub async fn apps_of_user<C: ConnectionTrait>(
         .column(tokens::Column::ClientId)
         .column(tokens::Column::ResourceId)
         .column_as(Expr::col(tokens::Column::IssuedAt).max(), "last")
-        .filter(tokens::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
         .filter(tokens::Column::UserId.eq(user_id))
         .group_by(tokens::Column::ClientId)
         .group_by(tokens::Column::ResourceId)

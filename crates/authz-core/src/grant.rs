@@ -90,7 +90,7 @@ pub async fn add(
         None => EVERYONE.to_string(),
     };
     let existing: Vec<String> = org_grants::Entity::find()
-        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::TenantId.eq(tenant.to_string()))
         .filter(org_grants::Column::ResourceId.eq(res.id.clone()))
         .filter(org_grants::Column::GroupKey.eq(key.clone()))
         .all(&txn)
@@ -105,7 +105,7 @@ pub async fn add(
         }
         org_grants::Entity::insert(org_grants::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
-            tenant_id: Set(tenant.0.clone()),
+            tenant_id: Set(tenant.to_string()),
             resource_id: Set(res.id.clone()),
             scope: Set(s.clone()),
             group_key: Set(key.clone()),
@@ -171,7 +171,7 @@ pub async fn granted_scopes<C: ConnectionTrait>(
     resource_id: &str,
 ) -> CoreResult<Vec<String>> {
     Ok(org_grants::Entity::find()
-        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::TenantId.eq(tenant.to_string()))
         .filter(org_grants::Column::ResourceId.eq(resource_id))
         .filter(org_grants::Column::GroupKey.eq(EVERYONE))
         .all(conn)
@@ -200,13 +200,13 @@ pub async fn granted_to_user<C: ConnectionTrait>(
             scim_group_members::Relation::Identity.def(),
         )
         .filter(users::Column::Id.eq(user_id))
-        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::TenantId.eq(tenant.to_string()))
         .into_query();
     Ok(org_grants::Entity::find()
         .select_only()
         .distinct()
         .column(org_grants::Column::Scope)
-        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::TenantId.eq(tenant.to_string()))
         .filter(org_grants::Column::ResourceId.eq(resource_id))
         .filter(
             sea_orm::Condition::any()
@@ -232,7 +232,7 @@ pub struct Grant {
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Grant>> {
     use sea_orm::QueryOrder;
     let rows = org_grants::Entity::find()
-        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::TenantId.eq(tenant.to_string()))
         .order_by_asc(org_grants::Column::ResourceId)
         .order_by_asc(org_grants::Column::Scope)
         .all(conn)
@@ -266,7 +266,7 @@ pub async fn remove(
     let key = group.unwrap_or(EVERYONE).to_string();
     let txn = store.begin().await?;
     let deleted = org_grants::Entity::delete_many()
-        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::TenantId.eq(tenant.to_string()))
         .filter(org_grants::Column::ResourceId.eq(resource_id))
         .filter(org_grants::Column::GroupKey.eq(key.clone()))
         .filter(org_grants::Column::Scope.is_in(scopes.iter().cloned()))
@@ -287,7 +287,7 @@ pub async fn remove(
     )
     .await?;
     let families = grant_families::Entity::find()
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::ResourceId.eq(resource_id))
         .filter(grant_families::Column::RevokedAt.is_null())
         .all(&txn)

@@ -50,7 +50,7 @@ async fn cut<C: ConnectionTrait>(
     let sessions = |q: &mut sea_orm::sea_query::SelectStatement| {
         q.column(browser_sessions::Column::IdHash)
             .from(browser_sessions::Entity)
-            .and_where(browser_sessions::Column::TenantId.eq(tenant.0.clone()));
+            .and_where(browser_sessions::Column::TenantId.eq(tenant.to_string()));
         if let Scope::Connection(id) = scope {
             q.and_where(browser_sessions::Column::ConnectionId.eq(id));
         }
@@ -58,7 +58,7 @@ async fn cut<C: ConnectionTrait>(
     let mut of_scope = Query::select();
     sessions(&mut of_scope);
     let families_q = grant_families::Entity::find()
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::RevokedAt.is_null());
     let families_q = match scope {
         Scope::Tenant => families_q,
@@ -83,7 +83,7 @@ async fn cut<C: ConnectionTrait>(
             .await?;
         counts.tokens += tokens::Entity::update_many()
             .col_expr(tokens::Column::RevokedAt, Some(now).into())
-            .filter(tokens::Column::TenantId.eq(tenant.0.clone()))
+            .filter(tokens::Column::TenantId.eq(tenant.to_string()))
             .filter(tokens::Column::FamilyId.is_in(chunk.iter().cloned()))
             .filter(tokens::Column::RevokedAt.is_null())
             .exec(conn)
@@ -91,7 +91,7 @@ async fn cut<C: ConnectionTrait>(
             .rows_affected;
     }
     let codes = auth_codes::Entity::delete_many()
-        .filter(auth_codes::Column::TenantId.eq(tenant.0.clone()))
+        .filter(auth_codes::Column::TenantId.eq(tenant.to_string()))
         .filter(auth_codes::Column::UsedAt.is_null());
     let codes = match scope {
         Scope::Tenant => codes,
@@ -102,7 +102,7 @@ async fn cut<C: ConnectionTrait>(
     counts.codes = codes.exec(conn).await?.rows_affected;
     let mut sessions_q = browser_sessions::Entity::update_many()
         .col_expr(browser_sessions::Column::RevokedAt, Some(now).into())
-        .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(browser_sessions::Column::TenantId.eq(tenant.to_string()))
         .filter(browser_sessions::Column::RevokedAt.is_null());
     if let Scope::Connection(id) = scope {
         sessions_q = sessions_q.filter(browser_sessions::Column::ConnectionId.eq(id));
@@ -191,7 +191,7 @@ pub async fn revoke_client(
 /// Is the tenant suspended? (No cache: a suspension holds on every node at once.)
 pub async fn is_suspended<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<bool> {
     use sea_orm::QuerySelect;
-    let at: Option<Option<i64>> = tenants::Entity::find_by_id(tenant.0.clone())
+    let at: Option<Option<i64>> = tenants::Entity::find_by_id(tenant.to_string())
         .select_only()
         .column(tenants::Column::SuspendedAt)
         .into_tuple()
@@ -236,7 +236,7 @@ async fn set_suspended(
             tenants::Column::SuspendedAt,
             suspended.then_some(now).into(),
         )
-        .filter(tenants::Column::Id.eq(tenant.0.clone()));
+        .filter(tenants::Column::Id.eq(tenant.to_string()));
     q = if suspended {
         q.filter(tenants::Column::SuspendedAt.is_null())
     } else {

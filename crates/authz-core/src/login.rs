@@ -91,7 +91,7 @@ fn to_tx(m: login_transactions::Model) -> CoreResult<LoginTx> {
         request: serde_json::from_str(&m.request)
             .map_err(|_| CoreError::invalid("corrupt login transaction"))?,
         id_hash: m.id_hash,
-        tenant: m.tenant_id.map(TenantId),
+        tenant: m.tenant_id.map(TenantId::from_stored),
         connection_id: m.connection_id,
         upstream_nonce: m.upstream_nonce,
         upstream_verifier: m.upstream_verifier,
@@ -194,7 +194,7 @@ pub async fn set_upstream<C: ConnectionTrait>(
     login_transactions::Entity::update_many()
         .col_expr(
             login_transactions::Column::TenantId,
-            Some(tenant.0.clone()).into(),
+            Some(tenant.to_string()).into(),
         )
         .col_expr(
             login_transactions::Column::ConnectionId,
@@ -257,7 +257,7 @@ pub async fn set_session<C: ConnectionTrait>(
     login_transactions::Entity::update_many()
         .col_expr(
             login_transactions::Column::TenantId,
-            Some(tenant.0.clone()).into(),
+            Some(tenant.to_string()).into(),
         )
         .col_expr(
             login_transactions::Column::SessionHash,

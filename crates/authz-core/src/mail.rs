@@ -54,7 +54,7 @@ pub async fn enqueue<C: ConnectionTrait>(
         let id = uuid::Uuid::new_v4().to_string();
         Entity::insert(mail_outbox::ActiveModel {
             id: Set(id.clone()),
-            tenant_id: Set(tenant.map(|t| t.0.clone())),
+            tenant_id: Set(tenant.map(|t| t.to_string())),
             kind: Set(kind.to_string()),
             recipient: Set(to.clone()),
             subject: Set(subject.to_string()),
@@ -77,7 +77,7 @@ impl From<mail_outbox::Model> for Message {
     fn from(m: mail_outbox::Model) -> Self {
         Message {
             id: m.id,
-            tenant: m.tenant_id.map(TenantId),
+            tenant: m.tenant_id.map(TenantId::from_stored),
             kind: m.kind,
             recipient: m.recipient,
             subject: m.subject,
@@ -176,7 +176,7 @@ pub async fn alert_recipients<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
 ) -> CoreResult<Vec<String>> {
-    let raw: String = tenants::Entity::find_by_id(tenant.0.clone())
+    let raw: String = tenants::Entity::find_by_id(tenant.to_string())
         .select_only()
         .column(tenants::Column::AlertRecipients)
         .into_tuple()
@@ -233,7 +233,7 @@ pub async fn set_alert_recipients(
             tenants::Column::AlertRecipients,
             Expr::value(serde_json::to_string(&list).unwrap_or_default()),
         )
-        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .filter(tenants::Column::Id.eq(tenant.to_string()))
         .exec(&txn)
         .await?;
     crate::audit::record(

@@ -28,7 +28,7 @@ pub async fn record_request<C: ConnectionTrait>(
     let now = clock.now_us();
     saml_requests::Entity::insert(saml_requests::ActiveModel {
         request_id: Set(request_id.to_string()),
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         connection_id: Set(connection_id.to_string()),
         login_tx: Set(login_tx.to_string()),
         created_at: Set(now),
@@ -115,7 +115,7 @@ pub async fn create_handle<C: ConnectionTrait>(
     let handle = random_token();
     saml_handles::Entity::insert(saml_handles::ActiveModel {
         handle_hash: Set(sha256_hex(&handle)),
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         connection_id: Set(connection_id.to_string()),
         login_tx: Set(login_tx.to_string()),
         identity: Set(identity_json.to_string()),
@@ -180,7 +180,7 @@ async fn read_handle<C: ConnectionTrait>(
             .filter(Column::ExpiresAt.gt(now));
     }
     Ok(sel.one(conn).await?.map(|m| Handle {
-        tenant: TenantId(m.tenant_id),
+        tenant: TenantId::from_stored(m.tenant_id),
         connection_id: m.connection_id,
         login_tx: m.login_tx,
         identity_json: m.identity,

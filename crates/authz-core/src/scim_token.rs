@@ -34,7 +34,7 @@ impl From<scim_tokens::Model> for ScimToken {
     fn from(m: scim_tokens::Model) -> Self {
         ScimToken {
             id: m.id,
-            tenant: TenantId(m.tenant_id),
+            tenant: TenantId::from_stored(m.tenant_id),
             name: m.name,
             created_at: m.created_at,
             expires_at: m.expires_at,
@@ -65,7 +65,7 @@ async fn insert<C: ConnectionTrait>(
     };
     Entity::insert(scim_tokens::ActiveModel {
         id: Set(tok.id.clone()),
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         name: Set(tok.name.clone()),
         token_hash: Set(sha256_hex(&secret)),
         created_at: Set(now),
@@ -118,7 +118,7 @@ pub async fn create_by(
 /// The tenant's tokens (never their secrets), newest first.
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<ScimToken>> {
     Ok(Entity::find()
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .order_by_desc(Column::CreatedAt)
         .all(conn)
         .await?
@@ -129,7 +129,7 @@ pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult
 
 async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<ScimToken> {
     Entity::find_by_id(id)
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .one(conn)
         .await?
         .map(ScimToken::from)
@@ -157,7 +157,7 @@ pub async fn revoke_by(
     get(&txn, tenant, id).await?;
     Entity::update_many()
         .col_expr(Column::RevokedAt, Expr::value(clock.now_us()))
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::Id.eq(id))
         .filter(Column::RevokedAt.is_null())
         .exec(&txn)
@@ -210,7 +210,7 @@ pub async fn rotate_by(
     let until = old.expires_at.min(clock.now_us() + overlap_secs * MICROS);
     Entity::update_many()
         .col_expr(Column::ExpiresAt, Expr::value(until))
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::Id.eq(id))
         .exec(&txn)
         .await?;
@@ -350,7 +350,7 @@ pub async fn any_live<C: ConnectionTrait>(
     let live: Option<String> = Entity::find()
         .select_only()
         .column(Column::Id)
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::RevokedAt.is_null())
         .filter(Column::ExpiresAt.gt(clock.now_us()))
         .into_tuple()

@@ -74,7 +74,7 @@ pub async fn create_with_context<C: ConnectionTrait>(
     let now = clock.now_us();
     browser_sessions::Entity::insert(browser_sessions::ActiveModel {
         id_hash: Set(id.clone()),
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         user_id: Set(user_id.to_string()),
         connection_id: Set(connection_id.to_string()),
         auth_time: Set(origin.auth_time),
@@ -123,7 +123,7 @@ pub async fn find_by_id<C: ConnectionTrait>(
         .await?;
     Ok(m.map(|m| Session {
         id: m.id_hash,
-        tenant: TenantId(m.tenant_id),
+        tenant: TenantId::from_stored(m.tenant_id),
         user_id: m.user_id,
         connection_id: m.connection_id,
         auth_time: m.auth_time,
@@ -142,7 +142,7 @@ pub async fn revoke_for_user<C: ConnectionTrait>(
             browser_sessions::Column::RevokedAt,
             Some(clock.now_us()).into(),
         )
-        .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(browser_sessions::Column::TenantId.eq(tenant.to_string()))
         .filter(browser_sessions::Column::UserId.eq(user_id))
         .filter(browser_sessions::Column::RevokedAt.is_null())
         .exec(conn)
@@ -206,7 +206,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
 ) -> CoreResult<Vec<SessionInfo>> {
     use sea_orm::QueryOrder;
     Ok(browser_sessions::Entity::find()
-        .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(browser_sessions::Column::TenantId.eq(tenant.to_string()))
         .filter(browser_sessions::Column::UserId.eq(user_id))
         .filter(browser_sessions::Column::RevokedAt.is_null())
         .filter(browser_sessions::Column::ExpiresAt.gt(clock.now_us()))
@@ -236,7 +236,7 @@ pub async fn revoke_one<C: ConnectionTrait>(
             browser_sessions::Column::RevokedAt,
             Some(clock.now_us()).into(),
         )
-        .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(browser_sessions::Column::TenantId.eq(tenant.to_string()))
         .filter(browser_sessions::Column::IdHash.eq(id))
         .filter(browser_sessions::Column::RevokedAt.is_null())
         .exec(conn)

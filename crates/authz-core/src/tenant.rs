@@ -8,13 +8,39 @@ use crate::db::{is_unique_violation, Store};
 use crate::entities::{tenant_domains, tenants};
 use crate::error::{CoreError, CoreResult};
 
-/// A tenant id obtained from the store. Every tenant-data function takes one.
+/// A tenant id: the canonical (lowercase, hyphenated) UUID of a tenant. Every tenant-data
+/// function takes one. The field is private: an id comes from the store (a row's tenant
+/// column) or through [`TenantId::parse`], which refuses anything that is not a canonical UUID,
+/// so a string from a request cannot be passed on as a tenant unchecked.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TenantId(pub String);
+pub struct TenantId(String);
 
 impl TenantId {
+    /// A tenant id from outside the store (a request body, a CLI argument, a test): only a
+    /// canonical UUID (lowercase, hyphenated) is one.
+    pub fn parse(s: &str) -> CoreResult<TenantId> {
+        match uuid::Uuid::try_parse(s) {
+            Ok(u) if u.hyphenated().to_string() == s => Ok(TenantId(s.to_string())),
+            _ => Err(CoreError::invalid(
+                "a tenant id is a UUID in lowercase hyphenated form",
+            )),
+        }
+    }
+
+    /// A tenant id read from the store's own tenant column, which only ever holds ids this
+    /// crate minted (`tenant::create`) or the platform chain's.
+    pub(crate) fn from_stored(s: String) -> TenantId {
+        TenantId(s)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -262,4 +288,31 @@ pub async fn list<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Tenant>> {
         .into_iter()
         .map(Tenant::from)
         .collect())
+}
+
+#[cfg(test)]
+mod tenant_id_tests {
+    use super::TenantId;
+
+    #[test]
+    fn only_a_canonical_uuid_is_a_tenant_id() {
+        let id = "7d0c5a52-0000-4000-8000-000000000001";
+        assert_eq!(TenantId::parse(id).unwrap().as_str(), id);
+        for bad in [
+            "",
+            "acme",
+            "7D0C5A52-0000-4000-8000-000000000001",
+            "7d0c5a5200004000800000000000000 1",
+            "7d0c5a52000040008000000000000001",
+            "{7d0c5a52-0000-4000-8000-000000000001}",
+            " 7d0c5a52-0000-4000-8000-000000000001",
+            "7d0c5a52-0000-4000-8000-000000000001\0",
+        ] {
+            assert_eq!(
+                TenantId::parse(bad).unwrap_err().code(),
+                "invalid",
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -68,7 +68,7 @@ pub async fn record_sign_in<C: ConnectionTrait>(
     let sealed = match s.refresh_token {
         Some(rt) if !rt.is_empty() => Some(key.seal(rt.as_bytes())?),
         _ if s.reuse_previous => upstream_sessions::Entity::find()
-            .filter(upstream_sessions::Column::TenantId.eq(s.tenant.0.clone()))
+            .filter(upstream_sessions::Column::TenantId.eq(s.tenant.to_string()))
             .filter(upstream_sessions::Column::ConnectionId.eq(s.connection_id))
             .filter(upstream_sessions::Column::UserId.eq(s.user_id))
             .filter(upstream_sessions::Column::RefreshTokenEnc.is_not_null())
@@ -81,7 +81,7 @@ pub async fn record_sign_in<C: ConnectionTrait>(
     let now = clock.now_us();
     upstream_sessions::Entity::insert(upstream_sessions::ActiveModel {
         session_id: Set(s.session_id.to_string()),
-        tenant_id: Set(s.tenant.0.clone()),
+        tenant_id: Set(s.tenant.to_string()),
         connection_id: Set(s.connection_id.to_string()),
         user_id: Set(s.user_id.to_string()),
         refresh_token_enc: Set(sealed),
@@ -102,7 +102,7 @@ pub async fn get<C: ConnectionTrait>(
 ) -> CoreResult<Option<upstream_sessions::Model>> {
     Ok(
         upstream_sessions::Entity::find_by_id(session_id.to_string())
-            .filter(upstream_sessions::Column::TenantId.eq(tenant.0.clone()))
+            .filter(upstream_sessions::Column::TenantId.eq(tenant.to_string()))
             .one(conn)
             .await?,
     )
@@ -123,7 +123,7 @@ pub async fn claim_check<C: ConnectionTrait>(
     let r = upstream_sessions::Entity::update_many()
         .col_expr(upstream_sessions::Column::AttemptedAt, Some(now).into())
         .filter(upstream_sessions::Column::SessionId.eq(session_id))
-        .filter(upstream_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(upstream_sessions::Column::TenantId.eq(tenant.to_string()))
         .filter(upstream_sessions::Column::CheckedAt.lte(now - interval_secs * MICROS))
         .filter(
             Condition::any()
@@ -157,7 +157,7 @@ pub async fn record_success<C: ConnectionTrait>(
         );
     }
     q.filter(upstream_sessions::Column::SessionId.eq(session_id))
-        .filter(upstream_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(upstream_sessions::Column::TenantId.eq(tenant.to_string()))
         .exec(conn)
         .await?;
     Ok(())
@@ -176,7 +176,7 @@ pub async fn forget_token<C: ConnectionTrait>(
             Option::<String>::None.into(),
         )
         .filter(upstream_sessions::Column::SessionId.eq(session_id))
-        .filter(upstream_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(upstream_sessions::Column::TenantId.eq(tenant.to_string()))
         .exec(conn)
         .await?;
     Ok(())

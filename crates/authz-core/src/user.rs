@@ -22,7 +22,7 @@ impl From<users::Model> for User {
     fn from(m: users::Model) -> Self {
         User {
             id: m.id,
-            tenant: TenantId(m.tenant_id),
+            tenant: TenantId::from_stored(m.tenant_id),
             connection_id: m.connection_id,
             subject: m.subject,
             email: m.email,
@@ -75,7 +75,7 @@ pub async fn upsert_linked<C: ConnectionTrait>(
     let scim_user_id = link.and_then(|(_, s)| s.map(str::to_string));
     let now = clock.now_us();
     let existing = users::Entity::find()
-        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::TenantId.eq(tenant.to_string()))
         .filter(users::Column::ConnectionId.eq(id.connection_id.clone()))
         .filter(users::Column::Subject.eq(id.subject.clone()))
         .one(conn)
@@ -102,7 +102,7 @@ pub async fn upsert_linked<C: ConnectionTrait>(
             .col_expr(users::Column::Name, id.name.clone().into())
             .col_expr(users::Column::LastLoginAt, Some(now).into())
             .filter(users::Column::Id.eq(m.id.clone()))
-            .filter(users::Column::TenantId.eq(tenant.0.clone()))
+            .filter(users::Column::TenantId.eq(tenant.to_string()))
             .exec(conn)
             .await?;
         let mut u = User::from(m);
@@ -112,7 +112,7 @@ pub async fn upsert_linked<C: ConnectionTrait>(
     }
     let m = users::Model {
         id: uuid::Uuid::new_v4().to_string(),
-        tenant_id: tenant.0.clone(),
+        tenant_id: tenant.to_string(),
         connection_id: id.connection_id.clone(),
         subject: id.subject.clone(),
         email: id.email.clone(),
@@ -164,7 +164,7 @@ pub async fn upsert_linked<C: ConnectionTrait>(
 
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<User> {
     users::Entity::find_by_id(id.to_string())
-        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::TenantId.eq(tenant.to_string()))
         .one(conn)
         .await?
         .map(User::from)
@@ -179,7 +179,7 @@ pub async fn find_by_email<C: ConnectionTrait>(
     email: &str,
 ) -> CoreResult<Vec<User>> {
     Ok(users::Entity::find()
-        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::TenantId.eq(tenant.to_string()))
         .filter(users::Column::EmailLower.eq(email.trim().to_lowercase()))
         .all(conn)
         .await?
@@ -212,7 +212,7 @@ pub async fn search_by<C: ConnectionTrait>(
     limit: u64,
 ) -> CoreResult<Vec<User>> {
     use sea_orm::{QueryOrder, QuerySelect};
-    let mut s = users::Entity::find().filter(users::Column::TenantId.eq(tenant.0.clone()));
+    let mut s = users::Entity::find().filter(users::Column::TenantId.eq(tenant.to_string()));
     if let Some(search) = search {
         s = s.filter(
             crate::directory::filter::identities()

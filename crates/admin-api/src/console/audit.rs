@@ -152,7 +152,7 @@ pub async fn page(Admin(c): Admin, f: web::Query<Filter>) -> ConsoleResult {
     // The chain is recomputed whole: on the first page only, not for every "older records".
     let report = match f.before {
         None => Some(
-            core_audit::verify_chain_with_keys(&c.st.store, &c.tenant.id.0, &c.st.audit_keys)
+            core_audit::verify_chain_with_keys(&c.st.store, c.tenant.id.as_str(), &c.st.audit_keys)
                 .await?,
         ),
         Some(_) => None,

@@ -89,7 +89,7 @@ fn refused_url(
     says: &str,
 ) -> ConsoleError {
     let detail: String = detail.to_string().chars().take(300).collect();
-    tracing::warn!(code, tenant = %c.tenant.id.0, error = %detail, "console URL refused");
+    tracing::warn!(code, tenant = %c.tenant.id.as_str(), error = %detail, "console URL refused");
     ConsoleError::bad_request(says.to_string())
 }
 

@@ -75,7 +75,7 @@ pub async fn callback(
     {
         Ok(i) => i,
         Err(e) => {
-            tracing::warn!(code = "LOGIN0003", tenant = %tenant.0, connection = %conn.id, error = %e, "upstream sign-in rejected");
+            tracing::warn!(code = "LOGIN0003", tenant = %tenant.as_str(), connection = %conn.id, error = %e, "upstream sign-in rejected");
             let reason = e.to_string();
             failure::record(env, visitor, &tenant, &conn.id, "oidc", "reason", &reason).await?;
             return Err(SignInError::OidcRefused {

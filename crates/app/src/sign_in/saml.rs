@@ -84,7 +84,7 @@ async fn refuse(
     conn: &str,
     e: SamlError,
 ) -> SignInError {
-    tracing::warn!(code = "SAML0100", tenant = %tenant.0, connection = %conn, error = %e, "SAML response refused");
+    tracing::warn!(code = "SAML0100", tenant = %tenant.as_str(), connection = %conn, error = %e, "SAML response refused");
     match failure::record(env, visitor, tenant, conn, "saml", "reason", &e.to_string()).await {
         Ok(()) => SignInError::SamlRefused(e),
         Err(err) => err,

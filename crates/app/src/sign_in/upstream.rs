@@ -80,7 +80,7 @@ pub(crate) async fn redirect(
     let cfg = up.cfg(conn);
     let step_up = step_up_window(tx);
     let begin = env.rp_for(conn).begin(&cfg, email, step_up).await.map_err(|e| {
-        tracing::warn!(code = "LOGIN0002", tenant = %t.id.0, connection = %conn.id, error = %e, "upstream sign-in could not start");
+        tracing::warn!(code = "LOGIN0002", tenant = %t.id.as_str(), connection = %conn.id, error = %e, "upstream sign-in could not start");
         SignInError::UpstreamUnavailable { org: t.name.clone() }
     })?;
     login::set_upstream(

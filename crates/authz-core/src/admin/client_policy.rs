@@ -43,7 +43,7 @@ pub async fn decision<C: ConnectionTrait>(
     tenant: &TenantId,
     client_id: &str,
 ) -> CoreResult<Option<Decision>> {
-    Entity::find_by_id((tenant.0.clone(), client_id.to_string()))
+    Entity::find_by_id((tenant.to_string(), client_id.to_string()))
         .one(conn)
         .await?
         .map(|m| Decision::parse(&m.decision))
@@ -69,7 +69,7 @@ pub async fn list<C: ConnectionTrait>(
     tenant: &TenantId,
 ) -> CoreResult<Vec<(String, Decision)>> {
     Entity::find()
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .all(conn)
         .await?
         .into_iter()
@@ -93,7 +93,7 @@ pub async fn set(
     let txn = store.begin().await?;
     if let Some(d) = decision {
         Entity::insert(tenant_client_policy::ActiveModel {
-            tenant_id: Set(tenant.0.clone()),
+            tenant_id: Set(tenant.to_string()),
             client_id: Set(client_id.to_string()),
             decision: Set(d.as_str().to_string()),
             changed_by: Set(actor.to_string()),
@@ -107,7 +107,7 @@ pub async fn set(
         .exec_without_returning(&txn)
         .await?;
     } else {
-        Entity::delete_by_id((tenant.0.clone(), client_id.to_string()))
+        Entity::delete_by_id((tenant.to_string(), client_id.to_string()))
             .exec(&txn)
             .await?;
     }
@@ -143,7 +143,7 @@ pub async fn enforce(
         .select_only()
         .column(grant_families::Column::ClientId)
         .distinct()
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::RevokedAt.is_null())
         .into_tuple()
         .all(&store.db)

@@ -58,7 +58,7 @@ impl From<tenant_domains::Model> for Domain {
 
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Domain>> {
     Ok(Entity::find()
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .order_by_asc(Column::Domain)
         .all(conn)
         .await?
@@ -73,7 +73,7 @@ pub async fn get<C: ConnectionTrait>(
     domain: &str,
 ) -> CoreResult<Domain> {
     Entity::find_by_id(domain.to_ascii_lowercase())
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .one(conn)
         .await?
         .map(Domain::from)
@@ -95,7 +95,7 @@ pub async fn add(
     // An unverified claim does not hold a domain forever: after UNVERIFIED_HOLD_SECS another
     // tenant may claim it (and whoever publishes the DNS record first owns it).
     if let Some(existing) = Entity::find_by_id(d.clone()).one(&txn).await? {
-        let owner = TenantId(existing.tenant_id);
+        let owner = TenantId::from_stored(existing.tenant_id);
         let (verified, created) = (existing.verified, existing.created_at);
         let stale = !verified && created < now - UNVERIFIED_HOLD_SECS * crate::clock::MICROS;
         if !stale || &owner == tenant {
@@ -123,7 +123,7 @@ pub async fn add(
     }
     let inserted = Entity::insert(tenant_domains::ActiveModel {
         domain: Set(d.clone()),
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         verified: Set(false),
         created_at: Set(now),
         verification_token: Set(Some(token.clone())),
@@ -165,7 +165,7 @@ async fn mark_verified(
         .col_expr(Column::Verified, Expr::value(true))
         .col_expr(Column::VerifiedAt, Expr::value(clock.now_us()))
         .col_expr(Column::VerifiedBy, Expr::value(format!("{method}:{actor}")))
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::Domain.eq(domain))
         .exec(&txn)
         .await?;
@@ -233,7 +233,7 @@ pub async fn remove(
     let d = get(&store.db, tenant, domain).await?;
     let txn = store.begin().await?;
     Entity::delete_many()
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::Domain.eq(d.domain.clone()))
         .exec(&txn)
         .await?;

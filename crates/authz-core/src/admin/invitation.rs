@@ -77,7 +77,7 @@ impl From<admin_invitations::Model> for Invitation {
     fn from(m: admin_invitations::Model) -> Self {
         Invitation {
             id: m.id,
-            tenant: TenantId(m.tenant_id),
+            tenant: TenantId::from_stored(m.tenant_id),
             email: m.email_lower,
             created_by: m.created_by,
             created_at: m.created_at,
@@ -132,7 +132,7 @@ pub async fn create(
     let t_row = crate::tenant::get(&txn, tenant).await?;
     Entity::insert(admin_invitations::ActiveModel {
         id: Set(inv.id.clone()),
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         email_lower: Set(email.clone()),
         token_hash: Set(sha256_hex(&token)),
         created_by: Set(actor.to_string()),
@@ -354,7 +354,7 @@ pub async fn bind<C: ConnectionTrait>(
 /// The tenant's invitations, newest first.
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Invitation>> {
     Ok(Entity::find()
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .order_by_desc(Column::CreatedAt)
         .all(conn)
         .await?
@@ -374,7 +374,7 @@ pub async fn revoke(
     let txn = store.begin().await?;
     let n = Entity::update_many()
         .col_expr(Column::RevokedAt, Expr::value(clock.now_us()))
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::Id.eq(id))
         .filter(Column::RevokedAt.is_null())
         .exec(&txn)

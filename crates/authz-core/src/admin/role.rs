@@ -48,7 +48,7 @@ pub async fn admin_group<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
 ) -> CoreResult<Option<String>> {
-    let g: Option<String> = tenants::Entity::find_by_id(tenant.0.clone())
+    let g: Option<String> = tenants::Entity::find_by_id(tenant.to_string())
         .select_only()
         .column(tenants::Column::AdminGroup)
         .into_tuple()
@@ -76,7 +76,7 @@ pub async fn set_admin_group(
             tenants::Column::AdminGroup,
             Expr::value(group.map(str::to_string)),
         )
-        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .filter(tenants::Column::Id.eq(tenant.to_string()))
         .exec(&txn)
         .await?;
     audit::record(
@@ -99,7 +99,7 @@ pub async fn admin_via<C: ConnectionTrait>(
     user_id: &str,
     idp_groups: &[String],
 ) -> CoreResult<Option<AdminVia>> {
-    if let Some(m) = Entity::find_by_id((tenant.0.clone(), user_id.to_string()))
+    if let Some(m) = Entity::find_by_id((tenant.to_string(), user_id.to_string()))
         .one(conn)
         .await?
     {
@@ -132,7 +132,7 @@ async fn scim_user_of<C: ConnectionTrait>(
     let linked: Option<Option<String>> = users::Entity::find()
         .select_only()
         .column(users::Column::ScimUserId)
-        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::TenantId.eq(tenant.to_string()))
         .filter(users::Column::Id.eq(user_id))
         .into_tuple()
         .one(conn)
@@ -151,7 +151,7 @@ pub async fn grant<C: ConnectionTrait>(
     actor: &str,
 ) -> CoreResult<()> {
     Entity::insert(tenant_admins::ActiveModel {
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         user_id: Set(user_id.to_string()),
         granted_via: Set(via.to_string()),
         invitation_id: Set(invitation_id.map(str::to_string)),
@@ -185,7 +185,7 @@ pub async fn revoke(
     actor: &str,
 ) -> CoreResult<bool> {
     let txn = store.begin().await?;
-    let n = Entity::delete_by_id((tenant.0.clone(), user_id.to_string()))
+    let n = Entity::delete_by_id((tenant.to_string(), user_id.to_string()))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -216,7 +216,7 @@ pub async fn list<C: ConnectionTrait>(
     tenant: &TenantId,
 ) -> CoreResult<Vec<ExplicitAdmin>> {
     Ok(Entity::find()
-        .filter(Column::TenantId.eq(tenant.0.clone()))
+        .filter(Column::TenantId.eq(tenant.to_string()))
         .order_by_asc(Column::CreatedAt)
         .all(conn)
         .await?

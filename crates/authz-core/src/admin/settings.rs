@@ -189,7 +189,7 @@ pub async fn get_cached<C: ConnectionTrait>(
 ) -> CoreResult<TenantSettings> {
     let now = std::time::Instant::now();
     if let Ok(c) = cache().lock() {
-        if let Some((at, s)) = c.get(&tenant.0) {
+        if let Some((at, s)) = c.get(tenant.as_str()) {
             if now.duration_since(*at).as_secs() < CACHE_SECS {
                 return Ok(s.clone());
             }
@@ -200,13 +200,13 @@ pub async fn get_cached<C: ConnectionTrait>(
         if c.len() > 10_000 {
             c.clear();
         }
-        c.insert(tenant.0.clone(), (now, s.clone()));
+        c.insert(tenant.to_string(), (now, s.clone()));
     }
     Ok(s)
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<TenantSettings> {
-    let raw: String = tenants::Entity::find_by_id(tenant.0.clone())
+    let raw: String = tenants::Entity::find_by_id(tenant.to_string())
         .select_only()
         .column(tenants::Column::Settings)
         .into_tuple()
@@ -232,7 +232,7 @@ pub async fn set(
             tenants::Column::Settings,
             Expr::value(serde_json::to_string(s).unwrap_or_default()),
         )
-        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .filter(tenants::Column::Id.eq(tenant.to_string()))
         .exec(&txn)
         .await?;
     audit::record(
@@ -246,7 +246,7 @@ pub async fn set(
     .await?;
     txn.commit().await?;
     if let Ok(mut c) = cache().lock() {
-        c.remove(&tenant.0);
+        c.remove(tenant.as_str());
     }
     if s.allowlist_only() && !old.allowlist_only() {
         // Allow-list mode applies to grants already given, not only to new ones.

@@ -171,7 +171,7 @@ pub async fn record<C: ConnectionTrait>(
         id: NotSet,
         tenant_id: Set(ev
             .tenant
-            .map(|t| t.0)
+            .map(|t| t.to_string())
             .unwrap_or_else(|| PLATFORM_CHAIN.to_string())),
         seq: Set(None),
         prev_hash: Set(None),

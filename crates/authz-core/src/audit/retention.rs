@@ -62,7 +62,7 @@ pub async fn purge(
     years: i64,
 ) -> CoreResult<Option<Purged>> {
     let cutoff = clock.now_us() - years.max(1) * YEAR_SECS * MICROS;
-    let chain = tenant.0.clone();
+    let chain = tenant.to_string();
     use audit_events::Column;
     let sealed = || {
         Column::TenantId

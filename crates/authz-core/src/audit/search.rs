@@ -33,7 +33,7 @@ pub async fn search<C: ConnectionTrait>(
     q: &AuditQuery,
 ) -> CoreResult<Vec<audit_events::Model>> {
     let mut s =
-        audit_events::Entity::find().filter(audit_events::Column::TenantId.eq(tenant.0.clone()));
+        audit_events::Entity::find().filter(audit_events::Column::TenantId.eq(tenant.to_string()));
     if let Some(f) = q.from_us {
         s = s.filter(audit_events::Column::OccurredAt.gte(f));
     }
@@ -82,7 +82,7 @@ pub async fn get<C: ConnectionTrait>(
     id: i64,
 ) -> CoreResult<audit_events::Model> {
     audit_events::Entity::find_by_id(id)
-        .filter(audit_events::Column::TenantId.eq(tenant.0.clone()))
+        .filter(audit_events::Column::TenantId.eq(tenant.to_string()))
         .one(conn)
         .await?
         .ok_or(crate::error::CoreError::NotFound("audit record"))
@@ -98,7 +98,7 @@ pub async fn last_sign_in<C: ConnectionTrait>(
     // Connection ids are UUIDs: no LIKE wildcard can occur in them.
     let member = format!("\"connection_id\":\"{connection_id}\"");
     Ok(audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(tenant.0.clone()))
+        .filter(audit_events::Column::TenantId.eq(tenant.to_string()))
         .filter(audit_events::Column::Action.is_in(["user.signed_in", "user.sign_in_failed"]))
         .filter(audit_events::Column::Details.contains(member.as_str()))
         .order_by_desc(audit_events::Column::Id)

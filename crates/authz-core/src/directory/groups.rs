@@ -74,7 +74,7 @@ impl TryFrom<scim_groups::Model> for DirGroup {
             resource: serde_json::from_str(&m.resource)
                 .map_err(|e| CoreError::Config(format!("stored SCIM group is not JSON: {e}")))?,
             id: m.id,
-            tenant: TenantId(m.tenant_id),
+            tenant: TenantId::from_stored(m.tenant_id),
             display_name: m.display_name,
             external_id: m.external_id,
             version: m.version,
@@ -85,7 +85,7 @@ impl TryFrom<scim_groups::Model> for DirGroup {
 }
 
 fn of_tenant(tenant: &TenantId) -> sea_orm::Select<scim_groups::Entity> {
-    scim_groups::Entity::find().filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+    scim_groups::Entity::find().filter(scim_groups::Column::TenantId.eq(tenant.to_string()))
 }
 
 fn taken(name: &str) -> CoreError {
@@ -190,7 +190,7 @@ pub async fn create<C: ConnectionTrait>(
     let id = uuid::Uuid::new_v4().to_string();
     let group = scim_groups::ActiveModel {
         id: Set(id.clone()),
-        tenant_id: Set(tenant.0.clone()),
+        tenant_id: Set(tenant.to_string()),
         display_name: Set(f.display_name.clone()),
         display_name_lower: Set(fold(&f.display_name)),
         external_id: Set(f.external_id.clone()),
@@ -283,7 +283,7 @@ pub async fn members<C: ConnectionTrait>(
             memberships::Relation::User.def(),
         )
         .filter(memberships::Column::GroupId.eq(group))
-        .filter(scim_users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_users::Column::TenantId.eq(tenant.to_string()))
         .order_by_asc(scim_users::Column::UserNameLower)
         .into_tuple()
         .all(conn)
@@ -323,7 +323,7 @@ pub async fn is_member_by_key<C: ConnectionTrait>(
             memberships::Relation::Group.def(),
         )
         .filter(memberships::Column::MemberId.eq(scim_user_id))
-        .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_groups::Column::TenantId.eq(tenant.to_string()))
         .filter(
             sea_orm::Condition::any()
                 .add(scim_groups::Column::Id.eq(key))
@@ -353,7 +353,7 @@ pub async fn of_users<C: ConnectionTrait>(
                 memberships::Relation::Group.def(),
             )
             .filter(memberships::Column::MemberId.is_in(chunk.iter().cloned()))
-            .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+            .filter(scim_groups::Column::TenantId.eq(tenant.to_string()))
             .order_by_asc(scim_groups::Column::DisplayNameLower)
             .into_tuple()
             .all(conn)
@@ -379,7 +379,7 @@ pub async fn update<C: ConnectionTrait>(
 ) -> CoreResult<Option<DirGroup>> {
     let mut q = scim_groups::Entity::update_many()
         .col_expr(scim_groups::Column::UpdatedAt, Expr::value(clock.now_us()))
-        .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_groups::Column::TenantId.eq(tenant.to_string()))
         .filter(scim_groups::Column::Id.eq(current.id.clone()));
     if let Some(f) = fields {
         if fold(&f.display_name) != fold(&current.display_name) {
@@ -477,13 +477,13 @@ pub async fn delete<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     let grants_removed = org_grants::Entity::delete_many()
-        .filter(org_grants::Column::TenantId.eq(tenant.0.clone()))
+        .filter(org_grants::Column::TenantId.eq(tenant.to_string()))
         .filter(org_grants::Column::GroupKey.eq(id))
         .exec(conn)
         .await?
         .rows_affected;
     scim_groups::Entity::delete_many()
-        .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_groups::Column::TenantId.eq(tenant.to_string()))
         .filter(scim_groups::Column::Id.eq(id))
         .exec(conn)
         .await?;

@@ -37,7 +37,7 @@ pub async fn linked_users<C: ConnectionTrait>(
             identities::Entity::find()
                 .select_only()
                 .column(identities::Column::Id)
-                .filter(identities::Column::TenantId.eq(tenant.0.clone()))
+                .filter(identities::Column::TenantId.eq(tenant.to_string()))
                 .filter(identities::Column::ScimUserId.is_in(chunk.iter().cloned()))
                 .into_tuple::<String>()
                 .all(conn)
@@ -76,7 +76,7 @@ pub(crate) async fn link_identities<C: ConnectionTrait>(
 ) -> CoreResult<u64> {
     let mut q = identities::Entity::update_many()
         .col_expr(identities::Column::ScimUserId, Expr::value(scim_user_id))
-        .filter(identities::Column::TenantId.eq(tenant.0.clone()))
+        .filter(identities::Column::TenantId.eq(tenant.to_string()))
         .filter(identities::Column::ScimUserId.is_null())
         .filter(link_match(
             identities::Column::LinkAttr,
@@ -89,7 +89,7 @@ pub(crate) async fn link_identities<C: ConnectionTrait>(
     let n = q.exec(conn).await?.rows_affected;
     // Re-provisioned: the IdP vouches for this person again.
     scim_tombstones::Entity::delete_many()
-        .filter(scim_tombstones::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_tombstones::Column::TenantId.eq(tenant.to_string()))
         .filter(link_match(
             scim_tombstones::Column::LinkAttr,
             scim_tombstones::Column::LinkValue,
@@ -110,7 +110,7 @@ async fn set_status<C: ConnectionTrait>(
     for chunk in users.chunks(500) {
         let mut q = identities::Entity::update_many()
             .col_expr(identities::Column::Status, Expr::value(status))
-            .filter(identities::Column::TenantId.eq(tenant.0.clone()))
+            .filter(identities::Column::TenantId.eq(tenant.to_string()))
             .filter(identities::Column::Id.is_in(chunk.iter().cloned()));
         if unlink {
             for col in [
@@ -223,7 +223,7 @@ pub(crate) async fn delete<C: ConnectionTrait>(
     let now = clock.now_us();
     for (attr, value) in &keys {
         scim_tombstones::Entity::insert(scim_tombstones::ActiveModel {
-            tenant_id: Set(tenant.0.clone()),
+            tenant_id: Set(tenant.to_string()),
             link_attr: Set(attr.clone()),
             link_value: Set(value.clone()),
             scim_user_id: Set(user.id.clone()),
@@ -268,7 +268,7 @@ pub async fn is_tombstoned<C: ConnectionTrait>(
     value: &str,
 ) -> CoreResult<bool> {
     Ok(scim_tombstones::Entity::find()
-        .filter(scim_tombstones::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_tombstones::Column::TenantId.eq(tenant.to_string()))
         .filter(scim_tombstones::Column::LinkAttr.eq(attr))
         .filter(scim_tombstones::Column::LinkValue.eq(fold(value)))
         .one(conn)
@@ -289,7 +289,7 @@ pub async fn membership_lost<C: ConnectionTrait>(
     let mut revoked = 0;
     for user in users {
         let families = grant_families::Entity::find()
-            .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+            .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
             .filter(grant_families::Column::UserId.eq(user.clone()))
             .filter(grant_families::Column::RevokedAt.is_null())
             .all(conn)

@@ -35,7 +35,7 @@ impl Provisioning {
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Provisioning> {
-    let p: String = tenants::Entity::find_by_id(tenant.0.clone())
+    let p: String = tenants::Entity::find_by_id(tenant.to_string())
         .select_only()
         .column(tenants::Column::Provisioning)
         .into_tuple()
@@ -58,7 +58,7 @@ pub async fn set(
     let before = get(&txn, tenant).await?;
     tenants::Entity::update_many()
         .col_expr(tenants::Column::Provisioning, Expr::value(policy.as_str()))
-        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .filter(tenants::Column::Id.eq(tenant.to_string()))
         .exec(&txn)
         .await?;
     audit::record(

@@ -56,7 +56,7 @@ impl TryFrom<scim_users::Model> for DirUser {
             resource: serde_json::from_str(&m.resource)
                 .map_err(|e| CoreError::Config(format!("stored SCIM user is not JSON: {e}")))?,
             id: m.id,
-            tenant: TenantId(m.tenant_id),
+            tenant: TenantId::from_stored(m.tenant_id),
             user_name: m.user_name,
             external_id: m.external_id,
             active: m.active,
@@ -68,7 +68,7 @@ impl TryFrom<scim_users::Model> for DirUser {
 }
 
 fn of_tenant(tenant: &TenantId) -> sea_orm::Select<scim_users::Entity> {
-    scim_users::Entity::find().filter(scim_users::Column::TenantId.eq(tenant.0.clone()))
+    scim_users::Entity::find().filter(scim_users::Column::TenantId.eq(tenant.to_string()))
 }
 
 /// The columns a user's attributes set (everything but id, tenant, version and times).
@@ -141,7 +141,7 @@ async fn create_pg<C: ConnectionTrait>(
     let lower = |o: &Option<String>| o.as_deref().map(fold);
     let mut values: Vec<V> = vec![
         id.into(),
-        tenant.0.clone().into(),
+        tenant.to_string().into(),
         f.user_name.clone().into(),
         fold(&f.user_name).into(),
         f.external_id.clone().into(),
@@ -226,7 +226,7 @@ pub async fn create<C: ConnectionTrait>(
     } else {
         let user = scim_users::ActiveModel {
             id: Set(id.clone()),
-            tenant_id: Set(tenant.0.clone()),
+            tenant_id: Set(tenant.to_string()),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -348,7 +348,7 @@ pub async fn unlinked<C: ConnectionTrait>(
     let linked = users::Entity::find()
         .select_only()
         .column(users::Column::ScimUserId)
-        .filter(users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(users::Column::TenantId.eq(tenant.to_string()))
         .filter(users::Column::ScimUserId.is_not_null())
         .into_query();
     let mut cond = sea_orm::Condition::all().add(scim_users::Column::Id.not_in_subquery(linked));
@@ -388,7 +388,7 @@ where
     E::Column: std::str::FromStr,
 {
     let cond = sea_orm::Condition::all()
-        .add(tenant_column.eq(tenant.0.clone()))
+        .add(tenant_column.eq(tenant.to_string()))
         .add(q.condition.clone());
     let id = || Expr::col((E::default(), column::<E>("id")));
     let total: i64 = E::find()
@@ -469,7 +469,7 @@ pub async fn replace<C: ConnectionTrait>(
             Expr::value(current.version + 1),
         )
         .col_expr(scim_users::Column::UpdatedAt, Expr::value(clock.now_us()))
-        .filter(scim_users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_users::Column::TenantId.eq(tenant.to_string()))
         .filter(scim_users::Column::Id.eq(current.id.clone()))
         .filter(scim_users::Column::Version.eq(current.version))
         .exec(conn)
@@ -524,7 +524,7 @@ pub async fn delete<C: ConnectionTrait>(
             Expr::col(scim_groups::Column::Version).add(1),
         )
         .col_expr(scim_groups::Column::UpdatedAt, Expr::value(clock.now_us()))
-        .filter(scim_groups::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_groups::Column::TenantId.eq(tenant.to_string()))
         .filter(scim_groups::Column::Id.in_subquery(groups))
         .exec(conn)
         .await?;
@@ -537,7 +537,7 @@ pub async fn delete<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     scim_users::Entity::delete_many()
-        .filter(scim_users::Column::TenantId.eq(tenant.0.clone()))
+        .filter(scim_users::Column::TenantId.eq(tenant.to_string()))
         .filter(scim_users::Column::Id.eq(id))
         .exec(conn)
         .await?;

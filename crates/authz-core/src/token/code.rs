@@ -27,7 +27,7 @@ pub async fn create<C: ConnectionTrait>(
     let now = clock.now_us();
     auth_codes::Entity::insert(auth_codes::ActiveModel {
         code_hash: Set(sha256_hex(&code)),
-        tenant_id: Set(session.tenant.0.clone()),
+        tenant_id: Set(session.tenant.to_string()),
         family_id: Set(uuid::Uuid::new_v4().to_string()),
         user_id: Set(session.user_id.clone()),
         client_id: Set(req.client_id.clone()),
@@ -90,7 +90,7 @@ pub async fn exchange(
     else {
         return Err(TokenError::grant("the authorization code is invalid"));
     };
-    let tenant = crate::tenant::TenantId(c.tenant_id.clone());
+    let tenant = crate::tenant::TenantId::from_stored(c.tenant_id.clone());
     // Single use, decided by a conditional update so two nodes cannot both redeem it.
     let burned = auth_codes::Entity::update_many()
         .col_expr(auth_codes::Column::UsedAt, Some(now).into())
@@ -266,7 +266,7 @@ pub async fn discard_unused<C: ConnectionTrait>(
     client_id: Option<&str>,
 ) -> CoreResult<u64> {
     let mut q = auth_codes::Entity::delete_many()
-        .filter(auth_codes::Column::TenantId.eq(tenant.0.clone()))
+        .filter(auth_codes::Column::TenantId.eq(tenant.to_string()))
         .filter(auth_codes::Column::UsedAt.is_null());
     if let Some(u) = user_id {
         q = q.filter(auth_codes::Column::UserId.eq(u));

@@ -58,7 +58,7 @@ async fn unless_suspended<C: ConnectionTrait>(
 ) -> CoreResult<Introspection> {
     match &i.tenant {
         Some(t) if i.active => {
-            let tenant = crate::tenant::TenantId(t.clone());
+            let tenant = crate::tenant::TenantId::from_stored(t.clone());
             if crate::incident::is_suspended(conn, &tenant).await? {
                 return Ok(Introspection::default());
             }

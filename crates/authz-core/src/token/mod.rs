@@ -71,7 +71,7 @@ pub async fn user_has_grant<C: ConnectionTrait>(
 ) -> Result<bool, sea_orm::DbErr> {
     use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
     let n = grant_families::Entity::find()
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::UserId.eq(user_id))
         .filter(grant_families::Column::ResourceId.eq(resource_id))
         .count(conn)
@@ -94,7 +94,7 @@ pub async fn attribution_holds<C: ConnectionTrait>(
 ) -> Result<bool, sea_orm::DbErr> {
     use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
     let mut q = grant_families::Entity::find()
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::UserId.eq(user_id))
         .filter(grant_families::Column::ResourceId.eq(resource_id))
         .filter(grant_families::Column::ClientId.eq(client_id));
@@ -132,9 +132,11 @@ pub(crate) async fn issue<C: ConnectionTrait>(
     let now = clock.now_us();
     let access = random_token();
     // The tenant may shorten lifetimes within the hard bounds of DESIGN §5.
-    let tenant_settings =
-        crate::admin::settings::get_cached(conn, &crate::TenantId(family.tenant_id.clone()))
-            .await?;
+    let tenant_settings = crate::admin::settings::get_cached(
+        conn,
+        &crate::TenantId::from_stored(family.tenant_id.clone()),
+    )
+    .await?;
     let ttl = tenant_settings
         .access_token_secs(tier)
         .min((family.expires_at - now) / MICROS)

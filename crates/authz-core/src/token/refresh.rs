@@ -87,7 +87,7 @@ async fn refresh_checked(
             "the refresh token was issued to another client",
         ));
     }
-    let tenant = TenantId(t.tenant_id.clone());
+    let tenant = TenantId::from_stored(t.tenant_id.clone());
     if crate::incident::is_suspended(&txn, &tenant).await? {
         return Err(TokenError::grant("the organisation is suspended"));
     }
@@ -115,7 +115,7 @@ async fn refresh_checked(
         )
         .await?;
         txn.commit().await?;
-        tracing::warn!(code = "TOKEN0002", tenant = %tenant.0, client_id = %t.client_id, "refresh token reuse detected; grant family revoked");
+        tracing::warn!(code = "TOKEN0002", tenant = %tenant.as_str(), client_id = %t.client_id, "refresh token reuse detected; grant family revoked");
         return Err(TokenError::grant(
             "the refresh token was already used; the grant is revoked",
         ));

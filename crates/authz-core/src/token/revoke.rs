@@ -82,7 +82,7 @@ async fn revoke_token(
             return Ok(Revoked::Nothing);
         }
     }
-    let tenant = TenantId(t.tenant_id.clone());
+    let tenant = TenantId::from_stored(t.tenant_id.clone());
     let outcome = if t.kind == "refresh" {
         Revoked::Grant(revoke_family(&txn, clock, &t.family_id).await?)
     } else {
@@ -121,14 +121,14 @@ pub async fn revoke_user<C: ConnectionTrait>(
     let now = clock.now_us();
     grant_families::Entity::update_many()
         .col_expr(grant_families::Column::RevokedAt, Some(now).into())
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::UserId.eq(user_id))
         .filter(grant_families::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;
     let n = tokens::Entity::update_many()
         .col_expr(tokens::Column::RevokedAt, Some(now).into())
-        .filter(tokens::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
         .filter(tokens::Column::UserId.eq(user_id))
         .filter(tokens::Column::RevokedAt.is_null())
         .exec(conn)
@@ -184,7 +184,7 @@ pub async fn revoke_client_tokens<C: ConnectionTrait>(
         audit::record(
             conn,
             clock,
-            AuditEvent::new(Some(&TenantId(t)), "client.tokens_revoked")
+            AuditEvent::new(Some(&TenantId::from_stored(t)), "client.tokens_revoked")
                 .actor("operator")
                 .client(client_id.to_string()),
         )
@@ -214,14 +214,14 @@ pub async fn revoke_client_in_tenant(
     let txn = store.begin().await?;
     grant_families::Entity::update_many()
         .col_expr(grant_families::Column::RevokedAt, Some(now).into())
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::ClientId.eq(client_id))
         .filter(grant_families::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
     let n = tokens::Entity::update_many()
         .col_expr(tokens::Column::RevokedAt, Some(now).into())
-        .filter(tokens::Column::TenantId.eq(tenant.0.clone()))
+        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
         .filter(tokens::Column::ClientId.eq(client_id))
         .filter(tokens::Column::RevokedAt.is_null())
         .exec(&txn)
@@ -256,7 +256,7 @@ pub async fn sign_out(
         let families: Vec<String> = grant_families::Entity::find()
             .select_only()
             .column(grant_families::Column::Id)
-            .filter(grant_families::Column::TenantId.eq(s.tenant.0.clone()))
+            .filter(grant_families::Column::TenantId.eq(s.tenant.to_string()))
             .filter(grant_families::Column::SessionId.eq(s.id.clone()))
             .filter(grant_families::Column::RevokedAt.is_null())
             .into_tuple()

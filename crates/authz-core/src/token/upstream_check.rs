@@ -117,7 +117,7 @@ pub async fn before_refresh(
     if family.revoked_at.is_some() {
         return Ok(());
     }
-    let tenant = TenantId(family.tenant_id.clone());
+    let tenant = TenantId::from_stored(family.tenant_id.clone());
     if crate::incident::is_suspended(db, &tenant).await? {
         // The refresh refuses it anyway; nobody needs to be asked.
         return Ok(());
@@ -169,7 +169,7 @@ async fn sign_in_time(
     family: &grant_families::Model,
 ) -> Result<i64, TokenError> {
     let started: Option<i64> = browser_sessions::Entity::find_by_id(family.session_id.clone())
-        .filter(browser_sessions::Column::TenantId.eq(tenant.0.clone()))
+        .filter(browser_sessions::Column::TenantId.eq(tenant.to_string()))
         .select_only()
         .column(browser_sessions::Column::CreatedAt)
         .into_tuple()
@@ -220,7 +220,7 @@ async fn ask(
             // The connection is gone or a secret no longer opens (a master key retired too
             // early): nobody can vouch, so the fail-closed window decides.
             Err(e) => {
-                tracing::error!(code = "TOKEN0006", tenant = %tenant.0, connection = %record.connection_id, error = %e, "cannot prepare the upstream check");
+                tracing::error!(code = "TOKEN0006", tenant = %tenant.as_str(), connection = %record.connection_id, error = %e, "cannot prepare the upstream check");
                 UpstreamAnswer::Unreachable {
                     detail: e.to_string(),
                 }
@@ -289,11 +289,11 @@ async fn settle(
             ))
         }
         UpstreamAnswer::Unreachable { detail } if within_grace => {
-            tracing::warn!(code = "TOKEN0004", tenant = %tenant.0, connection = %record.connection_id, reason = %detail, "identity provider not reachable for the upstream check; refresh allowed within the fail-closed window");
+            tracing::warn!(code = "TOKEN0004", tenant = %tenant.as_str(), connection = %record.connection_id, reason = %detail, "identity provider not reachable for the upstream check; refresh allowed within the fail-closed window");
             Ok(())
         }
         UpstreamAnswer::Unreachable { detail } => {
-            tracing::warn!(code = "TOKEN0005", tenant = %tenant.0, connection = %record.connection_id, reason = %detail, "identity provider not reachable past the fail-closed window; refresh refused");
+            tracing::warn!(code = "TOKEN0005", tenant = %tenant.as_str(), connection = %record.connection_id, reason = %detail, "identity provider not reachable past the fail-closed window; refresh refused");
             refuse(
                 store,
                 clock,
@@ -325,7 +325,7 @@ async fn revoke_session(
         .select_only()
         .column(grant_families::Column::Id)
         .column(grant_families::Column::ClientId)
-        .filter(grant_families::Column::TenantId.eq(tenant.0.clone()))
+        .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::SessionId.eq(family.session_id.clone()))
         .filter(grant_families::Column::RevokedAt.is_null())
         .into_tuple()
@@ -351,7 +351,7 @@ async fn revoke_session(
     session::revoke_one(&txn, clock, tenant, &family.session_id).await?;
     upstream_session::forget_token(&txn, tenant, &family.session_id).await?;
     txn.commit().await?;
-    tracing::info!(code = "TOKEN0003", tenant = %tenant.0, connection = %record.connection_id, families = families.len(), "identity provider revoked the upstream grant; session and grant families revoked");
+    tracing::info!(code = "TOKEN0003", tenant = %tenant.as_str(), connection = %record.connection_id, families = families.len(), "identity provider revoked the upstream grant; session and grant families revoked");
     Ok(())
 }
 

@@ -41,7 +41,7 @@ async fn last_lapse(w: &World) -> String {
 
 async fn unused_codes(w: &World, t: &TenantFx) -> u64 {
     auth_codes::Entity::find()
-        .filter(auth_codes::Column::TenantId.eq(t.id().0.clone()))
+        .filter(auth_codes::Column::TenantId.eq(t.id().to_string()))
         .filter(auth_codes::Column::UsedAt.is_null())
         .count(&w.store.db)
         .await

@@ -23,14 +23,14 @@ async fn an_upgrade_takes_the_operators_network_from_connections_added_in_the_co
         .expect("the provenance migration") as u32;
     Migrator::up(&store.db, Some(before)).await.unwrap();
     let clock = testkit::clock();
-    let t = authz_core::TenantId("7d0c5a52-0000-4000-8000-000000000001".into());
+    let t = authz_core::TenantId::parse("7d0c5a52-0000-4000-8000-000000000001").unwrap();
     store
         .db
         .execute(Statement::from_string(
             store.db.get_database_backend(),
             format!(
                 "INSERT INTO tenants (id, slug, name, created_at) VALUES ('{}', 'acme', 'Acme', 0)",
-                t.0
+                t.as_str()
             ),
         ))
         .await
@@ -47,7 +47,7 @@ async fn an_upgrade_takes_the_operators_network_from_connections_added_in_the_co
             format!(
                 "INSERT INTO connections (id, tenant_id, kind, name, issuer, client_id, client_secret_enc, enabled, created_at, preset, settings)
                  VALUES ('{id}', '{}', 'oidc', 'IdP', 'https://idp.example.test', 'gh', 'x', TRUE, 0, 'generic', '{{}}')",
-                t.0
+                t.as_str()
             ),
         ))
         .await

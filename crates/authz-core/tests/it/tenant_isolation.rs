@@ -311,7 +311,7 @@ async fn audit_chains_hold_only_their_own_tenants_records() {
     );
 
     let rows_a = w.audit_rows(a.id().as_str()).await;
-    assert!(rows_a.iter().all(|r| r.tenant_id == a.id().0));
+    assert!(rows_a.iter().all(|r| r.tenant_id == a.id().as_str()));
     assert!(rows_a
         .iter()
         .all(|r| r.user_id.as_deref() != Some(b.user.id.as_str())));

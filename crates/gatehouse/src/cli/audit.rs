@@ -35,7 +35,7 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCmd) -> Result<()> {
             .await
             .with_context(|| format!("tenant '{tenant}'"))?
             .id
-            .0
+            .to_string()
     };
     let keys = ctx.master_key.audit_verifying_keys();
     let report = audit::verify_chain_with_keys(&ctx.store, &chain, &keys).await?;

@@ -157,7 +157,7 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
     match cmd {
         TenantCmd::List => {
             for t in authz_core::tenant::list(&ctx.store.db).await? {
-                println!("tenant: {} {} {}", t.slug, t.id.0, t.name);
+                println!("tenant: {} {} {}", t.slug, t.id.as_str(), t.name);
             }
             Ok(())
         }
@@ -169,7 +169,7 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
             let t =
                 authz_core::tenant::create(&ctx.store, ctx.clock.as_ref(), &slug, &name, &domains)
                     .await?;
-            println!("tenant_id: {}", t.id.0);
+            println!("tenant_id: {}", t.id.as_str());
             println!("slug: {}", t.slug);
             for d in domains {
                 println!("domain: {}", d.trim().to_ascii_lowercase());

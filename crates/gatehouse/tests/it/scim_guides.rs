@@ -788,7 +788,7 @@ async fn quoted_error_answers_are_the_servers() {
     // displayName filter show it.
     let id = created["id"].as_str().expect("group id").to_string();
     let rec = audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(lv.acme.0.clone()))
+        .filter(audit_events::Column::TenantId.eq(lv.acme.to_string()))
         .filter(audit_events::Column::Action.eq("scim.group.created"))
         .one(&lv.store.db)
         .await

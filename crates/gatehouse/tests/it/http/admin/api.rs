@@ -990,7 +990,7 @@ async fn the_operator_rotates_and_revokes_a_resource_secret() {
     // Audited on the platform chain, by the operator key, without the secret.
     let evs = authz_core::audit::search::search(
         &fx.store.db,
-        &TenantId(authz_core::audit::PLATFORM_CHAIN.into()),
+        &TenantId::parse(authz_core::audit::PLATFORM_CHAIN).unwrap(),
         &authz_core::audit::search::AuditQuery {
             limit: 100,
             ..Default::default()

@@ -44,7 +44,7 @@ where
 }
 
 fn event(fx: &Fx, client: &str, session: &str) -> Value {
-    json!({"tenant": fx.acme.id.0, "sub": fx.acme.user_id, "client_id": client, "session_id": session,
+    json!({"tenant": fx.acme.id.as_str(), "sub": fx.acme.user_id, "client_id": client, "session_id": session,
         "tool": "list_customers", "scopes": ["crm:customers:read"], "result": "success"})
 }
 

@@ -174,7 +174,7 @@ async fn full_flow_code_refresh_introspect_revoke() {
     assert_eq!(i["iss"], ISSUER);
     assert_eq!(i["client_id"], client_id.as_str());
     assert_eq!(i["sub"], fx.acme.user_id.as_str());
-    assert_eq!(i["tenant"], fx.acme.id.0.as_str());
+    assert_eq!(i["tenant"], fx.acme.id.as_str());
     assert_eq!(i["tier"], "routine");
     assert!(i["session_id"].is_string());
 
@@ -468,7 +468,7 @@ async fn dcr_dedupes_public_clients_and_manages_confidential_ones() {
 async fn resource_servers_post_tool_calls_to_the_audit_log() {
     let fx = fixture().await;
     let app = app(&fx).await;
-    let body = json!({"tenant": fx.acme.id.0, "sub": fx.acme.user_id, "client_id": "c1", "session_id": "s1", "tool": "list_customers",
+    let body = json!({"tenant": fx.acme.id.as_str(), "sub": fx.acme.user_id, "client_id": "c1", "session_id": "s1", "tool": "list_customers",
         "scopes": ["crm:customers:read"], "result": "success", "parameters": {"query": "acme", "api_key": "sk-live-123"}});
     let r = test::call_service(
         &app,
@@ -541,14 +541,14 @@ async fn resource_servers_post_tool_calls_to_the_audit_log() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(ev.tenant_id, fx.acme.id.0);
+    assert_eq!(ev.tenant_id, fx.acme.id.as_str());
     assert!(ev.details.contains("list_customers") && ev.details.contains("acme"));
     assert!(
         !ev.details.contains("sk-live-123"),
         "secrets in parameters are redacted"
     );
     // A user of another tenant cannot be attributed.
-    let other = json!({"tenant": fx.acme.id.0, "sub": "not-a-user", "client_id": "c1", "tool": "t", "result": "success"});
+    let other = json!({"tenant": fx.acme.id.as_str(), "sub": "not-a-user", "client_id": "c1", "tool": "t", "result": "success"});
     let r = test::call_service(
         &app,
         test::TestRequest::post()

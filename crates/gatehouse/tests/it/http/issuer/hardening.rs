@@ -259,7 +259,7 @@ async fn a_nul_in_any_parameter_is_a_400_in_the_endpoints_own_format() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(body_json(r).await["error"], "invalid_request");
     // The resource servers' audit API.
-    let event = json!({"tenant": fx.acme.id.0, "sub": fx.acme.user_id, "client_id": "c",
+    let event = json!({"tenant": fx.acme.id.as_str(), "sub": fx.acme.user_id, "client_id": "c",
         "tool": "list\u{0}customers", "result": "success", "scopes": ["crm:customers:read"]});
     let r = call!(
         app,
@@ -270,7 +270,7 @@ async fn a_nul_in_any_parameter_is_a_400_in_the_endpoints_own_format() {
     );
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(body_json(r).await["error"], "invalid_request");
-    let event = json!({"tenant": fx.acme.id.0, "sub": fx.acme.user_id, "client_id": "c",
+    let event = json!({"tenant": fx.acme.id.as_str(), "sub": fx.acme.user_id, "client_id": "c",
         "tool": "t", "result": "success", "parameters": {"q": ["ok", {"deep": "\u{0}"}]}});
     let r = call!(
         app,

@@ -811,14 +811,15 @@ async fn burst_of_token_requests_yields_a_gap_free_sealed_chain() {
     authz_core::audit::seal_all(&fx.store, &key, &fx.clock)
         .await
         .unwrap();
-    let report = authz_core::audit::verify_chain(&fx.store, &fx.acme.id.0, &key.verifying_key())
-        .await
-        .unwrap();
+    let report =
+        authz_core::audit::verify_chain(&fx.store, fx.acme.id.as_str(), &key.verifying_key())
+            .await
+            .unwrap();
     assert!(report.ok(), "{:?}", report.first_break);
     assert_eq!(report.unsealed, 0);
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let total = authz_core::entities::audit_events::Entity::find()
-        .filter(authz_core::entities::audit_events::Column::TenantId.eq(fx.acme.id.0.clone()))
+        .filter(authz_core::entities::audit_events::Column::TenantId.eq(fx.acme.id.to_string()))
         .count(&fx.store.db)
         .await
         .unwrap();

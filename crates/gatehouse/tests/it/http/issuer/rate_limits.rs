@@ -249,7 +249,7 @@ async fn audit_events_are_limited_per_resource_server() {
         let (s, t) = exchange(&app, &client, &code).await;
         assert_eq!(s, StatusCode::OK, "{t}");
     }
-    let event = json!({"tenant": fx.acme.id.0, "sub": fx.acme.user_id, "client_id": client,
+    let event = json!({"tenant": fx.acme.id.as_str(), "sub": fx.acme.user_id, "client_id": client,
         "tool": "list_customers", "result": "success"});
     let post = |rs: &(String, String)| {
         test::TestRequest::post()

@@ -81,7 +81,7 @@ async fn a_rotated_out_or_revoked_secret_stops_working_at_introspection_at_once(
     let (s, b) = post_event(
         &app,
         (&id, &second),
-        &json!({"tenant": fx.acme.id.0, "sub": fx.acme.user_id, "client_id": client,
+        &json!({"tenant": fx.acme.id.as_str(), "sub": fx.acme.user_id, "client_id": client,
             "tool": "list_customers", "result": "success"}),
     )
     .await;

@@ -44,7 +44,7 @@ async fn saml_world(metadata: &str) -> (Fx, String) {
     };
     connections::Entity::insert(connections::ActiveModel {
         id: Set(CONN.into()),
-        tenant_id: Set(fx.acme.id.0.clone()),
+        tenant_id: Set(fx.acme.id.to_string()),
         kind: Set("saml".into()),
         name: Set("Corpus IdP".into()),
         issuer: Set("https://idp.example.test/saml".into()),
