@@ -7,7 +7,8 @@
 # Env knobs (defaults are the documented method): DURATION (20 s per load phase), CONNS (64),
 # CHAINS (64), CODES (500 code exchanges, concurrency CODE_CONCURRENCY=32), PG_URL (admin URL of
 # the local PostgreSQL; default postgres://postgres@127.0.0.1:5432/test), BENCH_DB (gh_bench),
-# CARGO_TARGET_DIR (/root/.cache/gatehouse-target). Only loopback addresses are loaded; every
+# CARGO_TARGET_DIR (/root/.cache/gatehouse-target), BIN (measure this binary, built elsewhere,
+# instead of building the checkout: an A/B of two commits in one session). Only loopback addresses are loaded; every
 # loop is bounded by time or count. Results (JSON, logs) go to bench/results/<timestamp>/ and
 # the report to docs/benchmarks.md.
 set -euo pipefail
@@ -24,7 +25,9 @@ REPORT=${REPORT:-1}     # 0: keep docs/benchmarks.md as it is
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 BENCH_DB=${BENCH_DB:-gh_bench}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/gatehouse-target}
-BIN=$CARGO_TARGET_DIR/release/gatehouse
+# BIN: a gatehouse binary to measure instead of building this checkout (an A/B of two commits).
+BIN_GIVEN=${BIN:+1}
+BIN=${BIN:-$CARGO_TARGET_DIR/release/gatehouse}
 GH_PORT=${GH_PORT:-18480}
 PEER_PORT=${PEER_PORT:-18481}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -56,8 +59,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- prerequisites -----------------------------------------------------------------------------
-log "building release binary"
-cargo build --release -p gatehouse 2>&1 | tail -n 3 >&2
+if [[ -z $BIN_GIVEN ]]; then
+  log "building release binary"
+  cargo build --release -p gatehouse 2>&1 | tail -n 3 >&2
+fi
 command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y wrk >/dev/null; }
 [[ -d tests/interop/node_modules/oidc-provider ]] || npm ci --prefix tests/interop >&2
 
