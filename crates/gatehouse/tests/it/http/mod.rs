@@ -6,4 +6,5 @@ mod admin;
 mod cross;
 mod issuer;
 mod scim;
+pub mod tls;
 pub mod world;
