@@ -214,6 +214,30 @@ fn derive_signing_key(master: &[u8; 32]) -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&seed)
 }
 
+/// Longest lifetime of an issued credential (SCIM token, admin API key).
+pub const MAX_CREDENTIAL_TTL_SECS: i64 = 366 * 86_400;
+
+/// The checks every issued credential (SCIM token, admin API key) shares: a lifetime between one
+/// minute and 366 days, and a name of 1-100 characters. Returns the trimmed name.
+pub fn check_credential<'a>(
+    what: &str,
+    name: &'a str,
+    ttl_secs: i64,
+) -> crate::error::CoreResult<&'a str> {
+    if !(60..=MAX_CREDENTIAL_TTL_SECS).contains(&ttl_secs) {
+        return Err(crate::error::CoreError::invalid(format!(
+            "{what} lives between one minute and 366 days"
+        )));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(crate::error::CoreError::invalid(format!(
+            "{what} needs a name of 1-100 characters"
+        )));
+    }
+    Ok(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,28 +276,4 @@ mod tests {
     fn master_key_rejects_short_keys() {
         assert!(MasterKey::parse("abcd").is_err());
     }
-}
-
-/// Longest lifetime of an issued credential (SCIM token, admin API key).
-pub const MAX_CREDENTIAL_TTL_SECS: i64 = 366 * 86_400;
-
-/// The checks every issued credential (SCIM token, admin API key) shares: a lifetime between one
-/// minute and 366 days, and a name of 1-100 characters. Returns the trimmed name.
-pub fn check_credential<'a>(
-    what: &str,
-    name: &'a str,
-    ttl_secs: i64,
-) -> crate::error::CoreResult<&'a str> {
-    if !(60..=MAX_CREDENTIAL_TTL_SECS).contains(&ttl_secs) {
-        return Err(crate::error::CoreError::invalid(format!(
-            "{what} lives between one minute and 366 days"
-        )));
-    }
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(crate::error::CoreError::invalid(format!(
-            "{what} needs a name of 1-100 characters"
-        )));
-    }
-    Ok(name)
 }

@@ -160,6 +160,15 @@ fn check_url(raw: &str) -> Result<(), CimdError> {
     Ok(())
 }
 
+/// For a client identified by its metadata document URL (CIMD), the host that vouches for it:
+/// the only part of its identity that is verified (review F12).
+pub fn verified_host(client: &authz_core::client::Client) -> Option<String> {
+    (client.kind == authz_core::client::ClientKind::Cimd)
+        .then(|| url::Url::parse(&client.client_id).ok())
+        .flatten()
+        .and_then(|u| u.host_str().map(str::to_string))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{parse_document, CimdError};
@@ -195,13 +204,4 @@ mod tests {
     fn a_nul_in_the_document_is_refused() {
         assert!(matches!(parse("a\u{0}b"), Err(CimdError::Json(_))));
     }
-}
-
-/// For a client identified by its metadata document URL (CIMD), the host that vouches for it:
-/// the only part of its identity that is verified (review F12).
-pub fn verified_host(client: &authz_core::client::Client) -> Option<String> {
-    (client.kind == authz_core::client::ClientKind::Cimd)
-        .then(|| url::Url::parse(&client.client_id).ok())
-        .flatten()
-        .and_then(|u| u.host_str().map(str::to_string))
 }

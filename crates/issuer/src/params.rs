@@ -136,6 +136,13 @@ fn client_ip(
     current
 }
 
+pub fn user_agent(req: &actix_web::HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::client_ip;
@@ -146,15 +153,25 @@ mod tests {
         let peer = "10.0.0.5".parse().unwrap();
         let direct = "203.0.113.9".parse().unwrap();
         assert_eq!(
-            client_ip(direct, Some("1.2.3.4"), &[lb.clone()]).to_string(),
+            client_ip(direct, Some("1.2.3.4"), std::slice::from_ref(&lb)).to_string(),
             "203.0.113.9"
         );
         assert_eq!(
-            client_ip(peer, Some("6.6.6.6, 198.51.100.7"), &[lb.clone()]).to_string(),
+            client_ip(
+                peer,
+                Some("6.6.6.6, 198.51.100.7"),
+                std::slice::from_ref(&lb)
+            )
+            .to_string(),
             "198.51.100.7"
         );
         assert_eq!(
-            client_ip(peer, Some("198.51.100.7, 10.0.0.9"), &[lb.clone()]).to_string(),
+            client_ip(
+                peer,
+                Some("198.51.100.7, 10.0.0.9"),
+                std::slice::from_ref(&lb)
+            )
+            .to_string(),
             "198.51.100.7"
         );
         assert_eq!(client_ip(peer, None, &[lb]).to_string(), "10.0.0.5");
@@ -163,11 +180,4 @@ mod tests {
             "10.0.0.5"
         );
     }
-}
-
-pub fn user_agent(req: &actix_web::HttpRequest) -> Option<String> {
-    req.headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }

@@ -82,25 +82,6 @@ pub fn metadata(entity_id: &str, acs_url: &str, certificate_pem: &str) -> String
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn generated_keys_and_metadata() {
-        let k = super::generate("gatehouse sp").unwrap();
-        assert!(k.private_key_pem.contains("PRIVATE KEY"));
-        let md = super::metadata(
-            "https://gh/federation/saml/c/metadata",
-            "https://gh/federation/saml/c/acs",
-            &k.certificate_pem,
-        );
-        assert!(md.contains(r#"Location="https://gh/federation/saml/c/acs""#));
-        assert!(
-            !md.contains("encryption"),
-            "no encryption key is advertised"
-        );
-    }
-}
-
 /// The SP entity ID of a connection: by convention its metadata URL.
 pub fn entity_id(issuer: &str, connection_id: &str) -> String {
     format!("{issuer}/federation/saml/{connection_id}/metadata")
@@ -141,4 +122,23 @@ pub fn setup_values(
         },
     ));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_keys_and_metadata() {
+        let k = super::generate("gatehouse sp").unwrap();
+        assert!(k.private_key_pem.contains("PRIVATE KEY"));
+        let md = super::metadata(
+            "https://gh/federation/saml/c/metadata",
+            "https://gh/federation/saml/c/acs",
+            &k.certificate_pem,
+        );
+        assert!(md.contains(r#"Location="https://gh/federation/saml/c/acs""#));
+        assert!(
+            !md.contains("encryption"),
+            "no encryption key is advertised"
+        );
+    }
 }

@@ -217,10 +217,12 @@ pub fn members_of(v: Option<&Value>) -> Result<(Vec<String>, HashMap<String, Str
     Ok((ids, display))
 }
 
+/// What a group body holds: its fields, its members' ids, and their display names where sent
+/// (by member id).
+pub type GroupBody = (GroupFields, Vec<String>, HashMap<String, String>);
+
 /// The group a POST or PUT body describes, and its members.
-pub fn group_from_body(
-    body: &Value,
-) -> Result<(GroupFields, Vec<String>, HashMap<String, String>), ScimError> {
+pub fn group_from_body(body: &Value) -> Result<GroupBody, ScimError> {
     let members_raw = body.as_object().and_then(|o| {
         o.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("members"))

@@ -87,7 +87,7 @@ async fn users_and_connections_are_invisible_across_tenants() {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(conns_b, [b.connection.id.clone()]);
+    assert_eq!(conns_b, std::slice::from_ref(&b.connection.id));
     // The sealed IdP secret opens only with the master key, and belongs to A's connection.
     let ca = connection::get(db, a.id(), &a.connection.id).await.unwrap();
     assert_eq!(ca.tenant, *a.id());

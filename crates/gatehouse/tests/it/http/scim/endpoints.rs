@@ -420,7 +420,7 @@ async fn bulk_resolves_bulk_ids_and_stops_after_fail_on_errors() {
         &app,
         &fx,
         "GET",
-        &format!("/Groups?filter=displayName eq \"Bulk\""),
+        "/Groups?filter=displayName eq \"Bulk\"",
         None,
     )
     .await;
