@@ -124,9 +124,9 @@ async fn entities_match_the_migrated_schema() {
             match have.get(c) {
                 None => problems.push(format!("{table}.{c}: in the entity, not the table")),
                 // SQLite lets a non-integer primary key hold NULL; the entity is right.
-                Some((db_null, pk)) if db_null != null && (*null || !*pk) => problems.push(format!(
-                    "{table}.{c}: entity nullable {null}, column nullable {db_null}"
-                )),
+                Some((db_null, pk)) if db_null != null && (*null || !*pk) => problems.push(
+                    format!("{table}.{c}: entity nullable {null}, column nullable {db_null}"),
+                ),
                 _ => {}
             }
         }
