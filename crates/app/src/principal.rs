@@ -3,6 +3,7 @@
 //! a resource server's client credentials) and the CLI (the operator at the machine). A use case
 //! takes the one it needs, so a path that skipped the check has nothing to pass and does not
 //! compile (STYLE §3).
+use authz_core::session::Session;
 use authz_core::TenantId;
 
 /// A browser that has not signed in (yet): the start of a sign-in or an authorization request.
@@ -16,32 +17,31 @@ pub struct AnonymousBrowser {
 /// A person with a live browser session of one tenant.
 #[derive(Debug, Clone)]
 pub struct SignedInUser {
-    tenant: TenantId,
-    user_id: String,
-    session_id: String,
+    session: Session,
 }
 
 impl SignedInUser {
     /// For the extractor that has found a live, bound session for this user (issuer `browser`).
-    pub fn from_verified_session(tenant: TenantId, user_id: String, session_id: String) -> Self {
-        Self {
-            tenant,
-            user_id,
-            session_id,
-        }
+    /// The session as it was read is kept, so a use case does not read it again.
+    pub fn from_verified_session(session: Session) -> Self {
+        Self { session }
     }
     pub fn tenant(&self) -> &TenantId {
-        &self.tenant
+        &self.session.tenant
     }
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        &self.session.user_id
     }
     pub fn session_id(&self) -> &str {
-        &self.session_id
+        &self.session.id
+    }
+    /// The session as the extractor found it (IdP sign-in time, connection).
+    pub fn session(&self) -> &Session {
+        &self.session
     }
     /// The audit actor.
     pub fn actor(&self) -> String {
-        format!("user:{}", self.user_id)
+        format!("user:{}", self.session.user_id)
     }
 }
 

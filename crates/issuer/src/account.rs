@@ -34,7 +34,7 @@ async fn signed_in(
         return Ok(None);
     };
     Ok(browser::live_session(state, req).await?.map(|s| {
-        let user = SignedInUser::from_verified_session(s.tenant, s.user_id, s.id);
+        let user = SignedInUser::from_verified_session(s);
         (user, cookie)
     }))
 }

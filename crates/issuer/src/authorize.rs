@@ -158,7 +158,7 @@ async fn authorize(
     // An existing Gatehouse session may skip the upstream round trip.
     let signed_in = browser::live_session(state, req)
         .await?
-        .map(|s| app::SignedInUser::from_verified_session(s.tenant, s.user_id, s.id));
+        .map(app::SignedInUser::from_verified_session);
     let request = start::Request {
         client: &client,
         redirect_uri: p.get("redirect_uri"),

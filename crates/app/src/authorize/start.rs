@@ -214,9 +214,8 @@ async fn reuse(
     areq: &AuthorizeRequest,
 ) -> Result<Next, CoreError> {
     let db = &store.db;
-    let Some(s) = session::find_by_id(db, clock, u.session_id()).await? else {
-        return Ok(Next::SignIn);
-    };
+    // The live session the edge found (not read again).
+    let s = u.session();
     if let Some(h) = &areq.login_hint {
         let hint_tenant = authz_core::tenant::find_by_email_domain(db, h)
             .await?
@@ -225,7 +224,7 @@ async fn reuse(
             return Ok(Next::SignIn);
         }
     }
-    if areq.step_up && !session::is_fresh(&s, clock.now_us()) {
+    if areq.step_up && !session::is_fresh(s, clock.now_us()) {
         return Ok(Next::StepUp);
     }
     if authz_core::incident::is_suspended(db, &s.tenant).await? {
