@@ -20,7 +20,13 @@ LOG_DIR=$(mktemp -d)
 # per-run TMPDIR that is removed at the end, whatever the outcome.
 TEST_TMP=$(mktemp -d)
 PREP_PID=''
-trap '[ -n "$PREP_PID" ] && kill "$PREP_PID" 2>/dev/null; rm -rf "$LOG_DIR" "$TEST_TMP"' EXIT
+# Under `set -e` a failing command in the EXIT trap would become the script's exit status (a
+# finished PREP_PID makes `kill` fail), so nothing in it may fail.
+cleanup() {
+  if [ -n "$PREP_PID" ]; then kill "$PREP_PID" 2>/dev/null || true; fi
+  rm -rf "$LOG_DIR" "$TEST_TMP" 2>/dev/null || true
+}
+trap cleanup EXIT
 
 say() { printf '\n==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
