@@ -17,6 +17,7 @@ pub mod incident;
 pub mod login;
 pub mod mail;
 pub mod maintenance;
+pub mod mcp_policy;
 pub mod ratelimit;
 pub mod redirect;
 pub mod resource;
