@@ -11,8 +11,11 @@ const attrs = (tag) => Object.fromEntries([...tag.matchAll(/([\w:-]+)(?:\s*=\s*(
 export const pageText = (html) => html.replace(/<(script|style)[\s\S]*?<\/\1>/gi, '').replace(/<[^>]+>/g, ' ')
   .replace(/\s+/g, ' ').trim().slice(0, 2000);
 
-/** Raw HTTP(S) request without any redirect handling. */
-export function request(url, { method = 'GET', headers = {}, body, ca } = {}) {
+/** Raw HTTP(S) request without any redirect handling. Like a browser, it sends a request once
+ * more on a fresh connection when a reused keep-alive connection turns out to have been closed
+ * by the server before it read anything (Node's documented `reusedSocket` pattern); nothing
+ * else is retried. */
+export function request(url, { method = 'GET', headers = {}, body, ca } = {}, retried = false) {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -21,7 +24,11 @@ export function request(url, { method = 'GET', headers = {}, body, ca } = {}) {
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
     });
-    req.on('error', reject);
+    req.on('error', (e) => {
+      if (!retried && req.reusedSocket && e.code === 'ECONNRESET') {
+        resolve(request(url, { method, headers, body, ca }, true));
+      } else reject(e);
+    });
     req.end(body);
   });
 }
