@@ -245,6 +245,7 @@ impl From<CatalogueDiff> for CatalogueDiffOut {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UpdateQuery {
     /// `true`: only compute the diff, write nothing. Default `false`.
     pub dry_run: Option<bool>,
@@ -298,9 +299,10 @@ pub async fn update_catalogue(
     op: Operator,
     st: web::Data<AdminState>,
     path: web::Path<String>,
-    q: web::Query<UpdateQuery>,
+    req: actix_web::HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
+    let q: UpdateQuery = crate::error::query(&req)?;
     let body: CatalogueDef = crate::error::json(&body)?;
     let spec = body.into_spec()?;
     let dry_run = q.dry_run.unwrap_or(false);

@@ -13,7 +13,9 @@ use super::spec::{self, ResourceSpec};
 use super::Resource;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
-use crate::entities::{consents, grant_families, org_grants, resource_catalogue_versions, resources};
+use crate::entities::{
+    auth_codes, consents, grant_families, org_grants, resource_catalogue_versions, resources, tokens,
+};
 use crate::error::{CoreError, CoreResult};
 use crate::scope::{Tier, OFFLINE_ACCESS};
 use crate::tenant::TenantId;
@@ -289,9 +291,18 @@ pub(crate) async fn store_version<C: ConnectionTrait>(
 
 /// Withdraws `scopes` of `res` from everyone who holds them, in every tenant: every live grant
 /// family carrying one is revoked with all its tokens (`token::revoke::revoke_family`), the
-/// org grants of these scopes are removed, and remembered consents lose them. Each tenant's
-/// chain records what it lost. A code issued before and exchanged after cannot carry them
-/// either: the exchange re-reads grants and consents (`token::standing`).
+/// org grants of these scopes are removed, and remembered consents and unused codes lose them.
+/// Each tenant's chain records what it lost.
+///
+/// No token carrying a withdrawn scope is issued after this commits, also on PostgreSQL under
+/// concurrency (READ COMMITTED), without any extra read on the exchange or refresh path:
+/// - an exchange re-reads grants and consents (`token::standing`) after it burns its code; the
+///   unused codes carrying a scope are updated here, so an exchange that burned one first makes
+///   this transaction wait for its commit (the row lock), and the families read next include
+///   the family it created; one that burns after waits for this commit and reads the grants
+///   without the scope;
+/// - a refresh marks its refresh token used; revoking the family updates that row too, so it
+///   waits for the refresh to commit, and a second pass revokes the tokens the refresh minted.
 pub async fn revoke_scopes<C: ConnectionTrait>(
     conn: &C,
     clock: &dyn Clock,
@@ -334,13 +345,32 @@ pub async fn revoke_scopes<C: ConnectionTrait>(
         )
         .await?;
     }
+    let pending = auth_codes::Entity::find()
+        .filter(auth_codes::Column::ResourceId.eq(res.id.clone()))
+        .filter(auth_codes::Column::UsedAt.is_null())
+        .all(conn)
+        .await?;
+    for c in pending.into_iter().filter(|c| carries(&c.scopes)) {
+        let kept: Vec<String> = crate::scope::split(&c.scopes)
+            .into_iter()
+            .filter(|s| !withdrawn.contains(s.as_str()))
+            .collect();
+        auth_codes::Entity::update_many()
+            .col_expr(auth_codes::Column::Scopes, kept.join(" ").into())
+            .filter(auth_codes::Column::CodeHash.eq(c.code_hash))
+            .filter(auth_codes::Column::UsedAt.is_null())
+            .exec(conn)
+            .await?;
+    }
     let families = grant_families::Entity::find()
         .filter(grant_families::Column::ResourceId.eq(res.id.clone()))
         .filter(grant_families::Column::RevokedAt.is_null())
         .all(conn)
         .await?;
+    let mut revoked_ids = Vec::new();
     for fam in families.into_iter().filter(|f| carries(&f.scopes)) {
         let n = crate::token::revoke::revoke_family(conn, clock, &fam.id).await?;
+        revoked_ids.push(fam.id.clone());
         out.grants_revoked += 1;
         out.tokens_revoked += n;
         let lost: Vec<String> = crate::scope::split(&fam.scopes)
@@ -362,6 +392,17 @@ pub async fn revoke_scopes<C: ConnectionTrait>(
                 .detail("tokens_revoked", n),
         )
         .await?;
+    }
+    if !revoked_ids.is_empty() {
+        // The second pass: tokens a concurrent refresh of these families minted while the
+        // first pass waited for it (a new statement sees its commit).
+        out.tokens_revoked += tokens::Entity::update_many()
+            .col_expr(tokens::Column::RevokedAt, Some(clock.now_us()).into())
+            .filter(tokens::Column::FamilyId.is_in(revoked_ids))
+            .filter(tokens::Column::RevokedAt.is_null())
+            .exec(conn)
+            .await?
+            .rows_affected;
     }
     let remembered = consents::Entity::find()
         .filter(consents::Column::ResourceId.eq(res.id.clone()))

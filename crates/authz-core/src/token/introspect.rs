@@ -74,11 +74,14 @@ async fn with_identity<C: ConnectionTrait>(
     share: bool,
     mut i: Introspection,
 ) -> CoreResult<Introspection> {
-    let (true, true, Some(tenant), Some(sub)) = (share, i.active, &i.tenant, &i.sub) else {
+    if !(share && i.active) {
+        return Ok(i);
+    }
+    let (Some(tenant), Some(sub)) = (i.tenant.clone(), i.sub.clone()) else {
         return Ok(i);
     };
-    let tenant = crate::tenant::TenantId::from_stored(tenant.clone());
-    match crate::user::get(conn, &tenant, sub).await {
+    let tenant = crate::tenant::TenantId::from_stored(tenant);
+    match crate::user::get(conn, &tenant, &sub).await {
         Ok(u) => {
             i.email = u.email;
             i.name = u.name;
