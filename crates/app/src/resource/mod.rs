@@ -10,7 +10,11 @@ use authz_core::{CoreResult, Store};
 use crate::principal::Operator;
 
 /// A resource's catalogue as stored now, with its version.
-pub async fn show(store: &Store, _op: &Operator, resource: &str) -> CoreResult<(i64, ResourceSpec)> {
+pub async fn show(
+    store: &Store,
+    _op: &Operator,
+    resource: &str,
+) -> CoreResult<(i64, ResourceSpec)> {
     let res = resource::find_by_uri_or_id(&store.db, resource).await?;
     resource::spec::stored(&store.db, &res.id).await
 }
@@ -22,5 +26,8 @@ pub async fn versions(
     resource: &str,
 ) -> CoreResult<(String, Vec<Version>)> {
     let res = resource::find_by_uri_or_id(&store.db, resource).await?;
-    Ok((res.uri.clone(), resource::versions(&store.db, &res.id).await?))
+    Ok((
+        res.uri.clone(),
+        resource::versions(&store.db, &res.id).await?,
+    ))
 }

@@ -80,8 +80,10 @@ async fn a_dry_run_changes_nothing_and_applying_bumps_the_version_and_audits_it(
     assert_eq!(d.to_version, 2);
     let (v, after) = resource::show(&w.store, &op(), RESOURCE_URI).await.unwrap();
     assert_eq!(v, 2);
-    assert!(after.tools.iter().any(|t| t.name == "export_customers"
-        && t.description.as_deref() == Some("Export")));
+    assert!(after
+        .tools
+        .iter()
+        .any(|t| t.name == "export_customers" && t.description.as_deref() == Some("Export")));
     let (_, versions) = resource::versions(&w.store, &op(), RESOURCE_URI)
         .await
         .unwrap();
@@ -103,7 +105,12 @@ async fn a_dry_run_changes_nothing_and_applying_bumps_the_version_and_audits_it(
     // The same spec again changes nothing and bumps nothing.
     let d = update(&w, spec, false).await;
     assert!(d.is_empty() && !d.applied);
-    assert_eq!(mcp_policy::stored_version(&w.store.db, &w.resource.id).await.unwrap(), 2);
+    assert_eq!(
+        mcp_policy::stored_version(&w.store.db, &w.resource.id)
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -176,13 +183,21 @@ async fn raising_a_tier_revokes_too_and_adding_a_tool_revokes_nothing() {
     assert!(w.active(&delete.access_token).await);
 
     // Lowering a tier withdraws nothing either.
-    spec.scopes.iter_mut().find(|s| s.name == DELETE).unwrap().tier = Tier::Routine;
+    spec.scopes
+        .iter_mut()
+        .find(|s| s.name == DELETE)
+        .unwrap()
+        .tier = Tier::Routine;
     let d = update(&w, spec.clone(), false).await;
     assert!(d.revoking.is_empty());
     assert!(w.active(&delete.access_token).await);
 
     // Raising one revokes what carries it, and only that.
-    spec.scopes.iter_mut().find(|s| s.name == READ).unwrap().tier = Tier::Sensitive;
+    spec.scopes
+        .iter_mut()
+        .find(|s| s.name == READ)
+        .unwrap()
+        .tier = Tier::Sensitive;
     let d = update(&w, spec, false).await;
     assert_eq!(d.tiers_changed.len(), 1);
     assert_eq!(d.revoking, vec![READ.to_string()]);
@@ -191,8 +206,17 @@ async fn raising_a_tier_revokes_too_and_adding_a_tool_revokes_nothing() {
     let granted = grant::granted_scopes(&w.store.db, acme.id(), &w.resource.id)
         .await
         .unwrap();
-    assert_eq!(granted, vec![DELETE.to_string()], "re-granted knowingly, not kept");
-    assert_eq!(mcp_policy::stored_version(&w.store.db, &w.resource.id).await.unwrap(), 4);
+    assert_eq!(
+        granted,
+        vec![DELETE.to_string()],
+        "re-granted knowingly, not kept"
+    );
+    assert_eq!(
+        mcp_policy::stored_version(&w.store.db, &w.resource.id)
+            .await
+            .unwrap(),
+        4
+    );
 }
 
 #[tokio::test]
@@ -219,7 +243,12 @@ async fn updates_are_validated_like_registrations_and_cannot_move_the_uri() {
         .await
         .unwrap_err();
     assert!(matches!(e, CoreError::Invalid(_)), "{e}");
-    assert_eq!(mcp_policy::stored_version(&w.store.db, &w.resource.id).await.unwrap(), 1);
+    assert_eq!(
+        mcp_policy::stored_version(&w.store.db, &w.resource.id)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -260,12 +289,20 @@ async fn a_second_node_sees_an_update_within_the_refresh_bound() {
     let (_, on_b) = authz_core::resource::with_catalogue(&store_b, &store_b.db, &clock, &id)
         .await
         .unwrap();
-    assert_eq!(on_b.len(), 3, "within the bound, node B may use what it holds");
+    assert_eq!(
+        on_b.len(),
+        3,
+        "within the bound, node B may use what it holds"
+    );
     clock.advance_secs(1);
     let (_, on_b) = authz_core::resource::with_catalogue(&store_b, &store_b.db, &clock, &id)
         .await
         .unwrap();
-    assert_eq!(on_b.len(), 4, "past the bound, node B has the new catalogue");
+    assert_eq!(
+        on_b.len(),
+        4,
+        "past the bound, node B has the new catalogue"
+    );
     // The gateway's view, read at node B: the tool, the setting and the version.
     let p = mcp_policy::load(&store_b.db, &id).await.unwrap();
     assert_eq!(p.version, 2);

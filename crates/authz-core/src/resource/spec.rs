@@ -116,7 +116,10 @@ pub fn validate(spec: &ResourceSpec) -> CoreResult<String> {
                 t.name
             )));
         }
-        if t.description.as_ref().is_some_and(|d| d.len() > MAX_DESCRIPTION) {
+        if t.description
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_DESCRIPTION)
+        {
             return Err(CoreError::invalid(format!(
                 "the description of tool '{}' is longer than {MAX_DESCRIPTION} characters",
                 t.name

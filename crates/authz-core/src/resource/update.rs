@@ -14,7 +14,8 @@ use super::Resource;
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::entities::{
-    auth_codes, consents, grant_families, org_grants, resource_catalogue_versions, resources, tokens,
+    auth_codes, consents, grant_families, org_grants, resource_catalogue_versions, resources,
+    tokens,
 };
 use crate::error::{CoreError, CoreResult};
 use crate::scope::{Tier, OFFLINE_ACCESS};
@@ -114,7 +115,10 @@ impl CatalogueDiff {
             ("rules removed", self.rules_removed.len()),
             ("rules changed", self.rules_changed.len()),
             ("settings changed", self.settings_changed.len()),
-            ("display name changed", usize::from(self.display_name.is_some())),
+            (
+                "display name changed",
+                usize::from(self.display_name.is_some()),
+            ),
         ];
         let v: Vec<String> = parts
             .iter()
@@ -154,7 +158,10 @@ pub fn diff(old: &ResourceSpec, new: &ResourceSpec) -> CatalogueDiff {
         ..Default::default()
     };
     if old.display_name != new.display_name.trim() {
-        d.display_name = Some([old.display_name.clone(), new.display_name.trim().to_string()]);
+        d.display_name = Some([
+            old.display_name.clone(),
+            new.display_name.trim().to_string(),
+        ]);
     }
     let scopes = |s: &ResourceSpec| -> BTreeMap<String, (Tier, String)> {
         s.scopes
@@ -213,7 +220,11 @@ pub fn diff(old: &ResourceSpec, new: &ResourceSpec) -> CatalogueDiff {
             os.allow_unlisted_tools,
             ns.allow_unlisted_tools,
         ),
-        ("filter_tools_list", os.filter_tools_list, ns.filter_tools_list),
+        (
+            "filter_tools_list",
+            os.filter_tools_list,
+            ns.filter_tools_list,
+        ),
         ("share_identity", os.share_identity, ns.share_identity),
     ] {
         if from != to {
@@ -315,7 +326,11 @@ pub async fn revoke_scopes<C: ConnectionTrait>(
         return Ok(out);
     }
     let withdrawn: HashSet<&str> = scopes.iter().map(String::as_str).collect();
-    let carries = |held: &str| crate::scope::split(held).iter().any(|s| withdrawn.contains(s.as_str()));
+    let carries = |held: &str| {
+        crate::scope::split(held)
+            .iter()
+            .any(|s| withdrawn.contains(s.as_str()))
+    };
     // Org grants first: a grant family created concurrently re-reads them at its exchange.
     let grants = org_grants::Entity::find()
         .filter(org_grants::Column::ResourceId.eq(res.id.clone()))
@@ -380,16 +395,19 @@ pub async fn revoke_scopes<C: ConnectionTrait>(
         audit::record(
             conn,
             clock,
-            AuditEvent::new(Some(&TenantId::from_stored(fam.tenant_id.clone())), "grant.revoked")
-                .actor(actor)
-                .user(fam.user_id.clone())
-                .client(fam.client_id.clone())
-                .session(fam.session_id.clone())
-                .resource(res.uri.clone())
-                .scope(fam.scopes.clone())
-                .detail("reason", "catalogue_scope_withdrawn")
-                .detail("scopes_withdrawn", lost)
-                .detail("tokens_revoked", n),
+            AuditEvent::new(
+                Some(&TenantId::from_stored(fam.tenant_id.clone())),
+                "grant.revoked",
+            )
+            .actor(actor)
+            .user(fam.user_id.clone())
+            .client(fam.client_id.clone())
+            .session(fam.session_id.clone())
+            .resource(res.uri.clone())
+            .scope(fam.scopes.clone())
+            .detail("reason", "catalogue_scope_withdrawn")
+            .detail("scopes_withdrawn", lost)
+            .detail("tokens_revoked", n),
         )
         .await?;
     }

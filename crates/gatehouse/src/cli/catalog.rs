@@ -185,9 +185,10 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
 }
 
 fn read_spec(file: &PathBuf) -> Result<ResourceSpec> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    toml::from_str(&text).with_context(|| format!("{} is not a valid resource file", file.display()))
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid resource file", file.display()))
 }
 
 /// The diff, one change a line: `+` added, `-` removed, `~` changed; `!` marks what revokes.
@@ -214,12 +215,20 @@ fn print_diff(d: &resource::update::CatalogueDiff) {
     for s in &d.descriptions_changed {
         println!("~ scope {s} description");
     }
-    for (sign, list) in [("+", &d.tools_added), ("-", &d.tools_removed), ("~", &d.tools_changed)] {
+    for (sign, list) in [
+        ("+", &d.tools_added),
+        ("-", &d.tools_removed),
+        ("~", &d.tools_changed),
+    ] {
         for t in list {
             println!("{sign} tool {t}");
         }
     }
-    for (sign, list) in [("+", &d.rules_added), ("-", &d.rules_removed), ("~", &d.rules_changed)] {
+    for (sign, list) in [
+        ("+", &d.rules_added),
+        ("-", &d.rules_removed),
+        ("~", &d.rules_changed),
+    ] {
         for r in list {
             println!("{sign} rule {r}");
         }

@@ -141,7 +141,10 @@ fn resource_update_prints_the_diff_and_applies_only_with_yes() {
     let bad = file(
         &d,
         "bad.toml",
-        &V2.replace("scopes = [\"crm:customers:read\"]\ndescription", "scopes = [\"crm:nope\"]\ndescription"),
+        &V2.replace(
+            "scopes = [\"crm:customers:read\"]\ndescription",
+            "scopes = [\"crm:nope\"]\ndescription",
+        ),
     );
     let o = gatehouse(&d, &["resource", "update", "--file", &bad, "--yes"]);
     assert!(!o.status.success());

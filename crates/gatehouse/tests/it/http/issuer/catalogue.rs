@@ -53,7 +53,10 @@ async fn the_consent_page_lists_under_each_scope_the_tools_it_enables() {
     let client_id = register_public(&app, REDIRECT).await;
     let scopes = "crm:customers:read crm:customers:export";
     let html = consent_page(&app, &fx, &client_id, scopes).await;
-    assert!(section(&html, "crm:customers:read").contains("list_customers"), "{html}");
+    assert!(
+        section(&html, "crm:customers:read").contains("list_customers"),
+        "{html}"
+    );
     assert!(!section(&html, "crm:customers:export").contains("list_customers"));
 
     // The operator adds a described tool that needs both scopes: the next page shows it under
