@@ -70,7 +70,7 @@ async fn a_dry_run_changes_nothing_and_applying_bumps_the_version_and_audits_it(
     let (v, after) = resource::show(&w.store, &op(), RESOURCE_URI).await.unwrap();
     assert_eq!((v, &after), (1, &before), "a dry run writes nothing");
     assert!(w
-        .audit_rows("platform")
+        .audit_rows(PLATFORM_CHAIN)
         .await
         .iter()
         .all(|r| r.action != "resource.catalogue_updated"));
@@ -92,7 +92,7 @@ async fn a_dry_run_changes_nothing_and_applying_bumps_the_version_and_audits_it(
     assert_eq!(versions[0].changed_by, "operator");
     assert_eq!(versions[0].summary, "tools added: 1");
     let audited: Vec<_> = w
-        .audit_rows("platform")
+        .audit_rows(PLATFORM_CHAIN)
         .await
         .into_iter()
         .filter(|r| r.action == "resource.catalogue_updated")
