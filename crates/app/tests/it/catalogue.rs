@@ -277,6 +277,14 @@ async fn a_second_node_sees_an_update_within_the_refresh_bound() {
         description: None,
     });
     spec.settings.share_identity = true;
+    spec.resources.push(mcp_policy::Rule {
+        pattern: "crm://notes/".into(),
+        scopes: vec!["crm:notes:read".into()],
+    });
+    spec.prompts.push(mcp_policy::Rule {
+        pattern: "*".into(),
+        scopes: vec![READ.into()],
+    });
     resource::update(&store_a, &clock, &op(), RESOURCE_URI, spec, false)
         .await
         .unwrap();
@@ -311,6 +319,12 @@ async fn a_second_node_sees_an_update_within_the_refresh_bound() {
         mcp_policy::Need::Scopes(vec!["crm:notes:read".into()])
     );
     assert!(p.settings.share_identity && p.settings.filter_tools_list);
+    assert_eq!(
+        p.resource("crm://notes/7"),
+        mcp_policy::Need::Scopes(vec!["crm:notes:read".into()])
+    );
+    assert_eq!(p.resource("crm://other/7"), mcp_policy::Need::Token);
+    assert_eq!(p.prompt("any"), mcp_policy::Need::Scopes(vec![READ.into()]));
     assert_eq!(
         mcp_policy::stored_version(&store_b.db, &id).await.unwrap(),
         p.version
