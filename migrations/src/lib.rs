@@ -20,6 +20,7 @@ mod m20261203_000012_dcr_unused_clients;
 mod m20261203_000013_secret_rotation_and_connection_origin;
 mod m20261203_000014_upstream_sessions;
 mod m20261203_000015_tenant_suspension;
+mod m20261203_000016_catalogue_versions;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_secret_rotation_and_connection_origin::Migration),
             Box::new(m20261203_000014_upstream_sessions::Migration),
             Box::new(m20261203_000015_tenant_suspension::Migration),
+            Box::new(m20261203_000016_catalogue_versions::Migration),
         ]
     }
 }

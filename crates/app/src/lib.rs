@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod connection;
 pub mod console;
 pub mod principal;
+pub mod resource;
 pub mod resource_events;
 pub mod scim;
 pub mod sign_in;

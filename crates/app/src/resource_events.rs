@@ -99,7 +99,7 @@ pub async fn report(
         ));
     }
     let (res, catalogue) =
-        authz_core::resource::with_catalogue(store, &store.db, caller.resource_id())
+        authz_core::resource::with_catalogue(store, &store.db, clock, caller.resource_id())
             .await
             .map_err(internal)?;
     if let Some(s) = ev

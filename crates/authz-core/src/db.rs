@@ -22,10 +22,11 @@ pub struct Store {
     /// SQLITE_BUSY_SNAPSHOT when another writer committed in between. On SQLite (one node by
     /// definition) write transactions therefore queue on this lock; PostgreSQL needs none.
     write_lock: Option<Arc<Mutex<()>>>,
-    /// Resources and their scope catalogues, which never change after registration (see
-    /// `resource::with_catalogue`).
+    /// Resources and their scope catalogues, each with the version it was loaded at; a node
+    /// re-checks the stored version at most every `resource::CATALOGUE_REFRESH_SECS` (see
+    /// `resource::with_catalogue`), so catalogue updates reach every node without a restart.
     pub(crate) catalogues:
-        Arc<std::sync::RwLock<std::collections::HashMap<String, crate::resource::Catalogue>>>,
+        Arc<std::sync::RwLock<std::collections::HashMap<String, crate::resource::Cached>>>,
 }
 
 /// A write transaction: on SQLite it also holds the store's writer lock until it ends.

@@ -1,7 +1,7 @@
 //! What an MCP request needs, read from a resource's catalogue (issue 13): the scopes a
 //! `tools/call` of each tool needs, scope rules for `resources/*` and `prompts/*`, and the
 //! resource's gateway settings. The gateway asks this module and nothing else; the catalogue's
-//! storage, versions and updates live in `resource`.
+//! storage, versions and updates live in `resource` (`resource::spec`, `resource::update`).
 //!
 //! Decisions are pure functions of the policy value, so the gateway's hot path holds one
 //! `Arc<McpPolicy>` per resource and refreshes it when the catalogue's version changes.
@@ -129,41 +129,55 @@ impl McpPolicy {
     }
 }
 
-/// The policy of resource `id` as stored now. (Settings and `resources`/`prompts` rules are
-/// not stored yet: defaults, and no rules, until the catalogue-update work stores them.)
+/// The policy of resource `id` as stored now: its scopes, tools, rules and settings, and the
+/// version they belong to (read first: if an update commits meanwhile, the version held is the
+/// older one and the holder's next [`stored_version`] check reloads).
 pub async fn load<C: sea_orm::ConnectionTrait>(conn: &C, id: &str) -> crate::CoreResult<McpPolicy> {
-    use crate::entities::resource_tools;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let resource = crate::resource::get(conn, id).await?;
+    use crate::entities::resources;
+    use crate::resource::spec;
+    use sea_orm::EntityTrait;
+    let row = resources::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .ok_or(crate::CoreError::NotFound("resource"))?;
+    let version = row.catalogue_version;
+    let settings = spec::parse_settings(&row.settings);
+    let resource = crate::resource::to_resource(row);
     let scopes = crate::resource::catalogue(conn, id).await?;
-    let tools = resource_tools::Entity::find()
-        .filter(resource_tools::Column::ResourceId.eq(id))
-        .all(conn)
+    let tools = spec::tools(conn, id)
         .await?
         .into_iter()
-        .map(|t| {
-            let needs: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
-            (t.name, needs)
-        })
+        .map(|t| (t.name, t.scopes))
         .collect();
+    let (resource_rules, prompt_rules) = spec::rules(conn, id).await?;
     Ok(McpPolicy {
         resource,
-        version: stored_version(conn, id).await?,
+        version,
         scopes,
         tools,
-        resource_rules: Vec::new(),
-        prompt_rules: Vec::new(),
-        settings: ResourceSettings::default(),
+        resource_rules,
+        prompt_rules,
+        settings,
     })
 }
 
-/// The stored catalogue version of resource `id` (one indexed read; a node compares it with the
-/// version it holds to decide whether to reload).
+/// The stored catalogue version of resource `id`: one read by primary key of
+/// `resources.catalogue_version`, which every update bumps in its transaction. A node compares
+/// it with the version it holds to decide whether to reload.
 pub async fn stored_version<C: sea_orm::ConnectionTrait>(
-    _conn: &C,
-    _id: &str,
+    conn: &C,
+    id: &str,
 ) -> crate::CoreResult<i64> {
-    Ok(0)
+    use crate::entities::resources;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    resources::Entity::find()
+        .select_only()
+        .column(resources::Column::CatalogueVersion)
+        .filter(resources::Column::Id.eq(id))
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?
+        .ok_or(crate::CoreError::NotFound("resource"))
 }
 
 #[cfg(test)]

@@ -126,7 +126,13 @@ fn prompt_page(state: &AppState, binding: Option<&str>, p: Prompt) -> HttpRespon
         .iter()
         .map(|s| {
             let checked = true; // the client asked for it; the user may untick it
-            context! { name => s.name, description => s.description, tier => s.tier.as_str(), checked => checked }
+            // What the scope enables, so the person knows what they allow (issue 13 §2).
+            let tools: Vec<_> = p
+                .tools_for(&s.name)
+                .into_iter()
+                .map(|t| context! { name => t.name, description => t.description })
+                .collect();
+            context! { name => s.name, description => s.description, tier => s.tier.as_str(), checked => checked, tools => tools }
         })
         .collect();
     state.templates.page(

@@ -3,14 +3,14 @@
 //! the browser that started it (its binding value) may present it.
 //!
 //! Offers the requested scopes the organisation granted, with description and tier; the person
-//! may untick any. Remembered consent is applied silently only where the client's identity is
+//! may untick any; under each scope, the tools it enables. Remembered consent is applied silently only where the client's identity is
 //! assured; otherwise the page comes back pre-filled as a one-click confirmation. A decision is
 //! recorded (`consent.granted` / `consent.denied`) in the transaction that issues the code.
 use authz_core::audit::{self, AuditEvent};
 use authz_core::client::Client;
 use authz_core::clock::Clock;
 use authz_core::login::{self, LoginTx};
-use authz_core::resource::{self, Resource, Scope};
+use authz_core::resource::{self, Resource, Scope, ToolSpec};
 use authz_core::session::{self, Session};
 use authz_core::token::{code, max_tier};
 use authz_core::{consent, grant, user, CoreError, Store};
@@ -53,6 +53,18 @@ pub struct Prompt {
     pub email_verified: bool,
     /// A remembered consent covers every offered scope.
     pub remembered: bool,
+    /// The resource's tools, listed on the page under each scope they need (issue 13 §2).
+    pub tools: Vec<ToolSpec>,
+}
+
+impl Prompt {
+    /// The tools that `scope` enables: those whose scope list contains it.
+    pub fn tools_for(&self, scope: &str) -> Vec<&ToolSpec> {
+        self.tools
+            .iter()
+            .filter(|t| t.scopes.iter().any(|s| s == scope))
+            .collect()
+    }
 }
 
 #[derive(Debug)]
@@ -141,6 +153,7 @@ pub async fn review(
         .await
         .map(|c| c.name)
         .unwrap_or_default();
+    let tools = resource::spec::tools(db, &ctx.resource.id).await?;
     Ok(Outcome::Ask(Box::new(Prompt {
         tx: ctx.tx.id_hash,
         redirect_uri: ctx.tx.request.redirect_uri,
@@ -152,6 +165,7 @@ pub async fn review(
         connection_name,
         email_verified,
         remembered: covered,
+        tools,
     })))
 }
 

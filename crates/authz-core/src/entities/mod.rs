@@ -15,7 +15,10 @@ mod schema_check;
 
 pub use admin::{admin_invitations, tenant_admins, tenant_client_policy};
 pub use audit::{audit_checkpoints, audit_events};
-pub use catalog::{org_grants, resource_scopes, resource_tools, resources};
+pub use catalog::{
+    org_grants, resource_catalogue_versions, resource_rules, resource_scopes, resource_tools,
+    resources,
+};
 pub use directory::{
     scim_group_members, scim_groups, scim_tombstones, scim_user_emails, scim_users,
 };

@@ -83,6 +83,8 @@ async fn entities_match_the_migrated_schema() {
         declared::<org_grants::Entity>(),
         declared::<resource_scopes::Entity>(),
         declared::<resource_tools::Entity>(),
+        declared::<resource_rules::Entity>(),
+        declared::<resource_catalogue_versions::Entity>(),
         declared::<resources::Entity>(),
         declared::<scim_group_members::Entity>(),
         declared::<scim_groups::Entity>(),

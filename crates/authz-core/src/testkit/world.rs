@@ -98,12 +98,15 @@ pub fn crm_spec() -> ResourceSpec {
             ToolSpec {
                 name: "list_customers".into(),
                 scopes: vec![READ.into()],
+                description: Some("List customers".into()),
             },
             ToolSpec {
                 name: "delete_customer".into(),
                 scopes: vec![READ.into(), DELETE.into()],
+                description: None,
             },
         ],
+        ..Default::default()
     }
 }
 
@@ -126,7 +129,7 @@ impl World {
                     description: "Read pages".into(),
                     tier: Tier::Routine,
                 }],
-                tools: vec![],
+                ..Default::default()
             },
         )
         .await

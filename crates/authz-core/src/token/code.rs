@@ -164,7 +164,7 @@ pub async fn exchange(
         txn.commit().await?;
         return Err(e);
     }
-    let (res, catalogue) = resource::with_catalogue(store, &txn, &c.resource_id).await?;
+    let (res, catalogue) = resource::with_catalogue(store, &txn, clock, &c.resource_id).await?;
     if let Some(r) = ex.resource {
         if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
             audit::record(

@@ -1,6 +1,8 @@
 //! RFC 7662 introspection for resource servers: one statement reads the caller's credentials
 //! and the token. A token presented by a resource server it was not issued for is inactive
 //! (audience check, RFC 8707), and so is a token of a suspended tenant (incident response).
+//! A resource whose `share_identity` setting is on also learns the user's `email` and `name`
+//! (issue 13 §2), so a vendor that introspects can tell who the user is.
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::Serialize;
 
@@ -35,6 +37,12 @@ pub struct Introspection {
     pub session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
+    /// Only when the resource's `share_identity` setting is on (and the user has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Only when the resource's `share_identity` setting is on (and the user has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 pub async fn introspect<C: ConnectionTrait>(
@@ -47,7 +55,41 @@ pub async fn introspect<C: ConnectionTrait>(
     let t = tokens::Entity::find_by_id(sha256_hex(token))
         .one(conn)
         .await?;
-    unless_suspended(conn, answer(t, caller, clock.now_us(), issuer)).await
+    let i = unless_suspended(conn, answer(t, caller, clock.now_us(), issuer)).await?;
+    if !i.active {
+        return Ok(i);
+    }
+    // Not the hot path ([`introspect_as`] is): the setting is read here, for an active answer.
+    let share = resources::Entity::find_by_id(caller.id.clone())
+        .one(conn)
+        .await?
+        .is_some_and(|r| crate::resource::spec::parse_settings(&r.settings).share_identity);
+    with_identity(conn, share, i).await
+}
+
+/// Adds the user's email and name to an active answer when the resource shares identity: one
+/// read of the user, only then.
+async fn with_identity<C: ConnectionTrait>(
+    conn: &C,
+    share: bool,
+    mut i: Introspection,
+) -> CoreResult<Introspection> {
+    if !(share && i.active) {
+        return Ok(i);
+    }
+    let (Some(tenant), Some(sub)) = (i.tenant.clone(), i.sub.clone()) else {
+        return Ok(i);
+    };
+    let tenant = crate::tenant::TenantId::from_stored(tenant);
+    match crate::user::get(conn, &tenant, &sub).await {
+        Ok(u) => {
+            i.email = u.email;
+            i.name = u.name;
+        }
+        Err(crate::CoreError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(i)
 }
 
 /// An active answer of a suspended tenant becomes inactive (no cache: a suspension holds on
@@ -113,8 +155,11 @@ pub async fn introspect_as<C: ConnectionTrait>(
     if !crate::resource::credential_matches(&r, now, secret) {
         return Ok(None);
     }
+    // The settings came with the resource row: sharing identity costs a read only when on.
+    let share = crate::resource::spec::parse_settings(&r.settings).share_identity;
     let caller = crate::resource::to_resource(r);
-    Ok(Some(answer(t, &caller, now, issuer)))
+    let i = answer(t, &caller, now, issuer);
+    Ok(Some(with_identity(conn, share, i).await?))
 }
 
 /// Active only for an unrevoked, unexpired access token issued for the caller (RFC 8707).
@@ -142,5 +187,6 @@ fn answer(t: Option<tokens::Model>, caller: &Resource, now_us: i64, issuer: &str
         tenant: Some(t.tenant_id),
         session_id: Some(t.session_id),
         tier: Some(t.tier),
+        ..Default::default()
     }
 }

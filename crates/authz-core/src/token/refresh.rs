@@ -129,7 +129,8 @@ async fn refresh_checked(
     if family.revoked_at.is_some() {
         return Err(TokenError::grant("the grant has been revoked"));
     }
-    let (res, catalogue) = resource::with_catalogue(store, &txn, &family.resource_id).await?;
+    let (res, catalogue) =
+        resource::with_catalogue(store, &txn, clock, &family.resource_id).await?;
     if let Some(r) = req.resource {
         if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
             return Err(TokenError::new(

@@ -29,6 +29,26 @@ pub enum ResourceCmd {
         #[arg(long)]
         uri: String,
     },
+    /// Change a resource's catalogue from a TOML file (the `register` format, same URI): prints
+    /// what changes and applies it only with --yes. Removing a scope or raising its tier
+    /// revokes every token, org grant and consent that carries it.
+    Update {
+        #[arg(long)]
+        file: PathBuf,
+        /// Apply the change (without it, nothing is written).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print a resource's catalogue (in the `register`/`update` TOML format) and its version.
+    Show {
+        /// The resource's URI (or id).
+        uri: String,
+    },
+    /// List the versions of a resource's catalogue, newest first.
+    Versions {
+        /// The resource's URI (or id).
+        uri: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,10 +89,7 @@ pub enum ClientCmd {
 pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
     match cmd {
         ResourceCmd::Register { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let spec: ResourceSpec = toml::from_str(&text)
-                .with_context(|| format!("{} is not a valid resource file", file.display()))?;
+            let spec = read_spec(&file)?;
             let r = resource::register(&ctx.store, ctx.clock.as_ref(), spec).await?;
             println!("resource: {}", r.resource.uri);
             println!("resource_id: {}", r.resource.id);
@@ -107,6 +124,54 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
             eprintln!("note: the introspection secret is shown once; store it in the resource server's secret store");
             Ok(())
         }
+        ResourceCmd::Update { file, yes } => {
+            let spec = read_spec(&file)?;
+            let uri = spec.uri.clone();
+            let op = app::Operator::cli();
+            let d = app::resource::update(&ctx.store, ctx.clock.as_ref(), &op, &uri, spec, !yes)
+                .await?;
+            print_diff(&d);
+            if d.is_empty() {
+                println!("result: no change");
+            } else if d.applied {
+                println!("result: applied version {}", d.to_version);
+                if let Some(r) = &d.revoked {
+                    println!("grants_revoked: {}", r.grants_revoked);
+                    println!("tokens_revoked: {}", r.tokens_revoked);
+                    println!("org_grants_removed: {}", r.org_grants_removed);
+                    println!("consents_changed: {}", r.consents_changed);
+                }
+            } else {
+                println!("result: nothing applied (run again with --yes to apply)");
+            }
+            Ok(())
+        }
+        ResourceCmd::Show { uri } => {
+            let (version, spec) =
+                app::resource::show(&ctx.store, &app::Operator::cli(), &uri).await?;
+            println!("# resource: {}", spec.uri);
+            println!("# version: {version}");
+            print!(
+                "{}",
+                toml::to_string(&spec).context("cannot print the catalogue as TOML")?
+            );
+            Ok(())
+        }
+        ResourceCmd::Versions { uri } => {
+            let (uri, versions) =
+                app::resource::versions(&ctx.store, &app::Operator::cli(), &uri).await?;
+            println!("resource: {uri}");
+            for v in versions {
+                println!(
+                    "version: {} {} {} {}",
+                    v.version,
+                    super::ts(v.changed_at),
+                    v.changed_by,
+                    v.summary
+                );
+            }
+            Ok(())
+        }
         ResourceCmd::RevokeSecret { uri } => {
             let res = registered(ctx, &uri).await?;
             let r = resource_secret::revoke(&ctx.store, ctx.clock.as_ref(), &res.id, "operator")
@@ -116,6 +181,63 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
             println!("secrets: revoked");
             Ok(())
         }
+    }
+}
+
+fn read_spec(file: &PathBuf) -> Result<ResourceSpec> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid resource file", file.display()))
+}
+
+/// The diff, one change a line: `+` added, `-` removed, `~` changed; `!` marks what revokes.
+fn print_diff(d: &resource::update::CatalogueDiff) {
+    println!("resource: {}", d.resource);
+    println!("version: {} -> {}", d.from_version, d.to_version);
+    if let Some([old, new]) = &d.display_name {
+        println!("~ display_name: {old:?} -> {new:?}");
+    }
+    for s in &d.scopes_added {
+        println!("+ scope {s}");
+    }
+    for s in &d.scopes_removed {
+        println!("- scope {s}");
+    }
+    for t in &d.tiers_changed {
+        println!(
+            "~ scope {} tier {} -> {}",
+            t.scope,
+            t.from.as_str(),
+            t.to.as_str()
+        );
+    }
+    for s in &d.descriptions_changed {
+        println!("~ scope {s} description");
+    }
+    for (sign, list) in [
+        ("+", &d.tools_added),
+        ("-", &d.tools_removed),
+        ("~", &d.tools_changed),
+    ] {
+        for t in list {
+            println!("{sign} tool {t}");
+        }
+    }
+    for (sign, list) in [
+        ("+", &d.rules_added),
+        ("-", &d.rules_removed),
+        ("~", &d.rules_changed),
+    ] {
+        for r in list {
+            println!("{sign} rule {r}");
+        }
+    }
+    for s in &d.settings_changed {
+        println!("~ setting {} {} -> {}", s.setting, s.from, s.to);
+    }
+    for s in &d.revoking {
+        println!("! revokes every token, org grant and consent carrying {s}");
     }
 }
 

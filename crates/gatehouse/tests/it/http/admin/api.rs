@@ -377,7 +377,7 @@ async fn the_openapi_document_is_public_and_3_1() {
     assert_eq!(ids.len(), n, "duplicate operationId in {ids:?}");
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        26,
+        28,
         "{}",
         doc["paths"]
     );
@@ -1019,4 +1019,114 @@ async fn the_operator_rotates_and_revokes_a_resource_secret() {
         let text = format!("{e:?}");
         assert!(!text.contains(&second) && !text.contains(&third), "{text}");
     }
+}
+
+/// Issue 13 §2: the operator reads a catalogue, sees an update's diff without applying it, then
+/// applies it (the version moves, the versions list grows); a tenant admin may do none of it,
+/// and an invalid catalogue or a changed URI is a 400 that writes nothing.
+#[actix_web::test]
+async fn the_operator_updates_a_catalogue_after_a_dry_run() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let op = Some(fx.operator.as_str());
+    let v1 = json!({"uri": "https://crm.example.test/mcp", "display_name": "CRM",
+        "scopes": [{"name": "crm:read", "description": "Read", "tier": "routine"},
+                   {"name": "crm:write", "description": "Write", "tier": "routine"}],
+        "tools": [{"name": "search", "scopes": ["crm:read"]}]});
+    let (s, _, r) = call(
+        &app,
+        "POST",
+        "/admin/api/v1/resources",
+        op,
+        Some(v1.clone()),
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    let id = r["resource"]["id"].as_str().unwrap().to_string();
+    let catalogue = format!("/admin/api/v1/resources/{id}/catalogue");
+
+    let (s, _, c) = call(&app, "GET", &catalogue, op, None).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["version"], 1);
+    assert_eq!(c["catalogue"]["settings"]["filter_tools_list"], true);
+
+    let mut v2 = v1.clone();
+    v2["scopes"][1]["tier"] = json!("critical");
+    v2["tools"] = json!([{"name": "search", "scopes": ["crm:read"], "description": "Search"},
+                         {"name": "update", "scopes": ["crm:write"]}]);
+    v2["settings"] = json!({"share_identity": true});
+    let (s, _, d) = call(
+        &app,
+        "PUT",
+        &format!("{catalogue}?dry_run=true"),
+        op,
+        Some(v2.clone()),
+    )
+    .await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(
+        (d["applied"].as_bool(), d["to_version"].as_i64()),
+        (Some(false), Some(2))
+    );
+    assert_eq!(d["tools_added"], json!(["update"]));
+    assert_eq!(d["tools_changed"], json!(["search"]));
+    assert_eq!(d["revoking"], json!(["crm:write"]));
+    assert_eq!(d["tiers_changed"][0]["to"], "critical");
+    assert_eq!(d["settings_changed"][0]["setting"], "share_identity");
+    assert_eq!(
+        call(&app, "GET", &catalogue, op, None).await.2["version"],
+        1
+    );
+
+    let (s, ct, b) = call(
+        &app,
+        "PUT",
+        &catalogue,
+        Some(&fx.acme_admin),
+        Some(v2.clone()),
+    )
+    .await;
+    is_problem(s, &ct, &b, 403, "a tenant admin updating");
+    let mut bad = v2.clone();
+    bad["tools"][1]["scopes"] = json!(["crm:nope"]);
+    let (s, ct, b) = call(&app, "PUT", &catalogue, op, Some(bad)).await;
+    is_problem(s, &ct, &b, 400, "a tool outside the catalogue");
+    let mut moved = v2.clone();
+    moved["uri"] = json!("https://other.example.test/mcp");
+    let (s, ct, b) = call(&app, "PUT", &catalogue, op, Some(moved)).await;
+    is_problem(s, &ct, &b, 400, "a changed URI");
+
+    let (s, _, d) = call(&app, "PUT", &catalogue, op, Some(v2)).await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["applied"], true);
+    assert_eq!(d["revoked"]["tokens_revoked"], 0);
+    let (s, _, c) = call(&app, "GET", &catalogue, op, None).await;
+    assert_eq!((s, c["version"].as_i64()), (200, Some(2)));
+    assert_eq!(c["catalogue"]["settings"]["share_identity"], true);
+    let (s, _, v) = call(
+        &app,
+        "GET",
+        &format!("/admin/api/v1/resources/{id}/versions"),
+        op,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let by: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["changed_by"].as_str().unwrap())
+        .collect();
+    assert_eq!(by.len(), 2, "{v}");
+    assert!(by[0].starts_with("operator-key:"), "{v}");
+    let (s, ct, b) = call(
+        &app,
+        "GET",
+        "/admin/api/v1/resources/nope/versions",
+        op,
+        None,
+    )
+    .await;
+    is_problem(s, &ct, &b, 404, "an unknown resource");
 }

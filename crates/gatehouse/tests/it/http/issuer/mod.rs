@@ -1,5 +1,6 @@
 mod audit_events;
 mod audit_origin;
+mod catalogue;
 pub mod common;
 mod flows;
 mod hardening;

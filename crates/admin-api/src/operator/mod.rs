@@ -1,5 +1,8 @@
 //! Operator endpoints: the platform's tenants (and inviting a tenant's admin), protected
-//! resources with their scope catalogues, and pre-registered clients.
+//! resources with their scope catalogues ([`catalogue`]: reading, changing and versions), and
+//! pre-registered clients.
+pub mod catalogue;
+
 use actix_web::{get, post, web, HttpResponse};
 use authz_core::{client, resource, resource_secret, tenant};
 use serde::{Deserialize, Serialize};
@@ -147,23 +150,34 @@ pub struct ScopeDef {
     pub tier: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolDef {
     pub name: String,
     /// The scopes the tool needs.
     pub scopes: Vec<String>,
+    /// Shown on the consent page under the scopes the tool needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewResource {
-    /// The RFC 8707 resource URI of the MCP server.
-    pub uri: String,
-    pub display_name: String,
-    pub scopes: Vec<ScopeDef>,
-    #[serde(default)]
-    pub tools: Vec<ToolDef>,
+/// The scopes of a request body, their tiers parsed.
+pub(crate) fn scope_specs(defs: Vec<ScopeDef>) -> Result<Vec<resource::ScopeSpec>, Problem> {
+    defs.into_iter()
+        .map(|s| {
+            let tier = authz_core::scope::Tier::parse(&s.tier).ok_or_else(|| {
+                Problem::invalid(format!(
+                    "scope '{}': tier must be routine, sensitive or critical",
+                    s.name
+                ))
+            })?;
+            Ok(resource::ScopeSpec {
+                name: s.name,
+                description: s.description,
+                tier,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -232,7 +246,7 @@ pub async fn list_resources(
 #[utoipa::path(
     tag = "operator",
     security(("bearer" = [])),
-    request_body = NewResource,
+    request_body = catalogue::CatalogueDef,
     responses(
         (status = 201, description = "Registered", body = RegisteredResource),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -247,34 +261,8 @@ pub async fn register_resource(
     st: web::Data<AdminState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let body: NewResource = crate::error::json(&body)?;
-    let mut scopes = Vec::with_capacity(body.scopes.len());
-    for s in body.scopes {
-        let tier = authz_core::scope::Tier::parse(&s.tier).ok_or_else(|| {
-            Problem::invalid(format!(
-                "scope '{}': tier must be routine, sensitive or critical",
-                s.name
-            ))
-        })?;
-        scopes.push(resource::ScopeSpec {
-            name: s.name,
-            description: s.description,
-            tier,
-        });
-    }
-    let spec = resource::ResourceSpec {
-        uri: body.uri,
-        display_name: body.display_name,
-        scopes,
-        tools: body
-            .tools
-            .into_iter()
-            .map(|t| resource::ToolSpec {
-                name: t.name,
-                scopes: t.scopes,
-            })
-            .collect(),
-    };
+    let body: catalogue::CatalogueDef = crate::error::json(&body)?;
+    let spec = body.into_spec()?;
     let reg = resource::register(&st.store, st.clock.as_ref(), spec).await?;
     Ok(HttpResponse::Created().json(RegisteredResource {
         resource: resource_out(&st.store.db, reg.resource).await?,

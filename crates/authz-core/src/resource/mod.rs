@@ -1,42 +1,20 @@
 //! Protected resources (MCP servers), their scope catalogues, tools and the credentials they use
-//! at the introspection and audit endpoints.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use serde::Deserialize;
+//! at the introspection and audit endpoints. Catalogues change at run time (issue 13 §2):
+//! [`update`] compares and applies a new spec, [`spec`] validates and stores one.
+pub mod spec;
+pub mod update;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::audit::{self, AuditEvent};
-use crate::clock::Clock;
+use crate::clock::{Clock, MICROS};
 use crate::crypto::{hashes_equal, random_hex16, random_token, sha256_hex};
 use crate::db::Store;
-use crate::entities::{resource_scopes, resource_tools, resources};
+use crate::entities::{resource_catalogue_versions, resource_scopes, resources};
 use crate::error::{CoreError, CoreResult};
 use crate::scope::Tier;
 
-/// `resource.toml` as the operator writes it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResourceSpec {
-    pub uri: String,
-    pub display_name: String,
-    #[serde(default)]
-    pub scopes: Vec<ScopeSpec>,
-    #[serde(default)]
-    pub tools: Vec<ToolSpec>,
-}
-
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeSpec {
-    pub name: String,
-    pub description: String,
-    pub tier: Tier,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ToolSpec {
-    pub name: String,
-    pub scopes: Vec<String>,
-}
+pub use spec::{validate, ResourceSpec, ScopeSpec, ToolSpec};
 
 #[derive(Clone, Debug)]
 pub struct Resource {
@@ -80,13 +58,6 @@ pub fn normalize_uri(uri: &str) -> CoreResult<String> {
     Ok(s)
 }
 
-fn valid_scope_name(s: &str) -> bool {
-    // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-}
-
 /// A protected resource is reached over https; plain http only on a loopback address, for
 /// development (tokens are bearer credentials: RFC 6750 §5.3, DESIGN §6).
 pub fn require_secure_uri(uri: &str) -> CoreResult<()> {
@@ -112,51 +83,12 @@ pub async fn register(
     clock: &dyn Clock,
     spec: ResourceSpec,
 ) -> CoreResult<Registered> {
-    let uri = normalize_uri(&spec.uri)?;
-    require_secure_uri(&uri)?;
-    if spec.display_name.trim().is_empty() {
-        return Err(CoreError::invalid("display_name must not be empty"));
-    }
-    if spec.scopes.is_empty() {
-        return Err(CoreError::invalid(
-            "a resource needs at least one scope in its catalogue",
-        ));
-    }
-    let mut names = std::collections::HashSet::new();
-    for s in &spec.scopes {
-        if !valid_scope_name(&s.name) || s.name == crate::scope::OFFLINE_ACCESS {
-            return Err(CoreError::invalid(format!(
-                "'{}' is not a valid scope name",
-                s.name
-            )));
-        }
-        if !names.insert(s.name.clone()) {
-            return Err(CoreError::invalid(format!(
-                "scope '{}' is listed twice",
-                s.name
-            )));
-        }
-    }
-    let mut tools = std::collections::HashSet::new();
-    for t in &spec.tools {
-        if t.name.trim().is_empty() || t.name.len() > 200 {
-            return Err(CoreError::invalid("a tool name must be 1-200 characters"));
-        }
-        if !tools.insert(t.name.clone()) {
-            return Err(CoreError::invalid(format!(
-                "tool '{}' is listed twice",
-                t.name
-            )));
-        }
-        for s in &t.scopes {
-            if !names.contains(s) {
-                return Err(CoreError::invalid(format!(
-                    "tool '{}' needs scope '{s}', which is not in the catalogue",
-                    t.name
-                )));
-            }
-        }
-    }
+    let uri = validate(&spec)?;
+    let spec = ResourceSpec {
+        uri: uri.clone(),
+        display_name: spec.display_name.trim().to_string(),
+        ..spec
+    };
     let txn = store.begin().await?;
     if resources::Entity::find()
         .filter(resources::Column::Uri.eq(uri.clone()))
@@ -175,34 +107,19 @@ pub async fn register(
     resources::Entity::insert(resources::ActiveModel {
         id: Set(id.clone()),
         uri: Set(uri.clone()),
-        display_name: Set(spec.display_name.trim().to_string()),
+        display_name: Set(spec.display_name.clone()),
         rs_client_id: Set(rs_client_id.clone()),
         rs_secret_hash: Set(sha256_hex(&secret)),
         created_at: Set(now),
         rs_prev_secret_hash: Set(None),
         rs_prev_secret_until: Set(None),
+        catalogue_version: Set(1),
+        settings: Set(spec::settings_json(&spec.settings)),
     })
     .exec_without_returning(&txn)
     .await?;
-    for s in &spec.scopes {
-        resource_scopes::Entity::insert(resource_scopes::ActiveModel {
-            resource_id: Set(id.clone()),
-            name: Set(s.name.clone()),
-            description: Set(s.description.clone()),
-            tier: Set(s.tier.as_str().to_string()),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-    }
-    for t in &spec.tools {
-        resource_tools::Entity::insert(resource_tools::ActiveModel {
-            resource_id: Set(id.clone()),
-            name: Set(t.name.clone()),
-            scopes: Set(serde_json::to_string(&t.scopes).unwrap_or_default()),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-    }
+    spec::replace_catalogue(&txn, &id, &spec).await?;
+    update::store_version(&txn, clock, &id, 1, &spec, "operator", "registered").await?;
     audit::record(
         &txn,
         clock,
@@ -210,7 +127,8 @@ pub async fn register(
             .actor("operator")
             .resource(uri.clone())
             .detail("scopes", spec.scopes.len())
-            .detail("tools", spec.tools.len()),
+            .detail("tools", spec.tools.len())
+            .detail("version", 1),
     )
     .await?;
     txn.commit().await?;
@@ -315,25 +233,130 @@ pub(crate) fn credential_matches(m: &resources::Model, now_us: i64, secret: &str
 /// A resource with its scope catalogue.
 pub type Catalogue = (Resource, Vec<Scope>);
 
-/// A resource and its catalogue, from this node's memory once loaded: both are fixed at
-/// registration (there is no update or delete), so caching them cannot make nodes disagree.
-/// Tokens, grants and revocations are never cached. `conn` is used on a miss (pass the open
-/// transaction so a single-connection store cannot wait on itself).
+/// How long a node uses a cached catalogue before it reads the stored version again: a
+/// catalogue update reaches every node within this bound (issue 13 §2), and the cost is one
+/// indexed read per resource per bound on the paths that use it.
+pub const CATALOGUE_REFRESH_SECS: i64 = 2;
+
+/// A catalogue as one node holds it: with its version and when the version was last checked.
+#[derive(Clone, Debug)]
+pub(crate) struct Cached {
+    catalogue: Catalogue,
+    version: i64,
+    checked_at_us: i64,
+}
+
+/// A resource and its catalogue from this node's memory, at most
+/// [`CATALOGUE_REFRESH_SECS`] stale: past that, one indexed read of the stored version
+/// (`resources.catalogue_version`), and a reload only when it moved. The staleness is harmless
+/// where it is used (code exchange, refresh, posted events): the scope *names* a token may
+/// carry are re-read fresh from org grants and consents, which an update that removes or raises
+/// a scope changes in its own transaction; only tiers (lifetimes) and the display name may lag
+/// by the bound. Tokens, grants and revocations are never cached. `conn` is used on a check or
+/// a miss (pass the open transaction so a single-connection store cannot wait on itself).
 pub async fn with_catalogue<C: ConnectionTrait>(
     store: &crate::Store,
     conn: &C,
+    clock: &dyn Clock,
     id: &str,
 ) -> CoreResult<Catalogue> {
-    if let Some(c) = store.catalogues.read().expect("catalogue cache").get(id) {
-        return Ok(c.clone());
+    let now = clock.now_us();
+    let held = store
+        .catalogues
+        .read()
+        .expect("catalogue cache")
+        .get(id)
+        .cloned();
+    if let Some(c) = held {
+        let age = now - c.checked_at_us;
+        if (0..CATALOGUE_REFRESH_SECS * MICROS).contains(&age) {
+            return Ok(c.catalogue);
+        }
+        if crate::mcp_policy::stored_version(conn, id).await? == c.version {
+            if let Some(e) = store
+                .catalogues
+                .write()
+                .expect("catalogue cache")
+                .get_mut(id)
+            {
+                if e.version == c.version {
+                    e.checked_at_us = now;
+                }
+            }
+            return Ok(c.catalogue);
+        }
     }
-    let loaded = (get(conn, id).await?, catalogue(conn, id).await?);
+    // The row first: if an update commits between the two reads, the version held is the older
+    // one and the next check reloads again.
+    let row = resources::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .ok_or(CoreError::NotFound("resource"))?;
+    let version = row.catalogue_version;
+    let loaded = (to_resource(row), catalogue(conn, id).await?);
+    store.catalogues.write().expect("catalogue cache").insert(
+        id.to_string(),
+        Cached {
+            catalogue: loaded.clone(),
+            version,
+            checked_at_us: now,
+        },
+    );
+    Ok(loaded)
+}
+
+/// Drops this node's cached catalogue of `id` (the node that applied an update sees it at once;
+/// the others within [`CATALOGUE_REFRESH_SECS`]).
+pub fn forget_cached(store: &crate::Store, id: &str) {
     store
         .catalogues
         .write()
         .expect("catalogue cache")
-        .insert(id.to_string(), loaded.clone());
-    Ok(loaded)
+        .remove(id);
+}
+
+/// One stored version of a resource's catalogue.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Version {
+    pub version: i64,
+    pub changed_by: String,
+    /// Microseconds since the epoch.
+    pub changed_at: i64,
+    pub summary: String,
+}
+
+/// Every stored version of resource `id`'s catalogue, newest first.
+pub async fn versions<C: ConnectionTrait>(conn: &C, id: &str) -> CoreResult<Vec<Version>> {
+    use sea_orm::QueryOrder;
+    Ok(resource_catalogue_versions::Entity::find()
+        .select_only()
+        .column(resource_catalogue_versions::Column::Version)
+        .column(resource_catalogue_versions::Column::ChangedBy)
+        .column(resource_catalogue_versions::Column::ChangedAt)
+        .column(resource_catalogue_versions::Column::Summary)
+        .filter(resource_catalogue_versions::Column::ResourceId.eq(id))
+        .order_by_desc(resource_catalogue_versions::Column::Version)
+        .into_tuple::<(i64, String, i64, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|(version, changed_by, changed_at, summary)| Version {
+            version,
+            changed_by,
+            changed_at,
+            summary,
+        })
+        .collect())
+}
+
+/// A resource by its URI, or else by its id (the CLI and the operator API name it either way).
+pub async fn find_by_uri_or_id<C: ConnectionTrait>(conn: &C, key: &str) -> CoreResult<Resource> {
+    if key.contains("://") {
+        return find_by_uri(conn, key)
+            .await?
+            .ok_or(CoreError::NotFound("resource"));
+    }
+    get(conn, key).await
 }
 
 /// Every registered resource (the console's Apps page), by display name.
