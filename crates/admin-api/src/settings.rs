@@ -118,13 +118,13 @@ pub async fn put_settings(
         upstream_check_minutes: b.upstream_check_minutes,
         reauth_after_hours: b.reauth_after_hours,
         refresh_lifetime_days: b.refresh_lifetime_days,
-        gateway_calls_per_minute: b.gateway_calls_per_minute.map(|g| {
-            settings::GatewayCallLimits {
+        gateway_calls_per_minute: b
+            .gateway_calls_per_minute
+            .map(|g| settings::GatewayCallLimits {
                 routine: g.routine,
                 sensitive: g.sensitive,
                 critical: g.critical,
-            }
-        }),
+            }),
     };
     settings::set(
         &st.store,

@@ -119,7 +119,8 @@ pub fn verify(
     now_secs: i64,
 ) -> Result<UpstreamClaims, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };
@@ -185,7 +186,10 @@ mod tests {
             verify(&t, &keys, iss, "http://other/mcp", now),
             Err(JwtError::Audience)
         );
-        assert_eq!(verify(&t, &keys, iss, aud, now + 60), Err(JwtError::Expired));
+        assert_eq!(
+            verify(&t, &keys, iss, aud, now + 60),
+            Err(JwtError::Expired)
+        );
         let other = SigningKey::from_bytes(&[8u8; 32]);
         let other_keys = keys_from_jwks(&jwks(&[other.verifying_key()]));
         assert_eq!(

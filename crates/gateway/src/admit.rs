@@ -42,13 +42,20 @@ fn source(req: &HttpRequest) -> (Option<String>, Option<String>) {
     (ip, ua)
 }
 
-fn route<'a>(state: &'a GatewayState, req: &HttpRequest) -> Result<(usize, &'a Route), HttpResponse> {
-    state
-        .route_of(req.path())
-        .ok_or_else(|| HttpResponse::NotFound().finish())
+/// The route of the request's path (always found: only routes' paths are registered).
+fn route<'a>(state: &'a GatewayState, req: &HttpRequest) -> Option<(usize, &'a Route)> {
+    state.route_of(req.path())
 }
 
-async fn policy(state: &GatewayState, route: &Route, id: &Value) -> Result<Arc<McpPolicy>, HttpResponse> {
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().finish()
+}
+
+async fn policy(
+    state: &GatewayState,
+    route: &Route,
+    id: &Value,
+) -> Result<Arc<McpPolicy>, HttpResponse> {
     state
         .policies
         .get(&state.store.db, &route.resource.id)
@@ -75,7 +82,15 @@ async fn holder(
         return Err(challenge(false));
     };
     let share = policy.settings.share_identity;
-    match app::gateway::authenticate(&state.store.db, state.clock.as_ref(), &route.resource, token, share).await {
+    match app::gateway::authenticate(
+        &state.store.db,
+        state.clock.as_ref(),
+        &route.resource,
+        token,
+        share,
+    )
+    .await
+    {
         Ok(Some(h)) => Ok(h),
         Ok(None) => Err(challenge(true)),
         Err(e) => {
@@ -87,8 +102,12 @@ async fn holder(
 
 /// A POST: the body is parsed and every message checked; a batch is refused whole when one
 /// of its messages is refused (see [`decide`]).
-pub async fn post(state: &GatewayState, req: &HttpRequest, body: &[u8]) -> Result<Admitted, HttpResponse> {
-    let (idx, route) = route(state, req)?;
+pub async fn post(
+    state: &GatewayState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Admitted, HttpResponse> {
+    let (idx, route) = route(state, req).ok_or_else(not_found)?;
     let parsed = rpc::parse(body).map_err(|e| match e {
         BodyError::Parse => refuse::parse_error(),
         BodyError::Invalid(m) => refuse::invalid(Value::Null, rpc::INVALID_REQUEST, &m),
@@ -106,7 +125,15 @@ pub async fn post(state: &GatewayState, req: &HttpRequest, body: &[u8]) -> Resul
         .calls
         .iter()
         .map(|c| {
-            let call = GatewayCall::new(&holder, &route.resource.uri, &c.tool, &c.arguments, c.scopes.clone(), src.clone(), now);
+            let call = GatewayCall::new(
+                &holder,
+                &route.resource.uri,
+                &c.tool,
+                &c.arguments,
+                c.scopes.clone(),
+                src.clone(),
+                now,
+            );
             (c.id.clone(), call)
         })
         .collect();
@@ -115,10 +142,17 @@ pub async fn post(state: &GatewayState, req: &HttpRequest, body: &[u8]) -> Resul
             state.audit.send(c.clone().ended(outcome.clone(), 0));
         }
     };
-    if let Err(r) = decide::check(&policy, &plan, holder.scopes(), holder.authenticated_recently(now)) {
+    if let Err(r) = decide::check(
+        &policy,
+        &plan,
+        holder.scopes(),
+        holder.authenticated_recently(now),
+    ) {
         return Err(match r {
             Refusal::Unlisted(what) => {
-                refuse_all(CallOutcome::Denied(format!("{what} is not in the catalogue")));
+                refuse_all(CallOutcome::Denied(format!(
+                    "{what} is not in the catalogue"
+                )));
                 refuse::unlisted(&what, id)
             }
             Refusal::InsufficientScope { scope, description } => {
@@ -128,7 +162,14 @@ pub async fn post(state: &GatewayState, req: &HttpRequest, body: &[u8]) -> Resul
             Refusal::BadParams(m) => refuse::invalid(id, rpc::INVALID_PARAMS, &m),
         });
     }
-    match app::gateway::count_calls(&state.store.db, state.clock.as_ref(), &holder, &plan.tiers()).await {
+    match app::gateway::count_calls(
+        &state.store.db,
+        state.clock.as_ref(),
+        &holder,
+        &plan.tiers(),
+    )
+    .await
+    {
         Ok(None) => {}
         Ok(Some(limited)) => {
             refuse_all(CallOutcome::RateLimited);
@@ -154,7 +195,7 @@ pub async fn post(state: &GatewayState, req: &HttpRequest, body: &[u8]) -> Resul
 /// A GET (the server's SSE stream) or a DELETE (end of session): any valid token for this
 /// resource (they carry no tool call).
 pub async fn bare(state: &GatewayState, req: &HttpRequest) -> Result<Admitted, HttpResponse> {
-    let (idx, route) = route(state, req)?;
+    let (idx, route) = route(state, req).ok_or_else(not_found)?;
     let policy = policy(state, route, &Value::Null).await?;
     let holder = holder(state, req, route, &policy, None, &Value::Null).await?;
     Ok(Admitted {

@@ -48,7 +48,10 @@ impl AuditSink {
 
     pub fn send(&self, call: GatewayCall) {
         if self.tx.send(Msg::Call(Box::new(call))).is_err() {
-            tracing::error!(code = "GATEWAY0002", "audit record queued after the writer stopped");
+            tracing::error!(
+                code = "GATEWAY0002",
+                "audit record queued after the writer stopped"
+            );
         }
     }
 
@@ -121,7 +124,11 @@ async fn write(store: &Store, clock: &SharedClock, batch: &mut Vec<GatewayCall>)
             if batch.len() > MAX_PENDING {
                 let over = batch.len() - MAX_PENDING;
                 batch.drain(..over);
-                tracing::error!(code = "GATEWAY0001", dropped = over, "gateway audit records dropped");
+                tracing::error!(
+                    code = "GATEWAY0001",
+                    dropped = over,
+                    "gateway audit records dropped"
+                );
             }
         }
     }

@@ -83,11 +83,13 @@ pub fn plan(policy: &McpPolicy, body: &Body) -> Result<Plan, Refusal> {
             }
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
                 let uri = str_param(m, "uri").ok_or_else(|| missing("uri"))?;
-                p.needs.push((format!("resource '{uri}'"), policy.resource(uri)));
+                p.needs
+                    .push((format!("resource '{uri}'"), policy.resource(uri)));
             }
             "prompts/get" => {
                 let name = str_param(m, "name").ok_or_else(|| missing("name"))?;
-                p.needs.push((format!("prompt '{name}'"), policy.prompt(name)));
+                p.needs
+                    .push((format!("prompt '{name}'"), policy.prompt(name)));
             }
             "tools/list" => {
                 p.list_ids.extend(m.id.clone());
@@ -141,7 +143,12 @@ pub fn challenge_scope(policy: &McpPolicy, plan: Option<&Plan>) -> Vec<String> {
 }
 
 /// Whether a token holding `granted`, signed in recently (`fresh`) or not, may send the body.
-pub fn check(policy: &McpPolicy, plan: &Plan, granted: &[String], fresh: bool) -> Result<(), Refusal> {
+pub fn check(
+    policy: &McpPolicy,
+    plan: &Plan,
+    granted: &[String],
+    fresh: bool,
+) -> Result<(), Refusal> {
     if let Some((what, _)) = plan.needs.iter().find(|(_, n)| *n == Need::Unlisted) {
         return Err(Refusal::Unlisted(what.clone()));
     }
@@ -161,7 +168,10 @@ pub fn check(policy: &McpPolicy, plan: &Plan, granted: &[String], fresh: bool) -
         });
     }
     if !fresh {
-        if let Some(c) = needed.iter().find(|s| policy.tier(s) == Some(Tier::Critical)) {
+        if let Some(c) = needed
+            .iter()
+            .find(|s| policy.tier(s) == Some(Tier::Critical))
+        {
             return Err(Refusal::InsufficientScope {
                 scope: all.clone(),
                 description: format!(
@@ -204,7 +214,10 @@ mod tests {
             ],
             tools: [
                 ("search".to_string(), vec!["read".to_string()]),
-                ("purge".to_string(), vec!["read".to_string(), "admin".to_string()]),
+                (
+                    "purge".to_string(),
+                    vec!["read".to_string(), "admin".to_string()],
+                ),
             ]
             .into(),
             resource_rules: vec![Rule {
@@ -227,13 +240,17 @@ mod tests {
     #[test]
     fn a_call_needs_its_tools_scopes_and_the_answer_names_all_scopes_to_ask_for() {
         let p = policy();
-        let b = body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"q":"x"}}}"#);
+        let b = body(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"q":"x"}}}"#,
+        );
         let plan = plan(&p, &b).unwrap();
         assert_eq!(plan.calls[0].tool, "search");
         assert_eq!(plan.calls[0].arguments["q"], "x");
         assert_eq!(challenge_scope(&p, Some(&plan)), g(&["read"]));
         assert_eq!(check(&p, &plan, &g(&["read"]), false), Ok(()));
-        let b = body(r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"crm://billing/1"}}"#);
+        let b = body(
+            r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"crm://billing/1"}}"#,
+        );
         let plan2 = super::plan(&p, &b).unwrap();
         assert_eq!(
             check(&p, &plan2, &g(&["read"]), true),
@@ -251,11 +268,19 @@ mod tests {
     #[test]
     fn unlisted_tools_critical_scopes_and_batches() {
         let mut p = policy();
-        let b = body(r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"drop"}}]"#);
+        let b = body(
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"drop"}}]"#,
+        );
         let pl = plan(&p, &b).unwrap();
-        assert_eq!(check(&p, &pl, &g(&["read"]), true), Err(Refusal::Unlisted("tool 'drop'".into())));
+        assert_eq!(
+            check(&p, &pl, &g(&["read"]), true),
+            Err(Refusal::Unlisted("tool 'drop'".into()))
+        );
         p.settings.allow_unlisted_tools = true;
-        assert_eq!(check(&p, &plan(&p, &b).unwrap(), &g(&["read"]), true), Ok(()));
+        assert_eq!(
+            check(&p, &plan(&p, &b).unwrap(), &g(&["read"]), true),
+            Ok(())
+        );
         let b = body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"purge"}}"#);
         let pl = plan(&p, &b).unwrap();
         assert_eq!(pl.tiers(), vec![Tier::Critical]);

@@ -26,8 +26,18 @@ const RESPONSE_HEADERS: [&str; 4] = [
     "mcp-protocol-version",
 ];
 
-pub async fn send(state: &GatewayState, req: &HttpRequest, a: Admitted, body: Option<Bytes>) -> HttpResponse {
-    let Admitted { route, holder, mut watch, reply_id } = a;
+pub async fn send(
+    state: &GatewayState,
+    req: &HttpRequest,
+    a: Admitted,
+    body: Option<Bytes>,
+) -> HttpResponse {
+    let Admitted {
+        route,
+        holder,
+        mut watch,
+        reply_id,
+    } = a;
     let route = &state.routes[route];
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .unwrap_or(reqwest::Method::POST);
@@ -59,7 +69,11 @@ pub async fn send(state: &GatewayState, req: &HttpRequest, a: Admitted, body: Op
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut out = HttpResponse::build(status);
     for h in RESPONSE_HEADERS {
-        if let Some(v) = resp.headers().get(h).and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
+        if let Some(v) = resp
+            .headers()
+            .get(h)
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+        {
             out.insert_header((h, v));
         }
     }

@@ -8,7 +8,11 @@ use serde_json::Value;
 use crate::{admit, forward, refuse, rpc, GatewayState};
 
 /// The body, at most `limit` bytes: a larger one is refused before it is read whole.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, HttpResponse> {
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, HttpResponse> {
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -18,7 +22,13 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     }
     let mut buf = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| refuse::invalid(Value::Null, rpc::INVALID_REQUEST, "the body could not be read"))?;
+        let chunk = chunk.map_err(|_| {
+            refuse::invalid(
+                Value::Null,
+                rpc::INVALID_REQUEST,
+                "the body could not be read",
+            )
+        })?;
         if buf.len() + chunk.len() > limit {
             return Err(refuse::too_large(limit));
         }
@@ -28,7 +38,11 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
 }
 
 /// A client's message(s) (MCP spec 2025-11-25 "Transports", sending messages to the server).
-pub async fn post(state: web::Data<GatewayState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+pub async fn post(
+    state: web::Data<GatewayState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     if let Some(r) = refuse::query_token(&req) {
         return r;
     }

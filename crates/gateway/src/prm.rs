@@ -15,10 +15,18 @@ fn cors(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder
 /// §2, §3.3: the client checks the AS metadata's `issuer` against it), `jwks_uri` the keys of
 /// the JWTs the upstream receives.
 pub async fn metadata(state: web::Data<GatewayState>, req: HttpRequest) -> HttpResponse {
-    let Some(route) = state.routes.iter().find(|r| r.metadata_path() == req.path()) else {
+    let Some(route) = state
+        .routes
+        .iter()
+        .find(|r| r.metadata_path() == req.path())
+    else {
         return HttpResponse::NotFound().finish();
     };
-    let policy = match state.policies.get(&state.store.db, &route.resource.id).await {
+    let policy = match state
+        .policies
+        .get(&state.store.db, &route.resource.id)
+        .await
+    {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(code = "GATEWAY0004", error = %e, "cannot load the catalogue");

@@ -39,7 +39,8 @@ pub fn unauthorized(prm_url: &str, scope: &[String], presented: bool, id: Value)
     );
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_str(&challenge).unwrap_or(header::HeaderValue::from_static("Bearer")),
+        header::HeaderValue::from_str(&challenge)
+            .unwrap_or(header::HeaderValue::from_static("Bearer")),
     );
     r
 }
@@ -47,7 +48,12 @@ pub fn unauthorized(prm_url: &str, scope: &[String], presented: bool, id: Value)
 /// 403 `insufficient_scope`: `scope` lists every scope the client should request (what the
 /// token has plus what this request needs), so a client that re-authorizes with it keeps
 /// what it could already do (MCP spec 2025-11-25 "Authorization", step-up).
-pub fn insufficient_scope(prm_url: &str, scope: &[String], description: &str, id: Value) -> HttpResponse {
+pub fn insufficient_scope(
+    prm_url: &str,
+    scope: &[String],
+    description: &str,
+    id: Value,
+) -> HttpResponse {
     let challenge = format!(
         "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\", error_description=\"{}\"",
         quoted(&scope.join(" ")),
@@ -57,7 +63,9 @@ pub fn insufficient_scope(prm_url: &str, scope: &[String], description: &str, id
     let mut r = rpc_error(StatusCode::FORBIDDEN, id, rpc::UNAUTHORIZED, description);
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_str(&challenge).unwrap_or(header::HeaderValue::from_static("Bearer error=\"insufficient_scope\"")),
+        header::HeaderValue::from_str(&challenge).unwrap_or(header::HeaderValue::from_static(
+            "Bearer error=\"insufficient_scope\"",
+        )),
     );
     r
 }
@@ -94,7 +102,12 @@ pub fn query_token(req: &HttpRequest) -> Option<HttpResponse> {
 }
 
 pub fn parse_error() -> HttpResponse {
-    rpc_error(StatusCode::BAD_REQUEST, Value::Null, rpc::PARSE_ERROR, "parse error: the body is not JSON")
+    rpc_error(
+        StatusCode::BAD_REQUEST,
+        Value::Null,
+        rpc::PARSE_ERROR,
+        "parse error: the body is not JSON",
+    )
 }
 
 pub fn invalid(id: Value, code: i64, message: &str) -> HttpResponse {

@@ -54,9 +54,7 @@ pub enum BodyError {
 pub fn parse(body: &[u8]) -> Result<Body, BodyError> {
     let v: Value = serde_json::from_slice(body).map_err(|_| BodyError::Parse)?;
     match v {
-        Value::Array(items) if items.is_empty() => {
-            Err(BodyError::Invalid("an empty batch".into()))
-        }
+        Value::Array(items) if items.is_empty() => Err(BodyError::Invalid("an empty batch".into())),
         Value::Array(items) => Ok(Body {
             messages: items.into_iter().map(message).collect::<Result<_, _>>()?,
             batch: true,
@@ -85,11 +83,17 @@ fn message(v: Value) -> Result<Message, BodyError> {
         Some(Value::String(s)) => Some(s),
         Some(_) => return Err(BodyError::Invalid("method must be a string".into())),
         None if id.is_some() && (m.contains_key("result") || m.contains_key("error")) => None,
-        None => return Err(BodyError::Invalid("neither a request nor a response".into())),
+        None => {
+            return Err(BodyError::Invalid(
+                "neither a request nor a response".into(),
+            ))
+        }
     };
     let params = m.remove("params").unwrap_or(Value::Null);
     if !(params.is_object() || params.is_array() || params.is_null()) {
-        return Err(BodyError::Invalid("params must be an object or an array".into()));
+        return Err(BodyError::Invalid(
+            "params must be an object or an array".into(),
+        ));
     }
     Ok(Message { id, method, params })
 }
@@ -123,7 +127,11 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":1,"method":"x","params":3}"#,
             br#"[1]"#,
         ] {
-            assert!(matches!(parse(bad), Err(BodyError::Invalid(_))), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                matches!(parse(bad), Err(BodyError::Invalid(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

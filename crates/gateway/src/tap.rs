@@ -62,12 +62,19 @@ impl Watch {
             }
             return changed;
         }
-        let Some(id) = msg.get("id").filter(|_| msg.get("method").is_none()).cloned() else {
+        let Some(id) = msg
+            .get("id")
+            .filter(|_| msg.get("method").is_none())
+            .cloned()
+        else {
             return false;
         };
         let mut changed = false;
         if let (true, Some((policy, granted))) = (self.list_ids.contains(&id), &self.filter) {
-            if let Some(tools) = msg.pointer_mut("/result/tools").and_then(Value::as_array_mut) {
+            if let Some(tools) = msg
+                .pointer_mut("/result/tools")
+                .and_then(Value::as_array_mut)
+            {
                 let before = tools.len();
                 tools.retain(|t| {
                     t.get("name")
@@ -77,19 +84,27 @@ impl Watch {
                 changed = tools.len() != before;
             }
         }
-        if let Some(i) = self.pending.iter().position(|(p, _, _)| p.as_ref() == Some(&id)) {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|(p, _, _)| p.as_ref() == Some(&id))
+        {
             let (_, call, started) = self.pending.swap_remove(i);
             let outcome = if let Some(e) = msg.get("error") {
                 CallOutcome::RpcError(
                     e.get("code").and_then(Value::as_i64).unwrap_or(0),
-                    e.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                    e.get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                 )
             } else if msg.pointer("/result/isError") == Some(&Value::Bool(true)) {
                 CallOutcome::ToolError
             } else {
                 CallOutcome::Success
             };
-            self.sink.send(call.ended(outcome, started.elapsed().as_millis() as i64));
+            self.sink
+                .send(call.ended(outcome, started.elapsed().as_millis() as i64));
         }
         changed
     }
@@ -156,7 +171,9 @@ impl Tap {
             Kind::Json => {
                 if self.buf.len() + chunk.len() > MAX_JSON_INSPECT {
                     if self.watch.rewrites() {
-                        return Err(io::Error::other("the tools/list answer is too large to filter"));
+                        return Err(io::Error::other(
+                            "the tools/list answer is too large to filter",
+                        ));
                     }
                     self.overflow = true;
                     self.buf = Vec::new();
@@ -278,7 +295,8 @@ impl Stream for Tap {
                 Poll::Ready(None) => {
                     this.done = true;
                     let rest = this.on_end();
-                    this.watch.finish("the upstream's answer ended without a response");
+                    this.watch
+                        .finish("the upstream's answer ended without a response");
                     return Poll::Ready(rest.filter(|b| !b.is_empty()).map(Ok));
                 }
             }

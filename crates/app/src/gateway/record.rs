@@ -179,7 +179,9 @@ pub fn sanitize_parameters(v: &Value) -> Value {
                     })
                     .collect(),
             ),
-            Value::Array(a) => Value::Array(a.iter().take(64).map(|x| walk(x, depth + 1)).collect()),
+            Value::Array(a) => {
+                Value::Array(a.iter().take(64).map(|x| walk(x, depth + 1)).collect())
+            }
             Value::String(s) if s.len() > 256 => Value::String(format!("{}…", truncate(s, 256))),
             other => other.clone(),
         }

@@ -51,8 +51,9 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
         let clock: SharedClock = Arc::new(SystemClock);
         let (sink, writer) = gateway::AuditSink::start(store.clone(), clock.clone());
         let signer = master_key.upstream_jwt_signing_key();
-        let state = gateway::GatewayState::new(store, clock, &issuer, signer, &routes, options, sink)
-            .await?;
+        let state =
+            gateway::GatewayState::new(store, clock, &issuer, signer, &routes, options, sink)
+                .await?;
         for r in &state.routes {
             tracing::info!(resource = %r.resource.uri, upstream = %r.upstream, "gateway route");
         }

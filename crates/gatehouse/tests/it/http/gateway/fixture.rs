@@ -35,7 +35,12 @@ pub async fn start() -> Gw {
     start_with(up, world::RESOURCE_URI, &url, Options::default()).await
 }
 
-pub async fn start_with(up: Upstream, resource_uri: &str, upstream_url: &str, options: Options) -> Gw {
+pub async fn start_with(
+    up: Upstream,
+    resource_uri: &str,
+    upstream_url: &str,
+    options: Options,
+) -> Gw {
     let w = World::new().await;
     resource_tools::Entity::insert(resource_tools::ActiveModel {
         resource_id: Set(w.resource.id.clone()),
@@ -97,7 +102,11 @@ pub fn rpc(id: i64, method: &str, params: Value) -> Value {
 }
 
 pub fn call(id: i64, tool: &str, arguments: Value) -> Value {
-    rpc(id, "tools/call", json!({"name": tool, "arguments": arguments}))
+    rpc(
+        id,
+        "tools/call",
+        json!({"name": tool, "arguments": arguments}),
+    )
 }
 
 impl Gw {
@@ -106,7 +115,12 @@ impl Gw {
         self.w.tokens(&self.t, scopes).await.access_token
     }
 
-    pub fn request(&self, method: reqwest::Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let mut rb = self
             .http
             .request(method, format!("{}{path}", self.base))

@@ -48,7 +48,9 @@ fn answer(id: &Value, method: &str, params: &Value) -> Value {
         "tools/call" if params.pointer("/arguments/fail") == Some(&json!(true)) => {
             json!({"jsonrpc": "2.0", "id": id, "result": {"isError": true, "content": [{"type": "text", "text": "failed"}]}})
         }
-        "tools/call" => json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": "ok"}]}}),
+        "tools/call" => {
+            json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": "ok"}]}})
+        }
         _ => json!({"jsonrpc": "2.0", "id": id, "result": {}}),
     }
 }
@@ -74,15 +76,25 @@ async fn mcp(up: web::Data<Upstream>, req: HttpRequest, body: Bytes) -> HttpResp
         one => vec![one.clone()],
     };
     let first = &msgs[0];
-    let (id, method, params) = (&first["id"], first["method"].as_str().unwrap_or(""), &first["params"]);
+    let (id, method, params) = (
+        &first["id"],
+        first["method"].as_str().unwrap_or(""),
+        &first["params"],
+    );
     match params.pointer("/_meta/sse").cloned() {
         None => {
             let answers: Vec<Value> = msgs
                 .iter()
                 .map(|m| answer(&m["id"], m["method"].as_str().unwrap_or(""), &m["params"]))
                 .collect();
-            let body = if msg.is_array() { json!(answers) } else { answers[0].clone() };
-            HttpResponse::Ok().insert_header(("mcp-session-id", "sess-1")).json(body)
+            let body = if msg.is_array() {
+                json!(answers)
+            } else {
+                answers[0].clone()
+            };
+            HttpResponse::Ok()
+                .insert_header(("mcp-session-id", "sess-1"))
+                .json(body)
         }
         Some(mode) => {
             let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
