@@ -24,6 +24,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 ISSUER = os.environ["GATEHOUSE_ISSUER"]
 # Where this server reaches Gatehouse (defaults to the issuer; any node of the cluster will do).
@@ -100,7 +101,8 @@ async def require_scopes(ctx: Context, tool: str, parameters: dict) -> None:
     missing = [s for s in TOOL_SCOPES[tool] if s not in get_access_token().scopes]
     if missing:
         await audit(ctx, tool, "denied", parameters, f"missing scope {' '.join(missing)}")
-        raise PermissionError(f"{tool} needs the scope(s) {' '.join(missing)}: sign in again to grant them")
+        # ToolError: the client gets an error result with this message (isError: true).
+        raise ToolError(f"{tool} needs the scope(s) {' '.join(missing)}: sign in again to grant them")
 
 
 mcp = MCPServer(
