@@ -20,19 +20,20 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HANDLER_DIRS = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src/http"]
+HANDLER_DIRS = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src/http", "crates/gateway/src"]
 # Everything outside the core (authz-core) and the application layer (app): the HTTP edges,
 # the binary (CLI, serve) and the protocol kernels.
 EFFECT_DIRS = [
     "crates/issuer/src",
     "crates/admin-api/src",
     "crates/scim/src",
+    "crates/gateway/src",
     "crates/gatehouse/src",
     "crates/oidc-federation/src",
     "crates/saml/src",
     "crates/safe-fetch/src",
 ]
-EXTRACTOR_CRATES = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src"]
+EXTRACTOR_CRATES = ["crates/issuer/src", "crates/admin-api/src", "crates/scim/src", "crates/gateway/src"]
 MAX_LINES = 40
 MAX_AWAITS = 3
 BUILTIN_EXTRACTORS = {"Data", "Path", "Query", "Form", "Json", "Payload", "Bytes", "HttpRequest"}

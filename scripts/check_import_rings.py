@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-DEFAULT = ["crates/issuer", "crates/admin-api", "crates/scim", "crates/app", "crates/gatehouse"]
+DEFAULT = ["crates/issuer", "crates/admin-api", "crates/scim", "crates/app", "crates/gateway", "crates/gatehouse"]
 
 
 def strip(src: str) -> str:

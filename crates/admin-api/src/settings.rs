@@ -34,6 +34,18 @@ pub struct SettingsBody {
     pub reauth_after_hours: Option<i64>,
     /// Days a refresh grant lives at most (1-90; default 30).
     pub refresh_lifetime_days: Option<i64>,
+    /// MCP gateway `tools/call`s per user and minute, by tier of the tool (1-100000 each;
+    /// defaults routine 600, sensitive 120, critical 30).
+    #[serde(default)]
+    pub gateway_calls_per_minute: Option<GatewayCallsBody>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayCallsBody {
+    pub routine: Option<i64>,
+    pub sensitive: Option<i64>,
+    pub critical: Option<i64>,
 }
 
 impl From<settings::TenantSettings> for SettingsBody {
@@ -47,6 +59,11 @@ impl From<settings::TenantSettings> for SettingsBody {
             upstream_check_minutes: s.upstream_check_minutes,
             reauth_after_hours: s.reauth_after_hours,
             refresh_lifetime_days: s.refresh_lifetime_days,
+            gateway_calls_per_minute: s.gateway_calls_per_minute.map(|g| GatewayCallsBody {
+                routine: g.routine,
+                sensitive: g.sensitive,
+                critical: g.critical,
+            }),
         }
     }
 }
@@ -101,6 +118,13 @@ pub async fn put_settings(
         upstream_check_minutes: b.upstream_check_minutes,
         reauth_after_hours: b.reauth_after_hours,
         refresh_lifetime_days: b.refresh_lifetime_days,
+        gateway_calls_per_minute: b.gateway_calls_per_minute.map(|g| {
+            settings::GatewayCallLimits {
+                routine: g.routine,
+                sensitive: g.sensitive,
+                critical: g.critical,
+            }
+        }),
     };
     settings::set(
         &st.store,

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod authorize;
 pub mod connection;
 pub mod console;
+pub mod gateway;
 pub mod principal;
 pub mod resource_events;
 pub mod scim;

@@ -179,7 +179,25 @@ impl MasterKey {
             .map(|k| derive_signing_key(k).verifying_key())
             .collect()
     }
+
+    /// The Ed25519 key that signs the gateway's upstream JWTs (issue 13: no token passthrough),
+    /// derived like the audit key but under its own label, so neither key can stand in for the
+    /// other. Every node with the same master key signs with the same key.
+    pub fn upstream_jwt_signing_key(&self) -> ed25519_dalek::SigningKey {
+        derive_labelled_key(&self.key, UPSTREAM_JWT_LABEL)
+    }
+
+    /// Verifying keys of the current and every previous master key, current first: the JWKS
+    /// lists them all so a JWT signed just before a rotation still verifies.
+    pub fn upstream_jwt_verifying_keys(&self) -> Vec<ed25519_dalek::VerifyingKey> {
+        std::iter::once(&self.key)
+            .chain(self.previous.iter().map(|(_, k)| k))
+            .map(|k| derive_labelled_key(k, UPSTREAM_JWT_LABEL).verifying_key())
+            .collect()
+    }
 }
+
+const UPSTREAM_JWT_LABEL: &[u8] = b"gateway upstream jwt signing v1";
 
 impl MasterKey {
     /// A MAC of `value` for `purpose` under the master key (HKDF-SHA256 expand used as a PRF),
@@ -207,9 +225,13 @@ fn mac_with(master: &[u8; 32], purpose: &str, value: &str) -> String {
 }
 
 fn derive_signing_key(master: &[u8; 32]) -> ed25519_dalek::SigningKey {
+    derive_labelled_key(master, b"audit checkpoint signing v1")
+}
+
+fn derive_labelled_key(master: &[u8; 32], label: &[u8]) -> ed25519_dalek::SigningKey {
     let hk = hkdf::Hkdf::<Sha256>::new(Some(b"gatehouse"), master);
     let mut seed = [0u8; 32];
-    hk.expand(b"audit checkpoint signing v1", &mut seed)
+    hk.expand(label, &mut seed)
         .expect("32 bytes is a valid HKDF length");
     ed25519_dalek::SigningKey::from_bytes(&seed)
 }
@@ -270,6 +292,20 @@ mod tests {
         let new = new.with_previous(&old_hex).unwrap();
         assert_eq!(new.open(&sealed).unwrap(), b"idp secret");
         assert_eq!(new.audit_verifying_keys().len(), 2);
+        assert_eq!(new.upstream_jwt_verifying_keys().len(), 2);
+    }
+
+    #[test]
+    fn the_upstream_jwt_key_is_not_the_audit_key() {
+        let k = MasterKey::parse(&MasterKey::generate()).unwrap();
+        assert_ne!(
+            k.upstream_jwt_signing_key().verifying_key(),
+            k.audit_signing_key().verifying_key()
+        );
+        assert_eq!(
+            k.upstream_jwt_verifying_keys()[0],
+            k.upstream_jwt_signing_key().verifying_key()
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod tenant;
 pub mod testkit;
 pub mod token;
 pub mod trace;
+pub mod upstream_jwt;
 pub mod upstream_session;
 pub mod user;
 

@@ -30,6 +30,29 @@ pub struct FileConfig {
     pub fetch_resolve: Option<Vec<String>>,
     pub redirect_schemes: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
+    /// `gatehouse gateway` (issue 13 §1): `[gateway]` and `[[gateway.routes]]`.
+    pub gateway: Option<GatewayFileConfig>,
+}
+
+/// The MCP gateway's section of the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayFileConfig {
+    pub listen: Option<String>,
+    /// Largest POST body, bytes (default 1 MiB).
+    pub max_body_bytes: Option<usize>,
+    /// One gateway for several resources: each resource is served at the path of its `uri`.
+    #[serde(default)]
+    pub routes: Vec<GatewayRoute>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayRoute {
+    /// The resource's `uri` in the catalogue (its public URL).
+    pub resource: String,
+    /// The MCP server's Streamable HTTP endpoint.
+    pub upstream: String,
 }
 
 pub struct Config {
@@ -220,6 +243,28 @@ impl Config {
         }
     }
 
+    /// The gateway's routes: the `--resource`/`--upstream` pair of the command line, then every
+    /// `[[gateway.routes]]` of the file.
+    pub fn gateway_routes(&self, flag: Option<(String, String)>) -> Vec<(String, String)> {
+        let file = self.file.gateway.iter().flat_map(|g| g.routes.iter());
+        flag.into_iter()
+            .chain(file.map(|r| (r.resource.clone(), r.upstream.clone())))
+            .collect()
+    }
+
+    /// The gateway's limits: `max_body_bytes` from the file (1 KiB to 64 MiB), the timeouts
+    /// of issue 13 (connect 5 s, response head 60 s).
+    pub fn gateway_options(&self) -> Result<gateway::Options> {
+        let mut o = gateway::Options::default();
+        if let Some(n) = self.file.gateway.as_ref().and_then(|g| g.max_body_bytes) {
+            if !(1024..=64 * 1024 * 1024).contains(&n) {
+                bail!("gateway.max_body_bytes must be between 1024 and 67108864");
+            }
+            o.max_body_bytes = n;
+        }
+        Ok(o)
+    }
+
     /// The issuer URL: the flag, else `GATEHOUSE_ISSUER`, else the file, else the default.
     pub fn issuer(&self, flag: Option<String>) -> String {
         flag.or_else(|| env("GATEHOUSE_ISSUER"))
@@ -357,6 +402,31 @@ pub fn validate_issuer(raw: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn gateway_routes_come_from_the_flags_and_the_file() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [gateway]
+            max_body_bytes = 2048
+            [[gateway.routes]]
+            resource = "https://crm.example.com/mcp"
+            upstream = "http://10.0.0.5:3000/mcp"
+            "#,
+        )
+        .unwrap();
+        let cfg = Config {
+            file,
+            data_dir: PathBuf::from("."),
+            database_url: "sqlite::memory:".into(),
+            is_postgres: false,
+        };
+        let routes = cfg.gateway_routes(Some(("https://a/mcp".into(), "http://b/mcp".into())));
+        assert_eq!(routes.len(), 2);
+        assert_eq!(routes[1].1, "http://10.0.0.5:3000/mcp");
+        assert_eq!(cfg.gateway_options().unwrap().max_body_bytes, 2048);
+        assert!(toml::from_str::<FileConfig>("[gateway]\nroute = 1").is_err());
+    }
+
     #[test]
     fn issuer_rules() {
         assert_eq!(

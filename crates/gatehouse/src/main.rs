@@ -40,6 +40,17 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
+        cli::Command::Gateway(a) => {
+            // Like `serve`: actix-web runs its own system.
+            drop(rt);
+            match cli::gateway::run(args.global, a) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
         other => match rt.block_on(cli::run(args.global, other)) {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {

@@ -16,6 +16,7 @@ mod console_path;
 mod error;
 mod health;
 mod introspect;
+mod jwks;
 mod limits;
 mod login;
 mod metadata;
@@ -62,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/.well-known/oauth-authorization-server/{tail:.*}",
             web::get().to(metadata::authorization_server),
         )
+        .route("/.well-known/jwks.json", web::get().to(jwks::jwks))
         .route("/oauth/register", web::post().to(register::register))
         .route("/oauth/register/{client_id}", web::get().to(register::read))
         .route(

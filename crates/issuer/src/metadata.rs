@@ -19,6 +19,8 @@ pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResp
         "registration_endpoint": format!("{iss}/oauth/register"),
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
         "revocation_endpoint": format!("{iss}/oauth/revoke"),
+        // The keys of the MCP gateway's upstream JWTs (issue 13); no ID tokens are issued.
+        "jwks_uri": format!("{iss}/.well-known/jwks.json"),
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

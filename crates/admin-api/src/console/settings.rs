@@ -136,6 +136,8 @@ fn parse_settings(f: &Form) -> Result<TenantSettings, ConsoleError> {
             f.int("refresh_lifetime_days", "The refresh lifetime")?,
             settings::REFRESH_LIFETIME_DEFAULT_DAYS,
         ),
+        // Not on the form; the use case keeps the stored value.
+        gateway_calls_per_minute: None,
     })
 }
 

@@ -61,8 +61,12 @@ pub async fn save(
     if new.admin_group.is_some_and(|g| g.len() > 256) {
         return Err(CoreError::invalid("The admin group name is too long."));
     }
-    if settings::get(db, t).await? != new.settings {
-        settings::set(store, clock, t, &new.settings, actor).await?;
+    let stored = settings::get(db, t).await?;
+    // The form has no gateway limits (set through the admin API): they are kept.
+    let mut wanted = new.settings;
+    wanted.gateway_calls_per_minute = stored.gateway_calls_per_minute.clone();
+    if stored != wanted {
+        settings::set(store, clock, t, &wanted, actor).await?;
     }
     if policy::get(db, t).await? != new.provisioning {
         policy::set(store, clock, t, new.provisioning, actor).await?;

@@ -47,6 +47,22 @@ pub struct TenantSettings {
     /// Days a refresh family lives at most from the authorization (1–90; default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_lifetime_days: Option<i64>,
+    /// MCP gateway calls (`tools/call`) per user and minute, per tier of the tool's most
+    /// sensitive scope (issue 13 §1 "Limits"); unset tiers take [`GATEWAY_CALLS_DEFAULT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_calls_per_minute: Option<GatewayCallLimits>,
+}
+
+/// Calls per user and minute through the MCP gateway, by tier.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayCallLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routine: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<i64>,
 }
 
 pub const ROUTINE_MINUTES: (i64, i64) = (5, 60);
@@ -62,6 +78,10 @@ pub const REAUTH_DEFAULT_HOURS: i64 = 24;
 /// Refresh family absolute lifetime, days (DESIGN §5: 30 default, 90 max).
 pub const REFRESH_LIFETIME_DAYS: (i64, i64) = (1, 90);
 pub const REFRESH_LIFETIME_DEFAULT_DAYS: i64 = 30;
+/// Gateway calls per user and minute (1–100 000); defaults routine 600, sensitive 120,
+/// critical 30: an agent's routine lookups are not throttled, a burst of deletions is.
+pub const GATEWAY_CALLS_PER_MINUTE: (i64, i64) = (1, 100_000);
+pub const GATEWAY_CALLS_DEFAULT: [i64; 3] = [600, 120, 30];
 
 fn within(name: &str, v: Option<i64>, (lo, hi): (i64, i64)) -> CoreResult<()> {
     match v {
@@ -109,6 +129,19 @@ impl TenantSettings {
             self.refresh_lifetime_days,
             REFRESH_LIFETIME_DAYS,
         )?;
+        if let Some(g) = &self.gateway_calls_per_minute {
+            for (name, v) in [
+                ("routine", g.routine),
+                ("sensitive", g.sensitive),
+                ("critical", g.critical),
+            ] {
+                within(
+                    &format!("gateway calls per minute ({name})"),
+                    v,
+                    GATEWAY_CALLS_PER_MINUTE,
+                )?;
+            }
+        }
         match self.client_policy.as_deref() {
             None | Some("open") | Some("allowlist") => Ok(()),
             Some(_) => Err(CoreError::invalid(
@@ -158,6 +191,19 @@ impl TenantSettings {
             None if scim_connected => None,
             None => Some(REAUTH_DEFAULT_HOURS * 3600),
         }
+    }
+
+    /// Gateway calls a user may make per minute to tools of `tier`.
+    pub fn gateway_calls_per_minute(&self, tier: Tier) -> i64 {
+        let g = self.gateway_calls_per_minute.clone().unwrap_or_default();
+        let (chosen, default) = match tier {
+            Tier::Routine => (g.routine, GATEWAY_CALLS_DEFAULT[0]),
+            Tier::Sensitive => (g.sensitive, GATEWAY_CALLS_DEFAULT[1]),
+            Tier::Critical => (g.critical, GATEWAY_CALLS_DEFAULT[2]),
+        };
+        chosen
+            .unwrap_or(default)
+            .clamp(GATEWAY_CALLS_PER_MINUTE.0, GATEWAY_CALLS_PER_MINUTE.1)
     }
 
     /// A refresh family's absolute lifetime from the authorization (DESIGN §5).
@@ -285,8 +331,16 @@ mod tests {
             upstream_check_minutes: Some(0),
             reauth_after_hours: Some(720),
             refresh_lifetime_days: Some(90),
+            gateway_calls_per_minute: Some(GatewayCallLimits {
+                routine: Some(1000),
+                sensitive: None,
+                critical: Some(5),
+            }),
         };
         s.validate().unwrap();
+        assert_eq!(s.gateway_calls_per_minute(Tier::Routine), 1000);
+        assert_eq!(s.gateway_calls_per_minute(Tier::Sensitive), 120);
+        assert_eq!(s.gateway_calls_per_minute(Tier::Critical), 5);
         assert_eq!(s.upstream_check_secs(), 0);
         assert_eq!(s.reauth_cap_secs(true), Some(720 * 3600));
         assert_eq!(s.refresh_lifetime_secs(), 90 * 86_400);
@@ -318,6 +372,13 @@ mod tests {
             },
             TenantSettings {
                 refresh_lifetime_days: Some(91),
+                ..Default::default()
+            },
+            TenantSettings {
+                gateway_calls_per_minute: Some(GatewayCallLimits {
+                    critical: Some(0),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         ] {

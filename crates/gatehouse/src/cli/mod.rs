@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod catalog;
+pub mod gateway;
 mod incident;
 mod keys;
 mod scim;
@@ -39,6 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server.
     Serve(ServeArgs),
+    /// Run the MCP gateway: a reverse proxy that enforces a resource's catalogue in front of
+    /// MCP servers (Streamable HTTP).
+    Gateway(gateway::GatewayArgs),
     /// Run pending database migrations and exit.
     Migrate,
     /// Manage tenants.
@@ -180,7 +184,7 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
         Command::Admin(c) => admin::admin(&ctx, c).await,
         Command::Domain(c) => admin::domain(&ctx, c).await,
         Command::Audit(c) => return audit::audit(&ctx, c).await,
-        Command::Serve(_) | Command::Migrate => unreachable_cmd(),
+        Command::Serve(_) | Command::Gateway(_) | Command::Migrate => unreachable_cmd(),
     };
     ctx.seal().await?;
     result

@@ -4,6 +4,7 @@
 //! this module again on PostgreSQL.
 mod admin;
 mod cross;
+mod gateway;
 mod issuer;
 mod scim;
 pub mod tls;

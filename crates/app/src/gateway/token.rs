@@ -1,0 +1,113 @@
+//! The bearer of an access token, checked in-process on every call: the token row by its
+//! SHA-256 (as introspection reads it, RFC 7662 §2.2), issued for this resource (RFC 8707
+//! audience), an access token, not revoked, not expired, its grant family not revoked, its
+//! tenant not suspended. Nothing is cached: a revocation at one node holds at every other on
+//! the next call (DESIGN §6.3).
+use authz_core::clock::{Clock, MICROS};
+use authz_core::crypto::sha256_hex;
+use authz_core::entities::{grant_families, tokens};
+use authz_core::resource::Resource;
+use authz_core::token::refresh::STEP_UP_WINDOW_SECS;
+use authz_core::{incident, user, CoreResult, TenantId};
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+/// A verified bearer of a live access token for one resource. Only [`authenticate`] makes one,
+/// so an audit record or an upstream JWT built from it names who really called.
+#[derive(Clone, Debug)]
+pub struct TokenHolder {
+    tenant: TenantId,
+    user_id: String,
+    client_id: String,
+    session_id: String,
+    scopes: Vec<String>,
+    auth_time_us: i64,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+impl TokenHolder {
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+    /// The scopes the token carries.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    /// The user's email and name: only when the resource shares identity.
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// Whether the IdP sign-in behind the token lies within the step-up window, as a critical
+    /// scope requires (the same window the token endpoint applies, `STEP_UP_WINDOW_SECS`).
+    pub fn authenticated_recently(&self, now_us: i64) -> bool {
+        now_us - self.auth_time_us <= STEP_UP_WINDOW_SECS * MICROS
+    }
+}
+
+/// The holder of `token` if it is a live access token for `resource`; `None` for anything
+/// else (unknown, refresh token, revoked, expired, another resource, a suspended tenant), all
+/// of which the gateway answers alike with 401 (RFC 6750 §3.1 `invalid_token`).
+/// `share_identity`: also read the user's email and name (the resource's setting).
+pub async fn authenticate<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    resource: &Resource,
+    token: &str,
+    share_identity: bool,
+) -> CoreResult<Option<TokenHolder>> {
+    let now = clock.now_us();
+    let Some(t) = tokens::Entity::find_by_id(sha256_hex(token))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let live = t.kind == "access"
+        && t.revoked_at.is_none()
+        && t.expires_at > now
+        && t.resource_id == resource.id;
+    if !live {
+        return Ok(None);
+    }
+    let Some(family) = grant_families::Entity::find_by_id(t.family_id.clone())
+        .one(conn)
+        .await?
+        .filter(|f| f.revoked_at.is_none())
+    else {
+        return Ok(None);
+    };
+    let Ok(tenant) = TenantId::parse(&t.tenant_id) else {
+        return Ok(None);
+    };
+    if incident::is_suspended(conn, &tenant).await? {
+        return Ok(None);
+    }
+    let (email, name) = if share_identity {
+        let u = user::get(conn, &tenant, &t.user_id).await?;
+        (u.email, u.name)
+    } else {
+        (None, None)
+    };
+    Ok(Some(TokenHolder {
+        tenant,
+        user_id: t.user_id,
+        client_id: t.client_id,
+        session_id: t.session_id,
+        scopes: authz_core::scope::split(&t.scopes),
+        auth_time_us: family.auth_time,
+        email,
+        name,
+    }))
+}

@@ -1,0 +1,166 @@
+//! Whether a request may go upstream: the route, the body's needs, the token, the catalogue's
+//! rules, the rate limit, in that order. Every refusal is an answer ready to send; refused
+//! `tools/call`s are audited like answered ones.
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use app::gateway::{CallOutcome, GatewayCall, TokenHolder};
+use authz_core::mcp_policy::McpPolicy;
+use serde_json::Value;
+use std::sync::Arc;
+
+use crate::decide::{self, Plan, Refusal};
+use crate::rpc::{self, BodyError};
+use crate::tap::Watch;
+use crate::{refuse, GatewayState, Route};
+
+/// A request that may go upstream.
+pub struct Admitted {
+    pub route: usize,
+    pub holder: TokenHolder,
+    pub watch: Watch,
+    /// The id an error answer carries.
+    pub reply_id: Value,
+}
+
+/// The bearer token of the `Authorization` header (RFC 6750 §2.1; the scheme is
+/// case-insensitive).
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The caller's address and user agent, for the audit record.
+fn source(req: &HttpRequest) -> (Option<String>, Option<String>) {
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect());
+    (ip, ua)
+}
+
+fn route<'a>(state: &'a GatewayState, req: &HttpRequest) -> Result<(usize, &'a Route), HttpResponse> {
+    state
+        .route_of(req.path())
+        .ok_or_else(|| HttpResponse::NotFound().finish())
+}
+
+async fn policy(state: &GatewayState, route: &Route, id: &Value) -> Result<Arc<McpPolicy>, HttpResponse> {
+    state
+        .policies
+        .get(&state.store.db, &route.resource.id)
+        .await
+        .map_err(|e| {
+            tracing::error!(code = "GATEWAY0004", error = %e, resource = %route.resource.uri, "cannot load the catalogue");
+            refuse::internal(id.clone())
+        })
+}
+
+async fn holder(
+    state: &GatewayState,
+    req: &HttpRequest,
+    route: &Route,
+    policy: &McpPolicy,
+    plan: Option<&Plan>,
+    id: &Value,
+) -> Result<TokenHolder, HttpResponse> {
+    let challenge = |presented| {
+        let scope = decide::challenge_scope(policy, plan);
+        refuse::unauthorized(&route.metadata_url(), &scope, presented, id.clone())
+    };
+    let Some(token) = bearer(req) else {
+        return Err(challenge(false));
+    };
+    let share = policy.settings.share_identity;
+    match app::gateway::authenticate(&state.store.db, state.clock.as_ref(), &route.resource, token, share).await {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(challenge(true)),
+        Err(e) => {
+            tracing::error!(code = "GATEWAY0005", error = %e, "cannot check a token");
+            Err(refuse::internal(id.clone()))
+        }
+    }
+}
+
+/// A POST: the body is parsed and every message checked; a batch is refused whole when one
+/// of its messages is refused (see [`decide`]).
+pub async fn post(state: &GatewayState, req: &HttpRequest, body: &[u8]) -> Result<Admitted, HttpResponse> {
+    let (idx, route) = route(state, req)?;
+    let parsed = rpc::parse(body).map_err(|e| match e {
+        BodyError::Parse => refuse::parse_error(),
+        BodyError::Invalid(m) => refuse::invalid(Value::Null, rpc::INVALID_REQUEST, &m),
+    })?;
+    let id = parsed.reply_id();
+    let policy = policy(state, route, &id).await?;
+    let plan = decide::plan(&policy, &parsed).map_err(|r| match r {
+        Refusal::BadParams(m) => refuse::invalid(id.clone(), rpc::INVALID_PARAMS, &m),
+        other => refuse::invalid(id.clone(), rpc::INVALID_REQUEST, &format!("{other:?}")),
+    })?;
+    let holder = holder(state, req, route, &policy, Some(&plan), &id).await?;
+    let now = state.clock.now_us();
+    let src = source(req);
+    let calls: Vec<(Option<Value>, GatewayCall)> = plan
+        .calls
+        .iter()
+        .map(|c| {
+            let call = GatewayCall::new(&holder, &route.resource.uri, &c.tool, &c.arguments, c.scopes.clone(), src.clone(), now);
+            (c.id.clone(), call)
+        })
+        .collect();
+    let refuse_all = |outcome: CallOutcome| {
+        for (_, c) in &calls {
+            state.audit.send(c.clone().ended(outcome.clone(), 0));
+        }
+    };
+    if let Err(r) = decide::check(&policy, &plan, holder.scopes(), holder.authenticated_recently(now)) {
+        return Err(match r {
+            Refusal::Unlisted(what) => {
+                refuse_all(CallOutcome::Denied(format!("{what} is not in the catalogue")));
+                refuse::unlisted(&what, id)
+            }
+            Refusal::InsufficientScope { scope, description } => {
+                refuse_all(CallOutcome::Denied(description.clone()));
+                refuse::insufficient_scope(&route.metadata_url(), &scope, &description, id)
+            }
+            Refusal::BadParams(m) => refuse::invalid(id, rpc::INVALID_PARAMS, &m),
+        });
+    }
+    match app::gateway::count_calls(&state.store.db, state.clock.as_ref(), &holder, &plan.tiers()).await {
+        Ok(None) => {}
+        Ok(Some(limited)) => {
+            refuse_all(CallOutcome::RateLimited);
+            return Err(refuse::rate_limited(limited.retry_after_secs, id));
+        }
+        Err(e) => {
+            tracing::error!(code = "GATEWAY0006", error = %e, "cannot count a call");
+            return Err(refuse::internal(id));
+        }
+    }
+    let filter = policy
+        .settings
+        .filter_tools_list
+        .then(|| (policy.clone(), holder.scopes().to_vec()));
+    Ok(Admitted {
+        route: idx,
+        watch: Watch::new(state.audit.clone(), calls, filter, plan.list_ids),
+        holder,
+        reply_id: id,
+    })
+}
+
+/// A GET (the server's SSE stream) or a DELETE (end of session): any valid token for this
+/// resource (they carry no tool call).
+pub async fn bare(state: &GatewayState, req: &HttpRequest) -> Result<Admitted, HttpResponse> {
+    let (idx, route) = route(state, req)?;
+    let policy = policy(state, route, &Value::Null).await?;
+    let holder = holder(state, req, route, &policy, None, &Value::Null).await?;
+    Ok(Admitted {
+        route: idx,
+        holder,
+        watch: Watch::new(state.audit.clone(), Vec::new(), None, Vec::new()),
+        reply_id: Value::Null,
+    })
+}
