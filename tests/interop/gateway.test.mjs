@@ -46,6 +46,8 @@ let failed = false;
 const step = (name, fn) => test(name, TIMEOUT, async (t) => { try { await fn(t); } catch (e) { failed = true; throw e; } });
 const sql = (query) => psql(S.db.url, query);
 const text = (result) => result.content?.map((c) => c.text).join('\n');
+/** The main client's requests from now on (S.traffic grows for the whole file). */
+const since = () => { const mark = S.traffic.length; return () => S.traffic.slice(mark); };
 const newProvider = async (name) => new StepUpProvider({
   redirectUrl: `http://127.0.0.1:${await freePort()}/callback`, clientName: name, browser: new Browser({ ca: S.pki.ca, fill: FILL }),
 });
@@ -179,7 +181,7 @@ step('discovery: RFC 9728 metadata with open CORS; 401 names resource_metadata a
 });
 
 step('a tool within scope works; tools/list is filtered; the upstream gets a short-lived gateway JWT, never the client token', async () => {
-  S.traffic = [];
+  S.traffic = []; // every request of the main client, for the whole file (see since())
   S.p = await newProvider('Gateway Interop Client');
   S.session = await connect(S.r1, S.p, S.traffic);
   assert.equal(S.traffic.find((e) => e.path === '/oauth/register')?.status, 201, 'dynamic client registration');
@@ -262,17 +264,17 @@ step('negative: malformed JSON-RPC, oversized body, batch with a forbidden call,
 });
 
 step('a sensitive tool: 403 insufficient_scope, the SDK steps up, the retry succeeds once the organisation granted it', async () => {
-  const traffic = (S.traffic = []);
+  const traffic = since();
   // Not granted yet: the step-up cannot widen the grant, the SDK gives up after one try.
   await assert.rejects(callTool(S.session, S.p, 'multi-greet', { name: 'Alice' }), /403/);
-  const challenge = bearerParams(traffic.find((e) => e.status === 403 && e.origin === new URL(S.r1).origin)?.wwwAuthenticate);
+  const challenge = bearerParams(traffic().find((e) => e.status === 403 && e.origin === new URL(S.r1).origin)?.wwwAuthenticate);
   assert.equal(challenge.error, 'insufficient_scope');
   assert.equal(challenge.resource_metadata, S.g1.prmUrl);
   assert.deepEqual(challenge.scope.split(' ').sort(), [GREET, MULTI].sort(), 'the challenge names every scope needed');
 
   await cli(S.gh, ['grant', 'add', '--tenant', 'acme', '--resource', S.r1, '--scopes', MULTI]);
   await S.session.client.close(); // the SDK transport does not try the same challenge twice
-  S.session = await connect(S.r1, S.p, traffic);
+  S.session = await connect(S.r1, S.p, S.traffic);
   const before = S.p.authorizations.length;
   const { result, reauthorized } = await callTool(S.session, S.p, 'multi-greet', { name: 'Alice' });
   assert.equal(reauthorized, true);
@@ -284,7 +286,6 @@ step('a sensitive tool: 403 insufficient_scope, the SDK steps up, the retry succ
 
 step('a critical tool past the step-up window forces a fresh sign-in at the IdP', async () => {
   await cli(S.gh, ['grant', 'add', '--tenant', 'acme', '--resource', S.r1, '--scopes', FILES, '--allow-critical']);
-  S.traffic = [];
   let r = await callTool(S.session, S.p, 'list-files', {});
   assert.equal(r.reauthorized, true, 'stepped up to the critical scope');
   assert.ok(!r.result.isError, text(r.result));
@@ -294,6 +295,7 @@ step('a critical tool past the step-up window forces a fresh sign-in at the IdP'
   // 16 minutes later (the session's authentication is moved back past the 15-minute window).
   sql(`UPDATE browser_sessions SET auth_time = auth_time - ${STEP_UP_WINDOW_US + 60_000_000}`);
   sql(`UPDATE grant_families SET auth_time = auth_time - ${STEP_UP_WINDOW_US + 60_000_000}`);
+  const traffic = since();
   r = await callTool(S.session, S.p, 'list-files', {});
   assert.equal(r.reauthorized, true, 'the gateway refused the stale authentication and the SDK re-authorized');
   assert.ok(!r.result.isError, text(r.result));
@@ -301,7 +303,9 @@ step('a critical tool past the step-up window forces a fresh sign-in at the IdP'
   assert.equal(fresh.length, 1, 'one new sign-in at the IdP');
   assert.equal(fresh[0].get('prompt'), 'login', 'the IdP was asked for a fresh authentication');
   assert.equal(fresh[0].get('max_age'), '900');
-  assert.ok(S.traffic.some((e) => [401, 403].includes(e.status) && e.origin === new URL(S.r1).origin), 'the gateway refused the stale token first');
+  const stale = traffic().find((e) => e.status === 403 && e.origin === new URL(S.r1).origin);
+  assert.ok(stale, 'the gateway refused the stale token first');
+  assert.match(bearerParams(stale.wwwAuthenticate).error_description ?? '', /recent sign-in/);
 });
 
 step('a streamed (SSE) tool result arrives in pieces: notifications before the result', async () => {
@@ -329,11 +333,11 @@ step('after revocation at node A the next call through the gateway gets 401 (and
   assert.equal(bearerParams(r.headers.get('www-authenticate')).resource_metadata, S.g1.prmUrl);
   await r.body?.cancel();
   assert.deepEqual(S.rec1.calls(mark), [], 'the revoked token did not reach the upstream');
-  S.traffic = [];
+  const traffic = since();
   const { result } = await callTool(S.session, S.p, 'greet', { name: 'again' });
   assert.equal(text(result), 'Hello, again!');
-  assert.ok(S.traffic.some((e) => e.status === 401 && e.origin === new URL(S.r1).origin), 'the SDK saw 401');
-  assert.ok(S.traffic.some((e) => e.path === '/oauth/token' && /grant_type=refresh_token/.test(e.request ?? '') && e.status === 200), 'and refreshed');
+  assert.ok(traffic().some((e) => e.status === 401 && e.origin === new URL(S.r1).origin), 'the SDK saw 401');
+  assert.ok(traffic().some((e) => e.path === '/oauth/token' && /grant_type=refresh_token/.test(e.request ?? '') && e.status === 200), 'and refreshed');
 });
 
 step('every call through the gateway is in the audit log with user, client, session, scopes, source, result and latency', async () => {

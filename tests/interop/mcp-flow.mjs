@@ -12,7 +12,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { MemoryProvider, recordingFetch } from './client.mjs';
+import { MemoryProvider } from './client.mjs';
 
 /** `WWW-Authenticate: Bearer k="v", ...` → { k: v } (RFC 6750 §3). */
 export function bearerParams(header) {
@@ -32,13 +32,19 @@ export class StepUpProvider extends MemoryProvider {
   }
 }
 
-/** recordingFetch that also records WWW-Authenticate and tells the provider of a scope challenge. */
+/**
+ * A fetch recording { method, origin, path, status, request, json, wwwAuthenticate } of every
+ * request, that tells the provider of a scope challenge (403 insufficient_scope).
+ */
 export function stepUpFetch(traffic, provider) {
-  const rec = recordingFetch(traffic);
-  return async (input, init) => {
-    const res = await rec(input, init);
-    const entry = traffic.at(-1);
+  return async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const entry = { method: init.method ?? 'GET', origin: url.origin, path: url.pathname, request: typeof init.body === 'string' || init.body instanceof URLSearchParams ? String(init.body) : undefined };
+    traffic.push(entry);
+    const res = await fetch(input, init);
+    entry.status = res.status;
     entry.wwwAuthenticate = res.headers.get('www-authenticate') ?? undefined;
+    if ((res.headers.get('content-type') ?? '').includes('application/json')) entry.json = await res.clone().json().catch(() => undefined);
     const p = bearerParams(entry.wwwAuthenticate);
     if (res.status === 403 && p.error === 'insufficient_scope') provider.insufficientScope(p);
     return res;
