@@ -2,7 +2,7 @@
 
 The gateway never forwards the client's access token (the MCP spec forbids token passthrough);
 it sends `Authorization: Bearer <JWT>` signed by Gatehouse (EdDSA), whose claims say who calls:
-sub, tenant, client_id, scope, sid, and email/name when the tenant shares them.
+sub, tenant, client_id, scope, sid, and email/name when the resource shares the user's identity.
 
     python3 -m venv .venv && .venv/bin/pip install -r requirements.txt
     GATEHOUSE_ISSUER=https://auth.example.com UPSTREAM_URL=http://127.0.0.1:4000/mcp PORT=4000 \
