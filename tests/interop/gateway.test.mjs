@@ -416,3 +416,41 @@ step('expired gateway JWTs are refused by both examples', async () => {
   assert.equal(r.status, 401);
   assert.match(await r.text(), /ERR_JWT_EXPIRED|exp/);
 });
+
+step('catalogue update: a tool added is callable through the running gateway within seconds; a removed scope revokes the tokens that carry it', async (t) => {
+  if (!(await cli(S.gh, ['resource', 'update', '--help']).then(() => true, () => false))) {
+    t.skip('`gatehouse resource update` is not in this build');
+    return;
+  }
+  const sessionHeaders = () => ({ authorization: `Bearer ${S.p.tokens().access_token}`, 'mcp-session-id': S.session.transport.sessionId });
+  const scopes = [[GREET, 'routine'], [MULTI, 'sensitive'], [FILES, 'critical']];
+  const tools = [['greet', [GREET]], ['start-notification-stream', [GREET]], ['multi-greet', [MULTI]], ['list-files', [FILES]]];
+  // Add a tool the upstream has: collect-user-info (it asks the client for input, which this
+  // client does not support, so the upstream answers with an error result: it was reached).
+  const f = join(S.runDir, 'demo-v2.toml');
+  writeFileSync(f, catalogue(S.r1, scopes, [...tools, ['collect-user-info', [GREET]]]));
+  const call = () => post(S.r1, toolCall(20, 'collect-user-info', { infoType: 'contact' }), sessionHeaders());
+  let r = await call();
+  assert.equal(r.status, 403, 'not in the catalogue yet');
+  await r.body?.cancel();
+  await cli(S.gh, ['resource', 'update', '--file', f, '--yes']);
+  const changed = Date.now();
+  const mark = S.rec1.received.length;
+  for (;;) {
+    r = await call();
+    await r.text();
+    if (r.status === 200 || Date.now() - changed > 10_000) break;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  assert.equal(r.status, 200, 'the added tool is callable through the running gateway');
+  assert.ok(Date.now() - changed <= 5_000, `within seconds (${Date.now() - changed} ms)`);
+  assert.deepEqual(S.rec1.calls(mark).filter((c) => c.startsWith('tools/call')).slice(-1), ['tools/call:collect-user-info']);
+
+  // Remove the sensitive scope (and its tool): the token that carries it is revoked at once.
+  assert.ok(S.p.tokens().scope.split(' ').includes(MULTI));
+  writeFileSync(f, catalogue(S.r1, scopes.filter(([s]) => s !== MULTI), tools.filter(([n]) => n !== 'multi-greet')));
+  await cli(S.gh, ['resource', 'update', '--file', f, '--yes']);
+  r = await post(S.r1, toolCall(21, 'greet', { name: 'after' }), sessionHeaders());
+  assert.equal(r.status, 401, 'the token that carried the removed scope is revoked');
+  await r.body?.cancel();
+});
