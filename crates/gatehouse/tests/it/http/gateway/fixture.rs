@@ -21,7 +21,8 @@ pub struct Gw {
     pub base: String,
     pub sink: AuditSink,
     pub http: reqwest::Client,
-    _writer: AuditWriter,
+    /// The audit writer (a test may shut it down).
+    pub writer: Option<AuditWriter>,
 }
 
 /// A tool needing the critical scope, added to the CRM's catalogue (the step-up tests).
@@ -45,8 +46,18 @@ pub async fn start_with(up: Upstream, resource_uri: &str, upstream_url: &str, op
     .await
     .unwrap();
     let t = w
-        .tenant("acme", "acme.example", &[world::READ, world::DELETE, world::SETTINGS])
+        .tenant("acme", "acme.example", &[world::READ, world::DELETE])
         .await;
+    authz_core::grant::add_for_everyone_confirmed(
+        &w.store,
+        &w.clock,
+        t.id(),
+        &w.resource,
+        &[world::SETTINGS.to_string()],
+        true,
+    )
+    .await
+    .unwrap();
     let clock: authz_core::clock::SharedClock = Arc::new(w.clock.clone());
     let (sink, writer) = AuditSink::start(w.store.clone(), clock.clone());
     let state = GatewayState::new(
@@ -77,7 +88,7 @@ pub async fn start_with(up: Upstream, resource_uri: &str, upstream_url: &str, op
         base,
         sink,
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        _writer: writer,
+        writer: Some(writer),
     }
 }
 

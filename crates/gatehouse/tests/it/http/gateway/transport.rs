@@ -225,3 +225,23 @@ async fn get_streams_and_delete_pass_through_for_a_valid_token_only() {
     assert_eq!(r.status(), 401);
     assert_eq!(gw.forwarded(), 2);
 }
+
+#[actix_web::test]
+async fn a_clean_shutdown_writes_every_queued_record() {
+    let mut gw = fixture::start().await;
+    let token = gw.token(&[READ]).await;
+    for i in 0..3 {
+        let r = gw.post(Some(&token), &call(i, "list_customers", json!({}))).await;
+        assert_eq!(r.status(), 200);
+    }
+    // No flush: the shutdown alone writes what is queued.
+    gw.writer.take().unwrap().shutdown().await;
+    let rows: Vec<_> = gw
+        .w
+        .audit_rows(gw.t.id().as_str())
+        .await
+        .into_iter()
+        .filter(|r| r.action == "gateway.tool_call")
+        .collect();
+    assert_eq!(rows.len(), 3);
+}

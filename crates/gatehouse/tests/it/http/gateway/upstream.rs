@@ -14,7 +14,6 @@ use tokio::sync::Notify;
 pub struct Seen {
     pub method: String,
     pub headers: Vec<(String, String)>,
-    pub body: String,
 }
 
 impl Seen {
@@ -63,7 +62,6 @@ async fn mcp(up: web::Data<Upstream>, req: HttpRequest, body: Bytes) -> HttpResp
     up.seen.lock().unwrap().push(Seen {
         method: req.method().to_string(),
         headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
     });
     if req.method() != actix_web::http::Method::POST {
         return HttpResponse::Ok()
