@@ -35,12 +35,15 @@ const CONNS = +(env.CONNS ?? 16);
 const ROUNDS = +(env.ROUNDS ?? 3);
 const STAMP = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 const OUT = env.OUT ?? join(ROOT, 'bench', 'results', `gateway-${STAMP}`);
-const OHA = env.OHA ?? (() => { try { return execFileSync('sh', ['-c', 'command -v oha']).toString().trim(); } catch { return join(homedir(), '.cargo', 'bin', 'oha'); } })();
+const which = (cmd) => { try { return execFileSync('sh', ['-c', `command -v ${cmd}`]).toString().trim(); } catch { return null; } };
+const OHA = env.OHA ?? which('oha') ?? join(homedir(), '.cargo', 'bin', 'oha');
+// oha is the load generator; without it (cargo install oha), wrk (apt) with bench/gateway-call.lua.
+const LOADGEN = existsSync(OHA) ? 'oha' : which('wrk') ? 'wrk' : null;
 const SCOPE = 'bench:ping';
 const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'ping', arguments: {} } });
 const log = (...a) => console.error(`[gateway-bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 if (!BIN || !existsSync(BIN)) throw new Error('GATEHOUSE_BIN must name a built gatehouse binary');
-if (!existsSync(OHA)) throw new Error(`oha not found (${OHA}): cargo install oha`);
+if (!LOADGEN) throw new Error(`neither oha (${OHA}; cargo install oha) nor wrk (apt-get install wrk) is installed`);
 mkdirSync(OUT, { recursive: true });
 
 /** A minimal Streamable HTTP MCP endpoint answering in JSON: the "trivial tool" upstream. */
@@ -66,6 +69,32 @@ function startUpstream() {
     close: () => { server.closeAllConnections(); return new Promise((c) => server.close(c)); },
   })));
 }
+
+/** One wrk phase (fallback): the same numbers parsed from `wrk --latency`. */
+function wrk(label, url, headers, seconds) {
+  const args = ['-t1', `-c${CONNS}`, `-d${seconds}s`, '--timeout', '10s', '--latency', '-s', join(ROOT, 'bench', 'gateway-call.lua'), url];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { env: { ...env, BODY, AUTHORIZATION: headers.authorization ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('close', (code) => {
+      if (code !== 0) { reject(new Error(`wrk ${label} exited ${code}: ${out}`)); return; }
+      writeFileSync(join(OUT, `${label}.wrk.txt`), out);
+      const ms = (pct) => {
+        const m = out.match(new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm'));
+        return m ? +m[1] * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
+      };
+      const total = +(out.match(/(\d+) requests in/)?.[1] ?? 0);
+      const non2xx = +(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+      const errs = out.match(/Socket errors:.*$/m)?.[0];
+      resolve({ label, rps: +out.match(/Requests\/sec:\s+([\d.]+)/)[1], p50_ms: ms(50), p90_ms: ms(90), p99_ms: ms(99), ok: total - non2xx, other: non2xx, errors: errs ? { wrk: errs } : {} });
+    });
+  });
+}
+
+/** One load phase with the load generator found. */
+const load = (label, url, headers, seconds) => (LOADGEN === 'oha' ? oha : wrk)(label, url, headers, seconds);
 
 /** One oha phase; returns { rps, p50_ms, p90_ms, p99_ms, ok, other }. */
 function oha(label, url, headers, seconds) {
@@ -140,13 +169,13 @@ async function main() {
   if (upstream.stats().withJwt !== 1) throw new Error('the upstream did not get a gateway JWT');
 
   log(`warm-up, then ${ROUNDS} rounds of ${DURATION} s direct / ${DURATION} s gateway, ${CONNS} connections`);
-  await oha('warmup-direct', upstream.url, {}, 2);
-  await oha('warmup-gateway', resource, { authorization: `Bearer ${token}` }, 2);
+  await load('warmup-direct', upstream.url, {}, 2);
+  await load('warmup-gateway', resource, { authorization: `Bearer ${token}` }, 2);
   const rows = [];
   for (let i = 1; i <= ROUNDS; i++) {
-    rows.push(await oha(`direct-${i}`, upstream.url, {}, DURATION));
+    rows.push(await load(`direct-${i}`, upstream.url, {}, DURATION));
     log(JSON.stringify(rows.at(-1)));
-    rows.push(await oha(`gateway-${i}`, resource, { authorization: `Bearer ${token}` }, DURATION));
+    rows.push(await load(`gateway-${i}`, resource, { authorization: `Bearer ${token}` }, DURATION));
     log(JSON.stringify(rows.at(-1)));
   }
   const audited = +psql(db.url, `SELECT count(*) FROM audit_events WHERE action = 'gateway.tool_call'`);
@@ -163,7 +192,7 @@ async function main() {
     stamp: STAMP, commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim(),
     bin: BIN, conns: CONNS, duration_s: DURATION, rounds: ROUNDS, rows, summary, audited, gateway_ok: gatewayOk,
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, mem_mb: Math.round(totalmem() / 1e6), kernel: release(), node: process.version,
-      oha: execFileSync(OHA, ['--version']).toString().trim(), postgres: psql(db.url, 'SHOW server_version') },
+      loadgen: LOADGEN === 'oha' ? execFileSync(OHA, ['--version']).toString().trim() : `wrk ${execFileSync('sh', ['-c', 'wrk -v 2>&1 | head -1']).toString().trim().split(' ')[1]} (-t1)`, postgres: psql(db.url, 'SHOW server_version') },
   };
   writeFileSync(join(OUT, 'gateway.json'), JSON.stringify(result, null, 2));
   log(JSON.stringify(summary));
@@ -180,7 +209,7 @@ function report(r) {
 
 Generated by \`bench/gateway.sh\` (run ${r.stamp}, commit ${r.commit}) from \`bench/results/gateway-${r.stamp}/gateway.json\`.
 The same trivial tool call (\`tools/call\` of \`ping\`, a JSON answer from a minimal Streamable HTTP
-endpoint in Node ${r.machine.node}) sent by \`${r.machine.oha}\` with ${r.conns} connections, ${r.duration_s} s per phase,
+endpoint in Node ${r.machine.node}) sent by \`${r.machine.loadgen}\` with ${r.conns} connections, ${r.duration_s} s per phase,
 alternately **directly** to the upstream and **through \`gatehouse gateway\`** (release build, one
 process, PostgreSQL ${r.machine.postgres.split(' ')[0]} on the same host, \`RUST_LOG=warn\`), ${r.rounds} rounds each, on the same ${r.machine.cpus}-core
 machine (${r.machine.cpu}) that also runs the load generator, the upstream and PostgreSQL.
