@@ -9,7 +9,7 @@
 # PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres; a fresh database is made and
 # dropped), CARGO_TARGET_DIR (/root/.cache/gatehouse-target), BIN (measure this binary instead of
 # building the checkout's release binary), REPORT (0: keep docs/benchmarks.md as it is).
-# Needs `oha` (cargo install oha) and `npm ci --prefix tests/interop`. Only loopback addresses
+# Uses `oha` when installed (cargo install oha), else `wrk`; needs `npm ci --prefix tests/interop`. Only loopback addresses
 # are loaded; every phase is bounded in time. Results go to bench/results/gateway-<timestamp>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ if [[ -z ${BIN:-} ]]; then
   cargo build --release -p gatehouse >&2
   BIN=$CARGO_TARGET_DIR/release/gatehouse
 fi
-command -v oha >/dev/null || [[ -x $HOME/.cargo/bin/oha ]] || { echo "oha is missing: cargo install oha" >&2; exit 1; }
+# The load generator: oha (cargo install oha); without it, wrk (installed from Debian if missing).
+command -v oha >/dev/null || [[ -x $HOME/.cargo/bin/oha ]] || command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
 [[ -d tests/interop/node_modules ]] || npm ci --prefix tests/interop >&2
 GATEHOUSE_BIN=$BIN exec node bench/gateway.mjs
