@@ -425,8 +425,8 @@ step('catalogue update: a tool added is callable through the running gateway wit
   const sessionHeaders = () => ({ authorization: `Bearer ${S.p.tokens().access_token}`, 'mcp-session-id': S.session.transport.sessionId });
   const scopes = [[GREET, 'routine'], [MULTI, 'sensitive'], [FILES, 'critical']];
   const tools = [['greet', [GREET]], ['start-notification-stream', [GREET]], ['multi-greet', [MULTI]], ['list-files', [FILES]]];
-  // Add a tool the upstream has: collect-user-info (it asks the client for input, which this
-  // client does not support, so the upstream answers with an error result: it was reached).
+  // Add a tool the upstream has but the catalogue lacks: collect-user-info (it then asks the
+  // client for input over its SSE answer; reaching the upstream is what counts here).
   const f = join(S.runDir, 'demo-v2.toml');
   writeFileSync(f, catalogue(S.r1, scopes, [...tools, ['collect-user-info', [GREET]]]));
   const call = () => post(S.r1, toolCall(20, 'collect-user-info', { infoType: 'contact' }), sessionHeaders());
@@ -436,14 +436,17 @@ step('catalogue update: a tool added is callable through the running gateway wit
   await cli(S.gh, ['resource', 'update', '--file', f, '--yes']);
   const changed = Date.now();
   const mark = S.rec1.received.length;
+  let answeredAt;
   for (;;) {
     r = await call();
-    await r.text();
-    if (r.status === 200 || Date.now() - changed > 10_000) break;
+    answeredAt = Date.now();
+    // The upstream's answer waits for input this client never gives: the status is enough.
+    await r.body?.cancel();
+    if (r.status === 200 || answeredAt - changed > 10_000) break;
     await new Promise((res) => setTimeout(res, 250));
   }
   assert.equal(r.status, 200, 'the added tool is callable through the running gateway');
-  assert.ok(Date.now() - changed <= 5_000, `within seconds (${Date.now() - changed} ms)`);
+  assert.ok(answeredAt - changed <= 5_000, `within seconds (${answeredAt - changed} ms)`);
   assert.deepEqual(S.rec1.calls(mark).filter((c) => c.startsWith('tools/call')).slice(-1), ['tools/call:collect-user-info']);
 
   // Remove the sensitive scope (and its tool): the token that carries it is revoked at once.
