@@ -1,0 +1,8 @@
+-- wrk script for bench/gateway.mjs (when oha is not installed): POST the trivial tool call,
+-- with the bearer token from $AUTHORIZATION when set.
+wrk.method = "POST"
+wrk.body = os.getenv("BODY")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+local auth = os.getenv("AUTHORIZATION")
+if auth and #auth > 0 then wrk.headers["Authorization"] = auth end

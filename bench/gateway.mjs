@@ -1,0 +1,260 @@
+// MCP gateway overhead benchmark (issue 13 acceptance): the same trivial tool call (`tools/call`
+// of `ping`, JSON answer) sent with `oha` directly to an upstream MCP endpoint and through
+// `gatehouse gateway`, alternately, in the same run on the same machine. NOT part of the test
+// suite. Run from the repository root: bench/gateway.sh (it builds the release binary).
+//
+// Through the gateway each call is fully checked as in production: the access token is looked
+// up in PostgreSQL (no cache: revocation is immediate), the catalogue decides, the call is
+// counted against the tenant's per-user limit (one upsert), a 60-second EdDSA JWT is signed for
+// the upstream, the answer is streamed back and the call is audited (queued off the request
+// path). The tenant's routine limit is raised to 100,000 calls per minute for the run (the
+// default, 600, would answer 429 within a second).
+//
+// Env: GATEHOUSE_BIN (release build), PG_URL (admin URL of the PostgreSQL server; a fresh
+// database is made and dropped), OHA (default: oha on PATH, else ~/.cargo/bin/oha), DURATION
+// (seconds per phase, 10), CONNS (16), ROUNDS (3: direct, gateway, direct, gateway, ...),
+// OUT (results folder), REPORT (1: rewrite the gateway section of docs/benchmarks.md).
+import http from 'node:http';
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir, cpus, totalmem, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makePki } from '../tests/interop/pki.mjs';
+import { startIdp, ALICE } from '../tests/interop/idp.mjs';
+import { cli, startNode } from '../tests/interop/gatehouse.mjs';
+import { startGateway } from '../tests/interop/gateway.mjs';
+import { freePort, createDatabase, registerPublicClient, signIn, describeEnd, psql } from '../tests/interop/presets-flow.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const env = process.env;
+const BIN = env.GATEHOUSE_BIN;
+const DURATION = +(env.DURATION ?? 10);
+const CONNS = +(env.CONNS ?? 16);
+const ROUNDS = +(env.ROUNDS ?? 3);
+const STAMP = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const OUT = env.OUT ?? join(ROOT, 'bench', 'results', `gateway-${STAMP}`);
+const which = (cmd) => { try { return execFileSync('sh', ['-c', `command -v ${cmd}`]).toString().trim(); } catch { return null; } };
+const OHA = env.OHA ?? which('oha') ?? join(homedir(), '.cargo', 'bin', 'oha');
+// oha is the load generator; without it (cargo install oha), wrk (apt) with bench/gateway-call.lua.
+const LOADGEN = existsSync(OHA) ? 'oha' : which('wrk') ? 'wrk' : null;
+const SCOPE = 'bench:ping';
+const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'ping', arguments: {} } });
+const log = (...a) => console.error(`[gateway-bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+if (!BIN || !existsSync(BIN)) throw new Error('GATEHOUSE_BIN must name a built gatehouse binary');
+if (!LOADGEN) throw new Error(`neither oha (${OHA}; cargo install oha) nor wrk (apt-get install wrk) is installed`);
+mkdirSync(OUT, { recursive: true });
+
+/** A minimal Streamable HTTP MCP endpoint answering in JSON: the "trivial tool" upstream. */
+function startUpstream() {
+  let seen = 0, withJwt = 0;
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      seen++;
+      if (/^Bearer ey/.test(req.headers.authorization ?? '')) withJwt++;
+      let msg;
+      try { msg = JSON.parse(Buffer.concat(chunks)); } catch { res.writeHead(400).end(); return; }
+      const result = msg.method === 'tools/call'
+        ? { content: [{ type: 'text', text: 'pong' }] }
+        : msg.method === 'tools/list' ? { tools: [{ name: 'ping', inputSchema: { type: 'object' } }] } : {};
+      const body = JSON.stringify({ jsonrpc: '2.0', id: msg.id ?? null, result });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    });
+  });
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r({
+    url: `http://127.0.0.1:${server.address().port}/mcp`, stats: () => ({ seen, withJwt }),
+    close: () => { server.closeAllConnections(); return new Promise((c) => server.close(c)); },
+  })));
+}
+
+/** One wrk phase (fallback): the same numbers parsed from `wrk --latency`. */
+function wrk(label, url, headers, seconds) {
+  const args = ['-t1', `-c${CONNS}`, `-d${seconds}s`, '--timeout', '10s', '--latency', '-s', join(ROOT, 'bench', 'gateway-call.lua'), url];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { env: { ...env, BODY, AUTHORIZATION: headers.authorization ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('close', (code) => {
+      if (code !== 0) { reject(new Error(`wrk ${label} exited ${code}: ${out}`)); return; }
+      writeFileSync(join(OUT, `${label}.wrk.txt`), out);
+      const ms = (pct) => {
+        const m = out.match(new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm'));
+        return m ? +m[1] * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
+      };
+      const total = +(out.match(/(\d+) requests in/)?.[1] ?? 0);
+      const non2xx = +(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+      const errs = out.match(/Socket errors:.*$/m)?.[0];
+      resolve({ label, rps: +out.match(/Requests\/sec:\s+([\d.]+)/)[1], p50_ms: ms(50), p90_ms: ms(90), p99_ms: ms(99), ok: total - non2xx, other: non2xx, errors: errs ? { wrk: errs } : {} });
+    });
+  });
+}
+
+/** One load phase with the load generator found. */
+const load = (label, url, headers, seconds) => (LOADGEN === 'oha' ? oha : wrk)(label, url, headers, seconds);
+
+/** One oha phase; returns { rps, p50_ms, p90_ms, p99_ms, ok, other }. */
+function oha(label, url, headers, seconds) {
+  const args = ['-z', `${seconds}s`, '-c', String(CONNS), '-m', 'POST', '-d', BODY, '--no-tui', '--output-format', 'json',
+    '-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream',
+    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  return new Promise((resolve, reject) => {
+    const child = spawn(OHA, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('close', (code) => {
+      if (code !== 0) { reject(new Error(`oha ${label} exited ${code}: ${err}`)); return; }
+      writeFileSync(join(OUT, `${label}.oha.json`), out);
+      const j = JSON.parse(out);
+      const codes = j.statusCodeDistribution ?? {};
+      const ok = codes['200'] ?? 0;
+      const total = Object.values(codes).reduce((a, b) => a + b, 0);
+      const p = j.latencyPercentiles ?? {};
+      resolve({ label, rps: j.summary.requestsPerSec, p50_ms: p.p50 * 1000, p90_ms: p.p90 * 1000, p99_ms: p.p99 * 1000, ok, other: total - ok, errors: j.errorDistribution ?? {} });
+    });
+  });
+}
+
+const cleanups = [];
+async function main() {
+  const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-gwbench-'));
+  cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+  const pki = makePki(tmp);
+  const db = createDatabase(env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  cleanups.push(() => db.drop());
+  const [portNode, portGw] = [await freePort(), await freePort()];
+  const issuer = `http://127.0.0.1:${portNode}`;
+  const ghEnv = {
+    ...env, DATABASE_URL: db.url, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex'), GATEHOUSE_ISSUER: issuer,
+    GATEHOUSE_FETCH_CA_FILE: pki.caFile, GATEHOUSE_FETCH_ALLOW_CIDRS: '127.0.0.2/32', RUST_LOG: 'warn',
+  };
+  const gh = { bin: BIN, env: ghEnv, logDir: OUT };
+  const idpSecret = randomBytes(24).toString('base64url');
+  const idp = await startIdp({ ...pki, clientSecret: idpSecret });
+  cleanups.push(() => idp.close());
+  const upstream = await startUpstream();
+  cleanups.push(() => upstream.close());
+
+  await cli(gh, ['migrate']);
+  await cli(gh, ['tenant', 'create', '--slug', 'bench', '--name', 'Bench', '--domain', 'acme.test']);
+  const conn = await cli(gh, ['connection', 'add-oidc', '--tenant', 'bench', '--issuer', idp.issuer, '--client-id', 'gatehouse', '--client-secret-file', '-'], idpSecret);
+  idp.setRedirectUris([conn.redirect_uri]);
+  const resource = `http://127.0.0.1:${portGw}/mcp`;
+  const toml = join(OUT, 'resource.toml');
+  writeFileSync(toml, `uri = "${resource}"\ndisplay_name = "Bench"\n[[scopes]]\nname = "${SCOPE}"\ndescription = "ping"\ntier = "routine"\n[[tools]]\nname = "ping"\nscopes = ["${SCOPE}"]\n`);
+  await cli(gh, ['resource', 'register', '--file', toml]);
+  await cli(gh, ['grant', 'add', '--tenant', 'bench', '--resource', resource, '--scopes', SCOPE]);
+  psql(db.url, `UPDATE tenants SET settings = '{"gateway_calls_per_minute":{"routine":100000}}' WHERE slug = 'bench'`);
+
+  const node = await startNode(gh, 'node', `127.0.0.1:${portNode}`);
+  cleanups.push(() => node.stop());
+  const redirectUri = 'http://127.0.0.1:9/callback';
+  const clientId = await registerPublicClient(issuer, redirectUri);
+  const s = await signIn({ base: issuer, ca: pki.ca, clientId, redirectUri, resource, scope: SCOPE, email: ALICE.email, login: ALICE.sub });
+  if (s.tokenStatus !== 200) throw new Error(`sign-in failed: ${describeEnd(s.end)} ${JSON.stringify(s.token)}`);
+  const token = s.token.access_token;
+  const gw = await startGateway(gh, 'gateway', { listen: `127.0.0.1:${portGw}`, resource, upstream: upstream.url });
+  cleanups.push(() => gw.stop());
+
+  // Correctness first: the same answer both ways, and the upstream got a JWT through the gateway.
+  const call = (url, h = {}) => fetch(url, { method: 'POST', body: BODY, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...h } }).then(async (r) => [r.status, await r.text()]);
+  const direct = await call(upstream.url);
+  const via = await call(resource, { authorization: `Bearer ${token}` });
+  if (via[0] !== 200 || JSON.parse(via[1]).result?.content?.[0]?.text !== 'pong') throw new Error(`gateway answer: ${via}`);
+  if (direct[1] !== via[1]) throw new Error(`different answers: ${direct[1]} vs ${via[1]}`);
+  if (upstream.stats().withJwt !== 1) throw new Error('the upstream did not get a gateway JWT');
+
+  log(`warm-up, then ${ROUNDS} rounds of ${DURATION} s direct / ${DURATION} s gateway, ${CONNS} connections`);
+  await load('warmup-direct', upstream.url, {}, 2);
+  const warm = await load('warmup-gateway', resource, { authorization: `Bearer ${token}` }, 2);
+  const rows = [];
+  for (let i = 1; i <= ROUNDS; i++) {
+    rows.push(await load(`direct-${i}`, upstream.url, {}, DURATION));
+    log(JSON.stringify(rows.at(-1)));
+    rows.push(await load(`gateway-${i}`, resource, { authorization: `Bearer ${token}` }, DURATION));
+    log(JSON.stringify(rows.at(-1)));
+  }
+  // The audit writer works off the request path: count once its queue has drained (the count
+  // stops growing), at most 30 s after the load.
+  const count = () => +psql(db.url, `SELECT count(*) FROM audit_events WHERE action = 'gateway.tool_call'`);
+  let audited = count();
+  const drainStart = Date.now();
+  for (let prev = -1; audited !== prev && Date.now() - drainStart < 30_000;) {
+    prev = audited;
+    await new Promise((r) => setTimeout(r, 1000));
+    audited = count();
+  }
+  const drainMs = Date.now() - drainStart;
+  const median = (xs) => { const a = [...xs].sort((x, y) => x - y); return a[Math.floor(a.length / 2)]; };
+  const pick = (kind, k) => median(rows.filter((r) => r.label.startsWith(kind)).map((r) => r[k]));
+  const summary = {
+    direct: { rps: pick('direct', 'rps'), p50_ms: pick('direct', 'p50_ms'), p99_ms: pick('direct', 'p99_ms') },
+    gateway: { rps: pick('gateway', 'rps'), p50_ms: pick('gateway', 'p50_ms'), p99_ms: pick('gateway', 'p99_ms') },
+  };
+  summary.added_p50_ms = summary.gateway.p50_ms - summary.direct.p50_ms;
+  summary.throughput_ratio = summary.gateway.rps / summary.direct.rps;
+  // Every successful call through the gateway: the loaded phases, the warm-up, the check above.
+  const gatewayOk = rows.filter((r) => r.label.startsWith('gateway')).reduce((a, r) => a + r.ok, warm.ok + 1);
+  const result = {
+    stamp: STAMP, commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim(),
+    bin: BIN, profile: /\/debug\//.test(BIN) || env.PROFILE === 'debug' ? '**debug build, unoptimised**' : 'release build', conns: CONNS, duration_s: DURATION, rounds: ROUNDS, rows, summary, audited, audit_drain_ms: drainMs, gateway_ok: gatewayOk,
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, mem_mb: Math.round(totalmem() / 1e6), kernel: release(), node: process.version,
+      loadgen: LOADGEN === 'oha' ? execFileSync(OHA, ['--version']).toString().trim() : `wrk ${execFileSync('sh', ['-c', 'wrk -v 2>&1 | head -1']).toString().trim().split(' ')[1]} (-t1)`, postgres: psql(db.url, 'SHOW server_version') },
+  };
+  writeFileSync(join(OUT, 'gateway.json'), JSON.stringify(result, null, 2));
+  log(JSON.stringify(summary));
+  if ((env.REPORT ?? '1') === '1') report(result);
+}
+
+function report(r) {
+  const f = (x, d = 2) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+  const row = (x) => `| ${x.label} | ${f(x.rps, 0)} | ${f(x.p50_ms)} ms | ${f(x.p90_ms)} ms | ${f(x.p99_ms)} ms | ${x.ok} | ${x.other} |`;
+  const s = r.summary;
+  const met = (ok) => (ok ? 'met' : '**not met**');
+  const section = `<!-- gateway-bench:start -->
+## MCP gateway overhead (issue 13)
+
+Generated by \`bench/gateway.sh\` (run ${r.stamp}, commit ${r.commit}) from \`bench/results/gateway-${r.stamp}/gateway.json\`.
+The same trivial tool call (\`tools/call\` of \`ping\`, a JSON answer from a minimal Streamable HTTP
+endpoint in Node ${r.machine.node}) sent by \`${r.machine.loadgen}\` with ${r.conns} connections, ${r.duration_s} s per phase,
+alternately **directly** to the upstream and **through \`gatehouse gateway\`** (${r.profile}, one
+process, PostgreSQL ${r.machine.postgres.split(' ')[0]} on the same host, \`RUST_LOG=warn\`), ${r.rounds} rounds each, on the same ${r.machine.cpus}-core
+machine (${r.machine.cpu}) that also runs the load generator, the upstream and PostgreSQL.
+Through the gateway every call is checked in full: the access token read from PostgreSQL (no
+cache), the catalogue's scopes, the per-user call limit (one upsert; the run raises the tenant's
+routine limit to 100,000 per minute), a fresh EdDSA JWT for the upstream, the answer streamed
+back, and a \`gateway.tool_call\` audit record written off the request path (${r.audited.toLocaleString('en-US')} records for
+${r.gateway_ok.toLocaleString('en-US')} successful gateway calls, warm-up and checks included, counted once the writer's queue had
+drained, ${f(r.audit_drain_ms / 1000, 0)} s after the load).
+
+| phase | req/s | p50 | p90 | p99 | 200 | other |
+|---|---:|---:|---:|---:|---:|---:|
+${r.rows.map(row).join('\n')}
+
+Medians over the rounds: direct ${f(s.direct.rps, 0)} req/s at p50 ${f(s.direct.p50_ms)} ms; gateway ${f(s.gateway.rps, 0)} req/s at p50 ${f(s.gateway.p50_ms)} ms.
+
+| target (issue 13) | measured | |
+|---|---|---|
+| gateway adds ≤ 1 ms at p50 | +${f(s.added_p50_ms)} ms | ${met(s.added_p50_ms <= 1)} |
+| throughput ≥ 80 % of direct | ${f(s.throughput_ratio * 100, 0)} % | ${met(s.throughput_ratio >= 0.8)} |
+
+Run: \`bench/gateway.sh\` (knobs: \`DURATION\`, \`CONNS\`, \`ROUNDS\`, \`BIN\`).
+<!-- gateway-bench:end -->
+`;
+  const doc = join(ROOT, 'docs', 'benchmarks.md');
+  const text = readFileSync(doc, 'utf8');
+  const re = /<!-- gateway-bench:start -->[\s\S]*?<!-- gateway-bench:end -->\n?/;
+  writeFileSync(doc, re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}`);
+  log(`docs/benchmarks.md: gateway section written`);
+}
+
+try {
+  await main();
+} finally {
+  for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch((e) => log('cleanup:', e.message));
+}
+process.exit(0);
