@@ -17,15 +17,27 @@ pub async fn hit<C: ConnectionTrait>(
     bucket: &str,
     window_secs: i64,
 ) -> CoreResult<i64> {
+    hit_by(conn, clock, bucket, window_secs, 1).await
+}
+
+/// Adds `n` hits at once (a node flushing the hits it counted locally) and returns the
+/// window's count, in the same one statement as [`hit`].
+pub async fn hit_by<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    bucket: &str,
+    window_secs: i64,
+    n: i64,
+) -> CoreResult<i64> {
     let window = window_start(clock, window_secs);
     let mut q = Entity::insert(rate_limits::ActiveModel {
         bucket: Set(bucket.to_string()),
         window_start: Set(window),
-        hits: Set(1),
+        hits: Set(n),
     })
     .on_conflict(
         OnConflict::columns([Column::Bucket, Column::WindowStart])
-            .value(Column::Hits, Expr::col((Entity, Column::Hits)).add(1))
+            .value(Column::Hits, Expr::col((Entity, Column::Hits)).add(n))
             .to_owned(),
     )
     .into_query();

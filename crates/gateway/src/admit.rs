@@ -165,6 +165,7 @@ pub async fn post(
     match app::gateway::count_calls(
         &state.store.db,
         state.clock.as_ref(),
+        &state.calls,
         &holder,
         &plan.tiers(),
     )

@@ -92,6 +92,8 @@ pub struct GatewayState {
     pub routes: Vec<Route>,
     pub options: Options,
     pub audit: AuditSink,
+    /// This node's share of the per-user call counters (`app::gateway::limits`).
+    pub calls: app::gateway::CallCounter,
     signer: SigningKey,
     http: reqwest::Client,
     policies: policies::PolicyCache,
@@ -147,6 +149,7 @@ impl GatewayState {
             routes: out,
             options,
             audit,
+            calls: app::gateway::CallCounter::default(),
             signer,
             http,
             policies: policies::PolicyCache::default(),
