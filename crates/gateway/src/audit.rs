@@ -96,11 +96,7 @@ impl AuditWriter {
     }
 }
 
-async fn write_loop(
-    writer: Writer,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
-    stop: Arc<Notify>,
-) {
+async fn write_loop(writer: Writer, mut rx: mpsc::UnboundedReceiver<Msg>, stop: Arc<Notify>) {
     let mut batch: Vec<GatewayCall> = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     loop {

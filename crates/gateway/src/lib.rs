@@ -37,9 +37,9 @@ use actix_web::web;
 use anyhow::{bail, Context, Result};
 use authz_core::audit::SigningKey;
 use authz_core::clock::SharedClock;
+use authz_core::mcp_policy::McpPolicy;
 use authz_core::resource::{self, Resource};
 use authz_core::upstream_jwt::{self, UpstreamClaims};
-use authz_core::mcp_policy::McpPolicy;
 use authz_core::{CoreResult, Store};
 use std::sync::Arc;
 
@@ -199,7 +199,10 @@ impl GatewayState {
             bail!("upstream '{upstream}' must be an http or https URL");
         }
         let uri = url::Url::parse(&policy.resource.uri).with_context(|| {
-            format!("the remote's resource uri '{}' is not a URL", policy.resource.uri)
+            format!(
+                "the remote's resource uri '{}' is not a URL",
+                policy.resource.uri
+            )
         })?;
         let route = Route {
             resource: policy.resource.clone(),
@@ -208,7 +211,10 @@ impl GatewayState {
         };
         Ok(GatewayState {
             issuer: remote.issuer().to_string(),
-            jwks_uri: format!("{}/.well-known/jwks.json", uri.origin().ascii_serialization()),
+            jwks_uri: format!(
+                "{}/.well-known/jwks.json",
+                uri.origin().ascii_serialization()
+            ),
             backend: Backend::Remote {
                 remote,
                 limits: remote::MemoryLimits::default(),
@@ -267,9 +273,7 @@ impl GatewayState {
             Backend::Database { store, .. } => {
                 app::gateway::count_calls(&store.db, self.clock.as_ref(), holder, tiers).await
             }
-            Backend::Remote { limits, .. } => {
-                Ok(limits.count(self.clock.as_ref(), holder, tiers))
-            }
+            Backend::Remote { limits, .. } => Ok(limits.count(self.clock.as_ref(), holder, tiers)),
         }
     }
 

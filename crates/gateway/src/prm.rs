@@ -55,5 +55,7 @@ pub async fn preflight() -> HttpResponse {
 pub async fn jwks(state: web::Data<GatewayState>) -> HttpResponse {
     cors(HttpResponse::Ok())
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(authz_core::upstream_jwt::jwks(&[state.signer.verifying_key()]))
+        .json(authz_core::upstream_jwt::jwks(&[state
+            .signer
+            .verifying_key()]))
 }

@@ -88,9 +88,10 @@ impl Remote {
             issuer: String::new(),
             policy: RwLock::new(Arc::new(empty_policy())),
         };
-        let doc = r.fetch_policy().await.with_context(|| {
-            format!("cannot load the resource's policy from {}", r.policy_url)
-        })?;
+        let doc = r
+            .fetch_policy()
+            .await
+            .with_context(|| format!("cannot load the resource's policy from {}", r.policy_url))?;
         r.issuer = doc.issuer.trim_end_matches('/').to_string();
         r.policy = RwLock::new(Arc::new(doc.into_policy()));
         Ok(r)
@@ -131,7 +132,10 @@ impl Remote {
                 let p = doc.into_policy();
                 let held = self.policy();
                 if p.resource.id != held.resource.id {
-                    tracing::warn!(code = "GATEWAY0021", "the remote answered another resource's policy; keeping the last good one");
+                    tracing::warn!(
+                        code = "GATEWAY0021",
+                        "the remote answered another resource's policy; keeping the last good one"
+                    );
                 } else if p.version != held.version {
                     tracing::info!(version = p.version, "catalogue updated");
                     if let Ok(mut w) = self.policy.write() {
@@ -260,7 +264,12 @@ pub struct MemoryLimits {
 const WINDOW_SECS: i64 = 60;
 
 impl MemoryLimits {
-    pub fn count(&self, clock: &dyn Clock, holder: &TokenHolder, tiers: &[Tier]) -> Option<RateLimited> {
+    pub fn count(
+        &self,
+        clock: &dyn Clock,
+        holder: &TokenHolder,
+        tiers: &[Tier],
+    ) -> Option<RateLimited> {
         let now = clock.now_us() / MICROS;
         let window = now - now.rem_euclid(WINDOW_SECS);
         let mut m = match self.windows.lock() {
@@ -291,9 +300,9 @@ impl MemoryLimits {
 /// The Ed25519 key of the upstream JWTs in this mode: the 32-byte seed in `path`, base64url
 /// (or raw), created with mode 0600 when the file does not exist.
 pub fn signing_key(path: &std::path::Path) -> Result<authz_core::audit::SigningKey> {
+    use authz_core::audit::SigningKey;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
-    use authz_core::audit::SigningKey;
     match std::fs::read(path) {
         Ok(bytes) => {
             let seed: Vec<u8> = if bytes.len() == 32 {

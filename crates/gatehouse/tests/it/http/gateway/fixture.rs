@@ -46,6 +46,7 @@ pub async fn start_with(
         resource_id: Set(w.resource.id.clone()),
         name: Set(CRITICAL_TOOL.into()),
         scopes: Set(json!([world::READ, world::SETTINGS]).to_string()),
+        description: Set(None),
     })
     .exec(&w.store.db)
     .await
