@@ -207,6 +207,25 @@ async fn out_of_scope_is_403_and_a_token_revoked_at_the_remote_is_401_on_the_nex
     assert_eq!(gw.up.seen().len(), 0);
     let r = gw.post(&token, &call(2, "list_customers", json!({}))).await;
     assert_eq!(r.status(), 200);
+    // The remote's introspection answer carries the sign-in time the step-up window needs.
+    let i: Value = gw
+        .http
+        .post(format!("{}/oauth/introspect", gw.remote))
+        .basic_auth(&gw.w.resource.rs_client_id, Some(&gw.w.rs_secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(i["active"], true);
+    let auth_time = i["auth_time"].as_i64().expect("auth_time in seconds");
+    let now = gw.w.clock_now() / authz_core::clock::MICROS;
+    assert!(
+        auth_time <= now && auth_time > now - 3600,
+        "{auth_time} vs {now}"
+    );
     let revoked = gw
         .http
         .post(format!("{}/oauth/revoke", gw.remote))
