@@ -338,3 +338,113 @@ pub fn signing_key(path: &std::path::Path) -> Result<authz_core::audit::SigningK
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authz_core::clock::FixedClock;
+    use authz_core::resource::Resource;
+
+    const TENANT: &str = "0b7c4a3e-6f1d-4c3b-9a57-2f3e8d1c0a11";
+
+    fn crm() -> Resource {
+        Resource {
+            id: "r1".into(),
+            uri: "https://crm.example.com/mcp".into(),
+            display_name: "CRM".into(),
+            rs_client_id: "rs".into(),
+        }
+    }
+
+    fn answer(now_secs: i64) -> RemoteIntrospection {
+        RemoteIntrospection {
+            active: true,
+            scope: Some("read write".into()),
+            client_id: Some("agent".into()),
+            sub: Some("u1".into()),
+            aud: Some("https://crm.example.com/mcp".into()),
+            exp: Some(now_secs + 600),
+            tenant: Some(TENANT.into()),
+            session_id: Some("s1".into()),
+            auth_time: Some(now_secs - 60),
+            email: Some("a@example.com".into()),
+            name: Some("A".into()),
+        }
+    }
+
+    #[test]
+    fn only_an_active_unexpired_answer_for_this_resource_names_a_holder() {
+        let clock = FixedClock::new(1_700_000_000 * MICROS);
+        let now = 1_700_000_000;
+        let h = app::gateway::from_introspection(&clock, &crm(), answer(now), false).unwrap();
+        assert_eq!(h.scopes(), ["read".to_string(), "write".to_string()]);
+        assert_eq!(h.email(), None, "identity only when the resource shares it");
+        assert!(h.authenticated_recently(clock.now_us()));
+        let shared = app::gateway::from_introspection(&clock, &crm(), answer(now), true).unwrap();
+        assert_eq!(shared.email(), Some("a@example.com"));
+        let refused = [
+            RemoteIntrospection {
+                active: false,
+                ..answer(now)
+            },
+            RemoteIntrospection {
+                aud: Some("https://wiki.example.com/mcp".into()),
+                ..answer(now)
+            },
+            RemoteIntrospection {
+                exp: Some(now),
+                ..answer(now)
+            },
+            RemoteIntrospection {
+                auth_time: None,
+                ..answer(now)
+            },
+            RemoteIntrospection {
+                tenant: Some("not-a-uuid".into()),
+                ..answer(now)
+            },
+        ];
+        for a in refused {
+            assert!(app::gateway::from_introspection(&clock, &crm(), a, false).is_none());
+        }
+    }
+
+    #[test]
+    fn per_node_limits_count_each_tier_per_user_and_minute() {
+        let clock = FixedClock::new(1_700_000_020 * MICROS);
+        let h =
+            app::gateway::from_introspection(&clock, &crm(), answer(1_700_000_020), false).unwrap();
+        let limits = MemoryLimits::default();
+        let critical = GATEWAY_CALLS_DEFAULT[2];
+        for _ in 0..critical {
+            assert_eq!(limits.count(&clock, &h, &[Tier::Critical]), None);
+        }
+        let over = limits.count(&clock, &h, &[Tier::Critical]).unwrap();
+        assert_eq!(over.tier, Tier::Critical);
+        assert_eq!(over.retry_after_secs, 20);
+        // Another tier has its own budget; the next minute starts afresh.
+        assert_eq!(limits.count(&clock, &h, &[Tier::Routine]), None);
+        clock.advance_secs(20);
+        assert_eq!(limits.count(&clock, &h, &[Tier::Critical]), None);
+    }
+
+    #[test]
+    fn the_remotes_other_endpoints_sit_beside_its_introspection_endpoint() {
+        let cfg = |u: &str| RemoteConfig {
+            introspect_url: u.into(),
+            client_id: "rs".into(),
+            client_secret: "s".into(),
+        };
+        assert_eq!(
+            cfg("https://id.example.com/gh/oauth/introspect")
+                .base()
+                .unwrap(),
+            "https://id.example.com/gh"
+        );
+        assert_eq!(
+            cfg("https://id.example.com/other").base().unwrap(),
+            "https://id.example.com"
+        );
+        assert!(cfg("ftp://id.example.com/oauth/introspect").base().is_err());
+    }
+}
