@@ -56,7 +56,7 @@ impl RemoteConfig {
 /// Why the remote could not say whether a token is live.
 #[derive(Debug)]
 pub enum Unavailable {
-    /// No connection to the remote (refused, reset, DNS): 503.
+    /// No answer from the remote (connection refused, reset or closed, DNS): 503.
     Down(String),
 }
 
@@ -164,7 +164,8 @@ impl Remote {
 
     /// RFC 7662 §2.1 introspection of `token`. An inactive answer, an HTTP error status, an
     /// unreadable answer or a timeout is `Ok(None)`: the request is answered 401 and never
-    /// let through. Only a remote that cannot be reached at all is [`Unavailable`] (503).
+    /// let through. A remote that cannot be reached (connection refused or closed) is
+    /// [`Unavailable`]: 503 with a JSON-RPC error body, never let through either.
     pub async fn introspect(
         &self,
         clock: &dyn Clock,
@@ -180,11 +181,11 @@ impl Remote {
             .await;
         let resp = match sent {
             Ok(r) => r,
-            Err(e) if e.is_connect() => return Err(Unavailable::Down(e.to_string())),
-            Err(e) => {
-                tracing::warn!(code = "GATEWAY0022", error = %e, "introspection failed");
+            Err(e) if e.is_timeout() => {
+                tracing::warn!(code = "GATEWAY0022", error = %e, "introspection timed out");
                 return Ok(None);
             }
+            Err(e) => return Err(Unavailable::Down(e.to_string())),
         };
         if !resp.status().is_success() {
             tracing::warn!(code = "GATEWAY0023", status = %resp.status(), "introspection refused");

@@ -22,6 +22,7 @@ struct RemoteGw {
     up: Upstream,
     /// The remote Gatehouse's origin.
     remote: String,
+    remote_server: actix_web::dev::ServerHandle,
     /// The gateway's origin (the CRM at `/mcp`).
     base: String,
     sink: AuditSink,
@@ -29,8 +30,8 @@ struct RemoteGw {
     http: reqwest::Client,
 }
 
-/// The test Gatehouse, every surface, on a loopback port; its origin.
-fn start_remote(w: &World) -> String {
+/// The test Gatehouse, every surface, on a loopback port; its origin and its server's handle.
+fn start_remote_server(w: &World) -> (String, actix_web::dev::ServerHandle) {
     let node = crate::http::world::Node::new(&w.store, &w.clock, world::ISSUER);
     let services = gatehouse::Services::new(node.issuer, node.scim, node.admin, node.console);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -41,8 +42,13 @@ fn start_remote(w: &World) -> String {
         .listen(listener)
         .unwrap()
         .run();
+    let handle = server.handle();
     actix_web::rt::spawn(server);
-    origin
+    (origin, handle)
+}
+
+fn start_remote(w: &World) -> String {
+    start_remote_server(w).0
 }
 
 fn config(remote: &str, w: &World, secret: &str) -> RemoteConfig {
@@ -56,7 +62,7 @@ fn config(remote: &str, w: &World, secret: &str) -> RemoteConfig {
 async fn start() -> RemoteGw {
     let w = World::new().await;
     let t = w.tenant("acme", "acme.example", &[READ, DELETE]).await;
-    let remote = start_remote(&w);
+    let (remote, remote_server) = start_remote_server(&w);
     let up = upstream::start();
     let dir = std::env::temp_dir().join(format!(
         "gatehouse-gw-remote-{}",
@@ -99,6 +105,7 @@ async fn start() -> RemoteGw {
         t,
         up,
         remote,
+        remote_server,
         base,
         sink,
         _writer: writer,
@@ -320,4 +327,26 @@ async fn the_policy_endpoint_refuses_bad_credentials_and_answers_the_callers_pol
         .unwrap();
     let other: Value = r.json().await.unwrap();
     assert_eq!(other["uri"], world::OTHER_RESOURCE_URI);
+}
+
+#[actix_web::test]
+async fn a_remote_that_is_down_gets_503_with_a_json_rpc_error_and_nothing_passes() {
+    let gw = start().await;
+    let token = gw.w.tokens(&gw.t, &[READ]).await.access_token;
+    gw.remote_server.stop(false).await;
+    let r = gw.post(&token, &call(9, "list_customers", json!({}))).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["jsonrpc"], "2.0");
+    assert_eq!(body["id"], 9);
+    assert!(body["error"]["code"].is_i64(), "{body}");
+    assert_eq!(gw.up.seen().len(), 0, "nothing reached the upstream");
+    // The catalogue stays the last good one: the metadata still answers.
+    let meta = gw
+        .get(&format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            gw.base
+        ))
+        .await;
+    assert_eq!(meta["resource"], world::RESOURCE_URI);
 }
