@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod principal;
 pub mod resource;
 pub mod resource_events;
+pub mod resource_policy;
 pub mod scim;
 pub mod sign_in;
 pub mod token;

@@ -8,7 +8,7 @@
 use authz_core::audit::{self, AuditEvent};
 use authz_core::clock::{Clock, MICROS};
 use authz_core::{tenant, user, Store, TenantId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ResourceServer;
 
@@ -17,7 +17,7 @@ pub const MAX_AGE_US: i64 = 7 * 24 * 3600 * MICROS;
 pub const MAX_SKEW_US: i64 = 5 * 60 * MICROS;
 
 /// The reported call, as the resource server sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToolCall {
     pub tenant: String,

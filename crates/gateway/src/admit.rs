@@ -56,11 +56,7 @@ async fn policy(
     route: &Route,
     id: &Value,
 ) -> Result<Arc<McpPolicy>, HttpResponse> {
-    state
-        .policies
-        .get(&state.store.db, &route.resource.id)
-        .await
-        .map_err(|e| {
+    state.policy(route).await.map_err(|e| {
             tracing::error!(code = "GATEWAY0004", error = %e, resource = %route.resource.uri, "cannot load the catalogue");
             refuse::internal(id.clone())
         })
@@ -81,20 +77,11 @@ async fn holder(
     let Some(token) = bearer(req) else {
         return Err(challenge(false));
     };
-    let share = policy.settings.share_identity;
-    match app::gateway::authenticate(
-        &state.store.db,
-        state.clock.as_ref(),
-        &route.resource,
-        token,
-        share,
-    )
-    .await
-    {
+    match state.authenticate(route, policy, token).await {
         Ok(Some(h)) => Ok(h),
         Ok(None) => Err(challenge(true)),
         Err(e) => {
-            tracing::error!(code = "GATEWAY0005", error = %e, "cannot check a token");
+            tracing::error!(code = "GATEWAY0005", error = %e.0, "cannot check a token");
             Err(refuse::internal(id.clone()))
         }
     }
@@ -162,15 +149,7 @@ pub async fn post(
             Refusal::BadParams(m) => refuse::invalid(id, rpc::INVALID_PARAMS, &m),
         });
     }
-    match app::gateway::count_calls(
-        &state.store.db,
-        state.clock.as_ref(),
-        &state.calls,
-        &holder,
-        &plan.tiers(),
-    )
-    .await
-    {
+    match state.count_calls(&holder, &plan.tiers()).await {
         Ok(None) => {}
         Ok(Some(limited)) => {
             refuse_all(CallOutcome::RateLimited);

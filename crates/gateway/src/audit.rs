@@ -8,6 +8,11 @@
 //! moment; its size is bounded by the request rate times the write latency. A batch that fails
 //! is kept and retried on the next tick (up to [`MAX_PENDING`] records, then the oldest are
 //! dropped with an error log: the database has been unavailable for a long time).
+//!
+//! In introspection mode ([`AuditSink::start_remote`]) the same writer batches the records but
+//! posts each one to the remote Gatehouse's `POST /audit/v1/events` as the resource server's
+//! report (`app::resource_events::ToolCall`), one POST per record; a failed post is logged and
+//! retried once, then dropped with an error log.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +20,14 @@ use app::gateway::{record_calls, GatewayCall};
 use authz_core::clock::SharedClock;
 use authz_core::Store;
 use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::remote::Remote;
+
+/// Where the writer puts the records.
+enum Writer {
+    Database(Store, SharedClock),
+    Remote(Arc<Remote>),
+}
 
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 pub const BATCH: usize = 100;
@@ -40,9 +53,18 @@ pub struct AuditWriter {
 impl AuditSink {
     /// Starts the writer task (on the current tokio runtime).
     pub fn start(store: Store, clock: SharedClock) -> (AuditSink, AuditWriter) {
+        Self::start_with(Writer::Database(store, clock))
+    }
+
+    /// Starts the writer task of the introspection mode: records go to `remote`.
+    pub fn start_remote(remote: Arc<Remote>) -> (AuditSink, AuditWriter) {
+        Self::start_with(Writer::Remote(remote))
+    }
+
+    fn start_with(writer: Writer) -> (AuditSink, AuditWriter) {
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = Arc::new(Notify::new());
-        let task = tokio::spawn(write_loop(store, clock, rx, stop.clone()));
+        let task = tokio::spawn(write_loop(writer, rx, stop.clone()));
         (AuditSink { tx }, AuditWriter { stop, task })
     }
 
@@ -74,12 +96,7 @@ impl AuditWriter {
     }
 }
 
-async fn write_loop(
-    store: Store,
-    clock: SharedClock,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
-    stop: Arc<Notify>,
-) {
+async fn write_loop(writer: Writer, mut rx: mpsc::UnboundedReceiver<Msg>, stop: Arc<Notify>) {
     let mut batch: Vec<GatewayCall> = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     loop {
@@ -88,16 +105,16 @@ async fn write_loop(
                 Some(Msg::Call(c)) => {
                     batch.push(*c);
                     if batch.len() >= BATCH {
-                        write(&store, &clock, &mut batch).await;
+                        write(&writer, &mut batch).await;
                     }
                 }
                 Some(Msg::Flush(ack)) => {
-                    write(&store, &clock, &mut batch).await;
+                    write(&writer, &mut batch).await;
                     let _ = ack.send(());
                 }
                 None => break,
             },
-            _ = tick.tick() => write(&store, &clock, &mut batch).await,
+            _ = tick.tick() => write(&writer, &mut batch).await,
             _ = stop.notified() => {
                 rx.close();
                 while let Some(m) = rx.recv().await {
@@ -110,13 +127,22 @@ async fn write_loop(
             }
         }
     }
-    write(&store, &clock, &mut batch).await;
+    write(&writer, &mut batch).await;
 }
 
-async fn write(store: &Store, clock: &SharedClock, batch: &mut Vec<GatewayCall>) {
+async fn write(writer: &Writer, batch: &mut Vec<GatewayCall>) {
     if batch.is_empty() {
         return;
     }
+    let (store, clock) = match writer {
+        Writer::Database(store, clock) => (store, clock),
+        Writer::Remote(remote) => {
+            for call in batch.drain(..) {
+                remote.report(&call.to_tool_call()).await;
+            }
+            return;
+        }
+    };
     match record_calls(store, clock.as_ref(), batch.clone()).await {
         Ok(()) => batch.clear(),
         Err(e) => {

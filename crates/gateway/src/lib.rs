@@ -11,6 +11,13 @@
 //!   (`authz_core::upstream_jwt`) and none of the client's credentials;
 //! - answers streamed through ([`tap`]), audited per call off the request path ([`audit`]);
 //! - calls per user and minute per tier, counted across nodes in the database.
+//!
+//! Two modes, chosen once at start behind [`Backend`] so handlers never branch: the database
+//! mode above ([`GatewayState::new`]), and the introspection mode ([`GatewayState::remote`],
+//! module [`remote`]) with no database: tokens introspected at a remote Gatehouse, the
+//! catalogue fetched from it, calls reported to it, rate limits per node in memory, and the
+//! upstream JWT signed with the gateway's own key, published at `/.well-known/jwks.json` on
+//! the gateway itself.
 mod admit;
 mod audit;
 pub mod decide;
@@ -19,6 +26,7 @@ mod handlers;
 mod policies;
 mod prm;
 mod refuse;
+pub mod remote;
 pub mod rpc;
 mod tap;
 
@@ -29,9 +37,11 @@ use actix_web::web;
 use anyhow::{bail, Context, Result};
 use authz_core::audit::SigningKey;
 use authz_core::clock::SharedClock;
+use authz_core::mcp_policy::McpPolicy;
 use authz_core::resource::{self, Resource};
 use authz_core::upstream_jwt::{self, UpstreamClaims};
-use authz_core::Store;
+use authz_core::{CoreResult, Store};
+use std::sync::Arc;
 
 pub use audit::{AuditSink, AuditWriter};
 
@@ -83,20 +93,39 @@ impl Default for Options {
     }
 }
 
+/// Where a node reads tokens, catalogues and rate limits, and where its audit goes.
+pub enum Backend {
+    /// The shared database (tokens read in-process, rate limits counted across nodes).
+    Database {
+        store: Store,
+        policies: policies::PolicyCache,
+        /// This node's share of the per-user call counters (`app::gateway::limits`).
+        calls: app::gateway::CallCounter,
+    },
+    /// A remote Gatehouse (RFC 7662 introspection; rate limits per node, in memory).
+    Remote {
+        remote: Arc<remote::Remote>,
+        limits: remote::MemoryLimits,
+    },
+}
+
+/// A token could not be checked: the request is refused with 503, never let through.
+#[derive(Debug)]
+pub(crate) struct CannotCheck(pub String);
+
 /// The gateway of one node, shared by its workers.
 pub struct GatewayState {
-    pub store: Store,
+    pub backend: Backend,
     pub clock: SharedClock,
     /// The issuer (exactly as in its metadata), for `authorization_servers` and `iss`.
     pub issuer: String,
     pub routes: Vec<Route>,
     pub options: Options,
     pub audit: AuditSink,
-    /// This node's share of the per-user call counters (`app::gateway::limits`).
-    pub calls: app::gateway::CallCounter,
     signer: SigningKey,
     http: reqwest::Client,
-    policies: policies::PolicyCache,
+    /// Where the upstream finds the JWT keys (the issuer's JWKS, or the gateway's own).
+    jwks_uri: String,
 }
 
 impl GatewayState {
@@ -136,33 +165,130 @@ impl GatewayState {
                 upstream: upstream.clone(),
             });
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .context("cannot build the upstream HTTP client")?;
+        let issuer = issuer.trim_end_matches('/').to_string();
         Ok(GatewayState {
-            store,
+            backend: Backend::Database {
+                store,
+                policies: policies::PolicyCache::default(),
+                calls: app::gateway::CallCounter::default(),
+            },
             clock,
-            issuer: issuer.trim_end_matches('/').to_string(),
+            jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+            issuer,
             routes: out,
+            http: upstream_client(&options)?,
             options,
             audit,
-            calls: app::gateway::CallCounter::default(),
             signer,
-            http,
-            policies: policies::PolicyCache::default(),
         })
+    }
+
+    /// Introspection mode: the one resource whose credentials `remote` holds, in front of
+    /// `upstream`. The issuer is the remote's own (its policy answer); `jwks_uri` is the
+    /// gateway's `/.well-known/jwks.json` on the resource's origin, where [`configure`] serves
+    /// the public half of `signer`.
+    pub fn remote(
+        remote: Arc<remote::Remote>,
+        clock: SharedClock,
+        signer: SigningKey,
+        upstream: &str,
+        options: Options,
+        audit: AuditSink,
+    ) -> Result<GatewayState> {
+        let policy = remote.policy();
+        let up = url::Url::parse(upstream)
+            .with_context(|| format!("upstream '{upstream}' is not a URL"))?;
+        if !matches!(up.scheme(), "http" | "https") {
+            bail!("upstream '{upstream}' must be an http or https URL");
+        }
+        let uri = url::Url::parse(&policy.resource.uri).with_context(|| {
+            format!(
+                "the remote's resource uri '{}' is not a URL",
+                policy.resource.uri
+            )
+        })?;
+        let route = Route {
+            resource: policy.resource.clone(),
+            path: uri.path().to_string(),
+            upstream: upstream.to_string(),
+        };
+        Ok(GatewayState {
+            issuer: remote.issuer().to_string(),
+            jwks_uri: format!(
+                "{}/.well-known/jwks.json",
+                uri.origin().ascii_serialization()
+            ),
+            backend: Backend::Remote {
+                remote,
+                limits: remote::MemoryLimits::default(),
+            },
+            clock,
+            routes: vec![route],
+            http: upstream_client(&options)?,
+            options,
+            audit,
+            signer,
+        })
+    }
+
+    /// The catalogue of `route` (database: current to within 2 s; remote: the last good
+    /// policy, refreshed every 5 s).
+    pub(crate) async fn policy(&self, route: &Route) -> CoreResult<Arc<McpPolicy>> {
+        match &self.backend {
+            Backend::Database {
+                store, policies, ..
+            } => policies.get(&store.db, &route.resource.id).await,
+            Backend::Remote { remote, .. } => Ok(remote.policy()),
+        }
+    }
+
+    /// The holder of `token` for `route`, checked now (never cached); `None`: 401.
+    pub(crate) async fn authenticate(
+        &self,
+        route: &Route,
+        policy: &McpPolicy,
+        token: &str,
+    ) -> Result<Option<app::gateway::TokenHolder>, CannotCheck> {
+        match &self.backend {
+            Backend::Database { store, .. } => app::gateway::authenticate(
+                &store.db,
+                self.clock.as_ref(),
+                &route.resource,
+                token,
+                policy.settings.share_identity,
+            )
+            .await
+            .map_err(|e| CannotCheck(e.to_string())),
+            Backend::Remote { remote, .. } => remote
+                .introspect(self.clock.as_ref(), policy, token)
+                .await
+                .map_err(|remote::Unavailable::Down(e)| CannotCheck(e)),
+        }
+    }
+
+    /// Counts the calls of `tiers` for `holder` (database: across nodes; remote: this node).
+    pub(crate) async fn count_calls(
+        &self,
+        holder: &app::gateway::TokenHolder,
+        tiers: &[authz_core::scope::Tier],
+    ) -> CoreResult<Option<app::gateway::RateLimited>> {
+        match &self.backend {
+            Backend::Database { store, calls, .. } => {
+                app::gateway::count_calls(&store.db, self.clock.as_ref(), calls, holder, tiers)
+                    .await
+            }
+            Backend::Remote { limits, .. } => Ok(limits.count(self.clock.as_ref(), holder, tiers)),
+        }
     }
 
     fn route_of(&self, path: &str) -> Option<(usize, &Route)> {
         self.routes.iter().enumerate().find(|(_, r)| r.path == path)
     }
 
-    /// The issuer's JWKS, where upstreams find the keys of their JWTs.
+    /// Where upstreams find the keys of their JWTs: the issuer's JWKS (database mode) or the
+    /// gateway's own (introspection mode).
     pub fn jwks_uri(&self) -> String {
-        format!("{}/.well-known/jwks.json", self.issuer)
+        self.jwks_uri.clone()
     }
 
     /// A JWT for `route`'s upstream naming `holder`: 60 seconds, a fresh `jti`.
@@ -186,6 +312,15 @@ impl GatewayState {
     }
 }
 
+fn upstream_client(options: &Options) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .context("cannot build the upstream HTTP client")
+}
+
 /// The gateway's routes (one MCP endpoint and one metadata document per resource), for
 /// `App::configure`.
 pub fn configure(state: web::Data<GatewayState>) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -202,6 +337,9 @@ pub fn configure(state: web::Data<GatewayState>) -> impl FnOnce(&mut web::Servic
                     .route(web::get().to(prm::metadata))
                     .route(web::method(Method::OPTIONS).to(prm::preflight)),
             );
+        }
+        if matches!(state.backend, Backend::Remote { .. }) {
+            cfg.service(web::resource("/.well-known/jwks.json").route(web::get().to(prm::jwks)));
         }
         cfg.app_data(state.clone());
     }

@@ -22,11 +22,7 @@ pub async fn metadata(state: web::Data<GatewayState>, req: HttpRequest) -> HttpR
     else {
         return HttpResponse::NotFound().finish();
     };
-    let policy = match state
-        .policies
-        .get(&state.store.db, &route.resource.id)
-        .await
-    {
+    let policy = match state.policy(route).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(code = "GATEWAY0004", error = %e, "cannot load the catalogue");
@@ -52,4 +48,14 @@ pub async fn preflight() -> HttpResponse {
         .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "*"))
         .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
         .finish()
+}
+
+/// Introspection mode: the public key of the upstream JWTs (RFC 7517 §5), which the PRM's
+/// `jwks_uri` names.
+pub async fn jwks(state: web::Data<GatewayState>) -> HttpResponse {
+    cors(HttpResponse::Ok())
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(authz_core::upstream_jwt::jwks(&[state
+            .signer
+            .verifying_key()]))
 }

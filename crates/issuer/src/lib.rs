@@ -26,6 +26,7 @@ mod origin;
 mod pages;
 mod params;
 mod register;
+mod resource_policy;
 mod revoke;
 mod saml_sp;
 mod state;
@@ -113,7 +114,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/oauth/token", web::post().to(token::token))
         .route("/oauth/introspect", web::post().to(introspect::introspect))
         .route("/oauth/revoke", web::post().to(revoke::revoke))
-        .route("/audit/v1/events", web::post().to(audit_events::post));
+        .route("/audit/v1/events", web::post().to(audit_events::post))
+        .route("/resources/v1/policy", web::get().to(resource_policy::get));
 }
 
 pub use node_limits::RateLimits;

@@ -9,4 +9,4 @@ pub mod token;
 
 pub use limits::{count_calls, CallCounter, RateLimited};
 pub use record::{record_calls, sanitize_parameters, CallOutcome, GatewayCall};
-pub use token::{authenticate, TokenHolder};
+pub use token::{authenticate, from_introspection, RemoteIntrospection, TokenHolder};

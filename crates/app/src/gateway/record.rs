@@ -120,6 +120,49 @@ impl GatewayCall {
     }
 }
 
+impl GatewayCall {
+    /// The call as a resource server reports it to a remote Gatehouse (`POST /audit/v1/events`,
+    /// `ToolCall`): the gateway in introspection mode has no database of its own. The report's
+    /// result is one of the four it accepts (a tool error is an `error`, a refusal or a rate
+    /// limit `denied`, no answer a `failure`); the reason and the latency go in `error`.
+    pub fn to_tool_call(&self) -> crate::resource_events::ToolCall {
+        let (result, error) = match &self.outcome {
+            CallOutcome::Success => ("success", None),
+            CallOutcome::RpcError(code, message) => (
+                "error",
+                Some(format!("JSON-RPC error {code}: {}", truncate(message, 256))),
+            ),
+            CallOutcome::ToolError => ("error", Some("the tool reported an error".to_string())),
+            CallOutcome::Denied(why) => ("denied", Some(truncate(why, 256))),
+            CallOutcome::RateLimited => ("denied", Some("rate limited".to_string())),
+            CallOutcome::NoAnswer(why) => ("failure", Some(truncate(why, 256))),
+        };
+        let error = Some(match error {
+            Some(e) => format!("{e} (latency {} ms)", self.latency_ms),
+            None => format!("latency {} ms", self.latency_ms),
+        })
+        .filter(|_| !matches!(self.outcome, CallOutcome::Success));
+        let h = &self.holder;
+        crate::resource_events::ToolCall {
+            tenant: h.tenant().to_string(),
+            sub: h.user_id().to_string(),
+            client_id: h.client_id().to_string(),
+            session_id: Some(h.session_id().to_string()),
+            tool: self.tool.clone(),
+            scopes: self.scopes_used.clone(),
+            result: result.to_string(),
+            parameters: self.parameters.clone(),
+            error,
+            source_ip: self.source_ip.clone(),
+            user_agent: self
+                .user_agent
+                .as_ref()
+                .map(|u| u.chars().take(512).collect()),
+            occurred_at: Some(self.occurred_at_us),
+        }
+    }
+}
+
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }

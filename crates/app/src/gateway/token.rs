@@ -111,3 +111,55 @@ pub async fn authenticate<C: ConnectionTrait>(
         name,
     }))
 }
+
+/// An RFC 7662 §2.2 answer of a remote Gatehouse, as the gateway in introspection mode reads
+/// it (the members Gatehouse's answer has; others are ignored).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct RemoteIntrospection {
+    pub active: bool,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub sub: Option<String>,
+    pub aud: Option<String>,
+    pub exp: Option<i64>,
+    pub tenant: Option<String>,
+    pub session_id: Option<String>,
+    /// Seconds (OpenID Connect Core §2); Gatehouse's answer carries it for the step-up window.
+    pub auth_time: Option<i64>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// The holder named by a remote introspection answer for `resource`: only an active answer
+/// for this resource (`aud`, RFC 8707), not expired by `exp`, that names tenant, user, client,
+/// session and sign-in time. Anything else is `None` (401). Email and name only when the
+/// resource shares identity.
+pub fn from_introspection(
+    clock: &dyn Clock,
+    resource: &Resource,
+    answer: RemoteIntrospection,
+    share_identity: bool,
+) -> Option<TokenHolder> {
+    if !answer.active || answer.aud.as_deref() != Some(resource.uri.as_str()) {
+        return None;
+    }
+    if answer.exp? * MICROS <= clock.now_us() {
+        return None;
+    }
+    let tenant = TenantId::parse(&answer.tenant?).ok()?;
+    let (email, name) = if share_identity {
+        (answer.email, answer.name)
+    } else {
+        (None, None)
+    };
+    Some(TokenHolder {
+        tenant,
+        user_id: answer.sub?,
+        client_id: answer.client_id?,
+        session_id: answer.session_id?,
+        scopes: authz_core::scope::split(answer.scope.as_deref().unwrap_or("")),
+        auth_time_us: answer.auth_time? * MICROS,
+        email,
+        name,
+    })
+}

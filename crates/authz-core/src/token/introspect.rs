@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::clock::{Clock, MICROS};
 use crate::crypto::sha256_hex;
-use crate::entities::{resources, tokens};
+use crate::entities::{grant_families, resources, tokens};
 use crate::error::CoreResult;
 use crate::resource::Resource;
 
@@ -37,6 +37,12 @@ pub struct Introspection {
     pub session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
+    /// When the user signed in at the IdP for this grant (seconds, OpenID Connect Core §2
+    /// `auth_time`): the MCP gateway in introspection mode applies the step-up window of
+    /// critical scopes with it (issue 13 §1). Only in [`introspect_as`] answers (the grant
+    /// family is joined there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     /// Only when the resource's `share_identity` setting is on (and the user has one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -112,7 +118,8 @@ async fn unless_suspended<C: ConnectionTrait>(
 
 /// Authenticates the calling resource server and introspects `token` in one statement, the
 /// hot path (DESIGN §10): the resource row by its unique client id, left-joined with the token
-/// row by its primary key. Credentials are read on every call, never cached, so a revoked or
+/// row by its primary key and the token's grant family (its `auth_time`; a revoked family
+/// makes the token inactive, as the gateway's database mode has it). Credentials are read on every call, never cached, so a revoked or
 /// rotated-out secret is refused on every node at once (§6.3, review F11). `None`: the
 /// credentials are wrong (`invalid_client`).
 pub async fn introspect_as<C: ConnectionTrait>(
@@ -142,10 +149,16 @@ pub async fn introspect_as<C: ConnectionTrait>(
                 .into_condition()
         })
         .into();
-    let Some((r, t)) = resources::Entity::find()
+    let family_row = tokens::Entity::belongs_to(grant_families::Entity)
+        .from(tokens::Column::FamilyId)
+        .to(grant_families::Column::Id)
+        .into();
+    let Some((r, t, family)) = resources::Entity::find()
         .filter(resources::Column::RsClientId.eq(client_id))
         .join(JoinType::LeftJoin, token_row)
+        .join(JoinType::LeftJoin, family_row)
         .select_also(tokens::Entity)
+        .select_also(grant_families::Entity)
         .one(conn)
         .await?
     else {
@@ -158,7 +171,16 @@ pub async fn introspect_as<C: ConnectionTrait>(
     // The settings came with the resource row: sharing identity costs a read only when on.
     let share = crate::resource::spec::parse_settings(&r.settings).share_identity;
     let caller = crate::resource::to_resource(r);
-    let i = answer(t, &caller, now, issuer);
+    let auth_time = family
+        .filter(|f| f.revoked_at.is_none())
+        .map(|f| f.auth_time / MICROS);
+    let mut i = match auth_time {
+        Some(_) => answer(t, &caller, now, issuer),
+        None => Introspection::default(),
+    };
+    if i.active {
+        i.auth_time = auth_time;
+    }
     Ok(Some(with_identity(conn, share, i).await?))
 }
 

@@ -1,6 +1,14 @@
 //! `gatehouse gateway`: the MCP gateway (issue 13 §1) on the same database, master key and
 //! issuer as `serve`. Several gateways and nodes may run at once: tokens, rate limits and the
 //! audit chain live in the database; a node keeps only the catalogue, re-checked every 2 s.
+//!
+//! With `--introspect-url` the gateway runs in introspection mode (issue 13 §1, second mode;
+//! `gateway::remote`): no database and no master key. It authenticates to the remote Gatehouse
+//! with the resource's credentials (`--client-id`, `--client-secret-file`), loads the policy
+//! from it at start (and refuses to start if it cannot), signs upstream JWTs with the Ed25519
+//! seed in `--signing-key-file` (created, mode 0600, if absent) and serves their JWKS itself.
+//! The issuer is the one the remote names in its policy answer; `--issuer`, when given, must be
+//! the same (a mismatch stops the start rather than publish a wrong `authorization_servers`).
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpServer};
@@ -26,10 +34,28 @@ pub struct GatewayArgs {
     /// Public issuer URL, as `serve` is given it.
     #[arg(long, env = "GATEHOUSE_ISSUER")]
     pub issuer: Option<String>,
+    /// Introspection mode: the remote Gatehouse's RFC 7662 endpoint
+    /// (`https://gatehouse.example/oauth/introspect`); needs `--resource`, `--upstream`,
+    /// `--client-id` and `--client-secret-file`.
+    #[arg(long, requires_all = ["resource", "client_id", "client_secret_file"])]
+    pub introspect_url: Option<String>,
+    /// Introspection mode: the resource's resource-server client id.
+    #[arg(long, requires = "introspect_url")]
+    pub client_id: Option<String>,
+    /// Introspection mode: a file holding the resource's client secret.
+    #[arg(long, requires = "introspect_url")]
+    pub client_secret_file: Option<std::path::PathBuf>,
+    /// Introspection mode: the Ed25519 seed of the upstream JWTs (default
+    /// `gateway-signing.key`; created with mode 0600 if absent).
+    #[arg(long, requires = "introspect_url")]
+    pub signing_key_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
     gatehouse::logging::init();
+    if args.introspect_url.is_some() {
+        return run_remote(g, args);
+    }
     let cfg = Config::load(&g)?;
     let listen = args
         .listen
@@ -70,6 +96,78 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
         .run()
         .await;
         // Every call answered before the stop is in the queue: write it before exiting.
+        writer.shutdown().await;
+        served.context("server error")
+    })
+}
+
+/// Introspection mode: no database; see the module's documentation.
+fn run_remote(g: Global, args: GatewayArgs) -> Result<()> {
+    let cfg = Config::load(&g)?;
+    let listen = args
+        .listen
+        .or_else(|| cfg.file.gateway.as_ref().and_then(|g| g.listen.clone()))
+        .unwrap_or_else(|| "127.0.0.1:8090".into());
+    let options = cfg.gateway_options()?;
+    let (Some(introspect_url), Some(client_id), Some(secret_file), Some(upstream)) = (
+        args.introspect_url,
+        args.client_id,
+        args.client_secret_file,
+        args.upstream,
+    ) else {
+        anyhow::bail!(
+            "introspection mode needs --resource, --upstream, --client-id and --client-secret-file"
+        );
+    };
+    let client_secret = std::fs::read_to_string(&secret_file)
+        .with_context(|| format!("cannot read {}", secret_file.display()))?
+        .trim()
+        .to_string();
+    let key_file = args
+        .signing_key_file
+        .unwrap_or_else(|| "gateway-signing.key".into());
+    let signer = gateway::remote::signing_key(&key_file)?;
+    let remote_cfg = gateway::remote::RemoteConfig {
+        introspect_url,
+        client_id,
+        client_secret,
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let remote = Arc::new(gateway::remote::Remote::connect(remote_cfg).await?);
+        let wanted = args.resource.unwrap_or_default();
+        let held = remote.policy().resource.uri.clone();
+        if authz_core::resource::normalize_uri(&wanted).ok().as_deref() != Some(held.as_str()) {
+            anyhow::bail!("--resource '{wanted}' is not the resource of these credentials ('{held}')");
+        }
+        if let Some(i) = args.issuer {
+            if i.trim_end_matches('/') != remote.issuer() {
+                anyhow::bail!("--issuer '{i}' differs from the remote's issuer '{}'", remote.issuer());
+            }
+        }
+        let refresh = remote.spawn_refresh();
+        let clock: SharedClock = Arc::new(SystemClock);
+        let (sink, writer) = gateway::AuditSink::start_remote(remote.clone());
+        let state = gateway::GatewayState::remote(
+            remote.clone(),
+            clock,
+            signer,
+            &upstream,
+            options,
+            sink,
+        )?;
+        tracing::info!(listen = %listen, issuer = %state.issuer, resource = %held, upstream = %upstream, "gatehouse gateway (introspection mode) listening");
+        let state = web::Data::new(state);
+        let served = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::<gatehouse::logging::RequestSpan>::new())
+                .configure(gateway::configure(state.clone()))
+        })
+        .shutdown_timeout(20)
+        .bind(&listen)
+        .with_context(|| format!("cannot listen on {listen}"))?
+        .run()
+        .await;
+        refresh.abort();
         writer.shutdown().await;
         served.context("server error")
     })

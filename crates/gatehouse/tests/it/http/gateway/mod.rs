@@ -3,5 +3,6 @@
 //! node that issues and revokes tokens ("node A") is the assembled app on the same store.
 mod enforcement;
 mod fixture;
+mod remote;
 mod transport;
 mod upstream;
