@@ -184,58 +184,11 @@ pub async fn record_calls(
     Ok(())
 }
 
-/// Keys whose values are never stored (case-insensitive substring).
-const SECRET_KEY_PARTS: [&str; 7] = [
-    "pass",
-    "secret",
-    "token",
-    "key",
-    "auth",
-    "cookie",
-    "credential",
-];
-
-fn is_secret_key(k: &str) -> bool {
-    let k = k.to_ascii_lowercase();
-    SECRET_KEY_PARTS.iter().any(|p| k.contains(p))
-}
-
 /// Tool arguments as the log keeps them: values under secret-looking keys redacted at any
-/// depth, long strings cut, and the whole bounded to about [`MAX_PARAMETER_BYTES`] (a
-/// too-large value is replaced by a note of its size).
+/// depth, long strings cut, and the whole bounded to [`MAX_PARAMETER_BYTES`] (the audit
+/// module's one sanitiser, which posted tool-call events go through too).
 pub fn sanitize_parameters(v: &Value) -> Value {
-    fn walk(v: &Value, depth: usize) -> Value {
-        if depth > 8 {
-            return Value::String("[truncated]".into());
-        }
-        match v {
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .take(64)
-                    .map(|(k, v)| {
-                        let v = if is_secret_key(k) {
-                            Value::String("[redacted]".into())
-                        } else {
-                            walk(v, depth + 1)
-                        };
-                        (truncate(k, 128), v)
-                    })
-                    .collect(),
-            ),
-            Value::Array(a) => {
-                Value::Array(a.iter().take(64).map(|x| walk(x, depth + 1)).collect())
-            }
-            Value::String(s) if s.len() > 256 => Value::String(format!("{}…", truncate(s, 256))),
-            other => other.clone(),
-        }
-    }
-    let out = walk(v, 0);
-    let size = out.to_string().len();
-    if size > MAX_PARAMETER_BYTES {
-        serde_json::json!({"omitted": "parameters too large", "bytes": size})
-    } else {
-        out
-    }
+    authz_core::audit::sanitize_parameters_within(v, MAX_PARAMETER_BYTES)
 }
 
 #[cfg(test)]

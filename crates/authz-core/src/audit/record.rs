@@ -95,10 +95,10 @@ fn is_secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
     [
         "secret",
-        "password",
+        "pass",
         "token",
         "assertion",
-        "authorization",
+        "auth",
         "cookie",
         "code",
         "key",
@@ -111,6 +111,12 @@ fn is_secret_key(k: &str) -> bool {
 /// Redacts values under secret-looking keys (recursively) and bounds the size: the log keeps
 /// what happened, never a credential.
 pub fn sanitize_parameters(v: &Value) -> Value {
+    sanitize_parameters_within(v, MAX_DETAILS_BYTES)
+}
+
+/// [`sanitize_parameters`] bounded to `max_bytes` of JSON: a larger result is replaced by a
+/// note of its size.
+pub fn sanitize_parameters_within(v: &Value, max_bytes: usize) -> Value {
     fn walk(v: &Value, depth: usize) -> Value {
         if depth > 8 {
             return Value::String("[truncated]".into());
@@ -139,8 +145,9 @@ pub fn sanitize_parameters(v: &Value) -> Value {
         }
     }
     let out = walk(v, 0);
-    if out.to_string().len() > MAX_DETAILS_BYTES {
-        Value::String("[parameters too large; omitted]".into())
+    let size = out.to_string().len();
+    if size > max_bytes {
+        serde_json::json!({"omitted": "parameters too large", "bytes": size})
     } else {
         out
     }
