@@ -5,10 +5,10 @@
 //! the next call (DESIGN §6.3).
 use authz_core::clock::{Clock, MICROS};
 use authz_core::crypto::sha256_hex;
-use authz_core::entities::{grant_families, tokens};
+use authz_core::entities::{grant_families, tenants, tokens};
 use authz_core::resource::Resource;
 use authz_core::token::refresh::STEP_UP_WINDOW_SECS;
-use authz_core::{incident, user, CoreResult, TenantId};
+use authz_core::{user, CoreResult, TenantId};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 /// A verified bearer of a live access token for one resource. Only [`authenticate`] makes one,
@@ -67,46 +67,60 @@ pub async fn authenticate<C: ConnectionTrait>(
     token: &str,
     share_identity: bool,
 ) -> CoreResult<Option<TokenHolder>> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, JoinType, QueryFilter, QuerySelect};
     let now = clock.now_us();
-    let Some(t) = tokens::Entity::find_by_id(sha256_hex(token))
-        .one(conn)
-        .await?
-    else {
+    // One statement (the hot path, DESIGN §10): the token by its primary key, its grant
+    // family and its tenant by theirs, every condition of a live token in the WHERE clause.
+    let family = tokens::Entity::belongs_to(grant_families::Entity)
+        .from(tokens::Column::FamilyId)
+        .to(grant_families::Column::Id)
+        .into();
+    let tenant = tokens::Entity::belongs_to(tenants::Entity)
+        .from(tokens::Column::TenantId)
+        .to(tenants::Column::Id)
+        .into();
+    let row: Option<(String, String, String, String, String, i64)> =
+        tokens::Entity::find_by_id(sha256_hex(token))
+            .select_only()
+            .column(tokens::Column::TenantId)
+            .column(tokens::Column::UserId)
+            .column(tokens::Column::ClientId)
+            .column(tokens::Column::SessionId)
+            .column(tokens::Column::Scopes)
+            .column(grant_families::Column::AuthTime)
+            .join(JoinType::InnerJoin, family)
+            .join(JoinType::InnerJoin, tenant)
+            .filter(tokens::Column::Kind.eq("access"))
+            .filter(tokens::Column::RevokedAt.is_null())
+            .filter(tokens::Column::ExpiresAt.gt(now))
+            .filter(tokens::Column::ResourceId.eq(resource.id.as_str()))
+            .filter(
+                Expr::col((grant_families::Entity, grant_families::Column::RevokedAt)).is_null(),
+            )
+            .filter(Expr::col((tenants::Entity, tenants::Column::SuspendedAt)).is_null())
+            .into_tuple()
+            .one(conn)
+            .await?;
+    let Some((tenant_id, user_id, client_id, session_id, scopes, auth_time)) = row else {
         return Ok(None);
     };
-    let live = t.kind == "access"
-        && t.revoked_at.is_none()
-        && t.expires_at > now
-        && t.resource_id == resource.id;
-    if !live {
-        return Ok(None);
-    }
-    let Some(family) = grant_families::Entity::find_by_id(t.family_id.clone())
-        .one(conn)
-        .await?
-        .filter(|f| f.revoked_at.is_none())
-    else {
+    let Ok(tenant) = TenantId::parse(&tenant_id) else {
         return Ok(None);
     };
-    let Ok(tenant) = TenantId::parse(&t.tenant_id) else {
-        return Ok(None);
-    };
-    if incident::is_suspended(conn, &tenant).await? {
-        return Ok(None);
-    }
     let (email, name) = if share_identity {
-        let u = user::get(conn, &tenant, &t.user_id).await?;
+        let u = user::get(conn, &tenant, &user_id).await?;
         (u.email, u.name)
     } else {
         (None, None)
     };
     Ok(Some(TokenHolder {
         tenant,
-        user_id: t.user_id,
-        client_id: t.client_id,
-        session_id: t.session_id,
-        scopes: authz_core::scope::split(&t.scopes),
-        auth_time_us: family.auth_time,
+        user_id,
+        client_id,
+        session_id,
+        scopes: authz_core::scope::split(&scopes),
+        auth_time_us: auth_time,
         email,
         name,
     }))

@@ -363,3 +363,42 @@ async fn calls_over_the_tenants_limit_get_429_and_are_audited() {
         .await;
     assert_eq!(r.status(), 200);
 }
+
+#[actix_web::test]
+async fn a_suspended_tenants_tokens_and_a_revoked_family_get_401_and_never_reach_the_upstream() {
+    let gw = fixture::start().await;
+    let token = gw.token(&[READ]).await;
+    let r = gw
+        .post(Some(&token), &call(1, "list_customers", json!({})))
+        .await;
+    assert_eq!(r.status(), 200);
+    authz_core::incident::suspend(&gw.w.store, &gw.w.clock, gw.t.id(), "operator")
+        .await
+        .unwrap();
+    let r = gw
+        .post(Some(&token), &call(2, "list_customers", json!({})))
+        .await;
+    assert_eq!(r.status(), 401);
+    authz_core::incident::resume(&gw.w.store, &gw.w.clock, gw.t.id(), "operator")
+        .await
+        .unwrap();
+    let r = gw
+        .post(Some(&token), &call(3, "list_customers", json!({})))
+        .await;
+    assert_eq!(r.status(), 200, "resuming restores what has not expired");
+    // The grant family revoked (e.g. refresh-token reuse), the access token row untouched.
+    use sea_orm::{ConnectionTrait, Statement};
+    gw.w.store
+        .db
+        .execute(Statement::from_string(
+            gw.w.store.db.get_database_backend(),
+            "UPDATE grant_families SET revoked_at = 1".to_string(),
+        ))
+        .await
+        .unwrap();
+    let r = gw
+        .post(Some(&token), &call(4, "list_customers", json!({})))
+        .await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(gw.forwarded(), 2);
+}
