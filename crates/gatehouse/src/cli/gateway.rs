@@ -84,21 +84,27 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
             tracing::info!(resource = %r.resource.uri, upstream = %r.upstream, "gateway route");
         }
         tracing::info!(listen = %listen, issuer = %issuer, "gatehouse gateway listening");
-        let state = web::Data::new(state);
-        let served = HttpServer::new(move || {
-            App::new()
-                .wrap(TracingLogger::<gatehouse::logging::RequestSpan>::new())
-                .configure(gateway::configure(state.clone()))
-        })
-        .shutdown_timeout(20)
-        .bind(&listen)
-        .with_context(|| format!("cannot listen on {listen}"))?
-        .run()
-        .await;
+        let served = serve(state, &listen).await;
         // Every call answered before the stop is in the queue: write it before exiting.
         writer.shutdown().await;
-        served.context("server error")
+        served
     })
+}
+
+/// Serves `state` on `listen` until the server stops (SIGTERM: graceful, 20 s).
+async fn serve(state: gateway::GatewayState, listen: &str) -> Result<()> {
+    let state = web::Data::new(state);
+    HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::<gatehouse::logging::RequestSpan>::new())
+            .configure(gateway::configure(state.clone()))
+    })
+    .shutdown_timeout(20)
+    .bind(listen)
+    .with_context(|| format!("cannot listen on {listen}"))?
+    .run()
+    .await
+    .context("server error")
 }
 
 /// Introspection mode: no database; see the module's documentation.
@@ -156,19 +162,9 @@ fn run_remote(g: Global, args: GatewayArgs) -> Result<()> {
             sink,
         )?;
         tracing::info!(listen = %listen, issuer = %state.issuer, resource = %held, upstream = %upstream, "gatehouse gateway (introspection mode) listening");
-        let state = web::Data::new(state);
-        let served = HttpServer::new(move || {
-            App::new()
-                .wrap(TracingLogger::<gatehouse::logging::RequestSpan>::new())
-                .configure(gateway::configure(state.clone()))
-        })
-        .shutdown_timeout(20)
-        .bind(&listen)
-        .with_context(|| format!("cannot listen on {listen}"))?
-        .run()
-        .await;
+        let served = serve(state, &listen).await;
         refresh.abort();
         writer.shutdown().await;
-        served.context("server error")
+        served
     })
 }
