@@ -21,6 +21,7 @@ mod m20261203_000013_secret_rotation_and_connection_origin;
 mod m20261203_000014_upstream_sessions;
 mod m20261203_000015_tenant_suspension;
 mod m20261203_000016_catalogue_versions;
+mod m20261203_000017_credential_kinds;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_upstream_sessions::Migration),
             Box::new(m20261203_000015_tenant_suspension::Migration),
             Box::new(m20261203_000016_catalogue_versions::Migration),
+            Box::new(m20261203_000017_credential_kinds::Migration),
         ]
     }
 }

@@ -14,6 +14,8 @@ pub mod entities;
 pub mod error;
 pub mod grant;
 pub mod incident;
+pub mod jose;
+pub mod jti;
 pub mod login;
 pub mod mail;
 pub mod maintenance;

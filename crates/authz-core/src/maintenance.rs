@@ -7,7 +7,7 @@ use crate::clock::{Clock, MICROS};
 use crate::db::Store;
 use crate::entities::{
     auth_codes, browser_sessions, login_transactions, rate_limits, saml_handles, saml_requests,
-    tokens,
+    tokens, used_jtis,
 };
 use crate::error::CoreResult;
 
@@ -41,6 +41,8 @@ pub async fn purge_expired(store: &Store, clock: &dyn Clock) -> CoreResult<u64> 
     n += purge::<browser_sessions::Entity>(store, browser_sessions::Column::ExpiresAt, cutoff)
         .await?;
     n += purge::<tokens::Entity>(store, tokens::Column::ExpiresAt, cutoff).await?;
+    // A JWT id is kept only while its JWT could still be presented: no grace.
+    n += purge::<used_jtis::Entity>(store, used_jtis::Column::ExpiresAt, clock.now_us()).await?;
     // Rate-limit windows (stored by their start, in seconds) older than a day.
     n += rate_limits::Entity::delete_many()
         .filter(rate_limits::Column::WindowStart.lt(clock.now_s() - GRACE_SECS))

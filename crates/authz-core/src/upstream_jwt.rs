@@ -38,6 +38,14 @@ pub struct UpstreamClaims {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `user` or `service` (a tenant service account, DESIGN §8): an upstream can tell an
+    /// agent from a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<String>,
+    /// The credential behind the call (`authorization_code`, `api_key`, `jwt_bearer`,
+    /// `client_credentials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_kind: Option<String>,
 }
 
 /// RFC 7638 §3.2 thumbprint of an OKP key: SHA-256 of `{"crv","kty","x"}` in that order,
@@ -170,6 +178,8 @@ mod tests {
             sid: "s1".into(),
             email: None,
             name: None,
+            subject_type: None,
+            credential_kind: None,
         }
     }
 

@@ -307,6 +307,8 @@ impl GatewayState {
             sid: holder.session_id().to_string(),
             email: holder.email().map(str::to_string),
             name: holder.name().map(str::to_string),
+            subject_type: Some(holder.kind().subject_type().to_string()),
+            credential_kind: Some(holder.kind().as_str().to_string()),
         };
         upstream_jwt::sign(&self.signer, &claims)
     }

@@ -95,13 +95,14 @@ impl GatewayCall {
         let h = &self.holder;
         let mut ev = AuditEvent::new(Some(h.tenant()), "gateway.tool_call")
             .result(self.outcome.result())
-            .actor(format!("user:{}", h.user_id()))
+            .actor(format!("{}:{}", h.kind().subject_type(), h.user_id()))
             .user(h.user_id())
             .client(h.client_id())
             .session(h.session_id())
             .resource(self.resource)
             .scope(self.scopes_used.join(" "))
             .source(self.source_ip, self.user_agent)
+            .detail("credential_kind", h.kind().as_str())
             .detail("tool", self.tool)
             .detail("parameters", self.parameters)
             .detail("latency_ms", self.latency_ms);

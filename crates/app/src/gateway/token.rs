@@ -8,6 +8,7 @@ use authz_core::crypto::sha256_hex;
 use authz_core::entities::{grant_families, tenants, tokens};
 use authz_core::resource::Resource;
 use authz_core::token::refresh::STEP_UP_WINDOW_SECS;
+use authz_core::token::CredentialKind;
 use authz_core::{user, CoreResult, TenantId};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
@@ -23,6 +24,11 @@ pub struct TokenHolder {
     auth_time_us: i64,
     email: Option<String>,
     name: Option<String>,
+    /// The grant family the token belongs to (for an API key: the key id).
+    family_id: String,
+    kind: CredentialKind,
+    /// RFC 9449: the JWK thumbprint the token is bound to, when it is DPoP-bound.
+    dpop_jkt: Option<String>,
 }
 
 impl TokenHolder {
@@ -48,6 +54,18 @@ impl TokenHolder {
     }
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+    /// The grant family the token belongs to; for an API key, the key id of key lists.
+    pub fn family_id(&self) -> &str {
+        &self.family_id
+    }
+    /// Which credential made the token (issue 14).
+    pub fn kind(&self) -> CredentialKind {
+        self.kind
+    }
+    /// The DPoP key thumbprint (`cnf.jkt`, RFC 9449 §6) a bound token must be presented with.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
     }
     /// Whether the IdP sign-in behind the token lies within the step-up window, as a critical
     /// scope requires (the same window the token endpoint applies, `STEP_UP_WINDOW_SECS`).
@@ -80,29 +98,46 @@ pub async fn authenticate<C: ConnectionTrait>(
         .from(tokens::Column::TenantId)
         .to(tenants::Column::Id)
         .into();
-    let row: Option<(String, String, String, String, String, i64)> =
-        tokens::Entity::find_by_id(sha256_hex(token))
-            .select_only()
-            .column(tokens::Column::TenantId)
-            .column(tokens::Column::UserId)
-            .column(tokens::Column::ClientId)
-            .column(tokens::Column::SessionId)
-            .column(tokens::Column::Scopes)
-            .column(grant_families::Column::AuthTime)
-            .join(JoinType::InnerJoin, family)
-            .join(JoinType::InnerJoin, tenant)
-            .filter(tokens::Column::Kind.eq("access"))
-            .filter(tokens::Column::RevokedAt.is_null())
-            .filter(tokens::Column::ExpiresAt.gt(now))
-            .filter(tokens::Column::ResourceId.eq(resource.id.as_str()))
-            .filter(
-                Expr::col((grant_families::Entity, grant_families::Column::RevokedAt)).is_null(),
-            )
-            .filter(Expr::col((tenants::Entity, tenants::Column::SuspendedAt)).is_null())
-            .into_tuple()
-            .one(conn)
-            .await?;
-    let Some((tenant_id, user_id, client_id, session_id, scopes, auth_time)) = row else {
+    #[allow(clippy::type_complexity)]
+    let row: Option<(
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        Option<String>,
+    )> = tokens::Entity::find_by_id(sha256_hex(token))
+        .select_only()
+        .column(tokens::Column::TenantId)
+        .column(tokens::Column::UserId)
+        .column(tokens::Column::ClientId)
+        .column(tokens::Column::SessionId)
+        .column(tokens::Column::Scopes)
+        .column(grant_families::Column::AuthTime)
+        .column(grant_families::Column::Id)
+        .column(grant_families::Column::Kind)
+        .column(grant_families::Column::DpopJkt)
+        .join(JoinType::InnerJoin, family)
+        .join(JoinType::InnerJoin, tenant)
+        .filter(tokens::Column::Kind.eq("access"))
+        .filter(tokens::Column::RevokedAt.is_null())
+        .filter(tokens::Column::ExpiresAt.gt(now))
+        .filter(tokens::Column::ResourceId.eq(resource.id.as_str()))
+        .filter(Expr::col((grant_families::Entity, grant_families::Column::RevokedAt)).is_null())
+        .filter(Expr::col((tenants::Entity, tenants::Column::SuspendedAt)).is_null())
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let Some((tenant_id, user_id, client_id, session_id, scopes, auth_time, family_id, kind, jkt)) =
+        row
+    else {
+        return Ok(None);
+    };
+    // A kind this node does not know (a newer node's) is refused, not guessed.
+    let Some(kind) = CredentialKind::parse(&kind) else {
         return Ok(None);
     };
     let Ok(tenant) = TenantId::parse(&tenant_id) else {
@@ -123,6 +158,9 @@ pub async fn authenticate<C: ConnectionTrait>(
         auth_time_us: auth_time,
         email,
         name,
+        family_id,
+        kind,
+        dpop_jkt: jkt,
     }))
 }
 
@@ -142,6 +180,10 @@ pub struct RemoteIntrospection {
     pub auth_time: Option<i64>,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// Issue 14: absent in an older Gatehouse's answer, which only knew browser OAuth.
+    pub credential_kind: Option<CredentialKind>,
+    pub key_id: Option<String>,
+    pub cnf: Option<authz_core::token::introspect::Confirmation>,
 }
 
 /// The holder named by a remote introspection answer for `resource`: only an active answer
@@ -175,5 +217,11 @@ pub fn from_introspection(
         auth_time_us: answer.auth_time? * MICROS,
         email,
         name,
+        // The answer names no family; an API key's id stands in for it (key lists show it).
+        family_id: answer.key_id.unwrap_or_default(),
+        kind: answer
+            .credential_kind
+            .unwrap_or(CredentialKind::AuthorizationCode),
+        dpop_jkt: answer.cnf.map(|c| c.jkt),
     })
 }

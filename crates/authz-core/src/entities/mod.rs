@@ -24,6 +24,7 @@ pub use directory::{
 };
 pub use oauth::{
     auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens,
+    used_jtis,
 };
 pub use ops::{api_keys, mail_outbox, rate_limits, scim_tokens};
 pub use saml::{saml_assertions, saml_handles, saml_requests};

@@ -93,6 +93,10 @@ pub mod grant_families {
         pub created_at: i64,
         pub expires_at: i64,
         pub revoked_at: Option<i64>,
+        /// The credential kind that made the family (`token::CredentialKind`).
+        pub kind: String,
+        /// RFC 9449 §6: the JWK SHA-256 thumbprint the family's tokens are bound to (DPoP).
+        pub dpop_jkt: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -167,6 +171,23 @@ pub mod consents {
         pub scopes: String,
         pub granted_at: i64,
         pub reconsent_at: Option<i64>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod used_jtis {
+    use sea_orm::entity::prelude::*;
+    /// Single-use JWT ids of signed credentials (ID-JAG, client assertions, DPoP proofs).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "used_jtis")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub namespace: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub expires_at: i64,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

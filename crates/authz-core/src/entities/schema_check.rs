@@ -96,6 +96,7 @@ async fn entities_match_the_migrated_schema() {
         declared::<clients::Entity>(),
         declared::<consents::Entity>(),
         declared::<grant_families::Entity>(),
+        declared::<used_jtis::Entity>(),
         declared::<login_transactions::Entity>(),
         declared::<tokens::Entity>(),
         declared::<api_keys::Entity>(),

@@ -8,7 +8,7 @@ use crate::client::{self, Client};
 use crate::clock::{Clock, MICROS};
 use crate::crypto::{hashes_equal, pkce_s256, random_token, sha256_hex};
 use crate::db::Store;
-use crate::entities::{auth_codes, grant_families};
+use crate::entities::auth_codes;
 use crate::error::CoreResult;
 use crate::login::AuthorizeRequest;
 use crate::resource;
@@ -208,33 +208,23 @@ pub async fn exchange(
     let lifetime = crate::admin::settings::get(&txn, &tenant)
         .await?
         .refresh_lifetime_secs();
-    let family = grant_families::Model {
-        id: c.family_id.clone(),
-        tenant_id: c.tenant_id.clone(),
-        user_id: c.user_id.clone(),
-        client_id: c.client_id.clone(),
-        resource_id: c.resource_id.clone(),
-        scopes: scopes.join(" "),
-        session_id: c.session_id.clone(),
-        auth_time: c.auth_time,
-        created_at: now,
-        expires_at: now + lifetime * MICROS,
-        revoked_at: None,
-    };
-    grant_families::Entity::insert(grant_families::ActiveModel {
-        id: Set(family.id.clone()),
-        tenant_id: Set(family.tenant_id.clone()),
-        user_id: Set(family.user_id.clone()),
-        client_id: Set(family.client_id.clone()),
-        resource_id: Set(family.resource_id.clone()),
-        scopes: Set(family.scopes.clone()),
-        session_id: Set(family.session_id.clone()),
-        auth_time: Set(family.auth_time),
-        created_at: Set(family.created_at),
-        expires_at: Set(family.expires_at),
-        revoked_at: Set(None),
-    })
-    .exec_without_returning(&txn)
+    let family = super::start_family(
+        &txn,
+        clock,
+        super::NewFamily {
+            id: c.family_id.clone(),
+            tenant: &tenant,
+            subject: &c.user_id,
+            client_id: &c.client_id,
+            resource_id: &c.resource_id,
+            scopes: &scopes,
+            session_id: &c.session_id,
+            auth_time: c.auth_time,
+            expires_at: now + lifetime * MICROS,
+            kind: super::CredentialKind::AuthorizationCode,
+            dpop_jkt: None,
+        },
+    )
     .await?;
     let issued = issue(&txn, clock, &family, &scopes, tier, client.allows_refresh()).await?;
     client::touch(&txn, clock, client).await?;

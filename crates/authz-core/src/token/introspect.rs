@@ -11,6 +11,7 @@ use crate::crypto::sha256_hex;
 use crate::entities::{grant_families, resources, tokens};
 use crate::error::CoreResult;
 use crate::resource::Resource;
+use crate::token::CredentialKind;
 
 #[derive(Debug, Serialize, Default)]
 pub struct Introspection {
@@ -49,6 +50,40 @@ pub struct Introspection {
     /// Only when the resource's `share_identity` setting is on (and the user has one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Which credential made the token (issue 14): `authorization_code`, `api_key`,
+    /// `jwt_bearer` (ID-JAG) or `client_credentials` ([`CredentialKind`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_kind: Option<CredentialKind>,
+    /// `user` (a directory user) or `service` (a tenant service account, DESIGN §8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<&'static str>,
+    /// A personal API key's id (the id shown in key lists): only for `api_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// RFC 9449 §6.2 / RFC 7800: the confirmation of a DPoP-bound token, `{"jkt": "…"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf` with the RFC 9449 §6.1 `jkt` member.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
+/// The credential facts a token's grant family adds to an active answer.
+fn with_family(mut i: Introspection, family: &grant_families::Model) -> Introspection {
+    if !i.active {
+        return i;
+    }
+    let kind = CredentialKind::parse(&family.kind);
+    i.credential_kind = kind;
+    i.subject_type = kind.map(CredentialKind::subject_type);
+    if kind == Some(CredentialKind::ApiKey) {
+        i.key_id = Some(family.id.clone());
+    }
+    i.cnf = family.dpop_jkt.clone().map(|jkt| Confirmation { jkt });
+    i
 }
 
 pub async fn introspect<C: ConnectionTrait>(
@@ -61,10 +96,19 @@ pub async fn introspect<C: ConnectionTrait>(
     let t = tokens::Entity::find_by_id(sha256_hex(token))
         .one(conn)
         .await?;
+    let family_id = t.as_ref().map(|t| t.family_id.clone());
     let i = unless_suspended(conn, answer(t, caller, clock.now_us(), issuer)).await?;
     if !i.active {
         return Ok(i);
     }
+    let family = match family_id {
+        Some(id) => grant_families::Entity::find_by_id(id).one(conn).await?,
+        None => None,
+    };
+    let i = match family {
+        Some(f) if f.revoked_at.is_none() => with_family(i, &f),
+        _ => return Ok(Introspection::default()),
+    };
     // Not the hot path ([`introspect_as`] is): the setting is read here, for an active answer.
     let share = resources::Entity::find_by_id(caller.id.clone())
         .one(conn)
@@ -171,15 +215,13 @@ pub async fn introspect_as<C: ConnectionTrait>(
     // The settings came with the resource row: sharing identity costs a read only when on.
     let share = crate::resource::spec::parse_settings(&r.settings).share_identity;
     let caller = crate::resource::to_resource(r);
-    let auth_time = family
-        .filter(|f| f.revoked_at.is_none())
-        .map(|f| f.auth_time / MICROS);
-    let mut i = match auth_time {
-        Some(_) => answer(t, &caller, now, issuer),
+    let family = family.filter(|f| f.revoked_at.is_none());
+    let mut i = match &family {
+        Some(f) => with_family(answer(t, &caller, now, issuer), f),
         None => Introspection::default(),
     };
     if i.active {
-        i.auth_time = auth_time;
+        i.auth_time = family.map(|f| f.auth_time / MICROS);
     }
     Ok(Some(with_identity(conn, share, i).await?))
 }

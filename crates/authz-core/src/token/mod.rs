@@ -50,6 +50,130 @@ impl From<sea_orm::DbErr> for TokenError {
     }
 }
 
+/// The credential kinds that end in grant families and token rows (DESIGN §4b, issue 14). Every
+/// revocation path (SCIM deactivation, "revoke all", grant removal, tenant suspension) works on
+/// families, whatever their kind; introspection and the gateway name the kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// Browser OAuth 2.1: the `authorization_code` grant, then refreshes (pattern 1).
+    AuthorizationCode,
+    /// A personal API key for an IDE client (pattern 2): one long-lived access token row.
+    ApiKey,
+    /// Enterprise-managed authorization: an IdP's ID-JAG presented with the RFC 7523
+    /// `jwt-bearer` grant (pattern 3).
+    JwtBearer,
+    /// A tenant service account's `client_credentials` grant (RFC 6749 §4.4).
+    ClientCredentials,
+}
+
+impl CredentialKind {
+    pub const ALL: [CredentialKind; 4] = [
+        CredentialKind::AuthorizationCode,
+        CredentialKind::ApiKey,
+        CredentialKind::JwtBearer,
+        CredentialKind::ClientCredentials,
+    ];
+    /// The stored name (`grant_families.kind`), also the `credential_kind` of introspection.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::AuthorizationCode => "authorization_code",
+            CredentialKind::ApiKey => "api_key",
+            CredentialKind::JwtBearer => "jwt_bearer",
+            CredentialKind::ClientCredentials => "client_credentials",
+        }
+    }
+    /// A stored name; an unknown one (a newer node's kind) reads as `None`.
+    pub fn parse(s: &str) -> Option<CredentialKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// Who the subject is (DESIGN §8 "agent/service identity"): a directory user, or a tenant
+    /// service account. Introspection says it as `subject_type`.
+    pub fn subject_type(self) -> &'static str {
+        match self {
+            CredentialKind::ClientCredentials => "service",
+            _ => "user",
+        }
+    }
+}
+
+/// What a new grant family is made of. `kind` names the credential; `dpop_jkt` binds the
+/// family's tokens to a DPoP key (RFC 9449 §6).
+pub struct NewFamily<'a> {
+    pub id: String,
+    pub tenant: &'a crate::TenantId,
+    /// A directory user's id, or (for `ClientCredentials`) the service account's.
+    pub subject: &'a str,
+    pub client_id: &'a str,
+    pub resource_id: &'a str,
+    pub scopes: &'a [String],
+    pub session_id: &'a str,
+    /// When the subject last authenticated at the IdP (µs).
+    pub auth_time: i64,
+    /// The family's absolute end (µs).
+    pub expires_at: i64,
+    pub kind: CredentialKind,
+    pub dpop_jkt: Option<String>,
+}
+
+/// Inserts a grant family, inside the caller's transaction, and returns it.
+pub async fn start_family<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    f: NewFamily<'_>,
+) -> Result<grant_families::Model, sea_orm::DbErr> {
+    let family = grant_families::Model {
+        id: f.id,
+        tenant_id: f.tenant.to_string(),
+        user_id: f.subject.to_string(),
+        client_id: f.client_id.to_string(),
+        resource_id: f.resource_id.to_string(),
+        scopes: f.scopes.join(" "),
+        session_id: f.session_id.to_string(),
+        auth_time: f.auth_time,
+        created_at: clock.now_us(),
+        expires_at: f.expires_at,
+        revoked_at: None,
+        kind: f.kind.as_str().to_string(),
+        dpop_jkt: f.dpop_jkt,
+    };
+    let active: grant_families::ActiveModel = family.clone().into();
+    grant_families::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(family)
+}
+
+/// A token row of `family` (`kind`: `access` or `refresh`), to insert. Every credential kind's
+/// tokens are made here, so they all carry the family's tenant, subject, client, resource and
+/// session.
+pub fn token_row(
+    family: &grant_families::Model,
+    hash: String,
+    kind: &str,
+    scopes: &str,
+    tier: Tier,
+    issued_at: i64,
+    expires_at: i64,
+) -> tokens::ActiveModel {
+    tokens::ActiveModel {
+        token_hash: Set(hash),
+        kind: Set(kind.to_string()),
+        family_id: Set(family.id.clone()),
+        tenant_id: Set(family.tenant_id.clone()),
+        user_id: Set(family.user_id.clone()),
+        client_id: Set(family.client_id.clone()),
+        resource_id: Set(family.resource_id.clone()),
+        scopes: Set(scopes.to_string()),
+        tier: Set(tier.as_str().to_string()),
+        session_id: Set(family.session_id.clone()),
+        issued_at: Set(issued_at),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    }
+}
+
 /// What the token endpoint returns (RFC 6749 §5.1); `scope` is always stated (§3.3).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct IssuedTokens {
@@ -142,21 +266,8 @@ pub(crate) async fn issue<C: ConnectionTrait>(
         .min((family.expires_at - now) / MICROS)
         .max(1);
     let scope_str = scopes.join(" ");
-    let row = |hash: String, kind: &str, expires_at: i64| tokens::ActiveModel {
-        token_hash: Set(hash),
-        kind: Set(kind.to_string()),
-        family_id: Set(family.id.clone()),
-        tenant_id: Set(family.tenant_id.clone()),
-        user_id: Set(family.user_id.clone()),
-        client_id: Set(family.client_id.clone()),
-        resource_id: Set(family.resource_id.clone()),
-        scopes: Set(scope_str.clone()),
-        tier: Set(tier.as_str().to_string()),
-        session_id: Set(family.session_id.clone()),
-        issued_at: Set(now),
-        expires_at: Set(expires_at),
-        used_at: Set(None),
-        revoked_at: Set(None),
+    let row = |hash: String, kind: &str, expires_at: i64| {
+        token_row(family, hash, kind, &scope_str, tier, now, expires_at)
     };
     let mut rows = vec![row(sha256_hex(&access), "access", now + ttl * MICROS)];
     let refresh = with_refresh.then(random_token);
