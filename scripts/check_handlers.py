@@ -215,7 +215,7 @@ def scan():
                     key = f"{key}@{line_of(code, start)}"
                 handlers[key] = (lines, awaits)
         if any(rel.startswith(d + "/") for d in EFFECT_DIRS):
-            for kind, rx in (("begin", r"\.begin\(\)"), ("audit::record", r"\b\w*audit::record\(")):
+            for kind, rx in (("begin", r"\.begin\(\)"), ("audit::record", r"\b\w*audit::record(?:_all)?\(")):
                 for m in re.finditer(rx, code):
                     if in_tests(m.start()):
                         continue
@@ -237,7 +237,7 @@ def imports_of_record():
     for path in rust_files(EFFECT_DIRS):
         rel = os.path.relpath(path, ROOT)
         code = blank_literals(open(path, encoding="utf-8").read())
-        for m in re.finditer(r"\buse\s+[\w:]*\baudit::(?:record\b|\{[^}]*\brecord\b)", code):
+        for m in re.finditer(r"\buse\s+[\w:]*\baudit::(?:record(?:_all)?\b|\{[^}]*\brecord(?:_all)?\b)", code):
             found.append(f"{rel}:{line_of(code, m.start())}")
     return found
 

@@ -105,7 +105,7 @@ impl ConnectionTrait for WriteTxn {
 
 impl Store {
     pub async fn connect(url: &str) -> CoreResult<Store> {
-        let mut opts = ConnectOptions::new(url.to_string());
+        let mut opts = ConnectOptions::new(loopback_without_tls(url));
         let is_sqlite = url.starts_with("sqlite:");
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
@@ -211,6 +211,26 @@ impl Store {
     }
 }
 
+/// A PostgreSQL URL naming a loopback host and no `sslmode` gets `sslmode=disable`: the driver's
+/// default (`prefer`) would encrypt every query to a server on the same machine, which protects
+/// nothing and costs CPU on both ends of every statement (issue 13's gateway benchmark). Any
+/// `sslmode` the operator writes is kept; remote hosts keep the driver's default.
+pub fn loopback_without_tls(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    let postgres = matches!(parsed.scheme(), "postgres" | "postgresql");
+    let loopback = matches!(
+        parsed.host_str(),
+        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+    );
+    if !postgres || !loopback || parsed.query_pairs().any(|(k, _)| k == "sslmode") {
+        return url.to_string();
+    }
+    let sep = if parsed.query().is_some() { '&' } else { '?' };
+    format!("{url}{sep}sslmode=disable")
+}
+
 /// Is a unique-constraint violation (both backends).
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     let s = err.to_string().to_ascii_lowercase();
@@ -230,4 +250,27 @@ pub fn literal_like(text: &str, contains: bool) -> sea_orm::sea_query::LikeExpr 
         format!("{escaped}%")
     };
     sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_without_tls as f;
+
+    #[test]
+    fn only_loopback_postgres_without_sslmode_changes() {
+        assert_eq!(
+            f("postgres://u@127.0.0.1:5432/d"),
+            "postgres://u@127.0.0.1:5432/d?sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://u@localhost/d?a=b"),
+            "postgres://u@localhost/d?a=b&sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://u@127.0.0.1/d?sslmode=require"),
+            "postgres://u@127.0.0.1/d?sslmode=require"
+        );
+        assert_eq!(f("postgres://u@db.internal/d"), "postgres://u@db.internal/d");
+        assert_eq!(f("sqlite:///tmp/x.db?mode=rwc"), "sqlite:///tmp/x.db?mode=rwc");
+    }
 }

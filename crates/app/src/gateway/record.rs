@@ -168,7 +168,7 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-/// Records a batch of calls in one transaction.
+/// Records a batch of calls in one transaction, one multi-row statement.
 pub async fn record_calls(
     store: &Store,
     clock: &dyn Clock,
@@ -178,9 +178,7 @@ pub async fn record_calls(
         return Ok(());
     }
     let txn = store.begin().await?;
-    for c in calls {
-        audit::record(&txn, clock, c.into_event()).await?;
-    }
+    audit::record_all(&txn, clock, calls.into_iter().map(GatewayCall::into_event)).await?;
     txn.commit().await?;
     Ok(())
 }
