@@ -133,6 +133,31 @@ impl Store {
         })
     }
 
+    /// A PostgreSQL pool for one worker thread of a thread-per-core server (actix-web's
+    /// workers each run their own single-threaded runtime). A socket answers on the runtime
+    /// that opened it: a pool shared by all workers makes most queries wake a second thread to
+    /// read the answer and hand it over. This pool opens its connections lazily, from the
+    /// worker that uses it, so they stay on that worker's runtime. `None` for SQLite (one
+    /// embedded database: its pool is shared).
+    pub fn connect_for_worker(url: &str, max_connections: u32) -> Option<Store> {
+        if url.starts_with("sqlite:") {
+            return None;
+        }
+        let opts = sea_orm::sqlx::postgres::PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(10));
+        use sea_orm::sqlx::ConnectOptions as _;
+        let conn: sea_orm::sqlx::postgres::PgConnectOptions =
+            loopback_without_tls(url).parse().ok()?;
+        let pool = opts.connect_lazy_with(conn.disable_statement_logging());
+        Some(Store {
+            db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+            write_lock: None,
+            catalogues: Default::default(),
+        })
+    }
+
     /// Begins a write transaction (see [`WriteTxn`]).
     pub async fn begin(&self) -> Result<WriteTxn, DbErr> {
         let guard = match &self.write_lock {
@@ -270,7 +295,13 @@ mod tests {
             f("postgres://u@127.0.0.1/d?sslmode=require"),
             "postgres://u@127.0.0.1/d?sslmode=require"
         );
-        assert_eq!(f("postgres://u@db.internal/d"), "postgres://u@db.internal/d");
-        assert_eq!(f("sqlite:///tmp/x.db?mode=rwc"), "sqlite:///tmp/x.db?mode=rwc");
+        assert_eq!(
+            f("postgres://u@db.internal/d"),
+            "postgres://u@db.internal/d"
+        );
+        assert_eq!(
+            f("sqlite:///tmp/x.db?mode=rwc"),
+            "sqlite:///tmp/x.db?mode=rwc"
+        );
     }
 }

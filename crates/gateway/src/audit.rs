@@ -1,6 +1,6 @@
 //! The per-call audit records, off the request's latency path (issue 13 §1): a request (or the
-//! stream carrying its answer) queues a record and goes on; one writer task writes them in
-//! batches, every [`FLUSH_EVERY`] or [`BATCH`] records, through `app::gateway::record_calls`
+//! stream carrying its answer) queues a record and goes on, without waking anyone; one writer
+//! task writes them in batches (one multi-row INSERT), every [`FLUSH_EVERY`] or [`BATCH`] records, through `app::gateway::record_calls`
 //! into the tenant's chain. On a clean shutdown [`AuditWriter::shutdown`] closes the queue and
 //! writes everything still in it before the process exits.
 //!
@@ -19,7 +19,7 @@ use std::time::Duration;
 use app::gateway::{record_calls, GatewayCall};
 use authz_core::clock::SharedClock;
 use authz_core::Store;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 
 use crate::remote::Remote;
 
@@ -33,20 +33,36 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 pub const BATCH: usize = 100;
 pub const MAX_PENDING: usize = 100_000;
 
-enum Msg {
-    Call(Box<GatewayCall>),
-    Flush(oneshot::Sender<()>),
+/// The queue between the requests and the writer. A request appends under a short lock and
+/// wakes the writer only when a batch is full: a wake per call would cost a cross-thread
+/// hand-off (an eventfd write and a context switch) on every request, most of a trivial call's
+/// time through the gateway. The writer otherwise takes the queue every [`FLUSH_EVERY`].
+#[derive(Default)]
+struct Queue {
+    calls: std::sync::Mutex<Vec<GatewayCall>>,
+    /// Set once the writer stops taking records.
+    closed: std::sync::atomic::AtomicBool,
+    /// A full batch, a flush request or the stop.
+    wake: Notify,
+    /// Flush requests waiting for the next write.
+    acks: std::sync::Mutex<Vec<oneshot::Sender<()>>>,
+}
+
+impl Queue {
+    fn take(&self) -> Vec<GatewayCall> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Where the gateway queues its records (cheap to clone).
 #[derive(Clone)]
 pub struct AuditSink {
-    tx: mpsc::UnboundedSender<Msg>,
+    queue: Arc<Queue>,
 }
 
 /// The writer task; [`AuditWriter::shutdown`] drains it.
 pub struct AuditWriter {
-    stop: Arc<Notify>,
+    queue: Arc<Queue>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -62,72 +78,86 @@ impl AuditSink {
     }
 
     fn start_with(writer: Writer) -> (AuditSink, AuditWriter) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let stop = Arc::new(Notify::new());
-        let task = tokio::spawn(write_loop(writer, rx, stop.clone()));
-        (AuditSink { tx }, AuditWriter { stop, task })
+        let queue = Arc::new(Queue::default());
+        let task = tokio::spawn(write_loop(writer, queue.clone()));
+        (
+            AuditSink {
+                queue: queue.clone(),
+            },
+            AuditWriter { queue, task },
+        )
     }
 
     pub fn send(&self, call: GatewayCall) {
-        if self.tx.send(Msg::Call(Box::new(call))).is_err() {
-            tracing::error!(
-                code = "GATEWAY0002",
-                "audit record queued after the writer stopped"
-            );
+        let full = {
+            let mut q = self.queue.calls.lock().unwrap_or_else(|e| e.into_inner());
+            // Checked under the lock: the writer's last take, after it saw the flag, sees
+            // every record pushed before it was set.
+            if self.queue.closed.load(std::sync::atomic::Ordering::Acquire) {
+                drop(q);
+                tracing::error!(
+                    code = "GATEWAY0002",
+                    "audit record queued after the writer stopped"
+                );
+                return;
+            }
+            q.push(call);
+            q.len() >= BATCH
+        };
+        if full {
+            self.queue.wake.notify_one();
         }
     }
 
     /// Returns once every record queued before the call is written (tests, shutdown checks).
     pub async fn flush(&self) {
         let (ack, done) = oneshot::channel();
-        if self.tx.send(Msg::Flush(ack)).is_ok() {
-            let _ = done.await;
-        }
+        self.queue
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ack);
+        self.queue.wake.notify_one();
+        let _ = done.await;
     }
 }
 
 impl AuditWriter {
     /// Stops taking records, writes every queued one, and returns when they are stored.
     pub async fn shutdown(self) {
-        self.stop.notify_one();
+        self.queue
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.queue.wake.notify_one();
         if let Err(e) = self.task.await {
             tracing::error!(code = "GATEWAY0003", error = %e, "the audit writer failed");
         }
     }
 }
 
-async fn write_loop(writer: Writer, mut rx: mpsc::UnboundedReceiver<Msg>, stop: Arc<Notify>) {
+async fn write_loop(writer: Writer, queue: Arc<Queue>) {
     let mut batch: Vec<GatewayCall> = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     loop {
         tokio::select! {
-            m = rx.recv() => match m {
-                Some(Msg::Call(c)) => {
-                    batch.push(*c);
-                    if batch.len() >= BATCH {
-                        write(&writer, &mut batch).await;
-                    }
-                }
-                Some(Msg::Flush(ack)) => {
-                    write(&writer, &mut batch).await;
-                    let _ = ack.send(());
-                }
-                None => break,
-            },
-            _ = tick.tick() => write(&writer, &mut batch).await,
-            _ = stop.notified() => {
-                rx.close();
-                while let Some(m) = rx.recv().await {
-                    match m {
-                        Msg::Call(c) => batch.push(*c),
-                        Msg::Flush(ack) => { let _ = ack.send(()); }
-                    }
-                }
-                break;
-            }
+            _ = tick.tick() => {}
+            _ = queue.wake.notified() => {}
+        }
+        let closed = queue.closed.load(std::sync::atomic::Ordering::Acquire);
+        // Flush requests made before this point are answered after this write.
+        let acks = std::mem::take(&mut *queue.acks.lock().unwrap_or_else(|e| e.into_inner()));
+        batch.extend(queue.take());
+        write(&writer, &mut batch).await;
+        for a in acks {
+            let _ = a.send(());
+        }
+        if closed {
+            // A record sent while the flag was being set is still in the queue: take it too.
+            batch.extend(queue.take());
+            write(&writer, &mut batch).await;
+            return;
         }
     }
-    write(&writer, &mut batch).await;
 }
 
 async fn write(writer: &Writer, batch: &mut Vec<GatewayCall>) {

@@ -42,7 +42,7 @@ pub async fn send(
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .unwrap_or(reqwest::Method::POST);
     let mut rb = state
-        .http
+        .http()
         .request(method, route.upstream.as_str())
         .bearer_auth(state.upstream_jwt(route, &holder));
     for h in REQUEST_HEADERS {

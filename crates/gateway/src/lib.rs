@@ -126,6 +126,28 @@ pub struct GatewayState {
     http: reqwest::Client,
     /// Where the upstream finds the JWT keys (the issuer's JWKS, or the gateway's own).
     jwks_uri: String,
+    /// This state's key in the worker threads' [`WORKER`] maps.
+    id: usize,
+    /// Database mode on PostgreSQL: each worker thread reads through its own pool of at most
+    /// this many connections ([`GatewayState::with_worker_pools`]).
+    worker_pools: Option<(String, u32)>,
+}
+
+static NEXT_STATE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// What each worker thread keeps for itself, per gateway state. actix-web's workers each run a
+/// single-threaded runtime, and a socket answers on the runtime that opened it: a pooled
+/// upstream or database connection opened by one worker and used by another makes every
+/// answer wake the first worker to hand it over. Per-worker clients and pools keep a call's
+/// I/O on the thread serving it.
+struct WorkerLocal {
+    http: reqwest::Client,
+    db: Option<Store>,
+}
+
+thread_local! {
+    static WORKER: std::cell::RefCell<std::collections::HashMap<usize, WorkerLocal>> =
+        Default::default();
 }
 
 impl GatewayState {
@@ -180,7 +202,44 @@ impl GatewayState {
             options,
             audit,
             signer,
+            id: NEXT_STATE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            worker_pools: None,
         })
+    }
+
+    /// Database mode on PostgreSQL: token checks, catalogue checks and call counts go through
+    /// a pool per worker thread (at most `max_connections` each) instead of the shared one.
+    /// SQLite keeps its one pool.
+    pub fn with_worker_pools(mut self, database_url: &str, max_connections: u32) -> Self {
+        if !database_url.starts_with("sqlite:") {
+            self.worker_pools = Some((database_url.to_string(), max_connections));
+        }
+        self
+    }
+
+    /// This worker thread's copies (made on first use).
+    fn local<R>(&self, f: impl FnOnce(&WorkerLocal) -> R) -> R {
+        WORKER.with(|m| {
+            let mut m = m.borrow_mut();
+            let w = m.entry(self.id).or_insert_with(|| WorkerLocal {
+                http: upstream_client(&self.options).unwrap_or_else(|_| self.http.clone()),
+                db: self
+                    .worker_pools
+                    .as_ref()
+                    .and_then(|(url, max)| Store::connect_for_worker(url, *max)),
+            });
+            f(w)
+        })
+    }
+
+    /// The upstream HTTP client of this worker thread.
+    pub(crate) fn http(&self) -> reqwest::Client {
+        self.local(|w| w.http.clone())
+    }
+
+    /// The database connection of this worker thread: its own pool, or the shared one.
+    fn db(&self, shared: &Store) -> sea_orm::DatabaseConnection {
+        self.local(|w| w.db.as_ref().unwrap_or(shared).db.clone())
     }
 
     /// Introspection mode: the one resource whose credentials `remote` holds, in front of
@@ -228,6 +287,8 @@ impl GatewayState {
             options,
             audit,
             signer,
+            id: NEXT_STATE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            worker_pools: None,
         })
     }
 
@@ -237,7 +298,7 @@ impl GatewayState {
         match &self.backend {
             Backend::Database {
                 store, policies, ..
-            } => policies.get(&store.db, &route.resource.id).await,
+            } => policies.get(&self.db(store), &route.resource.id).await,
             Backend::Remote { remote, .. } => Ok(remote.policy()),
         }
     }
@@ -251,7 +312,7 @@ impl GatewayState {
     ) -> Result<Option<app::gateway::TokenHolder>, CannotCheck> {
         match &self.backend {
             Backend::Database { store, .. } => app::gateway::authenticate(
-                &store.db,
+                &self.db(store),
                 self.clock.as_ref(),
                 &route.resource,
                 token,
@@ -274,8 +335,14 @@ impl GatewayState {
     ) -> CoreResult<Option<app::gateway::RateLimited>> {
         match &self.backend {
             Backend::Database { store, calls, .. } => {
-                app::gateway::count_calls(&store.db, self.clock.as_ref(), calls, holder, tiers)
-                    .await
+                app::gateway::count_calls(
+                    &self.db(store),
+                    self.clock.as_ref(),
+                    calls,
+                    holder,
+                    tiers,
+                )
+                .await
             }
             Backend::Remote { limits, .. } => Ok(limits.count(self.clock.as_ref(), holder, tiers)),
         }

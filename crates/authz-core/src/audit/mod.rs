@@ -17,8 +17,7 @@ pub use canonical::{canonical_record, chain_hash, GENESIS_HASH};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use origin::RequestOrigin;
 pub use record::{
-    record, record_all, sanitize_parameters, sanitize_parameters_within, AuditEvent,
-    PLATFORM_CHAIN,
+    record, record_all, sanitize_parameters, sanitize_parameters_within, AuditEvent, PLATFORM_CHAIN,
 };
 pub use seal::{seal_all, seal_chain, signed_checkpoint_message};
 pub use verify::{verify_chain, verify_chain_with_keys, VerifyReport};

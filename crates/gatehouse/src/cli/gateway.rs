@@ -77,9 +77,12 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
         let clock: SharedClock = Arc::new(SystemClock);
         let (sink, writer) = gateway::AuditSink::start(store.clone(), clock.clone());
         let signer = master_key.upstream_jwt_signing_key();
+        // Each worker thread reads through its own small PostgreSQL pool (a call holds a
+        // connection for one statement): 8 per worker, opened on demand.
         let state =
             gateway::GatewayState::new(store, clock, &issuer, signer, &routes, options, sink)
-                .await?;
+                .await?
+                .with_worker_pools(&cfg.database_url, 8);
         for r in &state.routes {
             tracing::info!(resource = %r.resource.uri, upstream = %r.upstream, "gateway route");
         }
