@@ -163,15 +163,15 @@ pub async fn world() -> W {
         secret: reg.client_secret.unwrap(),
         user_id: u.id,
     };
-    allow(&w, &w.fx.acme.id.clone(), &w.conn.id.clone(), true, &[&w.client]).await;
+    allow(&w, &w.fx.acme.id.clone(), &w.conn.id.clone(), true, &[w.client.clone()]).await;
     w
 }
 
 /// Sets a connection's ID-JAG settings.
-pub async fn allow(w: &W, tenant: &TenantId, conn: &str, enabled: bool, clients: &[&str]) {
+pub async fn allow(w: &W, tenant: &TenantId, conn: &str, enabled: bool, clients: &[String]) {
     let s = IdJagSettings {
         enabled,
-        clients: clients.iter().map(|c| c.to_string()).collect(),
+        clients: clients.to_vec(),
     };
     id_jag::set(&w.fx.store, &w.fx.clock, tenant, conn, &s, "admin:test")
         .await
@@ -203,7 +203,8 @@ pub fn with(w: &W, changes: Value) -> Value {
 
 /// The ID-JAG for `claims`, signed by IdP `which` with the ID-JAG `typ`.
 pub fn jag(which: usize, claims: &Value) -> String {
-    idp().sign(which, json!({"alg": "RS256", "typ": "oauth-id-jag+jwt", "kid": ["a1", "b1"][which]}), claims)
+    let kid = ["a1", "b1"][which];
+    idp().sign(which, json!({"alg": "RS256", "typ": "oauth-id-jag+jwt", "kid": kid}), claims)
 }
 
 /// Presents `assertion` with the jwt-bearer grant as the test client (client_secret_post, as
