@@ -244,7 +244,8 @@ pub async fn put_connection_id_jag(
         enabled: Some(body.enabled),
         clients: Some(body.clients),
     };
-    let s = app::connection::id_jag::set(&st.store, st.clock.as_ref(), &by, &path.1, change).await?;
+    let s =
+        app::connection::id_jag::set(&st.store, st.clock.as_ref(), &by, &path.1, change).await?;
     Ok(web::Json(IdJagSettingsBody {
         enabled: s.enabled,
         clients: s.clients,

@@ -113,9 +113,7 @@ pub async fn set(
     }
     for c in &clients {
         match crate::client::get(&txn, c).await? {
-            None => {
-                return Err(CoreError::invalid(format!("no client '{c}' is registered")))
-            }
+            None => return Err(CoreError::invalid(format!("no client '{c}' is registered"))),
             Some(k) if !k.is_confidential() => {
                 return Err(CoreError::invalid(format!(
                     "client '{c}' is public; only confidential clients may redeem ID-JAGs"
@@ -132,7 +130,8 @@ pub async fn set(
     if !settings.is_object() {
         settings = serde_json::json!({});
     }
-    settings[SETTING] = serde_json::to_value(&stored).map_err(|e| CoreError::Config(e.to_string()))?;
+    settings[SETTING] =
+        serde_json::to_value(&stored).map_err(|e| CoreError::Config(e.to_string()))?;
     connections::Entity::update_many()
         .col_expr(connections::Column::Settings, settings.to_string().into())
         .filter(connections::Column::Id.eq(id))
@@ -164,10 +163,7 @@ mod tests {
             clients: vec!["a".into()],
         };
         assert!(!s.allows("a"));
-        let s = IdJagSettings {
-            enabled: true,
-            ..s
-        };
+        let s = IdJagSettings { enabled: true, ..s };
         assert!(s.allows("a"));
         assert!(!s.allows("b"));
         assert!(same_issuer("https://idp.test/", "https://idp.test"));

@@ -69,7 +69,10 @@ async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<IssuedTo
                 rp: &state.rp,
                 public_rp: &state.public_rp,
             };
-            Ok(app::token::jwt_bearer(&state.store, clock, state.issuer(), idps, client, g).await?)
+            Ok(
+                app::token::jwt_bearer(&state.store, clock, state.issuer(), idps, client, g)
+                    .await?,
+            )
         }
         Some(other) => Err(OAuthError::new(
             "unsupported_grant_type",

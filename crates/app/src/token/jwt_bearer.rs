@@ -145,10 +145,16 @@ async fn verify_signature(idps: &Idps<'_>, conn: &Connection, jws: &Jws) -> Resu
             "the identity provider's signing keys could not be fetched; try again later",
         )
     };
-    let keys = rp.jwks(&conn.issuer, false, &preset).await.map_err(unreachable)?;
+    let keys = rp
+        .jwks(&conn.issuer, false, &preset)
+        .await
+        .map_err(unreachable)?;
     let result = match jws.verify_with_set(&keys) {
         Err(JoseError::Key(_)) => {
-            let keys = rp.jwks(&conn.issuer, true, &preset).await.map_err(unreachable)?;
+            let keys = rp
+                .jwks(&conn.issuer, true, &preset)
+                .await
+                .map_err(unreachable)?;
             jws.verify_with_set(&keys)
         }
         other => other,
@@ -207,6 +213,12 @@ async fn refuse(
     e: &TokenError,
 ) -> Result<(), TokenError> {
     tracing::info!(code = "IDJAG0001", tenant = %conn.tenant.as_str(), client_id = %client.client_id, reason = %e.description, "ID-JAG refused");
-    let ev = jwt_bearer::rejection(&conn.tenant, &client.client_id, &conn.id, jti, &e.description);
+    let ev = jwt_bearer::rejection(
+        &conn.tenant,
+        &client.client_id,
+        &conn.id,
+        jti,
+        &e.description,
+    );
     jwt_bearer::reject(store, clock, ev).await
 }

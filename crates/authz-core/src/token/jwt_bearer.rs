@@ -127,7 +127,10 @@ pub fn check_claims(
             exp - iat
         )));
     }
-    if jws.claim_i64("nbf").is_some_and(|nbf| nbf > now_s + SKEW_SECS) {
+    if jws
+        .claim_i64("nbf")
+        .is_some_and(|nbf| nbf > now_s + SKEW_SECS)
+    {
         return Err(TokenError::grant("the assertion is not valid yet ('nbf')"));
     }
     let scope = match jws.claims.get("scope") {
@@ -246,23 +249,18 @@ pub async fn redeem(
             ));
         }
     }
-    let user = match crate::directory::admission::find_admitted(
-        &txn,
-        tenant,
-        r.connection,
-        r.subject,
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(crate::CoreError::Invalid(m)) => refuse!(TokenError::grant(m)),
-        Err(e) => return Err(e.into()),
-    };
+    let user =
+        match crate::directory::admission::find_admitted(&txn, tenant, r.connection, r.subject)
+            .await
+        {
+            Ok(u) => u,
+            Err(crate::CoreError::Invalid(m)) => refuse!(TokenError::grant(m)),
+            Err(e) => return Err(e.into()),
+        };
     let (_, catalogue) = resource::with_catalogue(store, &txn, clock, &res.id).await?;
     let granted = grant::granted_to_user(&txn, tenant, &res.id, &user.id).await?;
     let auth_time_s = jag.auth_time.unwrap_or(jag.iat).min(now / MICROS);
-    let step_up_fresh =
-        now / MICROS - auth_time_s <= super::refresh::STEP_UP_WINDOW_SECS;
+    let step_up_fresh = now / MICROS - auth_time_s <= super::refresh::STEP_UP_WINDOW_SECS;
     let asked = r.scope.map(crate::scope::split);
     let from_idp = jag.scope.as_deref().map(crate::scope::split);
     let scopes: Vec<String> = granted
@@ -364,7 +362,10 @@ mod tests {
     #[test]
     fn typ_is_explicit() {
         assert!(typ_ok(&jws(json!({"typ": "oauth-id-jag+jwt"}), json!({}))));
-        assert!(typ_ok(&jws(json!({"typ": "application/OAUTH-ID-JAG+JWT"}), json!({}))));
+        assert!(typ_ok(&jws(
+            json!({"typ": "application/OAUTH-ID-JAG+JWT"}),
+            json!({})
+        )));
         assert!(!typ_ok(&jws(json!({"typ": "JWT"}), json!({}))));
         assert!(!typ_ok(&jws(json!({}), json!({}))));
     }

@@ -618,7 +618,14 @@ fn id_jag_is_off_by_default_and_refused_on_a_saml_connection() {
         .find_map(|l| l.strip_prefix("connection_id: "))
         .expect("connection_id")
         .to_string();
-    let args = ["connection", "id-jag", "--tenant", "acme", "--id", id.as_str()];
+    let args = [
+        "connection",
+        "id-jag",
+        "--tenant",
+        "acme",
+        "--id",
+        id.as_str(),
+    ];
     let shown = ok(&d, &args);
     assert!(shown.contains("id_jag: disabled\n"), "{shown}");
     let mut enable = args.to_vec();

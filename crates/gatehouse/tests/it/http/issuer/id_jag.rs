@@ -100,7 +100,13 @@ async fn scopes_are_what_the_org_grants_intersected_with_what_was_asked() {
     assert_eq!(s, StatusCode::OK, "{t}");
     assert_eq!(t["scope"], "crm:customers:read");
     // Asked only for a scope the org never granted: nothing to issue.
-    let (s, t) = redeem(&app, &w, &jag(0, &claims(&w)), &[("scope", "crm:customers:delete")]).await;
+    let (s, t) = redeem(
+        &app,
+        &w,
+        &jag(0, &claims(&w)),
+        &[("scope", "crm:customers:delete")],
+    )
+    .await;
     refused(s, &t, "invalid_scope", "none of the requested scopes");
     let rejected = audited(&w, &w.fx.acme.id, "id_jag.rejected").await;
     assert!(rejected.last().unwrap()["reason"]
@@ -117,7 +123,10 @@ async fn scopes_are_what_the_org_grants_intersected_with_what_was_asked() {
 #[actix_web::test]
 async fn critical_scopes_need_a_recent_authentication_at_the_idp() {
     let w = world().await;
-    let res = resource::find_by_uri(&w.fx.store.db, RES).await.unwrap().unwrap();
+    let res = resource::find_by_uri(&w.fx.store.db, RES)
+        .await
+        .unwrap()
+        .unwrap();
     grant::add_for_everyone_confirmed(
         &w.fx.store,
         &w.fx.clock,
@@ -145,18 +154,42 @@ async fn critical_scopes_need_a_recent_authentication_at_the_idp() {
 async fn assertions_with_a_wrong_typ_audience_client_resource_or_lifetime_are_refused() {
     let w = world().await;
     let app = app!(w);
-    let plain_jwt = idp().sign(0, json!({"alg": "RS256", "typ": "JWT", "kid": "a1"}), &claims(&w));
+    let plain_jwt = idp().sign(
+        0,
+        json!({"alg": "RS256", "typ": "JWT", "kid": "a1"}),
+        &claims(&w),
+    );
     let (s, t) = redeem(&app, &w, &plain_jwt, &[]).await;
     refused(s, &t, "invalid_grant", "oauth-id-jag+jwt");
 
     let now = w.fx.clock.now_s();
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({"aud": "https://elsewhere.example"}), "invalid_grant", "audience"),
-        (json!({"client_id": "someone-else"}), "invalid_grant", "another client"),
-        (json!({"exp": now - 120, "iat": now - 400}), "invalid_grant", "expired"),
+        (
+            json!({"aud": "https://elsewhere.example"}),
+            "invalid_grant",
+            "audience",
+        ),
+        (
+            json!({"client_id": "someone-else"}),
+            "invalid_grant",
+            "another client",
+        ),
+        (
+            json!({"exp": now - 120, "iat": now - 400}),
+            "invalid_grant",
+            "expired",
+        ),
         (json!({"exp": now + 3600}), "invalid_grant", "at most 300"),
-        (json!({"iat": now + 600, "exp": now + 700}), "invalid_grant", "future"),
-        (json!({"resource": "https://unknown.example.test/mcp"}), "invalid_target", "no registered resource"),
+        (
+            json!({"iat": now + 600, "exp": now + 700}),
+            "invalid_grant",
+            "future",
+        ),
+        (
+            json!({"resource": "https://unknown.example.test/mcp"}),
+            "invalid_target",
+            "no registered resource",
+        ),
         (json!({"sub": Value::Null}), "invalid_grant", "'sub'"),
         (json!({"jti": Value::Null}), "invalid_grant", "'jti'"),
     ];
@@ -176,7 +209,10 @@ async fn assertions_with_a_wrong_typ_audience_client_resource_or_lifetime_are_re
         .iter()
         .map(|r| r["reason"].as_str().unwrap().to_string())
         .collect();
-    assert!(reasons.iter().any(|r| r.contains("audience")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("audience")),
+        "{reasons:?}"
+    );
     // Not a JWT at all, a forged signature, no assertion: refused, never a 500.
     let (s, t) = redeem(&app, &w, "not-a-jwt", &[]).await;
     refused(s, &t, "invalid_grant", "not a signed JWT");

@@ -84,7 +84,10 @@ impl Idp {
         let c = URL_SAFE_NO_PAD.encode(claims.to_string());
         let mut s = Signer::new(MessageDigest::sha256(), &self.keys[which]).unwrap();
         s.update(format!("{h}.{c}").as_bytes()).unwrap();
-        format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap()))
+        format!(
+            "{h}.{c}.{}",
+            URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap())
+        )
     }
 }
 
@@ -121,7 +124,16 @@ pub fn node(w: &W) -> AppState {
 }
 
 async fn add_connection(fx: &Fx, tenant: &TenantId, issuer: &str) -> Connection {
-    world::add_oidc(&fx.store, &fx.clock, tenant, "Enterprise IdP", issuer, "gh", "s3cret").await
+    world::add_oidc(
+        &fx.store,
+        &fx.clock,
+        tenant,
+        "Enterprise IdP",
+        issuer,
+        "gh",
+        "s3cret",
+    )
+    .await
 }
 
 pub async fn world() -> W {
@@ -163,7 +175,14 @@ pub async fn world() -> W {
         secret: reg.client_secret.unwrap(),
         user_id: u.id,
     };
-    allow(&w, &w.fx.acme.id.clone(), &w.conn.id.clone(), true, &[w.client.clone()]).await;
+    allow(
+        &w,
+        &w.fx.acme.id.clone(),
+        &w.conn.id.clone(),
+        true,
+        &[w.client.clone()],
+    )
+    .await;
     w
 }
 
@@ -204,12 +223,21 @@ pub fn with(w: &W, changes: Value) -> Value {
 /// The ID-JAG for `claims`, signed by IdP `which` with the ID-JAG `typ`.
 pub fn jag(which: usize, claims: &Value) -> String {
     let kid = ["a1", "b1"][which];
-    idp().sign(which, json!({"alg": "RS256", "typ": "oauth-id-jag+jwt", "kid": kid}), claims)
+    idp().sign(
+        which,
+        json!({"alg": "RS256", "typ": "oauth-id-jag+jwt", "kid": kid}),
+        claims,
+    )
 }
 
 /// Presents `assertion` with the jwt-bearer grant as the test client (client_secret_post, as
 /// the MCP Python SDK does), with the extra parameters.
-pub async fn redeem<S, B>(app: &S, w: &W, assertion: &str, extra: &[(&str, &str)]) -> (StatusCode, Value)
+pub async fn redeem<S, B>(
+    app: &S,
+    w: &W,
+    assertion: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, Value)
 where
     S: actix_web::dev::Service<
         actix_http::Request,
@@ -245,7 +273,14 @@ pub async fn audited(w: &W, tenant: &TenantId, action: &str) -> Vec<Value> {
 }
 
 pub async fn disable_connection(w: &W) {
-    connection::set_enabled(&w.fx.store, &w.fx.clock, &w.fx.acme.id, &w.conn.id, false, "admin:test")
-        .await
-        .unwrap();
+    connection::set_enabled(
+        &w.fx.store,
+        &w.fx.clock,
+        &w.fx.acme.id,
+        &w.conn.id,
+        false,
+        "admin:test",
+    )
+    .await
+    .unwrap();
 }
