@@ -261,11 +261,11 @@ async fn only_enabled_connections_with_id_jag_on_and_the_client_listed_are_trust
     let (s, t) = redeem(&app, &w, &jag(0, &claims(&w)), &[]).await;
     refused(s, &t, "unauthorized_client", "not allowed");
     // ID-JAG off (the default).
-    allow(&w, &acme, &w.conn.id, false, &[w.client.clone()]).await;
+    allow(&w, &acme, &w.conn.id, false, &[w.client.as_str()]).await;
     let (s, t) = redeem(&app, &w, &jag(0, &claims(&w)), &[]).await;
     refused(s, &t, "invalid_grant", "not enabled");
     // Connection disabled.
-    allow(&w, &acme, &w.conn.id, true, &[w.client.clone()]).await;
+    allow(&w, &acme, &w.conn.id, true, &[w.client.as_str()]).await;
     disable_connection(&w).await;
     let (s, t) = redeem(&app, &w, &jag(0, &claims(&w)), &[]).await;
     refused(s, &t, "invalid_grant", "disabled");
@@ -279,7 +279,7 @@ async fn only_enabled_connections_with_id_jag_on_and_the_client_listed_are_trust
 async fn another_tenants_idp_cannot_act_for_this_tenants_people() {
     let w = world().await;
     let app = app!(w);
-    allow(&w, &w.beta, &w.beta_conn.id, true, &[w.client.clone()]).await;
+    allow(&w, &w.beta, &w.beta_conn.id, true, &[w.client.as_str()]).await;
     // Beta's IdP signs an assertion for alice's subject: beta has no such person, and nothing
     // lands in acme.
     let c = with(&w, json!({"iss": idp().issuer(1)}));

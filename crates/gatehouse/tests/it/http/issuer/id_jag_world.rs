@@ -180,17 +180,17 @@ pub async fn world() -> W {
         &w.fx.acme.id.clone(),
         &w.conn.id.clone(),
         true,
-        &[w.client.clone()],
+        &[w.client.as_str()],
     )
     .await;
     w
 }
 
 /// Sets a connection's ID-JAG settings.
-pub async fn allow(w: &W, tenant: &TenantId, conn: &str, enabled: bool, clients: &[String]) {
+pub async fn allow(w: &W, tenant: &TenantId, conn: &str, enabled: bool, clients: &[&str]) {
     let s = IdJagSettings {
         enabled,
-        clients: clients.to_vec(),
+        clients: clients.iter().map(|c| c.to_string()).collect(),
     };
     id_jag::set(&w.fx.store, &w.fx.clock, tenant, conn, &s, "admin:test")
         .await
