@@ -1,6 +1,6 @@
 //! Tenant-admin endpoints for what members may use: org grants (to everyone or to a SCIM group,
 //! critical scopes only with an explicit confirmation) and the tenant's IdP connections.
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use authz_core::{connection, grant, resource};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -177,4 +177,77 @@ pub async fn set_connection_state(
     app::connection::enable::set_enabled(&st.store, st.clock.as_ref(), &by, &path.1, body.enabled)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A connection's enterprise-managed authorization settings (ID-JAG, ADR 0014).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdJagSettingsBody {
+    /// Accept ID-JAGs that this OIDC connection's IdP signs (RFC 7523 `jwt-bearer` grant).
+    pub enabled: bool,
+    /// The pre-registered confidential clients that may redeem them.
+    #[serde(default)]
+    pub clients: Vec<String>,
+}
+
+/// A connection's ID-JAG settings.
+#[utoipa::path(
+    tag = "tenant",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("connection_id" = String, Path)),
+    responses(
+        (status = 200, body = IdJagSettingsBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/tenants/{tenant}/connections/{connection_id}/id-jag")]
+pub async fn get_connection_id_jag(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<IdJagSettingsBody>, Problem> {
+    let by = app::connection::ConnectionActor::Admin(admin.principal());
+    let s = app::connection::id_jag::get(&st.store, &by, &path.1).await?;
+    Ok(web::Json(IdJagSettingsBody {
+        enabled: s.enabled,
+        clients: s.clients,
+    }))
+}
+
+/// Sets a connection's ID-JAG settings (replaces them). Only OIDC connections; every client
+/// must be registered and confidential.
+#[utoipa::path(
+    tag = "tenant",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("connection_id" = String, Path)),
+    request_body = IdJagSettingsBody,
+    responses(
+        (status = 200, body = IdJagSettingsBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/tenants/{tenant}/connections/{connection_id}/id-jag")]
+pub async fn put_connection_id_jag(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<IdJagSettingsBody>, Problem> {
+    let body: IdJagSettingsBody = json(&body)?;
+    let by = app::connection::ConnectionActor::Admin(admin.principal());
+    let change = app::connection::id_jag::IdJagChange {
+        enabled: Some(body.enabled),
+        clients: Some(body.clients),
+    };
+    let s =
+        app::connection::id_jag::set(&st.store, st.clock.as_ref(), &by, &path.1, change).await?;
+    Ok(web::Json(IdJagSettingsBody {
+        enabled: s.enabled,
+        clients: s.clients,
+    }))
 }

@@ -161,6 +161,8 @@ admin_api!(
     access::add_grant,
     access::list_connections,
     access::set_connection_state,
+    access::get_connection_id_jag,
+    access::put_connection_id_jag,
     settings::get_settings,
     settings::put_settings,
     settings::list_domains,

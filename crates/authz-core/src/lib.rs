@@ -13,6 +13,7 @@ pub mod directory;
 pub mod entities;
 pub mod error;
 pub mod grant;
+pub mod id_jag;
 pub mod incident;
 pub mod jose;
 pub mod jti;

@@ -162,6 +162,22 @@ pub async fn upsert_linked<C: ConnectionTrait>(
     Ok((stored.into(), created))
 }
 
+/// The user of (connection, upstream subject) in `tenant`, if any.
+pub async fn find_by_subject<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    connection_id: &str,
+    subject: &str,
+) -> CoreResult<Option<User>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::TenantId.eq(tenant.to_string()))
+        .filter(users::Column::ConnectionId.eq(connection_id))
+        .filter(users::Column::Subject.eq(subject))
+        .one(conn)
+        .await?
+        .map(User::from))
+}
+
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<User> {
     users::Entity::find_by_id(id.to_string())
         .filter(users::Column::TenantId.eq(tenant.to_string()))

@@ -24,7 +24,8 @@ pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResp
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        // The RFC 7523 jwt-bearer grant redeems ID-JAGs (enterprise-managed authorization).
+        "grant_types_supported": ["authorization_code", "refresh_token", authz_core::token::jwt_bearer::GRANT_TYPE],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],

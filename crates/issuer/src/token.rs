@@ -1,10 +1,10 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §6). Responses carry `Cache-Control: no-store`
 //! (§5.1) and always state the granted `scope` (§3.3). The grants are the use cases
-//! `app::token::{exchange_code, refresh}`; their §5.2 errors are rendered by `OAuthError`.
+//! `app::token::{exchange_code, refresh, jwt_bearer}`; their §5.2 errors are rendered by `OAuthError`.
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use app::token::{CodeGrant, IssuedTokens, RefreshGrant};
+use app::token::{CodeGrant, Idps, IssuedTokens, JwtBearerGrant, RefreshGrant};
 use authz_core::client::Client;
 
 use crate::client_auth;
@@ -56,6 +56,23 @@ async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<IssuedTo
                 resource: p.get("resource"),
             };
             Ok(app::token::refresh(&state.store, clock, upstream, client, g).await?)
+        }
+        Some(authz_core::token::jwt_bearer::GRANT_TYPE) => {
+            // An ID-JAG (ADR 0014). DPoP binding arrives with the DPoP work: `None` for now.
+            let g = JwtBearerGrant {
+                assertion: p.get("assertion"),
+                scope: p.get("scope"),
+                resource: p.get("resource"),
+                dpop_jkt: None,
+            };
+            let idps = Idps {
+                rp: &state.rp,
+                public_rp: &state.public_rp,
+            };
+            Ok(
+                app::token::jwt_bearer(&state.store, clock, state.issuer(), idps, client, g)
+                    .await?,
+            )
         }
         Some(other) => Err(OAuthError::new(
             "unsupported_grant_type",

@@ -197,6 +197,24 @@ impl OidcRp {
         Ok(meta)
     }
 
+    /// The IdP's signing keys (its JWK Set, RFC 7517 §5) as JSON, from the same discovery
+    /// cache as sign-in: `fresh` fetches discovery and keys again (on an unknown `kid`, key
+    /// rotation). For JWTs the IdP signs other than ID tokens (an ID-JAG, verified with
+    /// `authz_core::jose::Jws::verify_with_set`).
+    pub async fn jwks(
+        &self,
+        issuer: &str,
+        fresh: bool,
+        preset: &Preset,
+    ) -> Result<serde_json::Value, FederationError> {
+        let meta = self.discover(issuer, fresh, preset).await?;
+        serde_json::to_value(meta.jwks()).map_err(|e| FederationError::Discovery {
+            issuer: issuer.into(),
+            reason: format!("the JWK Set cannot be read: {e}"),
+            failure: DiscoveryFailure::Invalid,
+        })
+    }
+
     fn client(
         meta: CoreProviderMetadata,
         cfg: &RpConfig<'_>,

@@ -2,7 +2,7 @@
 //! discovery is fetched and checked before anything is stored) or a SAML one (metadata pasted
 //! or fetched: a signing certificate is required, the SP key pair is generated); see the values
 //! to paste into the IdP; test a sign-in; enable or disable; edit the name, the OIDC client
-//! secret or the SAML metadata (certificate rotation).
+//! secret or the SAML metadata (certificate rotation); accept an OIDC IdP's ID-JAGs (ADR 0014).
 use actix_web::web;
 use app::connection::{add, edit, enable, ConnectionError, Metadata};
 use authz_core::connection::{self, Connection};
@@ -237,11 +237,37 @@ pub async fn edit_form(Admin(c): Admin, path: web::Path<(String, String)>) -> Co
     };
     let last = last_sign_in(&c, &conn.id).await?;
     let pending = connection::setup_invitation(&c.st.store.db, &c.tenant.id, &conn.id).await?;
+    let id_jag = (conn.kind == "oidc").then(|| {
+        let s = authz_core::id_jag::IdJagSettings::of(&conn);
+        context! { enabled => s.enabled, clients => s.clients.join("\n") }
+    });
     Ok(c.render(
         "console/connection_edit.html",
         "connections",
-        context! { conn => view(&c, &conn, pending.as_deref()), saml => saml_info, last_sign_in => last },
+        context! { conn => view(&c, &conn, pending.as_deref()), saml => saml_info, last_sign_in => last, id_jag => id_jag },
     ))
+}
+
+/// Enterprise-managed authorization (ADR 0014): accept the IdP's ID-JAGs, from the clients
+/// listed (one client id per line, or separated by spaces or commas).
+pub async fn set_id_jag(
+    AdminWrite(c, f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
+    let clients: Vec<String> = f
+        .get("clients")
+        .unwrap_or("")
+        .split(|ch: char| ch.is_whitespace() || ch == ',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let change = app::connection::id_jag::IdJagChange {
+        enabled: Some(f.checked("enabled")),
+        clients: Some(clients),
+    };
+    let by = c.connection_actor();
+    app::connection::id_jag::set(&c.st.store, c.st.clock.as_ref(), &by, &path.1, change).await?;
+    Ok(see_other(c.slug(), &format!("/connections/{}", path.1)))
 }
 
 pub async fn update(

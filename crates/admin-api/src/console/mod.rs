@@ -318,6 +318,7 @@ console_routes! {
     GET "/connections/{connection_id}" Admin => connections::edit_form;
     POST "/connections/{connection_id}" Admin => connections::update;
     POST "/connections/{connection_id}/state" Admin => connections::set_state;
+    POST "/connections/{connection_id}/id-jag" Admin => connections::set_id_jag;
     GET "/domains" Admin => domains::list;
     POST "/domains" Admin => domains::add;
     POST "/domains/{domain}/verify" Admin => domains::verify;

@@ -17,6 +17,7 @@ use crate::principal::{Operator, TenantAdmin};
 pub mod add;
 pub mod edit;
 pub mod enable;
+pub mod id_jag;
 
 /// Who adds, edits or enables a connection.
 #[derive(Debug, Clone)]

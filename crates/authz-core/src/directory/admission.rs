@@ -52,15 +52,14 @@ pub fn link_for(conn: &Connection, subject: &str) -> Link {
     }
 }
 
-/// Finds or creates the identity's user, if the policy and the directory allow it.
-pub async fn admit<C: ConnectionTrait>(
+/// The directory's verdict on a link value: refused (a linked SCIM user that is inactive, a
+/// tombstone, or no SCIM user under policy `scim`), or the SCIM user it links to, if any. One
+/// rule for [`admit`] (browser sign-in) and [`find_admitted`] (ID-JAG).
+async fn directory_allows<C: ConnectionTrait>(
     db: &C,
-    clock: &dyn Clock,
     tenant: &TenantId,
-    conn: &Connection,
-    identity: &FederatedIdentity,
-) -> CoreResult<(User, bool)> {
-    let link = link_for(conn, &identity.subject);
+    link: &Link,
+) -> CoreResult<Option<super::users::DirUser>> {
     let scim = users::find_by_link(db, tenant, link.attr, &link.value).await?;
     match &scim {
         Some(u) if !u.active => {
@@ -82,6 +81,41 @@ pub async fn admit<C: ConnectionTrait>(
             }
         }
     }
+    Ok(scim)
+}
+
+/// The existing, active user of `subject` at this connection, under the same directory rules
+/// as a sign-in, without creating or changing anything: the `jwt-bearer` grant of an ID-JAG
+/// (ADR 0014) acts for a person Gatehouse already knows, never provisions one. `Invalid` with
+/// the reason when refused.
+pub async fn find_admitted<C: ConnectionTrait>(
+    db: &C,
+    tenant: &TenantId,
+    conn: &Connection,
+    subject: &str,
+) -> CoreResult<User> {
+    directory_allows(db, tenant, &link_for(conn, subject)).await?;
+    let Some(u) = user::find_by_subject(db, tenant, &conn.id, subject).await? else {
+        return Err(CoreError::invalid(
+            "no account of this connection has this subject; the person signs in once through the browser first",
+        ));
+    };
+    if !u.active {
+        return Err(CoreError::invalid("this account is deactivated"));
+    }
+    Ok(u)
+}
+
+/// Finds or creates the identity's user, if the policy and the directory allow it.
+pub async fn admit<C: ConnectionTrait>(
+    db: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    conn: &Connection,
+    identity: &FederatedIdentity,
+) -> CoreResult<(User, bool)> {
+    let link = link_for(conn, &identity.subject);
+    let scim = directory_allows(db, tenant, &link).await?;
     user::upsert_linked(
         db,
         clock,

@@ -2,6 +2,7 @@
 //! only their SHA-256 is stored, with tenant, user, client, resource, scopes, session and family.
 pub mod code;
 pub mod introspect;
+pub mod jwt_bearer;
 pub mod refresh;
 mod replay;
 pub mod revoke;

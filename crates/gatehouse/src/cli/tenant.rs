@@ -89,6 +89,25 @@ pub enum ConnectionCmd {
         #[arg(long, value_parser = ["externalId", "userName"])]
         attribute: String,
     },
+    /// Enterprise-managed authorization (ID-JAG, ADR 0014): accept Identity Assertion JWT
+    /// Authorization Grants that this OIDC connection's IdP signs, from the clients listed.
+    /// Without flags, shows the current settings.
+    IdJag {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        /// A client id that may redeem the IdP's ID-JAGs (repeat; replaces the list).
+        #[arg(long = "client", conflicts_with = "no_clients")]
+        clients: Vec<String>,
+        /// Empty the list of allowed clients.
+        #[arg(long)]
+        no_clients: bool,
+    },
     /// Connect a tenant's SAML 2.0 identity provider from its metadata.
     AddSaml {
         #[arg(long)]
@@ -302,6 +321,20 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             )
             .await
         }
+        ConnectionCmd::IdJag {
+            tenant,
+            id,
+            enable,
+            disable,
+            clients,
+            no_clients,
+        } => {
+            let change = app::connection::id_jag::IdJagChange {
+                enabled: (enable || disable).then_some(enable),
+                clients: (no_clients || !clients.is_empty()).then_some(clients),
+            };
+            id_jag(ctx, &tenant, &id, change).await
+        }
         ConnectionCmd::Disable { tenant, id } => toggle(ctx, &tenant, &id, false).await,
         ConnectionCmd::Enable { tenant, id } => toggle(ctx, &tenant, &id, true).await,
         ConnectionCmd::SetScimLink {
@@ -406,6 +439,26 @@ async fn toggle(ctx: &Ctx, tenant: &str, id: &str, enabled: bool) -> Result<()> 
         .with_context(|| format!("connection '{id}' of tenant '{tenant}'"))?;
     println!("connection_id: {id}");
     println!("status: {}", if enabled { "enabled" } else { "disabled" });
+    Ok(())
+}
+
+async fn id_jag(
+    ctx: &Ctx,
+    tenant: &str,
+    id: &str,
+    change: app::connection::id_jag::IdJagChange,
+) -> Result<()> {
+    use app::connection::id_jag;
+    let by = operator_on(ctx, tenant).await?;
+    let s = if change.enabled.is_none() && change.clients.is_none() {
+        id_jag::get(&ctx.store, &by, id).await
+    } else {
+        id_jag::set(&ctx.store, ctx.clock.as_ref(), &by, id, change).await
+    }
+    .with_context(|| format!("connection '{id}' of tenant '{tenant}'"))?;
+    println!("connection_id: {id}");
+    println!("id_jag: {}", if s.enabled { "enabled" } else { "disabled" });
+    println!("clients: {}", s.clients.join(" "));
     Ok(())
 }
 

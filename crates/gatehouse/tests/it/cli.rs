@@ -597,6 +597,44 @@ fn add_saml_prints_what_to_paste_and_refuses_untrustworthy_setups() {
     assert!(ok(&d, &["audit", "verify", "--tenant", "acme"]).contains("status: ok"));
 }
 
+/// `connection id-jag` (ADR 0014): off by default; only OIDC connections accept ID-JAGs (the
+/// OIDC path, with its clients, runs in tests/interop/id-jag.test.mjs).
+#[test]
+fn id_jag_is_off_by_default_and_refused_on_a_saml_connection() {
+    let d = copy_of_baseline("id-jag");
+    let out = ok(
+        &d,
+        &[
+            "connection",
+            "add-saml",
+            "--tenant",
+            "acme",
+            "--metadata-file",
+            &saml_fixture("idp-metadata.xml"),
+        ],
+    );
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("connection_id: "))
+        .expect("connection_id")
+        .to_string();
+    let args = [
+        "connection",
+        "id-jag",
+        "--tenant",
+        "acme",
+        "--id",
+        id.as_str(),
+    ];
+    let shown = ok(&d, &args);
+    assert!(shown.contains("id_jag: disabled\n"), "{shown}");
+    let mut enable = args.to_vec();
+    enable.extend(["--enable", "--client", "pre_x"]);
+    let (_, _, err) = fails(&d, &enable);
+    assert!(err.contains("OpenID Connect"), "{err}");
+    assert!(ok(&d, &args).contains("id_jag: disabled\n"));
+}
+
 #[test]
 fn scim_tokens_are_shown_once_listed_without_secrets_and_revocable() {
     let d = copy_of_baseline("scim");

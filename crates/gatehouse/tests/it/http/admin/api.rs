@@ -377,7 +377,7 @@ async fn the_openapi_document_is_public_and_3_1() {
     assert_eq!(ids.len(), n, "duplicate operationId in {ids:?}");
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        28,
+        29,
         "{}",
         doc["paths"]
     );
@@ -474,6 +474,84 @@ async fn a_tenant_admin_grants_scopes_with_critical_ones_confirmed() {
     )
     .await;
     is_problem(s, &ct, &b, 404, "unknown connection");
+}
+
+/// ID-JAG settings of a connection (ADR 0014): off by default; only registered confidential
+/// clients; unknown connections 404; the change is audited with the admin's key.
+#[actix_web::test]
+async fn a_tenant_admin_enables_id_jag_on_a_connection_for_listed_clients() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let me = Some(fx.acme_admin.as_str());
+    let conn = world::add_oidc(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "IdP",
+        "https://idp.acme.test",
+        "gh",
+        "s3cret",
+    )
+    .await;
+    let reg = |confidential: bool| {
+        let (store, clock) = (fx.store.clone(), fx.clock.clone());
+        async move {
+            authz_core::client::add_preregistered(
+                &store,
+                &clock,
+                &Default::default(),
+                "Agent",
+                &["https://agent.example.test/cb".to_string()],
+                confidential,
+            )
+            .await
+            .unwrap()
+            .client
+            .client_id
+        }
+    };
+    let (confidential, public) = (reg(true).await, reg(false).await);
+    let path = format!("/admin/api/v1/tenants/acme/connections/{}/id-jag", conn.id);
+    let (s, _, b) = call(&app, "GET", &path, me, None).await;
+    assert_eq!((s, b), (200, json!({"enabled": false, "clients": []})));
+    for bad in [json!(["pre_unknown"]), json!([public])] {
+        let (s, ct, b) = call(
+            &app,
+            "PUT",
+            &path,
+            me,
+            Some(json!({"enabled": true, "clients": bad})),
+        )
+        .await;
+        is_problem(s, &ct, &b, 400, "unknown or public client");
+    }
+    let body = json!({"enabled": true, "clients": [confidential]});
+    let (s, _, b) = call(&app, "PUT", &path, me, Some(body.clone())).await;
+    assert_eq!((s, b), (200, body.clone()));
+    let (s, _, b) = call(&app, "GET", &path, me, None).await;
+    assert_eq!((s, b), (200, body));
+    let (s, ct, b) = call(
+        &app,
+        "GET",
+        "/admin/api/v1/tenants/acme/connections/nope/id-jag",
+        me,
+        None,
+    )
+    .await;
+    is_problem(s, &ct, &b, 404, "unknown connection");
+    let (_, _, ev) = call(
+        &app,
+        "GET",
+        "/admin/api/v1/tenants/acme/audit/events?action=connection.id_jag_set",
+        me,
+        None,
+    )
+    .await;
+    assert!(
+        ev[0]["actor"].as_str().unwrap().starts_with("admin-key:"),
+        "{ev}"
+    );
+    assert_eq!(ev[0]["details"]["enabled"], true);
 }
 
 /// A console session of a new user of `tenant`: (user id, cookie value).

@@ -1,3 +1,4 @@
 mod api;
 mod console;
+mod console_id_jag;
 mod rate_limits;

@@ -4,6 +4,8 @@ mod catalogue;
 pub mod common;
 mod flows;
 mod hardening;
+mod id_jag;
+mod id_jag_world;
 mod login_csrf;
 mod negative;
 mod rate_limits;
