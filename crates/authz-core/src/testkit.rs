@@ -63,3 +63,4 @@ pub async fn store() -> Store {
 }
 
 pub mod world;
+pub mod dpop;

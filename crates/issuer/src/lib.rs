@@ -12,6 +12,7 @@ mod cimd;
 mod client_auth;
 mod client_redirect;
 mod consent;
+mod dpop;
 mod console_path;
 mod error;
 mod health;

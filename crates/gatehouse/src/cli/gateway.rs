@@ -79,7 +79,9 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
         let signer = master_key.upstream_jwt_signing_key();
         let state =
             gateway::GatewayState::new(store, clock, &issuer, signer, &routes, options, sink)
-                .await?;
+                .await?
+                // The issuer's DPoP nonces: a client on one origin holds one nonce for both.
+                .with_dpop_nonces(master_key.dpop_nonce_key());
         for r in &state.routes {
             tracing::info!(resource = %r.resource.uri, upstream = %r.upstream, "gateway route");
         }

@@ -1,6 +1,7 @@
 mod audit_events;
 mod audit_origin;
 mod catalogue;
+mod dpop;
 pub mod common;
 mod flows;
 mod hardening;
