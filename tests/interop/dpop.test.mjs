@@ -116,7 +116,7 @@ before(async () => {
     writeFileSync(toml, [`uri = "${S.resource}"`, 'display_name = "Demo"',
       `[[scopes]]\nname = "${GREET}"\ndescription = "greet"\ntier = "routine"`,
       `[[tools]]\nname = "greet"\nscopes = ["${GREET}"]`].join('\n'));
-    await cli(S.gh, ['resource', 'register', '--file', toml]);
+    S.rs = await cli(S.gh, ['resource', 'register', '--file', toml]);
     await cli(S.gh, ['grant', 'add', '--tenant', 'acme', '--resource', S.resource, '--scopes', GREET]);
 
     [S.nodeA, S.nodeB] = await Promise.all([startNode(S.gh, 'node-a', `127.0.0.1:${portA}`), startNode(S.gh, 'node-b', `127.0.0.1:${portB}`)]);
@@ -146,7 +146,7 @@ step('metadata: the AS and the protected resource advertise DPoP', async () => {
   assert.equal(prm.dpop_bound_access_tokens_required, false);
 });
 
-step('authorization code flow with DPoP at node A: token_type DPoP, introspection-free cnf binding', async () => {
+step('authorization code flow with DPoP at node A: token_type DPoP, introspection at node B names the key (cnf.jkt)', async () => {
   S.redirect = `http://127.0.0.1:${await freePort()}/callback`;
   S.client = { client_id: await registerPublicClient(S.issuer, S.redirect) };
   S.keys = await oauth.generateKeyPair('ES256');
@@ -169,6 +169,13 @@ step('authorization code flow with DPoP at node A: token_type DPoP, introspectio
   S.tokens = tokens;
   S.tokenProof = lastTo('/oauth/token');
   assert.equal(S.tokenProof.status, 200);
+  const basic = Buffer.from(`${S.rs.introspection_client_id}:${S.rs.introspection_client_secret}`).toString('base64');
+  const intro = await (await fetch(`${S.nodeBUrl}/oauth/introspect`, { method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: tokens.access_token }) })).json();
+  assert.equal(intro.active, true);
+  assert.equal(intro.token_type, 'DPoP');
+  assert.equal(intro.cnf?.jkt, await S.dpop.calculateThumbprint());
 });
 
 step('the same proof replayed at node B is refused (jti single use across nodes)', async () => {
