@@ -175,7 +175,11 @@ pub fn check(values: &[&str], e: &Expect<'_>) -> Result<Proof, DpopError> {
     // 3, 7: the public key in the header, with no private member.
     let jwk = match jws.header.get("jwk") {
         Some(Value::Object(k)) => Value::Object(k.clone()),
-        _ => return Err(DpopError::invalid("the header must carry the public key as 'jwk'")),
+        _ => {
+            return Err(DpopError::invalid(
+                "the header must carry the public key as 'jwk'",
+            ))
+        }
     };
     if PRIVATE_MEMBERS.iter().any(|m| jwk.get(m).is_some()) {
         return Err(DpopError::invalid(

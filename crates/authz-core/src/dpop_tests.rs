@@ -152,8 +152,16 @@ fn ath_is_required_with_a_token_and_must_match_it() {
         access_token: Some("tok"),
         ..expect(&n)
     };
-    check(&[&k.proof("POST", URL, NOW, Some(&nonce()), Some("tok"))], &e).unwrap();
-    assert!(invalid(check(&[&k.proof("POST", URL, NOW, Some(&nonce()), None)], &e)).contains("ath"));
+    check(
+        &[&k.proof("POST", URL, NOW, Some(&nonce()), Some("tok"))],
+        &e,
+    )
+    .unwrap();
+    assert!(invalid(check(
+        &[&k.proof("POST", URL, NOW, Some(&nonce()), None)],
+        &e
+    ))
+    .contains("ath"));
     assert!(invalid(check(
         &[&k.proof("POST", URL, NOW, Some(&nonce()), Some("other"))],
         &e
@@ -171,7 +179,11 @@ fn iat_must_be_within_the_window() {
     let k = DpopKey::new(1);
     let n = nonces();
     for iat in [NOW - IAT_WINDOW_SECS, NOW + IAT_WINDOW_SECS] {
-        check(&[&k.proof("POST", URL, iat, Some(&nonce()), None)], &expect(&n)).unwrap();
+        check(
+            &[&k.proof("POST", URL, iat, Some(&nonce()), None)],
+            &expect(&n),
+        )
+        .unwrap();
     }
     for iat in [NOW - IAT_WINDOW_SECS - 1, NOW + IAT_WINDOW_SECS + 1] {
         let p = k.proof("POST", URL, iat, Some(&nonce()), None);
@@ -185,7 +197,13 @@ fn a_current_server_nonce_is_required() {
     let n = nonces();
     let without = k.proof("POST", URL, NOW, None, None);
     assert_eq!(check(&[&without], &expect(&n)), Err(DpopError::UseNonce));
-    let forged = k.proof("POST", URL, NOW, Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), None);
+    let forged = k.proof(
+        "POST",
+        URL,
+        NOW,
+        Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        None,
+    );
     assert_eq!(check(&[&forged], &expect(&n)), Err(DpopError::UseNonce));
     // Another server's nonce (another key) is not ours.
     let theirs = NonceKey::derive(&[8u8; 32]).current(NOW_US);

@@ -62,5 +62,5 @@ pub async fn store() -> Store {
     store_with_url().await.0
 }
 
-pub mod world;
 pub mod dpop;
+pub mod world;

@@ -66,7 +66,13 @@ async fn holder<'r>(
     let challenge = |presented| {
         let scope = decide::challenge_scope(policy, plan);
         let dpop_only = policy.settings.require_dpop;
-        refuse::unauthorized(&route.metadata_url(), &scope, presented, dpop_only, id.clone())
+        refuse::unauthorized(
+            &route.metadata_url(),
+            &scope,
+            presented,
+            dpop_only,
+            id.clone(),
+        )
     };
     let Some(presented) = dpop::credential(req) else {
         return Err(challenge(false));

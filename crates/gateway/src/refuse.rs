@@ -32,7 +32,10 @@ pub fn unauthorized(
     id: Value,
 ) -> HttpResponse {
     let scheme = if dpop_only {
-        format!("DPoP algs=\"{}\",", authz_core::jose::SIGNING_ALGS.join(" "))
+        format!(
+            "DPoP algs=\"{}\",",
+            authz_core::jose::SIGNING_ALGS.join(" ")
+        )
     } else {
         "Bearer".to_string()
     };

@@ -85,7 +85,13 @@ async fn a_bound_token_works_only_with_a_proof_of_its_key() {
     // With a proof: first the nonce round trip, then through.
     let nonce = learn_nonce(&gw, &key, &token).await;
     let proof = key.proof("POST", HTU, now(&gw), Some(&nonce), Some(&token));
-    let r = post_dpop(&gw, &token, Some(&proof), &call(3, "list_customers", json!({}))).await;
+    let r = post_dpop(
+        &gw,
+        &token,
+        Some(&proof),
+        &call(3, "list_customers", json!({})),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(gw.forwarded(), 1);
     // The upstream never sees the token or the proof.
@@ -104,22 +110,49 @@ async fn each_wrong_proof_is_refused_and_audited() {
     let t = now(&gw);
     let wrong = [
         ("ath", key.proof("POST", HTU, t, n, Some("another-token"))),
-        ("htu", key.proof("POST", "https://crm.example.com/other", t, n, Some(&token))),
+        (
+            "htu",
+            key.proof("POST", "https://crm.example.com/other", t, n, Some(&token)),
+        ),
         ("htm", key.proof("GET", HTU, t, n, Some(&token))),
-        ("key", DpopKey::new(2).proof("POST", HTU, t, n, Some(&token))),
+        (
+            "key",
+            DpopKey::new(2).proof("POST", HTU, t, n, Some(&token)),
+        ),
         ("iat", key.proof("POST", HTU, t - 600, n, Some(&token))),
     ];
     for (what, proof) in &wrong {
-        let r = post_dpop(&gw, &token, Some(proof), &call(1, "list_customers", json!({}))).await;
+        let r = post_dpop(
+            &gw,
+            &token,
+            Some(proof),
+            &call(1, "list_customers", json!({})),
+        )
+        .await;
         assert_eq!(r.status(), 401, "{what}");
         let c = challenge(&r);
-        assert!(c.starts_with("DPoP error=\"invalid_dpop_proof\""), "{what}: {c}");
+        assert!(
+            c.starts_with("DPoP error=\"invalid_dpop_proof\""),
+            "{what}: {c}"
+        );
     }
     // A good proof once; the same proof again is a replay.
     let proof = key.proof("POST", HTU, t, n, Some(&token));
-    let r = post_dpop(&gw, &token, Some(&proof), &call(2, "list_customers", json!({}))).await;
+    let r = post_dpop(
+        &gw,
+        &token,
+        Some(&proof),
+        &call(2, "list_customers", json!({})),
+    )
+    .await;
     assert_eq!(r.status(), 200);
-    let r = post_dpop(&gw, &token, Some(&proof), &call(3, "list_customers", json!({}))).await;
+    let r = post_dpop(
+        &gw,
+        &token,
+        Some(&proof),
+        &call(3, "list_customers", json!({})),
+    )
+    .await;
     assert_eq!(r.status(), 401);
     assert!(challenge(&r).contains("already used"), "{}", challenge(&r));
     assert_eq!(gw.forwarded(), 1);
@@ -139,7 +172,11 @@ async fn a_plain_bearer_client_is_unaffected_unless_the_resource_requires_dpop()
         .await;
     assert_eq!(r.status(), 200);
     let doc: Value = gw
-        .request(reqwest::Method::GET, "/.well-known/oauth-protected-resource/mcp", None)
+        .request(
+            reqwest::Method::GET,
+            "/.well-known/oauth-protected-resource/mcp",
+            None,
+        )
         .send()
         .await
         .unwrap()
@@ -166,7 +203,11 @@ async fn require_dpop_refuses_bearer_tokens_and_accepts_bound_ones() {
         .await
         .unwrap();
     let doc: Value = gw
-        .request(reqwest::Method::GET, "/.well-known/oauth-protected-resource/mcp", None)
+        .request(
+            reqwest::Method::GET,
+            "/.well-known/oauth-protected-resource/mcp",
+            None,
+        )
         .send()
         .await
         .unwrap()
@@ -189,12 +230,24 @@ async fn require_dpop_refuses_bearer_tokens_and_accepts_bound_ones() {
     let key = DpopKey::new(1);
     let nonce = learn_nonce(&gw, &key, &bound_token(&gw, &key).await).await;
     let proof = key.proof("POST", HTU, now(&gw), Some(&nonce), Some(&bearer));
-    let r = post_dpop(&gw, &bearer, Some(&proof), &call(3, "list_customers", json!({}))).await;
+    let r = post_dpop(
+        &gw,
+        &bearer,
+        Some(&proof),
+        &call(3, "list_customers", json!({})),
+    )
+    .await;
     assert_eq!(r.status(), 401);
     // A bound token with its proof goes through.
     let token = bound_token(&gw, &key).await;
     let proof = key.proof("POST", HTU, now(&gw), Some(&nonce), Some(&token));
-    let r = post_dpop(&gw, &token, Some(&proof), &call(4, "list_customers", json!({}))).await;
+    let r = post_dpop(
+        &gw,
+        &token,
+        Some(&proof),
+        &call(4, "list_customers", json!({})),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(gw.forwarded(), 1);
 }

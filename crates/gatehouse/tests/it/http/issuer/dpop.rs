@@ -74,7 +74,10 @@ where
         ("client_id", w.client.client_id.as_str()),
     ];
     let (status, nonce, body) = post(app, &body, Some(&proof)).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("use_dpop_nonce")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("use_dpop_nonce"))
+    );
     assert!(!nonce.is_empty());
     nonce
 }
@@ -97,7 +100,10 @@ async fn a_code_exchange_with_a_proof_binds_the_tokens_to_the_key() {
     let (status, fresh_nonce, body) = post(&app, &code_body(&w, &code), Some(&proof)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "DPoP");
-    assert!(!fresh_nonce.is_empty(), "a token answer carries a DPoP-Nonce");
+    assert!(
+        !fresh_nonce.is_empty(),
+        "a token answer carries a DPoP-Nonce"
+    );
     let access = body["access_token"].as_str().unwrap();
     let i = w.introspect(access).await;
     assert!(i.active);
@@ -147,11 +153,17 @@ async fn a_bound_refresh_token_needs_a_proof_of_the_same_key() {
     ];
     // No proof, or a proof of another key: invalid_grant, and the refresh token still works.
     let (status, _, body) = post(&app, &refresh, None).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let other = DpopKey::new(2);
     let proof = other.proof("POST", TOKEN_URL, now(&w), Some(&nonce), None);
     let (status, _, body) = post(&app, &refresh, Some(&proof)).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     // The right key: a new DPoP token, still bound to it.
     let proof = key.proof("POST", TOKEN_URL, now(&w), Some(&nonce), None);
     let (status, _, body) = post(&app, &refresh, Some(&proof)).await;
@@ -178,7 +190,10 @@ async fn a_replayed_proof_is_refused() {
     let (status, nonce, body) = post(&app, &code_body(&w, &code), Some(&proof)).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_dpop_proof");
-    assert!(body["error_description"].as_str().unwrap().contains("already used"));
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("already used"));
     assert!(!nonce.is_empty());
 }
 
@@ -194,7 +209,13 @@ async fn a_malformed_or_misdirected_proof_is_invalid_dpop_proof() {
     for bad in [
         "not-a-jwt".to_string(),
         key.proof("GET", TOKEN_URL, now(&w), Some(&nonce), None),
-        key.proof("POST", "https://auth.gatehouse.test/oauth/revoke", now(&w), Some(&nonce), None),
+        key.proof(
+            "POST",
+            "https://auth.gatehouse.test/oauth/revoke",
+            now(&w),
+            Some(&nonce),
+            None,
+        ),
         key.proof("POST", TOKEN_URL, now(&w) - 3600, Some(&nonce), None),
     ] {
         let (status, _, body) = post(&app, &code_body(&w, &code), Some(&bad)).await;

@@ -1,8 +1,8 @@
 mod audit_events;
 mod audit_origin;
 mod catalogue;
-mod dpop;
 pub mod common;
+mod dpop;
 mod flows;
 mod hardening;
 mod login_csrf;
