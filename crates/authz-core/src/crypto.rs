@@ -200,6 +200,14 @@ impl MasterKey {
 const UPSTREAM_JWT_LABEL: &[u8] = b"gateway upstream jwt signing v1";
 
 impl MasterKey {
+    /// The key of the token endpoint's DPoP server nonces (RFC 9449 §8): every node with the
+    /// same master key hands out and accepts the same nonces.
+    pub fn dpop_nonce_key(&self) -> crate::dpop::NonceKey {
+        crate::dpop::NonceKey::derive(&self.key)
+    }
+}
+
+impl MasterKey {
     /// A MAC of `value` for `purpose` under the master key (HKDF-SHA256 expand used as a PRF),
     /// hex. Values the server mints for the browser (the binding cookie) carry one, so a value
     /// chosen by someone else is refused.

@@ -10,6 +10,7 @@ pub mod consent;
 pub mod crypto;
 pub mod db;
 pub mod directory;
+pub mod dpop;
 pub mod entities;
 pub mod error;
 pub mod grant;

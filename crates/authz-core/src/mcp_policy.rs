@@ -33,6 +33,9 @@ pub struct ResourceSettings {
     pub filter_tools_list: bool,
     /// Introspection answers and the upstream JWT carry the user's email and name.
     pub share_identity: bool,
+    /// Only DPoP-bound tokens (RFC 9449 §7) are accepted; bearer tokens are refused. PRM says
+    /// it as `dpop_bound_access_tokens_required` (RFC 9728 §2).
+    pub require_dpop: bool,
 }
 
 impl Default for ResourceSettings {
@@ -41,6 +44,7 @@ impl Default for ResourceSettings {
             allow_unlisted_tools: false,
             filter_tools_list: true,
             share_identity: false,
+            require_dpop: false,
         }
     }
 }

@@ -62,4 +62,5 @@ pub async fn store() -> Store {
     store_with_url().await.0
 }
 
+pub mod dpop;
 pub mod world;

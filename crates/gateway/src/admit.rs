@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::decide::{self, Plan, Refusal};
+use crate::dpop::{self, Scheme};
 use crate::rpc::{self, BodyError};
 use crate::tap::Watch;
 use crate::{refuse, GatewayState, Route};
@@ -20,15 +21,6 @@ pub struct Admitted {
     pub watch: Watch,
     /// The id an error answer carries.
     pub reply_id: Value,
-}
-
-/// The bearer token of the `Authorization` header (RFC 6750 §2.1; the scheme is
-/// case-insensitive).
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The caller's address and user agent, for the audit record.
@@ -62,23 +54,31 @@ async fn policy(
         })
 }
 
-async fn holder(
+/// The holder of the presented token, and how it was presented (the DPoP checks follow).
+async fn holder<'r>(
     state: &GatewayState,
-    req: &HttpRequest,
+    req: &'r HttpRequest,
     route: &Route,
     policy: &McpPolicy,
     plan: Option<&Plan>,
     id: &Value,
-) -> Result<TokenHolder, HttpResponse> {
+) -> Result<(TokenHolder, (Scheme, &'r str)), HttpResponse> {
     let challenge = |presented| {
         let scope = decide::challenge_scope(policy, plan);
-        refuse::unauthorized(&route.metadata_url(), &scope, presented, id.clone())
+        let dpop_only = policy.settings.require_dpop;
+        refuse::unauthorized(
+            &route.metadata_url(),
+            &scope,
+            presented,
+            dpop_only,
+            id.clone(),
+        )
     };
-    let Some(token) = bearer(req) else {
+    let Some(presented) = dpop::credential(req) else {
         return Err(challenge(false));
     };
-    match state.authenticate(route, policy, token).await {
-        Ok(Some(h)) => Ok(h),
+    match state.authenticate(route, policy, presented.1).await {
+        Ok(Some(h)) => Ok((h, presented)),
         Ok(None) => Err(challenge(true)),
         Err(e) => {
             tracing::error!(code = "GATEWAY0005", error = %e.0, "cannot check a token");
@@ -105,7 +105,7 @@ pub async fn post(
         Refusal::BadParams(m) => refuse::invalid(id.clone(), rpc::INVALID_PARAMS, &m),
         other => refuse::invalid(id.clone(), rpc::INVALID_REQUEST, &format!("{other:?}")),
     })?;
-    let holder = holder(state, req, route, &policy, Some(&plan), &id).await?;
+    let (holder, presented) = holder(state, req, route, &policy, Some(&plan), &id).await?;
     let now = state.clock.now_us();
     let src = source(req);
     let calls: Vec<(Option<Value>, GatewayCall)> = plan
@@ -129,6 +129,13 @@ pub async fn post(
             state.audit.send(c.clone().ended(outcome.clone(), 0));
         }
     };
+    // RFC 9449 §7: a bound token only with a proof of its key; refused proofs are audited.
+    if let Err(r) = dpop::admit(state, req, route, &policy, presented, &holder, &id).await {
+        if let Some(reason) = r.audit {
+            refuse_all(CallOutcome::Denied(reason));
+        }
+        return Err(r.response);
+    }
     if let Err(r) = decide::check(
         &policy,
         &plan,
@@ -177,7 +184,10 @@ pub async fn post(
 pub async fn bare(state: &GatewayState, req: &HttpRequest) -> Result<Admitted, HttpResponse> {
     let (idx, route) = route(state, req).ok_or_else(not_found)?;
     let policy = policy(state, route, &Value::Null).await?;
-    let holder = holder(state, req, route, &policy, None, &Value::Null).await?;
+    let (holder, presented) = holder(state, req, route, &policy, None, &Value::Null).await?;
+    dpop::admit(state, req, route, &policy, presented, &holder, &Value::Null)
+        .await
+        .map_err(|r| r.response)?;
     Ok(Admitted {
         route: idx,
         holder,

@@ -21,6 +21,7 @@
 mod admit;
 mod audit;
 pub mod decide;
+mod dpop;
 mod forward;
 mod handlers;
 mod policies;
@@ -106,6 +107,8 @@ pub enum Backend {
     Remote {
         remote: Arc<remote::Remote>,
         limits: remote::MemoryLimits,
+        /// DPoP proofs seen by this node (no database: replay is refused per node).
+        proofs: remote::SeenProofs,
     },
 }
 
@@ -123,6 +126,10 @@ pub struct GatewayState {
     pub options: Options,
     pub audit: AuditSink,
     signer: SigningKey,
+    /// The key of the gateway's DPoP server nonces (RFC 9449 §9): derived from the upstream
+    /// JWT key, which every node of one gateway shares, or set to the issuer's
+    /// ([`GatewayState::with_dpop_nonces`]) so one nonce serves both.
+    pub(crate) dpop_nonces: authz_core::dpop::NonceKey,
     http: reqwest::Client,
     /// Where the upstream finds the JWT keys (the issuer's JWKS, or the gateway's own).
     jwks_uri: String,
@@ -201,6 +208,7 @@ impl GatewayState {
             http: upstream_client(&options)?,
             options,
             audit,
+            dpop_nonces: authz_core::dpop::NonceKey::derive(&signer.to_bytes()),
             signer,
             id: NEXT_STATE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             worker_pools: None,
@@ -242,6 +250,12 @@ impl GatewayState {
         self.local(|w| w.db.as_ref().unwrap_or(shared).db.clone())
     }
 
+    /// Hands out and accepts the DPoP nonces of `key` (the issuer's, on the same master key).
+    pub fn with_dpop_nonces(mut self, key: authz_core::dpop::NonceKey) -> Self {
+        self.dpop_nonces = key;
+        self
+    }
+
     /// Introspection mode: the one resource whose credentials `remote` holds, in front of
     /// `upstream`. The issuer is the remote's own (its policy answer); `jwks_uri` is the
     /// gateway's `/.well-known/jwks.json` on the resource's origin, where [`configure`] serves
@@ -280,12 +294,14 @@ impl GatewayState {
             backend: Backend::Remote {
                 remote,
                 limits: remote::MemoryLimits::default(),
+                proofs: remote::SeenProofs::default(),
             },
             clock,
             routes: vec![route],
             http: upstream_client(&options)?,
             options,
             audit,
+            dpop_nonces: authz_core::dpop::NonceKey::derive(&signer.to_bytes()),
             signer,
             id: NEXT_STATE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             worker_pools: None,
@@ -345,6 +361,21 @@ impl GatewayState {
                 .await
             }
             Backend::Remote { limits, .. } => Ok(limits.count(self.clock.as_ref(), holder, tiers)),
+        }
+    }
+
+    /// Records a DPoP proof's `jti` (RFC 9449 §11.1). `false`: seen before, a replay.
+    /// Database mode: the shared store, so no two nodes accept one proof; introspection mode:
+    /// this node's memory.
+    pub(crate) async fn proof_first_use(
+        &self,
+        proof: &authz_core::dpop::Proof,
+    ) -> Result<bool, CannotCheck> {
+        match &self.backend {
+            Backend::Database { store, .. } => authz_core::dpop::use_once(&store.db, proof)
+                .await
+                .map_err(|e| CannotCheck(e.to_string())),
+            Backend::Remote { proofs, .. } => Ok(proofs.first_use(self.clock.as_ref(), proof)),
         }
     }
 

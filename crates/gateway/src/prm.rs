@@ -38,6 +38,10 @@ pub async fn metadata(state: web::Data<GatewayState>, req: HttpRequest) -> HttpR
             "bearer_methods_supported": ["header"],
             "resource_name": route.resource.display_name,
             "jwks_uri": state.jwks_uri(),
+            // RFC 9728 §2 / RFC 9449: proofs are accepted with these algorithms; bearer tokens
+            // are refused when the resource requires DPoP.
+            "dpop_signing_alg_values_supported": authz_core::jose::SIGNING_ALGS,
+            "dpop_bound_access_tokens_required": policy.settings.require_dpop,
         }))
 }
 

@@ -22,9 +22,25 @@ fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> HttpRes
 
 /// 401: no token, or one that is not a live token for this resource. `presented`: a token was
 /// sent (then `error="invalid_token"`, RFC 6750 §3.1; without one, no error code, §3).
-pub fn unauthorized(prm_url: &str, scope: &[String], presented: bool, id: Value) -> HttpResponse {
+/// `dpop_only`: the resource requires DPoP (`require_dpop`), so the challenge is a `DPoP` one
+/// (RFC 9449 §7.1) naming the algorithms accepted.
+pub fn unauthorized(
+    prm_url: &str,
+    scope: &[String],
+    presented: bool,
+    dpop_only: bool,
+    id: Value,
+) -> HttpResponse {
+    let scheme = if dpop_only {
+        format!(
+            "DPoP algs=\"{}\",",
+            authz_core::jose::SIGNING_ALGS.join(" ")
+        )
+    } else {
+        "Bearer".to_string()
+    };
     let mut challenge = format!(
-        "Bearer resource_metadata=\"{}\", scope=\"{}\"",
+        "{scheme} resource_metadata=\"{}\", scope=\"{}\"",
         quoted(prm_url),
         quoted(&scope.join(" "))
     );
@@ -42,6 +58,35 @@ pub fn unauthorized(prm_url: &str, scope: &[String], presented: bool, id: Value)
         header::HeaderValue::from_str(&challenge)
             .unwrap_or(header::HeaderValue::from_static("Bearer")),
     );
+    r
+}
+
+/// 401 with an RFC 9449 §7.1 `DPoP` challenge (`invalid_token`, `invalid_dpop_proof` or
+/// `use_dpop_nonce`), the algorithms accepted, `resource_metadata` (RFC 9728 §5.1), and a fresh
+/// `DPoP-Nonce` (§9) so a client can retry at once.
+pub fn dpop(prm_url: &str, code: &str, description: &str, nonce: &str, id: Value) -> HttpResponse {
+    let challenge = format!(
+        "DPoP error=\"{}\", error_description=\"{}\", algs=\"{}\", resource_metadata=\"{}\"",
+        quoted(code),
+        quoted(description),
+        authz_core::jose::SIGNING_ALGS.join(" "),
+        quoted(prm_url)
+    );
+    let mut r = rpc_error(
+        StatusCode::UNAUTHORIZED,
+        id,
+        rpc::UNAUTHORIZED,
+        &format!("{code}: {description}"),
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_str(&challenge)
+            .unwrap_or(header::HeaderValue::from_static("DPoP")),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(nonce) {
+        r.headers_mut()
+            .insert(header::HeaderName::from_static("dpop-nonce"), v);
+    }
     r
 }
 

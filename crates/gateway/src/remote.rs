@@ -298,6 +298,30 @@ impl MemoryLimits {
     }
 }
 
+/// DPoP proofs (RFC 9449 §11.1) seen by this node in introspection mode: there is no shared
+/// store, so a proof replayed at another node of the same gateway is caught only by the short
+/// `iat` window and the server nonce. Entries leave when their proof could no longer pass
+/// the `iat` check.
+#[derive(Default)]
+pub struct SeenProofs {
+    seen: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl SeenProofs {
+    /// `true` the first time `proof` is seen.
+    pub fn first_use(&self, clock: &dyn Clock, proof: &authz_core::dpop::Proof) -> bool {
+        let now = clock.now_us() / MICROS;
+        let mut m = match self.seen.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        m.retain(|_, until| *until >= now);
+        let until = proof.iat + authz_core::dpop::IAT_WINDOW_SECS + 1;
+        m.insert((proof.jkt.clone(), proof.jti.clone()), until)
+            .is_none()
+    }
+}
+
 /// The Ed25519 key of the upstream JWTs in this mode: the 32-byte seed in `path`, base64url
 /// (or raw), created with mode 0600 when the file does not exist.
 pub fn signing_key(path: &std::path::Path) -> Result<authz_core::audit::SigningKey> {

@@ -14,6 +14,8 @@ pub struct OAuthError {
     pub challenge: Option<&'static str>,
     /// `Retry-After` seconds, on every 429.
     pub retry_after: Option<i64>,
+    /// `DPoP-Nonce` (RFC 9449 §8): a fresh server nonce, on DPoP errors.
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -31,6 +33,7 @@ impl OAuthError {
             description: description.into(),
             challenge: None,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
     /// A 429 `too_many_requests` that says when to come back (RFC 6585 §4).
@@ -77,6 +80,9 @@ impl ResponseError for OAuthError {
         }
         if let Some(s) = self.retry_after {
             r.insert_header((header::RETRY_AFTER, s));
+        }
+        if let Some(n) = &self.dpop_nonce {
+            r.insert_header(("DPoP-Nonce", n.as_str()));
         }
         r.json(json!({"error": self.code, "error_description": self.description}))
     }

@@ -13,6 +13,7 @@ mod client_auth;
 mod client_redirect;
 mod consent;
 mod console_path;
+mod dpop;
 mod error;
 mod health;
 mod introspect;

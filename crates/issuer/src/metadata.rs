@@ -32,6 +32,8 @@ pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResp
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "client_id_metadata_document_supported": true,
         "authorization_response_iss_parameter_supported": true,
+        // RFC 9449 §5.1: the token endpoint accepts DPoP proofs signed with these.
+        "dpop_signing_alg_values_supported": authz_core::jose::SIGNING_ALGS,
     });
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

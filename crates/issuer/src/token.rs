@@ -1,6 +1,8 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §6). Responses carry `Cache-Control: no-store`
 //! (§5.1) and always state the granted `scope` (§3.3). The grants are the use cases
 //! `app::token::{exchange_code, refresh, jwt_bearer}`; their §5.2 errors are rendered by `OAuthError`.
+//! A request with a DPoP proof (RFC 9449 §5) gets tokens bound to its key ([`dpop::dpop_key`])
+//! and a fresh `DPoP-Nonce` with the answer.
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -8,6 +10,7 @@ use app::token::{CodeGrant, Idps, IssuedTokens, JwtBearerGrant, RefreshGrant};
 use authz_core::client::Client;
 
 use crate::client_auth;
+use crate::dpop;
 use crate::error::OAuthError;
 use crate::params::{require_form, Params};
 use crate::state::AppState;
@@ -22,17 +25,27 @@ pub async fn token(
     let client = client_auth::authenticate(&state, &req, &p).await?;
     let clock = state.clock.as_ref();
     state.node_limits.grant(clock, &client.client_id)?;
-    let issued = grant(&state, &client, &p).await?;
+    let issued = grant(&state, &req, &client, &p).await?;
     state.node_limits.granted(clock, &client.client_id);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(issued))
+    let mut ok = HttpResponse::Ok();
+    ok.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    if req.headers().contains_key(dpop::DPOP) {
+        ok.insert_header((dpop::DPOP_NONCE, dpop::nonce(&state)));
+    }
+    Ok(ok.json(issued))
 }
 
 /// The grant the client asked for (RFC 6749 §4.1.3, §6).
-async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<IssuedTokens, OAuthError> {
+async fn grant(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &Client,
+    p: &Params,
+) -> Result<IssuedTokens, OAuthError> {
     let clock = state.clock.as_ref();
+    // Checked for every grant, before it runs (RFC 9449 §5): each binds its family to `jkt`.
+    let jkt = dpop::dpop_key(state, req).await?;
     match p.get("grant_type") {
         Some("authorization_code") => {
             let g = CodeGrant {
@@ -40,6 +53,7 @@ async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<IssuedTo
                 redirect_uri: p.get("redirect_uri"),
                 code_verifier: p.get("code_verifier"),
                 resource: p.get("resource"),
+                dpop_jkt: jkt,
             };
             Ok(app::token::exchange_code(&state.store, clock, client, g).await?)
         }
@@ -54,16 +68,17 @@ async fn grant(state: &AppState, client: &Client, p: &Params) -> Result<IssuedTo
                 refresh_token: p.get("refresh_token"),
                 scope: p.get("scope"),
                 resource: p.get("resource"),
+                dpop_jkt: jkt,
             };
             Ok(app::token::refresh(&state.store, clock, upstream, client, g).await?)
         }
         Some(authz_core::token::jwt_bearer::GRANT_TYPE) => {
-            // An ID-JAG (ADR 0014). DPoP binding arrives with the DPoP work: `None` for now.
+            // An ID-JAG (ADR 0014), bound to the proof's key when there is one (RFC 9449 §5).
             let g = JwtBearerGrant {
                 assertion: p.get("assertion"),
                 scope: p.get("scope"),
                 resource: p.get("resource"),
-                dpop_jkt: None,
+                dpop_jkt: jkt,
             };
             let idps = Idps {
                 rp: &state.rp,

@@ -26,6 +26,9 @@ pub struct SettingsDef {
     /// Introspection answers (and the gateway's upstream JWT) carry the user's email and name.
     #[serde(default)]
     pub share_identity: bool,
+    /// Only DPoP-bound tokens are accepted at the gateway (RFC 9449); bearer tokens are refused.
+    #[serde(default)]
+    pub require_dpop: bool,
 }
 
 fn yes() -> bool {
@@ -89,6 +92,7 @@ impl CatalogueDef {
                     allow_unlisted_tools: s.allow_unlisted_tools,
                     filter_tools_list: s.filter_tools_list,
                     share_identity: s.share_identity,
+                    require_dpop: s.require_dpop,
                 })
                 .unwrap_or_default(),
             resources: rules(self.resources),
@@ -130,6 +134,7 @@ impl CatalogueDef {
                 allow_unlisted_tools: s.settings.allow_unlisted_tools,
                 filter_tools_list: s.settings.filter_tools_list,
                 share_identity: s.settings.share_identity,
+                require_dpop: s.settings.require_dpop,
             }),
             resources: rules(s.resources),
             prompts: rules(s.prompts),

@@ -12,6 +12,8 @@ pub struct CodeGrant<'a> {
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
     pub resource: Option<&'a str>,
+    /// The key of the request's checked DPoP proof (RFC 9449 §5): the tokens are bound to it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Redeems an authorization code for `client`: single use (a second redemption revokes
@@ -34,6 +36,7 @@ pub async fn exchange_code(
             redirect_uri: g.redirect_uri,
             code_verifier: g.code_verifier,
             resource: g.resource,
+            dpop_jkt: g.dpop_jkt,
         },
     )
     .await

@@ -12,6 +12,8 @@ pub struct RefreshGrant<'a> {
     pub refresh_token: Option<&'a str>,
     pub scope: Option<&'a str>,
     pub resource: Option<&'a str>,
+    /// The key of the request's checked DPoP proof (RFC 9449 §5), if it sent one.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Rotates `client`'s refresh token and issues a new access token. `upstream` is how the IdP
@@ -44,6 +46,7 @@ pub async fn refresh(
             refresh_token: rt,
             scope: g.scope,
             resource: g.resource,
+            dpop_jkt: g.dpop_jkt,
         },
     )
     .await

@@ -43,6 +43,7 @@ async fn refreshes(w: &World, rt: &str) -> bool {
         &w.clock,
         &w.client,
         RefreshRequest {
+            dpop_jkt: None,
             refresh_token: rt,
             scope: None,
             resource: None,

@@ -226,6 +226,7 @@ pub fn diff(old: &ResourceSpec, new: &ResourceSpec) -> CatalogueDiff {
             ns.filter_tools_list,
         ),
         ("share_identity", os.share_identity, ns.share_identity),
+        ("require_dpop", os.require_dpop, ns.require_dpop),
     ] {
         if from != to {
             d.settings_changed.push(SettingChange { setting, from, to });

@@ -331,6 +331,7 @@ impl World {
             &self.clock,
             client,
             CodeExchange {
+                dpop_jkt: None,
                 code,
                 redirect_uri: Some(client.redirect_uris[0].as_str()),
                 code_verifier: Some(VERIFIER),

@@ -73,6 +73,9 @@ pub struct CodeExchange<'a> {
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
     pub resource: Option<&'a str>,
+    /// The thumbprint of the key of a checked DPoP proof sent with the request (RFC 9449 §5):
+    /// the new family's tokens are bound to it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The `authorization_code` grant (RFC 6749 §4.1.3).
@@ -222,7 +225,7 @@ pub async fn exchange(
             auth_time: c.auth_time,
             expires_at: now + lifetime * MICROS,
             kind: super::CredentialKind::AuthorizationCode,
-            dpop_jkt: None,
+            dpop_jkt: ex.dpop_jkt.clone(),
         },
     )
     .await?;
@@ -239,7 +242,9 @@ pub async fn exchange(
             .scope(issued.scope.clone())
             .detail("grant_type", "authorization_code")
             .detail("tier", tier.as_str())
-            .detail("refresh_token", issued.refresh_token.is_some()),
+            .detail("refresh_token", issued.refresh_token.is_some())
+            .detail("dpop", family.dpop_jkt.is_some())
+            .detail("dpop_jkt", family.dpop_jkt.clone()),
     )
     .await?;
     txn.commit().await?;

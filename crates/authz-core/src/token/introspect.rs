@@ -83,6 +83,10 @@ fn with_family(mut i: Introspection, family: &grant_families::Model) -> Introspe
         i.key_id = Some(family.id.clone());
     }
     i.cnf = family.dpop_jkt.clone().map(|jkt| Confirmation { jkt });
+    if i.cnf.is_some() {
+        // RFC 9449 §6.2: the token type a resource server must expect with it.
+        i.token_type = Some("DPoP");
+    }
     i
 }
 

@@ -280,7 +280,12 @@ pub(crate) async fn issue<C: ConnectionTrait>(
         .await?;
     Ok(IssuedTokens {
         access_token: access,
-        token_type: "Bearer",
+        // RFC 9449 §5: a bound family's tokens are `DPoP` tokens; others are bearer tokens.
+        token_type: if family.dpop_jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         expires_in: ttl,
         scope: scope_str,
         refresh_token: refresh,

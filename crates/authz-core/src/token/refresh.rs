@@ -22,6 +22,8 @@ pub struct RefreshRequest<'a> {
     pub refresh_token: &'a str,
     pub scope: Option<&'a str>,
     pub resource: Option<&'a str>,
+    /// The key thumbprint of a checked DPoP proof sent with the request (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 /// The token endpoint's refresh: first asks whether the IdP still vouches for the person
@@ -129,6 +131,16 @@ async fn refresh_checked(
     if family.revoked_at.is_some() {
         return Err(TokenError::grant("the grant has been revoked"));
     }
+    // RFC 9449 §5: a bound family's refresh token is usable only with a proof of the same key
+    // (also for confidential clients: Gatehouse never re-binds a family to another key). The
+    // family stays bound, so every token it issues is a DPoP token.
+    if let Some(bound) = &family.dpop_jkt {
+        if req.dpop_jkt.as_deref() != Some(bound.as_str()) {
+            return Err(TokenError::grant(
+                "the refresh token is bound to a DPoP key: send a DPoP proof signed with that key",
+            ));
+        }
+    }
     let (res, catalogue) =
         resource::with_catalogue(store, &txn, clock, &family.resource_id).await?;
     if let Some(r) = req.resource {
@@ -218,7 +230,8 @@ async fn refresh_checked(
             .session(family.session_id.clone())
             .resource(res.uri)
             .scope(issued.scope.clone())
-            .detail("tier", tier.as_str()),
+            .detail("tier", tier.as_str())
+            .detail("dpop", family.dpop_jkt.is_some()),
     )
     .await?;
     txn.commit().await?;

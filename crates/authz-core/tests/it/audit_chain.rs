@@ -139,6 +139,7 @@ async fn real_actions_seal_into_verifiable_per_tenant_and_platform_chains() {
             &w.clock,
             &w.client,
             RefreshRequest {
+                dpop_jkt: None,
                 refresh_token: rt,
                 scope: None,
                 resource: None,

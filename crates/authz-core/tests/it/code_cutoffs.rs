@@ -279,6 +279,7 @@ async fn a_lapsed_reconsent_cadence_stops_refresh_and_brings_the_consent_page_ba
             &w.clock,
             &w.client,
             RefreshRequest {
+                dpop_jkt: None,
                 refresh_token: &rt,
                 scope: None,
                 resource: None,

@@ -18,6 +18,7 @@ async fn refresh_with(w: &World, t: &IssuedTokens) -> Result<IssuedTokens, Token
         &w.clock,
         &w.client,
         RefreshRequest {
+            dpop_jkt: None,
             refresh_token: t.refresh_token.as_deref().expect("a refresh token"),
             scope: None,
             resource: None,

@@ -69,6 +69,7 @@ async fn refresh_via(w: &World, idp: &StubIdp, rt: &str) -> Result<IssuedTokens,
         Upstream { key: &w.key, idp },
         &w.client,
         RefreshRequest {
+            dpop_jkt: None,
             refresh_token: rt,
             scope: None,
             resource: None,
@@ -295,6 +296,7 @@ async fn a_refresh_without_an_upstream_client_fails_closed() {
                 &w.clock,
                 &w.client,
                 RefreshRequest {
+                    dpop_jkt: None,
                     refresh_token: &rt,
                     scope: None,
                     resource: None,

@@ -135,6 +135,7 @@ async fn tokens_carry_the_session_tenant_and_revoke_user_is_scoped() {
         &w.clock,
         &w.client,
         RefreshRequest {
+            dpop_jkt: None,
             refresh_token: ta.refresh_token.as_deref().unwrap(),
             scope: None,
             resource: None,
@@ -195,6 +196,7 @@ async fn grants_and_consents_are_per_tenant() {
         &w.clock,
         &w.client,
         RefreshRequest {
+            dpop_jkt: None,
             refresh_token: tb.refresh_token.as_deref().unwrap(),
             scope: Some(DELETE),
             resource: None,

@@ -30,6 +30,7 @@ async fn refresh_with(
         &w.clock,
         &w.client,
         RefreshRequest {
+            dpop_jkt: None,
             refresh_token: rt,
             scope,
             resource: None,
@@ -160,6 +161,7 @@ async fn pkce_is_enforced() {
                 &w.clock,
                 &w.client,
                 CodeExchange {
+                    dpop_jkt: None,
                     code: &code,
                     redirect_uri: Some(REDIRECT),
                     code_verifier: verifier,
@@ -229,6 +231,7 @@ async fn code_is_bound_to_client_redirect_uri_and_resource() {
         &w.clock,
         &w.client,
         CodeExchange {
+            dpop_jkt: None,
             code: &c,
             redirect_uri: Some("https://app.example.com/other"),
             code_verifier: Some(VERIFIER),
@@ -248,6 +251,7 @@ async fn code_is_bound_to_client_redirect_uri_and_resource() {
         &w.clock,
         &w.client,
         CodeExchange {
+            dpop_jkt: None,
             code: &c,
             redirect_uri: Some(REDIRECT),
             code_verifier: Some(VERIFIER),
@@ -268,6 +272,7 @@ async fn code_is_bound_to_client_redirect_uri_and_resource() {
         &w.clock,
         &w.client,
         CodeExchange {
+            dpop_jkt: None,
             code: &c,
             redirect_uri: Some(REDIRECT),
             code_verifier: Some(VERIFIER),
@@ -402,6 +407,7 @@ async fn refresh_token_of_another_client_is_refused() {
         &w.clock,
         &other,
         RefreshRequest {
+            dpop_jkt: None,
             refresh_token: first.refresh_token.as_deref().unwrap(),
             scope: None,
             resource: None,
@@ -608,6 +614,7 @@ async fn futures_join(w: &World, codes: Vec<String>) -> Vec<Result<IssuedTokens,
                 &clock,
                 &client,
                 CodeExchange {
+                    dpop_jkt: None,
                     code: &c,
                     redirect_uri: Some(REDIRECT),
                     code_verifier: Some(VERIFIER),

@@ -82,7 +82,9 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
         let state =
             gateway::GatewayState::new(store, clock, &issuer, signer, &routes, options, sink)
                 .await?
-                .with_worker_pools(&cfg.database_url, 8);
+                .with_worker_pools(&cfg.database_url, 8)
+                // The issuer's DPoP nonces: a client on one origin holds one nonce for both.
+                .with_dpop_nonces(master_key.dpop_nonce_key());
         for r in &state.routes {
             tracing::info!(resource = %r.resource.uri, upstream = %r.upstream, "gateway route");
         }

@@ -29,7 +29,7 @@ pub async fn Cors(
             ))
             .insert_header((
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "Authorization, Content-Type, MCP-Protocol-Version",
+                "Authorization, Content-Type, MCP-Protocol-Version, DPoP",
             ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .finish();
@@ -40,6 +40,11 @@ pub async fn Cors(
         res.headers_mut().insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             header::HeaderValue::from_static("*"),
+        );
+        // A browser client must read the DPoP nonce of a token answer (RFC 9449 §8).
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            header::HeaderValue::from_static("DPoP-Nonce, WWW-Authenticate"),
         );
     }
     Ok(res.map_into_left_body())

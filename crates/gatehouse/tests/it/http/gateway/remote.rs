@@ -350,3 +350,54 @@ async fn a_remote_that_is_down_gets_503_with_a_json_rpc_error_and_nothing_passes
         .await;
     assert_eq!(meta["resource"], world::RESOURCE_URI);
 }
+
+#[actix_web::test]
+async fn a_dpop_bound_token_is_checked_from_the_introspection_answer() {
+    use authz_core::testkit::dpop::DpopKey;
+    use authz_core::token::code::{self, CodeExchange};
+    let g = start().await;
+    let key = DpopKey::new(1);
+    let c = g.w.code_for(&g.t, &g.w.client, &[READ]).await;
+    let token = code::exchange(
+        &g.w.store,
+        &g.w.clock,
+        &g.w.client,
+        CodeExchange {
+            code: &c,
+            redirect_uri: Some(world::REDIRECT),
+            code_verifier: Some(world::VERIFIER),
+            resource: Some(world::RESOURCE_URI),
+            dpop_jkt: Some(key.jkt()),
+        },
+    )
+    .await
+    .unwrap()
+    .access_token;
+    // As a bearer token: the answer's cnf.jkt makes it a bound token.
+    let r = g.post(&token, &call(1, "list_customers", json!({}))).await;
+    assert_eq!(r.status(), 401);
+    assert!(challenge(&r).starts_with("DPoP error=\"invalid_token\""));
+    let dpop = |proof: &str| {
+        g.http
+            .post(format!("{}/mcp", g.base))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof.to_string())
+            .body(call(2, "list_customers", json!({})).to_string())
+    };
+    let iat = g.w.clock_now() / 1_000_000;
+    let r = dpop(&key.proof("POST", world::RESOURCE_URI, iat, None, Some(&token)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let nonce = r.headers()["dpop-nonce"].to_str().unwrap().to_string();
+    let proof = key.proof("POST", world::RESOURCE_URI, iat, Some(&nonce), Some(&token));
+    assert_eq!(dpop(&proof).send().await.unwrap().status(), 200);
+    // This node remembers the proof.
+    let r = dpop(&proof).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(challenge(&r).contains("already used"));
+    assert_eq!(g.up.seen().len(), 1);
+}

@@ -2,6 +2,7 @@ mod audit_events;
 mod audit_origin;
 mod catalogue;
 pub mod common;
+mod dpop;
 mod flows;
 mod hardening;
 mod id_jag;
