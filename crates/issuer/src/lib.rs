@@ -10,6 +10,7 @@ mod browser;
 mod callback;
 mod cimd;
 mod client_auth;
+mod client_credentials;
 mod client_redirect;
 mod consent;
 mod console_path;

@@ -8,3 +8,5 @@ pub mod refresh;
 pub use authz_core::token::{IssuedTokens, TokenError};
 pub use exchange_code::{exchange_code, CodeGrant};
 pub use refresh::{refresh, RefreshGrant};
+pub mod client_credentials;
+pub use client_credentials::{client_credentials, ServiceCredentials};

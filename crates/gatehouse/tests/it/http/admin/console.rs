@@ -211,6 +211,7 @@ fn concrete(path: &str, fx: &Fx) -> String {
             .replace("{user_id}", &fx.plain_user)
             .replace("{invitation_id}", "i-1")
             .replace("{event_id}", "1")
+            .replace("{account_id}", "sa-1")
     )
 }
 

@@ -2,7 +2,7 @@
 //! loopback, over the test store (SQLite, or PostgreSQL with GATEHOUSE_TEST_DATABASE_URL). The
 //! node that issues and revokes tokens ("node A") is the assembled app on the same store.
 mod enforcement;
-mod fixture;
+pub mod fixture;
 mod remote;
 mod transport;
 mod upstream;
