@@ -32,7 +32,7 @@ pub struct ServiceAccountOut {
     /// The `client_id` it authenticates with at the token endpoint.
     pub client_id: String,
     /// `client_secret_basic` (also accepted as `client_secret_post`) or `private_key_jwt`.
-    pub auth_method: &'static str,
+    pub auth_method: String,
     /// Granted scopes by resource id.
     #[schema(value_type = Object)]
     pub grants: serde_json::Value,
@@ -50,7 +50,7 @@ impl From<ServiceAccount> for ServiceAccountOut {
     fn from(a: ServiceAccount) -> Self {
         ServiceAccountOut {
             enabled: a.enabled(),
-            auth_method: a.method.as_str(),
+            auth_method: a.method.as_str().to_string(),
             grants: serde_json::to_value(&a.grants).unwrap_or_default(),
             previous_secret_valid_until: a.previous_secret_until.map(rfc3339),
             created_at: rfc3339(a.created_at),

@@ -5,74 +5,18 @@
 //! `client_assertion`, RFC 7523 §2.2; `client_id` may be omitted, §3: the assertion's `sub`
 //! names it). Failures count towards the same per-source limit as other clients'
 //! ([`client_auth::guarded`]). Keys at a `jwks_uri` are fetched through the public SSRF-safe
-//! fetcher (a tenant admin typed the URL) and kept for a few minutes ([`JwksCache`]).
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
+//! fetcher (a tenant admin typed the URL) and kept for a few minutes (`crate::jwks_cache`).
 use actix_web::HttpRequest;
 use app::token::ServiceCredentials;
 use authz_core::service_account::auth::ASSERTION_TYPE;
-use authz_core::service_account::{KeySource, Presented};
+use authz_core::service_account::Presented;
 use authz_core::token::client_credentials::ClientCredentials;
 use authz_core::token::IssuedTokens;
-use safe_fetch::SafeFetcher;
-use serde_json::Value;
 
 use crate::client_auth;
 use crate::error::OAuthError;
 use crate::params::Params;
 use crate::state::AppState;
-
-/// A JWK Set fetched from a `jwks_uri` is used this long at most (less when its
-/// `Cache-Control: max-age` says so). Key material, not revocation state: a rotated-out key
-/// can verify for this long on a node; disabling the account ends access at once.
-pub const JWKS_CACHE_SECS: u64 = 300;
-
-/// Fetched JWK Sets by URL, on this node.
-pub struct JwksCache {
-    fetcher: SafeFetcher,
-    sets: Mutex<HashMap<String, (Instant, Value)>>,
-}
-
-impl JwksCache {
-    pub fn new(fetcher: SafeFetcher) -> Self {
-        JwksCache {
-            fetcher,
-            sets: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl KeySource for JwksCache {
-    async fn jwks(&self, uri: &str, fresh: bool) -> Result<Value, String> {
-        if !fresh {
-            if let Some((until, v)) = self.sets.lock().expect("jwks cache").get(uri) {
-                if Instant::now() < *until {
-                    return Ok(v.clone());
-                }
-            }
-        }
-        let got = self
-            .fetcher
-            .get(uri, "application/jwk-set+json, application/json")
-            .await
-            .map_err(|e| format!("the jwks_uri could not be fetched: {e}"))?;
-        let v: Value = serde_json::from_slice(&got.body)
-            .map_err(|_| "the jwks_uri did not return JSON".to_string())?;
-        let secs = got.max_age.unwrap_or(JWKS_CACHE_SECS).min(JWKS_CACHE_SECS);
-        let mut sets = self.sets.lock().expect("jwks cache");
-        if sets.len() > 10_000 {
-            sets.clear();
-        }
-        sets.insert(
-            uri.to_string(),
-            (Instant::now() + Duration::from_secs(secs), v.clone()),
-        );
-        Ok(v)
-    }
-}
 
 /// Reads the account's credential from the request (one method only, RFC 6749 §2.3).
 fn credentials<'a>(p: &'a Params, basic: &'a Option<(String, String)>)

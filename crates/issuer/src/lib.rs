@@ -18,6 +18,7 @@ mod error;
 mod health;
 mod introspect;
 mod jwks;
+mod jwks_cache;
 mod limits;
 mod login;
 mod metadata;

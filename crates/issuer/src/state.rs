@@ -49,7 +49,7 @@ pub struct AppState {
     /// Per-caller limits on grants, introspection and audit events, counted on this node.
     pub node_limits: Arc<crate::node_limits::NodeLimits>,
     /// Service accounts' `jwks_uri` sets, fetched like console-typed URLs (public addresses).
-    pub service_jwks: Arc<crate::client_credentials::JwksCache>,
+    pub service_jwks: Arc<crate::jwks_cache::JwksCache>,
 }
 
 impl AppState {
@@ -75,7 +75,7 @@ impl AppState {
             fetcher,
             templates: Arc::new(Templates::new()),
             node_limits: Arc::new(crate::node_limits::NodeLimits::new(Default::default())),
-            service_jwks: Arc::new(crate::client_credentials::JwksCache::new(
+            service_jwks: Arc::new(crate::jwks_cache::JwksCache::new(
                 SafeFetcher::new(&safe_fetch::FetchConfig::default())
                     .expect("the default fetcher configuration is valid"),
             )),
@@ -95,7 +95,7 @@ impl AppState {
 
     /// The public fetcher for console-added connections (`GATEHOUSE_CONSOLE_FETCH_*`).
     pub fn with_console_fetcher(mut self, f: SafeFetcher) -> Self {
-        self.service_jwks = Arc::new(crate::client_credentials::JwksCache::new(f.clone()));
+        self.service_jwks = Arc::new(crate::jwks_cache::JwksCache::new(f.clone()));
         self.public_rp = Arc::new(OidcRp::new(f));
         self
     }

@@ -130,7 +130,7 @@ pub async fn set_grants(
             .cloned()
             .collect();
         if !lost.is_empty() {
-            revoked += revoke_families(&txn, clock, tenant, &m.id, Some((resource_id, &lost)))
+            revoked += revoke_families(&txn, clock, tenant, &m.id, Some((resource_id.as_str(), lost.as_slice())))
                 .await?
                 .1;
         }

@@ -8,7 +8,7 @@
 //! account, and every revocation path reaches them through their grant families.
 use std::collections::BTreeMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
