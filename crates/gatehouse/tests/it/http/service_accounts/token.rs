@@ -104,7 +104,7 @@ async fn a_wrong_secret_and_the_old_secret_after_the_overlap_are_invalid_client(
     let refused = fx.audit("token.refused").await;
     assert!(refused.iter().any(|r| r.details.contains("wrong client secret")), "refusals are audited");
     // A client of the clients table is told the grant is not for it.
-    let (s, body) = token(&app, None, &[CC, ("client_id", &fx.w.client.client_id)]).await;
+    let (s, body) = token(&app, None, &[CC, ("client_id", &fx.w.client.client_id), ("client_secret", "any")]).await;
     assert_eq!((s, body["error"].as_str()), (400, Some("unauthorized_client")), "{body}");
 }
 
