@@ -148,7 +148,14 @@ pub async fn create_service_account(
         method,
         keys: keys(b.jwks, b.jwks_uri)?,
     };
-    let c = sa::create(&st.store, st.clock.as_ref(), &admin.tenant, new, &admin.actor()).await?;
+    let c = sa::create(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        new,
+        &admin.actor(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(CreatedServiceAccount {
         account: c.account.into(),
         client_secret: c.secret,
@@ -159,7 +166,7 @@ pub async fn create_service_account(
 #[utoipa::path(
     tag = "service-accounts",
     security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path)),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
     responses(
         (status = 200, body = ServiceAccountOut),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -195,7 +202,7 @@ pub struct UpdatedServiceAccount {
 #[utoipa::path(
     tag = "service-accounts",
     security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path)),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
     request_body = GrantsIn,
     responses(
         (status = 200, body = UpdatedServiceAccount),
@@ -214,9 +221,15 @@ pub async fn set_service_account_grants(
 ) -> Result<web::Json<UpdatedServiceAccount>, Problem> {
     let b: GrantsIn = crate::error::json(&body)?;
     let g = grants(b.grants);
-    let (a, n) =
-        sa::set_grants(&st.store, st.clock.as_ref(), &admin.tenant, &path.1, &g, &admin.actor())
-            .await?;
+    let (a, n) = sa::set_grants(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        &g,
+        &admin.actor(),
+    )
+    .await?;
     Ok(web::Json(UpdatedServiceAccount {
         account: a.into(),
         tokens_revoked: n,
@@ -242,7 +255,7 @@ pub struct RotatedOut {
 #[utoipa::path(
     tag = "service-accounts",
     security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path)),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
     request_body = RotateIn,
     responses(
         (status = 200, body = RotatedOut),
@@ -264,9 +277,18 @@ pub async fn rotate_service_account_secret(
     } else {
         crate::error::json(&body)?
     };
-    let overlap = b.overlap_secs.unwrap_or(authz_core::resource_secret::DEFAULT_OVERLAP_SECS);
-    let r = sa::rotate_secret(&st.store, st.clock.as_ref(), &admin.tenant, &path.1, overlap, &admin.actor())
-        .await?;
+    let overlap = b
+        .overlap_secs
+        .unwrap_or(authz_core::resource_secret::DEFAULT_OVERLAP_SECS);
+    let r = sa::rotate_secret(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        overlap,
+        &admin.actor(),
+    )
+    .await?;
     Ok(web::Json(RotatedOut {
         client_id: r.account.client_id,
         client_secret: r.secret,
@@ -286,7 +308,7 @@ pub struct KeysIn {
 #[utoipa::path(
     tag = "service-accounts",
     security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path)),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
     request_body = KeysIn,
     responses(
         (status = 200, body = ServiceAccountOut),
@@ -305,8 +327,15 @@ pub async fn set_service_account_keys(
 ) -> Result<web::Json<ServiceAccountOut>, Problem> {
     let b: KeysIn = crate::error::json(&body)?;
     let k = keys(b.jwks, b.jwks_uri)?.ok_or_else(|| Problem::invalid("give jwks or jwks_uri"))?;
-    let a = sa::set_keys(&st.store, st.clock.as_ref(), &admin.tenant, &path.1, k, &admin.actor())
-        .await?;
+    let a = sa::set_keys(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        k,
+        &admin.actor(),
+    )
+    .await?;
     Ok(web::Json(a.into()))
 }
 
@@ -316,9 +345,15 @@ async fn set_enabled(
     id: &str,
     enabled: bool,
 ) -> Result<web::Json<UpdatedServiceAccount>, Problem> {
-    let (a, n) =
-        sa::set_enabled(&st.store, st.clock.as_ref(), &admin.tenant, id, enabled, &admin.actor())
-            .await?;
+    let (a, n) = sa::set_enabled(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        id,
+        enabled,
+        &admin.actor(),
+    )
+    .await?;
     Ok(web::Json(UpdatedServiceAccount {
         account: a.into(),
         tokens_revoked: n,
@@ -329,7 +364,7 @@ async fn set_enabled(
 #[utoipa::path(
     tag = "service-accounts",
     security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path)),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
     responses(
         (status = 200, body = UpdatedServiceAccount),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -350,7 +385,7 @@ pub async fn disable_service_account(
 #[utoipa::path(
     tag = "service-accounts",
     security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path)),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
     responses(
         (status = 200, body = UpdatedServiceAccount),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -371,7 +406,7 @@ pub async fn enable_service_account(
 #[utoipa::path(
     tag = "service-accounts",
     security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path)),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -385,6 +420,13 @@ pub async fn remove_service_account(
     st: web::Data<AdminState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
-    sa::remove(&st.store, st.clock.as_ref(), &admin.tenant, &path.1, &admin.actor()).await?;
+    sa::remove(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        &admin.actor(),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

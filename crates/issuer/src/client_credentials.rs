@@ -19,23 +19,36 @@ use crate::params::Params;
 use crate::state::AppState;
 
 /// Reads the account's credential from the request (one method only, RFC 6749 §2.3).
-fn credentials<'a>(p: &'a Params, basic: &'a Option<(String, String)>)
-    -> Result<(String, Presented<'a>, bool), OAuthError> {
+fn credentials<'a>(
+    p: &'a Params,
+    basic: &'a Option<(String, String)>,
+) -> Result<(String, Presented<'a>, bool), OAuthError> {
     let body_id = p.get("client_id");
     let assertion = p.get("client_assertion");
-    let methods = [basic.is_some(), p.get("client_secret").is_some(), assertion.is_some()];
+    let methods = [
+        basic.is_some(),
+        p.get("client_secret").is_some(),
+        assertion.is_some(),
+    ];
     if methods.iter().filter(|m| **m).count() > 1 {
-        return Err(OAuthError::request("use one client authentication method, not two"));
+        return Err(OAuthError::request(
+            "use one client authentication method, not two",
+        ));
     }
     if let Some((id, secret)) = basic {
         if body_id.is_some_and(|b| b != id) {
-            return Err(OAuthError::client("client_id in the body differs from the Basic credentials", true));
+            return Err(OAuthError::client(
+                "client_id in the body differs from the Basic credentials",
+                true,
+            ));
         }
         return Ok((id.clone(), Presented::Secret(secret), true));
     }
     if let Some(jwt) = assertion {
         if p.get("client_assertion_type") != Some(ASSERTION_TYPE) {
-            return Err(OAuthError::request(format!("client_assertion_type must be {ASSERTION_TYPE}")));
+            return Err(OAuthError::request(format!(
+                "client_assertion_type must be {ASSERTION_TYPE}"
+            )));
         }
         // RFC 7523 §3: the client is the assertion's subject; a client_id sent along must agree.
         let sub = authz_core::jose::Jws::parse(jwt)
@@ -43,18 +56,28 @@ fn credentials<'a>(p: &'a Params, basic: &'a Option<(String, String)>)
             .and_then(|j| j.claim_str("sub").map(str::to_string))
             .ok_or_else(|| OAuthError::client("the client assertion is malformed", false))?;
         if body_id.is_some_and(|b| b != sub) {
-            return Err(OAuthError::client("client_id differs from the client assertion's subject", false));
+            return Err(OAuthError::client(
+                "client_id differs from the client assertion's subject",
+                false,
+            ));
         }
         return Ok((sub, Presented::Assertion(jwt), false));
     }
     match (body_id, p.get("client_secret")) {
         (Some(id), Some(s)) => Ok((id.to_string(), Presented::Secret(s), false)),
-        _ => Err(OAuthError::client("client authentication is required", true)),
+        _ => Err(OAuthError::client(
+            "client authentication is required",
+            true,
+        )),
     }
 }
 
 /// Authenticates the service account and issues its token.
-pub async fn token(state: &AppState, req: &HttpRequest, p: &Params) -> Result<IssuedTokens, OAuthError> {
+pub async fn token(
+    state: &AppState,
+    req: &HttpRequest,
+    p: &Params,
+) -> Result<IssuedTokens, OAuthError> {
     let basic = client_auth::basic(req)?;
     let (client_id, presented, challenge) = credentials(p, &basic)?;
     let clock = state.clock.as_ref();

@@ -67,7 +67,12 @@ pub async fn list(Admin(c): Admin) -> ConsoleResult {
     ))
 }
 
-fn show_secret(c: &Console, a: &ServiceAccount, secret: &str, note: &str) -> actix_web::HttpResponse {
+fn show_secret(
+    c: &Console,
+    a: &ServiceAccount,
+    secret: &str,
+    note: &str,
+) -> actix_web::HttpResponse {
     c.render(
         "console/service_account_secret.html",
         SECTION,
@@ -91,7 +96,14 @@ pub async fn create(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
         method,
         keys,
     };
-    let created = sa::create(&c.st.store, c.st.clock.as_ref(), &c.tenant.id, new, &c.actor()).await?;
+    let created = sa::create(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        new,
+        &c.actor(),
+    )
+    .await?;
     match created.secret {
         Some(s) => Ok(show_secret(
             &c,
@@ -99,7 +111,10 @@ pub async fn create(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
             &s,
             "Give this secret to the service now: it is shown only once.",
         )),
-        None => Ok(see_other(c.slug(), &format!("/service-accounts/{}", created.account.id))),
+        None => Ok(see_other(
+            c.slug(),
+            &format!("/service-accounts/{}", created.account.id),
+        )),
     }
 }
 
@@ -120,40 +135,105 @@ pub async fn show(Admin(c): Admin, path: web::Path<(String, String)>) -> Console
     ))
 }
 
-pub async fn rotate(AdminWrite(c, f): AdminWrite, path: web::Path<(String, String)>) -> ConsoleResult {
+pub async fn rotate(
+    AdminWrite(c, f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
     let hours = f.int("overlap_hours", "The overlap")?.unwrap_or(1);
     if !(0..=168).contains(&hours) {
-        return Err(ConsoleError::bad_request("The overlap must be between 0 and 168 hours."));
+        return Err(ConsoleError::bad_request(
+            "The overlap must be between 0 and 168 hours.",
+        ));
     }
-    let r = sa::rotate_secret(&c.st.store, c.st.clock.as_ref(), &c.tenant.id, &path.1, hours * 3600, &c.actor())
-        .await?;
+    let r = sa::rotate_secret(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        &path.1,
+        hours * 3600,
+        &c.actor(),
+    )
+    .await?;
     let note = if hours == 0 {
-        "The old secret stopped working now. Give this one to the service: it is shown only once.".to_string()
+        "The old secret stopped working now. Give this one to the service: it is shown only once."
+            .to_string()
     } else {
         format!("The old secret keeps working for {hours} more hour(s). Give this one to the service before then: it is shown only once.")
     };
     Ok(show_secret(&c, &r.account, &r.secret, &note))
 }
 
-pub async fn set_keys(AdminWrite(c, f): AdminWrite, path: web::Path<(String, String)>) -> ConsoleResult {
+pub async fn set_keys(
+    AdminWrite(c, f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
     let keys = Keys::parse(f.require("keys", "A JWK Set or a jwks_uri")?)?;
-    sa::set_keys(&c.st.store, c.st.clock.as_ref(), &c.tenant.id, &path.1, keys, &c.actor()).await?;
-    Ok(see_other(c.slug(), &format!("/service-accounts/{}", path.1)))
+    sa::set_keys(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        &path.1,
+        keys,
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(
+        c.slug(),
+        &format!("/service-accounts/{}", path.1),
+    ))
 }
 
-pub async fn set_grants(AdminWrite(c, f): AdminWrite, path: web::Path<(String, String)>) -> ConsoleResult {
+pub async fn set_grants(
+    AdminWrite(c, f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
     let g = grants(&f)?;
-    sa::set_grants(&c.st.store, c.st.clock.as_ref(), &c.tenant.id, &path.1, &g, &c.actor()).await?;
-    Ok(see_other(c.slug(), &format!("/service-accounts/{}", path.1)))
+    sa::set_grants(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        &path.1,
+        &g,
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(
+        c.slug(),
+        &format!("/service-accounts/{}", path.1),
+    ))
 }
 
-pub async fn set_state(AdminWrite(c, f): AdminWrite, path: web::Path<(String, String)>) -> ConsoleResult {
+pub async fn set_state(
+    AdminWrite(c, f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
     let enabled = f.get("state") == Some("enabled");
-    sa::set_enabled(&c.st.store, c.st.clock.as_ref(), &c.tenant.id, &path.1, enabled, &c.actor()).await?;
-    Ok(see_other(c.slug(), &format!("/service-accounts/{}", path.1)))
+    sa::set_enabled(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        &path.1,
+        enabled,
+        &c.actor(),
+    )
+    .await?;
+    Ok(see_other(
+        c.slug(),
+        &format!("/service-accounts/{}", path.1),
+    ))
 }
 
-pub async fn remove(AdminWrite(c, _f): AdminWrite, path: web::Path<(String, String)>) -> ConsoleResult {
-    sa::remove(&c.st.store, c.st.clock.as_ref(), &c.tenant.id, &path.1, &c.actor()).await?;
+pub async fn remove(
+    AdminWrite(c, _f): AdminWrite,
+    path: web::Path<(String, String)>,
+) -> ConsoleResult {
+    sa::remove(
+        &c.st.store,
+        c.st.clock.as_ref(),
+        &c.tenant.id,
+        &path.1,
+        &c.actor(),
+    )
+    .await?;
     Ok(see_other(c.slug(), "/service-accounts"))
 }

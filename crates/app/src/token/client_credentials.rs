@@ -48,10 +48,16 @@ pub async fn client_credentials(
                     "client_credentials is for service accounts; this client is not one",
                 ));
             }
-            return Err(TokenError::new("invalid_client", "client authentication failed"));
+            return Err(TokenError::new(
+                "invalid_client",
+                "client authentication failed",
+            ));
         }
         Err(_) => {
-            return Err(TokenError::new("invalid_client", "client authentication failed"))
+            return Err(TokenError::new(
+                "invalid_client",
+                "client authentication failed",
+            ))
         }
     };
     authz_core::trace::caller(Some(&account.tenant), &account.actor());

@@ -82,13 +82,16 @@ pub async fn authenticate(
         audit::record(
             &store.db,
             clock,
-            AuditEvent::new(Some(&TenantId::from_stored(m.tenant_id.clone())), "token.refused")
-                .result("denied")
-                .actor(format!("service:{}", m.id))
-                .user(m.id.clone())
-                .client(m.client_id.clone())
-                .detail("grant_type", "client_credentials")
-                .detail("reason", format!("client authentication failed: {why}")),
+            AuditEvent::new(
+                Some(&TenantId::from_stored(m.tenant_id.clone())),
+                "token.refused",
+            )
+            .result("denied")
+            .actor(format!("service:{}", m.id))
+            .user(m.id.clone())
+            .client(m.client_id.clone())
+            .detail("grant_type", "client_credentials")
+            .detail("reason", format!("client authentication failed: {why}")),
         )
         .await?;
     }
@@ -165,7 +168,9 @@ async fn assertion(
     );
     let namespace = format!("client_assertion:{}", m.client_id);
     if !crate::jti::use_once(&store.db, &namespace, jti, exp * MICROS).await? {
-        return Ok(Err("the client assertion was already used (jti replay)".into()));
+        return Ok(Err(
+            "the client assertion was already used (jti replay)".into()
+        ));
     }
     Ok(Ok(()))
 }
@@ -230,7 +235,8 @@ async fn verify(
     m: &service_accounts::Model,
 ) -> Result<(), String> {
     if let Some(inline) = &m.jwks {
-        let set: Value = serde_json::from_str(inline).map_err(|_| "the stored keys are unreadable")?;
+        let set: Value =
+            serde_json::from_str(inline).map_err(|_| "the stored keys are unreadable")?;
         return jws.verify_with_set(&set).map_err(|e| e.to_string());
     }
     let Some(uri) = &m.jwks_uri else {

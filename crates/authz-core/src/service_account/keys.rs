@@ -31,8 +31,9 @@ impl Keys {
         if s.starts_with("https://") || s.starts_with("http://") {
             return Keys::Uri(s.to_string()).checked();
         }
-        let v: Value = serde_json::from_str(s)
-            .map_err(|_| CoreError::invalid("the keys are neither an https URL nor a JSON JWK Set"))?;
+        let v: Value = serde_json::from_str(s).map_err(|_| {
+            CoreError::invalid("the keys are neither an https URL nor a JSON JWK Set")
+        })?;
         let set = if v.get("keys").is_some() {
             v
         } else {
@@ -67,10 +68,11 @@ impl Keys {
                             "a private or symmetric key was given: give only the public key (no 'd' or 'k' member)",
                         ));
                     }
-                    if !matches!(k.get("kty").and_then(Value::as_str), Some("RSA" | "EC" | "OKP")) {
-                        return Err(CoreError::invalid(
-                            "every key needs kty RSA, EC or OKP",
-                        ));
+                    if !matches!(
+                        k.get("kty").and_then(Value::as_str),
+                        Some("RSA" | "EC" | "OKP")
+                    ) {
+                        return Err(CoreError::invalid("every key needs kty RSA, EC or OKP"));
                     }
                 }
             }

@@ -47,8 +47,8 @@ pub async fn rotate_secret(
     }
     let now = clock.now_us();
     let secret = new_secret();
-    let previous_valid_until = (overlap_secs > 0 && m.secret_hash.is_some())
-        .then(|| now + overlap_secs * MICROS);
+    let previous_valid_until =
+        (overlap_secs > 0 && m.secret_hash.is_some()).then(|| now + overlap_secs * MICROS);
     let mut am: service_accounts::ActiveModel = m.clone().into();
     am.secret_hash = Set(Some(sha256_hex(&secret)));
     am.prev_secret_hash = Set(previous_valid_until.and(m.secret_hash.clone()));
@@ -130,9 +130,15 @@ pub async fn set_grants(
             .cloned()
             .collect();
         if !lost.is_empty() {
-            revoked += revoke_families(&txn, clock, tenant, &m.id, Some((resource_id.as_str(), lost.as_slice())))
-                .await?
-                .1;
+            revoked += revoke_families(
+                &txn,
+                clock,
+                tenant,
+                &m.id,
+                Some((resource_id.as_str(), lost.as_slice())),
+            )
+            .await?
+            .1;
         }
     }
     let mut am: service_accounts::ActiveModel = m.into();

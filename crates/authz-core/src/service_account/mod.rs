@@ -103,8 +103,9 @@ impl TryFrom<service_accounts::Model> for ServiceAccount {
     fn try_from(m: service_accounts::Model) -> CoreResult<Self> {
         Ok(ServiceAccount {
             method: Method::parse(&m.auth_method)?,
-            grants: serde_json::from_str(&m.grants)
-                .map_err(|_| CoreError::Config("a service account's grants are unreadable".into()))?,
+            grants: serde_json::from_str(&m.grants).map_err(|_| {
+                CoreError::Config("a service account's grants are unreadable".into())
+            })?,
             jwks: m.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
             id: m.id,
             tenant: TenantId::from_stored(m.tenant_id),
@@ -205,22 +206,19 @@ pub async fn create(
     let name = check_name(new.name)?;
     let txn = store.begin().await?;
     let grants = resolve_grants(&txn, new.grants).await?;
-    let (secret, keys) = match (new.method, new.keys) {
-        (Method::ClientSecretBasic, None) => {
-            (Some(new_secret()), None)
-        }
-        (Method::ClientSecretBasic, Some(_)) => {
-            return Err(CoreError::invalid(
+    let (secret, keys) =
+        match (new.method, new.keys) {
+            (Method::ClientSecretBasic, None) => (Some(new_secret()), None),
+            (Method::ClientSecretBasic, Some(_)) => return Err(CoreError::invalid(
                 "keys are for private_key_jwt accounts; a secret account gets a generated secret",
-            ))
-        }
-        (Method::PrivateKeyJwt, Some(k)) => (None, Some(k.checked()?)),
-        (Method::PrivateKeyJwt, None) => {
-            return Err(CoreError::invalid(
-                "a private_key_jwt account needs a JWKS or a jwks_uri",
-            ))
-        }
-    };
+            )),
+            (Method::PrivateKeyJwt, Some(k)) => (None, Some(k.checked()?)),
+            (Method::PrivateKeyJwt, None) => {
+                return Err(CoreError::invalid(
+                    "a private_key_jwt account needs a JWKS or a jwks_uri",
+                ))
+            }
+        };
     let now = clock.now_us();
     let id = uuid::Uuid::new_v4().to_string();
     let model = service_accounts::Model {
@@ -258,7 +256,10 @@ pub async fn create(
             .detail("service_account_id", account.id.as_str())
             .detail("name", account.name.as_str())
             .detail("auth_method", account.method.as_str())
-            .detail("grants", serde_json::to_value(&account.grants).unwrap_or_default()),
+            .detail(
+                "grants",
+                serde_json::to_value(&account.grants).unwrap_or_default(),
+            ),
     )
     .await?;
     txn.commit().await?;

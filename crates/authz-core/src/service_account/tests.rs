@@ -20,7 +20,10 @@ fn claims(now: i64) -> serde_json::Value {
 fn a_well_formed_assertion_passes_the_claim_checks() {
     let now = 1_000_000;
     let h = json!({"alg": "ES256", "typ": "JWT"});
-    assert_eq!(claims_hold(&jws(h.clone(), claims(now)), "svc_1", now, &AUD), Ok(()));
+    assert_eq!(
+        claims_hold(&jws(h.clone(), claims(now)), "svc_1", now, &AUD),
+        Ok(())
+    );
     let mut c = claims(now);
     c["aud"] = json!(["https://other", "https://gh.test/oauth/token"]);
     assert_eq!(claims_hold(&jws(h, c), "svc_1", now, &AUD), Ok(()));
@@ -58,7 +61,10 @@ fn keys_must_be_public_and_urls_https() {
     use super::Keys;
     assert!(Keys::parse("http://keys.example/jwks").is_err());
     assert!(Keys::parse("https://keys.example/jwks").is_ok());
-    assert!(Keys::parse(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret"}]}"#).is_err());
+    assert!(
+        Keys::parse(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret"}]}"#)
+            .is_err()
+    );
     assert!(Keys::parse(r#"{"kty":"oct","k":"c2VjcmV0"}"#).is_err());
     assert!(Keys::parse(r#"{"kty":"EC","crv":"P-256","x":"a","y":"b"}"#).is_ok());
     assert!(Keys::parse("not json").is_err());

@@ -58,7 +58,10 @@ pub async fn grant(
         .transpose()?;
     let outcome = match current {
         Some(a) if a.enabled() => decide(store, &txn, clock, &a, &req).await?,
-        _ => Err(refuse("invalid_client", "the service account is disabled or removed")),
+        _ => Err(refuse(
+            "invalid_client",
+            "the service account is disabled or removed",
+        )),
     };
     let (res_uri, family_scopes, tier, resource_id) = match outcome {
         Ok(d) => d,
@@ -164,13 +167,11 @@ async fn decide<C: sea_orm::ConnectionTrait>(
             }
         }
         None if a.grants.len() == 1 => a.grants.keys().next().cloned().unwrap_or_default(),
-        None => {
-            return refuse(
-                "invalid_target",
-                "resource is required: this service account is granted several resources (RFC 8707)"
-                    .into(),
-            )
-        }
+        None => return refuse(
+            "invalid_target",
+            "resource is required: this service account is granted several resources (RFC 8707)"
+                .into(),
+        ),
     };
     let (res, catalogue) = resource::with_catalogue(store, conn, clock, &resource_id).await?;
     // A scope the catalogue has since dropped or raised to critical is not issued.

@@ -87,7 +87,7 @@ async fn metadata_lists_only_what_is_implemented() {
     assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         m["grant_types_supported"],
-        json!(["authorization_code", "refresh_token"])
+        json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(m["token_endpoint_auth_methods_supported"][0], "none");
     assert_eq!(m["client_id_metadata_document_supported"], true);

@@ -29,7 +29,10 @@ pub async fn fixture() -> Fx {
 pub fn key(seed: u8, kid: &str) -> (SigningKey, Value) {
     let sk = SigningKey::from_bytes(&[seed; 32]);
     let x = URL_SAFE_NO_PAD.encode(sk.verifying_key().as_bytes());
-    (sk, json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA"}))
+    (
+        sk,
+        json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA"}),
+    )
 }
 
 /// A `private_key_jwt` assertion (RFC 7523 §2.2) with `claims` over the usual ones.
@@ -64,7 +67,11 @@ impl Fx {
     }
 
     /// A secret account granted `grants`; returns (client id, secret, account id).
-    pub async fn secret_account(&self, name: &str, grants: &[(&str, &[&str])]) -> (String, String, String) {
+    pub async fn secret_account(
+        &self,
+        name: &str,
+        grants: &[(&str, &[&str])],
+    ) -> (String, String, String) {
         let g: Vec<(String, Vec<String>)> = grants
             .iter()
             .map(|(r, s)| (r.to_string(), s.iter().map(|s| s.to_string()).collect()))
@@ -73,7 +80,12 @@ impl Fx {
             &self.w.store,
             &self.w.clock,
             self.t.id(),
-            NewAccount { name, grants: &g, method: Method::ClientSecretBasic, keys: None },
+            NewAccount {
+                name,
+                grants: &g,
+                method: Method::ClientSecretBasic,
+                keys: None,
+            },
             "test",
         )
         .await
@@ -88,7 +100,12 @@ impl Fx {
             &self.w.store,
             &self.w.clock,
             self.t.id(),
-            NewAccount { name, grants: &g, method: Method::PrivateKeyJwt, keys: Some(keys) },
+            NewAccount {
+                name,
+                grants: &g,
+                method: Method::PrivateKeyJwt,
+                keys: Some(keys),
+            },
             "test",
         )
         .await
