@@ -108,7 +108,7 @@ before(async () => {
     const f = join(S.runDir, 'demo.toml');
     writeFileSync(f, catalogue(S.resource, [[GREET, 'routine'], [MULTI, 'sensitive'], [FILES, 'critical']],
       [['greet', [GREET]], ['multi-greet', [MULTI]], ['list-files', [FILES]]]));
-    await cli(S.gh, ['resource', 'register', '--file', f]);
+    S.rs = await cli(S.gh, ['resource', 'register', '--file', f]);
     S.adminKey = (await cli(S.gh, ['admin-key', 'create', '--tenant', 'acme'])).key;
 
     [S.nodeA, S.nodeB] = await Promise.all([startNode(S.gh, 'node-a', `127.0.0.1:${portA}`), startNode(S.gh, 'node-b', `127.0.0.1:${portB}`)]);
@@ -155,8 +155,17 @@ step('ClientCredentialsProvider (client_secret_basic) lists and calls a tool thr
   assert.ok(!names.includes('list-files'), 'never a critical tool');
   const result = await S.secretClient.callTool({ name: 'greet', arguments: { name: 'agent' } });
   assert.equal(text(result), 'Hello, agent!');
-  // Introspection at node B: the subject is the service account.
-  S.secretToken = provider.tokens().access_token;
+  // Introspection at node B: the subject is the service account, a service identity.
+  const basic = Buffer.from(`${S.rs.introspection_client_id}:${S.rs.introspection_client_secret}`).toString('base64');
+  const res = await fetch(`${S.nodeB.base}/oauth/introspect`, { method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: provider.tokens().access_token }) });
+  const i = await res.json();
+  assert.equal(i.active, true, JSON.stringify(i));
+  assert.equal(i.sub, created.service_account);
+  assert.equal(i.client_id, created.client_id);
+  assert.equal(i.subject_type, 'service');
+  assert.equal(i.credential_kind, 'client_credentials');
 });
 
 step('PrivateKeyJwtProvider (an ES256 key pair generated here) lists and calls a tool', async () => {
