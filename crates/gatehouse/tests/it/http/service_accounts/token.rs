@@ -165,8 +165,7 @@ async fn critical_scopes_are_refused_at_creation_and_at_update() {
         .await;
     let err = sa::set_grants(&fx.w.store, &fx.w.clock, fx.t.id(), &id, &g, "test")
         .await
-        .err()
-        .expect("a critical scope is refused at update too");
+        .expect_err("a critical scope is refused at update too");
     assert!(err.to_string().contains("critical"), "{err}");
 }
 
