@@ -2,7 +2,8 @@
 // default in-memory adapter, plain http on 127.0.0.1. Configured like Gatehouse: opaque access
 // tokens for one resource (RFC 8707 resource indicators), introspection and revocation enabled,
 // a confidential resource-server client for introspection, a public client with
-// authorization_code + refresh_token, refresh-token rotation, PKCE required.
+// authorization_code + refresh_token, refresh-token rotation, PKCE required, and a confidential
+// machine client for the client_credentials grant (`features.clientCredentials`).
 //
 // Tokens are minted without a browser through the provider's own models (Grant, AccessToken,
 // RefreshToken -- the same objects its authorization_code grant saves), then HTTP is served.
@@ -23,6 +24,7 @@ const ISSUER = `http://127.0.0.1:${PORT}`;
 const RESOURCE = 'https://crm.bench.test/mcp';
 const SCOPE = 'crm:customers:read crm:customers:export';
 const RS_SECRET = randomBytes(24).toString('base64url');
+const CC_SECRET = randomBytes(24).toString('base64url');
 const RS_INFO = { scope: SCOPE, accessTokenFormat: 'opaque', accessTokenTTL: 900 };
 
 const jwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'RS256' };
@@ -30,6 +32,9 @@ const provider = new Provider(ISSUER, {
   clients: [
     { client_id: 'bench-public', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: ['http://127.0.0.1:9/callback'] },
     { client_id: 'bench-rs', client_secret: RS_SECRET, token_endpoint_auth_method: 'client_secret_basic', grant_types: [], response_types: [], redirect_uris: [] },
+    // The client_credentials phase: a machine client with a secret (client_secret_basic), like a
+    // Gatehouse service account granted SCOPE on RESOURCE.
+    { client_id: 'bench-cc', client_secret: CC_SECRET, token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: SCOPE },
   ],
   jwks: { keys: [jwk] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
@@ -39,6 +44,7 @@ const provider = new Provider(ISSUER, {
   features: {
     devInteractions: { enabled: false },
     introspection: { enabled: true },
+    clientCredentials: { enabled: true },
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -69,7 +75,8 @@ server.keepAliveTimeout = 65_000;
 await new Promise((r) => server.listen(PORT, '127.0.0.1', r));
 writeFileSync(process.env.OUT, JSON.stringify({
   token_url: `${ISSUER}/token`, introspect_url: `${ISSUER}/token/introspection`, client_id: client.clientId,
-  introspection_client_id: 'bench-rs', introspection_client_secret: RS_SECRET, chains,
+  introspection_client_id: 'bench-rs', introspection_client_secret: RS_SECRET,
+  client_credentials: { client_id: 'bench-cc', client_secret: CC_SECRET, resource: RESOURCE, scope: SCOPE }, chains,
 }, null, 1));
 console.error(`[peer] oidc-provider listening on ${ISSUER}, ${chains.length} chains minted`);
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => { server.closeAllConnections(); server.close(() => process.exit(0)); });

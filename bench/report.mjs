@@ -93,7 +93,21 @@ Ratio Gatehouse / peer: **${grRatio.toFixed(2)}×**.${gr.errors || pr.errors ? `
 |---|---|---|
 | ≥ 3,000 req/s | ${f0(gr.rps)} req/s | ${yes(refMet.rps)} |
 | ≥ 1.5× the peer | ${grRatio.toFixed(2)}× | ${yes(refMet.peer)} |
+${g.client_credentials && p.client_credentials ? `
+## client_credentials grant (a service account, client_secret_basic), ${r.conns} connections, ${r.duration} s
 
+oha POSTs \`grant_type=client_credentials\` with \`resource\` and \`scope\` and an HTTP Basic header: a
+Gatehouse service account (issue 14 §3; every token is a grant family, a token row and an audit
+record in PostgreSQL) and an oidc-provider confidential client with \`features.clientCredentials\`
+(in memory).
+
+| | req/s | p50 | p90 | p99 | non-200 | CPU during the load |
+|---|---:|---:|---:|---:|---:|---|
+| Gatehouse (PostgreSQL) | ${f0(g.client_credentials.rps)} | ${f2(g.client_credentials.p50_ms)} ms | ${f2(g.client_credentials.p90_ms)} ms | ${f2(g.client_credentials.p99_ms)} ms | ${g.client_credentials.other} | ${share(g.client_credentials_stats)} |
+| oidc-provider (in memory) | ${f0(p.client_credentials.rps)} | ${f2(p.client_credentials.p50_ms)} ms | ${f2(p.client_credentials.p90_ms)} ms | ${f2(p.client_credentials.p99_ms)} ms | ${p.client_credentials.other} | ${share(p.client_credentials_stats)} |
+
+Ratio Gatehouse / peer: **${(g.client_credentials.rps / p.client_credentials.rps).toFixed(2)}×** (target ≥ 1.5×: ${yes(g.client_credentials.rps >= 1.5 * p.client_credentials.rps)}).
+` : ''}
 Generator ceiling: the same Node request loop against Gatehouse's trivial \`GET /healthz\` (64 connections, 5 s)
 reached ${f0(r.probe.rps)} req/s (p99 ${f2(r.probe.p99_ms)} ms, generator CPU ${r.probe.generator_cpu_pct}% of one core).
 

@@ -64,6 +64,7 @@ if [[ -z $BIN_GIVEN ]]; then
   cargo build --release -p gatehouse 2>&1 | tail -n 3 >&2
 fi
 command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y wrk >/dev/null; }
+[[ -x ${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")} ]] || { log "oha is needed for the client_credentials phase (cargo install oha)"; exit 1; }
 [[ -d tests/interop/node_modules/oidc-provider ]] || npm ci --prefix tests/interop >&2
 
 # --- sampler: RSS + CPU of one pid, machine CPU, PostgreSQL CPU, every 0.5 s (bounded) --------
@@ -102,6 +103,22 @@ run_wrk() { # tokens.json base_url label
   BASIC=$(jq -r '"\(.introspection_client_id):\(.introspection_client_secret)"' "$spec" | tr -d '\n' | base64 -w0) \
   INTROSPECT_PATH=$(jq -r '.introspect_url' "$spec" | sed -E 's#^https?://[^/]+##') \
     wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency -s bench/introspect.lua "$url" >"$OUT/$label-introspect.wrk.txt"
+}
+
+# client_credentials load (RFC 6749 §4.4): oha, CONNS connections, DURATION seconds, POST with a
+# form body and HTTP Basic client authentication (issue 14 §3: a Gatehouse service account; the
+# peer's confidential client with features.clientCredentials)
+OHA=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
+run_cc() { # tokens.json base_url label
+  local spec=$1 url=$2 label=$3 basic body path
+  basic=$(jq -r '.client_credentials | "\(.client_id):\(.client_secret)"' "$spec" | tr -d '\n' | base64 -w0)
+  body=$(jq -r '.client_credentials | "grant_type=client_credentials&resource=\(.resource | @uri)&scope=\(.scope | @uri)"' "$spec")
+  path=$(jq -r '.token_url' "$spec" | sed -E 's#^https?://[^/]+##')
+  "$OHA" -z "${DURATION}s" -c "$CONNS" -m POST -T application/x-www-form-urlencoded -H "authorization: Basic $basic" \
+    -d "$body" --no-tui --output-format json "$url$path" >"$OUT/$label-cc.oha.json"
+  jq -c '{rps: .summary.requestsPerSec, p50_ms: (.latencyPercentiles.p50 * 1000), p90_ms: (.latencyPercentiles.p90 * 1000),
+    p99_ms: (.latencyPercentiles.p99 * 1000), ok: (.statusCodeDistribution["200"] // 0),
+    other: (([.statusCodeDistribution[]] | add // 0) - (.statusCodeDistribution["200"] // 0))}' "$OUT/$label-cc.oha.json" >"$OUT/$label-cc.json"
 }
 
 # --- database, PKI, node -------------------------------------------------------------------------
@@ -172,6 +189,15 @@ pg_waits "$OUT/gatehouse-refresh.pgwaits.txt" &
 node bench/refresh-load.mjs "$OUT/gatehouse-tokens.json" "$DURATION" gatehouse | result_line /dev/stdin | tee "$OUT/gatehouse-refresh.json" >&2
 stop_sampler
 node bench/phase-stats.mjs "$OUT/gatehouse-refresh.samples" | tee "$OUT/gatehouse-refresh.stats.json" >&2
+
+# --- gatehouse: client_credentials (a service account, client_secret_basic) -------------------
+log "gatehouse client_credentials: oha -c$CONNS -z${DURATION}s"
+start_sampler "$GH_PID" "$OUT/gatehouse-cc.samples"
+pg_waits "$OUT/gatehouse-cc.pgwaits.txt" &
+run_cc "$OUT/gatehouse-tokens.json" "$GATEHOUSE_ISSUER" gatehouse
+stop_sampler
+tee /dev/stderr <"$OUT/gatehouse-cc.json" >/dev/null
+node bench/phase-stats.mjs "$OUT/gatehouse-cc.samples" | tee "$OUT/gatehouse-cc.stats.json" >&2
 grep -cE '\b(ERROR|WARN)\b' "$OUT/gatehouse.log" >"$OUT/gatehouse-log-warnings.txt" || true
 psql "$DATABASE_URL" -Atc "select kind, count(*) from tokens group by kind order by kind" >"$OUT/gatehouse-token-rows.txt" 2>&1 || true
 
@@ -205,6 +231,13 @@ node bench/refresh-load.mjs "$OUT/peer-tokens.json" "$DURATION" peer | result_li
 stop_sampler
 node bench/phase-stats.mjs "$OUT/peer-refresh.samples" | tee "$OUT/peer-refresh.stats.json" >&2
 
+log "peer client_credentials: oha -c$CONNS -z${DURATION}s"
+start_sampler "$PEER_PID" "$OUT/peer-cc.samples"
+run_cc "$OUT/peer-tokens.json" "http://127.0.0.1:$PEER_PORT" peer
+stop_sampler
+tee /dev/stderr <"$OUT/peer-cc.json" >/dev/null
+node bench/phase-stats.mjs "$OUT/peer-cc.samples" | tee "$OUT/peer-cc.stats.json" >&2
+
 # --- report -------------------------------------------------------------------------------------
 jq -n \
   --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg stamp "$STAMP" \
@@ -222,13 +255,15 @@ jq -n \
   --slurpfile pi "$OUT/peer-introspect.json" --slurpfile pis "$OUT/peer-introspect.stats.json" \
   --slurpfile pr "$OUT/peer-refresh.json" --slurpfile prs "$OUT/peer-refresh.stats.json" \
   --slurpfile probe "$OUT/probe-healthz.json" \
+  --slurpfile gcc "$OUT/gatehouse-cc.json" --slurpfile gccs "$OUT/gatehouse-cc.stats.json" \
+  --slurpfile pcc "$OUT/peer-cc.json" --slurpfile pccs "$OUT/peer-cc.stats.json" \
   --arg gh_active "$(cat "$OUT/gatehouse-active-before.txt" "$OUT/gatehouse-active-after.txt" | cut -d' ' -f2 | paste -sd' ')" \
   --arg peer_active "$(cat "$OUT/peer-active-before.txt" "$OUT/peer-active-after.txt" | cut -d' ' -f2 | paste -sd' ')" \
   --arg gh_log_warn "$(cat "$OUT/gatehouse-log-warnings.txt")" \
   '{date:$date, stamp:$stamp, machine:{nproc:$nproc, cpu:$cpu, mem_mb:$mem, kernel:$kernel, postgres:$pg, pg_max_connections:$pgmax, pg_settings:$pgset, node:$node, wrk:$wrk, oidc_provider:$oidc},
     commit:$commit, dirty:$dirty, duration:$duration, conns:$conns, chains:$chains,
-    gatehouse:{rss_start_mb:$gh_rss_start, rss_idle_mb:$gh_rss_idle, code_exchange:$code[0], introspect:$gi[0], introspect_stats:$gis[0], refresh:$gr[0], refresh_stats:$grs[0], active_checks:$gh_active, log_warn_error_lines:$gh_log_warn},
-    peer:{rss_idle_mb:$peer_rss_idle, introspect:$pi[0], introspect_stats:$pis[0], refresh:$pr[0], refresh_stats:$prs[0], active_checks:$peer_active},
+    gatehouse:{rss_start_mb:$gh_rss_start, rss_idle_mb:$gh_rss_idle, code_exchange:$code[0], introspect:$gi[0], introspect_stats:$gis[0], refresh:$gr[0], refresh_stats:$grs[0], client_credentials:$gcc[0], client_credentials_stats:$gccs[0], active_checks:$gh_active, log_warn_error_lines:$gh_log_warn},
+    peer:{rss_idle_mb:$peer_rss_idle, introspect:$pi[0], introspect_stats:$pis[0], refresh:$pr[0], refresh_stats:$prs[0], client_credentials:$pcc[0], client_credentials_stats:$pccs[0], active_checks:$peer_active},
     probe:$probe[0]}' >"$OUT/results.json"
 if [[ $REPORT != 0 ]]; then
   node bench/report.mjs "$OUT/results.json" >docs/benchmarks.md

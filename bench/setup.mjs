@@ -82,6 +82,10 @@ tier = "sensitive"
 `);
   const res = await cli(gh, ['resource', 'register', '--file', toml]);
   await cli(gh, ['grant', 'add', '--tenant', 'acme', '--resource', res.resource, '--scopes', SCOPE]);
+  // A service account for the client_credentials phase (client_secret_basic, issue 14 §3).
+  const sa = await cli(gh, ['service-account', 'create', '--tenant', 'acme', '--name', 'bench-agent',
+    '--grant', `${res.resource}=${SCOPE.split(' ').join(',')}`]);
+  const clientCredentials = { client_id: sa.client_id, client_secret: sa.client_secret, resource: res.resource, scope: SCOPE };
 
   // One public client via Dynamic Client Registration (CLIENTS > 1 only for diagnosis).
   const clientIds = [];
@@ -144,7 +148,7 @@ tier = "sensitive"
   writeFileSync(env.TOKENS_OUT, JSON.stringify({
     token_url: `${BASE}/oauth/token`, introspect_url: `${BASE}/oauth/introspect`, client_id: clientIds[0], clients: CLIENTS,
     introspection_client_id: res.introspection_client_id, introspection_client_secret: res.introspection_client_secret,
-    code_exchange: codeExchange, chains,
+    code_exchange: codeExchange, client_credentials: clientCredentials, chains,
   }, null, 1));
   log(`wrote ${chains.length} chains to ${env.TOKENS_OUT}`);
 } finally {

@@ -15,6 +15,7 @@ pub mod console;
 pub mod error;
 pub mod incident;
 pub mod operator;
+pub mod service_accounts;
 pub mod settings;
 pub mod tenant;
 
@@ -174,4 +175,13 @@ admin_api!(
     incident::incident_revoke_client,
     incident::incident_suspend_tenant,
     incident::incident_resume_tenant,
+    service_accounts::list_service_accounts,
+    service_accounts::create_service_account,
+    service_accounts::get_service_account,
+    service_accounts::set_service_account_grants,
+    service_accounts::rotate_service_account_secret,
+    service_accounts::set_service_account_keys,
+    service_accounts::disable_service_account,
+    service_accounts::enable_service_account,
+    service_accounts::remove_service_account,
 );

@@ -80,9 +80,15 @@ pub async fn report(
     // A tenant id that is not even a UUID names no tenant: the same answer, without a query.
     let tid = TenantId::parse(&ev.tenant).map_err(|_| unknown())?;
     tenant::get(&store.db, &tid).await.map_err(|_| unknown())?;
-    user::get(&store.db, &tid, &ev.sub)
-        .await
-        .map_err(|_| unknown())?;
+    // The subject is a directory user or a service account (issue 14 §3).
+    if user::get(&store.db, &tid, &ev.sub).await.is_err()
+        && authz_core::service_account::name_of(&store.db, &tid, &ev.sub)
+            .await
+            .map_err(internal)?
+            .is_none()
+    {
+        return Err(unknown());
+    }
     let held = authz_core::token::attribution_holds(
         &store.db,
         &tid,

@@ -290,6 +290,11 @@ pub async fn remove(
         .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::ResourceId.eq(resource_id))
         .filter(grant_families::Column::RevokedAt.is_null())
+        // A service account's scopes come from the account, not from org grants (issue 14 §3).
+        .filter(
+            grant_families::Column::Kind
+                .ne(crate::token::CredentialKind::ClientCredentials.as_str()),
+        )
         .all(&txn)
         .await?;
     let mut revoked = 0;

@@ -29,6 +29,7 @@ pub mod resource_secret;
 pub mod saml_state;
 pub mod scim_token;
 pub mod scope;
+pub mod service_account;
 pub mod session;
 pub mod tenant;
 #[cfg(any(test, feature = "testkit"))]

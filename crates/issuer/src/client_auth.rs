@@ -97,6 +97,26 @@ pub async fn authenticate(
     req: &HttpRequest,
     p: &Params,
 ) -> Result<Client, OAuthError> {
+    // Public clients present nothing to guess.
+    let presents_secret = req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION)
+        || p.get("client_secret").is_some();
+    let client = guarded(state, req, presents_secret, check(state, req, p)).await?;
+    authz_core::trace::caller(None, &format!("client:{}", client.client_id));
+    Ok(client)
+}
+
+/// Runs a client authentication `attempt` under the per-source limit of failures: over the
+/// limit, a presented credential is not even checked (a right guess must not succeed where
+/// wrong ones are being refused); each `invalid_client` counts. The limit is shared by every
+/// node. Service accounts (`crate::client_credentials`) go through it too.
+pub async fn guarded<T>(
+    state: &AppState,
+    req: &HttpRequest,
+    presents_credential: bool,
+    attempt: impl std::future::Future<Output = Result<T, OAuthError>>,
+) -> Result<T, OAuthError> {
     let bucket = format!("client-auth-fail:{}", crate::limits::key(req));
     let too_many = || {
         OAuthError::too_many(
@@ -104,13 +124,7 @@ pub async fn authenticate(
             authz_core::ratelimit::retry_after(state.clock.as_ref(), 60),
         )
     };
-    // Over the limit, a presented secret is not even checked: a right guess must not succeed
-    // where wrong ones are being refused. (Public clients present nothing to guess.)
-    let presents_secret = req
-        .headers()
-        .contains_key(actix_web::http::header::AUTHORIZATION)
-        || p.get("client_secret").is_some();
-    if presents_secret
+    if presents_credential
         && authz_core::ratelimit::count(&state.store.db, state.clock.as_ref(), &bucket, 60)
             .await
             .map_err(OAuthError::server)?
@@ -118,14 +132,9 @@ pub async fn authenticate(
     {
         return Err(too_many());
     }
-    let result = check(state, req, p).await;
-    if let Ok(c) = &result {
-        authz_core::trace::caller(None, &format!("client:{}", c.client_id));
-    }
+    let result = attempt.await;
     if let Err(e) = &result {
         if e.code == "invalid_client" {
-            // Failed client authentications are counted per source so secrets cannot be
-            // guessed at volume; the limit is shared by every node.
             let n = authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60)
                 .await
                 .map_err(OAuthError::server)?;

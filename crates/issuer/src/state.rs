@@ -48,6 +48,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// Per-caller limits on grants, introspection and audit events, counted on this node.
     pub node_limits: Arc<crate::node_limits::NodeLimits>,
+    /// Service accounts' `jwks_uri` sets, fetched like console-typed URLs (public addresses).
+    pub service_jwks: Arc<crate::jwks_cache::JwksCache>,
 }
 
 impl AppState {
@@ -73,6 +75,10 @@ impl AppState {
             fetcher,
             templates: Arc::new(Templates::new()),
             node_limits: Arc::new(crate::node_limits::NodeLimits::new(Default::default())),
+            service_jwks: Arc::new(crate::jwks_cache::JwksCache::new(
+                SafeFetcher::new(&safe_fetch::FetchConfig::default())
+                    .expect("the default fetcher configuration is valid"),
+            )),
         }
     }
     pub fn with_cimd_fetcher(mut self, f: SafeFetcher) -> Self {
@@ -89,6 +95,7 @@ impl AppState {
 
     /// The public fetcher for console-added connections (`GATEHOUSE_CONSOLE_FETCH_*`).
     pub fn with_console_fetcher(mut self, f: SafeFetcher) -> Self {
+        self.service_jwks = Arc::new(crate::jwks_cache::JwksCache::new(f.clone()));
         self.public_rp = Arc::new(OidcRp::new(f));
         self
     }

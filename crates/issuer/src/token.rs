@@ -1,4 +1,4 @@
-//! The token endpoint (RFC 6749 §3.2, §4.1.3, §6). Responses carry `Cache-Control: no-store`
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6). Responses carry `Cache-Control: no-store`
 //! (§5.1) and always state the granted `scope` (§3.3). The grants are the use cases
 //! `app::token::{exchange_code, refresh, jwt_bearer}`; their §5.2 errors are rendered by `OAuthError`.
 //! A request with a DPoP proof (RFC 9449 §5) gets tokens bound to its key ([`dpop::dpop_key`])
@@ -22,11 +22,17 @@ pub async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
     let p = Params::from_body(&body)?;
-    let client = client_auth::authenticate(&state, &req, &p).await?;
-    let clock = state.clock.as_ref();
-    state.node_limits.grant(clock, &client.client_id)?;
-    let issued = grant(&state, &req, &client, &p).await?;
-    state.node_limits.granted(clock, &client.client_id);
+    let issued = if p.get("grant_type") == Some("client_credentials") {
+        // A tenant service account, not a `clients` row (RFC 6749 §4.4; ADR 0015).
+        crate::client_credentials::token(&state, &req, &p).await?
+    } else {
+        let client = client_auth::authenticate(&state, &req, &p).await?;
+        let clock = state.clock.as_ref();
+        state.node_limits.grant(clock, &client.client_id)?;
+        let issued = grant(&state, &req, &client, &p).await?;
+        state.node_limits.granted(clock, &client.client_id);
+        issued
+    };
     let mut ok = HttpResponse::Ok();
     ok.insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));

@@ -28,6 +28,7 @@ pub mod form;
 pub mod invitations;
 pub mod overview;
 pub mod scim;
+pub mod service_accounts;
 pub mod settings;
 pub mod users;
 
@@ -98,6 +99,9 @@ impl Templates {
             "console/domains.html",
             "console/scim.html",
             "console/secret.html",
+            "console/service_accounts.html",
+            "console/service_account.html",
+            "console/service_account_secret.html",
             "console/apps.html",
             "console/clients.html",
             "console/users.html",
@@ -333,6 +337,14 @@ console_routes! {
     GET "/clients" Admin => apps::clients;
     POST "/clients/policy" Admin => apps::set_policy;
     POST "/clients/revoke" Admin => apps::revoke_client;
+    GET "/service-accounts" Admin => service_accounts::list;
+    POST "/service-accounts" Admin => service_accounts::create;
+    GET "/service-accounts/{account_id}" Admin => service_accounts::show;
+    POST "/service-accounts/{account_id}/rotate" Admin => service_accounts::rotate;
+    POST "/service-accounts/{account_id}/keys" Admin => service_accounts::set_keys;
+    POST "/service-accounts/{account_id}/grants" Admin => service_accounts::set_grants;
+    POST "/service-accounts/{account_id}/state" Admin => service_accounts::set_state;
+    POST "/service-accounts/{account_id}/remove" Admin => service_accounts::remove;
     GET "/users" Admin => users::list;
     GET "/users/{user_id}" Admin => users::show;
     POST "/users/{user_id}/revoke" Admin => users::revoke_all;

@@ -143,7 +143,11 @@ pub async fn authenticate<C: ConnectionTrait>(
     let Ok(tenant) = TenantId::parse(&tenant_id) else {
         return Ok(None);
     };
-    let (email, name) = if share_identity {
+    let (email, name) = if share_identity && kind == CredentialKind::ClientCredentials {
+        // A service account has no email; its name says who it is (DESIGN §8).
+        let name = authz_core::service_account::name_of(conn, &tenant, &user_id).await?;
+        (None, name)
+    } else if share_identity {
         let u = user::get(conn, &tenant, &user_id).await?;
         (u.email, u.name)
     } else {

@@ -10,3 +10,5 @@ pub use authz_core::token::{IssuedTokens, TokenError};
 pub use exchange_code::{exchange_code, CodeGrant};
 pub use jwt_bearer::{jwt_bearer, Idps, JwtBearerGrant};
 pub use refresh::{refresh, RefreshGrant};
+pub mod client_credentials;
+pub use client_credentials::{client_credentials, ServiceCredentials};

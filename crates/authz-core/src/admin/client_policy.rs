@@ -145,6 +145,11 @@ pub async fn enforce(
         .distinct()
         .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
         .filter(grant_families::Column::RevokedAt.is_null())
+        // Service accounts are the tenant's own: the client policy is for OAuth clients.
+        .filter(
+            grant_families::Column::Kind
+                .ne(crate::token::CredentialKind::ClientCredentials.as_str()),
+        )
         .into_tuple()
         .all(&store.db)
         .await?;

@@ -86,3 +86,36 @@ pub mod scim_tokens {
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Tenant service accounts (issue 14 §3, migration 000020): `client_credentials` clients.
+pub mod service_accounts {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "service_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant_id: String,
+        pub name: String,
+        #[sea_orm(unique)]
+        pub client_id: String,
+        /// `client_secret_basic` (a secret, also accepted as `client_secret_post`) or
+        /// `private_key_jwt`.
+        pub auth_method: String,
+        pub secret_hash: Option<String>,
+        pub prev_secret_hash: Option<String>,
+        pub prev_secret_until: Option<i64>,
+        /// An inline JWKS (RFC 7517 §5), JSON.
+        pub jwks: Option<String>,
+        pub jwks_uri: Option<String>,
+        /// `{resource id: [scope, ...]}`, JSON.
+        pub grants: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub disabled_at: Option<i64>,
+        pub last_used_at: Option<i64>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}

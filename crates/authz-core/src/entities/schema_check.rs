@@ -103,6 +103,7 @@ async fn entities_match_the_migrated_schema() {
         declared::<mail_outbox::Entity>(),
         declared::<rate_limits::Entity>(),
         declared::<scim_tokens::Entity>(),
+        declared::<service_accounts::Entity>(),
         declared::<saml_assertions::Entity>(),
         declared::<saml_handles::Entity>(),
         declared::<saml_requests::Entity>(),

@@ -135,6 +135,11 @@ async fn with_identity<C: ConnectionTrait>(
         return Ok(i);
     };
     let tenant = crate::tenant::TenantId::from_stored(tenant);
+    if i.subject_type == Some("service") {
+        // A service account has no email; its name says who it is (DESIGN §8).
+        i.name = crate::service_account::name_of(conn, &tenant, &sub).await?;
+        return Ok(i);
+    }
     match crate::user::get(conn, &tenant, &sub).await {
         Ok(u) => {
             i.email = u.email;

@@ -8,6 +8,7 @@ pub mod gateway;
 mod incident;
 mod keys;
 mod scim;
+mod service_account;
 mod tenant;
 mod token;
 
@@ -73,6 +74,9 @@ pub enum Command {
     /// Manage a tenant's SCIM bearer tokens.
     #[command(subcommand)]
     ScimToken(scim::ScimTokenCmd),
+    /// Manage a tenant's service accounts (client_credentials machine clients).
+    #[command(subcommand)]
+    ServiceAccount(service_account::ServiceAccountCmd),
     /// Manage operator keys for the admin API.
     #[command(subcommand)]
     OperatorKey(keys::OperatorKeyCmd),
@@ -179,6 +183,7 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
         Command::Token(c) => token::token(&ctx, c).await,
         Command::Incident(c) => incident::incident(&ctx, c).await,
         Command::ScimToken(c) => scim::scim_token(&ctx, c).await,
+        Command::ServiceAccount(c) => service_account::service_account(&ctx, c).await,
         Command::OperatorKey(c) => keys::operator_key(&ctx, c).await,
         Command::AdminKey(c) => keys::admin_key(&ctx, c).await,
         Command::Admin(c) => admin::admin(&ctx, c).await,

@@ -7,5 +7,6 @@ mod cross;
 mod gateway;
 mod issuer;
 mod scim;
+mod service_accounts;
 pub mod tls;
 pub mod world;

@@ -105,7 +105,8 @@ fn operations() -> Vec<(String, String)> {
                 .replace("{token_id}", "t-1")
                 .replace("{connection_id}", "c-1")
                 .replace("{client_id}", "cl-1")
-                .replace("{resource_id}", "r-1");
+                .replace("{resource_id}", "r-1")
+                .replace("{account_id}", "sa-1");
             out.push((method.clone(), format!("{}{concrete}", admin_api::BASE)));
         }
     }
@@ -377,7 +378,7 @@ async fn the_openapi_document_is_public_and_3_1() {
     assert_eq!(ids.len(), n, "duplicate operationId in {ids:?}");
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        29,
+        36,
         "{}",
         doc["paths"]
     );

@@ -211,6 +211,7 @@ fn concrete(path: &str, fx: &Fx) -> String {
             .replace("{user_id}", &fx.plain_user)
             .replace("{invitation_id}", "i-1")
             .replace("{event_id}", "1")
+            .replace("{account_id}", "sa-1")
     )
 }
 
@@ -1476,5 +1477,92 @@ async fn a_users_page_lists_their_apps_by_name() {
     assert_eq!(
         (apps[0].client_name.as_deref(), apps[0].last_used),
         (None, None)
+    );
+}
+
+#[actix_web::test]
+async fn an_admin_creates_a_service_account_sees_the_secret_once_and_disables_it() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let spec: authz_core::resource::ResourceSpec = serde_json::from_value(serde_json::json!({
+        "uri": "https://crm.example.test/mcp", "display_name": "Acme CRM",
+        "scopes": [{"name": "crm:read", "description": "Read", "tier": "routine"},
+                   {"name": "crm:admin", "description": "Admin", "tier": "critical"}],
+        "tools": []
+    }))
+    .unwrap();
+    authz_core::resource::register(&fx.store, &fx.clock, spec)
+        .await
+        .unwrap();
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let (status, _, page) = send(&app, "GET", "/admin/t/acme/service-accounts", cookie, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<code>crm:read</code>") && !page.contains("<code>crm:admin</code>"),
+        "only grantable scopes are offered: {page}"
+    );
+    let form = |grants: &str| {
+        serde_urlencoded::to_string([
+            ("csrf", csrf(&fx.admin.cookie).as_str()),
+            ("name", "nightly"),
+            ("grants", grants),
+            ("auth_method", "client_secret_basic"),
+        ])
+        .unwrap()
+    };
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/service-accounts",
+        cookie,
+        Some(form("https://crm.example.test/mcp crm:read crm:admin")),
+    )
+    .await;
+    assert_eq!(status, 400, "a critical scope is refused: {body}");
+    assert!(body.contains("critical"), "{body}");
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/service-accounts",
+        cookie,
+        Some(form("https://crm.example.test/mcp crm:read")),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("ghsvc_") && body.contains("shown only once"),
+        "{body}"
+    );
+    let accounts = authz_core::service_account::list(&fx.store.db, &fx.acme)
+        .await
+        .unwrap();
+    let id = accounts[0].id.clone();
+    let (status, _, page) = send(
+        &app,
+        "GET",
+        &format!("/admin/t/acme/service-accounts/{id}"),
+        cookie,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("ghsvc_"), "the secret is never shown again");
+    let (status, location, _) = send(
+        &app,
+        "POST",
+        &format!("/admin/t/acme/service-accounts/{id}/state"),
+        cookie,
+        Some(format!("csrf={}&state=disabled", csrf(&fx.admin.cookie))),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("/admin/t/acme/service-accounts/{id}").as_str())
+    );
+    assert!(
+        !authz_core::service_account::get(&fx.store.db, &fx.acme, &id)
+            .await
+            .unwrap()
+            .enabled()
     );
 }

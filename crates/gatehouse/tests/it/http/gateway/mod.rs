@@ -3,7 +3,7 @@
 //! node that issues and revokes tokens ("node A") is the assembled app on the same store.
 mod dpop;
 mod enforcement;
-mod fixture;
+pub mod fixture;
 mod remote;
 mod transport;
 mod upstream;

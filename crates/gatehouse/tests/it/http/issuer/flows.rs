@@ -90,6 +90,7 @@ async fn metadata_lists_only_what_is_implemented() {
         json!([
             "authorization_code",
             "refresh_token",
+            "client_credentials",
             "urn:ietf:params:oauth:grant-type:jwt-bearer"
         ])
     );

@@ -1,0 +1,432 @@
+//! Tenant service accounts (issue 14 §3): machine clients of the `client_credentials` grant
+//! (RFC 6749 §4.4). A tenant admin creates them (a secret is in the creation or rotation
+//! response only), grants them scopes per resource (never critical ones), rotates secrets with
+//! an overlap, replaces `private_key_jwt` keys (RFC 7523 §2.2), disables (revoking their tokens
+//! at once), enables and removes them. Every change is audited by `authz_core::service_account`.
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use authz_core::service_account::{self as sa, Keys, Method, NewAccount, ServiceAccount};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::TenantAdmin;
+use crate::error::Problem;
+use crate::AdminState;
+
+fn rfc3339(us: i64) -> String {
+    authz_core::clock::rfc3339(us, chrono::SecondsFormat::Micros)
+}
+
+/// Scopes granted on one resource.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantIn {
+    /// The resource's URI (or id).
+    pub resource: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceAccountOut {
+    pub id: String,
+    pub name: String,
+    /// The `client_id` it authenticates with at the token endpoint.
+    pub client_id: String,
+    /// `client_secret_basic` (also accepted as `client_secret_post`) or `private_key_jwt`.
+    pub auth_method: String,
+    /// Granted scopes by resource id.
+    #[schema(value_type = Object)]
+    pub grants: serde_json::Value,
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
+    pub enabled: bool,
+    /// Until when the secret replaced by the last rotation still works.
+    pub previous_secret_valid_until: Option<String>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl From<ServiceAccount> for ServiceAccountOut {
+    fn from(a: ServiceAccount) -> Self {
+        ServiceAccountOut {
+            enabled: a.enabled(),
+            auth_method: a.method.as_str().to_string(),
+            grants: serde_json::to_value(&a.grants).unwrap_or_default(),
+            previous_secret_valid_until: a.previous_secret_until.map(rfc3339),
+            created_at: rfc3339(a.created_at),
+            last_used_at: a.last_used_at.map(rfc3339),
+            id: a.id,
+            name: a.name,
+            client_id: a.client_id,
+            jwks: a.jwks,
+            jwks_uri: a.jwks_uri,
+        }
+    }
+}
+
+fn grants(g: Vec<GrantIn>) -> Vec<(String, Vec<String>)> {
+    g.into_iter().map(|g| (g.resource, g.scopes)).collect()
+}
+
+/// The tenant's service accounts (never their secrets).
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 200, body = [ServiceAccountOut]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/tenants/{tenant}/service-accounts")]
+pub async fn list_service_accounts(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+) -> Result<web::Json<Vec<ServiceAccountOut>>, Problem> {
+    let all = sa::list(&st.store.db, &admin.tenant).await?;
+    Ok(web::Json(all.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceAccount {
+    pub name: String,
+    pub grants: Vec<GrantIn>,
+    /// `client_secret_basic` (default; a secret is generated) or `private_key_jwt`.
+    pub auth_method: Option<String>,
+    /// For `private_key_jwt`: a JWK Set of public keys…
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// …or the https URL of one.
+    pub jwks_uri: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedServiceAccount {
+    #[serde(flatten)]
+    pub account: ServiceAccountOut,
+    /// The client secret: in this response only, never stored.
+    pub client_secret: Option<String>,
+}
+
+fn keys(jwks: Option<serde_json::Value>, uri: Option<String>) -> Result<Option<Keys>, Problem> {
+    match (jwks, uri) {
+        (None, None) => Ok(None),
+        (Some(j), None) => Ok(Some(Keys::Inline(j))),
+        (None, Some(u)) => Ok(Some(Keys::Uri(u))),
+        (Some(_), Some(_)) => Err(Problem::invalid("give jwks or jwks_uri, not both")),
+    }
+}
+
+/// Creates a service account; a generated client secret is in this response only.
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug")),
+    request_body = NewServiceAccount,
+    responses(
+        (status = 201, body = CreatedServiceAccount),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tenants/{tenant}/service-accounts")]
+pub async fn create_service_account(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let b: NewServiceAccount = crate::error::json(&body)?;
+    let method = Method::parse(b.auth_method.as_deref().unwrap_or("client_secret_basic"))?;
+    let g = grants(b.grants);
+    let new = NewAccount {
+        name: &b.name,
+        grants: &g,
+        method,
+        keys: keys(b.jwks, b.jwks_uri)?,
+    };
+    let c = sa::create(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        new,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(CreatedServiceAccount {
+        account: c.account.into(),
+        client_secret: c.secret,
+    }))
+}
+
+/// One service account, by id, client id or name.
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    responses(
+        (status = 200, body = ServiceAccountOut),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/tenants/{tenant}/service-accounts/{account_id}")]
+pub async fn get_service_account(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<ServiceAccountOut>, Problem> {
+    let a = sa::get(&st.store.db, &admin.tenant, &path.1).await?;
+    Ok(web::Json(a.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantsIn {
+    pub grants: Vec<GrantIn>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdatedServiceAccount {
+    #[serde(flatten)]
+    pub account: ServiceAccountOut,
+    /// Tokens revoked by the change (they carried a scope no longer granted).
+    pub tokens_revoked: u64,
+}
+
+/// Replaces the granted scopes; tokens carrying a scope no longer granted are revoked at once.
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    request_body = GrantsIn,
+    responses(
+        (status = 200, body = UpdatedServiceAccount),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/tenants/{tenant}/service-accounts/{account_id}/grants")]
+pub async fn set_service_account_grants(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<UpdatedServiceAccount>, Problem> {
+    let b: GrantsIn = crate::error::json(&body)?;
+    let g = grants(b.grants);
+    let (a, n) = sa::set_grants(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        &g,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(web::Json(UpdatedServiceAccount {
+        account: a.into(),
+        tokens_revoked: n,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateIn {
+    /// How long the current secret keeps working (seconds, 0 to 604800; default 3600).
+    pub overlap_secs: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedOut {
+    pub client_id: String,
+    /// The new secret: in this response only.
+    pub client_secret: String,
+    pub previous_secret_valid_until: Option<String>,
+}
+
+/// Issues a new client secret; the current one keeps working for the overlap.
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    request_body = RotateIn,
+    responses(
+        (status = 200, body = RotatedOut),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tenants/{tenant}/service-accounts/{account_id}/rotate-secret")]
+pub async fn rotate_service_account_secret(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<RotatedOut>, Problem> {
+    let b: RotateIn = if body.is_empty() {
+        RotateIn { overlap_secs: None }
+    } else {
+        crate::error::json(&body)?
+    };
+    let overlap = b
+        .overlap_secs
+        .unwrap_or(authz_core::resource_secret::DEFAULT_OVERLAP_SECS);
+    let r = sa::rotate_secret(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        overlap,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(web::Json(RotatedOut {
+        client_id: r.account.client_id,
+        client_secret: r.secret,
+        previous_secret_valid_until: r.previous_valid_until.map(rfc3339),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeysIn {
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
+}
+
+/// Replaces the public keys of a `private_key_jwt` account (an inline JWKS or a `jwks_uri`).
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    request_body = KeysIn,
+    responses(
+        (status = 200, body = ServiceAccountOut),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/tenants/{tenant}/service-accounts/{account_id}/keys")]
+pub async fn set_service_account_keys(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<ServiceAccountOut>, Problem> {
+    let b: KeysIn = crate::error::json(&body)?;
+    let k = keys(b.jwks, b.jwks_uri)?.ok_or_else(|| Problem::invalid("give jwks or jwks_uri"))?;
+    let a = sa::set_keys(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        k,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(web::Json(a.into()))
+}
+
+async fn set_enabled(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    id: &str,
+    enabled: bool,
+) -> Result<web::Json<UpdatedServiceAccount>, Problem> {
+    let (a, n) = sa::set_enabled(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        id,
+        enabled,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(web::Json(UpdatedServiceAccount {
+        account: a.into(),
+        tokens_revoked: n,
+    }))
+}
+
+/// Disables the account: its tokens are revoked at once on every node and it gets no new ones.
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    responses(
+        (status = 200, body = UpdatedServiceAccount),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tenants/{tenant}/service-accounts/{account_id}/disable")]
+pub async fn disable_service_account(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<UpdatedServiceAccount>, Problem> {
+    set_enabled(admin, st, &path.1, false).await
+}
+
+/// Enables a disabled account (it asks for new tokens; revoked ones stay revoked).
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    responses(
+        (status = 200, body = UpdatedServiceAccount),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tenants/{tenant}/service-accounts/{account_id}/enable")]
+pub async fn enable_service_account(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<UpdatedServiceAccount>, Problem> {
+    set_enabled(admin, st, &path.1, true).await
+}
+
+/// Removes the account, revoking its tokens; its audit trail stays.
+#[utoipa::path(
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/tenants/{tenant}/service-accounts/{account_id}")]
+pub async fn remove_service_account(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    sa::remove(
+        &st.store,
+        st.clock.as_ref(),
+        &admin.tenant,
+        &path.1,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
