@@ -4,6 +4,7 @@
 //! HTTP crates (`issuer`, `admin-api`, `scim`) parse, call one use case and render; the CLI calls
 //! the same use cases for the same actions.
 pub mod account;
+pub mod api_keys;
 pub mod admin;
 pub mod authorize;
 pub mod connection;

@@ -18,6 +18,7 @@ pub mod jose;
 pub mod jti;
 pub mod login;
 pub mod mail;
+pub mod personal_key;
 pub mod maintenance;
 pub mod mcp_policy;
 pub mod ratelimit;

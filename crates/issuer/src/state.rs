@@ -48,6 +48,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// Per-caller limits on grants, introspection and audit events, counted on this node.
     pub node_limits: Arc<crate::node_limits::NodeLimits>,
+    /// Personal API keys' last use, noted by introspection and written off the request path.
+    pub key_usage: Arc<app::api_keys::UsageRecorder>,
 }
 
 impl AppState {
@@ -58,6 +60,10 @@ impl AppState {
         master_key: MasterKey,
         fetcher: SafeFetcher,
     ) -> Self {
+        let key_usage = Arc::new(app::api_keys::UsageRecorder::new(
+            store.clone(),
+            clock.clone(),
+        ));
         AppState {
             store,
             clock,
@@ -73,6 +79,7 @@ impl AppState {
             fetcher,
             templates: Arc::new(Templates::new()),
             node_limits: Arc::new(crate::node_limits::NodeLimits::new(Default::default())),
+            key_usage,
         }
     }
     pub fn with_cimd_fetcher(mut self, f: SafeFetcher) -> Self {
