@@ -83,7 +83,6 @@ pub async fn new_page(
             resource_uri => offer.resource.uri,
             resource_name => offer.resource.display_name,
             client => offer.client_label,
-            clients => authz_core::personal_key::CLIENT_LABELS,
             scopes => offer.scopes,
             max_days => offer.max_days,
             csrf => csrf(&cookie),

@@ -63,7 +63,7 @@ async fn the_hand_off_page_creates_nothing_and_the_form_shows_the_key_once_with_
     assert_eq!(s, StatusCode::OK, "{html}");
     assert!(html.contains(READ) && html.contains(EXPORT), "{html}");
     assert!(!html.contains("crm:billing:write"), "critical scopes are never offered");
-    assert!(html.contains("value=\"cursor\" selected"), "{html}");
+    assert!(html.contains("name=\"client\" value=\"cursor\""), "{html}");
     assert!(html.contains("max=\"30\""), "{html}");
     assert_eq!(stored_keys(&fx).await, (0, 0), "a GET creates nothing");
 
