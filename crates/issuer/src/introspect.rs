@@ -89,7 +89,8 @@ pub async fn introspect(
 /// key: `app::api_keys::usage`).
 fn note_key_use(state: &AppState, i: &authz_core::token::introspect::Introspection) {
     if let (Some(key_id), Some(tenant)) = (&i.key_id, &i.tenant) {
-        let tenant = authz_core::TenantId::from_stored(tenant.clone());
-        state.key_usage.note(&tenant, key_id, "introspection");
+        if let Ok(tenant) = authz_core::TenantId::parse(tenant) {
+            state.key_usage.note(&tenant, key_id, "introspection");
+        }
     }
 }
