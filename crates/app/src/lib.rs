@@ -4,8 +4,8 @@
 //! HTTP crates (`issuer`, `admin-api`, `scim`) parse, call one use case and render; the CLI calls
 //! the same use cases for the same actions.
 pub mod account;
-pub mod api_keys;
 pub mod admin;
+pub mod api_keys;
 pub mod authorize;
 pub mod connection;
 pub mod console;

@@ -105,7 +105,9 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
             match authz_core::personal_key::record_expired(&store, clock.as_ref()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(keys = n, "recorded expired personal API keys"),
-                Err(e) => tracing::error!(code = "APIKEY0003", error = %e, "key expiry sweep failed"),
+                Err(e) => {
+                    tracing::error!(code = "APIKEY0003", error = %e, "key expiry sweep failed")
+                }
             }
             match authz_core::scim_token::alert_expiring(&store, clock.as_ref()).await {
                 Ok(0) => {}

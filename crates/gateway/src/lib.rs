@@ -270,7 +270,10 @@ impl GatewayState {
                 )
                 .await
                 .map_err(|e| CannotCheck(e.to_string()))?;
-                if let Some(h) = holder.as_ref().filter(|h| h.kind() == CredentialKind::ApiKey) {
+                if let Some(h) = holder
+                    .as_ref()
+                    .filter(|h| h.kind() == CredentialKind::ApiKey)
+                {
                     key_usage.note(h.tenant(), h.family_id(), "gateway");
                 }
                 Ok(holder)

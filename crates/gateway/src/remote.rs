@@ -370,6 +370,7 @@ mod tests {
             auth_time: Some(now_secs - 60),
             email: Some("a@example.com".into()),
             name: Some("A".into()),
+            ..Default::default()
         }
     }
 

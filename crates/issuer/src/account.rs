@@ -6,9 +6,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use app::account::overview::Overview;
-use authz_core::personal_key::PersonalKey;
 use app::SignedInUser;
 use authz_core::crypto::{hashes_equal, sha256_hex};
+use authz_core::personal_key::PersonalKey;
 use minijinja::context;
 
 use crate::browser;

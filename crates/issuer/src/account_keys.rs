@@ -104,20 +104,38 @@ pub async fn create(
         return Err(forged());
     }
     let scopes = p.all("scope");
-    let days = p.get("days").and_then(|d| d.trim().parse::<i64>().ok()).unwrap_or(0);
-    let form = app::api_keys::mine::KeyForm {
+    let clock = state.clock.as_ref();
+    let created = app::api_keys::mine::create(&state.store, clock, &user, key_form(&p, &scopes))
+        .await
+        .map_err(refused)?;
+    Ok(render_created(&state, created))
+}
+
+/// The form's fields; what is missing or malformed is refused by the use case.
+fn key_form<'a>(
+    p: &'a crate::params::Params,
+    scopes: &'a [String],
+) -> app::api_keys::mine::KeyForm<'a> {
+    app::api_keys::mine::KeyForm {
         resource: p.get("resource").unwrap_or_default(),
         name: p.get("name").unwrap_or_default(),
         client_label: p.get("client").unwrap_or("other"),
-        scopes: &scopes,
-        days,
-    };
-    let clock = state.clock.as_ref();
-    let created = app::api_keys::mine::create(&state.store, clock, &user, form)
-        .await
-        .map_err(refused)?;
+        scopes,
+        days: p
+            .get("days")
+            .and_then(|d| d.trim().parse::<i64>().ok())
+            .unwrap_or(0),
+    }
+}
+
+/// The key, shown this once, with the IDE snippets; the page may run the copy script.
+fn render_created(state: &AppState, created: authz_core::personal_key::CreatedKey) -> HttpResponse {
     let k = &created.key;
-    let snippets = snippets(&server_name(&k.resource_name), &k.resource_uri, &created.secret);
+    let snippets = snippets(
+        &server_name(&k.resource_name),
+        &k.resource_uri,
+        &created.secret,
+    );
     let mut resp = state.templates.page(
         StatusCode::OK,
         "account_key_created.html",
@@ -137,7 +155,7 @@ pub async fn create(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static(CSP_WITH_SCRIPT),
     );
-    Ok(resp)
+    resp
 }
 
 /// `POST /account/keys/{key_id}/revoke`: the person revokes one of their keys.
@@ -199,13 +217,17 @@ fn snippets(name: &str, url: &str, key: &str) -> Vec<Snippet> {
             id: "cursor",
             title: "Cursor",
             file: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
-            text: pretty(json!({"mcpServers": {name: {"url": url, "headers": {"Authorization": bearer}}}})),
+            text: pretty(
+                json!({"mcpServers": {name: {"url": url, "headers": {"Authorization": bearer}}}}),
+            ),
         },
         Snippet {
             id: "vscode",
             title: "VS Code",
             file: ".vscode/mcp.json",
-            text: pretty(json!({"servers": {name: {"type": "http", "url": url, "headers": {"Authorization": bearer}}}})),
+            text: pretty(
+                json!({"servers": {name: {"type": "http", "url": url, "headers": {"Authorization": bearer}}}}),
+            ),
         },
         Snippet {
             id: "claude-code",
@@ -239,7 +261,10 @@ mod tests {
         );
         let vscode: serde_json::Value = serde_json::from_str(&s[1].text).unwrap();
         assert_eq!(vscode["servers"]["acme-crm"]["type"], "http");
-        assert_eq!(vscode["servers"]["acme-crm"]["url"], "https://mcp.example/mcp");
+        assert_eq!(
+            vscode["servers"]["acme-crm"]["url"],
+            "https://mcp.example/mcp"
+        );
         assert_eq!(
             s[2].text,
             "claude mcp add --transport http acme-crm https://mcp.example/mcp --header \"Authorization: Bearer gatehouse_pat_x\""

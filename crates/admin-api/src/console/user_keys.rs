@@ -30,7 +30,6 @@ pub async fn revoke(
     AdminWrite(c, _f): AdminWrite,
     path: web::Path<(String, String)>,
 ) -> ConsoleResult {
-    app::api_keys::admin::revoke(&c.st.store, c.st.clock.as_ref(), &c.principal(), &path.1)
-        .await?;
+    app::api_keys::admin::revoke(&c.st.store, c.st.clock.as_ref(), &c.principal(), &path.1).await?;
     Ok(see_other(c.slug(), "/user-keys"))
 }

@@ -115,7 +115,13 @@ pub async fn revoke(
     user: &SignedInUser,
     key_id: &str,
 ) -> Result<bool, CoreError> {
-    let key =
-        personal_key::get(&store.db, clock, user.tenant(), Some(user.user_id()), key_id).await?;
+    let key = personal_key::get(
+        &store.db,
+        clock,
+        user.tenant(),
+        Some(user.user_id()),
+        key_id,
+    )
+    .await?;
     personal_key::revoke(store, clock, &key, &user.actor()).await
 }

@@ -86,7 +86,10 @@ impl UsageRecorder {
             tx
         });
         if tx.send(m).is_err() {
-            tracing::warn!(code = "APIKEY0002", "key use noted after the writer stopped");
+            tracing::warn!(
+                code = "APIKEY0002",
+                "key use noted after the writer stopped"
+            );
         }
     }
 }

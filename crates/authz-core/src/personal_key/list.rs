@@ -109,7 +109,13 @@ async fn assemble<C: ConnectionTrait>(
             None => Status::Active,
         };
         let scopes = crate::scope::split(&f.scopes);
-        out.push(PersonalKey::from_parts(m, res, scopes, f.revoked_at, status));
+        out.push(PersonalKey::from_parts(
+            m,
+            res,
+            scopes,
+            f.revoked_at,
+            status,
+        ));
     }
     Ok(out)
 }

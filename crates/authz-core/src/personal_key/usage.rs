@@ -78,7 +78,10 @@ pub async fn record_expired(store: &Store, clock: &dyn Clock) -> CoreResult<u64>
     for k in due {
         let txn = store.begin().await?;
         let marked = personal_api_keys::Entity::update_many()
-            .col_expr(personal_api_keys::Column::ExpiryRecordedAt, Expr::value(now))
+            .col_expr(
+                personal_api_keys::Column::ExpiryRecordedAt,
+                Expr::value(now),
+            )
             .filter(personal_api_keys::Column::Id.eq(k.id.clone()))
             .filter(personal_api_keys::Column::ExpiryRecordedAt.is_null())
             .exec(&txn)
@@ -94,13 +97,16 @@ pub async fn record_expired(store: &Store, clock: &dyn Clock) -> CoreResult<u64>
             audit::record(
                 &txn,
                 clock,
-                AuditEvent::new(Some(&TenantId::from_stored(k.tenant_id.clone())), "api_key.expired")
-                    .actor("system")
-                    .user(k.user_id.clone())
-                    .client(f.client_id.clone())
-                    .scope(f.scopes.clone())
-                    .detail("key_id", k.id.clone())
-                    .detail("expired_at", k.expires_at),
+                AuditEvent::new(
+                    Some(&TenantId::from_stored(k.tenant_id.clone())),
+                    "api_key.expired",
+                )
+                .actor("system")
+                .user(k.user_id.clone())
+                .client(f.client_id.clone())
+                .scope(f.scopes.clone())
+                .detail("key_id", k.id.clone())
+                .detail("expired_at", k.expires_at),
             )
             .await?;
             n += 1;

@@ -30,7 +30,12 @@ async fn stored_keys(fx: &Fx) -> (u64, u64) {
 async fn keys_are_refused_until_the_tenant_turns_them_on() {
     let fx = fixture().await;
     let app = app(&fx).await;
-    let (s, html) = get(&app, &fx, &format!("/account/keys/new?resource={RES}&client=cursor")).await;
+    let (s, html) = get(
+        &app,
+        &fx,
+        &format!("/account/keys/new?resource={RES}&client=cursor"),
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(html.contains("not turned on personal API keys"), "{html}");
     let csrf = csrf(&app, &fx).await;
@@ -38,7 +43,14 @@ async fn keys_are_refused_until_the_tenant_turns_them_on() {
         &app,
         &fx,
         "/account/keys",
-        &[("csrf", &csrf), ("resource", RES), ("name", "k"), ("client", "cursor"), ("scope", READ), ("days", "7")],
+        &[
+            ("csrf", &csrf),
+            ("resource", RES),
+            ("name", "k"),
+            ("client", "cursor"),
+            ("scope", READ),
+            ("days", "7"),
+        ],
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -59,10 +71,18 @@ async fn the_hand_off_page_creates_nothing_and_the_form_shows_the_key_once_with_
     )
     .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let (s, html) = get(&app, &fx, &format!("/account/keys/new?resource={RES}&client=cursor")).await;
+    let (s, html) = get(
+        &app,
+        &fx,
+        &format!("/account/keys/new?resource={RES}&client=cursor"),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{html}");
     assert!(html.contains(READ) && html.contains(EXPORT), "{html}");
-    assert!(!html.contains("crm:billing:write"), "critical scopes are never offered");
+    assert!(
+        !html.contains("crm:billing:write"),
+        "critical scopes are never offered"
+    );
     assert!(html.contains("name=\"client\" value=\"cursor\""), "{html}");
     assert!(html.contains("max=\"30\""), "{html}");
     assert_eq!(stored_keys(&fx).await, (0, 0), "a GET creates nothing");
@@ -70,14 +90,20 @@ async fn the_hand_off_page_creates_nothing_and_the_form_shows_the_key_once_with_
     let (html, key) = create(&app, &fx, &[READ], "7").await;
     assert!(personal_key::well_formed(&key), "{key}");
     assert!(html.contains("mcpServers"), "Cursor's mcp.json");
-    assert!(html.contains(".vscode/mcp.json") && html.contains("\"type\": \"http\""), "{html}");
+    assert!(
+        html.contains(".vscode/mcp.json") && html.contains("\"type\": \"http\""),
+        "{html}"
+    );
     assert!(
         html.contains(&format!(
             "claude mcp add --transport http acme-crm {RES} --header \"Authorization: Bearer {key}\""
         )),
         "{html}"
     );
-    assert!(html.contains("data-copy=\"snippet-cursor\""), "a copy button");
+    assert!(
+        html.contains("data-copy=\"snippet-cursor\""),
+        "a copy button"
+    );
     assert_eq!(stored_keys(&fx).await, (1, 1));
     // Stored hashed only.
     let row = personal_api_keys::Entity::find()
@@ -86,14 +112,19 @@ async fn the_hand_off_page_creates_nothing_and_the_form_shows_the_key_once_with_
         .unwrap()
         .unwrap();
     assert!(key.starts_with(&row.display_prefix));
-    assert!(authz_core::entities::tokens::Entity::find_by_id(key.clone())
-        .one(&fx.store.db)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(
+        authz_core::entities::tokens::Entity::find_by_id(key.clone())
+            .one(&fx.store.db)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // The account page lists it, never the key itself.
     let (_, account) = get(&app, &fx, "/account").await;
-    assert!(account.contains("Cursor on my laptop") && account.contains("active"), "{account}");
+    assert!(
+        account.contains("Cursor on my laptop") && account.contains("active"),
+        "{account}"
+    );
     assert!(account.contains(&row.id) && account.contains(&row.display_prefix));
     assert!(!account.contains(&key));
     // Audited, and the person is told by email.
@@ -101,7 +132,10 @@ async fn the_hand_off_page_creates_nothing_and_the_form_shows_the_key_once_with_
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].client_id.as_deref(), Some("api-key:cursor"));
     let mails = mail_outbox::Entity::find().all(&fx.store.db).await.unwrap();
-    let mail = mails.iter().find(|m| m.kind == "api_key_created").expect("notice queued");
+    let mail = mails
+        .iter()
+        .find(|m| m.kind == "api_key_created")
+        .expect("notice queued");
     assert_eq!(mail.recipient, "alice@acme.test");
     assert!(mail.body_text.contains(&row.id) && !mail.body_text.contains(&key));
 }
@@ -116,11 +150,21 @@ async fn the_created_page_may_run_the_copy_script_and_nothing_else() {
         &app,
         &fx,
         "/account/keys",
-        &[("csrf", &csrf), ("resource", RES), ("name", "VS Code"), ("client", "vscode"), ("scope", READ), ("days", "3")],
+        &[
+            ("csrf", &csrf),
+            ("resource", RES),
+            ("name", "VS Code"),
+            ("client", "vscode"),
+            ("scope", READ),
+            ("days", "3"),
+        ],
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{html}");
-    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert!(html.contains("src=\"/static/console.js\""));
 }
 
@@ -128,7 +172,10 @@ async fn the_created_page_may_run_the_copy_script_and_nothing_else() {
 async fn the_tenants_limits_refuse_what_they_must() {
     let fx = fixture().await;
     set_keys(&fx, true, Some(10)).await;
-    let res = resource::find_by_uri(&fx.store.db, RES).await.unwrap().unwrap();
+    let res = resource::find_by_uri(&fx.store.db, RES)
+        .await
+        .unwrap()
+        .unwrap();
     grant::add_for_everyone_confirmed(
         &fx.store,
         &fx.clock,
@@ -150,7 +197,14 @@ async fn the_tenants_limits_refuse_what_they_must() {
                 app,
                 fx,
                 "/account/keys",
-                &[("csrf", &csrf), ("resource", RES), ("name", "k"), ("client", "cursor"), ("scope", scope), ("days", days)],
+                &[
+                    ("csrf", &csrf),
+                    ("resource", RES),
+                    ("name", "k"),
+                    ("client", "cursor"),
+                    ("scope", scope),
+                    ("days", days),
+                ],
             )
             .await;
             (s, html)
@@ -175,7 +229,14 @@ async fn the_tenants_limits_refuse_what_they_must() {
         &app,
         &fx,
         "/account/keys",
-        &[("csrf", "forged"), ("resource", RES), ("name", "k"), ("client", "cursor"), ("scope", READ), ("days", "5")],
+        &[
+            ("csrf", "forged"),
+            ("resource", RES),
+            ("name", "k"),
+            ("client", "cursor"),
+            ("scope", READ),
+            ("days", "5"),
+        ],
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -184,10 +245,20 @@ async fn the_tenants_limits_refuse_what_they_must() {
         &app,
         actix_web::test::TestRequest::post()
             .uri("/account/keys")
-            .cookie(actix_web::cookie::Cookie::new(SESSION_COOKIE, fx.acme.session_cookie.clone()))
+            .cookie(actix_web::cookie::Cookie::new(
+                SESSION_COOKIE,
+                fx.acme.session_cookie.clone(),
+            ))
             .insert_header(("content-type", "application/x-www-form-urlencoded"))
             .insert_header(("sec-fetch-site", "cross-site"))
-            .set_payload(form(&[("csrf", &csrf), ("resource", RES), ("name", "k"), ("client", "cursor"), ("scope", READ), ("days", "5")]))
+            .set_payload(form(&[
+                ("csrf", &csrf),
+                ("resource", RES),
+                ("name", "k"),
+                ("client", "cursor"),
+                ("scope", READ),
+                ("days", "5"),
+            ]))
             .to_request(),
     )
     .await;
@@ -228,9 +299,21 @@ async fn introspection_names_the_key_and_revocation_on_account_ends_it() {
     assert_eq!(introspect(&app, &fx.rs2, &key).await["active"], false);
     // The owner revokes it on /account.
     let csrf = csrf(&app, &fx).await;
-    let (s, _, _) = post(&app, &fx, &format!("/account/keys/{}/revoke", k.id), &[("csrf", "forged")]).await;
+    let (s, _, _) = post(
+        &app,
+        &fx,
+        &format!("/account/keys/{}/revoke", k.id),
+        &[("csrf", "forged")],
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _, _) = post(&app, &fx, &format!("/account/keys/{}/revoke", k.id), &[("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &app,
+        &fx,
+        &format!("/account/keys/{}/revoke", k.id),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     assert_eq!(introspect(&app, &fx.rs, &key).await["active"], false);
     let (_, account) = get(&app, &fx, "/account").await;
@@ -269,8 +352,18 @@ async fn introspection_records_last_use_at_most_once_a_minute_and_expiry_once() 
     // A day later the key has expired: inactive, listed as expired, recorded once.
     fx.clock.advance_secs(86_400);
     assert_eq!(introspect(&app, &fx.rs, &key).await["active"], false);
-    assert_eq!(personal_key::record_expired(&fx.store, &fx.clock).await.unwrap(), 1);
-    assert_eq!(personal_key::record_expired(&fx.store, &fx.clock).await.unwrap(), 0);
+    assert_eq!(
+        personal_key::record_expired(&fx.store, &fx.clock)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        personal_key::record_expired(&fx.store, &fx.clock)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(audited(&fx, "api_key.expired").await.len(), 1);
     let k = &personal_key::list_for_tenant(&fx.store.db, &fx.clock, &fx.acme.id)
         .await

@@ -59,7 +59,9 @@ async fn a_key_calls_tools_and_is_refused_once_its_owner_revokes_it() {
     let gw = fixture::start().await;
     enable_keys(&gw).await;
     let k = key(&gw, &[READ]).await;
-    let r = gw.post(Some(&k.secret), &rpc(1, "tools/list", json!({}))).await;
+    let r = gw
+        .post(Some(&k.secret), &rpc(1, "tools/list", json!({})))
+        .await;
     assert_eq!(r.status(), 200);
     let r = gw
         .post(Some(&k.secret), &call(2, "list_customers", json!({})))
@@ -73,7 +75,10 @@ async fn a_key_calls_tools_and_is_refused_once_its_owner_revokes_it() {
     assert_eq!(last.client_id.as_deref(), Some("api-key:cursor"));
     // A scope the key does not hold: 403, as for any token.
     let r = gw
-        .post(Some(&k.secret), &call(3, "delete_customer", json!({"id": 1})))
+        .post(
+            Some(&k.secret),
+            &call(3, "delete_customer", json!({"id": 1})),
+        )
         .await;
     assert_eq!(r.status(), 403);
     let listed = personal_key::get(&gw.w.store.db, &gw.w.clock, gw.t.id(), None, &k.key.id)
@@ -95,16 +100,28 @@ async fn deactivating_the_user_or_withdrawing_the_grant_kills_the_key_at_the_nex
     enable_keys(&gw).await;
     // Deactivation (what SCIM `active: false` runs: every family of the user is revoked).
     let k = key(&gw, &[READ]).await;
-    let r = gw.post(Some(&k.secret), &rpc(1, "tools/list", json!({}))).await;
+    let r = gw
+        .post(Some(&k.secret), &rpc(1, "tools/list", json!({})))
+        .await;
     assert_eq!(r.status(), 200);
-    revoke::revoke_user(&gw.w.store.db, &gw.w.clock, gw.t.id(), &gw.t.user.id, "scim")
-        .await
-        .unwrap();
-    let r = gw.post(Some(&k.secret), &rpc(2, "tools/list", json!({}))).await;
+    revoke::revoke_user(
+        &gw.w.store.db,
+        &gw.w.clock,
+        gw.t.id(),
+        &gw.t.user.id,
+        "scim",
+    )
+    .await
+    .unwrap();
+    let r = gw
+        .post(Some(&k.secret), &rpc(2, "tools/list", json!({})))
+        .await;
     assert_eq!(r.status(), 401);
     // The org grant the key relies on is withdrawn.
     let k = key(&gw, &[READ, world::DELETE]).await;
-    let r = gw.post(Some(&k.secret), &rpc(3, "tools/list", json!({}))).await;
+    let r = gw
+        .post(Some(&k.secret), &rpc(3, "tools/list", json!({})))
+        .await;
     assert_eq!(r.status(), 200);
     authz_core::grant::remove(
         &gw.w.store,
@@ -117,12 +134,16 @@ async fn deactivating_the_user_or_withdrawing_the_grant_kills_the_key_at_the_nex
     )
     .await
     .unwrap();
-    let r = gw.post(Some(&k.secret), &rpc(4, "tools/list", json!({}))).await;
+    let r = gw
+        .post(Some(&k.secret), &rpc(4, "tools/list", json!({})))
+        .await;
     assert_eq!(r.status(), 401);
     let all = personal_key::list_for_tenant(&gw.w.store.db, &gw.w.clock, gw.t.id())
         .await
         .unwrap();
-    assert!(all.iter().all(|k| k.status == personal_key::Status::Revoked));
+    assert!(all
+        .iter()
+        .all(|k| k.status == personal_key::Status::Revoked));
 }
 
 #[actix_web::test]
@@ -139,19 +160,23 @@ async fn last_use_is_written_at_most_once_a_minute() {
     assert_eq!(last_used().await, None);
     let first = gw.w.clock_now();
     for id in 0..3 {
-        let r = gw.post(Some(&k.secret), &rpc(id, "tools/list", json!({}))).await;
+        let r = gw
+            .post(Some(&k.secret), &rpc(id, "tools/list", json!({})))
+            .await;
         assert_eq!(r.status(), 200);
     }
     assert_eq!(used_records(&gw).await, 1);
     assert_eq!(last_used().await, Some(first));
     // 30 s later: within the minute, nothing is written.
     gw.w.clock.advance_secs(30);
-    gw.post(Some(&k.secret), &rpc(4, "tools/list", json!({}))).await;
+    gw.post(Some(&k.secret), &rpc(4, "tools/list", json!({})))
+        .await;
     assert_eq!(used_records(&gw).await, 1);
     assert_eq!(last_used().await, Some(first));
     // 61 s after the first: written again.
     gw.w.clock.advance_secs(31);
-    gw.post(Some(&k.secret), &rpc(5, "tools/list", json!({}))).await;
+    gw.post(Some(&k.secret), &rpc(5, "tools/list", json!({})))
+        .await;
     assert_eq!(used_records(&gw).await, 2);
     assert_eq!(last_used().await, Some(gw.w.clock_now()));
 }
