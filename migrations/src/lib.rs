@@ -22,6 +22,7 @@ mod m20261203_000014_upstream_sessions;
 mod m20261203_000015_tenant_suspension;
 mod m20261203_000016_catalogue_versions;
 mod m20261203_000017_credential_kinds;
+mod m20261203_000018_personal_api_keys;
 mod m20261203_000020_service_accounts;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_tenant_suspension::Migration),
             Box::new(m20261203_000016_catalogue_versions::Migration),
             Box::new(m20261203_000017_credential_kinds::Migration),
+            Box::new(m20261203_000018_personal_api_keys::Migration),
             Box::new(m20261203_000020_service_accounts::Migration),
         ]
     }

@@ -18,6 +18,7 @@ pub mod operator;
 pub mod service_accounts;
 pub mod settings;
 pub mod tenant;
+pub mod user_keys;
 
 pub use error::Problem;
 
@@ -170,6 +171,8 @@ admin_api!(
     settings::add_domain,
     settings::list_tenant_clients,
     settings::set_client_policy,
+    user_keys::list_user_keys,
+    user_keys::revoke_user_key,
     incident::incident_revoke_tenant,
     incident::incident_revoke_connection,
     incident::incident_revoke_client,

@@ -38,6 +38,13 @@ pub struct SettingsBody {
     /// defaults routine 600, sensitive 120, critical 30).
     #[serde(default)]
     pub gateway_calls_per_minute: Option<GatewayCallsBody>,
+    /// Whether members may create personal API keys for IDE clients (default false). Turning
+    /// it off revokes every key of the tenant at once (each audited `api_key.revoked`).
+    #[serde(default)]
+    pub api_keys_enabled: Option<bool>,
+    /// The longest life of a personal API key, days (1-90; default 30).
+    #[serde(default)]
+    pub api_key_max_days: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -64,6 +71,8 @@ impl From<settings::TenantSettings> for SettingsBody {
                 sensitive: g.sensitive,
                 critical: g.critical,
             }),
+            api_keys_enabled: s.api_keys_enabled,
+            api_key_max_days: s.api_key_max_days,
         }
     }
 }
@@ -125,6 +134,8 @@ pub async fn put_settings(
                 sensitive: g.sensitive,
                 critical: g.critical,
             }),
+        api_keys_enabled: b.api_keys_enabled,
+        api_key_max_days: b.api_key_max_days,
     };
     settings::set(
         &st.store,

@@ -5,6 +5,7 @@
 //! the same use cases for the same actions.
 pub mod account;
 pub mod admin;
+pub mod api_keys;
 pub mod authorize;
 pub mod connection;
 pub mod console;

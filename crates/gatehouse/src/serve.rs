@@ -100,6 +100,15 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
                 }
                 Err(e) => tracing::error!(code = "CLIENT0001", error = %e, "client expiry failed"),
             }
+            // Personal API keys past their end: `api_key.expired`, once per key (before the
+            // maintenance purge below removes their token rows a day later).
+            match authz_core::personal_key::record_expired(&store, clock.as_ref()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "recorded expired personal API keys"),
+                Err(e) => {
+                    tracing::error!(code = "APIKEY0003", error = %e, "key expiry sweep failed")
+                }
+            }
             match authz_core::scim_token::alert_expiring(&store, clock.as_ref()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(tokens = n, "queued SCIM token expiry alerts"),

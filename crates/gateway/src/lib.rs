@@ -40,6 +40,7 @@ use authz_core::audit::SigningKey;
 use authz_core::clock::SharedClock;
 use authz_core::mcp_policy::McpPolicy;
 use authz_core::resource::{self, Resource};
+use authz_core::token::CredentialKind;
 use authz_core::upstream_jwt::{self, UpstreamClaims};
 use authz_core::{CoreResult, Store};
 use std::sync::Arc;
@@ -102,6 +103,9 @@ pub enum Backend {
         policies: policies::PolicyCache,
         /// This node's share of the per-user call counters (`app::gateway::limits`).
         calls: app::gateway::CallCounter,
+        /// Personal API keys' last use, written off the request path (issue 14 §1). In
+        /// introspection mode the remote Gatehouse's introspection records it instead.
+        key_usage: Arc<app::api_keys::UsageRecorder>,
     },
     /// A remote Gatehouse (RFC 7662 introspection; rate limits per node, in memory).
     Remote {
@@ -197,6 +201,10 @@ impl GatewayState {
         let issuer = issuer.trim_end_matches('/').to_string();
         Ok(GatewayState {
             backend: Backend::Database {
+                key_usage: Arc::new(app::api_keys::UsageRecorder::new(
+                    store.clone(),
+                    clock.clone(),
+                )),
                 store,
                 policies: policies::PolicyCache::default(),
                 calls: app::gateway::CallCounter::default(),
@@ -327,19 +335,37 @@ impl GatewayState {
         token: &str,
     ) -> Result<Option<app::gateway::TokenHolder>, CannotCheck> {
         match &self.backend {
-            Backend::Database { store, .. } => app::gateway::authenticate(
-                &self.db(store),
-                self.clock.as_ref(),
-                &route.resource,
-                token,
-                policy.settings.share_identity,
-            )
-            .await
-            .map_err(|e| CannotCheck(e.to_string())),
+            Backend::Database {
+                store, key_usage, ..
+            } => {
+                let holder = app::gateway::authenticate(
+                    &self.db(store),
+                    self.clock.as_ref(),
+                    &route.resource,
+                    token,
+                    policy.settings.share_identity,
+                )
+                .await
+                .map_err(|e| CannotCheck(e.to_string()))?;
+                if let Some(h) = holder
+                    .as_ref()
+                    .filter(|h| h.kind() == CredentialKind::ApiKey)
+                {
+                    key_usage.note(h.tenant(), h.family_id(), "gateway");
+                }
+                Ok(holder)
+            }
             Backend::Remote { remote, .. } => remote
                 .introspect(self.clock.as_ref(), policy, token)
                 .await
                 .map_err(|remote::Unavailable::Down(e)| CannotCheck(e)),
+        }
+    }
+
+    /// Returns once every personal API key use noted so far is written (tests, shutdown).
+    pub async fn flush_key_usage(&self) {
+        if let Backend::Database { key_usage, .. } = &self.backend {
+            key_usage.flush().await;
         }
     }
 

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use app::account::overview::Overview;
 use app::SignedInUser;
 use authz_core::crypto::{hashes_equal, sha256_hex};
+use authz_core::personal_key::PersonalKey;
 use minijinja::context;
 
 use crate::browser;
@@ -15,18 +16,18 @@ use crate::pages::PageError;
 use crate::params::Params;
 use crate::state::AppState;
 
-fn csrf(cookie: &str) -> String {
+pub(crate) fn csrf(cookie: &str) -> String {
     sha256_hex(&format!("account|{cookie}"))
 }
 
-fn csrf_matches(p: &Params, cookie: &str) -> bool {
+pub(crate) fn csrf_matches(p: &Params, cookie: &str) -> bool {
     p.get("csrf")
         .map(|c| hashes_equal(c, &csrf(cookie)))
         .unwrap_or(false)
 }
 
 /// The person of this browser's live session, and the cookie value the CSRF token derives from.
-async fn signed_in(
+pub(crate) async fn signed_in(
     state: &AppState,
     req: &HttpRequest,
 ) -> Result<Option<(SignedInUser, String)>, PageError> {
@@ -39,7 +40,7 @@ async fn signed_in(
     }))
 }
 
-fn parse(body: &Bytes) -> Result<Params, PageError> {
+pub(crate) fn parse(body: &Bytes) -> Result<Params, PageError> {
     Params::parse(body).map_err(|e| {
         PageError::bad_request(
             "Nothing was changed",
@@ -49,7 +50,7 @@ fn parse(body: &Bytes) -> Result<Params, PageError> {
     })
 }
 
-fn back_to_account(state: &AppState) -> HttpResponse {
+pub(crate) fn back_to_account(state: &AppState) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, format!("{}/account", state.issuer())))
         .finish()
@@ -64,15 +65,35 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
         ));
     };
     let overview = app::account::overview::overview(&state.store, &user).await?;
-    Ok(render(&state, overview, &cookie))
+    let keys = app::api_keys::mine::list(&state.store, state.clock.as_ref(), &user).await?;
+    Ok(render(&state, overview, keys, &cookie))
 }
 
-fn render(state: &AppState, o: Overview, cookie: &str) -> HttpResponse {
-    let fmt = |us: i64| {
-        chrono::DateTime::from_timestamp_micros(us)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default()
-    };
+pub(crate) fn fmt(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn render(state: &AppState, o: Overview, keys: Vec<PersonalKey>, cookie: &str) -> HttpResponse {
+    let keys: Vec<_> = keys
+        .into_iter()
+        .map(|k| {
+            context! {
+                id => k.id,
+                name => k.name,
+                prefix => k.display_prefix,
+                client => k.client_label,
+                resource => k.resource_name,
+                resource_uri => k.resource_uri,
+                scopes => k.scopes,
+                created => fmt(k.created_at),
+                expires => fmt(k.expires_at),
+                last_used => k.last_used_at.map(fmt),
+                status => k.status.as_str(),
+            }
+        })
+        .collect();
     let apps: Vec<_> = o
         .apps
         .into_iter()
@@ -97,6 +118,7 @@ fn render(state: &AppState, o: Overview, cookie: &str) -> HttpResponse {
             name => o.name,
             email => o.email,
             apps => apps,
+            keys => keys,
             csrf => csrf(cookie),
         },
     )

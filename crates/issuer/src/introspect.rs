@@ -79,7 +79,18 @@ pub async fn introspect(
     .map_err(OAuthError::server)?
     .ok_or_else(authentication_failed)?;
     limits.introspected(state.clock.as_ref(), &id);
+    note_key_use(&state, &result);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(result))
+}
+
+/// A personal API key's use is noted (written off the request path, at most once a minute per
+/// key: `app::api_keys::usage`).
+fn note_key_use(state: &AppState, i: &authz_core::token::introspect::Introspection) {
+    if let (Some(key_id), Some(tenant)) = (&i.key_id, &i.tenant) {
+        if let Ok(tenant) = authz_core::TenantId::parse(tenant) {
+            state.key_usage.note(&tenant, key_id, "introspection");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! they extract, authenticate the caller, call one authz-core function and map the result to
 //! the protocol's own error format.
 mod account;
+mod account_keys;
 pub mod admin_login;
 mod admin_test;
 mod audit_events;
@@ -111,6 +112,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account", web::get().to(account::page))
         .route("/account/revoke", web::post().to(account::revoke))
         .route("/account/sign-out", web::post().to(account::sign_out))
+        .route("/account/keys/new", web::get().to(account_keys::new_page))
+        .route("/account/keys", web::post().to(account_keys::create))
+        .route(
+            "/account/keys/{key_id}/revoke",
+            web::post().to(account_keys::revoke),
+        )
         .route("/session/switch", web::post().to(switch::submit))
         .route("/consent", web::get().to(consent::page))
         .route("/consent", web::post().to(consent::submit))

@@ -40,6 +40,14 @@ impl Templates {
                 include_str!("../../../web/templates/account.html"),
             ),
             (
+                "account_key_new.html",
+                include_str!("../../../web/templates/account_key_new.html"),
+            ),
+            (
+                "account_key_created.html",
+                include_str!("../../../web/templates/account_key_created.html"),
+            ),
+            (
                 "confirm.html",
                 include_str!("../../../web/templates/confirm.html"),
             ),

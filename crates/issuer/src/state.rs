@@ -50,6 +50,9 @@ pub struct AppState {
     pub node_limits: Arc<crate::node_limits::NodeLimits>,
     /// Service accounts' `jwks_uri` sets, fetched like console-typed URLs (public addresses).
     pub service_jwks: Arc<crate::jwks_cache::JwksCache>,
+
+    /// Personal API keys' last use, noted by introspection and written off the request path.
+    pub key_usage: Arc<app::api_keys::UsageRecorder>,
 }
 
 impl AppState {
@@ -60,6 +63,10 @@ impl AppState {
         master_key: MasterKey,
         fetcher: SafeFetcher,
     ) -> Self {
+        let key_usage = Arc::new(app::api_keys::UsageRecorder::new(
+            store.clone(),
+            clock.clone(),
+        ));
         AppState {
             store,
             clock,
@@ -79,6 +86,8 @@ impl AppState {
                 SafeFetcher::new(&safe_fetch::FetchConfig::default())
                     .expect("the default fetcher configuration is valid"),
             )),
+
+            key_usage,
         }
     }
     pub fn with_cimd_fetcher(mut self, f: SafeFetcher) -> Self {

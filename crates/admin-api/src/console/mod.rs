@@ -30,6 +30,7 @@ pub mod overview;
 pub mod scim;
 pub mod service_accounts;
 pub mod settings;
+pub mod user_keys;
 pub mod users;
 
 pub use auth::{Access, Admin, AdminWrite, Console, SetupOrAdmin, SetupOrAdminWrite};
@@ -111,6 +112,7 @@ impl Templates {
             "console/settings.html",
             "console/invitation.html",
             "console/start.html",
+            "console/user_keys.html",
         ) {
             env.add_template(name, src)
                 .expect("embedded console templates parse");
@@ -350,6 +352,8 @@ console_routes! {
     POST "/users/{user_id}/revoke" Admin => users::revoke_all;
     POST "/users/{user_id}/apps/revoke" Admin => users::revoke_app;
     POST "/users/{user_id}/sessions/revoke" Admin => users::revoke_session;
+    GET "/user-keys" Admin => user_keys::list;
+    POST "/user-keys/{key_id}/revoke" Admin => user_keys::revoke;
     GET "/audit" Admin => audit::page;
     GET "/audit/export.csv" Admin => audit::export_csv;
     GET "/audit/export.jsonl" Admin => audit::export_jsonl;

@@ -84,6 +84,8 @@ fn settings_view(p: SettingsPage, now: i64) -> minijinja::Value {
             upstream_check => s.upstream_check_minutes.unwrap_or(settings::UPSTREAM_CHECK_DEFAULT_MINUTES),
             reauth_after => s.reauth_after_hours,
             refresh_days => s.refresh_lifetime_days.unwrap_or(settings::REFRESH_LIFETIME_DEFAULT_DAYS),
+            api_keys => s.api_keys_enabled(),
+            api_key_days => s.api_key_max_days(),
         },
         bounds => context! {
             routine => settings::ROUTINE_MINUTES, sensitive => settings::SENSITIVE_MINUTES,
@@ -91,6 +93,7 @@ fn settings_view(p: SettingsPage, now: i64) -> minijinja::Value {
             upstream_check => settings::UPSTREAM_CHECK_MINUTES,
             reauth_after => settings::REAUTH_AFTER_HOURS,
             refresh_days => settings::REFRESH_LIFETIME_DAYS,
+            api_key_days => settings::API_KEY_MAX_DAYS,
         },
         reauth_default => settings::REAUTH_DEFAULT_HOURS,
         provisioning => p.provisioning.as_str(),
@@ -138,6 +141,12 @@ fn parse_settings(f: &Form) -> Result<TenantSettings, ConsoleError> {
         ),
         // Not on the form; the use case keeps the stored value.
         gateway_calls_per_minute: None,
+        // Off is the default: stored as unset.
+        api_keys_enabled: f.checked("api_keys_enabled").then_some(true),
+        api_key_max_days: unless(
+            f.int("api_key_max_days", "The personal API key lifetime")?,
+            settings::API_KEY_DEFAULT_MAX_DAYS,
+        ),
     })
 }
 

@@ -51,6 +51,13 @@ pub struct TenantSettings {
     /// sensitive scope (issue 13 §1 "Limits"); unset tiers take [`GATEWAY_CALLS_DEFAULT`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_calls_per_minute: Option<GatewayCallLimits>,
+    /// Whether members may create personal API keys for IDE clients (issue 14 §1; default
+    /// off). Turning it off revokes every key of the tenant at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys_enabled: Option<bool>,
+    /// The longest life a member may give a personal API key, days (1–90; default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_max_days: Option<i64>,
 }
 
 /// Calls per user and minute through the MCP gateway, by tier.
@@ -82,6 +89,9 @@ pub const REFRESH_LIFETIME_DEFAULT_DAYS: i64 = 30;
 /// critical 30: an agent's routine lookups are not throttled, a burst of deletions is.
 pub const GATEWAY_CALLS_PER_MINUTE: (i64, i64) = (1, 100_000);
 pub const GATEWAY_CALLS_DEFAULT: [i64; 3] = [600, 120, 30];
+/// Personal API key lifetime, days (issue 14 §1: 30 default, 90 hard maximum).
+pub const API_KEY_MAX_DAYS: (i64, i64) = (1, 90);
+pub const API_KEY_DEFAULT_MAX_DAYS: i64 = 30;
 
 fn within(name: &str, v: Option<i64>, (lo, hi): (i64, i64)) -> CoreResult<()> {
     match v {
@@ -128,6 +138,11 @@ impl TenantSettings {
             "the refresh lifetime (days)",
             self.refresh_lifetime_days,
             REFRESH_LIFETIME_DAYS,
+        )?;
+        within(
+            "the personal API key lifetime (days)",
+            self.api_key_max_days,
+            API_KEY_MAX_DAYS,
         )?;
         if let Some(g) = &self.gateway_calls_per_minute {
             for (name, v) in [
@@ -204,6 +219,18 @@ impl TenantSettings {
         chosen
             .unwrap_or(default)
             .clamp(GATEWAY_CALLS_PER_MINUTE.0, GATEWAY_CALLS_PER_MINUTE.1)
+    }
+
+    /// Whether members may create personal API keys (default off).
+    pub fn api_keys_enabled(&self) -> bool {
+        self.api_keys_enabled.unwrap_or(false)
+    }
+
+    /// The longest life of a personal API key, days (default 30, at most 90).
+    pub fn api_key_max_days(&self) -> i64 {
+        self.api_key_max_days
+            .unwrap_or(API_KEY_DEFAULT_MAX_DAYS)
+            .clamp(API_KEY_MAX_DAYS.0, API_KEY_MAX_DAYS.1)
     }
 
     /// A refresh family's absolute lifetime from the authorization (DESIGN §5).
@@ -298,6 +325,10 @@ pub async fn set(
         // Allow-list mode applies to grants already given, not only to new ones.
         super::client_policy::enforce(store, clock, tenant, actor).await?;
     }
+    if old.api_keys_enabled() && !s.api_keys_enabled() {
+        // Keys stop working when the feature is turned off, not only new ones (issue 14 §1).
+        crate::personal_key::revoke_all_in_tenant(store, clock, tenant, actor).await?;
+    }
     Ok(())
 }
 
@@ -336,6 +367,8 @@ mod tests {
                 sensitive: None,
                 critical: Some(5),
             }),
+            api_keys_enabled: Some(true),
+            api_key_max_days: Some(90),
         };
         s.validate().unwrap();
         assert_eq!(s.gateway_calls_per_minute(Tier::Routine), 1000);
@@ -357,6 +390,9 @@ mod tests {
         assert_eq!(d.reauth_cap_secs(false), Some(24 * 3600));
         assert_eq!(d.reauth_cap_secs(true), None);
         assert_eq!(d.refresh_lifetime_secs(), 30 * 86_400);
+        assert!(!d.api_keys_enabled());
+        assert_eq!(d.api_key_max_days(), 30);
+        assert_eq!(s.api_key_max_days(), 90);
         for bad in [
             TenantSettings {
                 upstream_check_minutes: Some(-1),
@@ -372,6 +408,14 @@ mod tests {
             },
             TenantSettings {
                 refresh_lifetime_days: Some(91),
+                ..Default::default()
+            },
+            TenantSettings {
+                api_key_max_days: Some(91),
+                ..Default::default()
+            },
+            TenantSettings {
+                api_key_max_days: Some(0),
                 ..Default::default()
             },
             TenantSettings {

@@ -4,6 +4,7 @@ mod admin;
 mod audit;
 mod catalog;
 mod directory;
+mod keys;
 mod oauth;
 mod ops;
 mod saml;
@@ -22,6 +23,7 @@ pub use catalog::{
 pub use directory::{
     scim_group_members, scim_groups, scim_tombstones, scim_user_emails, scim_users,
 };
+pub use keys::personal_api_keys;
 pub use oauth::{
     auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens,
     used_jtis,

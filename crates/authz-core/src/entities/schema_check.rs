@@ -112,6 +112,7 @@ async fn entities_match_the_migrated_schema() {
         declared::<tenants::Entity>(),
         declared::<users::Entity>(),
         declared::<upstream_sessions::Entity>(),
+        declared::<personal_api_keys::Entity>(),
     ];
     let mut problems = Vec::new();
     let with_entity: BTreeSet<String> = entities.iter().map(|(t, _)| t.clone()).collect();

@@ -11,6 +11,7 @@ mod scim;
 mod service_account;
 mod tenant;
 mod token;
+mod user_key;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -89,6 +90,10 @@ pub enum Command {
     /// Manage a tenant's email domains (and the operator's verification override).
     #[command(subcommand)]
     Domain(admin::DomainCmd),
+    /// Members' personal API keys for IDE clients: list, revoke, turn on or off (not the admin
+    /// API's keys: see `admin-key`).
+    #[command(subcommand)]
+    UserKey(user_key::UserKeyCmd),
 }
 
 #[derive(clap::Args, Debug)]
@@ -188,6 +193,7 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
         Command::AdminKey(c) => keys::admin_key(&ctx, c).await,
         Command::Admin(c) => admin::admin(&ctx, c).await,
         Command::Domain(c) => admin::domain(&ctx, c).await,
+        Command::UserKey(c) => user_key::user_key(&ctx, c).await,
         Command::Audit(c) => return audit::audit(&ctx, c).await,
         Command::Serve(_) | Command::Gateway(_) | Command::Migrate => unreachable_cmd(),
     };

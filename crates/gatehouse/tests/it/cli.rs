@@ -1274,3 +1274,50 @@ async fn resource_secrets_rotate_with_an_overlap_and_are_revoked_at_once() {
         ]
     );
 }
+
+/// `gatehouse user-key`: members' personal API keys are off by default; the operator turns
+/// them on with a maximum within 1-90 days, lists them, and an unknown key cannot be revoked.
+#[test]
+fn user_key_settings_list_and_revoke() {
+    let d = copy_of_baseline("user_key");
+    let out = ok(&d, &["user-key", "settings", "--tenant", "acme"]);
+    assert!(out.contains("api_keys_enabled: false"), "{out}");
+    assert!(out.contains("api_key_max_days: 30"), "{out}");
+    let out = ok(
+        &d,
+        &[
+            "user-key",
+            "settings",
+            "--tenant",
+            "acme",
+            "--enable",
+            "--max-days",
+            "14",
+        ],
+    );
+    assert!(out.contains("api_keys_enabled: true"), "{out}");
+    assert!(out.contains("api_key_max_days: 14"), "{out}");
+    let (_, _, err) = fails(
+        &d,
+        &[
+            "user-key",
+            "settings",
+            "--tenant",
+            "acme",
+            "--max-days",
+            "91",
+        ],
+    );
+    assert!(err.contains("between 1 and 90"), "{err}");
+    assert_eq!(ok(&d, &["user-key", "list", "--tenant", "acme"]), "");
+    let (_, _, err) = fails(
+        &d,
+        &["user-key", "revoke", "--tenant", "acme", "--id", "nope"],
+    );
+    assert!(err.contains("not found"), "{err}");
+    let out = ok(
+        &d,
+        &["user-key", "settings", "--tenant", "acme", "--disable"],
+    );
+    assert!(out.contains("api_keys_enabled: false"), "{out}");
+}

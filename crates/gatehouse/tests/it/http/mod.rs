@@ -3,6 +3,7 @@
 //! deprovisioning and admin revocation reaching the issuer's tokens). scripts/test.sh runs
 //! this module again on PostgreSQL.
 mod admin;
+mod api_keys;
 mod cross;
 mod gateway;
 mod issuer;

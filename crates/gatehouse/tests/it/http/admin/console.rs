@@ -212,6 +212,8 @@ fn concrete(path: &str, fx: &Fx) -> String {
             .replace("{invitation_id}", "i-1")
             .replace("{event_id}", "1")
             .replace("{account_id}", "sa-1")
+
+            .replace("{key_id}", "k-1")
     )
 }
 
@@ -1565,4 +1567,75 @@ async fn an_admin_creates_a_service_account_sees_the_secret_once_and_disables_it
             .unwrap()
             .enabled()
     );
+
+async fn the_admin_turns_personal_api_keys_on_sees_every_key_and_revokes_one() {
+    use authz_core::personal_key::{self, NewKey, Status};
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let (status, _, body) = send(&app, "GET", "/admin/t/acme/settings", cookie, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("name=\"api_keys_enabled\" >"),
+        "off by default: {body}"
+    );
+    let form = format!(
+        "api_keys_enabled=on&api_key_max_days=20&provisioning=jit&csrf={}",
+        csrf(&fx.admin.cookie)
+    );
+    let (status, _, body) = send(&app, "POST", "/admin/t/acme/settings", cookie, Some(form)).await;
+    assert_eq!(status, 303, "{body}");
+    let s = authz_core::admin::settings::get(&fx.store.db, &fx.acme)
+        .await
+        .unwrap();
+    assert!(s.api_keys_enabled());
+    assert_eq!(s.api_key_max_days(), 20);
+    // A member's key (the resource and grant the key needs).
+    let reg = authz_core::resource::register(&fx.store, &fx.clock, world::crm_spec())
+        .await
+        .unwrap();
+    authz_core::grant::add_for_everyone(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        &reg.resource,
+        &[world::READ.to_string()],
+    )
+    .await
+    .unwrap();
+    let created = personal_key::create(
+        &fx.store,
+        &fx.clock,
+        NewKey {
+            tenant: &fx.acme,
+            user_id: &fx.plain_user,
+            auth_time: fx.clock.now_us(),
+            resource: &reg.resource,
+            name: "Pat's Cursor",
+            client_label: "cursor",
+            scopes: &[world::READ.to_string()],
+            days: 20,
+            actor: "user:pat",
+        },
+    )
+    .await
+    .unwrap();
+    let (status, _, body) = send(&app, "GET", "/admin/t/acme/user-keys", cookie, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("Pat&#39;s Cursor") || body.contains("Pat&#x27;s Cursor"),
+        "{body}"
+    );
+    assert!(body.contains(&created.key.id) && !body.contains(&created.secret));
+    let form = format!("csrf={}", csrf(&fx.admin.cookie));
+    let path = format!("/admin/t/acme/user-keys/{}/revoke", created.key.id);
+    let (status, location, _) = send(&app, "POST", &path, cookie, Some(form)).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/t/acme/user-keys")
+    );
+    let k = personal_key::get(&fx.store.db, &fx.clock, &fx.acme, None, &created.key.id)
+        .await
+        .unwrap();
+    assert_eq!(k.status, Status::Revoked);
 }

@@ -23,6 +23,8 @@ pub struct Gw {
     pub http: reqwest::Client,
     /// The audit writer (a test may shut it down).
     pub writer: Option<AuditWriter>,
+    /// The gateway's state (a test may flush what it writes off the request path).
+    pub state: web::Data<GatewayState>,
 }
 
 /// A tool needing the critical scope, added to the CRM's catalogue (the step-up tests).
@@ -78,9 +80,10 @@ pub async fn start_with(
     .await
     .expect("gateway state");
     let state = web::Data::new(state);
+    let served = state.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let server = HttpServer::new(move || App::new().configure(gateway::configure(state.clone())))
+    let server = HttpServer::new(move || App::new().configure(gateway::configure(served.clone())))
         .workers(1)
         .disable_signals()
         .listen(listener)
@@ -95,6 +98,7 @@ pub async fn start_with(
         sink,
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
         writer: Some(writer),
+        state,
     }
 }
 

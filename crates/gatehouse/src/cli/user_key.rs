@@ -1,0 +1,111 @@
+//! `gatehouse user-key`: members' personal API keys for IDE clients (issue 14 §1), as a tenant
+//! admin sees them in the console and the admin API: list, revoke, and the tenant's settings
+//! (on/off, maximum lifetime). Not the admin API's own keys (`gatehouse admin-key`).
+use anyhow::{bail, Context, Result};
+use authz_core::admin::settings;
+use clap::Subcommand;
+
+use super::{ts, Ctx};
+
+#[derive(Subcommand, Debug)]
+pub enum UserKeyCmd {
+    /// List every personal API key of a tenant's members (never a secret).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a member's key at once, on every node.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        /// The key id (as `list` and the member's account page show it).
+        #[arg(long)]
+        id: String,
+    },
+    /// Show, and with flags change, whether members may create keys and their maximum life.
+    /// Turning keys off revokes every existing key of the tenant.
+    Settings {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        /// Days a key lives at most (1-90; default 30).
+        #[arg(long)]
+        max_days: Option<i64>,
+    },
+}
+
+pub async fn user_key(ctx: &Ctx, cmd: UserKeyCmd) -> Result<()> {
+    let clock = ctx.clock.as_ref();
+    let tenant_of = |slug: String| async move {
+        authz_core::tenant::find_by_slug(&ctx.store.db, &slug)
+            .await
+            .with_context(|| format!("tenant '{slug}'"))
+    };
+    // The operator at the machine acts as the tenant's admin; the audit log names `operator`.
+    let admin = |t: &authz_core::tenant::Tenant| {
+        app::TenantAdmin::verified(t.id.clone(), app::Operator::cli().actor().to_string())
+    };
+    match cmd {
+        UserKeyCmd::List { tenant } => {
+            let t = tenant_of(tenant).await?;
+            for k in app::api_keys::admin::list(&ctx.store, clock, &admin(&t)).await? {
+                println!(
+                    "user_key: {} {} user={} resource={} scopes={} expires={} last_used={} prefix={} client={} {}",
+                    k.id,
+                    k.status.as_str(),
+                    k.user_id,
+                    k.resource_uri,
+                    k.scopes.join(","),
+                    ts(k.expires_at),
+                    k.last_used_at.map(ts).unwrap_or_else(|| "never".into()),
+                    k.display_prefix,
+                    k.client_label,
+                    k.name
+                );
+            }
+        }
+        UserKeyCmd::Revoke { tenant, id } => {
+            let t = tenant_of(tenant).await?;
+            let (k, revoked) = app::api_keys::admin::revoke(&ctx.store, clock, &admin(&t), &id)
+                .await
+                .with_context(|| format!("key '{id}'"))?;
+            println!("user_key: {}", k.id);
+            println!("status: {}", k.status.as_str());
+            if !revoked {
+                eprintln!("note: the key was not active; nothing changed");
+            }
+        }
+        UserKeyCmd::Settings {
+            tenant,
+            enable,
+            disable,
+            max_days,
+        } => {
+            let t = tenant_of(tenant).await?;
+            let old = settings::get(&ctx.store.db, &t.id).await?;
+            let mut new = old.clone();
+            if enable {
+                new.api_keys_enabled = Some(true);
+            }
+            if disable {
+                new.api_keys_enabled = None;
+            }
+            if let Some(d) = max_days {
+                if !(settings::API_KEY_MAX_DAYS.0..=settings::API_KEY_MAX_DAYS.1).contains(&d) {
+                    bail!("--max-days must be between 1 and 90");
+                }
+                new.api_key_max_days = Some(d);
+            }
+            if new != old {
+                settings::set(&ctx.store, clock, &t.id, &new, "operator").await?;
+            }
+            println!("tenant: {}", t.slug);
+            println!("api_keys_enabled: {}", new.api_keys_enabled());
+            println!("api_key_max_days: {}", new.api_key_max_days());
+        }
+    }
+    Ok(())
+}
