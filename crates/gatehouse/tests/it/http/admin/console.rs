@@ -212,7 +212,6 @@ fn concrete(path: &str, fx: &Fx) -> String {
             .replace("{invitation_id}", "i-1")
             .replace("{event_id}", "1")
             .replace("{account_id}", "sa-1")
-
             .replace("{key_id}", "k-1")
     )
 }
@@ -1567,7 +1566,9 @@ async fn an_admin_creates_a_service_account_sees_the_secret_once_and_disables_it
             .unwrap()
             .enabled()
     );
+}
 
+#[actix_web::test]
 async fn the_admin_turns_personal_api_keys_on_sees_every_key_and_revokes_one() {
     use authz_core::personal_key::{self, NewKey, Status};
     let fx = fixture().await;
