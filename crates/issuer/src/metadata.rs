@@ -26,12 +26,7 @@ pub async fn authorization_server(state: web::Data<AppState>) -> Result<HttpResp
         "response_modes_supported": ["query"],
         // The RFC 7523 jwt-bearer grant redeems ID-JAGs (enterprise-managed authorization);
         // client_credentials is for tenant service accounts (RFC 6749 §4.4).
-        "grant_types_supported": [
-            "authorization_code",
-            "refresh_token",
-            "client_credentials",
-            authz_core::token::jwt_bearer::GRANT_TYPE
-        ],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", authz_core::token::jwt_bearer::GRANT_TYPE],
         "code_challenge_methods_supported": ["S256"],
         // `private_key_jwt` (RFC 7523 §2.2): tenant service accounts' client assertions.
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
