@@ -1,6 +1,6 @@
 // Renders docs/benchmarks.md from bench/results/<stamp>/results.json (written by bench/run.sh).
 // If bench/observations.md exists it is appended verbatim (hand-written analysis of a run).
-// usage: node bench/report.mjs RESULTS.json > docs/benchmarks.md
+// usage: node bench/report.mjs RESULTS.json > /tmp/b.md && mv /tmp/b.md docs/benchmarks.md (it reads the current file: not straight into it)
 import { readFileSync, existsSync } from 'node:fs';
 
 const r = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -151,5 +151,11 @@ covered by this benchmark.
   that could make it accept a revoked token (every introspection reads the database).
 `;
 const appendix = (name) => (existsSync(new URL(name, import.meta.url)) ? `\n${readFileSync(new URL(name, import.meta.url), 'utf8')}` : '');
-// The SCIM benchmark (bench/scim.sh) keeps its own section.
-process.stdout.write(out + appendix('./observations.md') + appendix('./scim-results.md'));
+// The SCIM benchmark (bench/scim.sh) keeps its own section. Sections other scripts write into
+// docs/benchmarks.md (the gateway's, the test command's, A/B readings) follow KEPT and are
+// carried over from the current file, so this run does not erase them.
+const KEPT = '<!-- kept: the sections below are written by other scripts; bench/report.mjs keeps them -->';
+const docPath = new URL('../docs/benchmarks.md', import.meta.url);
+const current = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
+const kept = current.includes(KEPT) ? `\n${current.slice(current.indexOf(KEPT))}` : '';
+process.stdout.write(out + appendix('./observations.md') + appendix('./scim-results.md') + kept);

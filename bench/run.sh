@@ -266,7 +266,8 @@ jq -n \
     peer:{rss_idle_mb:$peer_rss_idle, introspect:$pi[0], introspect_stats:$pis[0], refresh:$pr[0], refresh_stats:$prs[0], client_credentials:$pcc[0], client_credentials_stats:$pccs[0], active_checks:$peer_active},
     probe:$probe[0]}' >"$OUT/results.json"
 if [[ $REPORT != 0 ]]; then
-  node bench/report.mjs "$OUT/results.json" >docs/benchmarks.md
+  # Written to a temporary file first: the report reads the current one (the sections it keeps).
+  node bench/report.mjs "$OUT/results.json" >"$WORK/benchmarks.md" && mv "$WORK/benchmarks.md" docs/benchmarks.md
   log "results: $OUT/results.json; report: docs/benchmarks.md"
 else
   log "results: $OUT/results.json (REPORT=0: docs/benchmarks.md left alone)"
