@@ -5,7 +5,7 @@
 //
 // Through the gateway each call is fully checked as in production: the access token is looked
 // up in PostgreSQL (no cache: revocation is immediate), the catalogue decides, the call is
-// counted against the tenant's per-user limit (one upsert), a 60-second EdDSA JWT is signed for
+// counted against the tenant's per-user limit (in memory per node, added to the shared row once a second), a 60-second EdDSA JWT is signed for
 // the upstream, the answer is streamed back and the call is audited (queued off the request
 // path). The tenant's routine limit is raised to 100,000 calls per minute for the run (the
 // default, 600, would answer 429 within a second).
@@ -239,7 +239,7 @@ alternately **directly** to the upstream and **through \`gatehouse gateway\`** (
 process, PostgreSQL ${r.machine.postgres.split(' ')[0]} on the same host, \`RUST_LOG=warn\`), ${r.rounds} rounds each, on the same ${r.machine.cpus}-core
 machine (${r.machine.cpu}) that also runs the load generator, the upstream and PostgreSQL.
 Through the gateway every call is checked in full: the access token read from PostgreSQL (no
-cache), the catalogue's scopes, the per-user call limit (one upsert; the run raises the tenant's
+cache), the catalogue's scopes, the per-user call limit (counted in memory per node, added to the shared row once a second; the run raises the tenant's
 routine limit to 100,000 per minute), a fresh EdDSA JWT for the upstream, the answer streamed
 back, and a \`gateway.tool_call\` audit record written off the request path (${r.audited.toLocaleString('en-US')} records for
 ${r.gateway_ok.toLocaleString('en-US')} successful gateway calls, warm-up and checks included, counted once the writer's queue had
