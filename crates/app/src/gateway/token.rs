@@ -9,7 +9,7 @@ use authz_core::entities::{grant_families, tenants, tokens};
 use authz_core::resource::Resource;
 use authz_core::token::refresh::STEP_UP_WINDOW_SECS;
 use authz_core::token::CredentialKind;
-use authz_core::{user, CoreResult, TenantId};
+use authz_core::{CoreResult, TenantId};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 /// A verified bearer of a live access token for one resource. Only [`authenticate`] makes one,
@@ -143,13 +143,8 @@ pub async fn authenticate<C: ConnectionTrait>(
     let Ok(tenant) = TenantId::parse(&tenant_id) else {
         return Ok(None);
     };
-    let (email, name) = if share_identity && kind == CredentialKind::ClientCredentials {
-        // A service account has no email; its name says who it is (DESIGN §8).
-        let name = authz_core::service_account::name_of(conn, &tenant, &user_id).await?;
-        (None, name)
-    } else if share_identity {
-        let u = user::get(conn, &tenant, &user_id).await?;
-        (u.email, u.name)
+    let (email, name) = if share_identity {
+        authz_core::token::introspect::subject_identity(conn, &tenant, Some(kind), &user_id).await?
     } else {
         (None, None)
     };

@@ -135,20 +135,30 @@ async fn with_identity<C: ConnectionTrait>(
         return Ok(i);
     };
     let tenant = crate::tenant::TenantId::from_stored(tenant);
-    if i.subject_type == Some("service") {
-        // A service account has no email; its name says who it is (DESIGN §8).
-        i.name = crate::service_account::name_of(conn, &tenant, &sub).await?;
-        return Ok(i);
-    }
-    match crate::user::get(conn, &tenant, &sub).await {
-        Ok(u) => {
-            i.email = u.email;
-            i.name = u.name;
-        }
-        Err(crate::CoreError::NotFound(_)) => {}
-        Err(e) => return Err(e),
-    }
+    (i.email, i.name) = subject_identity(conn, &tenant, i.credential_kind, &sub).await?;
     Ok(i)
+}
+
+/// The email and name of a token's subject, for a resource that shares identity: a directory
+/// user's, or a service account's name (it has no email, DESIGN §8). A subject no longer found
+/// has neither. Introspection and the gateway's in-process check both answer with it.
+pub async fn subject_identity<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &crate::TenantId,
+    kind: Option<CredentialKind>,
+    subject: &str,
+) -> CoreResult<(Option<String>, Option<String>)> {
+    if kind == Some(CredentialKind::ClientCredentials) {
+        return Ok((
+            None,
+            crate::service_account::name_of(conn, tenant, subject).await?,
+        ));
+    }
+    match crate::user::get(conn, tenant, subject).await {
+        Ok(u) => Ok((u.email, u.name)),
+        Err(crate::CoreError::NotFound(_)) => Ok((None, None)),
+        Err(e) => Err(e),
+    }
 }
 
 /// An active answer of a suspended tenant becomes inactive (no cache: a suspension holds on
