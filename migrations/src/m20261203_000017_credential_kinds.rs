@@ -67,7 +67,17 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
             DatabaseBackend::Postgres => crate::run_all(manager, PG).await?,
-            _ => crate::run_all(manager, SQLITE).await?,
+            _ => {
+                // One connection for the whole rebuild: run statement by statement over the pool,
+                // the RENAME could reach a connection that had not yet seen the DROP ("there is
+                // already another table ... named grant_families").
+                use sea_orm_migration::sea_orm::{ConnectionTrait, TransactionTrait};
+                let txn = manager.get_connection().begin().await?;
+                for stmt in crate::split_statements(SQLITE) {
+                    txn.execute_unprepared(&stmt).await?;
+                }
+                txn.commit().await?;
+            }
         }
         crate::run_all(manager, INDEXES).await
     }
