@@ -77,13 +77,13 @@ const planText = fs.readFileSync(plan, 'utf8').trim();
 const ok = (b) => (b ? 'met' : '**not met**');
 const obs = fs.existsSync('bench/scim-observations.md') ? '\n' + fs.readFileSync('bench/scim-observations.md', 'utf8') : '';
 const section = `<!-- scim:begin -->
-## SCIM (issue "SCIM"; DESIGN §10)
+## SCIM (issue "SCIM")
 
 Run ${process.env.STAMP} by \`bench/scim.sh\` on ${process.env.MACHINE}; release build, one node,
 ${r.concurrency} requests in flight, the tenant's SCIM token (rate limit raised for the run). Every
 request is a separate HTTP call with its own transaction, audit record and rate-limit count.
 
-| Measurement | Result | Target (DESIGN §10) | |
+| Measurement | Result | Target | |
 |---|---|---|---|
 | Create users (POST /Users; load by ${r.create.generator}${r.create.requests ? `, ${r.create.requests.toLocaleString('en')} users in ${r.create.secs} s` : ''}) | ${r.create.per_sec} req/s (p50 ${r.create.p50_ms} ms, p99 ${r.create.p99_ms} ms, ${r.create.errors} errors) | ≥ 1,000 req/s | ${ok(r.create.per_sec >= 1000 && r.create.errors === 0)} |
 | One PATCH adding ${r.patch_members.members} members to a group | ${r.patch_members.secs} s | < 1 s | ${ok(r.patch_members.secs < 1)} |

@@ -3,6 +3,8 @@
 #   1. installs what it needs (Debian packages, the interop peers from npm), then checks that
 #      no new HTTP handler is over the size limits or opens a transaction (check-handlers.sh)
 #      and no modules of the HTTP crates import each other in a ring (check_import_rings.py),
+#      and the docs' links resolve inside the repository, with docs/README.md indexing every
+#      document (check_docs_links.py),
 #   2. makes sure a PostgreSQL server is reachable (uses 127.0.0.1:5432 if it answers, else
 #      installs/starts one),
 #   3. runs every Rust test on SQLite, the storage/domain/HTTP tests again on PostgreSQL,
@@ -58,6 +60,8 @@ say "handler size and edge effects (scripts/check-handlers.sh)"
 ./scripts/check-handlers.sh
 say "no import rings among the modules of the edges and the application layer"
 python3 scripts/check_import_rings.py
+say "documentation links, the docs index and no citation outside the repository (check_docs_links.py)"
+python3 scripts/check_docs_links.py
 
 # --- 2. PostgreSQL ------------------------------------------------------------------------
 PG_ADMIN_URL="${GATEHOUSE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"

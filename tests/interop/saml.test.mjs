@@ -5,10 +5,8 @@
 // Env: GATEHOUSE_BIN, DATABASE_URL (only its server is used: this file creates and drops its own
 // database); optional SAML_IDP_PYTHON (else tests/interop/.venv is created from
 // requirements-saml.txt). Needs xmlsec1 on PATH. Run: node --test tests/interop/saml.test.mjs
-// Skipped (with a message) while the binary has no `gatehouse connection add-saml`.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,27 +23,20 @@ const EMAIL = 'alice@acme.test';
 const OID = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
 const REQUEST_ID = /^_[0-9a-f]{32}$/;
 
-// Skip cleanly while the SAML endpoints are not in the binary yet.
 const BIN = process.env.GATEHOUSE_BIN;
-const probe = BIN ? spawnSync(BIN, ['connection', 'add-saml', '--help'], { encoding: 'utf8' }) : null;
-const SKIP = probe && probe.status !== 0
-  ? `\`gatehouse connection add-saml --help\` fails with ${BIN} (exit ${probe.status ?? probe.error}): SAML connections are not in this build yet`
-  : false;
-if (SKIP) console.log(`# saml.test.mjs skipped: ${SKIP}`);
 
 const TIMEOUT = { timeout: 180_000 };
 const cleanups = [];
 const S = { conns: [] };
 let failed = false;
 
-const step = (name, fn) => test(name, { ...TIMEOUT, skip: SKIP }, async (t) => { try { await fn(t); } catch (e) { failed = true; throw e; } });
+const step = (name, fn) => test(name, TIMEOUT, async (t) => { try { await fn(t); } catch (e) { failed = true; throw e; } });
 const sql = (query) => psql(S.db.url, query);
 const auditDetails = (tenantId, action) => sql(
   `SELECT details FROM audit_events WHERE tenant_id = ${q(tenantId)} AND action = ${q(action)} ORDER BY id`,
 ).split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
 before(async () => {
-  if (SKIP) return;
   try {
     const { DATABASE_URL } = process.env;
     assert.ok(BIN, 'GATEHOUSE_BIN must point at the gatehouse binary');
