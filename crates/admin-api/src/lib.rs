@@ -3,6 +3,7 @@
 //! path or by an admin console session (CSRF header and step-up for writes). Errors are `application/problem+json` (RFC 9457).
 //! The OpenAPI 3.1 document at `/admin/api/v1/openapi.json` is generated from the handlers, and
 //! the same list of handlers registers the routes ([`configure`]), so the document is the router.
+//! `/admin/api/v1/docs` renders it as an HTML reference ([`reference`]).
 use actix_web::{get, web, HttpResponse};
 use authz_core::clock::SharedClock;
 use authz_core::Store;
@@ -15,6 +16,7 @@ pub mod console;
 pub mod error;
 pub mod incident;
 pub mod operator;
+pub mod reference;
 pub mod service_accounts;
 pub mod settings;
 pub mod tenant;
@@ -130,6 +132,7 @@ macro_rules! admin_api {
                     .app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(error::json_error))
                     .app_data(web::QueryConfig::default().error_handler(error::query_error))
                     .service(openapi_json)
+                    .service(reference::api_reference)
                     $(.service($handler))*
                     .default_service(web::to(not_found)),
             );

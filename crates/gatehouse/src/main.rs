@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod mailer;
+mod open_store;
 mod serve;
 
 use clap::Parser;

@@ -33,10 +33,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let mailer = crate::mailer::Mailer::from_env(&cfg.data_dir, &issuer)?;
     let dns_resolver = cfg.dns_resolver()?;
     actix_web::rt::System::new().block_on(async move {
-        if cfg.auto_migrate() {
-            Store::migrate(&cfg.database_url).await.context("database migration failed")?;
-        }
-        let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
+        let store = crate::open_store::open(&cfg.database_url, cfg.auto_migrate()).await?;
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
@@ -62,17 +59,18 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             dns: dns_resolver.clone(),
             templates: Arc::new(admin_api::console::Templates::new()),
         };
+        let services = Services::new(state, scim, admin, console);
+        let server = HttpServer::new(move || gatehouse::app(&services))
+            .shutdown_timeout(20)
+            .bind(&listen)
+            .map_err(|e| crate::cli::listen_error(&listen, &e))?;
+        // A node that cannot listen sends no mail and runs no jobs.
         crate::mailer::spawn(mailer, store.clone(), clock.clone());
         background_jobs(store, clock, signing_key);
-        tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
-        let services = Services::new(state, scim, admin, console);
-        HttpServer::new(move || gatehouse::app(&services))
-        .shutdown_timeout(20)
-        .bind(&listen)
-        .with_context(|| format!("cannot listen on {listen}"))?
-        .run()
-        .await
-        .context("server error")
+        // Only now: "listening" must not be printed for a port that is taken.
+        let bound = crate::cli::addrs(&server.addrs());
+        tracing::info!(listen = %bound, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
+        server.run().await.context("server error")
     })
 }
 

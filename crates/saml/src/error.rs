@@ -50,6 +50,13 @@ pub enum SamlError {
     Unsolicited,
     #[error("SAML0022 NO_SUBJECT: neither a persistent NameID nor the key attribute '{0}' identifies the user")]
     NoSubject(String),
+    /// The document given as IdP metadata is something else (a response, an HTML page, a
+    /// README). The text never quotes the document: it may be anything, secrets included.
+    #[error("SAML0023 NOT_METADATA: not SAML metadata: expected an EntityDescriptor element of the SAML 2.0 metadata namespace (urn:oasis:names:tc:SAML:2.0:metadata) as the document's root")]
+    NotMetadata,
+    /// SAML metadata that cannot configure a connection; the reason is fixed text.
+    #[error("SAML0024 METADATA_UNUSABLE: the SAML metadata cannot be used: {0}")]
+    MetadataUnusable(&'static str),
 }
 
 impl SamlError {
@@ -78,6 +85,8 @@ impl SamlError {
             SamlError::InResponseTo => "IN_RESPONSE_TO",
             SamlError::Unsolicited => "UNSOLICITED",
             SamlError::NoSubject(_) => "NO_SUBJECT",
+            SamlError::NotMetadata => "NOT_METADATA",
+            SamlError::MetadataUnusable(_) => "METADATA_UNUSABLE",
         }
     }
 }

@@ -12,27 +12,34 @@ use super::{ts, Ctx};
 pub enum AdminCmd {
     /// Invite an administrator of a tenant by email (the tenant's first admin, typically).
     Invite {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The invitee's email address; the invitation link is mailed there, never printed.
         #[arg(long)]
         email: String,
     },
     /// List a tenant's explicit administrators and invitations.
     List {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Make an existing user of the tenant an administrator (recovery when no admin is left).
     Grant {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The user's id (as `gatehouse admin list` or the console shows it).
         #[arg(long)]
         user_id: String,
     },
     /// Remove an explicit administrator.
     Revoke {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The administrator's user id (as `gatehouse admin list` shows it).
         #[arg(long)]
         user_id: String,
     },
@@ -42,21 +49,26 @@ pub enum AdminCmd {
 pub enum DomainCmd {
     /// List a tenant's domains with their verification state and TXT record.
     List {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Add an unverified domain; prints the TXT record that verifies it.
     Add {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The domain name, e.g. acme.com.
         #[arg(long)]
         domain: String,
     },
     /// Operator override: mark a domain verified without DNS (after checking ownership another
     /// way). Audited as the operator's decision.
     Verify {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The domain name, as `domain list` shows it.
         #[arg(long)]
         domain: String,
     },

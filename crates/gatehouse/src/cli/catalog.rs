@@ -11,12 +11,14 @@ use super::Ctx;
 pub enum ResourceCmd {
     /// Register a protected resource from a TOML file (see examples/crm-resource.toml).
     Register {
+        /// The resource's TOML file (format: examples/crm-resource.toml).
         #[arg(long)]
         file: PathBuf,
     },
     /// Issue a new introspection secret (printed once). The current one keeps working for
     /// the overlap, so the resource server can switch without downtime (0: it stops now).
     RotateSecret {
+        /// The resource's URI (or id).
         #[arg(long)]
         uri: String,
         /// Seconds the current secret keeps working (0 to 604800).
@@ -26,6 +28,7 @@ pub enum ResourceCmd {
     /// Revoke every introspection secret of a resource at once (a leaked secret); issue a new
     /// one with `rotate-secret`.
     RevokeSecret {
+        /// The resource's URI (or id).
         #[arg(long)]
         uri: String,
     },
@@ -33,6 +36,7 @@ pub enum ResourceCmd {
     /// what changes and applies it only with --yes. Removing a scope or raising its tier
     /// revokes every token, org grant and consent that carries it.
     Update {
+        /// The resource's TOML file, in the `register` format, with the same URI.
         #[arg(long)]
         file: PathBuf,
         /// Apply the change (without it, nothing is written).
@@ -55,8 +59,10 @@ pub enum ResourceCmd {
 pub enum GrantCmd {
     /// Grant scopes of a resource to every member of a tenant, or to a SCIM group's members.
     Add {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The resource's URI (or id).
         #[arg(long)]
         resource: String,
         /// Space-separated scope names.
@@ -76,8 +82,10 @@ pub enum GrantCmd {
 pub enum ClientCmd {
     /// Pre-register an OAuth client.
     Add {
+        /// The client's name, shown on the consent page.
         #[arg(long)]
         name: String,
+        /// A redirect URI the client may use (repeat for several).
         #[arg(long = "redirect-uri", required = true)]
         redirect_uris: Vec<String>,
         /// A confidential client (gets a secret, printed once).

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use actix_web::{web, App, HttpServer};
 use anyhow::{Context, Result};
 use authz_core::clock::{SharedClock, SystemClock};
-use authz_core::Store;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::{validate_issuer, Config, Global};
@@ -66,14 +65,7 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
     let routes = cfg.gateway_routes(args.resource.zip(args.upstream));
     let options = cfg.gateway_options()?;
     actix_web::rt::System::new().block_on(async move {
-        if cfg.auto_migrate() {
-            Store::migrate(&cfg.database_url)
-                .await
-                .context("database migration failed")?;
-        }
-        let store = Store::connect(&cfg.database_url)
-            .await
-            .context("cannot open the database")?;
+        let store = crate::open_store::open(&cfg.database_url, cfg.auto_migrate()).await?;
         let clock: SharedClock = Arc::new(SystemClock);
         let (sink, writer) = gateway::AuditSink::start(store.clone(), clock.clone());
         let signer = master_key.upstream_jwt_signing_key();
@@ -88,7 +80,7 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
         for r in &state.routes {
             tracing::info!(resource = %r.resource.uri, upstream = %r.upstream, "gateway route");
         }
-        tracing::info!(listen = %listen, issuer = %issuer, "gatehouse gateway listening");
+        tracing::info!(listen = %listen, issuer = %issuer, "gatehouse gateway starting");
         let served = serve(state, &listen).await;
         // Every call answered before the stop is in the queue: write it before exiting.
         writer.shutdown().await;
@@ -99,17 +91,17 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
 /// Serves `state` on `listen` until the server stops (SIGTERM: graceful, 20 s).
 async fn serve(state: gateway::GatewayState, listen: &str) -> Result<()> {
     let state = web::Data::new(state);
-    HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .wrap(TracingLogger::<gatehouse::logging::RequestSpan>::new())
             .configure(gateway::configure(state.clone()))
     })
     .shutdown_timeout(20)
     .bind(listen)
-    .with_context(|| format!("cannot listen on {listen}"))?
-    .run()
-    .await
-    .context("server error")
+    .map_err(|e| super::listen_error(listen, &e))?;
+    // Only now: "listening" must not be printed for a port that is taken.
+    tracing::info!(listen = %super::addrs(&server.addrs()), "gatehouse gateway listening");
+    server.run().await.context("server error")
 }
 
 /// Introspection mode: no database; see the module's documentation.
@@ -166,7 +158,7 @@ fn run_remote(g: Global, args: GatewayArgs) -> Result<()> {
             options,
             sink,
         )?;
-        tracing::info!(listen = %listen, issuer = %state.issuer, resource = %held, upstream = %upstream, "gatehouse gateway (introspection mode) listening");
+        tracing::info!(listen = %listen, issuer = %state.issuer, resource = %held, upstream = %upstream, "gatehouse gateway (introspection mode) starting");
         let served = serve(state, &listen).await;
         refresh.abort();
         writer.shutdown().await;

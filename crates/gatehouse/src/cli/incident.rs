@@ -11,30 +11,36 @@ pub enum IncidentCmd {
     /// Revoke every session (console sessions included), grant, token and unused code of a
     /// tenant.
     RevokeTenant {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Revoke what came through one connection: its sessions, the grants started from them,
     /// their tokens and codes (the connection stays enabled; `connection disable` does both).
     RevokeConnection {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The connection's id (as `connection list` shows it).
         #[arg(long)]
         connection: String,
     },
     /// Revoke every grant, token and unused code of one client, in every tenant.
     RevokeClient {
+        /// The OAuth client id.
         #[arg(long)]
         client: String,
     },
     /// Suspend a tenant: no sign-in, token, refresh or introspection succeeds until it is
     /// resumed. Nothing is deleted.
     SuspendTenant {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Lift a tenant's suspension.
     ResumeTenant {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },

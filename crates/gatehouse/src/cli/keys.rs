@@ -9,6 +9,7 @@ use super::{ts, Ctx};
 pub enum OperatorKeyCmd {
     /// Create an operator API key for /admin/api/v1 (printed once).
     Create {
+        /// A name that says who holds the key.
         #[arg(long, default_value = "operator")]
         name: String,
         /// Lifetime, e.g. 90d (at most 366d).
@@ -19,6 +20,7 @@ pub enum OperatorKeyCmd {
     List,
     /// Revoke an operator key at once.
     Revoke {
+        /// The key's id (as `list` shows it).
         #[arg(long)]
         id: String,
     },
@@ -28,22 +30,28 @@ pub enum OperatorKeyCmd {
 pub enum AdminKeyCmd {
     /// Create a tenant-admin API key for /admin/api/v1/tenants/<slug>/… (printed once).
     Create {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// A name that says who holds the key.
         #[arg(long, default_value = "tenant admin")]
         name: String,
+        /// Lifetime, e.g. 90d (at most 366d).
         #[arg(long, default_value = "90d")]
         expires_in: String,
     },
     /// List a tenant's admin keys (never their secrets).
     List {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Revoke a tenant's admin key at once.
     Revoke {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The key's id (as `list` shows it).
         #[arg(long)]
         id: String,
     },

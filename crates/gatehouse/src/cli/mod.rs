@@ -125,14 +125,7 @@ impl Ctx {
         let cfg = Config::load(g)?;
         let master_key = cfg.master_key()?;
         let issuer = validate_issuer(&cfg.issuer(None))?;
-        if cfg.auto_migrate() {
-            Store::migrate(&cfg.database_url)
-                .await
-                .context("database migration failed")?;
-        }
-        let store = Store::connect(&cfg.database_url)
-            .await
-            .context("cannot open the database")?;
+        let store = crate::open_store::open(&cfg.database_url, cfg.auto_migrate()).await?;
         Ok(Ctx {
             cfg,
             store,
@@ -172,9 +165,7 @@ pub fn read_secret(path: &PathBuf) -> Result<String> {
 pub async fn run(g: Global, cmd: Command) -> Result<()> {
     if let Command::Migrate = cmd {
         let cfg = Config::load(&g)?;
-        Store::migrate(&cfg.database_url)
-            .await
-            .context("database migration failed")?;
+        crate::open_store::migrate(&cfg.database_url).await?;
         println!("migrations: up to date");
         return Ok(());
     }
@@ -201,6 +192,26 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
     result
 }
 
+/// A listen address that cannot be bound (taken, not local, malformed), in one line with a
+/// stable code; `serve` and `gateway` exit non-zero with it.
+pub(crate) fn listen_error(listen: &str, e: &std::io::Error) -> anyhow::Error {
+    let why = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "the address is already in use".to_string(),
+        std::io::ErrorKind::AddrNotAvailable => "the address is not on this machine".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!("LISTEN0001: cannot listen on {listen}: {why}")
+}
+
+/// The addresses a server is bound to, for its "listening" line.
+pub(crate) fn addrs(a: &[std::net::SocketAddr]) -> String {
+    a.iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn unreachable_cmd() -> Result<()> {
     bail!("this command is handled elsewhere")
 }
@@ -210,4 +221,50 @@ pub(crate) fn ts(us: i64) -> String {
     chrono::DateTime::from_timestamp_micros(us)
         .map(|t| t.to_rfc3339())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand and every flag says what it is for in `--help` (issue 16 §4): an
+    /// operator should not have to read the source to learn what `--tenant` takes.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                // clap's own --help and --version explain themselves.
+                if matches!(arg.get_id().as_str(), "help" | "version") {
+                    continue;
+                }
+                let has_help = arg
+                    .get_help()
+                    .is_some_and(|h| !h.to_string().trim().is_empty());
+                if !has_help {
+                    missing.push(format!("{path} --{}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                if sub
+                    .get_about()
+                    .is_none_or(|a| a.to_string().trim().is_empty())
+                {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let cli = super::Cli::command();
+        let mut missing = Vec::new();
+        walk(&cli, "gatehouse", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
+    }
 }

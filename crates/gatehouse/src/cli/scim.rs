@@ -8,8 +8,10 @@ use super::{ts, Ctx};
 pub enum ScimTokenCmd {
     /// Create a tenant's SCIM bearer token (printed once).
     Create {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// A name that says which IdP or job uses the token.
         #[arg(long, default_value = "SCIM provisioning")]
         name: String,
         /// Lifetime, e.g. 90d, 12h (at most 366d).
@@ -18,24 +20,31 @@ pub enum ScimTokenCmd {
     },
     /// List a tenant's SCIM tokens (never their secrets).
     List {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Issue a successor; the old token keeps working for the overlap only.
     Rotate {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The token's id (as `list` shows it).
         #[arg(long)]
         id: String,
+        /// How long the old token keeps working, e.g. 7d, 12h, 0 (at most 30d).
         #[arg(long, default_value = "7d")]
         overlap: String,
+        /// The new token's lifetime, e.g. 90d (at most 366d).
         #[arg(long, default_value = "90d")]
         expires_in: String,
     },
     /// Revoke a SCIM token at once.
     Revoke {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The token's id (as `list` shows it).
         #[arg(long)]
         id: String,
     },

@@ -14,8 +14,10 @@ pub enum ServiceAccountCmd {
     /// Create a service account (a client secret is printed once, unless it uses
     /// private_key_jwt).
     Create {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The account's name (unique in the tenant).
         #[arg(long)]
         name: String,
         /// `<resource URI or id>=<scope>,<scope>`; repeat for several resources.
@@ -33,20 +35,25 @@ pub enum ServiceAccountCmd {
     },
     /// List a tenant's service accounts.
     List {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Show one account (by id, client id or name).
     Show {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The account's id, client id or name.
         #[arg(long)]
         id: String,
     },
     /// Issue a new client secret; the current one keeps working for the overlap.
     RotateSecret {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The account's id, client id or name.
         #[arg(long)]
         id: String,
         /// How long the current secret keeps working, e.g. 1h, 7d, 0 (at most 7d).
@@ -55,42 +62,55 @@ pub enum ServiceAccountCmd {
     },
     /// Replace the public keys of a private_key_jwt account.
     SetKeys {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The account's id, client id or name.
         #[arg(long)]
         id: String,
+        /// A file holding a JWK Set (or one JWK) of public keys.
         #[arg(long)]
         jwks_file: Option<PathBuf>,
+        /// The https URL of the account's JWK Set.
         #[arg(long)]
         jwks_uri: Option<String>,
     },
     /// Replace the granted scopes (tokens carrying a scope no longer granted are revoked).
     SetGrants {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The account's id, client id or name.
         #[arg(long)]
         id: String,
+        /// `<resource URI or id>=<scope>,<scope>`; repeat for several resources.
         #[arg(long = "grant", required = true)]
         grants: Vec<String>,
     },
     /// Disable the account: its tokens are revoked at once.
     Disable {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The account's id, client id or name.
         #[arg(long)]
         id: String,
     },
     /// Enable a disabled account.
     Enable {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The account's id, client id or name.
         #[arg(long)]
         id: String,
     },
     /// Remove the account, revoking its tokens.
     Remove {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The account's id, client id or name.
         #[arg(long)]
         id: String,
     },

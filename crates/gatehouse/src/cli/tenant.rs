@@ -13,32 +13,40 @@ pub enum TenantCmd {
     List,
     /// Create a tenant with one or more verified domains.
     Create {
+        /// The tenant's slug: 2-63 characters of a-z, 0-9 and -, used in URLs.
         #[arg(long)]
         slug: String,
+        /// The organisation's display name.
         #[arg(long)]
         name: String,
+        /// An email domain of the organisation (repeat for several); taken as verified.
         #[arg(long = "domain", required = true)]
         domains: Vec<String>,
     },
     /// Set how users come to exist: `jit` (created at first sign-in) or `scim` (only users the
     /// IdP provisioned by SCIM, and left active, may sign in).
     SetProvisioning {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// `jit` or `scim`.
         #[arg(long, value_parser = ["jit", "scim"])]
         policy: String,
     },
     /// Set who receives the tenant's security alerts by email (replaces the list; none: no
     /// alerts).
     SetAlertRecipients {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// A recipient's email address (repeat for several).
         #[arg(long = "email")]
         emails: Vec<String>,
     },
-    /// Show how leavers lose access (DESIGN §4b) and the refresh lifetime, changing the values
+    /// Show how leavers lose access without SCIM and the refresh lifetime, changing the values
     /// given (the tenant's other settings stay as they are).
     Settings {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
         /// Minutes after which a refresh asks the OIDC identity provider again whether the
@@ -62,30 +70,38 @@ pub enum TenantCmd {
 pub enum ConnectionCmd {
     /// List a tenant's connections.
     List {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Stop offering a connection at sign-in (its callbacks are refused).
     Disable {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The connection's id (as `connection list` shows it).
         #[arg(long)]
         id: String,
     },
     /// Offer a disabled connection at sign-in again.
     Enable {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The connection's id (as `connection list` shows it).
         #[arg(long)]
         id: String,
     },
     /// Choose the SCIM attribute that links this connection's identities to SCIM users:
     /// externalId (default; Entra: objectId = oid, Okta: the Okta user id = sub) or userName.
     SetScimLink {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The connection's id (as `connection list` shows it).
         #[arg(long)]
         id: String,
+        /// `externalId` or `userName`.
         #[arg(long, value_parser = ["externalId", "userName"])]
         attribute: String,
     },
@@ -93,12 +109,16 @@ pub enum ConnectionCmd {
     /// Authorization Grants that this OIDC connection's IdP signs, from the clients listed.
     /// Without flags, shows the current settings.
     IdJag {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The connection's id (as `connection list` shows it).
         #[arg(long)]
         id: String,
+        /// Accept ID-JAGs from this connection's IdP.
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
+        /// Stop accepting ID-JAGs from this connection's IdP.
         #[arg(long)]
         disable: bool,
         /// A client id that may redeem the IdP's ID-JAGs (repeat; replaces the list).
@@ -109,15 +129,13 @@ pub enum ConnectionCmd {
         no_clients: bool,
     },
     /// Connect a tenant's SAML 2.0 identity provider from its metadata.
+    #[command(group(clap::ArgGroup::new("metadata").required(true).args(["metadata_file", "metadata_url"])))]
     AddSaml {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
         /// The IdP's metadata XML file.
-        #[arg(
-            long,
-            conflicts_with = "metadata_url",
-            required_unless_present = "metadata_url"
-        )]
+        #[arg(long)]
         metadata_file: Option<PathBuf>,
         /// The IdP's metadata URL (fetched now, SSRF-safe, https only).
         #[arg(long)]
@@ -145,11 +163,13 @@ pub enum ConnectionCmd {
         /// Clock skew tolerated on the IdP's time conditions, in seconds (0-600).
         #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(i64).range(0..=600))]
         skew_secs: i64,
+        /// The connection's name, shown at sign-in (default: SAML).
         #[arg(long)]
         name: Option<String>,
     },
     /// Connect a tenant's OpenID Connect identity provider.
     AddOidc {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
         /// The IdP's issuer URL; its discovery document is fetched and checked now. Optional
@@ -162,11 +182,13 @@ pub enum ConnectionCmd {
         /// Entra ID: the Directory (tenant) ID this connection trusts.
         #[arg(long)]
         entra_tenant_id: Option<String>,
+        /// The client id of the app registered at the IdP.
         #[arg(long)]
         client_id: String,
         /// File holding the client secret, or `-` for standard input.
         #[arg(long)]
         client_secret_file: PathBuf,
+        /// The connection's name, shown at sign-in (default: OIDC).
         #[arg(long)]
         name: Option<String>,
     },

@@ -11,6 +11,7 @@ pub enum TokenCmd {
     /// Revoke tokens: all of a user's, all of a client's, or one token.
     #[command(group(clap::ArgGroup::new("target").required(true).args(["user", "client", "token_file"])))]
     Revoke {
+        /// The tenant's slug (with --user).
         #[arg(long, requires = "user")]
         tenant: Option<String>,
         /// The user's email (all their accounts in the tenant).

@@ -11,11 +11,13 @@ use super::{ts, Ctx};
 pub enum UserKeyCmd {
     /// List every personal API key of a tenant's members (never a secret).
     List {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
     },
     /// Revoke a member's key at once, on every node.
     Revoke {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
         /// The key id (as `list` and the member's account page show it).
@@ -25,10 +27,13 @@ pub enum UserKeyCmd {
     /// Show, and with flags change, whether members may create keys and their maximum life.
     /// Turning keys off revokes every existing key of the tenant.
     Settings {
+        /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// Let members create personal API keys.
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
+        /// Stop members creating keys; revokes every existing key of the tenant.
         #[arg(long)]
         disable: bool,
         /// Days a key lives at most (1-90; default 30).

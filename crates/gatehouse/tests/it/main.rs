@@ -1,6 +1,7 @@
 //! The gatehouse crate's integration tests, one binary: `http` drives the assembled app,
-//! `cli` and `scim_guides` run the built `gatehouse` program.
+//! `cli`, `operator_errors` and `scim_guides` run the built `gatehouse` program.
 mod catalogue_cli;
 mod cli;
 mod http;
+mod operator_errors;
 mod scim_guides;
