@@ -36,6 +36,8 @@ struct Operation {
     anchor: String,
     method: String,
     path: String,
+    /// The path under the base, for the side list.
+    short_path: String,
     summary: String,
     description: String,
     tags: Vec<String>,
@@ -52,6 +54,8 @@ struct Operation {
 struct Row {
     name: String,
     kind: String,
+    /// The component schema `kind` names, if any (linked to its section).
+    schema: Option<String>,
     required: bool,
     description: String,
 }
@@ -113,6 +117,7 @@ fn page(doc: &Value) -> Page {
         .flatten()
         .map(|(name, s)| Row {
             name: name.clone(),
+            schema: None,
             kind: [text(&s["type"]), text(&s["scheme"])]
                 .join(" ")
                 .trim()
@@ -152,6 +157,7 @@ fn operation(base: &str, path: &str, method: &str, item: &Value, op: &Value) -> 
         .map(|p| Row {
             name: format!("{} ({})", text(&p["name"]), text(&p["in"])),
             kind: type_name(&p["schema"]),
+            schema: component(&p["schema"]),
             required: p["required"].as_bool().unwrap_or(false),
             description: text(&p["description"]),
         })
@@ -171,6 +177,7 @@ fn operation(base: &str, path: &str, method: &str, item: &Value, op: &Value) -> 
             responses.push(Row {
                 name: status.clone(),
                 kind: String::new(),
+                schema: None,
                 required: false,
                 description: text(&r["description"]),
             });
@@ -195,6 +202,7 @@ fn operation(base: &str, path: &str, method: &str, item: &Value, op: &Value) -> 
         ),
         method: method.to_ascii_uppercase(),
         path: format!("{}{}", base.trim_end_matches('/'), path),
+        short_path: path.to_string(),
         summary: text(&op["summary"]),
         description: text(&op["description"]),
         tags: op["tags"]
@@ -219,6 +227,7 @@ fn content_rows(content: &Value, description: &str) -> Vec<Row> {
         .map(|(media, c)| Row {
             name: media.clone(),
             kind: type_name(&c["schema"]),
+            schema: component(&c["schema"]),
             required: false,
             description: description.to_string(),
         })
@@ -239,10 +248,20 @@ fn properties(schema: &Value) -> Vec<Row> {
         .map(|(name, p)| Row {
             name: name.clone(),
             kind: type_name(p),
+            schema: component(p),
             required: required.contains(&name.as_str()),
             description: text(&p["description"]),
         })
         .collect()
+}
+
+/// The component a schema refers to, directly or as an array's items.
+fn component(s: &Value) -> Option<String> {
+    match s["$ref"].as_str() {
+        Some(r) => r.rsplit('/').next().map(str::to_string),
+        None if !s["items"].is_null() => component(&s["items"]),
+        None => None,
+    }
 }
 
 /// A schema in a few words: a component's name, `array of X`, `string | null`, `A or B`.

@@ -79,6 +79,18 @@ async fn the_reference_lists_every_operation_of_the_openapi_document() {
     for needle in ["Request body", "Responses", "Problem", "bearer", "public"] {
         assert!(page.contains(needle), "{needle} missing");
     }
+    // Every in-page link (operations, schemas) lands on something.
+    for link in page.split("href=\"#").skip(1) {
+        let target = &link[..link.find('"').unwrap()];
+        assert!(
+            page.contains(&format!("id=\"{target}\"")),
+            "#{target} has no target"
+        );
+    }
+    assert!(
+        page.contains("href=\"#schema-Problem\""),
+        "schema names link to their section"
+    );
     // Built offline: no script at all, and nothing from another origin (no CDN).
     assert!(!page.contains("<script"), "the reference needs no script");
     for attr in [
