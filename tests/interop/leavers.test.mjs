@@ -177,8 +177,10 @@ step('the tenant checks the IdP on every refresh (CLI: gatehouse tenant settings
   assert.equal(before.upstream_check_minutes, '60', `default interval: ${JSON.stringify(before)}`);
   assert.equal(before.reauth_after_hours, '24', 'no SCIM: the sign-in cap defaults to 24 h');
   assert.equal(before.refresh_lifetime_days, '30');
-  const now = await cli(S.gh, ['tenant', 'settings', '--tenant', 'acme', '--upstream-check-minutes', '0']);
+  assert.equal(before.refresh_grace_seconds, '10', 'the refresh retry grace defaults to 10 s');
+  const now = await cli(S.gh, ['tenant', 'settings', '--tenant', 'acme', '--upstream-check-minutes', '0', '--refresh-grace-seconds', '20']);
   assert.equal(now.upstream_check_minutes, '0');
+  assert.equal(now.refresh_grace_seconds, '20');
   const changed = auditDetails('tenant.settings_changed');
   assert.equal(changed.at(-1).new.upstream_check_minutes, 0, 'the change is audited');
 });

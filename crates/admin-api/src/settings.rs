@@ -45,6 +45,11 @@ pub struct SettingsBody {
     /// The longest life of a personal API key, days (1-90; default 30).
     #[serde(default)]
     pub api_key_max_days: Option<i64>,
+    /// Seconds after a refresh token's rotation during which the same client presenting it
+    /// again gets a new pair instead of having the grant revoked for reuse: a retry of a
+    /// response it lost (0-60, 0: no grace; default 10).
+    #[serde(default)]
+    pub refresh_grace_seconds: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -73,6 +78,7 @@ impl From<settings::TenantSettings> for SettingsBody {
             }),
             api_keys_enabled: s.api_keys_enabled,
             api_key_max_days: s.api_key_max_days,
+            refresh_grace_seconds: s.refresh_grace_seconds,
         }
     }
 }
@@ -136,6 +142,7 @@ pub async fn put_settings(
             }),
         api_keys_enabled: b.api_keys_enabled,
         api_key_max_days: b.api_key_max_days,
+        refresh_grace_seconds: b.refresh_grace_seconds,
     };
     settings::set(
         &st.store,

@@ -86,6 +86,7 @@ fn settings_view(p: SettingsPage, now: i64) -> minijinja::Value {
             refresh_days => s.refresh_lifetime_days.unwrap_or(settings::REFRESH_LIFETIME_DEFAULT_DAYS),
             api_keys => s.api_keys_enabled(),
             api_key_days => s.api_key_max_days(),
+            refresh_grace => s.refresh_grace_secs(),
         },
         bounds => context! {
             routine => settings::ROUTINE_MINUTES, sensitive => settings::SENSITIVE_MINUTES,
@@ -94,6 +95,7 @@ fn settings_view(p: SettingsPage, now: i64) -> minijinja::Value {
             reauth_after => settings::REAUTH_AFTER_HOURS,
             refresh_days => settings::REFRESH_LIFETIME_DAYS,
             api_key_days => settings::API_KEY_MAX_DAYS,
+            refresh_grace => settings::REFRESH_GRACE_SECONDS,
         },
         reauth_default => settings::REAUTH_DEFAULT_HOURS,
         provisioning => p.provisioning.as_str(),
@@ -146,6 +148,10 @@ fn parse_settings(f: &Form) -> Result<TenantSettings, ConsoleError> {
         api_key_max_days: unless(
             f.int("api_key_max_days", "The personal API key lifetime")?,
             settings::API_KEY_DEFAULT_MAX_DAYS,
+        ),
+        refresh_grace_seconds: unless(
+            f.int("refresh_grace_seconds", "The refresh retry grace")?,
+            settings::REFRESH_GRACE_DEFAULT_SECONDS,
         ),
     })
 }

@@ -58,6 +58,11 @@ pub struct TenantSettings {
     /// The longest life a member may give a personal API key, days (1–90; default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_max_days: Option<i64>,
+    /// Seconds after a refresh token's rotation during which the same client presenting it
+    /// again is taken as a retry of a lost response, not as reuse (0–60; default 10; 0 turns
+    /// the grace off). See `token::refresh_grace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_grace_seconds: Option<i64>,
 }
 
 /// Calls per user and minute through the MCP gateway, by tier.
@@ -92,6 +97,10 @@ pub const GATEWAY_CALLS_DEFAULT: [i64; 3] = [600, 120, 30];
 /// Personal API key lifetime, days (issue 14 §1: 30 default, 90 hard maximum).
 pub const API_KEY_MAX_DAYS: (i64, i64) = (1, 90);
 pub const API_KEY_DEFAULT_MAX_DAYS: i64 = 30;
+/// Refresh retry grace, seconds (issue 15 §1: default 10, setting 0–60; Okta's and Auth0's
+/// rotation grace periods are the same idea).
+pub const REFRESH_GRACE_SECONDS: (i64, i64) = (0, 60);
+pub const REFRESH_GRACE_DEFAULT_SECONDS: i64 = 10;
 
 fn within(name: &str, v: Option<i64>, (lo, hi): (i64, i64)) -> CoreResult<()> {
     match v {
@@ -143,6 +152,11 @@ impl TenantSettings {
             "the personal API key lifetime (days)",
             self.api_key_max_days,
             API_KEY_MAX_DAYS,
+        )?;
+        within(
+            "the refresh retry grace (seconds)",
+            self.refresh_grace_seconds,
+            REFRESH_GRACE_SECONDS,
         )?;
         if let Some(g) = &self.gateway_calls_per_minute {
             for (name, v) in [
@@ -231,6 +245,14 @@ impl TenantSettings {
         self.api_key_max_days
             .unwrap_or(API_KEY_DEFAULT_MAX_DAYS)
             .clamp(API_KEY_MAX_DAYS.0, API_KEY_MAX_DAYS.1)
+    }
+
+    /// Seconds after a rotation during which presenting the rotated-out refresh token again is
+    /// a retry, not reuse (0: no grace).
+    pub fn refresh_grace_secs(&self) -> i64 {
+        self.refresh_grace_seconds
+            .unwrap_or(REFRESH_GRACE_DEFAULT_SECONDS)
+            .clamp(REFRESH_GRACE_SECONDS.0, REFRESH_GRACE_SECONDS.1)
     }
 
     /// A refresh family's absolute lifetime from the authorization (DESIGN §5).
@@ -369,8 +391,10 @@ mod tests {
             }),
             api_keys_enabled: Some(true),
             api_key_max_days: Some(90),
+            refresh_grace_seconds: Some(0),
         };
         s.validate().unwrap();
+        assert_eq!(s.refresh_grace_secs(), 0);
         assert_eq!(s.gateway_calls_per_minute(Tier::Routine), 1000);
         assert_eq!(s.gateway_calls_per_minute(Tier::Sensitive), 120);
         assert_eq!(s.gateway_calls_per_minute(Tier::Critical), 5);
@@ -393,7 +417,16 @@ mod tests {
         assert!(!d.api_keys_enabled());
         assert_eq!(d.api_key_max_days(), 30);
         assert_eq!(s.api_key_max_days(), 90);
+        assert_eq!(d.refresh_grace_secs(), 10);
         for bad in [
+            TenantSettings {
+                refresh_grace_seconds: Some(61),
+                ..Default::default()
+            },
+            TenantSettings {
+                refresh_grace_seconds: Some(-1),
+                ..Default::default()
+            },
             TenantSettings {
                 upstream_check_minutes: Some(-1),
                 ..Default::default()

@@ -5,6 +5,7 @@ pub mod code;
 pub mod introspect;
 pub mod jwt_bearer;
 pub mod refresh;
+mod refresh_grace;
 mod replay;
 pub mod revoke;
 pub mod standing;

@@ -1,8 +1,10 @@
 //! The `refresh_token` grant with rotation (RFC 9700 §4.14.2): every use returns a new refresh
-//! token; presenting a rotated-out one revokes the whole family and is recorded as reuse.
+//! token; presenting a rotated-out one revokes the whole family and is recorded as reuse, except
+//! a retry by the same client within the tenant's grace window ([`super::refresh_grace`]).
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter};
 
+use super::refresh_grace::{self, SecondUse};
 use super::{issue, max_tier, revoke, upstream_check, IssuedTokens, TokenError};
 use crate::audit::{self, AuditEvent};
 use crate::client::{self, Client};
@@ -68,6 +70,7 @@ async fn refresh_checked(
         .and_where(tokens::Column::TokenHash.eq(hash.clone()))
         .and_where(tokens::Column::Kind.eq("refresh"))
         .and_where(tokens::Column::UsedAt.is_null())
+        .and_where(tokens::Column::RevokedAt.is_null())
         .returning_all()
         .to_owned();
     let marked = txn
@@ -93,34 +96,8 @@ async fn refresh_checked(
     if crate::incident::is_suspended(&txn, &tenant).await? {
         return Err(TokenError::grant("the organisation is suspended"));
     }
-    if t.revoked_at.is_some() {
-        return Err(TokenError::grant("the refresh token has been revoked"));
-    }
     if t.expires_at <= now {
         return Err(TokenError::grant("the refresh token has expired"));
-    }
-    if !fresh {
-        let n = revoke::revoke_family(&txn, clock, &t.family_id).await?;
-        super::replay::report(
-            &txn,
-            clock,
-            super::replay::Replay {
-                action: "refresh_token.reuse_detected",
-                alert: ("alert.refresh_token_reuse", "Refresh-token reuse detected"),
-                meaning: "a refresh token was presented after it had been rotated: it may have been stolen; the whole grant was revoked",
-                tenant: &tenant,
-                user_id: &t.user_id,
-                client_id: &t.client_id,
-                session_id: &t.session_id,
-                tokens_revoked: n,
-            },
-        )
-        .await?;
-        txn.commit().await?;
-        tracing::warn!(code = "TOKEN0002", tenant = %tenant.as_str(), client_id = %t.client_id, "refresh token reuse detected; grant family revoked");
-        return Err(TokenError::grant(
-            "the refresh token was already used; the grant is revoked",
-        ));
     }
     let Some(family) = grant_families::Entity::find_by_id(t.family_id.clone())
         .one(&txn)
@@ -129,7 +106,29 @@ async fn refresh_checked(
         return Err(TokenError::grant("the grant no longer exists"));
     };
     if family.revoked_at.is_some() {
-        return Err(TokenError::grant("the grant has been revoked"));
+        return Err(TokenError::grant(if t.revoked_at.is_some() {
+            "the refresh token has been revoked"
+        } else {
+            "the grant has been revoked"
+        }));
+    }
+    // Every revocation of a refresh token revokes its family, except the grace's own: a
+    // revoked token of a live family is a successor a retry superseded (refresh_grace).
+    let mut retried = None;
+    if !fresh {
+        let second = match t.used_at {
+            Some(used_at) if t.revoked_at.is_none() => {
+                let grace = crate::admin::settings::get_cached(&txn, &tenant)
+                    .await?
+                    .refresh_grace_secs();
+                refresh_grace::second_use(&txn, clock, &t, used_at, grace).await?
+            }
+            _ => SecondUse::Reuse,
+        };
+        match second {
+            SecondUse::Retry { superseded } => retried = Some(superseded),
+            SecondUse::Reuse => return reuse_detected(txn, clock, &tenant, &t).await,
+        }
     }
     // RFC 9449 §5: a bound family's refresh token is usable only with a proof of the same key
     // (also for confidential clients: Gatehouse never re-binds a family to another key). The
@@ -231,9 +230,42 @@ async fn refresh_checked(
             .resource(res.uri)
             .scope(issued.scope.clone())
             .detail("tier", tier.as_str())
-            .detail("dpop", family.dpop_jkt.is_some()),
+            .detail("dpop", family.dpop_jkt.is_some())
+            .detail("retry_within_grace", retried.is_some())
+            .detail("tokens_superseded", retried.unwrap_or(0)),
     )
     .await?;
     txn.commit().await?;
     Ok(issued)
+}
+
+/// A rotated-out refresh token presented again outside the grace: the whole grant is revoked,
+/// audited and alerted (RFC 9700 §4.14.2), and committed although the request fails.
+async fn reuse_detected(
+    txn: crate::db::WriteTxn,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    t: &tokens::Model,
+) -> Result<IssuedTokens, TokenError> {
+    let n = revoke::revoke_family(&txn, clock, &t.family_id).await?;
+    super::replay::report(
+        &txn,
+        clock,
+        super::replay::Replay {
+            action: "refresh_token.reuse_detected",
+            alert: ("alert.refresh_token_reuse", "Refresh-token reuse detected"),
+            meaning: "a refresh token was presented after it had been rotated: it may have been stolen; the whole grant was revoked",
+            tenant,
+            user_id: &t.user_id,
+            client_id: &t.client_id,
+            session_id: &t.session_id,
+            tokens_revoked: n,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::warn!(code = "TOKEN0002", tenant = %tenant.as_str(), client_id = %t.client_id, "refresh token reuse detected; grant family revoked");
+    Err(TokenError::grant(
+        "the refresh token was already used; the grant is revoked",
+    ))
 }

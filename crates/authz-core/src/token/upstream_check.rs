@@ -118,11 +118,9 @@ pub async fn before_refresh(
         return Ok(());
     }
     let tenant = TenantId::from_stored(family.tenant_id.clone());
-    if crate::incident::is_suspended(db, &tenant).await? {
-        // The refresh refuses it anyway; nobody needs to be asked.
-        return Ok(());
-    }
-    let settings = crate::admin::settings::get(db, &tenant).await?;
+    // Cached per node for a few seconds: a changed interval or cap reaches every node within
+    // `settings::CACHE_SECS` (the refresh itself still reads the token and family live).
+    let settings = crate::admin::settings::get_cached(db, &tenant).await?;
     let interval = settings.upstream_check_secs();
     let record = upstream_session::get(db, &tenant, &family.session_id).await?;
     let has_token = record
@@ -137,7 +135,12 @@ pub async fn before_refresh(
     } else {
         settings.reauth_cap_secs(crate::scim_token::any_live(db, clock, &tenant).await?)
     };
-    match plan(now, vouched_at, has_token, interval, cap) {
+    let plan = plan(now, vouched_at, has_token, interval, cap);
+    if plan != Plan::Proceed && crate::incident::is_suspended(db, &tenant).await? {
+        // The refresh refuses it anyway; nobody needs to be asked.
+        return Ok(());
+    }
+    match plan {
         Plan::Proceed => Ok(()),
         Plan::SignInAgain => {
             refuse(

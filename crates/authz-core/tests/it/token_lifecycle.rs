@@ -92,12 +92,16 @@ async fn token_event_audit_details_keep_counts_and_kinds() {
     w.exchange(&w.client, &code).await.unwrap();
     w.exchange(&w.client, &code).await.unwrap_err();
     // Refresh reuse: three access and three refresh tokens of the family.
+    // (The clock moves between rotations, as it does outside a test: a rotation's successors
+    // are the tokens issued after the rotated-out one.)
     let rt1 = w.tokens(&t, &[READ]).await.refresh_token.unwrap();
+    w.clock.advance_secs(1);
     let rt2 = refresh_with(&w, &rt1, None)
         .await
         .unwrap()
         .refresh_token
         .unwrap();
+    w.clock.advance_secs(1);
     refresh_with(&w, &rt2, None).await.unwrap();
     refresh_with(&w, &rt1, None).await.unwrap_err();
     // Revocation of one access token.

@@ -63,6 +63,11 @@ pub enum TenantCmd {
         /// Days a refresh grant lives at most (1-90; default 30).
         #[arg(long)]
         refresh_lifetime_days: Option<i64>,
+        /// Seconds after a rotation during which the same client may present its old refresh
+        /// token again (a retry of a lost response) without the grant being revoked for reuse
+        /// (0-60; 0: no grace; default 10).
+        #[arg(long)]
+        refresh_grace_seconds: Option<i64>,
     },
 }
 
@@ -256,6 +261,7 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
             reauth_after_hours,
             default_reauth,
             refresh_lifetime_days,
+            refresh_grace_seconds,
         } => {
             use authz_core::admin::settings;
             let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
@@ -272,6 +278,9 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
             if refresh_lifetime_days.is_some() {
                 new.refresh_lifetime_days = refresh_lifetime_days;
             }
+            if refresh_grace_seconds.is_some() {
+                new.refresh_grace_seconds = refresh_grace_seconds;
+            }
             if new != old {
                 settings::set(&ctx.store, ctx.clock.as_ref(), &t.id, &new, "operator").await?;
             }
@@ -287,6 +296,7 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
                 "refresh_lifetime_days: {}",
                 new.refresh_lifetime_secs() / 86_400
             );
+            println!("refresh_grace_seconds: {}", new.refresh_grace_secs());
             Ok(())
         }
     }

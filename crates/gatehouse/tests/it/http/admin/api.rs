@@ -864,17 +864,19 @@ async fn leaver_settings_are_set_through_the_admin_api_within_their_bounds() {
         (json!({"upstream_check_minutes": -1}), "between 0 and 1440"),
         (json!({"reauth_after_hours": 0}), "between 1 and 720"),
         (json!({"refresh_lifetime_days": 91}), "between 1 and 90"),
+        (json!({"refresh_grace_seconds": 61}), "between 0 and 60"),
     ] {
         let (s, ct, b) = call(&app, "PUT", url, k, Some(bad)).await;
         is_problem(s, &ct, &b, 400, says);
     }
-    let (s, _, b) = call(&app, "PUT", url, k, Some(json!({"upstream_check_minutes": 0, "reauth_after_hours": 8, "refresh_lifetime_days": 90}))).await;
+    let (s, _, b) = call(&app, "PUT", url, k, Some(json!({"upstream_check_minutes": 0, "reauth_after_hours": 8, "refresh_lifetime_days": 90, "refresh_grace_seconds": 0}))).await;
     assert_eq!(s, 200, "{b}");
     let (s, _, b) = call(&app, "GET", url, k, None).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["upstream_check_minutes"], 0);
     assert_eq!(b["reauth_after_hours"], 8);
     assert_eq!(b["refresh_lifetime_days"], 90);
+    assert_eq!(b["refresh_grace_seconds"], 0);
 }
 
 #[actix_web::test]

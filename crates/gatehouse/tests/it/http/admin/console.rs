@@ -341,11 +341,12 @@ async fn the_settings_page_sets_how_leavers_lose_access() {
     assert_eq!(status, 200);
     assert!(
         body.contains("When people leave")
-            && body.contains("name=\"upstream_check_minutes\" value=\"60\""),
+            && body.contains("name=\"upstream_check_minutes\" value=\"60\"")
+            && body.contains("name=\"refresh_grace_seconds\" value=\"10\""),
         "{body}"
     );
     let form = format!(
-        "upstream_check_minutes=0&reauth_after_hours=12&refresh_lifetime_days=60&provisioning=jit&csrf={}",
+        "upstream_check_minutes=0&reauth_after_hours=12&refresh_lifetime_days=60&refresh_grace_seconds=30&provisioning=jit&csrf={}",
         csrf(&fx.admin.cookie)
     );
     let (status, _, body) = send(&app, "POST", "/admin/t/acme/settings", cookie, Some(form)).await;
@@ -357,9 +358,10 @@ async fn the_settings_page_sets_how_leavers_lose_access() {
         (
             s.upstream_check_minutes,
             s.reauth_after_hours,
-            s.refresh_lifetime_days
+            s.refresh_lifetime_days,
+            s.refresh_grace_seconds
         ),
-        (Some(0), Some(12), Some(60))
+        (Some(0), Some(12), Some(60), Some(30))
     );
     let bad = format!("reauth_after_hours=721&csrf={}", csrf(&fx.admin.cookie));
     let (status, _, body) = send(&app, "POST", "/admin/t/acme/settings", cookie, Some(bad)).await;
