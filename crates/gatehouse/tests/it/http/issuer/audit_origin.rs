@@ -64,6 +64,7 @@ async fn token_records_carry_the_source_address_and_user_agent() {
     )
     .await;
     let rt1 = tok["refresh_token"].as_str().unwrap().to_string();
+    fx.clock.advance_secs(1);
     let next = post(
         &app,
         "/oauth/token",
@@ -75,7 +76,8 @@ async fn token_records_carry_the_source_address_and_user_agent() {
     )
     .await;
     let rt2 = next["refresh_token"].as_str().unwrap().to_string();
-    // Reuse of the rotated-out token, then a revocation.
+    // Reuse of the rotated-out token (past the retry grace), then a revocation.
+    fx.clock.advance_secs(11);
     post(
         &app,
         "/oauth/token",

@@ -408,6 +408,7 @@ async fn refresh_reuse_revokes_the_family() {
     )
     .await;
     let rt1 = t1["refresh_token"].as_str().unwrap();
+    fx.clock.advance_secs(1);
     let (s, t2) = token(
         &app,
         &[
@@ -418,6 +419,8 @@ async fn refresh_reuse_revokes_the_family() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+    // Past the retry grace (10 s by default), a second use is reuse.
+    fx.clock.advance_secs(11);
     let (s, e) = token(
         &app,
         &[
@@ -462,6 +465,57 @@ async fn refresh_reuse_revokes_the_family() {
     assert_eq!(
         rows[0].try_get::<String>("", "recipient").unwrap(),
         "secops@acme.test"
+    );
+}
+
+/// A client whose refresh response was lost retries with the token it holds: within the
+/// tenant's grace it gets a fresh pair at the token endpoint, the pair it never received stops
+/// working, and nobody is alerted (issue 15 §1).
+#[actix_web::test]
+async fn a_lost_refresh_response_is_retried_within_the_grace() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let (_, c) = dcr(&app, json!([REDIRECT])).await;
+    let id = c["client_id"].as_str().unwrap();
+    let code = code_for(&app, &fx, id, REDIRECT, "crm:customers:read").await;
+    let (_, t1) = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+            ("client_id", id),
+        ],
+    )
+    .await;
+    let rt1 = t1["refresh_token"].as_str().unwrap();
+    fx.clock.advance_secs(1);
+    let refresh = |rt: String| {
+        let app = &app;
+        async move {
+            token(
+                app,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &rt),
+                    ("client_id", id),
+                ],
+            )
+            .await
+        }
+    };
+    let (s, lost) = refresh(rt1.to_string()).await;
+    assert_eq!(s, StatusCode::OK);
+    fx.clock.advance_secs(5);
+    let (s, retry) = refresh(rt1.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{retry}");
+    assert_ne!(retry["refresh_token"], lost["refresh_token"]);
+    let (s, e) = refresh(lost["refresh_token"].as_str().unwrap().to_string()).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the superseded pair is never usable"
     );
 }
 
