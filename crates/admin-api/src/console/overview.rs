@@ -60,9 +60,14 @@ pub async fn logout(
             "Reload the console and use its Sign out button.",
         ));
     }
-    if let Some(c) = &session {
-        app::console::sign_out::sign_out(&st.store, st.clock.as_ref(), c).await?;
-    }
+    let setup = req.cookie(&st.setup_cookie()).map(|c| c.value().to_string());
+    app::console::sign_out::sign_out(
+        &st.store,
+        st.clock.as_ref(),
+        session.as_deref(),
+        setup.as_deref(),
+    )
+    .await?;
     Ok(signed_out(&st))
 }
 

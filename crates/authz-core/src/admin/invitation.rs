@@ -282,6 +282,37 @@ pub async fn setup_session<C: ConnectionTrait>(
     Ok(inv.setup_live(clock.now_us()).then_some(inv))
 }
 
+/// Ends the setup-only session this cookie secret names, on the server (its cookie alone no
+/// longer works anywhere): sign-out from a setup session. Audited. `None` when no live session
+/// matched. The invitation link was used once at acceptance, so a new session takes a new
+/// invitation.
+pub async fn end_setup_session(
+    store: &Store,
+    clock: &dyn Clock,
+    secret: &str,
+) -> CoreResult<Option<Invitation>> {
+    let now = clock.now_us();
+    let txn = store.begin().await?;
+    let Some(inv) = setup_session(&txn, clock, secret).await? else {
+        return Ok(None);
+    };
+    Entity::update_many()
+        .col_expr(Column::SetupExpiresAt, Expr::value(now))
+        .filter(Column::Id.eq(inv.id.clone()))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(&inv.tenant), "admin.setup_session_ended")
+            .actor(format!("setup:{}", inv.id))
+            .detail("email", inv.email.clone()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(inv))
+}
+
 /// The live setup session of an invitation by id (a sign-in started from it carries the id).
 pub async fn live_by_id<C: ConnectionTrait>(
     conn: &C,

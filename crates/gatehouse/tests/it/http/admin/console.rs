@@ -711,6 +711,54 @@ async fn sign_out_needs_the_page_token_so_another_site_cannot_sign_an_admin_out(
     );
 }
 
+/// Sign-out from an invitee's setup-only session ends it on the server: the old cookie no
+/// longer opens the console, and the end is audited.
+#[actix_web::test]
+async fn sign_out_ends_a_setup_session_on_the_server() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let (_, token) = invitation::create(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "first@acme.test",
+        "operator",
+    )
+    .await
+    .unwrap();
+    let (_, secret) = invitation::accept(&fx.store, &fx.clock, &token)
+        .await
+        .unwrap();
+    let setup = Some(("gh_setup", secret.as_str()));
+    let (status, _, _) = send(&app, "GET", "/admin/t/acme/connections", setup, None).await;
+    assert_eq!(status, 200);
+    let setup_csrf = sha256_hex(&format!("console|setup|{secret}"));
+    let (status, location, _) = send(
+        &app,
+        "POST",
+        "/admin/logout",
+        setup,
+        Some(format!("csrf={setup_csrf}")),
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/admin"));
+    let (status, _, _) = send(&app, "GET", "/admin/t/acme/connections", setup, None).await;
+    assert!(
+        status == 401 || status == 403 || status == 303,
+        "the old setup cookie still opens the console: {status}"
+    );
+    assert!(invitation::setup_session(&fx.store.db, &fx.clock, &secret)
+        .await
+        .unwrap()
+        .is_none());
+    let ended = world::audit_rows(&fx.store, fx.acme.as_str())
+        .await
+        .into_iter()
+        .filter(|r| r.action == "admin.setup_session_ended")
+        .count();
+    assert_eq!(ended, 1, "the end is audited");
+}
+
 /// A DNS server on loopback answering every question with these TXT strings (RFC 1035 wire
 /// format, the answer name compressed to the question's).
 async fn dns_server(answers: Vec<String>) -> std::net::SocketAddr {
