@@ -245,9 +245,9 @@ async fn load(
         || !authz_core::admin::client_policy::permits(db, &session.tenant, &client.client_id)
             .await?
     {
-        return Ok(Err(denied(
-            "your organisation does not allow this application",
-        )));
+        let d = denied("your organisation does not allow this application");
+        record_denial(store, clock, &tx, &session, &client, "client_not_allowed").await?;
+        return Ok(Err(d));
     }
     let res = resource::get(db, &tx.request.resource_id).await?;
     let catalogue = resource::catalogue(db, &res.id).await?;
@@ -265,9 +265,11 @@ async fn load(
         })
         .collect();
     if offered.is_empty() {
-        return Ok(Err(denied(
+        let d = denied(
             "your organisation has not granted any of the requested permissions for this resource",
-        )));
+        );
+        record_denial(store, clock, &tx, &session, &client, "no_grant").await?;
+        return Ok(Err(d));
     }
     Ok(Ok(Ctx {
         tx,
@@ -276,6 +278,37 @@ async fn load(
         resource: res,
         offered,
     }))
+}
+
+/// An authorization the organisation's policy refused, before any consent page: the login
+/// transaction is completed (it cannot be replayed) and the refusal audited, so the tenant's
+/// admin sees who was refused what, from where (issue 16 §3).
+async fn record_denial(
+    store: &Store,
+    clock: &dyn Clock,
+    tx: &LoginTx,
+    session: &Session,
+    client: &Client,
+    reason: &str,
+) -> Result<(), FinishError> {
+    let txn = store.begin().await?;
+    login::consume(&txn, clock, tx)
+        .await
+        .map_err(|_| FinishError::Expired)?;
+    audit::record(
+        &txn,
+        clock,
+        AuditEvent::new(Some(&session.tenant), "authorization.denied")
+            .result("denied")
+            .user(session.user_id.clone())
+            .client(client.client_id.clone())
+            .session(session.id.clone())
+            .scope(tx.request.scopes.join(" "))
+            .detail("reason", reason),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Records consent and issues the code, in one transaction that also completes the login

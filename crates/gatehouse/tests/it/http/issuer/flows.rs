@@ -812,3 +812,49 @@ async fn a_posted_authorization_request_continues_as_a_get_keeping_the_browser_b
         query_param(&format!("{ISSUER}{url}"), "code_challenge")
     );
 }
+
+/// An authorization the organisation's grants refuse is audited (who, which client, which
+/// scopes, from where), and the client hears `access_denied` (issue 16 §3).
+#[actix_web::test]
+async fn an_authorization_refused_for_want_of_a_grant_is_audited() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let client_id = register_public(&app, REDIRECT).await;
+    let mut req = test::TestRequest::get().uri(&authorize_url(
+        &client_id,
+        REDIRECT,
+        &[("scope", "crm:customers:delete")],
+    ));
+    for c in browser_cookies(Some(&fx.acme.session_cookie)) {
+        req = req.cookie(c);
+    }
+    let r = test::call_service(&app, req.to_request()).await;
+    let path = location(&r).trim_start_matches(ISSUER).to_string();
+    let mut req = test::TestRequest::get()
+        .uri(&path)
+        .peer_addr("198.51.100.7:40000".parse().unwrap())
+        .insert_header(("user-agent", "denied-agent/1"));
+    for c in browser_cookies(Some(&fx.acme.session_cookie)) {
+        req = req.cookie(c);
+    }
+    let r = test::call_service(&app, req.to_request()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let back = location(&r);
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    let rows = authz_core::testkit::world::audit_rows(&fx.store, fx.acme.id.as_str()).await;
+    let denied: Vec<_> = rows
+        .iter()
+        .filter(|r| r.action == "authorization.denied")
+        .collect();
+    assert_eq!(denied.len(), 1, "one record for the refusal");
+    let d = denied[0];
+    assert_eq!(d.result, "denied");
+    assert_eq!(d.client_id.as_deref(), Some(client_id.as_str()));
+    assert_eq!(d.scope.as_deref(), Some("crm:customers:delete"));
+    assert!(d.details.contains("no_grant"), "{}", d.details);
+    assert_eq!(d.source_ip.as_deref(), Some("198.51.100.7"));
+    assert_eq!(d.user_agent.as_deref(), Some("denied-agent/1"));
+}
