@@ -60,7 +60,9 @@ pub async fn logout(
             "Reload the console and use its Sign out button.",
         ));
     }
-    let setup = req.cookie(&st.setup_cookie()).map(|c| c.value().to_string());
+    let setup = req
+        .cookie(&st.setup_cookie())
+        .map(|c| c.value().to_string());
     app::console::sign_out::sign_out(
         &st.store,
         st.clock.as_ref(),
