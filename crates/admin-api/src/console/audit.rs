@@ -5,7 +5,7 @@
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
-use authz_core::audit as core_audit;
+use authz_core::audit::names::Names;
 use authz_core::audit::search::{self, AuditQuery};
 use authz_core::entities::audit_events::Model as Record;
 use authz_core::{Store, TenantId};
@@ -134,29 +134,33 @@ fn tool(r: &Record) -> Option<String> {
     d.get("tool").and_then(|t| t.as_str()).map(str::to_string)
 }
 
-fn row(r: &Record) -> minijinja::Value {
+/// A row of the list: people and clients by name (ids only in the record's detail view).
+fn row(r: &Record, names: &Names) -> minijinja::Value {
+    let user = r
+        .user_id
+        .as_deref()
+        .map(|id| names.user(id).unwrap_or(id).to_string());
+    let client = r
+        .client_id
+        .as_deref()
+        .map(|id| names.client(id).unwrap_or(id).to_string());
     context! {
         id => r.id, at => when(r.occurred_at), action => r.action, result => r.result,
-        actor => r.actor, user => r.user_id, client => r.client_id, resource => r.resource,
-        scope => r.scope, tool => tool(r),
+        actor => r.actor.as_deref().map(|a| names.actor(a)), user => user, client => client,
+        resource => r.resource, scope => r.scope, tool => tool(r), source_ip => r.source_ip,
     }
 }
 
 pub async fn page(Admin(c): Admin, f: web::Query<Filter>) -> ConsoleResult {
     let q = f.query(&c, PAGE + 1).await?;
-    let mut records = search::search(&c.st.store.db, &c.tenant.id, &q).await?;
+    // The chain is recomputed whole: on the first page only, not for every "older records".
+    let keys = f.before.is_none().then_some(c.st.audit_keys.as_slice());
+    let l = app::console::audit::listing(&c.st.store, &c.tenant.id, &q, keys).await?;
+    let mut records = l.records;
     // One more than a page tells whether an older page exists.
     let more = records.len() as u64 > PAGE;
     records.truncate(PAGE as usize);
     let next = more.then(|| records.last().map(|r| r.id)).flatten();
-    // The chain is recomputed whole: on the first page only, not for every "older records".
-    let report = match f.before {
-        None => Some(
-            core_audit::verify_chain_with_keys(&c.st.store, c.tenant.id.as_str(), &c.st.audit_keys)
-                .await?,
-        ),
-        Some(_) => None,
-    };
     let qs = f.query_string();
     Ok(c.render(
         "console/audit.html",
@@ -166,10 +170,10 @@ pub async fn page(Admin(c): Admin, f: web::Query<Filter>) -> ConsoleResult {
                 from => f.from, to => f.to, user => f.user, client => f.client,
                 action => f.action, result => f.result, tool => f.tool,
             },
-            records => records.iter().map(row).collect::<Vec<_>>(),
+            records => records.iter().map(|r| row(r, &l.names)).collect::<Vec<_>>(),
             next => next.map(|id| format!("?{qs}{}before={id}", if qs.is_empty() { "" } else { "&" })),
             qs => qs,
-            chain => report.map(|report| context! {
+            chain => l.chain.map(|report| context! {
                 ok => report.ok(), records => report.records, checkpoints => report.checkpoints,
                 unsealed => report.unsealed, problem => report.first_break,
                 purged => report.purged_through,
@@ -184,16 +188,28 @@ pub async fn event(Admin(c): Admin, path: web::Path<(String, String)>) -> Consol
         .1
         .parse()
         .map_err(|_| ConsoleError::not_found("audit record"))?;
-    let r = search::get(&c.st.store.db, &c.tenant.id, id).await?;
+    let (r, names) = app::console::audit::record(&c.st.store, &c.tenant.id, id).await?;
     let details: serde_json::Value = serde_json::from_str(&r.details).unwrap_or_default();
+    let named = |id: &Option<String>, f: &dyn Fn(&str) -> Option<String>| {
+        id.as_deref().map(|i| match f(i) {
+            Some(n) => format!("{n} ({i})"),
+            None => i.to_string(),
+        })
+    };
     Ok(c.render(
         "console/audit_event.html",
         "audit",
         context! {
             r => context! {
                 id => r.id, seq => r.seq, at => when(r.occurred_at), occurred_at_us => r.occurred_at,
-                action => r.action, result => r.result, actor => r.actor, user => r.user_id,
-                client => r.client_id, session => r.session_id, resource => r.resource,
+                action => r.action, result => r.result,
+                actor => r.actor.as_deref().map(|a| {
+                    let n = names.actor(a);
+                    if n == a { n } else { format!("{n} ({a})") }
+                }),
+                user => named(&r.user_id, &|i| names.user(i).map(str::to_string)),
+                client => named(&r.client_id, &|i| names.client(i).map(str::to_string)),
+                session => r.session_id, resource => r.resource,
                 scope => r.scope, source_ip => r.source_ip, user_agent => r.user_agent,
                 prev_hash => r.prev_hash, hash => r.hash,
             },

@@ -26,3 +26,46 @@ pub async fn exported(
     txn.commit().await?;
     Ok(())
 }
+
+/// One page of the audit log as the console shows it: the records, the names of the people
+/// and clients they mention, and (on the first page) the chain's verification.
+pub struct Listing {
+    pub records: Vec<authz_core::entities::audit_events::Model>,
+    pub names: audit::names::Names,
+    pub chain: Option<audit::VerifyReport>,
+}
+
+/// The records `q` selects in `tenant`'s log, with names; the whole chain is verified when
+/// `verify_with` holds the tenant's checkpoint keys (the first page only: it recomputes it).
+pub async fn listing(
+    store: &Store,
+    tenant: &authz_core::TenantId,
+    q: &audit::search::AuditQuery,
+    verify_with: Option<&[audit::VerifyingKey]>,
+) -> CoreResult<Listing> {
+    let records = audit::search::search(&store.db, tenant, q).await?;
+    let names = audit::names::resolve(&store.db, tenant, &records).await?;
+    let chain = match verify_with {
+        Some(keys) => Some(audit::verify_chain_with_keys(store, tenant.as_str(), keys).await?),
+        None => None,
+    };
+    Ok(Listing {
+        records,
+        names,
+        chain,
+    })
+}
+
+/// One record, with the names of the people and client it mentions.
+pub async fn record(
+    store: &Store,
+    tenant: &authz_core::TenantId,
+    id: i64,
+) -> CoreResult<(
+    authz_core::entities::audit_events::Model,
+    audit::names::Names,
+)> {
+    let r = audit::search::get(&store.db, tenant, id).await?;
+    let names = audit::names::resolve(&store.db, tenant, std::slice::from_ref(&r)).await?;
+    Ok((r, names))
+}

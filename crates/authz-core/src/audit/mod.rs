@@ -6,6 +6,7 @@
 //! `verify` recomputes the chain and checks every checkpoint, so an altered, removed or
 //! truncated record is found even if the attacker recomputed the hashes.
 mod canonical;
+pub mod names;
 pub mod origin;
 mod record;
 pub mod retention;

@@ -711,6 +711,60 @@ async fn sign_out_needs_the_page_token_so_another_site_cannot_sign_an_admin_out(
     );
 }
 
+/// The audit list names people by email, not by id, and shows where a console action came
+/// from; the id stays in the record's detail view (issue 16 §3).
+#[actix_web::test]
+async fn the_audit_list_names_people_and_shows_the_source_of_console_actions() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let form = format!(
+        "upstream_check_minutes=30&provisioning=jit&csrf={}",
+        csrf(&fx.admin.cookie)
+    );
+    let req = test::TestRequest::post()
+        .uri("/admin/t/acme/settings")
+        .peer_addr("192.0.2.44:51000".parse().unwrap())
+        .insert_header(("user-agent", "console-test/1"))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .cookie(actix_web::cookie::Cookie::new(
+            "gh_session",
+            fx.admin.cookie.clone(),
+        ))
+        .set_payload(form);
+    let r = test::call_service(&app, req.to_request()).await;
+    assert_eq!(r.status(), 303);
+    let (status, _, body) = send(&app, "GET", "/admin/t/acme/audit", cookie, None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("admin ann@example.test"), "{body}");
+    assert!(
+        !body.contains(&format!("admin:{}", fx.admin_user)),
+        "no bare id in the list"
+    );
+    assert!(body.contains("192.0.2.44"), "the source address is shown");
+    let rows = world::audit_rows(&fx.store, fx.acme.as_str()).await;
+    let changed = rows
+        .iter()
+        .rev()
+        .find(|r| r.action == "tenant.settings_changed")
+        .unwrap();
+    assert_eq!(changed.source_ip.as_deref(), Some("192.0.2.44"));
+    assert_eq!(changed.user_agent.as_deref(), Some("console-test/1"));
+    let (status, _, detail) = send(
+        &app,
+        "GET",
+        &format!("/admin/t/acme/audit/events/{}", changed.id),
+        cookie,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        detail.contains(&format!("admin ann@example.test (admin:{})", fx.admin_user)),
+        "{detail}"
+    );
+}
+
 /// Sign-out from an invitee's setup-only session ends it on the server: the old cookie no
 /// longer opens the console, and the end is audited.
 #[actix_web::test]
