@@ -188,7 +188,7 @@ pub async fn event(Admin(c): Admin, path: web::Path<(String, String)>) -> Consol
         .1
         .parse()
         .map_err(|_| ConsoleError::not_found("audit record"))?;
-    let (r, names) = app::console::audit::record(&c.st.store, &c.tenant.id, id).await?;
+    let (r, names) = app::console::audit::event(&c.st.store, &c.tenant.id, id).await?;
     let details: serde_json::Value = serde_json::from_str(&r.details).unwrap_or_default();
     let named = |id: &Option<String>, f: &dyn Fn(&str) -> Option<String>| {
         id.as_deref().map(|i| match f(i) {

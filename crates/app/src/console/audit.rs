@@ -57,7 +57,7 @@ pub async fn listing(
 }
 
 /// One record, with the names of the people and client it mentions.
-pub async fn record(
+pub async fn event(
     store: &Store,
     tenant: &authz_core::TenantId,
     id: i64,
