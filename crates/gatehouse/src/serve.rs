@@ -32,11 +32,13 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let admin_rate = cfg.admin_rate_per_key_per_minute()?;
     let mailer = crate::mailer::Mailer::from_env(&cfg.data_dir, &issuer)?;
     let dns_resolver = cfg.dns_resolver()?;
+    let metrics_token = cfg.metrics_token()?;
+    let node = args.node;
     actix_web::rt::System::new().block_on(async move {
         if cfg.auto_migrate() {
             Store::migrate(&cfg.database_url).await.context("database migration failed")?;
         }
-        let store = Store::connect(&cfg.database_url).await.context("cannot open the database")?;
+        let store = Store::connect_with(&cfg.database_url, &node.pool()).await.context("cannot open the database")?;
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
@@ -63,9 +65,14 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             templates: Arc::new(admin_api::console::Templates::new()),
         };
         crate::mailer::spawn(mailer, store.clone(), clock.clone());
+        if let Some(addr) = &node.metrics_listen {
+            let ep = gatehouse::edge::MetricsEndpoint::new(None, Some(store.clone()), clock.clone());
+            metrics_listener(ep, addr)?;
+        }
         background_jobs(store, clock, signing_key);
         tracing::info!(listen = %listen, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
-        let services = Services::new(state, scim, admin, console);
+        let services = Services::new(state, scim, admin, console)
+            .with_metrics_token(metrics_token.as_deref());
         HttpServer::new(move || gatehouse::app(&services))
         .shutdown_timeout(20)
         .bind(&listen)
@@ -74,6 +81,21 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
         .await
         .context("server error")
     })
+}
+
+/// `/metrics` without a token on its own address (`--metrics-listen`), one worker, running
+/// beside the main server until the process stops.
+pub fn metrics_listener(ep: gatehouse::edge::MetricsEndpoint, addr: &str) -> Result<()> {
+    let ep = actix_web::web::Data::new(ep);
+    let server = HttpServer::new(move || gatehouse::edge::metrics::private_app(ep.clone()))
+        .workers(1)
+        .shutdown_timeout(5)
+        .bind(addr)
+        .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?
+        .run();
+    tracing::info!(listen = %addr, "metrics listening (no token: keep this address private)");
+    actix_web::rt::spawn(server);
+    Ok(())
 }
 
 fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::SigningKey) {

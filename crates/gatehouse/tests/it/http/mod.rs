@@ -7,6 +7,8 @@ mod api_keys;
 mod cross;
 mod gateway;
 mod issuer;
+mod logs;
+mod metrics;
 mod scim;
 mod service_accounts;
 pub mod tls;
