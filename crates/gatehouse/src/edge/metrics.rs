@@ -11,7 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, Error, HttpRequest, HttpResponse};
-use authz_core::clock::{Clock as _, SharedClock};
+use authz_core::clock::SharedClock;
 use authz_core::crypto::{hashes_equal, sha256_hex};
 use authz_core::Store;
 

@@ -49,7 +49,7 @@ where
 {
     let r = get_metrics(app, Some(TOKEN)).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+    let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_string();
     assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
     body_text(r).await
 }
@@ -178,7 +178,9 @@ async fn the_route_needs_the_token_and_is_absent_without_one() {
     for token in [None, Some("metrics-token-0123456789abcdeX"), Some("")] {
         let r = get_metrics(&guarded, token).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{token:?}");
-        assert!(r.headers()["www-authenticate"]
+        assert!(r.headers()
+            .get("www-authenticate")
+            .unwrap()
             .to_str()
             .unwrap()
             .starts_with("Bearer"));
