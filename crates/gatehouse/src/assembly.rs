@@ -31,7 +31,8 @@ impl Services {
         admin: admin_api::AdminState,
         console: admin_api::console::ConsoleState,
     ) -> Self {
-        let metrics = edge::MetricsEndpoint::new(None, Some(issuer.store.clone()), issuer.clock.clone());
+        let metrics =
+            edge::MetricsEndpoint::new(None, Some(issuer.store.clone()), issuer.clock.clone());
         Services {
             metrics: web::Data::new(metrics),
             issuer: web::Data::new(issuer),

@@ -229,7 +229,10 @@ impl Config {
     /// The bearer token of `/metrics` on the main listener: `GATEHOUSE_METRICS_TOKEN`, else the
     /// content of the file `GATEHOUSE_METRICS_TOKEN_FILE`; none leaves the route answering 404.
     pub fn metrics_token(&self) -> Result<Option<String>> {
-        let token = match (env("GATEHOUSE_METRICS_TOKEN"), env("GATEHOUSE_METRICS_TOKEN_FILE")) {
+        let token = match (
+            env("GATEHOUSE_METRICS_TOKEN"),
+            env("GATEHOUSE_METRICS_TOKEN_FILE"),
+        ) {
             (Some(t), _) => t,
             (None, Some(path)) => std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read GATEHOUSE_METRICS_TOKEN_FILE {path}"))?,

@@ -67,7 +67,11 @@ pub fn set_access_log(on: bool) {
 
 /// The subscriber `gatehouse serve` and `gatehouse gateway` log through, writing to `writer`
 /// (tests capture its lines).
-pub fn subscriber<W>(format: Format, filter: &str, writer: W) -> Box<dyn tracing::Subscriber + Send + Sync>
+pub fn subscriber<W>(
+    format: Format,
+    filter: &str,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

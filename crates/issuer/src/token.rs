@@ -37,7 +37,11 @@ pub async fn token(
 
 /// Tokens for an authenticated caller within its node limit: a service account's
 /// (client_credentials), else a client's grant.
-async fn issue(state: &AppState, req: &HttpRequest, p: &Params) -> Result<IssuedTokens, OAuthError> {
+async fn issue(
+    state: &AppState,
+    req: &HttpRequest,
+    p: &Params,
+) -> Result<IssuedTokens, OAuthError> {
     if p.get("grant_type") == Some("client_credentials") {
         // A tenant service account, not a `clients` row (RFC 6749 §4.4; ADR 0015).
         return crate::client_credentials::token(state, req, p).await;

@@ -36,7 +36,10 @@ async fn stored(store: &Store, now_us: i64) -> CoreResult<()> {
         .unwrap_or((0, None));
     let checkpoint: Option<Option<i64>> = audit_checkpoints::Entity::find()
         .select_only()
-        .column_as(Expr::col(audit_checkpoints::Column::CreatedAt).max(), "newest")
+        .column_as(
+            Expr::col(audit_checkpoints::Column::CreatedAt).max(),
+            "newest",
+        )
         .into_tuple()
         .one(&store.db)
         .await?;

@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(scim(p, "PATCH"), ("Users", "patch"));
         assert_eq!(scim(p, "GET"), ("Users", "get"));
         assert_eq!(scim("/scim/v2/{tenant}/Groups", "GET"), ("Groups", "list"));
-        assert_eq!(scim("/scim/v2/{tenant}/Groups", "POST"), ("Groups", "create"));
+        assert_eq!(
+            scim("/scim/v2/{tenant}/Groups", "POST"),
+            ("Groups", "create")
+        );
         assert_eq!(
             scim("/scim/v2/{tenant}/Users/.search", "POST"),
             ("Users", "search")

@@ -294,6 +294,10 @@ pub fn rate_limited(limit: &str) {
 /// series. A failed read is logged and leaves the previous values, so a database outage does not
 /// also take the metrics away.
 pub async fn render(store: Option<&crate::Store>, now_us: i64) -> String {
+    // One scrape at a time: a concurrent one must not set the gauges between this one's read
+    // and its encoding.
+    static SCRAPE: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
+    let _one = SCRAPE.get_or_init(Default::default).lock().await;
     if let Some(store) = store {
         gauges::refresh(store, now_us).await;
     }

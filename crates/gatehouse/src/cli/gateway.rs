@@ -11,11 +11,11 @@
 //! the same (a mismatch stops the start rather than publish a wrong `authorization_servers`).
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{Context, Result};
 use authz_core::clock::{SharedClock, SystemClock};
 use authz_core::Store;
-use actix_web::middleware::from_fn;
 use gatehouse::edge::{MetricsEndpoint, RecordHttp};
 use tracing_actix_web::TracingLogger;
 

@@ -66,7 +66,10 @@ pub async fn scrape(ep: web::Data<MetricsEndpoint>, req: HttpRequest) -> HttpRes
     }
     if !ep.admits(&req) {
         return HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"gatehouse-metrics\""))
+            .insert_header((
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"gatehouse-metrics\"",
+            ))
             .finish();
     }
     ep.exposition().await

@@ -24,10 +24,8 @@ fn value(text: &str, series: &str) -> f64 {
 }
 
 fn present(text: &str, series: &str) -> bool {
-    text.lines().any(|l| {
-        l.strip_prefix(series)
-            .is_some_and(|r| r.starts_with(' '))
-    })
+    text.lines()
+        .any(|l| l.strip_prefix(series).is_some_and(|r| r.starts_with(' ')))
 }
 
 async fn get_metrics<S, B>(app: &S, token: Option<&str>) -> ServiceResponse<B>
@@ -49,7 +47,13 @@ where
 {
     let r = get_metrics(app, Some(TOKEN)).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
     body_text(r).await
 }
@@ -113,7 +117,10 @@ async fn every_series_moves_with_the_requests_that_feed_it() {
     // revoked.
     fx.clock.advance_secs(120);
     let (s, e) = token(&app, &refresh).await;
-    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     // A SCIM create.
     let r = test::call_service(
         &app,
@@ -151,20 +158,41 @@ async fn every_series_moves_with_the_requests_that_feed_it() {
         ],
     );
     // Latency buckets, and routes as patterns: never a raw path with a tenant or an id.
-    assert!(present(
-        &after,
-        r#"gatehouse_http_request_duration_seconds_bucket{le="0.005",route="/oauth/token",method="POST"}"#
-    ), "{after}");
+    assert!(
+        present(
+            &after,
+            r#"gatehouse_http_request_duration_seconds_bucket{le="0.005",route="/oauth/token",method="POST"}"#
+        ),
+        "{after}"
+    );
     assert!(!after.contains("route=\"/scim/v2/acme"), "{after}");
     // Gauges read at scrape time: the sealer has not run in this test, so the records of the
     // grants above are unsealed; the pool is this store's.
-    assert!(value(&after, "gatehouse_audit_unsealed_records") >= 1.0, "{after}");
-    assert!(present(&after, "gatehouse_audit_oldest_unsealed_age_seconds"), "{after}");
-    assert!(present(&after, "gatehouse_audit_checkpoint_age_seconds"), "{after}");
+    assert!(
+        value(&after, "gatehouse_audit_unsealed_records") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        present(&after, "gatehouse_audit_oldest_unsealed_age_seconds"),
+        "{after}"
+    );
+    assert!(
+        present(&after, "gatehouse_audit_checkpoint_age_seconds"),
+        "{after}"
+    );
     assert!(present(&after, "gatehouse_mail_outbox_depth"), "{after}");
-    assert!(value(&after, "gatehouse_db_pool_max_connections") >= 1.0, "{after}");
-    assert!(present(&after, r#"gatehouse_db_pool_connections{state="in_use"}"#), "{after}");
-    assert!(present(&after, r#"gatehouse_db_pool_connections{state="idle"}"#), "{after}");
+    assert!(
+        value(&after, "gatehouse_db_pool_max_connections") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        present(&after, r#"gatehouse_db_pool_connections{state="in_use"}"#),
+        "{after}"
+    );
+    assert!(
+        present(&after, r#"gatehouse_db_pool_connections{state="idle"}"#),
+        "{after}"
+    );
     assert!(after.ends_with("# EOF\n"));
 }
 
@@ -178,7 +206,8 @@ async fn the_route_needs_the_token_and_is_absent_without_one() {
     for token in [None, Some("metrics-token-0123456789abcdeX"), Some("")] {
         let r = get_metrics(&guarded, token).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{token:?}");
-        assert!(r.headers()
+        assert!(r
+            .headers()
             .get("www-authenticate")
             .unwrap()
             .to_str()
@@ -203,11 +232,15 @@ async fn gateway_calls_are_counted_by_catalogued_tool_and_result() {
         .await;
     let before = scrape(&node).await;
     let token = gw.token(&[world::READ]).await;
-    let r = gw.post(Some(&token), &call(1, "list_customers", json!({}))).await;
+    let r = gw
+        .post(Some(&token), &call(1, "list_customers", json!({})))
+        .await;
     assert_eq!(r.status(), 200);
     let _: Value = r.json().await.unwrap();
     // A name outside the catalogue is counted, but not as a series of its own.
-    let r = gw.post(Some(&token), &call(2, "export_everything_9f2", json!({}))).await;
+    let r = gw
+        .post(Some(&token), &call(2, "export_everything_9f2", json!({})))
+        .await;
     assert_eq!(r.status(), 403);
     let after = scrape(&node).await;
     moved(
@@ -256,7 +289,9 @@ fn assert_exposed(exposition: &str, expr: &str, what: &str) {
 }
 
 fn deploy_file(path: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy").join(path);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -276,18 +311,30 @@ async fn the_dashboard_and_the_alert_rules_use_only_exposed_series() {
         let targets = p["targets"].as_array().expect("targets");
         assert!(!targets.is_empty(), "{}", p["title"]);
         for t in targets {
-            assert_exposed(&exposition, t["expr"].as_str().unwrap(), p["title"].as_str().unwrap());
+            assert_exposed(
+                &exposition,
+                t["expr"].as_str().unwrap(),
+                p["title"].as_str().unwrap(),
+            );
         }
     }
 
     use yaml_rust2::YamlLoader;
     let docs = YamlLoader::load_from_str(&deploy_file("prometheus/alerts.yml")).expect("YAML");
-    let rules = docs[0]["groups"][0]["rules"].as_vec().expect("groups[0].rules");
+    let rules = docs[0]["groups"][0]["rules"]
+        .as_vec()
+        .expect("groups[0].rules");
     let mut alerts = vec![];
     for r in rules {
         let name = r["alert"].as_str().expect("alert name");
-        assert!(r["labels"]["severity"].as_str().is_some(), "{name}: severity");
-        assert!(r["annotations"]["summary"].as_str().is_some(), "{name}: summary");
+        assert!(
+            r["labels"]["severity"].as_str().is_some(),
+            "{name}: severity"
+        );
+        assert!(
+            r["annotations"]["summary"].as_str().is_some(),
+            "{name}: summary"
+        );
         assert_exposed(&exposition, r["expr"].as_str().expect("expr"), name);
         alerts.push(name.to_string());
     }
