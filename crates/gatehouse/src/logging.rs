@@ -138,18 +138,19 @@ impl RootSpanBuilder for RequestSpan {
                 .map(|s| s.0.elapsed().as_secs_f64() * 1000.0),
             Err(_) => None,
         }
-        .unwrap_or(0.0);
+        .map_or(0.0, |ms| (ms * 1000.0).round() / 1000.0);
         // Why a request was refused: the error's message (never a token or a code: errors
         // name what was wrong, not the value).
         let reason = match outcome {
             Ok(r) => r.response().error().map(|e| e.to_string()),
             Err(e) => Some(e.to_string()),
         };
-        let reason = reason.as_deref().unwrap_or("");
-        if status >= 500 {
-            tracing::warn!(status, latency_ms, reason, "request failed");
-        } else {
-            tracing::info!(status, latency_ms, reason, "request");
+        match (status >= 500, reason.as_deref()) {
+            (true, reason) => tracing::warn!(status, latency_ms, reason, "request failed"),
+            (false, Some(reason)) if !reason.is_empty() => {
+                tracing::info!(status, latency_ms, reason, "request")
+            }
+            (false, _) => tracing::info!(status, latency_ms, "request"),
         }
     }
 }
