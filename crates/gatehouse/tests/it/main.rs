@@ -1,6 +1,7 @@
 //! The gatehouse crate's integration tests, one binary: `http` drives the assembled app,
-//! `cli` and `scim_guides` run the built `gatehouse` program.
+//! `cli`, `scim_guides` and `serve_logs` run the built `gatehouse` program.
 mod catalogue_cli;
 mod cli;
 mod http;
 mod scim_guides;
+mod serve_logs;

@@ -7,7 +7,6 @@ mod api_keys;
 mod cross;
 mod gateway;
 mod issuer;
-mod logs;
 mod metrics;
 mod scim;
 mod service_accounts;
