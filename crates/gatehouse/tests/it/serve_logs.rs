@@ -43,7 +43,7 @@ fn start(label: &str, port: u16, metrics_port: u16, envs: &[(&str, &str)]) -> Ch
     for (k, v) in envs {
         c.env(k, v);
     }
-    let child = c.spawn().unwrap();
+    let mut child = c.spawn().unwrap();
     for _ in 0..150 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok()
             && TcpStream::connect(("127.0.0.1", metrics_port)).is_ok()
@@ -52,7 +52,12 @@ fn start(label: &str, port: u16, metrics_port: u16, envs: &[(&str, &str)]) -> Ch
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("gatehouse serve did not start");
+    child.kill().ok();
+    let out = child.wait_with_output().unwrap();
+    panic!(
+        "gatehouse serve did not start:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// One HTTP/1.1 request; returns the status and the body.
