@@ -105,14 +105,14 @@ impl ConnectionTrait for WriteTxn {
 
 impl Store {
     pub async fn connect(url: &str) -> CoreResult<Store> {
-        let mut opts = ConnectOptions::new(loopback_without_tls(url));
+        Store::connect_with(url, &PoolConfig::default()).await
+    }
+
+    /// [`Store::connect`] with this node's pool settings (`--db-max-connections`,
+    /// `--db-statement-timeout`).
+    pub async fn connect_with(url: &str, pool: &PoolConfig) -> CoreResult<Store> {
         let is_sqlite = url.starts_with("sqlite:");
-        opts.sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
-            .max_connections(if is_sqlite { 8 } else { 32 })
-            .min_connections(1);
-        let db = Database::connect(opts).await?;
+        let db = Database::connect(pool.connect_options(url)).await?;
         if is_sqlite {
             // WAL lets readers proceed during a write; busy_timeout makes concurrent writers wait
             // instead of failing; foreign keys are off by default in SQLite.
@@ -233,6 +233,39 @@ impl Store {
             write_lock: Some(Arc::new(Mutex::new(()))),
             catalogues: Default::default(),
         })
+    }
+}
+
+/// A node's pool settings. Defaults: 32 connections on PostgreSQL (8 on SQLite), no statement
+/// timeout. Size it against PostgreSQL's `max_connections` for all nodes (docs/operator-guide.md,
+/// "Database connections").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub max_connections: Option<u32>,
+    /// PostgreSQL's `statement_timeout`, set on every connection of the pool at its start (a
+    /// startup parameter: no extra round trip); ignored on SQLite.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl PoolConfig {
+    /// The connect options of the node's main pool: every pool setting lives here.
+    pub fn connect_options(&self, url: &str) -> ConnectOptions {
+        let mut opts = ConnectOptions::new(loopback_without_tls(url));
+        let is_sqlite = url.starts_with("sqlite:");
+        let max = self
+            .max_connections
+            .unwrap_or(if is_sqlite { 8 } else { 32 })
+            .max(1);
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(max)
+            .min_connections(1);
+        if let Some(t) = self.statement_timeout.filter(|t| !t.is_zero()) {
+            let ms = t.as_millis().to_string();
+            opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", ms.as_str())]));
+        }
+        opts
     }
 }
 

@@ -22,6 +22,7 @@ pub mod login;
 pub mod mail;
 pub mod maintenance;
 pub mod mcp_policy;
+pub mod metrics;
 pub mod personal_key;
 pub mod ratelimit;
 pub mod redirect;

@@ -20,6 +20,8 @@ pub struct Services {
     pub scim: web::Data<scim::ScimState>,
     pub admin: web::Data<admin_api::AdminState>,
     pub console: web::Data<admin_api::console::ConsoleState>,
+    /// `/metrics` on this listener: 404 until [`Services::with_metrics_token`].
+    pub metrics: web::Data<edge::MetricsEndpoint>,
 }
 
 impl Services {
@@ -29,12 +31,24 @@ impl Services {
         admin: admin_api::AdminState,
         console: admin_api::console::ConsoleState,
     ) -> Self {
+        let metrics =
+            edge::MetricsEndpoint::new(None, Some(issuer.store.clone()), issuer.clock.clone());
         Services {
+            metrics: web::Data::new(metrics),
             issuer: web::Data::new(issuer),
             scim: web::Data::new(scim),
             admin: web::Data::new(admin),
             console: web::Data::new(console),
         }
+    }
+
+    /// Serves `/metrics` on this listener to callers presenting `token` as a bearer token
+    /// (`GATEHOUSE_METRICS_TOKEN`); `None` keeps the route answering 404.
+    pub fn with_metrics_token(mut self, token: Option<&str>) -> Self {
+        let store = Some(self.issuer.store.clone());
+        let ep = edge::MetricsEndpoint::new(token, store, self.issuer.clock.clone());
+        self.metrics = web::Data::new(ep);
+        self
     }
 
     /// HSTS is sent only when the public issuer URL is https.
@@ -45,7 +59,7 @@ impl Services {
 
 /// The whole app: the issuer, SCIM, the admin API and the console, wrapped (innermost first)
 /// in CORS for the open OAuth endpoints, the NUL-path refusal, the audit origin scope, the
-/// security headers and the request span.
+/// security headers, the request span and the HTTP metrics; plus `/metrics` (token-guarded).
 pub fn app(
     s: &Services,
 ) -> App<
@@ -62,11 +76,14 @@ pub fn app(
         .app_data(s.scim.clone())
         .app_data(s.admin.clone())
         .app_data(s.console.clone())
+        .app_data(s.metrics.clone())
         .wrap(from_fn(edge::Cors))
         .wrap(from_fn(edge::RejectNul))
         .wrap(from_fn(issuer::AuditOrigin))
         .wrap(edge::SecurityHeaders(s.https()))
         .wrap(TracingLogger::<crate::logging::RequestSpan>::new())
+        .wrap(from_fn(edge::RecordHttp))
+        .route("/metrics", web::get().to(edge::metrics::scrape))
         .configure(issuer::configure)
         .configure(scim::configure)
         .configure(admin_api::configure)

@@ -18,6 +18,52 @@ pub struct Global {
     pub config: Option<PathBuf>,
 }
 
+/// Per-node options of the long-running commands (`serve`, `gateway`): metrics and the
+/// database pool (issue 15 §2).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct NodeArgs {
+    /// Serve `/metrics` without a token on this address (e.g. 10.0.0.5:9464). Bind it to a
+    /// private interface: anyone who reaches it reads the node's counters. Without it,
+    /// `/metrics` is on the main listener behind `GATEHOUSE_METRICS_TOKEN`.
+    #[arg(long, env = "GATEHOUSE_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Largest number of database connections this process opens (default 32 on PostgreSQL,
+    /// 8 on SQLite). Size it against PostgreSQL's `max_connections` across all nodes.
+    #[arg(long, env = "GATEHOUSE_DB_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub db_max_connections: Option<u32>,
+    /// PostgreSQL `statement_timeout` of every connection: `30s`, `500ms`, `2m` or seconds;
+    /// `0` for none (the default).
+    #[arg(long, env = "GATEHOUSE_DB_STATEMENT_TIMEOUT", value_parser = parse_duration)]
+    pub db_statement_timeout: Option<std::time::Duration>,
+}
+
+impl NodeArgs {
+    pub fn pool(&self) -> authz_core::db::PoolConfig {
+        authz_core::db::PoolConfig {
+            max_connections: self.db_max_connections,
+            statement_timeout: self.db_statement_timeout,
+        }
+    }
+}
+
+/// `500ms`, `30s`, `2m`, or a number of seconds.
+pub fn parse_duration(v: &str) -> std::result::Result<std::time::Duration, String> {
+    let v = v.trim();
+    let (n, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("'{v}' is not a duration such as 30s, 500ms or 2m"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "s" => Ok(std::time::Duration::from_secs(n)),
+        "m" => Ok(std::time::Duration::from_secs(n * 60)),
+        _ => Err(format!("'{v}': the unit must be ms, s or m")),
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -178,6 +224,25 @@ impl Config {
                 })
             })
             .collect()
+    }
+
+    /// The bearer token of `/metrics` on the main listener: `GATEHOUSE_METRICS_TOKEN`, else the
+    /// content of the file `GATEHOUSE_METRICS_TOKEN_FILE`; none leaves the route answering 404.
+    pub fn metrics_token(&self) -> Result<Option<String>> {
+        let token = match (
+            env("GATEHOUSE_METRICS_TOKEN"),
+            env("GATEHOUSE_METRICS_TOKEN_FILE"),
+        ) {
+            (Some(t), _) => t,
+            (None, Some(path)) => std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read GATEHOUSE_METRICS_TOKEN_FILE {path}"))?,
+            (None, None) => return Ok(None),
+        };
+        let token = token.trim();
+        if token.len() < 16 {
+            bail!("the metrics token is shorter than 16 characters (generate one with `openssl rand -hex 32`)");
+        }
+        Ok(Some(token.to_string()))
     }
 
     /// Whether `serve` and CLI commands apply pending migrations themselves (default yes).
@@ -425,6 +490,17 @@ mod tests {
         assert_eq!(routes[1].1, "http://10.0.0.5:3000/mcp");
         assert_eq!(cfg.gateway_options().unwrap().max_body_bytes, 2048);
         assert!(toml::from_str::<FileConfig>("[gateway]\nroute = 1").is_err());
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert!(parse_duration("1h").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 
     #[test]

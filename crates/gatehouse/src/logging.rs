@@ -1,27 +1,105 @@
-//! JSON logs with a request id per request. The root span records method, route template,
-//! path and status — never the query string, which can carry authorization codes and state
-//! (STYLE §8: no codes or tokens in logs).
+//! Logs: one access line per request, with a request id. The root span records method, route
+//! template, path and status — never the query string, which can carry authorization codes and
+//! state (STYLE §8: no codes or tokens in logs).
+//!
+//! - `GATEHOUSE_LOG_FORMAT=json|text`: JSON lines for production, plain text for development.
+//!   Default: text when the log stream (standard output) is a terminal, else JSON.
+//! - `GATEHOUSE_ACCESS_LOG=off`: no access lines (errors and warnings are still logged).
+//! - `RUST_LOG`: the level filter (default `info,sqlx=warn,sea_orm_migration=warn`).
+//!
+//! Levels: the access line is INFO for every status below 500 (a 4xx is the client's mistake,
+//! a 3xx a redirect), WARN for a 5xx (the fault itself is logged at ERROR, with its code, where
+//! it happened). tracing-actix-web's own error event is off (its `emit_event_on_error`
+//! feature), so a refused request is one line.
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
+use tracing_subscriber::fmt::MakeWriter;
 
-pub fn init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm_migration=warn".into());
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .try_init();
+/// The log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
 }
+
+impl Format {
+    /// `GATEHOUSE_LOG_FORMAT`, else text on a terminal and JSON elsewhere.
+    pub fn from_env() -> Format {
+        match std::env::var("GATEHOUSE_LOG_FORMAT").ok().as_deref() {
+            Some("json") => Format::Json,
+            Some("text") => Format::Text,
+            _ if std::io::stdout().is_terminal() => Format::Text,
+            _ => Format::Json,
+        }
+    }
+}
+
+static ACCESS_LOG: AtomicBool = AtomicBool::new(true);
+
+/// Installs the process's subscriber (standard output) from the environment.
+pub fn init() {
+    let off = std::env::var("GATEHOUSE_ACCESS_LOG")
+        .is_ok_and(|v| matches!(v.trim(), "off" | "false" | "0" | "no"));
+    set_access_log(!off);
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_FILTER.into());
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // `try_init` also forwards the `log` records of the libraries (actix-server) to it.
+    let _ = subscriber(Format::from_env(), &filter, std::io::stdout).try_init();
+}
+
+/// The level filter when `RUST_LOG` is unset.
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm_migration=warn";
+
+/// Turns the access lines on or off (`GATEHOUSE_ACCESS_LOG`).
+pub fn set_access_log(on: bool) {
+    ACCESS_LOG.store(on, Ordering::Relaxed);
+}
+
+/// The subscriber `gatehouse serve` and `gatehouse gateway` log through, writing to `writer`
+/// (tests capture its lines).
+pub fn subscriber<W>(
+    format: Format,
+    filter: &str,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        Format::Json => Box::new(
+            b.json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .finish(),
+        ),
+        Format::Text => Box::new(b.with_ansi(false).finish()),
+    }
+}
+
+/// When the request began (its latency in the access line).
+#[derive(Clone, Copy)]
+struct Started(Instant);
 
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(req: &ServiceRequest) -> Span {
+        req.extensions_mut().insert(Started(Instant::now()));
         let request_id = req
             .extensions()
             .get::<RequestId>()
@@ -48,21 +126,31 @@ impl RootSpanBuilder for RequestSpan {
             Err(e) => e.as_response_error().status_code().as_u16(),
         };
         span.record("status", status);
+        if !ACCESS_LOG.load(Ordering::Relaxed) {
+            return;
+        }
         let _guard = span.enter();
-        if status >= 500 {
-            tracing::error!(status, "request failed");
-        } else if status >= 400 {
-            let reason = match outcome {
-                Ok(r) => r.response().error().map(|e| e.to_string()),
-                Err(e) => Some(e.to_string()),
-            };
-            tracing::info!(
-                status,
-                reason = reason.as_deref().unwrap_or(""),
-                "request rejected"
-            );
-        } else {
-            tracing::debug!(status, "request completed");
+        let latency_ms = match outcome {
+            Ok(r) => r
+                .request()
+                .extensions()
+                .get::<Started>()
+                .map(|s| s.0.elapsed().as_secs_f64() * 1000.0),
+            Err(_) => None,
+        }
+        .map_or(0.0, |ms| (ms * 1000.0).round() / 1000.0);
+        // Why a request was refused: the error's message (never a token or a code: errors
+        // name what was wrong, not the value).
+        let reason = match outcome {
+            Ok(r) => r.response().error().map(|e| e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        match (status >= 500, reason.as_deref()) {
+            (true, reason) => tracing::warn!(status, latency_ms, reason, "request failed"),
+            (false, Some(reason)) if !reason.is_empty() => {
+                tracing::info!(status, latency_ms, reason, "request")
+            }
+            (false, _) => tracing::info!(status, latency_ms, "request"),
         }
     }
 }

@@ -9,21 +9,28 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use authz_core::db::PoolConfig;
 use authz_core::Store;
 
 /// How long the first connection may take before the database counts as unreachable: long
 /// enough for a TLS handshake to a remote server, short enough that a typo fails at once.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Checks that the database answers, runs pending migrations when `migrate`, and opens the pool.
+/// Checks that the database answers, runs pending migrations when `migrate`, and opens the pool
+/// with the default settings (a CLI command).
 pub async fn open(url: &str, migrate: bool) -> Result<Store> {
+    open_with(url, migrate, &PoolConfig::default()).await
+}
+
+/// [`open`] with a node's pool settings (`serve`, `gateway`).
+pub async fn open_with(url: &str, migrate: bool, pool: &PoolConfig) -> Result<Store> {
     reachable(url).await?;
     if migrate {
         Store::migrate(url)
             .await
             .context("database migration failed")?;
     }
-    Store::connect(url)
+    Store::connect_with(url, pool)
         .await
         .context("cannot open the database")
 }

@@ -32,8 +32,11 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let admin_rate = cfg.admin_rate_per_key_per_minute()?;
     let mailer = crate::mailer::Mailer::from_env(&cfg.data_dir, &issuer)?;
     let dns_resolver = cfg.dns_resolver()?;
+    let metrics_token = cfg.metrics_token()?;
+    let node = args.node;
     actix_web::rt::System::new().block_on(async move {
-        let store = crate::open_store::open(&cfg.database_url, cfg.auto_migrate()).await?;
+        let store =
+            crate::open_store::open_with(&cfg.database_url, cfg.auto_migrate(), &node.pool()).await?;
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
@@ -59,19 +62,39 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             dns: dns_resolver.clone(),
             templates: Arc::new(admin_api::console::Templates::new()),
         };
-        let services = Services::new(state, scim, admin, console);
+        let services = Services::new(state, scim, admin, console)
+            .with_metrics_token(metrics_token.as_deref());
         let server = HttpServer::new(move || gatehouse::app(&services))
             .shutdown_timeout(20)
             .bind(&listen)
             .map_err(|e| crate::cli::listen_error(&listen, &e))?;
         // A node that cannot listen sends no mail and runs no jobs.
         crate::mailer::spawn(mailer, store.clone(), clock.clone());
+        if let Some(addr) = &node.metrics_listen {
+            let ep = gatehouse::edge::MetricsEndpoint::new(None, Some(store.clone()), clock.clone());
+            metrics_listener(ep, addr)?;
+        }
         background_jobs(store, clock, signing_key);
         // Only now: "listening" must not be printed for a port that is taken.
         let bound = crate::cli::addrs(&server.addrs());
         tracing::info!(listen = %bound, issuer = %issuer, postgres = cfg.is_postgres, "gatehouse listening");
         server.run().await.context("server error")
     })
+}
+
+/// `/metrics` without a token on its own address (`--metrics-listen`), one worker, running
+/// beside the main server until the process stops.
+pub fn metrics_listener(ep: gatehouse::edge::MetricsEndpoint, addr: &str) -> Result<()> {
+    let ep = actix_web::web::Data::new(ep);
+    let server = HttpServer::new(move || gatehouse::edge::metrics::private_app(ep.clone()))
+        .workers(1)
+        .shutdown_timeout(5)
+        .bind(addr)
+        .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?
+        .run();
+    tracing::info!(listen = %addr, "metrics listening (no token: keep this address private)");
+    actix_web::rt::spawn(server);
+    Ok(())
 }
 
 fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::SigningKey) {

@@ -120,7 +120,8 @@ pub async fn post(
                 c.scopes.clone(),
                 src.clone(),
                 now,
-            );
+            )
+            .listed(policy.tools.contains_key(&c.tool));
             (c.id.clone(), call)
         })
         .collect();

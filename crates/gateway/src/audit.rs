@@ -88,7 +88,9 @@ impl AuditSink {
         )
     }
 
+    /// Queues the record of an ended call and counts it (`gatehouse_gateway_calls_total`).
     pub fn send(&self, call: GatewayCall) {
+        call.count();
         let full = {
             let mut q = self.queue.calls.lock().unwrap_or_else(|e| e.into_inner());
             // Checked under the lock: the writer's last take, after it saw the flag, sees

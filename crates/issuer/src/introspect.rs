@@ -79,6 +79,7 @@ pub async fn introspect(
     .map_err(OAuthError::server)?
     .ok_or_else(authentication_failed)?;
     limits.introspected(state.clock.as_ref(), &id);
+    authz_core::metrics::introspection(result.active);
     note_key_use(&state, &result);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -22,17 +22,10 @@ pub async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
     let p = Params::from_body(&body)?;
-    let issued = if p.get("grant_type") == Some("client_credentials") {
-        // A tenant service account, not a `clients` row (RFC 6749 §4.4; ADR 0015).
-        crate::client_credentials::token(&state, &req, &p).await?
-    } else {
-        let client = client_auth::authenticate(&state, &req, &p).await?;
-        let clock = state.clock.as_ref();
-        state.node_limits.grant(clock, &client.client_id)?;
-        let issued = grant(&state, &req, &client, &p).await?;
-        state.node_limits.granted(clock, &client.client_id);
-        issued
-    };
+    let issued = issue(&state, &req, &p).await;
+    let result = issued.as_ref().map_or_else(|e| e.code, |_| "ok");
+    authz_core::metrics::grant(p.get("grant_type"), result);
+    let issued = issued?;
     let mut ok = HttpResponse::Ok();
     ok.insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
@@ -40,6 +33,25 @@ pub async fn token(
         ok.insert_header((dpop::DPOP_NONCE, dpop::nonce(&state)));
     }
     Ok(ok.json(issued))
+}
+
+/// Tokens for an authenticated caller within its node limit: a service account's
+/// (client_credentials), else a client's grant.
+async fn issue(
+    state: &AppState,
+    req: &HttpRequest,
+    p: &Params,
+) -> Result<IssuedTokens, OAuthError> {
+    if p.get("grant_type") == Some("client_credentials") {
+        // A tenant service account, not a `clients` row (RFC 6749 §4.4; ADR 0015).
+        return crate::client_credentials::token(state, req, p).await;
+    }
+    let client = client_auth::authenticate(state, req, p).await?;
+    let clock = state.clock.as_ref();
+    state.node_limits.grant(clock, &client.client_id)?;
+    let issued = grant(state, req, &client, p).await?;
+    state.node_limits.granted(clock, &client.client_id);
+    Ok(issued)
 }
 
 /// The grant the client asked for (RFC 6749 §4.1.3, §6).

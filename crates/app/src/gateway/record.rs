@@ -55,6 +55,8 @@ pub struct GatewayCall {
     occurred_at_us: i64,
     latency_ms: i64,
     outcome: CallOutcome,
+    /// Whether `tool` is in the resource's catalogue: only then is it a metric label.
+    listed: bool,
 }
 
 impl GatewayCall {
@@ -81,7 +83,21 @@ impl GatewayCall {
             occurred_at_us,
             latency_ms: 0,
             outcome: CallOutcome::NoAnswer("pending".into()),
+            listed: false,
         }
+    }
+
+    /// Marks the tool as one of the catalogue's (see [`Self::count`]).
+    pub fn listed(mut self, listed: bool) -> Self {
+        self.listed = listed;
+        self
+    }
+
+    /// Counts the ended call in `gatehouse_gateway_calls_total`: by tool when the catalogue
+    /// lists it, else as `unknown` (a name the caller chose must not grow the series).
+    pub fn count(&self) {
+        let tool = self.listed.then_some(self.tool.as_str());
+        authz_core::metrics::gateway_call(tool, self.outcome.result());
     }
 
     /// The call ended with `outcome` after `latency_ms`.

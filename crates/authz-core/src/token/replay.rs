@@ -28,6 +28,8 @@ pub(crate) async fn report<C: ConnectionTrait>(
     clock: &dyn Clock,
     r: Replay<'_>,
 ) -> CoreResult<()> {
+    // `refresh_token.reuse_detected` → `refresh_token`, `code.replay_detected` → `code`.
+    crate::metrics::replay(r.action.split('.').next().unwrap_or(r.action));
     audit::record(
         conn,
         clock,

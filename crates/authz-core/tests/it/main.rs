@@ -8,6 +8,7 @@ mod connection_provenance;
 mod incident;
 mod leavers;
 mod mail_alerts;
+mod pool;
 mod refresh_grace;
 mod scim_tokens;
 mod tenant_isolation;

@@ -11,9 +11,12 @@
 //! the same (a mismatch stops the start rather than publish a wrong `authorization_servers`).
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{Context, Result};
 use authz_core::clock::{SharedClock, SystemClock};
+use authz_core::Store;
+use gatehouse::edge::{MetricsEndpoint, RecordHttp};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::{validate_issuer, Config, Global};
@@ -48,6 +51,8 @@ pub struct GatewayArgs {
     /// `gateway-signing.key`; created with mode 0600 if absent).
     #[arg(long, requires = "introspect_url")]
     pub signing_key_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub node: crate::config::NodeArgs,
 }
 
 pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
@@ -64,9 +69,19 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
     let master_key = cfg.master_key()?;
     let routes = cfg.gateway_routes(args.resource.zip(args.upstream));
     let options = cfg.gateway_options()?;
+    let metrics_token = cfg.metrics_token()?;
+    let node = args.node;
     actix_web::rt::System::new().block_on(async move {
-        let store = crate::open_store::open(&cfg.database_url, cfg.auto_migrate()).await?;
+        let store =
+            crate::open_store::open_with(&cfg.database_url, cfg.auto_migrate(), &node.pool())
+                .await?;
         let clock: SharedClock = Arc::new(SystemClock);
+        let metrics = Metrics {
+            store: Some(store.clone()),
+            clock: clock.clone(),
+            token: metrics_token,
+            listen: node.metrics_listen.clone(),
+        };
         let (sink, writer) = gateway::AuditSink::start(store.clone(), clock.clone());
         let signer = master_key.upstream_jwt_signing_key();
         // Each worker thread reads through its own small PostgreSQL pool (a call holds a
@@ -81,19 +96,36 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
             tracing::info!(resource = %r.resource.uri, upstream = %r.upstream, "gateway route");
         }
         tracing::info!(listen = %listen, issuer = %issuer, "gatehouse gateway starting");
-        let served = serve(state, &listen).await;
+        let served = serve(state, &listen, metrics).await;
         // Every call answered before the stop is in the queue: write it before exiting.
         writer.shutdown().await;
         served
     })
 }
 
+/// Where the gateway's metrics go: `/metrics` on the main listener behind `token`, or on
+/// `listen` without one (the same choice as `serve`).
+struct Metrics {
+    store: Option<Store>,
+    clock: SharedClock,
+    token: Option<String>,
+    listen: Option<String>,
+}
+
 /// Serves `state` on `listen` until the server stops (SIGTERM: graceful, 20 s).
-async fn serve(state: gateway::GatewayState, listen: &str) -> Result<()> {
+async fn serve(state: gateway::GatewayState, listen: &str, m: Metrics) -> Result<()> {
     let state = web::Data::new(state);
+    if let Some(addr) = &m.listen {
+        let ep = MetricsEndpoint::new(None, m.store.clone(), m.clock.clone());
+        crate::serve::metrics_listener(ep, addr)?;
+    }
+    let ep = web::Data::new(MetricsEndpoint::new(m.token.as_deref(), m.store, m.clock));
     let server = HttpServer::new(move || {
         App::new()
+            .app_data(ep.clone())
             .wrap(TracingLogger::<gatehouse::logging::RequestSpan>::new())
+            .wrap(from_fn(RecordHttp))
+            .route("/metrics", web::get().to(gatehouse::edge::metrics::scrape))
             .configure(gateway::configure(state.clone()))
     })
     .shutdown_timeout(20)
@@ -112,6 +144,8 @@ fn run_remote(g: Global, args: GatewayArgs) -> Result<()> {
         .or_else(|| cfg.file.gateway.as_ref().and_then(|g| g.listen.clone()))
         .unwrap_or_else(|| "127.0.0.1:8090".into());
     let options = cfg.gateway_options()?;
+    let metrics_token = cfg.metrics_token()?;
+    let node = args.node;
     let (Some(introspect_url), Some(client_id), Some(secret_file), Some(upstream)) = (
         args.introspect_url,
         args.client_id,
@@ -149,6 +183,12 @@ fn run_remote(g: Global, args: GatewayArgs) -> Result<()> {
         }
         let refresh = remote.spawn_refresh();
         let clock: SharedClock = Arc::new(SystemClock);
+        let metrics = Metrics {
+            store: None,
+            clock: clock.clone(),
+            token: metrics_token,
+            listen: node.metrics_listen.clone(),
+        };
         let (sink, writer) = gateway::AuditSink::start_remote(remote.clone());
         let state = gateway::GatewayState::remote(
             remote.clone(),
@@ -159,7 +199,7 @@ fn run_remote(g: Global, args: GatewayArgs) -> Result<()> {
             sink,
         )?;
         tracing::info!(listen = %listen, issuer = %state.issuer, resource = %held, upstream = %upstream, "gatehouse gateway (introspection mode) starting");
-        let served = serve(state, &listen).await;
+        let served = serve(state, &listen, metrics).await;
         refresh.abort();
         writer.shutdown().await;
         served

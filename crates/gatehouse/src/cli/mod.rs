@@ -104,6 +104,8 @@ pub struct ServeArgs {
     /// Public issuer URL (an origin: scheme, host, port).
     #[arg(long, env = "GATEHOUSE_ISSUER")]
     pub issuer: Option<String>,
+    #[command(flatten)]
+    pub node: crate::config::NodeArgs,
 }
 
 /// What every command needs once configuration is loaded and the schema is current.

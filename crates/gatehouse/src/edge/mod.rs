@@ -4,8 +4,10 @@
 //! needs its trusted-proxy configuration).
 mod cors;
 mod headers;
+pub mod metrics;
 mod nul;
 
 pub use cors::Cors;
 pub use headers::SecurityHeaders;
+pub use metrics::{MetricsEndpoint, RecordHttp};
 pub use nul::RejectNul;

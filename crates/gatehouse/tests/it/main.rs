@@ -1,7 +1,8 @@
 //! The gatehouse crate's integration tests, one binary: `http` drives the assembled app,
-//! `cli`, `operator_errors` and `scim_guides` run the built `gatehouse` program.
+//! `cli`, `operator_errors`, `scim_guides` and `serve_logs` run the built `gatehouse` program.
 mod catalogue_cli;
 mod cli;
 mod http;
 mod operator_errors;
 mod scim_guides;
+mod serve_logs;

@@ -185,12 +185,14 @@ pub(crate) async fn method_not_allowed() -> HttpResponse {
 /// Records every failed, authenticated SCIM request in the tenant's audit log
 /// (`app::scim::failures`: method, path, status, scimType, detail), so the tenant admin sees
 /// what their IdP's provisioning got wrong. Unauthenticated failures name no tenant and are
-/// not recorded; a failure to record is logged and does not change the response.
+/// not recorded; a failure to record is logged and does not change the response. Every request,
+/// failed or not, is also counted ([`count`]).
 pub async fn record_failures(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let res = next.call(req).await?;
+    count(res.request(), res.status().as_u16());
     if res.status().as_u16() < 400 {
         return Ok(res);
     }
@@ -217,6 +219,14 @@ pub async fn record_failures(
         tracing::warn!(code = "SCIM0601", error = %e, "could not record a failed SCIM request");
     }
     Ok(res)
+}
+
+/// `gatehouse_scim_operations_total`: the resource type and operation come from the matched
+/// route pattern, never from the path (bounded labels).
+fn count(req: &actix_web::HttpRequest, status: u16) {
+    let pattern = req.match_pattern().unwrap_or_default();
+    let (resource, operation) = authz_core::metrics::labels::scim(&pattern, req.method().as_str());
+    authz_core::metrics::scim_operation(resource, operation, status);
 }
 
 /// Registers `/scim/v2/{tenant}/…`. The caller provides `web::Data<ScimState>`.

@@ -7,6 +7,7 @@ mod api_keys;
 mod cross;
 mod gateway;
 mod issuer;
+mod metrics;
 mod scim;
 mod service_accounts;
 pub mod tls;

@@ -23,6 +23,8 @@ pub struct Node {
     pub scim: ScimState,
     pub admin: AdminState,
     pub console: ConsoleState,
+    /// The bearer token of `/metrics` (none: the route answers 404, as in production).
+    pub metrics_token: Option<String>,
 }
 
 /// A fetcher with the default configuration (public addresses only).
@@ -98,6 +100,7 @@ impl Node {
                 templates: Arc::new(console::Templates::new()),
             },
             issuer: state,
+            metrics_token: None,
         }
     }
 
@@ -108,6 +111,11 @@ impl Node {
 
     pub fn admin(mut self, admin: AdminState) -> Node {
         self.admin = admin;
+        self
+    }
+
+    pub fn metrics_token(mut self, token: &str) -> Node {
+        self.metrics_token = Some(token.to_string());
         self
     }
 
@@ -124,7 +132,8 @@ impl Node {
         Response = ServiceResponse<impl MessageBody>,
         Error = actix_web::Error,
     > {
-        let services = gatehouse::Services::new(self.issuer, self.scim, self.admin, self.console);
+        let services = gatehouse::Services::new(self.issuer, self.scim, self.admin, self.console)
+            .with_metrics_token(self.metrics_token.as_deref());
         test::init_service(gatehouse::app(&services)).await
     }
 }

@@ -1,0 +1,86 @@
+//! Gauges read at scrape time: the sealer's lag and the last checkpoint (DESIGN's audit chain),
+//! the mail outbox, and this node's database pool. Three small indexed reads per scrape: the
+//! unsealed records through the partial index `audit_unsealed`, the outbox through
+//! `mail_outbox_pending`, the checkpoints' newest `created_at`.
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect};
+
+use super::{get, StateLabels};
+use crate::clock::MICROS;
+use crate::db::Store;
+use crate::entities::{audit_checkpoints, audit_events, mail_outbox};
+use crate::error::CoreResult;
+
+/// Reads every gauge; a failed read is logged (`METRICS0002`) and keeps the previous values.
+pub async fn refresh(store: &Store, now_us: i64) {
+    pool(store);
+    if let Err(e) = stored(store, now_us).await {
+        tracing::warn!(code = "METRICS0002", error = %e, "cannot read the stored gauges");
+    }
+}
+
+fn age_secs(now_us: i64, then_us: Option<i64>) -> f64 {
+    then_us.map_or(0.0, |t| (now_us - t).max(0) as f64 / MICROS as f64)
+}
+
+async fn stored(store: &Store, now_us: i64) -> CoreResult<()> {
+    let m = get();
+    let (unsealed, oldest): (i64, Option<i64>) = audit_events::Entity::find()
+        .select_only()
+        .column_as(Expr::col(audit_events::Column::Id).count(), "n")
+        .column_as(Expr::col(audit_events::Column::OccurredAt).min(), "oldest")
+        .filter(audit_events::Column::Seq.is_null())
+        .into_tuple()
+        .one(&store.db)
+        .await?
+        .unwrap_or((0, None));
+    let checkpoint: Option<Option<i64>> = audit_checkpoints::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::col(audit_checkpoints::Column::CreatedAt).max(),
+            "newest",
+        )
+        .into_tuple()
+        .one(&store.db)
+        .await?;
+    let outbox: Option<i64> = mail_outbox::Entity::find()
+        .select_only()
+        .column_as(Expr::col(mail_outbox::Column::Id).count(), "n")
+        .filter(mail_outbox::Column::SentAt.is_null())
+        .into_tuple()
+        .one(&store.db)
+        .await?;
+    m.audit_unsealed.set(unsealed);
+    m.audit_oldest_unsealed_age.set(age_secs(now_us, oldest));
+    m.audit_checkpoint_age
+        .set(age_secs(now_us, checkpoint.flatten()));
+    m.mail_outbox_depth.set(outbox.unwrap_or(0));
+    Ok(())
+}
+
+/// The node's main pool (sqlx): connections open and in use, idle, and its ceiling. sqlx does
+/// not count the tasks waiting for a connection; a pool whose `in_use` stays at its maximum
+/// has waiters (the alert `GatehouseDbPoolSaturated`).
+fn pool(store: &Store) {
+    let (size, idle, max) = match store.backend() {
+        DatabaseBackend::Postgres => {
+            let p = store.db.get_postgres_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+        DatabaseBackend::Sqlite => {
+            let p = store.db.get_sqlite_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+        _ => return,
+    };
+    let m = get();
+    let idle = idle as i64;
+    let in_use = (i64::from(size) - idle).max(0);
+    m.db_pool
+        .get_or_create(&StateLabels { state: "in_use" })
+        .set(in_use);
+    m.db_pool
+        .get_or_create(&StateLabels { state: "idle" })
+        .set(idle);
+    m.db_pool_max.set(i64::from(max));
+}
