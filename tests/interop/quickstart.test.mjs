@@ -33,6 +33,13 @@ const README = readFileSync(join(REPO, 'README.md'), 'utf8');
 const running = [];
 const cleanups = [];
 
+/** `promise`, or `fallback` after `ms` (the timer is cleared, so it keeps nothing alive). */
+function within(promise, ms, fallback) {
+  let timer;
+  const late = new Promise((r) => { timer = setTimeout(() => r(fallback), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** The quick start's steps: { kind: 'run' | 'background' | 'client', text, ready? }. */
 export function quickstartBlocks(markdown) {
   const start = markdown.indexOf('<!-- quickstart:start -->');
@@ -77,13 +84,13 @@ async function waitReady(url, child, logFile) {
   }
 }
 
+// Every terminal left running is stopped: SIGTERM to its process group, SIGKILL after 3 s.
 after(async () => {
-  for (const child of running.reverse()) {
-    if (child.done) continue;
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-    await Promise.race([child.exited, new Promise((r) => setTimeout(r, 5000))]);
-    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-  }
+  const kill = (child, sig) => { try { process.kill(-child.pid, sig); } catch { /* gone */ } };
+  const live = running.filter((c) => !c.done);
+  for (const c of live) kill(c, 'SIGTERM');
+  await within(Promise.all(live.map((c) => c.exited)), 3000);
+  for (const c of live) kill(c, 'SIGKILL');
   for (const c of cleanups.reverse()) c();
 });
 
@@ -157,7 +164,7 @@ test('the README quick start ends with an MCP client calling tools through the g
     assert.ok(browser.pages.some((p) => /Development/.test(p.text)), 'the sign-in page is marked development');
     const back = await fetch(`${redirect}?${new URLSearchParams(params)}`);
     assert.equal(back.status, 200, 'the client received the authorization code');
-    const code = await Promise.race([child.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);
+    const code = await within(child.exited, 30_000, 'timeout');
     assert.equal(code, 0, `the client failed:\n${tail(logFile)}`);
     output = child.output;
   }
