@@ -66,6 +66,6 @@ pub async fn submit(
     };
     match use_case::submit(&env(&state), &visitor(&req), form).await? {
         DevSubmitted::Refused(v) => Ok(render(&state, &path, &v)),
-        DevSubmitted::Done(done) => completed(&state, done),
+        DevSubmitted::Done(done) => completed(&state, *done),
     }
 }

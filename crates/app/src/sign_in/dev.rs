@@ -120,8 +120,8 @@ pub struct DevForm<'a> {
 #[derive(Debug)]
 pub enum DevSubmitted {
     /// The form again, with [`WRONG_CREDENTIALS`].
-    Refused(Box<DevView>),
-    Done(Completed),
+    Refused(DevView),
+    Done(Box<Completed>),
 }
 
 /// The person's POST of the form: the password is checked first (a wrong one shows the form
@@ -157,7 +157,7 @@ pub async fn submit(
         .await?;
         let mut v = view(env, &conn, state, email).await?;
         v.error = Some(WRONG_CREDENTIALS);
-        return Ok(DevSubmitted::Refused(Box::new(v)));
+        return Ok(DevSubmitted::Refused(v));
     };
     let tx = login::take_by_upstream_state(env.db(), env.clock, state, form.binding)
         .await
@@ -187,5 +187,7 @@ pub async fn submit(
         upstream_refresh: None,
         current_session: form.current_session,
     };
-    Ok(DevSubmitted::Done(complete(env, visitor, signed_in).await?))
+    Ok(DevSubmitted::Done(Box::new(
+        complete(env, visitor, signed_in).await?,
+    )))
 }
