@@ -128,9 +128,14 @@ impl DevUsers {
                 return Err(CoreError::invalid(format!("{email} has an empty password")));
             }
             let password_hash = if u.password.starts_with("$argon2") {
-                PasswordHash::new(&u.password).map_err(|_| {
-                    CoreError::invalid(format!("{email}: the argon2 hash does not parse"))
-                })?;
+                let complete = PasswordHash::new(&u.password)
+                    .map(|h| h.salt.is_some() && h.hash.is_some())
+                    .unwrap_or(false);
+                if !complete {
+                    return Err(CoreError::invalid(format!(
+                        "{email}: the argon2 hash does not parse"
+                    )));
+                }
                 u.password
             } else if is_bcrypt(&u.password) {
                 u.password.parse::<bcrypt::HashParts>().map_err(|_| {
