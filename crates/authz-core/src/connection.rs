@@ -35,6 +35,20 @@ impl Connection {
         String::from_utf8(key.open(&self.sealed_secret)?)
             .map_err(|_| CoreError::Crypto("secret is not UTF-8".into()))
     }
+
+    /// A development connection (ADR 0017): marked so wherever it is shown.
+    pub fn is_development(&self) -> bool {
+        self.kind == crate::dev_idp::KIND
+    }
+
+    /// The users of a development connection, opened from its sealed secret.
+    pub fn dev_users(&self, key: &MasterKey) -> CoreResult<crate::dev_idp::DevUsers> {
+        if !self.is_development() {
+            return Err(CoreError::invalid("not a development connection"));
+        }
+        serde_json::from_slice(&key.open(&self.sealed_secret)?)
+            .map_err(|e| CoreError::Crypto(format!("development users: {e}")))
+    }
 }
 
 impl From<connections::Model> for Connection {
@@ -76,6 +90,39 @@ pub async fn add_oidc(
         return Err(CoreError::invalid("client id must not be empty"));
     }
     insert(store, clock, key, tenant, "oidc", new, Added::ByOperator).await
+}
+
+/// Stores a development connection (ADR 0017) added by the operator: its users, passwords
+/// hashed, sealed like a client secret. The caller has checked that `issuer` (Gatehouse's own)
+/// is a loopback http URL.
+pub async fn add_dev(
+    store: &Store,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    tenant: &TenantId,
+    name: &str,
+    issuer: &str,
+    users: &crate::dev_idp::DevUsers,
+) -> CoreResult<Connection> {
+    let sealed = serde_json::to_string(users).map_err(|e| CoreError::Crypto(e.to_string()))?;
+    let new = NewOidcConnection {
+        name,
+        issuer: &format!("{issuer}/federation/dev"),
+        client_id: "development",
+        client_secret: &sealed,
+        preset: crate::dev_idp::PRESET,
+        settings: serde_json::json!({}),
+    };
+    insert(
+        store,
+        clock,
+        key,
+        tenant,
+        crate::dev_idp::KIND,
+        new,
+        Added::ByOperator,
+    )
+    .await
 }
 
 /// Who adds a connection: the operator (CLI), or someone in a tenant's console.
@@ -195,18 +242,17 @@ async fn insert(
     })
     .exec_without_returning(&txn)
     .await?;
-    audit::record(
-        &txn,
-        clock,
-        AuditEvent::new(Some(tenant), "connection.created")
-            .actor(actor)
-            .detail("connection_id", id.as_str())
-            .detail("kind", kind)
-            .detail("preset", new.preset)
-            .detail("issuer", new.issuer)
-            .detail("pending_setup", setup_invitation.map(str::to_string)),
-    )
-    .await?;
+    let mut event = AuditEvent::new(Some(tenant), "connection.created")
+        .actor(actor)
+        .detail("connection_id", id.as_str())
+        .detail("kind", kind)
+        .detail("preset", new.preset)
+        .detail("issuer", new.issuer)
+        .detail("pending_setup", setup_invitation.map(str::to_string));
+    if kind == crate::dev_idp::KIND {
+        event = event.detail("development", true);
+    }
+    audit::record(&txn, clock, event).await?;
     // A new connection is enabled from the start (unless pending): the same alert as enabling
     // one. A pending connection alerts when an admin enables it.
     if enabled {

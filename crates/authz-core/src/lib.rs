@@ -9,6 +9,7 @@ pub mod connection;
 pub mod consent;
 pub mod crypto;
 pub mod db;
+pub mod dev_idp;
 pub mod directory;
 pub mod dpop;
 pub mod entities;

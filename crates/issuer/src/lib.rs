@@ -15,6 +15,7 @@ mod client_credentials;
 mod client_redirect;
 mod consent;
 mod console_path;
+mod dev_idp;
 mod dpop;
 mod error;
 mod health;
@@ -103,6 +104,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/federation/oidc/{connection_id}/callback",
             web::get().to(callback::oidc),
+        )
+        .route(
+            "/federation/dev/{connection_id}",
+            web::get().to(dev_idp::page),
+        )
+        .route(
+            "/federation/dev/{connection_id}",
+            web::post().to(dev_idp::submit),
         )
         .route("/admin/t/{tenant}/login", web::get().to(admin_login::start))
         .route(

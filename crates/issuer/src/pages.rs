@@ -63,6 +63,10 @@ impl Templates {
                 "admin_test.html",
                 include_str!("../../../web/templates/admin_test.html"),
             ),
+            (
+                "dev_sign_in.html",
+                include_str!("../../../web/templates/dev_sign_in.html"),
+            ),
         ] {
             env.add_template(name, src)
                 .expect("embedded templates parse");

@@ -189,6 +189,11 @@ impl From<SignInError> for PageError {
                 "Open the console's sign-in page again and use its button.",
             ),
             SignInError::SwitchRefused => switch_refused(),
+            SignInError::DevIdpRefused => forbidden(
+                "Development sign-in is turned off",
+                "This organisation signs in through Gatehouse's development identity provider, which works only while Gatehouse runs on this machine (an http://127.0.0.1, http://[::1] or http://localhost issuer). This server has another address, so nobody can sign in through it (DEVIDP0002).".into(),
+                "Ask your IT administrator to connect the organisation's real identity provider (OIDC or SAML) and disable the development connection.",
+            ),
             SignInError::Core(e) => e.into(),
             SignInError::Internal(e) => PageError::internal(e),
         }

@@ -20,6 +20,9 @@ fn setup_values(c: &Console, conn: &Connection) -> Vec<minijinja::Value> {
     let base = &c.st.issuer;
     let values = if conn.kind == "saml" {
         saml::sp::setup_values(base, &conn.id, &conn.preset)
+    } else if conn.is_development() {
+        // Its users come from the operator's file: nothing to paste anywhere (ADR 0017).
+        vec![]
     } else {
         Preset::from_stored(&conn.preset, &conn.settings).setup_values(base, &conn.id)
     };
@@ -35,6 +38,7 @@ fn view(c: &Console, conn: &Connection, pending: Option<&str>) -> minijinja::Val
         id => conn.id,
         name => conn.name,
         kind => conn.kind,
+        development => conn.is_development(),
         preset => conn.preset,
         issuer => conn.issuer,
         enabled => conn.enabled,

@@ -42,7 +42,8 @@ pub async fn edit(
             new_issuer = idp.entity_id;
             u.issuer = Some(&new_issuer);
         }
-    } else {
+    } else if !conn.is_development() {
+        // A development connection's secret is its users: replaced only by the operator's file.
         u.client_secret = edit.client_secret;
     }
     connection::update(

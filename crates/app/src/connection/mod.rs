@@ -15,6 +15,7 @@ use authz_core::{CoreError, Store, TenantId};
 use crate::principal::{Operator, TenantAdmin};
 
 pub mod add;
+pub mod dev;
 pub mod edit;
 pub mod enable;
 pub mod id_jag;

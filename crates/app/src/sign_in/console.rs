@@ -125,7 +125,7 @@ pub async fn plan(
         connection::list_enabled(env.db(), &t.id).await?
     }
     .into_iter()
-    .filter(|c| c.kind == "oidc" || c.kind == "saml")
+    .filter(|c| c.kind == "oidc" || c.kind == "saml" || c.is_development())
     .collect();
     // Pending connections (added in a setup session) serve their invitee: the setup session
     // itself, and — once bound — the admin that invitation made, so that admin can sign in again

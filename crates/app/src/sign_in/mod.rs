@@ -6,7 +6,8 @@
 //! - [`start`]: home-realm discovery (the login page and its form);
 //! - [`console`]: the admin console's sign-in through the tenant's own SSO;
 //! - [`oidc`]: the upstream OIDC callback; [`saml`]: the SAML ACS and its same-site completion;
-//! - [`complete`]: the common end of both protocols; [`failure`]: the audit of a refused answer;
+//! - [`dev`]: the development IdP's own sign-in page (ADR 0017, loopback issuers only);
+//! - [`complete`]: the common end of every protocol; [`failure`]: the audit of a refused answer;
 //! - [`switch`]: the person's decision when a sign-in would replace another account's session;
 //! - [`admin_test`]: a connection's test sign-in (claims shown, no session).
 use authz_core::clock::Clock;
@@ -20,6 +21,7 @@ use crate::principal::AnonymousBrowser;
 pub mod admin_test;
 pub mod complete;
 pub mod console;
+pub mod dev;
 pub mod failure;
 pub mod oidc;
 pub mod saml;
@@ -187,6 +189,9 @@ pub enum SignInError {
     /// The account-switch form is unknown, cross-site, expired or forged.
     SwitchRefused,
     Core(CoreError),
+    /// A development connection used while Gatehouse's issuer is not a loopback http URL
+    /// (DEVIDP0002, ADR 0017).
+    DevIdpRefused,
     /// An unexpected failure (logged by the edge's internal-error page).
     Internal(String),
 }

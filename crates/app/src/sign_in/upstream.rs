@@ -76,6 +76,9 @@ pub(crate) async fn redirect(
     if conn.kind == "saml" {
         return super::saml::redirect(env, tx, &t.id, conn).await;
     }
+    if conn.is_development() {
+        return super::dev::redirect(env, tx, &t.id, conn, email).await;
+    }
     let up = Upstream::load(env, &t.id, conn).await?;
     let cfg = up.cfg(conn);
     let step_up = step_up_window(tx);

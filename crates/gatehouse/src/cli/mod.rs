@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod catalog;
+mod dev_idp;
 pub mod gateway;
 mod incident;
 mod keys;

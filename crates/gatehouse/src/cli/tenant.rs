@@ -133,6 +133,21 @@ pub enum ConnectionCmd {
         #[arg(long)]
         no_clients: bool,
     },
+    /// Add a development identity provider (ADR 0017): users from a TOML file, signed in on
+    /// Gatehouse's own page. Only while the issuer is a loopback http URL (refused otherwise:
+    /// DEVIDP0001); for trying Gatehouse on one machine, never for real people.
+    AddDev {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// TOML file of `[[users]]` with `email`, `name`, `password` (plain, or an argon2 or
+        /// bcrypt hash; stored as an argon2 hash) and `groups` (sent like an IdP's groups claim).
+        #[arg(long)]
+        users: PathBuf,
+        /// The connection's name, shown at sign-in and in the console.
+        #[arg(long, default_value = "Development users")]
+        name: String,
+    },
     /// Connect a tenant's SAML 2.0 identity provider from its metadata.
     #[command(group(clap::ArgGroup::new("metadata").required(true).args(["metadata_file", "metadata_url"])))]
     AddSaml {
@@ -367,6 +382,11 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             };
             id_jag(ctx, &tenant, &id, change).await
         }
+        ConnectionCmd::AddDev {
+            tenant,
+            users,
+            name,
+        } => super::dev_idp::add(ctx, operator_on(ctx, &tenant).await?, &users, &name).await,
         ConnectionCmd::Disable { tenant, id } => toggle(ctx, &tenant, &id, false).await,
         ConnectionCmd::Enable { tenant, id } => toggle(ctx, &tenant, &id, true).await,
         ConnectionCmd::SetScimLink {
@@ -437,7 +457,7 @@ async fn operator_on(ctx: &Ctx, slug: &str) -> Result<ConnectionActor> {
     })
 }
 
-fn deps(ctx: &Ctx) -> Deps<'_> {
+pub(super) fn deps(ctx: &Ctx) -> Deps<'_> {
     Deps {
         store: &ctx.store,
         clock: ctx.clock.as_ref(),

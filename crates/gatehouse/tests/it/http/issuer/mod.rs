@@ -2,6 +2,7 @@ mod audit_events;
 mod audit_origin;
 mod catalogue;
 pub mod common;
+mod dev_idp;
 mod dpop;
 mod flows;
 mod hardening;
