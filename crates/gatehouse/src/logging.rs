@@ -49,7 +49,10 @@ impl RootSpanBuilder for RequestSpan {
         };
         span.record("status", status);
         let _guard = span.enter();
-        if status >= 500 {
+        if status == 503 {
+            // The database out of reach (ADR 0019): logged as DB0503 where it was met.
+            tracing::warn!(status, "request deferred");
+        } else if status >= 500 {
             tracing::error!(status, "request failed");
         } else if status >= 400 {
             let reason = match outcome {
