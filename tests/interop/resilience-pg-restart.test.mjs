@@ -22,6 +22,7 @@ import { freePort, psql } from './presets-flow.mjs';
 import {
   startPostgres, loadEnv, prepareIdpEnv, setupTenant, runDirFor, sleep, loop,
   refresh, introspect, ccGrant, consistency, auditVerified,
+  closeHttp,
 } from './resilience.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -63,6 +64,7 @@ after(async () => {
     console.error(dump);
   }
   for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch((e) => console.error('cleanup:', e));
+  closeHttp();
 });
 
 /** Every answer of the load, by phase: success, 503 with Retry-After, or anything else. */

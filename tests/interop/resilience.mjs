@@ -3,6 +3,7 @@
 // refresh-token chains from real sign-ins, HTTP calls with a deadline, load loops bounded in
 // time, and the SQL checks that nothing was half-written.
 import { execFile, spawn } from 'node:child_process';
+import http from 'node:http';
 import { chownSync, closeSync, openSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -122,21 +123,37 @@ export async function startHaproxy({ dir, backends, logFile, port }) {
 
 // --- HTTP calls with a deadline ------------------------------------------------------------------
 
-/** POST a form; never throws: { status, retryAfter, json } or { status: 0, error } (no answer). */
-export async function post(url, form, headers = {}, timeoutMs = 15_000) {
-  try {
-    const res = await fetch(url, {
-      method: 'POST', signal: AbortSignal.timeout(timeoutMs),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
-      body: new URLSearchParams(form).toString(),
+// node:http, not fetch: gatehouse.mjs makes fetch send a request again when the connection
+// closes before an answer (a keep-alive race elsewhere). Here that would hide exactly what is
+// tested: a request cut by a killed node must reach the client as a failure, not be replayed
+// (a replayed grant is a doubled grant, a replayed refresh a reuse).
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** Closes the kept-alive connections (at the end of a test file). */
+export const closeHttp = () => agent.destroy();
+
+/** POST a form; never throws: { status, retryAfter, json, text } or { status: 0, error } (no answer). */
+export function post(url, form, headers = {}, timeoutMs = 15_000) {
+  const body = new URLSearchParams(form).toString();
+  return new Promise((resolve) => {
+    const req = http.request(url, {
+      method: 'POST', agent,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', (e) => resolve({ status: 0, error: String(e.code ?? e) }));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] ?? null, json, text });
+      });
     });
-    const text = await res.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), json, text };
-  } catch (e) {
-    return { status: 0, error: String(e?.cause?.code ?? e?.name ?? e) };
-  }
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ status: 0, error: String(e.code ?? e.message ?? e) }));
+    req.end(body);
+  });
 }
 
 const basic = (id, secret) => ({ authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}` });
@@ -144,7 +161,8 @@ const basic = (id, secret) => ({ authorization: `Basic ${Buffer.from(`${encodeUR
 export const ccGrant = (base, w) => post(`${base}/oauth/token`, { grant_type: 'client_credentials', resource: w.resource, scope: SCOPE }, basic(w.sa.client_id, w.sa.client_secret));
 export const refresh = (base, w, refreshToken) => post(`${base}/oauth/token`, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: w.clientId, resource: w.resource });
 export const introspect = (base, w, token) => post(`${base}/oauth/introspect`, { token }, basic(w.rs.introspection_client_id, w.rs.introspection_client_secret));
-export const revokeCc = (base, w, token) => post(`${base}/oauth/revoke`, { token }, basic(w.sa.client_id, w.sa.client_secret));
+/** RFC 7009 revocation by the public client the chains belong to (client_id in the body). */
+export const revoke = (base, w, token) => post(`${base}/oauth/revoke`, { token, client_id: w.clientId });
 
 // --- a tenant to load ------------------------------------------------------------------------------
 
