@@ -10,7 +10,7 @@
 //    the audit log (as many token.issued records as tokens), and no refresh family holds two
 //    live refresh tokens;
 //  - the audit chain verifies with no gap once the surviving nodes have sealed it.
-// Env: GATEHOUSE_BIN, DATABASE_URL (only its server is used: this file creates its own database).
+// Env: GATEHOUSE_BIN (DATABASE_URL is not used: this file runs its own PostgreSQL cluster).
 // Run: node --test tests/interop/resilience-node-kill.test.mjs
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,9 +19,9 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNode, tail } from './gatehouse.mjs';
-import { freePort, psql, createDatabase } from './presets-flow.mjs';
+import { freePort, psql } from './presets-flow.mjs';
 import {
-  loadEnv, prepareIdpEnv, setupTenant, runDirFor, sleep, loop, pool, startHaproxy,
+  startPostgres, loadEnv, prepareIdpEnv, setupTenant, runDirFor, sleep, loop, pool, startHaproxy,
   refresh, introspect, ccGrant, consistency, auditVerified,
   closeHttp,
 } from './resilience.mjs';
@@ -37,13 +37,17 @@ const step = (name, fn) => test(name, TIMEOUT, async (t) => { try { await fn(t);
 
 before(async () => {
   try {
-    const { GATEHOUSE_BIN: bin, DATABASE_URL } = process.env;
-    assert.ok(bin && DATABASE_URL, 'GATEHOUSE_BIN and DATABASE_URL are required');
+    const bin = process.env.GATEHOUSE_BIN;
+    assert.ok(bin, 'GATEHOUSE_BIN is required');
     S.runDir = runDirFor(HERE, 'resilience-node-kill');
     const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-kill-'));
     cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
-    S.db = createDatabase(DATABASE_URL);
-    cleanups.push(() => S.db.drop());
+    // A private PostgreSQL: three nodes' pools would take most of the shared server's
+    // connections while the rest of the interop suite runs beside this file.
+    S.pg = await startPostgres(S.runDir);
+    cleanups.push(() => S.pg.remove(), () => S.pg.stop());
+    psql(S.pg.url('postgres'), 'CREATE DATABASE gatehouse');
+    S.db = { url: S.pg.url('gatehouse') };
     const idp = prepareIdpEnv(tmp);
     const [lb, ...ports] = await Promise.all(Array.from({ length: 4 }, freePort));
     S.lb = `http://127.0.0.1:${lb}`;

@@ -160,7 +160,15 @@ const basic = (id, secret) => ({ authorization: `Basic ${Buffer.from(`${encodeUR
 
 export const ccGrant = (base, w) => post(`${base}/oauth/token`, { grant_type: 'client_credentials', resource: w.resource, scope: SCOPE }, basic(w.sa.client_id, w.sa.client_secret));
 export const refresh = (base, w, refreshToken) => post(`${base}/oauth/token`, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: w.clientId, resource: w.resource });
-export const introspect = (base, w, token) => post(`${base}/oauth/introspect`, { token }, basic(w.rs.introspection_client_id, w.rs.introspection_client_secret));
+/**
+ * RFC 7662 introspection. Read-only, so a request that met the keep-alive race (the node closed
+ * an idle connection as it was reused: ECONNRESET before any answer) is sent once more.
+ */
+export async function introspect(base, w, token) {
+  const send = () => post(`${base}/oauth/introspect`, { token }, basic(w.rs.introspection_client_id, w.rs.introspection_client_secret));
+  const r = await send();
+  return r.status === 0 && /ECONNRESET|EPIPE/.test(r.error) ? send() : r;
+}
 /** RFC 7009 revocation by the public client the chains belong to (client_id in the body). */
 export const revoke = (base, w, token) => post(`${base}/oauth/revoke`, { token, client_id: w.clientId });
 
