@@ -48,6 +48,10 @@ command -v cc >/dev/null || missing+=(build-essential)
 for pkg in libxmlsec1-dev libxml2-dev libclang-dev libssl-dev xmlsec1 python3-venv; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# The resilience tests: haproxy in front of three nodes; a private PostgreSQL cluster (initdb,
+# pg_ctl) that one of them restarts under load.
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   as_root apt-get update -qq

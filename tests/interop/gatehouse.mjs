@@ -56,7 +56,10 @@ export function cli({ bin, env, logDir }, args, input) {
   });
 }
 
-/** Start `gatehouse serve --listen <addr>` and wait until GET /readyz answers 200. */
+/**
+ * Start `gatehouse serve --listen <addr>` and wait until GET /readyz answers 200. Returns
+ * { name, base, logFile, pid, exited, kill(signal), stop() }.
+ */
 export async function startNode({ bin, env, logDir }, name, listen) {
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
@@ -75,7 +78,15 @@ export async function startNode({ bin, env, logDir }, name, listen) {
     await new Promise((r) => setTimeout(r, 250));
   }
   return {
-    name, base, logFile,
+    name, base, logFile, pid: child.pid,
+    get exited() { return exited; },
+    /** Sends `signal` (SIGKILL: the node dies mid-request, as in a crash) and waits for the exit. */
+    async kill(signal = 'SIGKILL') {
+      if (exited) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await gone;
+    },
     async stop() {
       if (exited) return;
       const gone = new Promise((r) => child.once('exit', r));

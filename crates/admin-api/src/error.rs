@@ -98,6 +98,18 @@ impl From<CoreError> for Problem {
             CoreError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", m),
             CoreError::Invalid(m) => Problem::invalid(m),
             CoreError::Denied(m) => Problem::forbidden(&m),
+            // ADR 0019: the database is out of reach; nothing was applied, retry shortly.
+            other if other.is_unavailable() => {
+                authz_core::error::log_unavailable(&other);
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Temporarily unavailable",
+                    "the request was not applied; retry shortly",
+                );
+                p.retry_after = Some(authz_core::error::RETRY_AFTER_SECS);
+                p
+            }
             other => {
                 tracing::error!(code = "ADMIN0500", error = %other, "admin API request failed");
                 Problem::new(

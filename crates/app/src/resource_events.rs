@@ -52,10 +52,18 @@ pub enum Refused {
     /// A storage failure.
     #[error("{0}")]
     Internal(String),
+    /// The database is out of reach (ADR 0019): nothing was recorded, retry shortly.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
-fn internal(e: impl std::fmt::Display) -> Refused {
-    Refused::Internal(e.to_string())
+fn internal(e: impl Into<authz_core::CoreError>) -> Refused {
+    let e = e.into();
+    if e.is_unavailable() {
+        Refused::Unavailable(e.to_string())
+    } else {
+        Refused::Internal(e.to_string())
+    }
 }
 
 /// Checks the report and records it as `tool.called`.
@@ -79,9 +87,18 @@ pub async fn report(
     let unknown = || Refused::Unprocessable("unknown tenant or user".into());
     // A tenant id that is not even a UUID names no tenant: the same answer, without a query.
     let tid = TenantId::parse(&ev.tenant).map_err(|_| unknown())?;
-    tenant::get(&store.db, &tid).await.map_err(|_| unknown())?;
+    // An unreachable database is not an unknown tenant or user (ADR 0019).
+    let known = |e: authz_core::CoreError| match e.is_unavailable() {
+        true => internal(e),
+        false => unknown(),
+    };
+    tenant::get(&store.db, &tid).await.map_err(known)?;
+    let is_user = match user::get(&store.db, &tid, &ev.sub).await {
+        Err(e) if e.is_unavailable() => return Err(internal(e)),
+        found => found.is_ok(),
+    };
     // The subject is a directory user or a service account (issue 14 §3).
-    if user::get(&store.db, &tid, &ev.sub).await.is_err()
+    if !is_user
         && authz_core::service_account::name_of(&store.db, &tid, &ev.sub)
             .await
             .map_err(internal)?

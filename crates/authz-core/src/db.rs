@@ -12,6 +12,12 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{CoreError, CoreResult};
 
+/// How long a request waits for a pooled connection before it is answered 503 (ADR 0019). Short,
+/// so an outage answers within a few seconds instead of piling up requests; with
+/// `test_before_acquire` (a ping before each hand-out) a pool whose connections died with a
+/// restarted PostgreSQL discards them and reconnects by itself, with no node restart.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Advisory-lock key that serialises migrations across nodes starting together.
 const MIGRATION_LOCK_KEY: i64 = 0x6761_7465_686f_7573; // "gatehous"
 
@@ -146,7 +152,8 @@ impl Store {
         let opts = sea_orm::sqlx::postgres::PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .min_connections(0)
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(true);
         use sea_orm::sqlx::ConnectOptions as _;
         let conn: sea_orm::sqlx::postgres::PgConnectOptions =
             loopback_without_tls(url).parse().ok()?;
@@ -258,7 +265,8 @@ impl PoolConfig {
             .max(1);
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(true)
             .max_connections(max)
             .min_connections(1);
         if let Some(t) = self.statement_timeout.filter(|t| !t.is_zero()) {

@@ -146,6 +146,7 @@ impl RootSpanBuilder for RequestSpan {
             Err(e) => Some(e.to_string()),
         };
         match (status >= 500, reason.as_deref()) {
+            // 503: the database out of reach (ADR 0019), logged as DB0503 where it was met.
             (true, reason) => tracing::warn!(status, latency_ms, reason, "request failed"),
             (false, Some(reason)) if !reason.is_empty() => {
                 tracing::info!(status, latency_ms, reason, "request")

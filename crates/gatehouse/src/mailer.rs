@@ -132,7 +132,16 @@ pub fn spawn(mailer: Mailer, store: Store, clock: SharedClock) {
         loop {
             tick.tick().await;
             if let Err(e) = mailer.send_pending(&store, clock.as_ref()).await {
-                tracing::error!(code = "MAIL0002", error = %format!("{e:#}"), "mail sender failed");
+                let core = e.downcast_ref::<authz_core::CoreError>();
+                let db = e.downcast_ref::<sea_orm::DbErr>();
+                if core.is_some_and(|c| c.is_unavailable())
+                    || db.is_some_and(authz_core::error::db_unavailable)
+                {
+                    // ADR 0019: the outbox waits for the database; nothing is lost.
+                    authz_core::error::log_unavailable(&format!("{e:#}"));
+                } else {
+                    tracing::error!(code = "MAIL0002", error = %format!("{e:#}"), "mail sender failed");
+                }
             }
         }
     });

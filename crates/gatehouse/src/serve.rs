@@ -102,10 +102,25 @@ fn background_jobs(store: Store, clock: SharedClock, key: authz_core::audit::Sig
     let c = clock.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_millis(500));
+        // An outage is logged when it starts and when sealing resumes, not twice a second.
+        let mut down = false;
         loop {
             tick.tick().await;
-            if let Err(e) = authz_core::audit::seal_all(&s, &key, c.as_ref()).await {
-                tracing::error!(code = "AUDIT0001", error = %e, "audit sealing failed");
+            match authz_core::audit::seal_all(&s, &key, c.as_ref()).await {
+                Ok(_) if down => {
+                    down = false;
+                    tracing::info!(
+                        code = "DB0200",
+                        "database reachable again; audit sealing resumed"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) if e.is_unavailable() => {
+                    if !std::mem::replace(&mut down, true) {
+                        authz_core::error::log_unavailable(&e);
+                    }
+                }
+                Err(e) => tracing::error!(code = "AUDIT0001", error = %e, "audit sealing failed"),
             }
         }
     });

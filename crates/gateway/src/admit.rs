@@ -49,9 +49,9 @@ async fn policy(
     id: &Value,
 ) -> Result<Arc<McpPolicy>, HttpResponse> {
     state.policy(route).await.map_err(|e| {
-            tracing::error!(code = "GATEWAY0004", error = %e, resource = %route.resource.uri, "cannot load the catalogue");
-            refuse::internal(id.clone())
-        })
+        refuse::log_fault("GATEWAY0004", &e, "cannot load the catalogue");
+        refuse::internal(id.clone())
+    })
 }
 
 /// The holder of the presented token, and how it was presented (the DPoP checks follow).
@@ -81,7 +81,7 @@ async fn holder<'r>(
         Ok(Some(h)) => Ok((h, presented)),
         Ok(None) => Err(challenge(true)),
         Err(e) => {
-            tracing::error!(code = "GATEWAY0005", error = %e.0, "cannot check a token");
+            e.log("GATEWAY0005", "cannot check a token");
             Err(refuse::internal(id.clone()))
         }
     }
@@ -164,7 +164,7 @@ pub async fn post(
             return Err(refuse::rate_limited(limited.retry_after_secs, id));
         }
         Err(e) => {
-            tracing::error!(code = "GATEWAY0006", error = %e, "cannot count a call");
+            refuse::log_fault("GATEWAY0006", &e, "cannot count a call");
             return Err(refuse::internal(id));
         }
     }

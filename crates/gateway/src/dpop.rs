@@ -118,7 +118,7 @@ pub async fn admit(
             "this DPoP proof was already used (jti)".into(),
         )),
         Err(e) => {
-            tracing::error!(code = "GATEWAY0031", error = %e.0, "cannot record a DPoP proof");
+            e.log("GATEWAY0031", "cannot record a DPoP proof");
             Err(Refused {
                 response: refuse::internal(id.clone()),
                 audit: None,

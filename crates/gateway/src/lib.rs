@@ -118,7 +118,22 @@ pub enum Backend {
 
 /// A token could not be checked: the request is refused with 503, never let through.
 #[derive(Debug)]
-pub(crate) struct CannotCheck(pub String);
+pub(crate) struct CannotCheck(pub String, pub bool);
+
+impl CannotCheck {
+    fn core(e: authz_core::CoreError) -> Self {
+        let unavailable = e.is_unavailable();
+        CannotCheck(e.to_string(), unavailable)
+    }
+    /// Logs the failure: `DB0503` at WARN while the database is out of reach, else ERROR.
+    pub(crate) fn log(&self, code: &'static str, what: &str) {
+        if self.1 {
+            authz_core::error::log_unavailable(&self.0);
+        } else {
+            tracing::error!(code, error = %self.0, "{what}");
+        }
+    }
+}
 
 /// The gateway of one node, shared by its workers.
 pub struct GatewayState {
@@ -346,7 +361,7 @@ impl GatewayState {
                     policy.settings.share_identity,
                 )
                 .await
-                .map_err(|e| CannotCheck(e.to_string()))?;
+                .map_err(CannotCheck::core)?;
                 if let Some(h) = holder
                     .as_ref()
                     .filter(|h| h.kind() == CredentialKind::ApiKey)
@@ -358,7 +373,7 @@ impl GatewayState {
             Backend::Remote { remote, .. } => remote
                 .introspect(self.clock.as_ref(), policy, token)
                 .await
-                .map_err(|remote::Unavailable::Down(e)| CannotCheck(e)),
+                .map_err(|remote::Unavailable::Down(e)| CannotCheck(e, false)),
         }
     }
 
@@ -400,7 +415,7 @@ impl GatewayState {
         match &self.backend {
             Backend::Database { store, .. } => authz_core::dpop::use_once(&store.db, proof)
                 .await
-                .map_err(|e| CannotCheck(e.to_string())),
+                .map_err(CannotCheck::core),
             Backend::Remote { proofs, .. } => Ok(proofs.first_use(self.clock.as_ref(), proof)),
         }
     }

@@ -192,12 +192,28 @@ pub fn bad_gateway(id: Value) -> HttpResponse {
     )
 }
 
-/// Our own fault (the database): logged by the caller with its code.
+/// Our own fault (the database): logged by the caller with its code. A 503 with `Retry-After`
+/// (ADR 0019): the same call may pass once the database answers again.
 pub fn internal(id: Value) -> HttpResponse {
-    rpc_error(
+    let mut r = rpc_error(
         StatusCode::SERVICE_UNAVAILABLE,
         id,
         rpc::INTERNAL_ERROR,
         "the gateway cannot check this request right now",
-    )
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(authz_core::error::RETRY_AFTER_SECS),
+    );
+    r
+}
+
+/// Logs a failure that [`internal`] answers: `DB0503` at WARN when the database is out of
+/// reach (the environment's fault), else ERROR with the caller's code (ours).
+pub fn log_fault(code: &'static str, e: &authz_core::CoreError, what: &str) {
+    if e.is_unavailable() {
+        authz_core::error::log_unavailable(e);
+    } else {
+        tracing::error!(code, error = %e, "{what}");
+    }
 }

@@ -34,6 +34,7 @@ fn refused(r: Refused) -> OAuthError {
             OAuthError::request(m).status(StatusCode::UNPROCESSABLE_ENTITY)
         }
         Refused::NotAttributable(m) => OAuthError::request(m).status(StatusCode::FORBIDDEN),
+        Refused::Unavailable(e) => OAuthError::unavailable(e),
         Refused::Internal(e) => OAuthError::server(e),
     }
 }

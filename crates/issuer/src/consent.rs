@@ -112,7 +112,7 @@ fn render(
         )),
         Err(FinishError::Expired) => Err(expired()),
         Err(FinishError::Core(e)) => Err(e.into()),
-        Err(FinishError::Db(e)) => Err(PageError::internal(e)),
+        Err(FinishError::Db(e)) => Err(authz_core::CoreError::from(e).into()),
     }
 }
 

@@ -23,6 +23,7 @@ impl OAuthError {
         let status = match code {
             "invalid_client" => StatusCode::UNAUTHORIZED,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             "slow_down" | "too_many_requests" => StatusCode::TOO_MANY_REQUESTS,
             "invalid_token" => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
@@ -32,9 +33,20 @@ impl OAuthError {
             code,
             description: description.into(),
             challenge: None,
-            retry_after: None,
+            // Every 503 says when to come back (RFC 9110 §10.2.3).
+            retry_after: (status == StatusCode::SERVICE_UNAVAILABLE)
+                .then_some(authz_core::error::RETRY_AFTER_SECS),
             dpop_nonce: None,
         }
+    }
+    /// The database is out of reach: `temporarily_unavailable` (RFC 6749 §4.1.2.1) as a 503
+    /// with `Retry-After`, logged once as `DB0503` at WARN (ADR 0019).
+    pub fn unavailable(err: impl std::fmt::Display) -> Self {
+        authz_core::error::log_unavailable(&err);
+        Self::new(
+            "temporarily_unavailable",
+            "the service is temporarily unavailable; retry shortly",
+        )
     }
     /// A 429 `too_many_requests` that says when to come back (RFC 6585 §4).
     pub fn too_many(description: impl Into<String>, retry_after_secs: i64) -> Self {
@@ -56,7 +68,12 @@ impl OAuthError {
         self.status = s;
         self
     }
-    pub fn server(err: impl std::fmt::Display) -> Self {
+    /// Our own fault: `server_error`, logged at ERROR; the database out of reach is
+    /// [`OAuthError::unavailable`] instead, whichever edge code met it.
+    pub fn server<E: std::fmt::Display + 'static>(err: E) -> Self {
+        if authz_core::error::any_unavailable(&err) {
+            return Self::unavailable(err);
+        }
         tracing::error!(code = "HTTP0500", error = %err, "internal error");
         Self::new("server_error", "the server could not complete the request")
     }
@@ -106,6 +123,7 @@ impl From<authz_core::CoreError> for OAuthError {
                 OAuthError::new("access_denied", e.to_string()).status(StatusCode::FORBIDDEN)
             }
             Reason::Internal => OAuthError::server(e),
+            Reason::Unavailable => OAuthError::unavailable(e),
         }
     }
 }

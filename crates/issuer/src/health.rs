@@ -13,7 +13,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Err(e) => {
             tracing::warn!(code = "READY0001", error = %e, "not ready");
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable"}))
+            HttpResponse::ServiceUnavailable()
+                .insert_header((
+                    actix_web::http::header::RETRY_AFTER,
+                    authz_core::error::RETRY_AFTER_SECS,
+                ))
+                .json(serde_json::json!({"status": "unavailable"}))
         }
     }
 }

@@ -126,7 +126,25 @@ impl PageError {
     pub fn bad_request(title: &str, message: impl Into<String>, hint: &str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, title, message, hint)
     }
-    pub fn internal(err: impl std::fmt::Display) -> Self {
+    /// The database is out of reach (ADR 0019): a 503 page that says to try again in a moment,
+    /// with `Retry-After`; logged once as `DB0503` at WARN.
+    pub fn unavailable(err: impl std::fmt::Display) -> Self {
+        authz_core::error::log_unavailable(&err);
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "Gatehouse cannot complete this step right now; nothing was changed.",
+            "Wait a few seconds, then reload the page or start signing in again from your application.",
+        );
+        e.retry_after = Some(authz_core::error::RETRY_AFTER_SECS);
+        e
+    }
+    /// Our own fault, logged at ERROR; the database out of reach is
+    /// [`PageError::unavailable`] instead.
+    pub fn internal<E: std::fmt::Display + 'static>(err: E) -> Self {
+        if authz_core::error::any_unavailable(&err) {
+            return Self::unavailable(err);
+        }
         tracing::error!(code = "PAGE0500", error = %err, "internal error on a browser page");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

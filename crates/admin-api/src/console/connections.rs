@@ -222,7 +222,7 @@ pub async fn create_saml(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleR
 async fn load(c: &Console, id: &str) -> Result<Connection, ConsoleError> {
     connection::get(&c.st.store.db, &c.tenant.id, id)
         .await
-        .map_err(|_| ConsoleError::not_found("connection"))
+        .map_err(|e| e.unless_unavailable(ConsoleError::not_found("connection")))
 }
 
 pub async fn edit_form(Admin(c): Admin, path: web::Path<(String, String)>) -> ConsoleResult {

@@ -233,17 +233,27 @@ impl ResponseError for ConsoleError {
                 message,
                 hint,
                 action,
-            } => ERROR_TEMPLATES.with(|t| {
-                t.page(
-                    *status,
-                    "console/message.html",
-                    minijinja::context! {
-                        title => title, message => message, hint => hint,
-                        action => action.as_ref().map(|(l, u)| minijinja::context! { label => l, url => u }),
-                        error => true,
-                    },
-                )
-            }),
+            } => {
+                let mut r = ERROR_TEMPLATES.with(|t| {
+                    t.page(
+                        *status,
+                        "console/message.html",
+                        minijinja::context! {
+                            title => title, message => message, hint => hint,
+                            action => action.as_ref().map(|(l, u)| minijinja::context! { label => l, url => u }),
+                            error => true,
+                        },
+                    )
+                });
+                // Every 503 (the database out of reach, ADR 0019) says when to come back.
+                if *status == StatusCode::SERVICE_UNAVAILABLE {
+                    r.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        header::HeaderValue::from(authz_core::error::RETRY_AFTER_SECS),
+                    );
+                }
+                r
+            }
         }
     }
 }
@@ -266,6 +276,15 @@ impl From<authz_core::CoreError> for ConsoleError {
                 m,
                 "Ask another administrator of your organisation, or your Gatehouse operator.",
             ),
+            other if other.is_unavailable() => {
+                authz_core::error::log_unavailable(&other);
+                ConsoleError::page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Temporarily unavailable",
+                    "Gatehouse cannot complete this step right now; nothing was changed.",
+                    "Wait a few seconds, then reload the page.",
+                )
+            }
             other => {
                 tracing::error!(code = "CONSOLE0500", error = %other, "console request failed");
                 ConsoleError::page(

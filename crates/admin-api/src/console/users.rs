@@ -60,7 +60,7 @@ async fn provisioned_only(
 async fn load(c: &Console, id: &str) -> Result<user::User, ConsoleError> {
     user::get(&c.st.store.db, &c.tenant.id, id)
         .await
-        .map_err(|_| ConsoleError::not_found("user"))
+        .map_err(|e| e.unless_unavailable(ConsoleError::not_found("user")))
 }
 
 fn revoke_refused(e: RevokeError) -> ConsoleError {

@@ -227,7 +227,7 @@ async fn load(
     let tx = tx.ok_or(FinishError::Expired)?;
     let tx = login::load(db, clock, tx, binding)
         .await
-        .map_err(|_| FinishError::Expired)?;
+        .map_err(|e| e.unless_unavailable(FinishError::Expired))?;
     let sid = tx.session_hash.clone().ok_or(FinishError::Expired)?;
     let session = session::find_by_id(db, clock, &sid)
         .await?
@@ -326,7 +326,7 @@ async fn issue_code(
     let txn = store.begin().await?;
     login::consume(&txn, clock, &ctx.tx)
         .await
-        .map_err(|_| FinishError::Expired)?;
+        .map_err(|e| e.unless_unavailable(FinishError::Expired))?;
     consent::remember(
         &txn,
         clock,

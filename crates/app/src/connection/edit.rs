@@ -24,7 +24,7 @@ pub async fn edit(
 ) -> Result<String, ConnectionError> {
     let conn = connection::get(&deps.store.db, by.tenant(), id)
         .await
-        .map_err(|_| ConnectionError::NotFound)?;
+        .map_err(|e| e.unless_unavailable(ConnectionError::NotFound))?;
     let mut u = ConnectionUpdate {
         name: edit.name,
         ..Default::default()

@@ -44,7 +44,7 @@ pub async fn load(
     let t = admin.tenant();
     let user = user::get(db, t, user_id)
         .await
-        .map_err(|_| UserPageError::UnknownUser)?;
+        .map_err(|e| e.unless_unavailable(UserPageError::UnknownUser))?;
     let apps = consent::apps_of_user(db, t, &user.id).await?;
     let connections = connection::list(db, t).await?;
     let sessions = session::list_for_user(db, clock, t, &user.id).await?;

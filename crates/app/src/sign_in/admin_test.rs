@@ -7,7 +7,7 @@ use authz_core::login::{self, LoginTx};
 use authz_core::user::FederatedIdentity;
 use authz_core::{tenant, TenantId};
 
-use super::{internal, Env, SignInError, Visitor};
+use super::{Env, SignInError, Visitor};
 
 /// What the test result page shows.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ pub async fn record(
     conn: &Connection,
     identity: FederatedIdentity,
 ) -> Result<Tested, SignInError> {
-    let txn = env.store.begin().await.map_err(internal)?;
+    let txn = env.store.begin().await?;
     login::consume(&txn, env.clock, tx).await?;
     audit::record(
         &txn,
@@ -41,7 +41,7 @@ pub async fn record(
             .detail("groups", identity.groups.clone()),
     )
     .await?;
-    txn.commit().await.map_err(internal)?;
+    txn.commit().await?;
     let slug = tenant::get(env.db(), t).await?.slug;
     Ok(Tested {
         connection_name: conn.name.clone(),

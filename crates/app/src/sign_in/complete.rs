@@ -12,7 +12,7 @@ use oidc_federation::Preset;
 
 use super::admin_test::{self, Tested};
 use super::switch::{self, Pending};
-use super::{internal, Env, SignInError, Visitor};
+use super::{Env, SignInError, Visitor};
 
 /// One verified answer of the IdP, for the sign-in transaction `tx` (none: an IdP-initiated
 /// SAML response, which starts a session only).
@@ -76,7 +76,7 @@ pub async fn complete(
     let now_s = clock.now_s();
     let auth_time_us =
         identity.auth_time.map(|t| t.min(now_s)).unwrap_or(0) * authz_core::clock::MICROS;
-    let txn = env.store.begin().await.map_err(internal)?;
+    let txn = env.store.begin().await?;
     let (u, created) =
         match authz_core::directory::admission::admit(&txn, clock, tenant, conn, &identity).await {
             Ok(x) => x,
@@ -153,7 +153,7 @@ pub async fn complete(
             .detail("upstream_refresh_token", upstream_refresh.is_some()),
     )
     .await?;
-    txn.commit().await.map_err(internal)?;
+    txn.commit().await?;
     let next = match tx {
         Some(tx) if purpose == login::Purpose::Admin => Next::Console {
             slug: authz_core::tenant::get(env.db(), tenant).await?.slug,

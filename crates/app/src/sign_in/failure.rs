@@ -4,7 +4,7 @@
 use authz_core::audit::{self, AuditEvent};
 use authz_core::TenantId;
 
-use super::{internal, Env, SignInError, Visitor};
+use super::{Env, SignInError, Visitor};
 
 /// Audits `user.sign_in_failed` for `connection_id` with one detail (`key`: `value`) saying why.
 pub async fn record(
@@ -16,7 +16,7 @@ pub async fn record(
     key: &str,
     value: &str,
 ) -> Result<(), SignInError> {
-    let txn = env.store.begin().await.map_err(internal)?;
+    let txn = env.store.begin().await?;
     audit::record(
         &txn,
         env.clock,
@@ -28,5 +28,5 @@ pub async fn record(
             .detail(key, value),
     )
     .await?;
-    txn.commit().await.map_err(internal)
+    Ok(txn.commit().await?)
 }

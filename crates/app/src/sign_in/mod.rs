@@ -202,6 +202,12 @@ impl From<CoreError> for SignInError {
     }
 }
 
+impl From<sea_orm::DbErr> for SignInError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        SignInError::Core(e.into())
+    }
+}
+
 pub(crate) fn internal(e: impl std::fmt::Display) -> SignInError {
     SignInError::Internal(e.to_string())
 }

@@ -32,7 +32,7 @@ pub async fn callback(
     let clock = env.clock;
     let tx = login::take_by_upstream_state(env.db(), clock, cb.state, cb.binding)
         .await
-        .map_err(|_| restart(Restart::UnknownResponse))?;
+        .map_err(|e| e.unless_unavailable(restart(Restart::UnknownResponse)))?;
     let (Some(tenant), Some(tx_conn)) = (tx.tenant.clone(), tx.connection_id.clone()) else {
         return Err(restart(Restart::NotInProgress));
     };

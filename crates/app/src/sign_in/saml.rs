@@ -29,7 +29,7 @@ pub fn settings(conn: &Connection) -> Result<(SamlSettings, IdpMetadata), SignIn
 pub async fn connection(env: &Env<'_>, id: &str) -> Result<Connection, SignInError> {
     let c = connection::find_for_callback(env.db(), id)
         .await
-        .map_err(|_| SignInError::UnknownConnection)?;
+        .map_err(|e| e.unless_unavailable(SignInError::UnknownConnection))?;
     if c.kind != "saml" {
         return Err(SignInError::UnknownConnection);
     }
@@ -213,7 +213,7 @@ pub async fn acs(
         groups_overage: false,
     };
     // Single use of the request and of the assertion, on every node, in one transaction.
-    let txn = env.store.begin().await.map_err(internal)?;
+    let txn = env.store.begin().await?;
     let fresh_request = match &assertion.in_response_to {
         Some(id) => saml_state::consume_request(&txn, clock, id).await?,
         None => unsolicited,
@@ -241,7 +241,7 @@ pub async fn acs(
         &serde_json::to_string(&identity).map_err(internal)?,
     )
     .await?;
-    txn.commit().await.map_err(internal)?;
+    txn.commit().await?;
     Ok(Accepted {
         connection_id: conn.id,
         handle,
@@ -296,7 +296,7 @@ pub async fn complete_handle(
         serde_json::from_str(&handle.identity_json).map_err(internal)?;
     let tx = login::load(env.db(), env.clock, &handle.login_tx, binding)
         .await
-        .map_err(|_| SignInError::OtherBrowser)?;
+        .map_err(|e| e.unless_unavailable(SignInError::OtherBrowser))?;
     let signed_in = FederatedSignIn {
         tx: Some(&tx),
         tenant: &handle.tenant,

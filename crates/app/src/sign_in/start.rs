@@ -40,7 +40,7 @@ async fn load_tx(
     let tx = tx.ok_or(SignInError::Restart(Restart::LinkExpired))?;
     login::load(env.db(), env.clock, tx, binding)
         .await
-        .map_err(|_| expired)
+        .map_err(|e| e.unless_unavailable(expired))
 }
 
 async fn view(

@@ -93,16 +93,6 @@ pub async fn grant(
     )
     .await?;
     let issued = issue(&txn, clock, &family, &family_scopes, tier, false).await?;
-    service_accounts::Entity::update_many()
-        .col_expr(service_accounts::Column::LastUsedAt, Expr::value(now))
-        .filter(service_accounts::Column::Id.eq(account.id.clone()))
-        .filter(
-            service_accounts::Column::LastUsedAt
-                .is_null()
-                .or(service_accounts::Column::LastUsedAt.lt(now - LAST_USED_EVERY_SECS * MICROS)),
-        )
-        .exec(&txn)
-        .await?;
     audit::record(
         &txn,
         clock,
@@ -121,7 +111,29 @@ pub async fn grant(
     )
     .await?;
     txn.commit().await?;
+    touch(store, &account.id, now).await;
     Ok(issued)
+}
+
+/// Writes `last_used_at`, at most every [`LAST_USED_EVERY_SECS`], after the grant committed and
+/// outside its transaction. Inside it, concurrent grants that each hold the account row's share
+/// lock (taken above so that a disable is seen) would each wait for the others' to update it: a
+/// deadlock, one grant answered 500 (found by the node-kill resilience test). A failure here
+/// loses only this bookkeeping, never the token.
+async fn touch(store: &Store, account_id: &str, now: i64) {
+    let updated = service_accounts::Entity::update_many()
+        .col_expr(service_accounts::Column::LastUsedAt, Expr::value(now))
+        .filter(service_accounts::Column::Id.eq(account_id))
+        .filter(
+            service_accounts::Column::LastUsedAt
+                .is_null()
+                .or(service_accounts::Column::LastUsedAt.lt(now - LAST_USED_EVERY_SECS * MICROS)),
+        )
+        .exec(&store.db)
+        .await;
+    if let Err(e) = updated {
+        tracing::warn!(code = "SVC0010", error = %e, "service account last use not recorded");
+    }
 }
 
 type Decision = (String, Vec<String>, Tier, String);

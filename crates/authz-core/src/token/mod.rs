@@ -42,6 +42,14 @@ impl TokenError {
 
 impl From<CoreError> for TokenError {
     fn from(e: CoreError) -> Self {
+        if e.is_unavailable() {
+            // RFC 6749 §4.1.2.1 names the code; the issuer answers it 503 with Retry-After.
+            crate::error::log_unavailable(&e);
+            return TokenError::new(
+                "temporarily_unavailable",
+                "the service is temporarily unavailable; retry shortly",
+            );
+        }
         tracing::error!(code = "TOKEN0001", error = %e, "token operation failed");
         TokenError::new("server_error", "the server could not complete the request")
     }

@@ -129,6 +129,17 @@ impl From<CoreError> for ScimError {
             CoreError::Conflict(m) => ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), m),
             CoreError::Invalid(m) => ScimError::bad("invalidValue", m),
             CoreError::Denied(m) => ScimError::new(StatusCode::FORBIDDEN, None, m),
+            // ADR 0019: the database is out of reach; RFC 7644 §3.12 allows any HTTP status.
+            other if other.is_unavailable() => {
+                authz_core::error::log_unavailable(&other);
+                let mut e = ScimError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    "temporarily unavailable; the change was not applied, retry shortly",
+                );
+                e.retry_after = Some(authz_core::error::RETRY_AFTER_SECS as u64);
+                e
+            }
             other => {
                 tracing::error!(code = "SCIM0500", error = %other, "SCIM request failed");
                 ScimError::internal()

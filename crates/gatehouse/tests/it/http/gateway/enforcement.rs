@@ -402,3 +402,22 @@ async fn a_suspended_tenants_tokens_and_a_revoked_family_get_401_and_never_reach
     assert_eq!(r.status(), 401);
     assert_eq!(gw.forwarded(), 2);
 }
+
+/// ADR 0019: with the database out of reach the gateway answers 503 with `Retry-After` and a
+/// JSON-RPC error, and forwards nothing.
+#[actix_web::test]
+async fn an_unreachable_database_gets_503_with_retry_after_and_nothing_forwarded() {
+    let gw = fixture::start().await;
+    let token = gw.token(&[READ]).await;
+    gw.w.store.db.clone().close().await.expect("close the pool");
+    let r = gw
+        .post(Some(&token), &call(1, "list_customers", json!({})))
+        .await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "3");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["jsonrpc"], "2.0");
+    assert_eq!(body["id"], 1);
+    assert!(body["error"]["code"].is_i64(), "{body}");
+    assert_eq!(gw.forwarded(), 0);
+}

@@ -1,0 +1,109 @@
+// Open-loop mixed load for the soak (bench/soak.sh). Not part of the test suite.
+//
+// usage: node bench/soak-load.mjs TOKENS.json DURATION_SECS INTROSPECT_RPS REFRESH_RPS CC_RPS
+//
+// TOKENS.json is bench/setup.mjs's output (chains, introspection and client_credentials
+// credentials). Each operation is sent at its fixed rate, whatever the server's latency (open
+// loop: a slow server meets the same arrival rate, it is not given a rest): RFC 7662
+// introspection of the chains' current access tokens, refresh with rotation (each chain has at
+// most one refresh in flight; an arrival that finds every chain busy is counted as `behind`),
+// and client_credentials grants. Prints one line per minute and `RESULT {json}` at the end.
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+
+const [file, durationArg, iRps, rRps, cRps] = process.argv.slice(2);
+const spec = JSON.parse(readFileSync(file, 'utf8'));
+const durationMs = +durationArg * 1000;
+const rates = { introspect: +iRps, refresh: +rRps, client_credentials: +cRps };
+const token = new URL(spec.token_url);
+const intro = new URL(spec.introspect_url);
+for (const u of [token, intro]) if (!['127.0.0.1', 'localhost'].includes(u.hostname)) throw new Error('loopback targets only');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const basic = (id, secret) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const rsAuth = basic(spec.introspection_client_id, spec.introspection_client_secret);
+const cc = spec.client_credentials;
+const ccAuth = basic(cc.client_id, cc.client_secret);
+const ccBody = new URLSearchParams({ grant_type: 'client_credentials', resource: cc.resource, scope: cc.scope }).toString();
+
+function post(url, body, auth) {
+  return new Promise((resolve) => {
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'content-length': Buffer.byteLength(body) };
+    if (auth) headers.authorization = auth;
+    const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ status: 0, body: String(e) }));
+    req.end(body);
+  });
+}
+
+const chains = spec.chains.map((c) => ({ ...c, busy: false, dead: false }));
+const totals = {};
+let minute = {};
+const count = (op, ok) => {
+  for (const t of [totals, minute]) {
+    t[op] ??= { ok: 0, err: 0, behind: 0 };
+    t[op][ok === null ? 'behind' : ok ? 'ok' : 'err']++;
+  }
+};
+
+const ops = {
+  async introspect() {
+    const live = chains.filter((c) => !c.dead);
+    const c = live[Math.floor(Math.random() * live.length)];
+    const r = await post(intro, `token=${encodeURIComponent(c.access_token)}`, rsAuth);
+    count('introspect', r.status === 200 && r.body.includes('"active":true'));
+  },
+  async refresh() {
+    const c = chains.find((x) => !x.busy && !x.dead);
+    if (!c) return count('refresh', null);
+    c.busy = true;
+    const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refresh_token, client_id: c.client_id ?? spec.client_id }).toString();
+    const r = await post(token, body);
+    c.busy = false;
+    if (r.status === 200) {
+      const j = JSON.parse(r.body);
+      c.refresh_token = j.refresh_token;
+      c.access_token = j.access_token;
+      count('refresh', true);
+    } else {
+      c.dead = true; // a failed rotation ends the chain (a retry would be a reuse)
+      count('refresh', false);
+    }
+  },
+  async client_credentials() {
+    const r = await post(token, ccBody, ccAuth);
+    count('client_credentials', r.status === 200);
+  },
+};
+
+const start = Date.now();
+const TICK = 10;
+const due = Object.fromEntries(Object.keys(rates).map((k) => [k, 0]));
+const inflight = new Set();
+const timer = setInterval(() => {
+  const elapsed = Date.now() - start;
+  for (const [op, rate] of Object.entries(rates)) {
+    const want = Math.floor((rate * elapsed) / 1000);
+    while (due[op] < want) {
+      due[op]++;
+      const p = ops[op]().finally(() => inflight.delete(p));
+      inflight.add(p);
+    }
+  }
+}, TICK);
+const report = setInterval(() => {
+  console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${Math.round((Date.now() - start) / 1000)} s ${JSON.stringify(minute)} in flight ${inflight.size} chains alive ${chains.filter((c) => !c.dead).length}`);
+  minute = {};
+}, 60_000);
+await new Promise((r) => setTimeout(r, durationMs));
+clearInterval(timer);
+clearInterval(report);
+await Promise.all(inflight);
+agent.destroy();
+const secs = (Date.now() - start) / 1000;
+const summary = Object.fromEntries(Object.entries(totals).map(([op, t]) => [op, { ...t, rps: +(t.ok / secs).toFixed(1), target_rps: rates[op] }]));
+console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), chains_alive: chains.filter((c) => !c.dead).length, ...summary })}`);
