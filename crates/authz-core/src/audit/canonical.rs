@@ -7,50 +7,144 @@ use crate::entities::audit_events;
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn s(v: &Option<String>) -> serde_json::Value {
-    match v {
-        Some(x) => serde_json::Value::String(x.clone()),
-        None => serde_json::Value::Null,
-    }
-}
-
 /// Canonical bytes of a record at sequence `seq`.
 pub fn canonical_record(r: &audit_events::Model, seq: i64) -> String {
-    let mut fields: Vec<(&str, serde_json::Value)> = vec![
-        ("action", r.action.clone().into()),
-        ("actor", s(&r.actor)),
-        ("client_id", s(&r.client_id)),
-        ("details", r.details.clone().into()),
-        ("occurred_at", r.occurred_at.into()),
-        ("resource", s(&r.resource)),
-        ("result", r.result.clone().into()),
-        ("scope", s(&r.scope)),
-        ("seq", seq.into()),
-        ("session_id", s(&r.session_id)),
-        ("source_ip", s(&r.source_ip)),
-        ("tenant_id", r.tenant_id.clone().into()),
-        ("user_agent", s(&r.user_agent)),
-        ("user_id", s(&r.user_id)),
+    let mut out = Vec::with_capacity(512);
+    canonical_into(r, seq, &mut out);
+    // Only JSON string escapes and ASCII were written around valid UTF-8 input.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the canonical bytes of `r` at `seq` into `out` (cleared first), without building
+/// intermediate values: the sealer and the verifier run it once per record.
+pub fn canonical_into(r: &audit_events::Model, seq: i64, out: &mut Vec<u8>) {
+    enum V<'a> {
+        S(&'a str),
+        O(&'a Option<String>),
+        I(i64),
+    }
+    // Already in lexicographic key order.
+    let fields: [(&str, V); 14] = [
+        ("action", V::S(&r.action)),
+        ("actor", V::O(&r.actor)),
+        ("client_id", V::O(&r.client_id)),
+        ("details", V::S(&r.details)),
+        ("occurred_at", V::I(r.occurred_at)),
+        ("resource", V::O(&r.resource)),
+        ("result", V::S(&r.result)),
+        ("scope", V::O(&r.scope)),
+        ("seq", V::I(seq)),
+        ("session_id", V::O(&r.session_id)),
+        ("source_ip", V::O(&r.source_ip)),
+        ("tenant_id", V::S(&r.tenant_id)),
+        ("user_agent", V::O(&r.user_agent)),
+        ("user_id", V::O(&r.user_id)),
     ];
-    fields.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out = String::with_capacity(256);
-    out.push('{');
+    out.clear();
+    out.push(b'{');
     for (i, (k, v)) in fields.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(&serde_json::to_string(k).expect("string serialises"));
-        out.push(':');
-        out.push_str(&serde_json::to_string(v).expect("value serialises"));
+        out.push(b'"');
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"\":");
+        match v {
+            V::S(s) => write_str(out, s),
+            V::O(Some(s)) => write_str(out, s),
+            V::O(None) => out.extend_from_slice(b"null"),
+            V::I(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        }
     }
-    out.push('}');
-    out
+    out.push(b'}');
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json's escaping, as before: the bytes hashed must not change.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// `SHA-256(prev_hash || canonical)`, hex.
 pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
+    chain_hash_bytes(prev_hash, canonical.as_bytes())
+}
+
+/// [`chain_hash`] of canonical bytes.
+pub fn chain_hash_bytes(prev_hash: &str, canonical: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
-    h.update(canonical.as_bytes());
+    h.update(canonical);
     hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The encoding of the first implementation (serde_json values, sorted keys): records
+    /// sealed by it must verify with the new writer.
+    fn reference(r: &audit_events::Model, seq: i64) -> String {
+        let s = |v: &Option<String>| match v {
+            Some(x) => serde_json::Value::String(x.clone()),
+            None => serde_json::Value::Null,
+        };
+        let mut fields: Vec<(&str, serde_json::Value)> = vec![
+            ("action", r.action.clone().into()),
+            ("actor", s(&r.actor)),
+            ("client_id", s(&r.client_id)),
+            ("details", r.details.clone().into()),
+            ("occurred_at", r.occurred_at.into()),
+            ("resource", s(&r.resource)),
+            ("result", r.result.clone().into()),
+            ("scope", s(&r.scope)),
+            ("seq", seq.into()),
+            ("session_id", s(&r.session_id)),
+            ("source_ip", s(&r.source_ip)),
+            ("tenant_id", r.tenant_id.clone().into()),
+            ("user_agent", s(&r.user_agent)),
+            ("user_id", s(&r.user_id)),
+        ];
+        fields.sort_by(|a, b| a.0.cmp(b.0));
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    #[test]
+    fn the_writer_encodes_exactly_as_the_first_implementation() {
+        let tricky = [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "control \u{0} \u{1f} \n \t \r",
+            "unicode é 日本 🦀 \u{2028}",
+            "{\"json\":[1,2,{\"x\":null}]}",
+        ];
+        for (i, t) in tricky.iter().enumerate() {
+            let r = audit_events::Model {
+                id: i as i64,
+                tenant_id: format!("tenant-{t}"),
+                seq: None,
+                prev_hash: None,
+                hash: None,
+                occurred_at: -1_700_000_000_000_000 + i as i64,
+                action: t.to_string(),
+                result: "ok".into(),
+                actor: (i % 2 == 0).then(|| t.to_string()),
+                user_id: Some(t.to_string()),
+                client_id: None,
+                session_id: (i % 3 == 0).then(|| "s".to_string()),
+                resource: Some(t.to_string()),
+                scope: None,
+                source_ip: Some("::1".into()),
+                user_agent: (i % 2 == 1).then(|| t.to_string()),
+                details: t.to_string(),
+            };
+            for seq in [1, i64::MAX, 0, -5] {
+                assert_eq!(canonical_record(&r, seq), reference(&r, seq), "{t:?}");
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ mod seal;
 pub mod search;
 mod verify;
 
-pub use canonical::{canonical_record, chain_hash, GENESIS_HASH};
+pub use canonical::{canonical_into, canonical_record, chain_hash, chain_hash_bytes, GENESIS_HASH};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use origin::RequestOrigin;
 pub use record::{

@@ -6,13 +6,16 @@ use sea_orm::{
     QuerySelect, Set, Statement,
 };
 
-use super::canonical::{canonical_record, chain_hash, GENESIS_HASH};
+use super::canonical::{canonical_into, chain_hash_bytes, GENESIS_HASH};
 use crate::clock::Clock;
 use crate::db::Store;
 use crate::entities::{audit_checkpoints, audit_events};
 use crate::error::CoreResult;
 
 const BATCH: u64 = 2000;
+/// Records filled per UPDATE (four parameters each, well under SQLite's and PostgreSQL's
+/// parameter limits).
+const UPDATE_ROWS: usize = 500;
 
 /// The bytes a checkpoint signature covers.
 pub fn signed_checkpoint_message(
@@ -88,18 +91,21 @@ pub async fn seal_chain(
         txn.commit().await?;
         return Ok(0);
     }
-    for row in pending {
+    let mut sealed: Vec<(i64, i64, String, String)> = Vec::with_capacity(pending.len());
+    let mut buf = Vec::with_capacity(1024);
+    for row in &pending {
         seq += 1;
-        let hash = chain_hash(&prev, &canonical_record(&row, seq));
-        audit_events::Entity::update_many()
-            .col_expr(audit_events::Column::Seq, seq.into())
-            .col_expr(audit_events::Column::PrevHash, prev.clone().into())
-            .col_expr(audit_events::Column::Hash, hash.clone().into())
-            .filter(audit_events::Column::Id.eq(row.id))
-            .filter(audit_events::Column::Seq.is_null())
-            .exec(&txn)
-            .await?;
-        prev = hash;
+        canonical_into(row, seq, &mut buf);
+        let hash = chain_hash_bytes(&prev, &buf);
+        sealed.push((
+            row.id,
+            seq,
+            std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        ));
+    }
+    for part in sealed.chunks(UPDATE_ROWS) {
+        fill_seals(&txn, part).await?;
     }
     let created_at = clock.now_us();
     let sig = key.sign(signed_checkpoint_message(chain, seq, &prev, created_at).as_bytes());
@@ -115,4 +121,51 @@ pub async fn seal_chain(
     .await?;
     txn.commit().await?;
     Ok(n)
+}
+
+/// Fills `seq`, `prev_hash` and `hash` of a run of records in one statement (one round trip per
+/// 500 records instead of one per record). `VALUES` columns are `column1`… on both backends.
+/// A record sealed meanwhile is not touched (`seq IS NULL`), and then the count tells.
+async fn fill_seals<C: ConnectionTrait>(
+    conn: &C,
+    rows: &[(i64, i64, String, String)],
+) -> CoreResult<()> {
+    let backend = conn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 4);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (id, seq, prev, hash) in rows {
+        let n = values.len();
+        tuples.push(match backend {
+            DatabaseBackend::Postgres => format!(
+                "(${}::bigint, ${}::bigint, ${}::text, ${}::text)",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4
+            ),
+            _ => "(?, ?, ?, ?)".to_string(),
+        });
+        values.extend([
+            (*id).into(),
+            (*seq).into(),
+            prev.clone().into(),
+            hash.clone().into(),
+        ]);
+    }
+    let sql = format!(
+        "UPDATE audit_events SET seq = v.column2, prev_hash = v.column3, hash = v.column4 \
+         FROM (VALUES {}) AS v WHERE audit_events.id = v.column1 AND audit_events.seq IS NULL",
+        tuples.join(", ")
+    );
+    let done = conn
+        .execute(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .rows_affected();
+    if done != rows.len() as u64 {
+        return Err(crate::error::CoreError::Config(format!(
+            "AUDIT0002: sealed {done} of {} records: another sealer ran concurrently",
+            rows.len()
+        )));
+    }
+    Ok(())
 }

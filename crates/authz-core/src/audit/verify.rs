@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::canonical::{canonical_record, chain_hash, GENESIS_HASH};
+use super::canonical::{canonical_into, chain_hash_bytes, GENESIS_HASH};
 use super::seal::signed_checkpoint_message;
 use crate::db::Store;
 use crate::entities::{audit_checkpoints, audit_events};
@@ -109,58 +109,40 @@ pub async fn verify_chain_with_keys(
     } else {
         (1i64, GENESIS_HASH.to_string())
     };
-    let mut last_id: Option<i64> = None;
-    loop {
-        let mut q = audit_events::Entity::find()
-            .filter(audit_events::Column::TenantId.eq(chain))
-            .filter(audit_events::Column::Seq.is_not_null())
-            .order_by_asc(audit_events::Column::Seq)
-            .limit(PAGE);
-        if let Some(s) = last_id {
-            q = q.filter(audit_events::Column::Seq.gt(s));
-        }
-        let rows = q.all(&store.db).await?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in &rows {
-            let seq = row.seq.unwrap_or_default();
-            if seq != expected_seq {
-                report.first_break = Some(format!(
-                    "record seq {expected_seq} is missing (next present record is seq {seq}, id {})",
-                    row.id
-                ));
+    // The next page is read while this one is hashed (on blocking threads, split across the
+    // cores): reading and hashing a million records each take seconds; overlapped, the slower
+    // one sets the pace.
+    let heads: std::sync::Arc<BTreeMap<i64, String>> = std::sync::Arc::new(
+        cp_heads
+            .iter()
+            .map(|(seq, cp)| (*seq, cp.head_hash.clone()))
+            .collect(),
+    );
+    let mut rows = page(store, chain, None).await?;
+    while !rows.is_empty() {
+        let after = rows.last().and_then(|r| r.seq);
+        let next = {
+            let (store, chain) = (store.clone(), chain.to_string());
+            tokio::spawn(async move { page(&store, &chain, after).await })
+        };
+        let heads = heads.clone();
+        let checked =
+            tokio::task::spawn_blocking(move || check_page(&rows, prev, expected_seq, &heads))
+                .await
+                .map_err(|e| {
+                    crate::error::CoreError::Config(format!("AUDIT0005: verifier task failed: {e}"))
+                })?;
+        match checked {
+            Ok((p, e)) => (prev, expected_seq) = (p, e),
+            Err(b) => {
+                next.abort();
+                report.first_break = Some(b);
                 return Ok(report);
             }
-            if row.prev_hash.as_deref() != Some(prev.as_str()) {
-                report.first_break = Some(format!(
-                    "record seq {seq} (id {}): prev_hash does not link to seq {}",
-                    row.id,
-                    seq - 1
-                ));
-                return Ok(report);
-            }
-            let hash = chain_hash(&prev, &canonical_record(row, seq));
-            if row.hash.as_deref() != Some(hash.as_str()) {
-                report.first_break = Some(format!(
-                    "record seq {seq} (id {}): content does not match its hash (altered)",
-                    row.id
-                ));
-                return Ok(report);
-            }
-            if let Some(cp) = cp_heads.get(&seq) {
-                if cp.head_hash != hash {
-                    report.first_break = Some(format!(
-                        "checkpoint at seq {seq}: signed head hash differs from the recomputed chain \
-                         (a record at or before seq {seq} was altered and the chain recomputed)"
-                    ));
-                    return Ok(report);
-                }
-            }
-            prev = hash;
-            expected_seq += 1;
         }
-        last_id = rows.last().and_then(|r| r.seq);
+        rows = next.await.map_err(|e| {
+            crate::error::CoreError::Config(format!("AUDIT0005: verifier task failed: {e}"))
+        })??;
     }
     let last_seq = expected_seq - 1;
     report.records = last_seq - report.purged_through.unwrap_or(0);
@@ -208,4 +190,95 @@ pub async fn verify_chain_with_keys(
         .count(&store.db)
         .await?;
     Ok(report)
+}
+
+/// One page of sealed records after `after`, in sequence order.
+async fn page(
+    store: &Store,
+    chain: &str,
+    after: Option<i64>,
+) -> CoreResult<Vec<audit_events::Model>> {
+    let mut q = audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(chain))
+        .filter(audit_events::Column::Seq.is_not_null())
+        .order_by_asc(audit_events::Column::Seq)
+        .limit(PAGE);
+    if let Some(s) = after {
+        q = q.filter(audit_events::Column::Seq.gt(s));
+    }
+    Ok(q.all(&store.db).await?)
+}
+
+/// Checks a page that follows `prev` (the previous record's hash) and starts at
+/// `expected_seq`; returns the last hash and the next expected sequence number, or the first
+/// break in sequence order. Each record's hash depends only on its own content and its stored
+/// `prev_hash`, so records are hashed in parallel; the links (each `prev_hash` equals the hash
+/// before it) are then walked in order, which makes the stored hashes a chain from `prev`.
+fn check_page(
+    rows: &[audit_events::Model],
+    mut prev: String,
+    mut expected_seq: i64,
+    heads: &BTreeMap<i64, String>,
+) -> Result<(String, i64), String> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let chunk = rows.len().div_ceil(threads).max(1);
+    let content_ok: Vec<bool> = std::thread::scope(|scope| {
+        let parts: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut buf = Vec::with_capacity(1024);
+                    part.iter()
+                        .map(|row| {
+                            canonical_into(row, row.seq.unwrap_or_default(), &mut buf);
+                            let hash =
+                                chain_hash_bytes(row.prev_hash.as_deref().unwrap_or(""), &buf);
+                            row.hash.as_deref() == Some(hash.as_str())
+                        })
+                        .collect::<Vec<bool>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, row) in rows.iter().enumerate() {
+        let seq = row.seq.unwrap_or_default();
+        if seq != expected_seq {
+            return Err(format!(
+                "record seq {expected_seq} is missing (next present record is seq {seq}, id {})",
+                row.id
+            ));
+        }
+        if row.prev_hash.as_deref() != Some(prev.as_str()) {
+            return Err(format!(
+                "record seq {seq} (id {}): prev_hash does not link to seq {}",
+                row.id,
+                seq - 1
+            ));
+        }
+        if !content_ok.get(i).copied().unwrap_or(false) {
+            return Err(format!(
+                "record seq {seq} (id {}): content does not match its hash (altered)",
+                row.id
+            ));
+        }
+        let hash = row.hash.clone().unwrap_or_default();
+        if let Some(head) = heads.get(&seq) {
+            if *head != hash {
+                return Err(format!(
+                    "checkpoint at seq {seq}: signed head hash differs from the recomputed chain \
+                     (a record at or before seq {seq} was altered and the chain recomputed)"
+                ));
+            }
+        }
+        prev = hash;
+        expected_seq += 1;
+    }
+    Ok((prev, expected_seq))
 }
