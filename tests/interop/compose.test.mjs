@@ -33,8 +33,8 @@ function variablesTheBinaryReads() {
   for (const f of rustFiles(join(ROOT, 'crates', 'gatehouse', 'src'))) {
     const src = readFileSync(f, 'utf8').split(/\n#\[cfg\(test\)\]/)[0]; // not the unit tests' own names
     for (const [, n] of src.matchAll(/"((?:GATEHOUSE_[A-Z0-9_]+)|DATABASE_URL)"/g)) names.add(n);
-    // tracing-subscriber's EnvFilter::try_from_default_env reads RUST_LOG
-    if (src.includes('try_from_default_env')) names.add('RUST_LOG');
+    // The log filter: tracing-subscriber's EnvFilter::try_from_default_env, or read directly.
+    if (src.includes('try_from_default_env') || src.includes('var("RUST_LOG")')) names.add('RUST_LOG');
   }
   return names;
 }
