@@ -206,7 +206,10 @@ async fn db_phases() {
             .unwrap();
         let e = start.elapsed().as_secs_f64();
         assert!(r.ok(), "{:?}", r.first_break);
-        assert_eq!(r.records as u64, s, "every sealed record (the tenant's own creation record too)");
+        assert_eq!(
+            r.records as u64, s,
+            "every sealed record (the tenant's own creation record too)"
+        );
         println!(
             "| verify_chain, run {run} | {} | {e:.2} | {:.0} |",
             r.records,
