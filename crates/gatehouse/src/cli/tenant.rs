@@ -323,7 +323,15 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
             let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
                 .await
                 .with_context(|| format!("tenant '{tenant}'"))?;
-            for c in connection::list(&ctx.store.db, &t.id).await? {
+            let conns = connection::list(&ctx.store.db, &t.id).await?;
+            if conns.is_empty() {
+                // On stderr: stdout stays one `connection:` line per connection for scripts.
+                eprintln!(
+                    "tenant {} has no connection yet: add one with `gatehouse connection add-oidc`, `add-saml` or `add-dev`",
+                    t.slug
+                );
+            }
+            for c in conns {
                 println!(
                     "connection: {} {} {} {} {}",
                     c.id,

@@ -498,6 +498,15 @@ fn saml_fixture(name: &str) -> String {
 #[test]
 fn add_saml_prints_what_to_paste_and_refuses_untrustworthy_setups() {
     let d = copy_of_baseline("saml");
+    // No connection yet: the list says so (on stderr), and how to add one.
+    let o = gatehouse(&d, &["connection", "list", "--tenant", "acme"]);
+    assert!(o.status.success());
+    assert_eq!(text(&o.stdout), "");
+    assert!(
+        text(&o.stderr).contains("tenant acme has no connection yet"),
+        "{}",
+        text(&o.stderr)
+    );
     let out = ok(
         &d,
         &[
