@@ -152,7 +152,7 @@ async fn refresh_checked(
     }
     let u = user::get(&txn, &tenant, &family.user_id)
         .await
-        .map_err(|_| TokenError::grant("the user no longer exists"))?;
+        .map_err(|e| e.unless_unavailable(TokenError::grant("the user no longer exists")))?;
     if !u.active {
         return Err(TokenError::grant("the user is deactivated"));
     }
