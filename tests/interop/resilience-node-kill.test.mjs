@@ -14,14 +14,12 @@
 // Run: node --test tests/interop/resilience-node-kill.test.mjs
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNode, tail } from './gatehouse.mjs';
 import { freePort, psql } from './presets-flow.mjs';
 import {
-  startPostgres, loadEnv, prepareIdpEnv, setupTenant, runDirFor, sleep, loop, pool, startHaproxy,
+  privateWorld, loadEnv, setupTenant, sleep, loop, pool, startHaproxy,
   refresh, introspect, ccGrant, consistency, auditVerified,
   closeHttp,
 } from './resilience.mjs';
@@ -39,16 +37,10 @@ before(async () => {
   try {
     const bin = process.env.GATEHOUSE_BIN;
     assert.ok(bin, 'GATEHOUSE_BIN is required');
-    S.runDir = runDirFor(HERE, 'resilience-node-kill');
-    const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-kill-'));
-    cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
-    // A private PostgreSQL: three nodes' pools would take most of the shared server's
-    // connections while the rest of the interop suite runs beside this file.
-    S.pg = await startPostgres(S.runDir);
-    cleanups.push(() => S.pg.remove(), () => S.pg.stop());
-    psql(S.pg.url('postgres'), 'CREATE DATABASE gatehouse');
-    S.db = { url: S.pg.url('gatehouse') };
-    const idp = prepareIdpEnv(tmp);
+    const world = await privateWorld(HERE, 'resilience-node-kill', cleanups);
+    ({ runDir: S.runDir, pg: S.pg } = world);
+    S.db = { url: world.dbUrl };
+    const { idp, tmp } = world;
     const [lb, ...ports] = await Promise.all(Array.from({ length: 4 }, freePort));
     S.lb = `http://127.0.0.1:${lb}`;
     S.gh = { bin, env: loadEnv({ DATABASE_URL: S.db.url, GATEHOUSE_ISSUER: S.lb, ...idp.env }), logDir: S.runDir };

@@ -8,14 +8,12 @@
 // Run: node --test tests/interop/resilience-revocation.test.mjs
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNode, tail } from './gatehouse.mjs';
 import { freePort, psql } from './presets-flow.mjs';
 import {
-  startPostgres, loadEnv, prepareIdpEnv, setupTenant, runDirFor, loop, refresh, introspect, revoke, closeHttp,
+  privateWorld, loadEnv, setupTenant, loop, refresh, introspect, revoke, closeHttp,
 } from './resilience.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -31,16 +29,10 @@ before(async () => {
   try {
     const bin = process.env.GATEHOUSE_BIN;
     assert.ok(bin, 'GATEHOUSE_BIN is required');
-    S.runDir = runDirFor(HERE, 'resilience-revocation');
-    const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-revoke-'));
-    cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
-    // A private PostgreSQL: three nodes' pools would take most of the shared server's
-    // connections while the rest of the interop suite runs beside this file.
-    S.pg = await startPostgres(S.runDir);
-    cleanups.push(() => S.pg.remove(), () => S.pg.stop());
-    psql(S.pg.url('postgres'), 'CREATE DATABASE gatehouse');
-    S.db = { url: S.pg.url('gatehouse') };
-    const idp = prepareIdpEnv(tmp);
+    const world = await privateWorld(HERE, 'resilience-revocation', cleanups);
+    ({ runDir: S.runDir, pg: S.pg } = world);
+    S.db = { url: world.dbUrl };
+    const { idp } = world;
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     const issuer = `http://127.0.0.1:${ports[0]}`;
     S.gh = { bin, env: loadEnv({ DATABASE_URL: S.db.url, GATEHOUSE_ISSUER: issuer, ...idp.env }), logDir: S.runDir };
