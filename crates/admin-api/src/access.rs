@@ -19,6 +19,7 @@ pub struct GrantOut {
 
 /// The tenant's org grants.
 #[utoipa::path(
+    operation_id = "grant.list",
     tag = "tenant",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),
@@ -115,6 +116,7 @@ pub struct ConnectionOut {
 
 /// The tenant's IdP connections.
 #[utoipa::path(
+    operation_id = "connection.list",
     tag = "tenant",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),

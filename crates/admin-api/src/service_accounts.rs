@@ -70,6 +70,7 @@ fn grants(g: Vec<GrantIn>) -> Vec<(String, Vec<String>)> {
 
 /// The tenant's service accounts (never their secrets).
 #[utoipa::path(
+    operation_id = "service-account.list",
     tag = "service-accounts",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),
@@ -164,6 +165,7 @@ pub async fn create_service_account(
 
 /// One service account, by id, client id or name.
 #[utoipa::path(
+    operation_id = "service-account.show",
     tag = "service-accounts",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
@@ -200,6 +202,7 @@ pub struct UpdatedServiceAccount {
 
 /// Replaces the granted scopes; tokens carrying a scope no longer granted are revoked at once.
 #[utoipa::path(
+    operation_id = "service-account.update",
     tag = "service-accounts",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
@@ -404,6 +407,7 @@ pub async fn enable_service_account(
 
 /// Removes the account, revoking its tokens; its audit trail stays.
 #[utoipa::path(
+    operation_id = "service-account.remove",
     tag = "service-accounts",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),

@@ -178,6 +178,7 @@ impl From<domain::Domain> for DomainOut {
 
 /// The tenant's email domains.
 #[utoipa::path(
+    operation_id = "domain.list",
     tag = "tenant",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),

@@ -139,6 +139,7 @@ impl From<scim_token::ScimToken> for ScimTokenOut {
 
 /// The tenant's SCIM tokens (never their secrets).
 #[utoipa::path(
+    operation_id = "scim-token.list",
     tag = "tenant",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),
@@ -216,6 +217,7 @@ pub async fn create_scim_token(
 
 /// Revokes a SCIM token at once.
 #[utoipa::path(
+    operation_id = "scim-token.remove",
     tag = "tenant",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug"), ("token_id" = String, Path)),

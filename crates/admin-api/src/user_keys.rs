@@ -53,6 +53,7 @@ impl From<PersonalKey> for UserKeyOut {
 
 /// Every personal API key of the tenant's members, newest first.
 #[utoipa::path(
+    operation_id = "user-key.list",
     tag = "tenant",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug")),
@@ -74,6 +75,7 @@ pub async fn list_user_keys(
 /// Revokes a member's personal API key, at once on every node (audited `api_key.revoked`).
 /// Revoking a key that is already revoked or expired changes nothing.
 #[utoipa::path(
+    operation_id = "user-key.remove",
     tag = "tenant",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug"), ("key_id" = String, Path)),

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod console;
 pub mod gateway;
 pub mod principal;
+pub mod removal;
 pub mod resource;
 pub mod resource_events;
 pub mod resource_policy;

@@ -113,6 +113,7 @@ impl Templates {
             "console/invitation.html",
             "console/start.html",
             "console/user_keys.html",
+            "console/confirm_remove.html",
         ) {
             env.add_template(name, src)
                 .expect("embedded console templates parse");
@@ -307,18 +308,47 @@ pub fn see_other(slug: &str, path: &str) -> HttpResponse {
         .finish()
 }
 
-/// One route of the console: method, path below `/admin/t/{tenant}`, access it needs.
+/// The page that asks before a removal and says what it revokes (issue 16 §2): `what` names
+/// the kind ("connection"), `name` the object, `action` the path (below the tenant) the
+/// confirmed form posts to with `confirm=yes`, `back` where Cancel goes.
+pub fn confirm_removal(
+    c: &Console,
+    nav: &str,
+    what: &str,
+    name: &str,
+    impact: &app::removal::Impact,
+    action: &str,
+    back: &str,
+) -> HttpResponse {
+    let slug = c.slug();
+    c.render(
+        "console/confirm_remove.html",
+        nav,
+        minijinja::context! {
+            what => what,
+            name => name,
+            impact => impact.lines(),
+            action => format!("/admin/t/{slug}{action}"),
+            back => format!("/admin/t/{slug}{back}"),
+        },
+    )
+}
+
+/// One route of the console: method, path below `/admin/t/{tenant}`, access it needs, and the
+/// object operations (`kind.op`, e.g. `domain.remove`) it offers: the surface-parity test
+/// compares these with the CLI's subcommands and the admin API's operation ids (issue 16 §2).
 #[derive(Clone, Copy, Debug)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
+    pub ops: &'static [&'static str],
 }
 
 macro_rules! console_routes {
-    ($($method:ident $path:literal $access:ident => $handler:path;)*) => {
+    ($($method:ident $path:literal $access:ident $([$($op:literal),+])? => $handler:path;)*) => {
         /// Every tenant route of the console (the authorization tests walk this list).
-        pub const ROUTES: &[Route] = &[$(Route { method: stringify!($method), path: $path, access: Access::$access }),*];
+        pub const ROUTES: &[Route] = &[$(Route { method: stringify!($method), path: $path, access: Access::$access, ops: &[$($($op),+)?] }),*];
 
         /// Registers the console. The caller provides `web::Data<ConsoleState>`.
         pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -335,53 +365,53 @@ macro_rules! console_routes {
 }
 
 console_routes! {
-    GET "/" Setup => overview::page;
-    GET "/connections" Setup => connections::list;
+    GET "/" Setup ["tenant.show"] => overview::page;
+    GET "/connections" Setup ["connection.list"] => connections::list;
     GET "/connections/new" Setup => connections::new_form;
     POST "/connections/oidc" Setup => connections::create_oidc;
     POST "/connections/saml" Setup => connections::create_saml;
-    GET "/connections/{connection_id}" Admin => connections::edit_form;
-    POST "/connections/{connection_id}" Admin => connections::update;
+    GET "/connections/{connection_id}" Admin ["connection.show"] => connections::edit_form;
+    POST "/connections/{connection_id}" Admin ["connection.update"] => connections::update;
     POST "/connections/{connection_id}/state" Admin => connections::set_state;
     POST "/connections/{connection_id}/id-jag" Admin => connections::set_id_jag;
-    GET "/domains" Admin => domains::list;
+    GET "/domains" Admin ["domain.list"] => domains::list;
     POST "/domains" Admin => domains::add;
     POST "/domains/{domain}/verify" Admin => domains::verify;
-    POST "/domains/{domain}/remove" Admin => domains::remove;
-    GET "/scim" Admin => scim::page;
+    POST "/domains/{domain}/remove" Admin ["domain.remove"] => domains::remove;
+    GET "/scim" Admin ["scim-token.list"] => scim::page;
     POST "/scim/tokens" Admin => scim::create;
     POST "/scim/tokens/{token_id}/rotate" Admin => scim::rotate;
-    POST "/scim/tokens/{token_id}/revoke" Admin => scim::revoke;
-    GET "/apps" Admin => apps::page;
+    POST "/scim/tokens/{token_id}/revoke" Admin ["scim-token.remove"] => scim::revoke;
+    GET "/apps" Admin ["resource.list", "grant.list"] => apps::page;
     POST "/apps/grants" Admin => apps::grant;
-    POST "/apps/grants/remove" Admin => apps::remove_grant;
-    GET "/clients" Admin => apps::clients;
-    POST "/clients/policy" Admin => apps::set_policy;
+    POST "/apps/grants/remove" Admin ["grant.remove"] => apps::remove_grant;
+    GET "/clients" Admin ["client.list"] => apps::clients;
+    POST "/clients/policy" Admin ["client.update"] => apps::set_policy;
     POST "/clients/revoke" Admin => apps::revoke_client;
-    GET "/service-accounts" Admin => service_accounts::list;
+    GET "/service-accounts" Admin ["service-account.list"] => service_accounts::list;
     POST "/service-accounts" Admin => service_accounts::create;
-    GET "/service-accounts/{account_id}" Admin => service_accounts::show;
+    GET "/service-accounts/{account_id}" Admin ["service-account.show"] => service_accounts::show;
     POST "/service-accounts/{account_id}/rotate" Admin => service_accounts::rotate;
     POST "/service-accounts/{account_id}/keys" Admin => service_accounts::set_keys;
-    POST "/service-accounts/{account_id}/grants" Admin => service_accounts::set_grants;
+    POST "/service-accounts/{account_id}/grants" Admin ["service-account.update"] => service_accounts::set_grants;
     POST "/service-accounts/{account_id}/state" Admin => service_accounts::set_state;
-    POST "/service-accounts/{account_id}/remove" Admin => service_accounts::remove;
+    POST "/service-accounts/{account_id}/remove" Admin ["service-account.remove"] => service_accounts::remove;
     GET "/users" Admin => users::list;
     GET "/users/{user_id}" Admin => users::show;
     POST "/users/{user_id}/revoke" Admin => users::revoke_all;
     POST "/users/{user_id}/apps/revoke" Admin => users::revoke_app;
     POST "/users/{user_id}/sessions/revoke" Admin => users::revoke_session;
-    GET "/user-keys" Admin => user_keys::list;
-    POST "/user-keys/{key_id}/revoke" Admin => user_keys::revoke;
+    GET "/user-keys" Admin ["user-key.list"] => user_keys::list;
+    POST "/user-keys/{key_id}/revoke" Admin ["user-key.remove"] => user_keys::revoke;
     GET "/audit" Admin => audit::page;
     GET "/audit/export.csv" Admin => audit::export_csv;
     GET "/audit/export.jsonl" Admin => audit::export_jsonl;
     GET "/audit/events/{event_id}" Admin => audit::event;
     GET "/settings" Admin => settings::page;
-    POST "/settings" Admin => settings::save;
+    POST "/settings" Admin ["tenant.update"] => settings::save;
     POST "/settings/admins/invite" Admin => settings::invite;
-    POST "/settings/admins/{user_id}/remove" Admin => settings::remove_admin;
-    POST "/settings/invitations/{invitation_id}/revoke" Admin => settings::revoke_invitation;
+    POST "/settings/admins/{user_id}/remove" Admin ["admin.remove"] => settings::remove_admin;
+    POST "/settings/invitations/{invitation_id}/revoke" Admin ["invitation.remove"] => settings::revoke_invitation;
 }
 
 async fn script() -> HttpResponse {

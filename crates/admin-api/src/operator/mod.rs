@@ -41,6 +41,7 @@ pub struct NewTenant {
 
 /// Every tenant.
 #[utoipa::path(
+    operation_id = "tenant.list",
     tag = "operator",
     security(("bearer" = [])),
     responses(
@@ -221,6 +222,7 @@ async fn resource_out<C: sea_orm::ConnectionTrait>(
 
 /// Every protected resource with its scope catalogue.
 #[utoipa::path(
+    operation_id = "resource.list",
     tag = "operator",
     security(("bearer" = [])),
     responses(
@@ -391,6 +393,7 @@ impl ClientOut {
 
 /// Every pre-registered client.
 #[utoipa::path(
+    operation_id = "client.list",
     tag = "operator",
     security(("bearer" = [])),
     responses(
