@@ -53,9 +53,20 @@ pub enum Purpose {
     Authorize,
     Admin,
     TestConnection,
+    /// A person signing in directly at `/account` (issue 16 §3), to see their connected apps,
+    /// manage their API keys and sign out: no client, no resource, no consent step.
+    Account,
 }
 
 impl AuthorizeRequest {
+    /// A direct sign-in to the person's account page; `back` is the `/account…` page to return
+    /// to (the edge checks it again before redirecting).
+    pub fn account(back: Option<String>) -> Self {
+        let mut r = Self::admin(Purpose::Account, false, None);
+        r.redirect_uri = back.unwrap_or_default();
+        r
+    }
+
     /// A sign-in to the admin console of a tenant (no client, no resource).
     pub fn admin(purpose: Purpose, step_up: bool, invitation: Option<String>) -> Self {
         AuthorizeRequest {

@@ -56,13 +56,76 @@ pub(crate) fn back_to_account(state: &AppState) -> HttpResponse {
         .finish()
 }
 
+/// The form token of the account page's "Sign in" button, bound to this browser.
+const SIGN_IN_FORM: &str = "account-sign-in";
+
+/// A page to come back to after a direct sign-in: an `/account` page of this issuer, nothing
+/// else (no open redirect).
+pub(crate) fn safe_return(path: &str) -> bool {
+    (path == "/account" || path.starts_with("/account/") || path.starts_with("/account?"))
+        && !path.contains("//")
+        && !path.contains('\\')
+        && !path.contains("..")
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.?=&%+".contains(c))
+}
+
+/// The account page of a browser with no session: a button that starts a direct sign-in
+/// (issue 16 §3). `back` is the `/account…` page the person wanted (the key hand-off page).
+pub(crate) fn sign_in_page(
+    state: &AppState,
+    req: &HttpRequest,
+    back: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let (binding, new_cookie) = browser::binding(state, req);
+    let mut resp = state.templates.page(
+        StatusCode::OK,
+        "account.html",
+        context! {
+            signed_in => false,
+            csrf => browser::csrf(&binding, SIGN_IN_FORM),
+            back => back.filter(|b| safe_return(b)),
+        },
+    );
+    if let Some(c) = new_cookie {
+        resp.add_cookie(&c).map_err(PageError::internal)?;
+    }
+    Ok(resp)
+}
+
+/// `POST /account/sign-in`: the person's click starts a sign-in of purpose `account` and the
+/// login page takes over (work email, the organisation's IdP). Only a same-origin form of
+/// this browser may start one (a third party can make a browser post anywhere).
+pub async fn sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, PageError> {
+    let p = parse(&body)?;
+    let binding = browser::existing_binding(&req);
+    if !browser::csrf_ok(&req, SIGN_IN_FORM, p.get("csrf")) {
+        return Err(PageError::bad_request(
+            "Sign-in cannot continue",
+            "This form expired or did not come from this site.",
+            "Reload the account page and try again.",
+        ));
+    }
+    let back = p.get("back").filter(|b| safe_return(b)).map(str::to_string);
+    let (env, visitor) = (crate::upstream::env(&state), crate::upstream::visitor(&req));
+    let binding = binding.unwrap_or_default();
+    let handle = app::sign_in::account::start(&env, &visitor, &binding, back).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("{}/login?tx={handle}", state.issuer()),
+        ))
+        .finish())
+}
+
 pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let Some((user, cookie)) = signed_in(&state, &req).await? else {
-        return Ok(state.templates.page(
-            StatusCode::OK,
-            "account.html",
-            context! { signed_in => false },
-        ));
+        return sign_in_page(&state, &req, None);
     };
     let overview = app::account::overview::overview(&state.store, &user).await?;
     let keys = app::api_keys::mine::list(&state.store, state.clock.as_ref(), &user).await?;

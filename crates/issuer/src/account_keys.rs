@@ -70,7 +70,17 @@ pub async fn new_page(
     q: web::Query<NewQuery>,
 ) -> Result<HttpResponse, PageError> {
     let Some((user, cookie)) = signed_in(&state, &req).await? else {
-        return Err(not_signed_in());
+        // Sign in first, then come back to this very form (issue 16 §3).
+        let enc = |v: &Option<String>| {
+            url::form_urlencoded::byte_serialize(v.as_deref().unwrap_or_default().as_bytes())
+                .collect::<String>()
+        };
+        let back = format!(
+            "/account/keys/new?resource={}&client={}",
+            enc(&q.resource),
+            enc(&q.client)
+        );
+        return crate::account::sign_in_page(&state, &req, Some(&back));
     };
     let resource = q.resource.as_deref().unwrap_or_default();
     let offer = app::api_keys::mine::offer(&state.store, &user, resource, q.client.as_deref())

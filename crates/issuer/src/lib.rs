@@ -121,6 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account", web::get().to(account::page))
         .route("/account/revoke", web::post().to(account::revoke))
         .route("/account/sign-out", web::post().to(account::sign_out))
+        .route("/account/sign-in", web::post().to(account::sign_in))
         .route("/account/keys/new", web::get().to(account_keys::new_page))
         .route("/account/keys", web::post().to(account_keys::create))
         .route(

@@ -20,7 +20,8 @@ fn render(state: &AppState, req: &HttpRequest, v: &LoginView) -> Result<HttpResp
         Some(_) => StatusCode::BAD_REQUEST,
         None => StatusCode::OK,
     };
-    let (tx, client) = (&v.tx, &v.client);
+    let tx = &v.tx;
+    let client = v.client.as_ref();
     let (binding, new_cookie) = browser::binding(state, req);
     let mut resp = state.templates.page(
         status,
@@ -30,10 +31,11 @@ fn render(state: &AppState, req: &HttpRequest, v: &LoginView) -> Result<HttpResp
             csrf => browser::csrf(&binding, &tx.id_hash),
             email => v.email,
             error => v.error,
-            client_name => client.client_name,
-            client_unverified => client.kind != authz_core::client::ClientKind::Preregistered,
-            client_host => crate::cimd::verified_host(client),
-            resource_name => v.resource.display_name,
+            // None for a direct sign-in at /account: the page names no application.
+            client_name => client.map(|c| c.client_name.clone()),
+            client_unverified => client.is_some_and(|c| c.kind != authz_core::client::ClientKind::Preregistered),
+            client_host => client.and_then(crate::cimd::verified_host),
+            resource_name => v.resource.as_ref().map(|r| r.display_name.clone()),
             org => v.org,
             reauth => v.reauth,
             choices => v.choices.iter().map(|(id, name)| context! { id => id, name => name }).collect::<Vec<_>>(),

@@ -42,7 +42,10 @@ pub fn next_url(state: &AppState, next: &Next) -> String {
             }
         }
         Next::Consent(tx) => crate::transaction::consent_url(state.issuer(), tx),
-        Next::Account => format!("{}/account", state.issuer()),
+        Next::Account { back } if crate::account::safe_return(back) => {
+            format!("{}{back}", state.issuer())
+        }
+        Next::Account { .. } => format!("{}/account", state.issuer()),
     }
 }
 

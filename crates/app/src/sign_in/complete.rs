@@ -35,8 +35,9 @@ pub enum Next {
     Consent(String),
     /// The tenant's admin console: `back` if the edge finds it a safe page of `slug`'s console.
     Console { slug: String, back: String },
-    /// The person's account page (IdP-initiated sign-in).
-    Account,
+    /// The person's account page (an IdP-initiated sign-in, or a direct one at `/account`):
+    /// `back` is the `/account…` page the direct sign-in started from, if the edge finds it safe.
+    Account { back: String },
 }
 
 #[derive(Debug)]
@@ -114,6 +115,7 @@ pub async fn complete(
     .await?;
     let mut admin_bound = false;
     match tx {
+        Some(tx) if purpose == login::Purpose::Account => login::consume(&txn, clock, tx).await?,
         Some(tx) if purpose == login::Purpose::Admin => {
             login::consume(&txn, clock, tx).await?;
             if let Some(inv) = &tx.request.invitation {
@@ -159,8 +161,13 @@ pub async fn complete(
             slug: authz_core::tenant::get(env.db(), tenant).await?.slug,
             back: tx.request.redirect_uri.clone(),
         },
+        Some(tx) if purpose == login::Purpose::Account => Next::Account {
+            back: tx.request.redirect_uri.clone(),
+        },
         Some(tx) => Next::Consent(tx.id_hash.clone()),
-        None => Next::Account,
+        None => Next::Account {
+            back: String::new(),
+        },
     };
     // A live session of another person or organisation is never replaced silently: the person
     // confirms the switch (review F1).
@@ -195,7 +202,7 @@ pub async fn connection_usable(
     }
     let Some(tx) = tx else { return Ok(false) };
     match tx.request.purpose {
-        login::Purpose::Authorize => return Ok(false),
+        login::Purpose::Authorize | login::Purpose::Account => return Ok(false),
         // Only an admin or an invitee can start one, and it starts no session.
         login::Purpose::TestConnection => return Ok(true),
         login::Purpose::Admin => {}

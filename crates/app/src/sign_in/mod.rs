@@ -3,7 +3,8 @@
 //! session. Each step here is one use case; the issuer's handlers parse the request, call one of
 //! them and render the outcome (cookies, redirects and pages stay at the edge).
 //!
-//! - [`start`]: home-realm discovery (the login page and its form);
+//! - [`start`]: home-realm discovery (the login page and its form); [`account`]: a direct
+//!   sign-in at the account page;
 //! - [`console`]: the admin console's sign-in through the tenant's own SSO;
 //! - [`oidc`]: the upstream OIDC callback; [`saml`]: the SAML ACS and its same-site completion;
 //! - [`dev`]: the development IdP's own sign-in page (ADR 0017, loopback issuers only);
@@ -18,6 +19,7 @@ use oidc_federation::{FederationError, OidcRp, Preset};
 
 use crate::principal::AnonymousBrowser;
 
+pub mod account;
 pub mod admin_test;
 pub mod complete;
 pub mod console;

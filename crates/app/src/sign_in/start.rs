@@ -16,8 +16,10 @@ pub const LOGIN_PER_MINUTE: i64 = 60;
 #[derive(Debug)]
 pub struct LoginView {
     pub tx: LoginTx,
-    pub client: Client,
-    pub resource: Resource,
+    /// The application asking, and the resource it wants; none for a direct sign-in at
+    /// `/account` (purpose `account`).
+    pub client: Option<Client>,
+    pub resource: Option<Resource>,
     /// The address to pre-fill.
     pub email: String,
     /// Why the form was refused (shown with 400), if it was.
@@ -49,10 +51,15 @@ async fn view(
     email: String,
     org: Option<String>,
 ) -> Result<LoginView, SignInError> {
-    let client = authz_core::client::get(env.db(), &tx.request.client_id)
-        .await?
-        .ok_or(SignInError::Restart(Restart::LinkExpired))?;
-    let resource = resource::get(env.db(), &tx.request.resource_id).await?;
+    let (client, resource) = if tx.request.purpose == login::Purpose::Account {
+        (None, None)
+    } else {
+        let client = authz_core::client::get(env.db(), &tx.request.client_id)
+            .await?
+            .ok_or(SignInError::Restart(Restart::LinkExpired))?;
+        let resource = resource::get(env.db(), &tx.request.resource_id).await?;
+        (Some(client), Some(resource))
+    };
     Ok(LoginView {
         tx,
         client,

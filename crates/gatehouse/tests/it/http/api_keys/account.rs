@@ -62,7 +62,7 @@ async fn the_hand_off_page_creates_nothing_and_the_form_shows_the_key_once_with_
     let fx = fixture().await;
     set_keys(&fx, true, None).await;
     let app = app(&fx).await;
-    // Not signed in: a page saying so, nothing else.
+    // Not signed in: the account page's sign-in, which comes back here; nothing else.
     let r = actix_web::test::call_service(
         &app,
         actix_web::test::TestRequest::get()
@@ -70,7 +70,13 @@ async fn the_hand_off_page_creates_nothing_and_the_form_shows_the_key_once_with_
             .to_request(),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = String::from_utf8_lossy(&actix_web::test::read_body(r).await).into_owned();
+    assert!(html.contains(r#"action="/account/sign-in""#), "{html}");
+    assert!(
+        !html.contains(r#"action="/account/keys""#),
+        "no key form without a session"
+    );
     let (s, html) = get(
         &app,
         &fx,

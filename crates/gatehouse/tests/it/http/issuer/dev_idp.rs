@@ -356,3 +356,144 @@ async fn the_use_case_adds_a_development_connection_only_on_a_loopback_issuer() 
         ("dev", "development", 2)
     );
 }
+
+/// A direct sign-in at `/account` (issue 16 §3): no application involved. The account page's
+/// button starts it, the login page finds the organisation from the email, the IdP's answer
+/// lands on the page the person came from (the IDE key hand-off), with a session and no
+/// consent step; a forged form or a return address outside `/account` gets nowhere.
+#[actix_web::test]
+async fn a_person_signs_in_directly_at_the_account_page_and_returns_to_the_key_hand_off() {
+    let fx = fixture(LOOPBACK).await;
+    let keys_on = authz_core::admin::settings::TenantSettings {
+        api_keys_enabled: Some(true),
+        ..Default::default()
+    };
+    authz_core::admin::settings::set(&fx.store, &fx.clock, &fx.tenant, &keys_on, "admin:test")
+        .await
+        .unwrap();
+    let app = app(&fx).await;
+    let get = |uri: &str, cookies: &[Cookie<'static>]| {
+        let mut r = test::TestRequest::get().uri(uri).cookie(binding(&fx));
+        for c in cookies {
+            r = r.cookie(c.clone());
+        }
+        r.to_request()
+    };
+    // The hand-off page without a session offers the sign-in and remembers itself.
+    let hand_off = format!("/account/keys/new?resource={RES}&client=cursor");
+    let r = test::call_service(&app, get(&hand_off, &[])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = body_text(r).await;
+    assert!(html.contains(r#"action="/account/sign-in""#), "{html}");
+    // The form's value as a browser posts it (the page escapes it).
+    let back = hidden(&html, "back")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&");
+    let csrf = hidden(&html, "csrf");
+    assert!(
+        back.starts_with("/account/keys/new?resource=http"),
+        "{back}"
+    );
+    // A forged form starts nothing.
+    let forged = [("csrf", "forged"), ("back", back.as_str())];
+    let r = test::call_service(&app, post(&fx, "/account/sign-in", &forged).to_request()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // The click starts the sign-in; the login page names no application.
+    let pairs = [("csrf", csrf.as_str()), ("back", back.as_str())];
+    let r = test::call_service(&app, post(&fx, "/account/sign-in", &pairs).to_request()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let login = location(&r).trim_start_matches(&fx.issuer).to_string();
+    assert!(login.starts_with("/login?tx="), "{login}");
+    let r = test::call_service(&app, get(&login, &[])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = body_text(r).await;
+    assert!(
+        html.contains("to see the applications you allowed"),
+        "{html}"
+    );
+    assert!(!html.contains("wants to access"));
+    let (tx, csrf) = (hidden(&html, "tx"), hidden(&html, "csrf"));
+    let form = [
+        ("tx", tx.as_str()),
+        ("csrf", csrf.as_str()),
+        ("email", "alice@acme.test"),
+    ];
+    let r = test::call_service(&app, post(&fx, "/login", &form).to_request()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    let path = format!("/federation/dev/{}", fx.connection_id);
+    let state = common::query_param(&to, "state").expect("state");
+    let creds = [
+        ("state", state.as_str()),
+        ("email", "alice@acme.test"),
+        ("password", "alice-dev-password"),
+    ];
+    let r = test::call_service(&app, post(&fx, &path, &creds).to_request()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&r),
+        format!("{LOOPBACK}{back}"),
+        "back where it started"
+    );
+    let session = r
+        .response()
+        .cookies()
+        .find(|c| c.name() == "gh_session")
+        .expect("a session cookie")
+        .into_owned();
+    // Signed in: the account page and the hand-off form both serve this person.
+    let r = test::call_service(&app, get("/account", std::slice::from_ref(&session))).await;
+    let html = body_text(r).await;
+    assert!(html.contains("Signed in as"), "{html}");
+    assert!(html.contains("alice@acme.test"));
+    let r = test::call_service(&app, get(&hand_off, std::slice::from_ref(&session))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(body_text(r).await.contains(r#"action="/account/keys""#));
+    // The sign-in was audited as an account sign-in and its transaction is used up.
+    let rows = world::audit_rows(&fx.store, fx.tenant.as_str()).await;
+    let signed_in = rows
+        .iter()
+        .find(|e| e.action == "user.signed_in")
+        .expect("user.signed_in");
+    assert!(
+        signed_in.details.contains(r#""purpose":"account""#),
+        "{}",
+        signed_in.details
+    );
+    let r = test::call_service(&app, post(&fx, &path, &creds).to_request()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+/// A return address that is not an `/account` page of this issuer is dropped: the sign-in
+/// ends on the account page (no open redirect).
+#[actix_web::test]
+async fn a_direct_sign_in_never_returns_outside_the_account_pages() {
+    let fx = fixture(LOOPBACK).await;
+    let app = app(&fx).await;
+    let r = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/account")
+            .cookie(binding(&fx))
+            .to_request(),
+    )
+    .await;
+    let csrf = hidden(&body_text(r).await, "csrf");
+    for back in [
+        "https://evil.test/account",
+        "//evil.test/account",
+        "/account/../admin",
+        "/admin/t/acme/",
+    ] {
+        let pairs = [("csrf", csrf.as_str()), ("back", back)];
+        let r = test::call_service(&app, post(&fx, "/account/sign-in", &pairs).to_request()).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{back}");
+        let login = location(&r).trim_start_matches(&fx.issuer).to_string();
+        let tx = common::query_param(&format!("{LOOPBACK}{login}"), "tx").expect("tx");
+        let stored = authz_core::login::load_unbound(&fx.store.db, &fx.clock, &tx)
+            .await
+            .unwrap();
+        assert_eq!(stored.request.redirect_uri, "", "{back} is not kept");
+        assert_eq!(stored.request.purpose, authz_core::login::Purpose::Account);
+    }
+}
