@@ -67,6 +67,18 @@ pub async fn create(
     name: &str,
     ttl_secs: i64,
 ) -> CoreResult<(ApiKey, String)> {
+    create_by(store, clock, scope, name, ttl_secs, "operator").await
+}
+
+/// [`create`] on behalf of `actor` (a tenant admin in the console), audited as them.
+pub async fn create_by(
+    store: &Store,
+    clock: &dyn Clock,
+    scope: Scope,
+    name: &str,
+    ttl_secs: i64,
+    actor: &str,
+) -> CoreResult<(ApiKey, String)> {
     let name = crate::crypto::check_credential("an API key", name, ttl_secs)?;
     let (kind, tenant, prefix) = match &scope {
         Scope::Operator => ("operator", None, "ghop_"),
@@ -100,7 +112,7 @@ pub async fn create(
         &txn,
         clock,
         AuditEvent::new(tenant.as_ref(), "api_key.created")
-            .actor("operator")
+            .actor(actor)
             .detail("api_key_id", key.id.as_str())
             .detail("kind", kind)
             .detail("name", key.name.as_str())

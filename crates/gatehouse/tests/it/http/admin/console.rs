@@ -1734,6 +1734,18 @@ async fn the_admin_turns_personal_api_keys_on_sees_every_key_and_revokes_one() {
     assert!(body.contains(&created.key.id) && !body.contains(&created.secret));
     let form = format!("csrf={}", csrf(&fx.admin.cookie));
     let path = format!("/admin/t/acme/user-keys/{}/revoke", created.key.id);
+    // Unconfirmed, the console asks first and says what stops; nothing is revoked yet.
+    let (status, _, body) = send(&app, "POST", &path, cookie, Some(form.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Remove API key?") && body.contains("1 credential stop working."),
+        "{body}"
+    );
+    let k = personal_key::get(&fx.store.db, &fx.clock, &fx.acme, None, &created.key.id)
+        .await
+        .unwrap();
+    assert_eq!(k.status, Status::Active);
+    let form = format!("{form}&confirm=yes");
     let (status, location, _) = send(&app, "POST", &path, cookie, Some(form)).await;
     assert_eq!(
         (status, location.as_str()),
