@@ -1756,3 +1756,172 @@ async fn the_admin_turns_personal_api_keys_on_sees_every_key_and_revokes_one() {
         .unwrap();
     assert_eq!(k.status, Status::Revoked);
 }
+
+/// Issue 16 §2: the console's object pages and removals. An admin creates an admin API key
+/// (shown once), renames it and removes it; a removal asks on a page that says what it revokes,
+/// removes only when confirmed, and the revocation holds at once (the key, the SCIM token, the
+/// removed administrator's session). Nobody removes themselves.
+#[actix_web::test]
+async fn console_object_pages_and_removals_that_ask_first() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let token = csrf(&fx.admin.cookie);
+    // Admin API key: created (shown once), renamed, removed after confirmation.
+    let form = format!("csrf={token}&name=Nightly+export&expires_in_days=30");
+    let (status, _, body) =
+        send(&app, "POST", "/admin/t/acme/admin-keys", cookie, Some(form)).await;
+    assert_eq!(status, 200, "{body}");
+    let secret = body
+        .split("value=\"")
+        .find_map(|s| s.strip_prefix("ghadm_"))
+        .map(|s| format!("ghadm_{}", &s[..s.find('"').unwrap()]))
+        .unwrap();
+    let keys = authz_core::api_key::list(&fx.store.db, Some(&fx.acme))
+        .await
+        .unwrap();
+    let id = keys
+        .iter()
+        .find(|k| k.name == "Nightly export")
+        .unwrap()
+        .id
+        .clone();
+    let (status, _, body) = send(&app, "GET", "/admin/t/acme/admin-keys", cookie, None).await;
+    assert!(
+        status == 200 && body.contains("Nightly export") && !body.contains(&secret),
+        "{body}"
+    );
+    let path = format!("/admin/t/acme/admin-keys/{id}");
+    let (status, location, _) = send(
+        &app,
+        "POST",
+        &path,
+        cookie,
+        Some(format!("csrf={token}&name=Export")),
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, path.as_str()));
+    let (status, _, body) = send(&app, "GET", &path, cookie, None).await;
+    assert!(status == 200 && body.contains("Export"), "{body}");
+    let (status, _, body) = send(&app, "GET", &format!("{path}/remove"), cookie, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("Remove admin API key?") && body.contains("1 credential stop working."),
+        "{body}"
+    );
+    let works = |s: String| {
+        let (db, clock) = (fx.store.db.clone(), fx.clock.clone());
+        async move {
+            authz_core::api_key::authenticate(&db, &clock, &s)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(
+        works(secret.clone()).await,
+        "the confirmation page revokes nothing"
+    );
+    let (status, location, _) = send(
+        &app,
+        "POST",
+        &format!("{path}/remove"),
+        cookie,
+        Some(format!("csrf={token}&confirm=yes")),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/t/acme/admin-keys")
+    );
+    assert!(!works(secret).await, "a removed key stops at once");
+    // SCIM token: its page, then a removal that says provisioning stops.
+    let scim = world::scim_token(&fx.store, &fx.clock, &fx.acme, "Okta", 86_400).await;
+    let t = authz_core::scim_token::list(&fx.store.db, &fx.acme)
+        .await
+        .unwrap()
+        .remove(0);
+    let path = format!("/admin/t/acme/scim/tokens/{}", t.id);
+    let (status, _, body) = send(&app, "GET", &path, cookie, None).await;
+    assert!(status == 200 && body.contains("Okta"), "{body}");
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        &format!("{path}/revoke"),
+        cookie,
+        Some(format!("csrf={token}")),
+    )
+    .await;
+    assert!(
+        status == 200 && body.contains("provisioning with it stops"),
+        "{body}"
+    );
+    let live = |s: String| {
+        let (db, clock, t) = (fx.store.db.clone(), fx.clock.clone(), fx.acme.clone());
+        async move {
+            authz_core::scim_token::authenticate(&db, &clock, &t, &s)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(live(scim.clone()).await);
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        &format!("{path}/revoke"),
+        cookie,
+        Some(format!("csrf={token}&confirm=yes")),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(!live(scim).await);
+    // Administrators: pat is made one, then removed; pat's session ends with it.
+    let txn = fx.store.begin().await.unwrap();
+    role::grant(
+        &txn,
+        &fx.clock,
+        &fx.acme,
+        &fx.plain_user,
+        "operator",
+        None,
+        "operator",
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    let (status, _, body) = send(&app, "GET", "/admin/t/acme/admins", cookie, None).await;
+    assert!(status == 200 && body.contains("pat@example.test"), "{body}");
+    let path = format!("/admin/t/acme/settings/admins/{}/remove", fx.plain_user);
+    let (status, _, body) = send(&app, "GET", &path, cookie, None).await;
+    assert!(
+        status == 200 && body.contains("1 signed-in session ended."),
+        "{body}"
+    );
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        &path,
+        cookie,
+        Some(format!("csrf={token}&confirm=yes")),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let s = session::find_active(&fx.store.db, &fx.clock, &fx.plain.cookie)
+        .await
+        .unwrap();
+    assert!(s.is_none(), "the removed admin's session ends at once");
+    let me = format!("/admin/t/acme/settings/admins/{}/remove", fx.admin_user);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        &me,
+        cookie,
+        Some(format!("csrf={token}&confirm=yes")),
+    )
+    .await;
+    assert!(
+        status == 400 && body.contains("cannot remove yourself"),
+        "{body}"
+    );
+}
