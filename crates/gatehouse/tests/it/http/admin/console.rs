@@ -1925,3 +1925,81 @@ async fn console_object_pages_and_removals_that_ask_first() {
         "{body}"
     );
 }
+
+/// Issue 16 §2: an org grant's console page changes its scopes (a scope taken out revokes the
+/// tokens carrying it, as on every surface), its removal asks first; an invitation that expired
+/// unused is extended from its page.
+#[actix_web::test]
+async fn console_grant_and_invitation_pages_change_and_remove() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let token = csrf(&fx.admin.cookie);
+    let reg = authz_core::resource::register(&fx.store, &fx.clock, world::crm_spec())
+        .await
+        .unwrap();
+    let scopes = [world::READ.to_string(), world::DELETE.to_string()];
+    authz_core::grant::add_for_everyone(&fx.store, &fx.clock, &fx.acme, &reg.resource, &scopes)
+        .await
+        .unwrap();
+    let path = format!("/admin/t/acme/apps/grants/{}~*", reg.resource.id);
+    let (status, _, body) = send(&app, "GET", &path, cookie, None).await;
+    assert!(status == 200 && body.contains(world::DELETE), "{body}");
+    let form = format!("csrf={token}&scopes={}", world::READ);
+    let (status, location, _) = send(&app, "POST", &path, cookie, Some(form)).await;
+    assert_eq!((status, location.as_str()), (303, path.as_str()));
+    let g = app::manage::grant::show(&fx.store.db, &fx.acme, &format!("{}~*", reg.resource.id))
+        .await
+        .unwrap();
+    assert_eq!(g.scopes, [world::READ]);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        &path,
+        cookie,
+        Some(format!("csrf={token}&scopes=crm%3Anope")),
+    )
+    .await;
+    assert!(
+        status == 400 && body.contains("not in the catalogue"),
+        "{body}"
+    );
+    let (status, _, body) = send(&app, "GET", &format!("{path}/remove"), cookie, None).await;
+    assert!(status == 200 && body.contains("Remove grant?"), "{body}");
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        &format!("{path}/remove"),
+        cookie,
+        Some(format!("csrf={token}&confirm=yes")),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = send(&app, "GET", &path, cookie, None).await;
+    assert_eq!(status, 404, "removed");
+    // An invitation that expired unused gets seven more days.
+    let past = FixedClock::new(fx.clock.now_us() - 8 * 86_400 * MICROS);
+    let inv = invitation::create(&fx.store, &past, &fx.acme, "new@acme.test", "operator")
+        .await
+        .unwrap()
+        .0;
+    let path = format!("/admin/t/acme/invitations/{}", inv.id);
+    let (status, _, body) = send(&app, "GET", "/admin/t/acme/invitations", cookie, None).await;
+    assert!(
+        status == 200 && body.contains("new@acme.test") && body.contains("expired"),
+        "{body}"
+    );
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        &path,
+        cookie,
+        Some(format!("csrf={token}&extend=yes")),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let i = app::manage::invitation::show(&fx.store.db, &fx.clock, &fx.acme, &inv.id)
+        .await
+        .unwrap();
+    assert_eq!(i.status, "pending");
+}
