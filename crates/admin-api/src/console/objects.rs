@@ -131,7 +131,8 @@ pub fn removal<V>(
         } = ask;
         return super::confirm_removal(c, nav, what, &name, &r.revoked, &action, back);
     }
-    super::see_other(c.slug(), ask.back)
+    let kind = ask.what.replace(' ', "+");
+    super::see_other(c.slug(), &format!("{}?removed={kind}", ask.back))
 }
 
 /// A yes/no form field sent as `yes` (a hidden input or a checkbox).

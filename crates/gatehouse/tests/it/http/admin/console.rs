@@ -1749,7 +1749,7 @@ async fn the_admin_turns_personal_api_keys_on_sees_every_key_and_revokes_one() {
     let (status, location, _) = send(&app, "POST", &path, cookie, Some(form)).await;
     assert_eq!(
         (status, location.as_str()),
-        (303, "/admin/t/acme/user-keys")
+        (303, "/admin/t/acme/user-keys?removed=API+key")
     );
     let k = personal_key::get(&fx.store.db, &fx.clock, &fx.acme, None, &created.key.id)
         .await
@@ -1832,9 +1832,14 @@ async fn console_object_pages_and_removals_that_ask_first() {
     .await;
     assert_eq!(
         (status, location.as_str()),
-        (303, "/admin/t/acme/admin-keys")
+        (303, "/admin/t/acme/admin-keys?removed=admin+API+key")
     );
     assert!(!works(secret).await, "a removed key stops at once");
+    let (_, _, body) = send(&app, "GET", &location, cookie, None).await;
+    assert!(body.contains("The admin API key was removed"), "{body}");
+    let crafted = "/admin/t/acme/admin-keys?removed=your+data";
+    let (_, _, body) = send(&app, "GET", crafted, cookie, None).await;
+    assert!(!body.contains("was removed"), "only a known kind is named");
     // SCIM token: its page, then a removal that says provisioning stops.
     let scim = world::scim_token(&fx.store, &fx.clock, &fx.acme, "Okta", 86_400).await;
     let t = authz_core::scim_token::list(&fx.store.db, &fx.acme)
