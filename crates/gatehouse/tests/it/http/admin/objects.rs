@@ -372,3 +372,74 @@ async fn admins_invitations_and_domains_are_listed_shown_changed_and_removed() {
     let (s, _) = call(&app, "GET", &url, &key, None).await;
     assert_eq!(s, 404);
 }
+
+/// A member's personal API key, as the tenant admin sees it: shown, renamed (the one thing an
+/// admin changes on it), removed with a preview first; the key stops at once.
+#[actix_web::test]
+async fn a_members_api_key_is_shown_renamed_and_removed() {
+    use authz_core::admin::settings;
+    use authz_core::personal_key::{self, NewKey};
+    let w = World::new().await;
+    let acme = w.tenant("acme", "acme.test", &[READ]).await;
+    let beta = w.tenant("beta", "beta.test", &[READ]).await;
+    let key = admin_key(&w, &acme).await;
+    let beta_key = admin_key(&w, &beta).await;
+    let app = Node::new(&w.store, &w.clock, ISSUER).app().await;
+    let on = settings::TenantSettings {
+        api_keys_enabled: Some(true),
+        ..Default::default()
+    };
+    settings::set(&w.store, &w.clock, acme.id(), &on, "test")
+        .await
+        .unwrap();
+    let created = personal_key::create(
+        &w.store,
+        &w.clock,
+        NewKey {
+            tenant: acme.id(),
+            user_id: &acme.user.id,
+            auth_time: w.clock_now(),
+            resource: &w.resource,
+            name: "Alice's Cursor",
+            client_label: "cursor",
+            scopes: &[READ.to_string()],
+            days: 20,
+            actor: "user:alice",
+        },
+    )
+    .await
+    .unwrap();
+    let url = format!("{ACME}/user-keys/{}", created.key.id);
+    let (s, k) = call(&app, "GET", &url, &key, None).await;
+    assert_eq!(
+        (s, &k["name"], &k["status"]),
+        (200, &json!("Alice's Cursor"), &json!("active")),
+        "{k}"
+    );
+    assert!(!k.to_string().contains(&created.secret), "never the secret");
+    let other = format!("/admin/api/v1/tenants/beta/user-keys/{}", created.key.id);
+    let (s, _) = call(&app, "GET", &other, &beta_key, None).await;
+    assert_eq!(s, 404, "another tenant's key");
+    for bad in [json!({"name": ""}), json!({"scopes": ["x"]})] {
+        let (s, b) = call(&app, "PATCH", &url, &key, Some(bad.clone())).await;
+        assert_eq!(s, 400, "{bad}: {b}");
+    }
+    let (s, k) = call(&app, "PATCH", &url, &key, Some(json!({"name": "Laptop"}))).await;
+    assert_eq!((s, &k["name"]), (200, &json!("Laptop")), "{k}");
+    let (s, r) = call(&app, "DELETE", &format!("{url}?dry_run=true"), &key, None).await;
+    assert_eq!((s, &r["revoked"]["credentials"]), (200, &json!(1)), "{r}");
+    assert!(w.active(&created.secret).await, "a preview revokes nothing");
+    let (s, r) = call(&app, "DELETE", &url, &key, None).await;
+    assert_eq!(
+        (s, &r["removed"]["status"], &r["revoked"]["credentials"]),
+        (200, &json!("revoked"), &json!(1)),
+        "{r}"
+    );
+    assert!(!w.active(&created.secret).await, "the key stops at once");
+    let (s, r) = call(&app, "DELETE", &url, &key, None).await;
+    assert_eq!(
+        (s, &r["revoked"]["credentials"]),
+        (200, &json!(0)),
+        "nothing left to revoke: {r}"
+    );
+}
