@@ -15,6 +15,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod incident;
+pub mod manage;
 pub mod operator;
 pub mod reference;
 pub mod service_accounts;
@@ -160,7 +161,9 @@ admin_api!(
     tenant::revoke_client,
     tenant::list_scim_tokens,
     tenant::create_scim_token,
-    tenant::revoke_scim_token,
+    manage::scim_tokens::get_scim_token,
+    manage::scim_tokens::update_scim_token,
+    manage::scim_tokens::remove_scim_token,
     tenant::search_audit,
     access::list_grants,
     access::add_grant,
@@ -190,4 +193,25 @@ admin_api!(
     service_accounts::disable_service_account,
     service_accounts::enable_service_account,
     service_accounts::remove_service_account,
+    service_accounts::update_service_account,
+    user_keys::get_user_key,
+    user_keys::update_user_key,
+    user_keys::remove_user_key,
+    manage::admin_keys::list_admin_keys,
+    manage::admin_keys::get_admin_key,
+    manage::admin_keys::update_admin_key,
+    manage::admin_keys::remove_admin_key,
+    manage::admins::list_admins,
+    manage::admins::get_admin,
+    manage::admins::remove_admin,
+    manage::invitations::list_invitations,
+    manage::invitations::get_invitation,
+    manage::invitations::update_invitation,
+    manage::invitations::remove_invitation,
+    manage::domains::get_domain,
+    manage::domains::update_domain,
+    manage::domains::remove_domain,
+    manage::grants::get_grant,
+    manage::grants::update_grant,
+    manage::grants::remove_grant,
 );

@@ -3,13 +3,16 @@
 //! response only), grants them scopes per resource (never critical ones), rotates secrets with
 //! an overlap, replaces `private_key_jwt` keys (RFC 7523 §2.2), disables (revoking their tokens
 //! at once), enables and removes them. Every change is audited by `authz_core::service_account`.
-use actix_web::{delete, get, post, put, web, HttpResponse};
-use authz_core::service_account::{self as sa, Keys, Method, NewAccount, ServiceAccount};
+use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
+use app::manage::service_account::ServiceAccountChange;
+use app::manage::Removed;
+use authz_core::service_account::{self as sa, Keys, Method, NewAccount};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::TenantAdmin;
 use crate::error::Problem;
+use crate::manage::{dry_run, RemoveQuery, RemovedOut};
 use crate::AdminState;
 
 fn rfc3339(us: i64) -> String {
@@ -25,44 +28,9 @@ pub struct GrantIn {
     pub scopes: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceAccountOut {
-    pub id: String,
-    pub name: String,
-    /// The `client_id` it authenticates with at the token endpoint.
-    pub client_id: String,
-    /// `client_secret_basic` (also accepted as `client_secret_post`) or `private_key_jwt`.
-    pub auth_method: String,
-    /// Granted scopes by resource id.
-    #[schema(value_type = Object)]
-    pub grants: serde_json::Value,
-    #[schema(value_type = Option<Object>)]
-    pub jwks: Option<serde_json::Value>,
-    pub jwks_uri: Option<String>,
-    pub enabled: bool,
-    /// Until when the secret replaced by the last rotation still works.
-    pub previous_secret_valid_until: Option<String>,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-}
-
-impl From<ServiceAccount> for ServiceAccountOut {
-    fn from(a: ServiceAccount) -> Self {
-        ServiceAccountOut {
-            enabled: a.enabled(),
-            auth_method: a.method.as_str().to_string(),
-            grants: serde_json::to_value(&a.grants).unwrap_or_default(),
-            previous_secret_valid_until: a.previous_secret_until.map(rfc3339),
-            created_at: rfc3339(a.created_at),
-            last_used_at: a.last_used_at.map(rfc3339),
-            id: a.id,
-            name: a.name,
-            client_id: a.client_id,
-            jwks: a.jwks,
-            jwks_uri: a.jwks_uri,
-        }
-    }
-}
+pub use app::manage::service_account::{
+    ServiceAccountView as ServiceAccountOut, UpdatedServiceAccount,
+};
 
 fn grants(g: Vec<GrantIn>) -> Vec<(String, Vec<String>)> {
     g.into_iter().map(|g| (g.resource, g.scopes)).collect()
@@ -192,17 +160,8 @@ pub struct GrantsIn {
     pub grants: Vec<GrantIn>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UpdatedServiceAccount {
-    #[serde(flatten)]
-    pub account: ServiceAccountOut,
-    /// Tokens revoked by the change (they carried a scope no longer granted).
-    pub tokens_revoked: u64,
-}
-
 /// Replaces the granted scopes; tokens carrying a scope no longer granted are revoked at once.
 #[utoipa::path(
-    operation_id = "service-account.update",
     tag = "service-accounts",
     security(("bearer" = [])),
     params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
@@ -405,14 +364,68 @@ pub async fn enable_service_account(
     set_enabled(admin, st, &path.1, true).await
 }
 
-/// Removes the account, revoking its tokens; its audit trail stays.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountPatch {
+    pub name: Option<String>,
+    /// Replaces the granted scopes as a whole.
+    pub grants: Option<Vec<GrantIn>>,
+    /// `false` disables the account (its tokens are revoked at once); `true` enables it.
+    pub enabled: Option<bool>,
+}
+
+/// Changes any of the account's name, granted scopes and state in one transaction; tokens
+/// carrying a scope no longer granted (or all, when disabled) are revoked at once.
+#[utoipa::path(
+    operation_id = "service-account.update",
+    tag = "service-accounts",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    request_body = ServiceAccountPatch,
+    responses(
+        (status = 200, body = UpdatedServiceAccount),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/tenants/{tenant}/service-accounts/{account_id}")]
+pub async fn update_service_account(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<UpdatedServiceAccount>, Problem> {
+    let b: ServiceAccountPatch = crate::error::json(&body)?;
+    let change = ServiceAccountChange {
+        name: b.name,
+        grants: b.grants.map(grants),
+        enabled: b.enabled,
+    };
+    let (store, clock) = (&st.store, st.clock.as_ref());
+    let r = app::manage::service_account::update(
+        store,
+        clock,
+        &admin.tenant,
+        &path.1,
+        &change,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(web::Json(r))
+}
+
+/// Removes the account, revoking its tokens at once; its audit trail stays. With
+/// `dry_run=true`, says what it would end and changes nothing.
 #[utoipa::path(
     operation_id = "service-account.remove",
     tag = "service-accounts",
     security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name")),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("account_id" = String, Path, description = "The account's id, client id or name"), RemoveQuery),
     responses(
-        (status = 204, description = "Removed"),
+        (status = 200, body = RemovedOut),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -423,14 +436,18 @@ pub async fn remove_service_account(
     admin: TenantAdmin,
     st: web::Data<AdminState>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, Problem> {
-    sa::remove(
-        &st.store,
-        st.clock.as_ref(),
+    req: HttpRequest,
+) -> Result<web::Json<Removed<ServiceAccountOut>>, Problem> {
+    let dry = dry_run(&req)?;
+    let (store, clock) = (&st.store, st.clock.as_ref());
+    let r = app::manage::service_account::remove(
+        store,
+        clock,
         &admin.tenant,
         &path.1,
         &admin.actor(),
+        dry,
     )
     .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(web::Json(r))
 }

@@ -1,6 +1,6 @@
 //! Tenant-admin endpoints: users and their access, SCIM tokens, the audit log. Every handler
 //! takes a [`TenantAdmin`], whose tenant is the only one it touches.
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use authz_core::audit::search::{search, AuditQuery};
 use authz_core::{scim_token, user};
 use serde::{Deserialize, Serialize};
@@ -114,28 +114,7 @@ pub async fn revoke_user(
     Ok(web::Json(Revoked { tokens_revoked: n }))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScimTokenOut {
-    pub id: String,
-    pub name: String,
-    pub created_at: String,
-    pub expires_at: String,
-    pub revoked: bool,
-    pub last_used_at: Option<String>,
-}
-
-impl From<scim_token::ScimToken> for ScimTokenOut {
-    fn from(t: scim_token::ScimToken) -> Self {
-        ScimTokenOut {
-            id: t.id,
-            name: t.name,
-            created_at: rfc3339(t.created_at),
-            expires_at: rfc3339(t.expires_at),
-            revoked: t.revoked_at.is_some(),
-            last_used_at: t.last_used_at.map(rfc3339),
-        }
-    }
-}
+pub use app::manage::scim_token::ScimTokenView as ScimTokenOut;
 
 /// The tenant's SCIM tokens (never their secrets).
 #[utoipa::path(
@@ -154,8 +133,8 @@ pub async fn list_scim_tokens(
     admin: TenantAdmin,
     st: web::Data<AdminState>,
 ) -> Result<web::Json<Vec<ScimTokenOut>>, Problem> {
-    let all = scim_token::list(&st.store.db, &admin.tenant).await?;
-    Ok(web::Json(all.into_iter().map(ScimTokenOut::from).collect()))
+    let all = app::manage::scim_token::list(&st.store.db, st.clock.as_ref(), &admin.tenant).await?;
+    Ok(web::Json(all))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -210,39 +189,9 @@ pub async fn create_scim_token(
     )
     .await?;
     Ok(HttpResponse::Created().json(CreatedScimToken {
-        token: tok.into(),
+        token: ScimTokenOut::new(&tok, st.clock.now_us()),
         secret,
     }))
-}
-
-/// Revokes a SCIM token at once.
-#[utoipa::path(
-    operation_id = "scim-token.remove",
-    tag = "tenant",
-    security(("bearer" = [])),
-    params(("tenant" = String, Path, description = "Tenant slug"), ("token_id" = String, Path)),
-    responses(
-        (status = 204, description = "Revoked"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[delete("/tenants/{tenant}/scim-tokens/{token_id}")]
-pub async fn revoke_scim_token(
-    admin: TenantAdmin,
-    st: web::Data<AdminState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, Problem> {
-    scim_token::revoke_by(
-        &st.store,
-        st.clock.as_ref(),
-        &admin.tenant,
-        &path.1,
-        &admin.actor(),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod connection;
 pub mod console;
 pub mod gateway;
+pub mod manage;
 pub mod principal;
 pub mod removal;
 pub mod resource;

@@ -67,6 +67,18 @@ pub async fn create(
     name: &str,
     ttl_secs: i64,
 ) -> CoreResult<(ApiKey, String)> {
+    create_by(store, clock, scope, name, ttl_secs, "operator").await
+}
+
+/// [`create`] on behalf of `actor` (a tenant admin in the console), audited as them.
+pub async fn create_by(
+    store: &Store,
+    clock: &dyn Clock,
+    scope: Scope,
+    name: &str,
+    ttl_secs: i64,
+    actor: &str,
+) -> CoreResult<(ApiKey, String)> {
     let name = crate::crypto::check_credential("an API key", name, ttl_secs)?;
     let (kind, tenant, prefix) = match &scope {
         Scope::Operator => ("operator", None, "ghop_"),
@@ -100,7 +112,7 @@ pub async fn create(
         &txn,
         clock,
         AuditEvent::new(tenant.as_ref(), "api_key.created")
-            .actor("operator")
+            .actor(actor)
             .detail("api_key_id", key.id.as_str())
             .detail("kind", kind)
             .detail("name", key.name.as_str())
@@ -183,4 +195,86 @@ pub async fn revoke(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// One key of the given scope (an operator key: `None`; a tenant's: its id). A key of another
+/// scope is not found.
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    tenant: Option<&TenantId>,
+    id: &str,
+) -> CoreResult<ApiKey> {
+    let q = Entity::find().filter(Column::Id.eq(id));
+    let q = match tenant {
+        Some(tid) => q.filter(Column::TenantId.eq(tid.to_string())),
+        None => q.filter(Column::Kind.eq("operator")),
+    };
+    q.one(conn)
+        .await?
+        .ok_or(CoreError::NotFound("API key"))
+        .and_then(ApiKey::try_from)
+}
+
+/// Removes a key from use inside the caller's transaction: it is revoked (the row stays, so
+/// the audit trail can name it). Returns the key as it was and whether this call stopped a
+/// working key (false: it was already revoked or expired, and nothing is recorded).
+pub async fn revoke_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: Option<&TenantId>,
+    id: &str,
+    actor: &str,
+) -> CoreResult<(ApiKey, bool)> {
+    let key = get(txn, tenant, id).await?;
+    let now = clock.now_us();
+    if key.revoked_at.is_some() {
+        return Ok((key, false));
+    }
+    Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?;
+    audit::record(
+        txn,
+        clock,
+        AuditEvent::new(tenant, "api_key.revoked")
+            .actor(actor)
+            .detail("api_key_id", id)
+            .detail("name", key.name.as_str()),
+    )
+    .await?;
+    let live = key.expires_at > now;
+    Ok((key, live))
+}
+
+/// Renames a key inside the caller's transaction (the name says who holds it); the secret and
+/// expiry do not change.
+pub async fn rename_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: Option<&TenantId>,
+    id: &str,
+    name: &str,
+    actor: &str,
+) -> CoreResult<ApiKey> {
+    let before = get(txn, tenant, id).await?;
+    let name = crate::crypto::check_credential("an API key", name, 60)?;
+    Entity::update_many()
+        .col_expr(Column::Name, Expr::value(name))
+        .filter(Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    audit::record(
+        txn,
+        clock,
+        AuditEvent::new(tenant, "api_key.renamed")
+            .actor(actor)
+            .detail("api_key_id", id)
+            .detail("previous_name", before.name.as_str())
+            .detail("name", name),
+    )
+    .await?;
+    get(txn, tenant, id).await
 }

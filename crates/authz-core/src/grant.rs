@@ -63,6 +63,34 @@ pub async fn add(
     allow_critical: bool,
     actor: &str,
 ) -> CoreResult<Vec<String>> {
+    let txn = store.begin().await?;
+    let added = add_in(
+        &txn,
+        clock,
+        tenant,
+        res,
+        scopes,
+        group,
+        allow_critical,
+        actor,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(added)
+}
+
+/// [`add`] inside the caller's transaction (changing a grant's scopes adds and removes in one).
+#[allow(clippy::too_many_arguments)]
+pub async fn add_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    res: &Resource,
+    scopes: &[String],
+    group: Option<&str>,
+    allow_critical: bool,
+    actor: &str,
+) -> CoreResult<Vec<String>> {
     if scopes.is_empty() {
         return Err(CoreError::invalid("no scopes given"));
     }
@@ -70,7 +98,7 @@ pub async fn add(
         Some(_) => "the members of a group",
         None => "every member",
     };
-    let catalogue = resource::catalogue(&store.db, &res.id).await?;
+    let catalogue = resource::catalogue(txn, &res.id).await?;
     for s in scopes {
         let Some(entry) = catalogue.iter().find(|c| &c.name == s) else {
             return Err(CoreError::invalid(format!(
@@ -84,16 +112,15 @@ pub async fn add(
             )));
         }
     }
-    let txn = store.begin().await?;
     let key = match group {
-        Some(g) => crate::directory::groups::get(&txn, tenant, g).await?.id,
+        Some(g) => crate::directory::groups::get(txn, tenant, g).await?.id,
         None => EVERYONE.to_string(),
     };
     let existing: Vec<String> = org_grants::Entity::find()
         .filter(org_grants::Column::TenantId.eq(tenant.to_string()))
         .filter(org_grants::Column::ResourceId.eq(res.id.clone()))
         .filter(org_grants::Column::GroupKey.eq(key.clone()))
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .map(|g| g.scope)
@@ -111,7 +138,7 @@ pub async fn add(
             group_key: Set(key.clone()),
             created_at: Set(clock.now_us()),
         })
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
         added.push(s.clone());
     }
@@ -129,7 +156,7 @@ pub async fn add(
             .map(|g| format!("the members of group {g}"))
             .unwrap_or_else(|| "every member".into());
         crate::mail::alert(
-            &txn,
+            txn,
             clock,
             tenant,
             "alert.critical_scope_granted",
@@ -149,7 +176,7 @@ pub async fn add(
         .await?;
     }
     audit::record(
-        &txn,
+        txn,
         clock,
         AuditEvent::new(Some(tenant), "grant.added")
             .actor(actor)
@@ -160,7 +187,6 @@ pub async fn add(
             .detail("critical_confirmed", allow_critical),
     )
     .await?;
-    txn.commit().await?;
     Ok(added)
 }
 
@@ -221,6 +247,7 @@ pub async fn granted_to_user<C: ConnectionTrait>(
 /// One org grant, for the admin's list.
 #[derive(Clone, Debug)]
 pub struct Grant {
+    pub resource_id: String,
     pub resource_uri: String,
     pub scope: String,
     /// `None`: every member; else the SCIM group's id.
@@ -241,6 +268,7 @@ pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult
     for g in rows {
         let res = resource::get(conn, &g.resource_id).await?;
         out.push(Grant {
+            resource_id: g.resource_id,
             resource_uri: res.uri,
             scope: g.scope,
             group: (g.group_key != EVERYONE).then_some(g.group_key),
@@ -262,22 +290,38 @@ pub async fn remove(
     group: Option<&str>,
     actor: &str,
 ) -> CoreResult<u64> {
+    let txn = store.begin().await?;
+    let revoked = remove_in(&txn, clock, tenant, resource_id, scopes, group, actor).await?;
+    txn.commit().await?;
+    Ok(revoked)
+}
+
+/// [`remove`] inside the caller's transaction (a use case previews it by rolling back, so the
+/// preview counts exactly what a removal revokes). Returns the grant families revoked.
+pub async fn remove_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    resource_id: &str,
+    scopes: &[String],
+    group: Option<&str>,
+    actor: &str,
+) -> CoreResult<u64> {
     use crate::entities::grant_families;
     let key = group.unwrap_or(EVERYONE).to_string();
-    let txn = store.begin().await?;
     let deleted = org_grants::Entity::delete_many()
         .filter(org_grants::Column::TenantId.eq(tenant.to_string()))
         .filter(org_grants::Column::ResourceId.eq(resource_id))
         .filter(org_grants::Column::GroupKey.eq(key.clone()))
         .filter(org_grants::Column::Scope.is_in(scopes.iter().cloned()))
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected;
     if deleted == 0 {
         return Err(CoreError::NotFound("grant"));
     }
     audit::record(
-        &txn,
+        txn,
         clock,
         AuditEvent::new(Some(tenant), "org_grant.removed")
             .actor(actor)
@@ -295,7 +339,7 @@ pub async fn remove(
             grant_families::Column::Kind
                 .ne(crate::token::CredentialKind::ClientCredentials.as_str()),
         )
-        .all(&txn)
+        .all(txn)
         .await?;
     let mut revoked = 0;
     for fam in families {
@@ -303,7 +347,7 @@ pub async fn remove(
         if !held.iter().any(|s| scopes.contains(s)) {
             continue;
         }
-        let granted = granted_to_user(&txn, tenant, resource_id, &fam.user_id).await?;
+        let granted = granted_to_user(txn, tenant, resource_id, &fam.user_id).await?;
         let lost: Vec<String> = held
             .into_iter()
             .filter(|s| s != crate::scope::OFFLINE_ACCESS && !granted.contains(s))
@@ -311,10 +355,10 @@ pub async fn remove(
         if lost.is_empty() {
             continue;
         }
-        let n = crate::token::revoke::revoke_family(&txn, clock, &fam.id).await?;
+        let n = crate::token::revoke::revoke_family(txn, clock, &fam.id).await?;
         revoked += 1;
         audit::record(
-            &txn,
+            txn,
             clock,
             AuditEvent::new(Some(tenant), "grant.revoked")
                 .actor(actor)
@@ -327,6 +371,5 @@ pub async fn remove(
         )
         .await?;
     }
-    txn.commit().await?;
     Ok(revoked)
 }

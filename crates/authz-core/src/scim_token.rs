@@ -127,7 +127,12 @@ pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult
         .collect())
 }
 
-async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: &str) -> CoreResult<ScimToken> {
+/// One token of the tenant (another tenant's is not found).
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    id: &str,
+) -> CoreResult<ScimToken> {
     Entity::find_by_id(id)
         .filter(Column::TenantId.eq(tenant.to_string()))
         .one(conn)
@@ -154,24 +159,72 @@ pub async fn revoke_by(
     actor: &str,
 ) -> CoreResult<()> {
     let txn = store.begin().await?;
-    get(&txn, tenant, id).await?;
+    revoke_in(&txn, clock, tenant, id, actor).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// [`revoke`] inside the caller's transaction. Returns the token as it was and whether this
+/// call stopped a working token (false: it was already revoked or expired).
+pub async fn revoke_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    actor: &str,
+) -> CoreResult<(ScimToken, bool)> {
+    let tok = get(txn, tenant, id).await?;
+    let now = clock.now_us();
+    let live = tok.revoked_at.is_none() && tok.expires_at > now;
     Entity::update_many()
-        .col_expr(Column::RevokedAt, Expr::value(clock.now_us()))
+        .col_expr(Column::RevokedAt, Expr::value(now))
         .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::Id.eq(id))
         .filter(Column::RevokedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await?;
     audit::record(
-        &txn,
+        txn,
         clock,
         AuditEvent::new(Some(tenant), "scim_token.revoked")
             .actor(actor)
-            .detail("token_id", id),
+            .detail("token_id", id)
+            .detail("name", tok.name.as_str())
+            .detail("was_live", live),
     )
     .await?;
-    txn.commit().await?;
-    Ok(())
+    Ok((tok, live))
+}
+
+/// Renames a token inside the caller's transaction (the name says which IdP or job holds it);
+/// the secret and expiry do not change.
+pub async fn rename_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    name: &str,
+    actor: &str,
+) -> CoreResult<ScimToken> {
+    let before = get(txn, tenant, id).await?;
+    let name = crate::crypto::check_credential("a SCIM token", name, 60)?;
+    Entity::update_many()
+        .col_expr(Column::Name, Expr::value(name))
+        .filter(Column::TenantId.eq(tenant.to_string()))
+        .filter(Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    audit::record(
+        txn,
+        clock,
+        AuditEvent::new(Some(tenant), "scim_token.renamed")
+            .actor(actor)
+            .detail("token_id", id)
+            .detail("previous_name", before.name.as_str())
+            .detail("name", name),
+    )
+    .await?;
+    get(txn, tenant, id).await
 }
 
 /// Issues a successor and lets the old token live at most `overlap_secs` longer.

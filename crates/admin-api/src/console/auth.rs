@@ -58,6 +58,28 @@ pub struct Console {
     /// In a setup session: the (non-admin) identity this browser signed in with, e.g. someone
     /// the invitation was forwarded to, whose IdP email is not the invited one.
     pub signed_in_as: Option<String>,
+    /// After a confirmed removal, the kind removed (`?removed=`), for the page's banner: only a
+    /// known kind, so a crafted link cannot put words on the page.
+    pub removed: Option<&'static str>,
+}
+
+/// The kinds a console removal names in its redirect (see [`Console::removed`]).
+pub const REMOVED_KINDS: &[&str] = &[
+    "service account",
+    "SCIM token",
+    "admin API key",
+    "API key",
+    "administrator",
+    "invitation",
+    "domain",
+    "grant",
+];
+
+fn removed_of(req: &HttpRequest) -> Option<&'static str> {
+    let q = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()?;
+    let asked = q.get("removed")?;
+    REMOVED_KINDS.iter().copied().find(|k| k == asked)
 }
 
 impl Console {
@@ -136,6 +158,7 @@ impl Console {
             via => via,
             setup => self.is_setup(),
             read_only => matches!(&self.principal, Principal::Admin { session, .. } if session.auth_time == 0),
+            removed => self.removed,
             signed_in_as => self.signed_in_as,
             fresh_until => fresh_until,
             section => section,
@@ -235,6 +258,7 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
                 authz_core::trace::caller(Some(&t.id), &format!("admin:{}", s.user_id));
                 return Ok(Console {
                     signed_in_as: None,
+                    removed: removed_of(req),
                     csrf: csrf_for("admin", c.value()),
                     st: st.clone(),
                     tenant: t,
@@ -275,6 +299,7 @@ async fn authenticate(req: &HttpRequest, access: Access) -> Result<Console, Cons
                             != Some(inv.email.as_str())
                     })
                     .map(|u| u.email.clone().unwrap_or(u.subject.clone())),
+                removed: None,
                 csrf: csrf_for("setup", c.value()),
                 st: st.clone(),
                 tenant: t,

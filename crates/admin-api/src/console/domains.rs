@@ -4,7 +4,12 @@ use actix_web::web;
 use authz_core::admin::domain;
 use minijinja::context;
 
-use super::{see_other, when, Admin, AdminWrite, ConsoleError, ConsoleResult};
+use app::manage::domain as domain_uc;
+
+use super::objects::{self, Ask, Detail};
+use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
+
+type Id = web::Path<(String, String)>;
 
 pub async fn list(Admin(c): Admin) -> ConsoleResult {
     let domains = domain::list(&c.st.store.db, &c.tenant.id).await?;
@@ -70,17 +75,44 @@ pub async fn verify(
     Ok(see_other(c.slug(), "/domains"))
 }
 
-pub async fn remove(
-    AdminWrite(c, _f): AdminWrite,
-    path: web::Path<(String, String)>,
-) -> ConsoleResult {
-    domain::remove(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        &path.1,
-        &c.actor(),
-    )
-    .await?;
-    Ok(see_other(c.slug(), "/domains"))
+pub async fn show(Admin(c): Admin, path: Id) -> ConsoleResult {
+    let d = domain_uc::show(&c.st.store.db, &c.tenant.id, &path.1).await?;
+    let name = &d.domain;
+    let edit = (!d.verified).then(|| {
+        let action = format!("/domains/{name}/verify");
+        objects::form(&c, "Verify", &action, vec![], "Check the TXT record now")
+    });
+    let detail = Detail {
+        nav: "domains",
+        title: format!("Domain {name}"),
+        back: ("/domains", "Domains"),
+        edit,
+        remove: Some(format!("/domains/{name}/remove")),
+    };
+    Ok(objects::detail(&c, detail, &d))
+}
+
+async fn run(c: &Console, name: &str, dry: bool) -> ConsoleResult {
+    let (store, clock) = (&c.st.store, c.st.clock.as_ref());
+    let r = domain_uc::remove(store, clock, &c.tenant.id, name, &c.actor(), dry).await?;
+    let ask = Ask {
+        nav: "domains",
+        what: "domain",
+        name: format!(
+            "{} (people with this domain no longer find your sign-in)",
+            r.removed.domain
+        ),
+        action: format!("/domains/{name}/remove"),
+        back: "/domains",
+    };
+    Ok(objects::removal(c, &r, dry, ask))
+}
+
+pub async fn confirm_remove(Admin(c): Admin, path: Id) -> ConsoleResult {
+    run(&c, &path.1, true).await
+}
+
+/// Removes the domain once confirmed; without `confirm=yes`, asks.
+pub async fn remove(AdminWrite(c, f): AdminWrite, path: Id) -> ConsoleResult {
+    run(&c, &path.1, !objects::confirmed(&f)).await
 }

@@ -18,6 +18,7 @@ use minijinja::Environment;
 use safe_fetch::SafeFetcher;
 use serde::Serialize;
 
+pub mod admin_keys;
 pub mod apps;
 pub mod audit;
 pub mod auth;
@@ -25,9 +26,13 @@ pub mod connections;
 pub mod dns;
 pub mod domains;
 pub mod form;
+pub mod grants;
 pub mod invitations;
+pub mod objects;
 pub mod overview;
+pub mod people;
 pub mod scim;
+pub mod scim_tokens;
 pub mod service_accounts;
 pub mod settings;
 pub mod user_keys;
@@ -114,6 +119,8 @@ impl Templates {
             "console/start.html",
             "console/user_keys.html",
             "console/confirm_remove.html",
+            "console/object.html",
+            "console/objects.html",
         ) {
             env.add_template(name, src)
                 .expect("embedded console templates parse");
@@ -376,15 +383,24 @@ console_routes! {
     POST "/connections/{connection_id}/id-jag" Admin => connections::set_id_jag;
     GET "/domains" Admin ["domain.list"] => domains::list;
     POST "/domains" Admin => domains::add;
-    POST "/domains/{domain}/verify" Admin => domains::verify;
+    GET "/domains/{domain}" Admin ["domain.show"] => domains::show;
+    POST "/domains/{domain}/verify" Admin ["domain.update"] => domains::verify;
+    GET "/domains/{domain}/remove" Admin => domains::confirm_remove;
     POST "/domains/{domain}/remove" Admin ["domain.remove"] => domains::remove;
     GET "/scim" Admin ["scim-token.list"] => scim::page;
     POST "/scim/tokens" Admin => scim::create;
     POST "/scim/tokens/{token_id}/rotate" Admin => scim::rotate;
-    POST "/scim/tokens/{token_id}/revoke" Admin ["scim-token.remove"] => scim::revoke;
+    GET "/scim/tokens/{token_id}" Admin ["scim-token.show"] => scim_tokens::show;
+    POST "/scim/tokens/{token_id}" Admin ["scim-token.update"] => scim_tokens::update;
+    GET "/scim/tokens/{token_id}/revoke" Admin => scim_tokens::confirm_remove;
+    POST "/scim/tokens/{token_id}/revoke" Admin ["scim-token.remove"] => scim_tokens::remove;
     GET "/apps" Admin ["resource.list", "grant.list"] => apps::page;
     POST "/apps/grants" Admin => apps::grant;
-    POST "/apps/grants/remove" Admin ["grant.remove"] => apps::remove_grant;
+    POST "/apps/grants/remove" Admin => apps::remove_grant;
+    GET "/apps/grants/{grant_id}" Admin ["grant.show"] => grants::show;
+    POST "/apps/grants/{grant_id}" Admin ["grant.update"] => grants::update;
+    GET "/apps/grants/{grant_id}/remove" Admin => grants::confirm_remove;
+    POST "/apps/grants/{grant_id}/remove" Admin ["grant.remove"] => grants::remove;
     GET "/clients" Admin ["client.list"] => apps::clients;
     POST "/clients/policy" Admin ["client.update"] => apps::set_policy;
     POST "/clients/revoke" Admin => apps::revoke_client;
@@ -395,6 +411,7 @@ console_routes! {
     POST "/service-accounts/{account_id}/keys" Admin => service_accounts::set_keys;
     POST "/service-accounts/{account_id}/grants" Admin ["service-account.update"] => service_accounts::set_grants;
     POST "/service-accounts/{account_id}/state" Admin => service_accounts::set_state;
+    GET "/service-accounts/{account_id}/remove" Admin => service_accounts::confirm_remove;
     POST "/service-accounts/{account_id}/remove" Admin ["service-account.remove"] => service_accounts::remove;
     GET "/users" Admin => users::list;
     GET "/users/{user_id}" Admin => users::show;
@@ -402,7 +419,16 @@ console_routes! {
     POST "/users/{user_id}/apps/revoke" Admin => users::revoke_app;
     POST "/users/{user_id}/sessions/revoke" Admin => users::revoke_session;
     GET "/user-keys" Admin ["user-key.list"] => user_keys::list;
+    GET "/user-keys/{key_id}" Admin ["user-key.show"] => user_keys::show;
+    POST "/user-keys/{key_id}" Admin ["user-key.update"] => user_keys::update;
+    GET "/user-keys/{key_id}/revoke" Admin => user_keys::confirm_remove;
     POST "/user-keys/{key_id}/revoke" Admin ["user-key.remove"] => user_keys::revoke;
+    GET "/admin-keys" Admin ["admin-key.list"] => admin_keys::list;
+    POST "/admin-keys" Admin => admin_keys::create;
+    GET "/admin-keys/{key_id}" Admin ["admin-key.show"] => admin_keys::show;
+    POST "/admin-keys/{key_id}" Admin ["admin-key.update"] => admin_keys::update;
+    GET "/admin-keys/{key_id}/remove" Admin => admin_keys::confirm_remove;
+    POST "/admin-keys/{key_id}/remove" Admin ["admin-key.remove"] => admin_keys::remove;
     GET "/audit" Admin => audit::page;
     GET "/audit/export.csv" Admin => audit::export_csv;
     GET "/audit/export.jsonl" Admin => audit::export_jsonl;
@@ -410,8 +436,15 @@ console_routes! {
     GET "/settings" Admin => settings::page;
     POST "/settings" Admin ["tenant.update"] => settings::save;
     POST "/settings/admins/invite" Admin => settings::invite;
-    POST "/settings/admins/{user_id}/remove" Admin ["admin.remove"] => settings::remove_admin;
-    POST "/settings/invitations/{invitation_id}/revoke" Admin ["invitation.remove"] => settings::revoke_invitation;
+    GET "/admins" Admin ["admin.list"] => people::admins;
+    GET "/admins/{user_id}" Admin ["admin.show"] => people::admin;
+    GET "/settings/admins/{user_id}/remove" Admin => people::confirm_remove_admin;
+    POST "/settings/admins/{user_id}/remove" Admin ["admin.remove"] => people::remove_admin;
+    GET "/invitations" Admin ["invitation.list"] => people::invitations;
+    GET "/invitations/{invitation_id}" Admin ["invitation.show"] => people::invitation;
+    POST "/invitations/{invitation_id}" Admin ["invitation.update"] => people::extend_invitation;
+    GET "/settings/invitations/{invitation_id}/revoke" Admin => people::confirm_revoke_invitation;
+    POST "/settings/invitations/{invitation_id}/revoke" Admin ["invitation.remove"] => people::revoke_invitation;
 }
 
 async fn script() -> HttpResponse {

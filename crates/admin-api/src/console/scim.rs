@@ -6,7 +6,7 @@ use app::console::scim::ScimPage;
 use authz_core::scim_token;
 use minijinja::context;
 
-use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
+use super::{when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
 
 pub async fn page(Admin(c): Admin) -> ConsoleResult {
     let p = app::console::scim::load(&c.st.store.db, &c.principal()).await?;
@@ -131,19 +131,4 @@ pub async fn rotate(
         &secret,
         &format!("The old token keeps working for {overlap_hours} more hour(s). Replace it in your identity provider before then."),
     ))
-}
-
-pub async fn revoke(
-    AdminWrite(c, _f): AdminWrite,
-    path: web::Path<(String, String)>,
-) -> ConsoleResult {
-    scim_token::revoke_by(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        &path.1,
-        &c.actor(),
-    )
-    .await?;
-    Ok(see_other(c.slug(), "/scim"))
 }

@@ -8,6 +8,7 @@ use authz_core::service_account::{self as sa, Keys, Method, NewAccount, ServiceA
 use minijinja::context;
 
 use super::form::Form;
+use super::objects;
 use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
 
 const SECTION: &str = "service-accounts";
@@ -223,17 +224,29 @@ pub async fn set_state(
     ))
 }
 
+async fn remove_run(c: &Console, id: &str, dry: bool) -> ConsoleResult {
+    let (store, clock) = (&c.st.store, c.st.clock.as_ref());
+    let r = app::manage::service_account::remove(store, clock, &c.tenant.id, id, &c.actor(), dry)
+        .await?;
+    let ask = objects::Ask {
+        nav: SECTION,
+        what: "service account",
+        name: r.removed.name.clone(),
+        action: format!("/service-accounts/{id}/remove"),
+        back: "/service-accounts",
+    };
+    Ok(objects::removal(c, &r, dry, ask))
+}
+
+/// The confirmation page (a preview: nothing is revoked).
+pub async fn confirm_remove(Admin(c): Admin, path: web::Path<(String, String)>) -> ConsoleResult {
+    remove_run(&c, &path.1, true).await
+}
+
+/// Removes the account once confirmed, revoking its tokens; without `confirm=yes`, asks.
 pub async fn remove(
-    AdminWrite(c, _f): AdminWrite,
+    AdminWrite(c, f): AdminWrite,
     path: web::Path<(String, String)>,
 ) -> ConsoleResult {
-    sa::remove(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        &path.1,
-        &c.actor(),
-    )
-    .await?;
-    Ok(see_other(c.slug(), "/service-accounts"))
+    remove_run(&c, &path.1, !objects::confirmed(&f)).await
 }

@@ -3,8 +3,7 @@
 //! and the tenant's administrators: explicit admins, invitations, inviting another admin.
 use actix_web::web;
 use app::console::settings::{NewSettings, SettingsPage};
-use authz_core::admin::invitation::{self, Invitation};
-use authz_core::admin::role;
+use authz_core::admin::invitation::Invitation;
 use authz_core::admin::settings::{self, TenantSettings};
 use authz_core::directory::policy::Provisioning;
 use minijinja::context;
@@ -181,45 +180,5 @@ pub async fn invite(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
     let by = app::admin::AdminActor::Admin(c.principal());
     let email = f.require("email", "The email address")?;
     app::admin::invite::invite(&c.st.store, c.st.clock.as_ref(), &by, email).await?;
-    Ok(see_other(c.slug(), "/settings#admins"))
-}
-
-pub async fn remove_admin(
-    AdminWrite(c, _f): AdminWrite,
-    path: web::Path<(String, String)>,
-) -> ConsoleResult {
-    if let super::auth::Principal::Admin { user, .. } = &c.principal {
-        if user.id == path.1 {
-            return Err(ConsoleError::bad_request(
-                "You cannot remove yourself; ask another administrator.",
-            ));
-        }
-    }
-    if !role::revoke(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        &path.1,
-        &c.actor(),
-    )
-    .await?
-    {
-        return Err(ConsoleError::not_found("administrator"));
-    }
-    Ok(see_other(c.slug(), "/settings#admins"))
-}
-
-pub async fn revoke_invitation(
-    AdminWrite(c, _f): AdminWrite,
-    path: web::Path<(String, String)>,
-) -> ConsoleResult {
-    invitation::revoke(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        &path.1,
-        &c.actor(),
-    )
-    .await?;
     Ok(see_other(c.slug(), "/settings#admins"))
 }

@@ -4,7 +4,12 @@
 use actix_web::web;
 use minijinja::context;
 
-use super::{see_other, when, Admin, AdminWrite, ConsoleResult};
+use app::manage::user_key as uc;
+
+use super::objects::{self, Ask, Detail};
+use super::{see_other, when, Admin, AdminWrite, Console, ConsoleResult};
+
+type Id = web::Path<(String, String)>;
 
 pub async fn list(Admin(c): Admin) -> ConsoleResult {
     let keys = app::api_keys::admin::list(&c.st.store, c.st.clock.as_ref(), &c.principal()).await?;
@@ -26,10 +31,54 @@ pub async fn list(Admin(c): Admin) -> ConsoleResult {
     ))
 }
 
-pub async fn revoke(
-    AdminWrite(c, _f): AdminWrite,
-    path: web::Path<(String, String)>,
-) -> ConsoleResult {
-    app::api_keys::admin::revoke(&c.st.store, c.st.clock.as_ref(), &c.principal(), &path.1).await?;
-    Ok(see_other(c.slug(), "/user-keys"))
+pub async fn show(Admin(c): Admin, path: Id) -> ConsoleResult {
+    let k = uc::show(&c.st.store.db, c.st.clock.as_ref(), &c.tenant.id, &path.1).await?;
+    let id = &path.1;
+    let inputs = vec![objects::input("name", "Name", "text", &k.name)];
+    let d = Detail {
+        nav: "user_keys",
+        title: format!("API key “{}”", k.name),
+        back: ("/user-keys", "API keys"),
+        edit: Some(objects::form(
+            &c,
+            "Rename",
+            &format!("/user-keys/{id}"),
+            inputs,
+            "Save",
+        )),
+        remove: (k.status == "active").then(|| format!("/user-keys/{id}/revoke")),
+    };
+    Ok(objects::detail(&c, d, &k))
+}
+
+pub async fn update(AdminWrite(c, f): AdminWrite, path: Id) -> ConsoleResult {
+    let change = uc::UserKeyChange {
+        name: Some(f.require("name", "A name")?.to_string()),
+    };
+    let (store, clock) = (&c.st.store, c.st.clock.as_ref());
+    uc::update(store, clock, &c.tenant.id, &path.1, &change, &c.actor()).await?;
+    Ok(see_other(c.slug(), &format!("/user-keys/{}", path.1)))
+}
+
+async fn run(c: &Console, id: &str, dry: bool) -> ConsoleResult {
+    let (store, clock) = (&c.st.store, c.st.clock.as_ref());
+    let r = uc::remove(store, clock, &c.tenant.id, id, &c.actor(), dry).await?;
+    let ask = Ask {
+        nav: "user_keys",
+        what: "API key",
+        name: format!("{} ({}…)", r.removed.name, r.removed.prefix),
+        action: format!("/user-keys/{id}/revoke"),
+        back: "/user-keys",
+    };
+    Ok(objects::removal(c, &r, dry, ask))
+}
+
+/// The confirmation page (a preview: nothing is revoked).
+pub async fn confirm_remove(Admin(c): Admin, path: Id) -> ConsoleResult {
+    run(&c, &path.1, true).await
+}
+
+/// Revokes a member's key once confirmed, at once on every node; without `confirm=yes`, asks.
+pub async fn revoke(AdminWrite(c, f): AdminWrite, path: Id) -> ConsoleResult {
+    run(&c, &path.1, !objects::confirmed(&f)).await
 }

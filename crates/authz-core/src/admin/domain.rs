@@ -230,21 +230,33 @@ pub async fn remove(
     domain: &str,
     actor: &str,
 ) -> CoreResult<()> {
-    let d = get(&store.db, tenant, domain).await?;
     let txn = store.begin().await?;
+    remove_in(&txn, clock, tenant, domain, actor).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// [`remove`] inside the caller's transaction; returns the domain as it was.
+pub async fn remove_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    domain: &str,
+    actor: &str,
+) -> CoreResult<Domain> {
+    let d = get(txn, tenant, domain).await?;
     Entity::delete_many()
         .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::Domain.eq(d.domain.clone()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     audit::record(
-        &txn,
+        txn,
         clock,
         AuditEvent::new(Some(tenant), "domain.removed")
             .actor(actor)
             .detail("domain", d.domain.as_str()),
     )
     .await?;
-    txn.commit().await?;
-    Ok(())
+    Ok(d)
 }

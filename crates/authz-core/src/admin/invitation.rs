@@ -403,25 +403,79 @@ pub async fn revoke(
     actor: &str,
 ) -> CoreResult<()> {
     let txn = store.begin().await?;
-    let n = Entity::update_many()
+    revoke_in(&txn, clock, tenant, id, actor).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// [`revoke`] inside the caller's transaction. Returns the invitation as it was (its link
+/// state and setup session say what the withdrawal ended). An invitation already withdrawn is
+/// not found.
+pub async fn revoke_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    actor: &str,
+) -> CoreResult<Invitation> {
+    let before = by_id(txn, tenant, id)
+        .await?
+        .filter(|i| i.revoked_at.is_none())
+        .ok_or(CoreError::NotFound("invitation"))?;
+    Entity::update_many()
         .col_expr(Column::RevokedAt, Expr::value(clock.now_us()))
         .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(Column::Id.eq(id))
         .filter(Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if n == 0 {
-        return Err(CoreError::NotFound("invitation"));
-    }
+        .exec(txn)
+        .await?;
     audit::record(
-        &txn,
+        txn,
         clock,
         AuditEvent::new(Some(tenant), "admin.invitation_revoked")
             .actor(actor)
             .detail("invitation_id", id),
     )
     .await?;
-    txn.commit().await?;
-    Ok(())
+    Ok(before)
+}
+
+/// Gives a pending (or expired, never accepted) invitation a fresh [`INVITE_SECS`] from now,
+/// inside the caller's transaction: the link already mailed works again. A used or withdrawn
+/// invitation cannot be extended (invite again instead).
+pub async fn extend_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    id: &str,
+    actor: &str,
+) -> CoreResult<Invitation> {
+    let inv = by_id(txn, tenant, id)
+        .await?
+        .ok_or(CoreError::NotFound("invitation"))?;
+    if inv.revoked_at.is_some() || inv.accepted_at.is_some() {
+        return Err(CoreError::invalid(
+            "only an invitation that was never accepted or withdrawn can be extended; invite again instead",
+        ));
+    }
+    let until = clock.now_us() + INVITE_SECS * MICROS;
+    Entity::update_many()
+        .col_expr(Column::ExpiresAt, Expr::value(until))
+        .filter(Column::TenantId.eq(tenant.to_string()))
+        .filter(Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    audit::record(
+        txn,
+        clock,
+        AuditEvent::new(Some(tenant), "admin.invitation_extended")
+            .actor(actor)
+            .detail("invitation_id", id)
+            .detail("expires_at", until),
+    )
+    .await?;
+    Ok(Invitation {
+        expires_at: until,
+        ..inv
+    })
 }

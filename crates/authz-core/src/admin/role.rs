@@ -203,6 +203,56 @@ pub async fn revoke(
     Ok(n > 0)
 }
 
+/// Removes an explicit admin inside the caller's transaction and ends their signed-in
+/// sessions in the tenant (the console runs on them; the role check alone would let a session
+/// stay open on a page already rendered). Refuses to remove the tenant's last administrator
+/// when no admin group can supply another: nobody could then manage the tenant but the
+/// operator. Returns the admin as they were and the number of sessions ended.
+pub async fn remove_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    user_id: &str,
+    actor: &str,
+) -> CoreResult<(ExplicitAdmin, u64)> {
+    let all = list(txn, tenant).await?;
+    let Some(admin) = all.iter().find(|a| a.user_id == user_id).cloned() else {
+        return Err(CoreError::NotFound("administrator"));
+    };
+    if all.len() == 1 && admin_group(txn, tenant).await?.is_none() {
+        return Err(CoreError::Conflict(
+            "this is the organisation's last administrator: make someone else an administrator first".into(),
+        ));
+    }
+    Entity::delete_by_id((tenant.to_string(), user_id.to_string()))
+        .exec(txn)
+        .await?;
+    let sessions = crate::session::revoke_for_user(txn, clock, tenant, user_id).await?;
+    audit::record(
+        txn,
+        clock,
+        AuditEvent::new(Some(tenant), "admin.revoked")
+            .actor(actor)
+            .user(user_id.to_string())
+            .detail("sessions_ended", sessions),
+    )
+    .await?;
+    Ok((admin, sessions))
+}
+
+/// One explicit admin of the tenant.
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    user_id: &str,
+) -> CoreResult<ExplicitAdmin> {
+    list(conn, tenant)
+        .await?
+        .into_iter()
+        .find(|a| a.user_id == user_id)
+        .ok_or(CoreError::NotFound("administrator"))
+}
+
 #[derive(Clone, Debug)]
 pub struct ExplicitAdmin {
     pub user_id: String,

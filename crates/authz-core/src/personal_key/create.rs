@@ -40,7 +40,7 @@ pub struct CreatedKey {
     pub capped: bool,
 }
 
-fn check_name(name: &str) -> CoreResult<String> {
+pub(super) fn check_name(name: &str) -> CoreResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
         return Err(CoreError::invalid(

@@ -17,7 +17,7 @@ mod usage;
 
 pub use create::{create, CreatedKey, NewKey};
 pub use list::{get, list_for_tenant, list_for_user, PersonalKey, Status};
-pub use revoke::{revoke, revoke_all_in_tenant};
+pub use revoke::{rename_in, revoke, revoke_all_in_tenant, revoke_in};
 pub use usage::{record_expired, touch, USED_EVERY_SECS};
 
 use rand::Rng;

@@ -44,24 +44,68 @@ pub async fn revoke(
     actor: &str,
 ) -> CoreResult<bool> {
     let txn = store.begin().await?;
+    let revoked = revoke_in(&txn, clock, key, actor).await?;
+    txn.commit().await?;
+    Ok(revoked)
+}
+
+/// [`revoke`] inside the caller's transaction (a use case that previews it rolls it back).
+pub async fn revoke_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    key: &PersonalKey,
+    actor: &str,
+) -> CoreResult<bool> {
     let Some(f) = grant_families::Entity::find_by_id(key.id.clone())
         .filter(grant_families::Column::TenantId.eq(key.tenant.to_string()))
         .filter(grant_families::Column::Kind.eq(CredentialKind::ApiKey.as_str()))
         .filter(grant_families::Column::RevokedAt.is_null())
-        .one(&txn)
+        .one(txn)
         .await?
     else {
         return Ok(false);
     };
-    revoke_family(&txn, clock, &f.id).await?;
+    revoke_family(txn, clock, &f.id).await?;
     let reason = if actor == format!("user:{}", f.user_id) {
         "revoked_by_owner"
     } else {
         "revoked_by_admin"
     };
-    record(&txn, clock, &key.tenant, &f, actor, reason).await?;
-    txn.commit().await?;
+    record(txn, clock, &key.tenant, &f, actor, reason).await?;
     Ok(true)
+}
+
+/// Renames a key inside the caller's transaction (an admin relabels a member's key so a list
+/// says what it is for); the secret, scopes and expiry do not change.
+pub async fn rename_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    key: &PersonalKey,
+    name: &str,
+    actor: &str,
+) -> CoreResult<()> {
+    use sea_orm::sea_query::Expr;
+    let name = super::create::check_name(name)?;
+    crate::entities::personal_api_keys::Entity::update_many()
+        .col_expr(
+            crate::entities::personal_api_keys::Column::Name,
+            Expr::value(name.clone()),
+        )
+        .filter(crate::entities::personal_api_keys::Column::Id.eq(key.id.clone()))
+        .filter(crate::entities::personal_api_keys::Column::TenantId.eq(key.tenant.to_string()))
+        .exec(txn)
+        .await?;
+    audit::record(
+        txn,
+        clock,
+        AuditEvent::new(Some(&key.tenant), "api_key.renamed")
+            .actor(actor)
+            .user(key.user_id.clone())
+            .detail("key_id", key.id.clone())
+            .detail("previous_name", key.name.clone())
+            .detail("name", name),
+    )
+    .await
 }
 
 /// Revokes every live key of the tenant, each audited (`reason: api_keys_disabled`). Returns

@@ -118,8 +118,22 @@ pub async fn set_grants(
     actor: &str,
 ) -> CoreResult<(ServiceAccount, u64)> {
     let txn = store.begin().await?;
-    let m = find(&txn, tenant, key).await?;
-    let grants = resolve_grants(&txn, asked).await?;
+    let out = set_grants_in(&txn, clock, tenant, key, asked, actor).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// [`set_grants`] inside the caller's transaction (a use case that previews or combines it).
+pub async fn set_grants_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    key: &str,
+    asked: &[(String, Vec<String>)],
+    actor: &str,
+) -> CoreResult<(ServiceAccount, u64)> {
+    let m = find(txn, tenant, key).await?;
+    let grants = resolve_grants(txn, asked).await?;
     let before: Grants = serde_json::from_str(&m.grants).unwrap_or_default();
     let mut revoked = 0;
     for (resource_id, scopes) in &before {
@@ -131,7 +145,7 @@ pub async fn set_grants(
             .collect();
         if !lost.is_empty() {
             revoked += revoke_families(
-                &txn,
+                txn,
                 clock,
                 tenant,
                 &m.id,
@@ -144,9 +158,9 @@ pub async fn set_grants(
     let mut am: service_accounts::ActiveModel = m.into();
     am.grants = Set(grants_json(&grants));
     am.updated_at = Set(clock.now_us());
-    let m = am.update(&txn).await?;
+    let m = am.update(txn).await?;
     audit::record(
-        &txn,
+        txn,
         clock,
         AuditEvent::new(Some(tenant), "service_account.updated")
             .actor(actor)
@@ -157,7 +171,6 @@ pub async fn set_grants(
             .detail("tokens_revoked", revoked),
     )
     .await?;
-    txn.commit().await?;
     Ok((ServiceAccount::try_from(m)?, revoked))
 }
 
@@ -172,12 +185,26 @@ pub async fn set_enabled(
     actor: &str,
 ) -> CoreResult<(ServiceAccount, u64)> {
     let txn = store.begin().await?;
-    let m = find(&txn, tenant, key).await?;
+    let out = set_enabled_in(&txn, clock, tenant, key, enabled, actor).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// [`set_enabled`] inside the caller's transaction.
+pub async fn set_enabled_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    key: &str,
+    enabled: bool,
+    actor: &str,
+) -> CoreResult<(ServiceAccount, u64)> {
+    let m = find(txn, tenant, key).await?;
     let now = clock.now_us();
     let (action, revoked) = if enabled {
         ("service_account.enabled", 0)
     } else {
-        let (_, n) = revoke_families(&txn, clock, tenant, &m.id, None).await?;
+        let (_, n) = revoke_families(txn, clock, tenant, &m.id, None).await?;
         ("service_account.disabled", n)
     };
     let mut am: service_accounts::ActiveModel = m.clone().into();
@@ -187,9 +214,9 @@ pub async fn set_enabled(
         Some(m.disabled_at.unwrap_or(now))
     });
     am.updated_at = Set(now);
-    let m = am.update(&txn).await?;
+    let m = am.update(txn).await?;
     audit::record(
-        &txn,
+        txn,
         clock,
         AuditEvent::new(Some(tenant), action)
             .actor(actor)
@@ -198,7 +225,6 @@ pub async fn set_enabled(
             .detail("tokens_revoked", revoked),
     )
     .await?;
-    txn.commit().await?;
     Ok((ServiceAccount::try_from(m)?, revoked))
 }
 
@@ -211,22 +237,91 @@ pub async fn remove(
     actor: &str,
 ) -> CoreResult<u64> {
     let txn = store.begin().await?;
-    let m = find(&txn, tenant, key).await?;
-    let (_, revoked) = revoke_families(&txn, clock, tenant, &m.id, None).await?;
+    let r = remove_in(&txn, clock, tenant, key, actor).await?;
+    txn.commit().await?;
+    Ok(r.tokens)
+}
+
+/// What [`remove_in`] ended.
+pub struct Removed {
+    pub account: ServiceAccount,
+    /// Grant families revoked (each with its tokens).
+    pub families: u64,
+    pub tokens: u64,
+}
+
+/// [`remove`] inside the caller's transaction (a preview rolls it back).
+pub async fn remove_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    key: &str,
+    actor: &str,
+) -> CoreResult<Removed> {
+    let m = find(txn, tenant, key).await?;
+    let (families, tokens) = revoke_families(txn, clock, tenant, &m.id, None).await?;
     service_accounts::Entity::delete_by_id(m.id.clone())
-        .exec(&txn)
+        .exec(txn)
         .await?;
     audit::record(
-        &txn,
+        txn,
         clock,
         AuditEvent::new(Some(tenant), "service_account.removed")
             .actor(actor)
             .client(m.client_id.clone())
             .detail("service_account_id", m.id.as_str())
             .detail("name", m.name.as_str())
-            .detail("tokens_revoked", revoked),
+            .detail("tokens_revoked", tokens),
     )
     .await?;
-    txn.commit().await?;
-    Ok(revoked)
+    Ok(Removed {
+        account: ServiceAccount::try_from(m)?,
+        families,
+        tokens,
+    })
+}
+
+/// Renames an account inside the caller's transaction (names are unique in a tenant: they are
+/// how people find an account). Tokens are unaffected: the client id does not change.
+pub async fn rename_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    key: &str,
+    name: &str,
+    actor: &str,
+) -> CoreResult<ServiceAccount> {
+    let name = super::check_name(name)?;
+    let m = find(txn, tenant, key).await?;
+    if m.name == name {
+        return ServiceAccount::try_from(m);
+    }
+    let taken = service_accounts::Entity::find()
+        .filter(service_accounts::Column::TenantId.eq(tenant.to_string()))
+        .filter(service_accounts::Column::Name.eq(name))
+        .one(txn)
+        .await?;
+    if taken.is_some() {
+        return Err(CoreError::Conflict(format!(
+            "a service account named '{name}' already exists"
+        )));
+    }
+    let before = m.name.clone();
+    let mut am: service_accounts::ActiveModel = m.into();
+    am.name = Set(name.to_string());
+    am.updated_at = Set(clock.now_us());
+    let m = am.update(txn).await?;
+    audit::record(
+        txn,
+        clock,
+        AuditEvent::new(Some(tenant), "service_account.updated")
+            .actor(actor)
+            .client(m.client_id.clone())
+            .detail("service_account_id", m.id.as_str())
+            .detail("change", "name")
+            .detail("previous_name", before)
+            .detail("name", m.name.as_str()),
+    )
+    .await?;
+    ServiceAccount::try_from(m)
 }

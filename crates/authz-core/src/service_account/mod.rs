@@ -25,7 +25,10 @@ mod lifecycle;
 
 pub use auth::{authenticate, AuthFailure, KeySource, Presented};
 pub use keys::{set_keys, Keys};
-pub use lifecycle::{remove, rotate_secret, set_enabled, set_grants, RotatedSecret};
+pub use lifecycle::{
+    remove, remove_in, rename_in, rotate_secret, set_enabled, set_enabled_in, set_grants,
+    set_grants_in, Removed, RotatedSecret,
+};
 
 /// The prefix of every service-account secret, so secret scanners can match a leaked one.
 pub const SECRET_PREFIX: &str = "ghsvc_";
@@ -136,7 +139,7 @@ pub struct Created {
     pub secret: Option<String>,
 }
 
-fn check_name(name: &str) -> CoreResult<&str> {
+pub(crate) fn check_name(name: &str) -> CoreResult<&str> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(CoreError::invalid(

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use authz_core::admin::{domain, invitation, role};
 use clap::Subcommand;
 
+use super::manage::{self, ListArgs, RemoveArgs, ShowArgs};
 use super::{ts, Ctx};
+use app::manage::{admin as admin_uc, domain as domain_uc};
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCmd {
@@ -19,12 +21,14 @@ pub enum AdminCmd {
         #[arg(long)]
         email: String,
     },
-    /// List a tenant's explicit administrators and invitations.
-    List {
-        /// The tenant's slug.
-        #[arg(long)]
-        tenant: String,
-    },
+    /// List a tenant's explicit administrators (and, without --json, its admin group and
+    /// invitations).
+    List(ListArgs),
+    /// Show one explicit administrator (by user id).
+    Show(ShowArgs),
+    /// Remove an explicit administrator, after saying what ends: their signed-in sessions.
+    /// The last administrator cannot be removed.
+    Remove(RemoveArgs),
     /// Make an existing user of the tenant an administrator (recovery when no admin is left).
     Grant {
         /// The tenant's slug.
@@ -48,11 +52,26 @@ pub enum AdminCmd {
 #[derive(Subcommand, Debug)]
 pub enum DomainCmd {
     /// List a tenant's domains with their verification state and TXT record.
-    List {
+    List(ListArgs),
+    /// Show one domain (by name) and the TXT record that verifies it.
+    Show(ShowArgs),
+    /// Re-check a domain's verification by DNS now (or, with --operator-verified, vouch for it).
+    Update {
         /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The domain name, as `domain list` shows it.
+        #[arg(long)]
+        id: String,
+        /// Operator override: mark it verified without DNS (audited as the operator's decision).
+        #[arg(long)]
+        operator_verified: bool,
+        /// Print one JSON object instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
     },
+    /// Remove a domain, after saying what it ends.
+    Remove(RemoveArgs),
     /// Add an unverified domain; prints the TXT record that verifies it.
     Add {
         /// The tenant's slug.
@@ -95,17 +114,21 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> Result<()> {
             println!("expires_at: {}", ts(inv.expires_at));
             println!("delivery: queued in the mail outbox (SMTP, or the data dir's outbox/ without SMTP)");
         }
-        AdminCmd::List { tenant } => {
-            let t = tenant_of(ctx, &tenant).await?;
-            for a in role::list(&ctx.store.db, &t.id).await? {
-                let u = authz_core::user::get(&ctx.store.db, &t.id, &a.user_id).await?;
-                println!(
-                    "admin: {} {} via={} since={}",
-                    a.user_id,
-                    u.email.unwrap_or_default(),
-                    a.granted_via,
-                    ts(a.created_at)
-                );
+        AdminCmd::List(a) => {
+            let t = tenant_of(ctx, &a.tenant).await?;
+            let all = admin_uc::list(&ctx.store.db, &t.id).await?;
+            let line = |v: &admin_uc::AdminView| {
+                format!(
+                    "{} {} via={} since={}",
+                    v.user_id,
+                    v.email.as_deref().unwrap_or_default(),
+                    v.granted_via,
+                    v.since
+                )
+            };
+            manage::print_list("admin", &all, line, a.json)?;
+            if a.json {
+                return Ok(());
             }
             if let Some(g) = role::admin_group(&ctx.store.db, &t.id).await? {
                 println!("admin_group: {g}");
@@ -122,6 +145,21 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> Result<()> {
                 );
             }
         }
+        AdminCmd::Show(a) => {
+            let t = tenant_of(ctx, &a.tenant).await?;
+            manage::print_one(&admin_uc::show(&ctx.store.db, &t.id, &a.id).await?, a.json)?;
+        }
+        AdminCmd::Remove(a) => {
+            let t = tenant_of(ctx, &a.tenant).await?;
+            let what = |v: &admin_uc::AdminView| {
+                format!(
+                    "administrator {}",
+                    v.email.as_deref().unwrap_or(v.user_id.as_str())
+                )
+            };
+            let run = |dry| admin_uc::remove(&ctx.store, clock, &t.id, &a.id, "operator", dry);
+            manage::remove(&a, what, run).await?;
+        }
         AdminCmd::Grant { tenant, user_id } => {
             let t = tenant_of(ctx, &tenant).await?;
             use app::admin::grant::{grant, GrantError};
@@ -137,9 +175,9 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> Result<()> {
         }
         AdminCmd::Revoke { tenant, user_id } => {
             let t = tenant_of(ctx, &tenant).await?;
-            if !role::revoke(&ctx.store, clock, &t.id, &user_id, "operator").await? {
-                anyhow::bail!("user '{user_id}' is not an explicit admin of '{tenant}'");
-            }
+            admin_uc::remove(&ctx.store, clock, &t.id, &user_id, "operator", false)
+                .await
+                .with_context(|| format!("administrator '{user_id}' of '{tenant}'"))?;
             println!("removed: {user_id}");
         }
     }
@@ -149,18 +187,50 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> Result<()> {
 pub async fn domain(ctx: &Ctx, cmd: DomainCmd) -> Result<()> {
     let clock = ctx.clock.as_ref();
     match cmd {
-        DomainCmd::List { tenant } => {
-            let t = tenant_of(ctx, &tenant).await?;
-            for d in domain::list(&ctx.store.db, &t.id).await? {
-                println!(
-                    "domain: {} verified={}{}",
+        DomainCmd::List(a) => {
+            let t = tenant_of(ctx, &a.tenant).await?;
+            let all = domain_uc::list(&ctx.store.db, &t.id).await?;
+            let line = |d: &domain_uc::DomainView| {
+                format!(
+                    "{} verified={}{}",
                     d.domain,
                     d.verified,
                     d.verified_by
+                        .as_ref()
                         .map(|b| format!(" by={b}"))
                         .unwrap_or_default()
-                );
-            }
+                )
+            };
+            manage::print_list("domain", &all, line, a.json)?;
+        }
+        DomainCmd::Show(a) => {
+            let t = tenant_of(ctx, &a.tenant).await?;
+            manage::print_one(&domain_uc::show(&ctx.store.db, &t.id, &a.id).await?, a.json)?;
+        }
+        DomainCmd::Update {
+            tenant,
+            id,
+            operator_verified,
+            json,
+        } => {
+            let t = tenant_of(ctx, &tenant).await?;
+            let d = domain_uc::show(&ctx.store.db, &t.id, &id).await?;
+            let how = if operator_verified {
+                domain_uc::Verification::Operator
+            } else if d.verified {
+                return manage::print_one(&d, json);
+            } else {
+                let dns = admin_api::console::dns::Resolver::system();
+                domain_uc::Verification::Dns(dns.txt(&d.txt_name).await.unwrap_or_default())
+            };
+            let d = domain_uc::update(&ctx.store, clock, &t.id, &id, how, "operator").await?;
+            manage::print_one(&d, json)?;
+        }
+        DomainCmd::Remove(a) => {
+            let t = tenant_of(ctx, &a.tenant).await?;
+            let what = |d: &domain_uc::DomainView| format!("domain {}", d.domain);
+            let run = |dry| domain_uc::remove(&ctx.store, clock, &t.id, &a.id, "operator", dry);
+            manage::remove(&a, what, run).await?;
         }
         DomainCmd::Add {
             tenant,

@@ -76,6 +76,14 @@ pub enum GrantCmd {
         #[arg(long)]
         allow_critical: bool,
     },
+    /// List a tenant's org grants (one per resource and group).
+    List(super::manage::ListArgs),
+    /// Show one org grant (id as `list` shows it).
+    Show(super::manage::ShowArgs),
+    /// Replace a grant's scopes: dropped scopes are withdrawn with the tokens that carry them.
+    Update(super::grant::UpdateArgs),
+    /// Remove an org grant, after saying how many tokens it revokes.
+    Remove(super::manage::RemoveArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -295,6 +303,7 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
             println!("granted: {}", added.join(" "));
             Ok(())
         }
+        other => super::grant::manage(ctx, other).await,
     }
 }
 

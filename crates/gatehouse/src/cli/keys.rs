@@ -3,7 +3,9 @@ use anyhow::{Context, Result};
 use authz_core::api_key::{self, ApiKey, Scope};
 use clap::Subcommand;
 
+use super::manage::{self, ListArgs, RemoveArgs, ShowArgs};
 use super::{ts, Ctx};
+use app::manage::admin_key as uc;
 
 #[derive(Subcommand, Debug)]
 pub enum OperatorKeyCmd {
@@ -41,11 +43,26 @@ pub enum AdminKeyCmd {
         expires_in: String,
     },
     /// List a tenant's admin keys (never their secrets).
-    List {
+    List(ListArgs),
+    /// Show one admin key (never its secret).
+    Show(ShowArgs),
+    /// Rename an admin key.
+    Update {
         /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The key's id (as `list` shows it).
+        #[arg(long)]
+        id: String,
+        /// The new name (who holds the key).
+        #[arg(long)]
+        name: Option<String>,
+        /// Print one JSON object instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
     },
+    /// Remove (revoke) an admin key at once, after saying what stops.
+    Remove(RemoveArgs),
     /// Revoke a tenant's admin key at once.
     Revoke {
         /// The tenant's slug.
@@ -118,9 +135,34 @@ pub async fn admin_key(ctx: &Ctx, cmd: AdminKeyCmd) -> Result<()> {
                 api_key::create(&ctx.store, clock, Scope::TenantAdmin(t.id), &name, ttl).await?;
             print_created(&k, &secret);
         }
-        AdminKeyCmd::List { tenant } => {
-            let t = tenant_of(tenant).await?;
-            print_list(&api_key::list(&ctx.store.db, Some(&t.id)).await?);
+        AdminKeyCmd::List(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            let all = uc::list(&ctx.store.db, clock, &t).await?;
+            let line = |v: &uc::AdminKeyView| {
+                format!("{} {} {} expires {}", v.id, v.status, v.name, v.expires_at)
+            };
+            manage::print_list("api_key", &all, line, a.json)?;
+        }
+        AdminKeyCmd::Show(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            manage::print_one(&uc::show(&ctx.store.db, clock, &t, &a.id).await?, a.json)?;
+        }
+        AdminKeyCmd::Update {
+            tenant,
+            id,
+            name,
+            json,
+        } => {
+            let t = manage::tenant_id(ctx, &tenant).await?;
+            let change = uc::AdminKeyChange { name };
+            let v = uc::update(&ctx.store, clock, &t, &id, &change, "operator").await?;
+            manage::print_one(&v, json)?;
+        }
+        AdminKeyCmd::Remove(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            let what = |v: &uc::AdminKeyView| format!("admin key \"{}\"", v.name);
+            let run = |dry| uc::remove(&ctx.store, clock, &t, &a.id, "operator", dry);
+            manage::remove(&a, what, run).await?;
         }
         AdminKeyCmd::Revoke { tenant, id } => {
             let t = tenant_of(tenant).await?;

@@ -8,8 +8,11 @@ mod catalog;
 pub(crate) mod confirm;
 mod dev_idp;
 pub mod gateway;
+mod grant;
 mod incident;
+mod invitation;
 mod keys;
+mod manage;
 mod scim;
 mod service_account;
 #[cfg(test)]
@@ -92,6 +95,9 @@ pub enum Command {
     /// Invite and manage a tenant's console administrators.
     #[command(subcommand)]
     Admin(admin::AdminCmd),
+    /// A tenant's admin invitations: list, show, extend, withdraw.
+    #[command(subcommand)]
+    Invitation(invitation::InvitationCmd),
     /// Manage a tenant's email domains (and the operator's verification override).
     #[command(subcommand)]
     Domain(admin::DomainCmd),
@@ -191,6 +197,7 @@ pub async fn run(g: Global, cmd: Command) -> Result<()> {
         Command::AdminKey(c) => keys::admin_key(&ctx, c).await,
         Command::Admin(c) => admin::admin(&ctx, c).await,
         Command::Domain(c) => admin::domain(&ctx, c).await,
+        Command::Invitation(c) => invitation::invitation(&ctx, c).await,
         Command::UserKey(c) => user_key::user_key(&ctx, c).await,
         Command::Audit(c) => return audit::audit(&ctx, c).await,
         Command::Serve(_) | Command::Gateway(_) | Command::Migrate => unreachable_cmd(),

@@ -2,7 +2,9 @@ use anyhow::{Context, Result};
 use authz_core::scim_token;
 use clap::Subcommand;
 
+use super::manage::{self, ListArgs, RemoveArgs, ShowArgs};
 use super::{ts, Ctx};
+use app::manage::scim_token as uc;
 
 #[derive(Subcommand, Debug)]
 pub enum ScimTokenCmd {
@@ -19,11 +21,27 @@ pub enum ScimTokenCmd {
         expires_in: String,
     },
     /// List a tenant's SCIM tokens (never their secrets).
-    List {
+    List(ListArgs),
+    /// Show one SCIM token (never its secret).
+    Show(ShowArgs),
+    /// Rename a SCIM token (to replace its secret, rotate it).
+    Update {
         /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The token's id (as `list` shows it).
+        #[arg(long)]
+        id: String,
+        /// The new name (which IdP or job uses it).
+        #[arg(long)]
+        name: Option<String>,
+        /// Print one JSON object instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
     },
+    /// Remove (revoke) a SCIM token at once, after saying what stops: the IdP's provisioning
+    /// with it.
+    Remove(RemoveArgs),
     /// Issue a successor; the old token keeps working for the overlap only.
     Rotate {
         /// The tenant's slug.
@@ -73,24 +91,43 @@ pub async fn scim_token(ctx: &Ctx, cmd: ScimTokenCmd) -> Result<()> {
                 "note: the token is shown once; paste it into the IdP's provisioning settings"
             );
         }
-        ScimTokenCmd::List { tenant } => {
-            let t = tenant_of(tenant).await?;
-            for tok in scim_token::list(&ctx.store.db, &t.id).await? {
-                let state = if tok.revoked_at.is_some() {
-                    "revoked"
-                } else if tok.expires_at <= clock.now_us() {
-                    "expired"
-                } else {
-                    "active"
-                };
-                println!(
-                    "scim_token: {} {state} expires={} last_used={} {}",
-                    tok.id,
-                    ts(tok.expires_at),
-                    tok.last_used_at.map(ts).unwrap_or_else(|| "never".into()),
-                    tok.name
-                );
-            }
+        ScimTokenCmd::List(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            let all = uc::list(&ctx.store.db, clock, &t).await?;
+            let line = |v: &uc::ScimTokenView| {
+                let used = v.last_used_at.as_deref().unwrap_or("never");
+                format!(
+                    "{} {} expires={} last_used={used} {}",
+                    v.id, v.status, v.expires_at, v.name
+                )
+            };
+            manage::print_list("scim_token", &all, line, a.json)?;
+        }
+        ScimTokenCmd::Show(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            manage::print_one(&uc::show(&ctx.store.db, clock, &t, &a.id).await?, a.json)?;
+        }
+        ScimTokenCmd::Update {
+            tenant,
+            id,
+            name,
+            json,
+        } => {
+            let t = manage::tenant_id(ctx, &tenant).await?;
+            let change = uc::ScimTokenChange { name };
+            let v = uc::update(&ctx.store, clock, &t, &id, &change, "operator").await?;
+            manage::print_one(&v, json)?;
+        }
+        ScimTokenCmd::Remove(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            let what = |v: &uc::ScimTokenView| {
+                format!(
+                    "SCIM token \"{}\" (the IdP's provisioning with it stops)",
+                    v.name
+                )
+            };
+            let run = |dry| uc::remove(&ctx.store, clock, &t, &a.id, "operator", dry);
+            manage::remove(&a, what, run).await?;
         }
         ScimTokenCmd::Rotate {
             tenant,

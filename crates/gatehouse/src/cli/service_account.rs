@@ -7,7 +7,9 @@ use anyhow::{bail, Context, Result};
 use authz_core::service_account::{self as sa, Keys, Method, NewAccount, ServiceAccount};
 use clap::Subcommand;
 
+use super::manage::{self, ListArgs, RemoveArgs, ShowArgs};
 use super::{ts, Ctx};
+use app::manage::service_account as uc;
 
 #[derive(Subcommand, Debug)]
 pub enum ServiceAccountCmd {
@@ -34,19 +36,31 @@ pub enum ServiceAccountCmd {
         jwks_uri: Option<String>,
     },
     /// List a tenant's service accounts.
-    List {
-        /// The tenant's slug.
-        #[arg(long)]
-        tenant: String,
-    },
+    List(ListArgs),
     /// Show one account (by id, client id or name).
-    Show {
+    Show(ShowArgs),
+    /// Change an account's name, granted scopes or state, in one step (tokens carrying a scope
+    /// no longer granted, or all when disabled, are revoked at once).
+    Update {
         /// The tenant's slug.
         #[arg(long)]
         tenant: String,
         /// The account's id, client id or name.
         #[arg(long)]
         id: String,
+        /// The new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// `<resource URI or id>=<scope>,<scope>`; repeat for several resources. Replaces the
+        /// granted scopes as a whole.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Enable (true) or disable (false) the account.
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// Print one JSON object instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Issue a new client secret; the current one keeps working for the overlap.
     RotateSecret {
@@ -105,15 +119,8 @@ pub enum ServiceAccountCmd {
         #[arg(long)]
         id: String,
     },
-    /// Remove the account, revoking its tokens.
-    Remove {
-        /// The tenant's slug.
-        #[arg(long)]
-        tenant: String,
-        /// The account's id, client id or name.
-        #[arg(long)]
-        id: String,
-    },
+    /// Remove the account, revoking its tokens, after saying what stops.
+    Remove(RemoveArgs),
 }
 
 fn parse_grants(raw: &[String]) -> Result<Vec<(String, Vec<String>)>> {
@@ -197,22 +204,44 @@ pub async fn service_account(ctx: &Ctx, cmd: ServiceAccountCmd) -> Result<()> {
                 eprintln!("note: the client secret is shown once; give it to the service now");
             }
         }
-        ServiceAccountCmd::List { tenant } => {
-            let t = tenant_of(tenant).await?;
-            for a in sa::list(&store.db, &t.id).await? {
-                let state = if a.enabled() { "enabled" } else { "disabled" };
-                println!(
-                    "service_account: {} {state} client_id={} auth={} {}",
-                    a.id,
-                    a.client_id,
-                    a.method.as_str(),
-                    a.name
-                );
+        ServiceAccountCmd::List(a) => {
+            let t = tenant_of(a.tenant).await?;
+            let all = uc::list(&store.db, &t.id).await?;
+            let line = |v: &uc::ServiceAccountView| {
+                let state = if v.enabled { "enabled" } else { "disabled" };
+                format!(
+                    "{} {state} client_id={} auth={} {}",
+                    v.id, v.client_id, v.auth_method, v.name
+                )
+            };
+            manage::print_list("service_account", &all, line, a.json)?;
+        }
+        ServiceAccountCmd::Show(a) => {
+            let t = tenant_of(a.tenant).await?;
+            if a.json {
+                manage::print_one(&uc::show(&store.db, &t.id, &a.id).await?, true)?;
+            } else {
+                print(&sa::get(&store.db, &t.id, &a.id).await?);
             }
         }
-        ServiceAccountCmd::Show { tenant, id } => {
+        ServiceAccountCmd::Update {
+            tenant,
+            id,
+            name,
+            grants,
+            enabled,
+            json,
+        } => {
             let t = tenant_of(tenant).await?;
-            print(&sa::get(&store.db, &t.id, &id).await?);
+            let change = uc::ServiceAccountChange {
+                name,
+                grants: (!grants.is_empty())
+                    .then(|| parse_grants(&grants))
+                    .transpose()?,
+                enabled,
+            };
+            let r = uc::update(store, clock, &t.id, &id, &change, "operator").await?;
+            manage::print_one(&r, json)?;
         }
         ServiceAccountCmd::RotateSecret {
             tenant,
@@ -260,11 +289,11 @@ pub async fn service_account(ctx: &Ctx, cmd: ServiceAccountCmd) -> Result<()> {
             let (a, _) = sa::set_enabled(store, clock, &t.id, &id, true, "operator").await?;
             println!("service_account: {} enabled", a.id);
         }
-        ServiceAccountCmd::Remove { tenant, id } => {
-            let t = tenant_of(tenant).await?;
-            let n = sa::remove(store, clock, &t.id, &id, "operator").await?;
-            println!("service_account: removed");
-            println!("tokens_revoked: {n}");
+        ServiceAccountCmd::Remove(a) => {
+            let t = tenant_of(a.tenant.clone()).await?;
+            let what = |v: &uc::ServiceAccountView| format!("service account \"{}\"", v.name);
+            let run = |dry| uc::remove(store, clock, &t.id, &a.id, "operator", dry);
+            manage::remove(&a, what, run).await?;
         }
     }
     Ok(())

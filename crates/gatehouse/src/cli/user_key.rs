@@ -5,16 +5,33 @@ use anyhow::{bail, Context, Result};
 use authz_core::admin::settings;
 use clap::Subcommand;
 
-use super::{ts, Ctx};
+use super::manage::{self, ListArgs, RemoveArgs, ShowArgs};
+use super::Ctx;
+use app::manage::user_key as uc;
 
 #[derive(Subcommand, Debug)]
 pub enum UserKeyCmd {
     /// List every personal API key of a tenant's members (never a secret).
-    List {
+    List(ListArgs),
+    /// Show one member's key (never its secret).
+    Show(ShowArgs),
+    /// Rename a member's key (its scopes and expiry are the member's choice).
+    Update {
         /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// The key id (as `list` shows it).
+        #[arg(long)]
+        id: String,
+        /// The new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print one JSON object instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
     },
+    /// Remove (revoke) a member's key at once on every node, after saying what stops.
+    Remove(RemoveArgs),
     /// Revoke a member's key at once, on every node.
     Revoke {
         /// The tenant's slug.
@@ -54,23 +71,47 @@ pub async fn user_key(ctx: &Ctx, cmd: UserKeyCmd) -> Result<()> {
         app::TenantAdmin::verified(t.id.clone(), app::Operator::cli().actor().to_string())
     };
     match cmd {
-        UserKeyCmd::List { tenant } => {
-            let t = tenant_of(tenant).await?;
-            for k in app::api_keys::admin::list(&ctx.store, clock, &admin(&t)).await? {
-                println!(
-                    "user_key: {} {} user={} resource={} scopes={} expires={} last_used={} prefix={} client={} {}",
+        UserKeyCmd::List(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            let all = uc::list(&ctx.store.db, clock, &t).await?;
+            let line = |k: &uc::UserKeyView| {
+                format!(
+                    "{} {} user={} resource={} scopes={} expires={} last_used={} prefix={} client={} {}",
                     k.id,
-                    k.status.as_str(),
+                    k.status,
                     k.user_id,
-                    k.resource_uri,
+                    k.resource,
                     k.scopes.join(","),
-                    ts(k.expires_at),
-                    k.last_used_at.map(ts).unwrap_or_else(|| "never".into()),
-                    k.display_prefix,
-                    k.client_label,
+                    k.expires_at,
+                    k.last_used_at.as_deref().unwrap_or("never"),
+                    k.prefix,
+                    k.client,
                     k.name
-                );
-            }
+                )
+            };
+            manage::print_list("user_key", &all, line, a.json)?;
+        }
+        UserKeyCmd::Show(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            manage::print_one(&uc::show(&ctx.store.db, clock, &t, &a.id).await?, a.json)?;
+        }
+        UserKeyCmd::Update {
+            tenant,
+            id,
+            name,
+            json,
+        } => {
+            let t = manage::tenant_id(ctx, &tenant).await?;
+            let change = uc::UserKeyChange { name };
+            let v = uc::update(&ctx.store, clock, &t, &id, &change, "operator").await?;
+            manage::print_one(&v, json)?;
+        }
+        UserKeyCmd::Remove(a) => {
+            let t = manage::tenant_id(ctx, &a.tenant).await?;
+            let what =
+                |v: &uc::UserKeyView| format!("personal API key \"{}\" ({})", v.name, v.prefix);
+            let run = |dry| uc::remove(&ctx.store, clock, &t, &a.id, "operator", dry);
+            manage::remove(&a, what, run).await?;
         }
         UserKeyCmd::Revoke { tenant, id } => {
             let t = tenant_of(tenant).await?;

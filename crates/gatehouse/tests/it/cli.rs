@@ -81,7 +81,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Runs a command that must succeed; returns stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn ok(dir: &Path, args: &[&str]) -> String {
     let o = gatehouse(dir, args);
     assert!(
         o.status.success(),
@@ -94,7 +94,7 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Runs a command that must fail; returns (exit code, stdout, stderr).
-fn fails(dir: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn fails(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let o = gatehouse(dir, args);
     assert!(
         !o.status.success(),
@@ -183,7 +183,7 @@ fn baseline() -> &'static Path {
 }
 
 /// A private copy of the baseline data dir (database, WAL, key file).
-fn copy_of_baseline(label: &str) -> PathBuf {
+pub(crate) fn copy_of_baseline(label: &str) -> PathBuf {
     let src = baseline();
     let dst = fresh_dir(label);
     for e in std::fs::read_dir(src).unwrap() {

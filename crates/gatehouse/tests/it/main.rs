@@ -2,6 +2,7 @@
 //! `cli`, `operator_errors`, `scim_guides` and `serve_logs` run the built `gatehouse` program.
 mod catalogue_cli;
 mod cli;
+mod cli_objects;
 mod dev_idp_cli;
 mod http;
 mod operator_errors;

@@ -15,18 +15,18 @@ use authz_core::testkit::{self, world};
 use authz_core::user::FederatedIdentity;
 use authz_core::{audit, connection, session, tenant, Store, TenantId};
 
-struct Who {
-    cookie: String,
+pub(super) struct Who {
+    pub(super) cookie: String,
 }
 
-struct Fx {
-    store: Store,
-    clock: FixedClock,
-    acme: TenantId,
-    admin: Who,
-    admin_user: String,
-    plain: Who,
-    plain_user: String,
+pub(super) struct Fx {
+    pub(super) store: Store,
+    pub(super) clock: FixedClock,
+    pub(super) acme: TenantId,
+    pub(super) admin: Who,
+    pub(super) admin_user: String,
+    pub(super) plain: Who,
+    pub(super) plain_user: String,
     stale: Who,
     expired: Who,
     beta_admin: Who,
@@ -64,7 +64,7 @@ async fn oidc_connection(store: &Store, clock: &FixedClock, t: &TenantId) -> Str
     .id
 }
 
-async fn fixture() -> Fx {
+pub(super) async fn fixture() -> Fx {
     let store = testkit::store().await;
     let clock = testkit::clock();
     let acme = world::add_tenant(&store, &clock, "acme", "Acme", &["acme.test"]).await;
@@ -108,7 +108,7 @@ async fn fixture() -> Fx {
     }
 }
 
-async fn app(
+pub(super) async fn app(
     fx: &Fx,
 ) -> impl Service<
     actix_http::Request,
@@ -160,11 +160,11 @@ async fn app_with(
 }
 
 /// The CSRF token the console derives for a session cookie (what its pages embed).
-fn csrf(cookie: &str) -> String {
+pub(super) fn csrf(cookie: &str) -> String {
     sha256_hex(&format!("console|admin|{cookie}"))
 }
 
-async fn send<S, B>(
+pub(super) async fn send<S, B>(
     app: &S,
     method: &str,
     path: &str,
@@ -1734,10 +1734,22 @@ async fn the_admin_turns_personal_api_keys_on_sees_every_key_and_revokes_one() {
     assert!(body.contains(&created.key.id) && !body.contains(&created.secret));
     let form = format!("csrf={}", csrf(&fx.admin.cookie));
     let path = format!("/admin/t/acme/user-keys/{}/revoke", created.key.id);
+    // Unconfirmed, the console asks first and says what stops; nothing is revoked yet.
+    let (status, _, body) = send(&app, "POST", &path, cookie, Some(form.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Remove API key?") && body.contains("1 credential stop working."),
+        "{body}"
+    );
+    let k = personal_key::get(&fx.store.db, &fx.clock, &fx.acme, None, &created.key.id)
+        .await
+        .unwrap();
+    assert_eq!(k.status, Status::Active);
+    let form = format!("{form}&confirm=yes");
     let (status, location, _) = send(&app, "POST", &path, cookie, Some(form)).await;
     assert_eq!(
         (status, location.as_str()),
-        (303, "/admin/t/acme/user-keys")
+        (303, "/admin/t/acme/user-keys?removed=API+key")
     );
     let k = personal_key::get(&fx.store.db, &fx.clock, &fx.acme, None, &created.key.id)
         .await

@@ -172,8 +172,26 @@ async fn a_tenant_admin_manages_service_accounts_through_the_api() {
     )
     .await;
     assert_eq!(s, 404);
-    let (s, _) = call(&app, "DELETE", &format!("{BASE}/{id}"), &key, None).await;
-    assert_eq!(s, 204);
+    // A preview says what the removal ends and changes nothing; the removal then ends it.
+    let (s, body) = call(
+        &app,
+        "DELETE",
+        &format!("{BASE}/{id}?dry_run=true"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, &body["revoked"]["credentials"]),
+        (200, &json!(1)),
+        "{body}"
+    );
+    let (s, _) = call(&app, "GET", &format!("{BASE}/{id}"), &key, None).await;
+    assert_eq!(s, 200, "a preview removes nothing");
+    let (s, body) = call(&app, "DELETE", &format!("{BASE}/{id}"), &key, None).await;
+    assert_eq!((s, &body["removed"]["id"]), (200, &json!(id)), "{body}");
+    let (s, _) = call(&app, "GET", &format!("{BASE}/{id}"), &key, None).await;
+    assert_eq!(s, 404);
     for action in [
         "service_account.created",
         "service_account.secret_rotated",
@@ -183,4 +201,78 @@ async fn a_tenant_admin_manages_service_accounts_through_the_api() {
     ] {
         assert!(!fx.audit(action).await.is_empty(), "{action} is audited");
     }
+}
+
+/// `PATCH` changes the name, scopes and state in one step (disabling revokes the tokens), and
+/// `DELETE` says how many token grants it ends, previews that without removing, and ends them.
+#[actix_web::test]
+async fn a_service_account_is_updated_and_removed_with_what_it_revokes() {
+    let fx = fixture().await;
+    let key = tw::api_key(
+        &fx.w.store,
+        &fx.w.clock,
+        Scope::TenantAdmin(fx.t.id().clone()),
+    )
+    .await;
+    let app = Node::new(&fx.w.store, &fx.w.clock, ISSUER).app().await;
+    let grants = json!([{"resource": RESOURCE_URI, "scopes": [READ]}]);
+    let (s, body) = call(
+        &app,
+        "POST",
+        BASE,
+        &key,
+        Some(json!({"name": "bot", "grants": grants})),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let basic_auth = basic(
+        body["client_id"].as_str().unwrap(),
+        body["client_secret"].as_str().unwrap(),
+    );
+    let cc = [("grant_type", "client_credentials")];
+    let url = format!("{BASE}/{id}");
+    for bad in [
+        json!({"colour": "red"}),
+        json!({"name": ""}),
+        json!({"enabled": "no"}),
+    ] {
+        let (s, body) = call(&app, "PATCH", &url, &key, Some(bad.clone())).await;
+        assert_eq!(s, 400, "{bad}: {body}");
+    }
+    let (s, tok) = token(&app, Some(&basic_auth), &cc).await;
+    assert_eq!(s, 200, "{tok}");
+    let (s, body) = call(
+        &app,
+        "PATCH",
+        &url,
+        &key,
+        Some(json!({"name": "nightly bot", "enabled": false})),
+    )
+    .await;
+    assert_eq!(
+        (s, &body["name"], &body["enabled"], &body["tokens_revoked"]),
+        (200, &json!("nightly bot"), &json!(false), &json!(1)),
+        "{body}"
+    );
+    assert!(!fx.w.active(tok["access_token"].as_str().unwrap()).await);
+    let (s, _) = call(&app, "PATCH", &url, &key, Some(json!({"enabled": true}))).await;
+    assert_eq!(s, 200);
+    let (s, tok) = token(&app, Some(&basic_auth), &cc).await;
+    assert_eq!(s, 200, "{tok}");
+    let access = tok["access_token"].as_str().unwrap();
+    let (s, body) = call(&app, "DELETE", &format!("{url}?dry_run=true"), &key, None).await;
+    assert_eq!((s, &body["revoked"]["grants"]), (200, &json!(1)), "{body}");
+    assert!(fx.w.active(access).await, "a preview revokes nothing");
+    let (s, body) = call(&app, "DELETE", &format!("{url}?dry_run=maybe"), &key, None).await;
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = call(&app, "DELETE", &url, &key, None).await;
+    assert_eq!(
+        (s, &body["removed"]["name"], &body["revoked"]["grants"]),
+        (200, &json!("nightly bot"), &json!(1)),
+        "{body}"
+    );
+    assert!(!fx.w.active(access).await, "removal revokes at once");
+    let (s, _) = token(&app, Some(&basic_auth), &cc).await;
+    assert_eq!(s, 401);
 }
