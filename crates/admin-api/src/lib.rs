@@ -203,6 +203,7 @@ admin_api!(
     manage::admin_keys::remove_admin_key,
     manage::admins::list_admins,
     manage::admins::get_admin,
+    manage::admins::update_admin,
     manage::admins::remove_admin,
     manage::invitations::list_invitations,
     manage::invitations::get_invitation,

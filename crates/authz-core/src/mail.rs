@@ -226,25 +226,37 @@ pub async fn set_alert_recipients(
     emails: &[String],
     actor: &str,
 ) -> CoreResult<()> {
-    let list = validate_recipients(emails)?;
     let txn = store.begin().await?;
+    set_alert_recipients_in(&txn, clock, tenant, emails, actor).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// [`set_alert_recipients`] inside the caller's transaction.
+pub async fn set_alert_recipients_in<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    emails: &[String],
+    actor: &str,
+) -> CoreResult<()> {
+    let list = validate_recipients(emails)?;
     tenants::Entity::update_many()
         .col_expr(
             tenants::Column::AlertRecipients,
             Expr::value(serde_json::to_string(&list).unwrap_or_default()),
         )
         .filter(tenants::Column::Id.eq(tenant.to_string()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     crate::audit::record(
-        &txn,
+        txn,
         clock,
         crate::audit::AuditEvent::new(Some(tenant), "tenant.alert_recipients_changed")
             .actor(actor)
             .detail("recipients", list.len()),
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 

@@ -438,6 +438,7 @@ console_routes! {
     POST "/settings/admins/invite" Admin => settings::invite;
     GET "/admins" Admin ["admin.list"] => people::admins;
     GET "/admins/{user_id}" Admin ["admin.show"] => people::admin;
+    POST "/admins/{user_id}" Admin ["admin.update"] => people::update_admin;
     GET "/settings/admins/{user_id}/remove" Admin => people::confirm_remove_admin;
     POST "/settings/admins/{user_id}/remove" Admin ["admin.remove"] => people::remove_admin;
     GET "/invitations" Admin ["invitation.list"] => people::invitations;

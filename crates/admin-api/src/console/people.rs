@@ -34,14 +34,52 @@ pub async fn admins(Admin(c): Admin) -> ConsoleResult {
 
 pub async fn admin(Admin(c): Admin, path: Id) -> ConsoleResult {
     let a = admins_uc::show(&c.st.store.db, &c.tenant.id, &path.1).await?;
+    // The one thing to change on an administrator: whether they get the security alerts.
+    let (next, note, button) = if a.security_alerts {
+        (
+            "off",
+            "They receive this organisation's security alerts by email.",
+            "Stop their alerts",
+        )
+    } else {
+        (
+            "on",
+            "They do not receive this organisation's security alerts.",
+            "Send them the alerts",
+        )
+    };
+    let inputs = vec![objects::input("security_alerts", "", "hidden", next)];
+    let form = objects::form(
+        &c,
+        "Security alerts",
+        &format!("/admins/{}", a.user_id),
+        inputs,
+        button,
+    );
+    let edit = minijinja::context! { note => note, ..form };
     let d = Detail {
         nav: "settings",
         title: format!("Administrator {}", a.email.as_deref().unwrap_or(&a.user_id)),
         back: ("/admins", "Administrators"),
-        edit: None,
+        edit: Some(edit),
         remove: Some(format!("/settings/admins/{}/remove", a.user_id)),
     };
     Ok(objects::detail(&c, d, &a))
+}
+
+/// Turns the administrator's security alerts on or off (`security_alerts` = `on` | `off`).
+pub async fn update_admin(AdminWrite(c, f): AdminWrite, path: Id) -> ConsoleResult {
+    let on = match f.require("security_alerts", "Security alerts")? {
+        "on" => true,
+        "off" => false,
+        _ => return Err(ConsoleError::bad_request("Security alerts are on or off.")),
+    };
+    let change = admins_uc::AdminChange {
+        security_alerts: Some(on),
+    };
+    let (store, clock) = (&c.st.store, c.st.clock.as_ref());
+    admins_uc::update(store, clock, &c.tenant.id, &path.1, &change, &c.actor()).await?;
+    Ok(super::see_other(c.slug(), &format!("/admins/{}", path.1)))
 }
 
 async fn remove_admin_run(c: &Console, user_id: &str, dry: bool) -> ConsoleResult {

@@ -1,7 +1,8 @@
-//! A tenant's explicit administrators: list, show, remove. Removing one ends their signed-in
+//! A tenant's explicit administrators: list, show, change (their part in the security
+//! alerts), remove. Removing one ends their signed-in
 //! sessions at once; the last administrator cannot be removed (409).
-use actix_web::{delete, get, web, HttpRequest};
-use app::manage::admin::{self, AdminView};
+use actix_web::{delete, get, patch, web, HttpRequest};
+use app::manage::admin::{self, AdminChange, AdminView};
 use app::manage::Removed;
 
 use super::{dry_run, RemoveQuery, RemovedOut};
@@ -52,6 +53,43 @@ pub async fn get_admin(
     Ok(web::Json(
         admin::show(&st.store.db, &admin.tenant, &path.1).await?,
     ))
+}
+
+/// Changes an administrator: `security_alerts` adds or removes their email among the tenant's
+/// security-alert recipients (there is one administrator role; nothing else to change).
+#[utoipa::path(
+    operation_id = "admin.update",
+    tag = "tenant",
+    security(("bearer" = [])),
+    params(("tenant" = String, Path, description = "Tenant slug"), ("user_id" = String, Path)),
+    request_body = AdminChange,
+    responses(
+        (status = 200, body = AdminView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/tenants/{tenant}/admins/{user_id}")]
+pub async fn update_admin(
+    admin: TenantAdmin,
+    st: web::Data<AdminState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<AdminView>, Problem> {
+    let change: AdminChange = crate::error::json(&body)?;
+    let (store, clock) = (&st.store, st.clock.as_ref());
+    let a = admin::update(
+        store,
+        clock,
+        &admin.tenant,
+        &path.1,
+        &change,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(web::Json(a))
 }
 
 /// Removes an administrator and ends their signed-in sessions at once; 409 for the last one.

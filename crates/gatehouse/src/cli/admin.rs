@@ -10,6 +10,22 @@ use super::manage::{self, ListArgs, RemoveArgs, ShowArgs};
 use super::{ts, Ctx};
 use app::manage::{admin as admin_uc, domain as domain_uc};
 
+#[derive(clap::Args, Debug)]
+pub struct AdminUpdateArgs {
+    /// The tenant's slug.
+    #[arg(long)]
+    tenant: String,
+    /// The administrator's user id (as `gatehouse admin list` shows it).
+    #[arg(long)]
+    id: String,
+    /// Send the tenant's security alerts to this administrator's email (`on`), or stop (`off`).
+    #[arg(long, value_parser = ["on", "off"])]
+    security_alerts: Option<String>,
+    /// Print the changed administrator as one JSON object instead of `key: value` lines.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum AdminCmd {
     /// Invite an administrator of a tenant by email (the tenant's first admin, typically).
@@ -26,6 +42,9 @@ pub enum AdminCmd {
     List(ListArgs),
     /// Show one explicit administrator (by user id).
     Show(ShowArgs),
+    /// Change an explicit administrator: whether their email receives the tenant's security
+    /// alerts (there is one administrator role).
+    Update(AdminUpdateArgs),
     /// Remove an explicit administrator, after saying what ends: their signed-in sessions.
     /// The last administrator cannot be removed.
     Remove(RemoveArgs),
@@ -148,6 +167,14 @@ pub async fn admin(ctx: &Ctx, cmd: AdminCmd) -> Result<()> {
         AdminCmd::Show(a) => {
             let t = tenant_of(ctx, &a.tenant).await?;
             manage::print_one(&admin_uc::show(&ctx.store.db, &t.id, &a.id).await?, a.json)?;
+        }
+        AdminCmd::Update(a) => {
+            let t = tenant_of(ctx, &a.tenant).await?;
+            let change = admin_uc::AdminChange {
+                security_alerts: a.security_alerts.as_deref().map(|v| v == "on"),
+            };
+            let v = admin_uc::update(&ctx.store, clock, &t.id, &a.id, &change, "operator").await?;
+            manage::print_one(&v, a.json)?;
         }
         AdminCmd::Remove(a) => {
             let t = tenant_of(ctx, &a.tenant).await?;

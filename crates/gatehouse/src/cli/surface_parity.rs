@@ -57,7 +57,6 @@ const GAPS: &[(&str, &str)] = &[
     ("cli", "operator-key.show"),
     ("cli", "operator-key.update"),
     ("cli", "operator-key.remove"),
-    ("cli", "admin.update"),
     ("api", "tenant.show"),
     ("api", "tenant.update"),
     ("api", "tenant.remove"),
@@ -74,7 +73,6 @@ const GAPS: &[(&str, &str)] = &[
     ("api", "operator-key.show"),
     ("api", "operator-key.update"),
     ("api", "operator-key.remove"),
-    ("api", "admin.update"),
     ("console", "tenant.list"),
     ("console", "tenant.remove"),
     ("console", "connection.remove"),
@@ -87,7 +85,6 @@ const GAPS: &[(&str, &str)] = &[
     ("console", "operator-key.show"),
     ("console", "operator-key.update"),
     ("console", "operator-key.remove"),
-    ("console", "admin.update"),
 ];
 
 fn cli_ops() -> BTreeSet<String> {

@@ -148,6 +148,25 @@ async fn console_object_pages_and_removals_that_ask_first() {
     txn.commit().await.unwrap();
     let (status, _, body) = send(&app, "GET", "/admin/t/acme/admins", cookie, None).await;
     assert!(status == 200 && body.contains("pat@example.test"), "{body}");
+    // The change an administrator takes: their security alerts, on then off.
+    let page = format!("/admin/t/acme/admins/{}", fx.plain_user);
+    let (status, _, body) = send(&app, "GET", &page, cookie, None).await;
+    assert!(
+        status == 200 && body.contains("Send them the alerts"),
+        "{body}"
+    );
+    let on = Some(format!("csrf={token}&security_alerts=on"));
+    let (status, _, _) = send(&app, "POST", &page, cookie, on).await;
+    assert_eq!(status, 303);
+    let recipients = authz_core::mail::alert_recipients(&fx.store.db, &fx.acme)
+        .await
+        .unwrap();
+    assert_eq!(recipients, ["pat@example.test"]);
+    let (_, _, body) = send(&app, "GET", &page, cookie, None).await;
+    assert!(body.contains("Stop their alerts"), "{body}");
+    let bad = Some(format!("csrf={token}&security_alerts=maybe"));
+    let (status, _, _) = send(&app, "POST", &page, cookie, bad).await;
+    assert_eq!(status, 400);
     let path = format!("/admin/t/acme/settings/admins/{}/remove", fx.plain_user);
     let (status, _, body) = send(&app, "GET", &path, cookie, None).await;
     assert!(

@@ -271,6 +271,24 @@ async fn admins_invitations_and_domains_are_listed_shown_changed_and_removed() {
     let url = format!("{ACME}/admins/{}", bob.id);
     let (s, a) = call(&app, "GET", &url, &key, None).await;
     assert_eq!((s, &a["email"]), (200, &json!("bob@acme.test")));
+    assert_eq!(a["security_alerts"], json!(false));
+    // The change an administrator takes: their part in the security alerts.
+    let on = json!({ "security_alerts": true });
+    let (s, a) = call(&app, "PATCH", &url, &key, Some(on)).await;
+    assert_eq!((s, &a["security_alerts"]), (200, &json!(true)), "{a}");
+    let recipients = authz_core::mail::alert_recipients(&w.store.db, acme.id())
+        .await
+        .unwrap();
+    assert_eq!(recipients, ["bob@acme.test"]);
+    let (s, b) = call(&app, "PATCH", &url, &key, Some(json!({ "role": "owner" }))).await;
+    assert_eq!(s, 400, "an unknown field is refused: {b}");
+    let off = json!({ "security_alerts": false });
+    let (s, a) = call(&app, "PATCH", &url, &key, Some(off)).await;
+    assert_eq!((s, &a["security_alerts"]), (200, &json!(false)), "{a}");
+    let recipients = authz_core::mail::alert_recipients(&w.store.db, acme.id())
+        .await
+        .unwrap();
+    assert!(recipients.is_empty(), "{recipients:?}");
     let (s, _) = call(
         &app,
         "GET",
