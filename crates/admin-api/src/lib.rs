@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 pub mod access;
 pub mod auth;
+pub mod connections;
 pub mod console;
 pub mod error;
 pub mod incident;
@@ -190,4 +191,11 @@ admin_api!(
     service_accounts::disable_service_account,
     service_accounts::enable_service_account,
     service_accounts::remove_service_account,
+    operator::tenants::get_tenant,
+    operator::tenants::update_tenant,
+    operator::tenants::remove_tenant,
+    connections::create_connection,
+    connections::get_connection,
+    connections::update_connection,
+    connections::remove_connection,
 );

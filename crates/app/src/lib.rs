@@ -17,6 +17,7 @@ pub mod resource_events;
 pub mod resource_policy;
 pub mod scim;
 pub mod sign_in;
+pub mod tenant;
 pub mod token;
 pub mod users;
 

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod personal_key;
 pub mod ratelimit;
 pub mod redirect;
+pub mod removal;
 pub mod resource;
 pub mod resource_secret;
 pub mod saml_state;

@@ -2,6 +2,7 @@
 //! resources with their scope catalogues ([`catalogue`]: reading, changing and versions), and
 //! pre-registered clients.
 pub mod catalogue;
+pub mod tenants;
 
 use actix_web::{get, post, web, HttpResponse};
 use authz_core::{client, resource, resource_secret, tenant};

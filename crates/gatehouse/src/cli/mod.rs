@@ -4,12 +4,12 @@
 mod admin;
 mod audit;
 mod catalog;
-#[allow(dead_code)] // used by the `remove`/`--json` commands of issue 16 §2 as they land
 pub(crate) mod confirm;
 mod dev_idp;
 pub mod gateway;
 mod incident;
 mod keys;
+mod manage;
 mod scim;
 mod service_account;
 #[cfg(test)]
