@@ -198,4 +198,7 @@ admin_api!(
     connections::get_connection,
     connections::update_connection,
     connections::remove_connection,
+    operator::clients::get_client,
+    operator::clients::update_client,
+    operator::clients::remove_client,
 );

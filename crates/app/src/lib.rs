@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin;
 pub mod api_keys;
 pub mod authorize;
+pub mod client;
 pub mod connection;
 pub mod console;
 pub mod gateway;

@@ -2,6 +2,7 @@
 //! resources with their scope catalogues ([`catalogue`]: reading, changing and versions), and
 //! pre-registered clients.
 pub mod catalogue;
+pub mod clients;
 pub mod tenants;
 
 use actix_web::{get, post, web, HttpResponse};

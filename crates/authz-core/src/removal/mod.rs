@@ -9,6 +9,7 @@ use crate::db::WriteTxn;
 
 use crate::error::CoreResult;
 
+pub mod client;
 pub mod connection;
 pub mod tenant;
 

@@ -92,6 +92,39 @@ pub enum ClientCmd {
         #[arg(long)]
         confidential: bool,
     },
+    /// List the pre-registered clients, by name.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a client (any kind) by its id.
+    Show {
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename a client (the name on the consent page).
+    Update {
+        #[arg(long)]
+        client_id: String,
+        /// The new name.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client: its grants and tokens in every tenant are revoked at once (asks first,
+    /// or `--yes`).
+    Remove {
+        #[arg(long)]
+        client_id: String,
+        /// Remove without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
@@ -299,7 +332,20 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
 }
 
 pub async fn client(ctx: &Ctx, cmd: ClientCmd) -> Result<()> {
+    use super::manage_client as manage;
     match cmd {
+        ClientCmd::List { json } => manage::client_list(ctx, json).await,
+        ClientCmd::Show { client_id, json } => manage::client_show(ctx, &client_id, json).await,
+        ClientCmd::Update {
+            client_id,
+            name,
+            json,
+        } => manage::client_update(ctx, &client_id, name, json).await,
+        ClientCmd::Remove {
+            client_id,
+            yes,
+            json,
+        } => manage::client_remove(ctx, &client_id, yes, json).await,
         ClientCmd::Add {
             name,
             redirect_uris,

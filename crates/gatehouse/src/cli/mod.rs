@@ -10,6 +10,7 @@ pub mod gateway;
 mod incident;
 mod keys;
 mod manage;
+mod manage_client;
 mod scim;
 mod service_account;
 #[cfg(test)]

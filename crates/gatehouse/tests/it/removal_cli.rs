@@ -219,3 +219,51 @@ fn tenants_are_listed_shown_changed_and_removed_only_when_confirmed() {
         ],
     );
 }
+
+#[test]
+fn clients_are_listed_shown_renamed_and_removed_only_when_confirmed() {
+    let d = fresh_dir("client");
+    let out = ok(
+        &d,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Claude",
+            "--redirect-uri",
+            "https://claude.ai/api/mcp/auth_callback",
+        ],
+    );
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: "))
+        .expect("client_id")
+        .to_string();
+    let list = json(&d, &["client", "list", "--json"]);
+    assert_eq!(list[0]["client_id"], id.as_str(), "{list}");
+    let c = json(
+        &d,
+        &[
+            "client",
+            "update",
+            "--client-id",
+            &id,
+            "--name",
+            "Claude AI",
+            "--json",
+        ],
+    );
+    assert_eq!(c["client_name"], "Claude AI");
+    let err = fails(&d, &["client", "update", "--client-id", &id]);
+    assert!(err.contains("nothing to change"), "{err}");
+    let err = fails(&d, &["client", "remove", "--client-id", &id]);
+    assert!(err.contains("pass --yes"), "{err}");
+    ok(&d, &["client", "show", "--client-id", &id]);
+    let r = json(
+        &d,
+        &["client", "remove", "--client-id", &id, "--yes", "--json"],
+    );
+    assert_eq!(r["removed"]["client_id"], id.as_str());
+    let err = fails(&d, &["client", "show", "--client-id", &id]);
+    assert!(err.contains("not found"), "{err}");
+}

@@ -289,3 +289,59 @@ async fn a_tenant_is_shown_changed_and_removed_by_the_operator_only() {
         "the audit log is kept"
     );
 }
+
+#[actix_web::test]
+async fn a_client_is_shown_renamed_and_removed_with_its_tokens_in_every_tenant() {
+    let w = World::new().await;
+    let acme = w.tenant("acme", "acme.test", &[READ]).await;
+    let beta = w.tenant("beta", "beta.test", &[READ]).await;
+    let tokens = w.tokens(&acme, &[READ]).await;
+    let beta_tokens = w.tokens(&beta, &[READ]).await;
+    let op = world::api_key(&w.store, &w.clock, Scope::Operator).await;
+    let admin = world::api_key(&w.store, &w.clock, Scope::TenantAdmin(acme.id().clone())).await;
+    let app = crate::http::world::Node::new(&w.store, &w.clock, world::ISSUER)
+        .app()
+        .await;
+    let one = format!("/clients/{}", w.client.client_id);
+
+    let (s, c) = call(&app, "GET", &one, &op, None).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["kind"], "preregistered");
+    let (s, _) = call(&app, "GET", &one, &admin, None).await;
+    assert_eq!(s, 403, "a tenant admin is not the operator");
+    let (s, _) = call(&app, "GET", "/clients/pre_nope", &op, None).await;
+    assert_eq!(s, 404);
+    for bad in [
+        json!({}),
+        json!({"client_name": ""}),
+        json!({"redirect_uris": []}),
+    ] {
+        let (s, p) = call(&app, "PATCH", &one, &op, Some(bad.clone())).await;
+        assert_eq!(s, 400, "{bad}: {p}");
+    }
+    let (s, c) = call(
+        &app,
+        "PATCH",
+        &one,
+        &op,
+        Some(json!({"client_name": "Claude Desktop"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["client_name"], "Claude Desktop");
+
+    let (s, preview) = call(&app, "DELETE", &format!("{one}?dry_run=true"), &op, None).await;
+    assert_eq!(s, 200, "{preview}");
+    assert_eq!(
+        preview["revoked"]["grants"], 2,
+        "one in each tenant: {preview}"
+    );
+    assert!(w.active(&tokens.access_token).await);
+    let (s, r) = call(&app, "DELETE", &one, &op, None).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["revoked"], preview["revoked"]);
+    assert!(!w.active(&tokens.access_token).await);
+    assert!(!w.active(&beta_tokens.access_token).await);
+    let (s, _) = call(&app, "GET", &one, &op, None).await;
+    assert_eq!(s, 404);
+}
