@@ -201,4 +201,7 @@ admin_api!(
     operator::clients::get_client,
     operator::clients::update_client,
     operator::clients::remove_client,
+    operator::resources::get_resource,
+    operator::resources::update_resource,
+    operator::resources::remove_resource,
 );

@@ -3,6 +3,7 @@
 //! pre-registered clients.
 pub mod catalogue;
 pub mod clients;
+pub mod resources;
 pub mod tenants;
 
 use actix_web::{get, post, web, HttpResponse};

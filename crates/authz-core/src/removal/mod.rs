@@ -11,6 +11,7 @@ use crate::error::CoreResult;
 
 pub mod client;
 pub mod connection;
+pub mod resource;
 pub mod tenant;
 
 /// What a removal ended (or, in a dry run, would end).

@@ -42,11 +42,33 @@ pub enum ResourceCmd {
         /// Apply the change (without it, nothing is written).
         #[arg(long)]
         yes: bool,
+        /// Print the change as JSON.
+        #[arg(long)]
+        json: bool,
     },
-    /// Print a resource's catalogue (in the `register`/`update` TOML format) and its version.
+    /// Print a resource's catalogue (in the `register`/`update` TOML format) and its version;
+    /// with `--json`, the resource as the admin API shows it.
     Show {
         /// The resource's URI (or id).
         uri: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the resources (URI, id, display name).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a resource: every grant and token for it is revoked at once, its org grants and
+    /// consents deleted (asks first, or `--yes`).
+    Remove {
+        /// The resource's URI (or id).
+        uri: String,
+        /// Remove without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// List the versions of a resource's catalogue, newest first.
     Versions {
@@ -165,12 +187,15 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
             eprintln!("note: the introspection secret is shown once; store it in the resource server's secret store");
             Ok(())
         }
-        ResourceCmd::Update { file, yes } => {
+        ResourceCmd::Update { file, yes, json } => {
             let spec = read_spec(&file)?;
             let uri = spec.uri.clone();
             let op = app::Operator::cli();
             let d = app::resource::update(&ctx.store, ctx.clock.as_ref(), &op, &uri, spec, !yes)
                 .await?;
+            if json {
+                return super::confirm::print_json(&d);
+            }
             print_diff(&d);
             if d.is_empty() {
                 println!("result: no change");
@@ -187,7 +212,14 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
             }
             Ok(())
         }
-        ResourceCmd::Show { uri } => {
+        ResourceCmd::List { json } => super::manage_client::resource_list(ctx, json).await,
+        ResourceCmd::Show { uri, json: true } => {
+            super::manage_client::resource_show(ctx, &uri).await
+        }
+        ResourceCmd::Remove { uri, yes, json } => {
+            super::manage_client::resource_remove(ctx, &uri, yes, json).await
+        }
+        ResourceCmd::Show { uri, json: false } => {
             let (version, spec) =
                 app::resource::show(&ctx.store, &app::Operator::cli(), &uri).await?;
             println!("# resource: {}", spec.uri);

@@ -1,7 +1,9 @@
-//! `client list|show|update|remove` (issue 16 §2): the same use cases (`app::client`) and JSON
-//! shape (`--json`) as the admin API.
+//! `client list|show|update|remove` and `resource list|show --json|remove` (issue 16 §2): the
+//! same use cases (`app::client`, `app::resource::manage`) and JSON shape (`--json`) as the
+//! admin API.
 use anyhow::{Context, Result};
 use app::client::{self, ClientChange, ClientView};
+use app::resource::manage;
 
 use super::confirm;
 use super::Ctx;
@@ -62,6 +64,45 @@ pub async fn client_remove(ctx: &Ctx, id: &str, yes: bool, json: bool) -> Result
         return confirm::print_json(&r);
     }
     println!("removed: {id}");
+    for line in r.revoked.lines() {
+        println!("revoked: {line}");
+    }
+    Ok(())
+}
+
+pub async fn resource_list(ctx: &Ctx, json: bool) -> Result<()> {
+    let all = manage::list(&ctx.store, &app::Operator::cli()).await?;
+    if json {
+        return confirm::print_json(&all);
+    }
+    for r in all {
+        println!("resource: {} {} {}", r.uri, r.id, r.display_name);
+    }
+    Ok(())
+}
+
+pub async fn resource_show(ctx: &Ctx, key: &str) -> Result<()> {
+    let r = manage::show(&ctx.store, &app::Operator::cli(), key)
+        .await
+        .with_context(|| format!("resource '{key}'"))?;
+    confirm::print_json(&r)
+}
+
+pub async fn resource_remove(ctx: &Ctx, key: &str, yes: bool, json: bool) -> Result<()> {
+    let (op, clock) = (app::Operator::cli(), ctx.clock.as_ref());
+    let preview = manage::remove(&ctx.store, clock, &op, key, true)
+        .await
+        .with_context(|| format!("resource '{key}'"))?;
+    let what = format!(
+        "resource {:?} ({})",
+        preview.removed.display_name, preview.removed.uri
+    );
+    confirm::removal(&what, &preview.revoked, yes)?;
+    let r = manage::remove(&ctx.store, clock, &op, key, false).await?;
+    if json {
+        return confirm::print_json(&r);
+    }
+    println!("removed: {}", r.removed.uri);
     for line in r.revoked.lines() {
         println!("revoked: {line}");
     }

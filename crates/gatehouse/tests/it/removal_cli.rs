@@ -267,3 +267,31 @@ fn clients_are_listed_shown_renamed_and_removed_only_when_confirmed() {
     let err = fails(&d, &["client", "show", "--client-id", &id]);
     assert!(err.contains("not found"), "{err}");
 }
+
+#[test]
+fn resources_are_listed_shown_and_removed_only_when_confirmed() {
+    let d = fresh_dir("resource");
+    let toml = d.join("crm.toml");
+    std::fs::write(
+        &toml,
+        "uri = \"https://crm.example.com/mcp\"\ndisplay_name = \"Acme CRM\"\n\n[[scopes]]\nname = \"crm:read\"\ndescription = \"Read\"\ntier = \"routine\"\n",
+    )
+    .unwrap();
+    ok(
+        &d,
+        &["resource", "register", "--file", toml.to_str().unwrap()],
+    );
+    let uri = "https://crm.example.com/mcp";
+    let list = json(&d, &["resource", "list", "--json"]);
+    assert_eq!(list[0]["uri"], uri, "{list}");
+    let r = json(&d, &["resource", "show", uri, "--json"]);
+    assert_eq!(r["scopes"], serde_json::json!(["crm:read"]));
+    let err = fails(&d, &["resource", "remove", uri]);
+    assert!(err.contains("Removing resource \"Acme CRM\""), "{err}");
+    assert!(err.contains("pass --yes"), "{err}");
+    ok(&d, &["resource", "show", uri]);
+    let r = json(&d, &["resource", "remove", uri, "--yes", "--json"]);
+    assert_eq!(r["removed"]["uri"], uri);
+    let err = fails(&d, &["resource", "show", uri]);
+    assert!(err.contains("not found"), "{err}");
+}

@@ -345,3 +345,64 @@ async fn a_client_is_shown_renamed_and_removed_with_its_tokens_in_every_tenant()
     let (s, _) = call(&app, "GET", &one, &op, None).await;
     assert_eq!(s, 404);
 }
+
+#[actix_web::test]
+async fn a_resource_is_shown_renamed_and_removed_with_every_grant_for_it() {
+    let w = World::new().await;
+    let acme = w.tenant("acme", "acme.test", &[READ]).await;
+    let tokens = w.tokens(&acme, &[READ]).await;
+    let op = world::api_key(&w.store, &w.clock, Scope::Operator).await;
+    let admin = world::api_key(&w.store, &w.clock, Scope::TenantAdmin(acme.id().clone())).await;
+    let app = crate::http::world::Node::new(&w.store, &w.clock, world::ISSUER)
+        .app()
+        .await;
+    let one = format!("/resources/{}", w.resource.id);
+
+    let (s, r) = call(&app, "GET", &one, &op, None).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["uri"], world::RESOURCE_URI);
+    assert!(
+        r["scopes"].as_array().unwrap().contains(&json!(READ)),
+        "{r}"
+    );
+    let (s, _) = call(&app, "GET", &one, &admin, None).await;
+    assert_eq!(s, 403);
+    let (s, _) = call(&app, "GET", "/resources/nope", &op, None).await;
+    assert_eq!(s, 404);
+    for bad in [json!({}), json!({"display_name": ""}), json!({"uri": "x"})] {
+        let (s, p) = call(&app, "PATCH", &one, &op, Some(bad.clone())).await;
+        assert_eq!(s, 400, "{bad}: {p}");
+    }
+    let (s, r) = call(
+        &app,
+        "PATCH",
+        &one,
+        &op,
+        Some(json!({"display_name": "CRM"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["display_name"], "CRM");
+
+    let (s, preview) = call(&app, "DELETE", &format!("{one}?dry_run=true"), &op, None).await;
+    assert_eq!(s, 200, "{preview}");
+    assert_eq!(preview["revoked"]["grants"], 1, "{preview}");
+    assert_eq!(
+        preview["revoked"]["cascades"][0],
+        json!(["org grants", 1]),
+        "{preview}"
+    );
+    assert!(w.active(&tokens.access_token).await);
+    let (s, r) = call(&app, "DELETE", &one, &op, None).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["revoked"], preview["revoked"]);
+    assert!(
+        !w.active(&tokens.access_token).await,
+        "its tokens are revoked"
+    );
+    let (s, _) = call(&app, "GET", &one, &op, None).await;
+    assert_eq!(s, 404);
+    let (s, grants) = call(&app, "GET", "/tenants/acme/grants", &admin, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(grants, json!([]), "its org grants are gone");
+}
