@@ -21,6 +21,7 @@ use serde::Serialize;
 pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod connection_remove;
 pub mod connections;
 pub mod dns;
 pub mod domains;
@@ -374,6 +375,8 @@ console_routes! {
     POST "/connections/{connection_id}" Admin ["connection.update"] => connections::update;
     POST "/connections/{connection_id}/state" Admin => connections::set_state;
     POST "/connections/{connection_id}/id-jag" Admin => connections::set_id_jag;
+    GET "/connections/{connection_id}/remove" Admin => connection_remove::confirm;
+    POST "/connections/{connection_id}/remove" Admin ["connection.remove"] => connection_remove::remove;
     GET "/domains" Admin ["domain.list"] => domains::list;
     POST "/domains" Admin => domains::add;
     POST "/domains/{domain}/verify" Admin => domains::verify;

@@ -103,7 +103,6 @@ const GAPS: &[(&str, &str)] = &[
     ("console", "tenant.remove"),
     ("console", "domain.show"),
     ("console", "domain.update"),
-    ("console", "connection.remove"),
     ("console", "resource.show"),
     ("console", "resource.update"),
     ("console", "resource.remove"),
