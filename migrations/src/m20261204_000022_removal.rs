@@ -19,6 +19,13 @@ impl MigrationTrait for Migration {
             r#"
 ALTER TABLE connections ADD COLUMN removed_at BIGINT;
 ALTER TABLE tenants ADD COLUMN removed_at BIGINT;
+CREATE TABLE operator_console_sessions (
+  id_hash TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT
+);
 "#,
         )
         .await

@@ -24,6 +24,7 @@ pub mod mail;
 pub mod maintenance;
 pub mod mcp_policy;
 pub mod metrics;
+pub mod operator_session;
 pub mod personal_key;
 pub mod ratelimit;
 pub mod redirect;

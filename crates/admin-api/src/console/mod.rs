@@ -27,6 +27,7 @@ pub mod dns;
 pub mod domains;
 pub mod form;
 pub mod invitations;
+pub mod operator;
 pub mod overview;
 pub mod scim;
 pub mod service_accounts;
@@ -115,6 +116,7 @@ impl Templates {
             "console/start.html",
             "console/user_keys.html",
             "console/confirm_remove.html",
+            "console/operator.html",
         ) {
             env.add_template(name, src)
                 .expect("embedded console templates parse");
@@ -360,6 +362,7 @@ macro_rules! console_routes {
                 .route("/admin/invitations/{token}", web::post().to(invitations::accept))
                 .route("/admin/logout", web::post().to(overview::logout))
                 .route("/static/console.js", web::get().to(script))
+                .configure(operator::configure)
                 $(.route(concat!("/admin/t/{tenant}", $path), web::method(Method::$method).to($handler)))*;
         }
     };

@@ -99,17 +99,10 @@ const GAPS: &[(&str, &str)] = &[
     ("api", "invitation.show"),
     ("api", "invitation.update"),
     ("api", "invitation.remove"),
-    ("console", "tenant.list"),
-    ("console", "tenant.remove"),
     ("console", "domain.show"),
     ("console", "domain.update"),
-    ("console", "resource.show"),
-    ("console", "resource.update"),
-    ("console", "resource.remove"),
     ("console", "grant.show"),
     ("console", "grant.update"),
-    ("console", "client.show"),
-    ("console", "client.remove"),
     ("console", "scim-token.show"),
     ("console", "scim-token.update"),
     ("console", "admin-key.list"),
@@ -164,6 +157,7 @@ fn api_ops() -> BTreeSet<String> {
 fn console_ops() -> BTreeSet<String> {
     admin_api::console::ROUTES
         .iter()
+        .chain(admin_api::console::operator::OPERATOR_ROUTES)
         .flat_map(|r| r.ops.iter().map(|s| s.to_string()))
         .collect()
 }

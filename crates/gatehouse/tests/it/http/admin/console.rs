@@ -575,6 +575,7 @@ async fn a_setup_session_configures_connections_only_and_binds_admin_only_to_the
                 "{} {path} in a setup session: {status} {body}",
                 r.method
             ),
+            Access::Operator => unreachable!("operator routes are not tenant routes"),
         }
     }
     // Someone the link was forwarded to signs in with another email: no admin role.
