@@ -204,4 +204,8 @@ admin_api!(
     operator::resources::get_resource,
     operator::resources::update_resource,
     operator::resources::remove_resource,
+    operator::keys::list_operator_keys,
+    operator::keys::get_operator_key,
+    operator::keys::update_operator_key,
+    operator::keys::remove_operator_key,
 );

@@ -11,6 +11,7 @@ pub mod client;
 pub mod connection;
 pub mod console;
 pub mod gateway;
+pub mod operator_key;
 pub mod principal;
 pub mod removal;
 pub mod resource;

@@ -3,6 +3,7 @@
 //! pre-registered clients.
 pub mod catalogue;
 pub mod clients;
+pub mod keys;
 pub mod resources;
 pub mod tenants;
 

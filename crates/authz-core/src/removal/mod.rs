@@ -11,6 +11,7 @@ use crate::error::CoreResult;
 
 pub mod client;
 pub mod connection;
+pub mod operator_key;
 pub mod resource;
 pub mod tenant;
 

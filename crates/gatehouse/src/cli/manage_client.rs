@@ -1,8 +1,9 @@
-//! `client list|show|update|remove` and `resource list|show --json|remove` (issue 16 §2): the
-//! same use cases (`app::client`, `app::resource::manage`) and JSON shape (`--json`) as the
-//! admin API.
+//! `client list|show|update|remove`, `resource list|show --json|remove` and `operator-key
+//! list --json|show|update|remove` (issue 16 §2): the same use cases (`app::client`,
+//! `app::resource::manage`, `app::operator_key`) and JSON shape (`--json`) as the admin API.
 use anyhow::{Context, Result};
 use app::client::{self, ClientChange, ClientView};
+use app::operator_key::{self, OperatorKeyView};
 use app::resource::manage;
 
 use super::confirm;
@@ -103,6 +104,61 @@ pub async fn resource_remove(ctx: &Ctx, key: &str, yes: bool, json: bool) -> Res
         return confirm::print_json(&r);
     }
     println!("removed: {}", r.removed.uri);
+    for line in r.revoked.lines() {
+        println!("revoked: {line}");
+    }
+    Ok(())
+}
+
+fn print_operator_key(k: &OperatorKeyView, json: bool) -> Result<()> {
+    if json {
+        return confirm::print_json(k);
+    }
+    println!("key_id: {}", k.id);
+    println!("name: {}", k.name);
+    println!("status: {}", k.status);
+    println!("expires_at: {}", k.expires_at);
+    Ok(())
+}
+
+pub async fn operator_key_list(ctx: &Ctx) -> Result<()> {
+    let all = operator_key::list(&ctx.store, ctx.clock.as_ref(), &app::Operator::cli()).await?;
+    confirm::print_json(&all)
+}
+
+pub async fn operator_key_show(ctx: &Ctx, id: &str, json: bool) -> Result<()> {
+    let k = operator_key::show(&ctx.store, ctx.clock.as_ref(), &app::Operator::cli(), id)
+        .await
+        .with_context(|| format!("operator key '{id}'"))?;
+    print_operator_key(&k, json)
+}
+
+pub async fn operator_key_update(
+    ctx: &Ctx,
+    id: &str,
+    name: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let change = operator_key::OperatorKeyChange { name };
+    let op = app::Operator::cli();
+    let k = operator_key::update(&ctx.store, ctx.clock.as_ref(), &op, id, change)
+        .await
+        .with_context(|| format!("operator key '{id}'"))?;
+    print_operator_key(&k, json)
+}
+
+pub async fn operator_key_remove(ctx: &Ctx, id: &str, yes: bool, json: bool) -> Result<()> {
+    let (op, clock) = (app::Operator::cli(), ctx.clock.as_ref());
+    let preview = operator_key::remove(&ctx.store, clock, &op, id, true)
+        .await
+        .with_context(|| format!("operator key '{id}'"))?;
+    let what = format!("operator key {:?} ({id})", preview.removed.name);
+    confirm::removal(&what, &preview.revoked, yes)?;
+    let r = operator_key::remove(&ctx.store, clock, &op, id, false).await?;
+    if json {
+        return confirm::print_json(&r);
+    }
+    println!("removed: {id}");
     for line in r.revoked.lines() {
         println!("revoked: {line}");
     }

@@ -9,8 +9,8 @@ mod dev_idp;
 pub mod gateway;
 mod incident;
 mod keys;
-mod manage;
 mod manage_client;
+mod manage_tenant;
 mod scim;
 mod service_account;
 #[cfg(test)]

@@ -5,7 +5,7 @@ use app::connection::{add, enable, ConnectionActor, ConnectionError, Deps, Metad
 use authz_core::connection;
 use clap::Subcommand;
 
-use super::{manage, read_secret, Ctx};
+use super::{manage_tenant as manage, read_secret, Ctx};
 
 #[derive(Subcommand, Debug)]
 pub enum TenantCmd {
@@ -24,7 +24,7 @@ pub enum TenantCmd {
         json: bool,
     },
     /// Change a tenant's display name, provisioning or alert recipients.
-    Update(super::manage::TenantUpdate),
+    Update(super::manage_tenant::TenantUpdate),
     /// Remove a tenant: revokes everything it issued, its keys and SCIM tokens; removes its
     /// connections and releases its domains; keeps its audit log (asks first, or `--yes`).
     Remove {
@@ -120,7 +120,7 @@ pub enum ConnectionCmd {
         json: bool,
     },
     /// Change a connection: name, OIDC client secret, SAML metadata, enabled.
-    Update(super::manage::ConnectionUpdate),
+    Update(super::manage_tenant::ConnectionUpdate),
     /// Remove a connection: revokes the sessions and grants of the people who sign in through
     /// it (asks first, or `--yes`).
     Remove {

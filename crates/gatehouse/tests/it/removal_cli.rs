@@ -295,3 +295,41 @@ fn resources_are_listed_shown_and_removed_only_when_confirmed() {
     let err = fails(&d, &["resource", "show", uri]);
     assert!(err.contains("not found"), "{err}");
 }
+
+#[test]
+fn operator_keys_are_shown_renamed_and_removed_only_when_confirmed() {
+    let d = fresh_dir("opkey");
+    let out = ok(&d, &["operator-key", "create", "--name", "ops"]);
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key_id: "))
+        .expect("key_id")
+        .to_string();
+    let list = json(&d, &["operator-key", "list", "--json"]);
+    assert_eq!(list[0]["id"], id.as_str(), "{list}");
+    let k = json(
+        &d,
+        &[
+            "operator-key",
+            "update",
+            "--id",
+            &id,
+            "--name",
+            "ci",
+            "--json",
+        ],
+    );
+    assert_eq!(k["name"], "ci");
+    let err = fails(&d, &["operator-key", "remove", "--id", &id]);
+    assert!(err.contains("1 credential stop working."), "{err}");
+    assert!(err.contains("pass --yes"), "{err}");
+    let k = json(&d, &["operator-key", "show", "--id", &id, "--json"]);
+    assert_eq!(k["status"], "active");
+    let r = json(
+        &d,
+        &["operator-key", "remove", "--id", &id, "--yes", "--json"],
+    );
+    assert_eq!(r["removed"]["id"], id.as_str());
+    let k = json(&d, &["operator-key", "show", "--id", &id, "--json"]);
+    assert_eq!(k["status"], "revoked");
+}

@@ -1,5 +1,5 @@
-//! The operator area of the console, `/admin/operator/…` (ADR 0021): tenants, resources and
-//! clients, for the platform operator. A tenant admin never reaches it: it is signed in by
+//! The operator area of the console, `/admin/operator/…` (ADR 0021): tenants, resources,
+//! clients and operator keys, for the platform operator. A tenant admin never reaches it: it is signed in by
 //! pasting an operator key into a form (POST only, checked as the admin API checks keys), which
 //! opens a server-side session ([`authz_core::operator_session`]: 30 minutes, in the database,
 //! ended by signing out or by revoking the key). Every form carries a CSRF token derived from
@@ -230,4 +230,9 @@ operator_routes! {
     GET "/clients/{client_id}" ["client.show"] => pages::client;
     GET "/clients/{client_id}/remove" => pages::confirm_client;
     POST "/clients/{client_id}/remove" ["client.remove"] => pages::remove_client;
+    GET "/operator-keys" ["operator-key.list"] => pages::keys;
+    GET "/operator-keys/{key_id}" ["operator-key.show"] => pages::key;
+    POST "/operator-keys/{key_id}" ["operator-key.update"] => pages::rename_key;
+    GET "/operator-keys/{key_id}/remove" => pages::confirm_key;
+    POST "/operator-keys/{key_id}/remove" ["operator-key.remove"] => pages::remove_key;
 }

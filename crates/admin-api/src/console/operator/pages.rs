@@ -122,3 +122,52 @@ pub async fn remove_client(
     client::remove(&op.st.store, clock, &op.principal(), &path, false).await?;
     Ok(see_other("/clients"))
 }
+
+pub async fn keys(op: Operator) -> ConsoleResult {
+    let all = app::operator_key::list(&op.st.store, op.st.clock.as_ref(), &op.principal()).await?;
+    Ok(op.render("keys", context! { keys => all }))
+}
+
+pub async fn key(op: Operator, path: web::Path<String>) -> ConsoleResult {
+    let clock = op.st.clock.as_ref();
+    let k = app::operator_key::show(&op.st.store, clock, &op.principal(), &path).await?;
+    Ok(op.render("key", context! { key => k }))
+}
+
+pub async fn rename_key(
+    OperatorWrite(op, f): OperatorWrite,
+    path: web::Path<String>,
+) -> ConsoleResult {
+    let change = app::operator_key::OperatorKeyChange {
+        name: f.get("name").map(str::to_string),
+    };
+    let clock = op.st.clock.as_ref();
+    app::operator_key::update(&op.st.store, clock, &op.principal(), &path, change).await?;
+    Ok(see_other(&format!("/operator-keys/{}", path.as_str())))
+}
+
+async fn key_confirmation(op: &Operator, id: &str) -> ConsoleResult {
+    let clock = op.st.clock.as_ref();
+    let p = app::operator_key::remove(&op.st.store, clock, &op.principal(), id, true).await?;
+    let (action, back) = (
+        format!("/operator-keys/{id}/remove"),
+        format!("/operator-keys/{id}"),
+    );
+    Ok(op.confirm("operator key", &p.removed.name, &p.revoked, &action, &back))
+}
+
+pub async fn confirm_key(op: Operator, path: web::Path<String>) -> ConsoleResult {
+    key_confirmation(&op, &path).await
+}
+
+pub async fn remove_key(
+    OperatorWrite(op, f): OperatorWrite,
+    path: web::Path<String>,
+) -> ConsoleResult {
+    if f.get("confirm") != Some("yes") {
+        return key_confirmation(&op, &path).await;
+    }
+    let clock = op.st.clock.as_ref();
+    app::operator_key::remove(&op.st.store, clock, &op.principal(), &path, false).await?;
+    Ok(see_other("/operator-keys"))
+}

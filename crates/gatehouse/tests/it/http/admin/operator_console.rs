@@ -133,6 +133,7 @@ async fn the_operator_signs_in_with_a_key_and_removes_with_confirmation() {
                 .replace("{tenant}", "acme")
                 .replace("{resource_id}", &w.resource.id)
                 .replace("{client_id}", &w.client.client_id)
+                .replace("{key_id}", &op_key.id)
         );
         let a = send(
             &app,
@@ -243,6 +244,47 @@ async fn the_operator_signs_in_with_a_key_and_removes_with_confirmation() {
         .find(|r| r.action == "tenant.removed")
         .expect("audited");
     assert_eq!(removed.actor, Some(format!("operator-key:{}", op_key.id)));
+
+    // Operator keys: renamed on their page; removing a spare one says it ends nothing else.
+    let (spare, _) = api_key::create(&w.store, &w.clock, Scope::Operator, "spare", 3600)
+        .await
+        .unwrap();
+    let page = format!("/admin/operator/operator-keys/{}", spare.id);
+    let a = send(
+        &app,
+        "POST",
+        &page,
+        Some(&cookie),
+        Some(form(&[("csrf", &csrf), ("name", "ci")])),
+    )
+    .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let a = send(
+        &app,
+        "GET",
+        "/admin/operator/operator-keys",
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert!(
+        a.body.contains(">ci</a>") && a.body.contains("(this session's)"),
+        "{}",
+        a.body
+    );
+    let a = send(&app, "GET", &format!("{page}/remove"), Some(&cookie), None).await;
+    assert!(a.body.contains("1 credential stop working."), "{}", a.body);
+    let a = send(
+        &app,
+        "POST",
+        &format!("{page}/remove"),
+        Some(&cookie),
+        Some(form(&[("csrf", &csrf), ("confirm", "yes")])),
+    )
+    .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let a = send(&app, "GET", &page, Some(&cookie), None).await;
+    assert!(a.body.contains("revoked"), "{}", a.body);
 
     // Signing out ends the session on the server: the same cookie opens nothing.
     let a = send(

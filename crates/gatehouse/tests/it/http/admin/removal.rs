@@ -406,3 +406,58 @@ async fn a_resource_is_shown_renamed_and_removed_with_every_grant_for_it() {
     assert_eq!(s, 200);
     assert_eq!(grants, json!([]), "its org grants are gone");
 }
+
+#[actix_web::test]
+async fn operator_keys_are_listed_renamed_and_removed_by_the_operator_only() {
+    let w = World::new().await;
+    let acme = w.tenant("acme", "acme.test", &[]).await;
+    let op = world::api_key(&w.store, &w.clock, Scope::Operator).await;
+    let (spare, spare_secret) =
+        authz_core::api_key::create(&w.store, &w.clock, Scope::Operator, "spare", 3600)
+            .await
+            .unwrap();
+    let admin = world::api_key(&w.store, &w.clock, Scope::TenantAdmin(acme.id().clone())).await;
+    let app = crate::http::world::Node::new(&w.store, &w.clock, world::ISSUER)
+        .app()
+        .await;
+    let (s, list) = call(&app, "GET", "/operator-keys", &op, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert!(!list.to_string().contains("ghop_"), "no secret: {list}");
+    let (s, _) = call(&app, "GET", "/operator-keys", &admin, None).await;
+    assert_eq!(s, 403);
+    let one = format!("/operator-keys/{}", spare.id);
+    let (s, k) = call(&app, "GET", &one, &op, None).await;
+    assert_eq!((s, k["status"].as_str()), (200, Some("active")), "{k}");
+    // A tenant admin key is not an operator key.
+    let admin_id = authz_core::api_key::list(&w.store.db, Some(acme.id()))
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let (s, _) = call(
+        &app,
+        "GET",
+        &format!("/operator-keys/{admin_id}"),
+        &op,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    for bad in [json!({}), json!({"name": ""}), json!({"scope": "x"})] {
+        let (s, p) = call(&app, "PATCH", &one, &op, Some(bad.clone())).await;
+        assert_eq!(s, 400, "{bad}: {p}");
+    }
+    let (s, k) = call(&app, "PATCH", &one, &op, Some(json!({"name": "ci"}))).await;
+    assert_eq!((s, k["name"].as_str()), (200, Some("ci")), "{k}");
+    let (s, p) = call(&app, "DELETE", &format!("{one}?dry_run=true"), &op, None).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["revoked"]["credentials"], 1);
+    let (s, _) = call(&app, "GET", "/operator-keys", &spare_secret, None).await;
+    assert_eq!(s, 200, "the preview revoked nothing");
+    let (s, r) = call(&app, "DELETE", &one, &op, None).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["revoked"], p["revoked"]);
+    let (s, _) = call(&app, "GET", "/operator-keys", &spare_secret, None).await;
+    assert_eq!(s, 401, "the removed key stops working at once");
+}
