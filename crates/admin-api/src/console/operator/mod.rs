@@ -219,6 +219,8 @@ macro_rules! operator_routes {
 operator_routes! {
     POST "/sign-out" => sign_out;
     GET "/tenants" ["tenant.list"] => pages::tenants;
+    GET "/tenants/{tenant}" ["tenant.show"] => pages::tenant;
+    POST "/tenants/{tenant}" ["tenant.update"] => pages::update_tenant;
     GET "/tenants/{tenant}/remove" => pages::confirm_tenant;
     POST "/tenants/{tenant}/remove" ["tenant.remove"] => pages::remove_tenant;
     GET "/resources" ["resource.list"] => pages::resources;
@@ -228,6 +230,7 @@ operator_routes! {
     POST "/resources/{resource_id}/remove" ["resource.remove"] => pages::remove_resource;
     GET "/clients" ["client.list"] => pages::clients;
     GET "/clients/{client_id}" ["client.show"] => pages::client;
+    POST "/clients/{client_id}" ["client.update"] => pages::rename_client;
     GET "/clients/{client_id}/remove" => pages::confirm_client;
     POST "/clients/{client_id}/remove" ["client.remove"] => pages::remove_client;
     GET "/operator-keys" ["operator-key.list"] => pages::keys;

@@ -171,3 +171,40 @@ pub async fn remove_key(
     app::operator_key::remove(&op.st.store, clock, &op.principal(), &path, false).await?;
     Ok(see_other("/operator-keys"))
 }
+
+pub async fn tenant(op: Operator, path: web::Path<String>) -> ConsoleResult {
+    let t = app::tenant::show(&op.st.store, &op.principal(), &path).await?;
+    Ok(op.render("tenant", context! { tenant => t }))
+}
+
+/// The display name and provisioning (alert recipients are the tenant's own settings page's).
+pub async fn update_tenant(
+    OperatorWrite(op, f): OperatorWrite,
+    path: web::Path<String>,
+) -> ConsoleResult {
+    let change = app::tenant::TenantChange {
+        name: f.get("name").map(str::to_string),
+        provisioning: f.get("provisioning").map(str::to_string),
+        alert_recipients: None,
+    };
+    let clock = op.st.clock.as_ref();
+    app::tenant::update(&op.st.store, clock, &op.principal(), &path, change).await?;
+    Ok(see_other(&format!("/tenants/{}", path.as_str())))
+}
+
+pub async fn rename_client(
+    OperatorWrite(op, f): OperatorWrite,
+    path: web::Path<String>,
+) -> ConsoleResult {
+    let change = client::ClientChange {
+        client_name: f.get("client_name").map(str::to_string),
+    };
+    let clock = op.st.clock.as_ref();
+    client::update(&op.st.store, clock, &op.principal(), &path, change).await?;
+    Ok(see_other(&format!("/clients/{}", urlencoding(&path))))
+}
+
+/// A client id (a CIMD client's is a URL) as one path segment.
+fn urlencoding(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}

@@ -203,6 +203,41 @@ async fn the_operator_signs_in_with_a_key_and_removes_with_confirmation() {
         a.body
     );
 
+    let a = send(
+        &app,
+        "POST",
+        &client,
+        Some(&cookie),
+        Some(form(&[("csrf", &csrf), ("client_name", "Claude AI")])),
+    )
+    .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert!(send(&app, "GET", &client, Some(&cookie), None)
+        .await
+        .body
+        .contains("<h1>Claude AI</h1>"));
+    let t = "/admin/operator/tenants/acme";
+    let change = form(&[
+        ("csrf", &csrf),
+        ("name", "Acme Corp"),
+        ("provisioning", "scim"),
+    ]);
+    assert_eq!(
+        send(&app, "POST", t, Some(&cookie), Some(change))
+            .await
+            .status,
+        303
+    );
+    let a = send(&app, "GET", t, Some(&cookie), None).await;
+    assert!(
+        a.body.contains("<h1>Acme Corp</h1>") && a.body.contains("value=\"scim\" selected"),
+        "{}",
+        a.body
+    );
+    let bad = form(&[("csrf", &csrf), ("provisioning", "ldap")]);
+    let a = send(&app, "POST", t, Some(&cookie), Some(bad)).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+
     // The tenant: the page says what goes, an unconfirmed POST asks again, a confirmed one removes.
     let ask = "/admin/operator/tenants/acme/remove";
     let a = send(&app, "GET", ask, Some(&cookie), None).await;
