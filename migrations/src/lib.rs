@@ -24,6 +24,7 @@ mod m20261203_000016_catalogue_versions;
 mod m20261203_000017_credential_kinds;
 mod m20261203_000018_personal_api_keys;
 mod m20261203_000020_service_accounts;
+mod m20261204_000022_removal;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000017_credential_kinds::Migration),
             Box::new(m20261203_000018_personal_api_keys::Migration),
             Box::new(m20261203_000020_service_accounts::Migration),
+            Box::new(m20261204_000022_removal::Migration),
         ]
     }
 }

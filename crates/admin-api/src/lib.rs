@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 pub mod access;
 pub mod auth;
+pub mod connections;
 pub mod console;
 pub mod error;
 pub mod incident;
@@ -215,4 +216,21 @@ admin_api!(
     manage::grants::get_grant,
     manage::grants::update_grant,
     manage::grants::remove_grant,
+    operator::tenants::get_tenant,
+    operator::tenants::update_tenant,
+    operator::tenants::remove_tenant,
+    connections::create_connection,
+    connections::get_connection,
+    connections::update_connection,
+    connections::remove_connection,
+    operator::clients::get_client,
+    operator::clients::update_client,
+    operator::clients::remove_client,
+    operator::resources::get_resource,
+    operator::resources::update_resource,
+    operator::resources::remove_resource,
+    operator::keys::list_operator_keys,
+    operator::keys::get_operator_key,
+    operator::keys::update_operator_key,
+    operator::keys::remove_operator_key,
 );

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// Counts of what stops working when an object is removed. Zero counts are left out of
 /// [`Impact::lines`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Impact {
     /// Token families (an access token and its refresh token, an API key's grant, a service
     /// account's tokens) that are revoked at once.
@@ -20,7 +20,28 @@ pub struct Impact {
     /// People who lose access they had through this object.
     pub users: u64,
     /// Objects removed with it, by kind and count (`("org grants", 3)`).
+    #[schema(value_type = Vec<Vec<Object>>)]
     pub cascades: Vec<(String, u64)>,
+}
+
+/// What a removal answers on every surface: the object as it was, and what it revoked (or, for
+/// a preview, would revoke).
+#[derive(Debug, Clone, Serialize)]
+pub struct Removed<V> {
+    pub removed: V,
+    pub revoked: Impact,
+}
+
+impl From<authz_core::removal::Counts> for Impact {
+    fn from(c: authz_core::removal::Counts) -> Self {
+        Impact {
+            grants: c.grants,
+            sessions: c.sessions,
+            credentials: c.credentials,
+            users: c.users,
+            cascades: c.cascades,
+        }
+    }
 }
 
 impl Impact {

@@ -223,6 +223,7 @@ async fn insert(
         settings: new.settings.to_string(),
         operator_added,
         setup_invitation: setup_invitation.map(str::to_string),
+        removed_at: None,
     };
     let txn = store.begin().await?;
     connections::Entity::insert(connections::ActiveModel {
@@ -239,6 +240,7 @@ async fn insert(
         settings: Set(model.settings.clone()),
         operator_added: Set(operator_added),
         setup_invitation: Set(model.setup_invitation.clone()),
+        removed_at: Set(None),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -285,6 +287,7 @@ pub async fn get<C: ConnectionTrait>(
 ) -> CoreResult<Connection> {
     connections::Entity::find_by_id(id.to_string())
         .filter(connections::Column::TenantId.eq(tenant.to_string()))
+        .filter(connections::Column::RemovedAt.is_null())
         .one(conn)
         .await?
         .map(Connection::from)
@@ -299,6 +302,7 @@ pub async fn list_enabled<C: ConnectionTrait>(
     Ok(connections::Entity::find()
         .filter(connections::Column::TenantId.eq(tenant.to_string()))
         .filter(connections::Column::Enabled.eq(true))
+        .filter(connections::Column::RemovedAt.is_null())
         .order_by_asc(connections::Column::CreatedAt)
         .all(conn)
         .await?
@@ -311,6 +315,7 @@ pub async fn list_enabled<C: ConnectionTrait>(
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<Connection>> {
     Ok(connections::Entity::find()
         .filter(connections::Column::TenantId.eq(tenant.to_string()))
+        .filter(connections::Column::RemovedAt.is_null())
         .order_by_asc(connections::Column::CreatedAt)
         .all(conn)
         .await?
@@ -337,6 +342,7 @@ pub async fn set_enabled(
         .col_expr(connections::Column::Enabled, enabled.into())
         .filter(connections::Column::Id.eq(id))
         .filter(connections::Column::TenantId.eq(tenant.to_string()))
+        .filter(connections::Column::RemovedAt.is_null())
         .exec(&txn)
         .await?
         .rows_affected;
@@ -399,6 +405,7 @@ pub async fn set_enabled(
 /// connection; the tenant comes from the row and every later query takes it.
 pub async fn find_for_callback<C: ConnectionTrait>(conn: &C, id: &str) -> CoreResult<Connection> {
     connections::Entity::find_by_id(id.to_string())
+        .filter(connections::Column::RemovedAt.is_null())
         .one(conn)
         .await?
         .map(Connection::from)

@@ -67,6 +67,7 @@ pub async fn connections_of_issuer<C: ConnectionTrait>(
     let trimmed = iss.trim_end_matches('/');
     Ok(connections::Entity::find()
         .filter(connections::Column::Kind.eq("oidc"))
+        .filter(connections::Column::RemovedAt.is_null())
         .filter(
             connections::Column::Issuer
                 .eq(trimmed)

@@ -145,6 +145,16 @@ pub async fn cut_connection<C: ConnectionTrait>(
     Ok(counts)
 }
 
+/// Every session, grant, token and unused code of one tenant, inside the caller's transaction
+/// (removing a tenant, which records its own audit event).
+pub async fn cut_tenant<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+) -> CoreResult<Counts> {
+    cut(conn, clock, tenant, Scope::Tenant).await
+}
+
 /// [`cut_connection`] in its own transaction (the operator's lever).
 pub async fn revoke_connection(
     store: &Store,

@@ -182,6 +182,7 @@ pub async fn create(
     let now = clock.now_us();
     tenants::Entity::insert(tenants::ActiveModel {
         suspended_at: Set(None),
+        removed_at: Set(None),
         id: Set(id.clone()),
         slug: Set(slug.to_string()),
         name: Set(name.trim().to_string()),
@@ -233,6 +234,7 @@ pub async fn create(
 pub async fn find_by_slug<C: ConnectionTrait>(conn: &C, slug: &str) -> CoreResult<Tenant> {
     tenants::Entity::find()
         .filter(tenants::Column::Slug.eq(slug))
+        .filter(tenants::Column::RemovedAt.is_null())
         .one(conn)
         .await?
         .map(Tenant::from)
@@ -278,10 +280,43 @@ pub async fn domains<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreRes
         .collect())
 }
 
+/// Renames a tenant (its display name; the slug is its URL and stays), audited on its chain.
+pub async fn rename(
+    store: &Store,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    name: &str,
+    actor: &str,
+) -> CoreResult<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(CoreError::invalid("the name must be 1 to 200 characters"));
+    }
+    let txn = store.begin().await?;
+    let before = get(&txn, tenant).await?;
+    tenants::Entity::update_many()
+        .col_expr(tenants::Column::Name, name.into())
+        .filter(tenants::Column::Id.eq(tenant.0.clone()))
+        .exec(&txn)
+        .await?;
+    crate::audit::record(
+        &txn,
+        clock,
+        crate::audit::AuditEvent::new(Some(tenant), "tenant.renamed")
+            .actor(actor)
+            .detail("previous_name", before.name.as_str())
+            .detail("name", name),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Every tenant, by slug (the operator's list).
 pub async fn list<C: ConnectionTrait>(conn: &C) -> CoreResult<Vec<Tenant>> {
     use sea_orm::QueryOrder;
     Ok(tenants::Entity::find()
+        .filter(tenants::Column::RemovedAt.is_null())
         .order_by_asc(tenants::Column::Slug)
         .all(conn)
         .await?

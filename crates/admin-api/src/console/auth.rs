@@ -35,6 +35,9 @@ pub enum Access {
     Setup,
     /// An admin only.
     Admin,
+    /// The platform operator, in the operator area (`operator::OPERATOR_ROUTES`): a session
+    /// opened with an operator key, never a tenant's.
+    Operator,
 }
 
 pub enum Principal {

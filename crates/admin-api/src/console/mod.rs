@@ -22,6 +22,7 @@ pub mod admin_keys;
 pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod connection_remove;
 pub mod connections;
 pub mod dns;
 pub mod domains;
@@ -29,6 +30,7 @@ pub mod form;
 pub mod grants;
 pub mod invitations;
 pub mod objects;
+pub mod operator;
 pub mod overview;
 pub mod people;
 pub mod scim;
@@ -121,6 +123,7 @@ impl Templates {
             "console/confirm_remove.html",
             "console/object.html",
             "console/objects.html",
+            "console/operator.html",
         ) {
             env.add_template(name, src)
                 .expect("embedded console templates parse");
@@ -366,6 +369,7 @@ macro_rules! console_routes {
                 .route("/admin/invitations/{token}", web::post().to(invitations::accept))
                 .route("/admin/logout", web::post().to(overview::logout))
                 .route("/static/console.js", web::get().to(script))
+                .configure(operator::configure)
                 $(.route(concat!("/admin/t/{tenant}", $path), web::method(Method::$method).to($handler)))*;
         }
     };
@@ -381,6 +385,8 @@ console_routes! {
     POST "/connections/{connection_id}" Admin ["connection.update"] => connections::update;
     POST "/connections/{connection_id}/state" Admin => connections::set_state;
     POST "/connections/{connection_id}/id-jag" Admin => connections::set_id_jag;
+    GET "/connections/{connection_id}/remove" Admin => connection_remove::confirm;
+    POST "/connections/{connection_id}/remove" Admin ["connection.remove"] => connection_remove::remove;
     GET "/domains" Admin ["domain.list"] => domains::list;
     POST "/domains" Admin => domains::add;
     GET "/domains/{domain}" Admin ["domain.show"] => domains::show;

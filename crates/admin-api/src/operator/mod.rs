@@ -2,6 +2,10 @@
 //! resources with their scope catalogues ([`catalogue`]: reading, changing and versions), and
 //! pre-registered clients.
 pub mod catalogue;
+pub mod clients;
+pub mod keys;
+pub mod resources;
+pub mod tenants;
 
 use actix_web::{get, post, web, HttpResponse};
 use authz_core::{client, resource, resource_secret, tenant};

@@ -19,6 +19,9 @@ pub mod dev;
 pub mod edit;
 pub mod enable;
 pub mod id_jag;
+pub mod remove;
+pub mod update;
+pub mod view;
 
 /// Who adds, edits or enables a connection.
 #[derive(Debug, Clone)]

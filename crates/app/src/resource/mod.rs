@@ -1,5 +1,6 @@
 //! The operator's catalogue use cases (issue 13 §2): look at a resource's catalogue and its
 //! versions, and change it ([`update`]). The CLI and the operator API call the same ones.
+pub mod manage;
 mod update;
 
 pub use update::update;

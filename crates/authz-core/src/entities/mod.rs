@@ -28,7 +28,9 @@ pub use oauth::{
     auth_codes, browser_sessions, clients, consents, grant_families, login_transactions, tokens,
     used_jtis,
 };
-pub use ops::{api_keys, mail_outbox, rate_limits, scim_tokens, service_accounts};
+pub use ops::{
+    api_keys, mail_outbox, operator_console_sessions, rate_limits, scim_tokens, service_accounts,
+};
 pub use saml::{saml_assertions, saml_handles, saml_requests};
 pub use tenancy::{connections, tenant_domains, tenants, users};
 pub use upstream::upstream_sessions;

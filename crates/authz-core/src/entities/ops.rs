@@ -119,3 +119,23 @@ pub mod service_accounts {
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The operator area's console sessions (ADR 0021): opened by pasting an operator key.
+pub mod operator_console_sessions {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "operator_console_sessions")]
+    pub struct Model {
+        /// SHA-256 of the cookie value; the value itself is never stored.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id_hash: String,
+        /// The operator key the session was opened with: revoking it ends the session.
+        pub key_id: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -100,6 +100,7 @@ async fn entities_match_the_migrated_schema() {
         declared::<login_transactions::Entity>(),
         declared::<tokens::Entity>(),
         declared::<api_keys::Entity>(),
+        declared::<operator_console_sessions::Entity>(),
         declared::<mail_outbox::Entity>(),
         declared::<rate_limits::Entity>(),
         declared::<scim_tokens::Entity>(),

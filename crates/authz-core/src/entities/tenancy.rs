@@ -18,6 +18,8 @@ pub mod tenants {
         pub admin_group: Option<String>,
         /// JSON of admin::settings::TenantSettings.
         pub settings: String,
+        /// Set when the operator removed the tenant (ADR 0021): every lookup skips it.
+        pub removed_at: Option<i64>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -68,6 +70,8 @@ pub mod connections {
         /// The invitation whose setup-only session added the connection, while it is pending
         /// (ADR 0007).
         pub setup_invitation: Option<String>,
+        /// Set when the connection was removed (ADR 0021): every lookup skips it.
+        pub removed_at: Option<i64>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -42,11 +42,36 @@ pub enum ResourceCmd {
         /// Apply the change (without it, nothing is written).
         #[arg(long)]
         yes: bool,
+        /// Print the change as JSON.
+        #[arg(long)]
+        json: bool,
     },
-    /// Print a resource's catalogue (in the `register`/`update` TOML format) and its version.
+    /// Print a resource's catalogue (in the `register`/`update` TOML format) and its version;
+    /// with `--json`, the resource as the admin API shows it.
     Show {
         /// The resource's URI (or id).
         uri: String,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the resources (URI, id, display name).
+    List {
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a resource: every grant and token for it is revoked at once, its org grants and
+    /// consents deleted (asks first, or `--yes`).
+    Remove {
+        /// The resource's URI (or id).
+        uri: String,
+        /// Remove without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
     },
     /// List the versions of a resource's catalogue, newest first.
     Versions {
@@ -100,6 +125,46 @@ pub enum ClientCmd {
         #[arg(long)]
         confidential: bool,
     },
+    /// List the pre-registered clients, by name.
+    List {
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a client (any kind) by its id.
+    Show {
+        /// The client's id (as `client list` shows it).
+        #[arg(long)]
+        client_id: String,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename a client (the name on the consent page).
+    Update {
+        /// The client's id (as `client list` shows it).
+        #[arg(long)]
+        client_id: String,
+        /// The new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client: its grants and tokens in every tenant are revoked at once (asks first,
+    /// or `--yes`).
+    Remove {
+        /// The client's id (as `client list` shows it).
+        #[arg(long)]
+        client_id: String,
+        /// Remove without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
@@ -140,12 +205,15 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
             eprintln!("note: the introspection secret is shown once; store it in the resource server's secret store");
             Ok(())
         }
-        ResourceCmd::Update { file, yes } => {
+        ResourceCmd::Update { file, yes, json } => {
             let spec = read_spec(&file)?;
             let uri = spec.uri.clone();
             let op = app::Operator::cli();
             let d = app::resource::update(&ctx.store, ctx.clock.as_ref(), &op, &uri, spec, !yes)
                 .await?;
+            if json {
+                return super::confirm::print_json(&d);
+            }
             print_diff(&d);
             if d.is_empty() {
                 println!("result: no change");
@@ -162,7 +230,14 @@ pub async fn resource(ctx: &Ctx, cmd: ResourceCmd) -> Result<()> {
             }
             Ok(())
         }
-        ResourceCmd::Show { uri } => {
+        ResourceCmd::List { json } => super::manage_client::resource_list(ctx, json).await,
+        ResourceCmd::Show { uri, json: true } => {
+            super::manage_client::resource_show(ctx, &uri).await
+        }
+        ResourceCmd::Remove { uri, yes, json } => {
+            super::manage_client::resource_remove(ctx, &uri, yes, json).await
+        }
+        ResourceCmd::Show { uri, json: false } => {
             let (version, spec) =
                 app::resource::show(&ctx.store, &app::Operator::cli(), &uri).await?;
             println!("# resource: {}", spec.uri);
@@ -308,7 +383,20 @@ pub async fn grant(ctx: &Ctx, cmd: GrantCmd) -> Result<()> {
 }
 
 pub async fn client(ctx: &Ctx, cmd: ClientCmd) -> Result<()> {
+    use super::manage_client as manage;
     match cmd {
+        ClientCmd::List { json } => manage::client_list(ctx, json).await,
+        ClientCmd::Show { client_id, json } => manage::client_show(ctx, &client_id, json).await,
+        ClientCmd::Update {
+            client_id,
+            name,
+            json,
+        } => manage::client_update(ctx, &client_id, name, json).await,
+        ClientCmd::Remove {
+            client_id,
+            yes,
+            json,
+        } => manage::client_remove(ctx, &client_id, yes, json).await,
         ClientCmd::Add {
             name,
             redirect_uris,

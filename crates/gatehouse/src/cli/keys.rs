@@ -19,12 +19,50 @@ pub enum OperatorKeyCmd {
         expires_in: String,
     },
     /// List operator keys (never their secrets).
-    List,
+    List {
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke an operator key at once.
     Revoke {
         /// The key's id (as `list` shows it).
         #[arg(long)]
         id: String,
+    },
+    /// Show an operator key (never its secret).
+    Show {
+        /// Which one: the id `list` shows.
+        #[arg(long)]
+        id: String,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename an operator key (who holds it).
+    Update {
+        /// Which one: the id `list` shows.
+        #[arg(long)]
+        id: String,
+        /// The new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove (revoke) an operator key at once, ending the console sessions opened with it
+    /// (asks first, or `--yes`).
+    Remove {
+        /// Which one: the id `list` shows.
+        #[arg(long)]
+        id: String,
+        /// Remove without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -107,7 +145,19 @@ pub async fn operator_key(ctx: &Ctx, cmd: OperatorKeyCmd) -> Result<()> {
                 api_key::create(&ctx.store, clock, Scope::Operator, &name, ttl).await?;
             print_created(&k, &secret);
         }
-        OperatorKeyCmd::List => print_list(&api_key::list(&ctx.store.db, None).await?),
+        OperatorKeyCmd::List { json: false } => {
+            print_list(&api_key::list(&ctx.store.db, None).await?)
+        }
+        OperatorKeyCmd::List { json: true } => super::manage_client::operator_key_list(ctx).await?,
+        OperatorKeyCmd::Show { id, json } => {
+            super::manage_client::operator_key_show(ctx, &id, json).await?
+        }
+        OperatorKeyCmd::Update { id, name, json } => {
+            super::manage_client::operator_key_update(ctx, &id, name, json).await?
+        }
+        OperatorKeyCmd::Remove { id, yes, json } => {
+            super::manage_client::operator_key_remove(ctx, &id, yes, json).await?
+        }
         OperatorKeyCmd::Revoke { id } => {
             api_key::revoke(&ctx.store, clock, None, &id, "operator").await?;
             println!("revoked: {id}");

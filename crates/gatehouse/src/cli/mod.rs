@@ -4,7 +4,6 @@
 mod admin;
 mod audit;
 mod catalog;
-#[allow(dead_code)] // used by the `remove`/`--json` commands of issue 16 §2 as they land
 pub(crate) mod confirm;
 mod dev_idp;
 pub mod gateway;
@@ -13,6 +12,8 @@ mod incident;
 mod invitation;
 mod keys;
 mod manage;
+mod manage_client;
+mod manage_tenant;
 mod scim;
 mod service_account;
 #[cfg(test)]

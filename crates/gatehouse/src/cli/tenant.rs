@@ -5,12 +5,40 @@ use app::connection::{add, enable, ConnectionActor, ConnectionError, Deps, Metad
 use authz_core::connection;
 use clap::Subcommand;
 
-use super::{read_secret, Ctx};
+use super::{manage_tenant as manage, read_secret, Ctx};
 
 #[derive(Subcommand, Debug)]
 pub enum TenantCmd {
     /// List the tenants (slug, id, name), by slug.
-    List,
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a tenant: domains, provisioning, alert recipients, suspension.
+    Show {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a tenant's display name, provisioning or alert recipients.
+    Update(super::manage_tenant::TenantUpdate),
+    /// Remove a tenant: revokes everything it issued, its keys and SCIM tokens; removes its
+    /// connections and releases its domains; keeps its audit log (asks first, or `--yes`).
+    Remove {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Remove without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a tenant with one or more verified domains.
     Create {
         /// The tenant's slug: 2-63 characters of a-z, 0-9 and -, used in URLs.
@@ -78,6 +106,39 @@ pub enum ConnectionCmd {
         /// The tenant's slug.
         #[arg(long)]
         tenant: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a connection (never its secret).
+    Show {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The connection's id (as `connection list` shows it).
+        #[arg(long)]
+        id: String,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a connection: name, OIDC client secret, SAML metadata, enabled.
+    Update(super::manage_tenant::ConnectionUpdate),
+    /// Remove a connection: revokes the sessions and grants of the people who sign in through
+    /// it (asks first, or `--yes`).
+    Remove {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The connection's id (as `connection list` shows it).
+        #[arg(long)]
+        id: String,
+        /// Remove without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Print JSON instead of `key: value` lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop offering a connection at sign-in (its callbacks are refused).
     Disable {
@@ -216,11 +277,11 @@ pub enum ConnectionCmd {
 
 pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
     match cmd {
-        TenantCmd::List => {
-            for t in authz_core::tenant::list(&ctx.store.db).await? {
-                println!("tenant: {} {} {}", t.slug, t.id.as_str(), t.name);
-            }
-            Ok(())
+        TenantCmd::List { json } => manage::tenant_list(ctx, json).await,
+        TenantCmd::Show { tenant, json } => manage::tenant_show(ctx, &tenant, json).await,
+        TenantCmd::Update(u) => manage::tenant_update(ctx, u).await,
+        TenantCmd::Remove { tenant, yes, json } => {
+            manage::tenant_remove(ctx, &tenant, yes, json).await
         }
         TenantCmd::Create {
             slug,
@@ -319,30 +380,17 @@ pub async fn tenant(ctx: &Ctx, cmd: TenantCmd) -> Result<()> {
 
 pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
     match cmd {
-        ConnectionCmd::List { tenant } => {
-            let t = authz_core::tenant::find_by_slug(&ctx.store.db, &tenant)
-                .await
-                .with_context(|| format!("tenant '{tenant}'"))?;
-            let conns = connection::list(&ctx.store.db, &t.id).await?;
-            if conns.is_empty() {
-                // On stderr: stdout stays one `connection:` line per connection for scripts.
-                eprintln!(
-                    "tenant {} has no connection yet: add one with `gatehouse connection add-oidc`, `add-saml` or `add-dev`",
-                    t.slug
-                );
-            }
-            for c in conns {
-                println!(
-                    "connection: {} {} {} {} {}",
-                    c.id,
-                    c.kind,
-                    c.preset,
-                    if c.enabled { "enabled" } else { "disabled" },
-                    c.issuer
-                );
-            }
-            Ok(())
+        ConnectionCmd::List { tenant, json } => manage::connection_list(ctx, &tenant, json).await,
+        ConnectionCmd::Show { tenant, id, json } => {
+            manage::connection_show(ctx, &tenant, &id, json).await
         }
+        ConnectionCmd::Update(u) => manage::connection_update(ctx, u).await,
+        ConnectionCmd::Remove {
+            tenant,
+            id,
+            yes,
+            json,
+        } => manage::connection_remove(ctx, &tenant, &id, yes, json).await,
         ConnectionCmd::AddSaml {
             tenant,
             metadata_file,
@@ -455,7 +503,7 @@ pub async fn connection(ctx: &Ctx, cmd: ConnectionCmd) -> Result<()> {
 }
 
 /// The operator (the CLI) acting on the tenant named `slug`.
-async fn operator_on(ctx: &Ctx, slug: &str) -> Result<ConnectionActor> {
+pub(super) async fn operator_on(ctx: &Ctx, slug: &str) -> Result<ConnectionActor> {
     let t = authz_core::tenant::find_by_slug(&ctx.store.db, slug)
         .await
         .with_context(|| format!("tenant '{slug}'"))?;
@@ -474,7 +522,7 @@ pub(super) fn deps(ctx: &Ctx) -> Deps<'_> {
 }
 
 /// A refused set-up, as the CLI words it: the operator sees everything, the detail included.
-fn cli_error(e: ConnectionError) -> anyhow::Error {
+pub(super) fn cli_error(e: ConnectionError) -> anyhow::Error {
     match e {
         ConnectionError::NotFound => {
             anyhow::Error::from(authz_core::CoreError::NotFound("connection"))

@@ -6,5 +6,6 @@ mod cli_objects;
 mod dev_idp_cli;
 mod http;
 mod operator_errors;
+mod removal_cli;
 mod scim_guides;
 mod serve_logs;

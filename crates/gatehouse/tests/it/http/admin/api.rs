@@ -378,7 +378,7 @@ async fn the_openapi_document_is_public_and_3_1() {
     assert_eq!(ids.len(), n, "duplicate operationId in {ids:?}");
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        47,
+        53,
         "{}",
         doc["paths"]
     );

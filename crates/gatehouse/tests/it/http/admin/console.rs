@@ -575,6 +575,7 @@ async fn a_setup_session_configures_connections_only_and_binds_admin_only_to_the
                 "{} {path} in a setup session: {status} {body}",
                 r.method
             ),
+            Access::Operator => unreachable!("operator routes are not tenant routes"),
         }
     }
     // Someone the link was forwarded to signs in with another email: no admin role.
@@ -1755,4 +1756,72 @@ async fn the_admin_turns_personal_api_keys_on_sees_every_key_and_revokes_one() {
         .await
         .unwrap();
     assert_eq!(k.status, Status::Revoked);
+}
+
+#[actix_web::test]
+async fn removing_a_connection_asks_says_what_it_revokes_and_signs_its_people_out() {
+    use authz_core::entities::browser_sessions;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let other = world::add_oidc(
+        &fx.store,
+        &fx.clock,
+        &fx.acme,
+        "Contractors IdP",
+        "https://contractors.example.test",
+        "gh",
+        "s3cret",
+    )
+    .await
+    .id;
+    let now = fx.clock.now_us();
+    let (zed, _) = user_session(&fx.store, &fx.clock, &fx.acme, &other, "zed", now).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let ask = format!("/admin/t/acme/connections/{other}/remove");
+    let (status, _, page) = send(&app, "GET", &ask, cookie, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Contractors IdP"), "{page}");
+    assert!(page.contains("1 signed-in session ended."), "{page}");
+    assert!(page.contains("1 person loses access through it."), "{page}");
+    // Another tenant's admin cannot even see the question.
+    let beta = Some(("gh_session", fx.beta_admin.cookie.as_str()));
+    let (status, _, _) = send(&app, "GET", &ask, beta, None).await;
+    assert_ne!(status, 200);
+    let live = || async {
+        browser_sessions::Entity::find()
+            .filter(browser_sessions::Column::UserId.eq(zed.clone()))
+            .filter(browser_sessions::Column::RevokedAt.is_null())
+            .all(&fx.store.db)
+            .await
+            .unwrap()
+            .len()
+    };
+    // Without confirm=yes the POST asks again and removes nothing.
+    let token = csrf(&fx.admin.cookie);
+    let unconfirmed = serde_urlencoded::to_string([("csrf", token.as_str())]).unwrap();
+    let (status, _, page) = send(&app, "POST", &ask, cookie, Some(unconfirmed)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("name=\"confirm\" value=\"yes\""), "{page}");
+    assert_eq!(live().await, 1);
+    let confirmed =
+        serde_urlencoded::to_string([("csrf", token.as_str()), ("confirm", "yes")]).unwrap();
+    let (status, location, _) = send(&app, "POST", &ask, cookie, Some(confirmed)).await;
+    assert_eq!(status, 303);
+    assert!(
+        location.starts_with("/admin/t/acme/connections"),
+        "{location}"
+    );
+    assert_eq!(live().await, 0, "its people's sessions end at once");
+    let (status, _, _) = send(
+        &app,
+        "GET",
+        &format!("/admin/t/acme/connections/{other}"),
+        cookie,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, _, list) = send(&app, "GET", "/admin/t/acme/connections", cookie, None).await;
+    assert!(!list.contains("Contractors IdP"), "{list}");
 }

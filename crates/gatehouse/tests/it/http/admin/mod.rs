@@ -4,4 +4,6 @@ mod console;
 mod console_id_jag;
 mod console_objects;
 mod objects;
+mod operator_console;
 mod rate_limits;
+mod removal;

@@ -56,6 +56,7 @@ async fn saml_world(metadata: &str) -> (Fx, String) {
         settings: Set(serde_json::to_string(&settings).unwrap()),
         operator_added: Set(true),
         setup_invitation: Set(None),
+        removed_at: Set(None),
     })
     .exec_without_returning(&fx.store.db)
     .await
