@@ -21,6 +21,7 @@ use serde::Serialize;
 pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod connection_guide;
 pub mod connections;
 pub mod dns;
 pub mod domains;
@@ -96,6 +97,8 @@ impl Templates {
             "console/overview.html",
             "console/connections.html",
             "console/connection_new.html",
+            "console/connection_choose.html",
+            "console/connection_guide.html",
             "console/connection_edit.html",
             "console/domains.html",
             "console/scim.html",
