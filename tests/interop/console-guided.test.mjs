@@ -24,7 +24,7 @@ import { makePki } from './pki.mjs';
 import { cli, startNode, tail } from './gatehouse.mjs';
 import { startPresetIdp } from './idp-preset.mjs';
 import { ensureSamlPython, startSamlIdp } from './saml-idp.mjs';
-import { freePort, psql, createDatabase } from './presets-flow.mjs';
+import { freePort, psql, createDatabase, registerPublicClient } from './presets-flow.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TIMEOUT = { timeout: 120_000 };
@@ -164,6 +164,10 @@ before(async () => {
     };
     await cli(S.gh, ['migrate']);
     await cli(S.gh, ['tenant', 'create', '--slug', 'acme', '--name', 'Acme Corp', '--domain', 'acme.test']);
+    S.resource = `http://127.0.0.1:${await freePort()}/mcp`; // never contacted
+    const toml = join(S.runDir, 'resource.toml');
+    writeFileSync(toml, `uri = "${S.resource}"\ndisplay_name = "Acme CRM"\n[[scopes]]\nname = "crm:customers:read"\ndescription = "Read customers"\ntier = "routine"\n`);
+    await cli(S.gh, ['resource', 'register', '--file', toml]);
     S.idpSecret = randomBytes(24).toString('base64url');
     S.idp = await startPresetIdp({ ...S.pki, clientSecret: S.idpSecret, accounts: ACCOUNTS });
     cleanups.push(() => S.idp.close());
@@ -271,9 +275,17 @@ step('every other IdP × protocol: steps 1 to 3, values and must-have settings b
 
 step('no console page shows a bare UUID where a name exists', async () => {
   const page = S.page;
+  // Some objects to list: a service account (its page shows the secret once) and an MCP client.
+  await page.goto(console_('/service-accounts'));
+  await page.fill('#name', 'nightly-report');
+  await page.fill('#grants', `${S.resource} crm:customers:read`);
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Create service account' }).click()]);
+  await shot(page, 'service-account-created');
+  await registerPublicClient(S.issuer, `http://127.0.0.1:${await freePort()}/cb`);
   await page.goto(console_('/'));
   const nav = await page.locator('nav.side a').evaluateAll((as) => as.map((a) => a.href));
   const seen = new Set();
+  const problems = [];
   const queue = [...nav];
   const skip = /\/(login|logout)|export\.|\/connections\/new\?/;
   while (queue.length) {
@@ -288,12 +300,12 @@ step('no console page shows a bare UUID where a name exists', async () => {
       for (const el of body.querySelectorAll('.id, [data-id]')) el.remove();
       return body.innerText;
     });
-    const bare = visible.match(UUID);
-    assert.equal(bare, null, `${url} shows a bare UUID ${bare?.[0]}:\n${visible}`);
+    for (const line of visible.split('\n').filter((l) => UUID.test(l))) problems.push(`${new URL(url).pathname}: ${line.trim().slice(0, 200)}`);
     if (nav.includes(url)) {
       const links = await page.locator('main.content a[href^="/admin/t/acme/"]').evaluateAll((as) => as.map((a) => a.href));
       queue.push(...links.filter((l) => !seen.has(l.split('#')[0])));
     }
   }
   assert.ok(seen.size >= 10, `crawled ${seen.size} pages`);
+  assert.deepEqual(problems, [], `pages showing a bare UUID where a name exists:\n${problems.join('\n')}`);
 });

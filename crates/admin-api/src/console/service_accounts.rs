@@ -120,10 +120,18 @@ pub async fn create(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
 
 pub async fn show(Admin(c): Admin, path: web::Path<(String, String)>) -> ConsoleResult {
     let a = sa::get(&c.st.store.db, &c.tenant.id, &path.1).await?;
+    // Grants are stored by resource id; the form shows (and accepts) the app's URL.
+    let resources = authz_core::resource::list(&c.st.store.db).await?;
+    let uri = |id: &str| {
+        resources
+            .iter()
+            .find(|r| r.id == id)
+            .map_or_else(|| id.to_string(), |r| r.uri.clone())
+    };
     let lines: Vec<String> = a
         .grants
         .iter()
-        .map(|(r, s)| format!("{r} {}", s.join(" ")))
+        .map(|(r, s)| format!("{} {}", uri(r), s.join(" ")))
         .collect();
     Ok(c.render(
         "console/service_account.html",

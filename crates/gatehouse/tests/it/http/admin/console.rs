@@ -761,8 +761,12 @@ async fn the_audit_list_names_people_and_shows_the_source_of_console_actions() {
     )
     .await;
     assert_eq!(status, 200);
+    // The name, then the id, marked as the detail view's id (issue 16 §3).
     assert!(
-        detail.contains(&format!("admin ann@example.test (admin:{})", fx.admin_user)),
+        detail.contains(&format!(
+            "admin ann@example.test <span class=\"id meta\" data-id>admin:{}</span>",
+            fx.admin_user
+        )),
         "{detail}"
     );
 }
