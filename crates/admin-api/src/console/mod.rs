@@ -304,6 +304,47 @@ impl From<authz_core::CoreError> for ConsoleError {
 
 pub type ConsoleResult = Result<HttpResponse, ConsoleError>;
 
+/// A refused form shown again (issue 16 §3): the field the error is about, the message, and
+/// what the admin typed (never a secret).
+#[derive(Debug, Default, Serialize)]
+pub struct InlineError {
+    /// 400, or 409 for a conflict (the page is answered with it).
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub field: &'static str,
+    pub message: String,
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl InlineError {
+    /// A client's mistake (400, 409) becomes an inline error on `field`, keeping `keep`;
+    /// anything else (the database away, our fault) stays the error page.
+    pub fn of(
+        e: ConsoleError,
+        field: &'static str,
+        f: &form::Form,
+        keep: &[&str],
+    ) -> Result<InlineError, ConsoleError> {
+        match e {
+            ConsoleError::Page {
+                status, message, ..
+            } if status == StatusCode::BAD_REQUEST || status == StatusCode::CONFLICT => {
+                let values = keep
+                    .iter()
+                    .filter_map(|k| f.get(k).map(|v| (k.to_string(), v.to_string())))
+                    .collect();
+                Ok(InlineError {
+                    status,
+                    field,
+                    message,
+                    values,
+                })
+            }
+            other => Err(other),
+        }
+    }
+}
+
 /// 303 to a console page of the tenant (after a successful write: reload-safe).
 pub fn see_other(slug: &str, path: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -290,3 +290,62 @@ async fn a_refused_connection_form_shows_the_error_next_to_the_field_and_keeps_t
         1
     );
 }
+
+#[actix_web::test]
+async fn domain_and_scim_token_forms_show_their_errors_inline_and_a_success_flash() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let token = csrf(&fx.admin.cookie);
+    let post = enc(&[("csrf", &token), ("domain", "not a domain!")]);
+    let (status, _, body) = send(&app, "POST", "/admin/t/acme/domains", cookie, Some(post)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("id=\"domain-error\" role=\"alert\""),
+        "{body}"
+    );
+    assert!(body.contains("aria-invalid=\"true\""), "{body}");
+    assert!(body.contains("value=\"not a domain!\""), "{body}");
+    assert!(
+        body.contains("<h1>Domains</h1>"),
+        "the page itself, not an error page"
+    );
+    let post = enc(&[("csrf", &token), ("domain", "widgets.example")]);
+    let (status, location, _) =
+        send(&app, "POST", "/admin/t/acme/domains", cookie, Some(post)).await;
+    assert_eq!(status, 303);
+    let (_, _, body) = send(&app, "GET", &location, cookie, None).await;
+    assert!(
+        body.contains("role=\"status\"") && body.contains("widgets.example added"),
+        "{body}"
+    );
+
+    let post = enc(&[
+        ("csrf", &token),
+        ("name", "Entra sync"),
+        ("expires_in_days", "999"),
+    ]);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/scim/tokens",
+        cookie,
+        Some(post),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("id=\"days-error\" role=\"alert\""), "{body}");
+    assert!(body.contains("value=\"Entra sync\""), "{body}");
+    let post = enc(&[("csrf", &token), ("expires_in_days", "30")]);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/scim/tokens",
+        cookie,
+        Some(post),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("id=\"name-error\" role=\"alert\""), "{body}");
+    assert!(body.contains("value=\"30\""), "{body}");
+}
