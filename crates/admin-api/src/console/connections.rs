@@ -172,14 +172,14 @@ fn refused(c: &Console, e: ConnectionError) -> ConsoleError {
 }
 
 /// The preset and the issuer of an OIDC form, or the field at fault.
-fn oidc_preset(f: &Form) -> Result<(Preset, String), (&'static str, ConsoleError)> {
+fn oidc_preset(f: &Form) -> Result<(Preset, String), (&'static str, String)> {
     let preset = f.get("preset").unwrap_or("generic");
-    let preset = Preset::parse(preset, f.get("entra_tenant_id"))
-        .map_err(|e| ("entra_tenant_id", invalid(e)))?;
+    let preset =
+        Preset::parse(preset, f.get("entra_tenant_id")).map_err(|e| ("entra_tenant_id", e))?;
     let issuer = match (f.get("issuer"), preset.default_issuer()) {
         (Some(i), _) => i.trim_end_matches('/').to_string(),
         (None, Some(d)) => d,
-        (None, None) => return Err(("issuer", invalid("The issuer URL is required."))),
+        (None, None) => return Err(("issuer", "The issuer URL is required.".into())),
     };
     Ok((preset, issuer))
 }
@@ -216,7 +216,7 @@ pub async fn create_oidc(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleR
     let again = |field, e| guide::refused_form(&c, &f, "oidc", field, e);
     let (preset, issuer) = match oidc_preset(&f) {
         Ok(p) => p,
-        Err((field, e)) => return again(field, e),
+        Err((field, e)) => return again(field, invalid(e)),
     };
     let (client_id, client_secret) = match (f.get("client_id"), f.get("client_secret")) {
         (Some(id), Some(secret)) => (id, secret),

@@ -107,19 +107,17 @@ async fn store_row(
     Ok(match id {
         Some(id) => {
             let by = connection::ConsoleAdd {
-                actor: &actor,
+                actor,
                 setup_invitation,
                 id,
             };
             connection::add_with_id(store, clock, key, tenant, kind, row, by).await?
         }
         None if kind == "saml" => {
-            connection::add_saml_by(store, clock, key, tenant, row, &actor, setup_invitation)
-                .await?
+            connection::add_saml_by(store, clock, key, tenant, row, actor, setup_invitation).await?
         }
         None => {
-            connection::add_oidc_by(store, clock, key, tenant, row, &actor, setup_invitation)
-                .await?
+            connection::add_oidc_by(store, clock, key, tenant, row, actor, setup_invitation).await?
         }
     })
 }
