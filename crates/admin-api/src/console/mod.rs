@@ -317,8 +317,9 @@ pub struct InlineError {
 }
 
 impl InlineError {
-    /// A client's mistake (400, 409) becomes an inline error on `field`, keeping `keep`;
-    /// anything else (the database away, our fault) stays the error page.
+    /// A client's mistake (400, 409, or 404 for something the form named) becomes an inline
+    /// error on `field`, keeping `keep`; anything else (the database away, our fault) stays the
+    /// error page.
     pub fn of(
         e: ConsoleError,
         field: &'static str,
@@ -328,7 +329,17 @@ impl InlineError {
         match e {
             ConsoleError::Page {
                 status, message, ..
-            } if status == StatusCode::BAD_REQUEST || status == StatusCode::CONFLICT => {
+            } if matches!(
+                status,
+                StatusCode::BAD_REQUEST | StatusCode::CONFLICT | StatusCode::NOT_FOUND
+            ) =>
+            {
+                // What the form named does not exist: the form was wrong (400), not the page.
+                let status = if status == StatusCode::NOT_FOUND {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    status
+                };
                 let values = keep
                     .iter()
                     .filter_map(|k| f.get(k).map(|v| (k.to_string(), v.to_string())))

@@ -349,3 +349,49 @@ async fn domain_and_scim_token_forms_show_their_errors_inline_and_a_success_flas
     assert!(body.contains("id=\"name-error\" role=\"alert\""), "{body}");
     assert!(body.contains("value=\"30\""), "{body}");
 }
+
+#[actix_web::test]
+async fn a_refused_service_account_is_shown_on_the_list_page_with_the_error_at_its_field() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let token = csrf(&fx.admin.cookie);
+    let post = enc(&[("csrf", &token), ("name", "nightly-report")]);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/service-accounts",
+        cookie,
+        Some(post),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("id=\"grants-error\" role=\"alert\""),
+        "{body}"
+    );
+    assert!(body.contains("value=\"nightly-report\""), "{body}");
+    let post = enc(&[
+        ("csrf", &token),
+        ("name", "nightly-report"),
+        ("grants", "https://unknown.example/mcp files:read"),
+    ]);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/service-accounts",
+        cookie,
+        Some(post),
+    )
+    .await;
+    assert!(status == 400 || status == 404, "{status}: {body}");
+    assert!(
+        body.contains("Create a service account"),
+        "the list page, not an error page"
+    );
+    assert!(!alerts(&body).is_empty(), "{body}");
+    assert!(
+        unescape(&body).contains("https://unknown.example/mcp files:read"),
+        "{body}"
+    );
+}
