@@ -300,6 +300,10 @@ step('no console page shows a bare UUID where a name exists', async () => {
       for (const el of body.querySelectorAll('.id, [data-id]')) el.remove();
       return body.innerText;
     });
+    // Result and action cells do not break mid-word.
+    const wrapping = await page.evaluate(() => [...document.querySelectorAll('main.content td button, main.content td .status-on, main.content td .status-off')]
+      .filter((el) => getComputedStyle(el).whiteSpace !== 'nowrap').map((el) => el.textContent.trim()));
+    for (const w of wrapping) problems.push(`${new URL(url).pathname}: "${w}" may wrap`);
     for (const line of visible.split('\n').filter((l) => UUID.test(l))) problems.push(`${new URL(url).pathname}: ${line.trim().slice(0, 200)}`);
     if (nav.includes(url)) {
       const links = await page.locator('main.content a[href^="/admin/t/acme/"]').evaluateAll((as) => as.map((a) => a.href));
