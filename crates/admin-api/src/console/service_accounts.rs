@@ -82,15 +82,16 @@ async fn render_list(c: &Console, refused: Option<InlineError>) -> ConsoleResult
 fn new_account<'a>(
     f: &'a Form,
     g: &'a mut Vec<(String, Vec<String>)>,
-) -> Result<NewAccount<'a>, (&'static str, ConsoleError)> {
-    let name = f.require("name", "A name").map_err(|e| ("name", e))?;
+) -> Result<NewAccount<'a>, Box<(&'static str, ConsoleError)>> {
+    let at = |field: &'static str| move |e: ConsoleError| Box::new((field, e));
+    let name = f.require("name", "A name").map_err(at("name"))?;
     let method = Method::parse(f.get("auth_method").unwrap_or("client_secret_basic"))
-        .map_err(|e| ("", e.into()))?;
+        .map_err(|e| at("")(e.into()))?;
     let keys = match (method, f.get("keys")) {
-        (Method::PrivateKeyJwt, Some(k)) => Some(Keys::parse(k).map_err(|e| ("keys", e.into()))?),
+        (Method::PrivateKeyJwt, Some(k)) => Some(Keys::parse(k).map_err(|e| at("keys")(e.into()))?),
         _ => None,
     };
-    *g = grants(f).map_err(|e| ("grants", e))?;
+    *g = grants(f).map_err(at("grants"))?;
     Ok(NewAccount {
         name,
         grants: g,
@@ -128,7 +129,7 @@ pub async fn create(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
         )
         .await
         .map_err(|e| ("", e.into())),
-        Err(refused) => Err(refused),
+        Err(refused) => Err(*refused),
     };
     let created = match created {
         Ok(x) => x,
