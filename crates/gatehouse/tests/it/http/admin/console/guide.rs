@@ -395,3 +395,34 @@ async fn a_refused_service_account_is_shown_on_the_list_page_with_the_error_at_i
         "{body}"
     );
 }
+
+#[actix_web::test]
+async fn refused_settings_and_invitations_are_shown_on_the_settings_page() {
+    let fx = fixture().await;
+    let app = app(&fx).await;
+    let cookie = Some(("gh_session", fx.admin.cookie.as_str()));
+    let token = csrf(&fx.admin.cookie);
+    let post = enc(&[("csrf", &token), ("email", "not-an-address")]);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/admin/t/acme/settings/admins/invite",
+        cookie,
+        Some(post),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("id=\"invite-error\" role=\"alert\""),
+        "{body}"
+    );
+    assert!(body.contains("value=\"not-an-address\""), "{body}");
+    let post = enc(&[("csrf", &token), ("routine_token_minutes", "99999")]);
+    let (status, _, body) = send(&app, "POST", "/admin/t/acme/settings", cookie, Some(post)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("id=\"settings-error\" role=\"alert\""),
+        "{body}"
+    );
+    assert!(body.contains("Administrators"), "the settings page itself");
+}
