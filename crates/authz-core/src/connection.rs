@@ -131,7 +131,72 @@ enum Added<'a> {
     InConsole {
         actor: &'a str,
         setup_invitation: Option<&'a str>,
+        /// Chosen before creation (guided set-up), else generated here.
+        id: Option<&'a str>,
     },
+}
+
+/// A connection added in the console with the id its guided set-up allocated: the values the
+/// admin pasted into the IdP (redirect URI, ACS URL, entity ID) contain it, so the connection
+/// must be created with exactly that id.
+pub struct ConsoleAdd<'a> {
+    pub actor: &'a str,
+    pub setup_invitation: Option<&'a str>,
+    pub id: &'a str,
+}
+
+/// A pre-allocated connection id is a lowercase hyphenated UUID (what [`insert`] generates);
+/// anything else is refused before it reaches a URL or the database.
+pub fn check_allocated_id(id: &str) -> CoreResult<()> {
+    match uuid::Uuid::parse_str(id) {
+        Ok(u) if u.hyphenated().to_string() == id => Ok(()),
+        _ => Err(CoreError::invalid(
+            "the set-up id is malformed: start the set-up again",
+        )),
+    }
+}
+
+/// A fresh id for a guided set-up (nothing is stored until the connection is created).
+pub fn allocate_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Whether a connection with this id exists, in any tenant (ids are global: the callback URLs
+/// carry no tenant).
+pub async fn id_taken<C: ConnectionTrait>(conn: &C, id: &str) -> CoreResult<bool> {
+    Ok(connections::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// [`add_oidc_by`] or [`add_saml_by`] (`kind`) with a pre-allocated id: refused when malformed
+/// or already taken (a set-up submitted twice, or an id copied from elsewhere).
+pub async fn add_with_id(
+    store: &Store,
+    clock: &dyn Clock,
+    key: &MasterKey,
+    tenant: &TenantId,
+    kind: &str,
+    new: NewOidcConnection<'_>,
+    by: ConsoleAdd<'_>,
+) -> CoreResult<Connection> {
+    check_allocated_id(by.id)?;
+    if !matches!(kind, "oidc" | "saml") {
+        return Err(CoreError::invalid("unknown connection kind"));
+    }
+    if kind == "oidc" && new.client_id.trim().is_empty() {
+        return Err(CoreError::invalid("client id must not be empty"));
+    }
+    if new.name.trim().is_empty() {
+        return Err(CoreError::invalid("the connection needs a name"));
+    }
+    let added = Added::InConsole {
+        actor: by.actor,
+        setup_invitation: by.setup_invitation,
+        id: Some(by.id),
+    };
+    insert(store, clock, key, tenant, kind, new, added).await
 }
 
 /// [`add_oidc`] on behalf of `actor` (a tenant admin in the console). With `setup_invitation`
@@ -152,6 +217,7 @@ pub async fn add_oidc_by(
     let by = Added::InConsole {
         actor,
         setup_invitation,
+        id: None,
     };
     insert(store, clock, key, tenant, "oidc", new, by).await
 }
@@ -184,6 +250,7 @@ pub async fn add_saml_by(
     let by = Added::InConsole {
         actor,
         setup_invitation,
+        id: None,
     };
     insert(store, clock, key, tenant, "saml", new, by).await
 }
@@ -197,18 +264,19 @@ async fn insert(
     new: NewOidcConnection<'_>,
     by: Added<'_>,
 ) -> CoreResult<Connection> {
-    let (actor, setup_invitation, operator_added) = match by {
-        Added::ByOperator => ("operator", None, true),
+    let (actor, setup_invitation, operator_added, chosen_id) = match by {
+        Added::ByOperator => ("operator", None, true, None),
         Added::InConsole {
             actor,
             setup_invitation,
-        } => (actor, setup_invitation, false),
+            id,
+        } => (actor, setup_invitation, false, id),
     };
     let enabled = setup_invitation.is_none();
     if new.client_secret.is_empty() {
         return Err(CoreError::invalid("client secret is empty"));
     }
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = chosen_id.map_or_else(allocate_id, str::to_string);
     let model = connections::Model {
         id: id.clone(),
         tenant_id: tenant.to_string(),
@@ -226,6 +294,11 @@ async fn insert(
         removed_at: None,
     };
     let txn = store.begin().await?;
+    if chosen_id.is_some() && id_taken(&txn, &id).await? {
+        return Err(CoreError::Conflict(
+            "this set-up was already completed: its connection exists (start a new set-up to add another)".into(),
+        ));
+    }
     connections::Entity::insert(connections::ActiveModel {
         id: Set(model.id.clone()),
         tenant_id: Set(model.tenant_id.clone()),

@@ -117,7 +117,6 @@ pub fn setup_values(
         "name_id_format",
         match preset {
             "google" => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
-            "okta" => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
             _ => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".into(),
         },
     ));

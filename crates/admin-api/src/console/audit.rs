@@ -190,11 +190,9 @@ pub async fn event(Admin(c): Admin, path: web::Path<(String, String)>) -> Consol
         .map_err(|_| ConsoleError::not_found("audit record"))?;
     let (r, names) = app::console::audit::event(&c.st.store, &c.tenant.id, id).await?;
     let details: serde_json::Value = serde_json::from_str(&r.details).unwrap_or_default();
+    // The name first; the id beside it, marked as the detail view's id (issue 16 §3).
     let named = |id: &Option<String>, f: &dyn Fn(&str) -> Option<String>| {
-        id.as_deref().map(|i| match f(i) {
-            Some(n) => format!("{n} ({i})"),
-            None => i.to_string(),
-        })
+        id.as_deref().map(|i| context! { name => f(i), id => i })
     };
     Ok(c.render(
         "console/audit_event.html",
@@ -205,7 +203,7 @@ pub async fn event(Admin(c): Admin, path: web::Path<(String, String)>) -> Consol
                 action => r.action, result => r.result,
                 actor => r.actor.as_deref().map(|a| {
                     let n = names.actor(a);
-                    if n == a { n } else { format!("{n} ({a})") }
+                    context! { name => (n != a).then_some(n), id => a }
                 }),
                 user => named(&r.user_id, &|i| names.user(i).map(str::to_string)),
                 client => named(&r.client_id, &|i| names.client(i).map(str::to_string)),

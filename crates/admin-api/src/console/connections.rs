@@ -10,6 +10,8 @@ use minijinja::context;
 use oidc_federation::Preset;
 use saml::{IdpMetadata, SamlSettings};
 
+use super::connection_guide as guide;
+use super::form::Form;
 use super::{
     see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult, SetupOrAdmin,
     SetupOrAdminWrite,
@@ -17,19 +19,12 @@ use super::{
 
 /// The values the IdP admin pastes, for one connection.
 fn setup_values(c: &Console, conn: &Connection) -> Vec<minijinja::Value> {
-    let base = &c.st.issuer;
-    let values = if conn.kind == "saml" {
-        saml::sp::setup_values(base, &conn.id, &conn.preset)
-    } else if conn.is_development() {
+    if conn.is_development() {
         // Its users come from the operator's file: nothing to paste anywhere (ADR 0017).
-        vec![]
-    } else {
-        Preset::from_stored(&conn.preset, &conn.settings).setup_values(base, &conn.id)
-    };
-    values
-        .into_iter()
-        .map(|(k, v)| context! { label => k.replace('_', " "), value => v })
-        .collect()
+        return vec![];
+    }
+    let (kind, preset) = (conn.kind.as_str(), conn.preset.as_str());
+    guide::setup_values(&c.st.issuer, kind, preset, &conn.settings, &conn.id)
 }
 
 fn view(c: &Console, conn: &Connection, pending: Option<&str>) -> minijinja::Value {
@@ -47,7 +42,13 @@ fn view(c: &Console, conn: &Connection, pending: Option<&str>) -> minijinja::Val
     }
 }
 
-pub async fn list(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    /// Set by the redirect after an addition: the page says so (a one-shot flash).
+    added: Option<String>,
+}
+
+pub async fn list(SetupOrAdmin(c): SetupOrAdmin, q: web::Query<ListQuery>) -> ConsoleResult {
     let db = &c.st.store.db;
     let conns = connection::list(db, &c.tenant.id).await?;
     let pending = connection::setup_invitations(db, &c.tenant.id).await?;
@@ -58,25 +59,34 @@ pub async fn list(SetupOrAdmin(c): SetupOrAdmin) -> ConsoleResult {
     Ok(c.render(
         "console/connections.html",
         "connections",
-        context! { connections => views },
+        context! {
+            connections => views,
+            added => q.added.as_ref().and_then(|id| conns.iter().find(|x| &x.id == id)).map(|x| &x.name),
+        },
     ))
 }
 
-#[derive(serde::Deserialize)]
-pub struct NewQuery {
-    kind: Option<String>,
-}
-
-pub async fn new_form(SetupOrAdmin(c): SetupOrAdmin, q: web::Query<NewQuery>) -> ConsoleResult {
-    let kind = match q.kind.as_deref() {
-        Some("saml") => "saml",
-        _ => "oidc",
-    };
-    Ok(c.render(
-        "console/connection_new.html",
-        "connections",
-        context! { kind => kind },
-    ))
+/// Adding a connection: the guided flow ([`guide`]); `?kind=oidc|saml` without an IdP is the
+/// one-page form, for admins who already have the IdP's values.
+pub async fn new_form(
+    SetupOrAdmin(c): SetupOrAdmin,
+    q: web::Query<guide::GuideQuery>,
+) -> ConsoleResult {
+    match (q.idp.as_deref(), q.kind.as_deref()) {
+        (None, Some("saml")) => Ok(guide::credentials_form(
+            &c,
+            "saml",
+            None,
+            &Default::default(),
+        )),
+        (None, Some("oidc")) => Ok(guide::credentials_form(
+            &c,
+            "oidc",
+            None,
+            &Default::default(),
+        )),
+        _ => guide::page(&c, &q).await,
+    }
 }
 
 fn invalid(e: impl std::fmt::Display) -> ConsoleError {
@@ -117,7 +127,7 @@ fn discovery_refused(c: &Console, e: oidc_federation::FederationError) -> Consol
 
 /// The IdP metadata a form gives: pasted, or a URL fetched through the public SSRF-guarded
 /// fetcher (the URL was typed by a tenant admin, not the operator).
-fn metadata_source<'a>(c: &'a Console, f: &'a super::form::Form) -> Option<Metadata<'a>> {
+fn metadata_source<'a>(c: &'a Console, f: &'a Form) -> Option<Metadata<'a>> {
     if let Some(xml) = f.get("metadata") {
         return Some(Metadata::Xml(xml.to_string()));
     }
@@ -161,46 +171,96 @@ fn refused(c: &Console, e: ConnectionError) -> ConsoleError {
     }
 }
 
-pub async fn create_oidc(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
-    let preset = Preset::parse(
-        f.get("preset").unwrap_or("generic"),
-        f.get("entra_tenant_id"),
-    )
-    .map_err(invalid)?;
+/// The preset and the issuer of an OIDC form, or the field at fault.
+fn oidc_preset(f: &Form) -> Result<(Preset, String), (&'static str, String)> {
+    let preset = f.get("preset").unwrap_or("generic");
+    let preset =
+        Preset::parse(preset, f.get("entra_tenant_id")).map_err(|e| ("entra_tenant_id", e))?;
     let issuer = match (f.get("issuer"), preset.default_issuer()) {
         (Some(i), _) => i.trim_end_matches('/').to_string(),
         (None, Some(d)) => d,
-        (None, None) => return Err(ConsoleError::bad_request("The issuer URL is required.")),
+        (None, None) => return Err(("issuer", "The issuer URL is required.".into())),
+    };
+    Ok((preset, issuer))
+}
+
+/// The field an OIDC refusal is about: the issuer (or, for Entra without one typed, the
+/// directory id it is made from); the form as a whole otherwise.
+fn oidc_field(f: &Form, e: &ConnectionError) -> &'static str {
+    match e {
+        ConnectionError::IssuerUrl(_) | ConnectionError::Discovery(_) => {
+            match (f.get("issuer"), f.get("preset")) {
+                (None, Some("entra")) => "entra_tenant_id",
+                _ => "issuer",
+            }
+        }
+        _ => "",
+    }
+}
+
+fn saml_field(f: &Form, e: &ConnectionError) -> &'static str {
+    match e {
+        ConnectionError::MetadataFetch(_) => "metadata_url",
+        ConnectionError::MetadataNotUtf8(_) | ConnectionError::Metadata(_) => {
+            if f.get("metadata").is_some() {
+                "metadata"
+            } else {
+                "metadata_url"
+            }
+        }
+        _ => "",
+    }
+}
+
+pub async fn create_oidc(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
+    let again = |field, e| guide::refused_form(&c, &f, "oidc", field, e);
+    let (preset, issuer) = match oidc_preset(&f) {
+        Ok(p) => p,
+        Err((field, e)) => return again(field, invalid(e)),
+    };
+    let (client_id, client_secret) = match (f.get("client_id"), f.get("client_secret")) {
+        (Some(id), Some(secret)) => (id, secret),
+        (None, _) => return again("client_id", invalid("The client ID is required.")),
+        (_, None) => return again("client_secret", invalid("The client secret is required.")),
     };
     let new = add::NewOidc {
         name: f.get("name").unwrap_or("OIDC"),
         preset: &preset,
         issuer: &issuer,
-        client_id: f.require("client_id", "The client ID")?,
-        client_secret: f.require("client_secret", "The client secret")?,
+        client_id,
+        client_secret,
         fetcher: &c.st.public_fetcher,
     };
-    let conn = add::oidc(c.deps(), &c.connection_actor(), new)
-        .await
-        .map_err(|e| refused(&c, e))?;
-    Ok(see_other(c.slug(), &format!("/connections#c-{}", conn.id)))
+    match add::oidc_with_id(c.deps(), &c.connection_actor(), new, f.get("id")).await {
+        Ok(conn) => Ok(added(&c, &conn.id)),
+        Err(e) => again(oidc_field(&f, &e), refused(&c, e)),
+    }
+}
+
+/// After an addition: the list, saying what was added, with the connection's "Test sign-in".
+fn added(c: &Console, id: &str) -> actix_web::HttpResponse {
+    see_other(c.slug(), &format!("/connections?added={id}#c-{id}"))
 }
 
 pub async fn create_saml(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleResult {
+    let again = |field, e| guide::refused_form(&c, &f, "saml", field, e);
     let preset = f.get("preset").unwrap_or("generic");
     let attr = |name: &str| f.get(name).map(str::to_string);
-    let mapping = add::saml_mapping(
+    let mapping = match add::saml_mapping(
         preset,
         attr("key_attribute"),
         attr("email_attribute"),
         attr("name_attribute"),
         attr("groups_attribute"),
-    )
-    .map_err(invalid)?;
+    ) {
+        Ok(m) => m,
+        Err(e) => return again("key_attribute", invalid(e)),
+    };
     let Some(metadata) = metadata_source(&c, &f) else {
-        return Err(ConsoleError::bad_request(
-            "Paste the IdP metadata XML or give its URL.",
-        ));
+        return again(
+            "metadata",
+            invalid("Paste the IdP metadata XML or give its URL."),
+        );
     };
     let new = add::NewSaml {
         name: f.get("name").unwrap_or("SAML"),
@@ -210,13 +270,10 @@ pub async fn create_saml(SetupOrAdminWrite(c, f): SetupOrAdminWrite) -> ConsoleR
         skew_secs: 180,
         allow_idp_initiated: f.checked("allow_idp_initiated"),
     };
-    let added = add::saml(c.deps(), &c.connection_actor(), new)
-        .await
-        .map_err(|e| refused(&c, e))?;
-    Ok(see_other(
-        c.slug(),
-        &format!("/connections#c-{}", added.connection.id),
-    ))
+    match add::saml_with_id(c.deps(), &c.connection_actor(), new, f.get("id")).await {
+        Ok(a) => Ok(added(&c, &a.connection.id)),
+        Err(e) => again(saml_field(&f, &e), refused(&c, e)),
+    }
 }
 
 async fn load(c: &Console, id: &str) -> Result<Connection, ConsoleError> {

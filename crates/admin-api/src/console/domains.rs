@@ -4,14 +4,29 @@ use actix_web::web;
 use authz_core::admin::domain;
 use minijinja::context;
 
+use actix_web::http::StatusCode;
 use app::manage::domain as domain_uc;
 
 use super::objects::{self, Ask, Detail};
-use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
 
 type Id = web::Path<(String, String)>;
 
-pub async fn list(Admin(c): Admin) -> ConsoleResult {
+use super::{
+    see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult, InlineError,
+};
+
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    /// The domain just added (a one-shot flash after the redirect).
+    added: Option<String>,
+}
+
+pub async fn list(Admin(c): Admin, q: web::Query<ListQuery>) -> ConsoleResult {
+    page(&c, None, q.added.as_deref()).await
+}
+
+/// The domains page, with a refused "Add a domain" form shown again when `refused`.
+async fn page(c: &Console, refused: Option<InlineError>, added: Option<&str>) -> ConsoleResult {
     let domains = domain::list(&c.st.store.db, &c.tenant.id).await?;
     let views: Vec<_> = domains
         .iter()
@@ -26,24 +41,40 @@ pub async fn list(Admin(c): Admin) -> ConsoleResult {
             }
         })
         .collect();
-    Ok(c.render(
+    let added = added.filter(|a| domains.iter().any(|d| d.domain == *a));
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    Ok(c.render_status(
+        status,
         "console/domains.html",
         "domains",
-        context! { domains => views },
+        context! { domains => views, refused => refused, added => added },
     ))
 }
 
 pub async fn add(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
-    let d = f.require("domain", "The domain")?;
-    domain::add(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        d,
-        &c.actor(),
-    )
-    .await?;
-    Ok(see_other(c.slug(), "/domains"))
+    let added = match f.require("domain", "The domain") {
+        Ok(d) => domain::add(
+            &c.st.store,
+            c.st.clock.as_ref(),
+            &c.tenant.id,
+            d,
+            &c.actor(),
+        )
+        .await
+        .map_err(ConsoleError::from),
+        Err(e) => Err(e),
+    };
+    match added {
+        Ok(d) => Ok(see_other(c.slug(), &format!("/domains?added={}", d.domain))),
+        Err(e) => {
+            page(
+                &c,
+                Some(InlineError::of(e, "domain", &f, &["domain"])?),
+                None,
+            )
+            .await
+        }
+    }
 }
 
 pub async fn verify(

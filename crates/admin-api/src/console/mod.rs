@@ -22,6 +22,7 @@ pub mod admin_keys;
 pub mod apps;
 pub mod audit;
 pub mod auth;
+pub mod connection_guide;
 pub mod connection_remove;
 pub mod connections;
 pub mod dns;
@@ -103,6 +104,8 @@ impl Templates {
             "console/overview.html",
             "console/connections.html",
             "console/connection_new.html",
+            "console/connection_choose.html",
+            "console/connection_guide.html",
             "console/connection_edit.html",
             "console/domains.html",
             "console/scim.html",
@@ -310,6 +313,58 @@ impl From<authz_core::CoreError> for ConsoleError {
 }
 
 pub type ConsoleResult = Result<HttpResponse, ConsoleError>;
+
+/// A refused form shown again (issue 16 §3): the field the error is about, the message, and
+/// what the admin typed (never a secret).
+#[derive(Debug, Default, Serialize)]
+pub struct InlineError {
+    /// 400, or 409 for a conflict (the page is answered with it).
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub field: &'static str,
+    pub message: String,
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl InlineError {
+    /// A client's mistake (400, 409, or 404 for something the form named) becomes an inline
+    /// error on `field`, keeping `keep`; anything else (the database away, our fault) stays the
+    /// error page.
+    pub fn of(
+        e: ConsoleError,
+        field: &'static str,
+        f: &form::Form,
+        keep: &[&str],
+    ) -> Result<InlineError, ConsoleError> {
+        match e {
+            ConsoleError::Page {
+                status, message, ..
+            } if matches!(
+                status,
+                StatusCode::BAD_REQUEST | StatusCode::CONFLICT | StatusCode::NOT_FOUND
+            ) =>
+            {
+                // What the form named does not exist: the form was wrong (400), not the page.
+                let status = if status == StatusCode::NOT_FOUND {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    status
+                };
+                let values = keep
+                    .iter()
+                    .filter_map(|k| f.get(k).map(|v| (k.to_string(), v.to_string())))
+                    .collect();
+                Ok(InlineError {
+                    status,
+                    field,
+                    message,
+                    values,
+                })
+            }
+            other => Err(other),
+        }
+    }
+}
 
 /// 303 to a console page of the tenant (after a successful write: reload-safe).
 pub fn see_other(slug: &str, path: &str) -> HttpResponse {

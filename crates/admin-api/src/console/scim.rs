@@ -6,16 +6,25 @@ use app::console::scim::ScimPage;
 use authz_core::scim_token;
 use minijinja::context;
 
-use super::{when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
+use super::{when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult, InlineError};
 
 pub async fn page(Admin(c): Admin) -> ConsoleResult {
+    render(&c, None).await
+}
+
+/// The SCIM page, with a refused "Create a token" form shown again when `refused`.
+async fn render(c: &Console, refused: Option<InlineError>) -> ConsoleResult {
     let p = app::console::scim::load(&c.st.store.db, &c.principal()).await?;
     let base_url = format!("{}/scim/v2/{}", c.st.issuer, c.tenant.slug);
     let ctx = scim_view(p, c.st.clock.now_us());
-    Ok(c.render(
+    let status = refused
+        .as_ref()
+        .map_or(actix_web::http::StatusCode::OK, |r| r.status);
+    Ok(c.render_status(
+        status,
         "console/scim.html",
         "scim",
-        context! { base_url => base_url, ..ctx },
+        context! { base_url => base_url, refused => refused, ..ctx },
     ))
 }
 
@@ -87,14 +96,24 @@ fn show_secret(c: &Console, name: &str, secret: &str, note: &str) -> actix_web::
 }
 
 pub async fn create(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
-    let name = f.require("name", "A name")?;
+    const KEEP: &[&str] = &["name", "expires_in_days"];
+    let input = match (f.require("name", "A name"), days(&f)) {
+        (Ok(name), Ok(days)) => Ok((name, days)),
+        (Err(e), _) => Err(("name", e)),
+        (_, Err(e)) => Err(("expires_in_days", e)),
+    };
+    let (name, days) = match input {
+        Ok(x) => x,
+        Err((field, e)) => return render(&c, Some(InlineError::of(e, field, &f, KEEP)?)).await,
+    };
+    let by = c.actor();
     let (tok, secret) = scim_token::create_by(
         &c.st.store,
         c.st.clock.as_ref(),
         &c.tenant.id,
         name,
-        days(&f)? * 86_400,
-        &c.actor(),
+        days * 86_400,
+        &by,
     )
     .await?;
     Ok(show_secret(

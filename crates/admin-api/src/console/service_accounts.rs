@@ -9,7 +9,9 @@ use minijinja::context;
 
 use super::form::Form;
 use super::objects;
-use super::{see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult};
+use super::{
+    see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult, InlineError,
+};
 
 const SECTION: &str = "service-accounts";
 
@@ -58,14 +60,45 @@ async fn catalogue(c: &Console) -> Result<Vec<minijinja::Value>, ConsoleError> {
 }
 
 pub async fn list(Admin(c): Admin) -> ConsoleResult {
+    render_list(&c, None).await
+}
+
+/// The list, with a refused "Create a service account" form shown again when `refused`.
+async fn render_list(c: &Console, refused: Option<InlineError>) -> ConsoleResult {
     let all = sa::list(&c.st.store.db, &c.tenant.id).await?;
     let accounts: Vec<_> = all.iter().map(view).collect();
-    let resources = catalogue(&c).await?;
-    Ok(c.render(
+    let resources = catalogue(c).await?;
+    let status = refused
+        .as_ref()
+        .map_or(actix_web::http::StatusCode::OK, |r| r.status);
+    Ok(c.render_status(
+        status,
         "console/service_accounts.html",
         SECTION,
-        context! { accounts => accounts, resources => resources },
+        context! { accounts => accounts, resources => resources, refused => refused },
     ))
+}
+
+/// A create form's fields as checked values, or the field at fault.
+fn new_account<'a>(
+    f: &'a Form,
+    g: &'a mut Vec<(String, Vec<String>)>,
+) -> Result<NewAccount<'a>, Box<(&'static str, ConsoleError)>> {
+    let at = |field: &'static str| move |e: ConsoleError| Box::new((field, e));
+    let name = f.require("name", "A name").map_err(at("name"))?;
+    let method = Method::parse(f.get("auth_method").unwrap_or("client_secret_basic"))
+        .map_err(|e| at("")(e.into()))?;
+    let keys = match (method, f.get("keys")) {
+        (Method::PrivateKeyJwt, Some(k)) => Some(Keys::parse(k).map_err(|e| at("keys")(e.into()))?),
+        _ => None,
+    };
+    *g = grants(f).map_err(at("grants"))?;
+    Ok(NewAccount {
+        name,
+        grants: g,
+        method,
+        keys,
+    })
 }
 
 fn show_secret(
@@ -85,26 +118,26 @@ fn show_secret(
 }
 
 pub async fn create(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
-    let method = Method::parse(f.get("auth_method").unwrap_or("client_secret_basic"))?;
-    let keys = match (method, f.get("keys")) {
-        (Method::PrivateKeyJwt, Some(k)) => Some(Keys::parse(k)?),
-        _ => None,
+    const KEEP: &[&str] = &["name", "grants", "auth_method", "keys"];
+    let mut g = Vec::new();
+    let created = match new_account(&f, &mut g) {
+        Ok(new) => sa::create(
+            &c.st.store,
+            c.st.clock.as_ref(),
+            &c.tenant.id,
+            new,
+            &c.actor(),
+        )
+        .await
+        .map_err(|e| ("", e.into())),
+        Err(refused) => Err(*refused),
     };
-    let g = grants(&f)?;
-    let new = NewAccount {
-        name: f.require("name", "A name")?,
-        grants: &g,
-        method,
-        keys,
+    let created = match created {
+        Ok(x) => x,
+        Err((field, e)) => {
+            return render_list(&c, Some(InlineError::of(e, field, &f, KEEP)?)).await
+        }
     };
-    let created = sa::create(
-        &c.st.store,
-        c.st.clock.as_ref(),
-        &c.tenant.id,
-        new,
-        &c.actor(),
-    )
-    .await?;
     match created.secret {
         Some(s) => Ok(show_secret(
             &c,
@@ -121,10 +154,18 @@ pub async fn create(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
 
 pub async fn show(Admin(c): Admin, path: web::Path<(String, String)>) -> ConsoleResult {
     let a = sa::get(&c.st.store.db, &c.tenant.id, &path.1).await?;
+    // Grants are stored by resource id; the form shows (and accepts) the app's URL.
+    let resources = authz_core::resource::list(&c.st.store.db).await?;
+    let uri = |id: &str| {
+        resources
+            .iter()
+            .find(|r| r.id == id)
+            .map_or_else(|| id.to_string(), |r| r.uri.clone())
+    };
     let lines: Vec<String> = a
         .grants
         .iter()
-        .map(|(r, s)| format!("{r} {}", s.join(" ")))
+        .map(|(r, s)| format!("{} {}", uri(r), s.join(" ")))
         .collect();
     Ok(c.render(
         "console/service_account.html",

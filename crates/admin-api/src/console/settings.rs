@@ -9,7 +9,11 @@ use authz_core::directory::policy::Provisioning;
 use minijinja::context;
 
 use super::form::Form;
-use super::{see_other, when, Admin, AdminWrite, ConsoleError, ConsoleResult};
+use actix_web::http::StatusCode;
+
+use super::{
+    see_other, when, Admin, AdminWrite, Console, ConsoleError, ConsoleResult, InlineError,
+};
 
 #[derive(serde::Deserialize)]
 pub struct Saved {
@@ -17,16 +21,24 @@ pub struct Saved {
 }
 
 pub async fn page(Admin(c): Admin, q: web::Query<Saved>) -> ConsoleResult {
+    render(&c, None, q.saved.as_deref()).await
+}
+
+/// The settings page; a refused form (`refused.field`: "settings" or "email") shown again with
+/// its error in place.
+async fn render(c: &Console, refused: Option<InlineError>, saved: Option<&str>) -> ConsoleResult {
     let p = app::console::settings::load(&c.st.store.db, &c.principal()).await?;
     let self_id = match &c.principal {
         super::auth::Principal::Admin { user, .. } => Some(user.id.clone()),
         _ => None,
     };
     let ctx = settings_view(p, c.st.clock.now_us());
-    Ok(c.render(
+    let status = refused.as_ref().map_or(StatusCode::OK, |r| r.status);
+    Ok(c.render_status(
+        status,
         "console/settings.html",
         "settings",
-        context! { saved => q.saved.is_some(), self_id => self_id, ..ctx },
+        context! { saved => saved, self_id => self_id, refused => refused, ..ctx },
     ))
 }
 
@@ -156,7 +168,22 @@ fn parse_settings(f: &Form) -> Result<TenantSettings, ConsoleError> {
 }
 
 pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
-    let new = parse_settings(&f)?;
+    let new = match new_settings(&f) {
+        Ok(new) => {
+            app::console::settings::save(&c.st.store, c.st.clock.as_ref(), &c.principal(), new)
+                .await
+                .map_err(ConsoleError::from)
+        }
+        Err(e) => Err(e),
+    };
+    match new {
+        Ok(_) => Ok(see_other(c.slug(), "/settings?saved=1")),
+        Err(e) => render(&c, Some(InlineError::of(e, "settings", &f, &[])?), None).await,
+    }
+}
+
+fn new_settings<'a>(f: &'a Form) -> Result<NewSettings<'a>, ConsoleError> {
+    let new = parse_settings(f)?;
     new.validate()?;
     let provisioning = Provisioning::parse(f.get("provisioning").unwrap_or("jit"))?;
     let recipients: Vec<String> = f
@@ -172,13 +199,19 @@ pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
         recipients,
         admin_group: f.get("admin_group"),
     };
-    app::console::settings::save(&c.st.store, c.st.clock.as_ref(), &c.principal(), new).await?;
-    Ok(see_other(c.slug(), "/settings?saved=1"))
+    Ok(new)
 }
 
 pub async fn invite(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
     let by = app::admin::AdminActor::Admin(c.principal());
-    let email = f.require("email", "The email address")?;
-    app::admin::invite::invite(&c.st.store, c.st.clock.as_ref(), &by, email).await?;
-    Ok(see_other(c.slug(), "/settings#admins"))
+    let sent = match f.require("email", "The email address") {
+        Ok(email) => app::admin::invite::invite(&c.st.store, c.st.clock.as_ref(), &by, email)
+            .await
+            .map_err(ConsoleError::from),
+        Err(e) => Err(e),
+    };
+    match sent {
+        Ok(_) => Ok(see_other(c.slug(), "/settings?saved=invitation#admins")),
+        Err(e) => render(&c, Some(InlineError::of(e, "email", &f, &["email"])?), None).await,
+    }
 }

@@ -55,6 +55,20 @@ pub async fn oidc(
     by: &ConnectionActor,
     new: NewOidc<'_>,
 ) -> Result<Connection, ConnectionError> {
+    oidc_with_id(deps, by, new, None).await
+}
+
+/// [`oidc`] with the id a guided console set-up allocated (and showed in the redirect URI):
+/// refused when malformed or taken. The id is checked before discovery is fetched.
+pub async fn oidc_with_id(
+    deps: Deps<'_>,
+    by: &ConnectionActor,
+    new: NewOidc<'_>,
+    id: Option<&str>,
+) -> Result<Connection, ConnectionError> {
+    if let Some(id) = id {
+        connection::check_allocated_id(id)?;
+    }
     let issuer = discover(new.fetcher, new.preset, new.issuer).await?;
     let row = NewOidcConnection {
         name: new.name,
@@ -64,28 +78,46 @@ pub async fn oidc(
         preset: new.preset.name(),
         settings: new.preset.settings(),
     };
+    store_row(deps, by, "oidc", row, id).await
+}
+
+/// Stores a checked connection row as `by`; with an allocated `id` for console actors.
+async fn store_row(
+    deps: Deps<'_>,
+    by: &ConnectionActor,
+    kind: &str,
+    row: NewOidcConnection<'_>,
+    id: Option<&str>,
+) -> Result<Connection, ConnectionError> {
     let (store, clock, key, tenant) = (deps.store, deps.clock, deps.key, by.tenant());
-    Ok(match by {
+    let (actor, setup_invitation) = match by {
         ConnectionActor::Operator { .. } => {
-            connection::add_oidc(store, clock, key, tenant, row).await?
+            return Ok(if kind == "saml" {
+                connection::add_saml(store, clock, key, tenant, row).await?
+            } else {
+                connection::add_oidc(store, clock, key, tenant, row).await?
+            });
         }
-        ConnectionActor::Admin(a) => {
-            connection::add_oidc_by(store, clock, key, tenant, row, a.actor(), None).await?
-        }
+        ConnectionActor::Admin(a) => (a.actor(), None),
         ConnectionActor::Setup {
             admin,
             invitation_id,
-        } => {
-            connection::add_oidc_by(
-                store,
-                clock,
-                key,
-                tenant,
-                row,
-                admin.actor(),
-                Some(invitation_id),
-            )
-            .await?
+        } => (admin.actor(), Some(invitation_id.as_str())),
+    };
+    Ok(match id {
+        Some(id) => {
+            let by = connection::ConsoleAdd {
+                actor,
+                setup_invitation,
+                id,
+            };
+            connection::add_with_id(store, clock, key, tenant, kind, row, by).await?
+        }
+        None if kind == "saml" => {
+            connection::add_saml_by(store, clock, key, tenant, row, actor, setup_invitation).await?
+        }
+        None => {
+            connection::add_oidc_by(store, clock, key, tenant, row, actor, setup_invitation).await?
         }
     })
 }
@@ -132,6 +164,20 @@ pub async fn saml(
     by: &ConnectionActor,
     new: NewSaml<'_>,
 ) -> Result<AddedSaml, ConnectionError> {
+    saml_with_id(deps, by, new, None).await
+}
+
+/// [`saml`] with the id a guided console set-up allocated (and showed in the ACS URL and
+/// entity ID): refused when malformed or taken.
+pub async fn saml_with_id(
+    deps: Deps<'_>,
+    by: &ConnectionActor,
+    new: NewSaml<'_>,
+    id: Option<&str>,
+) -> Result<AddedSaml, ConnectionError> {
+    if let Some(id) = id {
+        connection::check_allocated_id(id)?;
+    }
     let xml = new.metadata.xml().await?;
     let idp = parse_metadata(&xml)?;
     let keys = saml::sp::generate("gatehouse-sp").map_err(ConnectionError::KeyGeneration)?;
@@ -150,29 +196,6 @@ pub async fn saml(
         preset: new.preset,
         settings: serde_json::to_value(&settings).map_err(|e| CoreError::Config(e.to_string()))?,
     };
-    let (store, clock, key, tenant) = (deps.store, deps.clock, deps.key, by.tenant());
-    let connection = match by {
-        ConnectionActor::Operator { .. } => {
-            connection::add_saml(store, clock, key, tenant, row).await?
-        }
-        ConnectionActor::Admin(a) => {
-            connection::add_saml_by(store, clock, key, tenant, row, a.actor(), None).await?
-        }
-        ConnectionActor::Setup {
-            admin,
-            invitation_id,
-        } => {
-            connection::add_saml_by(
-                store,
-                clock,
-                key,
-                tenant,
-                row,
-                admin.actor(),
-                Some(invitation_id),
-            )
-            .await?
-        }
-    };
+    let connection = store_row(deps, by, "saml", row, id).await?;
     Ok(AddedSaml { connection, idp })
 }

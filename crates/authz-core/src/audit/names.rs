@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::entities::{audit_events, clients, users};
+use crate::entities::{admin_invitations, audit_events, clients, users};
 use crate::error::CoreResult;
 use crate::tenant::TenantId;
 
@@ -14,6 +14,8 @@ use crate::tenant::TenantId;
 pub struct Names {
     users: HashMap<String, String>,
     clients: HashMap<String, String>,
+    /// Invitation id → the invited email (a setup session acts as `invitation:<id>`).
+    invitations: HashMap<String, String>,
 }
 
 impl Names {
@@ -33,6 +35,10 @@ impl Names {
         match actor.split_once(':') {
             Some((kind @ ("admin" | "user"), id)) => match self.user(id) {
                 Some(who) => format!("{kind} {who}"),
+                None => actor.to_string(),
+            },
+            Some(("invitation", id)) => match self.invitations.get(id) {
+                Some(email) => format!("setup session of {email}"),
                 None => actor.to_string(),
             },
             _ => actor.to_string(),
@@ -56,7 +62,11 @@ pub async fn resolve<C: ConnectionTrait>(
 ) -> CoreResult<Names> {
     let mut user_ids: HashSet<String> = HashSet::new();
     let mut client_ids: HashSet<String> = HashSet::new();
+    let mut invitation_ids: HashSet<String> = HashSet::new();
     for r in records {
+        if let Some(("invitation", id)) = r.actor.as_deref().and_then(|a| a.split_once(':')) {
+            invitation_ids.insert(id.to_string());
+        }
         user_ids.extend(r.user_id.clone());
         user_ids.extend(r.actor.as_deref().and_then(person_id).map(str::to_string));
         client_ids.extend(r.client_id.clone());
@@ -80,6 +90,20 @@ pub async fn resolve<C: ConnectionTrait>(
             };
             names.users.insert(id, label);
         }
+    }
+    if !invitation_ids.is_empty() {
+        let rows: Vec<(String, String)> = admin_invitations::Entity::find()
+            .select_only()
+            .columns([
+                admin_invitations::Column::Id,
+                admin_invitations::Column::EmailLower,
+            ])
+            .filter(admin_invitations::Column::TenantId.eq(tenant.to_string()))
+            .filter(admin_invitations::Column::Id.is_in(invitation_ids))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        names.invitations.extend(rows);
     }
     if !client_ids.is_empty() {
         let rows: Vec<(String, String, String)> = clients::Entity::find()
