@@ -16,6 +16,9 @@ use crate::error::{CoreError, CoreResult};
 /// 30 minutes: the operator area changes the whole platform; a forgotten tab should not.
 pub const LIFETIME_SECS: i64 = 30 * 60;
 
+/// Sign-in attempts accepted per source network and minute (shared by every node).
+pub const SIGN_IN_PER_MINUTE: i64 = 10;
+
 /// Opens a session for the operator key `presented`; returns the cookie value and the key id.
 /// Anything but a live operator key is `Denied`, with one message for every reason.
 pub async fn open(
@@ -24,12 +27,30 @@ pub async fn open(
     presented: &str,
 ) -> CoreResult<(String, String)> {
     let denied = || CoreError::Denied("that is not a live operator key".into());
+    // Keys are 256-bit random, yet a form that checks a secret is not an oracle to hammer:
+    // attempts are counted per source network on every node, and each refusal is audited.
+    let source = crate::audit::origin::current().and_then(|o| o.ip);
+    let network = source
+        .as_deref()
+        .and_then(|ip| ip.parse().ok())
+        .map(crate::ratelimit::address_key)
+        .unwrap_or_else(|| "unknown".into());
+    let bucket = format!("operator-sign-in:{network}");
+    if crate::ratelimit::hit(&store.db, clock, &bucket, 60).await? > SIGN_IN_PER_MINUTE {
+        return Err(CoreError::Denied(
+            "too many sign-in attempts from this network; wait a minute and try again".into(),
+        ));
+    }
     let key = api_key::authenticate(&store.db, clock, presented.trim())
         .await?
-        .ok_or_else(denied)?;
-    if key.scope != Scope::Operator {
+        .filter(|k| k.scope == Scope::Operator);
+    let Some(key) = key else {
+        let refused = AuditEvent::new(None, "operator_console.sign_in_failed")
+            .result("denied")
+            .actor("anonymous");
+        audit::record(&store.db, clock, refused).await?;
         return Err(denied());
-    }
+    };
     let cookie = random_token();
     let now = clock.now_us();
     let txn = store.begin().await?;

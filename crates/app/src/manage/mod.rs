@@ -5,9 +5,6 @@
 //! removal returns the [`Impact`] it counted inside that transaction, and a preview
 //! (`dry_run`) runs the same removal and rolls it back, so what the confirmation announces is
 //! exactly what the removal ends.
-use authz_core::db::WriteTxn;
-use authz_core::CoreResult;
-use serde::Serialize;
 
 pub use crate::removal::Impact;
 
@@ -20,23 +17,8 @@ pub mod scim_token;
 pub mod service_account;
 pub mod user_key;
 
-/// What a removal answers: the object as it was, and what it revoked (or, for a preview,
-/// would revoke).
-#[derive(Debug, Clone, Serialize)]
-pub struct Removed<V> {
-    pub removed: V,
-    pub revoked: Impact,
-}
-
-/// Commits a removal or change, or rolls back its preview.
-pub(crate) async fn finish(txn: WriteTxn, dry_run: bool) -> CoreResult<()> {
-    if dry_run {
-        txn.rollback().await?;
-    } else {
-        txn.commit().await?;
-    }
-    Ok(())
-}
+pub use crate::removal::Removed;
+pub use authz_core::removal::finish;
 
 /// A stored time (µs) as RFC 3339, seconds precision, as every view shows times.
 pub(crate) fn time(us: i64) -> String {

@@ -30,8 +30,9 @@ pub struct Counts {
     pub cascades: Vec<(String, u64)>,
 }
 
-/// Commits the removal, or rolls it back for a preview.
-pub(crate) async fn finish(txn: WriteTxn, dry_run: bool) -> CoreResult<()> {
+/// Commits the removal (or change), or rolls it back for a preview: the one place a `dry_run`
+/// is decided, for the core's removals and the application layer's alike.
+pub async fn finish(txn: WriteTxn, dry_run: bool) -> CoreResult<()> {
     if dry_run {
         txn.rollback().await?;
     } else {

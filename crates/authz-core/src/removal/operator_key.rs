@@ -1,26 +1,20 @@
-//! An operator API key (`ghop_…`) as an object (issue 16 §2): one by id, renamed, removed.
+//! An operator API key (`ghop_…`) as an object (issue 16 §2): one by id, renamed, removed —
+//! through the same key functions as a tenant's admin key ([`crate::api_key`], scope `None`:
+//! only keys of the operator kind are reached, a tenant's admin key is not found here).
 //! Removing revokes it at once (the row stays so the audit log can name it), and with it every
-//! operator-area console session opened with it. Only keys of the operator kind are reached:
-//! a tenant's admin key is not found here.
-use sea_orm::sea_query::Expr;
+//! operator-area console session opened with it.
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::Counts;
-use crate::api_key::ApiKey;
-use crate::audit::{self, AuditEvent};
+use crate::api_key::{self, ApiKey};
 use crate::clock::Clock;
 use crate::db::Store;
-use crate::entities::{api_keys, operator_console_sessions as sessions};
-use crate::error::{CoreError, CoreResult};
+use crate::entities::operator_console_sessions as sessions;
+use crate::error::CoreResult;
 
 /// The operator key `id`.
 pub async fn get<C: ConnectionTrait>(conn: &C, id: &str) -> CoreResult<ApiKey> {
-    api_keys::Entity::find_by_id(id.to_string())
-        .filter(api_keys::Column::Kind.eq("operator"))
-        .one(conn)
-        .await?
-        .ok_or(CoreError::NotFound("operator key"))
-        .and_then(ApiKey::try_from)
+    api_key::get(conn, None, id).await
 }
 
 /// Renames the operator key `id` (the name says who holds it).
@@ -31,27 +25,8 @@ pub async fn rename(
     name: &str,
     actor: &str,
 ) -> CoreResult<()> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 60 {
-        return Err(CoreError::invalid("the name must be 1 to 60 characters"));
-    }
     let txn = store.begin().await?;
-    let before = get(&txn, id).await?;
-    api_keys::Entity::update_many()
-        .col_expr(api_keys::Column::Name, Expr::value(name))
-        .filter(api_keys::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    audit::record(
-        &txn,
-        clock,
-        AuditEvent::new(None, "api_key.renamed")
-            .actor(actor)
-            .detail("api_key_id", id)
-            .detail("previous_name", before.name.as_str())
-            .detail("name", name),
-    )
-    .await?;
+    api_key::rename_in(&txn, clock, None, id, name, actor).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -66,34 +41,20 @@ pub async fn remove(
     dry_run: bool,
 ) -> CoreResult<Counts> {
     let txn = store.begin().await?;
-    let key = get(&txn, id).await?;
+    let (_, live) = api_key::revoke_in(&txn, clock, None, id, actor).await?;
     let now = clock.now_us();
-    let mut counts = Counts::default();
-    if key.revoked_at.is_none() {
-        api_keys::Entity::update_many()
-            .col_expr(api_keys::Column::RevokedAt, Expr::value(now))
-            .filter(api_keys::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        counts.credentials = u64::from(key.expires_at > now);
-        counts.sessions = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Some(now).into())
-            .filter(sessions::Column::KeyId.eq(id))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .filter(sessions::Column::ExpiresAt.gt(now))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        audit::record(
-            &txn,
-            clock,
-            AuditEvent::new(None, "api_key.revoked")
-                .actor(actor)
-                .detail("api_key_id", id)
-                .detail("name", key.name.as_str()),
-        )
-        .await?;
-    }
+    let ended = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Some(now).into())
+        .filter(sessions::Column::KeyId.eq(id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .exec(&txn)
+        .await?
+        .rows_affected;
     super::finish(txn, dry_run).await?;
-    Ok(counts)
+    Ok(Counts {
+        credentials: u64::from(live),
+        sessions: ended,
+        ..Counts::default()
+    })
 }

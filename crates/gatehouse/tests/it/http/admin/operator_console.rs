@@ -360,3 +360,38 @@ async fn the_operator_signs_in_with_a_key_and_removes_with_confirmation() {
         303
     );
 }
+
+/// The key-paste form is not an oracle to hammer: past the per-minute attempts of one network,
+/// even the right key is refused until the window ends, and every refusal is audited.
+#[actix_web::test]
+async fn operator_sign_in_attempts_are_limited_and_audited() {
+    let w = World::new().await;
+    let (_, op_secret) = api_key::create(&w.store, &w.clock, Scope::Operator, "ops", 3600)
+        .await
+        .unwrap();
+    let app = crate::http::world::Node::new(&w.store, &w.clock, world::ISSUER)
+        .app()
+        .await;
+    let limit = authz_core::operator_session::SIGN_IN_PER_MINUTE;
+    for _ in 0..limit {
+        let wrong = Some(form(&[("key", "ghop_guess")]));
+        let a = send(&app, "POST", "/admin/operator/sign-in", None, wrong).await;
+        assert_eq!(a.status, 401);
+    }
+    let right = Some(form(&[("key", op_secret.as_str())]));
+    let a = send(&app, "POST", "/admin/operator/sign-in", None, right).await;
+    assert_eq!(a.status, 401, "over the limit, the right key waits too");
+    assert!(a.body.contains("too many sign-in attempts"), "{}", a.body);
+    assert!(a.set_cookie.is_empty());
+    let failed = world::audit_rows(&w.store, authz_core::audit::PLATFORM_CHAIN)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "operator_console.sign_in_failed")
+        .count();
+    assert_eq!(failed as i64, limit, "each wrong key is audited");
+    // A minute later the right key opens a session.
+    w.clock.advance_secs(61);
+    let right = Some(form(&[("key", op_secret.as_str())]));
+    let a = send(&app, "POST", "/admin/operator/sign-in", None, right).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+}
