@@ -16,8 +16,6 @@ mod manage_client;
 mod manage_tenant;
 mod scim;
 mod service_account;
-#[cfg(test)]
-mod surface_parity;
 mod tenant;
 mod token;
 mod user_key;
@@ -237,6 +235,11 @@ pub(crate) fn ts(us: i64) -> String {
         .map(|t| t.to_rfc3339())
         .unwrap_or_default()
 }
+
+// Test-only modules stay at the end: tests/interop/compose.test.mjs reads the variables the
+// binary takes from this file up to its first `#[cfg(test)]`.
+#[cfg(test)]
+mod surface_parity;
 
 #[cfg(test)]
 mod tests {
