@@ -167,6 +167,24 @@ fn parse_settings(f: &Form) -> Result<TenantSettings, ConsoleError> {
     })
 }
 
+/// Every field of the settings form, kept on a refused save.
+const SETTINGS_FIELDS: &[&str] = &[
+    "routine_token_minutes",
+    "sensitive_token_minutes",
+    "reconsent_days",
+    "allowlist",
+    "upstream_check_minutes",
+    "reauth_after_hours",
+    "refresh_lifetime_days",
+    "refresh_grace_seconds",
+    "api_keys_enabled",
+    "api_key_max_days",
+    "provisioning",
+    "admin_group",
+    "audit_retention_years",
+    "alert_recipients",
+];
+
 pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
     let new = match new_settings(&f) {
         Ok(new) => {
@@ -178,7 +196,15 @@ pub async fn save(AdminWrite(c, f): AdminWrite) -> ConsoleResult {
     };
     match new {
         Ok(_) => Ok(see_other(c.slug(), "/settings?saved=1")),
-        Err(e) => render(&c, Some(InlineError::of(e, "settings", &f, &[])?), None).await,
+        // The admin's input comes back as typed (nothing here is secret).
+        Err(e) => {
+            render(
+                &c,
+                Some(InlineError::of(e, "settings", &f, SETTINGS_FIELDS)?),
+                None,
+            )
+            .await
+        }
     }
 }
 

@@ -417,12 +417,27 @@ async fn refused_settings_and_invitations_are_shown_on_the_settings_page() {
         "{body}"
     );
     assert!(body.contains("value=\"not-an-address\""), "{body}");
-    let post = enc(&[("csrf", &token), ("routine_token_minutes", "99999")]);
+    let post = enc(&[
+        ("csrf", &token),
+        ("routine_token_minutes", "99999"),
+        ("reconsent_days", "45"),
+        ("admin_group", "grp-typed"),
+        ("provisioning", "scim"),
+    ]);
     let (status, _, body) = send(&app, "POST", "/admin/t/acme/settings", cookie, Some(post)).await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("id=\"settings-error\" role=\"alert\""),
         "{body}"
     );
+    // What the admin typed comes back, the refused value included, so it can be corrected.
+    for kept in [
+        r#"name="routine_token_minutes" value="99999""#,
+        r#"name="reconsent_days" value="45""#,
+        r#"name="admin_group" value="grp-typed""#,
+        r#"<option value="scim" selected>"#,
+    ] {
+        assert!(body.contains(kept), "{kept} in {body}");
+    }
     assert!(body.contains("Administrators"), "the settings page itself");
 }
