@@ -8,6 +8,7 @@
 //! group, in the IdP.
 use authz_core::admin::role::{self, ExplicitAdmin};
 use authz_core::clock::Clock;
+use authz_core::mail::alert_recipients;
 use authz_core::{CoreError, CoreResult, Store, TenantId};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -35,13 +36,15 @@ pub struct AdminChange {
     pub security_alerts: Option<bool>,
 }
 
+/// The view of `a`; `recipients` are the tenant's alert recipients, read once by the caller (a
+/// list reads them once, not once per administrator).
 async fn view<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     a: ExplicitAdmin,
+    recipients: &[String],
 ) -> CoreResult<AdminView> {
     let u = authz_core::user::get(conn, tenant, &a.user_id).await.ok();
-    let recipients = authz_core::mail::alert_recipients(conn, tenant).await?;
     let email = u.as_ref().and_then(|u| u.email.as_deref());
     let security_alerts =
         email.is_some_and(|e| recipients.iter().any(|r| r.eq_ignore_ascii_case(e)));
@@ -56,9 +59,10 @@ async fn view<C: ConnectionTrait>(
 }
 
 pub async fn list<C: ConnectionTrait>(conn: &C, tenant: &TenantId) -> CoreResult<Vec<AdminView>> {
+    let recipients = alert_recipients(conn, tenant).await?;
     let mut out = Vec::new();
     for a in role::list(conn, tenant).await? {
-        out.push(view(conn, tenant, a).await?);
+        out.push(view(conn, tenant, a, &recipients).await?);
     }
     Ok(out)
 }
@@ -69,7 +73,7 @@ pub async fn show<C: ConnectionTrait>(
     user_id: &str,
 ) -> CoreResult<AdminView> {
     let a = role::get(conn, tenant, user_id).await?;
-    view(conn, tenant, a).await
+    view(conn, tenant, a, &alert_recipients(conn, tenant).await?).await
 }
 
 /// Changes an administrator (see the module documentation), audited with the recipients.
@@ -90,14 +94,14 @@ pub async fn update(
                 "this administrator has no email address to send alerts to",
             ));
         };
-        let mut list = authz_core::mail::alert_recipients(&txn, tenant).await?;
+        let mut list = alert_recipients(&txn, tenant).await?;
         list.retain(|r| !r.eq_ignore_ascii_case(&email));
         if on {
             list.push(email);
         }
         authz_core::mail::set_alert_recipients_in(&txn, clock, tenant, &list, actor).await?;
     }
-    let v = view(&txn, tenant, a).await?;
+    let v = view(&txn, tenant, a, &alert_recipients(&txn, tenant).await?).await?;
     txn.commit().await?;
     Ok(v)
 }
@@ -113,7 +117,7 @@ pub async fn remove(
 ) -> CoreResult<Removed<AdminView>> {
     let txn = store.begin().await?;
     let (a, sessions) = role::remove_in(&txn, clock, tenant, user_id, actor).await?;
-    let removed = view(&txn, tenant, a).await?;
+    let removed = view(&txn, tenant, a, &alert_recipients(&txn, tenant).await?).await?;
     finish(txn, dry_run).await?;
     Ok(Removed {
         removed,
