@@ -96,7 +96,7 @@ Ratio Gatehouse / peer: **${grRatio.toFixed(2)}×**.${gr.errors || pr.errors ? `
 ${g.client_credentials && p.client_credentials ? `
 ## client_credentials grant (a service account, client_secret_basic), ${r.conns} connections, ${r.duration} s
 
-oha POSTs \`grant_type=client_credentials\` with \`resource\` and \`scope\` and an HTTP Basic header: a
+wrk (the same generator and script style as introspection, \`bench/cc.lua\`) POSTs \`grant_type=client_credentials\` with \`resource\` and \`scope\` and an HTTP Basic header: a
 Gatehouse service account (issue 14 §3; every token is a grant family, a token row and an audit
 record in PostgreSQL) and an oidc-provider confidential client with \`features.clientCredentials\`
 (in memory).

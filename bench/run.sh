@@ -64,7 +64,6 @@ if [[ -z $BIN_GIVEN ]]; then
   cargo build --release -p gatehouse 2>&1 | tail -n 3 >&2
 fi
 command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y wrk >/dev/null; }
-[[ -x ${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")} ]] || { log "oha is needed for the client_credentials phase (cargo install oha)"; exit 1; }
 [[ -d tests/interop/node_modules/oidc-provider ]] || npm ci --prefix tests/interop >&2
 
 # --- sampler: RSS + CPU of one pid, machine CPU, PostgreSQL CPU, every 0.5 s (bounded) --------
@@ -105,20 +104,17 @@ run_wrk() { # tokens.json base_url label
     wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency -s bench/introspect.lua "$url" >"$OUT/$label-introspect.wrk.txt"
 }
 
-# client_credentials load (RFC 6749 §4.4): oha, CONNS connections, DURATION seconds, POST with a
-# form body and HTTP Basic client authentication (issue 14 §3: a Gatehouse service account; the
-# peer's confidential client with features.clientCredentials)
-OHA=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
+# client_credentials load (RFC 6749 §4.4): wrk (the same generator as introspection), 2 threads,
+# CONNS connections, DURATION seconds, POST with a form body and HTTP Basic client authentication
+# (issue 14 §3: a Gatehouse service account; the peer's confidential client with
+# features.clientCredentials)
 run_cc() { # tokens.json base_url label
-  local spec=$1 url=$2 label=$3 basic body path
-  basic=$(jq -r '.client_credentials | "\(.client_id):\(.client_secret)"' "$spec" | tr -d '\n' | base64 -w0)
-  body=$(jq -r '.client_credentials | "grant_type=client_credentials&resource=\(.resource | @uri)&scope=\(.scope | @uri)"' "$spec")
-  path=$(jq -r '.token_url' "$spec" | sed -E 's#^https?://[^/]+##')
-  "$OHA" -z "${DURATION}s" -c "$CONNS" -m POST -T application/x-www-form-urlencoded -H "authorization: Basic $basic" \
-    -d "$body" --no-tui --output-format json "$url$path" >"$OUT/$label-cc.oha.json"
-  jq -c '{rps: .summary.requestsPerSec, p50_ms: (.latencyPercentiles.p50 * 1000), p90_ms: (.latencyPercentiles.p90 * 1000),
-    p99_ms: (.latencyPercentiles.p99 * 1000), ok: (.statusCodeDistribution["200"] // 0),
-    other: (([.statusCodeDistribution[]] | add // 0) - (.statusCodeDistribution["200"] // 0))}' "$OUT/$label-cc.oha.json" >"$OUT/$label-cc.json"
+  local spec=$1 url=$2 label=$3
+  BASIC=$(jq -r '.client_credentials | "\(.client_id):\(.client_secret)"' "$spec" | tr -d '\n' | base64 -w0) \
+  BODY=$(jq -r '.client_credentials | "grant_type=client_credentials&resource=\(.resource | @uri)&scope=\(.scope | @uri)"' "$spec") \
+  TOKEN_PATH=$(jq -r '.token_url' "$spec" | sed -E 's#^https?://[^/]+##') \
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency -s bench/cc.lua "$url" >"$OUT/$label-cc.wrk.txt"
+  result_line "$OUT/$label-cc.wrk.txt" >"$OUT/$label-cc.json"
 }
 
 # --- database, PKI, node -------------------------------------------------------------------------
@@ -191,7 +187,7 @@ stop_sampler
 node bench/phase-stats.mjs "$OUT/gatehouse-refresh.samples" | tee "$OUT/gatehouse-refresh.stats.json" >&2
 
 # --- gatehouse: client_credentials (a service account, client_secret_basic) -------------------
-log "gatehouse client_credentials: oha -c$CONNS -z${DURATION}s"
+log "gatehouse client_credentials: wrk -t2 -c$CONNS -d${DURATION}s"
 start_sampler "$GH_PID" "$OUT/gatehouse-cc.samples"
 pg_waits "$OUT/gatehouse-cc.pgwaits.txt" &
 run_cc "$OUT/gatehouse-tokens.json" "$GATEHOUSE_ISSUER" gatehouse
@@ -231,7 +227,7 @@ node bench/refresh-load.mjs "$OUT/peer-tokens.json" "$DURATION" peer | result_li
 stop_sampler
 node bench/phase-stats.mjs "$OUT/peer-refresh.samples" | tee "$OUT/peer-refresh.stats.json" >&2
 
-log "peer client_credentials: oha -c$CONNS -z${DURATION}s"
+log "peer client_credentials: wrk -t2 -c$CONNS -d${DURATION}s"
 start_sampler "$PEER_PID" "$OUT/peer-cc.samples"
 run_cc "$OUT/peer-tokens.json" "http://127.0.0.1:$PEER_PORT" peer
 stop_sampler

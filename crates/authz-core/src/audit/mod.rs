@@ -17,6 +17,7 @@ mod verify;
 pub use canonical::{canonical_into, canonical_record, chain_hash, chain_hash_bytes, GENESIS_HASH};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use origin::RequestOrigin;
+pub(crate) use record::row_of;
 pub use record::{
     record, record_all, sanitize_parameters, sanitize_parameters_within, AuditEvent, PLATFORM_CHAIN,
 };

@@ -184,7 +184,8 @@ pub async fn record_all<C: ConnectionTrait>(
     Ok(())
 }
 
-fn row_of(clock: &dyn Clock, ev: AuditEvent) -> audit_events::ActiveModel {
+/// The row [`record`] inserts (the one-statement grants insert it with the grant's writes).
+pub(crate) fn row_of(clock: &dyn Clock, ev: AuditEvent) -> audit_events::ActiveModel {
     // Gatehouse's own details are chosen by this code and never hold secrets; parameters
     // reported from outside (tool calls) are sanitised by the caller. Both are size-bounded.
     let mut ev = ev;

@@ -52,6 +52,12 @@ struct GrantLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    grant_type: &'static str,
+    path: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActiveLabels {
     active: bool,
 }
@@ -92,6 +98,7 @@ pub(crate) struct Metrics {
     http_requests: Family<HttpLabels, Counter>,
     http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     grants: Family<GrantLabels, Counter>,
+    grant_writes: Family<WriteLabels, Counter>,
     introspections: Family<ActiveLabels, Counter>,
     replays: Family<CredentialLabels, Counter>,
     scim: Family<ScimLabels, Counter>,
@@ -116,6 +123,7 @@ impl Metrics {
             http_requests: Family::default(),
             http_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             grants: Family::default(),
+            grant_writes: Family::default(),
             introspections: Family::default(),
             replays: Family::default(),
             scim: Family::default(),
@@ -143,6 +151,11 @@ impl Metrics {
             "grants",
             "Token endpoint requests by grant type and result (ok or the OAuth error code)",
             m.grants.clone(),
+        );
+        r.register(
+            "grant_writes",
+            "Issued grants by grant type and how they were written: one_statement (PostgreSQL, the common case) or transaction (SQLite, and what the one statement leaves to the transactional path)",
+            m.grant_writes.clone(),
         );
         r.register(
             "introspections",
@@ -236,6 +249,22 @@ pub fn grant(grant_type: Option<&str>, result: &'static str) {
         .get_or_create(&GrantLabels {
             grant_type: labels::grant_type(grant_type),
             result,
+        })
+        .inc();
+}
+
+/// One grant written (`grant_type`: `authorization_code`, `refresh_token`,
+/// `client_credentials`), by one statement or by a transaction (ADR 0022).
+pub fn grant_written(grant_type: &'static str, one_statement: bool) {
+    get()
+        .grant_writes
+        .get_or_create(&WriteLabels {
+            grant_type,
+            path: if one_statement {
+                "one_statement"
+            } else {
+                "transaction"
+            },
         })
         .inc();
 }

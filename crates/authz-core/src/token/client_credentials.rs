@@ -11,7 +11,7 @@ use super::{issue, max_tier, IssuedTokens, NewFamily, TokenError};
 use crate::audit::{self, AuditEvent};
 use crate::clock::{Clock, MICROS};
 use crate::db::Store;
-use crate::entities::service_accounts;
+use crate::entities::{grant_families, service_accounts};
 use crate::resource;
 use crate::scope::Tier;
 use crate::service_account::ServiceAccount;
@@ -34,6 +34,9 @@ pub async fn grant(
     account: &ServiceAccount,
     req: ClientCredentials<'_>,
 ) -> Result<IssuedTokens, TokenError> {
+    if let Some(done) = grant_fast(store, clock, account, &req).await? {
+        return Ok(done);
+    }
     let txn = store.begin().await?;
     let tenant = &account.tenant;
     let refuse = |code: &'static str, why: &str| {
@@ -96,23 +99,125 @@ pub async fn grant(
     audit::record(
         &txn,
         clock,
-        AuditEvent::new(Some(tenant), "token.issued")
-            .actor(account.actor())
-            .user(account.id.clone())
-            .client(account.client_id.clone())
-            .session(account.session_id())
-            .resource(res_uri)
-            .scope(issued.scope.clone())
-            .detail("grant_type", "client_credentials")
-            .detail("credential_kind", "client_credentials")
-            .detail("tier", tier.as_str())
-            .detail("dpop_bound", family.dpop_jkt.is_some())
-            .detail("refresh_token", false),
+        issued_event(account, res_uri, &issued, tier, family.dpop_jkt.is_some()),
     )
     .await?;
     txn.commit().await?;
-    touch(store, &account.id, now).await;
+    crate::metrics::grant_written("client_credentials", false);
+    touch(store, account, now).await;
     Ok(issued)
+}
+
+/// The audit record of an issued token.
+fn issued_event(
+    account: &ServiceAccount,
+    res_uri: String,
+    issued: &IssuedTokens,
+    tier: Tier,
+    dpop_bound: bool,
+) -> AuditEvent {
+    AuditEvent::new(Some(&account.tenant), "token.issued")
+        .actor(account.actor())
+        .user(account.id.clone())
+        .client(account.client_id.clone())
+        .session(account.session_id())
+        .resource(res_uri)
+        .scope(issued.scope.clone())
+        .detail("grant_type", "client_credentials")
+        .detail("credential_kind", "client_credentials")
+        .detail("tier", tier.as_str())
+        .detail("dpop_bound", dpop_bound)
+        .detail("refresh_token", false)
+}
+
+/// PostgreSQL, the common case (issue 15 §1, ADR 0022): reads from the per-node catalogue
+/// cache, then one statement ([`one_statement`](super::one_statement)) that inserts the
+/// family, its access token and the audit record and commits. Its guard is the account row,
+/// share-locked as in [`grant`]: still enabled, unchanged since it authenticated (`updated_at`:
+/// a scope change or a disable moves it), and its tenant not suspended. A disable that commits
+/// first makes the guard match nothing; one that commits later waits for the lock and then
+/// revokes this family too. `None` whenever the request would be refused or anything changed:
+/// the transactional path then decides and audits the refusal. Nothing is written before
+/// that, so falling back is always safe.
+async fn grant_fast(
+    store: &Store,
+    clock: &dyn Clock,
+    account: &ServiceAccount,
+    req: &ClientCredentials<'_>,
+) -> Result<Option<IssuedTokens>, TokenError> {
+    if !store.is_postgres() || !account.enabled() {
+        return Ok(None);
+    }
+    let db = &store.db;
+    let now = clock.now_us();
+    // The resource by its URI among the account's granted resources (the catalogue cache holds
+    // each resource's row): no round trip in the common case.
+    let wanted = match req.resource {
+        Some(r) => match resource::normalize_uri(r) {
+            Ok(uri) => Some(uri),
+            Err(_) => return Ok(None),
+        },
+        None if account.grants.len() == 1 => None,
+        None => return Ok(None),
+    };
+    let mut chosen = None;
+    for id in account.grants.keys() {
+        let Ok((res, catalogue)) = resource::with_catalogue(store, db, clock, id).await else {
+            return Ok(None);
+        };
+        if wanted.as_deref().is_none_or(|u| u == res.uri) {
+            chosen = Some((id.clone(), res, catalogue));
+            break;
+        }
+    }
+    let Some((resource_id, res, catalogue)) = chosen else {
+        return Ok(None);
+    };
+    let scopes = scopes_for(account, &resource_id, &catalogue, req.scope);
+    if scopes.is_empty() {
+        return Ok(None);
+    }
+    let tier = max_tier(&catalogue, &scopes);
+    let settings = crate::admin::settings::get_cached(db, &account.tenant).await?;
+    let family = super::new_family(
+        clock,
+        NewFamily {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: &account.tenant,
+            subject: &account.id,
+            client_id: &account.client_id,
+            resource_id: &resource_id,
+            scopes: &scopes,
+            session_id: &account.session_id(),
+            auth_time: now,
+            expires_at: now + settings.access_token_secs(tier) * MICROS,
+            kind: super::CredentialKind::ClientCredentials,
+            dpop_jkt: req.dpop_jkt.clone(),
+        },
+    );
+    let minted = super::mint(db, clock, &family, &scopes, tier, false).await?;
+    let mut w = super::one_statement::OneStatement::default();
+    let guard = format!(
+        "SELECT 1 FROM service_accounts sa WHERE sa.id = {id} AND sa.disabled_at IS NULL \
+         AND sa.updated_at = {updated} AND NOT EXISTS (SELECT 1 FROM tenants tn \
+         WHERE tn.id = sa.tenant_id AND tn.suspended_at IS NOT NULL) FOR SHARE OF sa",
+        id = w.bind(account.id.clone()),
+        updated = w.bind(account.updated_at),
+    );
+    w.guard(guard);
+    let dpop_bound = family.dpop_jkt.is_some();
+    w.insert(grant_families::ActiveModel::from(family));
+    for row in minted.rows {
+        w.insert(row);
+    }
+    let event = issued_event(account, res.uri, &minted.issued, tier, dpop_bound);
+    w.insert(audit::row_of(clock, event));
+    if !w.run(db).await? {
+        return Ok(None);
+    }
+    crate::metrics::grant_written("client_credentials", true);
+    touch(store, account, now).await;
+    Ok(Some(minted.issued))
 }
 
 /// Writes `last_used_at`, at most every [`LAST_USED_EVERY_SECS`], after the grant committed and
@@ -120,7 +225,15 @@ pub async fn grant(
 /// lock (taken above so that a disable is seen) would each wait for the others' to update it: a
 /// deadlock, one grant answered 500 (found by the node-kill resilience test). A failure here
 /// loses only this bookkeeping, never the token.
-async fn touch(store: &Store, account_id: &str, now: i64) {
+async fn touch(store: &Store, account: &ServiceAccount, now: i64) {
+    // The account as it authenticated says whether the mark is due: no round trip otherwise.
+    if account
+        .last_used_at
+        .is_some_and(|t| t >= now - LAST_USED_EVERY_SECS * MICROS)
+    {
+        return;
+    }
+    let account_id = &account.id;
     let updated = service_accounts::Entity::update_many()
         .col_expr(service_accounts::Column::LastUsedAt, Expr::value(now))
         .filter(service_accounts::Column::Id.eq(account_id))
@@ -186,22 +299,7 @@ async fn decide<C: sea_orm::ConnectionTrait>(
         ),
     };
     let (res, catalogue) = resource::with_catalogue(store, conn, clock, &resource_id).await?;
-    // A scope the catalogue has since dropped or raised to critical is not issued.
-    let granted: Vec<String> = a.grants[&resource_id]
-        .iter()
-        .filter(|s| {
-            catalogue
-                .iter()
-                .any(|c| &c.name == *s && c.tier != Tier::Critical)
-        })
-        .cloned()
-        .collect();
-    let asked = req.scope.map(crate::scope::split).unwrap_or_default();
-    let scopes: Vec<String> = if asked.is_empty() {
-        granted
-    } else {
-        granted.into_iter().filter(|s| asked.contains(s)).collect()
-    };
+    let scopes = scopes_for(a, &resource_id, &catalogue, req.scope);
     if scopes.is_empty() {
         return refuse(
             "invalid_scope",
@@ -210,4 +308,25 @@ async fn decide<C: sea_orm::ConnectionTrait>(
     }
     let tier = max_tier(&catalogue, &scopes);
     Ok(Ok((res.uri, scopes, tier, resource_id)))
+}
+
+/// The scopes to issue for `resource_id`: the account's granted ones the catalogue still has
+/// below critical (a scope since dropped or raised to critical is not issued), intersected
+/// with those asked for (none asked: all).
+fn scopes_for(
+    a: &ServiceAccount,
+    resource_id: &str,
+    catalogue: &[resource::Scope],
+    asked: Option<&str>,
+) -> Vec<String> {
+    let granted = a.grants.get(resource_id).into_iter().flatten().filter(|s| {
+        catalogue
+            .iter()
+            .any(|c| &c.name == *s && c.tier != Tier::Critical)
+    });
+    let asked = asked.map(crate::scope::split).unwrap_or_default();
+    granted
+        .filter(|s| asked.is_empty() || asked.contains(s))
+        .cloned()
+        .collect()
 }

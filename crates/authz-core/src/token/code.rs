@@ -85,6 +85,9 @@ pub async fn exchange(
     client: &Client,
     ex: CodeExchange<'_>,
 ) -> Result<IssuedTokens, TokenError> {
+    if let Some(done) = exchange_fast(store, clock, client, &ex).await? {
+        return Ok(done);
+    }
     let now = clock.now_us();
     let txn = store.begin().await?;
     let Some(c) = auth_codes::Entity::find_by_id(sha256_hex(ex.code))
@@ -130,38 +133,7 @@ pub async fn exchange(
             .client(client.client_id.clone())
             .detail("reason", msg)
     };
-    let check = (|| {
-        if c.client_id != client.client_id {
-            return Err(TokenError::grant(
-                "the authorization code was issued to another client",
-            ));
-        }
-        if c.expires_at <= now {
-            return Err(TokenError::grant("the authorization code has expired"));
-        }
-        if !c.redirect_uri.is_empty() && ex.redirect_uri != Some(c.redirect_uri.as_str()) {
-            return Err(TokenError::grant(
-                "redirect_uri does not match the authorization request",
-            ));
-        }
-        let Some(verifier) = ex.code_verifier else {
-            return Err(TokenError::new(
-                "invalid_request",
-                "code_verifier is required (PKCE)",
-            ));
-        };
-        if !valid_verifier(verifier) {
-            return Err(TokenError::grant(
-                "code_verifier is malformed (RFC 7636 §4.1)",
-            ));
-        }
-        if !hashes_equal(&pkce_s256(verifier), &c.code_challenge) {
-            return Err(TokenError::grant(
-                "code_verifier does not match the code_challenge",
-            ));
-        }
-        Ok(())
-    })();
+    let check = presented_right(&c, client, &ex, now);
     if let Err(e) = check {
         audit::record(&txn, clock, fail(&e.description)).await?;
         txn.commit().await?;
@@ -234,21 +206,167 @@ pub async fn exchange(
     audit::record(
         &txn,
         clock,
-        AuditEvent::new(Some(&tenant), "token.issued")
-            .user(c.user_id.clone())
-            .client(client.client_id.clone())
-            .session(c.session_id.clone())
-            .resource(res.uri.clone())
-            .scope(issued.scope.clone())
-            .detail("grant_type", "authorization_code")
-            .detail("tier", tier.as_str())
-            .detail("refresh_token", issued.refresh_token.is_some())
-            .detail("dpop", family.dpop_jkt.is_some())
-            .detail("dpop_jkt", family.dpop_jkt.clone()),
+        issued_event(&tenant, &c, client, res.uri.clone(), &issued, tier, &family),
     )
     .await?;
     txn.commit().await?;
+    crate::metrics::grant_written("authorization_code", false);
     Ok(issued)
+}
+
+/// Whether the code is presented as it must be: by its client, in time, with the redirect URI
+/// of the authorization request and the PKCE verifier of its challenge.
+fn presented_right(
+    c: &auth_codes::Model,
+    client: &Client,
+    ex: &CodeExchange<'_>,
+    now: i64,
+) -> Result<(), TokenError> {
+    if c.client_id != client.client_id {
+        return Err(TokenError::grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if c.expires_at <= now {
+        return Err(TokenError::grant("the authorization code has expired"));
+    }
+    if !c.redirect_uri.is_empty() && ex.redirect_uri != Some(c.redirect_uri.as_str()) {
+        return Err(TokenError::grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    let Some(verifier) = ex.code_verifier else {
+        return Err(TokenError::new(
+            "invalid_request",
+            "code_verifier is required (PKCE)",
+        ));
+    };
+    if !valid_verifier(verifier) {
+        return Err(TokenError::grant(
+            "code_verifier is malformed (RFC 7636 §4.1)",
+        ));
+    }
+    if !hashes_equal(&pkce_s256(verifier), &c.code_challenge) {
+        return Err(TokenError::grant(
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    Ok(())
+}
+
+/// The audit record of the tokens a code was exchanged for.
+fn issued_event(
+    tenant: &crate::TenantId,
+    c: &auth_codes::Model,
+    client: &Client,
+    resource_uri: String,
+    issued: &IssuedTokens,
+    tier: crate::scope::Tier,
+    family: &crate::entities::grant_families::Model,
+) -> AuditEvent {
+    AuditEvent::new(Some(tenant), "token.issued")
+        .user(c.user_id.clone())
+        .client(client.client_id.clone())
+        .session(c.session_id.clone())
+        .resource(resource_uri)
+        .scope(issued.scope.clone())
+        .detail("grant_type", "authorization_code")
+        .detail("tier", tier.as_str())
+        .detail("refresh_token", issued.refresh_token.is_some())
+        .detail("dpop", family.dpop_jkt.is_some())
+        .detail("dpop_jkt", family.dpop_jkt.clone())
+}
+
+/// PostgreSQL, the common case (issue 15 §1, ADR 0022): an unused code presented right whose
+/// grant still stands is exchanged by reads outside any transaction and then one statement
+/// ([`one_statement`](super::one_statement)) that burns the code, inserts the family, its
+/// tokens and the audit record, and commits. The guard is the burn itself (`used_at IS NULL`,
+/// so two nodes cannot both redeem the code) and the tenant not suspended. `None` whenever
+/// anything is unusual (a used code, a failed check, a lost race, SQLite): the transactional
+/// [`exchange`] then decides, with replay detection and the refusal's audit record. Nothing is
+/// written before that, so falling back is always safe.
+async fn exchange_fast(
+    store: &Store,
+    clock: &dyn Clock,
+    client: &Client,
+    ex: &CodeExchange<'_>,
+) -> Result<Option<IssuedTokens>, TokenError> {
+    if !store.is_postgres() {
+        return Ok(None);
+    }
+    let now = clock.now_us();
+    let db = &store.db;
+    let hash = sha256_hex(ex.code);
+    let Some(c) = auth_codes::Entity::find_by_id(hash.clone()).one(db).await? else {
+        return Ok(None);
+    };
+    if c.used_at.is_some() || presented_right(&c, client, ex, now).is_err() {
+        return Ok(None);
+    }
+    let (res, catalogue) = resource::with_catalogue(store, db, clock, &c.resource_id).await?;
+    if let Some(r) = ex.resource {
+        if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
+            return Ok(None);
+        }
+    }
+    let tenant = crate::tenant::TenantId::from_stored(c.tenant_id.clone());
+    let code_scopes = crate::scope::split(&c.scopes);
+    let pending = standing::Pending {
+        tenant: &tenant,
+        user_id: &c.user_id,
+        client_id: &c.client_id,
+        resource_id: &c.resource_id,
+        session_id: &c.session_id,
+        scopes: &code_scopes,
+    };
+    let Ok(scopes) = standing::code_stands(db, clock, &pending).await? else {
+        return Ok(None);
+    };
+    let tier = max_tier(&catalogue, &scopes);
+    // Cached per node for a few seconds, as the access token's lifetime is (`mint`).
+    let lifetime = crate::admin::settings::get_cached(db, &tenant)
+        .await?
+        .refresh_lifetime_secs();
+    let family = super::new_family(
+        clock,
+        super::NewFamily {
+            id: c.family_id.clone(),
+            tenant: &tenant,
+            subject: &c.user_id,
+            client_id: &c.client_id,
+            resource_id: &c.resource_id,
+            scopes: &scopes,
+            session_id: &c.session_id,
+            auth_time: c.auth_time,
+            expires_at: now + lifetime * MICROS,
+            kind: super::CredentialKind::AuthorizationCode,
+            dpop_jkt: ex.dpop_jkt.clone(),
+        },
+    );
+    let minted = super::mint(db, clock, &family, &scopes, tier, client.allows_refresh()).await?;
+    let mut w = super::one_statement::OneStatement::default();
+    let guard = format!(
+        "UPDATE auth_codes SET used_at = {now} WHERE code_hash = {hash} AND used_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = auth_codes.tenant_id \
+         AND tn.suspended_at IS NOT NULL) RETURNING 1",
+        now = w.bind(now),
+        hash = w.bind(hash),
+    );
+    w.guard(guard);
+    let event = issued_event(&tenant, &c, client, res.uri, &minted.issued, tier, &family);
+    w.insert(crate::entities::grant_families::ActiveModel::from(family));
+    for row in minted.rows {
+        w.insert(row);
+    }
+    w.insert(audit::row_of(clock, event));
+    if !w.run(db).await? {
+        return Ok(None);
+    }
+    crate::metrics::grant_written("authorization_code", true);
+    if let Err(e) = client::touch(db, clock, client).await {
+        tracing::warn!(code = "TOKEN0007", error = %e, "client last use not recorded");
+    }
+    Ok(Some(minted.issued))
 }
 
 /// Discards the unused codes of a user (all clients, or one), so a revocation path also ends

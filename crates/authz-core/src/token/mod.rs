@@ -4,6 +4,7 @@ pub mod client_credentials;
 pub mod code;
 pub mod introspect;
 pub mod jwt_bearer;
+mod one_statement;
 pub mod refresh;
 mod refresh_grace;
 mod replay;
@@ -133,7 +134,17 @@ pub async fn start_family<C: ConnectionTrait>(
     clock: &dyn Clock,
     f: NewFamily<'_>,
 ) -> Result<grant_families::Model, sea_orm::DbErr> {
-    let family = grant_families::Model {
+    let family = new_family(clock, f);
+    let active: grant_families::ActiveModel = family.clone().into();
+    grant_families::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(family)
+}
+
+/// The row [`start_family`] inserts.
+pub(crate) fn new_family(clock: &dyn Clock, f: NewFamily<'_>) -> grant_families::Model {
+    grant_families::Model {
         id: f.id,
         tenant_id: f.tenant.to_string(),
         user_id: f.subject.to_string(),
@@ -147,12 +158,7 @@ pub async fn start_family<C: ConnectionTrait>(
         revoked_at: None,
         kind: f.kind.as_str().to_string(),
         dpop_jkt: f.dpop_jkt,
-    };
-    let active: grant_families::ActiveModel = family.clone().into();
-    grant_families::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(family)
+    }
 }
 
 /// A token row of `family` (`kind`: `access` or `refresh`), to insert. Every credential kind's
@@ -264,6 +270,29 @@ pub(crate) async fn issue<C: ConnectionTrait>(
     tier: Tier,
     with_refresh: bool,
 ) -> Result<IssuedTokens, TokenError> {
+    let minted = mint(conn, clock, family, scopes, tier, with_refresh).await?;
+    tokens::Entity::insert_many(minted.rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(minted.issued)
+}
+
+/// New tokens of a family: the rows to insert and the response that names them.
+pub(crate) struct Minted {
+    pub rows: Vec<tokens::ActiveModel>,
+    pub issued: IssuedTokens,
+}
+
+/// Makes the tokens [`issue`] inserts, without writing them (the one-statement grants insert
+/// them with their guard: [`one_statement`]).
+pub(crate) async fn mint<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    family: &grant_families::Model,
+    scopes: &[String],
+    tier: Tier,
+    with_refresh: bool,
+) -> Result<Minted, TokenError> {
     let now = clock.now_us();
     let access = random_token();
     // The tenant may shorten lifetimes within the hard bounds of DESIGN §5.
@@ -285,19 +314,19 @@ pub(crate) async fn issue<C: ConnectionTrait>(
     if let Some(r) = &refresh {
         rows.push(row(sha256_hex(r), "refresh", family.expires_at));
     }
-    tokens::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(IssuedTokens {
-        access_token: access,
-        // RFC 9449 §5: a bound family's tokens are `DPoP` tokens; others are bearer tokens.
-        token_type: if family.dpop_jkt.is_some() {
-            "DPoP"
-        } else {
-            "Bearer"
+    Ok(Minted {
+        rows,
+        issued: IssuedTokens {
+            access_token: access,
+            // RFC 9449 §5: a bound family's tokens are `DPoP` tokens; others are bearer tokens.
+            token_type: if family.dpop_jkt.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            },
+            expires_in: ttl,
+            scope: scope_str,
+            refresh_token: refresh,
         },
-        expires_in: ttl,
-        scope: scope_str,
-        refresh_token: refresh,
     })
 }

@@ -37,6 +37,9 @@ pub async fn refresh_with(
     client: &Client,
     req: RefreshRequest<'_>,
 ) -> Result<IssuedTokens, TokenError> {
+    if let Some(done) = refresh_fast(store, clock, Some(upstream), client, &req).await? {
+        return Ok(done);
+    }
     upstream_check::before_refresh(store, clock, Some(upstream), client, req.refresh_token).await?;
     refresh_checked(store, clock, client, req).await
 }
@@ -49,6 +52,9 @@ pub async fn refresh(
     client: &Client,
     req: RefreshRequest<'_>,
 ) -> Result<IssuedTokens, TokenError> {
+    if let Some(done) = refresh_fast(store, clock, None, client, &req).await? {
+        return Ok(done);
+    }
     upstream_check::before_refresh(store, clock, None, client, req.refresh_token).await?;
     refresh_checked(store, clock, client, req).await
 }
@@ -173,8 +179,35 @@ async fn refresh_checked(
             "the consent for this client is due for renewal; authorize again",
         ));
     }
+    // The org may have withdrawn a grant since: never re-mint a scope it no longer allows.
+    let granted =
+        grant::granted_to_user(&txn, &tenant, &family.resource_id, &family.user_id).await?;
+    let scopes = scopes_to_issue(now, &family, req.scope, &granted, &catalogue)?;
+    let tier = max_tier(&catalogue, &scopes);
+    let issued = issue(&txn, clock, &family, &scopes, tier, true).await?;
+    client::touch(&txn, clock, client).await?;
+    audit::record(
+        &txn,
+        clock,
+        refreshed(&tenant, &family, client, res.uri, &issued, tier, retried),
+    )
+    .await?;
+    txn.commit().await?;
+    crate::metrics::grant_written("refresh_token", false);
+    Ok(issued)
+}
+
+/// The scopes a refresh re-mints: those asked for (all of the family's when none are), each
+/// still granted by the org and in the catalogue; critical ones only within the step-up window.
+fn scopes_to_issue(
+    now: i64,
+    family: &grant_families::Model,
+    asked: Option<&str>,
+    granted: &[String],
+    catalogue: &[resource::Scope],
+) -> Result<Vec<String>, TokenError> {
     let family_scopes = crate::scope::split(&family.scopes);
-    let mut scopes = match req.scope {
+    let mut scopes = match asked {
         Some(s) => {
             let asked = crate::scope::split(s);
             if let Some(extra) = asked
@@ -199,9 +232,6 @@ async fn refresh_checked(
         }
         None => family_scopes,
     };
-    // The org may have withdrawn a grant since: never re-mint a scope it no longer allows.
-    let granted =
-        grant::granted_to_user(&txn, &tenant, &family.resource_id, &family.user_id).await?;
     let step_up_fresh = now - family.auth_time <= STEP_UP_WINDOW_SECS * MICROS;
     scopes.retain(|s| {
         granted.contains(s)
@@ -217,26 +247,143 @@ async fn refresh_checked(
             "none of the grant's scopes is still allowed",
         ));
     }
-    let tier = max_tier(&catalogue, &scopes);
-    let issued = issue(&txn, clock, &family, &scopes, tier, true).await?;
-    client::touch(&txn, clock, client).await?;
-    audit::record(
-        &txn,
+    Ok(scopes)
+}
+
+/// The audit record of a refresh (`retried`: the successors a retry within the grace revoked).
+fn refreshed(
+    tenant: &TenantId,
+    family: &grant_families::Model,
+    client: &Client,
+    resource_uri: String,
+    issued: &IssuedTokens,
+    tier: Tier,
+    retried: Option<u64>,
+) -> AuditEvent {
+    AuditEvent::new(Some(tenant), "token.refreshed")
+        .user(family.user_id.clone())
+        .client(client.client_id.clone())
+        .session(family.session_id.clone())
+        .resource(resource_uri)
+        .scope(issued.scope.clone())
+        .detail("tier", tier.as_str())
+        .detail("dpop", family.dpop_jkt.is_some())
+        .detail("retry_within_grace", retried.is_some())
+        .detail("tokens_superseded", retried.unwrap_or(0))
+}
+
+/// PostgreSQL, the common case (issue 15 §1, ADR 0022): an unused refresh token of a live
+/// family whose every check passes is rotated by reads outside any transaction and then one
+/// statement ([`one_statement`](super::one_statement)) that marks the token used, inserts the
+/// new pair and the audit record, and commits. Its guard re-checks what decides validity at
+/// write time: the token still unused and unrevoked (so two concurrent uses cannot both
+/// rotate it), its family unrevoked, the tenant not suspended. `None` whenever anything is
+/// unusual (a used or revoked token, a failed check, a lost race, SQLite): the transactional
+/// [`refresh_checked`] then decides, with its errors and audit records. Nothing is written
+/// before that, so falling back is always safe.
+async fn refresh_fast(
+    store: &Store,
+    clock: &dyn Clock,
+    upstream: Option<upstream_check::Upstream<'_>>,
+    client: &Client,
+    req: &RefreshRequest<'_>,
+) -> Result<Option<IssuedTokens>, TokenError> {
+    use sea_orm::{JoinType, QuerySelect};
+    if !store.is_postgres() {
+        return Ok(None);
+    }
+    let now = clock.now_us();
+    let db = &store.db;
+    let hash = sha256_hex(req.refresh_token);
+    let family_of = tokens::Entity::belongs_to(grant_families::Entity)
+        .from(tokens::Column::FamilyId)
+        .to(grant_families::Column::Id)
+        .into();
+    let Some((t, Some(family))) = tokens::Entity::find_by_id(hash.clone())
+        .join(JoinType::InnerJoin, family_of)
+        .select_also(grant_families::Entity)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let live = t.kind == "refresh"
+        && t.client_id == client.client_id
+        && t.used_at.is_none()
+        && t.revoked_at.is_none()
+        && t.expires_at > now
+        && family.revoked_at.is_none()
+        // A bound family needs a proof of its key (RFC 9449 §5).
+        && family
+            .dpop_jkt
+            .as_ref()
+            .is_none_or(|bound| req.dpop_jkt.as_ref() == Some(bound));
+    if !live {
+        return Ok(None);
+    }
+    // The IdP check comes first on both paths (it may refuse, and says why).
+    upstream_check::check_family(store, clock, upstream, &family).await?;
+    let tenant = TenantId::from_stored(family.tenant_id.clone());
+    let (res, catalogue) = resource::with_catalogue(store, db, clock, &family.resource_id).await?;
+    if let Some(r) = req.resource {
+        if resource::normalize_uri(r).ok().as_deref() != Some(res.uri.as_str()) {
+            return Ok(None);
+        }
+    }
+    match user::get(db, &tenant, &family.user_id).await {
+        Ok(u) if u.active => {}
+        _ => return Ok(None),
+    }
+    let consented = crate::consent::get(
+        db,
         clock,
-        AuditEvent::new(Some(&tenant), "token.refreshed")
-            .user(family.user_id.clone())
-            .client(client.client_id.clone())
-            .session(family.session_id.clone())
-            .resource(res.uri)
-            .scope(issued.scope.clone())
-            .detail("tier", tier.as_str())
-            .detail("dpop", family.dpop_jkt.is_some())
-            .detail("retry_within_grace", retried.is_some())
-            .detail("tokens_superseded", retried.unwrap_or(0)),
+        &tenant,
+        &family.user_id,
+        &family.client_id,
+        &family.resource_id,
     )
     .await?;
-    txn.commit().await?;
-    Ok(issued)
+    if consented.is_none() {
+        return Ok(None);
+    }
+    let granted = grant::granted_to_user(db, &tenant, &family.resource_id, &family.user_id).await?;
+    let Ok(scopes) = scopes_to_issue(now, &family, req.scope, &granted, &catalogue) else {
+        return Ok(None);
+    };
+    let tier = max_tier(&catalogue, &scopes);
+    let minted = super::mint(db, clock, &family, &scopes, tier, true).await?;
+    let mut w = super::one_statement::OneStatement::default();
+    let guard = format!(
+        "UPDATE tokens SET used_at = {now} WHERE token_hash = {hash} AND kind = 'refresh' \
+         AND used_at IS NULL AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM grant_families f \
+         JOIN tenants tn ON tn.id = f.tenant_id WHERE f.id = tokens.family_id \
+         AND f.revoked_at IS NULL AND tn.suspended_at IS NULL) RETURNING 1",
+        now = w.bind(now),
+        hash = w.bind(hash),
+    );
+    w.guard(guard);
+    for row in minted.rows {
+        w.insert(row);
+    }
+    let event = refreshed(
+        &tenant,
+        &family,
+        client,
+        res.uri,
+        &minted.issued,
+        tier,
+        None,
+    );
+    w.insert(audit::row_of(clock, event));
+    if !w.run(db).await? {
+        return Ok(None);
+    }
+    crate::metrics::grant_written("refresh_token", true);
+    // Bookkeeping after the commit (at most hourly); a failure loses only the mark.
+    if let Err(e) = client::touch(db, clock, client).await {
+        tracing::warn!(code = "TOKEN0007", error = %e, "client last use not recorded");
+    }
+    Ok(Some(minted.issued))
 }
 
 /// A rotated-out refresh token presented again outside the grace: the whole grant is revoked,

@@ -117,6 +117,19 @@ pub async fn before_refresh(
     if family.revoked_at.is_some() {
         return Ok(());
     }
+    check_family(store, clock, up, &family).await
+}
+
+/// [`before_refresh`] for a caller that has already read the refresh token (live, of this
+/// client) and its unrevoked family: the one-statement refresh (`refresh::refresh_fast`).
+pub(crate) async fn check_family(
+    store: &Store,
+    clock: &dyn Clock,
+    up: Option<Upstream<'_>>,
+    family: &grant_families::Model,
+) -> Result<(), TokenError> {
+    let now = clock.now_us();
+    let db = &store.db;
     let tenant = TenantId::from_stored(family.tenant_id.clone());
     // Cached per node for a few seconds: a changed interval or cap reaches every node within
     // `settings::CACHE_SECS` (the refresh itself still reads the token and family live).
@@ -128,7 +141,7 @@ pub async fn before_refresh(
         .is_some_and(|r| r.refresh_token_enc.is_some());
     let vouched_at = match &record {
         Some(r) => r.checked_at,
-        None => sign_in_time(store, &tenant, &family).await?,
+        None => sign_in_time(store, &tenant, family).await?,
     };
     let cap = if has_token {
         None
@@ -143,21 +156,13 @@ pub async fn before_refresh(
     match plan {
         Plan::Proceed => Ok(()),
         Plan::SignInAgain => {
-            refuse(
-                store,
-                clock,
-                &tenant,
-                &family,
-                "reauth_required",
-                vouched_at,
-            )
-            .await?;
+            refuse(store, clock, &tenant, family, "reauth_required", vouched_at).await?;
             Err(TokenError::grant(
                 "sign in again: the identity provider has not confirmed this sign-in recently enough",
             ))
         }
         Plan::Ask => match record {
-            Some(record) => ask(store, clock, up, &tenant, &family, &record, interval).await,
+            Some(record) => ask(store, clock, up, &tenant, family, &record, interval).await,
             None => Ok(()), // unreachable: a token lives in a record
         },
     }

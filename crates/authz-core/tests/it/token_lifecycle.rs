@@ -1054,3 +1054,73 @@ async fn a_shortened_re_consent_cadence_applies_to_consents_given_before() {
         "given 3 days ago, the new 2-day cadence asks again"
     );
 }
+
+/// How many grants of `grant_type` this process has written by one statement (ADR 0022).
+async fn one_statement_writes(grant_type: &str) -> u64 {
+    let text = authz_core::metrics::render(None, 0).await;
+    let series = format!(
+        "gatehouse_grant_writes_total{{grant_type=\"{grant_type}\",path=\"one_statement\"}} "
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map(|n| n.trim().parse().expect("a counter"))
+        .unwrap_or(0)
+}
+
+/// ADR 0022: on PostgreSQL a code exchange and a refresh are written by one statement of
+/// data-modifying CTEs; SQLite, and every unusual case, keeps the transaction. Either way the
+/// same rows result: the code burnt, the refresh token marked used, the new tokens live, and
+/// the audit records with their fields.
+#[tokio::test]
+async fn grants_are_written_by_one_statement_on_postgres_with_the_same_rows() {
+    let (w, t) = setup().await;
+    let (codes, refreshes) = (
+        one_statement_writes("authorization_code").await,
+        one_statement_writes("refresh_token").await,
+    );
+    let first = w.tokens(&t, &[READ]).await;
+    let rt1 = first.refresh_token.clone().unwrap();
+    let second = refresh_with(&w, &rt1, None).await.expect("refresh");
+    if w.store.is_postgres() {
+        assert!(one_statement_writes("authorization_code").await > codes);
+        assert!(one_statement_writes("refresh_token").await > refreshes);
+    } else {
+        assert_eq!(one_statement_writes("authorization_code").await, 0);
+        assert_eq!(one_statement_writes("refresh_token").await, 0);
+    }
+    assert!(w.active(&first.access_token).await);
+    assert!(w.active(&second.access_token).await);
+    assert_eq!(second.scope, READ);
+    // The rotated-out token is spent: presenting it again within the grace is a retry that
+    // supersedes the pair, outside it reuse.
+    w.clock.advance_secs(61);
+    assert_err(
+        refresh_with(&w, &rt1, None).await,
+        "invalid_grant",
+        "the refresh token was already used; the grant is revoked",
+    );
+    assert!(!w.active(&second.access_token).await);
+    let rows = w.audit_rows(t.id().as_str()).await;
+    let issued = rows
+        .iter()
+        .find(|r| r.action == "token.issued")
+        .expect("token.issued");
+    assert_eq!(issued.user_id.as_deref(), Some(t.user.id.as_str()));
+    assert_eq!(
+        issued.client_id.as_deref(),
+        Some(w.client.client_id.as_str())
+    );
+    assert_eq!(issued.scope.as_deref(), Some(READ));
+    assert!(issued
+        .details
+        .contains("\"grant_type\":\"authorization_code\""));
+    assert!(issued.details.contains("\"refresh_token\":true"));
+    let refreshed = rows
+        .iter()
+        .find(|r| r.action == "token.refreshed")
+        .expect("token.refreshed");
+    assert_eq!(refreshed.result, "success");
+    assert_eq!(refreshed.user_id.as_deref(), Some(t.user.id.as_str()));
+    assert!(refreshed.details.contains("\"retry_within_grace\":false"));
+    assert!(refreshed.seq.is_none() || refreshed.hash.is_some());
+}

@@ -1,0 +1,131 @@
+//! A grant's writes as one PostgreSQL statement (issue 15 §1, ADR 0022).
+//!
+//! A token grant used to be a transaction of a dozen round trips: `BEGIN`, the checks, the
+//! family, the token rows, the audit record, `COMMIT`. On PostgreSQL the writes now go as one
+//! statement of data-modifying CTEs (PostgreSQL docs, "Data-Modifying Statements in WITH"),
+//! run in autocommit: one round trip and one commit. The first CTE is the *guard*, a
+//! conditional `UPDATE … RETURNING` (the code burnt, the refresh token marked used) or a locking
+//! `SELECT … FOR SHARE` (the service account still enabled and unchanged). Every insert
+//! selects from it, so when the guard matches no row nothing at all is written, and the caller
+//! falls back to the transactional path, which decides the case (replay, reuse, a refusal
+//! with its audit record) exactly as before.
+//!
+//! The rows inserted are the entities' own active models (the same columns and values as the
+//! portable path), so this module holds no column list. SQLite has no data-modifying CTEs: it
+//! keeps the transactional path (`Store::is_postgres`).
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ConnectionTrait, DatabaseBackend, DbErr, EntityName,
+    EntityTrait, Iterable, Statement, Value,
+};
+
+/// One statement being built: the guard, then the inserts that depend on it.
+#[derive(Default)]
+pub(crate) struct OneStatement {
+    ctes: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl OneStatement {
+    /// Binds a value and returns its placeholder (`$n`).
+    pub fn bind(&mut self, v: impl Into<Value>) -> String {
+        self.values.push(v.into());
+        format!("${}", self.values.len())
+    }
+
+    /// Sets the guard: SQL (with placeholders from [`Self::bind`]) that returns one row when the
+    /// grant may be written, and none otherwise. Call it first.
+    pub fn guard(&mut self, sql: String) {
+        debug_assert!(self.ctes.is_empty(), "the guard comes first");
+        self.ctes.push(format!("g AS ({sql})"));
+    }
+
+    /// Inserts `row` (its set columns) once per row of the guard.
+    pub fn insert<A: ActiveModelTrait>(&mut self, row: A) {
+        let table = <A::Entity as Default>::default().table_name().to_owned();
+        let mut cols = Vec::new();
+        let mut params = Vec::new();
+        for c in <A::Entity as EntityTrait>::Column::iter() {
+            if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(c) {
+                cols.push(format!("\"{}\"", sea_orm::IdenStatic::as_str(&c)));
+                params.push(self.bind(v));
+            }
+        }
+        let n = self.ctes.len();
+        self.ctes.push(format!(
+            "i{n} AS (INSERT INTO \"{table}\" ({}) SELECT {} FROM g)",
+            cols.join(", "),
+            params.join(", ")
+        ));
+    }
+
+    /// Runs the statement; `true` when the guard matched and everything was written (committed
+    /// together, as one statement in autocommit).
+    pub async fn run<C: ConnectionTrait>(self, conn: &C) -> Result<bool, DbErr> {
+        let sql = self.sql();
+        let row = conn
+            .query_one(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                sql,
+                self.values,
+            ))
+            .await?;
+        let n: i64 = match row {
+            Some(r) => r.try_get("", "n")?,
+            None => 0,
+        };
+        Ok(n > 0)
+    }
+
+    fn sql(&self) -> String {
+        format!("WITH {} SELECT count(*) AS n FROM g", self.ctes.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entities::audit_events;
+    use sea_orm::{NotSet, Set};
+
+    #[test]
+    fn inserts_select_from_the_guard_and_skip_unset_columns() {
+        let mut w = OneStatement::default();
+        let g = format!(
+            "UPDATE auth_codes SET used_at = {} WHERE code_hash = {} AND used_at IS NULL RETURNING 1",
+            w.bind(5i64),
+            w.bind("h")
+        );
+        w.guard(g);
+        w.insert(audit_events::ActiveModel {
+            id: NotSet,
+            tenant_id: Set("t".into()),
+            seq: Set(None),
+            prev_hash: Set(None),
+            hash: Set(None),
+            occurred_at: Set(5),
+            action: Set("a".into()),
+            result: Set("success".into()),
+            actor: Set(None),
+            user_id: Set(None),
+            client_id: Set(None),
+            session_id: Set(None),
+            resource: Set(None),
+            scope: Set(None),
+            source_ip: Set(None),
+            user_agent: Set(None),
+            details: Set("{}".into()),
+        });
+        let sql = w.sql();
+        assert!(
+            sql.starts_with("WITH g AS (UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2")
+        );
+        assert!(sql.contains("i1 AS (INSERT INTO \"audit_events\" (\"tenant_id\", \"seq\""));
+        assert!(
+            !sql.contains("\"id\""),
+            "the unset id is left to the database"
+        );
+        assert!(sql.contains("SELECT $3, $4,"));
+        assert!(sql.ends_with("FROM g) SELECT count(*) AS n FROM g"));
+        assert_eq!(w.values.len(), 2 + 16);
+    }
+}
