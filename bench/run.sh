@@ -91,6 +91,18 @@ pg_waits() { # outfile
     sleep 1
   done
 }
+# Where PostgreSQL's time goes, per phase: with pg_stat_statements loaded in the server
+# (shared_preload_libraries; a stock server has not, and then nothing is recorded), the phase's
+# statements by total execution time.
+pg_stats_reset() {
+  psql "$DATABASE_URL" -qAtc "select pg_stat_statements_reset()" >/dev/null 2>&1 || true
+}
+pg_stats_dump() { # outfile
+  psql "$DATABASE_URL" -F ' | ' -Atc "select calls, round(total_exec_time::numeric, 1) as total_ms,
+      round(mean_exec_time::numeric * 1000, 1) as mean_us, rows, regexp_replace(left(query, 160), '\s+', ' ', 'g')
+    from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+    order by total_exec_time desc limit 25" >"$1" 2>/dev/null || rm -f "$1"
+}
 rss_mb() { awk '/^VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
 result_line() { sed -n 's/^RESULT //p' "$1" | tail -n 1; }
 
@@ -127,7 +139,7 @@ PG_MAXCONN=$(psql "$PG_URL" -Atc 'show max_connections')
 psql "$PG_URL" -Atc "select name, setting from pg_settings where name in ('synchronous_commit','fsync','shared_buffers','wal_sync_method','commit_delay','max_connections')" >"$OUT/pg-settings.txt"
 
 node --input-type=module -e "import('$ROOT/tests/interop/pki.mjs').then((m) => m.makePki('$WORK'))"
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$BENCH_DB"
+export DATABASE_URL="${PG_URL%/*}/$BENCH_DB"
 export GATEHOUSE_MASTER_KEY=$(openssl rand -hex 32)
 export GATEHOUSE_ISSUER="http://127.0.0.1:$GH_PORT"
 export GATEHOUSE_FETCH_CA_FILE="$WORK/ca.pem"
@@ -140,6 +152,7 @@ export GATEHOUSE_RATE_AUDIT_EVENTS_PER_RS_PER_MINUTE=1000000000
 export RUST_LOG=warn
 
 "$BIN" migrate >"$OUT/migrate.log" 2>&1
+psql "$DATABASE_URL" -qc "create extension if not exists pg_stat_statements" >/dev/null 2>&1 || true
 log "starting gatehouse on $GATEHOUSE_ISSUER"
 "$BIN" serve --listen "127.0.0.1:$GH_PORT" >"$OUT/gatehouse.log" 2>&1 &
 GH_PID=$!
@@ -166,10 +179,12 @@ log "gatehouse RSS idle after setup: $GH_RSS_IDLE MB"
 # --- gatehouse: introspection -----------------------------------------------------------------
 node bench/check-active.mjs "$OUT/gatehouse-tokens.json" | tee "$OUT/gatehouse-active-before.txt" >&2
 log "gatehouse introspection: wrk -t2 -c$CONNS -d${DURATION}s"
+pg_stats_reset
 start_sampler "$GH_PID" "$OUT/gatehouse-introspect.samples"
 pg_waits "$OUT/gatehouse-introspect.pgwaits.txt" &
 run_wrk "$OUT/gatehouse-tokens.json" "$GATEHOUSE_ISSUER" gatehouse
 stop_sampler
+pg_stats_dump "$OUT/gatehouse-introspect.pgstat.txt"
 node bench/check-active.mjs "$OUT/gatehouse-tokens.json" | tee "$OUT/gatehouse-active-after.txt" >&2
 result_line "$OUT/gatehouse-introspect.wrk.txt" | tee "$OUT/gatehouse-introspect.json" >&2
 node bench/phase-stats.mjs "$OUT/gatehouse-introspect.samples" | tee "$OUT/gatehouse-introspect.stats.json" >&2
@@ -180,18 +195,22 @@ node bench/refresh-load.mjs --probe "$GATEHOUSE_ISSUER/healthz" 5 "$CHAINS" | re
 
 # --- gatehouse: refresh with rotation ---------------------------------------------------------
 log "gatehouse refresh rotation: $CHAINS chains, ${DURATION}s"
+pg_stats_reset
 start_sampler "$GH_PID" "$OUT/gatehouse-refresh.samples"
 pg_waits "$OUT/gatehouse-refresh.pgwaits.txt" &
 node bench/refresh-load.mjs "$OUT/gatehouse-tokens.json" "$DURATION" gatehouse | result_line /dev/stdin | tee "$OUT/gatehouse-refresh.json" >&2
 stop_sampler
+pg_stats_dump "$OUT/gatehouse-refresh.pgstat.txt"
 node bench/phase-stats.mjs "$OUT/gatehouse-refresh.samples" | tee "$OUT/gatehouse-refresh.stats.json" >&2
 
 # --- gatehouse: client_credentials (a service account, client_secret_basic) -------------------
 log "gatehouse client_credentials: wrk -t2 -c$CONNS -d${DURATION}s"
+pg_stats_reset
 start_sampler "$GH_PID" "$OUT/gatehouse-cc.samples"
 pg_waits "$OUT/gatehouse-cc.pgwaits.txt" &
 run_cc "$OUT/gatehouse-tokens.json" "$GATEHOUSE_ISSUER" gatehouse
 stop_sampler
+pg_stats_dump "$OUT/gatehouse-cc.pgstat.txt"
 tee /dev/stderr <"$OUT/gatehouse-cc.json" >/dev/null
 node bench/phase-stats.mjs "$OUT/gatehouse-cc.samples" | tee "$OUT/gatehouse-cc.stats.json" >&2
 grep -cE '\b(ERROR|WARN)\b' "$OUT/gatehouse.log" >"$OUT/gatehouse-log-warnings.txt" || true

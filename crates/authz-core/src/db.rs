@@ -13,10 +13,42 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::error::{CoreError, CoreResult};
 
 /// How long a request waits for a pooled connection before it is answered 503 (ADR 0019). Short,
-/// so an outage answers within a few seconds instead of piling up requests; with
-/// `test_before_acquire` (a ping before each hand-out) a pool whose connections died with a
-/// restarted PostgreSQL discards them and reconnects by itself, with no node restart.
+/// so an outage answers within a few seconds instead of piling up requests; with the ping of
+/// [`pg_pool_options`] a pool whose connections died with a restarted PostgreSQL discards them
+/// and reconnects by itself, with no node restart.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A PostgreSQL connection idle at least this long is pinged before it is handed out.
+pub const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// The PostgreSQL pool's options, for the node's pool and the gateway workers' pools.
+///
+/// sqlx pings every connection when it is returned to the pool (a dead one is closed there).
+/// Its `test_before_acquire` pings it again when it is handed out, so every statement outside
+/// a transaction cost three round trips instead of one (ADR 0022's measurements). A connection
+/// that was just returned has been tested; the ping on acquire only matters for one that sat
+/// idle while PostgreSQL went away (a restart, a failover: ADR 0019), so it is pinged only
+/// after [`PING_IDLE_AFTER`] idle. A connection that fails its ping is closed and the pool
+/// opens another.
+pub fn pg_pool_options(
+    max_connections: u32,
+    min_connections: u32,
+) -> sea_orm::sqlx::postgres::PgPoolOptions {
+    use sea_orm::sqlx::Connection as _;
+    sea_orm::sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .min_connections(min_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
 
 /// Advisory-lock key that serialises migrations across nodes starting together.
 const MIGRATION_LOCK_KEY: i64 = 0x6761_7465_686f_7573; // "gatehous"
@@ -118,7 +150,11 @@ impl Store {
     /// `--db-statement-timeout`).
     pub async fn connect_with(url: &str, pool: &PoolConfig) -> CoreResult<Store> {
         let is_sqlite = url.starts_with("sqlite:");
-        let db = Database::connect(pool.connect_options(url)).await?;
+        let db = if is_sqlite {
+            Database::connect(pool.connect_options(url)).await?
+        } else {
+            pool.connect_pg(url).await?
+        };
         if is_sqlite {
             // WAL lets readers proceed during a write; busy_timeout makes concurrent writers wait
             // instead of failing; foreign keys are off by default in SQLite.
@@ -149,11 +185,7 @@ impl Store {
         if url.starts_with("sqlite:") {
             return None;
         }
-        let opts = sea_orm::sqlx::postgres::PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .min_connections(0)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(true);
+        let opts = pg_pool_options(max_connections, 0);
         use sea_orm::sqlx::ConnectOptions as _;
         let conn: sea_orm::sqlx::postgres::PgConnectOptions =
             loopback_without_tls(url).parse().ok()?;
@@ -255,24 +287,39 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
-    /// The connect options of the node's main pool: every pool setting lives here.
-    pub fn connect_options(&self, url: &str) -> ConnectOptions {
-        let mut opts = ConnectOptions::new(loopback_without_tls(url));
-        let is_sqlite = url.starts_with("sqlite:");
-        let max = self
-            .max_connections
-            .unwrap_or(if is_sqlite { 8 } else { 32 })
-            .max(1);
+    /// The node's main pool on PostgreSQL: [`pg_pool_options`] with this configuration's size
+    /// and statement timeout (a startup parameter of every connection: no extra round trip).
+    async fn connect_pg(&self, url: &str) -> Result<DatabaseConnection, DbErr> {
+        use sea_orm::sqlx::ConnectOptions as _;
+        let mut conn: sea_orm::sqlx::postgres::PgConnectOptions = loopback_without_tls(url)
+            .parse()
+            .map_err(|e: sea_orm::sqlx::Error| {
+                DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string()))
+            })?;
+        conn = conn.disable_statement_logging();
+        if let Some(t) = self.statement_timeout.filter(|t| !t.is_zero()) {
+            let ms = t.as_millis().to_string();
+            conn = conn.options([("statement_timeout", ms.as_str())]);
+        }
+        let max = self.max_connections.unwrap_or(32);
+        let pool = pg_pool_options(max, 1)
+            .connect_with(conn)
+            .await
+            .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))?;
+        Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+            pool,
+        ))
+    }
+
+    /// The connect options of the node's pool on SQLite (an embedded file: nothing to ping,
+    /// no statement timeout).
+    fn connect_options(&self, url: &str) -> ConnectOptions {
+        let mut opts = ConnectOptions::new(url);
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(true)
-            .max_connections(max)
+            .max_connections(self.max_connections.unwrap_or(8).max(1))
             .min_connections(1);
-        if let Some(t) = self.statement_timeout.filter(|t| !t.is_zero()) {
-            let ms = t.as_millis().to_string();
-            opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", ms.as_str())]));
-        }
         opts
     }
 }
