@@ -182,18 +182,38 @@ impl Store {
     /// worker that uses it, so they stay on that worker's runtime. `None` for SQLite (one
     /// embedded database: its pool is shared).
     pub fn connect_for_worker(url: &str, max_connections: u32) -> Option<Store> {
+        let pool = PoolConfig {
+            max_connections: Some(max_connections),
+            statement_timeout: None,
+        };
+        Store::lazy_pg(url, &pool, Default::default())
+    }
+
+    /// This store for one worker thread of `serve` (ADR 0022): [`Store::connect_for_worker`]
+    /// with `pool`'s ceiling and statement timeout, sharing this store's catalogue cache.
+    /// `None` on SQLite.
+    pub fn for_worker(&self, url: &str, pool: &PoolConfig) -> Option<Store> {
+        Store::lazy_pg(url, pool, self.catalogues.clone())
+    }
+
+    fn lazy_pg(
+        url: &str,
+        pool: &PoolConfig,
+        catalogues: Arc<
+            std::sync::RwLock<std::collections::HashMap<String, crate::resource::Cached>>,
+        >,
+    ) -> Option<Store> {
         if url.starts_with("sqlite:") {
             return None;
         }
-        let opts = pg_pool_options(max_connections, 0);
-        use sea_orm::sqlx::ConnectOptions as _;
-        let conn: sea_orm::sqlx::postgres::PgConnectOptions =
-            loopback_without_tls(url).parse().ok()?;
-        let pool = opts.connect_lazy_with(conn.disable_statement_logging());
+        let conn = pool.pg_connect_options(url).ok()?;
+        let max = pool.max_connections.unwrap_or(8);
         Some(Store {
-            db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+            db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+                pg_pool_options(max, 0).connect_lazy_with(conn),
+            ),
             write_lock: None,
-            catalogues: Default::default(),
+            catalogues,
         })
     }
 
@@ -288,27 +308,57 @@ pub struct PoolConfig {
 
 impl PoolConfig {
     /// The node's main pool on PostgreSQL: [`pg_pool_options`] with this configuration's size
-    /// and statement timeout (a startup parameter of every connection: no extra round trip).
+    /// and statement timeout.
     async fn connect_pg(&self, url: &str) -> Result<DatabaseConnection, DbErr> {
-        use sea_orm::sqlx::ConnectOptions as _;
-        let mut conn: sea_orm::sqlx::postgres::PgConnectOptions = loopback_without_tls(url)
-            .parse()
-            .map_err(|e: sea_orm::sqlx::Error| {
-                DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string()))
-            })?;
-        conn = conn.disable_statement_logging();
-        if let Some(t) = self.statement_timeout.filter(|t| !t.is_zero()) {
-            let ms = t.as_millis().to_string();
-            conn = conn.options([("statement_timeout", ms.as_str())]);
-        }
         let max = self.max_connections.unwrap_or(32);
         let pool = pg_pool_options(max, 1)
-            .connect_with(conn)
+            .connect_with(self.pg_connect_options(url)?)
             .await
             .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))?;
         Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
             pool,
         ))
+    }
+
+    /// A PostgreSQL connection of this configuration: no statement logging, and the statement
+    /// timeout as a startup parameter of every connection (no extra round trip).
+    fn pg_connect_options(
+        &self,
+        url: &str,
+    ) -> Result<sea_orm::sqlx::postgres::PgConnectOptions, DbErr> {
+        use sea_orm::sqlx::ConnectOptions as _;
+        let conn: sea_orm::sqlx::postgres::PgConnectOptions = loopback_without_tls(url)
+            .parse()
+            .map_err(|e: sea_orm::sqlx::Error| {
+                DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string()))
+            })?;
+        let conn = conn.disable_statement_logging();
+        Ok(match self.statement_timeout.filter(|t| !t.is_zero()) {
+            Some(t) => {
+                let ms = t.as_millis().to_string();
+                conn.options([("statement_timeout", ms.as_str())])
+            }
+            None => conn,
+        })
+    }
+
+    /// Splits this node's ceiling between its shared pool and `workers` per-worker pools
+    /// ([`Store::for_worker`]), so that together they never open more than the ceiling
+    /// (`--db-max-connections`, default 32 on PostgreSQL): each worker gets an equal share,
+    /// the shared pool the rest. Returns the shared pool's configuration and each worker pool's,
+    /// or no worker pools when the ceiling is too small to give each worker two connections.
+    pub fn split_for_workers(&self, workers: u32) -> (PoolConfig, Option<PoolConfig>) {
+        let total = self.max_connections.unwrap_or(32);
+        let workers = workers.max(1);
+        let each = total / (workers + 1);
+        if each < 2 {
+            return (self.clone(), None);
+        }
+        let with = |max| PoolConfig {
+            max_connections: Some(max),
+            statement_timeout: self.statement_timeout,
+        };
+        (with(total - each * workers), Some(with(each)))
     }
 
     /// The connect options of the node's pool on SQLite (an embedded file: nothing to ping,

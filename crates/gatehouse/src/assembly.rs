@@ -22,6 +22,9 @@ pub struct Services {
     pub console: web::Data<admin_api::console::ConsoleState>,
     /// `/metrics` on this listener: 404 until [`Services::with_metrics_token`].
     pub metrics: web::Data<edge::MetricsEndpoint>,
+    /// PostgreSQL: the issuer's hot paths use a pool per worker thread
+    /// ([`Services::with_worker_pools`]): the database URL and each pool's configuration.
+    worker_pools: Option<(String, authz_core::db::PoolConfig)>,
 }
 
 impl Services {
@@ -39,6 +42,41 @@ impl Services {
             scim: web::Data::new(scim),
             admin: web::Data::new(admin),
             console: web::Data::new(console),
+            worker_pools: None,
+        }
+    }
+
+    /// On PostgreSQL, gives each worker thread's issuer (the token endpoint, introspection,
+    /// revocation: the hot paths) its own pool with `pool`'s ceiling and statement timeout,
+    /// opened lazily from that worker (`None`: the shared pool). actix-web runs every worker
+    /// on its own single-threaded runtime and a socket answers on the runtime that opened it:
+    /// with one shared pool most statements woke a second thread to read the answer and hand
+    /// it over (the gateway's finding, issue 13; ADR 0022). Everything else (SCIM, the admin
+    /// API, the console, background jobs) keeps the node's pool.
+    pub fn with_worker_pools(
+        mut self,
+        database_url: &str,
+        pool: Option<authz_core::db::PoolConfig>,
+    ) -> Self {
+        self.worker_pools = pool
+            .filter(|_| !database_url.starts_with("sqlite:"))
+            .map(|p| (database_url.to_string(), p));
+        self
+    }
+
+    /// The issuer's state for the worker thread that calls this (inside `HttpServer::new`).
+    fn issuer_for_this_worker(&self) -> web::Data<issuer::AppState> {
+        let local = self
+            .worker_pools
+            .as_ref()
+            .and_then(|(url, pool)| self.issuer.store.for_worker(url, pool));
+        match local {
+            Some(store) => {
+                let mut state = self.issuer.get_ref().clone();
+                state.store = store;
+                web::Data::new(state)
+            }
+            None => self.issuer.clone(),
         }
     }
 
@@ -72,7 +110,7 @@ pub fn app(
     >,
 > {
     App::new()
-        .app_data(s.issuer.clone())
+        .app_data(s.issuer_for_this_worker())
         .app_data(s.scim.clone())
         .app_data(s.admin.clone())
         .app_data(s.console.clone())

@@ -34,9 +34,17 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
     let dns_resolver = cfg.dns_resolver()?;
     let metrics_token = cfg.metrics_token()?;
     let node = args.node;
+    // One worker per core, as actix-web's default; on PostgreSQL each has its own pool for the
+    // issuer's hot paths, and the node's ceiling is split between them and the shared pool.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (shared_pool, worker_pool) = if cfg.is_postgres {
+        node.pool().split_for_workers(workers as u32)
+    } else {
+        (node.pool(), None)
+    };
     actix_web::rt::System::new().block_on(async move {
         let store =
-            crate::open_store::open_with(&cfg.database_url, cfg.auto_migrate(), &node.pool()).await?;
+            crate::open_store::open_with(&cfg.database_url, cfg.auto_migrate(), &shared_pool).await?;
         let clock: SharedClock = Arc::new(SystemClock);
         let signing_key = master_key.audit_signing_key();
         let state = AppState::new(store.clone(), clock.clone(), IssuerConfig { issuer: issuer.clone(), redirect_policy, trusted_proxies }, master_key, fetcher)
@@ -63,8 +71,10 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             templates: Arc::new(admin_api::console::Templates::new()),
         };
         let services = Services::new(state, scim, admin, console)
-            .with_metrics_token(metrics_token.as_deref());
+            .with_metrics_token(metrics_token.as_deref())
+            .with_worker_pools(&cfg.database_url, worker_pool);
         let server = HttpServer::new(move || gatehouse::app(&services))
+            .workers(workers)
             .shutdown_timeout(20)
             .bind(&listen)
             .map_err(|e| crate::cli::listen_error(&listen, &e))?;

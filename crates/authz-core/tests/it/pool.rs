@@ -63,3 +63,42 @@ async fn the_pool_takes_its_ceiling_and_statement_timeout() {
         .unwrap();
     assert_eq!(row.try_get::<String>("", "t").unwrap(), "0");
 }
+
+/// `serve` splits `--db-max-connections` between its shared pool and a pool per worker
+/// thread (ADR 0022) without ever exceeding it; too small a ceiling keeps one shared pool.
+#[test]
+fn the_ceiling_is_split_between_the_shared_pool_and_the_workers() {
+    let timeout = Some(Duration::from_secs(5));
+    let cfg = |max| PoolConfig {
+        max_connections: max,
+        statement_timeout: timeout,
+    };
+    let (shared, each) = cfg(Some(32)).split_for_workers(2);
+    let each = each.expect("worker pools");
+    assert_eq!(
+        (shared.max_connections, each.max_connections),
+        (Some(12), Some(10))
+    );
+    assert_eq!(
+        (shared.statement_timeout, each.statement_timeout),
+        (timeout, timeout)
+    );
+    // The default ceiling (32 on PostgreSQL) on 4 cores: 6 per worker, 8 shared.
+    let (shared, each) = cfg(None).split_for_workers(4);
+    assert_eq!(
+        (shared.max_connections, each.unwrap().max_connections),
+        (Some(8), Some(6))
+    );
+    for (max, workers) in [(5, 2), (3, 1), (40, 7), (1, 1)] {
+        let (shared, each) = cfg(Some(max)).split_for_workers(workers);
+        let total = shared.max_connections.unwrap()
+            + workers * each.map_or(0, |e| e.max_connections.unwrap());
+        assert!(total <= max, "{max} over {workers} workers opens {total}");
+    }
+    let (shared, each) = cfg(Some(5)).split_for_workers(2);
+    assert!(
+        each.is_none(),
+        "1 connection per worker is not worth a pool"
+    );
+    assert_eq!(shared.max_connections, Some(5));
+}
