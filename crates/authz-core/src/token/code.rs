@@ -281,7 +281,7 @@ fn issued_event(
 /// grant still stands is exchanged by reads outside any transaction and then one statement
 /// ([`one_statement`](super::one_statement)) that burns the code, inserts the family, its
 /// tokens and the audit record, and commits. The guard is the burn itself (`used_at IS NULL`,
-/// so two nodes cannot both redeem the code) and the tenant not suspended. `None` whenever
+/// so two nodes cannot both redeem the code), the tenant not suspended and the user active. `None` whenever
 /// anything is unusual (a used code, a failed check, a lost race, SQLite): the transactional
 /// [`exchange`] then decides, with replay detection and the refusal's audit record. Nothing is
 /// written before that, so falling back is always safe.
@@ -319,7 +319,8 @@ async fn exchange_fast(
         session_id: &c.session_id,
         scopes: &code_scopes,
     };
-    let Ok(scopes) = standing::code_stands(db, clock, &pending).await? else {
+    // The tenant's suspension and the user's status are checked by the guard below.
+    let Ok(scopes) = standing::code_stands_but_for_statuses(db, clock, &pending).await? else {
         return Ok(None);
     };
     let tier = max_tier(&catalogue, &scopes);
@@ -348,7 +349,9 @@ async fn exchange_fast(
     let guard = format!(
         "UPDATE auth_codes SET used_at = {now} WHERE code_hash = {hash} AND used_at IS NULL \
          AND NOT EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = auth_codes.tenant_id \
-         AND tn.suspended_at IS NOT NULL) RETURNING 1",
+         AND tn.suspended_at IS NOT NULL) AND EXISTS (SELECT 1 FROM users u \
+         WHERE u.tenant_id = auth_codes.tenant_id AND u.id = auth_codes.user_id \
+         AND u.status = 'active') RETURNING 1",
         now = w.bind(now),
         hash = w.bind(hash),
     );

@@ -277,10 +277,10 @@ fn refreshed(
 /// statement ([`one_statement`](super::one_statement)) that marks the token used, inserts the
 /// new pair and the audit record, and commits. Its guard re-checks what decides validity at
 /// write time: the token still unused and unrevoked (so two concurrent uses cannot both
-/// rotate it), its family unrevoked, the tenant not suspended. `None` whenever anything is
-/// unusual (a used or revoked token, a failed check, a lost race, SQLite): the transactional
-/// [`refresh_checked`] then decides, with its errors and audit records. Nothing is written
-/// before that, so falling back is always safe.
+/// rotate it), its family unrevoked, the tenant not suspended, the user active. `None`
+/// whenever anything is unusual (a used or revoked token, a failed check, a lost race,
+/// SQLite): the transactional [`refresh_checked`] then decides, with its errors and audit
+/// records. Nothing is written before that, so falling back is always safe.
 async fn refresh_fast(
     store: &Store,
     clock: &dyn Clock,
@@ -330,10 +330,7 @@ async fn refresh_fast(
             return Ok(None);
         }
     }
-    match user::get(db, &tenant, &family.user_id).await {
-        Ok(u) if u.active => {}
-        _ => return Ok(None),
-    }
+    // The user's status is checked by the guard below (`user::User::active`: status `active`).
     let consented = crate::consent::get(
         db,
         clock,
@@ -356,8 +353,9 @@ async fn refresh_fast(
     let guard = format!(
         "UPDATE tokens SET used_at = {now} WHERE token_hash = {hash} AND kind = 'refresh' \
          AND used_at IS NULL AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM grant_families f \
-         JOIN tenants tn ON tn.id = f.tenant_id WHERE f.id = tokens.family_id \
-         AND f.revoked_at IS NULL AND tn.suspended_at IS NULL) RETURNING 1",
+         JOIN tenants tn ON tn.id = f.tenant_id JOIN users u ON u.tenant_id = f.tenant_id \
+         AND u.id = f.user_id WHERE f.id = tokens.family_id AND f.revoked_at IS NULL \
+         AND tn.suspended_at IS NULL AND u.status = 'active') RETURNING 1",
         now = w.bind(now),
         hash = w.bind(hash),
     );

@@ -71,11 +71,7 @@ pub async fn code_stands<C: ConnectionTrait>(
     if crate::incident::is_suspended(conn, p.tenant).await? {
         return Ok(Err(Lapse::TenantSuspended));
     }
-    if session::find_by_id(conn, clock, p.session_id)
-        .await?
-        .filter(|s| &s.tenant == p.tenant && s.user_id == p.user_id)
-        .is_none()
-    {
+    if session_ended(conn, clock, p).await? {
         return Ok(Err(Lapse::SessionEnded));
     }
     // A user row gone (or never there) is a lapse for the client, not a server fault.
@@ -84,6 +80,42 @@ pub async fn code_stands<C: ConnectionTrait>(
         Ok(_) | Err(crate::CoreError::NotFound(_)) => return Ok(Err(Lapse::UserInactive)),
         Err(e) => return Err(e),
     }
+    still_consented_and_granted(conn, clock, p).await
+}
+
+/// [`code_stands`] without its two status reads, the tenant's suspension and the user's
+/// status: the one-statement exchange checks both in its guard (ADR 0022). `Err` names the
+/// first lapse found, not necessarily the one [`code_stands`] would name; the caller falls
+/// back to the transactional exchange, which does.
+pub(crate) async fn code_stands_but_for_statuses<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    p: &Pending<'_>,
+) -> CoreResult<Result<Vec<String>, Lapse>> {
+    if session_ended(conn, clock, p).await? {
+        return Ok(Err(Lapse::SessionEnded));
+    }
+    still_consented_and_granted(conn, clock, p).await
+}
+
+async fn session_ended<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    p: &Pending<'_>,
+) -> CoreResult<bool> {
+    Ok(session::find_by_id(conn, clock, p.session_id)
+        .await?
+        .filter(|s| &s.tenant == p.tenant && s.user_id == p.user_id)
+        .is_none())
+}
+
+/// The client still permitted by the tenant, the consent standing, and the scopes still
+/// granted.
+async fn still_consented_and_granted<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    p: &Pending<'_>,
+) -> CoreResult<Result<Vec<String>, Lapse>> {
     if !admin::client_policy::permits(conn, p.tenant, p.client_id).await? {
         return Ok(Err(Lapse::ClientNotPermitted));
     }
