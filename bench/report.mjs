@@ -37,7 +37,7 @@ in-memory adapter, were measured in the same run on the same machine with the sa
 | PostgreSQL | ${m.postgres} on the same host, fresh database per run, stock settings (${m.pg_settings}) |
 | Gatehouse | commit ${r.commit}${r.dirty === 'yes' ? ' (working tree had uncommitted changes)' : ''}, release build, one node, \`RUST_LOG=warn\` |
 | peer | oidc-provider ${m.oidc_provider}, Node ${m.node}, in-memory adapter, plain http |
-| load generators | ${m.wrk} (introspection); \`bench/refresh-load.mjs\` on Node ${m.node} (refresh) |
+| load generators | ${m.wrk} (introspection, client_credentials); \`bench/refresh-load.mjs\` on Node ${m.node} (refresh) |
 
 ## How it was run
 
