@@ -76,25 +76,16 @@ pub async fn grant(
     };
     let now = clock.now_us();
     let settings = crate::admin::settings::get_cached(&txn, tenant).await?;
-    let family = super::start_family(
-        &txn,
+    let expires_at = now + settings.access_token_secs(tier) * MICROS;
+    let family = family_of(
         clock,
-        NewFamily {
-            id: uuid::Uuid::new_v4().to_string(),
-            tenant,
-            subject: &account.id,
-            client_id: &account.client_id,
-            resource_id: &resource_id,
-            scopes: &family_scopes,
-            session_id: &account.session_id(),
-            auth_time: now,
-            // The family lives as long as its one access token.
-            expires_at: now + settings.access_token_secs(tier) * MICROS,
-            kind: super::CredentialKind::ClientCredentials,
-            dpop_jkt: req.dpop_jkt,
-        },
-    )
-    .await?;
+        account,
+        &resource_id,
+        &family_scopes,
+        expires_at,
+        req.dpop_jkt,
+    );
+    super::insert_family(&txn, &family).await?;
     let issued = issue(&txn, clock, &family, &family_scopes, tier, false).await?;
     audit::record(
         &txn,
@@ -106,6 +97,34 @@ pub async fn grant(
     crate::metrics::grant_written("client_credentials", false);
     touch(store, account, now).await;
     Ok(issued)
+}
+
+/// The family of one token of `account`: it lives as long as its one access token
+/// (`expires_at`), and its subject is the account.
+fn family_of(
+    clock: &dyn Clock,
+    account: &ServiceAccount,
+    resource_id: &str,
+    scopes: &[String],
+    expires_at: i64,
+    dpop_jkt: Option<String>,
+) -> grant_families::Model {
+    super::new_family(
+        clock,
+        NewFamily {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: &account.tenant,
+            subject: &account.id,
+            client_id: &account.client_id,
+            resource_id,
+            scopes,
+            session_id: &account.session_id(),
+            auth_time: clock.now_us(),
+            expires_at,
+            kind: super::CredentialKind::ClientCredentials,
+            dpop_jkt,
+        },
+    )
 }
 
 /// The audit record of an issued token.
@@ -179,21 +198,14 @@ async fn grant_fast(
     }
     let tier = max_tier(&catalogue, &scopes);
     let settings = crate::admin::settings::get_cached(db, &account.tenant).await?;
-    let family = super::new_family(
+    let expires_at = now + settings.access_token_secs(tier) * MICROS;
+    let family = family_of(
         clock,
-        NewFamily {
-            id: uuid::Uuid::new_v4().to_string(),
-            tenant: &account.tenant,
-            subject: &account.id,
-            client_id: &account.client_id,
-            resource_id: &resource_id,
-            scopes: &scopes,
-            session_id: &account.session_id(),
-            auth_time: now,
-            expires_at: now + settings.access_token_secs(tier) * MICROS,
-            kind: super::CredentialKind::ClientCredentials,
-            dpop_jkt: req.dpop_jkt.clone(),
-        },
+        account,
+        &resource_id,
+        &scopes,
+        expires_at,
+        req.dpop_jkt.clone(),
     );
     let minted = super::mint(db, clock, &family, &scopes, tier, false).await?;
     let mut w = super::one_statement::OneStatement::default();

@@ -183,24 +183,15 @@ pub async fn exchange(
     let lifetime = crate::admin::settings::get(&txn, &tenant)
         .await?
         .refresh_lifetime_secs();
-    let family = super::start_family(
-        &txn,
+    let family = family_of(
         clock,
-        super::NewFamily {
-            id: c.family_id.clone(),
-            tenant: &tenant,
-            subject: &c.user_id,
-            client_id: &c.client_id,
-            resource_id: &c.resource_id,
-            scopes: &scopes,
-            session_id: &c.session_id,
-            auth_time: c.auth_time,
-            expires_at: now + lifetime * MICROS,
-            kind: super::CredentialKind::AuthorizationCode,
-            dpop_jkt: ex.dpop_jkt.clone(),
-        },
-    )
-    .await?;
+        &c,
+        &tenant,
+        &scopes,
+        now + lifetime * MICROS,
+        ex.dpop_jkt,
+    );
+    super::insert_family(&txn, &family).await?;
     let issued = issue(&txn, clock, &family, &scopes, tier, client.allows_refresh()).await?;
     client::touch(&txn, clock, client).await?;
     audit::record(
@@ -252,6 +243,34 @@ fn presented_right(
         ));
     }
     Ok(())
+}
+
+/// The family a code starts (its id was allocated with the code, so a replay of the code
+/// revokes exactly this family); it ends at `expires_at`, the tenant's family lifetime.
+fn family_of(
+    clock: &dyn Clock,
+    c: &auth_codes::Model,
+    tenant: &crate::TenantId,
+    scopes: &[String],
+    expires_at: i64,
+    dpop_jkt: Option<String>,
+) -> crate::entities::grant_families::Model {
+    super::new_family(
+        clock,
+        super::NewFamily {
+            id: c.family_id.clone(),
+            tenant,
+            subject: &c.user_id,
+            client_id: &c.client_id,
+            resource_id: &c.resource_id,
+            scopes,
+            session_id: &c.session_id,
+            auth_time: c.auth_time,
+            expires_at,
+            kind: super::CredentialKind::AuthorizationCode,
+            dpop_jkt,
+        },
+    )
 }
 
 /// The audit record of the tokens a code was exchanged for.
@@ -328,22 +347,8 @@ async fn exchange_fast(
     let lifetime = crate::admin::settings::get_cached(db, &tenant)
         .await?
         .refresh_lifetime_secs();
-    let family = super::new_family(
-        clock,
-        super::NewFamily {
-            id: c.family_id.clone(),
-            tenant: &tenant,
-            subject: &c.user_id,
-            client_id: &c.client_id,
-            resource_id: &c.resource_id,
-            scopes: &scopes,
-            session_id: &c.session_id,
-            auth_time: c.auth_time,
-            expires_at: now + lifetime * MICROS,
-            kind: super::CredentialKind::AuthorizationCode,
-            dpop_jkt: ex.dpop_jkt.clone(),
-        },
-    );
+    let expires_at = now + lifetime * MICROS;
+    let family = family_of(clock, &c, &tenant, &scopes, expires_at, ex.dpop_jkt.clone());
     let minted = super::mint(db, clock, &family, &scopes, tier, client.allows_refresh()).await?;
     let mut w = super::one_statement::OneStatement::default();
     let guard = format!(

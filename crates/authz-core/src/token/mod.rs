@@ -135,11 +135,20 @@ pub async fn start_family<C: ConnectionTrait>(
     f: NewFamily<'_>,
 ) -> Result<grant_families::Model, sea_orm::DbErr> {
     let family = new_family(clock, f);
+    insert_family(conn, &family).await?;
+    Ok(family)
+}
+
+/// Inserts a family made by [`new_family`], inside the caller's transaction.
+pub(crate) async fn insert_family<C: ConnectionTrait>(
+    conn: &C,
+    family: &grant_families::Model,
+) -> Result<(), sea_orm::DbErr> {
     let active: grant_families::ActiveModel = family.clone().into();
     grant_families::Entity::insert(active)
         .exec_without_returning(conn)
         .await?;
-    Ok(family)
+    Ok(())
 }
 
 /// The row [`start_family`] inserts.
