@@ -152,6 +152,9 @@ pub async fn revoke_app(
 ) -> CoreResult<u64> {
     use crate::entities::grant_families;
     let txn = store.begin().await?;
+    // Codes first: an exchange in flight commits before the families are read (the
+    // `token::revoke` module docs).
+    crate::token::code::discard_unused(&txn, tenant, Some(user_id), Some(client_id)).await?;
     let removed = consents::Entity::delete_many()
         .filter(consents::Column::TenantId.eq(tenant.to_string()))
         .filter(consents::Column::UserId.eq(user_id))
@@ -172,7 +175,6 @@ pub async fn revoke_app(
     for f in &families {
         n += crate::token::revoke::revoke_family(&txn, clock, &f.id).await?;
     }
-    crate::token::code::discard_unused(&txn, tenant, Some(user_id), Some(client_id)).await?;
     crate::audit::record(
         &txn,
         clock,

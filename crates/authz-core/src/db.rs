@@ -223,8 +223,21 @@ impl Store {
             Some(l) => Some(l.clone().lock_owned().await),
             None => None,
         };
+        let txn = self.db.begin().await?;
+        if guard.is_some() {
+            // SQLite: take the database's write lock now, before the transaction reads, as
+            // `BEGIN IMMEDIATE` would (a write statement takes it even when it matches no
+            // row). The lock above queues this node's transactions, but single-statement
+            // writes outside a transaction (a last-use mark, a rate-limit count) do not take
+            // it; one that committed between this transaction's first read and its first
+            // write failed the write with SQLITE_BUSY ("database is locked"), a 500 under
+            // concurrent token requests. Holding the write lock from the start, such a
+            // statement waits for the commit (busy timeout) instead.
+            txn.execute_unprepared("DELETE FROM seaql_migrations WHERE 0")
+                .await?;
+        }
         Ok(WriteTxn {
-            txn: Some(self.db.begin().await?),
+            txn: Some(txn),
             guard,
         })
     }

@@ -4,7 +4,9 @@
 //! so every node refuses their tokens from the next request on (DESIGN §4b, §6.3).
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use super::{find, grants_json, new_secret, resolve_grants, Grants, Method, ServiceAccount};
+use super::{
+    find, find_for_update, grants_json, new_secret, resolve_grants, Grants, Method, ServiceAccount,
+};
 use crate::audit::{self, AuditEvent};
 use crate::clock::{Clock, MICROS};
 use crate::crypto::sha256_hex;
@@ -132,7 +134,7 @@ pub async fn set_grants_in<C: ConnectionTrait>(
     asked: &[(String, Vec<String>)],
     actor: &str,
 ) -> CoreResult<(ServiceAccount, u64)> {
-    let m = find(txn, tenant, key).await?;
+    let m = find_for_update(txn, tenant, key).await?;
     let grants = resolve_grants(txn, asked).await?;
     let before: Grants = serde_json::from_str(&m.grants).unwrap_or_default();
     let mut revoked = 0;
@@ -199,7 +201,7 @@ pub async fn set_enabled_in<C: ConnectionTrait>(
     enabled: bool,
     actor: &str,
 ) -> CoreResult<(ServiceAccount, u64)> {
-    let m = find(txn, tenant, key).await?;
+    let m = find_for_update(txn, tenant, key).await?;
     let now = clock.now_us();
     let (action, revoked) = if enabled {
         ("service_account.enabled", 0)
@@ -258,7 +260,7 @@ pub async fn remove_in<C: ConnectionTrait>(
     key: &str,
     actor: &str,
 ) -> CoreResult<Removed> {
-    let m = find(txn, tenant, key).await?;
+    let m = find_for_update(txn, tenant, key).await?;
     let (families, tokens) = revoke_families(txn, clock, tenant, &m.id, None).await?;
     service_accounts::Entity::delete_by_id(m.id.clone())
         .exec(txn)

@@ -298,16 +298,39 @@ pub(crate) async fn find<C: ConnectionTrait>(
     tenant: &TenantId,
     key: &str,
 ) -> CoreResult<service_accounts::Model> {
-    use sea_orm::Condition;
-    Entity::find()
+    find_locked(conn, tenant, key, false).await
+}
+
+/// [`find`], locking the row for update (PostgreSQL; SQLite serialises writers anyway) until
+/// the caller's transaction ends. A change that revokes the account's tokens (disable, scope
+/// change, removal) takes this lock *before* it revokes: a token grant holds the row's share
+/// lock until it commits (`token::client_credentials`), so every grant either commits before
+/// the revocation reads the families, or waits and then finds the changed row and is refused.
+pub(crate) async fn find_for_update<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    key: &str,
+) -> CoreResult<service_accounts::Model> {
+    find_locked(conn, tenant, key, true).await
+}
+
+async fn find_locked<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantId,
+    key: &str,
+    for_update: bool,
+) -> CoreResult<service_accounts::Model> {
+    use sea_orm::{Condition, QuerySelect};
+    let q = Entity::find()
         .filter(Column::TenantId.eq(tenant.to_string()))
         .filter(
             Condition::any()
                 .add(Column::Id.eq(key))
                 .add(Column::ClientId.eq(key))
                 .add(Column::Name.eq(key)),
-        )
-        .one(conn)
+        );
+    let q = if for_update { q.lock_exclusive() } else { q };
+    q.one(conn)
         .await?
         .ok_or(CoreError::NotFound("service account"))
 }

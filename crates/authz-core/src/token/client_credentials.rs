@@ -52,7 +52,9 @@ pub async fn grant(
         )
     };
     // Read again, shared-locked, inside the transaction: a disable or a scope change that
-    // commits first is seen, one that commits later revokes this family too.
+    // commits first is seen; one that comes later takes the row's update lock before it
+    // revokes (`service_account::find_for_update`), so it waits for this grant to commit and
+    // then revokes this family too.
     let current = service_accounts::Entity::find_by_id(account.id.clone())
         .lock_shared()
         .one(&txn)

@@ -1,5 +1,14 @@
 //! Revocation (RFC 7009) and service-initiated revocation. A revoke is a committed UPDATE of the
 //! shared store, so every node refuses the token from the next lookup on (DESIGN §6.3).
+//!
+//! **Codes before families.** Every revocation that ends a person's or a client's grants
+//! discards the unused authorization codes *before* it revokes the families. A code exchange in
+//! flight has burnt its code (a row lock it holds until it commits) and adds a family; deleting
+//! the unused codes first waits for that exchange to commit, so the family revocation that
+//! follows (a new statement, which sees what committed meanwhile) revokes the family it added,
+//! and an exchange that comes later finds its code gone. In the other order a family committed
+//! between the revocation's read and its commit survived it (found by
+//! `token_lifecycle::a_revocation_racing_code_exchanges_leaves_no_live_token`).
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::audit::{self, AuditEvent};
@@ -119,6 +128,8 @@ pub async fn revoke_user<C: ConnectionTrait>(
     actor: &str,
 ) -> CoreResult<u64> {
     let now = clock.now_us();
+    // Codes first (module docs).
+    let codes = super::code::discard_unused(conn, tenant, Some(user_id), None).await?;
     grant_families::Entity::update_many()
         .col_expr(grant_families::Column::RevokedAt, Some(now).into())
         .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
@@ -135,7 +146,6 @@ pub async fn revoke_user<C: ConnectionTrait>(
         .await?
         .rows_affected;
     let s = session::revoke_for_user(conn, clock, tenant, user_id).await?;
-    let codes = super::code::discard_unused(conn, tenant, Some(user_id), None).await?;
     audit::record(
         conn,
         clock,
@@ -212,6 +222,8 @@ pub async fn revoke_client_in_tenant(
 ) -> CoreResult<u64> {
     let now = clock.now_us();
     let txn = store.begin().await?;
+    // Codes first (module docs).
+    super::code::discard_unused(&txn, tenant, None, Some(client_id)).await?;
     grant_families::Entity::update_many()
         .col_expr(grant_families::Column::RevokedAt, Some(now).into())
         .filter(grant_families::Column::TenantId.eq(tenant.to_string()))
@@ -227,7 +239,6 @@ pub async fn revoke_client_in_tenant(
         .exec(&txn)
         .await?
         .rows_affected;
-    super::code::discard_unused(&txn, tenant, None, Some(client_id)).await?;
     audit::record(
         &txn,
         clock,

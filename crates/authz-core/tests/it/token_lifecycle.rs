@@ -1124,3 +1124,36 @@ async fn grants_are_written_by_one_statement_on_postgres_with_the_same_rows() {
     assert!(refreshed.details.contains("\"retry_within_grace\":false"));
     assert!(refreshed.seq.is_none() || refreshed.hash.is_some());
 }
+
+/// A person's revocation (SCIM deactivation, an admin's "revoke all") racing code exchanges
+/// leaves no live token: an exchange that commits first has its family revoked, a later one
+/// finds its code gone (the `token::revoke` module docs: codes before families).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_racing_code_exchanges_leaves_no_live_token() {
+    let (w, t) = setup().await;
+    let mut codes = Vec::new();
+    for _ in 0..16 {
+        codes.push(w.code_for(&t, &w.client, &[READ]).await);
+    }
+    let (store, clock) = (w.store.clone(), w.clock.clone());
+    let (tenant, user) = (t.id().clone(), t.user.id.clone());
+    let revocation = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let txn = store.begin().await.unwrap();
+        revoke::revoke_user(&txn, &clock, &tenant, &user, "admin:test")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    });
+    let results = futures_join(&w, codes).await;
+    revocation.await.unwrap();
+    for r in results {
+        match r {
+            Ok(issued) => assert!(
+                !w.active(&issued.access_token).await,
+                "a token outlived the revocation"
+            ),
+            Err(e) => assert_eq!(e.code, "invalid_grant", "{e}"),
+        }
+    }
+}

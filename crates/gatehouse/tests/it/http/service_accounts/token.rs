@@ -376,3 +376,44 @@ async fn metadata_lists_the_grant_and_private_key_jwt() {
         json!(authz_core::jose::SIGNING_ALGS)
     );
 }
+
+/// ADR 0022: the one-statement grant share-locks the account row as the transaction did, so a
+/// disable racing token requests leaves no live token: a token issued before the disable is
+/// revoked by it, and none is issued after it (the others are refused `invalid_client`).
+#[actix_web::test]
+async fn a_disable_racing_token_requests_leaves_no_live_token() {
+    let fx = fixture().await;
+    let (id, secret, account) = fx.secret_account("racer", &[(RESOURCE_URI, &[READ])]).await;
+    let app = Node::new(&fx.w.store, &fx.w.clock, ISSUER).app().await;
+    let auth = basic(&id, &secret);
+    let form = [CC, ("resource", RESOURCE_URI)];
+    let requests = futures::future::join_all((0..24).map(|_| token(&app, Some(&auth), &form)));
+    let disable = async {
+        // Let the first requests get going before the disable.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        sa::set_enabled(
+            &fx.w.store,
+            &fx.w.clock,
+            fx.t.id(),
+            &account,
+            false,
+            "admin:x",
+        )
+        .await
+        .unwrap()
+    };
+    let (answers, _) = futures::join!(requests, disable);
+    for (status, body) in &answers {
+        match status {
+            200 => assert!(
+                !fx.w.active(body["access_token"].as_str().unwrap()).await,
+                "a token outlived the disable: {body}"
+            ),
+            _ => assert_eq!(body["error"], "invalid_client", "{status} {body}"),
+        }
+    }
+    let (status, body) = token(&app, Some(&auth), &form).await;
+    assert_eq!((status, &body["error"]), (401, &json!("invalid_client")));
+}
