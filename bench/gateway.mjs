@@ -157,9 +157,17 @@ async function main() {
   cleanups.push(() => node.stop());
   const redirectUri = 'http://127.0.0.1:9/callback';
   const clientId = await registerPublicClient(issuer, redirectUri);
-  const s = await signIn({ base: issuer, ca: pki.ca, clientId, redirectUri, resource, scope: SCOPE, email: ALICE.email, login: ALICE.sub });
-  if (s.tokenStatus !== 200) throw new Error(`sign-in failed: ${describeEnd(s.end)} ${JSON.stringify(s.token)}`);
-  const token = s.token.access_token;
+  // One person per gateway phase: the per-user call limit is capped at 100,000 a minute (a
+  // product bound), which one person's phase must not reach.
+  const tokens = [];
+  for (let i = 0; i <= 2 * ROUNDS; i++) {
+    const login = i === 0 ? ALICE.sub : `${ALICE.sub}-${i}`;
+    const s = await signIn({ base: issuer, ca: pki.ca, clientId, redirectUri, resource, scope: SCOPE, email: ALICE.email, login });
+    if (s.tokenStatus !== 200) throw new Error(`sign-in failed: ${describeEnd(s.end)} ${JSON.stringify(s.token)}`);
+    tokens.push(s.token.access_token);
+  }
+  const token = tokens[0];
+  const bearer = (i) => ({ authorization: `Bearer ${tokens[i]}` });
   const gw = await startGateway(gh, 'gateway', { listen: `127.0.0.1:${portGw}`, resource, upstream: upstream.url });
   cleanups.push(() => gw.stop());
 
@@ -178,13 +186,13 @@ async function main() {
   for (let i = 1; i <= ROUNDS; i++) {
     rows.push(await load(`direct-${i}`, upstream.url, {}, DURATION));
     log(JSON.stringify(rows.at(-1)));
-    rows.push(await load(`gateway-${i}`, resource, { authorization: `Bearer ${token}` }, DURATION));
+    rows.push(await load(`gateway-${i}`, resource, bearer(i), DURATION));
     log(JSON.stringify(rows.at(-1)));
   }
   for (let i = 1; i <= ROUNDS; i++) {
     rows.push(await load(`direct-at-${RATE}-${i}`, upstream.url, {}, DURATION, RATE));
     log(JSON.stringify(rows.at(-1)));
-    rows.push(await load(`gateway-at-${RATE}-${i}`, resource, { authorization: `Bearer ${token}` }, DURATION, RATE));
+    rows.push(await load(`gateway-at-${RATE}-${i}`, resource, bearer(ROUNDS + i), DURATION, RATE));
     log(JSON.stringify(rows.at(-1)));
   }
   // The audit writer works off the request path: count once its queue has drained (the count
@@ -240,7 +248,7 @@ process, PostgreSQL ${r.machine.postgres.split(' ')[0]} on the same host, \`RUST
 machine (${r.machine.cpu}) that also runs the load generator, the upstream and PostgreSQL.
 Through the gateway every call is checked in full: the access token read from PostgreSQL (no
 cache), the catalogue's scopes, the per-user call limit (counted in memory per node, added to the shared row once a second; the run raises the tenant's
-routine limit to 100,000 per minute), a fresh EdDSA JWT for the upstream, the answer streamed
+routine limit to its maximum, 100,000 per minute, and each gateway phase calls as a person of its own), a fresh EdDSA JWT for the upstream, the answer streamed
 back, and a \`gateway.tool_call\` audit record written off the request path (${r.audited.toLocaleString('en-US')} records for
 ${r.gateway_ok.toLocaleString('en-US')} successful gateway calls, warm-up and checks included, counted once the writer's queue had
 drained, ${f(r.audit_drain_ms / 1000, 0)} s after the load).
