@@ -35,10 +35,8 @@ pub async fn get<C: ConnectionTrait>(
     // it applies to consents given before the change.
     let now = clock.now_us();
     let tenant_cap = match m.reconsent_at {
-        Some(_) => crate::admin::settings::get_cached(conn, tenant)
-            .await?
-            .reconsent_days
-            .map(|d| m.granted_at + d * 86_400 * MICROS),
+        Some(_) => cadence_us(&crate::admin::settings::get_cached(conn, tenant).await?)
+            .map(|c| m.granted_at + c),
         None => None,
     };
     let due = [m.reconsent_at, tenant_cap].into_iter().flatten().min();
@@ -49,6 +47,26 @@ pub async fn get<C: ConnectionTrait>(
             granted_at: m.granted_at,
             reconsent_at: m.reconsent_at,
         }))
+}
+
+/// [`get`]'s rule as an SQL condition, for a statement that checks it in place of reading the
+/// consent first (the one-statement refresh's guard, ADR 0022). `family` is the alias of a
+/// `grant_families` row naming the user, client and resource; `now` and `cap` are placeholders
+/// bound to the time (µs) and to the tenant's re-consent cadence in µs (NULL: none). Keep it in
+/// step with [`get`]: a consent stands when it has no re-consent date, or when that date and
+/// the cadence counted from its grant are both still ahead.
+pub(crate) fn stands_sql(family: &str, now: &str, cap: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM consents c WHERE c.tenant_id = {family}.tenant_id \
+         AND c.user_id = {family}.user_id AND c.client_id = {family}.client_id \
+         AND c.resource_id = {family}.resource_id AND (c.reconsent_at IS NULL \
+         OR (c.reconsent_at > {now} AND ({cap} IS NULL OR c.granted_at + {cap} > {now}))))"
+    )
+}
+
+/// The tenant's re-consent cadence in µs, as [`stands_sql`] takes it.
+pub(crate) fn cadence_us(settings: &crate::admin::settings::TenantSettings) -> Option<i64> {
+    settings.reconsent_days.map(|d| d * 86_400 * MICROS)
 }
 
 /// Records what the user approved; the re-consent date follows the most sensitive scope.

@@ -277,7 +277,8 @@ fn refreshed(
 /// statement ([`one_statement`](super::one_statement)) that marks the token used, inserts the
 /// new pair and the audit record, and commits. Its guard re-checks what decides validity at
 /// write time: the token still unused and unrevoked (so two concurrent uses cannot both
-/// rotate it), its family unrevoked, the tenant not suspended, the user active. `None`
+/// rotate it), its family unrevoked, the tenant not suspended, the user active, the consent
+/// standing. `None`
 /// whenever anything is unusual (a used or revoked token, a failed check, a lost race,
 /// SQLite): the transactional [`refresh_checked`] then decides, with its errors and audit
 /// records. Nothing is written before that, so falling back is always safe.
@@ -331,18 +332,7 @@ async fn refresh_fast(
         }
     }
     // The user's status is checked by the guard below (`user::User::active`: status `active`).
-    let consented = crate::consent::get(
-        db,
-        clock,
-        &tenant,
-        &family.user_id,
-        &family.client_id,
-        &family.resource_id,
-    )
-    .await?;
-    if consented.is_none() {
-        return Ok(None);
-    }
+    // The consent is checked by the guard below (`consent::stands_sql`).
     let granted = grant::granted_to_user(db, &tenant, &family.resource_id, &family.user_id).await?;
     let Ok(scopes) = scopes_to_issue(now, &family, req.scope, &granted, &catalogue) else {
         return Ok(None);
@@ -350,14 +340,16 @@ async fn refresh_fast(
     let tier = max_tier(&catalogue, &scopes);
     let minted = super::mint(db, clock, &family, &scopes, tier, true).await?;
     let mut w = super::one_statement::OneStatement::default();
+    let cadence =
+        crate::consent::cadence_us(&crate::admin::settings::get_cached(db, &tenant).await?);
+    let (now, hash, cadence) = (w.bind(now), w.bind(hash), w.bind(cadence));
     let guard = format!(
         "UPDATE tokens SET used_at = {now} WHERE token_hash = {hash} AND kind = 'refresh' \
          AND used_at IS NULL AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM grant_families f \
          JOIN tenants tn ON tn.id = f.tenant_id JOIN users u ON u.tenant_id = f.tenant_id \
          AND u.id = f.user_id WHERE f.id = tokens.family_id AND f.revoked_at IS NULL \
-         AND tn.suspended_at IS NULL AND u.status = 'active') RETURNING 1",
-        now = w.bind(now),
-        hash = w.bind(hash),
+         AND tn.suspended_at IS NULL AND u.status = 'active' AND {consent}) RETURNING 1",
+        consent = crate::consent::stands_sql("f", &now, &cadence),
     );
     w.guard(guard);
     for row in minted.rows {
