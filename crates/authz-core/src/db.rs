@@ -18,6 +18,19 @@ use crate::error::{CoreError, CoreResult};
 /// and reconnects by itself, with no node restart.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The per-worker pools this process opened ([`Store::for_worker`],
+/// [`Store::connect_for_worker`]), so that the metrics count every connection of the node.
+static WORKER_POOLS: std::sync::Mutex<Vec<sea_orm::sqlx::PgPool>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The per-worker pools of this process (for the metrics' pool gauges).
+pub(crate) fn worker_pools() -> Vec<sea_orm::sqlx::PgPool> {
+    WORKER_POOLS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
 /// A PostgreSQL connection idle at least this long is pinged before it is handed out.
 pub const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 
@@ -208,10 +221,13 @@ impl Store {
         }
         let conn = pool.pg_connect_options(url).ok()?;
         let max = pool.max_connections.unwrap_or(8);
+        let pg = pg_pool_options(max, 0).connect_lazy_with(conn);
+        WORKER_POOLS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pg.clone());
         Some(Store {
-            db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
-                pg_pool_options(max, 0).connect_lazy_with(conn),
-            ),
+            db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pg),
             write_lock: None,
             catalogues,
         })

@@ -58,14 +58,23 @@ async fn stored(store: &Store, now_us: i64) -> CoreResult<()> {
     Ok(())
 }
 
-/// The node's main pool (sqlx): connections open and in use, idle, and its ceiling. sqlx does
-/// not count the tasks waiting for a connection; a pool whose `in_use` stays at its maximum
-/// has waiters (the alert `GatehouseDbPoolSaturated`).
+/// The node's pools (sqlx): the main pool and, on PostgreSQL, the per-worker pools
+/// (`Store::for_worker`), added up: connections open and in use, idle, and the ceiling. sqlx
+/// does not count the tasks waiting for a connection; a pool whose `in_use` stays at its
+/// maximum has waiters (the alert `GatehouseDbPoolSaturated`).
 fn pool(store: &Store) {
     let (size, idle, max) = match store.backend() {
         DatabaseBackend::Postgres => {
-            let p = store.db.get_postgres_connection_pool();
-            (p.size(), p.num_idle(), p.options().get_max_connections())
+            let main = store.db.get_postgres_connection_pool().clone();
+            let mut all = crate::db::worker_pools();
+            all.push(main);
+            all.iter().fold((0u32, 0usize, 0u32), |(s, i, m), p| {
+                (
+                    s + p.size(),
+                    i + p.num_idle(),
+                    m + p.options().get_max_connections(),
+                )
+            })
         }
         DatabaseBackend::Sqlite => {
             let p = store.db.get_sqlite_connection_pool();
