@@ -157,14 +157,7 @@ pub async fn exchange(
     }
     // The code was approved before now: the cut-offs since then apply to it (review F2).
     let code_scopes = crate::scope::split(&c.scopes);
-    let pending = standing::Pending {
-        tenant: &tenant,
-        user_id: &c.user_id,
-        client_id: &c.client_id,
-        resource_id: &c.resource_id,
-        session_id: &c.session_id,
-        scopes: &code_scopes,
-    };
+    let pending = standing::Pending::of_code(&c, &tenant, &code_scopes);
     let scopes = match standing::code_stands(&txn, clock, &pending).await? {
         Ok(s) => s,
         Err(lapse) => {
@@ -330,14 +323,7 @@ async fn exchange_fast(
     }
     let tenant = crate::tenant::TenantId::from_stored(c.tenant_id.clone());
     let code_scopes = crate::scope::split(&c.scopes);
-    let pending = standing::Pending {
-        tenant: &tenant,
-        user_id: &c.user_id,
-        client_id: &c.client_id,
-        resource_id: &c.resource_id,
-        session_id: &c.session_id,
-        scopes: &code_scopes,
-    };
+    let pending = standing::Pending::of_code(&c, &tenant, &code_scopes);
     // The tenant's suspension and the user's status are checked by the guard below.
     let Ok(scopes) = standing::code_stands_but_for_statuses(db, clock, &pending).await? else {
         return Ok(None);

@@ -60,6 +60,25 @@ pub struct Pending<'a> {
     pub scopes: &'a [String],
 }
 
+impl<'a> Pending<'a> {
+    /// An authorization code's pending grant: its tenant, person, client, resource, session and
+    /// `scopes` (the code's, split).
+    pub(crate) fn of_code(
+        c: &'a crate::entities::auth_codes::Model,
+        tenant: &'a TenantId,
+        scopes: &'a [String],
+    ) -> Self {
+        Pending {
+            tenant,
+            user_id: &c.user_id,
+            client_id: &c.client_id,
+            resource_id: &c.resource_id,
+            session_id: &c.session_id,
+            scopes,
+        }
+    }
+}
+
 /// Re-checks an authorization code at its exchange: the session is live, the user active, the
 /// client permitted by the tenant, the consent still stands, and the scopes are still granted.
 /// Returns the scopes that may be issued (the code's, less any no longer granted).
