@@ -289,37 +289,21 @@ async fn refresh_fast(
     client: &Client,
     req: &RefreshRequest<'_>,
 ) -> Result<Option<IssuedTokens>, TokenError> {
-    use sea_orm::{JoinType, QuerySelect};
     if !store.is_postgres() {
         return Ok(None);
     }
     let now = clock.now_us();
     let db = &store.db;
     let hash = sha256_hex(req.refresh_token);
-    let family_of = tokens::Entity::belongs_to(grant_families::Entity)
-        .from(tokens::Column::FamilyId)
-        .to(grant_families::Column::Id)
-        .into();
-    let Some((t, Some(family))) = tokens::Entity::find_by_id(hash.clone())
-        .join(JoinType::InnerJoin, family_of)
-        .select_also(grant_families::Entity)
-        .one(db)
-        .await?
-    else {
+    let Some(family) = live_refresh_token(db, clock, client, &hash).await? else {
         return Ok(None);
     };
-    let live = t.kind == "refresh"
-        && t.client_id == client.client_id
-        && t.used_at.is_none()
-        && t.revoked_at.is_none()
-        && t.expires_at > now
-        && family.revoked_at.is_none()
-        // A bound family needs a proof of its key (RFC 9449 §5).
-        && family
-            .dpop_jkt
-            .as_ref()
-            .is_none_or(|bound| req.dpop_jkt.as_ref() == Some(bound));
-    if !live {
+    // A bound family needs a proof of its key (RFC 9449 §5).
+    if family
+        .dpop_jkt
+        .as_ref()
+        .is_some_and(|bound| req.dpop_jkt.as_ref() != Some(bound))
+    {
         return Ok(None);
     }
     // The IdP check comes first on both paths (it may refuse, and says why).
@@ -374,6 +358,41 @@ async fn refresh_fast(
         tracing::warn!(code = "TOKEN0007", error = %e, "client last use not recorded");
     }
     Ok(Some(minted.issued))
+}
+
+/// The family of the refresh token with this hash, read with the token in one statement, when
+/// both are live: a refresh token of `client`, unused, unrevoked and unexpired, of an
+/// unrevoked family. `None` for
+/// anything else, which the transactional [`refresh_checked`] answers. Read outside any
+/// transaction by the IdP check ([`upstream_check::before_refresh`]) and the one-statement
+/// refresh.
+pub(crate) async fn live_refresh_token<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    client: &Client,
+    hash: &str,
+) -> Result<Option<grant_families::Model>, sea_orm::DbErr> {
+    use sea_orm::{JoinType, QuerySelect};
+    let family_of = tokens::Entity::belongs_to(grant_families::Entity)
+        .from(tokens::Column::FamilyId)
+        .to(grant_families::Column::Id)
+        .into();
+    let found = tokens::Entity::find_by_id(hash.to_string())
+        .join(JoinType::InnerJoin, family_of)
+        .select_also(grant_families::Entity)
+        .one(conn)
+        .await?;
+    let now = clock.now_us();
+    Ok(found.and_then(|(t, family)| {
+        let family = family?;
+        let live = t.kind == "refresh"
+            && t.client_id == client.client_id
+            && t.used_at.is_none()
+            && t.revoked_at.is_none()
+            && t.expires_at > now
+            && family.revoked_at.is_none();
+        live.then_some(family)
+    }))
 }
 
 /// A rotated-out refresh token presented again outside the grace: the whole grant is revoked,

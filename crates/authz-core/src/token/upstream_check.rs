@@ -24,7 +24,7 @@ use crate::client::Client;
 use crate::clock::{Clock, MICROS};
 use crate::crypto::{sha256_hex, MasterKey};
 use crate::db::Store;
-use crate::entities::{browser_sessions, grant_families, tokens};
+use crate::entities::{browser_sessions, grant_families};
 use crate::tenant::TenantId;
 use crate::upstream_session::{self, UpstreamAnswer, UpstreamRefresher};
 use crate::{connection, session};
@@ -92,31 +92,11 @@ pub async fn before_refresh(
     client: &Client,
     refresh_token: &str,
 ) -> Result<(), TokenError> {
-    let now = clock.now_us();
-    let db = &store.db;
-    let Some(t) = tokens::Entity::find_by_id(sha256_hex(refresh_token))
-        .filter(tokens::Column::Kind.eq("refresh"))
-        .one(db)
-        .await?
+    let hash = sha256_hex(refresh_token);
+    let Some(family) = super::refresh::live_refresh_token(&store.db, clock, client, &hash).await?
     else {
         return Ok(());
     };
-    if t.client_id != client.client_id
-        || t.used_at.is_some()
-        || t.revoked_at.is_some()
-        || t.expires_at <= now
-    {
-        return Ok(());
-    }
-    let Some(family) = grant_families::Entity::find_by_id(t.family_id.clone())
-        .one(db)
-        .await?
-    else {
-        return Ok(());
-    };
-    if family.revoked_at.is_some() {
-        return Ok(());
-    }
     check_family(store, clock, up, &family).await
 }
 
