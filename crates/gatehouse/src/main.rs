@@ -52,12 +52,19 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        other => match rt.block_on(cli::run(args.global, other)) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                std::process::ExitCode::FAILURE
+        other => {
+            let done = rt.block_on(cli::run(args.global, other));
+            // The command is over: do not wait for background tasks. A database pool's
+            // maintenance task (sqlx) was seen spinning once the runtime's timers had stopped,
+            // and dropping the runtime waited for it forever (a CLI test hung).
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            match done {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
