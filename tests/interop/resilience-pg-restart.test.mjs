@@ -7,6 +7,8 @@
 //    wrong 4xx (a refresh answered invalid_grant would end a client's session for nothing);
 //  - afterwards each node answers every call successfully within a few seconds, with no restart
 //    (same process), and its log has no ERROR line, only DB0503 warnings;
+//  - each node's /metrics counts the 503s (`gatehouse_db_unavailable_total`) and times the waits
+//    for a pooled connection (`gatehouse_db_pool_acquire_wait_seconds`);
 //  - nothing is half-written: every access token has its audit record and no record lacks its
 //    token, no refresh family holds two live refresh tokens, and the audit chain verifies.
 // Env: GATEHOUSE_BIN (DATABASE_URL is not used: this file runs its own PostgreSQL).
@@ -27,6 +29,7 @@ import {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TIMEOUT = { timeout: 120_000 };
 const CHAINS = 8;
+const METRICS_TOKEN = 'resilience-metrics-token-0123456789';
 const S = {};
 const cleanups = [];
 let failed = false;
@@ -41,7 +44,7 @@ before(async () => {
     const { idp } = world;
     const [portA, portB] = await Promise.all([freePort(), freePort()]);
     const issuer = `http://127.0.0.1:${portA}`;
-    S.gh = { bin, env: loadEnv({ DATABASE_URL: S.dbUrl, GATEHOUSE_ISSUER: issuer, ...idp.env }), logDir: S.runDir };
+    S.gh = { bin, env: loadEnv({ DATABASE_URL: S.dbUrl, GATEHOUSE_ISSUER: issuer, GATEHOUSE_METRICS_TOKEN: METRICS_TOKEN, ...idp.env }), logDir: S.runDir };
     S.nodes = await Promise.all([startNode(S.gh, 'node-a', `127.0.0.1:${portA}`), startNode(S.gh, 'node-b', `127.0.0.1:${portB}`)]);
     cleanups.push(...S.nodes.map((n) => () => n.stop()));
     S.w = await setupTenant(S.gh, { runDir: S.runDir, base: issuer, chains: CHAINS, pki: idp.pki });
@@ -145,6 +148,18 @@ step('the outage is logged as DB0503 warnings, with no ERROR line', async () => 
     assert.ok(lines.some((l) => l.includes('DB0503')), `${node.name} logged DB0503`);
     const errors = lines.filter((l) => /"level":"ERROR"/.test(l));
     assert.deepEqual(errors, [], `${node.name} logged no ERROR`);
+  }
+});
+
+step('the outage and the waits for a connection show in /metrics', async () => {
+  const series = (text, name) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? 0);
+  for (const node of S.nodes) {
+    const r = await fetch(`${node.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    assert.equal(r.status, 200);
+    const text = await r.text();
+    assert.ok(series(text, 'gatehouse_db_unavailable_total') > 0, `${node.name}: the 503s are counted\n${text}`);
+    assert.ok(series(text, 'gatehouse_db_pool_acquire_wait_seconds_count') > 0, `${node.name}: every hand-out of a pooled connection is timed`);
+    assert.ok(series(text, 'gatehouse_db_pool_acquire_wait_seconds_sum') > 0, `${node.name}: the time waited is summed (its rate is the mean number of waiters)`);
   }
 });
 

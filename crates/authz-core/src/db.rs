@@ -48,10 +48,7 @@ pub fn pg_pool_options(
     min_connections: u32,
 ) -> sea_orm::sqlx::postgres::PgPoolOptions {
     use sea_orm::sqlx::Connection as _;
-    sea_orm::sqlx::postgres::PgPoolOptions::new()
-        .max_connections(max_connections.max(1))
-        .min_connections(min_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+    pool_options::<sea_orm::sqlx::Postgres>(max_connections, min_connections)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
@@ -61,6 +58,32 @@ pub fn pg_pool_options(
                 Ok(true)
             })
         })
+}
+
+/// The target of the event sqlx writes each time a pool hands a connection out, with the time
+/// the task waited for it (`aquired_after_secs`, sqlx's spelling). The binary's subscriber turns
+/// these events into the pool-wait histogram (`gatehouse_db_pool_acquire_wait_seconds`); they
+/// are not logged.
+pub const ACQUIRE_EVENT_TARGET: &str = "sqlx::pool::acquire";
+
+/// The field of an [`ACQUIRE_EVENT_TARGET`] event that carries the wait, in seconds.
+pub const ACQUIRE_EVENT_FIELD: &str = "aquired_after_secs";
+
+/// The level of the [`ACQUIRE_EVENT_TARGET`] events (below the default log filter's `sqlx=warn`).
+pub const ACQUIRE_EVENT_LEVEL: tracing::Level = tracing::Level::DEBUG;
+
+/// A pool's options on either database: its size, the acquire timeout, and an event after each
+/// hand-out with the time waited ([`ACQUIRE_EVENT_TARGET`]): sqlx counts no waiters, and this is
+/// where a wait for a connection can be seen.
+fn pool_options<DB: sea_orm::sqlx::Database>(
+    max_connections: u32,
+    min_connections: u32,
+) -> sea_orm::sqlx::pool::PoolOptions<DB> {
+    sea_orm::sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(max_connections.max(1))
+        .min_connections(min_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_time_level(log::LevelFilter::Debug)
 }
 
 /// Advisory-lock key that serialises migrations across nodes starting together.
@@ -164,23 +187,10 @@ impl Store {
     pub async fn connect_with(url: &str, pool: &PoolConfig) -> CoreResult<Store> {
         let is_sqlite = url.starts_with("sqlite:");
         let db = if is_sqlite {
-            Database::connect(pool.connect_options(url)).await?
+            pool.connect_sqlite(url).await?
         } else {
             pool.connect_pg(url).await?
         };
-        if is_sqlite {
-            // WAL lets readers proceed during a write; busy_timeout makes concurrent writers wait
-            // instead of failing; foreign keys are off by default in SQLite.
-            for pragma in [
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA busy_timeout=10000",
-                "PRAGMA foreign_keys=ON",
-                "PRAGMA synchronous=NORMAL",
-            ] {
-                db.execute(Statement::from_string(DatabaseBackend::Sqlite, pragma))
-                    .await?;
-            }
-        }
         Ok(Store {
             db,
             write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
@@ -390,16 +400,26 @@ impl PoolConfig {
         (with(total - each * workers), Some(with(each)))
     }
 
-    /// The connect options of the node's pool on SQLite (an embedded file: nothing to ping,
-    /// no statement timeout).
-    fn connect_options(&self, url: &str) -> ConnectOptions {
-        let mut opts = ConnectOptions::new(url);
-        opts.sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .max_connections(self.max_connections.unwrap_or(8).max(1))
-            .min_connections(1);
-        opts
+    /// The node's pool on SQLite (an embedded file: nothing to ping, no statement timeout).
+    /// Every connection of the pool gets the same settings: WAL lets readers proceed during a
+    /// write; the busy timeout makes concurrent writers wait instead of failing; foreign keys
+    /// are off by default in SQLite.
+    async fn connect_sqlite(&self, url: &str) -> Result<DatabaseConnection, DbErr> {
+        use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+        use sea_orm::sqlx::ConnectOptions as _;
+        let conn_err = |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e));
+        let conn: SqliteConnectOptions = url.parse().map_err(conn_err)?;
+        let conn = conn
+            .disable_statement_logging()
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = pool_options::<sea_orm::sqlx::Sqlite>(self.max_connections.unwrap_or(8), 1)
+            .connect_with(conn)
+            .await
+            .map_err(conn_err)?;
+        Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
     }
 }
 

@@ -86,6 +86,7 @@ pub fn any_unavailable(err: &dyn std::any::Any) -> bool {
 /// The one log line of a request that met an unreachable database: WARN, with the stable code
 /// `DB0503` (an outage is the environment's fault, not a bug of ours; alert on the rate).
 pub fn log_unavailable(err: &dyn std::fmt::Display) {
+    crate::metrics::db_unavailable();
     tracing::warn!(code = "DB0503", error = %err, "DB0503: database unavailable");
 }
 

@@ -66,7 +66,9 @@ pub fn set_access_log(on: bool) {
 }
 
 /// The subscriber `gatehouse serve` and `gatehouse gateway` log through, writing to `writer`
-/// (tests capture its lines).
+/// (tests capture its lines). Beside the log lines (filtered by `filter`), it feeds the
+/// database pool's wait histogram from sqlx's hand-out events ([`PoolWaits`]), whatever the
+/// log filter.
 pub fn subscriber<W>(
     format: Format,
     filter: &str,
@@ -75,19 +77,61 @@ pub fn subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match format {
-        Format::Json => Box::new(
-            b.json()
-                .with_current_span(true)
-                .with_span_list(false)
-                .finish(),
-        ),
-        Format::Text => Box::new(b.with_ansi(false).finish()),
+    let lines = tracing_subscriber::fmt::layer().with_writer(writer);
+    let lines = match format {
+        Format::Json => lines
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed(),
+        Format::Text => lines.with_ansi(false).with_filter(filter).boxed(),
+    };
+    Box::new(
+        tracing_subscriber::registry()
+            .with(lines)
+            .with(PoolWaits.with_filter(PoolWaits::filter())),
+    )
+}
+
+/// Turns sqlx's event after each connection hand-out (`authz_core::db::ACQUIRE_EVENT_TARGET`)
+/// into `gatehouse_db_pool_acquire_wait_seconds`: sqlx counts no waiters, and this event is the
+/// one place the wait for a pooled connection is measured.
+pub struct PoolWaits;
+
+impl PoolWaits {
+    /// Only sqlx's hand-out events reach this layer.
+    pub fn filter() -> tracing_subscriber::filter::Targets {
+        tracing_subscriber::filter::Targets::new().with_target(
+            authz_core::db::ACQUIRE_EVENT_TARGET,
+            authz_core::db::ACQUIRE_EVENT_LEVEL,
+        )
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PoolWaits {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Waited(Option<f64>);
+        impl tracing::field::Visit for Waited {
+            fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+                if field.name() == authz_core::db::ACQUIRE_EVENT_FIELD {
+                    self.0 = Some(value);
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        if event.metadata().target() != authz_core::db::ACQUIRE_EVENT_TARGET {
+            return;
+        }
+        let mut waited = Waited(None);
+        event.record(&mut waited);
+        if let Some(seconds) = waited.0 {
+            authz_core::metrics::pool_acquire_wait(seconds);
+        }
     }
 }
 

@@ -60,8 +60,8 @@ async fn stored(store: &Store, now_us: i64) -> CoreResult<()> {
 
 /// The node's pools (sqlx): the main pool and, on PostgreSQL, the per-worker pools
 /// (`Store::for_worker`), added up: connections open and in use, idle, and the ceiling. sqlx
-/// does not count the tasks waiting for a connection; a pool whose `in_use` stays at its
-/// maximum has waiters (the alert `GatehouseDbPoolSaturated`).
+/// does not count the tasks waiting for a connection: the waits are timed at each hand-out
+/// instead (`metrics::pool_acquire_wait`, ADR 0023).
 fn pool(store: &Store) {
     let (size, idle, max) = match store.backend() {
         DatabaseBackend::Postgres => {

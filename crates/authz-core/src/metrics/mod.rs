@@ -27,6 +27,11 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// Every series name starts with this (`gatehouse_http_requests_total`, …).
 pub const PREFIX: &str = "gatehouse";
 
+/// Waits for a pooled database connection, seconds: 0.1 ms to the acquire timeout (3 s).
+const POOL_WAIT_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
 /// Request latency buckets, seconds: 1 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -110,6 +115,8 @@ pub(crate) struct Metrics {
     pub(crate) mail_outbox_depth: Gauge,
     pub(crate) db_pool: Family<StateLabels, Gauge>,
     pub(crate) db_pool_max: Gauge,
+    db_pool_wait: Histogram,
+    db_unavailable: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -135,6 +142,8 @@ impl Metrics {
             mail_outbox_depth: Gauge::default(),
             db_pool: Family::default(),
             db_pool_max: Gauge::default(),
+            db_pool_wait: Histogram::new(POOL_WAIT_BUCKETS),
+            db_unavailable: Counter::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -211,6 +220,18 @@ impl Metrics {
             "db_pool_max_connections",
             "The largest size of this node's database pool",
             m.db_pool_max.clone(),
+        );
+        r.register(
+            "db_pool_acquire_wait_seconds",
+            "Time a request waited for a connection of this node's database pool; \
+             rate(_sum) is the mean number of requests waiting (Little's law)",
+            m.db_pool_wait.clone(),
+        );
+        r.register(
+            "db_unavailable",
+            "Requests answered 503 because the database was out of reach \
+             (including a wait for a pooled connection past the acquire timeout)",
+            m.db_unavailable.clone(),
         );
         m
     }
@@ -307,6 +328,19 @@ pub fn gateway_call(tool: Option<&str>, result: &'static str) {
             result,
         })
         .inc();
+}
+
+/// One connection handed out by a database pool after `seconds` of waiting for it (the
+/// binary's subscriber reads sqlx's event: `db::ACQUIRE_EVENT_TARGET`). The histogram's sum
+/// grows by the time spent waiting, so its rate is the mean number of waiters (Little's law):
+/// the pool's "waiting" series, which sqlx does not count itself.
+pub fn pool_acquire_wait(seconds: f64) {
+    get().db_pool_wait.observe(seconds);
+}
+
+/// One request answered 503 because the database was out of reach (`error::log_unavailable`).
+pub fn db_unavailable() {
+    get().db_unavailable.inc();
 }
 
 /// One request refused by a rate limit; `limit` names it (the limited route).

@@ -70,8 +70,25 @@ fn moved(before: &str, after: &str, series: &[&str]) {
     }
 }
 
+/// Installs the binary's subscriber for the test process, writing no lines: it turns the
+/// database pool's hand-out events into the pool-wait histogram, as in `gatehouse serve`. It is
+/// the process-wide default, as in the binary (a thread's scoped default misses events: tracing
+/// caches each event site's interest across threads, and the other tests' threads meet sqlx's
+/// event site with no subscriber).
+fn binary_subscriber() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(gatehouse::logging::subscriber(
+            gatehouse::logging::Format::Text,
+            "off",
+            std::io::sink,
+        ));
+    });
+}
+
 #[actix_web::test]
 async fn every_series_moves_with_the_requests_that_feed_it() {
+    binary_subscriber();
     let mut fx = fixture().await;
     fx.state = fx.state.clone().with_rate_limits(RateLimits {
         introspections_per_rs: 2,
@@ -155,8 +172,22 @@ async fn every_series_moves_with_the_requests_that_feed_it() {
             r#"gatehouse_replays_detected_total{credential="refresh_token"}"#,
             r#"gatehouse_scim_operations_total{resource="Users",operation="create",status="201"}"#,
             r#"gatehouse_rate_limited_total{limit="/oauth/introspect"}"#,
+            // Each statement above waited for a pooled connection (most for no time at all).
+            "gatehouse_db_pool_acquire_wait_seconds_count",
         ],
     );
+    assert!(
+        present(
+            &after,
+            r#"gatehouse_db_pool_acquire_wait_seconds_bucket{le="0.0001"}"#
+        ),
+        "{after}"
+    );
+    assert!(present(
+        &after,
+        "gatehouse_db_pool_acquire_wait_seconds_sum"
+    ));
+    assert!(present(&after, "gatehouse_db_unavailable_total"), "{after}");
     // Latency buckets, and routes as patterns: never a raw path with a tenant or an id.
     assert!(
         present(
@@ -342,6 +373,7 @@ async fn the_dashboard_and_the_alert_rules_use_only_exposed_series() {
         "GatehouseAuditSealerLagging",
         "GatehouseHighServerErrorRate",
         "GatehouseDbPoolSaturated",
+        "GatehouseDbPoolWaits",
         "GatehouseGrantErrorRate",
     ] {
         assert!(alerts.iter().any(|a| a == wanted), "{wanted} in {alerts:?}");
