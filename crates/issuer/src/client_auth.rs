@@ -110,7 +110,10 @@ pub async fn authenticate(
 /// Runs a client authentication `attempt` under the per-source limit of failures: over the
 /// limit, a presented credential is not even checked (a right guess must not succeed where
 /// wrong ones are being refused); each `invalid_client` counts. The limit is shared by every
-/// node. Service accounts (`crate::client_credentials`) go through it too.
+/// node: each failure is added to the shared count, and a node reads that count before a
+/// check at most once a second per source (`NodeLimits::failed_auth`: a limit reached through
+/// other nodes holds here within a second, and at once after this node's own next failure).
+/// Service accounts (`crate::client_credentials`) go through it too.
 pub async fn guarded<T>(
     state: &AppState,
     req: &HttpRequest,
@@ -124,20 +127,30 @@ pub async fn guarded<T>(
             authz_core::ratelimit::retry_after(state.clock.as_ref(), 60),
         )
     };
-    if presents_credential
-        && authz_core::ratelimit::count(&state.store.db, state.clock.as_ref(), &bucket, 60)
-            .await
-            .map_err(OAuthError::server)?
-            >= FAILED_AUTH_PER_MINUTE
-    {
-        return Err(too_many());
+    let clock = state.clock.as_ref();
+    let view = &state.node_limits.failed_auth;
+    if presents_credential {
+        let failures = match view.known(clock, &bucket, FAILED_AUTH_PER_MINUTE) {
+            Some(n) => n,
+            None => {
+                let n = authz_core::ratelimit::count(&state.store.db, clock, &bucket, 60)
+                    .await
+                    .map_err(OAuthError::server)?;
+                view.saw(clock, &bucket, n);
+                n
+            }
+        };
+        if failures >= FAILED_AUTH_PER_MINUTE {
+            return Err(too_many());
+        }
     }
     let result = attempt.await;
     if let Err(e) = &result {
         if e.code == "invalid_client" {
-            let n = authz_core::ratelimit::hit(&state.store.db, state.clock.as_ref(), &bucket, 60)
+            let n = authz_core::ratelimit::hit(&state.store.db, clock, &bucket, 60)
                 .await
                 .map_err(OAuthError::server)?;
+            view.saw(clock, &bucket, n);
             if n > FAILED_AUTH_PER_MINUTE {
                 return Err(too_many());
             }

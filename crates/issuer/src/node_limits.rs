@@ -36,6 +36,9 @@ pub struct NodeLimits {
     grants: NodeCounter,
     introspections: NodeCounter,
     audit_events: NodeCounter,
+    /// This node's recent readings of the shared failed-authentication counters
+    /// (`client_auth::guarded`).
+    pub(crate) failed_auth: SharedCountView,
 }
 
 impl NodeLimits {
@@ -45,6 +48,7 @@ impl NodeLimits {
             grants: NodeCounter::new(60),
             introspections: NodeCounter::new(60),
             audit_events: NodeCounter::new(60),
+            failed_auth: SharedCountView::new(60),
         }
     }
 
@@ -100,5 +104,98 @@ impl NodeLimits {
                 s,
             )),
         }
+    }
+}
+
+/// How long a node trusts its last reading of a shared counter that is under its limit.
+pub const SHARED_COUNT_READ_EVERY_US: i64 = 1_000_000;
+
+/// A node's last reading of shared fixed-window counters (`authz_core::ratelimit`), so that a
+/// check before every request reads the shared row at most once a second per key instead of
+/// once per request (a database round trip on every confidential client's grant, issue 15).
+///
+/// A reading at or over its limit holds until the window ends (a window's count never goes
+/// down); one under it is trusted for [`SHARED_COUNT_READ_EVERY_US`]. Every hit this node adds
+/// returns the shared count, which replaces the reading at once. So a limit reached through
+/// other nodes is seen here within a second; within that second this node still checks what
+/// it is sent, and the first of those checks that fails reads the count from its hit and
+/// refuses from then on.
+#[derive(Debug)]
+pub struct SharedCountView {
+    window_secs: i64,
+    seen: std::sync::Mutex<std::collections::HashMap<String, Reading>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Reading {
+    window: i64,
+    read_at_us: i64,
+    count: i64,
+}
+
+impl SharedCountView {
+    pub fn new(window_secs: i64) -> Self {
+        SharedCountView {
+            window_secs: window_secs.max(1),
+            seen: Default::default(),
+        }
+    }
+
+    fn window(&self, now_us: i64) -> i64 {
+        now_us / (self.window_secs * authz_core::clock::MICROS)
+    }
+
+    /// The count of `key` in the current window if this node's reading still holds against
+    /// `limit`; `None`: read the shared counter (and pass the result to [`Self::saw`]).
+    pub fn known(&self, clock: &dyn Clock, key: &str, limit: i64) -> Option<i64> {
+        let now = clock.now_us();
+        let seen = self.seen.lock().ok()?;
+        let r = seen.get(key)?;
+        let holds = r.window == self.window(now)
+            && (r.count >= limit || now - r.read_at_us < SHARED_COUNT_READ_EVERY_US);
+        holds.then_some(r.count)
+    }
+
+    /// Records the shared count of `key` just read or returned by a hit.
+    pub fn saw(&self, clock: &dyn Clock, key: &str, count: i64) {
+        let now = clock.now_us();
+        let Ok(mut seen) = self.seen.lock() else {
+            return;
+        };
+        if seen.len() >= authz_core::ratelimit::node::MAX_KEYS {
+            seen.clear();
+        }
+        seen.insert(
+            key.to_string(),
+            Reading {
+                window: self.window(now),
+                read_at_us: now,
+                count,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authz_core::clock::FixedClock;
+
+    #[test]
+    fn a_reading_under_the_limit_holds_a_second_and_one_at_it_until_the_window_ends() {
+        // 10 s into a minute window.
+        let clock = FixedClock::new(1_700_000_000 / 60 * 60 * 1_000_000 + 10_000_000);
+        let view = SharedCountView::new(60);
+        assert_eq!(view.known(&clock, "k", 30), None, "never read");
+        view.saw(&clock, "k", 3);
+        assert_eq!(view.known(&clock, "k", 30), Some(3));
+        clock.advance_secs(1);
+        assert_eq!(view.known(&clock, "k", 30), None, "stale after a second");
+        view.saw(&clock, "k", 30);
+        clock.advance_secs(40);
+        assert_eq!(view.known(&clock, "k", 30), Some(30), "at the limit: held");
+        clock.advance_secs(10);
+        assert_eq!(view.known(&clock, "k", 30), None, "a new window");
+        assert_eq!(view.known(&clock, "other", 30), None);
     }
 }

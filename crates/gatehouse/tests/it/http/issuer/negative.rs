@@ -814,6 +814,63 @@ fn issuer_limit() -> i64 {
     30
 }
 
+/// The failed-authentication limit is shared by the nodes; each node reads the shared count at
+/// most once a second per source (issue 15: no read on every confidential grant). A limit
+/// reached through node A holds at A at once, and at B within a second.
+#[actix_web::test]
+async fn a_failure_limit_reached_at_another_node_holds_here_within_a_second() {
+    let fx = fixture().await;
+    let a = app(&fx).await;
+    // Another node: the same database and clock, its own memory.
+    let b = crate::http::world::Node::with_issuer(
+        fx.state
+            .clone()
+            .with_rate_limits(issuer::RateLimits::default()),
+    )
+    .app()
+    .await;
+    let r = test::call_service(
+        &a,
+        test::TestRequest::post()
+            .uri("/oauth/register")
+            .set_json(
+                json!({"client_name": "Server app", "redirect_uris": ["https://app.example.com/cb"],
+            "grant_types": ["authorization_code", "refresh_token"]}),
+            )
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let c = body_json(r).await;
+    let id = c["client_id"].as_str().unwrap().to_string();
+    let secret = c["client_secret"].as_str().unwrap().to_string();
+    let bogus_refresh = [("grant_type", "refresh_token"), ("refresh_token", "nope")];
+    let basic = |secret: &'static str| Some((id.as_str(), secret));
+    let secret: &'static str = secret.leak();
+    // B reads the shared count once (one failure of its own).
+    let (s, _) = post_form(&b, "/oauth/token", &bogus_refresh, basic("wrong")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A brings the source to the limit.
+    for _ in 1..issuer_limit() {
+        let (s, _) = post_form(&a, "/oauth/token", &bogus_refresh, basic("wrong")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    // At A, even the right secret is not checked any more.
+    let (s, _) = post_form(&a, "/oauth/token", &bogus_refresh, basic(secret)).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // B read the count less than a second ago: it still checks (the right secret passes,
+    // and the refresh token is refused) ...
+    let (s, e) = post_form(&b, "/oauth/token", &bogus_refresh, basic(secret)).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // ... a second later B reads the count again and refuses the right secret too.
+    fx.clock.advance_secs(1);
+    let (s, _) = post_form(&b, "/oauth/token", &bogus_refresh, basic(secret)).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+}
+
 #[actix_web::test]
 async fn burst_of_token_requests_yields_a_gap_free_sealed_chain() {
     let fx = fixture().await;
