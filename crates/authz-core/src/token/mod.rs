@@ -7,6 +7,7 @@ pub mod jwt_bearer;
 mod one_statement;
 pub mod refresh;
 mod refresh_grace;
+mod refresh_reads;
 mod replay;
 pub mod revoke;
 pub mod standing;

@@ -295,9 +295,11 @@ async fn refresh_fast(
     let now = clock.now_us();
     let db = &store.db;
     let hash = sha256_hex(req.refresh_token);
-    let Some(family) = live_refresh_token(db, clock, client, &hash).await? else {
+    // The token, its family, the IdP record and the org grants in one round trip.
+    let Some(reads) = super::refresh_reads::read(db, clock, client, &hash).await? else {
         return Ok(None);
     };
+    let family = reads.family;
     // A bound family needs a proof of its key (RFC 9449 §5).
     if family
         .dpop_jkt
@@ -307,7 +309,11 @@ async fn refresh_fast(
         return Ok(None);
     }
     // The IdP check comes first on both paths (it may refuse, and says why).
-    upstream_check::check_family(store, clock, upstream, &family).await?;
+    let read = upstream_check::Read {
+        record: reads.upstream,
+        scim_live: Some(reads.scim_live),
+    };
+    upstream_check::check_read(store, clock, upstream, &family, read).await?;
     let tenant = TenantId::from_stored(family.tenant_id.clone());
     let (res, catalogue) = resource::with_catalogue(store, db, clock, &family.resource_id).await?;
     if let Some(r) = req.resource {
@@ -317,7 +323,7 @@ async fn refresh_fast(
     }
     // The user's status is checked by the guard below (`user::User::active`: status `active`).
     // The consent is checked by the guard below (`consent::stands_sql`).
-    let granted = grant::granted_to_user(db, &tenant, &family.resource_id, &family.user_id).await?;
+    let granted = reads.granted;
     let Ok(scopes) = scopes_to_issue(now, &family, req.scope, &granted, &catalogue) else {
         return Ok(None);
     };
@@ -385,14 +391,23 @@ pub(crate) async fn live_refresh_token<C: ConnectionTrait>(
     let now = clock.now_us();
     Ok(found.and_then(|(t, family)| {
         let family = family?;
-        let live = t.kind == "refresh"
-            && t.client_id == client.client_id
-            && t.used_at.is_none()
-            && t.revoked_at.is_none()
-            && t.expires_at > now
-            && family.revoked_at.is_none();
-        live.then_some(family)
+        is_live(&t, &family, client, now).then_some(family)
     }))
+}
+
+/// A refresh token of `client`, unused, unrevoked and unexpired, of an unrevoked family.
+pub(crate) fn is_live(
+    t: &tokens::Model,
+    family: &grant_families::Model,
+    client: &Client,
+    now: i64,
+) -> bool {
+    t.kind == "refresh"
+        && t.client_id == client.client_id
+        && t.used_at.is_none()
+        && t.revoked_at.is_none()
+        && t.expires_at > now
+        && family.revoked_at.is_none()
 }
 
 /// A rotated-out refresh token presented again outside the grace: the whole grant is revoked,

@@ -108,6 +108,30 @@ pub(crate) async fn check_family(
     up: Option<Upstream<'_>>,
     family: &grant_families::Model,
 ) -> Result<(), TokenError> {
+    let tenant = TenantId::from_stored(family.tenant_id.clone());
+    let read = Read {
+        record: upstream_session::get(&store.db, &tenant, &family.session_id).await?,
+        scim_live: None,
+    };
+    check_read(store, clock, up, family, read).await
+}
+
+/// What the check reads, when a caller has read it already (`refresh_reads`): the session's
+/// upstream record, and whether a SCIM token of the tenant is live (`None`: read it if the
+/// check needs it).
+pub(crate) struct Read {
+    pub record: Option<crate::entities::upstream_sessions::Model>,
+    pub scim_live: Option<bool>,
+}
+
+/// [`check_family`] with the session's record (and maybe the SCIM answer) already read.
+pub(crate) async fn check_read(
+    store: &Store,
+    clock: &dyn Clock,
+    up: Option<Upstream<'_>>,
+    family: &grant_families::Model,
+    read: Read,
+) -> Result<(), TokenError> {
     let now = clock.now_us();
     let db = &store.db;
     let tenant = TenantId::from_stored(family.tenant_id.clone());
@@ -115,7 +139,7 @@ pub(crate) async fn check_family(
     // `settings::CACHE_SECS` (the refresh itself still reads the token and family live).
     let settings = crate::admin::settings::get_cached(db, &tenant).await?;
     let interval = settings.upstream_check_secs();
-    let record = upstream_session::get(db, &tenant, &family.session_id).await?;
+    let record = read.record;
     let has_token = record
         .as_ref()
         .is_some_and(|r| r.refresh_token_enc.is_some());
@@ -126,7 +150,11 @@ pub(crate) async fn check_family(
     let cap = if has_token {
         None
     } else {
-        settings.reauth_cap_secs(crate::scim_token::any_live(db, clock, &tenant).await?)
+        let scim_live = match read.scim_live {
+            Some(live) => live,
+            None => crate::scim_token::any_live(db, clock, &tenant).await?,
+        };
+        settings.reauth_cap_secs(scim_live)
     };
     let plan = plan(now, vouched_at, has_token, interval, cap);
     if plan != Plan::Proceed && crate::incident::is_suspended(db, &tenant).await? {
