@@ -443,6 +443,27 @@ pub fn loopback_without_tls(url: &str) -> String {
     format!("{url}{sep}sslmode=disable")
 }
 
+/// Splits `items` into runs whose lengths are powers of two, none longer than `max`, for
+/// multi-row statements. A statement's text depends on its row count, and the driver keeps
+/// the statements it prepared per connection (sqlx: up to 100, each with its text and its
+/// parameter types; PostgreSQL keeps them too): with one statement per batch size, a batch
+/// writer slowly filled every connection's cache with near-identical large statements (the
+/// soak's RSS growth, issue 15 §3). Runs of powers of two give at most log2(`max`) + 1
+/// shapes, for at most that many round trips per batch.
+pub fn pow2_chunks<T>(items: &[T], max: usize) -> Vec<&[T]> {
+    let max = max.max(1);
+    let mut runs = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let n = rest.len().min(max);
+        let run = 1usize << (usize::BITS - 1 - n.leading_zeros());
+        let (head, tail) = rest.split_at(run);
+        runs.push(head);
+        rest = tail;
+    }
+    runs
+}
+
 /// Is a unique-constraint violation (both backends).
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     let s = err.to_string().to_ascii_lowercase();
@@ -467,6 +488,27 @@ pub fn literal_like(text: &str, contains: bool) -> sea_orm::sea_query::LikeExpr 
 #[cfg(test)]
 mod tests {
     use super::loopback_without_tls as f;
+
+    #[test]
+    fn batches_split_into_a_few_shapes() {
+        let items: Vec<u32> = (0..1_300).collect();
+        let runs = super::pow2_chunks(&items, 512);
+        let lens: Vec<usize> = runs.iter().map(|r| r.len()).collect();
+        assert_eq!(lens, [512, 512, 256, 16, 4]);
+        assert_eq!(runs.concat(), items, "every item once, in order");
+        let lens = |n: usize| -> Vec<usize> {
+            super::pow2_chunks(&items[..n], 512)
+                .iter()
+                .map(|r| r.len())
+                .collect()
+        };
+        assert_eq!(lens(0), Vec::<usize>::new());
+        assert_eq!(lens(1), [1]);
+        assert_eq!(lens(7), [4, 2, 1]);
+        // Every batch size up to the maximum uses only the ten powers of two.
+        let shapes: std::collections::BTreeSet<usize> = (1..=512).flat_map(lens).collect();
+        assert_eq!(shapes.len(), 10);
+    }
 
     #[test]
     fn only_loopback_postgres_without_sslmode_changes() {

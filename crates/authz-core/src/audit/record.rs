@@ -175,8 +175,9 @@ pub async fn record_all<C: ConnectionTrait>(
     events: impl IntoIterator<Item = AuditEvent>,
 ) -> CoreResult<()> {
     let rows: Vec<_> = events.into_iter().map(|ev| row_of(clock, ev)).collect();
-    // PostgreSQL allows 65,535 bind parameters per statement: 16 columns, 1,000 rows at most.
-    for chunk in rows.chunks(1_000) {
+    // PostgreSQL allows 65,535 bind parameters per statement (16 columns here); runs of powers
+    // of two keep the statement shapes few (`db::pow2_chunks`).
+    for chunk in crate::db::pow2_chunks(&rows, 512) {
         audit_events::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(conn)
             .await?;

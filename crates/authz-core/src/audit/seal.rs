@@ -15,7 +15,7 @@ use crate::error::CoreResult;
 const BATCH: u64 = 2000;
 /// Records filled per UPDATE (four parameters each, well under SQLite's and PostgreSQL's
 /// parameter limits).
-const UPDATE_ROWS: usize = 500;
+const UPDATE_ROWS: usize = 512;
 
 /// The bytes a checkpoint signature covers.
 pub fn signed_checkpoint_message(
@@ -104,7 +104,7 @@ pub async fn seal_chain(
             hash,
         ));
     }
-    for part in sealed.chunks(UPDATE_ROWS) {
+    for part in crate::db::pow2_chunks(&sealed, UPDATE_ROWS) {
         fill_seals(&txn, part).await?;
     }
     let created_at = clock.now_us();
@@ -124,7 +124,7 @@ pub async fn seal_chain(
 }
 
 /// Fills `seq`, `prev_hash` and `hash` of a run of records in one statement (one round trip per
-/// 500 records instead of one per record). `VALUES` columns are `column1`… on both backends.
+/// up to 512 records instead of one per record; runs of powers of two, `db::pow2_chunks`). `VALUES` columns are `column1`… on both backends.
 /// A record sealed meanwhile is not touched (`seq IS NULL`), and then the count tells.
 async fn fill_seals<C: ConnectionTrait>(
     conn: &C,
