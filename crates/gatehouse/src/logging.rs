@@ -144,17 +144,18 @@ pub struct RequestSpan;
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(req: &ServiceRequest) -> Span {
         req.extensions_mut().insert(Started(Instant::now()));
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+        // The fields are computed only when the span is enabled (the macro evaluates them in
+        // its enabled branch): with access lines filtered out, a request pays for no route
+        // match and no id formatting here.
         tracing::info_span!(
             "request",
-            request_id = %request_id,
+            request_id = %req
+                .extensions()
+                .get::<RequestId>()
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
             method = %req.method(),
-            route = %route,
+            route = %req.match_pattern().unwrap_or_else(|| "unmatched".into()),
             path = %loggable_path(req.path()),
             client_ip = %req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
             // Recorded by the authentication of the caller (authz_core::trace::caller).
