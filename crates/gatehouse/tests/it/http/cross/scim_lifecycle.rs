@@ -306,6 +306,12 @@ async fn losing_a_group_revokes_the_tokens_carrying_its_scopes_and_only_those() 
     let with = tokens(&app, &w, "crm:customers:read crm:customers:delete").await;
     assert_eq!(with["scope"], "crm:customers:read crm:customers:delete");
     let without = tokens(&app, &w, "crm:customers:read").await;
+    // A refresh keeps the scope the group grants (on PostgreSQL the one-statement refresh reads
+    // the group's grant with the token: `token::refresh_reads`).
+    let other = tokens(&app, &w, "crm:customers:read crm:customers:delete").await;
+    let (s, t) = refresh(&app, &w, other["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["scope"], "crm:customers:read crm:customers:delete");
     let with_at = with["access_token"].as_str().unwrap();
     let without_at = without["access_token"].as_str().unwrap();
 
