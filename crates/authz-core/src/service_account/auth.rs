@@ -96,8 +96,68 @@ pub async fn authenticate(
         .await?;
     }
     match outcome {
-        Ok(()) => Ok(Ok(ServiceAccount::try_from(m)?)),
+        Ok(()) => {
+            if store.is_postgres() && matches!(presented, Presented::Secret(_)) {
+                remember(&m);
+            }
+            Ok(Ok(ServiceAccount::try_from(m)?))
+        }
         Err(why) => Ok(Err(fail(Some(&m), why))),
+    }
+}
+
+/// The accounts that last proved a client secret on this node, by client id (PostgreSQL only):
+/// a `client_credentials` grant by a remembered account skips reading the account
+/// (`app::token::client_credentials`, issue 15 §1). What is remembered never decides alone:
+/// the grant's one write is guarded by the account's `updated_at` (every change to an account
+/// moves it: `next_version`), its `disabled_at` and its tenant's suspension, read in the same
+/// statement. When the guard fails the entry is forgotten and the request starts over with a
+/// fresh read and a fresh check of the secret. A secret replaced since keeps proving nothing:
+/// the replacement moved `updated_at`. `private_key_jwt` is never remembered (each assertion's
+/// `jti` is spent on use).
+static REMEMBERED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, service_accounts::Model>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Most accounts one node remembers; past it the memory starts empty again.
+const MAX_REMEMBERED: usize = 10_000;
+
+fn remember(m: &service_accounts::Model) {
+    if let Ok(mut r) = REMEMBERED.lock() {
+        if r.len() >= MAX_REMEMBERED {
+            r.clear();
+        }
+        r.insert(m.client_id.clone(), m.clone());
+    }
+}
+
+/// The enabled account `client_id` names, as this node remembers it, if `secret` (current, or
+/// previous within its overlap) proves it. `None`: authenticate with [`authenticate`].
+pub fn remembered(clock: &dyn Clock, client_id: &str, secret: &str) -> Option<ServiceAccount> {
+    let m = REMEMBERED.lock().ok()?.get(client_id)?.clone();
+    let proves = m.disabled_at.is_none()
+        && Method::parse(&m.auth_method).ok()? == Method::ClientSecretBasic
+        && secret_matches(&m, clock, secret);
+    if !proves {
+        return None;
+    }
+    ServiceAccount::try_from(m).ok()
+}
+
+/// Forgets what this node remembers of the account `client_id` (its grant's guard failed).
+pub fn forget(client_id: &str) {
+    if let Ok(mut r) = REMEMBERED.lock() {
+        r.remove(client_id);
+    }
+}
+
+/// The account's last use was recorded at `at`: the remembered copy says so too, so the next
+/// grant does not write it again.
+pub(crate) fn used(client_id: &str, at: i64) {
+    if let Ok(mut r) = REMEMBERED.lock() {
+        if let Some(m) = r.get_mut(client_id) {
+            m.last_used_at = Some(at);
+        }
     }
 }
 

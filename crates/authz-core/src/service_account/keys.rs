@@ -113,10 +113,11 @@ pub async fn set_keys(
             "this account authenticates with a client secret: rotate its secret instead",
         ));
     }
+    let version = super::next_version(&m, clock.now_us());
     let mut am: service_accounts::ActiveModel = m.into();
     am.jwks = Set(keys.inline_json());
     am.jwks_uri = Set(keys.uri().map(str::to_string));
-    am.updated_at = Set(clock.now_us());
+    am.updated_at = Set(version);
     let m = am.update(&txn).await?;
     audit::record(
         &txn,

@@ -55,7 +55,7 @@ pub async fn rotate_secret(
     am.secret_hash = Set(Some(sha256_hex(&secret)));
     am.prev_secret_hash = Set(previous_valid_until.and(m.secret_hash.clone()));
     am.prev_secret_until = Set(previous_valid_until);
-    am.updated_at = Set(now);
+    am.updated_at = Set(super::next_version(&m, now));
     let m = am.update(&txn).await?;
     audit::record(
         &txn,
@@ -157,9 +157,10 @@ pub async fn set_grants_in<C: ConnectionTrait>(
             .1;
         }
     }
+    let version = super::next_version(&m, clock.now_us());
     let mut am: service_accounts::ActiveModel = m.into();
     am.grants = Set(grants_json(&grants));
-    am.updated_at = Set(clock.now_us());
+    am.updated_at = Set(version);
     let m = am.update(txn).await?;
     audit::record(
         txn,
@@ -215,7 +216,7 @@ pub async fn set_enabled_in<C: ConnectionTrait>(
     } else {
         Some(m.disabled_at.unwrap_or(now))
     });
-    am.updated_at = Set(now);
+    am.updated_at = Set(super::next_version(&m, now));
     let m = am.update(txn).await?;
     audit::record(
         txn,
@@ -309,9 +310,10 @@ pub async fn rename_in<C: ConnectionTrait>(
         )));
     }
     let before = m.name.clone();
+    let version = super::next_version(&m, clock.now_us());
     let mut am: service_accounts::ActiveModel = m.into();
     am.name = Set(name.to_string());
-    am.updated_at = Set(clock.now_us());
+    am.updated_at = Set(version);
     let m = am.update(txn).await?;
     audit::record(
         txn,

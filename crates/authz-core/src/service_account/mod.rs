@@ -23,7 +23,7 @@ pub mod auth;
 mod keys;
 mod lifecycle;
 
-pub use auth::{authenticate, AuthFailure, KeySource, Presented};
+pub use auth::{authenticate, forget, remembered, AuthFailure, KeySource, Presented};
 pub use keys::{set_keys, Keys};
 pub use lifecycle::{
     remove, remove_in, rename_in, rotate_secret, set_enabled, set_enabled_in, set_grants,
@@ -85,6 +85,14 @@ pub struct ServiceAccount {
     pub updated_at: i64,
     pub disabled_at: Option<i64>,
     pub last_used_at: Option<i64>,
+}
+
+/// The `updated_at` of a change to `m` at `now`: always later than the stored one, even when
+/// the clock has not moved (a fixed test clock, two changes in one microsecond). A grant's
+/// write checks that the account is unchanged by this value (`token::client_credentials`), and
+/// a node's remembered account (`auth::remembered`) is only as good as that check.
+pub(crate) fn next_version(m: &service_accounts::Model, now: i64) -> i64 {
+    now.max(m.updated_at + 1)
 }
 
 impl ServiceAccount {

@@ -160,6 +160,20 @@ fn issued_event(
 /// revokes this family too. `None` whenever the request would be refused or anything changed:
 /// the transactional path then decides and audits the refusal. Nothing is written before
 /// that, so falling back is always safe.
+/// The grant for an account this node remembers (`service_account::remembered`): the
+/// one-statement write only, whose guard checks that the account is unchanged, enabled and of
+/// an unsuspended tenant. `None`: nothing was written; the caller forgets the account and
+/// starts over with a fresh read ([`grant`] never runs on a remembered account: its
+/// transaction trusts the caller's check of the credential).
+pub async fn grant_remembered(
+    store: &Store,
+    clock: &dyn Clock,
+    account: &ServiceAccount,
+    req: &ClientCredentials<'_>,
+) -> Result<Option<IssuedTokens>, TokenError> {
+    grant_fast(store, clock, account, req).await
+}
+
 async fn grant_fast(
     store: &Store,
     clock: &dyn Clock,
@@ -258,8 +272,11 @@ async fn touch(store: &Store, account: &ServiceAccount, now: i64) {
         )
         .exec(&store.db)
         .await;
-    if let Err(e) = updated {
-        tracing::warn!(code = "SVC0010", error = %e, "service account last use not recorded");
+    match updated {
+        Ok(_) => crate::service_account::auth::used(account_id, now),
+        Err(e) => {
+            tracing::warn!(code = "SVC0010", error = %e, "service account last use not recorded")
+        }
     }
 }
 

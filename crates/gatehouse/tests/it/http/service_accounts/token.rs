@@ -417,3 +417,74 @@ async fn a_disable_racing_token_requests_leaves_no_live_token() {
     let (status, body) = token(&app, Some(&auth), &form).await;
     assert_eq!((status, &body["error"]), (401, &json!("invalid_client")));
 }
+
+/// A node remembers an account that proved its secret (ADR 0024): its next grant skips the
+/// account's read, and the grant's guarded write re-checks the account. So every change made
+/// meanwhile (here by the admin functions every node's API calls, with the clock standing
+/// still) holds at the next request: a disable, a rotation without overlap, a removed scope.
+#[actix_web::test]
+async fn a_remembered_account_is_refused_at_once_after_a_change() {
+    let fx = fixture().await;
+    let (id, secret, account) = fx
+        .secret_account("remembered", &[(RESOURCE_URI, &[READ, DELETE])])
+        .await;
+    let app = Node::new(&fx.w.store, &fx.w.clock, ISSUER).app().await;
+    let form = [CC, ("resource", RESOURCE_URI)];
+    let grant = |secret: String| {
+        let auth = basic(&id, &secret);
+        let app = &app;
+        let form = &form;
+        async move { token(app, Some(&auth), form).await }
+    };
+    // Twice: the second grant is by the remembered account (on PostgreSQL).
+    for _ in 0..2 {
+        let (s, body) = grant(secret.clone()).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    // A scope removed: the next token carries only what is still granted.
+    sa::set_grants(
+        &fx.w.store,
+        &fx.w.clock,
+        fx.t.id(),
+        &account,
+        &[(RESOURCE_URI.to_string(), vec![READ.to_string()])],
+        "admin:x",
+    )
+    .await
+    .unwrap();
+    let (s, body) = grant(secret.clone()).await;
+    assert_eq!((s, body["scope"].as_str()), (200, Some(READ)), "{body}");
+    // A rotation without overlap (a leaked secret): the old one is refused at once.
+    let rotated = sa::rotate_secret(&fx.w.store, &fx.w.clock, fx.t.id(), &account, 0, "admin:x")
+        .await
+        .unwrap();
+    let (s, body) = grant(secret.clone()).await;
+    assert_eq!(
+        (s, &body["error"]),
+        (401, &json!("invalid_client")),
+        "{body}"
+    );
+    let (s, body) = grant(rotated.secret.clone()).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = grant(rotated.secret.clone()).await;
+    assert_eq!(s, 200, "{body}");
+    // A disable: refused at once, and the tokens issued before are revoked.
+    let before = body["access_token"].as_str().unwrap().to_string();
+    sa::set_enabled(
+        &fx.w.store,
+        &fx.w.clock,
+        fx.t.id(),
+        &account,
+        false,
+        "admin:x",
+    )
+    .await
+    .unwrap();
+    let (s, body) = grant(rotated.secret.clone()).await;
+    assert_eq!(
+        (s, &body["error"]),
+        (401, &json!("invalid_client")),
+        "{body}"
+    );
+    assert!(!fx.w.active(&before).await);
+}
