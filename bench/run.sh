@@ -99,7 +99,10 @@ pg_stats_reset() {
 }
 pg_stats_dump() { # outfile
   psql "$DATABASE_URL" -F ' | ' -Atc "select calls, round(total_exec_time::numeric, 1) as total_ms,
-      round(mean_exec_time::numeric * 1000, 1) as mean_us, rows, regexp_replace(left(query, 160), '\s+', ' ', 'g')
+      round(mean_exec_time::numeric * 1000, 1) as mean_us, rows,
+      round(shared_blks_hit::numeric / greatest(calls, 1), 1) as blks_per_call,
+      round(wal_bytes::numeric / greatest(calls, 1)) as wal_bytes_per_call,
+      regexp_replace(left(query, 160), '\s+', ' ', 'g')
     from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
     order by total_exec_time desc limit 25" >"$1" 2>/dev/null || rm -f "$1"
 }

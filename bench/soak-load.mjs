@@ -43,10 +43,18 @@ function post(url, body, auth) {
 const chains = spec.chains.map((c) => ({ ...c, busy: false, dead: false }));
 const totals = {};
 let minute = {};
-const count = (op, ok) => {
+// Failed answers by operation and status (0: no answer), with the first body of each, so a
+// report says what failed, not only how often.
+const failures = {};
+const count = (op, ok, r) => {
   for (const t of [totals, minute]) {
     t[op] ??= { ok: 0, err: 0, behind: 0 };
     t[op][ok === null ? 'behind' : ok ? 'ok' : 'err']++;
+  }
+  if (ok === false && r) {
+    const key = `${op} ${r.status}`;
+    failures[key] ??= { count: 0, first: r.body.slice(0, 300) };
+    failures[key].count++;
   }
 };
 
@@ -55,7 +63,7 @@ const ops = {
     const live = chains.filter((c) => !c.dead);
     const c = live[Math.floor(Math.random() * live.length)];
     const r = await post(intro, `token=${encodeURIComponent(c.access_token)}`, rsAuth);
-    count('introspect', r.status === 200 && r.body.includes('"active":true'));
+    count('introspect', r.status === 200 && r.body.includes('"active":true'), r);
   },
   async refresh() {
     const c = chains.find((x) => !x.busy && !x.dead);
@@ -71,12 +79,12 @@ const ops = {
       count('refresh', true);
     } else {
       c.dead = true; // a failed rotation ends the chain (a retry would be a reuse)
-      count('refresh', false);
+      count('refresh', false, r);
     }
   },
   async client_credentials() {
     const r = await post(token, ccBody, ccAuth);
-    count('client_credentials', r.status === 200);
+    count('client_credentials', r.status === 200, r);
   },
 };
 
@@ -106,4 +114,4 @@ await Promise.all(inflight);
 agent.destroy();
 const secs = (Date.now() - start) / 1000;
 const summary = Object.fromEntries(Object.entries(totals).map(([op, t]) => [op, { ...t, rps: +(t.ok / secs).toFixed(1), target_rps: rates[op] }]));
-console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), chains_alive: chains.filter((c) => !c.dead).length, ...summary })}`);
+console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), chains_alive: chains.filter((c) => !c.dead).length, ...summary, failures })}`);

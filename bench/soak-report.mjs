@@ -56,8 +56,10 @@ const f = (x) => x.toFixed(1);
 let commit = 'unknown';
 try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
 const build = /\/release\//.test(bin) ? 'release build' : /\/debug\//.test(bin) ? '**debug build**' : `binary ${bin}`;
-const rows = Object.entries(load).filter(([, v]) => v && typeof v === 'object')
+const rows = Object.entries(load).filter(([op, v]) => op !== 'failures' && v && typeof v === 'object')
   .map(([op, v]) => `| ${op} | ${v.target_rps} | ${v.rps} | ${v.ok} | ${v.err} | ${v.behind} |`);
+const failed = Object.entries(load.failures ?? {})
+  .map(([key, v]) => `\`${key}\` × ${v.count} (first answer: \`${v.first.replace(/[`\n|]/g, ' ').slice(0, 160) || 'none'}\`)`);
 
 process.stdout.write(`## Soak: ${Math.round(load.seconds / 60)} minutes at ${Number(fraction) * 100} % of the measured maximum
 
@@ -71,6 +73,7 @@ together they use ${Number(fraction) * 100} % of the measured capacity:
 ${rows.join('\n')}
 
 Refresh chains alive at the end: ${load.chains_alive}/64. WARN/ERROR log lines: ${warnings}.
+Failed answers by operation and status (0: no answer): ${failed.length ? failed.join('; ') : 'none'}.
 
 RSS of the node, sampled every ${samples[1] ? samples[1].t - samples[0].t : '?'} s (${samples.length} samples):
 
