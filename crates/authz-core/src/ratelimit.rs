@@ -65,7 +65,9 @@ pub async fn count<C: ConnectionTrait>(
 }
 
 /// The current window, stored by its start in seconds so old windows can be pruned by age.
-fn window_start(clock: &dyn Clock, window_secs: i64) -> i64 {
+/// Every counter of a window length uses it, in the database and in a node's memory, so their
+/// windows line up.
+pub fn window_start(clock: &dyn Clock, window_secs: i64) -> i64 {
     clock.now_us() / (window_secs * MICROS) * window_secs
 }
 

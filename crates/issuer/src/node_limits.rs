@@ -128,6 +128,7 @@ pub struct SharedCountView {
 
 #[derive(Clone, Copy, Debug)]
 struct Reading {
+    /// `ratelimit::window_start` of the reading.
     window: i64,
     read_at_us: i64,
     count: i64,
@@ -141,17 +142,14 @@ impl SharedCountView {
         }
     }
 
-    fn window(&self, now_us: i64) -> i64 {
-        now_us / (self.window_secs * authz_core::clock::MICROS)
-    }
-
     /// The count of `key` in the current window if this node's reading still holds against
     /// `limit`; `None`: read the shared counter (and pass the result to [`Self::saw`]).
     pub fn known(&self, clock: &dyn Clock, key: &str, limit: i64) -> Option<i64> {
         let now = clock.now_us();
+        let window = authz_core::ratelimit::window_start(clock, self.window_secs);
         let seen = self.seen.lock().ok()?;
         let r = seen.get(key)?;
-        let holds = r.window == self.window(now)
+        let holds = r.window == window
             && (r.count >= limit || now - r.read_at_us < SHARED_COUNT_READ_EVERY_US);
         holds.then_some(r.count)
     }
@@ -159,6 +157,7 @@ impl SharedCountView {
     /// Records the shared count of `key` just read or returned by a hit.
     pub fn saw(&self, clock: &dyn Clock, key: &str, count: i64) {
         let now = clock.now_us();
+        let window = authz_core::ratelimit::window_start(clock, self.window_secs);
         let Ok(mut seen) = self.seen.lock() else {
             return;
         };
@@ -168,7 +167,7 @@ impl SharedCountView {
         seen.insert(
             key.to_string(),
             Reading {
-                window: self.window(now),
+                window,
                 read_at_us: now,
                 count,
             },
