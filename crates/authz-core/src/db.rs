@@ -101,6 +101,22 @@ pub struct Store {
     /// `resource::with_catalogue`), so catalogue updates reach every node without a restart.
     pub(crate) catalogues:
         Arc<std::sync::RwLock<std::collections::HashMap<String, crate::resource::Cached>>>,
+    /// The grant writes waiting to be written together (`token::group_commit`) and the
+    /// introspections' reads waiting to be read together (`token::lookup`): one queue each per
+    /// store, so per worker thread in `serve` (ADR 0025).
+    pub(crate) writes: Arc<crate::token::group_commit::Writes>,
+    pub(crate) lookups: Arc<crate::token::lookup::Lookups>,
+}
+
+/// `alias.column AS "prefixcolumn"` for every column of `E`, as sea-orm's `select_also` names
+/// them (so `Model::from_query_result(row, prefix)` decodes them): the select list of a
+/// hand-written statement that reads whole rows.
+pub(crate) fn columns<E: sea_orm::EntityTrait>(alias: &str, prefix: &str) -> String {
+    use sea_orm::{IdenStatic, Iterable};
+    E::Column::iter()
+        .map(|c| format!("{alias}.\"{n}\" AS \"{prefix}{n}\"", n = c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A write transaction: on SQLite it also holds the store's writer lock until it ends.
@@ -195,6 +211,8 @@ impl Store {
             db,
             write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             catalogues: Default::default(),
+            writes: Arc::new(crate::token::group_commit::writes()),
+            lookups: Arc::new(crate::token::lookup::lookups()),
         })
     }
 
@@ -240,6 +258,8 @@ impl Store {
             db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pg),
             write_lock: None,
             catalogues,
+            writes: Arc::new(crate::token::group_commit::writes()),
+            lookups: Arc::new(crate::token::lookup::lookups()),
         })
     }
 
@@ -330,6 +350,8 @@ impl Store {
             db,
             write_lock: Some(Arc::new(Mutex::new(()))),
             catalogues: Default::default(),
+            writes: Arc::new(crate::token::group_commit::writes()),
+            lookups: Arc::new(crate::token::lookup::lookups()),
         })
     }
 }

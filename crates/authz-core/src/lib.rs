@@ -15,6 +15,7 @@ pub mod dpop;
 pub mod entities;
 pub mod error;
 pub mod grant;
+pub(crate) mod group;
 pub mod id_jag;
 pub mod incident;
 pub mod jose;

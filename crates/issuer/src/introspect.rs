@@ -68,7 +68,7 @@ pub async fn introspect(
     limits.introspection(state.clock.as_ref(), &id)?;
     // The hot path: the caller's credentials and the token in one statement.
     let result = authz_core::token::introspect::introspect_as(
-        &state.store.db,
+        &state.store,
         state.clock.as_ref(),
         state.issuer(),
         &id,

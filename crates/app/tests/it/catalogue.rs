@@ -336,7 +336,7 @@ async fn a_second_node_sees_an_update_within_the_refresh_bound() {
 /// statement).
 async fn as_rs(w: &World, token: String) -> introspect::Introspection {
     introspect::introspect_as(
-        &w.store.db,
+        &w.store,
         &w.clock,
         ISSUER,
         &w.resource.rs_client_id,

@@ -27,6 +27,9 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// Every series name starts with this (`gatehouse_http_requests_total`, …).
 pub const PREFIX: &str = "gatehouse";
 
+/// Group sizes (`group::MAX_BATCH` at most).
+const GROUP_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
 /// Waits for a pooled database connection, seconds: 0.1 ms to the acquire timeout (3 s).
 const POOL_WAIT_BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -117,6 +120,8 @@ pub(crate) struct Metrics {
     pub(crate) db_pool_max: Gauge,
     db_pool_wait: Histogram,
     db_unavailable: Counter,
+    grant_group: Histogram,
+    lookup_group: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -144,6 +149,8 @@ impl Metrics {
             db_pool_max: Gauge::default(),
             db_pool_wait: Histogram::new(POOL_WAIT_BUCKETS),
             db_unavailable: Counter::default(),
+            grant_group: Histogram::new(GROUP_BUCKETS),
+            lookup_group: Histogram::new(GROUP_BUCKETS),
         };
         let r = &mut m.registry;
         r.register(
@@ -232,6 +239,18 @@ impl Metrics {
             "Requests answered 503 because the database was out of reach \
              (including a wait for a pooled connection past the acquire timeout)",
             m.db_unavailable.clone(),
+        );
+        r.register(
+            "grant_group_size",
+            "Grant statements taken together by one writer of a node's group commit \
+             (token::group_commit); 1 when grants do not overlap",
+            m.grant_group.clone(),
+        );
+        r.register(
+            "introspection_group_size",
+            "Introspection reads taken together by one statement of a node \
+             (token::lookup); 1 when introspections do not overlap",
+            m.lookup_group.clone(),
         );
         m
     }
@@ -336,6 +355,16 @@ pub fn gateway_call(tool: Option<&str>, result: &'static str) {
 /// the pool's "waiting" series, which sqlx does not count itself.
 pub fn pool_acquire_wait(seconds: f64) {
     get().db_pool_wait.observe(seconds);
+}
+
+/// `n` grant statements taken together by a writer of the group commit.
+pub(crate) fn grant_group(n: usize) {
+    get().grant_group.observe(n as f64);
+}
+
+/// `n` introspection reads taken together in one statement.
+pub(crate) fn lookup_group(n: usize) {
+    get().lookup_group.observe(n as f64);
 }
 
 /// One request answered 503 because the database was out of reach (`error::log_unavailable`).

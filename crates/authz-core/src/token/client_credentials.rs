@@ -240,7 +240,7 @@ async fn grant_fast(
     }
     let event = issued_event(account, res.uri, &minted.issued, tier, dpop_bound);
     w.insert(audit::row_of(clock, event));
-    if !w.run(db).await? {
+    if !w.run_grouped(store).await? {
         return Ok(None);
     }
     crate::metrics::grant_written("client_credentials", true);

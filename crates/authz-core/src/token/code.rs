@@ -353,7 +353,7 @@ async fn exchange_fast(
         w.insert(row);
     }
     w.insert(audit::row_of(clock, event));
-    if !w.run(db).await? {
+    if !w.run_grouped(store).await? {
         return Ok(None);
     }
     crate::metrics::grant_written("authorization_code", true);

@@ -185,17 +185,55 @@ async fn unless_suspended<C: ConnectionTrait>(
 /// makes the token inactive, as the gateway's database mode has it). Credentials are read on every call, never cached, so a revoked or
 /// rotated-out secret is refused on every node at once (§6.3, review F11). `None`: the
 /// credentials are wrong (`invalid_client`).
-pub async fn introspect_as<C: ConnectionTrait>(
-    conn: &C,
+pub async fn introspect_as(
+    store: &crate::db::Store,
     clock: &dyn Clock,
     issuer: &str,
     client_id: &str,
     secret: &str,
     token: &str,
 ) -> CoreResult<Option<Introspection>> {
+    let hash = sha256_hex(token);
+    let found = if store.is_postgres() {
+        // With the node's concurrent introspections, in one statement (ADR 0025).
+        let asked = super::lookup::Lookup {
+            client_id: client_id.to_string(),
+            hash,
+        };
+        store.lookups.submit(&store.db, asked).await?
+    } else {
+        look_up(&store.db, client_id, hash).await?
+    };
+    let Some((r, t, family)) = found else {
+        return Ok(None);
+    };
+    let now = clock.now_us();
+    if !crate::resource::credential_matches(&r, now, secret) {
+        return Ok(None);
+    }
+    // The settings came with the resource row: sharing identity costs a read only when on.
+    let share = crate::resource::spec::parse_settings(&r.settings).share_identity;
+    let caller = crate::resource::to_resource(r);
+    let family = family.filter(|f| f.revoked_at.is_none());
+    let mut i = match &family {
+        Some(f) => with_family(answer(t, &caller, now, issuer), f),
+        None => Introspection::default(),
+    };
+    if i.active {
+        i.auth_time = family.map(|f| f.auth_time / MICROS);
+    }
+    Ok(Some(with_identity(&store.db, share, i).await?))
+}
+
+/// [`introspect_as`]'s read alone, on SQLite (one node, no grouping): the same rows as
+/// `token::lookup`'s statement.
+async fn look_up<C: ConnectionTrait>(
+    conn: &C,
+    client_id: &str,
+    hash: String,
+) -> Result<super::lookup::Found, sea_orm::DbErr> {
     use sea_orm::sea_query::{Expr, IntoCondition};
     use sea_orm::{ColumnTrait, JoinType, QueryFilter, QuerySelect};
-    let hash = sha256_hex(token);
     let token_row = resources::Entity::belongs_to(tokens::Entity)
         .from(resources::Column::Id)
         .to(tokens::Column::ResourceId)
@@ -216,33 +254,14 @@ pub async fn introspect_as<C: ConnectionTrait>(
         .from(tokens::Column::FamilyId)
         .to(grant_families::Column::Id)
         .into();
-    let Some((r, t, family)) = resources::Entity::find()
+    resources::Entity::find()
         .filter(resources::Column::RsClientId.eq(client_id))
         .join(JoinType::LeftJoin, token_row)
         .join(JoinType::LeftJoin, family_row)
         .select_also(tokens::Entity)
         .select_also(grant_families::Entity)
         .one(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let now = clock.now_us();
-    if !crate::resource::credential_matches(&r, now, secret) {
-        return Ok(None);
-    }
-    // The settings came with the resource row: sharing identity costs a read only when on.
-    let share = crate::resource::spec::parse_settings(&r.settings).share_identity;
-    let caller = crate::resource::to_resource(r);
-    let family = family.filter(|f| f.revoked_at.is_none());
-    let mut i = match &family {
-        Some(f) => with_family(answer(t, &caller, now, issuer), f),
-        None => Introspection::default(),
-    };
-    if i.active {
-        i.auth_time = family.map(|f| f.auth_time / MICROS);
-    }
-    Ok(Some(with_identity(conn, share, i).await?))
+        .await
 }
 
 /// Active only for an unrevoked, unexpired access token issued for the caller (RFC 8707).

@@ -2,8 +2,10 @@
 //! only their SHA-256 is stored, with tenant, user, client, resource, scopes, session and family.
 pub mod client_credentials;
 pub mod code;
+pub(crate) mod group_commit;
 pub mod introspect;
 pub mod jwt_bearer;
+pub(crate) mod lookup;
 mod one_statement;
 pub mod refresh;
 mod refresh_grace;

@@ -21,8 +21,17 @@ use sea_orm::{
 /// One statement being built: the guard, then the inserts that depend on it.
 #[derive(Default)]
 pub(crate) struct OneStatement {
-    ctes: Vec<String>,
-    values: Vec<Value>,
+    guard: String,
+    inserts: Vec<Insert>,
+    pub(super) values: Vec<Value>,
+}
+
+/// One `INSERT … SELECT` of the statement: its table, its quoted column list, and the
+/// placeholder number (`$n`) of each column's value.
+pub(super) struct Insert {
+    pub table: String,
+    pub cols: String,
+    pub params: Vec<usize>,
 }
 
 impl OneStatement {
@@ -35,8 +44,8 @@ impl OneStatement {
     /// Sets the guard: SQL (with placeholders from [`Self::bind`]) that returns one row when the
     /// grant may be written, and none otherwise. Call it first.
     pub fn guard(&mut self, sql: String) {
-        debug_assert!(self.ctes.is_empty(), "the guard comes first");
-        self.ctes.push(format!("g AS ({sql})"));
+        debug_assert!(self.inserts.is_empty(), "the guard comes first");
+        self.guard = sql;
     }
 
     /// Inserts `row` (its set columns) once per row of the guard.
@@ -47,19 +56,25 @@ impl OneStatement {
         for c in <A::Entity as EntityTrait>::Column::iter() {
             if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(c) {
                 cols.push(format!("\"{}\"", sea_orm::IdenStatic::as_str(&c)));
-                params.push(self.bind(v));
+                self.values.push(v);
+                params.push(self.values.len());
             }
         }
-        let n = self.ctes.len();
-        self.ctes.push(format!(
-            "i{n} AS (INSERT INTO \"{table}\" ({}) SELECT {} FROM g)",
-            cols.join(", "),
-            params.join(", ")
-        ));
+        self.inserts.push(Insert {
+            table,
+            cols: cols.join(", "),
+            params,
+        });
     }
 
-    /// Runs the statement; `true` when the guard matched and everything was written (committed
-    /// together, as one statement in autocommit).
+    /// Runs the statement with the concurrent ones of this node ([`super::group_commit`]):
+    /// `true` when the guard matched and everything was written and committed.
+    pub async fn run_grouped(self, store: &crate::db::Store) -> Result<bool, DbErr> {
+        store.writes.submit(&store.db, self).await
+    }
+
+    /// Runs the statement alone; `true` when the guard matched and everything was written
+    /// (committed together, as one statement in autocommit).
     pub async fn run<C: ConnectionTrait>(self, conn: &C) -> Result<bool, DbErr> {
         let sql = self.sql();
         let row = conn
@@ -76,8 +91,30 @@ impl OneStatement {
         Ok(n > 0)
     }
 
-    fn sql(&self) -> String {
-        format!("WITH {} SELECT count(*) AS n FROM g", self.ctes.join(", "))
+    /// The statement's text: also the key under which statements of the same shape are
+    /// grouped (the same text has the same placeholders in the same places).
+    pub(super) fn sql(&self) -> String {
+        let mut sql = format!("WITH g AS ({})", self.guard);
+        for (n, i) in self.inserts.iter().enumerate() {
+            let params: Vec<String> = i.params.iter().map(|p| format!("${p}")).collect();
+            sql.push_str(&format!(
+                ", i{} AS (INSERT INTO \"{}\" ({}) SELECT {} FROM g)",
+                n + 1,
+                i.table,
+                i.cols,
+                params.join(", ")
+            ));
+        }
+        sql.push_str(" SELECT count(*) AS n FROM g");
+        sql
+    }
+
+    pub(super) fn guard_sql(&self) -> &str {
+        &self.guard
+    }
+
+    pub(super) fn inserts(&self) -> &[Insert] {
+        &self.inserts
     }
 }
 

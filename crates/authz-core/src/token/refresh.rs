@@ -355,7 +355,7 @@ async fn refresh_fast(
         None,
     );
     w.insert(audit::row_of(clock, event));
-    if !w.run(db).await? {
+    if !w.run_grouped(store).await? {
         return Ok(None);
     }
     crate::metrics::grant_written("refresh_token", true);

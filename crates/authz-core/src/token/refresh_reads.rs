@@ -6,7 +6,9 @@
 //!
 //! The answers are the same as the separate reads', taken at one instant; the write that
 //! follows still re-checks everything that can revoke the grant in its guard.
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Iterable, Statement};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement};
+
+use crate::db::columns;
 
 use crate::client::Client;
 use crate::clock::Clock;
@@ -19,16 +21,6 @@ pub(crate) struct RefreshReads {
     pub upstream: Option<upstream_sessions::Model>,
     pub scim_live: bool,
     pub granted: Vec<String>,
-}
-
-/// `alias.column AS "prefixcolumn"` for every column of `E`, as sea-orm's `select_also` names
-/// them (so `Model::from_query_result(row, prefix)` decodes them).
-fn columns<E: sea_orm::EntityTrait>(alias: &str, prefix: &str) -> String {
-    use sea_orm::IdenStatic;
-    E::Column::iter()
-        .map(|c| format!("{alias}.\"{n}\" AS \"{prefix}{n}\"", n = c.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The reads for the refresh token with this hash, when it is live: a refresh token of

@@ -488,3 +488,81 @@ async fn a_remembered_account_is_refused_at_once_after_a_change() {
     );
     assert!(!fx.w.active(&before).await);
 }
+
+/// Group commit (ADR 0025): on PostgreSQL, grants that arrive together at a node are written
+/// by one statement. Each keeps its own outcome. Here both accounts are remembered by the node
+/// and the second is then disabled by the admin functions (as by another node), so the
+/// grants of both meet in one write: every grant of the first gets its own live token and its
+/// own audit record, and the guard refuses every grant of the second, which is then answered
+/// `invalid_client` with nothing issued.
+#[actix_web::test]
+async fn grants_written_together_each_keep_their_own_outcome() {
+    let fx = fixture().await;
+    let (a_id, a_secret, a) = fx
+        .secret_account("group-a", &[(RESOURCE_URI, &[READ])])
+        .await;
+    let (b_id, b_secret, b) = fx
+        .secret_account("group-b", &[(RESOURCE_URI, &[READ])])
+        .await;
+    let app = Node::new(&fx.w.store, &fx.w.clock, ISSUER).app().await;
+    let form = [CC, ("resource", RESOURCE_URI)];
+    let (a_auth, b_auth) = (basic(&a_id, &a_secret), basic(&b_id, &b_secret));
+    for auth in [&a_auth, &b_auth] {
+        let (s, body) = token(&app, Some(auth), &form).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    sa::set_enabled(&fx.w.store, &fx.w.clock, fx.t.id(), &b, false, "admin:x")
+        .await
+        .unwrap();
+    let groups = |text: &str| {
+        let v = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // Grants written in groups of more than one: the sum of sizes less their count.
+        v("gatehouse_grant_group_size_sum") - v("gatehouse_grant_group_size_count")
+    };
+    let before = groups(&authz_core::metrics::render(None, 0).await);
+    let n = 16;
+    let answers = futures::future::join_all((0..2 * n).map(|i| {
+        let auth = if i % 2 == 0 { &a_auth } else { &b_auth };
+        token(&app, Some(auth), &form)
+    }))
+    .await;
+    let mut tokens = std::collections::HashSet::new();
+    for (i, (status, body)) in answers.iter().enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(*status, 200, "{body}");
+            let t = body["access_token"].as_str().unwrap().to_string();
+            assert!(fx.w.active(&t).await, "{body}");
+            assert!(tokens.insert(t), "a token issued twice");
+        } else {
+            assert_eq!(
+                (*status, &body["error"]),
+                (401, &json!("invalid_client")),
+                "{body}"
+            );
+        }
+    }
+    let issued = fx.audit("token.issued").await;
+    let count = |account: &str| {
+        issued
+            .iter()
+            .filter(|r| r.user_id.as_deref() == Some(account))
+            .count()
+    };
+    assert_eq!(
+        count(&a),
+        n + 1,
+        "one audit record per token of the live account"
+    );
+    assert_eq!(count(&b), 1, "nothing issued to the disabled account");
+    if fx.w.store.is_postgres() {
+        let after = groups(&authz_core::metrics::render(None, 0).await);
+        assert!(
+            after > before,
+            "no grants were written together: {before} -> {after}"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! Statements that arrive together at a node, sent together (issue 15 §1, ADR 0025).
+//!
+//! Under load, PostgreSQL's time and much of the node's went per statement and per round trip
+//! (the kernel's loopback and scheduler, parse and bind, the executor's start-up, a commit's
+//! WAL flush), not per row. A [`Group`] collects requests of one kind (grant writes, token
+//! lookups) and answers them with one statement per batch:
+//!
+//! - A request joins the group's queue. While fewer than [`RUNNERS`] runners are at work, one is
+//!   started as a task, so a client that goes away cannot cancel a statement that others wait
+//!   for. A runner takes everything queued (at most [`MAX_BATCH`]), runs the group's batch
+//!   function on it, answers each request, and goes on until the queue is empty.
+//! - No timer: the window is the time the previous statement took. At low load a request is
+//!   sent at once, alone; under load the requests that queued while a statement was in flight
+//!   go together in the next. No request waits for others that have not come.
+//!
+//! The queue lives in the [`Store`](crate::db::Store): in `serve` one per worker thread.
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::oneshot;
+
+/// Runners per group at most: while one statement is in flight, the next can be sent.
+pub(crate) const RUNNERS: usize = 2;
+/// Requests taken together at most.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// What a batch answers: one result per request, in the requests' order.
+pub(crate) type Answers<A> = Pin<Box<dyn Future<Output = Vec<Result<A, DbErr>>> + Send>>;
+
+/// Runs one batch of requests (at most [`MAX_BATCH`]).
+pub(crate) type Batch<Q, A> = fn(DatabaseConnection, Vec<Q>) -> Answers<A>;
+
+/// One node's queue of requests of one kind.
+pub(crate) struct Group<Q, A> {
+    state: Mutex<State<Q, A>>,
+    batch: Batch<Q, A>,
+    /// Observes each batch's size (a metric).
+    observe: fn(usize),
+}
+
+struct State<Q, A> {
+    runners: usize,
+    queued: VecDeque<(Q, oneshot::Sender<Result<A, DbErr>>)>,
+}
+
+impl<Q, A> std::fmt::Debug for Group<Q, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group").finish_non_exhaustive()
+    }
+}
+
+impl<Q: Send + 'static, A: Send + 'static> Group<Q, A> {
+    pub fn new(batch: Batch<Q, A>, observe: fn(usize)) -> Group<Q, A> {
+        Group {
+            state: Mutex::new(State {
+                runners: 0,
+                queued: VecDeque::new(),
+            }),
+            batch,
+            observe,
+        }
+    }
+
+    /// Sends `request` with the requests queued with it and returns its answer.
+    pub async fn submit(self: &Arc<Self>, db: &DatabaseConnection, request: Q) -> Result<A, DbErr> {
+        let (done, answer) = oneshot::channel();
+        let start = {
+            let mut s = self.lock();
+            s.queued.push_back((request, done));
+            let start = s.runners < RUNNERS;
+            if start {
+                s.runners += 1;
+            }
+            start
+        };
+        if start {
+            // Counted out by `Leaving` even if the task never runs (its runtime is shutting
+            // down): the future owns it, and dropping the future drops it.
+            let leaving = Leaving(self.clone(), false);
+            tokio::spawn(run(leaving, db.clone()));
+        }
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("the statement was cancelled (shutdown)".into()))?
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<Q, A>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next requests, or `None` (and the runner ends, counted out) when none is queued.
+    fn next(&self) -> Option<Vec<(Q, oneshot::Sender<Result<A, DbErr>>)>> {
+        let mut s = self.lock();
+        if s.queued.is_empty() {
+            s.runners -= 1;
+            return None;
+        }
+        let n = s.queued.len().min(MAX_BATCH);
+        Some(s.queued.drain(..n).collect())
+    }
+}
+
+/// Counts a runner out if its task ends without [`Group::next`] doing so.
+struct Leaving<Q: Send + 'static, A: Send + 'static>(Arc<Group<Q, A>>, bool);
+
+impl<Q: Send + 'static, A: Send + 'static> Drop for Leaving<Q, A> {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.lock().runners -= 1;
+        }
+    }
+}
+
+async fn run<Q: Send + 'static, A: Send + 'static>(
+    mut leaving: Leaving<Q, A>,
+    db: DatabaseConnection,
+) {
+    let group = leaving.0.clone();
+    loop {
+        let Some(jobs) = group.next() else {
+            leaving.1 = true;
+            return;
+        };
+        (group.observe)(jobs.len());
+        let (requests, done): (Vec<Q>, Vec<_>) = jobs.into_iter().unzip();
+        let mut answers = (group.batch)(db.clone(), requests).await.into_iter();
+        for d in done {
+            let a = answers
+                .next()
+                .unwrap_or_else(|| Err(DbErr::Custom("a batch left a request unanswered".into())));
+            let _ = d.send(a);
+        }
+    }
+}
+
+/// Placeholders `$first … $first+n-1` of a `VALUES` row, with `ord` last.
+pub(crate) fn values_row(first: usize, n: usize, ord: usize) -> String {
+    let ps: Vec<String> = (first..first + n).map(|p| format!("${p}")).collect();
+    format!("({}, {ord})", ps.join(", "))
+}
+
+/// `rows` rows for a `VALUES` list of `n` columns and `ord`, the last padded with `NULL`s up to
+/// the next power of two: each kind of statement has a handful of texts (1, 2, 4, …
+/// [`MAX_BATCH`] rows) that every pooled connection prepares once. `ord` is `NULL` on padding.
+pub(crate) fn padded(mut rows: Vec<String>, n: usize) -> String {
+    let padding = format!("({}NULL)", "NULL, ".repeat(n));
+    rows.resize(rows.len().next_power_of_two(), padding);
+    rows.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_numbered_and_padded_to_a_power_of_two() {
+        let rows = vec![
+            values_row(1, 2, 0),
+            values_row(3, 2, 1),
+            values_row(5, 2, 2),
+        ];
+        assert_eq!(
+            padded(rows, 2),
+            "($1, $2, 0), ($3, $4, 1), ($5, $6, 2), (NULL, NULL, NULL)"
+        );
+        assert_eq!(padded(vec![values_row(1, 1, 0)], 1), "($1, 0)");
+    }
+}

@@ -1,0 +1,123 @@
+//! Introspection's one read, grouped (issue 15 §1, ADR 0025): the calling resource server by its
+//! client id, with the token by its hash (a token of a suspended tenant is not found) and the
+//! token's grant family. Concurrent introspections of a node are read by one statement
+//! ([`Group`]): the pairs asked for become the rows of a `VALUES` list, and each answer row
+//! carries the `ord` of the pair it answers. Every read is as fresh as alone: nothing is kept
+//! after the statement, so a revocation committed before it is seen by it.
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement, Value,
+};
+
+use crate::db::columns;
+use crate::entities::{grant_families, resources, tokens};
+use crate::group::{padded, values_row, Answers, Group};
+
+/// What an introspection reads: the caller's client id and the token's hash.
+pub(crate) struct Lookup {
+    pub client_id: String,
+    pub hash: String,
+}
+
+/// The caller's resource row (none: no such client id), with the token issued for it and the
+/// token's family (none: no such token for this caller, or its tenant is suspended).
+pub(crate) type Found = Option<(
+    resources::Model,
+    Option<tokens::Model>,
+    Option<grant_families::Model>,
+)>;
+
+/// A node's introspection reads.
+pub(crate) type Lookups = Group<Lookup, Found>;
+
+pub(crate) fn lookups() -> Lookups {
+    Group::new(look_up_all, crate::metrics::lookup_group)
+}
+
+fn look_up_all(db: DatabaseConnection, asked: Vec<Lookup>) -> Answers<Found> {
+    Box::pin(async move {
+        let n = asked.len();
+        let (sql, values) = statement(&asked);
+        match read(&db, sql, values, n).await {
+            Ok(found) => found.into_iter().map(Ok).collect(),
+            // Each alone, with its own error (an outage answers 503 as before).
+            Err(_) if n > 1 => {
+                let mut answers = Vec::with_capacity(n);
+                for one in asked {
+                    let (sql, values) = statement(std::slice::from_ref(&one));
+                    answers.push(read(&db, sql, values, 1).await.map(|mut f| f.remove(0)));
+                }
+                answers
+            }
+            Err(e) => vec![Err(e)],
+        }
+    })
+}
+
+fn statement(asked: &[Lookup]) -> (String, Vec<Value>) {
+    let mut rows = Vec::with_capacity(asked.len());
+    let mut values = Vec::with_capacity(2 * asked.len());
+    for (i, a) in asked.iter().enumerate() {
+        rows.push(values_row(2 * i + 1, 2, i));
+        values.push(a.client_id.clone().into());
+        values.push(a.hash.clone().into());
+    }
+    let sql = format!(
+        "WITH d(cid, h, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {r}, {t}, {f} FROM d \
+         JOIN resources r ON r.rs_client_id = d.cid \
+         LEFT JOIN tokens t ON t.resource_id = r.id AND t.token_hash = d.h \
+           AND t.tenant_id NOT IN (SELECT tn.id FROM tenants tn WHERE tn.suspended_at IS NOT NULL) \
+         LEFT JOIN grant_families f ON f.id = t.family_id",
+        rows = padded(rows, 2),
+        r = columns::<resources::Entity>("r", "A_"),
+        t = columns::<tokens::Entity>("t", "B_"),
+        f = columns::<grant_families::Entity>("f", "C_"),
+    );
+    (sql, values)
+}
+
+async fn read(
+    db: &DatabaseConnection,
+    sql: String,
+    values: Vec<Value>,
+    n: usize,
+) -> Result<Vec<Found>, DbErr> {
+    let rows = db
+        .query_all(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    let mut found: Vec<Found> = (0..n).map(|_| None).collect();
+    for row in rows {
+        let ord: i32 = row.try_get("", "ord")?;
+        let Some(slot) = usize::try_from(ord).ok().and_then(|i| found.get_mut(i)) else {
+            continue;
+        };
+        *slot = Some((
+            resources::Model::from_query_result(&row, "A_")?,
+            tokens::Model::from_query_result_optional(&row, "B_")?,
+            grant_families::Model::from_query_result_optional(&row, "C_")?,
+        ));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_pair_is_a_row_and_the_answer_names_its_row() {
+        let ask = |c: &str| Lookup {
+            client_id: c.into(),
+            hash: "h".into(),
+        };
+        let (sql, values) = statement(&[ask("a"), ask("b"), ask("c")]);
+        assert!(sql.starts_with(
+            "WITH d(cid, h, ord) AS (VALUES ($1, $2, 0), ($3, $4, 1), ($5, $6, 2), \
+             (NULL, NULL, NULL)) SELECT d.ord AS ord, r.\"id\" AS \"A_id\""
+        ));
+        assert_eq!(values.len(), 6);
+    }
+}
