@@ -106,6 +106,8 @@ pub struct Store {
     /// store, so per worker thread in `serve` (ADR 0025).
     pub(crate) writes: Arc<crate::token::group_commit::Writes>,
     pub(crate) lookups: Arc<crate::token::lookup::Lookups>,
+    /// The refreshes' reads (`token::refresh_reads`), read together the same way.
+    pub(crate) refresh_reads: Arc<crate::token::refresh_reads::Reads>,
 }
 
 /// `alias.column AS "prefixcolumn"` for every column of `E`, as sea-orm's `select_also` names
@@ -213,6 +215,7 @@ impl Store {
             catalogues: Default::default(),
             writes: Arc::new(crate::token::group_commit::writes()),
             lookups: Arc::new(crate::token::lookup::lookups()),
+            refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
         })
     }
 
@@ -260,6 +263,7 @@ impl Store {
             catalogues,
             writes: Arc::new(crate::token::group_commit::writes()),
             lookups: Arc::new(crate::token::lookup::lookups()),
+            refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
         })
     }
 
@@ -352,6 +356,7 @@ impl Store {
             catalogues: Default::default(),
             writes: Arc::new(crate::token::group_commit::writes()),
             lookups: Arc::new(crate::token::lookup::lookups()),
+            refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
         })
     }
 }

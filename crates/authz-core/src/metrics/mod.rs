@@ -121,7 +121,7 @@ pub(crate) struct Metrics {
     db_pool_wait: Histogram,
     db_unavailable: Counter,
     grant_group: Histogram,
-    lookup_group: Histogram,
+    read_group: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -150,7 +150,7 @@ impl Metrics {
             db_pool_wait: Histogram::new(POOL_WAIT_BUCKETS),
             db_unavailable: Counter::default(),
             grant_group: Histogram::new(GROUP_BUCKETS),
-            lookup_group: Histogram::new(GROUP_BUCKETS),
+            read_group: Histogram::new(GROUP_BUCKETS),
         };
         let r = &mut m.registry;
         r.register(
@@ -247,10 +247,10 @@ impl Metrics {
             m.grant_group.clone(),
         );
         r.register(
-            "introspection_group_size",
-            "Introspection reads taken together by one statement of a node \
-             (token::lookup); 1 when introspections do not overlap",
-            m.lookup_group.clone(),
+            "read_group_size",
+            "Reads of introspections and of refreshes taken together by one statement \
+             of a node (token::lookup, token::refresh_reads); 1 when requests do not overlap",
+            m.read_group.clone(),
         );
         m
     }
@@ -362,9 +362,9 @@ pub(crate) fn grant_group(n: usize) {
     get().grant_group.observe(n as f64);
 }
 
-/// `n` introspection reads taken together in one statement.
-pub(crate) fn lookup_group(n: usize) {
-    get().lookup_group.observe(n as f64);
+/// `n` reads (introspections or refreshes) taken together in one statement.
+pub(crate) fn read_group(n: usize) {
+    get().read_group.observe(n as f64);
 }
 
 /// One request answered 503 because the database was out of reach (`error::log_unavailable`).

@@ -30,7 +30,7 @@ pub(crate) type Found = Option<(
 pub(crate) type Lookups = Group<Lookup, Found>;
 
 pub(crate) fn lookups() -> Lookups {
-    Group::new(look_up_all, crate::metrics::lookup_group)
+    Group::new(look_up_all, crate::metrics::read_group)
 }
 
 fn look_up_all(db: DatabaseConnection, asked: Vec<Lookup>) -> Answers<Found> {

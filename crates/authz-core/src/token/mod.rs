@@ -9,7 +9,7 @@ pub(crate) mod lookup;
 mod one_statement;
 pub mod refresh;
 mod refresh_grace;
-mod refresh_reads;
+pub(crate) mod refresh_reads;
 mod replay;
 pub mod revoke;
 pub mod standing;

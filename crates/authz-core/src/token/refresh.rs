@@ -296,7 +296,7 @@ async fn refresh_fast(
     let db = &store.db;
     let hash = sha256_hex(req.refresh_token);
     // The token, its family, the IdP record and the org grants in one round trip.
-    let Some(reads) = super::refresh_reads::read(db, clock, client, &hash).await? else {
+    let Some(reads) = super::refresh_reads::read(store, clock, client, &hash).await? else {
         return Ok(None);
     };
     let family = reads.family;

@@ -1,14 +1,18 @@
 //! What the one-statement refresh (`refresh::refresh_fast`, ADR 0022) reads before it writes,
-//! in one round trip instead of four (issue 15 §1): the refresh token with its grant family,
+//! in one round trip instead of four (issue 15 §1), with the node's concurrent refreshes in one
+//! statement (ADR 0025): the refresh token with its grant family,
 //! the session's upstream record (the IdP check, `upstream_check`), whether a SCIM token of the
 //! tenant is live (the re-authentication cap), and the scopes the org grants the person on the
 //! family's resource (`grant::granted_to_user`). PostgreSQL only, like the fast path.
 //!
 //! The answers are the same as the separate reads', taken at one instant; the write that
 //! follows still re-checks everything that can revoke the grant in its guard.
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement,
+};
 
 use crate::db::columns;
+use crate::group::{padded, values_row, Answers, Group};
 
 use crate::client::Client;
 use crate::clock::Clock;
@@ -25,53 +29,111 @@ pub(crate) struct RefreshReads {
 
 /// The reads for the refresh token with this hash, when it is live: a refresh token of
 /// `client`, unused, unrevoked and unexpired, of an unrevoked family
-/// (`refresh::live_refresh_token`'s rule). `None` for anything else.
-pub(crate) async fn read<C: ConnectionTrait>(
-    conn: &C,
+/// (`refresh::live_refresh_token`'s rule). `None` for anything else. Read with the node's
+/// concurrent refreshes in one statement (ADR 0025).
+pub(crate) async fn read(
+    store: &crate::db::Store,
     clock: &dyn Clock,
     client: &Client,
     hash: &str,
 ) -> Result<Option<RefreshReads>, DbErr> {
     let now = clock.now_us();
+    let asked = Asked {
+        hash: hash.to_string(),
+        now,
+    };
+    let Some(row) = store.refresh_reads.submit(&store.db, asked).await? else {
+        return Ok(None);
+    };
+    if !super::refresh::is_live(&row.token, &row.reads.family, client, now) {
+        return Ok(None);
+    }
+    Ok(Some(row.reads))
+}
+
+/// What one refresh reads by: the token's hash, and the time (a SCIM token's expiry is
+/// compared with it).
+pub(crate) struct Asked {
+    hash: String,
+    now: i64,
+}
+
+/// The token row with the reads, before the liveness check.
+pub(crate) struct Found {
+    token: tokens::Model,
+    reads: RefreshReads,
+}
+
+/// A node's refresh reads.
+pub(crate) type Reads = Group<Asked, Option<Found>>;
+
+pub(crate) fn reads() -> Reads {
+    Group::new(read_all, crate::metrics::read_group)
+}
+
+fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<Found>> {
+    Box::pin(async move {
+        let n = asked.len();
+        match read_rows(&db, &asked).await {
+            Ok(found) => found.into_iter().map(Ok).collect(),
+            // Each alone, with its own error (an outage answers 503 as before).
+            Err(_) if n > 1 => {
+                let mut answers = Vec::with_capacity(n);
+                for one in asked {
+                    let one = read_rows(&db, std::slice::from_ref(&one)).await;
+                    answers.push(one.map(|mut f| f.remove(0)));
+                }
+                answers
+            }
+            Err(e) => vec![Err(e)],
+        }
+    })
+}
+
+async fn read_rows(db: &DatabaseConnection, asked: &[Asked]) -> Result<Vec<Option<Found>>, DbErr> {
+    let mut rows = Vec::with_capacity(asked.len());
+    let mut values: Vec<sea_orm::Value> = vec![crate::grant::EVERYONE.into()];
+    for (i, a) in asked.iter().enumerate() {
+        rows.push(values_row(2 * i + 2, 2, i));
+        values.push(a.hash.clone().into());
+        values.push(a.now.into());
+    }
     let sql = format!(
-        "SELECT {t}, {f}, {u}, \
+        "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {t}, {f}, {u}, \
          EXISTS (SELECT 1 FROM scim_tokens st WHERE st.tenant_id = f.tenant_id \
-           AND st.revoked_at IS NULL AND st.expires_at > $2) AS scim_live, \
+           AND st.revoked_at IS NULL AND st.expires_at > d.now) AS scim_live, \
          (SELECT string_agg(DISTINCT og.scope, ' ') FROM org_grants og \
            WHERE og.tenant_id = f.tenant_id AND og.resource_id = f.resource_id \
-           AND (og.group_key = $3 OR og.group_key IN (SELECT m.group_id \
+           AND (og.group_key = $1 OR og.group_key IN (SELECT m.group_id \
              FROM scim_group_members m JOIN users pu ON pu.scim_user_id = m.member_id \
              WHERE pu.id = f.user_id AND pu.tenant_id = f.tenant_id))) AS granted \
-         FROM tokens t JOIN grant_families f ON f.id = t.family_id \
+         FROM d JOIN tokens t ON t.token_hash = d.h JOIN grant_families f ON f.id = t.family_id \
          LEFT JOIN upstream_sessions us ON us.session_id = f.session_id \
-           AND us.tenant_id = f.tenant_id \
-         WHERE t.token_hash = $1",
+           AND us.tenant_id = f.tenant_id",
+        rows = padded(rows, 2),
         t = columns::<tokens::Entity>("t", "A_"),
         f = columns::<grant_families::Entity>("f", "B_"),
         u = columns::<upstream_sessions::Entity>("us", "C_"),
     );
-    let stmt = Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        sql,
-        [hash.into(), now.into(), crate::grant::EVERYONE.into()],
-    );
-    let Some(row) = conn.query_one(stmt).await? else {
-        return Ok(None);
-    };
-    let t = tokens::Model::from_query_result(&row, "A_")?;
-    let family = grant_families::Model::from_query_result(&row, "B_")?;
-    if !super::refresh::is_live(&t, &family, client, now) {
-        return Ok(None);
+    let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
+    let mut found: Vec<Option<Found>> = (0..asked.len()).map(|_| None).collect();
+    for row in db.query_all(stmt).await? {
+        let ord: i32 = row.try_get("", "ord")?;
+        let Some(slot) = usize::try_from(ord).ok().and_then(|i| found.get_mut(i)) else {
+            continue;
+        };
+        let granted: Option<String> = row.try_get("", "granted")?;
+        *slot = Some(Found {
+            token: tokens::Model::from_query_result(&row, "A_")?,
+            reads: RefreshReads {
+                family: grant_families::Model::from_query_result(&row, "B_")?,
+                upstream: upstream_sessions::Model::from_query_result_optional(&row, "C_")?,
+                scim_live: row.try_get("", "scim_live")?,
+                granted: granted
+                    .map(|g| g.split(' ').map(str::to_string).collect())
+                    .unwrap_or_default(),
+            },
+        });
     }
-    let upstream = upstream_sessions::Model::from_query_result_optional(&row, "C_")?;
-    let scim_live: bool = row.try_get("", "scim_live")?;
-    let granted: Option<String> = row.try_get("", "granted")?;
-    Ok(Some(RefreshReads {
-        family,
-        upstream,
-        scim_live,
-        granted: granted
-            .map(|g| g.split(' ').map(str::to_string).collect())
-            .unwrap_or_default(),
-    }))
+    Ok(found)
 }
