@@ -19,7 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbErr, Value};
 use tokio::sync::oneshot;
 
 /// Runners per group at most: while one statement is in flight, the next can be sent.
@@ -136,19 +136,35 @@ async fn run<Q: Send + 'static, A: Send + 'static>(
     }
 }
 
-/// Placeholders `$first … $first+n-1` of a `VALUES` row, with `ord` last.
-pub(crate) fn values_row(first: usize, n: usize, ord: usize) -> String {
-    let ps: Vec<String> = (first..first + n).map(|p| format!("${p}")).collect();
-    format!("({}, {ord})", ps.join(", "))
-}
-
-/// `rows` rows for a `VALUES` list of `n` columns and `ord`, the last padded with `NULL`s up to
-/// the next power of two: each kind of statement has a handful of texts (1, 2, 4, …
-/// [`MAX_BATCH`] rows) that every pooled connection prepares once. `ord` is `NULL` on padding.
-pub(crate) fn padded(mut rows: Vec<String>, n: usize) -> String {
-    let padding = format!("({}NULL)", "NULL, ".repeat(n));
-    rows.resize(rows.len().next_power_of_two(), padding);
-    rows.join(", ")
+/// A `VALUES` list of `rows` (each the same number of values, of the same types), each row
+/// ending with its `ord` (its place, from 0), and placeholders numbered from `first`. The list
+/// is padded to the next power of two with rows of typed `NULL`s whose `ord` is `NULL` too, so
+/// no guard or join accepts them, and every value is a placeholder: each kind of statement has
+/// a handful of texts (1, 2, 4, … [`MAX_BATCH`] rows) that every pooled connection prepares
+/// once and PostgreSQL plans once. Returns the list's SQL and its values in placeholder order.
+pub(crate) fn values_list(rows: Vec<Vec<Value>>, first: usize) -> (String, Vec<Value>) {
+    let n = rows.len();
+    let width = rows.first().map_or(0, Vec::len) + 1;
+    let padding: Vec<Value> = rows
+        .first()
+        .map(|r| r.iter().map(Value::as_null).collect())
+        .unwrap_or_default();
+    let total = n.next_power_of_two();
+    let mut values = Vec::with_capacity(total * width);
+    let mut sql = Vec::with_capacity(total);
+    let mut next = first;
+    for i in 0..total {
+        let ord = (i < n).then(|| i as i32);
+        match rows.get(i) {
+            Some(r) => values.extend(r.iter().cloned()),
+            None => values.extend(padding.iter().cloned()),
+        }
+        values.push(Value::Int(ord));
+        let ps: Vec<String> = (next..next + width).map(|p| format!("${p}")).collect();
+        next += width;
+        sql.push(format!("({})", ps.join(", ")));
+    }
+    (sql.join(", "), values)
 }
 
 #[cfg(test)]
@@ -156,16 +172,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_are_numbered_and_padded_to_a_power_of_two() {
-        let rows = vec![
-            values_row(1, 2, 0),
-            values_row(3, 2, 1),
-            values_row(5, 2, 2),
-        ];
+    fn rows_are_padded_to_a_power_of_two_with_typed_nulls_and_every_value_is_a_placeholder() {
+        let row = |s: &str| vec![Value::from(s.to_string()), Value::from(7i64)];
+        let (sql, values) = values_list(vec![row("a"), row("b"), row("c")], 2);
         assert_eq!(
-            padded(rows, 2),
-            "($1, $2, 0), ($3, $4, 1), ($5, $6, 2), (NULL, NULL, NULL)"
+            sql,
+            "($2, $3, $4), ($5, $6, $7), ($8, $9, $10), ($11, $12, $13)"
         );
-        assert_eq!(padded(vec![values_row(1, 1, 0)], 1), "($1, 0)");
+        assert_eq!(values.len(), 12);
+        assert_eq!(values[2], Value::Int(Some(0)));
+        assert_eq!(values[8], Value::Int(Some(2)));
+        assert_eq!(
+            &values[9..],
+            &[Value::String(None), Value::BigInt(None), Value::Int(None)]
+        );
+        // The text depends only on the padded size.
+        let (four, _) = values_list(vec![row("a"), row("b"), row("c"), row("d")], 2);
+        assert_eq!(sql, four);
     }
 }

@@ -273,7 +273,8 @@ async fn touch(store: &Store, account: &ServiceAccount, now: i64) {
         .exec(&store.db)
         .await;
     match updated {
-        Ok(_) => crate::service_account::auth::used(account_id, now),
+        // The memory is by client id (`service_account::remembered`), not by account id.
+        Ok(_) => crate::service_account::auth::used(&account.client_id, now),
         Err(e) => {
             tracing::warn!(code = "SVC0010", error = %e, "service account last use not recorded")
         }

@@ -13,9 +13,9 @@
 //!   of `d` ([`batched_guard`]), and every insert selects from the rows whose guard held. The
 //!   answer names the rows written, so each grant learns its own outcome: a guard that fails
 //!   for one grant writes nothing for it and leaves the others alone, exactly as alone.
-//! - The list is padded to a power of two with rows of `NULL`s that no guard accepts, so each
-//!   grant type has a handful of statement texts (1, 2, 4, … 64 rows) that every pooled
-//!   connection prepares once.
+//! - The list is padded to a power of two with rows of `NULL`s that no guard accepts
+//!   ([`values_list`]), so each grant type has a handful of statement texts (1, 2, 4, … 64
+//!   rows) that every pooled connection prepares once.
 //! - If the merged statement fails (a deadlock between two writers, a lost connection), nothing
 //!   of it was written, and each grant is written alone, as before.
 //!
@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, Value};
 
 use super::one_statement::OneStatement;
-use crate::group::{padded, values_row, Answers, Group};
+use crate::group::{values_list, Answers, Group};
 
 /// A node's grant writes: each answer is whether the statement's guard held and its rows are
 /// committed ([`OneStatement::run`]).
@@ -106,17 +106,12 @@ impl Merged {
         let first = &stmts[0];
         let guard = batched_guard(first.guard_sql())?;
         let k = first.values.len();
-        let mut values = Vec::with_capacity(stmts.len() * k);
-        let mut rows = Vec::with_capacity(stmts.len());
-        for (i, stmt) in stmts.iter().enumerate() {
-            rows.push(values_row(i * k + 1, k, i));
-            values.extend(stmt.values.iter().cloned());
-        }
+        let rows = stmts.iter().map(|s| s.values.clone()).collect();
+        let (list, values) = values_list(rows, 1);
         let cols: Vec<String> = (1..=k).map(|p| format!("p{p}")).collect();
         let mut sql = format!(
-            "WITH d({}, ord) AS (VALUES {}), g AS ({guard})",
+            "WITH d({}, ord) AS (VALUES {list}), g AS ({guard})",
             cols.join(", "),
-            padded(rows, k)
         );
         for (n, ins) in first.inserts().iter().enumerate() {
             let ps: Vec<String> = ins.params.iter().map(|p| format!("g.p{p}")).collect();
@@ -222,13 +217,13 @@ mod tests {
         let stmts = vec![job("a"), job("b"), job("c")];
         let m = Merged::of(&stmts).expect("a select guard merges");
         assert!(m.sql.starts_with(
-            "WITH d(p1, p2, ord) AS (VALUES ($1, $2, 0), ($3, $4, 1), ($5, $6, 2), \
-             (NULL, NULL, NULL)), g AS (SELECT d.* FROM d WHERE d.ord IS NOT NULL AND EXISTS \
+            "WITH d(p1, p2, ord) AS (VALUES ($1, $2, $3), ($4, $5, $6), ($7, $8, $9), \
+             ($10, $11, $12)), g AS (SELECT d.* FROM d WHERE d.ord IS NOT NULL AND EXISTS \
              (SELECT 1 FROM sa WHERE sa.id = d.p1))"
         ));
         assert!(m
             .sql
             .ends_with(", i1 AS (INSERT INTO \"audit_events\" (\"tenant_id\") SELECT g.p2 FROM g) SELECT ord FROM g"));
-        assert_eq!(m.values.len(), 6);
+        assert_eq!(m.values.len(), 12);
     }
 }

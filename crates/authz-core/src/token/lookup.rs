@@ -10,7 +10,7 @@ use sea_orm::{
 
 use crate::db::columns;
 use crate::entities::{grant_families, resources, tokens};
-use crate::group::{padded, values_row, Answers, Group};
+use crate::group::{values_list, Answers, Group};
 
 /// What an introspection reads: the caller's client id and the token's hash.
 pub(crate) struct Lookup {
@@ -54,20 +54,17 @@ fn look_up_all(db: DatabaseConnection, asked: Vec<Lookup>) -> Answers<Found> {
 }
 
 fn statement(asked: &[Lookup]) -> (String, Vec<Value>) {
-    let mut rows = Vec::with_capacity(asked.len());
-    let mut values = Vec::with_capacity(2 * asked.len());
-    for (i, a) in asked.iter().enumerate() {
-        rows.push(values_row(2 * i + 1, 2, i));
-        values.push(a.client_id.clone().into());
-        values.push(a.hash.clone().into());
-    }
+    let rows = asked
+        .iter()
+        .map(|a| vec![a.client_id.clone().into(), a.hash.clone().into()])
+        .collect();
+    let (rows, values) = values_list(rows, 1);
     let sql = format!(
         "WITH d(cid, h, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {r}, {t}, {f} FROM d \
          JOIN resources r ON r.rs_client_id = d.cid \
          LEFT JOIN tokens t ON t.resource_id = r.id AND t.token_hash = d.h \
            AND t.tenant_id NOT IN (SELECT tn.id FROM tenants tn WHERE tn.suspended_at IS NOT NULL) \
          LEFT JOIN grant_families f ON f.id = t.family_id",
-        rows = padded(rows, 2),
         r = columns::<resources::Entity>("r", "A_"),
         t = columns::<tokens::Entity>("t", "B_"),
         f = columns::<grant_families::Entity>("f", "C_"),
@@ -115,9 +112,9 @@ mod tests {
         };
         let (sql, values) = statement(&[ask("a"), ask("b"), ask("c")]);
         assert!(sql.starts_with(
-            "WITH d(cid, h, ord) AS (VALUES ($1, $2, 0), ($3, $4, 1), ($5, $6, 2), \
-             (NULL, NULL, NULL)) SELECT d.ord AS ord, r.\"id\" AS \"A_id\""
+            "WITH d(cid, h, ord) AS (VALUES ($1, $2, $3), ($4, $5, $6), ($7, $8, $9), \
+             ($10, $11, $12)) SELECT d.ord AS ord, r.\"id\" AS \"A_id\""
         ));
-        assert_eq!(values.len(), 6);
+        assert_eq!(values.len(), 12);
     }
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::db::columns;
-use crate::group::{padded, values_row, Answers, Group};
+use crate::group::{values_list, Answers, Group};
 
 use crate::client::Client;
 use crate::clock::Clock;
@@ -91,13 +91,13 @@ fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<Found>>
 }
 
 async fn read_rows(db: &DatabaseConnection, asked: &[Asked]) -> Result<Vec<Option<Found>>, DbErr> {
-    let mut rows = Vec::with_capacity(asked.len());
+    let rows = asked
+        .iter()
+        .map(|a| vec![a.hash.clone().into(), a.now.into()])
+        .collect();
+    let (rows, listed) = values_list(rows, 2);
     let mut values: Vec<sea_orm::Value> = vec![crate::grant::EVERYONE.into()];
-    for (i, a) in asked.iter().enumerate() {
-        rows.push(values_row(2 * i + 2, 2, i));
-        values.push(a.hash.clone().into());
-        values.push(a.now.into());
-    }
+    values.extend(listed);
     let sql = format!(
         "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {t}, {f}, {u}, \
          EXISTS (SELECT 1 FROM scim_tokens st WHERE st.tenant_id = f.tenant_id \
@@ -110,7 +110,6 @@ async fn read_rows(db: &DatabaseConnection, asked: &[Asked]) -> Result<Vec<Optio
          FROM d JOIN tokens t ON t.token_hash = d.h JOIN grant_families f ON f.id = t.family_id \
          LEFT JOIN upstream_sessions us ON us.session_id = f.session_id \
            AND us.tenant_id = f.tenant_id",
-        rows = padded(rows, 2),
         t = columns::<tokens::Entity>("t", "A_"),
         f = columns::<grant_families::Entity>("f", "B_"),
         u = columns::<upstream_sessions::Entity>("us", "C_"),

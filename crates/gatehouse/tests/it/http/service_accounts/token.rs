@@ -441,6 +441,12 @@ async fn a_remembered_account_is_refused_at_once_after_a_change() {
         let (s, body) = grant(secret.clone()).await;
         assert_eq!(s, 200, "{body}");
     }
+    if fx.w.store.is_postgres() {
+        // The mark of the last use is remembered with the account, so the next grants do not
+        // write it again (it is written at most once a minute).
+        let a = sa::remembered(&fx.w.clock, &id, &secret).expect("remembered");
+        assert!(a.last_used_at.is_some(), "{a:?}");
+    }
     // A scope removed: the next token carries only what is still granted.
     sa::set_grants(
         &fx.w.store,
