@@ -6,7 +6,8 @@
 // credentials). Each operation is sent at its fixed rate, whatever the server's latency (open
 // loop: a slow server meets the same arrival rate, it is not given a rest): RFC 7662
 // introspection of the chains' current access tokens, refresh with rotation (each chain has at
-// most one refresh in flight; an arrival that finds every chain busy is counted as `behind`),
+// most one refresh in flight; an arrival that finds every chain busy is counted as `behind`, and
+// so is any arrival while 2,048 requests are in flight),
 // and client_credentials grants. Prints one line per minute and `RESULT {json}` at the end.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -92,12 +93,16 @@ const start = Date.now();
 const TICK = 10;
 const due = Object.fromEntries(Object.keys(rates).map((k) => [k, 0]));
 const inflight = new Set();
+const MAX_INFLIGHT = 2048;
 const timer = setInterval(() => {
   const elapsed = Date.now() - start;
   for (const [op, rate] of Object.entries(rates)) {
     const want = Math.floor((rate * elapsed) / 1000);
     while (due[op] < want) {
       due[op]++;
+      // A server that falls behind would pile up requests here without bound (the generator
+      // ran out of memory once): past the bound, an arrival is counted as `behind`.
+      if (inflight.size >= MAX_INFLIGHT) { count(op, null); continue; }
       const p = ops[op]().finally(() => inflight.delete(p));
       inflight.add(p);
     }

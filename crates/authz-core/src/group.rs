@@ -41,9 +41,12 @@ pub(crate) struct Group<Q, A> {
     observe: fn(usize),
 }
 
+/// A request with the channel its answer goes back on.
+type Queued<Q, A> = (Q, oneshot::Sender<Result<A, DbErr>>);
+
 struct State<Q, A> {
     runners: usize,
-    queued: VecDeque<(Q, oneshot::Sender<Result<A, DbErr>>)>,
+    queued: VecDeque<Queued<Q, A>>,
 }
 
 impl<Q, A> std::fmt::Debug for Group<Q, A> {
@@ -92,7 +95,7 @@ impl<Q: Send + 'static, A: Send + 'static> Group<Q, A> {
     }
 
     /// The next requests, or `None` (and the runner ends, counted out) when none is queued.
-    fn next(&self) -> Option<Vec<(Q, oneshot::Sender<Result<A, DbErr>>)>> {
+    fn next(&self) -> Option<Vec<Queued<Q, A>>> {
         let mut s = self.lock();
         if s.queued.is_empty() {
             s.runners -= 1;
@@ -136,6 +139,34 @@ async fn run<Q: Send + 'static, A: Send + 'static>(
     }
 }
 
+/// The answers to `asked` from one statement (`read`, built for the requests it is given); if
+/// that statement fails, from one statement per request, so each request gets its own answer or
+/// its own error (an outage is still answered 503, a request's own fault stays its own).
+pub(crate) async fn all_or_each<Q, A, Fut>(
+    asked: &[Q],
+    read: impl Fn(&[Q]) -> Fut,
+) -> Vec<Result<A, DbErr>>
+where
+    Fut: Future<Output = Result<Vec<A>, DbErr>>,
+{
+    match read(asked).await {
+        Ok(found) => found.into_iter().map(Ok).collect(),
+        Err(e) if asked.len() <= 1 => vec![Err(e)],
+        Err(_) => {
+            let mut answers = Vec::with_capacity(asked.len());
+            for one in asked.chunks(1) {
+                let alone = read(one).await.and_then(|f| {
+                    f.into_iter()
+                        .next()
+                        .ok_or_else(|| DbErr::Custom("a read left a request unanswered".into()))
+                });
+                answers.push(alone);
+            }
+            answers
+        }
+    }
+}
+
 /// A `VALUES` list of `rows` (each the same number of values, of the same types), each row
 /// ending with its `ord` (its place, from 0), and placeholders numbered from `first`. The list
 /// is padded to the next power of two with rows of typed `NULL`s whose `ord` is `NULL` too, so
@@ -154,7 +185,7 @@ pub(crate) fn values_list(rows: Vec<Vec<Value>>, first: usize) -> (String, Vec<V
     let mut sql = Vec::with_capacity(total);
     let mut next = first;
     for i in 0..total {
-        let ord = (i < n).then(|| i as i32);
+        let ord = (i < n).then_some(i as i32);
         match rows.get(i) {
             Some(r) => values.extend(r.iter().cloned()),
             None => values.extend(padding.iter().cloned()),

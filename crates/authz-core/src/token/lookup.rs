@@ -10,7 +10,7 @@ use sea_orm::{
 
 use crate::db::columns;
 use crate::entities::{grant_families, resources, tokens};
-use crate::group::{values_list, Answers, Group};
+use crate::group::{all_or_each, values_list, Answers, Group};
 
 /// What an introspection reads: the caller's client id and the token's hash.
 pub(crate) struct Lookup {
@@ -35,21 +35,12 @@ pub(crate) fn lookups() -> Lookups {
 
 fn look_up_all(db: DatabaseConnection, asked: Vec<Lookup>) -> Answers<Found> {
     Box::pin(async move {
-        let n = asked.len();
-        let (sql, values) = statement(&asked);
-        match read(&db, sql, values, n).await {
-            Ok(found) => found.into_iter().map(Ok).collect(),
-            // Each alone, with its own error (an outage answers 503 as before).
-            Err(_) if n > 1 => {
-                let mut answers = Vec::with_capacity(n);
-                for one in asked {
-                    let (sql, values) = statement(std::slice::from_ref(&one));
-                    answers.push(read(&db, sql, values, 1).await.map(|mut f| f.remove(0)));
-                }
-                answers
-            }
-            Err(e) => vec![Err(e)],
-        }
+        all_or_each(&asked, |some| {
+            let (sql, values) = statement(some);
+            let (db, n) = (db.clone(), some.len());
+            async move { read(&db, sql, values, n).await }
+        })
+        .await
     })
 }
 

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::db::columns;
-use crate::group::{values_list, Answers, Group};
+use crate::group::{all_or_each, values_list, Answers, Group};
 
 use crate::client::Client;
 use crate::clock::Clock;
@@ -73,24 +73,16 @@ pub(crate) fn reads() -> Reads {
 
 fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<Found>> {
     Box::pin(async move {
-        let n = asked.len();
-        match read_rows(&db, &asked).await {
-            Ok(found) => found.into_iter().map(Ok).collect(),
-            // Each alone, with its own error (an outage answers 503 as before).
-            Err(_) if n > 1 => {
-                let mut answers = Vec::with_capacity(n);
-                for one in asked {
-                    let one = read_rows(&db, std::slice::from_ref(&one)).await;
-                    answers.push(one.map(|mut f| f.remove(0)));
-                }
-                answers
-            }
-            Err(e) => vec![Err(e)],
-        }
+        all_or_each(&asked, |some| {
+            let (sql, values) = statement(some);
+            let (db, n) = (db.clone(), some.len());
+            async move { read_rows(&db, sql, values, n).await }
+        })
+        .await
     })
 }
 
-async fn read_rows(db: &DatabaseConnection, asked: &[Asked]) -> Result<Vec<Option<Found>>, DbErr> {
+fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
     let rows = asked
         .iter()
         .map(|a| vec![a.hash.clone().into(), a.now.into()])
@@ -114,8 +106,17 @@ async fn read_rows(db: &DatabaseConnection, asked: &[Asked]) -> Result<Vec<Optio
         f = columns::<grant_families::Entity>("f", "B_"),
         u = columns::<upstream_sessions::Entity>("us", "C_"),
     );
+    (sql, values)
+}
+
+async fn read_rows(
+    db: &DatabaseConnection,
+    sql: String,
+    values: Vec<sea_orm::Value>,
+    n: usize,
+) -> Result<Vec<Option<Found>>, DbErr> {
     let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
-    let mut found: Vec<Option<Found>> = (0..asked.len()).map(|_| None).collect();
+    let mut found: Vec<Option<Found>> = (0..n).map(|_| None).collect();
     for row in db.query_all(stmt).await? {
         let ord: i32 = row.try_get("", "ord")?;
         let Some(slot) = usize::try_from(ord).ok().and_then(|i| found.get_mut(i)) else {
