@@ -101,13 +101,30 @@ pub struct Store {
     /// `resource::with_catalogue`), so catalogue updates reach every node without a restart.
     pub(crate) catalogues:
         Arc<std::sync::RwLock<std::collections::HashMap<String, crate::resource::Cached>>>,
-    /// The grant writes waiting to be written together (`token::group_commit`) and the
-    /// introspections' reads waiting to be read together (`token::lookup`): one queue each per
-    /// store, so per worker thread in `serve` (ADR 0025).
-    pub(crate) writes: Arc<crate::token::group_commit::Writes>,
-    pub(crate) lookups: Arc<crate::token::lookup::Lookups>,
-    /// The refreshes' reads (`token::refresh_reads`), read together the same way.
-    pub(crate) refresh_reads: Arc<crate::token::refresh_reads::Reads>,
+    /// The statements waiting to be sent together (ADR 0025): one set of queues per store, so
+    /// per worker thread in `serve`.
+    pub(crate) queues: Queues,
+}
+
+/// A store's queues of statements sent together (`crate::group`).
+#[derive(Clone, Debug)]
+pub(crate) struct Queues {
+    /// Grant writes (`token::group_commit`).
+    pub writes: Arc<crate::token::group_commit::Writes>,
+    /// Introspections' reads (`token::lookup`).
+    pub lookups: Arc<crate::token::lookup::Lookups>,
+    /// Refreshes' reads (`token::refresh_reads`).
+    pub refresh_reads: Arc<crate::token::refresh_reads::Reads>,
+}
+
+impl Default for Queues {
+    fn default() -> Queues {
+        Queues {
+            writes: Arc::new(crate::token::group_commit::writes()),
+            lookups: Arc::new(crate::token::lookup::lookups()),
+            refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
+        }
+    }
 }
 
 /// `alias.column AS "prefixcolumn"` for every column of `E`, as sea-orm's `select_also` names
@@ -213,9 +230,7 @@ impl Store {
             db,
             write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             catalogues: Default::default(),
-            writes: Arc::new(crate::token::group_commit::writes()),
-            lookups: Arc::new(crate::token::lookup::lookups()),
-            refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
+            queues: Default::default(),
         })
     }
 
@@ -261,9 +276,7 @@ impl Store {
             db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pg),
             write_lock: None,
             catalogues,
-            writes: Arc::new(crate::token::group_commit::writes()),
-            lookups: Arc::new(crate::token::lookup::lookups()),
-            refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
+            queues: Default::default(),
         })
     }
 
@@ -354,9 +367,7 @@ impl Store {
             db,
             write_lock: Some(Arc::new(Mutex::new(()))),
             catalogues: Default::default(),
-            writes: Arc::new(crate::token::group_commit::writes()),
-            lookups: Arc::new(crate::token::lookup::lookups()),
-            refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
+            queues: Default::default(),
         })
     }
 }

@@ -19,7 +19,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sea_orm::{DatabaseConnection, DbErr, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, QueryResult, Statement, Value,
+};
 use tokio::sync::oneshot;
 
 /// Runners per group at most: while one statement is in flight, the next can be sent.
@@ -165,6 +167,26 @@ where
             answers
         }
     }
+}
+
+/// Runs a grouped read of `n` requests and places each answer row at the request its `ord`
+/// column names (`decode` reads the row); a request no row answers gets `None`.
+pub(crate) async fn read_by_ord<A>(
+    db: &DatabaseConnection,
+    sql: String,
+    values: Vec<Value>,
+    n: usize,
+    decode: impl Fn(&QueryResult) -> Result<A, DbErr>,
+) -> Result<Vec<Option<A>>, DbErr> {
+    let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
+    let mut found: Vec<Option<A>> = (0..n).map(|_| None).collect();
+    for row in db.query_all(stmt).await? {
+        let ord: i32 = row.try_get("", "ord")?;
+        if let Some(slot) = usize::try_from(ord).ok().and_then(|i| found.get_mut(i)) {
+            *slot = Some(decode(&row)?);
+        }
+    }
+    Ok(found)
 }
 
 /// A `VALUES` list of `rows` (each the same number of values, of the same types), each row

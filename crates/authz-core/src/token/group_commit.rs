@@ -109,21 +109,11 @@ impl Merged {
         let rows = stmts.iter().map(|s| s.values.clone()).collect();
         let (list, values) = values_list(rows, 1);
         let cols: Vec<String> = (1..=k).map(|p| format!("p{p}")).collect();
-        let mut sql = format!(
-            "WITH d({}, ord) AS (VALUES {list}), g AS ({guard})",
+        let sql = format!(
+            "WITH d({}, ord) AS (VALUES {list}), g AS ({guard}){} SELECT ord FROM g",
             cols.join(", "),
+            first.inserts_sql("g.p"),
         );
-        for (n, ins) in first.inserts().iter().enumerate() {
-            let ps: Vec<String> = ins.params.iter().map(|p| format!("g.p{p}")).collect();
-            sql.push_str(&format!(
-                ", i{} AS (INSERT INTO \"{}\" ({}) SELECT {} FROM g)",
-                n + 1,
-                ins.table,
-                ins.cols,
-                ps.join(", ")
-            ));
-        }
-        sql.push_str(" SELECT ord FROM g");
         Some(Merged { sql, values })
     }
 

@@ -200,7 +200,7 @@ pub async fn introspect_as(
             client_id: client_id.to_string(),
             hash,
         };
-        store.lookups.submit(&store.db, asked).await?
+        store.queues.lookups.submit(&store.db, asked).await?
     } else {
         look_up(&store.db, client_id, hash).await?
     };

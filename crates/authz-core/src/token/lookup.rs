@@ -4,13 +4,11 @@
 //! ([`Group`]): the pairs asked for become the rows of a `VALUES` list, and each answer row
 //! carries the `ord` of the pair it answers. Every read is as fresh as alone: nothing is kept
 //! after the statement, so a revocation committed before it is seen by it.
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement, Value,
-};
+use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, Value};
 
 use crate::db::columns;
 use crate::entities::{grant_families, resources, tokens};
-use crate::group::{all_or_each, values_list, Answers, Group};
+use crate::group::{all_or_each, read_by_ord, values_list, Answers, Group};
 
 /// What an introspection reads: the caller's client id and the token's hash.
 pub(crate) struct Lookup {
@@ -20,11 +18,14 @@ pub(crate) struct Lookup {
 
 /// The caller's resource row (none: no such client id), with the token issued for it and the
 /// token's family (none: no such token for this caller, or its tenant is suspended).
-pub(crate) type Found = Option<(
+pub(crate) type Found = Option<Row>;
+
+/// One answer row: the resource, the token issued for it, the token's family.
+pub(crate) type Row = (
     resources::Model,
     Option<tokens::Model>,
     Option<grant_families::Model>,
-)>;
+);
 
 /// A node's introspection reads.
 pub(crate) type Lookups = Group<Lookup, Found>;
@@ -38,7 +39,7 @@ fn look_up_all(db: DatabaseConnection, asked: Vec<Lookup>) -> Answers<Found> {
         all_or_each(&asked, |some| {
             let (sql, values) = statement(some);
             let (db, n) = (db.clone(), some.len());
-            async move { read(&db, sql, values, n).await }
+            async move { read_by_ord(&db, sql, values, n, decode).await }
         })
         .await
     })
@@ -63,32 +64,13 @@ fn statement(asked: &[Lookup]) -> (String, Vec<Value>) {
     (sql, values)
 }
 
-async fn read(
-    db: &DatabaseConnection,
-    sql: String,
-    values: Vec<Value>,
-    n: usize,
-) -> Result<Vec<Found>, DbErr> {
-    let rows = db
-        .query_all(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?;
-    let mut found: Vec<Found> = (0..n).map(|_| None).collect();
-    for row in rows {
-        let ord: i32 = row.try_get("", "ord")?;
-        let Some(slot) = usize::try_from(ord).ok().and_then(|i| found.get_mut(i)) else {
-            continue;
-        };
-        *slot = Some((
-            resources::Model::from_query_result(&row, "A_")?,
-            tokens::Model::from_query_result_optional(&row, "B_")?,
-            grant_families::Model::from_query_result_optional(&row, "C_")?,
-        ));
-    }
-    Ok(found)
+/// The caller's row with the token and its family, as `statement` selects them.
+fn decode(row: &sea_orm::QueryResult) -> Result<Row, DbErr> {
+    Ok((
+        resources::Model::from_query_result(row, "A_")?,
+        tokens::Model::from_query_result_optional(row, "B_")?,
+        grant_families::Model::from_query_result_optional(row, "C_")?,
+    ))
 }
 
 #[cfg(test)]

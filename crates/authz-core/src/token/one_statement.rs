@@ -28,10 +28,10 @@ pub(crate) struct OneStatement {
 
 /// One `INSERT … SELECT` of the statement: its table, its quoted column list, and the
 /// placeholder number (`$n`) of each column's value.
-pub(super) struct Insert {
-    pub table: String,
-    pub cols: String,
-    pub params: Vec<usize>,
+struct Insert {
+    table: String,
+    cols: String,
+    params: Vec<usize>,
 }
 
 impl OneStatement {
@@ -70,7 +70,7 @@ impl OneStatement {
     /// Runs the statement with the concurrent ones of this node ([`super::group_commit`]):
     /// `true` when the guard matched and everything was written and committed.
     pub async fn run_grouped(self, store: &crate::db::Store) -> Result<bool, DbErr> {
-        store.writes.submit(&store.db, self).await
+        store.queues.writes.submit(&store.db, self).await
     }
 
     /// Runs the statement alone; `true` when the guard matched and everything was written
@@ -94,9 +94,20 @@ impl OneStatement {
     /// The statement's text: also the key under which statements of the same shape are
     /// grouped (the same text has the same placeholders in the same places).
     pub(super) fn sql(&self) -> String {
-        let mut sql = format!("WITH g AS ({})", self.guard);
+        format!(
+            "WITH g AS ({}){} SELECT count(*) AS n FROM g",
+            self.guard,
+            self.inserts_sql("$")
+        )
+    }
+
+    /// The insert CTEs (`, i1 AS (INSERT … SELECT … FROM g)`, …), each value written as
+    /// `{param}n` for its placeholder `$n`: `$` here, a column of `g` in a merged statement
+    /// (`group_commit`).
+    pub(super) fn inserts_sql(&self, param: &str) -> String {
+        let mut sql = String::new();
         for (n, i) in self.inserts.iter().enumerate() {
-            let params: Vec<String> = i.params.iter().map(|p| format!("${p}")).collect();
+            let params: Vec<String> = i.params.iter().map(|p| format!("{param}{p}")).collect();
             sql.push_str(&format!(
                 ", i{} AS (INSERT INTO \"{}\" ({}) SELECT {} FROM g)",
                 n + 1,
@@ -105,16 +116,11 @@ impl OneStatement {
                 params.join(", ")
             ));
         }
-        sql.push_str(" SELECT count(*) AS n FROM g");
         sql
     }
 
     pub(super) fn guard_sql(&self) -> &str {
         &self.guard
-    }
-
-    pub(super) fn inserts(&self) -> &[Insert] {
-        &self.inserts
     }
 }
 

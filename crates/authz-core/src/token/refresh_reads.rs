@@ -7,12 +7,10 @@
 //!
 //! The answers are the same as the separate reads', taken at one instant; the write that
 //! follows still re-checks everything that can revoke the grant in its guard.
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, FromQueryResult, Statement,
-};
+use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
 
 use crate::db::columns;
-use crate::group::{all_or_each, values_list, Answers, Group};
+use crate::group::{all_or_each, read_by_ord, values_list, Answers, Group};
 
 use crate::client::Client;
 use crate::clock::Clock;
@@ -42,7 +40,7 @@ pub(crate) async fn read(
         hash: hash.to_string(),
         now,
     };
-    let Some(row) = store.refresh_reads.submit(&store.db, asked).await? else {
+    let Some(row) = store.queues.refresh_reads.submit(&store.db, asked).await? else {
         return Ok(None);
     };
     if !super::refresh::is_live(&row.token, &row.reads.family, client, now) {
@@ -76,7 +74,7 @@ fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<Found>>
         all_or_each(&asked, |some| {
             let (sql, values) = statement(some);
             let (db, n) = (db.clone(), some.len());
-            async move { read_rows(&db, sql, values, n).await }
+            async move { read_by_ord(&db, sql, values, n, decode).await }
         })
         .await
     })
@@ -109,31 +107,18 @@ fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
     (sql, values)
 }
 
-async fn read_rows(
-    db: &DatabaseConnection,
-    sql: String,
-    values: Vec<sea_orm::Value>,
-    n: usize,
-) -> Result<Vec<Option<Found>>, DbErr> {
-    let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
-    let mut found: Vec<Option<Found>> = (0..n).map(|_| None).collect();
-    for row in db.query_all(stmt).await? {
-        let ord: i32 = row.try_get("", "ord")?;
-        let Some(slot) = usize::try_from(ord).ok().and_then(|i| found.get_mut(i)) else {
-            continue;
-        };
-        let granted: Option<String> = row.try_get("", "granted")?;
-        *slot = Some(Found {
-            token: tokens::Model::from_query_result(&row, "A_")?,
-            reads: RefreshReads {
-                family: grant_families::Model::from_query_result(&row, "B_")?,
-                upstream: upstream_sessions::Model::from_query_result_optional(&row, "C_")?,
-                scim_live: row.try_get("", "scim_live")?,
-                granted: granted
-                    .map(|g| g.split(' ').map(str::to_string).collect())
-                    .unwrap_or_default(),
-            },
-        });
-    }
-    Ok(found)
+/// The token with the reads, as `statement` selects them.
+fn decode(row: &sea_orm::QueryResult) -> Result<Found, DbErr> {
+    let granted: Option<String> = row.try_get("", "granted")?;
+    Ok(Found {
+        token: tokens::Model::from_query_result(row, "A_")?,
+        reads: RefreshReads {
+            family: grant_families::Model::from_query_result(row, "B_")?,
+            upstream: upstream_sessions::Model::from_query_result_optional(row, "C_")?,
+            scim_live: row.try_get("", "scim_live")?,
+            granted: granted
+                .map(|g| g.split(' ').map(str::to_string).collect())
+                .unwrap_or_default(),
+        },
+    })
 }

@@ -123,6 +123,15 @@ impl Fx {
     }
 }
 
+/// Enables or disables `account` as a tenant admin would (every node's admin API calls this);
+/// returns how many token families the change revoked.
+pub async fn set_enabled(w: &World, t: &TenantFx, account: &str, enabled: bool) -> u64 {
+    let (_, revoked) = sa::set_enabled(&w.store, &w.clock, t.id(), account, enabled, "admin:x")
+        .await
+        .unwrap();
+    revoked
+}
+
 pub fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }

@@ -4,7 +4,7 @@ use authz_core::service_account as sa;
 use authz_core::testkit::world::{self, DELETE, READ};
 use serde_json::json;
 
-use super::fixture::{basic, token};
+use super::fixture::{basic, set_enabled, token};
 use crate::http::gateway::fixture::{self, call};
 use crate::http::world::Node;
 
@@ -70,16 +70,7 @@ async fn a_service_token_calls_tools_and_a_disable_ends_it_on_the_next_call() {
         .post(Some(&tok), &call(2, "delete_customer", json!({"id": 1})))
         .await;
     assert_eq!(r.status(), 403);
-    let (_, n) = sa::set_enabled(
-        &gw.w.store,
-        &gw.w.clock,
-        gw.t.id(),
-        &account,
-        false,
-        "admin:x",
-    )
-    .await
-    .unwrap();
+    let n = set_enabled(&gw.w, &gw.t, &account, false).await;
     assert_eq!(n, 1);
     let r = gw
         .post(Some(&tok), &call(3, "list_customers", json!({})))

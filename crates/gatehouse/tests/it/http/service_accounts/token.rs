@@ -393,16 +393,7 @@ async fn a_disable_racing_token_requests_leaves_no_live_token() {
         for _ in 0..3 {
             tokio::task::yield_now().await;
         }
-        sa::set_enabled(
-            &fx.w.store,
-            &fx.w.clock,
-            fx.t.id(),
-            &account,
-            false,
-            "admin:x",
-        )
-        .await
-        .unwrap()
+        set_enabled(&fx.w, &fx.t, &account, false).await
     };
     let (answers, _) = futures::join!(requests, disable);
     for (status, body) in &answers {
@@ -476,16 +467,7 @@ async fn a_remembered_account_is_refused_at_once_after_a_change() {
     assert_eq!(s, 200, "{body}");
     // A disable: refused at once, and the tokens issued before are revoked.
     let before = body["access_token"].as_str().unwrap().to_string();
-    sa::set_enabled(
-        &fx.w.store,
-        &fx.w.clock,
-        fx.t.id(),
-        &account,
-        false,
-        "admin:x",
-    )
-    .await
-    .unwrap();
+    set_enabled(&fx.w, &fx.t, &account, false).await;
     let (s, body) = grant(rotated.secret.clone()).await;
     assert_eq!(
         (s, &body["error"]),
@@ -517,9 +499,7 @@ async fn grants_written_together_each_keep_their_own_outcome() {
         let (s, body) = token(&app, Some(auth), &form).await;
         assert_eq!(s, 200, "{body}");
     }
-    sa::set_enabled(&fx.w.store, &fx.w.clock, fx.t.id(), &b, false, "admin:x")
-        .await
-        .unwrap();
+    set_enabled(&fx.w, &fx.t, &b, false).await;
     let groups = |text: &str| {
         let v = |name: &str| {
             text.lines()
