@@ -5,7 +5,7 @@
 // PostgreSQL server to use: this file creates and drops its own gh_interop_<hex> database).
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { freePort } from './presets-flow.mjs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -20,9 +20,6 @@ const S = {};
 const cleanups = [];
 let failed = false;
 
-const freePort = () => new Promise((resolve, reject) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }).on('error', reject);
-});
 const dbUrl = (base, name) => { const u = new URL(base); u.pathname = `/${name}`; return u.href; };
 const psql = (url, sql) => execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 function adminPsql(sql) {

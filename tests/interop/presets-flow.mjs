@@ -5,9 +5,21 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { Browser, parseForm, pageText } from './browser.mjs';
 
-export const freePort = () => new Promise((resolve, reject) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }).on('error', reject);
+// A port free now, for a server another process opens later. It is drawn below the kernel's
+// ephemeral range (32768-60999 here): a port the kernel handed out (listen(0)) could be taken,
+// before the server opens it, as the local port of any outgoing connection of the tests running
+// beside this one (a quick-start client once failed with EADDRINUSE that way).
+const probe = (port) => new Promise((resolve) => {
+  const s = net.createServer().once('error', () => resolve(false))
+    .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
 });
+export const freePort = async () => {
+  for (let i = 0; i < 100; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await probe(port)) return port;
+  }
+  throw new Error('no free port found in 20000-31999');
+};
 
 const withDb = (url, db) => { const u = new URL(url); u.pathname = `/${db}`; return u.href; };
 
