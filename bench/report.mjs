@@ -48,10 +48,12 @@ bench/run.sh        # DURATION=${r.duration} CONNS=${r.conns} CHAINS=${r.chains}
 1. \`cargo build --release -p gatehouse\`; fresh PostgreSQL database; one \`gatehouse serve\` node on
    127.0.0.1; the upstream IdP (oidc-provider over https on 127.0.0.2, \`tests/interop/idp.mjs\`).
 2. \`bench/setup.mjs\`: \`tenant create\`, \`connection add-oidc\`, \`resource register\`, \`grant add\` via the
-   CLI; one public client via DCR; ${ce.requests} real browser flows (authorize → login → upstream login
-   once, then the Gatehouse session → consent → code); then the ${ce.requests} codes are exchanged at
-   \`/oauth/token\` (authorization_code + PKCE S256 + resource) with ${ce.concurrency} in flight; only these
-   exchanges are timed. The first ${r.chains} token responses are the chains used below.
+   CLI; one public client via DCR; ${(ce.warm_up ?? 0) + ce.requests} real browser flows (authorize → login → upstream login
+   once per source address, then the Gatehouse session → consent → code; at most 500 per loopback source
+   address, as the authorization endpoint allows 600 a minute per address); then ${ce.warm_up ?? 0} codes are
+   exchanged untimed (warm-up: the node's pooled connections prepare and plan the statements) and the
+   other ${ce.requests} at \`/oauth/token\` (authorization_code + PKCE S256 + resource) with ${ce.concurrency} in
+   flight; only these exchanges are timed. The first ${r.chains} token responses are the chains used below.
 3. Introspection: \`wrk -t2 -c${r.conns} -d${r.duration}s --latency -s bench/introspect.lua\`, \`POST token=<access token>\`
    with HTTP Basic (the resource server's introspection credentials), round robin over the
    ${r.chains} access tokens. Every token is introspected before and after the load and must be
@@ -117,7 +119,7 @@ reached ${f0(r.probe.rps)} req/s (p99 ${f2(r.probe.p99_ms)} ms, generator CPU ${
 |---|---:|---:|---:|---:|---:|---|---|
 | Gatehouse | ${ce.requests} in ${ce.seconds} s, ${ce.concurrency} in flight | ${f0(ce.rps)} | ${f2(ce.p50_ms)} ms | ${f2(ce.p99_ms)} ms | ${ce.errors} | ≥ 1,500 req/s | ${yes(codeMet)} |
 
-The ${ce.requests} codes were prepared by browser flows in ${ce.prep_seconds} s (not timed; codes live 60 s). This
+The ${(ce.warm_up ?? 0) + ce.requests} codes were prepared by browser flows in ${ce.prep_seconds} s (not timed; codes live 60 s). This
 phase is short (${ce.requests} requests), so its figure is rougher than the ${r.duration}-second phases. The peer was not
 measured for code exchange (its codes would need its interactive login, and the targets give no
 peer figure for it).

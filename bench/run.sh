@@ -5,7 +5,8 @@
 #   bench/run.sh
 #
 # Env knobs (defaults are the documented method): DURATION (20 s per load phase), CONNS (64),
-# CHAINS (64), CODES (500 code exchanges, concurrency CODE_CONCURRENCY=32), PG_URL (admin URL of
+# CHAINS (64), CODES (1000 timed code exchanges after WARM=200 untimed ones, concurrency
+# CODE_CONCURRENCY=32), PG_URL (admin URL of
 # the local PostgreSQL; default postgres://postgres@127.0.0.1:5432/test), BENCH_DB (gh_bench),
 # CARGO_TARGET_DIR (/root/.cache/gatehouse-target), BIN (measure this binary, built elsewhere,
 # instead of building the checkout: an A/B of two commits in one session). Only loopback addresses are loaded; every
@@ -18,7 +19,8 @@ ROOT=$PWD
 DURATION=${DURATION:-20}
 CONNS=${CONNS:-64}
 CHAINS=${CHAINS:-64}
-CODES=${CODES:-500}
+CODES=${CODES:-1000}
+WARM=${WARM:-200}
 CODE_CONCURRENCY=${CODE_CONCURRENCY:-32}
 CLIENTS=${CLIENTS:-1}   # diagnosis only: spread the chains over this many DCR clients
 REPORT=${REPORT:-1}     # 0: keep docs/benchmarks.md as it is
@@ -170,9 +172,9 @@ GH_RSS_START=$(rss_mb "$GH_PID")
 log "gatehouse RSS right after start: $GH_RSS_START MB"
 
 # --- setup: real flows; the code-exchange phase -------------------------------------------------
-log "setup: CLI, DCR, $CODES browser flows, $CODES timed code exchanges (concurrency $CODE_CONCURRENCY)"
+log "setup: CLI, DCR, $((WARM + CODES)) browser flows, $WARM untimed and $CODES timed code exchanges (concurrency $CODE_CONCURRENCY)"
 GATEHOUSE_BIN=$BIN GATEHOUSE_BASE=$GATEHOUSE_ISSUER PKI_DIR=$WORK LOG_DIR=$OUT TOKENS_OUT=$OUT/gatehouse-tokens.json \
-  CHAINS=$CHAINS CODES=$CODES CODE_CONCURRENCY=$CODE_CONCURRENCY CLIENTS=$CLIENTS \
+  CHAINS=$CHAINS CODES=$CODES WARM=$WARM CODE_CONCURRENCY=$CODE_CONCURRENCY CLIENTS=$CLIENTS \
   node bench/setup.mjs 2> >(tee "$OUT/setup.log" >&2)
 jq '.code_exchange' "$OUT/gatehouse-tokens.json" >"$OUT/gatehouse-code-exchange.json"
 sleep 3

@@ -3,14 +3,16 @@
 // Starts the upstream IdP (npm oidc-provider over https on 127.0.0.2, from tests/interop), sets up a
 // tenant, an OIDC connection, a resource and an organisation grant through the gatehouse CLI,
 // registers ONE public DCR client (authorization_code + refresh_token), then runs the real
-// browser flow (authorize -> login -> upstream login -> consent -> code) CODES times. The first
-// flow logs in upstream; the Gatehouse session cookie makes the later ones skip the upstream
-// login. All codes are prepared first, then exchanged at /oauth/token with CODE_CONCURRENCY
-// requests in flight; only those exchanges are timed. The first CHAINS results become the token
-// chains used by the introspection and refresh benchmarks.
+// browser flow (authorize -> login -> upstream login -> consent -> code) WARM + CODES times,
+// at most 500 per source address (127.0.N.1: the authorization endpoint's per-source limit is
+// 600 a minute). Each address's first flow logs in upstream; the Gatehouse session cookie makes
+// the later ones skip the upstream login. All codes are prepared first; WARM of them are
+// exchanged at /oauth/token untimed (the node's connections prepare the statements), then the
+// CODES others with CODE_CONCURRENCY requests in flight: only those exchanges are timed. The
+// first CHAINS results become the token chains used by the introspection and refresh benchmarks.
 //
 // Env: GATEHOUSE_BIN, GATEHOUSE_BASE (issuer URL of the running node), PKI_DIR (ca.pem,
-// server.pem, server.key), TOKENS_OUT (JSON file to write), LOG_DIR, CHAINS (64), CODES (500),
+// server.pem, server.key), TOKENS_OUT (JSON file to write), LOG_DIR, CHAINS (64), CODES (1000), WARM (200),
 // CODE_CONCURRENCY (32), PREP_CONCURRENCY (8); plus the node's env (DATABASE_URL,
 // GATEHOUSE_MASTER_KEY, ...) for the CLI.
 import http from 'node:http';
@@ -25,7 +27,9 @@ import { Browser } from '../tests/interop/browser.mjs';
 const env = process.env;
 const BASE = env.GATEHOUSE_BASE;
 const CHAINS = +(env.CHAINS ?? 64);
-const CODES = Math.max(+(env.CODES ?? 500), CHAINS);
+const CODES = Math.max(+(env.CODES ?? 1000), CHAINS);
+const WARM = +(env.WARM ?? 200); // code exchanges before the timed ones, not timed
+const PER_ADDRESS = 500; // codes prepared per source address (the limit is 600 a minute)
 const CODE_CONCURRENCY = +(env.CODE_CONCURRENCY ?? 32);
 const CLIENTS = +(env.CLIENTS ?? 1); // diagnostic knob: spread the flows over this many DCR clients
 const PREP_CONCURRENCY = +(env.PREP_CONCURRENCY ?? 8);
@@ -98,11 +102,18 @@ tier = "sensitive"
     clientIds.push((await reg.json()).client_id);
   }
   let flows = 0;
-
-  const browser = new Browser({ ca: pki.ca, fill: FILL });
-  // Shared by concurrent flows, the log would only grow: kept off (an error says so).
-  browser.log = { push() {}, join: () => '(the flow log is off in the benchmark)' };
-  async function authorizeOnce() {
+  // Per-source limits (600 authorization requests a minute per address) bound what one address
+  // prepares: each browser prepares at most PER_ADDRESS codes from a loopback address of its own.
+  const browsers = [];
+  const browserAt = (localAddress) => {
+    const b = new Browser({ ca: pki.ca, fill: FILL, localAddress });
+    // Shared by concurrent flows, the log would only grow: kept off (an error says so).
+    b.log = { push() {}, join: () => '(the flow log is off in the benchmark)' };
+    b.pages = { push() {} };
+    browsers.push(b);
+    return b;
+  };
+  async function authorizeOnce(browser) {
     const clientId = clientIds[flows++ % CLIENTS];
     const verifier = b64url(randomBytes(32));
     const challenge = b64url(createHash('sha256').update(verifier).digest());
@@ -112,34 +123,51 @@ tier = "sensitive"
     if (cb.state !== state || !cb.code) throw new Error(`bad callback ${JSON.stringify(cb)}`);
     return { code: cb.code, verifier, clientId };
   }
+  // Prepares n codes, each address's first flow logging in upstream and the rest reusing its
+  // Gatehouse session.
+  async function prepare(n, firstAddress) {
+    const out = [];
+    for (let a = 0; out.length < n; a++) {
+      const browser = browserAt(`127.0.${firstAddress + a}.1`);
+      const k = Math.min(PER_ADDRESS, n - out.length);
+      out.push(await authorizeOnce(browser));
+      out.push(...await pool(Array.from({ length: k - 1 }), PREP_CONCURRENCY, () => authorizeOnce(browser)));
+    }
+    return out;
+  }
+  const exchange = async ({ code, verifier, clientId }) => post('/oauth/token', new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: clientId, resource: res.resource }).toString());
 
-  // Prepare codes: the first flow logs in upstream, the rest reuse the Gatehouse session.
   let t0 = performance.now();
-  const first = await authorizeOnce();
-  const rest = await pool(Array.from({ length: CODES - 1 }), PREP_CONCURRENCY, () => authorizeOnce());
-  const codes = [first, ...rest];
+  const warm = await prepare(WARM, 100);
+  const codes = await prepare(CODES, 1);
   const prepSecs = (performance.now() - t0) / 1000;
-  log(`prepared ${codes.length} codes in ${prepSecs.toFixed(1)} s (browser flows, concurrency ${PREP_CONCURRENCY}); code lifetime is 60 s`);
+  log(`prepared ${WARM} + ${codes.length} codes in ${prepSecs.toFixed(1)} s (browser flows, concurrency ${PREP_CONCURRENCY}, ${browsers.length} source addresses); code lifetime is 60 s`);
+
+  // Warm-up, not timed: the node's pooled connections prepare and plan the exchange's
+  // statements, as they have in a node that has been serving for a while.
+  const warmed = await pool(warm, CODE_CONCURRENCY, async (c) => (await exchange(c)).status);
+  const warmOk = warmed.filter((s) => s === 200).length;
+  if (warmOk !== warm.length) throw new Error(`warm-up: ${warm.length - warmOk} of ${warm.length} code exchanges failed`);
 
   // Timed phase: only the authorization_code exchanges.
   const lat = [];
   let errors = 0;
   const statuses = {};
   t0 = performance.now();
-  const results = await pool(codes, CODE_CONCURRENCY, async ({ code, verifier, clientId }) => {
+  const results = await pool(codes, CODE_CONCURRENCY, async (c) => {
     const s = performance.now();
-    const r = await post('/oauth/token', new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: clientId, resource: res.resource }).toString());
+    const r = await exchange(c);
     lat.push(performance.now() - s);
     statuses[r.status] = (statuses[r.status] ?? 0) + 1;
     if (r.status !== 200) { errors++; if (errors <= 3) log(`code exchange HTTP ${r.status}: ${r.body.slice(0, 300)}`); return null; }
-    return { ...JSON.parse(r.body), client_id: clientId };
+    return { ...JSON.parse(r.body), client_id: c.clientId };
   });
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   const codeExchange = {
     requests: codes.length, ok: codes.length - errors, errors, statuses, seconds: +secs.toFixed(3),
     rps: +((codes.length - errors) / secs).toFixed(1), p50_ms: +pct(lat, 50).toFixed(2), p99_ms: +pct(lat, 99).toFixed(2),
-    concurrency: CODE_CONCURRENCY, clients: CLIENTS, prep_seconds: +prepSecs.toFixed(1),
+    concurrency: CODE_CONCURRENCY, clients: CLIENTS, prep_seconds: +prepSecs.toFixed(1), warm_up: WARM,
   };
   log('code exchange:', JSON.stringify(codeExchange));
 

@@ -15,18 +15,18 @@ export const pageText = (html) => html.replace(/<(script|style)[\s\S]*?<\/\1>/gi
  * more on a fresh connection when a reused keep-alive connection turns out to have been closed
  * by the server before it read anything (Node's documented `reusedSocket` pattern); nothing
  * else is retried. */
-export function request(url, { method = 'GET', headers = {}, body, ca } = {}, retried = false) {
+export function request(url, { method = 'GET', headers = {}, body, ca, localAddress } = {}, retried = false) {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(u, { method, headers, ca }, (res) => {
+    const req = mod.request(u, { method, headers, ca, localAddress }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
     });
     req.on('error', (e) => {
       if (!retried && req.reusedSocket && e.code === 'ECONNRESET') {
-        resolve(request(url, { method, headers, body, ca }, true));
+        resolve(request(url, { method, headers, body, ca, localAddress }, true));
       } else reject(e);
     });
     req.end(body);
@@ -55,8 +55,10 @@ export function parseForm(html, pageUrl, fill) {
 }
 
 export class Browser {
-  constructor({ ca, fill = {}, maxHops = 30 } = {}) {
-    Object.assign(this, { ca, fill, maxHops, jar: new Map(), log: [], pages: [] });
+  /** `localAddress`: the source address of its connections (a loopback address of its own is a
+   * network of its own to per-source limits). */
+  constructor({ ca, fill = {}, maxHops = 30, localAddress } = {}) {
+    Object.assign(this, { ca, fill, maxHops, localAddress, jar: new Map(), log: [], pages: [] });
   }
 
   cookieHeader(u) {
@@ -87,7 +89,7 @@ export class Browser {
     const u = new URL(url);
     const cookie = this.cookieHeader(u);
     const h = { 'user-agent': 'gatehouse-interop-browser', accept: 'text/html', ...headers, ...(cookie && { cookie }) };
-    const res = await request(u, { method, body, headers: h, ca: this.ca });
+    const res = await request(u, { method, body, headers: h, ca: this.ca, localAddress: this.localAddress });
     this.storeCookies(u, res.headers['set-cookie']);
     this.log.push(`${method} ${u.href} -> ${res.status}${res.headers.location ? ` ${res.headers.location}` : ''}`);
     return res;

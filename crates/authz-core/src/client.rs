@@ -14,6 +14,7 @@ use crate::error::CoreResult;
 use crate::ratelimit;
 use crate::redirect::RedirectPolicy;
 
+pub(crate) mod lookup;
 pub mod name;
 mod unused;
 
@@ -429,6 +430,21 @@ pub async fn add_preregistered(
         registration_access_token: None,
         reused: false,
     })
+}
+
+/// The client `client_id` as it is now, read together with the node's concurrent reads on
+/// PostgreSQL (`lookup`, ADR 0025): the token and revocation endpoints' client
+/// authentication.
+pub async fn find(store: &Store, client_id: &str) -> CoreResult<Option<Client>> {
+    if !store.is_postgres() {
+        return get(&store.db, client_id).await;
+    }
+    Ok(store
+        .queues
+        .clients
+        .submit(&store.db, client_id.to_string())
+        .await?
+        .map(Client::from))
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, client_id: &str) -> CoreResult<Option<Client>> {

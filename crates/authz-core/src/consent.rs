@@ -31,22 +31,26 @@ pub async fn get<C: ConnectionTrait>(
     .one(conn)
     .await?;
     let Some(m) = m else { return Ok(None) };
-    // A re-consent date, when set, is also capped by the tenant's current cadence: shortening
-    // it applies to consents given before the change.
-    let now = clock.now_us();
-    let tenant_cap = match m.reconsent_at {
-        Some(_) => cadence_us(&crate::admin::settings::get_cached(conn, tenant).await?)
-            .map(|c| m.granted_at + c),
+    let cadence = match m.reconsent_at {
+        Some(_) => cadence_us(&crate::admin::settings::get_cached(conn, tenant).await?),
         None => None,
     };
+    Ok(as_of(m, cadence, clock.now_us()))
+}
+
+/// A stored consent as it stands at `now`, under the tenant's re-consent `cadence` in µs
+/// ([`cadence_us`]): `None` once it is due. A re-consent date, when set, is also capped by the
+/// tenant's current cadence: shortening it applies to consents given before the change.
+pub(crate) fn as_of(m: consents::Model, cadence: Option<i64>, now: i64) -> Option<Consent> {
+    let tenant_cap = m.reconsent_at.and(cadence).map(|c| m.granted_at + c);
     let due = [m.reconsent_at, tenant_cap].into_iter().flatten().min();
-    Ok(Some(m)
+    Some(m)
         .filter(|_| due.map(|r| r > now).unwrap_or(true))
         .map(|m| Consent {
             scopes: crate::scope::split(&m.scopes),
             granted_at: m.granted_at,
             reconsent_at: m.reconsent_at,
-        }))
+        })
 }
 
 /// [`get`]'s rule as an SQL condition, for a statement that checks it in place of reading the

@@ -115,6 +115,10 @@ pub(crate) struct Queues {
     pub lookups: Arc<crate::token::lookup::Lookups>,
     /// Refreshes' reads (`token::refresh_reads`).
     pub refresh_reads: Arc<crate::token::refresh_reads::Reads>,
+    /// Code exchanges' reads (`token::code_reads`).
+    pub code_reads: Arc<crate::token::code_reads::Reads>,
+    /// Client authentications' reads (`client::lookup`).
+    pub clients: Arc<crate::client::lookup::Reads>,
 }
 
 impl Default for Queues {
@@ -123,6 +127,8 @@ impl Default for Queues {
             writes: Arc::new(crate::token::group_commit::writes()),
             lookups: Arc::new(crate::token::lookup::lookups()),
             refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
+            code_reads: Arc::new(crate::token::code_reads::reads()),
+            clients: Arc::new(crate::client::lookup::reads()),
         }
     }
 }

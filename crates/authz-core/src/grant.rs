@@ -244,6 +244,27 @@ pub async fn granted_to_user<C: ConnectionTrait>(
         .await?)
 }
 
+/// [`granted_to_user`]'s rule as an SQL expression: the granted scopes, space-separated (NULL:
+/// none), for the user, tenant and resource of the row `alias` (columns `user_id`, `tenant_id`,
+/// `resource_id`), with `everyone` the placeholder bound to [`EVERYONE`]. For the grouped reads
+/// of the grants (ADR 0025); keep it in step with [`granted_to_user`].
+pub(crate) fn granted_sql(alias: &str, everyone: &str) -> String {
+    format!(
+        "(SELECT string_agg(DISTINCT og.scope, ' ') FROM org_grants og \
+         WHERE og.tenant_id = {alias}.tenant_id AND og.resource_id = {alias}.resource_id \
+         AND (og.group_key = {everyone} OR og.group_key IN (SELECT m.group_id \
+           FROM scim_group_members m JOIN users pu ON pu.scim_user_id = m.member_id \
+           WHERE pu.id = {alias}.user_id AND pu.tenant_id = {alias}.tenant_id)))"
+    )
+}
+
+/// The scopes of [`granted_sql`]'s answer.
+pub(crate) fn granted_of(listed: Option<String>) -> Vec<String> {
+    listed
+        .map(|g| g.split(' ').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// One org grant, for the admin's list.
 #[derive(Clone, Debug)]
 pub struct Grant {

@@ -164,7 +164,7 @@ pub const FAILED_AUTH_PER_MINUTE: i64 = 30;
 
 async fn check(state: &AppState, req: &HttpRequest, p: &Params) -> Result<Client, OAuthError> {
     let creds = credentials(req, p)?;
-    let client = authz_core::client::get(&state.store.db, &creds.client_id)
+    let client = authz_core::client::find(&state.store, &creds.client_id)
         .await
         .map_err(OAuthError::server)?
         .ok_or_else(|| OAuthError::client("unknown client", creds.basic))?;

@@ -57,9 +57,20 @@ pub async fn permits<C: ConnectionTrait>(
     client_id: &str,
 ) -> CoreResult<bool> {
     Ok(match decision(conn, tenant, client_id).await? {
-        Some(Decision::Allow) => true,
-        Some(Decision::Block) => false,
+        Some(d) => d == Decision::Allow,
         None => !super::settings::get(conn, tenant).await?.allowlist_only(),
+    })
+}
+
+/// [`permits`]'s rule over what was read with the grant (ADR 0025): the tenant's stored
+/// decision about the client, if any, and the tenant's settings.
+pub(crate) fn permits_as_read(
+    decision: Option<&str>,
+    settings: &super::settings::TenantSettings,
+) -> CoreResult<bool> {
+    Ok(match decision.map(Decision::parse).transpose()? {
+        Some(d) => d == Decision::Allow,
+        None => !settings.allowlist_only(),
     })
 }
 

@@ -309,10 +309,12 @@ async fn exchange_fast(
     let now = clock.now_us();
     let db = &store.db;
     let hash = sha256_hex(ex.code);
-    let Some(c) = auth_codes::Entity::find_by_id(hash.clone()).one(db).await? else {
+    // The code and what decides whether it still stands, in one round trip (ADR 0025).
+    let Some(read) = super::code_reads::read(store, &hash, now).await? else {
         return Ok(None);
     };
-    if c.used_at.is_some() || presented_right(&c, client, ex, now).is_err() {
+    let c = &read.code;
+    if c.used_at.is_some() || presented_right(c, client, ex, now).is_err() {
         return Ok(None);
     }
     let (res, catalogue) = resource::with_catalogue(store, db, clock, &c.resource_id).await?;
@@ -323,18 +325,16 @@ async fn exchange_fast(
     }
     let tenant = crate::tenant::TenantId::from_stored(c.tenant_id.clone());
     let code_scopes = crate::scope::split(&c.scopes);
-    let pending = standing::Pending::of_code(&c, &tenant, &code_scopes);
+    let pending = standing::Pending::of_code(c, &tenant, &code_scopes);
     // The tenant's suspension and the user's status are checked by the guard below.
-    let Ok(scopes) = standing::code_stands_but_for_statuses(db, clock, &pending).await? else {
+    let Ok(scopes) = standing::code_stands_as_read(&pending, &read, now)? else {
         return Ok(None);
     };
     let tier = max_tier(&catalogue, &scopes);
-    // Cached per node for a few seconds, as the access token's lifetime is (`mint`).
-    let lifetime = crate::admin::settings::get_cached(db, &tenant)
-        .await?
-        .refresh_lifetime_secs();
+    // The settings as read with the code.
+    let lifetime = read.settings().refresh_lifetime_secs();
     let expires_at = now + lifetime * MICROS;
-    let family = family_of(clock, &c, &tenant, &scopes, expires_at, ex.dpop_jkt.clone());
+    let family = family_of(clock, c, &tenant, &scopes, expires_at, ex.dpop_jkt.clone());
     let minted = super::mint(db, clock, &family, &scopes, tier, client.allows_refresh()).await?;
     let mut w = super::one_statement::OneStatement::default();
     let guard = format!(
@@ -347,7 +347,7 @@ async fn exchange_fast(
         hash = w.bind(hash),
     );
     w.guard(guard);
-    let event = issued_event(&tenant, &c, client, res.uri, &minted.issued, tier, &family);
+    let event = issued_event(&tenant, c, client, res.uri, &minted.issued, tier, &family);
     w.insert(crate::entities::grant_families::ActiveModel::from(family));
     for row in minted.rows {
         w.insert(row);

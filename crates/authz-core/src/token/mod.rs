@@ -2,6 +2,7 @@
 //! only their SHA-256 is stored, with tenant, user, client, resource, scopes, session and family.
 pub mod client_credentials;
 pub mod code;
+pub(crate) mod code_reads;
 pub(crate) mod group_commit;
 pub mod introspect;
 pub mod jwt_bearer;

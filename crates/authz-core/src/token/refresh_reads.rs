@@ -92,17 +92,14 @@ fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
         "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {t}, {f}, {u}, \
          EXISTS (SELECT 1 FROM scim_tokens st WHERE st.tenant_id = f.tenant_id \
            AND st.revoked_at IS NULL AND st.expires_at > d.now) AS scim_live, \
-         (SELECT string_agg(DISTINCT og.scope, ' ') FROM org_grants og \
-           WHERE og.tenant_id = f.tenant_id AND og.resource_id = f.resource_id \
-           AND (og.group_key = $1 OR og.group_key IN (SELECT m.group_id \
-             FROM scim_group_members m JOIN users pu ON pu.scim_user_id = m.member_id \
-             WHERE pu.id = f.user_id AND pu.tenant_id = f.tenant_id))) AS granted \
+         {granted} AS granted \
          FROM d JOIN tokens t ON t.token_hash = d.h JOIN grant_families f ON f.id = t.family_id \
          LEFT JOIN upstream_sessions us ON us.session_id = f.session_id \
            AND us.tenant_id = f.tenant_id",
         t = columns::<tokens::Entity>("t", "A_"),
         f = columns::<grant_families::Entity>("f", "B_"),
         u = columns::<upstream_sessions::Entity>("us", "C_"),
+        granted = crate::grant::granted_sql("f", "$1"),
     );
     (sql, values)
 }
@@ -116,9 +113,7 @@ fn decode(row: &sea_orm::QueryResult) -> Result<Found, DbErr> {
             family: grant_families::Model::from_query_result(row, "B_")?,
             upstream: upstream_sessions::Model::from_query_result_optional(row, "C_")?,
             scim_live: row.try_get("", "scim_live")?,
-            granted: granted
-                .map(|g| g.split(' ').map(str::to_string).collect())
-                .unwrap_or_default(),
+            granted: crate::grant::granted_of(granted),
         },
     })
 }

@@ -103,18 +103,28 @@ pub async fn code_stands<C: ConnectionTrait>(
 }
 
 /// [`code_stands`] without its two status reads, the tenant's suspension and the user's
-/// status: the one-statement exchange checks both in its guard (ADR 0022). `Err` names the
-/// first lapse found, not necessarily the one [`code_stands`] would name; the caller falls
-/// back to the transactional exchange, which does.
-pub(crate) async fn code_stands_but_for_statuses<C: ConnectionTrait>(
-    conn: &C,
-    clock: &dyn Clock,
+/// status (the one-statement exchange checks both in its guard, ADR 0022), over what the
+/// grouped read of the code found (`code_reads`, ADR 0025). `Err` names the first lapse found,
+/// not necessarily the one [`code_stands`] would name; the caller falls back to the
+/// transactional exchange, which does.
+pub(crate) fn code_stands_as_read(
     p: &Pending<'_>,
+    read: &super::code_reads::CodeReads,
+    now: i64,
 ) -> CoreResult<Result<Vec<String>, Lapse>> {
-    if session_ended(conn, clock, p).await? {
+    if !read.session_live {
         return Ok(Err(Lapse::SessionEnded));
     }
-    still_consented_and_granted(conn, clock, p).await
+    let settings = read.settings();
+    if !admin::client_policy::permits_as_read(read.decision.as_deref(), &settings)? {
+        return Ok(Err(Lapse::ClientNotPermitted));
+    }
+    let cadence = consent::cadence_us(&settings);
+    let Some(consented) = read.consent.clone().and_then(|m| consent::as_of(m, cadence, now))
+    else {
+        return Ok(Err(Lapse::ConsentWithdrawn));
+    };
+    Ok(still_granted(p.scopes, &consented.scopes, &read.granted))
 }
 
 async fn session_ended<C: ConnectionTrait>(
