@@ -32,6 +32,7 @@ BIN_GIVEN=${BIN:+1}
 BIN=${BIN:-$CARGO_TARGET_DIR/release/gatehouse}
 GH_PORT=${GH_PORT:-18480}
 PEER_PORT=${PEER_PORT:-18481}
+METRICS_PORT=${METRICS_PORT:-18482}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/results/$STAMP
 mkdir -p "$OUT"
@@ -108,6 +109,12 @@ pg_stats_dump() { # outfile
     from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
     order by total_exec_time desc limit 25" >"$1" 2>/dev/null || rm -f "$1"
 }
+# The node's /metrics after a phase (cumulative since its start): the group sizes, grants and
+# pool waits behind a phase's figure.
+metrics_dump() { # outfile
+  curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null \
+    | grep -E '^gatehouse_(grant_group_size|read_group_size|grants_total|db_pool)' >"$1" || rm -f "$1"
+}
 rss_mb() { awk '/^VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
 result_line() { sed -n 's/^RESULT //p' "$1" | tail -n 1; }
 
@@ -159,7 +166,7 @@ export RUST_LOG=warn
 "$BIN" migrate >"$OUT/migrate.log" 2>&1
 psql "$DATABASE_URL" -qc "create extension if not exists pg_stat_statements" >/dev/null 2>&1 || true
 log "starting gatehouse on $GATEHOUSE_ISSUER"
-"$BIN" serve --listen "127.0.0.1:$GH_PORT" >"$OUT/gatehouse.log" 2>&1 &
+"$BIN" serve --listen "127.0.0.1:$GH_PORT" --metrics-listen "127.0.0.1:$METRICS_PORT" >"$OUT/gatehouse.log" 2>&1 &
 GH_PID=$!
 for i in $(seq 240); do
   curl -fsS -o /dev/null "$GATEHOUSE_ISSUER/readyz" 2>/dev/null && break
@@ -177,6 +184,7 @@ GATEHOUSE_BIN=$BIN GATEHOUSE_BASE=$GATEHOUSE_ISSUER PKI_DIR=$WORK LOG_DIR=$OUT T
   CHAINS=$CHAINS CODES=$CODES WARM=$WARM CODE_CONCURRENCY=$CODE_CONCURRENCY CLIENTS=$CLIENTS \
   node bench/setup.mjs 2> >(tee "$OUT/setup.log" >&2)
 jq '.code_exchange' "$OUT/gatehouse-tokens.json" >"$OUT/gatehouse-code-exchange.json"
+metrics_dump "$OUT/gatehouse-setup.metrics.txt"
 sleep 3
 GH_RSS_IDLE=$(rss_mb "$GH_PID")
 log "gatehouse RSS idle after setup: $GH_RSS_IDLE MB"
@@ -190,6 +198,7 @@ pg_waits "$OUT/gatehouse-introspect.pgwaits.txt" &
 run_wrk "$OUT/gatehouse-tokens.json" "$GATEHOUSE_ISSUER" gatehouse
 stop_sampler
 pg_stats_dump "$OUT/gatehouse-introspect.pgstat.txt"
+metrics_dump "$OUT/gatehouse-introspect.metrics.txt"
 node bench/check-active.mjs "$OUT/gatehouse-tokens.json" | tee "$OUT/gatehouse-active-after.txt" >&2
 result_line "$OUT/gatehouse-introspect.wrk.txt" | tee "$OUT/gatehouse-introspect.json" >&2
 node bench/phase-stats.mjs "$OUT/gatehouse-introspect.samples" | tee "$OUT/gatehouse-introspect.stats.json" >&2
@@ -206,6 +215,7 @@ pg_waits "$OUT/gatehouse-refresh.pgwaits.txt" &
 node bench/refresh-load.mjs "$OUT/gatehouse-tokens.json" "$DURATION" gatehouse | result_line /dev/stdin | tee "$OUT/gatehouse-refresh.json" >&2
 stop_sampler
 pg_stats_dump "$OUT/gatehouse-refresh.pgstat.txt"
+metrics_dump "$OUT/gatehouse-refresh.metrics.txt"
 node bench/phase-stats.mjs "$OUT/gatehouse-refresh.samples" | tee "$OUT/gatehouse-refresh.stats.json" >&2
 
 # --- gatehouse: client_credentials (a service account, client_secret_basic) -------------------
@@ -216,6 +226,7 @@ pg_waits "$OUT/gatehouse-cc.pgwaits.txt" &
 run_cc "$OUT/gatehouse-tokens.json" "$GATEHOUSE_ISSUER" gatehouse
 stop_sampler
 pg_stats_dump "$OUT/gatehouse-cc.pgstat.txt"
+metrics_dump "$OUT/gatehouse-cc.metrics.txt"
 tee /dev/stderr <"$OUT/gatehouse-cc.json" >/dev/null
 node bench/phase-stats.mjs "$OUT/gatehouse-cc.samples" | tee "$OUT/gatehouse-cc.stats.json" >&2
 grep -cE '\b(ERROR|WARN)\b' "$OUT/gatehouse.log" >"$OUT/gatehouse-log-warnings.txt" || true
