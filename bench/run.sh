@@ -5,7 +5,7 @@
 #   bench/run.sh
 #
 # Env knobs (defaults are the documented method): DURATION (20 s per load phase), CONNS (64),
-# CHAINS (64), CODES (1000 timed code exchanges after WARM=200 untimed ones, concurrency
+# CHAINS (64), CODES (3000 timed code exchanges after WARM=200 untimed ones, concurrency
 # CODE_CONCURRENCY=32), PG_URL (admin URL of
 # the local PostgreSQL; default postgres://postgres@127.0.0.1:5432/test), BENCH_DB (gh_bench),
 # CARGO_TARGET_DIR (/root/.cache/gatehouse-target), BIN (measure this binary, built elsewhere,
@@ -19,7 +19,7 @@ ROOT=$PWD
 DURATION=${DURATION:-20}
 CONNS=${CONNS:-64}
 CHAINS=${CHAINS:-64}
-CODES=${CODES:-1000}
+CODES=${CODES:-3000}
 WARM=${WARM:-200}
 CODE_CONCURRENCY=${CODE_CONCURRENCY:-32}
 CLIENTS=${CLIENTS:-1}   # diagnosis only: spread the chains over this many DCR clients

@@ -12,7 +12,7 @@
 // first CHAINS results become the token chains used by the introspection and refresh benchmarks.
 //
 // Env: GATEHOUSE_BIN, GATEHOUSE_BASE (issuer URL of the running node), PKI_DIR (ca.pem,
-// server.pem, server.key), TOKENS_OUT (JSON file to write), LOG_DIR, CHAINS (64), CODES (1000), WARM (200),
+// server.pem, server.key), TOKENS_OUT (JSON file to write), LOG_DIR, CHAINS (64), CODES (3000), WARM (200),
 // CODE_CONCURRENCY (32), PREP_CONCURRENCY (8); plus the node's env (DATABASE_URL,
 // GATEHOUSE_MASTER_KEY, ...) for the CLI.
 import http from 'node:http';
@@ -27,7 +27,7 @@ import { Browser } from '../tests/interop/browser.mjs';
 const env = process.env;
 const BASE = env.GATEHOUSE_BASE;
 const CHAINS = +(env.CHAINS ?? 64);
-const CODES = Math.max(+(env.CODES ?? 1000), CHAINS);
+const CODES = Math.max(+(env.CODES ?? 3000), CHAINS);
 const WARM = +(env.WARM ?? 200); // code exchanges before the timed ones, not timed
 const PER_ADDRESS = 500; // codes prepared per source address (the limit is 600 a minute)
 const CODE_CONCURRENCY = +(env.CODE_CONCURRENCY ?? 32);
