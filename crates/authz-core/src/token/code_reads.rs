@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
 use crate::admin::settings::TenantSettings;
 use crate::db::columns;
 use crate::entities::{auth_codes, consents};
-use crate::group::{all_or_each, read_by_ord, values_list, Answers, Group};
+use crate::group::{all_or_each, padded_values, read_by_ord, values_sql, Answers, Group, Texts};
 
 /// The reads of a code (see the module documentation).
 pub(crate) struct CodeReads {
@@ -76,16 +76,20 @@ fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<CodeRea
     })
 }
 
+/// The statement's texts, one per number of rows.
+static TEXTS: Texts<usize> = Texts::new();
+
 fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
     let rows = asked
         .iter()
         .map(|a| vec![a.hash.clone().into(), a.now.into()])
         .collect();
-    let (rows, listed) = values_list(rows, 2);
+    let (total, listed) = padded_values(rows);
     let mut values: Vec<sea_orm::Value> = vec![crate::grant::EVERYONE.into()];
     values.extend(listed);
-    let sql = format!(
-        "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {c}, {k}, \
+    let sql = TEXTS.get(total, || {
+        format!(
+            "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {c}, {k}, \
          EXISTS (SELECT 1 FROM browser_sessions s WHERE s.id_hash = c.session_id \
            AND s.revoked_at IS NULL AND s.expires_at > d.now \
            AND s.tenant_id = c.tenant_id AND s.user_id = c.user_id) AS session_live, \
@@ -95,10 +99,12 @@ fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
          FROM d JOIN auth_codes c ON c.code_hash = d.h JOIN tenants tn ON tn.id = c.tenant_id \
          LEFT JOIN consents k ON k.tenant_id = c.tenant_id AND k.user_id = c.user_id \
            AND k.client_id = c.client_id AND k.resource_id = c.resource_id",
-        c = columns::<auth_codes::Entity>("c", "A_"),
-        k = columns::<consents::Entity>("k", "B_"),
-        granted = crate::grant::granted_sql("c", "$1"),
-    );
+            c = columns::<auth_codes::Entity>("c", "A_"),
+            k = columns::<consents::Entity>("k", "B_"),
+            granted = crate::grant::granted_sql("c", "$1"),
+            rows = values_sql(2, 3, total),
+        )
+    });
     (sql, values)
 }
 

@@ -14,8 +14,9 @@
 //!   answer names the rows written, so each grant learns its own outcome: a guard that fails
 //!   for one grant writes nothing for it and leaves the others alone, exactly as alone.
 //! - The list is padded to a power of two with rows of `NULL`s that no guard accepts
-//!   ([`values_list`]), so each grant type has a handful of statement texts (1, 2, 4, … 64
-//!   rows) that every pooled connection prepares once.
+//!   ([`crate::group::padded_values`]), so each grant type has a handful of statement texts (1, 2,
+//!   4, … 64 rows) that every pooled connection prepares once, and the node builds once
+//!   ([`Texts`]).
 //! - If the merged statement fails (a deadlock between two writers, a lost connection), nothing
 //!   of it was written, and each grant is written alone, as before.
 //!
@@ -26,7 +27,7 @@ use std::collections::HashSet;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, Value};
 
 use super::one_statement::OneStatement;
-use crate::group::{values_list, Answers, Group};
+use crate::group::{padded_values, values_sql, Answers, Group, Texts};
 
 /// A node's grant writes: each answer is whether the statement's guard held and its rows are
 /// committed ([`OneStatement::run`]).
@@ -54,17 +55,17 @@ fn write_all(db: DatabaseConnection, stmts: Vec<OneStatement>) -> Answers<bool> 
     })
 }
 
-/// The statements grouped by text, each with its place in the batch, in the order they came.
+/// The statements grouped by shape (the same text), each with its place in the batch, in the
+/// order they came.
 fn by_shape(stmts: Vec<OneStatement>) -> Vec<Vec<(usize, OneStatement)>> {
-    let mut groups: Vec<(String, Vec<(usize, OneStatement)>)> = Vec::new();
+    let mut groups: Vec<Vec<(usize, OneStatement)>> = Vec::new();
     for (i, stmt) in stmts.into_iter().enumerate() {
-        let key = stmt.sql();
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, g)) => g.push((i, stmt)),
-            None => groups.push((key, vec![(i, stmt)])),
+        match groups.iter_mut().find(|g| g[0].1.same_shape(&stmt)) {
+            Some(g) => g.push((i, stmt)),
+            None => groups.push(vec![(i, stmt)]),
         }
     }
-    groups.into_iter().map(|(_, g)| g).collect()
+    groups
 }
 
 /// Statements of one shape: merged into one when there are several, else (or when the merged
@@ -101,20 +102,30 @@ struct Merged {
     values: Vec<Value>,
 }
 
+/// The merged texts, by the statements' own text and the number of rows.
+static TEXTS: Texts<(String, usize)> = Texts::new();
+
 impl Merged {
     fn of(stmts: &[OneStatement]) -> Option<Merged> {
         let first = &stmts[0];
-        let guard = batched_guard(first.guard_sql())?;
         let k = first.values.len();
         let rows = stmts.iter().map(|s| s.values.clone()).collect();
-        let (list, values) = values_list(rows, 1);
-        let cols: Vec<String> = (1..=k).map(|p| format!("p{p}")).collect();
-        let sql = format!(
-            "WITH d({}, ord) AS (VALUES {list}), g AS ({guard}){} SELECT ord FROM g",
-            cols.join(", "),
-            first.inserts_sql("g.p"),
-        );
-        Some(Merged { sql, values })
+        let (total, values) = padded_values(rows);
+        let mut merges = true;
+        let sql = TEXTS.get((first.sql(), total), || {
+            let Some(guard) = batched_guard(first.guard_sql()) else {
+                merges = false;
+                return String::new();
+            };
+            let cols: Vec<String> = (1..=k).map(|p| format!("p{p}")).collect();
+            format!(
+                "WITH d({}, ord) AS (VALUES {}), g AS ({guard}){} SELECT ord FROM g",
+                cols.join(", "),
+                values_sql(1, k + 1, total),
+                first.inserts_sql("g.p"),
+            )
+        });
+        (merges && !sql.is_empty()).then_some(Merged { sql, values })
     }
 
     async fn run(self, db: &DatabaseConnection) -> Result<HashSet<i32>, DbErr> {

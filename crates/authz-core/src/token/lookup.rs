@@ -8,7 +8,7 @@ use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, Value};
 
 use crate::db::columns;
 use crate::entities::{grant_families, resources, tokens};
-use crate::group::{all_or_each, read_by_ord, values_list, Answers, Group};
+use crate::group::{all_or_each, padded_values, read_by_ord, values_sql, Answers, Group, Texts};
 
 /// What an introspection reads: the caller's client id and the token's hash.
 pub(crate) struct Lookup {
@@ -45,22 +45,28 @@ fn look_up_all(db: DatabaseConnection, asked: Vec<Lookup>) -> Answers<Found> {
     })
 }
 
+/// The statement's texts, one per number of rows.
+static TEXTS: Texts<usize> = Texts::new();
+
 fn statement(asked: &[Lookup]) -> (String, Vec<Value>) {
     let rows = asked
         .iter()
         .map(|a| vec![a.client_id.clone().into(), a.hash.clone().into()])
         .collect();
-    let (rows, values) = values_list(rows, 1);
-    let sql = format!(
-        "WITH d(cid, h, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {r}, {t}, {f} FROM d \
+    let (total, values) = padded_values(rows);
+    let sql = TEXTS.get(total, || {
+        format!(
+            "WITH d(cid, h, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {r}, {t}, {f} FROM d \
          JOIN resources r ON r.rs_client_id = d.cid \
          LEFT JOIN tokens t ON t.resource_id = r.id AND t.token_hash = d.h \
            AND t.tenant_id NOT IN (SELECT tn.id FROM tenants tn WHERE tn.suspended_at IS NOT NULL) \
          LEFT JOIN grant_families f ON f.id = t.family_id",
-        r = columns::<resources::Entity>("r", "A_"),
-        t = columns::<tokens::Entity>("t", "B_"),
-        f = columns::<grant_families::Entity>("f", "C_"),
-    );
+            r = columns::<resources::Entity>("r", "A_"),
+            t = columns::<tokens::Entity>("t", "B_"),
+            f = columns::<grant_families::Entity>("f", "C_"),
+            rows = values_sql(1, 3, total),
+        )
+    });
     (sql, values)
 }
 

@@ -28,6 +28,7 @@ pub(crate) struct OneStatement {
 
 /// One `INSERT … SELECT` of the statement: its table, its quoted column list, and the
 /// placeholder number (`$n`) of each column's value.
+#[derive(PartialEq, Eq)]
 struct Insert {
     table: String,
     cols: String,
@@ -51,18 +52,23 @@ impl OneStatement {
     /// Inserts `row` (its set columns) once per row of the guard.
     pub fn insert<A: ActiveModelTrait>(&mut self, row: A) {
         let table = <A::Entity as Default>::default().table_name().to_owned();
-        let mut cols = Vec::new();
+        let mut cols = String::with_capacity(256);
         let mut params = Vec::new();
         for c in <A::Entity as EntityTrait>::Column::iter() {
             if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(c) {
-                cols.push(format!("\"{}\"", sea_orm::IdenStatic::as_str(&c)));
+                if !cols.is_empty() {
+                    cols.push_str(", ");
+                }
+                cols.push('"');
+                cols.push_str(sea_orm::IdenStatic::as_str(&c));
+                cols.push('"');
                 self.values.push(v);
                 params.push(self.values.len());
             }
         }
         self.inserts.push(Insert {
             table,
-            cols: cols.join(", "),
+            cols,
             params,
         });
     }
@@ -121,6 +127,12 @@ impl OneStatement {
 
     pub(super) fn guard_sql(&self) -> &str {
         &self.guard
+    }
+
+    /// Whether `other` has the same text as this statement ([`Self::sql`]), compared without
+    /// writing either.
+    pub(super) fn same_shape(&self, other: &OneStatement) -> bool {
+        self.guard == other.guard && self.inserts == other.inserts
     }
 }
 

@@ -10,7 +10,7 @@
 use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
 
 use crate::db::columns;
-use crate::group::{all_or_each, read_by_ord, values_list, Answers, Group};
+use crate::group::{all_or_each, padded_values, read_by_ord, values_sql, Answers, Group, Texts};
 
 use crate::client::Client;
 use crate::clock::Clock;
@@ -80,27 +80,33 @@ fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<Found>>
     })
 }
 
+/// The statement's texts, one per number of rows.
+static TEXTS: Texts<usize> = Texts::new();
+
 fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
     let rows = asked
         .iter()
         .map(|a| vec![a.hash.clone().into(), a.now.into()])
         .collect();
-    let (rows, listed) = values_list(rows, 2);
+    let (total, listed) = padded_values(rows);
     let mut values: Vec<sea_orm::Value> = vec![crate::grant::EVERYONE.into()];
     values.extend(listed);
-    let sql = format!(
-        "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {t}, {f}, {u}, \
+    let sql = TEXTS.get(total, || {
+        format!(
+            "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {t}, {f}, {u}, \
          EXISTS (SELECT 1 FROM scim_tokens st WHERE st.tenant_id = f.tenant_id \
            AND st.revoked_at IS NULL AND st.expires_at > d.now) AS scim_live, \
          {granted} AS granted \
          FROM d JOIN tokens t ON t.token_hash = d.h JOIN grant_families f ON f.id = t.family_id \
          LEFT JOIN upstream_sessions us ON us.session_id = f.session_id \
            AND us.tenant_id = f.tenant_id",
-        t = columns::<tokens::Entity>("t", "A_"),
-        f = columns::<grant_families::Entity>("f", "B_"),
-        u = columns::<upstream_sessions::Entity>("us", "C_"),
-        granted = crate::grant::granted_sql("f", "$1"),
-    );
+            t = columns::<tokens::Entity>("t", "A_"),
+            f = columns::<grant_families::Entity>("f", "B_"),
+            u = columns::<upstream_sessions::Entity>("us", "C_"),
+            granted = crate::grant::granted_sql("f", "$1"),
+            rows = values_sql(2, 3, total),
+        )
+    });
     (sql, values)
 }
 

@@ -120,7 +120,10 @@ pub(crate) fn code_stands_as_read(
         return Ok(Err(Lapse::ClientNotPermitted));
     }
     let cadence = consent::cadence_us(&settings);
-    let Some(consented) = read.consent.clone().and_then(|m| consent::as_of(m, cadence, now))
+    let Some(consented) = read
+        .consent
+        .clone()
+        .and_then(|m| consent::as_of(m, cadence, now))
     else {
         return Ok(Err(Lapse::ConsentWithdrawn));
     };
