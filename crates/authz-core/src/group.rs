@@ -141,13 +141,29 @@ async fn run<Q: Send + 'static, A: Send + 'static>(
     }
 }
 
+/// The batch function of a kind of grouped read ([`Batch`]): one statement for the requests
+/// (`statement`), each answer row placed at the request its `ord` names (`decode`,
+/// [`read_by_ord`]), and each request alone if that statement fails ([`all_or_each`]).
+pub(crate) fn read_batch<Q: Send + Sync + 'static, A: Send + 'static>(
+    db: DatabaseConnection,
+    asked: Vec<Q>,
+    statement: fn(&[Q]) -> (String, Vec<Value>),
+    decode: fn(&QueryResult) -> Result<A, DbErr>,
+) -> Answers<Option<A>> {
+    Box::pin(async move {
+        all_or_each(&asked, |some| {
+            let (sql, values) = statement(some);
+            let (db, n) = (db.clone(), some.len());
+            async move { read_by_ord(&db, sql, values, n, decode).await }
+        })
+        .await
+    })
+}
+
 /// The answers to `asked` from one statement (`read`, built for the requests it is given); if
 /// that statement fails, from one statement per request, so each request gets its own answer or
 /// its own error (an outage is still answered 503, a request's own fault stays its own).
-pub(crate) async fn all_or_each<Q, A, Fut>(
-    asked: &[Q],
-    read: impl Fn(&[Q]) -> Fut,
-) -> Vec<Result<A, DbErr>>
+async fn all_or_each<Q, A, Fut>(asked: &[Q], read: impl Fn(&[Q]) -> Fut) -> Vec<Result<A, DbErr>>
 where
     Fut: Future<Output = Result<Vec<A>, DbErr>>,
 {
@@ -171,7 +187,7 @@ where
 
 /// Runs a grouped read of `n` requests and places each answer row at the request its `ord`
 /// column names (`decode` reads the row); a request no row answers gets `None`.
-pub(crate) async fn read_by_ord<A>(
+async fn read_by_ord<A>(
     db: &DatabaseConnection,
     sql: String,
     values: Vec<Value>,

@@ -7,7 +7,7 @@ use sea_orm::{DatabaseConnection, FromQueryResult, Value};
 
 use crate::db::columns;
 use crate::entities::clients;
-use crate::group::{all_or_each, padded_values, read_by_ord, values_sql, Answers, Group, Texts};
+use crate::group::{padded_values, read_batch, values_sql, Answers, Group, Texts};
 
 /// A node's client reads: the client id asked for, the row if there is one.
 pub(crate) type Reads = Group<String, Option<clients::Model>>;
@@ -17,23 +17,15 @@ pub(crate) fn reads() -> Reads {
 }
 
 fn read_all(db: DatabaseConnection, asked: Vec<String>) -> Answers<Option<clients::Model>> {
-    Box::pin(async move {
-        all_or_each(&asked, |some| {
-            let (sql, values) = statement(some);
-            let (db, n) = (db.clone(), some.len());
-            async move {
-                read_by_ord(&db, sql, values, n, |row| {
-                    clients::Model::from_query_result(row, "A_")
-                })
-                .await
-            }
-        })
-        .await
-    })
+    read_batch(db, asked, statement, decode)
 }
 
 /// The statement's texts, one per number of rows.
 static TEXTS: Texts<usize> = Texts::new();
+
+fn decode(row: &sea_orm::QueryResult) -> Result<clients::Model, sea_orm::DbErr> {
+    clients::Model::from_query_result(row, "A_")
+}
 
 fn statement(asked: &[String]) -> (String, Vec<Value>) {
     let rows = asked.iter().map(|id| vec![id.clone().into()]).collect();

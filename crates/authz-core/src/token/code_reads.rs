@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
 use crate::admin::settings::TenantSettings;
 use crate::db::columns;
 use crate::entities::{auth_codes, consents};
-use crate::group::{all_or_each, padded_values, read_by_ord, values_sql, Answers, Group, Texts};
+use crate::group::{padded_values, read_batch, values_sql, Answers, Group, Texts};
 
 /// The reads of a code (see the module documentation).
 pub(crate) struct CodeReads {
@@ -66,14 +66,7 @@ pub(crate) async fn read(
 }
 
 fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<CodeReads>> {
-    Box::pin(async move {
-        all_or_each(&asked, |some| {
-            let (sql, values) = statement(some);
-            let (db, n) = (db.clone(), some.len());
-            async move { read_by_ord(&db, sql, values, n, decode).await }
-        })
-        .await
-    })
+    read_batch(db, asked, statement, decode)
 }
 
 /// The statement's texts, one per number of rows.

@@ -8,7 +8,7 @@ use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, Value};
 
 use crate::db::columns;
 use crate::entities::{grant_families, resources, tokens};
-use crate::group::{all_or_each, padded_values, read_by_ord, values_sql, Answers, Group, Texts};
+use crate::group::{padded_values, read_batch, values_sql, Answers, Group, Texts};
 
 /// What an introspection reads: the caller's client id and the token's hash.
 pub(crate) struct Lookup {
@@ -35,14 +35,7 @@ pub(crate) fn lookups() -> Lookups {
 }
 
 fn look_up_all(db: DatabaseConnection, asked: Vec<Lookup>) -> Answers<Found> {
-    Box::pin(async move {
-        all_or_each(&asked, |some| {
-            let (sql, values) = statement(some);
-            let (db, n) = (db.clone(), some.len());
-            async move { read_by_ord(&db, sql, values, n, decode).await }
-        })
-        .await
-    })
+    read_batch(db, asked, statement, decode)
 }
 
 /// The statement's texts, one per number of rows.

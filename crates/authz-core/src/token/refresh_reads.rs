@@ -10,7 +10,7 @@
 use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
 
 use crate::db::columns;
-use crate::group::{all_or_each, padded_values, read_by_ord, values_sql, Answers, Group, Texts};
+use crate::group::{padded_values, read_batch, values_sql, Answers, Group, Texts};
 
 use crate::client::Client;
 use crate::clock::Clock;
@@ -70,14 +70,7 @@ pub(crate) fn reads() -> Reads {
 }
 
 fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<Found>> {
-    Box::pin(async move {
-        all_or_each(&asked, |some| {
-            let (sql, values) = statement(some);
-            let (db, n) = (db.clone(), some.len());
-            async move { read_by_ord(&db, sql, values, n, decode).await }
-        })
-        .await
-    })
+    read_batch(db, asked, statement, decode)
 }
 
 /// The statement's texts, one per number of rows.
