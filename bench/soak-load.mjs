@@ -59,6 +59,7 @@ const count = (op, ok, r) => {
   }
 };
 
+let nextChain = 0;
 const ops = {
   async introspect() {
     const live = chains.filter((c) => !c.dead);
@@ -67,7 +68,13 @@ const ops = {
     count('introspect', r.status === 200 && r.body.includes('"active":true'), r);
   },
   async refresh() {
-    const c = chains.find((x) => !x.busy && !x.dead);
+    // Round robin from the chain after the last one refreshed: every chain rotates, so none
+    // keeps the access token of the setup past its lifetime (15 minutes for a sensitive scope).
+    let c = null;
+    for (let i = 0; i < chains.length && !c; i++) {
+      const x = chains[(nextChain + i) % chains.length];
+      if (!x.busy && !x.dead) { c = x; nextChain = (chains.indexOf(x) + 1) % chains.length; }
+    }
     if (!c) return count('refresh', null);
     c.busy = true;
     const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.refresh_token, client_id: c.client_id ?? spec.client_id }).toString();
