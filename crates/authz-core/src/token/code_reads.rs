@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
 use crate::admin::settings::TenantSettings;
 use crate::db::columns;
 use crate::entities::{auth_codes, consents};
-use crate::group::{padded_values, read_batch, values_sql, Answers, Group, Texts};
+use crate::group::{read_batch, values_sql, Answers, Group, Texts};
 
 /// The reads of a code (see the module documentation).
 pub(crate) struct CodeReads {
@@ -38,11 +38,8 @@ impl CodeReads {
 }
 
 /// What one exchange reads by: the code's hash, and the time (a session's expiry is compared
-/// with it).
-pub(crate) struct Asked {
-    pub hash: String,
-    pub now: i64,
-}
+/// with it), as a refresh reads by its token's.
+pub(crate) use super::refresh_reads::Asked;
 
 /// A node's code exchange reads.
 pub(crate) type Reads = Group<Asked, Option<CodeReads>>;
@@ -58,10 +55,7 @@ pub(crate) async fn read(
     hash: &str,
     now: i64,
 ) -> Result<Option<CodeReads>, DbErr> {
-    let asked = Asked {
-        hash: hash.to_string(),
-        now,
-    };
+    let asked = Asked::new(hash, now);
     store.queues.code_reads.submit(&store.db, asked).await
 }
 
@@ -73,13 +67,7 @@ fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<CodeRea
 static TEXTS: Texts<usize> = Texts::new();
 
 fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
-    let rows = asked
-        .iter()
-        .map(|a| vec![a.hash.clone().into(), a.now.into()])
-        .collect();
-    let (total, listed) = padded_values(rows);
-    let mut values: Vec<sea_orm::Value> = vec![crate::grant::EVERYONE.into()];
-    values.extend(listed);
+    let (total, values) = super::refresh_reads::by_hash_values(asked);
     let sql = TEXTS.get(total, || {
         format!(
             "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {c}, {k}, \
@@ -119,10 +107,7 @@ mod tests {
 
     #[test]
     fn each_code_is_a_row_and_the_answer_names_its_row() {
-        let ask = |h: &str| Asked {
-            hash: h.into(),
-            now: 1,
-        };
+        let ask = |h: &str| Asked::new(h, 1);
         let (sql, values) = statement(&[ask("a"), ask("b")]);
         assert!(sql.starts_with(
             "WITH d(h, now, ord) AS (VALUES ($2, $3, $4), ($5, $6, $7)) \

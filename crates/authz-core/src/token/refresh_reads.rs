@@ -36,10 +36,7 @@ pub(crate) async fn read(
     hash: &str,
 ) -> Result<Option<RefreshReads>, DbErr> {
     let now = clock.now_us();
-    let asked = Asked {
-        hash: hash.to_string(),
-        now,
-    };
+    let asked = Asked::new(hash, now);
     let Some(row) = store.queues.refresh_reads.submit(&store.db, asked).await? else {
         return Ok(None);
     };
@@ -50,10 +47,19 @@ pub(crate) async fn read(
 }
 
 /// What one refresh reads by: the token's hash, and the time (a SCIM token's expiry is
-/// compared with it).
+/// compared with it). The code exchange's read (`code_reads`) reads by the same.
 pub(crate) struct Asked {
     hash: String,
     now: i64,
+}
+
+impl Asked {
+    pub(crate) fn new(hash: &str, now: i64) -> Asked {
+        Asked {
+            hash: hash.to_string(),
+            now,
+        }
+    }
 }
 
 /// The token row with the reads, before the liveness check.
@@ -76,7 +82,11 @@ fn read_all(db: DatabaseConnection, asked: Vec<Asked>) -> Answers<Option<Found>>
 /// The statement's texts, one per number of rows.
 static TEXTS: Texts<usize> = Texts::new();
 
-fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
+/// The values of a grouped read by hash and time that also reads the org grants
+/// (`grant::granted_sql` with `$1`): `$1` is [`crate::grant::EVERYONE`], then the rows
+/// `(hash, now, ord)` from `$2`, padded. Returns the padded number of rows and the values.
+/// The code exchange's read (`code_reads`) binds the same way.
+pub(super) fn by_hash_values(asked: &[Asked]) -> (usize, Vec<sea_orm::Value>) {
     let rows = asked
         .iter()
         .map(|a| vec![a.hash.clone().into(), a.now.into()])
@@ -84,6 +94,11 @@ fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
     let (total, listed) = padded_values(rows);
     let mut values: Vec<sea_orm::Value> = vec![crate::grant::EVERYONE.into()];
     values.extend(listed);
+    (total, values)
+}
+
+fn statement(asked: &[Asked]) -> (String, Vec<sea_orm::Value>) {
+    let (total, values) = by_hash_values(asked);
     let sql = TEXTS.get(total, || {
         format!(
             "WITH d(h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {t}, {f}, {u}, \
