@@ -119,6 +119,8 @@ pub(crate) struct Queues {
     pub code_reads: Arc<crate::token::code_reads::Reads>,
     /// Client authentications' reads (`client::lookup`).
     pub clients: Arc<crate::client::lookup::Reads>,
+    /// The gateway's token reads (`token::bearer`).
+    pub bearers: Arc<crate::token::bearer::Reads>,
 }
 
 impl Default for Queues {
@@ -129,6 +131,7 @@ impl Default for Queues {
             refresh_reads: Arc::new(crate::token::refresh_reads::reads()),
             code_reads: Arc::new(crate::token::code_reads::reads()),
             clients: Arc::new(crate::client::lookup::reads()),
+            bearers: Arc::new(crate::token::bearer::reads()),
         }
     }
 }

@@ -75,6 +75,8 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             .with_worker_pools(&cfg.database_url, worker_pool);
         let server = HttpServer::new(move || gatehouse::app(&services))
             .workers(workers)
+            // No small write waits for the client's delayed ACK (see `cli::gateway::serve`).
+            .tcp_nodelay(true)
             .shutdown_timeout(20)
             .bind(&listen)
             .map_err(|e| crate::cli::listen_error(&listen, &e))?;

@@ -273,6 +273,11 @@ impl GatewayState {
         self.local(|w| w.db.as_ref().unwrap_or(shared).db.clone())
     }
 
+    /// The store of this worker thread (its pool and its queues of grouped reads), or the shared one.
+    fn store(&self, shared: &Store) -> Store {
+        self.local(|w| w.db.as_ref().unwrap_or(shared).clone())
+    }
+
     /// Hands out and accepts the DPoP nonces of `key` (the issuer's, on the same master key).
     pub fn with_dpop_nonces(mut self, key: authz_core::dpop::NonceKey) -> Self {
         self.dpop_nonces = key;
@@ -354,7 +359,7 @@ impl GatewayState {
                 store, key_usage, ..
             } => {
                 let holder = app::gateway::authenticate(
-                    &self.db(store),
+                    &self.store(store),
                     self.clock.as_ref(),
                     &route.resource,
                     token,

@@ -5,12 +5,11 @@
 //! the next call (DESIGN §6.3).
 use authz_core::clock::{Clock, MICROS};
 use authz_core::crypto::sha256_hex;
-use authz_core::entities::{grant_families, tenants, tokens};
 use authz_core::resource::Resource;
+use authz_core::token::bearer;
 use authz_core::token::refresh::STEP_UP_WINDOW_SECS;
 use authz_core::token::CredentialKind;
-use authz_core::{CoreResult, TenantId};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use authz_core::{CoreResult, Store, TenantId};
 
 /// A verified bearer of a live access token for one resource. Only [`authenticate`] makes one,
 /// so an audit record or an upstream JWT built from it names who really called.
@@ -78,88 +77,43 @@ impl TokenHolder {
 /// else (unknown, refresh token, revoked, expired, another resource, a suspended tenant), all
 /// of which the gateway answers alike with 401 (RFC 6750 §3.1 `invalid_token`).
 /// `share_identity`: also read the user's email and name (the resource's setting).
-pub async fn authenticate<C: ConnectionTrait>(
-    conn: &C,
+pub async fn authenticate(
+    store: &Store,
     clock: &dyn Clock,
     resource: &Resource,
     token: &str,
     share_identity: bool,
 ) -> CoreResult<Option<TokenHolder>> {
-    use sea_orm::sea_query::Expr;
-    use sea_orm::{ColumnTrait, JoinType, QueryFilter, QuerySelect};
-    let now = clock.now_us();
-    // One statement (the hot path, DESIGN §10): the token by its primary key, its grant
-    // family and its tenant by theirs, every condition of a live token in the WHERE clause.
-    let family = tokens::Entity::belongs_to(grant_families::Entity)
-        .from(tokens::Column::FamilyId)
-        .to(grant_families::Column::Id)
-        .into();
-    let tenant = tokens::Entity::belongs_to(tenants::Entity)
-        .from(tokens::Column::TenantId)
-        .to(tenants::Column::Id)
-        .into();
-    #[allow(clippy::type_complexity)]
-    let row: Option<(
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        String,
-        String,
-        Option<String>,
-    )> = tokens::Entity::find_by_id(sha256_hex(token))
-        .select_only()
-        .column(tokens::Column::TenantId)
-        .column(tokens::Column::UserId)
-        .column(tokens::Column::ClientId)
-        .column(tokens::Column::SessionId)
-        .column(tokens::Column::Scopes)
-        .column(grant_families::Column::AuthTime)
-        .column(grant_families::Column::Id)
-        .column(grant_families::Column::Kind)
-        .column(grant_families::Column::DpopJkt)
-        .join(JoinType::InnerJoin, family)
-        .join(JoinType::InnerJoin, tenant)
-        .filter(tokens::Column::Kind.eq("access"))
-        .filter(tokens::Column::RevokedAt.is_null())
-        .filter(tokens::Column::ExpiresAt.gt(now))
-        .filter(tokens::Column::ResourceId.eq(resource.id.as_str()))
-        .filter(Expr::col((grant_families::Entity, grant_families::Column::RevokedAt)).is_null())
-        .filter(Expr::col((tenants::Entity, tenants::Column::SuspendedAt)).is_null())
-        .into_tuple()
-        .one(conn)
-        .await?;
-    let Some((tenant_id, user_id, client_id, session_id, scopes, auth_time, family_id, kind, jkt)) =
-        row
+    // One statement, with the node's concurrent calls (the hot path, DESIGN §10; ADR 0025).
+    let Some(b) = bearer::live(store, &resource.id, sha256_hex(token), clock.now_us()).await?
     else {
         return Ok(None);
     };
     // A kind this node does not know (a newer node's) is refused, not guessed.
-    let Some(kind) = CredentialKind::parse(&kind) else {
+    let Some(kind) = CredentialKind::parse(&b.kind) else {
         return Ok(None);
     };
-    let Ok(tenant) = TenantId::parse(&tenant_id) else {
+    let Ok(tenant) = TenantId::parse(&b.tenant_id) else {
         return Ok(None);
     };
     let (email, name) = if share_identity {
-        authz_core::token::introspect::subject_identity(conn, &tenant, Some(kind), &user_id).await?
+        authz_core::token::introspect::subject_identity(&store.db, &tenant, Some(kind), &b.user_id)
+            .await?
     } else {
         (None, None)
     };
     Ok(Some(TokenHolder {
         tenant,
-        user_id,
-        client_id,
-        session_id,
-        scopes: authz_core::scope::split(&scopes),
-        auth_time_us: auth_time,
+        user_id: b.user_id,
+        client_id: b.client_id,
+        session_id: b.session_id,
+        scopes: authz_core::scope::split(&b.scopes),
+        auth_time_us: b.auth_time,
         email,
         name,
-        family_id,
+        family_id: b.family_id,
         kind,
-        dpop_jkt: jkt,
+        dpop_jkt: b.dpop_jkt,
     }))
 }
 

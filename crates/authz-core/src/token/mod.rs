@@ -1,5 +1,6 @@
 //! Authorization codes, access and refresh tokens. Tokens are opaque 256-bit random strings;
 //! only their SHA-256 is stored, with tenant, user, client, resource, scopes, session and family.
+pub mod bearer;
 pub mod client_credentials;
 pub mod code;
 pub(crate) mod code_reads;

@@ -3,6 +3,7 @@
 mod account_linking;
 mod audit_chain;
 mod audit_retention;
+mod bearer;
 mod code_cutoffs;
 mod connection_provenance;
 mod incident;

@@ -128,6 +128,10 @@ async fn serve(state: gateway::GatewayState, listen: &str, m: Metrics) -> Result
             .route("/metrics", web::get().to(gatehouse::edge::metrics::scrape))
             .configure(gateway::configure(state.clone()))
     })
+    // Streamed answers (SSE) are written in pieces: with Nagle's algorithm each piece after the
+    // first waited for the client's delayed ACK (40 ms on Linux), which capped a connection at
+    // about 20 streamed calls a second (`bench/gateway.sh`, the SDK example upstream).
+    .tcp_nodelay(true)
     .shutdown_timeout(20)
     .bind(listen)
     .map_err(|e| super::listen_error(listen, &e))?;
