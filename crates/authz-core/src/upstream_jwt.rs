@@ -74,15 +74,23 @@ pub fn jwks(keys: &[VerifyingKey]) -> Value {
 }
 
 /// Signs `claims` as a compact JWS (RFC 7515 §7.1).
+/// On every call through the gateway: the header and claims are written straight to their
+/// encodings (no intermediate JSON tree), and the one buffer grows into the token.
 pub fn sign(key: &SigningKey, claims: &UpstreamClaims) -> String {
-    let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": thumbprint(&key.verifying_key())});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(json!(claims).to_string())
+    // A thumbprint is base64url: nothing in it needs escaping in a JSON string.
+    let header = format!(
+        r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#,
+        thumbprint(&key.verifying_key())
     );
-    let sig = key.sign(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    let body = serde_json::to_vec(claims).unwrap_or_default();
+    let mut jws = String::with_capacity((header.len() + body.len()) * 4 / 3 + 100);
+    URL_SAFE_NO_PAD.encode_string(header, &mut jws);
+    jws.push('.');
+    URL_SAFE_NO_PAD.encode_string(body, &mut jws);
+    let sig = key.sign(jws.as_bytes());
+    jws.push('.');
+    URL_SAFE_NO_PAD.encode_string(sig.to_bytes(), &mut jws);
+    jws
 }
 
 /// Why a JWT was refused.
