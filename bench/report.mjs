@@ -128,7 +128,7 @@ peer figure for it).
 
 | | idle | peak during introspection | peak during refresh | target |
 |---|---:|---:|---:|---|
-| Gatehouse | ${g.rss_start_mb} MB right after start; ${g.rss_idle_mb} MB idle after setup | ${g.introspect_stats.peak_rss_mb} MB | ${g.refresh_stats.peak_rss_mb} MB | idle < 40 MB: ${yes(+g.rss_idle_mb < 40 && +g.rss_start_mb < 40)}; under load < 150 MB: ${yes(gPeak < 150)} |
+| Gatehouse | ${g.rss_start_mb} MB right after start; ${g.rss_idle_mb} MB idle after setup${g.rss_idle_anon_mb ? ` (${g.rss_idle_anon_mb} MB anonymous, ${g.rss_idle_file_mb} MB of the binary mapped from the page cache)` : ''} | ${g.introspect_stats.peak_rss_mb} MB | ${g.refresh_stats.peak_rss_mb} MB | idle < 40 MB: ${yes(+g.rss_idle_mb < 40 && +g.rss_start_mb < 40)}; under load < 150 MB: ${yes(gPeak < 150)} |
 | oidc-provider | ${p.rss_idle_mb} MB after minting | ${p.introspect_stats.peak_rss_mb} MB | ${p.refresh_stats.peak_rss_mb} MB | |
 
 ## Not measured here

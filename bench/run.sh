@@ -187,7 +187,11 @@ jq '.code_exchange' "$OUT/gatehouse-tokens.json" >"$OUT/gatehouse-code-exchange.
 metrics_dump "$OUT/gatehouse-setup.metrics.txt"
 sleep 3
 GH_RSS_IDLE=$(rss_mb "$GH_PID")
-log "gatehouse RSS idle after setup: $GH_RSS_IDLE MB"
+# What the resident size is made of: anonymous memory (heap, stacks) and the binary's pages
+# mapped from the page cache (shared with every process running it, reclaimable).
+GH_ANON_IDLE=$(awk '/^RssAnon/{printf "%.1f", $2/1024}' "/proc/$GH_PID/status")
+GH_FILE_IDLE=$(awk '/^RssFile/{printf "%.1f", $2/1024}' "/proc/$GH_PID/status")
+log "gatehouse RSS idle after setup: $GH_RSS_IDLE MB ($GH_ANON_IDLE MB anonymous, $GH_FILE_IDLE MB mapped from files)"
 
 # --- gatehouse: introspection -----------------------------------------------------------------
 node bench/check-active.mjs "$OUT/gatehouse-tokens.json" | tee "$OUT/gatehouse-active-before.txt" >&2
@@ -279,7 +283,7 @@ jq -n \
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg dirty "$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo yes || echo no)" \
   --arg duration "$DURATION" --arg conns "$CONNS" --arg chains "$CHAINS" \
-  --arg gh_rss_start "$GH_RSS_START" --arg gh_rss_idle "$GH_RSS_IDLE" --arg peer_rss_idle "$PEER_RSS_IDLE" \
+  --arg gh_rss_start "$GH_RSS_START" --arg gh_rss_idle "$GH_RSS_IDLE" --arg gh_anon_idle "$GH_ANON_IDLE" --arg gh_file_idle "$GH_FILE_IDLE" --arg peer_rss_idle "$PEER_RSS_IDLE" \
   --slurpfile code "$OUT/gatehouse-code-exchange.json" \
   --slurpfile gi "$OUT/gatehouse-introspect.json" --slurpfile gis "$OUT/gatehouse-introspect.stats.json" \
   --slurpfile gr "$OUT/gatehouse-refresh.json" --slurpfile grs "$OUT/gatehouse-refresh.stats.json" \
@@ -293,7 +297,7 @@ jq -n \
   --arg gh_log_warn "$(cat "$OUT/gatehouse-log-warnings.txt")" \
   '{date:$date, stamp:$stamp, machine:{nproc:$nproc, cpu:$cpu, mem_mb:$mem, kernel:$kernel, postgres:$pg, pg_max_connections:$pgmax, pg_settings:$pgset, node:$node, wrk:$wrk, oidc_provider:$oidc},
     commit:$commit, dirty:$dirty, duration:$duration, conns:$conns, chains:$chains,
-    gatehouse:{rss_start_mb:$gh_rss_start, rss_idle_mb:$gh_rss_idle, code_exchange:$code[0], introspect:$gi[0], introspect_stats:$gis[0], refresh:$gr[0], refresh_stats:$grs[0], client_credentials:$gcc[0], client_credentials_stats:$gccs[0], active_checks:$gh_active, log_warn_error_lines:$gh_log_warn},
+    gatehouse:{rss_start_mb:$gh_rss_start, rss_idle_mb:$gh_rss_idle, rss_idle_anon_mb:$gh_anon_idle, rss_idle_file_mb:$gh_file_idle, code_exchange:$code[0], introspect:$gi[0], introspect_stats:$gis[0], refresh:$gr[0], refresh_stats:$grs[0], client_credentials:$gcc[0], client_credentials_stats:$gccs[0], active_checks:$gh_active, log_warn_error_lines:$gh_log_warn},
     peer:{rss_idle_mb:$peer_rss_idle, introspect:$pi[0], introspect_stats:$pis[0], refresh:$pr[0], refresh_stats:$prs[0], client_credentials:$pcc[0], client_credentials_stats:$pccs[0], active_checks:$peer_active},
     probe:$probe[0]}' >"$OUT/results.json"
 if [[ $REPORT != 0 ]]; then
