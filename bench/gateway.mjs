@@ -17,7 +17,7 @@
 // database is made and dropped), OHA (default: oha on PATH, else ~/.cargo/bin/oha), DURATION
 // (seconds per phase, 10), CONNS (16), ROUNDS (3: direct, gateway, direct, gateway, ...),
 // OUT (results folder), REPORT (1: rewrite the gateway section of docs/benchmarks.md),
-// UPSTREAMS (sdk,minimal: which upstreams, in order).
+// UPSTREAMS (sdk,minimal: which upstreams, in order), RENDER (a gateway.json: only rewrite the section).
 import http from 'node:http';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -246,13 +246,18 @@ async function main() {
   min.gatewayHeaders = min.tokens.map((t) => ({ authorization: `Bearer ${t}` }));
 
   const rows = [];
-  let gatewayOk = 3;
+  // The two checked calls above, then every phase's (warm-ups included).
+  let gatewayOk = 2;
+  let gatewayAborted = 0;
   for (const k of UPSTREAMS.map((u) => kinds.find((x) => x.kind === u))) {
     const label = (s) => `${k.kind}:${s}`;
     const run = async (name, url, headers, seconds, rate) => {
       const r = await load(label(name), url, headers, seconds, rate, k.body);
       log(JSON.stringify(r));
-      if (name.startsWith('gateway')) gatewayOk += r.ok;
+      if (name.includes('gateway')) {
+        gatewayOk += r.ok;
+        gatewayAborted += Object.entries(r.errors ?? {}).filter(([e]) => /aborted/.test(e)).reduce((a, [, n]) => a + n, 0);
+      }
       return r;
     };
     log(`${k.kind}: warm-up, then ${ROUNDS} rounds of ${DURATION} s direct / ${DURATION} s gateway, ${CONNS} connections`);
@@ -298,7 +303,7 @@ async function main() {
   }
   const result = {
     stamp: STAMP, commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim(),
-    bin: BIN, profile: /\/debug\//.test(BIN) || env.PROFILE === 'debug' ? '**debug build, unoptimised**' : 'release build', conns: CONNS, duration_s: DURATION, rounds: ROUNDS, rows, summaries, audited, audit_drain_ms: drainMs, gateway_ok: gatewayOk,
+    bin: BIN, profile: /\/debug\//.test(BIN) || env.PROFILE === 'debug' ? '**debug build, unoptimised**' : 'release build', conns: CONNS, duration_s: DURATION, rounds: ROUNDS, rows, summaries, audited, audit_drain_ms: drainMs, gateway_ok: gatewayOk, gateway_aborted: gatewayAborted,
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, mem_mb: Math.round(totalmem() / 1e6), kernel: release(), node: process.version,
       sdk: JSON.parse(readFileSync(join(ROOT, 'tests', 'interop', 'node_modules', '@modelcontextprotocol', 'sdk', 'package.json'), 'utf8')).version,
       loadgen: LOADGEN === 'oha' ? execFileSync(OHA, ['--version']).toString().trim() : `wrk ${execFileSync('sh', ['-c', 'wrk -v 2>&1 | head -1']).toString().trim().split(' ')[1]} (-t1)`, postgres: psql(db.url, 'SHOW server_version') },
@@ -350,7 +355,7 @@ Through the gateway every call is checked in full: the access token read from Po
 cache), the catalogue's scopes, the per-user call limit (counted in memory per node, added to the shared row once a second; the run raises the tenant's
 routine limit to its maximum, 100,000 per minute, and each gateway phase calls as a person of its own), a fresh EdDSA JWT for the upstream, the answer streamed
 back, and a \`gateway.tool_call\` audit record written off the request path (${r.audited.toLocaleString('en-US')} records for
-${r.gateway_ok.toLocaleString('en-US')} successful gateway calls, warm-up and checks included, counted once the writer's queue had
+${r.gateway_ok.toLocaleString('en-US')} successful gateway calls, warm-up and checks included${r.gateway_aborted ? `, and ${r.gateway_aborted.toLocaleString('en-US')} calls the load generator abandoned in flight at the end of a phase (audited as the gateway saw them end)` : ''}, counted once the writer's queue had
 drained, ${f(r.audit_drain_ms / 1000, 0)} s after the load).
 
 ${UPSTREAMS.map(part).join('\n')}
@@ -365,7 +370,9 @@ Run: \`bench/gateway.sh\` (knobs: \`DURATION\`, \`CONNS\`, \`ROUNDS\`, \`RATE\`,
 }
 
 try {
-  await main();
+  // RENDER=<gateway.json>: write the section of an earlier run again (after a change to this text).
+  if (env.RENDER) report(JSON.parse(readFileSync(env.RENDER, 'utf8')));
+  else await main();
 } finally {
   for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch((e) => log('cleanup:', e.message));
 }

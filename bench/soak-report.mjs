@@ -31,6 +31,15 @@ if (process.argv[2] === '--write') {
 const [, , out, bin, fraction] = process.argv;
 const samples = readFileSync(`${out}/rss.txt`, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number))
   .filter(([t, kb]) => Number.isFinite(t) && kb > 0).map(([t, kb]) => ({ t, mb: kb / 1024 }));
+// Which part grows: anonymous memory (heap, stacks) or pages mapped from files (the binary's code).
+const parts = (() => {
+  const rows = readFileSync(`${out}/rss.txt`, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number))
+    .filter((r) => r.length >= 4 && r[0] >= 60 && r[2] > 0);
+  if (rows.length < 2) return '';
+  const [a, b] = [rows[0], rows.at(-1)];
+  const mb = (kb) => (kb / 1024).toFixed(1);
+  return `\nFrom second ${a[0]} to second ${b[0]}: anonymous memory ${mb(a[2])} → ${mb(b[2])} MB, pages mapped from files ${mb(a[3])} → ${mb(b[3])} MB.`;
+})();
 const load = JSON.parse(readFileSync(`${out}/load.txt`, 'utf8').match(/^RESULT (.*)$/m)[1]);
 const warnings = existsSync(`${out}/log-warnings.txt`) ? readFileSync(`${out}/log-warnings.txt`, 'utf8').trim() : '?';
 const measured = samples.filter((s) => s.t >= 60);
@@ -84,5 +93,5 @@ RSS of the node, sampled every ${samples[1] ? samples[1].t - samples[0].t : '?'}
 After the first minute (warm-up): minimum ${f(Math.min(...measured.map((s) => s.mb)))} MB, maximum
 ${f(Math.max(...measured.map((s) => s.mb)))} MB; least-squares trend ${(fit * 600).toFixed(2)} MB per 10 minutes
 (${growth.toFixed(2)} MB over the ${Math.round(span / 60)} measured minutes); minute 2 mean ${f(first.mean)} MB, last minute
-mean ${f(last.mean)} MB. **RSS ${flat ? 'stays flat: no growth trend' : 'shows a growth trend'}** (flat: fitted growth under 2 MB and under 5 %).
+mean ${f(last.mean)} MB. **RSS ${flat ? 'stays flat: no growth trend' : 'shows a growth trend'}** (flat: fitted growth under 2 MB and under 5 %).${parts}
 `);

@@ -96,7 +96,8 @@ GATEHOUSE_BIN=$BIN GATEHOUSE_BASE=$GATEHOUSE_ISSUER PKI_DIR=$WORK LOG_DIR=$OUT T
 sampler() {
   local t0=$SECONDS
   while kill -0 "$GH_PID" 2>/dev/null; do
-    echo "$((SECONDS - t0)) $(awk '/^VmRSS/{print $2}' "/proc/$GH_PID/status")" >>"$OUT/rss.txt"
+    # seconds, RSS, and its anonymous and file-mapped parts (kB): which one grows
+    echo "$((SECONDS - t0)) $(awk '/^VmRSS/{r=$2} /^RssAnon/{a=$2} /^RssFile/{f=$2} END{print r, a, f}' "/proc/$GH_PID/status")" >>"$OUT/rss.txt"
     sleep "$SAMPLE_SECS"
   done
 }
