@@ -8,7 +8,6 @@
 use sea_orm::{ConnectionTrait, DbErr, Value};
 
 use crate::db::Store;
-use crate::entities::{grant_families, tenants, tokens};
 use crate::group::{padded_values, read_batch, values_sql, Answers, Group, Texts};
 use crate::CoreResult;
 
@@ -74,6 +73,13 @@ const COLUMNS: &str = "t.tenant_id AS tenant_id, t.user_id AS user_id, t.client_
      t.session_id AS session_id, t.scopes AS scopes, f.auth_time AS auth_time, \
      f.id AS family_id, f.kind AS kind, f.dpop_jkt AS dpop_jkt";
 
+/// The token asked for in `d` (`rid`, `h`, `now`), with every condition of a live token: one
+/// text for the grouped statement and the read alone, so the two cannot drift apart.
+const LIVE_FROM_D: &str = "FROM d JOIN tokens t ON t.token_hash = d.h AND t.resource_id = d.rid \
+       AND t.kind = 'access' AND t.revoked_at IS NULL AND t.expires_at > d.now \
+     JOIN grant_families f ON f.id = t.family_id AND f.revoked_at IS NULL \
+     JOIN tenants tn ON tn.id = t.tenant_id AND tn.suspended_at IS NULL";
+
 /// The statement's texts, one per number of rows.
 static TEXTS: Texts<usize> = Texts::new();
 
@@ -92,10 +98,7 @@ fn statement(asked: &[Asked]) -> (String, Vec<Value>) {
     let sql = TEXTS.get(total, || {
         format!(
             "WITH d(rid, h, now, ord) AS (VALUES {rows}) SELECT d.ord AS ord, {COLUMNS} \
-             FROM d JOIN tokens t ON t.token_hash = d.h AND t.resource_id = d.rid \
-               AND t.kind = 'access' AND t.revoked_at IS NULL AND t.expires_at > d.now \
-             JOIN grant_families f ON f.id = t.family_id AND f.revoked_at IS NULL \
-             JOIN tenants tn ON tn.id = t.tenant_id AND tn.suspended_at IS NULL",
+             {LIVE_FROM_D}",
             rows = values_sql(1, 4, total),
         )
     });
@@ -116,71 +119,23 @@ fn decode(row: &sea_orm::QueryResult) -> Result<Bearer, DbErr> {
     })
 }
 
-/// [`live`]'s read alone (SQLite): the same conditions as the grouped statement.
+/// [`live`]'s read alone (SQLite, one node: nothing to group with): the grouped statement's
+/// text for one row.
 async fn alone<C: ConnectionTrait>(
     conn: &C,
     resource_id: &str,
     hash: String,
     now_us: i64,
 ) -> Result<Option<Bearer>, DbErr> {
-    use sea_orm::sea_query::Expr;
-    use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
-    let family = tokens::Entity::belongs_to(grant_families::Entity)
-        .from(tokens::Column::FamilyId)
-        .to(grant_families::Column::Id)
-        .into();
-    let tenant = tokens::Entity::belongs_to(tenants::Entity)
-        .from(tokens::Column::TenantId)
-        .to(tenants::Column::Id)
-        .into();
-    #[allow(clippy::type_complexity)]
-    let row: Option<(
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        String,
-        String,
-        Option<String>,
-    )> = tokens::Entity::find_by_id(hash)
-        .select_only()
-        .column(tokens::Column::TenantId)
-        .column(tokens::Column::UserId)
-        .column(tokens::Column::ClientId)
-        .column(tokens::Column::SessionId)
-        .column(tokens::Column::Scopes)
-        .column(grant_families::Column::AuthTime)
-        .column(grant_families::Column::Id)
-        .column(grant_families::Column::Kind)
-        .column(grant_families::Column::DpopJkt)
-        .join(JoinType::InnerJoin, family)
-        .join(JoinType::InnerJoin, tenant)
-        .filter(tokens::Column::Kind.eq("access"))
-        .filter(tokens::Column::RevokedAt.is_null())
-        .filter(tokens::Column::ExpiresAt.gt(now_us))
-        .filter(tokens::Column::ResourceId.eq(resource_id))
-        .filter(Expr::col((grant_families::Entity, grant_families::Column::RevokedAt)).is_null())
-        .filter(Expr::col((tenants::Entity, tenants::Column::SuspendedAt)).is_null())
-        .into_tuple()
-        .one(conn)
-        .await?;
-    Ok(row.map(
-        |(tenant_id, user_id, client_id, session_id, scopes, auth_time, family_id, kind, jkt)| {
-            Bearer {
-                tenant_id,
-                user_id,
-                client_id,
-                session_id,
-                scopes,
-                auth_time,
-                family_id,
-                kind,
-                dpop_jkt: jkt,
-            }
-        },
-    ))
+    let backend = conn.get_database_backend();
+    let row = match backend {
+        sea_orm::DatabaseBackend::Postgres => "($1, $2, $3)",
+        _ => "(?, ?, ?)",
+    };
+    let sql = format!("WITH d(rid, h, now) AS (VALUES {row}) SELECT {COLUMNS} {LIVE_FROM_D}");
+    let values = [resource_id.into(), hash.into(), now_us.into()];
+    let stmt = sea_orm::Statement::from_sql_and_values(backend, sql, values);
+    conn.query_one(stmt).await?.as_ref().map(decode).transpose()
 }
 
 #[cfg(test)]
