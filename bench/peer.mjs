@@ -10,7 +10,8 @@
 // Writes OUT (same JSON shape as bench/setup.mjs) and keeps serving until SIGTERM.
 // Env: PORT, OUT, CHAINS (64).
 import http from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { privateJwk } from '../tests/interop/keys.mjs';
 import { writeFileSync } from 'node:fs';
 for (const k of ['info', 'warn']) { // mute oidc-provider's NOTICE/WARNING lines about defaults
   const orig = console[k];
@@ -27,7 +28,7 @@ const RS_SECRET = randomBytes(24).toString('base64url');
 const CC_SECRET = randomBytes(24).toString('base64url');
 const RS_INFO = { scope: SCOPE, accessTokenFormat: 'opaque', accessTokenTTL: 900 };
 
-const jwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'RS256' };
+const jwk = { ...privateJwk(), kid: 'k1', use: 'sig', alg: 'RS256' };
 const provider = new Provider(ISSUER, {
   clients: [
     { client_id: 'bench-public', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: ['http://127.0.0.1:9/callback'] },

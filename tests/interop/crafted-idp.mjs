@@ -9,14 +9,15 @@
 //           unsigned(claims) (alg none), hs256(claims) (HMAC with the client secret) }.
 import https from 'node:https';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { SignJWT, generateKeyPair, exportJWK } from 'jose';
+import { SignJWT, exportJWK } from 'jose';
+import { keyPair } from './keys.mjs';
 
 export const SUBJECT = { sub: 'u-crafted-alice', email: 'alice@acme.test', name: 'Alice Crafted' };
 
 const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
 
 async function newKey(kid) {
-  const { publicKey, privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+  const { publicKey, privateKey } = keyPair();
   const jwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256' };
   return { kid, publicKey, privateKey, jwk };
 }

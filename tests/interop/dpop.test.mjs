@@ -19,6 +19,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as oauth from 'oauth4webapi';
 import { makePki } from './pki.mjs';
+import { es256CryptoKeyPair } from './keys.mjs';
 import { startIdp, ALICE } from './idp.mjs';
 import { cli, startNode, tail } from './gatehouse.mjs';
 import { Browser } from './browser.mjs';
@@ -149,7 +150,7 @@ step('metadata: the AS and the protected resource advertise DPoP', async () => {
 step('authorization code flow with DPoP at node A: token_type DPoP, introspection at node B names the key (cnf.jkt)', async () => {
   S.redirect = `http://127.0.0.1:${await freePort()}/callback`;
   S.client = { client_id: await registerPublicClient(S.issuer, S.redirect) };
-  S.keys = await oauth.generateKeyPair('ES256');
+  S.keys = await es256CryptoKeyPair();
   S.dpop = oauth.DPoP(S.client, S.keys);
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
@@ -228,7 +229,7 @@ step('refresh at node B with the same key keeps the binding; another key is refu
   const nodeB = { ...S.as, token_endpoint: `${S.nodeBUrl}/oauth/token` };
   // htu is the issuer's token endpoint (what metadata names), whichever node answers.
   const asB = { ...nodeB, token_endpoint: S.as.token_endpoint };
-  const other = oauth.DPoP(S.client, await oauth.generateKeyPair('ES256'));
+  const other = oauth.DPoP(S.client, await es256CryptoKeyPair());
   const wrong = await withNonceRetry(async () => oauth.processRefreshTokenResponse(asB, S.client,
     await oauth.refreshTokenGrantRequest(asB, S.client, oauth.None(), S.tokens.refresh_token, { DPoP: other, ...insecure, [oauth.customFetch]: recordingFetch })))
     .then(() => null, (e) => e);

@@ -5,7 +5,8 @@
 // given) land in the ID token (conformIdTokenClaims: false). Unknown login names get
 // `defaultClaims`. setRedirectUris() swaps in a new Provider (same keys, same port, same issuer).
 import https from 'node:https';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { privateJwk } from './keys.mjs';
 for (const k of ['info', 'warn']) { // oidc-provider's NOTICE/WARNING lines about dev helpers
   const orig = console[k];
   console[k] = (...a) => (String(a[0]).includes('oidc-provider ') ? undefined : orig(...a));
@@ -13,7 +14,7 @@ for (const k of ['info', 'warn']) { // oidc-provider's NOTICE/WARNING lines abou
 const { default: Provider } = await import('oidc-provider');
 
 export async function startPresetIdp({ cert, key, clientSecret, path = '', accounts = {}, defaultClaims = {} }) {
-  const jwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'RS256' };
+  const jwk = { ...privateJwk(), kid: 'k1', use: 'sig', alg: 'RS256' };
   const cookieKeys = [randomBytes(32).toString('hex')];
   const prefix = path.replace(/\/$/, '');
   let handler = (req, res) => { res.statusCode = 503; res.end('idp not configured'); };

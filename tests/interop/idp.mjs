@@ -2,7 +2,8 @@
 // The client's redirect_uri is only known after Gatehouse created the connection, so
 // setRedirectUris() swaps in a new Provider (same keys, same port) with the updated client.
 import https from 'node:https';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { privateJwk } from './keys.mjs';
 import { SignJWT, importJWK, jwtVerify, createLocalJWKSet } from 'jose';
 // oidc-provider prints NOTICE/WARNING lines about dev interactions and default helpers: mute them.
 for (const k of ['info', 'warn']) {
@@ -65,7 +66,7 @@ export const ALICE = { sub: 'u-alice', email: 'alice@acme.test', name: 'Alice Ex
  * authorization server.
  */
 export async function startIdp({ cert, key, clientSecret, agent }) {
-  const jwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'RS256' };
+  const jwk = { ...privateJwk(), kid: 'k1', use: 'sig', alg: 'RS256' };
   const cookieKeys = [randomBytes(32).toString('hex')];
   let handler = (req, res) => { res.statusCode = 503; res.end('idp not configured'); };
   const server = https.createServer({ cert, key }, (req, res) => handler(req, res));

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makePki } from './pki.mjs';
+import { keyPair } from './keys.mjs';
 import { cli, startNode, tail } from './gatehouse.mjs';
 import { startCraftedIdp, SUBJECT } from './crafted-idp.mjs';
 import { registerClient, runFlow } from './oauth-flow-lite.mjs';
@@ -266,8 +267,7 @@ step('11. a routine request does not ask for a fresh sign-in', async () => {
 step('12. a kid the IdP never published → 502 after exactly one JWKS refetch', async () => {
   const jwksFetches = () => S.idp.requests.filter((l) => l.startsWith('GET /jwks')).length;
   const before = jwksFetches();
-  const { generateKeyPair } = await import('jose');
-  const stray = await generateKeyPair('RS256', { modulusLength: 2048 });
+  const stray = keyPair();
   const r = await flow({ idToken: (c) => c.sign(c.claims, { kid: 'not-published', key: stray.privateKey }) });
   assertRefused(r, { ...BAD_TOKEN, reason: /^OIDC0005: .*signature/i });
   assert.equal(jwksFetches(), before + 1, 'one refetch on the unknown kid, no more');

@@ -11,7 +11,8 @@
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { privateJwk } from './keys.mjs';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -45,7 +46,7 @@ const sql = (query) => psql(S.db.url, query);
  * `invalid_grant` (what Google, Entra and Okta do for a suspended or deleted user).
  */
 async function startOfflineIdp({ cert, key, clientSecret }) {
-  const jwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'RS256' };
+  const jwk = { ...privateJwk(), kid: 'k1', use: 'sig', alg: 'RS256' };
   const cookieKeys = [randomBytes(32).toString('hex')];
   let handler = (req, res) => { res.statusCode = 503; res.end('idp not configured'); };
   const server = https.createServer({ cert, key }, (req, res) => handler(req, res));

@@ -16,7 +16,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateKeyPair, exportJWK, exportPKCS8 } from 'jose';
+import { exportJWK, exportPKCS8 } from 'jose';
+import { keyPair } from './keys.mjs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider, PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
@@ -169,7 +170,7 @@ step('ClientCredentialsProvider (client_secret_basic) lists and calls a tool thr
 });
 
 step('PrivateKeyJwtProvider (an ES256 key pair generated here) lists and calls a tool', async () => {
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const { publicKey, privateKey } = keyPair('ec', { namedCurve: 'P-256' });
   const jwk = await exportJWK(publicKey);
   const file = join(S.tmp, 'jwks.json');
   writeFileSync(file, JSON.stringify({ keys: [jwk] }));
