@@ -29,12 +29,12 @@ if (process.argv[2] === '--write') {
 }
 
 const [, , out, bin, fraction] = process.argv;
-const samples = readFileSync(`${out}/rss.txt`, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number))
-  .filter(([t, kb]) => Number.isFinite(t) && kb > 0).map(([t, kb]) => ({ t, mb: kb / 1024 }));
+// Each line of rss.txt: seconds, RSS, and (newer runs) its anonymous and file-mapped parts (kB).
+const rssRows = readFileSync(`${out}/rss.txt`, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number));
+const samples = rssRows.filter(([t, kb]) => Number.isFinite(t) && kb > 0).map(([t, kb]) => ({ t, mb: kb / 1024 }));
 // Which part grows: anonymous memory (heap, stacks) or pages mapped from files (the binary's code).
 const parts = (() => {
-  const rows = readFileSync(`${out}/rss.txt`, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number))
-    .filter((r) => r.length >= 4 && r[0] >= 60 && r[2] > 0);
+  const rows = rssRows.filter((r) => r.length >= 4 && r[0] >= 60 && r[2] > 0);
   if (rows.length < 2) return '';
   const [a, b] = [rows[0], rows.at(-1)];
   const mb = (kb) => (kb / 1024).toFixed(1);

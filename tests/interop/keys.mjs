@@ -24,10 +24,10 @@ export function privateJwk() {
 
 /** A fresh P-256 key pair as WebCrypto keys for ES256 (what oauth4webapi's DPoP takes). */
 export async function es256CryptoKeyPair() {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
+  const { privateKey, publicKey } = keyPair('ec', { namedCurve: 'P-256' });
   const alg = { name: 'ECDSA', namedCurve: 'P-256' };
   return {
-    privateKey: await webcrypto.subtle.importKey('pkcs8', privateKey, alg, false, ['sign']),
-    publicKey: await webcrypto.subtle.importKey('spki', publicKey, alg, true, ['verify']),
+    privateKey: await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign']),
+    publicKey: await webcrypto.subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), alg, true, ['verify']),
   };
 }
