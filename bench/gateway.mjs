@@ -17,11 +17,17 @@
 // database is made and dropped), OHA (default: oha on PATH, else ~/.cargo/bin/oha), DURATION
 // (seconds per phase, 10), CONNS (16), ROUNDS (3: direct, gateway, direct, gateway, ...),
 // OUT (results folder), REPORT (1: rewrite the gateway section of docs/benchmarks.md),
-// UPSTREAMS (sdk,minimal: which upstreams, in order), RENDER (a gateway.json: only rewrite the section).
+// UPSTREAMS (sdk,minimal: which upstreams, in order), RENDER (a gateway.json: only rewrite the section),
+// PIN (1: the SDK upstream on CPU 1, the load generator, the gateway and PostgreSQL on CPU 0, in
+// every phase: the upstream keeps a core of its own, as it would on its own host; PostgreSQL's
+// processes get both CPUs back at the end).
+//
+// Each phase also reads the CPU time each party used (/proc: the upstream, the gateway, every
+// PostgreSQL process, the machine), so the table says per call where the two cores went.
 import http from 'node:http';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir, cpus, totalmem, release } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +49,7 @@ const ROUNDS = +(env.ROUNDS ?? 3);
 const RATE = +(env.RATE ?? 500);
 // Which upstreams are measured, in this order (both by default).
 const UPSTREAMS = (env.UPSTREAMS ?? 'sdk,minimal').split(',');
+const PIN = env.PIN === '1';
 const STAMP = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 const OUT = env.OUT ?? join(ROOT, 'bench', 'results', `gateway-${STAMP}`);
 const which = (cmd) => { try { return execFileSync('sh', ['-c', `command -v ${cmd}`]).toString().trim(); } catch { return null; } };
@@ -54,6 +61,38 @@ const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', param
 // The SDK example server's trivial tool: `greet` answers `Hello, <name>!`.
 const SDK_BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'greet', arguments: { name: 'bench' } } });
 const log = (...a) => console.error(`[gateway-bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+/** User + system CPU time of process `pid` (all its threads), in clock ticks (USER_HZ, 100/s). */
+function ticksOf(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return +rest[11] + +rest[12];
+  } catch { return 0; }
+}
+/** The same, summed over every process named `postgres` (the server's backends and workers). */
+function postgresTicks() {
+  let t = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try { if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') t += ticksOf(d); } catch { /* gone */ }
+  }
+  return t;
+}
+/** The machine's busy and total ticks, all CPUs (/proc/stat). */
+function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+/** A snapshot of who used the CPU, for {@link cpuPerCall}. */
+const cpuSnapshot = (pids) => ({ m: machineTicks(), pg: postgresTicks(), up: ticksOf(pids.upstream), gw: pids.gateway ? ticksOf(pids.gateway) : 0 });
+/** CPU µs per answered call between two snapshots: upstream, gateway, PostgreSQL, the rest (load generator, kernel threads, this script), and how busy the machine was. */
+function cpuPerCall(a, b, calls) {
+  const us = (ticks) => Math.round((ticks * 10_000) / Math.max(calls, 1));
+  const busy = b.m.busy - a.m.busy;
+  const known = (b.up - a.up) + (b.gw - a.gw) + (b.pg - a.pg);
+  return { upstream_us: us(b.up - a.up), gateway_us: us(b.gw - a.gw), postgres_us: us(b.pg - a.pg), rest_us: us(busy - known), busy_pct: Math.round((100 * busy) / Math.max(b.m.total - a.m.total, 1)) };
+}
 if (!BIN || !existsSync(BIN)) throw new Error('GATEHOUSE_BIN must name a built gatehouse binary');
 if (!LOADGEN) throw new Error(`neither oha (${OHA}; cargo install oha) nor wrk (apt-get install wrk) is installed`);
 mkdirSync(OUT, { recursive: true });
@@ -114,7 +153,7 @@ function oha(label, url, headers, seconds, rate, body) {
     '-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream',
     ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
   return new Promise((resolve, reject) => {
-    const child = spawn(OHA, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = PIN ? spawn('taskset', ['-c', '0', OHA, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(OHA, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
@@ -140,7 +179,8 @@ async function startSdkUpstream(port, logDir) {
   const example = join(dirname(createRequire(join(ROOT, 'tests', 'interop', 'package.json')).resolve('@modelcontextprotocol/sdk/server/mcp.js')),
     '..', 'examples', 'server', 'simpleStreamableHttp.js');
   const fd = openSync(join(logDir, 'upstream-sdk-example.log'), 'a');
-  const child = spawn(process.execPath, [example], { env: { ...env, MCP_PORT: String(port) }, stdio: ['ignore', fd, fd] });
+  const cmd = PIN ? ['taskset', ['-c', '1', process.execPath, example]] : [process.execPath, [example]];
+  const child = spawn(...cmd, { env: { ...env, MCP_PORT: String(port) }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   let exited = null;
   child.on('exit', (code, sig) => { exited = `${code ?? sig}`; });
@@ -149,7 +189,7 @@ async function startSdkUpstream(port, logDir) {
     if (exited || Date.now() > deadline) throw new Error(`SDK example server did not start (${exited})`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, close: () => { if (!exited) child.kill('SIGINT'); } };
+  return { url, pid: child.pid, close: () => { if (!exited) child.kill('SIGINT'); } };
 }
 
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
@@ -190,14 +230,22 @@ async function main() {
   const sdk = await startSdkUpstream(portSdk, OUT);
   cleanups.push(() => sdk.close());
 
+  if (PIN) {
+    // PostgreSQL off the upstream's core too, as on its own host: every postgres process (the
+    // postmaster's affinity is inherited by the backends it starts) on CPU 0, restored at the end.
+    const pg = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres'; } catch { return false; } })());
+    const all = `0-${cpus().length - 1}`;
+    for (const pid of pg) try { execFileSync('taskset', ['-a', '-p', '-c', '0', pid], { stdio: 'ignore' }); } catch { /* gone */ }
+    cleanups.push(() => { for (const pid of pg) try { execFileSync('taskset', ['-a', '-p', '-c', all, pid], { stdio: 'ignore' }); } catch { /* gone */ } });
+  }
   await cli(gh, ['migrate']);
   await cli(gh, ['tenant', 'create', '--slug', 'bench', '--name', 'Bench', '--domain', 'acme.test']);
   const conn = await cli(gh, ['connection', 'add-oidc', '--tenant', 'bench', '--issuer', idp.issuer, '--client-id', 'gatehouse', '--client-secret-file', '-'], idpSecret);
   idp.setRedirectUris([conn.redirect_uri]);
   // Two resources: the minimal endpoint's (tool `ping`) and the SDK example's (tool `greet`).
   const kinds = [
-    { kind: 'minimal', resource: `http://127.0.0.1:${portGw}/mcp`, port: portGw, tool: 'ping', upstream: upstream.url, body: BODY },
-    { kind: 'sdk', resource: `http://127.0.0.1:${portSdkGw}/mcp`, port: portSdkGw, tool: 'greet', upstream: sdk.url, body: SDK_BODY },
+    { kind: 'minimal', resource: `http://127.0.0.1:${portGw}/mcp`, port: portGw, tool: 'ping', upstream: upstream.url, body: BODY, upstreamPid: process.pid },
+    { kind: 'sdk', resource: `http://127.0.0.1:${portSdkGw}/mcp`, port: portSdkGw, tool: 'greet', upstream: sdk.url, body: SDK_BODY, upstreamPid: sdk.pid },
   ];
   for (const k of kinds) {
     const toml = join(OUT, `resource-${k.kind}.toml`);
@@ -222,6 +270,9 @@ async function main() {
       k.tokens.push(s.token.access_token);
     }
     const gw = await startGateway(gh, `gateway-${k.kind}`, { listen: `127.0.0.1:${k.port}`, resource: k.resource, upstream: k.upstream });
+    k.gatewayPid = gw.pid;
+    // Every thread of the gateway (its workers are started by now) on CPU 0.
+    if (PIN) execFileSync('taskset', ['-a', '-p', '-c', '0', String(gw.pid)], { stdio: 'ignore' });
     cleanups.push(() => gw.stop());
   }
 
@@ -252,7 +303,10 @@ async function main() {
   for (const k of UPSTREAMS.map((u) => kinds.find((x) => x.kind === u))) {
     const label = (s) => `${k.kind}:${s}`;
     const run = async (name, url, headers, seconds, rate) => {
+      const pids = { upstream: k.upstreamPid, gateway: name.includes('gateway') ? k.gatewayPid : null };
+      const before = cpuSnapshot(pids);
       const r = await load(label(name), url, headers, seconds, rate, k.body);
+      r.cpu = cpuPerCall(before, cpuSnapshot(pids), r.ok + r.other);
       log(JSON.stringify(r));
       if (name.includes('gateway')) {
         gatewayOk += r.ok;
@@ -303,7 +357,7 @@ async function main() {
   }
   const result = {
     stamp: STAMP, commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim(),
-    bin: BIN, profile: /\/debug\//.test(BIN) || env.PROFILE === 'debug' ? '**debug build, unoptimised**' : 'release build', conns: CONNS, duration_s: DURATION, rounds: ROUNDS, rows, summaries, audited, audit_drain_ms: drainMs, gateway_ok: gatewayOk, gateway_aborted: gatewayAborted,
+    bin: BIN, profile: /\/debug\//.test(BIN) || env.PROFILE === 'debug' ? '**debug build, unoptimised**' : 'release build', conns: CONNS, duration_s: DURATION, rounds: ROUNDS, pinned: PIN, rows, summaries, audited, audit_drain_ms: drainMs, gateway_ok: gatewayOk, gateway_aborted: gatewayAborted,
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, mem_mb: Math.round(totalmem() / 1e6), kernel: release(), node: process.version,
       sdk: JSON.parse(readFileSync(join(ROOT, 'tests', 'interop', 'node_modules', '@modelcontextprotocol', 'sdk', 'package.json'), 'utf8')).version,
       loadgen: LOADGEN === 'oha' ? execFileSync(OHA, ['--version']).toString().trim() : `wrk ${execFileSync('sh', ['-c', 'wrk -v 2>&1 | head -1']).toString().trim().split(' ')[1]} (-t1)`, postgres: psql(db.url, 'SHOW server_version') },
@@ -320,6 +374,20 @@ function report(r) {
   const upstreams = {
     sdk: `the MCP TypeScript SDK ${r.machine.sdk}'s example server \`simpleStreamableHttp.js\`, unmodified (the upstream of the interop suite): \`tools/call\` of \`greet\` in an open session, answered in an SSE stream`,
     minimal: 'a minimal hand-written Streamable HTTP endpoint: `tools/call` of `ping`, a JSON answer and nothing else (the least an upstream can do per call, so the gateway\'s own cost shows most)',
+  };
+  // Where the CPU went, per answered call (µs), read from /proc around each phase.
+  const cpuTable = (kind) => {
+    // Full-load phases only: at a low rate the machine's tick-sampled busy time (/proc/stat)
+    // misses short bursts that the processes' own precise times count, and "rest" goes wrong.
+    const rows = r.rows.filter((x) => x.label.startsWith(`${kind}:`) && x.cpu && !x.label.includes('-at-'));
+    if (!rows.length) return '';
+    return `
+CPU time per answered call at full load (µs, user + system, from \`/proc\` around each phase; "rest" is the load generator, the issuer node, the kernel's own threads and the bench script):
+
+| phase | upstream | gateway | PostgreSQL | rest | machine busy |
+|---|---:|---:|---:|---:|---:|
+${rows.map((x) => `| ${x.label} | ${x.cpu.upstream_us} | ${x.cpu.gateway_us} | ${x.cpu.postgres_us} | ${x.cpu.rest_us} | ${x.cpu.busy_pct} % |`).join('\n')}
+`;
   };
   const part = (kind) => {
     const s = r.summaries[kind];
@@ -340,7 +408,7 @@ direct p50 ${f(s.direct_at_rate.p50_ms)} ms, gateway p50 ${f(s.gateway_at_rate.p
 |---|---|---|
 | gateway adds ≤ 1 ms at p50 (at ${s.rate} req/s) | +${f(s.added_p50_ms)} ms | ${met(s.added_p50_ms <= 1)} |
 | throughput ≥ 80 % of direct | ${f(s.throughput_ratio * 100, 0)} % | ${met(s.throughput_ratio >= 0.8)} |
-`;
+${cpuTable(kind)}`;
   };
   const section = `<!-- gateway-bench:start -->
 ## MCP gateway overhead (issue 13)
@@ -350,7 +418,7 @@ A trivial tool call sent by \`${r.machine.loadgen}\` with ${r.conns} connections
 alternately **directly** to the upstream and **through \`gatehouse gateway\`** (${r.profile}, one
 process per upstream, PostgreSQL ${r.machine.postgres.split(' ')[0]} on the same host, \`RUST_LOG=warn\`), ${r.rounds} rounds each, on the same ${r.machine.cpus}-core
 machine (${r.machine.cpu}) that also runs the load generator, the upstream (Node ${r.machine.node}) and PostgreSQL,
-for two upstreams.
+for two upstreams.${r.pinned ? ' **Placement (`PIN=1`)**: in every phase the SDK upstream runs on CPU 1 alone; the load generator, the gateway and PostgreSQL on CPU 0.' : ' No process is pinned to a CPU.'}
 Through the gateway every call is checked in full: the access token read from PostgreSQL (no
 cache), the catalogue's scopes, the per-user call limit (counted in memory per node, added to the shared row once a second; the run raises the tenant's
 routine limit to its maximum, 100,000 per minute, and each gateway phase calls as a person of its own), a fresh EdDSA JWT for the upstream, the answer streamed
@@ -359,7 +427,7 @@ ${r.gateway_ok.toLocaleString('en-US')} successful gateway calls, warm-up and ch
 drained, ${f(r.audit_drain_ms / 1000, 0)} s after the load).
 
 ${UPSTREAMS.map(part).join('\n')}
-Run: \`bench/gateway.sh\` (knobs: \`DURATION\`, \`CONNS\`, \`ROUNDS\`, \`RATE\`, \`BIN\`).
+Run: \`bench/gateway.sh\` (knobs: \`DURATION\`, \`CONNS\`, \`ROUNDS\`, \`RATE\`, \`BIN\`, \`PIN\`).
 <!-- gateway-bench:end -->
 `;
   const doc = join(ROOT, 'docs', 'benchmarks.md');

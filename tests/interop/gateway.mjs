@@ -29,7 +29,7 @@ export async function startGateway({ bin, env, logDir }, name, { listen, resourc
     await new Promise((r) => setTimeout(r, 250));
   }
   return {
-    name, base: `http://${listen}`, url: resource, prmUrl, logFile,
+    name, base: `http://${listen}`, url: resource, prmUrl, logFile, pid: child.pid,
     async stop() {
       if (exited) return;
       const gone = new Promise((r) => child.once('exit', r));
