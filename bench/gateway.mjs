@@ -69,15 +69,13 @@ function ticksOf(pid) {
     return +rest[11] + +rest[12];
   } catch { return 0; }
 }
-/** The same, summed over every process named `postgres` (the server's backends and workers). */
-function postgresTicks() {
-  let t = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try { if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') t += ticksOf(d); } catch { /* gone */ }
-  }
-  return t;
-}
+/** Every process named `postgres` (the server, its backends and workers). */
+const postgresPids = () => readdirSync('/proc').filter((d) => {
+  if (!/^\d+$/.test(d)) return false;
+  try { return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres'; } catch { return false; /* gone */ }
+});
+/** {@link ticksOf}, summed over PostgreSQL's processes. */
+const postgresTicks = () => postgresPids().reduce((t, pid) => t + ticksOf(pid), 0);
 /** The machine's busy and total ticks, all CPUs (/proc/stat). */
 function machineTicks() {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -94,6 +92,7 @@ function cpuPerCall(a, b, calls) {
   return { upstream_us: us(b.up - a.up), gateway_us: us(b.gw - a.gw), postgres_us: us(b.pg - a.pg), rest_us: us(busy - known), busy_pct: Math.round((100 * busy) / Math.max(b.m.total - a.m.total, 1)) };
 }
 if (!BIN || !existsSync(BIN)) throw new Error('GATEHOUSE_BIN must name a built gatehouse binary');
+if (PIN && cpus().length < 2) throw new Error('PIN=1 needs at least two CPUs (the upstream on CPU 1, the rest on CPU 0)');
 if (!LOADGEN) throw new Error(`neither oha (${OHA}; cargo install oha) nor wrk (apt-get install wrk) is installed`);
 mkdirSync(OUT, { recursive: true });
 
@@ -233,7 +232,7 @@ async function main() {
   if (PIN) {
     // PostgreSQL off the upstream's core too, as on its own host: every postgres process (the
     // postmaster's affinity is inherited by the backends it starts) on CPU 0, restored at the end.
-    const pg = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (() => { try { return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres'; } catch { return false; } })());
+    const pg = postgresPids();
     const all = `0-${cpus().length - 1}`;
     for (const pid of pg) try { execFileSync('taskset', ['-a', '-p', '-c', '0', pid], { stdio: 'ignore' }); } catch { /* gone */ }
     cleanups.push(() => { for (const pid of pg) try { execFileSync('taskset', ['-a', '-p', '-c', all, pid], { stdio: 'ignore' }); } catch { /* gone */ } });
