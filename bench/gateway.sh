@@ -8,7 +8,9 @@
 # Env knobs: DURATION (10 s per phase), CONNS (16), ROUNDS (3), UPSTREAMS (sdk,minimal), PG_URL (admin URL of the local
 # PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres; a fresh database is made and
 # dropped), CARGO_TARGET_DIR (/root/.cache/gatehouse-target), BIN (measure this binary instead of
-# building the checkout's release binary), REPORT (0: keep docs/benchmarks.md as it is).
+# building the checkout's release binary), REPORT (0: keep docs/benchmarks.md as it is), PIN (1: the
+# SDK upstream alone on CPU 1, the load generator, the gateway and PostgreSQL on CPU 0; needs taskset
+# and the right to change PostgreSQL's processes' affinity, which it restores at the end).
 # Uses `oha` when installed (cargo install oha), else `wrk`; needs `npm ci --prefix tests/interop`. Only loopback addresses
 # are loaded; every phase is bounded in time. Results go to bench/results/gateway-<timestamp>/.
 set -euo pipefail
