@@ -50,6 +50,8 @@ const RATE = +(env.RATE ?? 500);
 // Which upstreams are measured, in this order (both by default).
 const UPSTREAMS = (env.UPSTREAMS ?? 'sdk,minimal').split(',');
 const PIN = env.PIN === '1';
+/** `spawn`'s command and arguments: with PIN, run by `taskset` on `cpu`. */
+const onCpu = (cpu, cmd, args) => (PIN ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
 const STAMP = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 const OUT = env.OUT ?? join(ROOT, 'bench', 'results', `gateway-${STAMP}`);
 const which = (cmd) => { try { return execFileSync('sh', ['-c', `command -v ${cmd}`]).toString().trim(); } catch { return null; } };
@@ -152,7 +154,7 @@ function oha(label, url, headers, seconds, rate, body) {
     '-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream',
     ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
   return new Promise((resolve, reject) => {
-    const child = PIN ? spawn('taskset', ['-c', '0', OHA, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(OHA, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...onCpu(0, OHA, args), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
@@ -178,8 +180,7 @@ async function startSdkUpstream(port, logDir) {
   const example = join(dirname(createRequire(join(ROOT, 'tests', 'interop', 'package.json')).resolve('@modelcontextprotocol/sdk/server/mcp.js')),
     '..', 'examples', 'server', 'simpleStreamableHttp.js');
   const fd = openSync(join(logDir, 'upstream-sdk-example.log'), 'a');
-  const cmd = PIN ? ['taskset', ['-c', '1', process.execPath, example]] : [process.execPath, [example]];
-  const child = spawn(...cmd, { env: { ...env, MCP_PORT: String(port) }, stdio: ['ignore', fd, fd] });
+  const child = spawn(...onCpu(1, process.execPath, [example]), { env: { ...env, MCP_PORT: String(port) }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   let exited = null;
   child.on('exit', (code, sig) => { exited = `${code ?? sig}`; });

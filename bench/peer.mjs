@@ -28,7 +28,7 @@ const RS_SECRET = randomBytes(24).toString('base64url');
 const CC_SECRET = randomBytes(24).toString('base64url');
 const RS_INFO = { scope: SCOPE, accessTokenFormat: 'opaque', accessTokenTTL: 900 };
 
-const jwk = { ...privateJwk(), kid: 'k1', use: 'sig', alg: 'RS256' };
+const jwk = privateJwk();
 const provider = new Provider(ISSUER, {
   clients: [
     { client_id: 'bench-public', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: ['http://127.0.0.1:9/callback'] },

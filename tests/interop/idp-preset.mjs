@@ -14,7 +14,7 @@ for (const k of ['info', 'warn']) { // oidc-provider's NOTICE/WARNING lines abou
 const { default: Provider } = await import('oidc-provider');
 
 export async function startPresetIdp({ cert, key, clientSecret, path = '', accounts = {}, defaultClaims = {} }) {
-  const jwk = { ...privateJwk(), kid: 'k1', use: 'sig', alg: 'RS256' };
+  const jwk = privateJwk();
   const cookieKeys = [randomBytes(32).toString('hex')];
   const prefix = path.replace(/\/$/, '');
   let handler = (req, res) => { res.statusCode = 503; res.end('idp not configured'); };

@@ -66,7 +66,7 @@ export const ALICE = { sub: 'u-alice', email: 'alice@acme.test', name: 'Alice Ex
  * authorization server.
  */
 export async function startIdp({ cert, key, clientSecret, agent }) {
-  const jwk = { ...privateJwk(), kid: 'k1', use: 'sig', alg: 'RS256' };
+  const jwk = privateJwk();
   const cookieKeys = [randomBytes(32).toString('hex')];
   let handler = (req, res) => { res.statusCode = 503; res.end('idp not configured'); };
   const server = https.createServer({ cert, key }, (req, res) => handler(req, res));

@@ -17,9 +17,10 @@ export function keyPair(type = 'rsa', options = { modulusLength: 2048 }) {
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
-/** A fresh RSA-2048 private key as a JWK (what oidc-provider's `jwks.keys` takes). */
+/** A fresh RSA-2048 private signing key as a JWK with `kid` 'k1' and `alg` RS256 (what
+ * oidc-provider's `jwks.keys` takes). */
 export function privateJwk() {
-  return keyPair().privateKey.export({ format: 'jwk' });
+  return { ...keyPair().privateKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'RS256' };
 }
 
 /** A fresh P-256 key pair as WebCrypto keys for ES256 (what oauth4webapi's DPoP takes). */

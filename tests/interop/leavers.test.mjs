@@ -46,7 +46,7 @@ const sql = (query) => psql(S.db.url, query);
  * `invalid_grant` (what Google, Entra and Okta do for a suspended or deleted user).
  */
 async function startOfflineIdp({ cert, key, clientSecret }) {
-  const jwk = { ...privateJwk(), kid: 'k1', use: 'sig', alg: 'RS256' };
+  const jwk = privateJwk();
   const cookieKeys = [randomBytes(32).toString('hex')];
   let handler = (req, res) => { res.statusCode = 503; res.end('idp not configured'); };
   const server = https.createServer({ cert, key }, (req, res) => handler(req, res));
