@@ -25,6 +25,7 @@ mod m20261203_000017_credential_kinds;
 mod m20261203_000018_personal_api_keys;
 mod m20261203_000020_service_accounts;
 mod m20261204_000022_removal;
+mod m20261205_000023_audit_seals;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000018_personal_api_keys::Migration),
             Box::new(m20261203_000020_service_accounts::Migration),
             Box::new(m20261204_000022_removal::Migration),
+            Box::new(m20261205_000023_audit_seals::Migration),
         ]
     }
 }

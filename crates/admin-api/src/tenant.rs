@@ -269,10 +269,11 @@ pub async fn search_audit(
     let rows = search(&st.store.db, &admin.tenant, &query).await?;
     Ok(web::Json(
         rows.into_iter()
-            .map(|r| AuditRecord {
+            .map(|l| (l.record, l.seq, l.hash))
+            .map(|(r, seq, hash)| AuditRecord {
                 id: r.id,
-                seq: r.seq,
-                hash: r.hash,
+                seq,
+                hash,
                 occurred_at: rfc3339(r.occurred_at),
                 action: r.action,
                 result: r.result,

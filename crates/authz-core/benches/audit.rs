@@ -35,9 +35,6 @@ fn model() -> audit_events::Model {
     audit_events::Model {
         id: 1,
         tenant_id: "2f9c1a4e-7b1d-4f7e-9a51-6d2c0b9e8a11".into(),
-        seq: None,
-        prev_hash: None,
-        hash: None,
         occurred_at: 1_795_651_200_000_000,
         action: "token.issued".into(),
         result: "success".into(),
@@ -50,6 +47,7 @@ fn model() -> audit_events::Model {
         source_ip: Some("203.0.113.7".into()),
         user_agent: Some("bench/1".into()),
         details: r#"{"dpop":false,"tier":"routine"}"#.into(),
+        writer_xact: 0,
     }
 }
 
@@ -78,10 +76,10 @@ async fn tenant(store: &Store) -> TenantId {
 }
 
 async fn sealed(store: &Store, chain: &TenantId) -> u64 {
+    use authz_core::entities::audit_seals;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-    audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(chain.to_string()))
-        .filter(audit_events::Column::Seq.is_not_null())
+    audit_seals::Entity::find()
+        .filter(audit_seals::Column::TenantId.eq(chain.to_string()))
         .count(&store.db)
         .await
         .unwrap()

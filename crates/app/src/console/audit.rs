@@ -30,7 +30,7 @@ pub async fn exported(
 /// One page of the audit log as the console shows it: the records, the names of the people
 /// and clients they mention, and (on the first page) the chain's verification.
 pub struct Listing {
-    pub records: Vec<authz_core::entities::audit_events::Model>,
+    pub records: Vec<audit::search::Listed>,
     pub names: audit::names::Names,
     pub chain: Option<audit::VerifyReport>,
 }
@@ -61,10 +61,7 @@ pub async fn event(
     store: &Store,
     tenant: &authz_core::TenantId,
     id: i64,
-) -> CoreResult<(
-    authz_core::entities::audit_events::Model,
-    audit::names::Names,
-)> {
+) -> CoreResult<(audit::search::Listed, audit::names::Names)> {
     let r = audit::search::get(&store.db, tenant, id).await?;
     let names = audit::names::resolve(&store.db, tenant, std::slice::from_ref(&r)).await?;
     Ok((r, names))

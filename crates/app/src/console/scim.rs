@@ -1,7 +1,7 @@
 //! The SCIM page: the tenant's SCIM tokens, the IdP's recent failed requests
 //! (`scim.request_failed`) and its last successful change, from the audit log.
+use authz_core::audit::search::Listed as Record;
 use authz_core::audit::search::{search, AuditQuery};
-use authz_core::entities::audit_events::Model as Record;
 use authz_core::scim_token::{self, ScimToken};
 use authz_core::CoreResult;
 use sea_orm::DatabaseConnection;

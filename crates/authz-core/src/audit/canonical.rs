@@ -126,9 +126,6 @@ mod tests {
             let r = audit_events::Model {
                 id: i as i64,
                 tenant_id: format!("tenant-{t}"),
-                seq: None,
-                prev_hash: None,
-                hash: None,
                 occurred_at: -1_700_000_000_000_000 + i as i64,
                 action: t.to_string(),
                 result: "ok".into(),
@@ -141,6 +138,7 @@ mod tests {
                 source_ip: Some("::1".into()),
                 user_agent: (i % 2 == 1).then(|| t.to_string()),
                 details: t.to_string(),
+                writer_xact: 0,
             };
             for seq in [1, i64::MAX, 0, -5] {
                 assert_eq!(canonical_record(&r, seq), reference(&r, seq), "{t:?}");

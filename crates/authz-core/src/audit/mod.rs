@@ -2,7 +2,8 @@
 //!
 //! Writers append a record in the same transaction as the change it describes (§6.5); a sealer
 //! per tenant later assigns a gap-free sequence and `hash = SHA-256(prev_hash || canonical)` in
-//! commit order, and signs a checkpoint with an Ed25519 key that never enters the database.
+//! commit order — an `audit_seals` row per record, so a record is never updated (ADR 0026) —
+//! and signs a checkpoint with an Ed25519 key that never enters the database.
 //! `verify` recomputes the chain and checks every checkpoint, so an altered, removed or
 //! truncated record is found even if the attacker recomputed the hashes.
 mod canonical;
@@ -11,6 +12,7 @@ pub mod origin;
 mod record;
 pub mod retention;
 mod seal;
+pub mod sealed;
 pub mod search;
 mod verify;
 
@@ -21,5 +23,7 @@ pub(crate) use record::row_of;
 pub use record::{
     record, record_all, sanitize_parameters, sanitize_parameters_within, AuditEvent, PLATFORM_CHAIN,
 };
-pub use seal::{seal_all, seal_chain, signed_checkpoint_message};
+pub(crate) use seal::{custom_plans, Window};
+pub use seal::{seal_all, signed_checkpoint_message};
+pub use sealed::Sealed;
 pub use verify::{verify_chain, verify_chain_with_keys, VerifyReport};

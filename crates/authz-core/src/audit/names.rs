@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::entities::{admin_invitations, audit_events, clients, users};
+use crate::entities::{admin_invitations, clients, users};
 use crate::error::CoreResult;
 use crate::tenant::TenantId;
 
@@ -58,7 +58,7 @@ fn person_id(actor: &str) -> Option<&str> {
 pub async fn resolve<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
-    records: &[audit_events::Model],
+    records: &[super::search::Listed],
 ) -> CoreResult<Names> {
     let mut user_ids: HashSet<String> = HashSet::new();
     let mut client_ids: HashSet<String> = HashSet::new();

@@ -207,9 +207,6 @@ pub(crate) fn row_of(clock: &dyn Clock, ev: AuditEvent) -> audit_events::ActiveM
             .tenant
             .map(|t| t.to_string())
             .unwrap_or_else(|| PLATFORM_CHAIN.to_string())),
-        seq: Set(None),
-        prev_hash: Set(None),
-        hash: Set(None),
         occurred_at: Set(ev.occurred_at.unwrap_or_else(|| clock.now_us())),
         action: Set(ev.action),
         result: Set(ev.result),
@@ -222,6 +219,7 @@ pub(crate) fn row_of(clock: &dyn Clock, ev: AuditEvent) -> audit_events::ActiveM
         source_ip: Set(ev.source_ip),
         user_agent: Set(ev.user_agent),
         details: Set(details),
+        writer_xact: NotSet,
     }
 }
 

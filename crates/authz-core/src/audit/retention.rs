@@ -4,7 +4,7 @@
 //! hash, so what remains still verifies, and a purge is visible: the checkpoint anchors the first
 //! remaining record and the purge itself is an `audit.purged` record in the chain.
 //!
-//! The table refuses DELETE (migration 2). The purge lifts that guard inside its own transaction
+//! The tables refuse DELETE (migrations 2 and 23). The purge lifts that guard inside its own transaction
 //! — `ALTER TABLE … DISABLE TRIGGER` on PostgreSQL, which only the table's owner may do (run
 //! `gatehouse audit purge` with the owner's credentials when the runtime role does not own the
 //! audit tables), a dropped and re-created trigger on SQLite — so no other session ever sees the
@@ -17,17 +17,23 @@ use sea_orm::{
 use super::{record, AuditEvent};
 use crate::clock::{Clock, MICROS};
 use crate::db::Store;
-use crate::entities::{audit_checkpoints, audit_events};
+use crate::entities::{audit_checkpoints, audit_events, audit_seals};
 use crate::error::CoreResult;
 use crate::tenant::TenantId;
 
 /// A retention year, counted generously (366 days): records are kept at least that long.
 const YEAR_SECS: i64 = 366 * 86_400;
 
-const SQLITE_GUARD: &str = "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events
+const SQLITE_GUARD: [&str; 2] = [
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events
 BEGIN
   SELECT RAISE(ABORT, 'audit_events is append-only');
-END";
+END",
+    "CREATE TRIGGER audit_seal_no_delete BEFORE DELETE ON audit_seals
+BEGIN
+  SELECT RAISE(ABORT, 'audit_seals is append-only');
+END",
+];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Purged {
@@ -63,27 +69,32 @@ pub async fn purge(
 ) -> CoreResult<Option<Purged>> {
     let cutoff = clock.now_us() - years.max(1) * YEAR_SECS * MICROS;
     let chain = tenant.to_string();
-    use audit_events::Column;
-    let sealed = || {
-        Column::TenantId
-            .eq(chain.clone())
-            .and(Column::Seq.is_not_null())
-    };
+    use audit_seals::Column;
+    let sealed = || Column::TenantId.eq(chain.clone());
     let txn = store.begin().await?;
     let head =
-        aggregate::<audit_events::Entity, _>(&txn, Expr::col(Column::Seq).max(), sealed()).await?;
+        aggregate::<audit_seals::Entity, _>(&txn, Expr::col(Column::Seq).max(), sealed()).await?;
     let Some(head) = head else {
         return Ok(None);
     };
     // The first record young enough to keep: nothing at or after it may go.
-    let first_young = aggregate::<audit_events::Entity, _>(
+    let first_young = aggregate::<audit_seals::Entity, _>(
         &txn,
         Expr::col(Column::Seq).min(),
-        sealed().and(Column::OccurredAt.gte(cutoff)),
+        sealed().and(
+            Column::EventId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(audit_events::Column::Id)
+                    .from(audit_events::Entity)
+                    .and_where(audit_events::Column::TenantId.eq(chain.clone()))
+                    .and_where(audit_events::Column::OccurredAt.gte(cutoff))
+                    .to_owned(),
+            ),
+        ),
     )
     .await?
     .unwrap_or(head);
-    let first = aggregate::<audit_events::Entity, _>(&txn, Expr::col(Column::Seq).min(), sealed())
+    let first = aggregate::<audit_seals::Entity, _>(&txn, Expr::col(Column::Seq).min(), sealed())
         .await?
         .unwrap_or(1);
     let Some(up_to) = aggregate::<audit_checkpoints::Entity, _>(
@@ -101,24 +112,48 @@ pub async fn purge(
         return Ok(None);
     };
     let backend = txn.get_database_backend();
-    let guard_off = match backend {
-        DatabaseBackend::Postgres => "ALTER TABLE audit_events DISABLE TRIGGER audit_guard",
-        _ => "DROP TRIGGER audit_no_delete",
+    let guard_off: &[&str] = match backend {
+        DatabaseBackend::Postgres => &[
+            "ALTER TABLE audit_events DISABLE TRIGGER audit_guard",
+            "ALTER TABLE audit_seals DISABLE TRIGGER audit_seal_guard",
+        ],
+        _ => &[
+            "DROP TRIGGER audit_no_delete",
+            "DROP TRIGGER audit_seal_no_delete",
+        ],
     };
-    txn.execute(Statement::from_string(backend, guard_off))
-        .await?;
+    for sql in guard_off {
+        txn.execute(Statement::from_string(backend, *sql)).await?;
+    }
+    let purged = || sealed().and(Column::Seq.lte(up_to));
     let deleted = audit_events::Entity::delete_many()
-        .filter(sealed())
-        .filter(Column::Seq.lte(up_to))
+        .filter(audit_events::Column::TenantId.eq(chain.clone()))
+        .filter(
+            audit_events::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(Column::EventId)
+                    .from(audit_seals::Entity)
+                    .cond_where(purged())
+                    .to_owned(),
+            ),
+        )
         .exec(&txn)
         .await?
         .rows_affected;
-    let guard_on = match backend {
-        DatabaseBackend::Postgres => "ALTER TABLE audit_events ENABLE TRIGGER audit_guard",
-        _ => SQLITE_GUARD,
-    };
-    txn.execute(Statement::from_string(backend, guard_on))
+    audit_seals::Entity::delete_many()
+        .filter(purged())
+        .exec(&txn)
         .await?;
+    let guard_on: &[&str] = match backend {
+        DatabaseBackend::Postgres => &[
+            "ALTER TABLE audit_events ENABLE TRIGGER audit_guard",
+            "ALTER TABLE audit_seals ENABLE TRIGGER audit_seal_guard",
+        ],
+        _ => &SQLITE_GUARD,
+    };
+    for sql in guard_on {
+        txn.execute(Statement::from_string(backend, *sql)).await?;
+    }
     record(
         &txn,
         clock,

@@ -1,21 +1,25 @@
 //! The sealer: one per chain at a time (a transaction-scoped advisory lock on PostgreSQL, the
 //! single writer on SQLite), so sequence numbers are gap-free and follow commit order.
+//!
+//! A record is written once and never updated: its place in the chain is an `audit_seals` row
+//! (ADR 0026). Unsealed records are those at or above the seal mark with no seal row; see
+//! [`Window`].
 use ed25519_dalek::{Signer, SigningKey};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement,
+    ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Set, Statement,
+    TransactionTrait,
 };
 
 use super::canonical::{canonical_into, chain_hash_bytes, GENESIS_HASH};
 use crate::clock::Clock;
 use crate::db::Store;
-use crate::entities::{audit_checkpoints, audit_events};
+use crate::entities::{audit_checkpoints, audit_events, audit_seals};
 use crate::error::CoreResult;
 
 const BATCH: u64 = 2000;
-/// Records filled per UPDATE (four parameters each, well under SQLite's and PostgreSQL's
-/// parameter limits).
-const UPDATE_ROWS: usize = 512;
+/// Seals inserted per statement (five parameters each, well under SQLite's and PostgreSQL's
+/// parameter limits; runs of powers of two, `db::pow2_chunks`, so few statement texts).
+const INSERT_ROWS: usize = 256;
 
 /// The bytes a checkpoint signature covers.
 pub fn signed_checkpoint_message(
@@ -27,63 +31,207 @@ pub fn signed_checkpoint_message(
     format!("gatehouse-audit-checkpoint-v1\n{tenant}\n{seq}\n{head_hash}\n{created_at}")
 }
 
-/// Seals every chain that has unsealed records. Returns how many records were sealed.
+/// Where unsealed records can be, read before a sealing pass.
+///
+/// `from` is the stored mark: every record below it is sealed. `horizon` is where the mark may
+/// move once this pass has sealed everything it sees. On PostgreSQL both are transaction ids
+/// (a record's `writer_xact`): the horizon is the oldest transaction still running when the
+/// pass begins, so every transaction below it has ended, and its records are visible to the
+/// pass's later statements. Ids from a sequence are no such bound — a transaction can commit
+/// id 100 after id 101 has been sealed — which is why the records carry their writer. On
+/// SQLite the single writer commits ids in order, so the bounds are record ids: the horizon is
+/// one past the highest id committed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    pub from: i64,
+    pub horizon: i64,
+    pg: bool,
+}
+
+impl Window {
+    pub(crate) async fn read<C: ConnectionTrait>(conn: &C) -> CoreResult<Window> {
+        let backend = conn.get_database_backend();
+        let pg = backend == DatabaseBackend::Postgres;
+        let sql = if pg {
+            "SELECT scan_from, pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             FROM audit_seal_mark WHERE id = 1"
+        } else {
+            "SELECT scan_from, COALESCE((SELECT MAX(id) FROM audit_events), 0) + 1 \
+             FROM audit_seal_mark WHERE id = 1"
+        };
+        let row = conn
+            .query_one(Statement::from_string(backend, sql))
+            .await?
+            .ok_or_else(|| {
+                crate::error::CoreError::Config("AUDIT0003: audit_seal_mark has no row".into())
+            })?;
+        Ok(Window {
+            from: row.try_get_by_index(0)?,
+            horizon: row.try_get_by_index(1)?,
+            pg,
+        })
+    }
+
+    /// The condition "record `e` is unsealed" (with `$from`/`?` bound to `self.from`).
+    pub(crate) fn unsealed_sql(&self, param: &str) -> String {
+        let col = if self.pg { "writer_xact" } else { "id" };
+        format!(
+            "e.{col} >= {param} AND NOT EXISTS \
+             (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)"
+        )
+    }
+
+    fn param(&self, n: usize) -> String {
+        if self.pg {
+            format!("${n}")
+        } else {
+            "?".into()
+        }
+    }
+
+    fn backend(&self) -> DatabaseBackend {
+        if self.pg {
+            DatabaseBackend::Postgres
+        } else {
+            DatabaseBackend::Sqlite
+        }
+    }
+
+    /// Unsealed records across every chain: how many, and the oldest one's time. `conn` is a
+    /// transaction that has run [`custom_plans`].
+    pub(crate) async fn unsealed<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> CoreResult<(i64, Option<i64>)> {
+        let sql = format!(
+            "SELECT COUNT(*), MIN(e.occurred_at) FROM audit_events e WHERE {}",
+            self.unsealed_sql(&self.param(1))
+        );
+        let row = conn
+            .query_one(Statement::from_sql_and_values(
+                self.backend(),
+                sql,
+                [self.from.into()],
+            ))
+            .await?;
+        Ok(match row {
+            Some(r) => (r.try_get_by_index(0)?, r.try_get_by_index(1)?),
+            None => (0, None),
+        })
+    }
+}
+
+/// PostgreSQL plans each execution of the window's statements for its own mark. A generic plan
+/// (what a prepared statement gets after five runs) guesses a third of the table for
+/// `writer_xact >= $1` and can walk the primary key in id order to the newest records; the
+/// custom plan sees the mark near the column's top and reads the index on `writer_xact`.
+/// Transaction-local, so pooled connections keep their defaults.
+pub(crate) async fn custom_plans<C: ConnectionTrait>(conn: &C) -> CoreResult<()> {
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        conn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
+    Ok(())
+}
+
+/// Seals every chain that has unsealed records, then moves the mark to this pass's horizon.
+/// Returns how many records were sealed.
 pub async fn seal_all(store: &Store, key: &SigningKey, clock: &dyn Clock) -> CoreResult<u64> {
-    let chains: Vec<String> = audit_events::Entity::find()
-        .select_only()
-        .column(audit_events::Column::TenantId)
-        .filter(audit_events::Column::Seq.is_null())
-        .distinct()
-        .into_tuple()
-        .all(&store.db)
-        .await?;
+    let txn = store.db.begin().await?;
+    custom_plans(&txn).await?;
+    let window = Window::read(&txn).await?;
+    let chains: Vec<String> = txn
+        .query_all(Statement::from_sql_and_values(
+            window.backend(),
+            format!(
+                "SELECT DISTINCT e.tenant_id FROM audit_events e WHERE {}",
+                window.unsealed_sql(&window.param(1))
+            ),
+            [window.from.into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get_by_index(0))
+        .collect::<Result<_, _>>()?;
+    txn.commit().await?;
     let mut total = 0;
     for chain in chains {
         loop {
-            let n = seal_chain(store, &chain, key, clock).await?;
+            let n = seal_chain(store, &chain, window, key, clock).await?;
             total += n;
             if n < BATCH {
                 break;
             }
         }
     }
+    // Every record written by a transaction below the horizon was visible to this pass and is
+    // sealed now (by it, or by a concurrent pass that held the chain's lock first).
+    if window.horizon > window.from {
+        store
+            .db
+            .execute(Statement::from_sql_and_values(
+                window.backend(),
+                format!(
+                    "UPDATE audit_seal_mark SET scan_from = {p} WHERE id = 1 AND scan_from < {p}",
+                    p = window.param(1)
+                ),
+                [window.horizon.into()],
+            ))
+            .await?;
+    }
     Ok(total)
 }
 
+#[derive(FromQueryResult)]
+struct Head {
+    seq: i64,
+    hash: String,
+}
+
 /// Seals up to one batch of a chain's unsealed records and signs a checkpoint at the new head.
-pub async fn seal_chain(
+pub(crate) async fn seal_chain(
     store: &Store,
     chain: &str,
+    window: Window,
     key: &SigningKey,
     clock: &dyn Clock,
 ) -> CoreResult<u64> {
     let txn = store.begin().await?;
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
+    let backend = txn.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
         txn.execute(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT pg_advisory_xact_lock(hashtext('gatehouse-audit:' || $1))",
             [chain.into()],
         ))
         .await?;
+        custom_plans(&txn).await?;
     }
-    let head = audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(chain))
-        .filter(audit_events::Column::Seq.is_not_null())
-        .order_by_desc(audit_events::Column::Seq)
-        .one(&txn)
-        .await?;
-    let (mut seq, mut prev) = match head {
-        Some(h) => (
-            h.seq.unwrap_or(0),
-            h.hash.unwrap_or_else(|| GENESIS_HASH.to_string()),
+    let head = Head::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT seq, hash FROM audit_seals WHERE tenant_id = {} ORDER BY seq DESC LIMIT 1",
+            window.param(1)
         ),
+        [chain.into()],
+    ))
+    .one(&txn)
+    .await?;
+    let (mut seq, mut prev) = match head {
+        Some(h) => (h.seq, h.hash),
         None => (0, GENESIS_HASH.to_string()),
     };
     let pending = audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(chain))
-        .filter(audit_events::Column::Seq.is_null())
-        .order_by_asc(audit_events::Column::Id)
-        .limit(BATCH)
+        .from_raw_sql(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT e.* FROM audit_events e WHERE e.tenant_id = {} AND {} \
+                 ORDER BY e.id LIMIT {BATCH}",
+                window.param(1),
+                window.unsealed_sql(&window.param(2))
+            ),
+            [chain.into(), window.from.into()],
+        ))
         .all(&txn)
         .await?;
     let n = pending.len() as u64;
@@ -91,21 +239,24 @@ pub async fn seal_chain(
         txn.commit().await?;
         return Ok(0);
     }
-    let mut sealed: Vec<(i64, i64, String, String)> = Vec::with_capacity(pending.len());
+    let mut seals = Vec::with_capacity(pending.len());
     let mut buf = Vec::with_capacity(1024);
     for row in &pending {
         seq += 1;
         canonical_into(row, seq, &mut buf);
         let hash = chain_hash_bytes(&prev, &buf);
-        sealed.push((
-            row.id,
-            seq,
-            std::mem::replace(&mut prev, hash.clone()),
-            hash,
-        ));
+        seals.push(audit_seals::ActiveModel {
+            event_id: Set(row.id),
+            tenant_id: Set(chain.to_string()),
+            seq: Set(seq),
+            prev_hash: Set(std::mem::replace(&mut prev, hash.clone())),
+            hash: Set(hash),
+        });
     }
-    for part in crate::db::pow2_chunks(&sealed, UPDATE_ROWS) {
-        fill_seals(&txn, part).await?;
+    for part in crate::db::pow2_chunks(&seals, INSERT_ROWS) {
+        audit_seals::Entity::insert_many(part.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
     }
     let created_at = clock.now_us();
     let sig = key.sign(signed_checkpoint_message(chain, seq, &prev, created_at).as_bytes());
@@ -121,51 +272,4 @@ pub async fn seal_chain(
     .await?;
     txn.commit().await?;
     Ok(n)
-}
-
-/// Fills `seq`, `prev_hash` and `hash` of a run of records in one statement (one round trip per
-/// up to 512 records instead of one per record; runs of powers of two, `db::pow2_chunks`). `VALUES` columns are `column1`… on both backends.
-/// A record sealed meanwhile is not touched (`seq IS NULL`), and then the count tells.
-async fn fill_seals<C: ConnectionTrait>(
-    conn: &C,
-    rows: &[(i64, i64, String, String)],
-) -> CoreResult<()> {
-    let backend = conn.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 4);
-    let mut tuples = Vec::with_capacity(rows.len());
-    for (id, seq, prev, hash) in rows {
-        let n = values.len();
-        tuples.push(match backend {
-            DatabaseBackend::Postgres => format!(
-                "(${}::bigint, ${}::bigint, ${}::text, ${}::text)",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4
-            ),
-            _ => "(?, ?, ?, ?)".to_string(),
-        });
-        values.extend([
-            (*id).into(),
-            (*seq).into(),
-            prev.clone().into(),
-            hash.clone().into(),
-        ]);
-    }
-    let sql = format!(
-        "UPDATE audit_events SET seq = v.column2, prev_hash = v.column3, hash = v.column4 \
-         FROM (VALUES {}) AS v WHERE audit_events.id = v.column1 AND audit_events.seq IS NULL",
-        tuples.join(", ")
-    );
-    let done = conn
-        .execute(Statement::from_sql_and_values(backend, sql, values))
-        .await?
-        .rows_affected();
-    if done != rows.len() as u64 {
-        return Err(crate::error::CoreError::Config(format!(
-            "AUDIT0002: sealed {done} of {} records: another sealer ran concurrently",
-            rows.len()
-        )));
-    }
-    Ok(())
 }

@@ -2,9 +2,56 @@
 //! client, action prefix and result, newest first, bounded. Always one tenant's chain.
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::entities::audit_events;
+use crate::entities::{audit_events, audit_seals};
 use crate::error::CoreResult;
 use crate::tenant::TenantId;
+
+/// A record as the admin sees it: the record, and its place in the chain once sealed (the
+/// fields of the record are reached through `Deref`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub record: audit_events::Model,
+    pub seq: Option<i64>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+impl std::ops::Deref for Listed {
+    type Target = audit_events::Model;
+    fn deref(&self) -> &audit_events::Model {
+        &self.record
+    }
+}
+
+/// The records with their seals (one read of `audit_seals` for the whole page).
+async fn with_seals<C: ConnectionTrait>(
+    conn: &C,
+    records: Vec<audit_events::Model>,
+) -> CoreResult<Vec<Listed>> {
+    let mut seals: std::collections::HashMap<i64, audit_seals::Model> = if records.is_empty() {
+        Default::default()
+    } else {
+        audit_seals::Entity::find()
+            .filter(audit_seals::Column::EventId.is_in(records.iter().map(|r| r.id)))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|s| (s.event_id, s))
+            .collect()
+    };
+    Ok(records
+        .into_iter()
+        .map(|record| {
+            let seal = seals.remove(&record.id);
+            Listed {
+                seq: seal.as_ref().map(|s| s.seq),
+                prev_hash: seal.as_ref().map(|s| s.prev_hash.clone()),
+                hash: seal.map(|s| s.hash),
+                record,
+            }
+        })
+        .collect())
+}
 
 /// Most records one search returns.
 pub const MAX_LIMIT: u64 = 500;
@@ -31,7 +78,7 @@ pub async fn search<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantId,
     q: &AuditQuery,
-) -> CoreResult<Vec<audit_events::Model>> {
+) -> CoreResult<Vec<Listed>> {
     let mut s =
         audit_events::Entity::find().filter(audit_events::Column::TenantId.eq(tenant.to_string()));
     if let Some(f) = q.from_us {
@@ -69,23 +116,22 @@ pub async fn search<C: ConnectionTrait>(
     if let Some(b) = q.before_id {
         s = s.filter(audit_events::Column::Id.lt(b));
     }
-    Ok(s.order_by_desc(audit_events::Column::Id)
+    let records = s
+        .order_by_desc(audit_events::Column::Id)
         .limit(q.limit.clamp(1, MAX_LIMIT))
         .all(conn)
-        .await?)
+        .await?;
+    with_seals(conn, records).await
 }
 
 /// One record of the tenant's chain by id (another tenant's record is not found).
-pub async fn get<C: ConnectionTrait>(
-    conn: &C,
-    tenant: &TenantId,
-    id: i64,
-) -> CoreResult<audit_events::Model> {
-    audit_events::Entity::find_by_id(id)
+pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: i64) -> CoreResult<Listed> {
+    let record = audit_events::Entity::find_by_id(id)
         .filter(audit_events::Column::TenantId.eq(tenant.to_string()))
         .one(conn)
         .await?
-        .ok_or(crate::error::CoreError::NotFound("audit record"))
+        .ok_or(crate::error::CoreError::NotFound("audit record"))?;
+    Ok(with_seals(conn, vec![record]).await?.remove(0))
 }
 
 /// The newest sign-in (or refused sign-in) through one of the tenant's connections: what the

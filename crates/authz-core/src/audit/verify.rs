@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::canonical::{canonical_into, chain_hash_bytes, GENESIS_HASH};
 use super::seal::signed_checkpoint_message;
+use super::sealed::Sealed;
 use crate::db::Store;
 use crate::entities::{audit_checkpoints, audit_events};
 use crate::error::CoreResult;
@@ -84,13 +85,11 @@ pub async fn verify_chain_with_keys(
 
     // After a retention purge the chain starts later: at the record after a kept, signed
     // checkpoint, whose head hash it must link to (see `retention`).
-    let first = audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(chain))
-        .filter(audit_events::Column::Seq.is_not_null())
-        .order_by_asc(audit_events::Column::Seq)
-        .one(&store.db)
-        .await?;
-    let first_seq: i64 = first.as_ref().and_then(|r| r.seq).unwrap_or(1);
+    let first = super::sealed::page(store, chain, None, 1)
+        .await?
+        .into_iter()
+        .next();
+    let first_seq: i64 = first.as_ref().map(|r| r.seq).unwrap_or(1);
     let (mut expected_seq, mut prev) = if first_seq > 1 {
         match cp_heads.get(&(first_seq - 1)) {
             Some(cp) => {
@@ -100,7 +99,7 @@ pub async fn verify_chain_with_keys(
             None => {
                 report.first_break = Some(format!(
                     "record seq 1 is missing (next present record is seq {first_seq}, id {}); no signed checkpoint at seq {} anchors the rest, so it was not a retention purge",
-                    first.as_ref().map(|r| r.id).unwrap_or_default(),
+                    first.as_ref().map(|r| r.record.id).unwrap_or_default(),
                     first_seq - 1
                 ));
                 return Ok(report);
@@ -120,7 +119,7 @@ pub async fn verify_chain_with_keys(
     );
     let mut rows = page(store, chain, None).await?;
     while !rows.is_empty() {
-        let after = rows.last().and_then(|r| r.seq);
+        let after = rows.last().map(|r| r.seq);
         let next = {
             let (store, chain) = (store.clone(), chain.to_string());
             tokio::spawn(async move { page(&store, &chain, after).await })
@@ -184,80 +183,13 @@ pub async fn verify_chain_with_keys(
             Some(_) => {}
         }
     }
-    report.unsealed = audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(chain))
-        .filter(audit_events::Column::Seq.is_null())
-        .count(&store.db)
-        .await?;
+    report.unsealed = super::sealed::unsealed_anywhere(&store.db, chain).await?;
     Ok(report)
 }
 
 /// One page of sealed records after `after`, in sequence order.
-async fn page(
-    store: &Store,
-    chain: &str,
-    after: Option<i64>,
-) -> CoreResult<Vec<audit_events::Model>> {
-    if store.backend() == sea_orm::DatabaseBackend::Postgres {
-        return page_pg(store, chain, after).await;
-    }
-    let mut q = audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(chain))
-        .filter(audit_events::Column::Seq.is_not_null())
-        .order_by_asc(audit_events::Column::Seq)
-        .limit(PAGE);
-    if let Some(s) = after {
-        q = q.filter(audit_events::Column::Seq.gt(s));
-    }
-    Ok(q.all(&store.db).await?)
-}
-
-/// PostgreSQL: the same page, decoded by column position straight from sqlx. sea-orm decodes a
-/// model by looking every column up by name; over a million records of seventeen columns that
-/// name lookup is a large part of the verifier's time (issue 15 §1: verify 1M records < 3 s).
-async fn page_pg(
-    store: &Store,
-    chain: &str,
-    after: Option<i64>,
-) -> CoreResult<Vec<audit_events::Model>> {
-    use sea_orm::sqlx::Row;
-    let query_err = |e| sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e));
-    let rows = sea_orm::sqlx::query(
-        "SELECT id, tenant_id, seq, prev_hash, hash, occurred_at, action, result, actor, \
-         user_id, client_id, session_id, resource, scope, source_ip, user_agent, details \
-         FROM audit_events WHERE tenant_id = $1 AND seq IS NOT NULL AND seq > $2 \
-         ORDER BY seq LIMIT $3",
-    )
-    .bind(chain)
-    .bind(after.unwrap_or(i64::MIN))
-    .bind(PAGE as i64)
-    .fetch_all(store.db.get_postgres_connection_pool())
-    .await
-    .map_err(query_err)?;
-    rows.iter()
-        .map(|r| {
-            Ok(audit_events::Model {
-                id: r.try_get(0)?,
-                tenant_id: r.try_get(1)?,
-                seq: r.try_get(2)?,
-                prev_hash: r.try_get(3)?,
-                hash: r.try_get(4)?,
-                occurred_at: r.try_get(5)?,
-                action: r.try_get(6)?,
-                result: r.try_get(7)?,
-                actor: r.try_get(8)?,
-                user_id: r.try_get(9)?,
-                client_id: r.try_get(10)?,
-                session_id: r.try_get(11)?,
-                resource: r.try_get(12)?,
-                scope: r.try_get(13)?,
-                source_ip: r.try_get(14)?,
-                user_agent: r.try_get(15)?,
-                details: r.try_get(16)?,
-            })
-        })
-        .collect::<Result<Vec<_>, sea_orm::sqlx::Error>>()
-        .map_err(|e| query_err(e).into())
+async fn page(store: &Store, chain: &str, after: Option<i64>) -> CoreResult<Vec<Sealed>> {
+    super::sealed::page(store, chain, after, PAGE).await
 }
 
 /// Checks a page that follows `prev` (the previous record's hash) and starts at
@@ -266,7 +198,7 @@ async fn page_pg(
 /// `prev_hash`, so records are hashed in parallel; the links (each `prev_hash` equals the hash
 /// before it) are then walked in order, which makes the stored hashes a chain from `prev`.
 fn check_page(
-    rows: &[audit_events::Model],
+    rows: &[Sealed],
     mut prev: String,
     mut expected_seq: i64,
     heads: &BTreeMap<i64, String>,
@@ -284,10 +216,8 @@ fn check_page(
                     let mut buf = Vec::with_capacity(1024);
                     part.iter()
                         .map(|row| {
-                            canonical_into(row, row.seq.unwrap_or_default(), &mut buf);
-                            let hash =
-                                chain_hash_bytes(row.prev_hash.as_deref().unwrap_or(""), &buf);
-                            row.hash.as_deref() == Some(hash.as_str())
+                            canonical_into(&row.record, row.seq, &mut buf);
+                            row.hash == chain_hash_bytes(&row.prev_hash, &buf)
                         })
                         .collect::<Vec<bool>>()
                 })
@@ -299,27 +229,27 @@ fn check_page(
             .collect()
     });
     for (i, row) in rows.iter().enumerate() {
-        let seq = row.seq.unwrap_or_default();
+        let seq = row.seq;
         if seq != expected_seq {
             return Err(format!(
                 "record seq {expected_seq} is missing (next present record is seq {seq}, id {})",
-                row.id
+                row.record.id
             ));
         }
-        if row.prev_hash.as_deref() != Some(prev.as_str()) {
+        if row.prev_hash != prev {
             return Err(format!(
                 "record seq {seq} (id {}): prev_hash does not link to seq {}",
-                row.id,
+                row.record.id,
                 seq - 1
             ));
         }
         if !content_ok.get(i).copied().unwrap_or(false) {
             return Err(format!(
                 "record seq {seq} (id {}): content does not match its hash (altered)",
-                row.id
+                row.record.id
             ));
         }
-        let hash = row.hash.clone().unwrap_or_default();
+        let hash = row.hash.clone();
         if let Some(head) = heads.get(&seq) {
             if *head != hash {
                 return Err(format!(

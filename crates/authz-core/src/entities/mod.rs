@@ -15,7 +15,7 @@ mod upstream;
 mod schema_check;
 
 pub use admin::{admin_invitations, tenant_admins, tenant_client_policy};
-pub use audit::{audit_checkpoints, audit_events};
+pub use audit::{audit_checkpoints, audit_events, audit_seal_mark, audit_seals};
 pub use catalog::{
     org_grants, resource_catalogue_versions, resource_rules, resource_scopes, resource_tools,
     resources,

@@ -80,6 +80,8 @@ async fn entities_match_the_migrated_schema() {
         declared::<tenant_client_policy::Entity>(),
         declared::<audit_checkpoints::Entity>(),
         declared::<audit_events::Entity>(),
+        declared::<audit_seal_mark::Entity>(),
+        declared::<audit_seals::Entity>(),
         declared::<org_grants::Entity>(),
         declared::<resource_scopes::Entity>(),
         declared::<resource_tools::Entity>(),

@@ -1,14 +1,16 @@
 //! Gauges read at scrape time: the sealer's lag and the last checkpoint (DESIGN's audit chain),
 //! the mail outbox, and this node's database pool. Three small indexed reads per scrape: the
-//! unsealed records through the partial index `audit_unsealed`, the outbox through
+//! unsealed records in the sealer's window (`audit::Window`, ADR 0026), the outbox through
 //! `mail_outbox_pending`, the checkpoints' newest `created_at`.
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
 use super::{get, StateLabels};
 use crate::clock::MICROS;
 use crate::db::Store;
-use crate::entities::{audit_checkpoints, audit_events, mail_outbox};
+use crate::entities::{audit_checkpoints, mail_outbox};
 use crate::error::CoreResult;
 
 /// Reads every gauge; a failed read is logged (`METRICS0002`) and keeps the previous values.
@@ -25,15 +27,16 @@ fn age_secs(now_us: i64, then_us: Option<i64>) -> f64 {
 
 async fn stored(store: &Store, now_us: i64) -> CoreResult<()> {
     let m = get();
-    let (unsealed, oldest): (i64, Option<i64>) = audit_events::Entity::find()
-        .select_only()
-        .column_as(Expr::col(audit_events::Column::Id).count(), "n")
-        .column_as(Expr::col(audit_events::Column::OccurredAt).min(), "oldest")
-        .filter(audit_events::Column::Seq.is_null())
-        .into_tuple()
-        .one(&store.db)
-        .await?
-        .unwrap_or((0, None));
+    let (unsealed, oldest) = {
+        let txn = store.db.begin().await?;
+        crate::audit::custom_plans(&txn).await?;
+        let counted = crate::audit::Window::read(&txn)
+            .await?
+            .unsealed(&txn)
+            .await?;
+        txn.commit().await?;
+        counted
+    };
     let checkpoint: Option<Option<i64>> = audit_checkpoints::Entity::find()
         .select_only()
         .column_as(

@@ -400,12 +400,15 @@ pub async fn drop_audit_triggers(store: &Store) {
     let stmts: &[&str] = if store.is_postgres() {
         &[
             "DROP TRIGGER audit_guard ON audit_events",
+            "DROP TRIGGER audit_seal_guard ON audit_seals",
             "DROP TRIGGER audit_checkpoint_guard ON audit_checkpoints",
         ]
     } else {
         &[
             "DROP TRIGGER audit_no_delete",
-            "DROP TRIGGER audit_seal_once",
+            "DROP TRIGGER audit_no_update",
+            "DROP TRIGGER audit_seal_no_delete",
+            "DROP TRIGGER audit_seal_no_update",
             "DROP TRIGGER audit_checkpoint_no_update",
             "DROP TRIGGER IF EXISTS audit_checkpoint_no_delete",
         ]

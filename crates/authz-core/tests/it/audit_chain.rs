@@ -9,7 +9,7 @@ use authz_core::audit::{
     self, canonical_record, chain_hash, signed_checkpoint_message, SigningKey, PLATFORM_CHAIN,
 };
 use authz_core::clock::FixedClock;
-use authz_core::entities::{audit_checkpoints, audit_events};
+use authz_core::entities::{audit_checkpoints, audit_seals};
 use authz_core::tenant::{self, TenantId};
 use authz_core::testkit;
 use authz_core::testkit::world::*;
@@ -75,19 +75,14 @@ impl Chain {
     async fn verify(&self) -> audit::VerifyReport {
         verify(&self.store, self.id()).await
     }
-    async fn rows(&self) -> Vec<audit_events::Model> {
-        audit_events::Entity::find()
-            .filter(audit_events::Column::TenantId.eq(self.id()))
-            .order_by_asc(audit_events::Column::Seq)
-            .all(&self.store.db)
-            .await
-            .unwrap()
+    async fn rows(&self) -> Vec<audit::Sealed> {
+        audit::sealed::all(&self.store, self.id()).await.unwrap()
     }
-    async fn row(&self, seq: i64) -> audit_events::Model {
+    async fn row(&self, seq: i64) -> audit::Sealed {
         self.rows()
             .await
             .into_iter()
-            .find(|r| r.seq == Some(seq))
+            .find(|r| r.seq == seq)
             .expect("row exists")
     }
     async fn sql(&self, sql: &str) {
@@ -97,22 +92,21 @@ impl Chain {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
-    /// Rewrites `prev_hash`/`hash` of every record from `from_seq` on so the chain itself is
+    /// Rewrites `prev_hash`/`hash` of every seal from `from_seq` on so the chain itself is
     /// consistent again (what an attacker who knows the algorithm does after an edit).
     async fn recompute_from(&self, from_seq: i64) {
         let rows = self.rows().await;
         let mut prev = rows
             .iter()
-            .find(|r| r.seq == Some(from_seq - 1))
-            .map(|r| r.hash.clone().unwrap())
+            .find(|r| r.seq == from_seq - 1)
+            .map(|r| r.hash.clone())
             .unwrap_or_else(|| audit::GENESIS_HASH.to_string());
-        for r in rows.iter().filter(|r| r.seq.unwrap() >= from_seq) {
-            let seq = r.seq.unwrap();
-            let hash = chain_hash(&prev, &canonical_record(r, seq));
-            audit_events::Entity::update_many()
-                .col_expr(audit_events::Column::PrevHash, prev.clone().into())
-                .col_expr(audit_events::Column::Hash, hash.clone().into())
-                .filter(audit_events::Column::Id.eq(r.id))
+        for r in rows.iter().filter(|r| r.seq >= from_seq) {
+            let hash = chain_hash(&prev, &canonical_record(&r.record, r.seq));
+            audit_seals::Entity::update_many()
+                .col_expr(audit_seals::Column::PrevHash, prev.clone().into())
+                .col_expr(audit_seals::Column::Hash, hash.clone().into())
+                .filter(audit_seals::Column::EventId.eq(r.record.id))
                 .exec(&self.store.db)
                 .await
                 .unwrap();
@@ -213,14 +207,14 @@ async fn seqs_are_gap_free_and_hashes_link() {
     let c = Chain::new().await;
     let rows = c.rows().await;
     assert_eq!(
-        rows.iter().map(|r| r.seq.unwrap()).collect::<Vec<_>>(),
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
         (1..=40).collect::<Vec<_>>()
     );
-    assert_eq!(rows[0].prev_hash.as_deref(), Some(audit::GENESIS_HASH));
+    assert_eq!(rows[0].prev_hash, audit::GENESIS_HASH);
     for w in rows.windows(2) {
         assert_eq!(w[1].prev_hash, w[0].hash);
     }
-    assert_eq!(rows[0].action, "tenant.created");
+    assert_eq!(rows[0].record.action, "tenant.created");
     let cps = audit_checkpoints::Entity::find()
         .filter(audit_checkpoints::Column::TenantId.eq(c.id()))
         .order_by_asc(audit_checkpoints::Column::Seq)
@@ -228,16 +222,16 @@ async fn seqs_are_gap_free_and_hashes_link() {
         .await
         .unwrap();
     assert_eq!(cps.iter().map(|c| c.seq).collect::<Vec<_>>(), [20, 40]);
-    assert_eq!(Some(cps[1].head_hash.clone()), rows[39].hash);
+    assert_eq!(cps[1].head_hash, rows[39].hash);
 }
 
 #[tokio::test]
 async fn altered_action_is_named_by_seq() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
-    let id = c.row(7).await.id;
+    let id = c.row(7).await.record.id;
     c.sql(&format!(
-        "UPDATE audit_events SET action = 'tool.denied' WHERE tenant_id = '{}' AND seq = 7",
+        "UPDATE audit_events SET action = 'tool.denied' WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 7)",
         c.id()
     ))
     .await;
@@ -253,9 +247,9 @@ async fn altered_action_is_named_by_seq() {
 async fn altered_details_are_named_by_seq() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
-    let id = c.row(25).await.id;
+    let id = c.row(25).await.record.id;
     c.sql(&format!(
-        "UPDATE audit_events SET details = '{{\"i\":9999}}' WHERE tenant_id = '{}' AND seq = 25",
+        "UPDATE audit_events SET details = '{{\"i\":9999}}' WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 25)",
         c.id()
     ))
     .await;
@@ -270,9 +264,9 @@ async fn altered_details_are_named_by_seq() {
 async fn deleted_middle_record_is_named_missing() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
-    let next_id = c.row(11).await.id;
+    let next_id = c.row(11).await.record.id;
     c.sql(&format!(
-        "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq = 10",
+        "DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 10)",
         c.id()
     ))
     .await;
@@ -288,7 +282,7 @@ async fn deleted_first_record_is_named_missing() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
     c.sql(&format!(
-        "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq = 1",
+        "DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 1)",
         c.id()
     ))
     .await;
@@ -304,7 +298,7 @@ async fn cut_tail_is_detected_by_the_last_checkpoint() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
     c.sql(&format!(
-        "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq > 35",
+        "DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq > 35)",
         c.id()
     ))
     .await;
@@ -321,7 +315,7 @@ async fn tail_cut_exactly_at_a_checkpoint_is_detected() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
     c.sql(&format!(
-        "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq > 20",
+        "DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq > 20)",
         c.id()
     ))
     .await;
@@ -354,7 +348,7 @@ async fn altered_record_with_recomputed_chain_is_caught_by_checkpoint() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
     c.sql(&format!(
-        "UPDATE audit_events SET action = 'tool.denied' WHERE tenant_id = '{}' AND seq = 5",
+        "UPDATE audit_events SET action = 'tool.denied' WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 5)",
         c.id()
     ))
     .await;
@@ -377,7 +371,7 @@ async fn altered_record_after_first_checkpoint_is_caught_by_the_next() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
     c.sql(&format!(
-        "UPDATE audit_events SET user_id = 'mallory' WHERE tenant_id = '{}' AND seq = 33",
+        "UPDATE audit_events SET user_id = 'mallory' WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 33)",
         c.id()
     ))
     .await;
@@ -394,13 +388,18 @@ async fn deleted_and_renumbered_record_is_caught_by_checkpoint() {
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
     c.sql(&format!(
-        "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq = 10",
+        "DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 10)",
+        c.id()
+    ))
+    .await;
+    c.sql(&format!(
+        "DELETE FROM audit_seals WHERE tenant_id = '{}' AND seq = 10",
         c.id()
     ))
     .await;
     for seq in 11..=40 {
         c.sql(&format!(
-            "UPDATE audit_events SET seq = {} WHERE tenant_id = '{}' AND seq = {seq}",
+            "UPDATE audit_seals SET seq = {} WHERE tenant_id = '{}' AND seq = {seq}",
             seq - 1,
             c.id()
         ))
@@ -443,7 +442,7 @@ async fn recomputed_chain_with_checkpoints_resigned_by_another_key_is_detected()
     let c = Chain::new().await;
     drop_audit_triggers(&c.store).await;
     c.sql(&format!(
-        "UPDATE audit_events SET action = 'tool.denied' WHERE tenant_id = '{}' AND seq = 3",
+        "UPDATE audit_events SET action = 'tool.denied' WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 3)",
         c.id()
     ))
     .await;
@@ -463,13 +462,7 @@ async fn recomputed_chain_with_checkpoints_resigned_by_another_key_is_detected()
     ))
     .await;
     for cp in cps {
-        let head = rows
-            .iter()
-            .find(|r| r.seq == Some(cp.seq))
-            .unwrap()
-            .hash
-            .clone()
-            .unwrap();
+        let head = rows.iter().find(|r| r.seq == cp.seq).unwrap().hash.clone();
         let sig = attacker
             .sign(signed_checkpoint_message(c.id(), cp.seq, &head, cp.created_at).as_bytes());
         audit_checkpoints::Entity::insert(audit_checkpoints::ActiveModel {
@@ -512,20 +505,25 @@ async fn database_refuses_update_and_delete_of_audit_records() {
     let attempts = [
         "UPDATE audit_events SET action = 'x'".to_string(),
         format!(
-            "UPDATE audit_events SET action = 'x' WHERE tenant_id = '{}' AND seq IS NULL",
+            "UPDATE audit_events SET action = 'x' WHERE tenant_id = '{}' AND id NOT IN (SELECT event_id FROM audit_seals)",
             c.id()
         ),
         format!(
-            "UPDATE audit_events SET hash = 'x' WHERE tenant_id = '{}' AND seq = 3",
+            "UPDATE audit_seals SET hash = 'x' WHERE tenant_id = '{}' AND seq = 3",
             c.id()
         ),
         format!(
-            "UPDATE audit_events SET seq = 99 WHERE tenant_id = '{}' AND seq = 40",
+            "UPDATE audit_seals SET seq = 99 WHERE tenant_id = '{}' AND seq = 40",
             c.id()
         ),
         "DELETE FROM audit_events".to_string(),
         format!(
-            "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq = 40",
+            "DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq = 40)",
+            c.id()
+        ),
+        "DELETE FROM audit_seals".to_string(),
+        format!(
+            "DELETE FROM audit_seals WHERE tenant_id = '{}' AND seq = 40",
             c.id()
         ),
         "UPDATE audit_checkpoints SET head_hash = 'x'".to_string(),
@@ -545,12 +543,12 @@ async fn database_refuses_update_and_delete_of_audit_records() {
     let r = c.verify().await;
     assert!(r.ok(), "{:?}", r.first_break);
     assert_eq!((r.records, r.unsealed), (40, 1));
-    // The sealer's one-time fill is still allowed.
+    // Sealing still works: it inserts a seal and never updates a record.
     assert_eq!(seal(&c.store, &c.clock).await, 1);
     let r = c.verify().await;
     assert!(r.ok(), "{:?}", r.first_break);
     assert_eq!((r.records, r.unsealed, r.checkpoints), (41, 0, 3));
-    assert_eq!(c.row(41).await.action, "tool.called");
+    assert_eq!(c.row(41).await.record.action, "tool.called");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -613,10 +611,9 @@ async fn concurrent_writers_and_two_sealers_keep_the_chain_gap_free() {
     );
 
     let rows = audit_rows(&store, t.id.as_str()).await;
-    let mut seqs: Vec<i64> = rows
-        .iter()
-        .map(|r| r.seq.expect("every record sealed"))
-        .collect();
+    let sealed = audit::sealed::all(&store, t.id.as_str()).await.unwrap();
+    assert_eq!(sealed.len(), rows.len(), "every record sealed");
+    let mut seqs: Vec<i64> = sealed.iter().map(|r| r.seq).collect();
     seqs.sort();
     assert_eq!(
         seqs,
@@ -648,5 +645,48 @@ async fn concurrent_writers_and_two_sealers_keep_the_chain_gap_free() {
         "{} of the concurrent seal_all calls failed; first error: {}",
         all_errors.len(),
         all_errors[0]
+    );
+}
+
+/// A record whose transaction commits after a later record was sealed is sealed too (ADR 0026:
+/// the sealer's mark stops below every transaction still running). On PostgreSQL only: SQLite's
+/// single writer cannot hold one write open while another commits.
+#[tokio::test]
+async fn a_record_committed_after_a_later_one_was_sealed_is_still_sealed() {
+    let store = testkit::store().await;
+    if !store.is_postgres() {
+        return;
+    }
+    let clock = testkit::clock();
+    let t = tenant::create(&store, &clock, "acme", "Acme", &[s("acme.example")])
+        .await
+        .unwrap();
+    assert_eq!(seal(&store, &clock).await, 1);
+    // The slow writer takes its id first and commits last.
+    let slow = store.begin().await.unwrap();
+    audit::record(
+        &slow,
+        &clock,
+        audit::AuditEvent::new(Some(&t.id), "tool.called").detail("i", 1),
+    )
+    .await
+    .unwrap();
+    record_one(&store, &clock, &t.id, "tool.called", 2).await;
+    assert_eq!(seal(&store, &clock).await, 1, "the committed record");
+    assert_eq!(seal(&store, &clock).await, 0);
+    slow.commit().await.unwrap();
+    assert_eq!(
+        seal(&store, &clock).await,
+        1,
+        "the late one, after the mark moved"
+    );
+    let r = verify(&store, t.id.as_str()).await;
+    assert!(r.ok(), "{:?}", r.first_break);
+    assert_eq!((r.records, r.unsealed), (3, 0));
+    let sealed = audit::sealed::all(&store, t.id.as_str()).await.unwrap();
+    let ids: Vec<i64> = sealed.iter().map(|r| r.record.id).collect();
+    assert!(
+        ids[1] > ids[2],
+        "sealed in commit order, not id order: {ids:?}"
     );
 }

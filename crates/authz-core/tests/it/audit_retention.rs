@@ -138,7 +138,7 @@ async fn a_prefix_cut_at_a_checkpoint_without_a_purge_record_is_detected() {
     store
         .db
         .execute_unprepared(&format!(
-            "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq <= 20",
+            "DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq <= 20)",
             t.as_str()
         ))
         .await
@@ -157,7 +157,7 @@ async fn a_prefix_cut_that_does_not_end_at_a_checkpoint_is_still_detected() {
     store
         .db
         .execute_unprepared(&format!(
-            "DELETE FROM audit_events WHERE tenant_id = '{}' AND seq <= 15",
+            "DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = '{}' AND seq <= 15)",
             t.as_str()
         ))
         .await

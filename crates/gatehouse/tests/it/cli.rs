@@ -10,7 +10,6 @@ use authz_core::audit::{canonical_record, chain_hash, GENESIS_HASH};
 use authz_core::entities::audit_events;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder,
 };
 
 const RESOURCE_TOML: &str = r#"
@@ -206,12 +205,16 @@ async fn open_db(dir: &Path) -> DatabaseConnection {
 
 /// The attacker with owner access removes the append-only triggers first.
 async fn drop_triggers(db: &DatabaseConnection) {
-    db.execute_unprepared("DROP TRIGGER audit_no_delete")
-        .await
-        .unwrap();
-    db.execute_unprepared("DROP TRIGGER audit_seal_once")
-        .await
-        .unwrap();
+    for t in [
+        "audit_no_delete",
+        "audit_no_update",
+        "audit_seal_no_delete",
+        "audit_seal_no_update",
+    ] {
+        db.execute_unprepared(&format!("DROP TRIGGER {t}"))
+            .await
+            .unwrap();
+    }
 }
 
 async fn acme_rows(db: &DatabaseConnection) -> Vec<audit_events::Model> {
@@ -225,9 +228,14 @@ async fn acme_rows(db: &DatabaseConnection) -> Vec<audit_events::Model> {
         .unwrap()
         .try_get("", "id")
         .unwrap();
+    // In chain order: the sealer's `audit_seals` rows give each record its seq (1, 2, …).
     audit_events::Entity::find()
-        .filter(audit_events::Column::TenantId.eq(tid))
-        .order_by_asc(audit_events::Column::Seq)
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT e.* FROM audit_events e JOIN audit_seals s ON s.event_id = e.id \
+             WHERE e.tenant_id = ? ORDER BY s.seq",
+            [tid.into()],
+        ))
         .all(db)
         .await
         .unwrap()
@@ -324,11 +332,10 @@ async fn altered_record_with_recomputed_hashes_is_caught_by_the_checkpoint() {
     .unwrap();
     let rows = acme_rows(&db).await;
     let mut prev = GENESIS_HASH.to_string();
-    for r in &rows {
-        let seq = r.seq.unwrap();
+    for (seq, r) in (1..).zip(&rows) {
         let hash = chain_hash(&prev, &canonical_record(r, seq));
         db.execute_unprepared(&format!(
-            "UPDATE audit_events SET prev_hash = '{prev}', hash = '{hash}' WHERE id = {}",
+            "UPDATE audit_seals SET prev_hash = '{prev}', hash = '{hash}' WHERE event_id = {}",
             r.id
         ))
         .await
