@@ -267,28 +267,29 @@ pub async fn search_audit(
         limit: q.limit.unwrap_or(100),
     };
     let rows = search(&st.store.db, &admin.tenant, &query).await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|l| (l.record, l.seq, l.hash))
-            .map(|(r, seq, hash)| AuditRecord {
-                id: r.id,
-                seq,
-                hash,
-                occurred_at: rfc3339(r.occurred_at),
-                action: r.action,
-                result: r.result,
-                actor: r.actor,
-                user_id: r.user_id,
-                client_id: r.client_id,
-                session_id: r.session_id,
-                resource: r.resource,
-                scope: r.scope,
-                source_ip: r.source_ip,
-                user_agent: r.user_agent,
-                details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
-            })
-            .collect(),
-    ))
+    Ok(web::Json(rows.into_iter().map(audit_record).collect()))
+}
+
+/// A record as the admin API shows it: the record, and its place in the chain once sealed.
+fn audit_record(l: authz_core::audit::search::Listed) -> AuditRecord {
+    let (r, seq, hash) = (l.record, l.seq, l.hash);
+    AuditRecord {
+        id: r.id,
+        seq,
+        hash,
+        occurred_at: rfc3339(r.occurred_at),
+        action: r.action,
+        result: r.result,
+        actor: r.actor,
+        user_id: r.user_id,
+        client_id: r.client_id,
+        session_id: r.session_id,
+        resource: r.resource,
+        scope: r.scope,
+        source_ip: r.source_ip,
+        user_agent: r.user_agent,
+        details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
+    }
 }
 
 /// Revokes every grant and token one MCP client holds in this tenant, at once on every node.
