@@ -33,8 +33,8 @@ pub fn signed_checkpoint_message(
 
 /// Where unsealed records can be, read before a sealing pass.
 ///
-/// `from` is the stored mark: every record below it is sealed. `horizon` is where the mark may
-/// move once this pass has sealed everything it sees. On PostgreSQL both are transaction ids
+/// `from` is the stored mark: every record below it is sealed. `horizon` is where the mark
+/// moves once this pass has sealed everything it sees at or above `from`. On PostgreSQL both are transaction ids
 /// (a record's `writer_xact`): the horizon is the oldest transaction still running when the
 /// pass begins, so every transaction below it has ended, and its records are visible to the
 /// pass's later statements. Ids from a sequence are no such bound — a transaction can commit
@@ -72,13 +72,27 @@ impl Window {
         })
     }
 
-    /// The condition "record `e` is unsealed" (with `$from`/`?` bound to `self.from`).
-    pub(crate) fn unsealed_sql(&self, param: &str) -> String {
-        let col = if self.pg { "writer_xact" } else { "id" };
-        format!(
-            "e.{col} >= {param} AND NOT EXISTS \
-             (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)"
-        )
+    /// The unsealed records with their writer (PostgreSQL) or id (SQLite) in `[$1, $2)`, as a
+    /// subquery `u` with the columns of `audit_events`. A pass binds `[from, i64::MAX)`: it
+    /// seals every record it sees at or above the mark, also those of transactions newer than
+    /// its horizon (the horizon is held back by any long transaction in the cluster; records
+    /// must not wait for it).
+    ///
+    /// The shape holds PostgreSQL to one plan whatever it knows of the tables: the window is
+    /// read by the index on `writer_xact` (a range with both ends, estimated narrow even
+    /// before the table is analysed; and a subquery with `OFFSET 0` keeps other conditions,
+    /// such as the tenant, from steering the scan to another index), and each of its records
+    /// probes the seals' primary key (a scalar subquery, run per record: never a hash of every
+    /// seal, which is what a plain `NOT EXISTS` became on a table not yet analysed).
+    pub(crate) fn unsealed_rows(&self) -> &'static str {
+        if self.pg {
+            "(SELECT w.* FROM (SELECT * FROM audit_events e \
+               WHERE e.writer_xact >= $1 AND e.writer_xact < $2 OFFSET 0) w \
+             WHERE (SELECT s.event_id FROM audit_seals s WHERE s.event_id = w.id) IS NULL) u"
+        } else {
+            "(SELECT * FROM audit_events e WHERE e.id >= ? AND e.id < ? AND NOT EXISTS \
+               (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)) u"
+        }
     }
 
     fn param(&self, n: usize) -> String {
@@ -104,14 +118,14 @@ impl Window {
         conn: &C,
     ) -> CoreResult<(i64, Option<i64>)> {
         let sql = format!(
-            "SELECT COUNT(*), MIN(e.occurred_at) FROM audit_events e WHERE {}",
-            self.unsealed_sql(&self.param(1))
+            "SELECT COUNT(*), MIN(u.occurred_at) FROM {}",
+            self.unsealed_rows()
         );
         let row = conn
             .query_one(Statement::from_sql_and_values(
                 self.backend(),
                 sql,
-                [self.from.into()],
+                [self.from.into(), i64::MAX.into()],
             ))
             .await?;
         Ok(match row {
@@ -144,10 +158,10 @@ pub async fn seal_all(store: &Store, key: &SigningKey, clock: &dyn Clock) -> Cor
         .query_all(Statement::from_sql_and_values(
             window.backend(),
             format!(
-                "SELECT DISTINCT e.tenant_id FROM audit_events e WHERE {}",
-                window.unsealed_sql(&window.param(1))
+                "SELECT DISTINCT u.tenant_id FROM {}",
+                window.unsealed_rows()
             ),
-            [window.from.into()],
+            [window.from.into(), i64::MAX.into()],
         ))
         .await?
         .iter()
@@ -172,10 +186,11 @@ pub async fn seal_all(store: &Store, key: &SigningKey, clock: &dyn Clock) -> Cor
             .execute(Statement::from_sql_and_values(
                 window.backend(),
                 format!(
-                    "UPDATE audit_seal_mark SET scan_from = {p} WHERE id = 1 AND scan_from < {p}",
-                    p = window.param(1)
+                    "UPDATE audit_seal_mark SET scan_from = {} WHERE id = 1 AND scan_from < {}",
+                    window.param(1),
+                    window.param(2)
                 ),
-                [window.horizon.into()],
+                [window.horizon.into(), window.horizon.into()],
             ))
             .await?;
     }
@@ -225,12 +240,11 @@ pub(crate) async fn seal_chain(
         .from_raw_sql(Statement::from_sql_and_values(
             backend,
             format!(
-                "SELECT e.* FROM audit_events e WHERE e.tenant_id = {} AND {} \
-                 ORDER BY e.id LIMIT {BATCH}",
-                window.param(1),
-                window.unsealed_sql(&window.param(2))
+                "SELECT u.* FROM {} WHERE u.tenant_id = {} ORDER BY u.id LIMIT {BATCH}",
+                window.unsealed_rows(),
+                window.param(3)
             ),
-            [chain.into(), window.from.into()],
+            [window.from.into(), i64::MAX.into(), chain.into()],
         ))
         .all(&txn)
         .await?;

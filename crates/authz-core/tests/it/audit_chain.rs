@@ -690,3 +690,53 @@ async fn a_record_committed_after_a_later_one_was_sealed_is_still_sealed() {
         "sealed in commit order, not id order: {ids:?}"
     );
 }
+
+/// The mark follows the sealer, so a pass reads only what was written since the one before;
+/// nobody can move it past records still being written.
+#[tokio::test]
+async fn the_seal_mark_moves_with_each_pass_and_cannot_be_pushed_ahead() {
+    let c = Chain::new().await;
+    let mark = || async {
+        c.store
+            .db
+            .query_one(sea_orm::Statement::from_string(
+                c.store.backend(),
+                "SELECT scan_from FROM audit_seal_mark WHERE id = 1",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+    };
+    let m1 = mark().await;
+    assert!(m1 > 0, "two passes moved the mark");
+    record_one(&c.store, &c.clock, &c.tenant, "tool.called", 41).await;
+    assert_eq!(seal(&c.store, &c.clock).await, 1);
+    // On PostgreSQL the mark is the oldest running transaction of the whole server, which
+    // tests running beside this one can hold back; it never moves backwards.
+    let m2 = mark().await;
+    if c.store.is_postgres() {
+        assert!(m2 >= m1, "the mark never moves back");
+    } else {
+        assert!(m2 > m1, "and the next pass moved it again");
+    }
+    let err = c
+        .store
+        .db
+        .execute_unprepared("UPDATE audit_seal_mark SET scan_from = 9223372036854775807")
+        .await
+        .expect_err("a mark past every running transaction is refused");
+    assert!(
+        err.to_string().contains("audit_seal_mark cannot pass"),
+        "{err}"
+    );
+    c.store
+        .db
+        .execute_unprepared("DELETE FROM audit_seal_mark")
+        .await
+        .expect_err("the mark cannot be deleted");
+    let r = c.verify().await;
+    assert!(r.ok(), "{:?}", r.first_break);
+    assert_eq!((r.records, r.unsealed), (41, 0));
+}
