@@ -47,7 +47,7 @@ DROP INDEX audit_unsealed;
 ALTER TABLE audit_events DROP COLUMN seq, DROP COLUMN prev_hash, DROP COLUMN hash;
 ALTER TABLE audit_events ADD COLUMN writer_xact BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE audit_events ALTER COLUMN writer_xact SET DEFAULT (pg_current_xact_id()::text::bigint);
-CREATE INDEX audit_writer_xact ON audit_events(writer_xact);
+CREATE INDEX audit_writer_xact ON audit_events(writer_xact, id);
 CREATE TABLE audit_seal_mark (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   scan_from BIGINT NOT NULL

@@ -95,6 +95,41 @@ impl Window {
         }
     }
 
+    /// Where a pass's first batch of a chain starts: a record is sealed in the order of
+    /// `(writer_xact, id)` on PostgreSQL (the order its transactions began, then the order it
+    /// was written in), of `id` on SQLite; the batch takes the records after `(writer, id)`.
+    pub(crate) fn start(&self) -> (i64, i64) {
+        if self.pg {
+            (self.from, -1)
+        } else {
+            (0, self.from - 1)
+        }
+    }
+
+    fn key(&self, r: &audit_events::Model) -> (i64, i64) {
+        (if self.pg { r.writer_xact } else { 0 }, r.id)
+    }
+
+    /// One batch of a chain's unsealed records after the cursor `($1, $2)`, in order, for
+    /// tenant `$3`. Each batch starts where the one before ended, through the index on
+    /// `(writer_xact, id)` (the primary key on SQLite), so a backlog of a million records costs
+    /// a million reads, not a million for every batch of 2,000. A record that commits behind
+    /// the cursor during the pass began after the pass's horizon, so the next pass, which
+    /// starts at the horizon, finds it.
+    fn batch_sql(&self) -> &'static str {
+        if self.pg {
+            "SELECT e.* FROM audit_events e \
+             WHERE (e.writer_xact, e.id) > ($1, $2) AND e.tenant_id = $3 \
+               AND (SELECT s.event_id FROM audit_seals s WHERE s.event_id = e.id) IS NULL \
+             ORDER BY e.writer_xact, e.id"
+        } else {
+            "SELECT e.* FROM audit_events e \
+             WHERE e.writer_xact >= ? AND e.id > ? AND e.tenant_id = ? \
+               AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id) \
+             ORDER BY e.id"
+        }
+    }
+
     fn param(&self, n: usize) -> String {
         if self.pg {
             format!("${n}")
@@ -170,11 +205,13 @@ pub async fn seal_all(store: &Store, key: &SigningKey, clock: &dyn Clock) -> Cor
     txn.commit().await?;
     let mut total = 0;
     for chain in chains {
+        let mut after = window.start();
         loop {
-            let n = seal_chain(store, &chain, window, key, clock).await?;
+            let (n, last) = seal_chain(store, &chain, window, after, key, clock).await?;
             total += n;
-            if n < BATCH {
-                break;
+            match last {
+                Some(last) if n == BATCH => after = last,
+                _ => break,
             }
         }
     }
@@ -203,14 +240,17 @@ struct Head {
     hash: String,
 }
 
-/// Seals up to one batch of a chain's unsealed records and signs a checkpoint at the new head.
+/// Seals up to one batch of a chain's unsealed records after `after` (in the window's order,
+/// see [`Window::start`]) and signs a checkpoint at the new head. Returns how many it sealed
+/// and where the next batch starts.
 pub(crate) async fn seal_chain(
     store: &Store,
     chain: &str,
     window: Window,
+    after: (i64, i64),
     key: &SigningKey,
     clock: &dyn Clock,
-) -> CoreResult<u64> {
+) -> CoreResult<(u64, Option<(i64, i64)>)> {
     let txn = store.begin().await?;
     let backend = txn.get_database_backend();
     if backend == DatabaseBackend::Postgres {
@@ -239,20 +279,16 @@ pub(crate) async fn seal_chain(
     let pending = audit_events::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             backend,
-            format!(
-                "SELECT u.* FROM {} WHERE u.tenant_id = {} ORDER BY u.id LIMIT {BATCH}",
-                window.unsealed_rows(),
-                window.param(3)
-            ),
-            [window.from.into(), i64::MAX.into(), chain.into()],
+            format!("{} LIMIT {BATCH}", window.batch_sql()),
+            [after.0.into(), after.1.into(), chain.into()],
         ))
         .all(&txn)
         .await?;
     let n = pending.len() as u64;
-    if n == 0 {
+    let Some(last) = pending.last().map(|r| window.key(r)) else {
         txn.commit().await?;
-        return Ok(0);
-    }
+        return Ok((0, None));
+    };
     let mut seals = Vec::with_capacity(pending.len());
     let mut buf = Vec::with_capacity(1024);
     for row in &pending {
@@ -285,5 +321,5 @@ pub(crate) async fn seal_chain(
     .exec_without_returning(&txn)
     .await?;
     txn.commit().await?;
-    Ok(n)
+    Ok((n, Some(last)))
 }

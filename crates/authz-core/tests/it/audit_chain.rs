@@ -740,3 +740,37 @@ async fn the_seal_mark_moves_with_each_pass_and_cannot_be_pushed_ahead() {
     assert!(r.ok(), "{:?}", r.first_break);
     assert_eq!((r.records, r.unsealed), (41, 0));
 }
+
+/// A backlog larger than a batch is sealed batch after batch in one pass, each batch starting
+/// where the one before ended: every record once, gap-free, a checkpoint per batch.
+#[tokio::test]
+async fn a_backlog_of_several_batches_is_sealed_in_one_pass() {
+    let store = testkit::store().await;
+    let clock = testkit::clock();
+    let t = tenant::create(&store, &clock, "acme", "Acme", &[s("acme.example")])
+        .await
+        .unwrap();
+    for part in 0..3 {
+        let txn = store.begin().await.unwrap();
+        audit::record_all(
+            &txn,
+            &clock,
+            (0..1500).map(|i| {
+                audit::AuditEvent::new(Some(&t.id), "tool.called").detail("i", part * 1500 + i)
+            }),
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(seal(&store, &clock).await, 4501);
+    assert_eq!(seal(&store, &clock).await, 0);
+    let r = verify(&store, t.id.as_str()).await;
+    assert!(r.ok(), "{:?}", r.first_break);
+    assert_eq!((r.records, r.unsealed, r.checkpoints), (4501, 0, 3));
+    let sealed = audit::sealed::all(&store, t.id.as_str()).await.unwrap();
+    let mut ids: Vec<i64> = sealed.iter().map(|r| r.record.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4501, "every record sealed once");
+}
