@@ -47,7 +47,8 @@ DROP INDEX audit_unsealed;
 ALTER TABLE audit_events DROP COLUMN seq, DROP COLUMN prev_hash, DROP COLUMN hash;
 ALTER TABLE audit_events ADD COLUMN writer_xact BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE audit_events ALTER COLUMN writer_xact SET DEFAULT (pg_current_xact_id()::text::bigint);
-CREATE INDEX audit_writer_xact ON audit_events(writer_xact, id);
+CREATE INDEX audit_writer_xact ON audit_events(writer_xact);
+CREATE INDEX audit_chain_order ON audit_events(tenant_id, writer_xact, id);
 CREATE TABLE audit_seal_mark (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   scan_from BIGINT NOT NULL
@@ -112,6 +113,7 @@ INSERT INTO audit_events_v2 (id, tenant_id, occurred_at, action, result, actor, 
 DROP TABLE audit_events;
 ALTER TABLE audit_events_v2 RENAME TO audit_events;
 CREATE INDEX audit_tenant_time ON audit_events(tenant_id, occurred_at);
+CREATE INDEX audit_chain_order ON audit_events(tenant_id, id);
 CREATE TABLE audit_seal_mark (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   scan_from BIGINT NOT NULL

@@ -111,9 +111,10 @@ impl Window {
     }
 
     /// One batch of a chain's unsealed records after the cursor `($1, $2)`, in order, for
-    /// tenant `$3`. Each batch starts where the one before ended, through the index on
-    /// `(writer_xact, id)` (the primary key on SQLite), so a backlog of a million records costs
-    /// a million reads, not a million for every batch of 2,000. A record that commits behind
+    /// tenant `$3`. Each batch starts where the one before ended, as one ordered range of the
+    /// index `audit_chain_order` (`tenant_id, writer_xact, id`; `tenant_id, id` on SQLite), so
+    /// a backlog of a million records costs a million reads, not a million for every batch of
+    /// 2,000. A record that commits behind
     /// the cursor during the pass began after the pass's horizon, so the next pass, which
     /// starts at the horizon, finds it.
     fn batch_sql(&self) -> &'static str {
