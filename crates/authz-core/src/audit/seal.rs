@@ -261,13 +261,16 @@ pub(crate) async fn seal_chain(
             [chain.into()],
         ))
         .await?;
-        custom_plans(&txn).await?;
-        // The batch is one ordered range of `audit_chain_order`, read until the batch is full.
-        // On a table not yet analysed PostgreSQL expects a handful of rows for it, and would
-        // rather collect every match through a bitmap and sort them: a read of the whole
-        // backlog for every batch (docs/benchmarks.md, ninth session).
-        txn.execute_unprepared("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
-            .await?;
+        // Custom plans (see [`custom_plans`]), and the batch as one ordered range of
+        // `audit_chain_order`, read until the batch is full. On a table not yet analysed
+        // PostgreSQL expects a handful of rows for it, and would rather collect every match
+        // through a bitmap and sort them: a read of the whole backlog for every batch
+        // (docs/benchmarks.md, ninth session). One round trip for the three settings.
+        txn.execute_unprepared(
+            "SET LOCAL plan_cache_mode = force_custom_plan; \
+             SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
+        )
+        .await?;
     }
     let head = Head::find_by_statement(Statement::from_sql_and_values(
         backend,

@@ -23,15 +23,17 @@ impl std::ops::Deref for Listed {
     }
 }
 
-/// The records with their seals (one read of `audit_seals` for the whole page).
+/// The tenant's records with their seals (one read of `audit_seals` for the whole page).
 async fn with_seals<C: ConnectionTrait>(
     conn: &C,
+    tenant: &TenantId,
     records: Vec<audit_events::Model>,
 ) -> CoreResult<Vec<Listed>> {
     let mut seals: std::collections::HashMap<i64, audit_seals::Model> = if records.is_empty() {
         Default::default()
     } else {
         audit_seals::Entity::find()
+            .filter(audit_seals::Column::TenantId.eq(tenant.to_string()))
             .filter(audit_seals::Column::EventId.is_in(records.iter().map(|r| r.id)))
             .all(conn)
             .await?
@@ -121,7 +123,7 @@ pub async fn search<C: ConnectionTrait>(
         .limit(q.limit.clamp(1, MAX_LIMIT))
         .all(conn)
         .await?;
-    with_seals(conn, records).await
+    with_seals(conn, tenant, records).await
 }
 
 /// One record of the tenant's chain by id (another tenant's record is not found).
@@ -131,7 +133,7 @@ pub async fn get<C: ConnectionTrait>(conn: &C, tenant: &TenantId, id: i64) -> Co
         .one(conn)
         .await?
         .ok_or(crate::error::CoreError::NotFound("audit record"))?;
-    Ok(with_seals(conn, vec![record]).await?.remove(0))
+    Ok(with_seals(conn, tenant, vec![record]).await?.remove(0))
 }
 
 /// The newest sign-in (or refused sign-in) through one of the tenant's connections: what the
