@@ -72,50 +72,158 @@ pub async fn page(
         .map_err(Into::into)
 }
 
-/// PostgreSQL: the same page, decoded by column position straight from sqlx. sea-orm decodes a
-/// model by looking every column up by name; over a million records of eighteen columns that
-/// name lookup is a large part of the verifier's time (issue 15 §1: verify 1M records < 3 s).
+/// The records' columns, in the order [`record_pg`] decodes them.
+const RECORD_COLUMNS: &str = "id, tenant_id, occurred_at, action, result, actor, user_id, \
+     client_id, session_id, resource, scope, source_ip, user_agent, details, writer_xact";
+
+/// A page of seals whose records lie this close together in id order (records per id) is read
+/// as one range of ids; a sparser one (a small tenant's seals between a large tenant's records)
+/// by the list of its ids.
+const DENSE: i64 = 4;
+
+/// PostgreSQL: the same page, in two reads joined in memory. The seals come first, in sequence
+/// order (one range of `UNIQUE(tenant_id, seq)`). Their records follow as one range of the
+/// primary key: a record is sealed soon after it is written, so a page's records lie close
+/// together in id order. Joining in the database instead costs a primary-key descent per record,
+/// which made verifying a million records take half as long again as reading them in a range
+/// (issue 15 §1: verify 1M records < 3 s). Rows are decoded by column position straight from
+/// sqlx: sea-orm looks every column up by name, a large part of the verifier's time.
+///
+/// The two reads share a transaction with bitmap scans and sorts turned off. On a table not yet
+/// analysed (a chain sealed in bulk) PostgreSQL expects a handful of rows and would rather collect
+/// every seal after `after` through a bitmap and sort them: a read of the rest of the chain for
+/// every page (docs/benchmarks.md, tenth session). The records' read names no tenant, so that
+/// the primary key serves it, not `audit_chain_order`; the join keeps exactly the seals' records,
+/// as the join on SQLite does.
 async fn page_pg(store: &Store, chain: &str, after: i64, limit: u64) -> CoreResult<Vec<Sealed>> {
-    use sea_orm::sqlx::Row;
-    let query_err = |e| sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM audit_seals s JOIN audit_events e ON e.id = s.event_id \
-         WHERE s.tenant_id = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3"
-    );
-    let rows = sea_orm::sqlx::query(&sql)
-        .bind(chain)
-        .bind(after)
-        .bind(limit as i64)
-        .fetch_all(store.db.get_postgres_connection_pool())
+    let mut txn = store
+        .db
+        .get_postgres_connection_pool()
+        .begin()
         .await
         .map_err(query_err)?;
-    rows.iter()
-        .map(|r| {
-            Ok(Sealed {
-                record: audit_events::Model {
-                    id: r.try_get(0)?,
-                    tenant_id: r.try_get(1)?,
-                    occurred_at: r.try_get(5)?,
-                    action: r.try_get(6)?,
-                    result: r.try_get(7)?,
-                    actor: r.try_get(8)?,
-                    user_id: r.try_get(9)?,
-                    client_id: r.try_get(10)?,
-                    session_id: r.try_get(11)?,
-                    resource: r.try_get(12)?,
-                    scope: r.try_get(13)?,
-                    source_ip: r.try_get(14)?,
-                    user_agent: r.try_get(15)?,
-                    details: r.try_get(16)?,
-                    writer_xact: r.try_get(17)?,
-                },
-                seq: r.try_get(2)?,
-                prev_hash: r.try_get(3)?,
-                hash: r.try_get(4)?,
+    let conn: &mut sea_orm::sqlx::PgConnection = &mut txn;
+    sea_orm::sqlx::Executor::execute(
+        &mut *conn,
+        "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
+    )
+    .await
+    .map_err(query_err)?;
+    // A seal whose record is gone is left out; the page is filled from the seals after it, as a
+    // join with a limit fills it, so that a page comes back short only at the chain's end.
+    let mut out = Vec::new();
+    let mut cursor = after;
+    while (out.len() as u64) < limit {
+        let want = limit - out.len() as u64;
+        let (found, read, last) = seals_and_records(conn, chain, cursor, want).await?;
+        out.extend(found);
+        match last {
+            Some(last) if read == want => cursor = last,
+            _ => break,
+        }
+    }
+    txn.commit().await.map_err(query_err)?;
+    Ok(out)
+}
+
+/// One read of up to `limit` seals after `after` and of their records: the sealed records found,
+/// how many seals were read, and the last seal's sequence number.
+async fn seals_and_records(
+    conn: &mut sea_orm::sqlx::PgConnection,
+    chain: &str,
+    after: i64,
+    limit: u64,
+) -> CoreResult<(Vec<Sealed>, u64, Option<i64>)> {
+    use sea_orm::sqlx::Row;
+    let seals = sea_orm::sqlx::query(
+        "SELECT event_id, seq, prev_hash, hash FROM audit_seals \
+         WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(chain)
+    .bind(after)
+    .bind(limit as i64)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(query_err)?
+    .iter()
+    .map(
+        |r| -> Result<(i64, i64, String, String), sea_orm::sqlx::Error> {
+            Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+        },
+    )
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(query_err)?;
+    let read = seals.len() as u64;
+    let last = seals.last().map(|s| s.1);
+    let (Some(low), Some(high)) = (
+        seals.iter().map(|s| s.0).min(),
+        seals.iter().map(|s| s.0).max(),
+    ) else {
+        return Ok((Vec::new(), 0, None));
+    };
+    let records = if high.saturating_sub(low) < DENSE.saturating_mul(seals.len() as i64) {
+        sea_orm::sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM audit_events WHERE id BETWEEN $1 AND $2"
+        ))
+        .bind(low)
+        .bind(high)
+        .fetch_all(&mut *conn)
+        .await
+    } else {
+        let ids: Vec<i64> = seals.iter().map(|s| s.0).collect();
+        sea_orm::sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM audit_events WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
+    }
+    .map_err(query_err)?;
+    let mut by_id = std::collections::HashMap::with_capacity(seals.len());
+    for r in &records {
+        let record = record_pg(r).map_err(query_err)?;
+        by_id.insert(record.id, record);
+    }
+    let found = seals
+        .into_iter()
+        .filter_map(|(event_id, seq, prev_hash, hash)| {
+            by_id.remove(&event_id).map(|record| Sealed {
+                record,
+                seq,
+                prev_hash,
+                hash,
             })
         })
-        .collect::<Result<Vec<_>, sea_orm::sqlx::Error>>()
-        .map_err(|e| query_err(e).into())
+        .collect();
+    Ok((found, read, last))
+}
+
+fn query_err(e: sea_orm::sqlx::Error) -> sea_orm::DbErr {
+    sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+}
+
+/// One `audit_events` row read with [`RECORD_COLUMNS`].
+fn record_pg(
+    r: &sea_orm::sqlx::postgres::PgRow,
+) -> Result<audit_events::Model, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row;
+    Ok(audit_events::Model {
+        id: r.try_get(0)?,
+        tenant_id: r.try_get(1)?,
+        occurred_at: r.try_get(2)?,
+        action: r.try_get(3)?,
+        result: r.try_get(4)?,
+        actor: r.try_get(5)?,
+        user_id: r.try_get(6)?,
+        client_id: r.try_get(7)?,
+        session_id: r.try_get(8)?,
+        resource: r.try_get(9)?,
+        scope: r.try_get(10)?,
+        source_ip: r.try_get(11)?,
+        user_agent: r.try_get(12)?,
+        details: r.try_get(13)?,
+        writer_xact: r.try_get(14)?,
+    })
 }
 
 /// Every sealed record of `chain`, in sequence order (tests, tools; the verifier pages).
