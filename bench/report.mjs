@@ -13,6 +13,7 @@ const errs = (x) => (x.non_2xx ?? 0) + (x.connect_errors ?? 0) + (x.read_errors 
 const cores = +m.nproc;
 const share = (s) => `server ${s.server_cpu_pct}% · PostgreSQL ${s.postgres_cpu_pct ?? 0}% · machine busy ${s.machine_busy_pct}% of ${cores} cores`;
 
+const gp = g.introspect_paced;
 const gi = g.introspect, pi = p.introspect, gr = g.refresh, pr = p.refresh, ce = g.code_exchange;
 const giRatio = ratio(gi.rps, pi.rps), grRatio = ratio(gr.rps, pr.rps);
 const introMet = { rps: gi.rps >= 20000, p99: gi.p99_ms < 5, peer: giRatio >= 3, errors: errs(gi) === 0 };
@@ -81,7 +82,11 @@ Ratio Gatehouse / peer: **${giRatio.toFixed(2)}×**.
 | ≥ 20,000 req/s | ${f0(gi.rps)} req/s | ${yes(introMet.rps)} |
 | p99 < 5 ms at 64 connections | ${f2(gi.p99_ms)} ms | ${yes(introMet.p99)} |
 | ≥ 3× the peer | ${giRatio.toFixed(2)}× | ${yes(introMet.peer)} |
-
+${gp ? `
+Paced at half that rate (\`oha -c${r.conns} -q${gp.rate}\`, latency measured from each request's
+scheduled start), the same ${r.conns} connections: ${f0(gp.rps)} req/s, p50 ${f2(gp.p50_ms)} ms,
+p90 ${f2(gp.p90_ms)} ms, **p99 ${f2(gp.p99_ms)} ms**, ${gp.other} not 200.
+` : ''}
 ## Refresh-token grant with rotation (and audit), ${r.chains} chains, ${r.duration} s
 
 | | req/s | p50 | p90 | p99 | max | errors | CPU during the load |
