@@ -35,7 +35,7 @@ in-memory adapter, were measured in the same run on the same machine with the sa
 | CPU | ${m.nproc} cores, ${m.cpu} |
 | memory | ${f0(m.mem_mb)} MB |
 | kernel | ${m.kernel} |
-| PostgreSQL | ${m.postgres} on the same host, fresh database per run, stock settings (${m.pg_settings}) |
+| PostgreSQL | ${m.postgres} on the same host, fresh database per run, settings as the host came (${m.pg_settings}${m.pg_settings.includes("autovacuum") ? "" : "; autovacuum not recorded by this run: it was off on the tenth session's host, see that section"}) |
 | Gatehouse | commit ${r.commit}${r.dirty === 'yes' ? ' (working tree had uncommitted changes)' : ''}, release build, one node, \`RUST_LOG=warn\` |
 | peer | oidc-provider ${m.oidc_provider}, Node ${m.node}, in-memory adapter, plain http |
 | load generators | ${m.wrk} (introspection, client_credentials); \`bench/refresh-load.mjs\` on Node ${m.node} (refresh) |

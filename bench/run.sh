@@ -150,7 +150,7 @@ psql "$PG_URL" -qc "CREATE DATABASE $BENCH_DB" >/dev/null
 DB_CREATED=1
 PG_VERSION=$(psql "$PG_URL" -Atc 'show server_version')
 PG_MAXCONN=$(psql "$PG_URL" -Atc 'show max_connections')
-psql "$PG_URL" -Atc "select name, setting from pg_settings where name in ('synchronous_commit','fsync','shared_buffers','wal_sync_method','commit_delay','max_connections')" >"$OUT/pg-settings.txt"
+psql "$PG_URL" -Atc "select name, setting from pg_settings where name in ('synchronous_commit','fsync','shared_buffers','wal_sync_method','commit_delay','max_connections','autovacuum')" >"$OUT/pg-settings.txt"
 
 node --input-type=module -e "import('$ROOT/tests/interop/pki.mjs').then((m) => m.makePki('$WORK'))"
 export DATABASE_URL="${PG_URL%/*}/$BENCH_DB"
