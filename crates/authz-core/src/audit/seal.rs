@@ -171,6 +171,14 @@ impl Window {
     }
 }
 
+/// Transaction-local settings under which PostgreSQL reads an ordered index range in order and
+/// stops at the statement's limit, even on a table it has not analysed yet. Without them it
+/// expects a handful of rows there and would rather collect every match through a bitmap and
+/// sort them: a read of the whole rest of the range for every batch of the sealer and every
+/// page of the verifier (docs/benchmarks.md, ninth and tenth sessions).
+pub(crate) const ORDERED_RANGES: &str =
+    "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off";
+
 /// PostgreSQL plans each execution of the window's statements for its own mark. A generic plan
 /// (what a prepared statement gets after five runs) guesses a third of the table for
 /// `writer_xact >= $1` and can walk the primary key in id order to the newest records; the
@@ -262,14 +270,11 @@ pub(crate) async fn seal_chain(
         ))
         .await?;
         // Custom plans (see [`custom_plans`]), and the batch as one ordered range of
-        // `audit_chain_order`, read until the batch is full. On a table not yet analysed
-        // PostgreSQL expects a handful of rows for it, and would rather collect every match
-        // through a bitmap and sort them: a read of the whole backlog for every batch
-        // (docs/benchmarks.md, ninth session). One round trip for the three settings.
-        txn.execute_unprepared(
-            "SET LOCAL plan_cache_mode = force_custom_plan; \
-             SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
-        )
+        // `audit_chain_order`, read until the batch is full ([`ORDERED_RANGES`]). One round
+        // trip for the three settings.
+        txn.execute_unprepared(&format!(
+            "SET LOCAL plan_cache_mode = force_custom_plan; {ORDERED_RANGES}"
+        ))
         .await?;
     }
     let head = Head::find_by_statement(Statement::from_sql_and_values(

@@ -89,10 +89,9 @@ const DENSE: i64 = 4;
 /// (issue 15 §1: verify 1M records < 3 s). Rows are decoded by column position straight from
 /// sqlx: sea-orm looks every column up by name, a large part of the verifier's time.
 ///
-/// The two reads share a transaction with bitmap scans and sorts turned off. On a table not yet
-/// analysed (a chain sealed in bulk) PostgreSQL expects a handful of rows and would rather collect
-/// every seal after `after` through a bitmap and sort them: a read of the rest of the chain for
-/// every page (docs/benchmarks.md, tenth session). The records' read names no tenant, so that
+/// The two reads share a transaction under [`ORDERED_RANGES`](super::seal::ORDERED_RANGES): on
+/// a table not yet analysed (a chain sealed in bulk) PostgreSQL would otherwise read every seal
+/// after `after` and sort them, for every page. The records' read names no tenant, so that
 /// the primary key serves it, not `audit_chain_order`; the join keeps exactly the seals' records,
 /// as the join on SQLite does.
 async fn page_pg(store: &Store, chain: &str, after: i64, limit: u64) -> CoreResult<Vec<Sealed>> {
@@ -103,12 +102,9 @@ async fn page_pg(store: &Store, chain: &str, after: i64, limit: u64) -> CoreResu
         .await
         .map_err(query_err)?;
     let conn: &mut sea_orm::sqlx::PgConnection = &mut txn;
-    sea_orm::sqlx::Executor::execute(
-        &mut *conn,
-        "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
-    )
-    .await
-    .map_err(query_err)?;
+    sea_orm::sqlx::Executor::execute(&mut *conn, super::seal::ORDERED_RANGES)
+        .await
+        .map_err(query_err)?;
     // A seal whose record is gone is left out; the page is filled from the seals after it, as a
     // join with a limit fills it, so that a page comes back short only at the chain's end.
     let mut out = Vec::new();
