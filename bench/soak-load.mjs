@@ -19,7 +19,11 @@ const rates = { introspect: +iRps, refresh: +rRps, client_credentials: +cRps };
 const token = new URL(spec.token_url);
 const intro = new URL(spec.introspect_url);
 for (const u of [token, intro]) if (!['127.0.0.1', 'localhost'].includes(u.hostname)) throw new Error('loopback targets only');
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// An idle kept-alive connection is closed by the generator after 4 s, before any server's
+// keep-alive ends (Gatehouse's default is 75 s; Node's and actix-web's 5 s). Otherwise a request
+// sent on a connection the server is closing at that moment is lost unanswered (the keep-alive
+// race; `tests/interop/resilience.mjs`, `idleReset`), which says nothing about the server's load.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4_000 });
 const basic = (id, secret) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const rsAuth = basic(spec.introspection_client_id, spec.introspection_client_secret);
 const cc = spec.client_credentials;
@@ -36,7 +40,8 @@ function post(url, body, auth) {
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
     });
     req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ status: 0, body: String(e) }));
+    // `reused`: the request went out on a kept-alive connection (the race above, if reset).
+    req.on('error', (e) => resolve({ status: 0, body: String(e), reused: req.reusedSocket }));
     req.end(body);
   });
 }
@@ -53,7 +58,7 @@ const count = (op, ok, r) => {
     t[op][ok === null ? 'behind' : ok ? 'ok' : 'err']++;
   }
   if (ok === false && r) {
-    const key = `${op} ${r.status}`;
+    const key = `${op} ${r.status}${r.status === 0 && r.reused ? ' on a reused connection' : ''}`;
     failures[key] ??= { count: 0, first: r.body.slice(0, 300) };
     failures[key].count++;
   }

@@ -35,9 +35,27 @@ pub struct NodeArgs {
     /// `0` for none (the default).
     #[arg(long, env = "GATEHOUSE_DB_STATEMENT_TIMEOUT", value_parser = parse_duration)]
     pub db_statement_timeout: Option<std::time::Duration>,
+    /// How long an idle client connection is kept open for its next request: `75s`, `2m`;
+    /// `0` closes each connection after its answer. Default 75 s: keep it above the idle
+    /// timeout of the load balancer in front (AWS ALB 60 s, nginx `keepalive_timeout` 60 s),
+    /// or the balancer may send a request on a connection this node is closing at that
+    /// moment, and its client gets a 502.
+    #[arg(long, env = "GATEHOUSE_KEEP_ALIVE", value_parser = parse_duration)]
+    pub keep_alive: Option<std::time::Duration>,
 }
 
+/// The default of `--keep-alive` (see there).
+pub const DEFAULT_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
+
 impl NodeArgs {
+    /// The listener's keep-alive for idle client connections (`--keep-alive`).
+    pub fn keep_alive(&self) -> actix_web::http::KeepAlive {
+        match self.keep_alive.unwrap_or(DEFAULT_KEEP_ALIVE) {
+            d if d.is_zero() => actix_web::http::KeepAlive::Disabled,
+            d => actix_web::http::KeepAlive::Timeout(d),
+        }
+    }
+
     pub fn pool(&self) -> authz_core::db::PoolConfig {
         authz_core::db::PoolConfig {
             max_connections: self.db_max_connections,
@@ -87,6 +105,9 @@ pub struct GatewayFileConfig {
     pub listen: Option<String>,
     /// Largest POST body, bytes (default 1 MiB).
     pub max_body_bytes: Option<usize>,
+    /// Idle time after which a kept-alive upstream connection is closed: `4s` (the default),
+    /// `1500ms`; below the upstream server's own keep-alive.
+    pub upstream_idle_timeout: Option<String>,
     /// One gateway for several resources: each resource is served at the path of its `uri`.
     #[serde(default)]
     pub routes: Vec<GatewayRoute>,
@@ -327,6 +348,15 @@ impl Config {
             }
             o.max_body_bytes = n;
         }
+        if let Some(v) = self
+            .file
+            .gateway
+            .as_ref()
+            .and_then(|g| g.upstream_idle_timeout.as_deref())
+        {
+            o.upstream_idle_timeout = parse_duration(v)
+                .map_err(|e| anyhow::anyhow!("gateway.upstream_idle_timeout: {e}"))?;
+        }
         Ok(o)
     }
 
@@ -489,7 +519,55 @@ mod tests {
         assert_eq!(routes.len(), 2);
         assert_eq!(routes[1].1, "http://10.0.0.5:3000/mcp");
         assert_eq!(cfg.gateway_options().unwrap().max_body_bytes, 2048);
+        assert_eq!(
+            cfg.gateway_options().unwrap().upstream_idle_timeout,
+            std::time::Duration::from_secs(4)
+        );
         assert!(toml::from_str::<FileConfig>("[gateway]\nroute = 1").is_err());
+    }
+
+    #[test]
+    fn keep_alive_defaults_above_load_balancers_idle_timeouts_and_zero_turns_it_off() {
+        use actix_web::http::KeepAlive;
+        use std::time::Duration;
+        let node = |v: Option<Duration>| NodeArgs {
+            keep_alive: v,
+            ..NodeArgs::default()
+        };
+        assert_eq!(
+            node(None).keep_alive(),
+            KeepAlive::Timeout(Duration::from_secs(75))
+        );
+        assert_eq!(
+            node(Some(Duration::from_secs(620))).keep_alive(),
+            KeepAlive::Timeout(Duration::from_secs(620))
+        );
+        assert_eq!(node(Some(Duration::ZERO)).keep_alive(), KeepAlive::Disabled);
+        let file: FileConfig =
+            toml::from_str("[gateway]\nupstream_idle_timeout = \"1500ms\"").unwrap();
+        let cfg = Config {
+            file,
+            data_dir: PathBuf::from("."),
+            database_url: "sqlite::memory:".into(),
+            is_postgres: false,
+        };
+        assert_eq!(
+            cfg.gateway_options().unwrap().upstream_idle_timeout,
+            Duration::from_millis(1500)
+        );
+        let file: FileConfig =
+            toml::from_str("[gateway]\nupstream_idle_timeout = \"soon\"").unwrap();
+        let cfg = Config {
+            file,
+            data_dir: PathBuf::from("."),
+            database_url: "sqlite::memory:".into(),
+            is_postgres: false,
+        };
+        assert!(cfg
+            .gateway_options()
+            .unwrap_err()
+            .to_string()
+            .contains("gateway.upstream_idle_timeout"));
     }
 
     #[test]

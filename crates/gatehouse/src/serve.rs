@@ -77,6 +77,7 @@ pub fn run(g: Global, args: ServeArgs) -> Result<()> {
             .workers(workers)
             // No small write waits for the client's delayed ACK (see `cli::gateway::serve`).
             .tcp_nodelay(true)
+            .keep_alive(node.keep_alive())
             .shutdown_timeout(20)
             .bind(&listen)
             .map_err(|e| crate::cli::listen_error(&listen, &e))?;

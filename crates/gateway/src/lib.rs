@@ -83,6 +83,11 @@ pub struct Options {
     /// From the request to the upstream's response head (default 60 s); a streamed body may
     /// then take as long as it takes.
     pub response_timeout: Duration,
+    /// How long a kept-alive connection to the upstream may sit idle before the gateway closes
+    /// it (default 4 s). Keep it below the upstream's own keep-alive (Node's and uvicorn's
+    /// default is 5 s, gunicorn's 2 s): past it the upstream closes the connection, and a call
+    /// sent on it at that moment fails with 502, since a POST is not retried.
+    pub upstream_idle_timeout: Duration,
 }
 
 impl Default for Options {
@@ -91,6 +96,7 @@ impl Default for Options {
             max_body_bytes: 1024 * 1024,
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
+            upstream_idle_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -461,6 +467,7 @@ impl GatewayState {
 fn upstream_client(options: &Options) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(options.connect_timeout)
+        .pool_idle_timeout(options.upstream_idle_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()

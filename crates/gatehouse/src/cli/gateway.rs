@@ -96,7 +96,7 @@ pub fn run(g: Global, args: GatewayArgs) -> Result<()> {
             tracing::info!(resource = %r.resource.uri, upstream = %r.upstream, "gateway route");
         }
         tracing::info!(listen = %listen, issuer = %issuer, "gatehouse gateway starting");
-        let served = serve(state, &listen, metrics).await;
+        let served = serve(state, &listen, node.keep_alive(), metrics).await;
         // Every call answered before the stop is in the queue: write it before exiting.
         writer.shutdown().await;
         served
@@ -113,7 +113,12 @@ struct Metrics {
 }
 
 /// Serves `state` on `listen` until the server stops (SIGTERM: graceful, 20 s).
-async fn serve(state: gateway::GatewayState, listen: &str, m: Metrics) -> Result<()> {
+async fn serve(
+    state: gateway::GatewayState,
+    listen: &str,
+    keep_alive: actix_web::http::KeepAlive,
+    m: Metrics,
+) -> Result<()> {
     let state = web::Data::new(state);
     if let Some(addr) = &m.listen {
         let ep = MetricsEndpoint::new(None, m.store.clone(), m.clock.clone());
@@ -132,6 +137,7 @@ async fn serve(state: gateway::GatewayState, listen: &str, m: Metrics) -> Result
     // first waited for the client's delayed ACK (40 ms on Linux), which capped a connection at
     // about 20 streamed calls a second (`bench/gateway.sh`, the SDK example upstream).
     .tcp_nodelay(true)
+    .keep_alive(keep_alive)
     .shutdown_timeout(20)
     .bind(listen)
     .map_err(|e| super::listen_error(listen, &e))?;
@@ -203,7 +209,7 @@ fn run_remote(g: Global, args: GatewayArgs) -> Result<()> {
             sink,
         )?;
         tracing::info!(listen = %listen, issuer = %state.issuer, resource = %held, upstream = %upstream, "gatehouse gateway (introspection mode) starting");
-        let served = serve(state, &listen, metrics).await;
+        let served = serve(state, &listen, node.keep_alive(), metrics).await;
         refresh.abort();
         writer.shutdown().await;
         served
