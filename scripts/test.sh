@@ -41,6 +41,7 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v cc >/dev/null || missing+=(build-essential)
+command -v make >/dev/null || missing+=(make) # jemalloc's build (ADR 0028)
 # The console's browser tests drive Debian's Chromium with npm playwright-core.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # samael (SAML) links libxmlsec1/libxml2 and generates bindings with libclang.

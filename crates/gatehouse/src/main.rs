@@ -8,6 +8,16 @@ mod serve;
 
 use clap::Parser;
 
+/// jemalloc instead of glibc's malloc (ADR 0028).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read at its start: a background thread returns memory unused for a
+/// second to the system, so an idle node gives back what a burst took.
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> std::process::ExitCode {
     // Everything this process creates (the SQLite database and its WAL/SHM, the mail outbox,
     // key files, the data dir) is for its own user only, whatever umask it was started with:
