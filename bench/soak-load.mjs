@@ -1,6 +1,12 @@
 // Open-loop mixed load for the soak (bench/soak.sh). Not part of the test suite.
 //
 // usage: node bench/soak-load.mjs TOKENS.json DURATION_SECS INTROSPECT_RPS REFRESH_RPS CC_RPS
+//        node bench/soak-load.mjs TOKENS.json DURATION_SECS --closed WORKERS
+//
+// The second form measures the mixed load's maximum: WORKERS concurrent loops per operation,
+// each sending its next request when the last is answered (closed loop), all three operations
+// at once, with this same generator (so its own CPU is part of what the maximum leaves over).
+// It writes the chains' rotated refresh tokens back to TOKENS.json for the run that follows.
 //
 // TOKENS.json is bench/setup.mjs's output (chains, introspection and client_credentials
 // credentials). Each operation is sent at its fixed rate, whatever the server's latency (open
@@ -10,12 +16,13 @@
 // so is any arrival while 2,048 requests are in flight),
 // and client_credentials grants. Prints one line per minute and `RESULT {json}` at the end.
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const [file, durationArg, iRps, rRps, cRps] = process.argv.slice(2);
 const spec = JSON.parse(readFileSync(file, 'utf8'));
 const durationMs = +durationArg * 1000;
-const rates = { introspect: +iRps, refresh: +rRps, client_credentials: +cRps };
+const closed = iRps === '--closed' ? +rRps : 0;
+const rates = closed ? { introspect: 0, refresh: 0, client_credentials: 0 } : { introspect: +iRps, refresh: +rRps, client_credentials: +cRps };
 const token = new URL(spec.token_url);
 const intro = new URL(spec.introspect_url);
 for (const u of [token, intro]) if (!['127.0.0.1', 'localhost'].includes(u.hostname)) throw new Error('loopback targets only');
@@ -102,6 +109,18 @@ const ops = {
 };
 
 const start = Date.now();
+if (closed) {
+  const end = start + durationMs;
+  // setImmediate: an operation that finds no free chain returns at once, and must not starve I/O.
+  const loop = async (op) => { while (Date.now() < end) { await ops[op](); await new Promise(setImmediate); } };
+  await Promise.all(Object.keys(ops).flatMap((op) => Array.from({ length: closed }, () => loop(op))));
+  agent.destroy();
+  const secs = (Date.now() - start) / 1000;
+  writeFileSync(file, JSON.stringify({ ...spec, chains: chains.filter((c) => !c.dead).map(({ busy, dead, ...c }) => c) }));
+  const summary = Object.fromEntries(Object.entries(totals).map(([op, t]) => [op, { ...t, rps: +(t.ok / secs).toFixed(1) }]));
+  console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), workers: closed, chains_alive: chains.filter((c) => !c.dead).length, ...summary, failures })}`);
+  process.exit(0);
+}
 const TICK = 10;
 const due = Object.fromEntries(Object.keys(rates).map((k) => [k, 0]));
 const inflight = new Set();
@@ -131,4 +150,4 @@ await Promise.all(inflight);
 agent.destroy();
 const secs = (Date.now() - start) / 1000;
 const summary = Object.fromEntries(Object.entries(totals).map(([op, t]) => [op, { ...t, rps: +(t.ok / secs).toFixed(1), target_rps: rates[op] }]));
-console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), chains_alive: chains.filter((c) => !c.dead).length, ...summary, failures })}`);
+console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), chains: chains.length, chains_alive: chains.filter((c) => !c.dead).length, ...summary, failures })}`);
