@@ -7,8 +7,11 @@
 // run, while warm-up (pools, caches, allocator arenas and the binary's pages filling) is a step
 // at its start, which a slope fitted over the whole run reads as growth (the tenth session's
 // soak: 3.9 MB, all of it in minutes 2 to 4, flat for the six minutes after). "Flat" means the
-// least-squares growth fitted over the second half, extrapolated to 10 minutes, is under 2 MB and
-// under 5 %. The slope after the first minute is printed beside it.
+// least-squares growth fitted over the second half, extrapolated to 10 minutes, is under 5 % of
+// the half's mean RSS. No bound in megabytes: with jemalloc returning pages after a second, RSS
+// moves by about ±1.5 MB with each second's load (the eleventh session's debug-build soak: 64.9
+// to 67.3 MB after its first minute), and a slope fitted over five minutes of that moves by about
+// 2 MB per 10 minutes from run to run. The slope after the first minute is printed beside it.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
@@ -68,7 +71,8 @@ const first = byMinute[1] ?? byMinute[0];
 const last = byMinute.at(-1);
 const growth = fit * span;
 const steadyGrowth = steadyFit * 600; // MB per 10 minutes
-const flat = Math.abs(steadyGrowth) < 2 && Math.abs(steadyGrowth) / mean(steady.map((s) => s.mb)) < 0.05;
+const steadyPct = (100 * steadyGrowth) / mean(steady.map((s) => s.mb));
+const flat = Math.abs(steadyPct) < 5;
 const f = (x) => x.toFixed(1);
 let commit = 'unknown';
 try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
@@ -83,12 +87,14 @@ for (const op of OPS) {
   const v = load[op];
   if (!v) { failedChecks.push(`${op}: no requests`); continue; }
   if (v.rps < 0.97 * v.target_rps) failedChecks.push(`${op}: ${v.rps} req/s achieved of ${v.target_rps} (under 97 %)`);
-  if (v.behind) failedChecks.push(`${op}: ${v.behind} arrivals behind`);
+  // An arrival is behind when the server is slow for a moment (for refresh: every chain has a
+  // request in flight); one in a thousand is a blip, more is a server that does not keep up.
+  if (v.behind > 0.001 * (v.ok + v.err + v.behind)) failedChecks.push(`${op}: ${v.behind} arrivals behind (over 0.1 %)`);
   if (v.err) failedChecks.push(`${op}: ${v.err} failed requests`);
 }
 if (load.chains_alive !== chainsTotal) failedChecks.push(`${chainsTotal - load.chains_alive} refresh chains ended`);
 if (warnings !== '0') failedChecks.push(`the node logged ${warnings} WARN/ERROR lines`);
-if (!flat) failedChecks.push(`RSS grows: ${steadyGrowth.toFixed(2)} MB per 10 minutes over the second half`);
+if (!flat) failedChecks.push(`RSS grows: ${steadyGrowth.toFixed(2)} MB (${steadyPct.toFixed(1)} %) per 10 minutes over the second half`);
 writeFileSync(`${out}/verdict.json`, JSON.stringify({ failed: failedChecks, rss_second_half_mb_per_10min: +steadyGrowth.toFixed(3) }));
 const rows = Object.entries(load).filter(([op, v]) => op !== 'failures' && v && typeof v === 'object')
   .map(([op, v]) => `| ${op} | ${v.target_rps} | ${v.rps} | ${v.ok} | ${v.err} | ${v.behind} |`);
@@ -122,9 +128,9 @@ After the first minute: minimum ${f(Math.min(...measured.map((s) => s.mb)))} MB,
 ${f(Math.max(...measured.map((s) => s.mb)))} MB; least-squares trend ${(fit * 600).toFixed(2)} MB per 10 minutes
 (${growth.toFixed(2)} MB over the ${Math.round(span / 60)} minutes after the first); minute 2 mean ${f(first.mean)} MB, last minute
 mean ${f(last.mean)} MB. Second half of the run (from second ${Math.round(half)}, ${steady.length} samples, mean
-${f(mean(steady.map((s) => s.mb)))} MB): least-squares trend ${steadyGrowth.toFixed(2)} MB per 10 minutes.
-**RSS ${flat ? 'stays flat: no growth trend' : 'shows a growth trend'}** (flat: the second half's trend under 2 MB per 10 minutes
-and under 5 %; warm-up is a step at the start of a run, a leak grows in every half of it).${parts}
+${f(mean(steady.map((s) => s.mb)))} MB): least-squares trend ${steadyGrowth.toFixed(2)} MB per 10 minutes (${steadyPct.toFixed(1)} %).
+**RSS ${flat ? 'stays flat: no growth trend' : 'shows a growth trend'}** (flat: the second half's trend under 5 % per 10 minutes;
+warm-up is a step at the start of a run, a leak grows in every half of it).${parts}
 
 Checks (\`CHECK=1\`): ${failedChecks.length ? failedChecks.join('; ') : 'every operation held its rate, no request failed, every chain alive, no WARN/ERROR line, RSS flat'}.
 `);
