@@ -543,31 +543,19 @@ mod tests {
             KeepAlive::Timeout(Duration::from_secs(620))
         );
         assert_eq!(node(Some(Duration::ZERO)).keep_alive(), KeepAlive::Disabled);
-        let file: FileConfig =
-            toml::from_str("[gateway]\nupstream_idle_timeout = \"1500ms\"").unwrap();
-        let cfg = Config {
-            file,
-            data_dir: PathBuf::from("."),
-            database_url: "sqlite::memory:".into(),
-            is_postgres: false,
-        };
-        assert_eq!(
-            cfg.gateway_options().unwrap().upstream_idle_timeout,
-            Duration::from_millis(1500)
-        );
-        let file: FileConfig =
-            toml::from_str("[gateway]\nupstream_idle_timeout = \"soon\"").unwrap();
-        let cfg = Config {
-            file,
-            data_dir: PathBuf::from("."),
-            database_url: "sqlite::memory:".into(),
-            is_postgres: false,
-        };
-        assert!(cfg
+        let options = |file: &str| {
+            Config {
+                file: toml::from_str(file).unwrap(),
+                data_dir: PathBuf::from("."),
+                database_url: "sqlite::memory:".into(),
+                is_postgres: false,
+            }
             .gateway_options()
-            .unwrap_err()
-            .to_string()
-            .contains("gateway.upstream_idle_timeout"));
+        };
+        let idle = options("[gateway]\nupstream_idle_timeout = \"1500ms\"").unwrap();
+        assert_eq!(idle.upstream_idle_timeout, Duration::from_millis(1500));
+        let err = options("[gateway]\nupstream_idle_timeout = \"soon\"").unwrap_err();
+        assert!(err.to_string().contains("gateway.upstream_idle_timeout"));
     }
 
     #[test]
