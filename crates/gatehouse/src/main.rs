@@ -13,10 +13,13 @@ use clap::Parser;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's settings, read at its start: a background thread returns memory unused for a
-/// second to the system, so an idle node gives back what a burst took.
+/// second to the system, so an idle node gives back what a burst took; and no transparent huge
+/// pages for its memory, which on a host whose setting is `always` kept freed memory resident
+/// (ADR 0028).
 #[allow(non_upper_case_globals)]
 #[export_name = "_rjem_malloc_conf"]
-pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+pub static malloc_conf: &[u8] =
+    b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,thp:never\0";
 
 fn main() -> std::process::ExitCode {
     // Everything this process creates (the SQLite database and its WAL/SHM, the mail outbox,
