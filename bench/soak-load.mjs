@@ -109,16 +109,20 @@ const ops = {
 };
 
 const start = Date.now();
+/** Prints the run's `RESULT` line: each operation's counts and achieved rate, plus `extra`. */
+function result(extra, perOp = () => ({})) {
+  const secs = (Date.now() - start) / 1000;
+  const summary = Object.fromEntries(Object.entries(totals).map(([op, t]) => [op, { ...t, rps: +(t.ok / secs).toFixed(1), ...perOp(op) }]));
+  console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), ...extra, chains_alive: chains.filter((c) => !c.dead).length, ...summary, failures })}`);
+}
 if (closed) {
   const end = start + durationMs;
   // setImmediate: an operation that finds no free chain returns at once, and must not starve I/O.
   const loop = async (op) => { while (Date.now() < end) { await ops[op](); await new Promise(setImmediate); } };
   await Promise.all(Object.keys(ops).flatMap((op) => Array.from({ length: closed }, () => loop(op))));
   agent.destroy();
-  const secs = (Date.now() - start) / 1000;
   writeFileSync(file, JSON.stringify({ ...spec, chains: chains.filter((c) => !c.dead).map(({ busy, dead, ...c }) => c) }));
-  const summary = Object.fromEntries(Object.entries(totals).map(([op, t]) => [op, { ...t, rps: +(t.ok / secs).toFixed(1) }]));
-  console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), workers: closed, chains_alive: chains.filter((c) => !c.dead).length, ...summary, failures })}`);
+  result({ workers: closed });
   process.exit(0);
 }
 const TICK = 10;
@@ -148,6 +152,4 @@ clearInterval(timer);
 clearInterval(report);
 await Promise.all(inflight);
 agent.destroy();
-const secs = (Date.now() - start) / 1000;
-const summary = Object.fromEntries(Object.entries(totals).map(([op, t]) => [op, { ...t, rps: +(t.ok / secs).toFixed(1), target_rps: rates[op] }]));
-console.log(`RESULT ${JSON.stringify({ seconds: +secs.toFixed(1), chains: chains.length, chains_alive: chains.filter((c) => !c.dead).length, ...summary, failures })}`);
+result({ chains: chains.length }, (op) => ({ target_rps: rates[op] }));
