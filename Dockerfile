@@ -5,7 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libxmlsec1-dev 
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release -p gatehouse && cp target/release/gatehouse /gatehouse
+RUN cargo build --profile production -p gatehouse && cp target/production/gatehouse /gatehouse
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libxmlsec1 libxmlsec1-openssl libxml2 libssl3 \
