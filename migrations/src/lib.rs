@@ -26,6 +26,7 @@ mod m20261203_000018_personal_api_keys;
 mod m20261203_000020_service_accounts;
 mod m20261204_000022_removal;
 mod m20261205_000023_audit_seals;
+mod m20261205_000024_lean_grant_rows;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000020_service_accounts::Migration),
             Box::new(m20261204_000022_removal::Migration),
             Box::new(m20261205_000023_audit_seals::Migration),
+            Box::new(m20261205_000024_lean_grant_rows::Migration),
         ]
     }
 }

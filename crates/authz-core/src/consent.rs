@@ -228,9 +228,13 @@ pub async fn last_used<C: ConnectionTrait>(
     let last: Option<Option<i64>> = tokens::Entity::find()
         .select_only()
         .column_as(Expr::col(tokens::Column::IssuedAt).max(), "last")
-        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
-        .filter(tokens::Column::UserId.eq(user_id))
-        .filter(tokens::Column::ClientId.eq(client_id))
+        .filter(
+            tokens::Column::FamilyId.in_subquery(crate::token::revoke::families_of(
+                Some(tenant),
+                Some(user_id),
+                Some(client_id),
+            )),
+        )
         .filter(tokens::Column::ResourceId.eq(resource_id))
         .into_tuple()
         .one(conn)
@@ -290,8 +294,13 @@ pub async fn apps_of_user<C: ConnectionTrait>(
         .column(tokens::Column::ClientId)
         .column(tokens::Column::ResourceId)
         .column_as(Expr::col(tokens::Column::IssuedAt).max(), "last")
-        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
-        .filter(tokens::Column::UserId.eq(user_id))
+        .filter(
+            tokens::Column::FamilyId.in_subquery(crate::token::revoke::families_of(
+                Some(tenant),
+                Some(user_id),
+                None,
+            )),
+        )
         .group_by(tokens::Column::ClientId)
         .group_by(tokens::Column::ResourceId)
         .into_tuple()

@@ -9,6 +9,7 @@
 //! and an exchange that comes later finds its code gone. In the other order a family committed
 //! between the revocation's read and its commit survived it (found by
 //! `token_lifecycle::a_revocation_racing_code_exchanges_leaves_no_live_token`).
+use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::audit::{self, AuditEvent};
@@ -20,6 +21,30 @@ use crate::entities::{grant_families, tokens};
 use crate::error::CoreResult;
 use crate::session;
 use crate::tenant::TenantId;
+
+/// The ids of the grant families of a tenant, a user and a client (each where given): the way
+/// to "every token of this user" or "of this client". A token's user and client are always its
+/// family's, and `tokens` has no index of its own on them (`m20261205_000024_lean_grant_rows`,
+/// ADR 0029): the family indexes and `tokens_family` lead there instead.
+pub(crate) fn families_of(
+    tenant: Option<&TenantId>,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+) -> SelectStatement {
+    let mut q = Query::select();
+    q.column(grant_families::Column::Id)
+        .from(grant_families::Entity);
+    if let Some(t) = tenant {
+        q.and_where(grant_families::Column::TenantId.eq(t.to_string()));
+    }
+    if let Some(u) = user_id {
+        q.and_where(grant_families::Column::UserId.eq(u));
+    }
+    if let Some(c) = client_id {
+        q.and_where(grant_families::Column::ClientId.eq(c));
+    }
+    q.to_owned()
+}
 
 /// Revokes a grant family and every token in it. Returns the number of tokens revoked.
 pub async fn revoke_family<C: ConnectionTrait>(
@@ -139,8 +164,11 @@ pub async fn revoke_user<C: ConnectionTrait>(
         .await?;
     let n = tokens::Entity::update_many()
         .col_expr(tokens::Column::RevokedAt, Some(now).into())
-        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
-        .filter(tokens::Column::UserId.eq(user_id))
+        .filter(tokens::Column::FamilyId.in_subquery(families_of(
+            Some(tenant),
+            Some(user_id),
+            None,
+        )))
         .filter(tokens::Column::RevokedAt.is_null())
         .exec(conn)
         .await?
@@ -184,7 +212,7 @@ pub async fn revoke_client_tokens<C: ConnectionTrait>(
         .await?;
     let n = tokens::Entity::update_many()
         .col_expr(tokens::Column::RevokedAt, Some(now).into())
-        .filter(tokens::Column::ClientId.eq(client_id))
+        .filter(tokens::Column::FamilyId.in_subquery(families_of(None, None, Some(client_id))))
         .filter(tokens::Column::RevokedAt.is_null())
         .exec(conn)
         .await?
@@ -233,8 +261,11 @@ pub async fn revoke_client_in_tenant(
         .await?;
     let n = tokens::Entity::update_many()
         .col_expr(tokens::Column::RevokedAt, Some(now).into())
-        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
-        .filter(tokens::Column::ClientId.eq(client_id))
+        .filter(tokens::Column::FamilyId.in_subquery(families_of(
+            Some(tenant),
+            None,
+            Some(client_id),
+        )))
         .filter(tokens::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?
