@@ -228,6 +228,7 @@ pub async fn last_used<C: ConnectionTrait>(
     let last: Option<Option<i64>> = tokens::Entity::find()
         .select_only()
         .column_as(Expr::col(tokens::Column::IssuedAt).max(), "last")
+        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
         .filter(
             tokens::Column::FamilyId.in_subquery(crate::token::revoke::families_of(
                 Some(tenant),
@@ -294,6 +295,7 @@ pub async fn apps_of_user<C: ConnectionTrait>(
         .column(tokens::Column::ClientId)
         .column(tokens::Column::ResourceId)
         .column_as(Expr::col(tokens::Column::IssuedAt).max(), "last")
+        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
         .filter(
             tokens::Column::FamilyId.in_subquery(crate::token::revoke::families_of(
                 Some(tenant),

@@ -164,6 +164,7 @@ pub async fn revoke_user<C: ConnectionTrait>(
         .await?;
     let n = tokens::Entity::update_many()
         .col_expr(tokens::Column::RevokedAt, Some(now).into())
+        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
         .filter(tokens::Column::FamilyId.in_subquery(families_of(
             Some(tenant),
             Some(user_id),
@@ -261,6 +262,7 @@ pub async fn revoke_client_in_tenant(
         .await?;
     let n = tokens::Entity::update_many()
         .col_expr(tokens::Column::RevokedAt, Some(now).into())
+        .filter(tokens::Column::TenantId.eq(tenant.to_string()))
         .filter(tokens::Column::FamilyId.in_subquery(families_of(
             Some(tenant),
             None,
