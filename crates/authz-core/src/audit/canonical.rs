@@ -18,45 +18,90 @@ pub fn canonical_record(r: &audit_events::Model, seq: i64) -> String {
 /// Writes the canonical bytes of `r` at `seq` into `out` (cleared first), without building
 /// intermediate values: the sealer and the verifier run it once per record.
 pub fn canonical_into(r: &audit_events::Model, seq: i64, out: &mut Vec<u8>) {
-    enum V<'a> {
-        S(&'a str),
-        O(&'a Option<String>),
-        I(i64),
-    }
-    // Already in lexicographic key order.
-    let fields: [(&str, V); 14] = [
-        ("action", V::S(&r.action)),
-        ("actor", V::O(&r.actor)),
-        ("client_id", V::O(&r.client_id)),
-        ("details", V::S(&r.details)),
-        ("occurred_at", V::I(r.occurred_at)),
-        ("resource", V::O(&r.resource)),
-        ("result", V::S(&r.result)),
-        ("scope", V::O(&r.scope)),
-        ("seq", V::I(seq)),
-        ("session_id", V::O(&r.session_id)),
-        ("source_ip", V::O(&r.source_ip)),
-        ("tenant_id", V::S(&r.tenant_id)),
-        ("user_agent", V::O(&r.user_agent)),
-        ("user_id", V::O(&r.user_id)),
-    ];
     out.clear();
-    out.push(b'{');
-    for (i, (k, v)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"\":");
-        match v {
-            V::S(s) => write_str(out, s),
-            V::O(Some(s)) => write_str(out, s),
-            V::O(None) => out.extend_from_slice(b"null"),
-            V::I(n) => out.extend_from_slice(n.to_string().as_bytes()),
+    RecordView::of(r).append_canonical(seq, out);
+}
+
+/// A record's hashed fields, borrowed: from a model, or straight from a database row (the
+/// verifier reads a million rows without copying each field into a `String` first).
+#[derive(Clone, Copy, Debug)]
+pub struct RecordView<'a> {
+    pub tenant_id: &'a str,
+    pub occurred_at: i64,
+    pub action: &'a str,
+    pub result: &'a str,
+    pub actor: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub resource: Option<&'a str>,
+    pub scope: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub details: &'a str,
+}
+
+impl<'a> RecordView<'a> {
+    pub fn of(r: &'a audit_events::Model) -> RecordView<'a> {
+        RecordView {
+            tenant_id: &r.tenant_id,
+            occurred_at: r.occurred_at,
+            action: &r.action,
+            result: &r.result,
+            actor: r.actor.as_deref(),
+            user_id: r.user_id.as_deref(),
+            client_id: r.client_id.as_deref(),
+            session_id: r.session_id.as_deref(),
+            resource: r.resource.as_deref(),
+            scope: r.scope.as_deref(),
+            source_ip: r.source_ip.as_deref(),
+            user_agent: r.user_agent.as_deref(),
+            details: &r.details,
         }
     }
-    out.push(b'}');
+
+    /// Appends the canonical bytes of this record at `seq` to `out`.
+    pub fn append_canonical(&self, seq: i64, out: &mut Vec<u8>) {
+        enum V<'a> {
+            S(&'a str),
+            O(Option<&'a str>),
+            I(i64),
+        }
+        // Already in lexicographic key order.
+        let fields: [(&str, V); 14] = [
+            ("action", V::S(self.action)),
+            ("actor", V::O(self.actor)),
+            ("client_id", V::O(self.client_id)),
+            ("details", V::S(self.details)),
+            ("occurred_at", V::I(self.occurred_at)),
+            ("resource", V::O(self.resource)),
+            ("result", V::S(self.result)),
+            ("scope", V::O(self.scope)),
+            ("seq", V::I(seq)),
+            ("session_id", V::O(self.session_id)),
+            ("source_ip", V::O(self.source_ip)),
+            ("tenant_id", V::S(self.tenant_id)),
+            ("user_agent", V::O(self.user_agent)),
+            ("user_id", V::O(self.user_id)),
+        ];
+        out.push(b'{');
+        for (i, (k, v)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            match v {
+                V::S(s) | V::O(Some(s)) => write_str(out, s),
+                V::O(None) => out.extend_from_slice(b"null"),
+                V::I(n) => {
+                    let _ = std::io::Write::write_fmt(out, format_args!("{n}"));
+                }
+            }
+        }
+        out.push(b'}');
+    }
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -71,10 +116,21 @@ pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
 
 /// [`chain_hash`] of canonical bytes.
 pub fn chain_hash_bytes(prev_hash: &str, canonical: &[u8]) -> String {
+    let hex = chain_hash_hex(prev_hash.as_bytes(), canonical);
+    // Hex digits are ASCII.
+    String::from_utf8_lossy(&hex).into_owned()
+}
+
+/// [`chain_hash_bytes`] as its 64 hex digits, without allocating (the verifier compares them
+/// with the stored hash's bytes).
+pub fn chain_hash_hex(prev_hash: &[u8], canonical: &[u8]) -> [u8; 64] {
     let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
+    h.update(prev_hash);
     h.update(canonical);
-    hex::encode(h.finalize())
+    let mut out = [0u8; 64];
+    // 32 bytes always fit 64 hex digits.
+    let _ = hex::encode_to_slice(h.finalize(), &mut out);
+    out
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod canonical;
 pub mod names;
 pub mod origin;
+mod page;
 mod record;
 pub mod retention;
 mod seal;
@@ -26,4 +27,6 @@ pub use record::{
 pub(crate) use seal::{custom_plans, Window};
 pub use seal::{seal_all, signed_checkpoint_message};
 pub use sealed::Sealed;
+#[cfg(feature = "testkit")]
+pub use verify::verify_chain_in_pages;
 pub use verify::{verify_chain, verify_chain_with_keys, VerifyReport};

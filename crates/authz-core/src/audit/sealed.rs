@@ -26,20 +26,66 @@ pub async fn page(
     after: Option<i64>,
     limit: u64,
 ) -> CoreResult<Vec<Sealed>> {
-    let after = after.unwrap_or(i64::MIN);
+    read(store, chain, after.unwrap_or(i64::MIN), i64::MAX, limit).await
+}
+
+/// The sealed records of `chain` whose sequence numbers lie in `after < seq <= upto`, in
+/// sequence order: pages of a chain that can be read at the same time (the verifier's).
+pub async fn range(store: &Store, chain: &str, after: i64, upto: i64) -> CoreResult<Vec<Sealed>> {
+    let limit = u64::try_from(upto.saturating_sub(after)).unwrap_or(0);
+    read(store, chain, after, upto, limit).await
+}
+
+/// The highest sequence number sealed in `chain` (0: none yet).
+pub async fn last_seq(store: &Store, chain: &str) -> CoreResult<i64> {
+    let sql = match store.backend() {
+        DatabaseBackend::Postgres => "SELECT MAX(seq) FROM audit_seals WHERE tenant_id = $1",
+        _ => "SELECT MAX(seq) FROM audit_seals WHERE tenant_id = ?",
+    };
+    let row = store
+        .db
+        .query_one(Statement::from_sql_and_values(
+            store.backend(),
+            sql,
+            [chain.into()],
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get_by_index::<Option<i64>>(0))
+        .transpose()?
+        .flatten()
+        .unwrap_or(0))
+}
+
+/// Up to `limit` sealed records with `after < seq <= upto`, in sequence order.
+async fn read(
+    store: &Store,
+    chain: &str,
+    after: i64,
+    upto: i64,
+    limit: u64,
+) -> CoreResult<Vec<Sealed>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     if store.backend() == DatabaseBackend::Postgres {
-        return page_pg(store, chain, after, limit).await;
+        return page_pg(store, chain, after, upto, limit).await;
     }
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_seals s JOIN audit_events e ON e.id = s.event_id \
-         WHERE s.tenant_id = ? AND s.seq > ? ORDER BY s.seq LIMIT ?"
+         WHERE s.tenant_id = ? AND s.seq > ? AND s.seq <= ? ORDER BY s.seq LIMIT ?"
     );
     let rows = store
         .db
         .query_all(Statement::from_sql_and_values(
             DatabaseBackend::Sqlite,
             sql,
-            [chain.into(), after.into(), (limit as i64).into()],
+            [
+                chain.into(),
+                after.into(),
+                upto.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
         ))
         .await?;
     rows.iter()
@@ -94,7 +140,13 @@ const DENSE: i64 = 4;
 /// after `after` and sort them, for every page. The records' read names no tenant, so that
 /// the primary key serves it, not `audit_chain_order`; the join keeps exactly the seals' records,
 /// as the join on SQLite does.
-async fn page_pg(store: &Store, chain: &str, after: i64, limit: u64) -> CoreResult<Vec<Sealed>> {
+async fn page_pg(
+    store: &Store,
+    chain: &str,
+    after: i64,
+    upto: i64,
+    limit: u64,
+) -> CoreResult<Vec<Sealed>> {
     let mut txn = store
         .db
         .get_postgres_connection_pool()
@@ -111,7 +163,7 @@ async fn page_pg(store: &Store, chain: &str, after: i64, limit: u64) -> CoreResu
     let mut cursor = after;
     while (out.len() as u64) < limit {
         let want = limit - out.len() as u64;
-        let (found, read, last) = seals_and_records(conn, chain, cursor, want).await?;
+        let (found, read, last) = seals_and_records(conn, chain, cursor, upto, want).await?;
         out.extend(found);
         match last {
             Some(last) if read == want => cursor = last,
@@ -122,22 +174,24 @@ async fn page_pg(store: &Store, chain: &str, after: i64, limit: u64) -> CoreResu
     Ok(out)
 }
 
-/// One read of up to `limit` seals after `after` and of their records: the sealed records found,
-/// how many seals were read, and the last seal's sequence number.
+/// One read of up to `limit` seals with `after < seq <= upto` and of their records: the sealed
+/// records found, how many seals were read, and the last seal's sequence number.
 async fn seals_and_records(
     conn: &mut sea_orm::sqlx::PgConnection,
     chain: &str,
     after: i64,
+    upto: i64,
     limit: u64,
 ) -> CoreResult<(Vec<Sealed>, u64, Option<i64>)> {
     use sea_orm::sqlx::Row;
     let seals = sea_orm::sqlx::query(
         "SELECT event_id, seq, prev_hash, hash FROM audit_seals \
-         WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+         WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
     )
     .bind(chain)
     .bind(after)
-    .bind(limit as i64)
+    .bind(upto)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(&mut *conn)
     .await
     .map_err(query_err)?
@@ -151,30 +205,7 @@ async fn seals_and_records(
     .map_err(query_err)?;
     let read = seals.len() as u64;
     let last = seals.last().map(|s| s.1);
-    let (Some(low), Some(high)) = (
-        seals.iter().map(|s| s.0).min(),
-        seals.iter().map(|s| s.0).max(),
-    ) else {
-        return Ok((Vec::new(), 0, None));
-    };
-    let records = if high.saturating_sub(low) < DENSE.saturating_mul(seals.len() as i64) {
-        sea_orm::sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM audit_events WHERE id BETWEEN $1 AND $2"
-        ))
-        .bind(low)
-        .bind(high)
-        .fetch_all(&mut *conn)
-        .await
-    } else {
-        let ids: Vec<i64> = seals.iter().map(|s| s.0).collect();
-        sea_orm::sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM audit_events WHERE id = ANY($1)"
-        ))
-        .bind(ids)
-        .fetch_all(&mut *conn)
-        .await
-    }
-    .map_err(query_err)?;
+    let records = records_of(conn, seals.iter().map(|s| s.0).collect()).await?;
     let mut by_id = std::collections::HashMap::with_capacity(seals.len());
     for r in &records {
         let record = record_pg(r).map_err(query_err)?;
@@ -194,7 +225,36 @@ async fn seals_and_records(
     Ok((found, read, last))
 }
 
-fn query_err(e: sea_orm::sqlx::Error) -> sea_orm::DbErr {
+/// The `audit_events` rows (with [`RECORD_COLUMNS`]) of the records `ids` names, read as one
+/// range of the primary key when they lie close together ([`DENSE`]), by the list otherwise;
+/// the range may bring other records too, which the caller's join by id leaves out.
+pub(super) async fn records_of(
+    conn: &mut sea_orm::sqlx::PgConnection,
+    ids: Vec<i64>,
+) -> CoreResult<Vec<sea_orm::sqlx::postgres::PgRow>> {
+    let (Some(&low), Some(&high)) = (ids.iter().min(), ids.iter().max()) else {
+        return Ok(Vec::new());
+    };
+    if high.saturating_sub(low) < DENSE.saturating_mul(ids.len() as i64) {
+        sea_orm::sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM audit_events WHERE id BETWEEN $1 AND $2"
+        ))
+        .bind(low)
+        .bind(high)
+        .fetch_all(&mut *conn)
+        .await
+    } else {
+        sea_orm::sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM audit_events WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
+    }
+    .map_err(|e| query_err(e).into())
+}
+
+pub(super) fn query_err(e: sea_orm::sqlx::Error) -> sea_orm::DbErr {
     sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
 }
 
@@ -236,6 +296,12 @@ pub async fn all(store: &Store, chain: &str) -> CoreResult<Vec<Sealed>> {
 
 /// How many of `chain`'s records have no seal (the verifier's `unsealed`): the whole chain,
 /// not only the sealer's window, so a record slipped in below the mark is counted too.
+///
+/// Counted as the chain's records less its seals, in one statement (one snapshot): each seal
+/// names one record by primary key, and a seal of the chain whose record is gone or belongs to
+/// another chain is a break the verifier reports before this count is read. Two index counts
+/// instead of an anti-join: on a million records the anti-join took 0.85 s with PostgreSQL's
+/// parallel workers (2.5 core-seconds), the counts 0.57 s on one core (issue 15 §1).
 pub(crate) async fn unsealed_anywhere<C: ConnectionTrait>(
     conn: &C,
     chain: &str,
@@ -244,14 +310,14 @@ pub(crate) async fn unsealed_anywhere<C: ConnectionTrait>(
     let p = if backend == DatabaseBackend::Postgres {
         "$1"
     } else {
-        "?"
+        "?1"
     };
     let row = conn
         .query_one(Statement::from_sql_and_values(
             backend,
             format!(
-                "SELECT COUNT(*) FROM audit_events e WHERE e.tenant_id = {p} AND NOT EXISTS \
-                 (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)"
+                "SELECT (SELECT COUNT(*) FROM audit_events WHERE tenant_id = {p}) - \
+                 (SELECT COUNT(*) FROM audit_seals WHERE tenant_id = {p})"
             ),
             [chain.into()],
         ))
