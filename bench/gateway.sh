@@ -5,7 +5,7 @@
 #
 #   bench/gateway.sh
 #
-# Env knobs: DURATION (10 s per phase), CONNS (16), ROUNDS (3), UPSTREAMS (sdk,minimal), PG_URL (admin URL of the local
+# Env knobs: DURATION (10 s per phase), CONNS (64), ROUNDS (3), UPSTREAMS (sdk,minimal), PG_URL (admin URL of the local
 # PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres; a fresh database is made and
 # dropped), CARGO_TARGET_DIR (/root/.cache/gatehouse-target), BIN (measure this binary instead of
 # building the checkout's release binary), REPORT (0: keep docs/benchmarks.md as it is), PIN (1: the
