@@ -15,7 +15,7 @@
 #
 # CHECK=1: exit 1 unless every operation held its rate (achieved ≥ 97 % of its target, at most
 # 0.1 % of arrivals behind), no request failed, every refresh chain is alive, the node logged no
-# WARN or ERROR line, and RSS stays flat (bench/soak-report.mjs: the second half's trend).
+# WARN or ERROR line, and RSS stays flat (bench/soak-report.mjs: the second half's trend or the one after the first minute).
 #
 # Env: DURATION (600 s), FRACTION (0.5), MAX_SECS (20), MAX_WORKERS (8), INTROSPECT_MAX,
 # REFRESH_MAX, CC_MAX, SAMPLE_SECS (2), PG (private: initdb a cluster of our own in a temporary
