@@ -144,37 +144,20 @@ async fn read_pg(store: &Store, chain: &str, after: i64, upto: i64) -> CoreResul
         let Ok(at) = by_id.binary_search_by_key(&event_id, |(id, _)| *id) else {
             continue;
         };
-        let r = &records[by_id[at].1];
-        let get = |i: usize| r.try_get_unchecked::<Option<&str>, _>(i);
-        let need = |i: usize| r.try_get_unchecked::<&str, _>(i);
-        let view = (|| -> Result<RecordView, sea_orm::sqlx::Error> {
-            Ok(RecordView {
-                tenant_id: need(1)?,
-                occurred_at: r.try_get_unchecked(2)?,
-                action: need(3)?,
-                result: need(4)?,
-                actor: get(5)?,
-                user_id: get(6)?,
-                client_id: get(7)?,
-                session_id: get(8)?,
-                resource: get(9)?,
-                scope: get(10)?,
-                source_ip: get(11)?,
-                user_agent: get(12)?,
-                details: need(13)?,
-            })
-        })()
-        .map_err(sealed::query_err)?;
-        let seal = (|| -> Result<(i64, &str, &str), sea_orm::sqlx::Error> {
-            Ok((
-                s.try_get_unchecked(1)?,
-                s.try_get_unchecked(2)?,
-                s.try_get_unchecked(3)?,
-            ))
-        })()
-        .map_err(sealed::query_err)?;
-        let (seq, prev_hash, hash) = seal;
+        let view = sealed::record_view_pg(&records[by_id[at].1]).map_err(sealed::query_err)?;
+        let (seq, prev_hash, hash) = seal_pg(s).map_err(sealed::query_err)?;
         page.push(event_id, seq, prev_hash, hash, &view);
     }
     Ok(page)
+}
+
+/// A seal's sequence number and stored hashes, borrowed from its row (the columns `read_pg`
+/// selects, after `event_id`).
+fn seal_pg(s: &sea_orm::sqlx::postgres::PgRow) -> Result<(i64, &str, &str), sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row;
+    Ok((
+        s.try_get_unchecked(1)?,
+        s.try_get_unchecked(2)?,
+        s.try_get_unchecked(3)?,
+    ))
 }
