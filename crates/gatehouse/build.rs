@@ -10,6 +10,7 @@ use std::env;
 fn main() {
     println!("cargo:rerun-if-changed=link-order.txt");
     println!("cargo:rerun-if-env-changed=GATEHOUSE_LINK_ORDER");
+    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let on = |var: &str, want: &str| env::var(var).is_ok_and(|v| v == want);
     // Rust's own LLD links x86_64 Linux binaries (Rust 1.90 and later); other linkers do not
     // all take the option.
@@ -17,7 +18,7 @@ fn main() {
         && on("CARGO_CFG_TARGET_OS", "linux")
         && on("CARGO_CFG_TARGET_ENV", "gnu");
     let wanted = !on("GATEHOUSE_LINK_ORDER", "off") && on("PROFILE", "release");
-    if lld && wanted {
+    if lld && wanted && rust_links_with_lld() {
         let list = format!(
             "{}/link-order.txt",
             env::var("CARGO_MANIFEST_DIR").unwrap_or_default()
@@ -25,4 +26,27 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={list}");
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
     }
+}
+
+/// Whether rustc links with its own LLD here: Rust 1.90 or later, and no other linker chosen in
+/// the flags cargo passes (`-C linker=…`, `-fuse-ld=…`) unless it is LLD or mold, which take the
+/// option too. An older rustc links with the system's `cc` and GNU ld, which does not.
+fn rust_links_with_lld() -> bool {
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    if (flags.contains("linker") || flags.contains("fuse-ld"))
+        && !(flags.contains("lld") || flags.contains("mold"))
+    {
+        return false;
+    }
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let Ok(out) = std::process::Command::new(rustc).arg("-vV").output() else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let minor = text
+        .lines()
+        .find_map(|l| l.strip_prefix("release: "))
+        .and_then(|v| v.split('.').nth(1))
+        .and_then(|m| m.parse::<u32>().ok());
+    minor.is_some_and(|m| m >= 90)
 }
